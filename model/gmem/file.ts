@@ -1,0 +1,129 @@
+// guest_memfd files as merged in the current tree: create, bind to memslots, KVM's get_pfn, host faults, release.
+import type { OpOf } from "../../schema/ops.js";
+import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
+import { mapStage2, zapRange } from "../kvm/mmu.js";
+import type { Memslot, Vm } from "../kvm/types.js";
+import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
+import { backingIndex } from "../mm/pages.js";
+import type { Mapping } from "../mm/types.js";
+import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
+import { check, firstFailure, rule, type Rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import type { GmemInode } from "./types.js";
+
+const G = "virt/kvm/guest_memfd.c";
+
+export const GMEM_RULES = {
+  badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
+  noGmem: rule("gmem.create-enotty", "virt/kvm/kvm_main.c (kvm_vm_ioctl): no CONFIG_KVM_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD is not built in", "ENOTTY"),
+  createFlags: rule("gmem.create-flags", `${G} (kvm_gmem_create); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`, "a flag this VM does not support (INIT_SHARED needs a VM without private memory)", "EINVAL"),
+  createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
+  create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
+  bindBadFd: rule("gmem.bind-ebadf", `${G} (kvm_gmem_bind)`, "guest_memfd is not an open fd", "EBADF"),
+  bindNotGmem: rule("gmem.bind-not-gmem", `${G} (kvm_gmem_bind)`, "the fd is not a guest_memfd (or no fd was given)", "EINVAL"),
+  bindOtherVm: rule("gmem.bind-other-vm", `${G} (kvm_gmem_bind)`, "the guest_memfd belongs to another VM", "EINVAL"),
+  bindRange: rule("gmem.bind-range", `${G} (kvm_gmem_bind)`, "guest_memfd_offset negative, unaligned, or the slot runs past i_size", "EINVAL"),
+  bindOverlap: rule("gmem.bind-overlap", `${G} (kvm_gmem_bind)`, "part of the range is already bound to a memslot", "EINVAL"),
+  bind: rule("gmem.bind", `${G} (kvm_gmem_bind)`, "the slot is bound; GMEM_ONLY if the file has MMAP"),
+  pfnClosed: rule("gmem.get-pfn-closed", `${G} (kvm_gmem_get_pfn)`, "the guest_memfd was closed: no file behind the slot", "EFAULT"),
+  pfn: rule("gmem.get-pfn", `${G} (kvm_gmem_get_pfn, kvm_gmem_get_folio)`, "KVM gets the page, allocating and zeroing it on first use"),
+  hostEof: rule("gmem.host-fault-eof", `${G} (kvm_gmem_fault_user_mapping)`, "host fault at or beyond i_size: SIGBUS"),
+  hostNotShared: rule("gmem.host-fault-private", `${G} (kvm_gmem_fault_user_mapping)`, "host fault on a guest_memfd without INIT_SHARED: SIGBUS"),
+  hostFault: rule("gmem.host-fault", `${G} (kvm_gmem_fault_user_mapping)`, "host fault maps the guest_memfd page, allocating it zeroed"),
+  closeBadFd: rule("gmem.close-ebadf", "fs/file.c (close_fd)", "the guest_memfd fd is not open", "EBADF"),
+  release: rule("gmem.release", `${G} (kvm_gmem_release)`, "closing unbinds every memslot and zaps their SPTEs; later faults get EFAULT exits"),
+};
+
+export const vmHasPrivateMem = (vm: Vm): boolean => vm.type === 1;
+
+export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMAP" | "INIT_SHARED")[] {
+  return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm));
+}
+
+export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
+
+export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined) return refuse(s, GMEM_RULES.badVm);
+  const vm = s.kvm.vms[vmId]!;
+  const supported = supportedGmemFlags(s, vm);
+  const failure = firstFailure([
+    check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
+    check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
+    check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
+  const inode: GmemInode = { vm: vmId, size: op.size, flags, open: true, present: EMPTY_RANGES, data: new Map(), bindings: EMPTY_RANGES };
+  const id = s.gmem.inodes.length;
+  return result({ ...s, gmem: { inodes: [...s.gmem.inodes, inode], names: withEntry(s.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
+}
+
+export type BindOutcome = { readonly ok: true; readonly state: State; readonly slot: Memslot } | { readonly ok: false; readonly rule: Rule };
+
+/** kvm_gmem_bind for a slot being created (its gmem field is filled in here). */
+export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | undefined, offset: number): BindOutcome {
+  if (name === undefined) return { ok: false, rule: GMEM_RULES.bindNotGmem };
+  const id = s.gmem.names.get(name);
+  if (id === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
+  const inode = s.gmem.inodes[id]!;
+  const start = offset / PAGE_SIZE;
+  const failure = firstFailure([
+    check(GMEM_RULES.bindOtherVm, () => inode.vm !== vmId),
+    check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || offset + slot.npages * PAGE_SIZE > inode.size),
+    check(GMEM_RULES.bindOverlap, () => spans(inode.bindings, start, start + slot.npages).length > 0),
+  ]);
+  if (failure !== undefined) return { ok: false, rule: failure };
+  const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, start + slot.npages, { vm: vmId, slot: slot.slot }) };
+  return { ok: true, state: withInode(s, id, bound), slot: { ...slot, gmem: { inode: id, pgoff: start }, gmemOnly: inode.flags.includes("MMAP") } };
+}
+
+/** kvm_gmem_unbind when a slot is freed. */
+export function gmemUnbind(s: State, slot: Memslot): State {
+  if (slot.gmem === null) return s;
+  const inode = s.gmem.inodes[slot.gmem.inode]!;
+  return withInode(s, slot.gmem.inode, { ...inode, bindings: assign(inode.bindings, slot.gmem.pgoff, slot.gmem.pgoff + slot.npages, undefined) });
+}
+
+export type PfnOutcome = { readonly ok: true; readonly state: State; readonly inode: number; readonly index: number } | { readonly ok: false; readonly rule: Rule };
+
+/** kvm_gmem_get_pfn for gfn of a bound slot. */
+export function gmemGetPfn(s: State, slot: Memslot & { gmem: NonNullable<Memslot["gmem"]> }, gfn: number): PfnOutcome {
+  const inode = s.gmem.inodes[slot.gmem.inode]!;
+  if (!inode.open) return { ok: false, rule: GMEM_RULES.pfnClosed };
+  const index = slot.gmem.pgoff + gfn - slot.baseGfn;
+  const allocated = get(inode.present, index) === true ? s : withInode(s, slot.gmem.inode, { ...inode, present: assign(inode.present, index, index + 1, true) });
+  return { ok: true, state: allocated, inode: slot.gmem.inode, index };
+}
+
+/** kvm_gmem_fault_user_mapping: a host access through a guest_memfd mapping. */
+export function gmemHostFault(s: State, map: Mapping, index: number, _write: boolean): HostFault {
+  if (map.backing.kind !== "gmem") throw new Error("not a guest_memfd mapping");
+  const id = map.backing.inode;
+  const inode = s.gmem.inodes[id]!;
+  const fileIndex = backingIndex(map, index);
+  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostEof] };
+  if (!inode.flags.includes("INIT_SHARED")) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
+  const allocated = withInode(s, id, { ...inode, present: assign(inode.present, fileIndex, fileIndex + 1, true) });
+  const writable = map.prot === "rw";
+  const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
+  return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
+}
+
+/** kvm_gmem_release: unbind every memslot and zap what they mapped. */
+export function closeGmem(s: State, name: string): StepResult {
+  const id = s.gmem.names.get(name);
+  if (id === undefined) return refuse(s, GMEM_RULES.closeBadFd);
+  const inode = s.gmem.inodes[id]!;
+  let vms = s.kvm.vms;
+  for (const b of spans(inode.bindings, 0, Number.MAX_SAFE_INTEGER)) {
+    const vm = vms[b.value.vm]!;
+    const slot = vm.slots.find((sl) => sl.slot === b.value.slot)!;
+    const g0 = slot.baseGfn + b.start - slot.gmem!.pgoff;
+    vms = replaceAt(vms, b.value.vm, mapStage2(vm, slot.as, (s2) => zapRange(s2, g0, g0 + b.end - b.start)));
+  }
+  const released: GmemInode = { ...inode, open: false, bindings: EMPTY_RANGES };
+  const next = withInode({ ...s, kvm: { ...s.kvm, vms }, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } }, id, released);
+  return result(next, { result: "ok" }, GMEM_RULES.release);
+}

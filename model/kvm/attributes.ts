@@ -1,0 +1,54 @@
+// KVM_SET_MEMORY_ATTRIBUTES: per-VM PRIVATE attribute, with the no-op rule and the pre-set zap.
+import type { OpOf } from "../../schema/ops.js";
+import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { vmHasPrivateMem } from "../gmem/file.js";
+import { replaceAt } from "../immutable.js";
+import { assign, covers, spans } from "../ranges.js";
+import { check, firstFailure, rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { addWraps } from "../u64.js";
+import { mapStage2, zapRange } from "./mmu.js";
+import { VM_RULES } from "./vm.js";
+
+const MAIN = "virt/kvm/kvm_main.c";
+
+export const ATTRIBUTE_RULES = {
+  noIoctl: rule("attr.enotty", `${MAIN} (kvm_vm_ioctl): no CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES`, "KVM_SET_MEMORY_ATTRIBUTES is not built in", "ENOTTY"),
+  flags: rule("attr.flags", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "flags must be 0", "EINVAL"),
+  unsupported: rule("attr.unsupported", `${MAIN} (kvm_vm_ioctl_set_mem_attributes, kvm_supported_mem_attributes)`, "an attribute the VM does not support (PRIVATE needs private memory)", "EINVAL"),
+  range: rule("attr.range", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "size is 0 or address + size wraps", "EINVAL"),
+  align: rule("attr.align", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "address or size not page aligned", "EINVAL"),
+  noop: rule("attr.noop", `${MAIN} (kvm_vm_set_mem_attributes, kvm_range_has_memory_attributes)`, "every gfn already has the value: return 0 without invalidating"),
+  set: rule(
+    "attr.set",
+    `${MAIN} (kvm_vm_set_mem_attributes, kvm_pre_set_memory_attributes); arch/x86/kvm/mmu/mmu.c (kvm_arch_pre_set_memory_attributes)`,
+    "zap the SPTEs of the range in every memslot of every address space, then store the value",
+  ),
+};
+
+export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">): StepResult {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const vm = s.kvm.vms[vmId]!;
+  const wantsPrivate = op.attributes.includes("PRIVATE");
+  const failure = firstFailure([
+    check(ATTRIBUTE_RULES.noIoctl, () => !s.config.kernel.memoryAttributes),
+    check(ATTRIBUTE_RULES.flags, () => (op.flags ?? 0) !== 0),
+    check(ATTRIBUTE_RULES.unsupported, () => wantsPrivate && !vmHasPrivateMem(vm)),
+    check(ATTRIBUTE_RULES.range, () => op.size === 0 || addWraps(op.address, op.size)),
+    check(ATTRIBUTE_RULES.align, () => !isPageAligned(op.address) || !isPageAligned(op.size)),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const start = op.address / PAGE_SIZE;
+  const end = start + op.size / PAGE_SIZE;
+  const already = wantsPrivate ? covers(vm.attributes, start, end) : spans(vm.attributes, start, end).length === 0;
+  if (already) return result(s, { result: "ok" }, ATTRIBUTE_RULES.noop);
+  let next = vm;
+  for (const slot of vm.slots) {
+    const a = Math.max(start, slot.baseGfn);
+    const b = Math.min(end, slot.baseGfn + slot.npages);
+    if (a < b) next = mapStage2(next, slot.as, (s2) => zapRange(s2, a, b));
+  }
+  next = { ...next, attributes: assign(next.attributes, start, end, wantsPrivate ? true : undefined) };
+  return result({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, next) } }, { result: "ok" }, ATTRIBUTE_RULES.set);
+}

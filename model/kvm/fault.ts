@@ -1,0 +1,144 @@
+// A guest access through KVM_RUN: completes through stage-2, or faults and exits, in each arch's check order.
+import type { OpOf } from "../../schema/ops.js";
+import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { PAGE_SIZE, gfnOf } from "../consts.js";
+import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
+import { replaceAt } from "../immutable.js";
+import { hostFault } from "../mm/fault.js";
+import { locate, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
+import { get } from "../ranges.js";
+import { rule, type Rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { findSlot } from "./memslot.js";
+import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, spteAt } from "./mmu.js";
+import type { Memslot, Spte, Vm } from "./types.js";
+import { USERFAULT_RULES, userfaultCheck } from "./userfault.js";
+import { VM_RULES } from "./vm.js";
+
+const X86 = "arch/x86/kvm/mmu/mmu.c";
+const ARM = "arch/arm64/kvm/mmu.c";
+
+export const FAULT_PATH_RULES = {
+  badVcpu: rule("vcpu.ebadf", "virt/kvm/kvm_main.c (kvm_vm_ioctl_create_vcpu): only config.vcpus vCPUs exist", "no such vCPU fd", "EBADF"),
+  hit: rule("fault.spte-hit", `${X86} (direct_page_fault: no fault while the SPTE allows the access)`, "a present SPTE that allows the access: the guest completes it without a fault"),
+  mismatch: rule("fault.private-mismatch", `${X86} (kvm_mmu_faultin_pfn)`, "the access's private bit differs from the gfn's PRIVATE attribute: memory-fault exit, EFAULT"),
+  noSlotPrivate: rule("fault.noslot-private", `${X86} (kvm_handle_noslot_fault)`, "a private access with no memslot: memory-fault exit (PRIVATE), EFAULT"),
+  mmio: rule("fault.mmio", `${X86} (kvm_handle_noslot_fault); ${ARM} (kvm_handle_guest_abort, io_mem_abort)`, "no memslot covers the gpa: emulated as MMIO, KVM_EXIT_MMIO"),
+  roWrite: rule("fault.ro-write", `${X86} (kvm_handle_error_pfn, KVM_PFN_ERR_RO_FAULT); ${ARM} (kvm_handle_guest_abort)`, "a write to a READONLY memslot: KVM_EXIT_MMIO"),
+  gmemNoFile: rule("fault.gmem-no-file", `${X86} (kvm_mmu_faultin_pfn_gmem)`, "a private or GMEM_ONLY fault on a slot without guest_memfd: memory-fault exit, EFAULT"),
+  gmemError: rule("fault.gmem-error", `${X86} (kvm_mmu_faultin_pfn_gmem); ${ARM} (gmem_abort)`, "kvm_gmem_get_pfn failed: memory-fault exit carrying its errno"),
+  gmemMap: rule("fault.gmem-map", `${X86} (kvm_mmu_faultin_pfn_gmem); ${ARM} (gmem_abort)`, "the fault maps the guest_memfd page at 4 KiB (order-0 folios)"),
+  noVma: rule("fault.no-vma", `${ARM} (user_mem_abort: vma_lookup before kvm_do_userfault)`, "arm64: no VMA at the hva: KVM_RUN fails with a bare EFAULT", "EFAULT"),
+  gupFailed: rule("fault.gup-efault", "virt/kvm/kvm_main.c (hva_to_pfn, KVM_PFN_ERR_FAULT)", "GUP of the hva fails (no VMA, protection, SIGBUS): bare EFAULT", "EFAULT"),
+  hvaMap: rule("fault.hva-map", `${X86} (__kvm_mmu_faultin_pfn, kvm_mmu_hugepage_adjust); ${ARM} (user_mem_abort)`, "the fault maps the host page at the largest level the slot and host allow"),
+};
+
+const memoryFault = (gpa: number, flags: readonly ExitFlagName[], errno: "EFAULT" | "EIO" | "EHWPOISON" | "ENOMEM" = "EFAULT"): Outcome => ({
+  result: "exit",
+  exit: "memory_fault",
+  errno,
+  gpa,
+  size: PAGE_SIZE,
+  flags: [...flags],
+});
+const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: "mmio", gpa, write });
+const privateFlag = (isPrivate: boolean): ExitFlagName[] => (isPrivate ? ["PRIVATE"] : []);
+
+interface Fault {
+  readonly vmId: number;
+  readonly gpa: number;
+  readonly gfn: number;
+  readonly write: boolean;
+  readonly isPrivate: boolean;
+  readonly byte: number;
+}
+
+export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  if (op.vcpu >= s.config.vcpus) return refuse(s, FAULT_PATH_RULES.badVcpu);
+  const vm = s.kvm.vms[vmId]!;
+  const gfn = gfnOf(op.gpa);
+  const attrPrivate = get(vm.attributes, gfn) === true;
+  const isPrivate = vmHasPrivateMem(vm) ? (op.private ?? attrPrivate) : false;
+  const f: Fault = { vmId, gpa: op.gpa, gfn, write: op.kind === "write", isPrivate, byte: op.byte ?? 0 };
+  const spte = spteAt(vm, 0, gfn);
+  if (spte !== undefined && spte.private === isPrivate && (!f.write || spte.writable)) {
+    return complete(s, f, refThroughSpte(s, vm, gfn, spte), [FAULT_PATH_RULES.hit]);
+  }
+  return s.config.arch === "x86" ? faultX86(s, vm, f, attrPrivate) : faultArm64(s, vm, f);
+}
+
+/** The page a present SPTE maps: guest_memfd for private and GMEM_ONLY slots, else the host page at the hva. */
+function refThroughSpte(s: State, vm: Vm, gfn: number, spte: Spte): PageRef {
+  const slot = findSlot(vm, 0, gfn)!;
+  if ((spte.private || slot.gmemOnly) && slot.gmem !== null) return { kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + gfn - slot.baseGfn };
+  const at = locate(s, hvaOf(slot, gfn))!;
+  return pteTarget(at.map, at.index, get(at.map.ptes, at.index)!);
+}
+
+/** The access itself, once a mapping reaches the page. */
+function complete(s: State, f: Fault, ref: PageRef, fired: readonly Rule[]): StepResult {
+  const inPage = f.gpa % PAGE_SIZE;
+  if (f.write) return result(writeAt(s, ref, inPage, inPage + 1, f.byte), { result: "ok" }, ...fired);
+  return result(s, { result: "ok", value: readAt(s, ref, inPage) }, ...fired);
+}
+
+function faultX86(s: State, vm: Vm, f: Fault, attrPrivate: boolean): StepResult {
+  if (f.isPrivate !== attrPrivate) return result(s, memoryFault(f.gfn * PAGE_SIZE, privateFlag(f.isPrivate)), FAULT_PATH_RULES.mismatch);
+  const slot = findSlot(vm, 0, f.gfn);
+  if (slot === undefined) {
+    if (f.isPrivate) return result(s, memoryFault(f.gfn * PAGE_SIZE, ["PRIVATE"]), FAULT_PATH_RULES.noSlotPrivate);
+    return result(s, mmio(f.gpa, f.write), FAULT_PATH_RULES.mmio);
+  }
+  const uf = userfaultGate(vm, slot, f);
+  if (uf !== undefined) return result(s, ...uf);
+  if (f.isPrivate || slot.gmemOnly) return gmemFault(s, slot, f);
+  if (f.write && hasFlag(slot, "READONLY")) return result(s, mmio(f.gpa, true), FAULT_PATH_RULES.roWrite);
+  return hvaFault(s, slot, f);
+}
+
+function faultArm64(s: State, vm: Vm, f: Fault): StepResult {
+  const slot = findSlot(vm, 0, f.gfn);
+  if (slot === undefined) return result(s, mmio(f.gpa, f.write), FAULT_PATH_RULES.mmio);
+  if (f.write && hasFlag(slot, "READONLY")) return result(s, mmio(f.gpa, true), FAULT_PATH_RULES.roWrite);
+  if (slot.gmem !== null) {
+    const uf = userfaultGate(vm, slot, f);
+    return uf !== undefined ? result(s, ...uf) : gmemFault(s, slot, f);
+  }
+  if (locate(s, hvaOf(slot, f.gfn)) === undefined) return refuse(s, FAULT_PATH_RULES.noVma);
+  const uf = userfaultGate(vm, slot, f);
+  return uf !== undefined ? result(s, ...uf) : hvaFault(s, slot, f);
+}
+
+/** kvm_do_userfault: an exit or a bare EFAULT when the bitmap says so, else undefined to go on. */
+function userfaultGate(vm: Vm, slot: Memslot, f: Fault): [Outcome, Rule] | undefined {
+  const verdict = userfaultCheck(vm, slot, f.gfn);
+  if (verdict === "unreadable") return [{ errno: "EFAULT" }, USERFAULT_RULES.unreadable];
+  if (verdict === "exit") return [memoryFault(f.gfn * PAGE_SIZE, [...privateFlag(f.isPrivate), "USERFAULT"]), USERFAULT_RULES.exit];
+  return undefined;
+}
+
+const withVm = (s: State, id: number, vm: Vm): State => ({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, id, vm) } });
+
+function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
+  const exitGpa = s.config.arch === "arm64" ? f.gpa : f.gfn * PAGE_SIZE;
+  if (slot.gmem === null) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate)), FAULT_PATH_RULES.gmemNoFile);
+  const pfn = gmemGetPfn(s, { ...slot, gmem: slot.gmem }, f.gfn);
+  if (!pfn.ok) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate), pfn.rule.errno as "EFAULT"), pfn.rule, FAULT_PATH_RULES.gmemError);
+  const spte: Spte = { level: maxGmemLevel(), writable: true, private: f.isPrivate };
+  const mapped = withVm(pfn.state, f.vmId, installSpte(pfn.state.kvm.vms[f.vmId]!, 0, f.gfn, spte));
+  return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
+}
+
+function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
+  const at = locate(s, hvaOf(slot, f.gfn));
+  if (at === undefined) return refuse(s, FAULT_PATH_RULES.gupFailed);
+  const host = hostFault(s, at.map, at.index, f.write, gmemHostFault);
+  if (host.kind === "signal") return refuse(s, FAULT_PATH_RULES.gupFailed, ...host.fired);
+  const vm = host.state.kvm.vms[f.vmId]!;
+  const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
+  const level = maxSharedLevel(host.state, vm, slot, f.gfn);
+  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false }));
+  return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap]);
+}

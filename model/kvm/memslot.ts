@@ -1,0 +1,197 @@
+// KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
+import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, isPageAligned } from "../consts.js";
+import { gmemBind, gmemUnbind } from "../gmem/file.js";
+import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
+import { mapBase } from "../mm/layout.js";
+import { EMPTY_RANGES } from "../ranges.js";
+import { check, firstFailure, rule, type Rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { addWraps, slotAsId, slotId } from "../u64.js";
+import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
+import type { Memslot, Vm } from "./types.js";
+import { VM_RULES } from "./vm.js";
+
+const MAIN = "virt/kvm/kvm_main.c";
+const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
+
+export const MEMSLOT_RULES = {
+  v1Flags: rule("memslot.v1-flags", `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`, "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY", "EINVAL"),
+  slotId: rule("memslot.slot-id", `${MAIN} (kvm_vm_ioctl_set_memory_region)`, "(u16)slot >= KVM_USER_MEM_SLOTS", "EINVAL"),
+  flags: rule(
+    "memslot.flags",
+    `${MAIN} (check_memory_region_flags); ${V3_04}`,
+    "a flag not valid here: GUEST_MEMFD unsupported, READONLY with GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
+    "EINVAL",
+  ),
+  sizeAlign: rule("memslot.size-align", `${MAIN} (kvm_set_memory_region)`, "memory_size not page aligned", "EINVAL"),
+  gpaAlign: rule("memslot.gpa-align", `${MAIN} (kvm_set_memory_region)`, "guest_phys_addr not page aligned", "EINVAL"),
+  hva: rule("memslot.hva", `${MAIN} (kvm_set_memory_region)`, "userspace_addr unaligned, tagged, or !access_ok(userspace_addr, memory_size)", "EINVAL"),
+  gmemOffset: rule("memslot.gmem-offset", `${MAIN} (kvm_set_memory_region)`, "guest_memfd_offset unaligned, or guest_memfd_offset + memory_size wraps", "EINVAL"),
+  asId: rule("memslot.as-id", `${MAIN} (kvm_set_memory_region)`, "address space id >= kvm_arch_nr_memslot_as_ids", "EINVAL"),
+  gpaWrap: rule("memslot.gpa-wrap", `${MAIN} (kvm_set_memory_region)`, "guest_phys_addr + memory_size wraps", "EINVAL"),
+  maxPages: rule("memslot.max-pages", `${MAIN} (kvm_set_memory_region)`, "memory_size >> PAGE_SHIFT > KVM_MEM_MAX_NR_PAGES", "EINVAL"),
+  bitmap: rule("memslot.userfault-bitmap", `${MAIN} (kvm_set_memory_region); ${V3_04}`, "USERFAULT with a userfault_bitmap that is tagged or fails access_ok", "EINVAL"),
+  deleteMissing: rule("memslot.delete-missing", `${MAIN} (kvm_set_memory_region)`, "DELETE of a slot that does not exist", "EINVAL"),
+  gmemImmutable: rule("memslot.gmem-immutable", `${MAIN} (kvm_set_memory_region): "Private memslots are immutable"`, "a guest_memfd slot can only be deleted (kernels without KVM Userfault)", "EINVAL"),
+  modifyMismatch: rule("memslot.modify-mismatch", `${MAIN} (kvm_set_memory_region)`, "changing userspace_addr or size, or toggling READONLY or GUEST_MEMFD, of an existing slot", "EINVAL"),
+  gmemMove: rule("memslot.gmem-move", `${MAIN} (kvm_set_memory_region); ${V3_04}`, "moving a guest_memfd slot (KVM Userfault v3 relaxes immutability to this)", "EINVAL"),
+  overlap: rule("memslot.overlap", `${MAIN} (kvm_check_memslot_overlap)`, "CREATE or MOVE overlaps another slot of the same address space", "EEXIST"),
+  noop: rule("memslot.noop", `${MAIN} (kvm_set_memory_region)`, "nothing changed: return 0 and do nothing"),
+  create: rule("memslot.create", `${MAIN} (kvm_set_memslot, kvm_create_memslot)`, "CREATE installs the slot"),
+  delete: rule("memslot.delete", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_delete_memslot)`, "DELETE zaps the slot's mappings before it goes"),
+  move: rule("memslot.move", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_move_memslot)`, "MOVE zaps the old mappings and installs the slot at its new gfn"),
+  flagsOnly: rule("memslot.flags-only", `${MAIN} (kvm_update_flags_memslot)`, "FLAGS_ONLY replaces the slot in place, without a zap as an intermediate step"),
+  userfaultEnable: rule("userfault.enable-zap", `${MAIN} (kvm_commit_memory_region, kvm_arch_userfault_enabled); ${V3_04}`, "turning USERFAULT on drops the slot's translations"),
+};
+
+const FLAG_ORDER: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
+const canonicalFlags = (flags: readonly MemslotFlagName[]): readonly MemslotFlagName[] => FLAG_ORDER.filter((f) => flags.includes(f));
+
+/** check_memory_region_flags. */
+function validFlags(s: State, requested: readonly MemslotFlagName[]): readonly MemslotFlagName[] {
+  const k = s.config.kernel;
+  const gmem = requested.includes("GUEST_MEMFD");
+  const valid: MemslotFlagName[] = gmem ? [] : ["LOG_DIRTY_PAGES"];
+  if (k.guestMemfd) valid.push("GUEST_MEMFD");
+  if (k.readonlyMem && !gmem) valid.push("READONLY");
+  if (k.userfault) valid.push("USERFAULT");
+  return valid;
+}
+
+export const userspaceAddr = (op: OpOf<"set_memory_region">): number => (op.userspace === null ? 0 : mapBase(op.userspace)) + (op.userspace_offset ?? 0);
+
+const bitmapBytes = (npages: number): number => Math.ceil(npages / 64) * 8;
+
+export const findSlot = (vm: Vm, as: number, gfn: number): Memslot | undefined =>
+  vm.slots.find((sl) => sl.as === as && gfn >= sl.baseGfn && gfn < sl.baseGfn + sl.npages);
+
+const withVm = (s: State, id: number, vm: Vm): State => ({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, id, vm) } });
+const withSlots = (vm: Vm, slots: readonly Memslot[]): Vm => ({ ...vm, slots: [...slots].sort((a, b) => a.slot - b.slot) });
+
+type Change = "CREATE" | "DELETE" | "MOVE" | "FLAGS_ONLY" | "NONE";
+
+export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const vm = s.kvm.vms[vmId]!;
+  const k = s.config.kernel;
+  const flags = canonicalFlags(op.flags);
+  const gmem = flags.includes("GUEST_MEMFD");
+  const hva = userspaceAddr(op);
+  const size = op.memory_size;
+  const gmemOffset = op.guest_memfd_offset ?? 0;
+  const npages = size / PAGE_SIZE;
+  const failure = firstFailure([
+    check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && flags.some((f) => f !== "LOG_DIRTY_PAGES" && f !== "READONLY")),
+    check(MEMSLOT_RULES.slotId, () => slotId(op.slot) >= k.userMemSlots),
+    check(MEMSLOT_RULES.flags, () => flags.some((f) => !validFlags(s, flags).includes(f))),
+    check(MEMSLOT_RULES.sizeAlign, () => !isPageAligned(size)),
+    check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
+    check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || hva + size > TASK_SIZE[s.config.arch]),
+    check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || addWraps(gmemOffset, size))),
+    check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= k.addressSpaces),
+    check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
+    check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
+    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" && op.userfault_bitmap + bitmapBytes(npages) > TASK_SIZE[s.config.arch]),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+
+  const old = vm.slots.find((sl) => sl.slot === op.slot);
+  const baseGfn = op.guest_phys_addr / PAGE_SIZE;
+  const decided = classify(s, old, { flags, hva, npages, baseGfn, size });
+  if ("rule" in decided) return decided.rule.errno === undefined ? result(s, { result: "ok" }, decided.rule) : refuse(s, decided.rule);
+  const change = decided.change;
+
+  const as = slotAsId(op.slot);
+  if ((change === "CREATE" || change === "MOVE") && vm.slots.some((sl) => sl.as === as && sl.slot !== op.slot && baseGfn < sl.baseGfn + sl.npages && sl.baseGfn < baseGfn + npages)) {
+    return refuse(s, MEMSLOT_RULES.overlap);
+  }
+  const userfaultBitmap = flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
+  if (change === "DELETE") return deleteSlot(s, vmId, old!);
+  if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset);
+  const updated: Memslot = { ...fresh, gmem: old!.gmem, gmemOnly: old!.gmemOnly };
+  return change === "MOVE" ? moveSlot(s, vmId, old!, updated) : flagsOnly(s, vmId, old!, updated);
+}
+
+interface Request {
+  readonly flags: readonly MemslotFlagName[];
+  readonly hva: number;
+  readonly npages: number;
+  readonly baseGfn: number;
+  readonly size: number;
+}
+
+/** Which change this is, or the rule that refuses (or no-ops) it. */
+function classify(s: State, old: Memslot | undefined, req: Request): { change: Change } | { rule: Rule } {
+  if (req.size === 0) return old === undefined ? { rule: MEMSLOT_RULES.deleteMissing } : { change: "DELETE" };
+  if (old === undefined) return { change: "CREATE" };
+  const gmem = req.flags.includes("GUEST_MEMFD");
+  if (!s.config.kernel.userfault && gmem) return { rule: MEMSLOT_RULES.gmemImmutable };
+  const toggles = (f: MemslotFlagName): boolean => req.flags.includes(f) !== old.flags.includes(f);
+  if (req.hva !== old.userspaceAddr || req.npages !== old.npages || toggles("READONLY") || toggles("GUEST_MEMFD")) {
+    return { rule: MEMSLOT_RULES.modifyMismatch };
+  }
+  if (req.baseGfn !== old.baseGfn && gmem) return { rule: MEMSLOT_RULES.gmemMove };
+  if (req.baseGfn !== old.baseGfn) return { change: "MOVE" };
+  if (FLAG_ORDER.some(toggles)) return { change: "FLAGS_ONLY" };
+  return { rule: MEMSLOT_RULES.noop };
+}
+
+function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number): StepResult {
+  let state = s;
+  let created = slot;
+  if (slot.flags.includes("GUEST_MEMFD")) {
+    const bound = gmemBind(s, vmId, slot, gmemName, gmemOffset);
+    if (!bound.ok) return refuse(s, bound.rule);
+    state = bound.state;
+    created = bound.slot;
+  }
+  const vm = state.kvm.vms[vmId]!;
+  const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
+  return result(withVm(state, vmId, next), { result: "ok" }, MEMSLOT_RULES.create);
+}
+
+function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
+  const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
+  const vm = { ...withSlots(flushed.vm, flushed.vm.slots.filter((sl) => sl !== old)), bitmaps: withoutEntry(flushed.vm.bitmaps, old.slot) };
+  return result(gmemUnbind(withVm(s, vmId, vm), old), { result: "ok" }, MEMSLOT_RULES.delete, flushed.rule);
+}
+
+const enables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => !old.flags.includes(f) && next.flags.includes(f);
+const disables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => old.flags.includes(f) && !next.flags.includes(f);
+
+function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot): StepResult {
+  const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
+  const vm = withSlots(flushed.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
+  const extra = enables(old, moved, "USERFAULT") ? [MEMSLOT_RULES.userfaultEnable] : [];
+  return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra);
+}
+
+/** FLAGS_ONLY: the arch commit (kvm_mmu_slot_apply_flags / arm64 commit), then the userfault-enable zap. */
+function flagsOnly(s: State, vmId: number, old: Memslot, next: Memslot): StepResult {
+  const x86 = s.config.arch === "x86";
+  const fired: Rule[] = [MEMSLOT_RULES.flagsOnly];
+  let vm = withSlots(s.kvm.vms[vmId]!, s.kvm.vms[vmId]!.slots.map((sl) => (sl === old ? next : sl)));
+  const at = (v: Vm): State => withVm(s, vmId, v);
+  if (x86 && disables(old, next, "USERFAULT") && !next.flags.includes("LOG_DIRTY_PAGES")) {
+    vm = recoverHugePages(at(vm), vm, next);
+    fired.push(MMU_RULES.recover);
+  }
+  const roSkip = x86 && next.flags.includes("READONLY");
+  if (enables(old, next, "LOG_DIRTY_PAGES") && !roSkip) {
+    vm = writeProtectSlot(vm, next);
+    fired.push(MMU_RULES.writeProtect);
+  }
+  if (x86 && disables(old, next, "LOG_DIRTY_PAGES") && !roSkip) {
+    vm = recoverHugePages(at(vm), vm, next);
+    fired.push(MMU_RULES.recover);
+  }
+  if (enables(old, next, "USERFAULT")) {
+    const flushed = flushShadowMemslot(s, vm, old);
+    vm = flushed.vm;
+    fired.push(MEMSLOT_RULES.userfaultEnable, flushed.rule);
+  }
+  return result(at(vm), { result: "ok" }, ...fired);
+}

@@ -1,0 +1,57 @@
+// KVM_CREATE_VM, KVM_CHECK_EXTENSION and closing a VM fd.
+import { match } from "ts-pattern";
+import type { OpOf } from "../../schema/ops.js";
+import { withEntry, withoutEntry } from "../immutable.js";
+import { EMPTY_RANGES } from "../ranges.js";
+import { rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { supportedGmemFlags, vmHasPrivateMem } from "../gmem/file.js";
+import type { Vm } from "./types.js";
+
+const MAIN = "virt/kvm/kvm_main.c";
+
+export const VM_RULES = {
+  type: rule("vm.type", "arch/x86/kvm/x86.c (kvm_arch_init_vm, kvm_is_vm_type_supported)", "the VM type is not supported by this kernel", "EINVAL"),
+  create: rule("vm.create", `${MAIN} (kvm_create_vm)`, "a new VM with its vCPUs and no memslots"),
+  badFd: rule("vm.ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
+  cap: rule("vm.check-extension", `${MAIN} (kvm_vm_ioctl_check_extension_generic); arch/x86/kvm/x86.c (kvm_vm_ioctl_check_extension)`, "the capability's value for this kernel and VM"),
+  close: rule("vm.close", `${MAIN} (kvm_vm_release)`, "closing drops the fd; the vCPUs keep the VM alive"),
+};
+
+const MEMORY_ATTRIBUTE_PRIVATE = 1 << 3;
+const GMEM_FLAG_BITS = { MMAP: 1, INIT_SHARED: 2 } as const;
+
+export function createVm(s: State, op: OpOf<"create_vm">): StepResult {
+  const type = op.type ?? 0;
+  if (!s.config.kernel.vmTypes.includes(type)) return refuse(s, VM_RULES.type);
+  const vm: Vm = { type, slots: [], attributes: EMPTY_RANGES, stage2: Array.from({ length: s.config.kernel.addressSpaces }, () => EMPTY_RANGES), bitmaps: new Map() };
+  const id = s.kvm.vms.length;
+  return result({ ...s, kvm: { vms: [...s.kvm.vms, vm], names: withEntry(s.kvm.names, op.vm, id) } }, { result: "ok" }, VM_RULES.create);
+}
+
+export function checkExtension(s: State, op: OpOf<"check_extension">): StepResult {
+  const vmId = op.vm === undefined ? undefined : s.kvm.names.get(op.vm);
+  if (op.vm !== undefined && vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const vm = vmId === undefined ? undefined : s.kvm.vms[vmId];
+  const k = s.config.kernel;
+  const privateAttrs = vm === undefined || vmHasPrivateMem(vm) ? MEMORY_ATTRIBUTE_PRIVATE : 0;
+  const value = match(op.cap)
+    .with("USER_MEMORY", "USER_MEMORY2", () => 1)
+    .with("NR_MEMSLOTS", () => k.userMemSlots)
+    .with("MULTI_ADDRESS_SPACE", () => (k.addressSpaces > 1 ? k.addressSpaces : 0))
+    .with("READONLY_MEM", () => (k.readonlyMem ? 1 : 0))
+    .with("MEMORY_FAULT_INFO", () => (s.config.arch === "x86" ? 1 : 0))
+    .with("MEMORY_ATTRIBUTES", () => (k.memoryAttributes ? privateAttrs : 0))
+    .with("GUEST_MEMFD", () => (k.guestMemfd ? 1 : 0))
+    .with("VM_TYPES", () => (s.config.arch === "x86" ? k.vmTypes.reduce((bits, t) => bits | (1 << t), 0) : 0))
+    .with("GUEST_MEMFD_FLAGS", () => (k.guestMemfd ? supportedGmemFlags(s, vm).reduce((bits, f) => bits | GMEM_FLAG_BITS[f], 0) : 0))
+    .with("USERFAULT", () => (k.userfault ? 1 : 0))
+    .with("GUEST_MEMFD_MEMORY_ATTRIBUTES", () => (k.gmemInplaceConversion && !k.memoryAttributes ? privateAttrs : 0))
+    .exhaustive();
+  return result(s, { result: "ok", value }, VM_RULES.cap);
+}
+
+export function closeVm(s: State, name: string): StepResult {
+  if (!s.kvm.names.has(name)) return refuse(s, VM_RULES.badFd);
+  return result({ ...s, kvm: { ...s.kvm, names: withoutEntry(s.kvm.names, name) } }, { result: "ok" }, VM_RULES.close);
+}

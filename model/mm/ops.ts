@@ -1,0 +1,255 @@
+// Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
+import type { OpOf } from "../../schema/ops.js";
+import { fill, pagePieces, readByte } from "../bytes.js";
+import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
+import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
+import { invalidateHva } from "../kvm/mmu.js";
+import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
+import { check, firstFailure, rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { FAULT_RULES as FAULTS, ensureCached, hostFault, withFile, withMap, type HostFault } from "./fault.js";
+import { mapBase, pagesOf } from "./layout.js";
+import { readAt, writeAt } from "./pages.js";
+import type { Mapping, MemFile } from "./types.js";
+
+export const MM_RULES = {
+  badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
+  hugetlbSize: rule("mm.hugetlb-size", "fs/hugetlbfs/inode.c (hugetlbfs_setattr)", "ftruncate of a hugetlbfs file to a size that is not a multiple of the huge page size", "EINVAL"),
+  memfd: rule("mm.memfd", "mm/memfd.c (memfd_create); mm/shmem.c (shmem_setattr)", "memfd_create + ftruncate(size) creates the file"),
+  mmapLen: rule("mm.mmap-len", "mm/mmap.c (do_mmap)", "mmap of length 0", "EINVAL"),
+  mmapOffset: rule("mm.mmap-offset", "mm/mmap.c (do_mmap); fs/hugetlbfs/inode.c (hugetlbfs_file_mmap)", "mmap offset not page aligned (huge-page aligned for hugetlbfs)", "EINVAL"),
+  mmapWindow: rule("faultline.map-window", "docs/VOCABULARY.md (mapping layout)", "a mapping must fit its map id's 1 TiB window", "EINVAL"),
+  mmapExists: rule("mm.mmap-noreplace", "mm/mmap.c (do_mmap, MAP_FIXED_NOREPLACE)", "the map's window is still mapped", "EEXIST"),
+  mmap: rule("mm.mmap", "mm/mmap.c (do_mmap)", "the mapping is created at its window"),
+  munmapArgs: rule("mm.munmap-args", "mm/vma.c (do_vmi_munmap)", "munmap offset not page aligned or length 0", "EINVAL"),
+  munmapHuge: rule("mm.munmap-hugetlb", "mm/hugetlb.c (hugetlb_vm_op_split)", "munmap would split a hugetlbfs page", "EINVAL"),
+  munmap: rule("mm.munmap", "mm/vma.c (do_vmi_munmap)", "the range is unmapped; its private pages are freed and KVM is notified"),
+  access: rule("mm.access", "mm/memory.c (handle_mm_fault)", "a user access reads or writes the page behind its PTE"),
+  noAlias: rule("faultline.no-alias", "docs/VOCABULARY.md (write_alias)", "anonymous memory has no second mapping to write through", "EINVAL"),
+  alias: rule("mm.alias", "mm/shmem.c (shmem_fault); 20210115190451.3135416-1-axelrasmussen@google.com", "an access through an unregistered second mapping reaches the page cache, allocating on first touch"),
+  hugetlbWrite: rule("mm.hugetlbfs-write", "fs/hugetlbfs/inode.c (hugetlbfs_file_operations has no write_iter)", "write(2) to a hugetlbfs file", "EINVAL"),
+  pwrite: rule("mm.pwrite", "mm/shmem.c (shmem_write_begin)", "pwrite stores into the page cache and extends i_size"),
+  pread: rule("mm.pread", "mm/shmem.c (shmem_file_read_iter, SGP_READ)", "pread returns page-cache contents, holes read as zero, nothing past i_size"),
+  madviseArgs: rule("mm.madvise-args", "mm/madvise.c (do_madvise)", "madvise start not page aligned (huge-page aligned for hugetlbfs DONTNEED)", "EINVAL"),
+  madviseRemoveShared: rule("mm.madvise-remove-private", "mm/madvise.c (madvise_remove)", "MADV_REMOVE on a mapping that is not shared and writable", "EACCES"),
+  madviseRemoveAnon: rule("mm.madvise-remove-anon", "mm/madvise.c (madvise_remove)", "MADV_REMOVE on memory without a file", "EINVAL"),
+  madviseHole: rule("mm.madvise-enomem", "mm/madvise.c (madvise_walk_vmas)", "part of the range is not mapped (the mapped parts are still advised)", "ENOMEM"),
+  dontneed: rule("mm.madv-dontneed", "mm/madvise.c (madvise_dontneed_single_vma)", "MADV_DONTNEED drops this mapping's PTEs and private pages; the page cache keeps its pages"),
+  punch: rule("mm.punch-hole", "mm/shmem.c (shmem_fallocate, shmem_truncate_range); fs/hugetlbfs/inode.c (hugetlbfs_punch_hole)", "punching a hole frees whole cached pages in every mapping and zeroes partial ones"),
+  fallocMode: rule("mm.fallocate-mode", "fs/open.c (vfs_fallocate)", "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
+  fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "fallocate length 0", "EINVAL"),
+  allocate: rule("mm.fallocate-allocate", "mm/shmem.c (shmem_fallocate)", "fallocate allocates page-cache pages (extending i_size without KEEP_SIZE)"),
+  closeFile: rule("mm.close", "fs/file.c (close_fd)", "closing drops the fd; the inode lives while mappings use it"),
+};
+
+type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
+
+const fileOf = (s: State, name: string): { id: number; file: MemFile } | undefined => {
+  const id = s.mm.names.get(name);
+  return id === undefined ? undefined : { id, file: s.mm.files[id]! };
+};
+
+export function memfd(s: State, op: OpOf<"memfd">): StepResult {
+  const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
+  if (op.size % (folioPages * PAGE_SIZE) !== 0 && folioPages > 1) return refuse(s, MM_RULES.hugetlbSize);
+  const file: MemFile = { kind: folioPages > 1 ? "hugetlb" : "shmem", size: op.size, folioPages, present: EMPTY_RANGES, data: new Map() };
+  const id = s.mm.files.length;
+  return result({ ...s, mm: { ...s.mm, files: [...s.mm.files, file], names: withEntry(s.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
+}
+
+export function mmap(s: State, op: OpOf<"mmap">): StepResult {
+  const anon = op.file === "anon";
+  const f = anon ? undefined : fileOf(s, op.file);
+  if (!anon && f === undefined) return refuse(s, MM_RULES.badFd);
+  const folioPages = f?.file.folioPages ?? 1;
+  const pages = Math.ceil(pagesOf(op.length) / folioPages) * folioPages;
+  const base = mapBase(op.map);
+  const old = s.mm.maps.get(op.map);
+  const failure = firstFailure([
+    check(MM_RULES.mmapLen, () => op.length === 0),
+    check(MM_RULES.mmapOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
+    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
+    check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const map: Mapping = {
+    id: op.map,
+    base,
+    pages,
+    backing: f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset },
+    shared: op.shared ?? !anon,
+    prot: op.prot ?? "rw",
+    live: assign(EMPTY_RANGES, 0, pages, true),
+    ptes: EMPTY_RANGES,
+    anon: EMPTY_RANGES,
+    anonData: new Map(),
+  };
+  return result(withMap(s, map), { result: "ok" }, MM_RULES.mmap);
+}
+
+/** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM. */
+export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true): State {
+  const next: Mapping = {
+    ...map,
+    live: keepLive ? map.live : assign(map.live, start, end, undefined),
+    ptes: assign(map.ptes, start, end, undefined),
+    anon: assign(map.anon, start, end, undefined),
+    anonData: withoutKeysIn(map.anonData, start, end),
+  };
+  const stored = next.live.length === 0 ? { ...s, mm: { ...s.mm, maps: withoutEntry(s.mm.maps, map.id) } } : withMap(s, next);
+  return invalidateHva(stored, map.base + start * PAGE_SIZE, map.base + end * PAGE_SIZE);
+}
+
+const folioPagesOf = (s: State, map: Mapping): number => (map.backing.kind === "memfd" ? s.mm.files[map.backing.file]!.folioPages : 1);
+
+export function munmap(s: State, op: OpOf<"munmap">): StepResult {
+  const map = s.mm.maps.get(op.map);
+  const offset = op.offset ?? 0;
+  const len = op.len ?? (map === undefined ? PAGE_SIZE : map.pages * PAGE_SIZE - offset);
+  if (!isPageAligned(offset) || len === 0) return refuse(s, MM_RULES.munmapArgs);
+  if (map === undefined) return result(s, { result: "ok" }, MM_RULES.munmap);
+  const fp = folioPagesOf(s, map);
+  const start = offset / PAGE_SIZE;
+  const requestedEnd = start + pagesOf(len);
+  if (fp > 1 && start < map.pages && (start % fp !== 0 || (requestedEnd < map.pages && requestedEnd % fp !== 0))) return refuse(s, MM_RULES.munmapHuge);
+  const end = Math.min(map.pages, requestedEnd);
+  return result(start >= end ? s : zapMapRange(s, map, start, end, false), { result: "ok" }, MM_RULES.munmap);
+}
+
+export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFault): StepResult {
+  const map = s.mm.maps.get(op.map);
+  const index = Math.floor(op.offset / PAGE_SIZE);
+  if (map === undefined || index >= map.pages) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  const write = op.kind === "write";
+  const f = hostFault(s, map, index, write, gmemHostFault);
+  if (f.kind === "signal") return result(s, { result: f.signal }, ...f.fired);
+  const inPage = op.offset % PAGE_SIZE;
+  if (write) return result(writeAt(f.state, f.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...f.fired, MM_RULES.access);
+  return result(f.state, { result: "ok", value: readAt(f.state, f.ref, inPage) }, ...f.fired, MM_RULES.access);
+}
+
+
+/** The alias mapping sees the backing file: write_alias and read_alias go straight to its page cache. */
+export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, gmemAlias: (s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping) => StepResult): StepResult {
+  const map = s.mm.maps.get(op.map);
+  if (map === undefined) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  if (map.backing.kind === "anon") return refuse(s, MM_RULES.noAlias);
+  if (map.backing.kind === "gmem") return gmemAlias(s, op, map);
+  const fileId = map.backing.file;
+  const file = s.mm.files[fileId]!;
+  const start = map.backing.offset + op.offset;
+  const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
+  if (start + len > file.size) return result(s, { result: "SIGBUS" }, FAULTS.sigbusEof);
+  let next = file;
+  for (const p of pagePieces(start, len)) next = ensureCached(next, p.index);
+  if (op.op === "read_alias") {
+    const index = Math.floor(start / PAGE_SIZE);
+    return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(index), start % PAGE_SIZE) }, MM_RULES.alias);
+  }
+  for (const p of pagePieces(start, len)) next = { ...next, data: withEntry(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
+  return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
+}
+
+export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
+  const f = fileOf(s, op.file);
+  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  if (f.file.kind === "hugetlb") return refuse(s, MM_RULES.hugetlbWrite);
+  let file: MemFile = { ...f.file, size: Math.max(f.file.size, op.len === 0 ? 0 : op.offset + op.len) };
+  for (const p of pagePieces(op.offset, op.len)) {
+    file = ensureCached(file, p.index);
+    file = { ...file, data: withEntry(file.data, p.index, fill(file.data.get(p.index), p.from, p.to, op.byte)) };
+  }
+  return result(withFile(s, f.id, file), { result: "ok" }, MM_RULES.pwrite);
+}
+
+export function pread(s: State, op: OpOf<"pread">): StepResult {
+  const f = fileOf(s, op.file);
+  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  if (op.offset >= f.file.size || op.len === 0) return result(s, { result: "ok", value: null }, MM_RULES.pread);
+  const index = Math.floor(op.offset / PAGE_SIZE);
+  return result(s, { result: "ok", value: readByte(f.file.data.get(index), op.offset % PAGE_SIZE) }, MM_RULES.pread);
+}
+
+/** Removes [start, end) (file page indexes) from a memfd's page cache and unmaps it from every mapping. */
+export function truncatePages(s: State, fileId: number, start: number, end: number): State {
+  const file = s.mm.files[fileId]!;
+  let next = withFile(s, fileId, { ...file, present: assign(file.present, start, end, undefined), data: withoutKeysIn(file.data, start, end) });
+  for (const map of s.mm.maps.values()) {
+    if (map.backing.kind !== "memfd" || map.backing.file !== fileId) continue;
+    const first = map.backing.offset / PAGE_SIZE;
+    const a = Math.max(0, start - first);
+    const b = Math.min(map.pages, end - first);
+    if (a >= b) continue;
+    const current = next.mm.maps.get(map.id)!;
+    let ptes = current.ptes;
+    for (const span of spans(current.ptes, a, b)) if (span.value.target === "file") ptes = assign(ptes, span.start, span.end, undefined);
+    next = invalidateHva(withMap(next, { ...current, ptes }), map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE);
+  }
+  return next;
+}
+
+/** Punch [offset, offset+len) of a memfd: whole folios go, partial ranges are zeroed in place. */
+export function punchHole(s: State, fileId: number, offset: number, len: number): State {
+  const file = s.mm.files[fileId]!;
+  const folio = file.folioPages * PAGE_SIZE;
+  const end = Math.min(offset + len, file.size);
+  const wholeStart = Math.ceil(offset / folio) * folio;
+  const wholeEnd = Math.max(wholeStart, Math.floor(end / folio) * folio);
+  let next = s;
+  for (const [a, b] of [[offset, Math.min(wholeStart, end)], [Math.max(wholeEnd, offset), end]] as const) {
+    for (const p of pagePieces(a, Math.max(0, b - a))) {
+      const f = next.mm.files[fileId]!;
+      if (get(f.present, p.index) === true) next = withFile(next, fileId, { ...f, data: withEntry(f.data, p.index, fill(f.data.get(p.index), p.from, p.to, 0)) });
+    }
+  }
+  return wholeEnd > wholeStart ? truncatePages(next, fileId, wholeStart / PAGE_SIZE, wholeEnd / PAGE_SIZE) : next;
+}
+
+export function madvise(s: State, op: OpOf<"madvise">): StepResult {
+  const map = s.mm.maps.get(op.map);
+  const fp = map === undefined ? 1 : folioPagesOf(s, map);
+  if (!isPageAligned(op.offset) || (op.advice === "DONTNEED" && (op.offset / PAGE_SIZE) % fp !== 0)) return refuse(s, MM_RULES.madviseArgs);
+  if (op.len === 0) return result(s, { result: "ok" }, MM_RULES.dontneed);
+  const start = op.offset / PAGE_SIZE;
+  const end = start + pagesOf(op.len);
+  if (map === undefined) return refuse(s, MM_RULES.madviseHole);
+  const liveEnd = Math.min(end, map.pages);
+  const hole = end > map.pages || spans(map.live, start, liveEnd).reduce((n, sp) => n + sp.end - sp.start, 0) < liveEnd - start;
+  if (op.advice === "REMOVE") {
+    if (map.backing.kind === "anon") return refuse(s, MM_RULES.madviseRemoveAnon);
+    if (!map.shared || map.prot !== "rw") return refuse(s, MM_RULES.madviseRemoveShared);
+  }
+  let next = s;
+  for (const span of spans(map.live, start, liveEnd)) {
+    if (op.advice === "DONTNEED") {
+      const hugeEnd = Math.floor(span.end / fp) * fp;
+      next = zapMapRange(next, next.mm.maps.get(map.id)!, span.start, fp > 1 ? Math.max(span.start, hugeEnd) : span.end);
+    } else if (map.backing.kind === "memfd") {
+      next = punchHole(next, map.backing.file, map.backing.offset + span.start * PAGE_SIZE, (span.end - span.start) * PAGE_SIZE);
+    }
+  }
+  const done = op.advice === "DONTNEED" ? MM_RULES.dontneed : MM_RULES.punch;
+  return hole ? result(next, { errno: "ENOMEM" }, done, MM_RULES.madviseHole) : result(next, { result: "ok" }, done);
+}
+
+export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult {
+  const f = fileOf(s, op.file);
+  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  const punch = op.mode.includes("PUNCH_HOLE");
+  const keep = op.mode.includes("KEEP_SIZE");
+  if (punch && !keep) return refuse(s, MM_RULES.fallocMode);
+  if (op.len === 0) return refuse(s, MM_RULES.fallocArgs);
+  if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);
+  const folio = f.file.folioPages * PAGE_SIZE;
+  const a = Math.floor(op.offset / folio) * folio;
+  const b = Math.ceil((op.offset + op.len) / folio) * folio;
+  const size = keep ? f.file.size : Math.max(f.file.size, op.offset + op.len);
+  const allocEnd = Math.min(b, Math.ceil(size / folio) * folio);
+  const file: MemFile = { ...f.file, size, present: a < allocEnd ? assign(f.file.present, a / PAGE_SIZE, allocEnd / PAGE_SIZE, true) : f.file.present };
+  return result(withFile(s, f.id, file), { result: "ok" }, MM_RULES.allocate);
+}
+
+export function closeFile(s: State, name: string): StepResult {
+  if (!s.mm.names.has(name)) return refuse(s, MM_RULES.badFd);
+  return result({ ...s, mm: { ...s.mm, names: withoutEntry(s.mm.names, name) } }, { result: "ok" }, MM_RULES.closeFile);
+}

@@ -1,0 +1,45 @@
+// Host memory: memfd inodes (shmem, hugetlbfs), mappings at fixed addresses, host PTEs and page contents.
+import type { PageBytes } from "../bytes.js";
+import type { RangeMap } from "../ranges.js";
+
+export type Backing =
+  | { readonly kind: "anon" }
+  | { readonly kind: "memfd"; readonly file: number; readonly offset: number }
+  | { readonly kind: "gmem"; readonly inode: number; readonly offset: number };
+
+/** What a present host PTE maps: the file's page-cache page, this mapping's private (anon/COW) page, or the zero page. */
+export interface Pte {
+  readonly target: "file" | "anon" | "zero";
+  readonly writable: boolean;
+}
+
+export interface Mapping {
+  readonly id: string;
+  readonly base: number;
+  readonly pages: number;
+  readonly backing: Backing;
+  readonly shared: boolean;
+  readonly prot: "rw" | "r" | "none";
+  /** Page indexes (from base) still mapped after munmap. */
+  readonly live: RangeMap<true>;
+  readonly ptes: RangeMap<Pte>;
+  /** Private pages of this mapping (anonymous memory, or COW copies of a private file mapping). */
+  readonly anon: RangeMap<true>;
+  readonly anonData: ReadonlyMap<number, PageBytes>;
+}
+
+export interface MemFile {
+  readonly kind: "shmem" | "hugetlb";
+  readonly size: number;
+  /** 4 KiB pages per folio: 1 for shmem, 512 or 262144 for hugetlbfs. */
+  readonly folioPages: number;
+  /** Page-cache presence per 4 KiB index (whole folios for hugetlbfs). */
+  readonly present: RangeMap<true>;
+  readonly data: ReadonlyMap<number, PageBytes>;
+}
+
+export interface MmState {
+  readonly files: readonly MemFile[];
+  readonly names: ReadonlyMap<string, number>;
+  readonly maps: ReadonlyMap<string, Mapping>;
+}

@@ -1,0 +1,47 @@
+// The whole model state and the result of one step.
+import type { Config } from "../schema/config.js";
+import type { Outcome } from "../schema/outcome.js";
+import type { GmemState } from "./gmem/types.js";
+import type { KvmState } from "./kvm/types.js";
+import type { MmState } from "./mm/types.js";
+import type { Rule } from "./rules.js";
+
+export interface State {
+  readonly config: Config;
+  readonly kvm: KvmState;
+  readonly gmem: GmemState;
+  readonly mm: MmState;
+}
+
+export interface StepResult {
+  readonly state: State;
+  readonly outcome: Outcome;
+  /** Ids of the rules that decided this step, in the order they applied. */
+  readonly fired: readonly string[];
+}
+
+export function initial(config: Config): State {
+  return {
+    config,
+    kvm: { vms: [], names: new Map() },
+    gmem: { inodes: [], names: new Map() },
+    mm: { files: [], names: new Map(), maps: new Map() },
+  };
+}
+
+export const result = (state: State, outcome: Outcome, ...fired: readonly Rule[]): StepResult => ({
+  state,
+  outcome,
+  fired: fired.map((r) => r.id),
+});
+
+/** A refusal: state unchanged, errno from the rule. */
+export function refuse(state: State, r: Rule, ...context: readonly Rule[]): StepResult {
+  if (r.errno === undefined) throw new Error(`rule ${r.id} has no errno`);
+  return result(state, { errno: r.errno }, ...context, r);
+}
+
+export const withFired = (res: StepResult, ...before: readonly Rule[]): StepResult => ({
+  ...res,
+  fired: [...before.map((r) => r.id), ...res.fired],
+});

@@ -1,0 +1,138 @@
+// The configuration every layer is built from: which arch, which kernel features, which proposed designs.
+import * as t from "io-ts";
+import { intIn, literals, strict } from "./codecs.js";
+
+const Kernel = strict(
+  "kernel",
+  {},
+  {
+    vmTypes: t.array(intIn("vm type", 0, 31)),
+    memoryAttributes: t.boolean,
+    userfault: t.boolean,
+    guestMemfd: t.boolean,
+    gmemFlags: t.array(literals("MMAP", "INIT_SHARED")),
+    gmemInplaceConversion: t.boolean,
+    uffdGuestMemfd: t.boolean,
+    readonlyMem: t.boolean,
+    slotZapAll: t.boolean,
+    userMemSlots: intIn("user memslots", 1, 32767),
+    addressSpaces: intIn("address spaces", 1, 2),
+  },
+);
+
+export const ConfigCodec = strict(
+  "config",
+  {},
+  {
+    preset: literals("default", "kernel-6.18", "arm64"),
+    arch: literals("x86", "arm64"),
+    vcpus: intIn("vcpus", 1, 64),
+    kernel: Kernel,
+    gmemDesign: literals("v7", "rfc-2024"),
+    gmemFaultLock: t.boolean,
+    bugs: t.array(t.string),
+  },
+);
+export type ConfigInput = t.TypeOf<typeof ConfigCodec>;
+
+export interface KernelFeatures {
+  /** KVM_CREATE_VM types accepted: 0 = default, 1 = KVM_X86_SW_PROTECTED_VM. */
+  readonly vmTypes: readonly number[];
+  /** KVM_SET_MEMORY_ATTRIBUTES is built in (CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES); else the ioctl is ENOTTY. */
+  readonly memoryAttributes: boolean;
+  /** KVM Userfault, v3 (20250618042424.330664-1-jthoughton@google.com): KVM_MEM_USERFAULT + bitmap. */
+  readonly userfault: boolean;
+  readonly guestMemfd: boolean;
+  readonly gmemFlags: readonly ("MMAP" | "INIT_SHARED")[];
+  /** guest_memfd in-place conversion (v7, 20260522-gmem-inplace-conversion-v7-0-2f0fae496530@google.com). */
+  readonly gmemInplaceConversion: boolean;
+  /** userfaultfd on guest_memfd through vm_uffd_ops (20260306171815.3160826-1-rppt@kernel.org). */
+  readonly uffdGuestMemfd: boolean;
+  readonly readonlyMem: boolean;
+  /** KVM_X86_QUIRK_SLOT_ZAP_ALL: DELETE/MOVE zap every SPTE of the VM (x86 default). */
+  readonly slotZapAll: boolean;
+  /** KVM_USER_MEM_SLOTS. */
+  readonly userMemSlots: number;
+  /** kvm_arch_nr_memslot_as_ids: 2 on x86 (SMM), 1 on arm64. */
+  readonly addressSpaces: number;
+}
+
+export interface Config {
+  readonly arch: "x86" | "arm64";
+  /** vCPUs created with each VM. */
+  readonly vcpus: number;
+  readonly kernel: KernelFeatures;
+  /** Which proposed guest_memfd conversion design to follow. */
+  readonly gmemDesign: "v7" | "rfc-2024";
+  /** rfc-2024 only: whether the host fault path takes the filemap invalidate lock (added in the series' last patch). */
+  readonly gmemFaultLock: boolean;
+  /** Seeded bugs switched on in impl/ (ids from impl/bugs.ts); empty for the real thing. */
+  readonly bugs: readonly string[];
+}
+
+/** The richer kernel used for exploration: every proposal present, software-protected VMs with PRIVATE. */
+const RICH_X86: KernelFeatures = {
+  vmTypes: [0, 1],
+  memoryAttributes: true,
+  userfault: true,
+  guestMemfd: true,
+  gmemFlags: ["MMAP", "INIT_SHARED"],
+  gmemInplaceConversion: true,
+  uffdGuestMemfd: true,
+  readonlyMem: true,
+  slotZapAll: true,
+  userMemSlots: 32764,
+  addressSpaces: 2,
+};
+
+/** What the machines here run (Linux 6.18): type 0 only, no memory attributes, no proposals. */
+const KERNEL_6_18: KernelFeatures = {
+  ...RICH_X86,
+  vmTypes: [0],
+  memoryAttributes: false,
+  userfault: false,
+  gmemInplaceConversion: false,
+  uffdGuestMemfd: false,
+};
+
+const RICH_ARM64: KernelFeatures = {
+  ...RICH_X86,
+  vmTypes: [0],
+  memoryAttributes: false,
+  slotZapAll: false,
+  userMemSlots: 32767,
+  addressSpaces: 1,
+};
+
+export const PRESETS: Readonly<Record<"default" | "kernel-6.18" | "arm64", Config>> = {
+  default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
+  "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
+  arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
+};
+
+export const DEFAULT_CONFIG: Config = PRESETS.default;
+
+/** Fills what a file leaves out from its preset (or the default). */
+export function resolveConfig(input: ConfigInput = {}): Config {
+  const base = PRESETS[input.preset ?? (input.arch === "arm64" ? "arm64" : "default")];
+  return {
+    arch: input.arch ?? base.arch,
+    vcpus: input.vcpus ?? base.vcpus,
+    kernel: { ...base.kernel, ...input.kernel },
+    gmemDesign: input.gmemDesign ?? base.gmemDesign,
+    gmemFaultLock: input.gmemFaultLock ?? base.gmemFaultLock,
+    bugs: input.bugs ?? base.bugs,
+  };
+}
+
+/** The full form written into counterexample files, so they replay even if defaults change. */
+export function configToInput(c: Config): ConfigInput {
+  return {
+    arch: c.arch,
+    vcpus: c.vcpus,
+    kernel: { ...c.kernel, vmTypes: [...c.kernel.vmTypes], gmemFlags: [...c.kernel.gmemFlags] },
+    gmemDesign: c.gmemDesign,
+    gmemFaultLock: c.gmemFaultLock,
+    bugs: [...c.bugs],
+  };
+}
