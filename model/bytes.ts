@@ -50,3 +50,11 @@ export function* pagePieces(offset: number, len: number): Generator<{ index: num
     pos = index * PAGE_SIZE + to;
   }
 }
+
+/** Stores page contents in a page map, dropping all-zero pages so equal contents have one representation. */
+export function withPageData(m: ReadonlyMap<number, PageBytes>, index: number, page: PageBytes): ReadonlyMap<number, PageBytes> {
+  const out = new Map(m);
+  if (page.length === 0) out.delete(index);
+  else out.set(index, page);
+  return out;
+}

@@ -154,7 +154,7 @@ const readsLastWrite: StepInvariant = {
   check: (pre, op, outcome) => {
     if (!isRead(op) || !succeeded(outcome)) return ok(false);
     const target = accessTarget(pre, op);
-    if (target === undefined) return ok(false);
+    if (target === undefined) return broken(`${op.op} read succeeded but no page backs that address`);
     const expected = readAt(pre, target.ref, target.offset);
     const got = "value" in outcome ? outcome.value : undefined;
     return got === expected ? ok(expected !== 0) : broken(`${op.op} read ${String(got)} where ${expected} was stored`);
@@ -176,8 +176,16 @@ const writesStick: StepInvariant = {
 };
 
 const CONTROL_OPS = new Set<Op["op"]>(["set_memory_region", "set_memory_attributes", "userfault_set", "userfault_clear", "check_extension", "create_vm"]);
+/** Every page's contents, wherever it lives. */
 const contents = (s: State): string =>
-  JSON.stringify(canonical({ ...s, kvm: { vms: [], names: new Map() }, mm: { ...s.mm, maps: new Map([...s.mm.maps].map(([k, m]) => [k, { ...m, ptes: [] }])) } }));
+  JSON.stringify(
+    canonical({
+      ...s,
+      kvm: { vms: [], names: new Map() },
+      gmem: { names: new Map(), inodes: s.gmem.inodes.map((g) => ({ ...g, bindings: [], present: [] })) },
+      mm: { names: new Map(), files: s.mm.files.map((f) => ({ ...f, present: [] })), maps: new Map([...s.mm.maps].map(([k, m]) => [k, { ...m, ptes: [] }])) },
+    }),
+  );
 
 const zapKeepsContents: StepInvariant = {
   name: "zap-keeps-contents",

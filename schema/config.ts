@@ -85,9 +85,10 @@ const RICH_X86: KernelFeatures = {
   addressSpaces: 2,
 };
 
-/** What the machines here run (Linux 6.18): type 0 only, no memory attributes, no proposals. */
+/** What the machines here run (Linux 6.18, built without SMM): type 0 only, no memory attributes, no proposals. */
 const KERNEL_6_18: KernelFeatures = {
   ...RICH_X86,
+  addressSpaces: 1,
   vmTypes: [0],
   memoryAttributes: false,
   userfault: false,

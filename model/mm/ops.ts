@@ -1,6 +1,6 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
 import type { OpOf } from "../../schema/ops.js";
-import { fill, pagePieces, readByte } from "../bytes.js";
+import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
@@ -146,7 +146,7 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
     const index = Math.floor(start / PAGE_SIZE);
     return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(index), start % PAGE_SIZE) }, MM_RULES.alias);
   }
-  for (const p of pagePieces(start, len)) next = { ...next, data: withEntry(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
+  for (const p of pagePieces(start, len)) next = { ...next, data: withPageData(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
   return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
 }
 
@@ -157,7 +157,7 @@ export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
   let file: MemFile = { ...f.file, size: Math.max(f.file.size, op.len === 0 ? 0 : op.offset + op.len) };
   for (const p of pagePieces(op.offset, op.len)) {
     file = ensureCached(file, p.index);
-    file = { ...file, data: withEntry(file.data, p.index, fill(file.data.get(p.index), p.from, p.to, op.byte)) };
+    file = { ...file, data: withPageData(file.data, p.index, fill(file.data.get(p.index), p.from, p.to, op.byte)) };
   }
   return result(withFile(s, f.id, file), { result: "ok" }, MM_RULES.pwrite);
 }
@@ -199,7 +199,7 @@ export function punchHole(s: State, fileId: number, offset: number, len: number)
   for (const [a, b] of [[offset, Math.min(wholeStart, end)], [Math.max(wholeEnd, offset), end]] as const) {
     for (const p of pagePieces(a, Math.max(0, b - a))) {
       const f = next.mm.files[fileId]!;
-      if (get(f.present, p.index) === true) next = withFile(next, fileId, { ...f, data: withEntry(f.data, p.index, fill(f.data.get(p.index), p.from, p.to, 0)) });
+      if (get(f.present, p.index) === true) next = withFile(next, fileId, { ...f, data: withPageData(f.data, p.index, fill(f.data.get(p.index), p.from, p.to, 0)) });
     }
   }
   return wholeEnd > wholeStart ? truncatePages(next, fileId, wholeStart / PAGE_SIZE, wholeEnd / PAGE_SIZE) : next;

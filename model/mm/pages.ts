@@ -1,6 +1,6 @@
 // Finding the page behind a host address, and reading and writing page contents wherever they live.
 import { match } from "ts-pattern";
-import { fill, readByte, type PageBytes } from "../bytes.js";
+import { fill, readByte, withPageData, type PageBytes } from "../bytes.js";
 import { PAGE_SIZE, type Level } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { get } from "../ranges.js";
@@ -74,17 +74,17 @@ export function writeAt(s: State, ref: PageRef, from: number, to: number, byte: 
     })
     .with({ kind: "anon" }, (r) => {
       const map = s.mm.maps.get(r.map)!;
-      const anonData = withEntry(map.anonData, r.index, fill(map.anonData.get(r.index), from, to, byte));
+      const anonData = withPageData(map.anonData, r.index, fill(map.anonData.get(r.index), from, to, byte));
       return { ...s, mm: { ...s.mm, maps: withEntry(s.mm.maps, r.map, { ...map, anonData }) } };
     })
     .with({ kind: "file" }, (r) => {
       const file = s.mm.files[r.file]!;
-      const data = withEntry(file.data, r.index, fill(file.data.get(r.index), from, to, byte));
+      const data = withPageData(file.data, r.index, fill(file.data.get(r.index), from, to, byte));
       return { ...s, mm: { ...s.mm, files: replaceAt(s.mm.files, r.file, { ...file, data }) } };
     })
     .with({ kind: "gmem" }, (r) => {
       const inode = s.gmem.inodes[r.inode]!;
-      const data = withEntry(inode.data, r.index, fill(inode.data.get(r.index), from, to, byte));
+      const data = withPageData(inode.data, r.index, fill(inode.data.get(r.index), from, to, byte));
       return { ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, r.inode, { ...inode, data }) } };
     })
     .exhaustive();

@@ -1,0 +1,132 @@
+// The abstraction function: the implementation's mutable state read back as an immutable model state.
+import type { PageBytes } from "../model/bytes.js";
+import type { Level } from "../model/consts.js";
+import { LEVEL_PAGES } from "../model/consts.js";
+import type { GmemInode as ModelInode } from "../model/gmem/types.js";
+import type { Memslot, Spte, Vm } from "../model/kvm/types.js";
+import type { Mapping as ModelMapping, MemFile as ModelFile, Pte as ModelPte } from "../model/mm/types.js";
+import type { RangeMap as ModelRanges, Span } from "../model/ranges.js";
+import type { State } from "../model/state.js";
+import type { MemslotFlagName } from "../schema/ops.js";
+import type { GmemInode } from "./gmem/gmem.js";
+import { MEM, type ImplMemslot, type Kvm } from "./kvm/kvm.js";
+import type { Stage2 } from "./kvm/stage2.js";
+import type { Folio } from "./mm/folio.js";
+import type { Mapping } from "./mm/mapping.js";
+import type { MemFile } from "./mm/memfd.js";
+import type { Kernel } from "./system.js";
+import { toRuns } from "./util/pagedata.js";
+import type { RangeMap } from "./util/rangemap.js";
+
+const FLAG_NAMES: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
+
+/** Builds canonical spans from sorted, disjoint pieces, merging neighbours with equal values. */
+function spansOf<V>(pieces: Iterable<Span<V>>): ModelRanges<V> {
+  const out: Span<V>[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.end === p.start && JSON.stringify(last.value) === JSON.stringify(p.value)) out[out.length - 1] = { ...last, end: p.end };
+    else out.push(p);
+  }
+  return out;
+}
+
+const ranges = <V>(m: RangeMap<V>): ModelRanges<V> => spansOf(m.spans());
+
+function memslot(s: ImplMemslot): Memslot {
+  return {
+    slot: s.slot,
+    as: s.as,
+    id: s.id,
+    baseGfn: s.baseGfn,
+    npages: s.npages,
+    userspaceAddr: s.userspaceAddr,
+    flags: FLAG_NAMES.filter((f) => s.flags & MEM[f]),
+    gmem: s.gmem,
+    gmemOnly: s.gmemOnly,
+    userfaultBitmap: s.userfaultBitmap,
+  };
+}
+
+function stage2(s2: Stage2): ModelRanges<Spte> {
+  return spansOf(
+    s2.leaves().map(({ gfn, leaf }) => ({ start: gfn, end: gfn + LEVEL_PAGES[leaf.level], value: { level: leaf.level as Level, writable: leaf.writable, private: leaf.private } })),
+  );
+}
+
+function vm(kvm: Kvm): Vm {
+  return {
+    type: kvm.type,
+    slots: kvm.memslots.flatMap((m) => m.sorted.map(memslot)).sort((a, b) => a.slot - b.slot),
+    attributes: ranges(kvm.attributes),
+    stage2: kvm.stage2.map(stage2),
+    bitmaps: new Map([...kvm.bitmaps].map(([slot, b]) => [slot, spansOf([...b.runs()].map((r) => ({ ...r, value: true as const })))])),
+  };
+}
+
+/** Data of every page of folios keyed by their first index. */
+function folioData(folios: Iterable<[number, Folio]>): Map<number, PageBytes> {
+  const out = new Map<number, PageBytes>();
+  for (const [first, f] of folios) {
+    for (const [sub, page] of f.sub) {
+      const runs = toRuns(page);
+      if (runs !== undefined) out.set(first + sub, runs);
+    }
+  }
+  return out;
+}
+
+function presence(keys: Iterable<number>, pages: number, limit = Number.MAX_SAFE_INTEGER): ModelRanges<true> {
+  const sorted = [...keys].sort((a, b) => a - b);
+  return spansOf(sorted.map((k) => ({ start: k, end: Math.min(k + pages, limit), value: true as const })).filter((s) => s.start < s.end));
+}
+
+function memFile(f: MemFile): ModelFile {
+  const firsts = [...f.cache.keys()].map((n) => n * f.folioPages);
+  return {
+    kind: f.kind,
+    size: f.size,
+    folioPages: f.folioPages,
+    present: presence(firsts, f.folioPages),
+    data: folioData([...f.cache].map(([n, folio]) => [n * f.folioPages, folio])),
+  };
+}
+
+function mapping(m: Mapping): ModelMapping {
+  const ptes = [...m.ptes]
+    .sort(([a], [b]) => a - b)
+    .map(([key, pte]) => ({ start: key, end: Math.min(key + (pte.kind === "zero" ? 1 : m.folioPages), m.pages), value: { target: pte.kind, writable: pte.writable } as ModelPte }));
+  return {
+    id: m.id,
+    base: m.base,
+    pages: m.pages,
+    backing: m.backing,
+    shared: m.shared,
+    prot: m.prot,
+    live: ranges(m.live),
+    ptes: spansOf(ptes),
+    anon: presence(m.anon.keys(), m.folioPages, m.pages),
+    anonData: folioData(m.anon),
+  };
+}
+
+function gmemInode(g: GmemInode): ModelInode {
+  return {
+    vm: g.vm,
+    size: g.size,
+    flags: [...g.flags],
+    open: g.open,
+    present: presence(g.cache.keys(), 1),
+    data: folioData(g.cache),
+    bindings: ranges(g.bindings),
+  };
+}
+
+export function abstractState(k: Kernel): State {
+  return {
+    config: k.config,
+    kvm: { vms: k.vms.map(vm), names: new Map(k.vmNames) },
+    gmem: { inodes: k.gmemInodes.map(gmemInode), names: new Map(k.gmemNames) },
+    mm: { files: k.mm.files.map(memFile), names: new Map(k.mm.names), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])) },
+  };
+}

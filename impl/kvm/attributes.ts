@@ -1,0 +1,45 @@
+// kvm_vm_ioctl_set_mem_attributes: validation, the no-op shortcut, then invalidate_begin + zap, store,
+// invalidate_end, all under slots_lock.
+import { PAGE_SIZE } from "../../model/consts.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
+import type { Hooks } from "../hooks.js";
+import type { Kvm } from "./kvm.js";
+
+export async function setMemoryAttributes(bugs: Bugs, kvm: Kvm, op: OpOf<"set_memory_attributes">, h: Hooks): Promise<Outcome> {
+  if (!kvm.config.kernel.memoryAttributes) return { errno: "ENOTTY" };
+  const toPrivate = op.attributes.includes("PRIVATE");
+  if ((op.flags ?? 0) !== 0 || (toPrivate && !kvm.hasPrivateMem)) return { errno: "EINVAL" };
+  if (op.size === 0 || op.address + op.size >= 2 ** 64) return { errno: "EINVAL" };
+  if (op.address % PAGE_SIZE !== 0 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
+  const start = op.address / PAGE_SIZE;
+  const end = start + op.size / PAGE_SIZE;
+  await kvm.slotsLock.lock(h);
+  try {
+    const already = toPrivate ? kvm.attributes.covers(start, end) : !kvm.attributes.any(start, end);
+    if (already) return { result: "ok" };
+    const hits = kvm.memslots.flatMap((m) => m.sorted.filter((s) => s.baseGfn < end && start < s.baseGfn + s.npages));
+    if (hits.length > 0) {
+      await kvm.mmuLock.write(h);
+      kvm.invalidateBegin();
+      for (const s of hits) {
+        const a = Math.max(start, s.baseGfn);
+        const b = Math.min(end, s.baseGfn + s.npages);
+        kvm.invalidateRangeAdd(a, b);
+        if (!bugs.has("attr-no-zap")) kvm.stage2[s.as]!.zap(a, b);
+      }
+      kvm.mmuLock.writeUnlock();
+    }
+    await h.yield("kvm_vm_set_mem_attributes:store");
+    kvm.attributes.set(start, end, toPrivate ? true : undefined);
+    if (hits.length > 0) {
+      await kvm.mmuLock.write(h);
+      kvm.invalidateEnd();
+      kvm.mmuLock.writeUnlock();
+    }
+    return { result: "ok" };
+  } finally {
+    kvm.slotsLock.unlock();
+  }
+}

@@ -1,0 +1,182 @@
+// KVM_RUN for one guest access: the guest completes it through a present SPTE, or takes the fault path with
+// the kernel's order of checks, its SRCU section, the mmu_invalidate snapshot and the re-check under mmu_lock.
+import { LEVEL_PAGES, PAGE_SIZE, type Level } from "../../model/consts.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { gmemGetPfn, type GmemInode } from "../gmem/gmem.js";
+import type { Hooks } from "../hooks.js";
+import { ZERO_FOLIO, pageOf, peekPage, type Folio } from "../mm/folio.js";
+import { fillPage, readPage } from "../util/pagedata.js";
+import { has, type ImplMemslot, type Kvm } from "./kvm.js";
+import { hvaOf, maxSharedLevel, type MmuCtx } from "./mmu.js";
+import type { Leaf } from "./stage2.js";
+
+export interface FaultCtx extends MmuCtx {
+  readonly gmemInodes: readonly GmemInode[];
+}
+
+interface Access {
+  readonly gpa: number;
+  readonly gfn: number;
+  readonly write: boolean;
+  readonly isPrivate: boolean;
+  readonly byte: number;
+}
+
+/** What the fault path decided: an outcome for userspace, a retry (with what to wait for), or a page to map. */
+type Resolution =
+  | { readonly kind: "done"; readonly outcome: Outcome }
+  | { readonly kind: "retry"; readonly until: () => boolean }
+  | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean };
+
+const done = (outcome: Outcome): Resolution => ({ kind: "done", outcome });
+const memoryFault = (gpa: number, flags: ExitFlagName[], errno: "EFAULT" = "EFAULT"): Outcome => ({
+  result: "exit",
+  exit: "memory_fault",
+  errno,
+  gpa,
+  size: PAGE_SIZE,
+  flags,
+});
+const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: "mmio", gpa, write });
+const privateFlag = (p: boolean): ExitFlagName[] => (p ? ["PRIVATE"] : []);
+
+export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access">, h: Hooks): Promise<Outcome> {
+  if (op.vcpu >= kvm.config.vcpus) return { errno: "EBADF" };
+  const gfn = Math.floor(op.gpa / PAGE_SIZE);
+  const write = op.kind === "write";
+  for (;;) {
+    await h.yield("vcpu_enter_guest");
+    const isPrivate = kvm.hasPrivateMem ? (op.private ?? kvm.attributes.get(gfn) === true) : false;
+    const a: Access = { gpa: op.gpa, gfn, write, isPrivate, byte: op.byte ?? 0 };
+    const hit = kvm.stage2[0]!.lookup(gfn);
+    if (hit !== undefined && hit.leaf.private === isPrivate && (!write || hit.leaf.writable)) {
+      return touch(hit.leaf.folio, hit.leaf.sub + hit.delta, a);
+    }
+    const outcome = await pageFault(ctx, kvm, a, h);
+    if (outcome !== undefined) return outcome;
+  }
+}
+
+/** The guest's load or store once a mapping reaches the page. */
+function touch(folio: Folio, sub: number, a: Access): Outcome {
+  const inPage = a.gpa % PAGE_SIZE;
+  if (a.write) {
+    fillPage(pageOf(folio, sub), inPage, inPage + 1, a.byte);
+    return { result: "ok" };
+  }
+  const page = folio === ZERO_FOLIO ? undefined : peekPage(folio, sub);
+  return { result: "ok", value: page === undefined ? 0 : readPage(page, inPage) };
+}
+
+/** One pass of the fault path; undefined means RET_PF_RETRY (the guest re-executes and faults again). */
+async function pageFault(ctx: FaultCtx, kvm: Kvm, a: Access, h: Hooks): Promise<Outcome | undefined> {
+  const idx = kvm.srcu.readLock();
+  let r: Resolution;
+  let slot: ImplMemslot | undefined;
+  try {
+    slot = kvm.memslots[0]!.find(a.gfn);
+    await h.yield("kvm_vcpu_gfn_to_memslot");
+    const rootGen = kvm.rootGen;
+    const seq = kvm.mmuInvalidateSeq;
+    await h.yield("kvm_mmu_faultin_pfn:mmu_seq");
+    r = kvm.config.arch === "x86" ? await faultinX86(ctx, kvm, slot, seq, a, h) : await faultinArm64(ctx, kvm, slot, seq, a, h);
+    if (r.kind === "mapped") r = await mapUnderMmuLock(ctx, kvm, slot!, rootGen, seq, a, r, h);
+  } finally {
+    kvm.srcu.readUnlock(idx);
+  }
+  if (r.kind === "done") return r.outcome;
+  if (r.kind === "retry") {
+    await h.yield("RET_PF_RETRY", r.until);
+    return undefined;
+  }
+  return touch(r.folio, r.sub, a);
+}
+
+const waitInvalidation = (kvm: Kvm, gfn: number, slot: ImplMemslot | undefined): (() => boolean) => () =>
+  !(kvm.mmuInvalidateInProgress > 0 && gfn >= kvm.mmuInvalidateRangeStart && gfn < kvm.mmuInvalidateRangeEnd) && kvm.memslots[0]!.find(gfn) !== slot;
+
+const waitNotInvalidating = (kvm: Kvm, gfn: number): (() => boolean) => () =>
+  !(kvm.mmuInvalidateInProgress > 0 && gfn >= kvm.mmuInvalidateRangeStart && gfn < kvm.mmuInvalidateRangeEnd);
+
+/** kvm_mmu_faultin_pfn and __kvm_mmu_faultin_pfn (x86). */
+async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, seq: number, a: Access, h: Hooks): Promise<Resolution> {
+  if (a.isPrivate !== (kvm.attributes.get(a.gfn) === true)) return done(memoryFault(a.gfn * PAGE_SIZE, privateFlag(a.isPrivate)));
+  if (slot === undefined) return done(a.isPrivate ? memoryFault(a.gfn * PAGE_SIZE, ["PRIVATE"]) : mmio(a.gpa, a.write));
+  if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
+  if (kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
+  const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
+  if (uf !== undefined) return done(uf);
+  if (a.isPrivate || slot.gmemOnly) return gmemFaultin(ctx, slot, a, a.gfn * PAGE_SIZE);
+  if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
+  return gupFaultin(ctx, slot, a, h);
+}
+
+/** user_mem_abort / gmem_abort (arm64). */
+async function faultinArm64(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, _seq: number, a: Access, h: Hooks): Promise<Resolution> {
+  if (slot === undefined) return done(mmio(a.gpa, a.write));
+  if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
+  if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
+  if (slot.gmem !== null) {
+    const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
+    return uf !== undefined ? done(uf) : gmemFaultin(ctx, slot, a, a.gpa);
+  }
+  if (ctx.mm.locate(hvaOf(slot, a.gfn)) === undefined) return done({ errno: "EFAULT" });
+  const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
+  return uf !== undefined ? done(uf) : gupFaultin(ctx, slot, a, h);
+}
+
+/** kvm_do_userfault: one read of the bitmap word holding the gfn's bit. */
+async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access, h: Hooks): Promise<Outcome | undefined> {
+  if (!has(slot, "USERFAULT") || ctx.bugs.has("userfault-bitmap-ignored")) return undefined;
+  const bitmap = kvm.bitmaps.get(slot.slot);
+  if (slot.userfaultBitmap !== null || bitmap === undefined) return { errno: "EFAULT" };
+  const offset = a.gfn - slot.baseGfn;
+  const word = bitmap.word(offset);
+  await h.yield("kvm_do_userfault:__get_user");
+  if (((word >>> offset % 32) & 1) === 0) return undefined;
+  return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), "USERFAULT"]);
+}
+
+function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number): Resolution {
+  if (slot.gmem === null) return done(memoryFault(exitGpa, privateFlag(a.isPrivate)));
+  const pfn = gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn);
+  if ("errno" in pfn) return done(memoryFault(exitGpa, privateFlag(a.isPrivate), pfn.errno));
+  return { kind: "mapped", folio: pfn.folio, sub: 0, writable: true };
+}
+
+/** __kvm_faultin_pfn through GUP of the slot's hva. */
+async function gupFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, h: Hooks): Promise<Resolution> {
+  const at = ctx.mm.locate(hvaOf(slot, a.gfn));
+  if (at === undefined) return done({ errno: "EFAULT" });
+  const r = await ctx.mm.fault(at.map, at.index, a.write, h);
+  if (r.kind === "signal") return done({ errno: "EFAULT" });
+  return { kind: "mapped", folio: r.folio, sub: r.sub, writable: r.writable };
+}
+
+/** kvm_tdp_mmu_map under mmu_lock (read): drop the result if an invalidation raced (is_page_fault_stale). */
+async function mapUnderMmuLock(
+  ctx: FaultCtx,
+  kvm: Kvm,
+  slot: ImplMemslot,
+  rootGen: number,
+  seq: number,
+  a: Access,
+  r: Extract<Resolution, { kind: "mapped" }>,
+  h: Hooks,
+): Promise<Resolution> {
+  await kvm.mmuLock.read(h);
+  try {
+    if (kvm.rootGen !== rootGen || kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
+    const gmem = a.isPrivate || slot.gmemOnly || (kvm.config.arch === "arm64" && slot.gmem !== null);
+    const level: Level = gmem ? 0 : maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, a.gfn);
+    const writable = r.writable && !has(slot, "READONLY") && (a.write || !has(slot, "LOG_DIRTY_PAGES"));
+    const n = LEVEL_PAGES[level];
+    const start = Math.floor(a.gfn / n) * n;
+    const leaf: Leaf = { level, writable, private: a.isPrivate, folio: r.folio, sub: r.sub - (a.gfn - start) };
+    kvm.stage2[0]!.install(a.gfn, leaf);
+    return r;
+  } finally {
+    kvm.mmuLock.readUnlock();
+  }
+}

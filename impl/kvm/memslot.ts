@@ -1,0 +1,165 @@
+// kvm_vm_ioctl_set_memory_region -> kvm_set_memory_region -> kvm_set_memslot, with the INVALID slot, the SRCU
+// synchronizations and the commit-time arch work where the kernel does them.
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE } from "../../model/consts.js";
+import { mapBase } from "../../model/mm/layout.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
+import { gmemBind, gmemUnbind, type GmemInode } from "../gmem/gmem.js";
+import type { Hooks } from "../hooks.js";
+import { Bitmap } from "../util/bitmap.js";
+import { has, MEM, type ImplMemslot, type Kvm, type Memslots } from "./kvm.js";
+import { flushShadowMemslot, recoverHugePages, type MmuCtx } from "./mmu.js";
+
+export interface MemslotCtx extends MmuCtx {
+  readonly bugs: Bugs;
+  readonly gmemByName: (name: string) => { id: number; inode: GmemInode } | undefined;
+  readonly gmemInodes: readonly GmemInode[];
+}
+
+const EINVAL: Outcome = { errno: "EINVAL" };
+const OK: Outcome = { result: "ok" };
+const TWO_64 = 2 ** 64;
+
+function flagBits(names: readonly string[]): number {
+  return names.reduce((bits, n) => bits | MEM[n as keyof typeof MEM], 0);
+}
+
+/** check_memory_region_flags. */
+function validFlags(kvm: Kvm, requested: number): number {
+  const k = kvm.config.kernel;
+  let valid = MEM.LOG_DIRTY_PAGES;
+  if (k.guestMemfd) valid |= MEM.GUEST_MEMFD;
+  if (requested & MEM.GUEST_MEMFD) valid &= ~MEM.LOG_DIRTY_PAGES;
+  if (k.readonlyMem && !(requested & MEM.GUEST_MEMFD)) valid |= MEM.READONLY;
+  if (k.userfault) valid |= MEM.USERFAULT;
+  return valid;
+}
+
+export async function setMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
+  const flags = flagBits(op.flags);
+  if (op.ioctl === "REGION" && flags & ~(MEM.LOG_DIRTY_PAGES | MEM.READONLY)) return EINVAL;
+  if (op.slot % 65536 >= kvm.config.kernel.userMemSlots) return EINVAL;
+  await kvm.slotsLock.lock(h);
+  try {
+    return await kvmSetMemoryRegion(ctx, kvm, vmId, op, flags, h);
+  } finally {
+    kvm.slotsLock.unlock();
+  }
+}
+
+async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, flags: number, h: Hooks): Promise<Outcome> {
+  const arch = kvm.config.arch;
+  const size = op.memory_size;
+  const hva = (op.userspace === null ? 0 : mapBase(op.userspace)) + (op.userspace_offset ?? 0);
+  const gmemOffset = op.guest_memfd_offset ?? 0;
+  const asId = Math.floor(op.slot / 65536);
+  const npages = size / PAGE_SIZE;
+  if (flags & ~validFlags(kvm, flags)) return EINVAL;
+  if (size % PAGE_SIZE !== 0 || op.guest_phys_addr % PAGE_SIZE !== 0) return EINVAL;
+  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch]) return EINVAL;
+  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size >= TWO_64)) return EINVAL;
+  if (asId >= kvm.config.kernel.addressSpaces || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
+  const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  if (bitmapPtr !== null && bitmapPtr + Math.ceil(npages / 64) * 8 > TASK_SIZE[arch]) return EINVAL;
+
+  const slots = kvm.memslots[asId]!;
+  const old = slots.get(op.slot);
+  const baseGfn = op.guest_phys_addr / PAGE_SIZE;
+  if (size === 0) return old === undefined ? EINVAL : kvmDeleteMemslot(ctx, kvm, old, h);
+  const next: ImplMemslot = {
+    slot: op.slot,
+    as: asId,
+    id: op.slot % 65536,
+    baseGfn,
+    npages,
+    userspaceAddr: hva,
+    flags,
+    gmem: old?.gmem ?? null,
+    gmemOnly: old?.gmemOnly ?? false,
+    userfaultBitmap: bitmapPtr,
+    invalid: false,
+  };
+  if (old === undefined) {
+    if (overlaps(ctx, slots, next)) return { errno: "EEXIST" };
+    return kvmCreateMemslot(ctx, kvm, vmId, next, op, h);
+  }
+  if (!kvm.config.kernel.userfault && flags & MEM.GUEST_MEMFD) return EINVAL;
+  if (hva !== old.userspaceAddr || npages !== old.npages || (flags ^ old.flags) & (MEM.READONLY | MEM.GUEST_MEMFD)) return EINVAL;
+  if (baseGfn !== old.baseGfn && flags & MEM.GUEST_MEMFD) return EINVAL;
+  if (baseGfn !== old.baseGfn) {
+    if (overlaps(ctx, slots, next)) return { errno: "EEXIST" };
+    return kvmMoveMemslot(ctx, kvm, old, next, h);
+  }
+  if (flags !== old.flags) return kvmUpdateFlags(ctx, kvm, old, next, h);
+  return OK;
+}
+
+/** kvm_check_memslot_overlap. */
+function overlaps(ctx: MemslotCtx, slots: Memslots, next: ImplMemslot): boolean {
+  const end = next.baseGfn + next.npages;
+  const slack = ctx.bugs.has("memslot-overlap-off-by-one") ? 1 : 0;
+  return slots.sorted.some((s) => s.slot !== next.slot && next.baseGfn < s.baseGfn + s.npages - slack && s.baseGfn < end);
+}
+
+/** kvm_swap_active_memslots: publish a new memslot set, waiting out notifier invalidations and SRCU readers. */
+async function publish(kvm: Kvm, asId: number, slots: Memslots, h: Hooks): Promise<void> {
+  await h.yield("kvm_swap_active_memslots", () => kvm.mnActiveInvalidateCount === 0);
+  kvm.memslots[asId] = slots;
+  await kvm.srcu.synchronize(h);
+}
+
+async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: ImplMemslot, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
+  let slot = next;
+  if (next.flags & MEM.GUEST_MEMFD) {
+    const g = op.guest_memfd === undefined ? undefined : ctx.gmemByName(op.guest_memfd);
+    if (g === undefined) return op.guest_memfd === undefined ? EINVAL : { errno: "EBADF" };
+    const offset = op.guest_memfd_offset ?? 0;
+    const bound = await gmemBind(g.inode, vmId, next.slot, next.npages, offset, h);
+    if (bound !== "ok") return bound;
+    slot = { ...next, gmem: { inode: g.id, pgoff: offset / PAGE_SIZE }, gmemOnly: g.inode.flags.includes("MMAP") };
+  }
+  await publish(kvm, slot.as, kvm.memslots[slot.as]!.with(undefined, slot), h);
+  kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
+  return OK;
+}
+
+/** DELETE and MOVE first publish an INVALID copy, wait for readers, and flush the old slot's mappings. */
+async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean): Promise<ImplMemslot> {
+  const invalid = { ...old, invalid: true };
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, invalid), h);
+  if (flush) await flushShadowMemslot(ctx, kvm, old, h);
+  return invalid;
+}
+
+async function kvmDeleteMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks): Promise<Outcome> {
+  const invalid = await invalidateMemslot(ctx, kvm, old, h, !ctx.bugs.has("delete-no-zap"));
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, undefined), h);
+  if (old.gmem !== null) gmemUnbind(ctx.gmemInodes[old.gmem.inode]!, old.gmem.pgoff, old.npages);
+  kvm.bitmaps.delete(old.slot);
+  return OK;
+}
+
+async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
+  const invalid = await invalidateMemslot(ctx, kvm, old, h, true);
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, next), h);
+  return OK;
+}
+
+/** FLAGS_ONLY: replace in place, then kvm_commit_memory_region's arch work and the userfault-enable zap. */
+async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h);
+  const x86 = kvm.config.arch === "x86";
+  const turnedOn = (f: keyof typeof MEM): boolean => !has(old, f) && has(next, f);
+  const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
+  if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
+  const roSkip = x86 && has(next, "READONLY");
+  if (turnedOn("LOG_DIRTY_PAGES") && !roSkip) {
+    await kvm.mmuLock.write(h);
+    kvm.stage2[next.as]!.update(next.baseGfn, next.baseGfn + next.npages, (l) => ({ ...l, writable: false }));
+    kvm.mmuLock.writeUnlock();
+  }
+  if (x86 && turnedOff("LOG_DIRTY_PAGES") && !roSkip) await recoverHugePages(ctx, kvm, next, h);
+  if (turnedOn("USERFAULT") && !ctx.bugs.has("userfault-enable-no-zap")) await flushShadowMemslot(ctx, kvm, old, h);
+  return OK;
+}

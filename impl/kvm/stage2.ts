@@ -1,0 +1,81 @@
+// The stage-2 page table as a sparse table per level: zaps cost O(leaves touched), not O(pages covered).
+import { LEVEL_PAGES, type Level } from "../../model/consts.js";
+import type { Folio } from "../mm/folio.js";
+
+/** A leaf SPTE: it maps the folio's pages from `sub` on (a huge leaf maps LEVEL_PAGES[level] of them). */
+export interface Leaf {
+  readonly level: Level;
+  readonly writable: boolean;
+  readonly private: boolean;
+  readonly folio: Folio;
+  readonly sub: number;
+}
+
+const LEVELS: readonly Level[] = [2, 1, 0];
+
+export class Stage2 {
+  private readonly tables: readonly Map<number, Leaf>[] = [new Map(), new Map(), new Map()];
+
+  lookup(gfn: number): { leaf: Leaf; delta: number } | undefined {
+    for (const l of LEVELS) {
+      const n = LEVEL_PAGES[l];
+      const leaf = this.tables[l]!.get(Math.floor(gfn / n));
+      if (leaf !== undefined) return { leaf, delta: gfn % n };
+    }
+    return undefined;
+  }
+
+  /** Installs a leaf for the aligned region around gfn, replacing what overlapped it. */
+  install(gfn: number, leaf: Leaf): void {
+    const n = LEVEL_PAGES[leaf.level];
+    const key = Math.floor(gfn / n);
+    this.zap(key * n, (key + 1) * n);
+    this.tables[leaf.level]!.set(key, leaf);
+  }
+
+  /** Drops every leaf touching [start, end) that `which` selects; returns how many went. */
+  zap(start: number, end: number, which: (l: Leaf) => boolean = () => true): number {
+    let zapped = 0;
+    for (const l of LEVELS) {
+      const n = LEVEL_PAGES[l];
+      const table = this.tables[l]!;
+      const k0 = Math.floor(start / n);
+      const k1 = Math.ceil(end / n);
+      if (table.size <= k1 - k0) {
+        for (const [k, leaf] of table) if (k >= k0 && k < k1 && which(leaf) && table.delete(k)) zapped++;
+      } else {
+        for (let k = k0; k < k1; k++) {
+          const leaf = table.get(k);
+          if (leaf !== undefined && which(leaf) && table.delete(k)) zapped++;
+        }
+      }
+    }
+    return zapped;
+  }
+
+  /** Replaces leaves in [start, end) (write-protect, ...). */
+  update(start: number, end: number, f: (l: Leaf) => Leaf): void {
+    for (const l of LEVELS) {
+      const n = LEVEL_PAGES[l];
+      for (const [k, leaf] of this.tables[l]!) if (k * n < end && (k + 1) * n > start) this.tables[l]!.set(k, f(leaf));
+    }
+  }
+
+  /** All leaves with their first gfn, in gfn order. */
+  leaves(start = 0, end = Number.MAX_SAFE_INTEGER): { gfn: number; leaf: Leaf }[] {
+    const out: { gfn: number; leaf: Leaf }[] = [];
+    for (const l of LEVELS) {
+      const n = LEVEL_PAGES[l];
+      for (const [k, leaf] of this.tables[l]!) if (k * n < end && (k + 1) * n > start) out.push({ gfn: k * n, leaf });
+    }
+    return out.sort((a, b) => a.gfn - b.gfn);
+  }
+
+  get size(): number {
+    return this.tables.reduce((n, t) => n + t.size, 0);
+  }
+
+  clear(): void {
+    for (const t of this.tables) t.clear();
+  }
+}

@@ -1,0 +1,304 @@
+// The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
+import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
+import { mapBase, windowOf } from "../../model/mm/layout.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
+import type { Hooks } from "../hooks.js";
+import { fillPage, readPage } from "../util/pagedata.js";
+import { ZERO_FOLIO, copyFolio, newFolio, pageOf, peekPage, type Folio } from "./folio.js";
+import { Mapping } from "./mapping.js";
+import { MemFile } from "./memfd.js";
+
+export interface MmuNotifier {
+  invalidateRangeStart(start: number, end: number, h: Hooks): Promise<void>;
+  invalidateRangeEnd(start: number, end: number, h: Hooks): Promise<void>;
+}
+
+export type FaultResult =
+  | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean }
+  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV" };
+
+/** Faults and alias accesses on guest_memfd mappings are guest_memfd's business. */
+export interface GmemMapOps {
+  hostFault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult>;
+  alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping, h: Hooks): Promise<Outcome>;
+}
+
+const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
+const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
+
+export class Mm {
+  readonly files: MemFile[] = [];
+  readonly names = new Map<string, number>();
+  readonly maps = new Map<string, Mapping>();
+  readonly notifiers: MmuNotifier[] = [];
+
+  constructor(
+    private readonly bugs: Bugs,
+    private readonly gmem: GmemMapOps,
+  ) {}
+
+  locate(hva: number): { map: Mapping; index: number; offset: number } | undefined {
+    const w = windowOf(hva);
+    const map = w === undefined ? undefined : this.maps.get(w.id);
+    if (w === undefined || map === undefined) return undefined;
+    const index = Math.floor(w.offset / PAGE_SIZE);
+    return map.isLive(index) ? { map, index, offset: w.offset % PAGE_SIZE } : undefined;
+  }
+
+  /** mmu_notifier_invalidate_range_start / _end around a change of the host PTEs of [start, end). */
+  async invalidate(start: number, end: number, h: Hooks, change: () => void): Promise<void> {
+    for (const n of this.notifiers) await n.invalidateRangeStart(start, end, h);
+    change();
+    for (const n of this.notifiers) await n.invalidateRangeEnd(start, end, h);
+  }
+
+  private file(name: string): { id: number; file: MemFile } | undefined {
+    const id = this.names.get(name);
+    return id === undefined ? undefined : { id, file: this.files[id]! };
+  }
+
+  memfd(op: OpOf<"memfd">): Outcome {
+    const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
+    if (folioPages > 1 && op.size % (folioPages * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
+    this.names.set(op.file, this.files.length);
+    this.files.push(new MemFile(folioPages > 1 ? "hugetlb" : "shmem", op.size, folioPages));
+    return { result: "ok" };
+  }
+
+  mmap(op: OpOf<"mmap">): Outcome {
+    const anon = op.file === "anon";
+    const f = anon ? undefined : this.file(op.file);
+    if (!anon && f === undefined) return { errno: "EBADF" };
+    const fp = f?.file.folioPages ?? 1;
+    const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
+    if (op.length === 0 || op.offset % (fp * PAGE_SIZE) !== 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+    if (this.maps.has(op.map)) return { errno: "EEXIST" };
+    const backing = f === undefined ? ({ kind: "anon" } as const) : ({ kind: "memfd", file: f.id, offset: op.offset } as const);
+    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, op.shared ?? !anon, op.prot ?? "rw", fp));
+    return { result: "ok" };
+  }
+
+  /** Drops PTEs and private folios whose key lies in [start, end). */
+  private dropPages(map: Mapping, start: number, end: number): void {
+    for (const key of [...map.ptes.keys()]) if (key >= start && key < end) map.ptes.delete(key);
+    for (const key of [...map.anon.keys()]) if (key >= start && key < end) map.anon.delete(key);
+  }
+
+  async munmap(op: OpOf<"munmap">, h: Hooks): Promise<Outcome> {
+    const map = this.maps.get(op.map);
+    const offset = op.offset ?? 0;
+    const len = op.len ?? (map === undefined ? PAGE_SIZE : map.pages * PAGE_SIZE - offset);
+    if (offset % PAGE_SIZE !== 0 || len === 0) return { errno: "EINVAL" };
+    if (map === undefined) return { result: "ok" };
+    const start = offset / PAGE_SIZE;
+    const wanted = start + pagesOf(len);
+    const fp = map.folioPages;
+    if (fp > 1 && start < map.pages && (start % fp !== 0 || (wanted < map.pages && wanted % fp !== 0))) return { errno: "EINVAL" };
+    const end = Math.min(map.pages, wanted);
+    if (start >= end) return { result: "ok" };
+    const change = (): void => {
+      map.live.set(start, end, undefined);
+      this.dropPages(map, start, end);
+      if (map.live.size === 0) this.maps.delete(map.id);
+    };
+    if (this.bugs.has("munmap-no-notify")) change();
+    else await this.invalidate(map.base + start * PAGE_SIZE, map.base + end * PAGE_SIZE, h, change);
+    return { result: "ok" };
+  }
+
+  /** handle_mm_fault (and GUP's faultin_page) for page `index` of a mapping. */
+  async fault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+    if (!map.isLive(index)) return SIGSEGV;
+    if (map.prot === "none" || (write && map.prot === "r")) return SIGSEGV;
+    const present = map.pte(index);
+    if (present !== undefined && (!write || present.pte.writable)) return { kind: "mapped", folio: present.pte.folio, sub: present.sub, writable: present.pte.writable };
+    await h.yield("handle_mm_fault");
+    const b = map.backing;
+    if (b.kind === "gmem") return this.gmem.hostFault(map, index, write, h);
+    if (b.kind === "anon") return this.anonFault(map, index, write, h);
+    return this.fileFault(map, this.files[b.file]!, index, write, h);
+  }
+
+  private async replacePte(map: Mapping, key: number, set: () => void, h: Hooks): Promise<void> {
+    if (!map.ptes.has(key)) return set();
+    await this.invalidate(map.base + key * PAGE_SIZE, map.base + (key + map.folioPages) * PAGE_SIZE, h, set);
+  }
+
+  private async anonFault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+    if (!write) {
+      map.ptes.set(index, { kind: "zero", writable: false, folio: ZERO_FOLIO });
+      return { kind: "mapped", folio: ZERO_FOLIO, sub: 0, writable: false };
+    }
+    const folio = newFolio(1);
+    await this.replacePte(map, index, () => {
+      map.anon.set(index, folio);
+      map.ptes.set(index, { kind: "anon", writable: true, folio });
+    }, h);
+    const target = this.bugs.has("anon-write-to-old-page") ? newFolio(1) : folio;
+    return { kind: "mapped", folio: target, sub: 0, writable: true };
+  }
+
+  private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+    const fileIndex = map.backingIndex(index);
+    if (fileIndex * PAGE_SIZE >= file.size) return { kind: "signal", signal: "SIGBUS" };
+    const cached = file.getOrAlloc(fileIndex);
+    const key = map.keyOf(index);
+    if (map.shared || !write) {
+      const writable = map.shared && map.prot === "rw";
+      map.ptes.set(key, { kind: "file", writable, folio: cached.folio });
+      return { kind: "mapped", folio: cached.folio, sub: cached.sub, writable };
+    }
+    const copy = copyFolio(cached.folio);
+    await this.replacePte(map, key, () => {
+      map.anon.set(key, copy);
+      map.ptes.set(key, { kind: "anon", writable: true, folio: copy });
+    }, h);
+    return { kind: "mapped", folio: copy, sub: index - key, writable: true };
+  }
+
+  async access(op: OpOf<"access">, h: Hooks): Promise<Outcome> {
+    const map = this.maps.get(op.map);
+    const index = Math.floor(op.offset / PAGE_SIZE);
+    if (map === undefined || index >= map.pages) return { result: "SIGSEGV" };
+    const write = op.kind === "write";
+    const r = await this.fault(map, index, write, h);
+    if (r.kind === "signal") return { result: r.signal };
+    const inPage = op.offset % PAGE_SIZE;
+    if (write) {
+      fillPage(pageOf(r.folio, r.sub), inPage, inPage + 1, op.byte ?? 0);
+      return { result: "ok" };
+    }
+    const page = peekPage(r.folio, r.sub);
+    return { result: "ok", value: page === undefined ? 0 : readPage(page, inPage) };
+  }
+
+  async alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, h: Hooks): Promise<Outcome> {
+    const map = this.maps.get(op.map);
+    if (map === undefined) return { result: "SIGSEGV" };
+    if (map.backing.kind === "anon") return { errno: "EINVAL" };
+    if (map.backing.kind === "gmem") return this.gmem.alias(op, map, h);
+    const file = this.files[map.backing.file]!;
+    const start = map.backing.offset + op.offset;
+    const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
+    if (start + len > file.size) return { result: "SIGBUS" };
+    if (op.op === "read_alias") {
+      const at = file.getOrAlloc(Math.floor(start / PAGE_SIZE));
+      const page = peekPage(at.folio, at.sub);
+      return { result: "ok", value: page === undefined ? 0 : readPage(page, start % PAGE_SIZE) };
+    }
+    this.writeFile(file, start, len, op.byte ?? 0);
+    return { result: "ok" };
+  }
+
+  private writeFile(file: MemFile, offset: number, len: number, byte: number): void {
+    for (let pos = offset; pos < offset + len; ) {
+      const index = Math.floor(pos / PAGE_SIZE);
+      const to = Math.min((index + 1) * PAGE_SIZE, offset + len);
+      const at = file.getOrAlloc(index);
+      fillPage(pageOf(at.folio, at.sub), pos - index * PAGE_SIZE, to - index * PAGE_SIZE, byte);
+      pos = to;
+    }
+  }
+
+  pwrite(op: OpOf<"pwrite">): Outcome {
+    const f = this.file(op.file);
+    if (f === undefined) return { errno: "EBADF" };
+    if (f.file.kind === "hugetlb") return { errno: "EINVAL" };
+    if (op.len > 0) f.file.size = Math.max(f.file.size, op.offset + op.len);
+    this.writeFile(f.file, op.offset, op.len, op.byte);
+    return { result: "ok" };
+  }
+
+  pread(op: OpOf<"pread">): Outcome {
+    const f = this.file(op.file);
+    if (f === undefined) return { errno: "EBADF" };
+    if (op.offset >= f.file.size || op.len === 0) return { result: "ok", value: null };
+    const at = f.file.lookup(Math.floor(op.offset / PAGE_SIZE));
+    const page = at === undefined ? undefined : peekPage(at.folio, at.sub);
+    return { result: "ok", value: page === undefined ? 0 : readPage(page, op.offset % PAGE_SIZE) };
+  }
+
+  /** Removes whole folios of [start, end) (page indexes) from a file and unmaps them everywhere. */
+  private async truncate(fileId: number, start: number, end: number, h: Hooks): Promise<void> {
+    const gone = new Set(this.files[fileId]!.removeFolios(start, end));
+    if (gone.size === 0) return;
+    for (const map of [...this.maps.values()]) {
+      if (map.backing.kind !== "memfd" || map.backing.file !== fileId) continue;
+      const keys = [...map.ptes].filter(([, pte]) => pte.kind === "file" && gone.has(pte.folio)).map(([k]) => k);
+      if (keys.length === 0) continue;
+      const lo = Math.min(...keys);
+      const hi = Math.max(...keys) + map.folioPages;
+      await this.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
+        for (const k of keys) map.ptes.delete(k);
+      });
+    }
+  }
+
+  private async punchHole(fileId: number, offset: number, len: number, h: Hooks): Promise<void> {
+    const file = this.files[fileId]!;
+    const folio = file.folioPages * PAGE_SIZE;
+    const end = Math.min(offset + len, file.size);
+    const wholeStart = Math.ceil(offset / folio) * folio;
+    const wholeEnd = Math.max(wholeStart, Math.floor(end / folio) * folio);
+    for (const [a, b] of [[offset, Math.min(wholeStart, end)], [Math.max(wholeEnd, offset), end]] as const) {
+      for (let pos = a; pos < b; ) {
+        const index = Math.floor(pos / PAGE_SIZE);
+        const to = Math.min((index + 1) * PAGE_SIZE, b);
+        const at = file.lookup(index);
+        if (at !== undefined) fillPage(pageOf(at.folio, at.sub), pos - index * PAGE_SIZE, to - index * PAGE_SIZE, 0);
+        pos = to;
+      }
+    }
+    if (wholeEnd > wholeStart) await this.truncate(fileId, wholeStart / PAGE_SIZE, wholeEnd / PAGE_SIZE, h);
+  }
+
+  async madvise(op: OpOf<"madvise">, h: Hooks): Promise<Outcome> {
+    const map = this.maps.get(op.map);
+    const fp = map?.folioPages ?? 1;
+    if (op.offset % PAGE_SIZE !== 0 || (op.advice === "DONTNEED" && (op.offset / PAGE_SIZE) % fp !== 0)) return { errno: "EINVAL" };
+    if (op.len === 0) return { result: "ok" };
+    if (map === undefined) return { errno: "ENOMEM" };
+    const start = op.offset / PAGE_SIZE;
+    const end = start + pagesOf(op.len);
+    const liveEnd = Math.min(end, map.pages);
+    const spans = [...map.live.spans(start, liveEnd)];
+    const hole = end > map.pages || spans.reduce((n, sp) => n + sp.end - sp.start, 0) < liveEnd - start;
+    if (op.advice === "REMOVE") {
+      if (map.backing.kind === "anon") return { errno: "EINVAL" };
+      if (!map.shared || map.prot !== "rw") return { errno: "EACCES" };
+    }
+    for (const sp of spans) {
+      if (op.advice === "DONTNEED") {
+        const e = fp > 1 ? Math.max(sp.start, Math.floor(sp.end / fp) * fp) : sp.end;
+        if (e > sp.start) await this.invalidate(map.base + sp.start * PAGE_SIZE, map.base + e * PAGE_SIZE, h, () => this.dropPages(map, sp.start, e));
+      } else if (map.backing.kind === "memfd") {
+        await this.punchHole(map.backing.file, map.backing.offset + sp.start * PAGE_SIZE, (sp.end - sp.start) * PAGE_SIZE, h);
+      }
+    }
+    return hole ? { errno: "ENOMEM" } : { result: "ok" };
+  }
+
+  async fallocate(op: OpOf<"file_fallocate">, h: Hooks): Promise<Outcome> {
+    const f = this.file(op.file);
+    if (f === undefined) return { errno: "EBADF" };
+    const punch = op.mode.includes("PUNCH_HOLE");
+    const keep = op.mode.includes("KEEP_SIZE");
+    if (punch && !keep) return { errno: "EOPNOTSUPP" };
+    if (op.len === 0) return { errno: "EINVAL" };
+    if (punch) {
+      await this.punchHole(f.id, op.offset, op.len, h);
+      return { result: "ok" };
+    }
+    if (!keep) f.file.size = Math.max(f.file.size, op.offset + op.len);
+    const folio = f.file.folioPages * PAGE_SIZE;
+    const end = Math.min(Math.ceil((op.offset + op.len) / folio) * folio, Math.ceil(f.file.size / folio) * folio);
+    for (let pos = Math.floor(op.offset / folio) * folio; pos < end; pos += folio) f.file.getOrAlloc(pos / PAGE_SIZE);
+    return { result: "ok" };
+  }
+
+  close(name: string): Outcome {
+    return this.names.delete(name) ? { result: "ok" } : { errno: "EBADF" };
+  }
+}

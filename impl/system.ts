@@ -1,0 +1,174 @@
+// createSystem(config, hooks): the implementation's "kernel" with the scenario's fd tables, one exec per op.
+import { match } from "ts-pattern";
+import type { State } from "../model/state.js";
+import type { Config } from "../schema/config.js";
+import type { Op, OpOf } from "../schema/ops.js";
+import type { Outcome } from "../schema/outcome.js";
+import { abstractState } from "./abstraction.js";
+import { bugsOf, type Bugs } from "./bugs.js";
+import { GmemInode, gmemCreate, gmemHostFault, gmemRelease, supportedFlags } from "./gmem/gmem.js";
+import { NO_HOOKS, type Hooks } from "./hooks.js";
+import { setMemoryAttributes } from "./kvm/attributes.js";
+import { vcpuAccess } from "./kvm/fault.js";
+import { Kvm } from "./kvm/kvm.js";
+import { setMemoryRegion } from "./kvm/memslot.js";
+import { mmuNotifier } from "./kvm/mmu.js";
+import { userfaultWrite } from "./kvm/userfault.js";
+import { Mm } from "./mm/mm.js";
+
+export interface System {
+  readonly config: Config;
+  exec(op: Op): Promise<Outcome>;
+  /** The abstraction function: this implementation's state as a model state. */
+  abstract(): State;
+}
+
+const NOT_MODELED: Outcome = { errno: "ENOTTY" };
+const EBADF: Outcome = { errno: "EBADF" };
+
+export class Kernel implements System {
+  readonly bugs: Bugs;
+  readonly vms: Kvm[] = [];
+  readonly vmNames = new Map<string, number>();
+  readonly gmemInodes: GmemInode[] = [];
+  readonly gmemNames = new Map<string, number>();
+  readonly mm: Mm;
+
+  constructor(
+    readonly config: Config,
+    readonly hooks: Hooks,
+  ) {
+    this.bugs = bugsOf(config.bugs);
+    this.mm = new Mm(this.bugs, {
+      hostFault: (map, index, _write, h) => gmemHostFault(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, index, h),
+      alias: async () => NOT_MODELED,
+    });
+  }
+
+  abstract(): State {
+    return abstractState(this);
+  }
+
+  private vm(name: string): { id: number; kvm: Kvm } | undefined {
+    const id = this.vmNames.get(name);
+    return id === undefined ? undefined : { id, kvm: this.vms[id]! };
+  }
+
+  private get ctx() {
+    return {
+      mm: this.mm,
+      bugs: this.bugs,
+      gmemInodes: this.gmemInodes,
+      gmemByName: (name: string) => {
+        const id = this.gmemNames.get(name);
+        return id === undefined ? undefined : { id, inode: this.gmemInodes[id]! };
+      },
+    };
+  }
+
+  exec(op: Op): Promise<Outcome> {
+    const h = this.hooks;
+    const withVm = (name: string, f: (v: { id: number; kvm: Kvm }) => Promise<Outcome> | Outcome): Promise<Outcome> => {
+      const v = this.vm(name);
+      return Promise.resolve(v === undefined ? EBADF : f(v));
+    };
+    return match(op)
+      .with({ op: "create_vm" }, async (o) => this.createVm(o))
+      .with({ op: "check_extension" }, async (o) => this.checkExtension(o))
+      .with({ op: "create_gmem" }, (o) => withVm(o.vm, (v) => this.createGmem(v, o)))
+      .with({ op: "set_memory_region" }, (o) => withVm(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
+      .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(v.kvm, o, h)))
+      .with({ op: "set_memory_attributes" }, (o) => withVm(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h)))
+      .with({ op: "vcpu_access" }, (o) => withVm(o.vm, (v) => vcpuAccess(this.ctx, v.kvm, o, h)))
+      .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
+      .with({ op: "mmap" }, async (o) => this.mm.mmap(o))
+      .with({ op: "munmap" }, (o) => this.mm.munmap(o, h))
+      .with({ op: "access" }, (o) => this.mm.access(o, h))
+      .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
+      .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
+      .with({ op: "pread" }, async (o) => this.mm.pread(o))
+      .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
+      .with({ op: "file_fallocate" }, (o) => this.mm.fallocate(o, h))
+      .with({ op: "close" }, (o) => this.close(o))
+      .with(
+        { op: "gmem_mmap" },
+        { op: "gmem_fallocate" },
+        { op: "gmem_convert" },
+        { op: "pin" },
+        { op: "unpin" },
+        { op: "uffd_open" },
+        { op: "uffd_register" },
+        { op: "uffd_unregister" },
+        { op: "wake_check" },
+        { op: "uffdio_continue" },
+        { op: "uffdio_copy" },
+        { op: "uffdio_zeropage" },
+        { op: "uffdio_poison" },
+        { op: "uffdio_writeprotect" },
+        { op: "uffdio_wake" },
+        async () => NOT_MODELED,
+      )
+      .exhaustive();
+  }
+
+  private createVm(op: OpOf<"create_vm">): Outcome {
+    const type = op.type ?? 0;
+    if (!this.config.kernel.vmTypes.includes(type)) return { errno: "EINVAL" };
+    const kvm = new Kvm(type, this.config);
+    this.mm.notifiers.push(mmuNotifier(kvm));
+    this.vmNames.set(op.vm, this.vms.length);
+    this.vms.push(kvm);
+    return { result: "ok" };
+  }
+
+  private checkExtension(op: OpOf<"check_extension">): Outcome {
+    const v = op.vm === undefined ? undefined : this.vm(op.vm);
+    if (op.vm !== undefined && v === undefined) return EBADF;
+    const k = this.config.kernel;
+    const x86 = this.config.arch === "x86";
+    const PRIVATE = 8;
+    const priv = v === undefined || v.kvm.hasPrivateMem ? PRIVATE : 0;
+    const gmemFlags = supportedFlags(v?.kvm, k.gmemFlags).reduce((bits, f) => bits | (f === "MMAP" ? 1 : 2), 0);
+    const values: Record<OpOf<"check_extension">["cap"], number> = {
+      USER_MEMORY: 1,
+      USER_MEMORY2: 1,
+      NR_MEMSLOTS: k.userMemSlots,
+      MULTI_ADDRESS_SPACE: k.addressSpaces > 1 ? k.addressSpaces : 0,
+      READONLY_MEM: k.readonlyMem ? 1 : 0,
+      MEMORY_FAULT_INFO: x86 ? 1 : 0,
+      MEMORY_ATTRIBUTES: k.memoryAttributes ? priv : 0,
+      GUEST_MEMFD: k.guestMemfd ? 1 : 0,
+      VM_TYPES: x86 ? k.vmTypes.reduce((bits, t) => bits | (1 << t), 0) : 0,
+      GUEST_MEMFD_FLAGS: k.guestMemfd ? gmemFlags : 0,
+      USERFAULT: k.userfault ? 1 : 0,
+      GUEST_MEMFD_MEMORY_ATTRIBUTES: k.gmemInplaceConversion && !k.memoryAttributes ? priv : 0,
+    };
+    return { result: "ok", value: values[op.cap] };
+  }
+
+  private createGmem(v: { id: number; kvm: Kvm }, op: OpOf<"create_gmem">): Outcome {
+    const inode = gmemCreate(v.kvm, v.id, op);
+    if (!(inode instanceof GmemInode)) return inode;
+    this.gmemNames.set(op.gmem, this.gmemInodes.length);
+    this.gmemInodes.push(inode);
+    return { result: "ok" };
+  }
+
+  private async close(op: OpOf<"close">): Promise<Outcome> {
+    if (op.vm !== undefined) return this.vmNames.delete(op.vm) ? { result: "ok" } : EBADF;
+    if (op.gmem !== undefined) {
+      const id = this.gmemNames.get(op.gmem);
+      if (id === undefined) return EBADF;
+      this.gmemNames.delete(op.gmem);
+      await gmemRelease(this.gmemInodes[id]!, this.vms, this.hooks);
+      return { result: "ok" };
+    }
+    if (op.file !== undefined) return this.mm.close(op.file);
+    if (op.uffd !== undefined) return NOT_MODELED;
+    return EBADF;
+  }
+}
+
+export function createSystem(config: Config, hooks: Hooks = NO_HOOKS): System {
+  return new Kernel(config, hooks);
+}

@@ -1,0 +1,37 @@
+// Page contents as 4 KiB byte arrays, allocated on first write; and their canonical run form for the abstraction.
+import type { PageBytes, Run } from "../../model/bytes.js";
+import { PAGE_SIZE } from "../../model/consts.js";
+
+/** One 4 KiB page of a folio; data null means all zero. */
+export interface Page {
+  data: Uint8Array | null;
+}
+
+export const newPage = (): Page => ({ data: null });
+
+export const readPage = (p: Page, offset: number): number => (p.data === null ? 0 : p.data[offset]!);
+
+export function fillPage(p: Page, from: number, to: number, byte: number): void {
+  if (p.data === null) {
+    if (byte === 0) return;
+    p.data = new Uint8Array(PAGE_SIZE);
+  }
+  p.data.fill(byte, from, to);
+}
+
+export const copyPage = (p: Page): Page => ({ data: p.data === null ? null : p.data.slice() });
+
+export function toRuns(p: Page | undefined): PageBytes | undefined {
+  if (p === undefined || p.data === null) return undefined;
+  const runs: Run[] = [];
+  const d = p.data;
+  let i = 0;
+  while (i < PAGE_SIZE) {
+    const byte = d[i]!;
+    let j = i + 1;
+    while (j < PAGE_SIZE && d[j] === byte) j++;
+    if (byte !== 0) runs.push({ from: i, to: j, byte });
+    i = j;
+  }
+  return runs.length === 0 ? undefined : runs;
+}

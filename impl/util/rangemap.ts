@@ -1,0 +1,105 @@
+// A mutable interval map (maple-tree-like): sorted disjoint spans in parallel arrays, adjacent equal values
+// merged. Lookups are O(log n); an assignment is O(log n + spans it touches) plus one splice.
+
+export interface Span<V> {
+  readonly start: number;
+  readonly end: number;
+  readonly value: V;
+}
+
+export class RangeMap<V> {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private values: V[] = [];
+
+  constructor(private readonly same: (a: V, b: V) => boolean = Object.is) {}
+
+  get size(): number {
+    return this.starts.length;
+  }
+
+  /** Index of the first span ending after i. */
+  private firstEndingAfter(i: number): number {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ends[mid]! <= i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  get(i: number): V | undefined {
+    const k = this.firstEndingAfter(i);
+    return k < this.starts.length && this.starts[k]! <= i ? this.values[k] : undefined;
+  }
+
+  /** Spans intersecting [start, end), clipped. */
+  *spans(start = 0, end = Number.MAX_SAFE_INTEGER): Generator<Span<V>> {
+    for (let k = this.firstEndingAfter(start); k < this.starts.length && this.starts[k]! < end; k++) {
+      yield { start: Math.max(start, this.starts[k]!), end: Math.min(end, this.ends[k]!), value: this.values[k]! };
+    }
+  }
+
+  /** Sets [start, end) to value, or clears it for undefined. */
+  set(start: number, end: number, value: V | undefined): void {
+    if (start >= end) return;
+    const k0 = this.firstEndingAfter(start);
+    let k1 = k0;
+    while (k1 < this.starts.length && this.starts[k1]! < end) k1++;
+    const s: number[] = [];
+    const e: number[] = [];
+    const v: V[] = [];
+    if (k0 < k1 && this.starts[k0]! < start) {
+      s.push(this.starts[k0]!);
+      e.push(start);
+      v.push(this.values[k0]!);
+    }
+    if (value !== undefined) {
+      s.push(start);
+      e.push(end);
+      v.push(value);
+    }
+    if (k0 < k1 && this.ends[k1 - 1]! > end) {
+      s.push(end);
+      e.push(this.ends[k1 - 1]!);
+      v.push(this.values[k1 - 1]!);
+    }
+    this.starts.splice(k0, k1 - k0, ...s);
+    this.ends.splice(k0, k1 - k0, ...e);
+    this.values.splice(k0, k1 - k0, ...v);
+    for (let k = Math.min(k0 + s.length, this.starts.length - 1); k > Math.max(0, k0 - 1); k--) this.mergeWithPrevious(k);
+  }
+
+  private mergeWithPrevious(k: number): void {
+    if (this.ends[k - 1] === this.starts[k] && this.same(this.values[k - 1]!, this.values[k]!)) {
+      this.ends[k - 1] = this.ends[k]!;
+      this.starts.splice(k, 1);
+      this.ends.splice(k, 1);
+      this.values.splice(k, 1);
+    }
+  }
+
+  /** Every index of [start, end) has a value satisfying pred. */
+  covers(start: number, end: number, pred: (v: V) => boolean = () => true): boolean {
+    let pos = start;
+    for (const sp of this.spans(start, end)) {
+      if (sp.start > pos || !pred(sp.value)) return false;
+      pos = sp.end;
+    }
+    return pos >= end;
+  }
+
+  /** Whether any index of [start, end) has a value. */
+  any(start: number, end: number): boolean {
+    const k = this.firstEndingAfter(start);
+    return k < this.starts.length && this.starts[k]! < end;
+  }
+
+  clear(): void {
+    this.starts = [];
+    this.ends = [];
+    this.values = [];
+  }
+}

@@ -1,0 +1,101 @@
+// Sequential refinement, one op at a time: the model's step and the impl's exec must give the same outcome
+// and the same abstract state, and every invariant must hold on the impl's abstract state.
+import { canonicalText, firstDifference, INVARIANTS, initial, step, type State } from "../model/index.js";
+import { canonical } from "../model/canonical.js";
+import { createSystem, type System } from "../impl/system.js";
+import type { Config } from "../schema/config.js";
+import type { Op } from "../schema/ops.js";
+import type { Outcome } from "../schema/outcome.js";
+import { sameOutcome } from "./outcomes.js";
+import type { Stats } from "./stats.js";
+
+/** Which checks run: refinement (outcomes and abstract states), and which invariants (all when true). */
+export interface Checks {
+  readonly refinement: boolean;
+  readonly invariants: boolean | readonly string[];
+}
+
+export const ALL_CHECKS: Checks = { refinement: true, invariants: true };
+
+export interface Failure {
+  readonly property: string;
+  /** Index in `ops` of the step that failed. */
+  readonly step: number;
+  readonly expected: unknown;
+  readonly actual: unknown;
+  readonly detail: string;
+}
+
+/** Thrown by a failing step; carries the steps that led to it. */
+export class PropertyFailure extends Error {
+  constructor(
+    readonly failure: Failure,
+    readonly ops: readonly Op[],
+  ) {
+    super(`${failure.property} failed at step ${failure.step} (${ops[failure.step]?.op}): ${failure.detail}`);
+  }
+}
+
+export interface StepRecord {
+  readonly op: Op;
+  readonly model: Outcome;
+  readonly impl: Outcome;
+  readonly fired: readonly string[];
+}
+
+export class Checker {
+  private model: State;
+  private implState: State;
+  private readonly system: System;
+  readonly ops: Op[] = [];
+  readonly trace: StepRecord[] = [];
+
+  constructor(
+    config: Config,
+    private readonly checks: Checks = ALL_CHECKS,
+    private readonly stats?: Stats,
+  ) {
+    this.model = initial(config);
+    this.system = createSystem(config);
+    this.implState = this.system.abstract();
+  }
+
+  private enabled(name: string): boolean {
+    return this.checks.invariants === true || (Array.isArray(this.checks.invariants) && this.checks.invariants.includes(name));
+  }
+
+  private fail(property: string, expected: unknown, actual: unknown, detail: string): never {
+    throw new PropertyFailure({ property, step: this.ops.length - 1, expected, actual, detail }, [...this.ops]);
+  }
+
+  async apply(op: Op): Promise<void> {
+    this.ops.push(op);
+    const pre = this.implState;
+    const r = step(this.model, op);
+    const outcome = await this.system.exec(op);
+    const post = this.system.abstract();
+    this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
+    this.stats?.recordStep(r.fired);
+    for (const inv of INVARIANTS) {
+      if (!this.enabled(inv.name)) continue;
+      const v = inv.kind === "state" ? inv.check(post) : inv.check(pre, op, outcome, post);
+      this.stats?.recordInvariant(inv.name, v.nonVacuous);
+      if (!v.holds) this.fail(inv.name, "holds", "violated", v.detail ?? inv.description);
+    }
+    const modelText = canonicalText(r.state);
+    if (this.checks.refinement) {
+      if (!sameOutcome(r.outcome, outcome)) this.fail("refinement.outcome", r.outcome, outcome, `model and impl disagree on the outcome of ${op.op}`);
+      if (canonicalText(post) !== modelText) {
+        const d = firstDifference(canonical(r.state), canonical(post))!;
+        this.fail("refinement.state", d.left, d.right, `abstract states differ at ${d.path}`);
+      }
+    }
+    this.stats?.recordState(modelText);
+    this.model = r.state;
+    this.implState = post;
+  }
+
+  async applyAll(ops: readonly Op[]): Promise<void> {
+    for (const op of ops) await this.apply(op);
+  }
+}

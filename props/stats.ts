@@ -1,0 +1,76 @@
+// What a suite run exercised: commands, distinct states, how often each invariant was non-vacuous, rule hits.
+
+export interface InvariantCount {
+  checked: number;
+  nonVacuous: number;
+}
+
+/** 52-bit string hash (two FNV-1a lanes) for counting distinct states without keeping them. */
+function hash52(text: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return a * 2 ** 20 + (b >>> 12);
+}
+
+export class Stats {
+  runs = 0;
+  commands = 0;
+  /** Once a failure is found, shrinking runs are not counted. */
+  frozen = false;
+  private readonly states = new Set<number>();
+  readonly invariants = new Map<string, InvariantCount>();
+  readonly rules = new Map<string, number>();
+
+  recordRun(): void {
+    if (!this.frozen) this.runs++;
+  }
+
+  recordStep(fired: readonly string[]): void {
+    if (this.frozen) return;
+    this.commands++;
+    for (const id of fired) this.rules.set(id, (this.rules.get(id) ?? 0) + 1);
+  }
+
+  recordInvariant(name: string, nonVacuous: boolean): void {
+    if (this.frozen) return;
+    const c = this.invariants.get(name) ?? { checked: 0, nonVacuous: 0 };
+    c.checked++;
+    if (nonVacuous) c.nonVacuous++;
+    this.invariants.set(name, c);
+  }
+
+  recordState(text: string): void {
+    if (!this.frozen) this.states.add(hash52(text));
+  }
+
+  get distinctStates(): number {
+    return this.states.size;
+  }
+
+  /** Adds another run's counts (distinct states add up as an upper bound across shards). */
+  merge(o: Stats): void {
+    this.runs += o.runs;
+    this.commands += o.commands;
+    for (const h of o.states) this.states.add(h);
+    for (const [k, v] of o.invariants) {
+      const c = this.invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
+      this.invariants.set(k, { checked: c.checked + v.checked, nonVacuous: c.nonVacuous + v.nonVacuous });
+    }
+    for (const [k, v] of o.rules) this.rules.set(k, (this.rules.get(k) ?? 0) + v);
+  }
+
+  toJSON(): object {
+    return {
+      runs: this.runs,
+      commands: this.commands,
+      distinctStates: this.distinctStates,
+      invariants: Object.fromEntries([...this.invariants].sort(([a], [b]) => a.localeCompare(b))),
+      rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),
+    };
+  }
+}

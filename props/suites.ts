@@ -1,0 +1,27 @@
+// The sequential refinement suites `faultline check` runs by default.
+import { PRESETS, type Config } from "../schema/config.js";
+import type { Op } from "../schema/ops.js";
+import { ANON, GMEM, HUGETLB, SHARED_GMEM, setupOf, type Layout } from "./layouts.js";
+
+export interface SequentialSuite {
+  readonly name: string;
+  readonly description: string;
+  readonly config: Config;
+  readonly layout: Layout;
+  readonly setup: readonly Op[];
+  /** Runs in the default check, and the longest command list per run. */
+  readonly runs: number;
+  readonly maxCommands: number;
+}
+
+function suite(name: string, description: string, config: Config, layout: Layout, vmType: number, runs: number): SequentialSuite {
+  return { name, description, config, layout, setup: setupOf(layout, vmType), runs, maxCommands: 60 };
+}
+
+export const SEQUENTIAL_SUITES: readonly SequentialSuite[] = [
+  suite("kvm-anon-x86", "memslots, KVM Userfault and attributes over anonymous memory (x86, software-protected VM)", PRESETS.default, ANON, 1, 500),
+  suite("kvm-hugetlb-x86", "huge stage-2 mappings over hugetlbfs: USERFAULT, dirty logging, recovery, mixed attributes (x86)", PRESETS.default, HUGETLB, 1, 500),
+  suite("kvm-hugetlb-arm64", "the same layout on arm64: no huge-page recovery, no private memory", PRESETS.arm64, HUGETLB, 0, 400),
+  suite("kvm-gmem-x86", "guest_memfd-bound slots: private faults, GMEM_ONLY, late USERFAULT on guest_memfd slots (x86)", PRESETS.default, GMEM, 1, 400),
+  suite("kvm-kernel-6.18", "the running kernel's feature set: default VM, shared guest_memfd, no proposals", PRESETS["kernel-6.18"], SHARED_GMEM, 0, 300),
+];
