@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 // faultline: run the property suites, run scenario files through model and impl.
 import { readFileSync } from "node:fs";
-import { Checker, PropertyFailure } from "../props/checker.js";
 import { sameOutcome, stableStringify } from "../props/outcomes.js";
-import { runSequentialSuite, type SuiteResult } from "../props/run.js";
-import { SEQUENTIAL_SUITES } from "../props/suites.js";
-import { resolveConfig } from "../schema/config.js";
+import { SUITES } from "../props/registry.js";
+import { replay } from "../props/replay.js";
+import type { SuiteResult } from "../props/suite.js";
 import { FileError, decodeScenario } from "../schema/scenario.js";
 import { writeCounterexample } from "./counterexample.js";
 
@@ -48,19 +47,16 @@ async function check(args: string[]): Promise<number> {
   const runs = integer("--runs", option(args, "--runs"), 1);
   const seed = integer("--seed", option(args, "--seed"), 0) ?? Math.floor(Math.random() * 2 ** 31);
   if (args.length > 0) throw new UsageError(`check: unexpected ${args.join(" ")}`);
-  const suites = SEQUENTIAL_SUITES.filter((s) => only === undefined || s.name === only);
-  if (suites.length === 0) throw new UsageError(`--suite: no suite "${only}"; suites: ${SEQUENTIAL_SUITES.map((s) => s.name).join(", ")}`);
+  const suites = SUITES.filter((s) => only === undefined || s.name === only);
+  if (suites.length === 0) throw new UsageError(`--suite: no suite "${only}"; suites: ${SUITES.map((s) => s.name).join(", ")}`);
   console.log(`faultline check: ${suites.length} suite(s), seed ${seed}`);
   const results: SuiteResult[] = [];
   for (const s of suites) {
-    const r = await runSequentialSuite(s, { seed, runs: runs ?? s.runs });
+    const r = await s.run({ seed, runs: runs ?? s.runs });
     results.push(r);
-    const verdict = r.failure === undefined ? "ok" : `FAILED: ${r.failure.failure.property}`;
+    const verdict = r.failure === undefined ? "ok" : `FAILED: ${r.failure.property}`;
     console.log(`  ${s.name}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${Math.round(r.durationMs)} ms, ${verdict}`);
-    if (r.failure !== undefined) {
-      const file = writeCounterexample(s, r.failure);
-      console.log(`    counterexample: ${file}`);
-    }
+    if (r.counterexample !== undefined) console.log(`    counterexample: ${writeCounterexample(s.name, r.counterexample)}`);
   }
   console.log(`\n${"suite".padEnd(20)} ${pad("runs", 6)} ${pad("commands", 9)} ${pad("states", 7)} ${pad("failures", 8)} ${pad("time", 8)}`);
   for (const r of results) {
@@ -81,17 +77,13 @@ async function run(args: string[]): Promise<number> {
   let failed = false;
   for (const file of args) {
     const scenario = decodeScenario(file, readFileSync(file, "utf8"));
-    if (scenario.steps === undefined) throw new FileError(`${file}: steps: concurrent scenarios need the race harness (faultline replay)`);
-    const checker = new Checker(resolveConfig(scenario.config));
     console.log(`${file}: ${scenario.name}`);
-    try {
-      await checker.applyAll(scenario.steps);
-    } catch (e) {
-      if (!(e instanceof PropertyFailure)) throw e;
+    const r = await replay(scenario);
+    if (r.failure !== undefined) {
       failed = true;
-      console.log(`  ${e.message}`);
+      console.log(`  ${r.failure.property} failed at step ${r.failure.step}: ${r.failure.detail}`);
     }
-    checker.trace.forEach((t, i) => {
+    r.trace.forEach((t, i) => {
       const agree = sameOutcome(t.model, t.impl);
       const expected = scenario.expect?.[i];
       const unexpected = expected !== undefined && !sameOutcome(expected, t.model);

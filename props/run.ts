@@ -1,40 +1,12 @@
 // Running a sequential suite with fast-check: generated command lists, shrunk on failure.
 import fc from "fast-check";
+import { configToInput } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
-import { ALL_CHECKS, Checker, PropertyFailure, type Checks, type Failure } from "./checker.js";
+import { ALL_CHECKS, Checker, PropertyFailure } from "./checker.js";
 import { opArbitrary } from "./generators.js";
 import { Stats } from "./stats.js";
+import type { SuiteResult, SuiteRunOptions } from "./suite.js";
 import type { SequentialSuite } from "./suites.js";
-
-export interface RunOptions {
-  readonly seed: number;
-  readonly runs: number;
-  readonly checks?: Checks;
-  /** Extra seeded bugs switched on in the impl for this run. */
-  readonly bugs?: readonly string[];
-  readonly timeBudgetMs?: number;
-  readonly onRun?: (runsDone: number) => void;
-}
-
-export interface FoundFailure {
-  readonly failure: Failure;
-  /** Setup steps followed by the shrunk commands. */
-  readonly ops: readonly Op[];
-  readonly setupLength: number;
-  readonly seed: number;
-  readonly path: string | undefined;
-  readonly replayPath: string | undefined;
-}
-
-export interface SuiteResult {
-  readonly suite: string;
-  readonly stats: Stats;
-  readonly durationMs: number;
-  readonly failure?: FoundFailure;
-  /** Runs until the first failure (before shrinking), when one was found. */
-  readonly runsToFailure?: number;
-  readonly interrupted: boolean;
-}
 
 class OpCommand implements fc.AsyncCommand<Checker, object> {
   constructor(readonly op: Op) {}
@@ -49,7 +21,7 @@ class OpCommand implements fc.AsyncCommand<Checker, object> {
   }
 }
 
-export async function runSequentialSuite(suite: SequentialSuite, opts: RunOptions): Promise<SuiteResult> {
+export async function runSequentialSuite(suite: SequentialSuite, opts: SuiteRunOptions): Promise<SuiteResult> {
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
@@ -80,9 +52,26 @@ export async function runSequentialSuite(suite: SequentialSuite, opts: RunOption
   const err = details.errorInstance;
   if (!(err instanceof PropertyFailure)) throw err instanceof Error ? err : new Error(String(err));
   const replayPath = /\/\*replayPath=['"](.*)['"]\*\//.exec(String(details.counterexample?.[0]))?.[1];
+  const f = err.failure;
   return {
     ...base,
+    failure: f,
     runsToFailure: runsToFailure ?? stats.runs,
-    failure: { failure: err.failure, ops: err.ops, setupLength: suite.setup.length, seed: details.seed, path: details.counterexamplePath ?? undefined, replayPath },
+    shrunkLength: err.ops.length - suite.setup.length,
+    counterexample: {
+      version: 1,
+      name: `${suite.name}: ${f.property}`,
+      description: f.detail,
+      config: configToInput(config),
+      steps: [...err.ops] as Op[],
+      failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail },
+      provenance: {
+        suite: suite.name,
+        seed: details.seed,
+        ...(details.counterexamplePath === null ? {} : { path: details.counterexamplePath }),
+        ...(replayPath === undefined ? {} : { replayPath }),
+        fastCheck: fc.__version,
+      },
+    },
   };
 }

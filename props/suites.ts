@@ -2,20 +2,32 @@
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { ANON, GMEM, HUGETLB, SHARED_GMEM, setupOf, type Layout } from "./layouts.js";
+import { runSequentialSuite } from "./run.js";
+import type { Area, Suite } from "./suite.js";
 
-export interface SequentialSuite {
-  readonly name: string;
-  readonly description: string;
+export interface SequentialSuite extends Suite {
+  readonly kind: "sequential";
   readonly config: Config;
   readonly layout: Layout;
   readonly setup: readonly Op[];
-  /** Runs in the default check, and the longest command list per run. */
-  readonly runs: number;
+  /** The longest command list per run. */
   readonly maxCommands: number;
 }
 
-function suite(name: string, description: string, config: Config, layout: Layout, vmType: number, runs: number): SequentialSuite {
-  return { name, description, config, layout, setup: setupOf(layout, vmType), runs, maxCommands: 60 };
+function suite(name: string, description: string, config: Config, layout: Layout, vmType: number, runs: number, area: Area = "kvm"): SequentialSuite {
+  const s: SequentialSuite = {
+    name,
+    description,
+    kind: "sequential",
+    area,
+    config,
+    layout,
+    setup: setupOf(layout, vmType),
+    runs,
+    maxCommands: 60,
+    run: (opts) => runSequentialSuite(s, opts),
+  };
+  return s;
 }
 
 export const SEQUENTIAL_SUITES: readonly SequentialSuite[] = [

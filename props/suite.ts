@@ -1,0 +1,40 @@
+// What every suite offers the CLI and the tests, sequential or concurrent.
+import type { Scenario } from "../schema/scenario.js";
+import type { Checks, Failure } from "./checker.js";
+import type { Stats } from "./stats.js";
+
+export type Area = "kvm" | "gmem" | "uffd" | "postcopy";
+
+export interface SuiteRunOptions {
+  readonly seed: number;
+  readonly runs: number;
+  readonly checks?: Checks;
+  /** Seeded bugs switched on in the impl for this run (impl/bugs.ts). */
+  readonly bugs?: readonly string[];
+  readonly timeBudgetMs?: number;
+  readonly onRun?: (runsDone: number) => void;
+}
+
+export interface SuiteResult {
+  readonly suite: string;
+  readonly stats: Stats;
+  readonly durationMs: number;
+  readonly interrupted: boolean;
+  readonly failure?: Failure;
+  /** The shrunk failure as a replayable scenario file (no seed needed). */
+  readonly counterexample?: Scenario;
+  /** Runs until the first failure, before shrinking. */
+  readonly runsToFailure?: number;
+  /** Commands (or actor steps) past the setup in the shrunk counterexample. */
+  readonly shrunkLength?: number;
+}
+
+export interface Suite {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: "sequential" | "concurrent";
+  readonly area: Area;
+  /** Runs in the default check. */
+  readonly runs: number;
+  run(opts: SuiteRunOptions): Promise<SuiteResult>;
+}
