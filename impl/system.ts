@@ -6,7 +6,7 @@ import type { Op, OpOf } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
-import { GmemInode, gmemCreate, gmemHostFault, gmemRelease, supportedFlags } from "./gmem/gmem.js";
+import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmap, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -41,7 +41,7 @@ export class Kernel implements System {
     this.bugs = bugsOf(config.bugs);
     this.mm = new Mm(this.bugs, {
       hostFault: (map, index, _write, h) => gmemHostFault(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, index, h),
-      alias: async () => NOT_MODELED,
+      alias: async (op, map) => gmemAlias(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, op),
     });
   }
 
@@ -90,8 +90,11 @@ export class Kernel implements System {
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
       .with({ op: "file_fallocate" }, (o) => this.mm.fallocate(o, h))
       .with({ op: "close" }, (o) => this.close(o))
+      .with({ op: "gmem_mmap" }, async (o) => {
+        const id = this.gmemNames.get(o.gmem);
+        return id === undefined ? EBADF : gmemMmap(this.gmemInodes[id]!, id, this.mm.maps, o);
+      })
       .with(
-        { op: "gmem_mmap" },
         { op: "gmem_fallocate" },
         { op: "gmem_convert" },
         { op: "pin" },

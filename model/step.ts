@@ -1,7 +1,7 @@
 // step(state, op): the model's single entry point, pure and total.
 import { match } from "ts-pattern";
 import type { Op, OpOf } from "../schema/ops.js";
-import { closeGmem, createGmem, gmemHostFault } from "./gmem/file.js";
+import { closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap } from "./gmem/file.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
@@ -17,8 +17,6 @@ export const STEP_RULES = {
 };
 
 const notModeled = (s: State): StepResult => refuse(s, STEP_RULES.notModeled);
-
-const gmemAlias = (s: State): StepResult => notModeled(s);
 
 function close(s: State, op: OpOf<"close">): StepResult {
   if (op.vm !== undefined) return closeVm(s, op.vm);
@@ -47,8 +45,8 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "madvise" }, (o) => madvise(s, o))
     .with({ op: "file_fallocate" }, (o) => fileFallocate(s, o))
     .with({ op: "close" }, (o) => close(s, o))
+    .with({ op: "gmem_mmap" }, (o) => gmemMmap(s, o))
     .with(
-      { op: "gmem_mmap" },
       { op: "gmem_fallocate" },
       { op: "gmem_convert" },
       { op: "pin" },

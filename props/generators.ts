@@ -120,7 +120,10 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
     .tuple(map, fc.nat(), fc.constantFrom(PAGE_SIZE, SIZE_2M))
     .map(([m, n, len]): Op => ({ op: "madvise", map: m.map, offset: (n % (m.bytes / SIZE_2M)) * SIZE_2M, len, advice: "DONTNEED" }));
   const unmap = fc.tuple(map, fc.nat()).map(([m, n]): Op => ({ op: "munmap", map: m.map, offset: (n % (m.bytes / SIZE_2M)) * SIZE_2M, len: SIZE_2M }));
-  const remap = fc.constantFrom(...l.prelude.filter((o) => o.op === "mmap"));
+  const remap = fc.constantFrom(...l.prelude.filter((o) => o.op === "mmap" || o.op === "gmem_mmap"));
+  const alias = fc
+    .tuple(hostPage, inPage, fc.boolean(), byte)
+    .map(([p, off, write, b]): Op => (write ? { op: "write_alias", map: p.map, offset: p.page * PAGE_SIZE + off, byte: b } : { op: "read_alias", map: p.map, offset: p.page * PAGE_SIZE + off }));
   const other = fc.oneof(
     fc.constantFrom(...CAPS).map((cap): Op => ({ op: "check_extension", cap, vm: "v0" })),
     fc.record({ size: fc.constantFrom(PAGE_SIZE, SIZE_2M, 0, PAGE_SIZE + 1), flags: fc.subarray(["MMAP", "INIT_SHARED"] as const) }).map((r): Op => ({ op: "create_gmem", vm: "v0", gmem: "g9", size: r.size, flags: [...r.flags] })),
@@ -139,6 +142,7 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
     { weight: 3, arbitrary: dontneed },
     { weight: 1, arbitrary: unmap },
     { weight: 1, arbitrary: remap },
+    { weight: 3, arbitrary: alias },
     { weight: 2, arbitrary: other },
   );
 }

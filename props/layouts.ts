@@ -108,8 +108,12 @@ export const SHARED_GMEM = layout(
   [
     { op: "mmap", map: "m0", file: "anon", offset: 0, length: 8 * MiB },
     { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * MiB, flags: ["MMAP", "INIT_SHARED"] },
+    { op: "gmem_mmap", gmem: "g0", map: "m5", offset: 0, length: 4 * MiB, shared: true },
   ],
-  [{ map: "m0", bytes: 8 * MiB }],
+  [
+    { map: "m0", bytes: 8 * MiB },
+    { map: "m5", bytes: 4 * MiB },
+  ],
   [
     { slot: 0, gpa: 0, size: 4 * MiB, userspace: "m0", userspaceOffset: 0, flags: [] },
     { slot: 1, gpa: 4 * MiB, size: 4 * MiB, userspace: "m0", userspaceOffset: 4 * MiB, flags: ["GUEST_MEMFD"], gmem: "g0", gmemOffset: 0 },

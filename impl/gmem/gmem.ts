@@ -1,13 +1,15 @@
 // guest_memfd (current tree): the inode with its page cache and bindings, KVM's get_pfn, host faults, release.
-import { PAGE_SIZE } from "../../model/consts.js";
+import { MAP_STRIDE, PAGE_SIZE } from "../../model/consts.js";
+import { mapBase } from "../../model/mm/layout.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
 import { RwLock } from "../locks.js";
-import { newFolio, type Folio } from "../mm/folio.js";
-import type { Mapping } from "../mm/mapping.js";
+import { newFolio, pageOf, type Folio } from "../mm/folio.js";
+import { Mapping } from "../mm/mapping.js";
 import type { FaultResult } from "../mm/mm.js";
+import { fillPage, readPage } from "../util/pagedata.js";
 import { RangeMap } from "../util/rangemap.js";
 
 export interface Binding {
@@ -86,6 +88,33 @@ export async function gmemHostFault(inode: GmemInode, map: Mapping, index: numbe
   const writable = map.prot === "rw";
   map.ptes.set(index, { kind: "file", writable, folio });
   return { kind: "mapped", folio, sub: 0, writable };
+}
+
+/** do_mmap's generic checks, then kvm_gmem_mmap: MMAP flag and MAP_SHARED required. */
+export function gmemMmap(inode: GmemInode, inodeId: number, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
+  const pages = Math.ceil(op.length / PAGE_SIZE);
+  if (op.length === 0 || op.offset % PAGE_SIZE !== 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+  if (maps.has(op.map)) return { errno: "EEXIST" };
+  if (!inode.flags.includes("MMAP")) return { errno: "ENODEV" };
+  if (op.shared === false) return { errno: "EINVAL" };
+  maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, { kind: "gmem", inode: inodeId, offset: op.offset }, true, "rw", 1));
+  return { result: "ok" };
+}
+
+/** An access through a second shared mapping of the guest_memfd (write_alias / read_alias). */
+export function gmemAlias(inode: GmemInode, map: Mapping, op: OpOf<"write_alias"> | OpOf<"read_alias">): Outcome {
+  const start = (map.backing.kind === "gmem" ? map.backing.offset : 0) + op.offset;
+  const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
+  for (let pos = start; pos < start + len; ) {
+    const index = Math.floor(pos / PAGE_SIZE);
+    const to = Math.min((index + 1) * PAGE_SIZE, start + len);
+    if (index * PAGE_SIZE >= inode.size || !inode.flags.includes("INIT_SHARED")) return { result: "SIGBUS" };
+    const page = pageOf(inode.getOrAlloc(index), 0);
+    if (op.op === "read_alias") return { result: "ok", value: readPage(page, pos % PAGE_SIZE) };
+    fillPage(page, pos - index * PAGE_SIZE, to - index * PAGE_SIZE, op.byte ?? 0);
+    pos = to;
+  }
+  return { result: "ok" };
 }
 
 /** kvm_gmem_release: under the invalidate lock, zap every bound range in its VM and unbind it. */

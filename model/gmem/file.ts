@@ -1,11 +1,14 @@
 // guest_memfd files as merged in the current tree: create, bind to memslots, KVM's get_pfn, host faults, release.
 import type { OpOf } from "../../schema/ops.js";
-import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { pagePieces } from "../bytes.js";
+import { MAP_STRIDE, PAGE_SIZE, isPageAligned } from "../consts.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapStage2, zapRange } from "../kvm/mmu.js";
 import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
-import { backingIndex } from "../mm/pages.js";
+import { mapBase } from "../mm/layout.js";
+import { MM_RULES } from "../mm/ops.js";
+import { backingIndex, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
@@ -31,6 +34,11 @@ export const GMEM_RULES = {
   hostEof: rule("gmem.host-fault-eof", `${G} (kvm_gmem_fault_user_mapping)`, "host fault at or beyond i_size: SIGBUS"),
   hostNotShared: rule("gmem.host-fault-private", `${G} (kvm_gmem_fault_user_mapping)`, "host fault on a guest_memfd without INIT_SHARED: SIGBUS"),
   hostFault: rule("gmem.host-fault", `${G} (kvm_gmem_fault_user_mapping)`, "host fault maps the guest_memfd page, allocating it zeroed"),
+  mmapBadFd: rule("gmem.mmap-ebadf", "fs/file.c (fget)", "the guest_memfd fd is not open", "EBADF"),
+  mmapNoFlag: rule("gmem.mmap-enodev", `${G} (kvm_gmem_mmap)`, "mmap of a guest_memfd created without GUEST_MEMFD_FLAG_MMAP", "ENODEV"),
+  mmapPrivate: rule("gmem.mmap-private", `${G} (kvm_gmem_mmap)`, "a guest_memfd mapping must be MAP_SHARED", "EINVAL"),
+  mmap: rule("gmem.mmap", `${G} (kvm_gmem_mmap)`, "the guest_memfd is mapped at the map's window"),
+  alias: rule("gmem.alias", `${G} (kvm_gmem_fault_user_mapping)`, "an access through a second mapping of the guest_memfd takes the host fault path"),
   closeBadFd: rule("gmem.close-ebadf", "fs/file.c (close_fd)", "the guest_memfd fd is not open", "EBADF"),
   release: rule("gmem.release", `${G} (kvm_gmem_release)`, "closing unbinds every memslot and zaps their SPTEs; later faults get EFAULT exits"),
 };
@@ -109,6 +117,54 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
+}
+
+/** kvm_gmem_mmap after do_mmap's generic checks (which come first: length, offset, MAP_FIXED_NOREPLACE). */
+export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
+  const id = s.gmem.names.get(op.gmem);
+  if (id === undefined) return refuse(s, GMEM_RULES.mmapBadFd);
+  const inode = s.gmem.inodes[id]!;
+  const pages = Math.ceil(op.length / PAGE_SIZE);
+  const old = s.mm.maps.get(op.map);
+  const failure = firstFailure([
+    check(MM_RULES.mmapLen, () => op.length === 0),
+    check(MM_RULES.mmapOffset, () => !isPageAligned(op.offset)),
+    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
+    check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
+    check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),
+    check(GMEM_RULES.mmapPrivate, () => op.shared === false),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const map: Mapping = {
+    id: op.map,
+    base: mapBase(op.map),
+    pages,
+    backing: { kind: "gmem", inode: id, offset: op.offset },
+    shared: true,
+    prot: "rw",
+    live: assign(EMPTY_RANGES, 0, pages, true),
+    ptes: EMPTY_RANGES,
+    anon: EMPTY_RANGES,
+    anonData: new Map(),
+  };
+  return result(withMap(s, map), { result: "ok" }, GMEM_RULES.mmap);
+}
+
+/** write_alias / read_alias on a guest_memfd mapping: a second shared mapping faulting through the host path. */
+export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping): StepResult {
+  if (map.backing.kind !== "gmem") throw new Error("not a guest_memfd mapping");
+  const id = map.backing.inode;
+  const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
+  let next = s;
+  for (const p of pagePieces(map.backing.offset + op.offset, len)) {
+    const inode = next.gmem.inodes[id]!;
+    if (p.index * PAGE_SIZE >= inode.size) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostEof);
+    if (!inode.flags.includes("INIT_SHARED")) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostNotShared);
+    next = withInode(next, id, { ...inode, present: assign(inode.present, p.index, p.index + 1, true) });
+    if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
+    next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);
+  }
+  return result(next, { result: "ok" }, GMEM_RULES.alias);
 }
 
 /** kvm_gmem_release: unbind every memslot and zap what they mapped. */
