@@ -1,7 +1,7 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, isPageAligned } from "../consts.js";
-import { gmemBind, gmemUnbind } from "../gmem/file.js";
+import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
 import { EMPTY_RANGES } from "../ranges.js";
@@ -142,15 +142,17 @@ function classify(s: State, old: Memslot | undefined, req: Request): { change: C
 function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number): StepResult {
   let state = s;
   let created = slot;
+  const fired: Rule[] = [MEMSLOT_RULES.create];
   if (slot.flags.includes("GUEST_MEMFD")) {
     const bound = gmemBind(s, vmId, slot, gmemName, gmemOffset);
     if (!bound.ok) return refuse(s, bound.rule);
     state = bound.state;
     created = bound.slot;
+    fired.push(GMEM_RULES.bind);
   }
   const vm = state.kvm.vms[vmId]!;
   const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
-  return result(withVm(state, vmId, next), { result: "ok" }, MEMSLOT_RULES.create);
+  return result(withVm(state, vmId, next), { result: "ok" }, ...fired);
 }
 
 function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
