@@ -24,12 +24,13 @@ export const ConfigCodec = strict(
   "config",
   {},
   {
-    preset: literals("default", "kernel-6.18", "arm64"),
+    preset: literals("default", "kernel-6.18", "arm64", "gmem-v7"),
     arch: literals("x86", "arm64"),
     vcpus: intIn("vcpus", 1, 64),
     kernel: Kernel,
     gmemDesign: literals("v7", "rfc-2024"),
     gmemFaultLock: t.boolean,
+    gmemFolio: literals("4K", "2M", "1G"),
     bugs: t.array(t.string),
   },
 );
@@ -66,6 +67,8 @@ export interface Config {
   readonly gmemDesign: "v7" | "rfc-2024";
   /** rfc-2024 only: whether the host fault path takes the filemap invalidate lock (added in the series' last patch). */
   readonly gmemFaultLock: boolean;
+  /** Folio size backing every guest_memfd: "4K" is the current tree; "2M"/"1G" follow the HugeTLB series (cover.1726009989.git.ackerleytng@google.com). */
+  readonly gmemFolio: "4K" | "2M" | "1G";
   /** Seeded bugs switched on in impl/ (ids from impl/bugs.ts); empty for the real thing. */
   readonly bugs: readonly string[];
 }
@@ -105,10 +108,14 @@ const RICH_ARM64: KernelFeatures = {
   addressSpaces: 1,
 };
 
-export const PRESETS: Readonly<Record<"default" | "kernel-6.18" | "arm64", Config>> = {
-  default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
-  "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
-  arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, bugs: [] },
+/** v7 as meant to be used: vm_memory_attributes off, so KVM asks guest_memfd for private/shared and KVM_SET_MEMORY_ATTRIBUTES2 works. */
+const GMEM_V7_X86: KernelFeatures = { ...RICH_X86, memoryAttributes: false };
+
+export const PRESETS: Readonly<Record<"default" | "kernel-6.18" | "arm64" | "gmem-v7", Config>> = {
+  default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  "gmem-v7": { arch: "x86", vcpus: 2, kernel: GMEM_V7_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
 };
 
 export const DEFAULT_CONFIG: Config = PRESETS.default;
@@ -122,6 +129,7 @@ export function resolveConfig(input: ConfigInput = {}): Config {
     kernel: { ...base.kernel, ...input.kernel },
     gmemDesign: input.gmemDesign ?? base.gmemDesign,
     gmemFaultLock: input.gmemFaultLock ?? base.gmemFaultLock,
+    gmemFolio: input.gmemFolio ?? base.gmemFolio,
     bugs: input.bugs ?? base.bugs,
   };
 }
@@ -134,6 +142,7 @@ export function configToInput(c: Config): ConfigInput {
     kernel: { ...c.kernel, vmTypes: [...c.kernel.vmTypes], gmemFlags: [...c.kernel.gmemFlags] },
     gmemDesign: c.gmemDesign,
     gmemFaultLock: c.gmemFaultLock,
+    gmemFolio: c.gmemFolio,
     bugs: [...c.bugs],
   };
 }
