@@ -1,0 +1,1216 @@
+/*
+ * faultline-helper: runs the operation vocabulary of DESIGN.md section 1 through real syscalls and ioctls.
+ *
+ * Protocol: one JSON operation per line on stdin, one JSON outcome per line on stdout, in the outcome shapes of
+ * schema/outcome.ts. Besides the vocabulary it understands three control lines from the runner:
+ *   {"op":"__hello","vcpus":N}   vCPUs created with each VM (config.vcpus)
+ *   {"op":"__probe"}             feature detection: KVM caps, VM types, UFFDIO_API features, guest check
+ *   {"op":"__reset"}             close and unmap everything (between random sequences)
+ * An operation the running kernel cannot express is answered {"unsupported":"reason"}; a failure of the harness
+ * itself is {"helper_error":"reason"}. Neither is ever an outcome of the vocabulary.
+ *
+ * Conventions (docs/VOCABULARY.md): map mN lives at 2^41 + N * 2^40 (MAP_FIXED_NOREPLACE); unknown names are passed
+ * to the kernel as fd -1 (EBADF); re-creating a name leaves the old fd open and unnamed.
+ *
+ * Guest accesses (vcpu_access) run a tiny 64-bit guest kept in an internal memslot (slot FL_GUEST_SLOT at gpa
+ * FL_GUEST_GPA, see docs/CONFORMANCE.md): its page tables map a fixed window to the target gpa, and the guest does one
+ * load or store there, then reports through port I/O.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi.h"
+
+#define PAGE 4096ull
+#define MAP_BASE (1ull << 41)
+#define MAP_STRIDE (1ull << 40)
+#define MAX_MAPS 64
+#define MAX_OBJS 4096
+#define MAX_VCPUS 64
+
+/* The helper's own memslot for guest code and page tables (documented in docs/CONFORMANCE.md). */
+#define FL_GUEST_SLOT 32700u
+#define FL_GUEST_GPA 0xE0000000ull
+#define FL_GUEST_PAGES 16ull
+#define FL_GUEST_WINDOW (1ull << 39) /* guest virtual address of the target page */
+#define RUN_TIMEOUT_MS 2000
+#define ACCESS_TIMEOUT_MS 1500
+#define WAKE_WAIT_MS 150
+
+/* ------------------------------------------------------------------ JSON in */
+
+enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+typedef struct J {
+  int t;
+  double n;
+  int b;
+  char *s;
+  int count;
+  char **keys;
+  struct J **vals;
+} J;
+
+static char arena[1 << 20];
+static size_t arena_used;
+static void *alloc(size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if (arena_used + n > sizeof arena) return NULL;
+  void *p = arena + arena_used;
+  arena_used += n;
+  return p;
+}
+
+static const char *jp;
+static void ws(void) {
+  while (*jp == ' ' || *jp == '\t' || *jp == '\n' || *jp == '\r') jp++;
+}
+static J *parse_value(void);
+static char *parse_string(void) {
+  if (*jp != '"') return NULL;
+  jp++;
+  const char *start = jp;
+  size_t n = 0;
+  while (*jp && *jp != '"') {
+    if (*jp == '\\' && jp[1]) jp++;
+    jp++;
+    n++;
+  }
+  if (*jp != '"') return NULL;
+  char *out = alloc(n + 1);
+  if (!out) return NULL;
+  size_t i = 0;
+  for (const char *p = start; p < jp; p++) {
+    if (*p == '\\') {
+      p++;
+      out[i++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+    } else {
+      out[i++] = *p;
+    }
+  }
+  out[i] = 0;
+  jp++;
+  return out;
+}
+static J *parse_value(void) {
+  ws();
+  J *v = alloc(sizeof(J));
+  if (!v) return NULL;
+  memset(v, 0, sizeof *v);
+  if (*jp == '{' || *jp == '[') {
+    int obj = *jp == '{';
+    v->t = obj ? J_OBJ : J_ARR;
+    jp++;
+    int cap = 32;
+    v->keys = alloc(sizeof(char *) * cap);
+    v->vals = alloc(sizeof(J *) * cap);
+    if (!v->keys || !v->vals) return NULL;
+    ws();
+    if (*jp == (obj ? '}' : ']')) {
+      jp++;
+      return v;
+    }
+    for (;;) {
+      ws();
+      if (v->count == cap) return NULL;
+      if (obj) {
+        v->keys[v->count] = parse_string();
+        if (!v->keys[v->count]) return NULL;
+        ws();
+        if (*jp++ != ':') return NULL;
+      }
+      v->vals[v->count] = parse_value();
+      if (!v->vals[v->count]) return NULL;
+      v->count++;
+      ws();
+      if (*jp == ',') {
+        jp++;
+        continue;
+      }
+      if (*jp == (obj ? '}' : ']')) {
+        jp++;
+        return v;
+      }
+      return NULL;
+    }
+  }
+  if (*jp == '"') {
+    v->t = J_STR;
+    v->s = parse_string();
+    return v->s ? v : NULL;
+  }
+  if (!strncmp(jp, "true", 4)) { v->t = J_BOOL; v->b = 1; jp += 4; return v; }
+  if (!strncmp(jp, "false", 5)) { v->t = J_BOOL; jp += 5; return v; }
+  if (!strncmp(jp, "null", 4)) { v->t = J_NULL; jp += 4; return v; }
+  char *end;
+  v->t = J_NUM;
+  v->n = strtod(jp, &end);
+  if (end == jp) return NULL;
+  jp = end;
+  return v;
+}
+
+static J *get(J *o, const char *k) {
+  if (!o || o->t != J_OBJ) return NULL;
+  for (int i = 0; i < o->count; i++)
+    if (!strcmp(o->keys[i], k)) return o->vals[i];
+  return NULL;
+}
+/* Numbers come from JavaScript doubles: safe integers, or page-aligned values below 2^64 (exact as doubles). */
+static u64 num_or(J *o, const char *k, u64 dflt) {
+  J *v = get(o, k);
+  if (!v || v->t != J_NUM) return dflt;
+  if (v->n >= 18446744073709551616.0) return ~0ull;
+  return (u64)v->n;
+}
+static const char *str(J *o, const char *k) {
+  J *v = get(o, k);
+  return v && v->t == J_STR ? v->s : NULL;
+}
+static int has_item(J *o, const char *k, const char *item) {
+  J *a = get(o, k);
+  if (!a || a->t != J_ARR) return 0;
+  for (int i = 0; i < a->count; i++)
+    if (a->vals[i]->t == J_STR && !strcmp(a->vals[i]->s, item)) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ JSON out */
+
+static char outbuf[1 << 16];
+static size_t outlen;
+static void out(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(outbuf + outlen, sizeof outbuf - outlen, fmt, ap);
+  va_end(ap);
+  if (n > 0) outlen += (size_t)n < sizeof outbuf - outlen ? (size_t)n : sizeof outbuf - outlen - 1;
+}
+static void flush_line(void) {
+  fwrite(outbuf, 1, outlen, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+  outlen = 0;
+}
+
+static const char *errno_name(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case ESRCH: return "ESRCH";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case EFBIG: return "EFBIG";
+    case ENOSPC: return "ENOSPC";
+    case ENOTTY: return "ENOTTY";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EHWPOISON: return "EHWPOISON";
+    case ENOSYS: return "ENOSYS";
+    case EMFILE: return "EMFILE";
+    default: return NULL;
+  }
+}
+static void out_errno(int e) {
+  const char *n = errno_name(e);
+  if (n) out("\"errno\":\"%s\"", n);
+  else out("\"errno\":\"E%d\"", e);
+}
+static void ok(void) { out("{\"result\":\"ok\"}"); }
+static void fail(int e) { out("{"); out_errno(e); out("}"); }
+static void ok_or_errno(int r) {
+  if (r < 0) fail(errno);
+  else ok();
+}
+static void unsupported(const char *why) { out("{\"unsupported\":\"%s\"}", why); }
+static void helper_error(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  out("{\"helper_error\":\"%s\"}", msg);
+}
+
+/* ------------------------------------------------------------------ objects and names */
+
+enum { K_VM, K_GMEM, K_FILE, K_UFFD, K_THREAD, K_KINDS };
+struct name { char name[40]; int idx; };
+static struct name names[K_KINDS][MAX_OBJS];
+static int nnames[K_KINDS];
+
+static int lookup(int kind, const char *n) {
+  if (!n) return -1;
+  for (int i = 0; i < nnames[kind]; i++)
+    if (!strcmp(names[kind][i].name, n)) return names[kind][i].idx;
+  return -1;
+}
+static const char *name_of(int kind, int idx) {
+  for (int i = 0; i < nnames[kind]; i++)
+    if (names[kind][i].idx == idx) return names[kind][i].name;
+  return NULL;
+}
+static void bind(int kind, const char *n, int idx) {
+  for (int i = 0; i < nnames[kind]; i++)
+    if (!strcmp(names[kind][i].name, n)) {
+      names[kind][i].idx = idx;
+      return;
+    }
+  if (nnames[kind] < MAX_OBJS) {
+    snprintf(names[kind][nnames[kind]].name, sizeof names[kind][0].name, "%s", n);
+    names[kind][nnames[kind]++].idx = idx;
+  }
+}
+static void unbind(int kind, const char *n) {
+  for (int i = 0; i < nnames[kind]; i++)
+    if (!strcmp(names[kind][i].name, n)) {
+      names[kind][i] = names[kind][--nnames[kind]];
+      return;
+    }
+}
+
+struct vm {
+  int fd;
+  int nvcpu;
+  int vcpu[MAX_VCPUS];
+  struct fl_run *run[MAX_VCPUS];
+  u8 *gmem_code; /* the internal slot's memory */
+  const char *guest_error;
+};
+struct fdobj { int fd; u64 hpage; };
+struct map {
+  int live;
+  u64 len;
+  int kind; /* 0 anon, 1 memfd, 2 guest_memfd */
+  int alias_fd;
+  u64 off;
+  u64 hpage;
+};
+struct job {
+  pthread_t th;
+  volatile int state; /* 0 running, 1 done, 2 SIGBUS, 3 SIGSEGV */
+  int write;
+  u64 addr;
+  u8 byte;
+  volatile int value;
+  int map;
+  u64 span;
+  int faults; /* messages seen for this job */
+  int fault_uffd;
+  u64 fault_flags, fault_address;
+};
+
+static struct vm vms[MAX_OBJS];
+static int nvms;
+static struct fdobj gmems[MAX_OBJS], files[MAX_OBJS], uffds[MAX_OBJS];
+static int ngmems, nfiles, nuffds;
+static struct map maps[MAX_MAPS];
+static struct job *jobs[MAX_OBJS];
+static int njobs;
+static int kvm_fd = -1;
+static int vcpus_per_vm = 2;
+static int vcpu_mmap_size;
+static struct fl_cpuid *cpuid;
+static int maxphys = 36;
+
+static u64 map_base(int n) { return MAP_BASE + (u64)n * MAP_STRIDE; }
+static int map_index(const char *id) {
+  if (!id || id[0] != 'm') return -1;
+  char *end;
+  long n = strtol(id + 1, &end, 10);
+  return *end || n < 0 || n >= MAX_MAPS ? -1 : (int)n;
+}
+static int fd_of(int kind, const char *n) {
+  int i = lookup(kind, n);
+  if (i < 0) return -1;
+  switch (kind) {
+    case K_VM: return vms[i].fd;
+    case K_GMEM: return gmems[i].fd;
+    case K_FILE: return files[i].fd;
+    case K_UFFD: return uffds[i].fd;
+  }
+  return -1;
+}
+
+/* ------------------------------------------------------------------ guarded memory accesses */
+
+static __thread sigjmp_buf jb;
+static __thread volatile int armed;
+static void on_fault(int sig) {
+  if (armed) {
+    armed = 0;
+    siglongjmp(jb, sig);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+static void on_alarm(int sig) { (void)sig; }
+
+/* Returns 0 done, SIGBUS or SIGSEGV. */
+static int guarded(volatile u8 *p, int write, u8 byte, size_t len, int *value) {
+  int sig = sigsetjmp(jb, 1);
+  if (sig) return sig;
+  armed = 1;
+  if (write)
+    for (size_t i = 0; i < len; i++) p[i] = byte;
+  else
+    *value = p[0];
+  armed = 0;
+  return 0;
+}
+
+static void *job_main(void *arg) {
+  struct job *j = arg;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  int value = 0;
+  int sig = guarded((volatile u8 *)(uintptr_t)j->addr, j->write, j->byte, 1, &value);
+  j->value = value;
+  __atomic_store_n(&j->state, sig == 0 ? 1 : sig == SIGBUS ? 2 : 3, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads every pending userfault message and gives each to the running job whose address it covers. */
+static void drain_uffds(int wait_ms) {
+  struct pollfd pfd[MAX_OBJS];
+  int idx[MAX_OBJS], n = 0;
+  for (int i = 0; i < nuffds && n < MAX_OBJS; i++)
+    if (uffds[i].fd >= 0) {
+      pfd[n].fd = uffds[i].fd;
+      pfd[n].events = POLLIN;
+      idx[n++] = i;
+    }
+  if (n == 0) {
+    if (wait_ms > 0) usleep(wait_ms * 1000);
+    return;
+  }
+  if (poll(pfd, n, wait_ms) <= 0) return;
+  for (int k = 0; k < n; k++) {
+    if (!(pfd[k].revents & POLLIN)) continue;
+    struct fl_uffd_msg msg;
+    while (read(pfd[k].fd, &msg, sizeof msg) == sizeof msg) {
+      if (msg.event != FL_UFFD_EVENT_PAGEFAULT) continue;
+      u64 a = msg.arg.pagefault.address;
+      for (int i = njobs - 1; i >= 0; i--) {
+        struct job *j = jobs[i];
+        if (j->state != 0) continue;
+        if (a <= j->addr && j->addr < a + j->span) {
+          j->faults++;
+          j->fault_uffd = idx[k];
+          j->fault_flags = msg.arg.pagefault.flags;
+          j->fault_address = a;
+          break;
+        }
+      }
+    }
+  }
+}
+
+static void out_blocked(struct job *j) {
+  const char *u = name_of(K_UFFD, j->fault_uffd);
+  out("{\"result\":\"blocked\",\"fault\":{\"uffd\":\"%s\",\"flags\":[", u ? u : "unnamed");
+  int first = 1;
+  if (j->fault_flags & FL_UFFD_PAGEFAULT_FLAG_WRITE) { out("\"WRITE\""); first = 0; }
+  if (j->fault_flags & FL_UFFD_PAGEFAULT_FLAG_MINOR) { out("%s\"MINOR\"", first ? "" : ","); first = 0; }
+  if (j->fault_flags & FL_UFFD_PAGEFAULT_FLAG_WP) { out("%s\"WP\"", first ? "" : ","); first = 0; }
+  out("],\"address_offset\":%llu}}", (unsigned long long)(j->fault_address - map_base(j->map)));
+}
+
+/* ------------------------------------------------------------------ KVM */
+
+static int open_kvm(void) {
+  if (kvm_fd >= 0) return 0;
+  kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm_fd < 0) return -1;
+  vcpu_mmap_size = ioctl(kvm_fd, FL_KVM_GET_VCPU_MMAP_SIZE, 0);
+  int nent = 256;
+  cpuid = calloc(1, sizeof *cpuid + nent * sizeof(struct fl_cpuid_entry));
+  cpuid->nent = nent;
+  if (ioctl(kvm_fd, FL_KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+    free(cpuid);
+    cpuid = NULL;
+  } else {
+    for (u32 i = 0; i < cpuid->nent; i++)
+      if (cpuid->entries[i].function == 0x80000008) maxphys = cpuid->entries[i].eax & 0xff;
+  }
+  return 0;
+}
+
+/* Page layout of the internal slot: code, PML4, PDPT/PD/PT for the identity map, PDPT/PD/PT for the window. */
+enum { G_CODE, G_PML4, G_PDPT0, G_PD0, G_PT0, G_PDPT1, G_PD1, G_PT1 };
+#define G_ADDR(p) (FL_GUEST_GPA + (u64)(p) * PAGE)
+static const u8 guest_read[] = {0x0f, 0x01, 0x3e, /* invlpg [rsi] */ 0x8a, 0x06, /* mov al,[rsi] */
+                                0xe6, 0x10, /* out 0x10,al */ 0xf4 /* hlt */};
+static const u8 guest_write[] = {0x0f, 0x01, 0x3e, /* invlpg [rsi] */ 0x88, 0x1e, /* mov [rsi],bl */
+                                 0xe6, 0x11, /* out 0x11,al */ 0xf4 /* hlt */};
+
+static void guest_tables(struct vm *v) {
+  u64 *t = (u64 *)v->gmem_code;
+#define TBL(p) (t + (p) * 512)
+  memset(v->gmem_code, 0, FL_GUEST_PAGES * PAGE);
+  memcpy(v->gmem_code, guest_read, sizeof guest_read);
+  memcpy(v->gmem_code + 0x20, guest_write, sizeof guest_write);
+  TBL(G_PML4)[0] = G_ADDR(G_PDPT0) | 3;
+  TBL(G_PDPT0)[(FL_GUEST_GPA >> 30) & 511] = G_ADDR(G_PD0) | 3;
+  TBL(G_PD0)[(FL_GUEST_GPA >> 21) & 511] = G_ADDR(G_PT0) | 3;
+  for (u64 i = 0; i < FL_GUEST_PAGES; i++) TBL(G_PT0)[((FL_GUEST_GPA >> 12) & 511) + i] = G_ADDR(i) | 3;
+  TBL(G_PML4)[(FL_GUEST_WINDOW >> 39) & 511] = G_ADDR(G_PDPT1) | 3;
+  TBL(G_PDPT1)[0] = G_ADDR(G_PD1) | 3;
+  TBL(G_PD1)[0] = G_ADDR(G_PT1) | 3;
+#undef TBL
+}
+
+static void seg(struct fl_segment *s, u16 sel, u8 type, int code) {
+  memset(s, 0, sizeof *s);
+  s->base = 0;
+  s->limit = 0xffffffff;
+  s->selector = sel;
+  s->type = type;
+  s->present = 1;
+  s->s = 1;
+  s->g = 1;
+  s->l = code;
+  s->db = !code;
+}
+
+static int guest_regs(struct vm *v, int cpu, u64 entry, u64 rsi, u64 rbx) {
+  struct fl_sregs sr;
+  if (ioctl(v->vcpu[cpu], FL_KVM_GET_SREGS, &sr) < 0) return -1;
+  seg(&sr.cs, 8, 11, 1);
+  seg(&sr.ds, 16, 3, 0);
+  sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+  sr.tr.base = 0;
+  sr.tr.limit = 0x67;
+  sr.tr.selector = 24;
+  sr.tr.type = 11;
+  sr.tr.present = 1;
+  sr.tr.s = 0;
+  sr.cr0 = 0x80050033ull; /* PG WP AM NE ET MP PE */
+  sr.cr3 = G_ADDR(G_PML4);
+  sr.cr4 = 0x20;          /* PAE */
+  sr.efer = 0x500;        /* LME LMA */
+  if (ioctl(v->vcpu[cpu], FL_KVM_SET_SREGS, &sr) < 0) return -1;
+  struct fl_regs r;
+  memset(&r, 0, sizeof r);
+  r.rip = entry;
+  r.rsp = FL_GUEST_GPA + FL_GUEST_PAGES * PAGE - 64;
+  r.rflags = 2;
+  r.rsi = rsi;
+  r.rbx = rbx;
+  return ioctl(v->vcpu[cpu], FL_KVM_SET_REGS, &r);
+}
+
+static void setup_guest(struct vm *v) {
+  v->guest_error = NULL;
+  for (int i = 0; i < v->nvcpu; i++) {
+    v->vcpu[i] = ioctl(v->fd, FL_KVM_CREATE_VCPU, i);
+    if (v->vcpu[i] < 0) { v->guest_error = "KVM_CREATE_VCPU failed"; return; }
+    v->run[i] = mmap(NULL, vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu[i], 0);
+    if (v->run[i] == MAP_FAILED) { v->run[i] = NULL; v->guest_error = "mmap of kvm_run failed"; return; }
+    if (cpuid && ioctl(v->vcpu[i], FL_KVM_SET_CPUID2, cpuid) < 0) { v->guest_error = "KVM_SET_CPUID2 failed"; return; }
+  }
+  v->gmem_code = mmap(NULL, FL_GUEST_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (v->gmem_code == MAP_FAILED) { v->gmem_code = NULL; v->guest_error = "guest memory"; return; }
+  guest_tables(v);
+  struct fl_region r = {FL_GUEST_SLOT, 0, FL_GUEST_GPA, FL_GUEST_PAGES * PAGE, (u64)(uintptr_t)v->gmem_code};
+  if (ioctl(v->fd, FL_KVM_SET_USER_MEMORY_REGION, &r) < 0) v->guest_error = "internal memslot refused";
+}
+
+static void op_create_vm(J *op) {
+  if (open_kvm() < 0) { fail(errno); return; }
+  int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, (unsigned long)num_or(op, "type", 0));
+  if (fd < 0) { fail(errno); return; }
+  if (nvms >= MAX_OBJS) { helper_error("too many VMs"); return; }
+  struct vm *v = &vms[nvms];
+  memset(v, 0, sizeof *v);
+  v->fd = fd;
+  v->nvcpu = vcpus_per_vm;
+  setup_guest(v);
+  bind(K_VM, str(op, "vm"), nvms++);
+  ok();
+}
+
+static long cap_number(const char *c) {
+  static const struct { const char *n; long v; } caps[] = {
+    {"USER_MEMORY", FL_CAP_USER_MEMORY}, {"NR_MEMSLOTS", FL_CAP_NR_MEMSLOTS},
+    {"MULTI_ADDRESS_SPACE", FL_CAP_MULTI_ADDRESS_SPACE}, {"READONLY_MEM", FL_CAP_READONLY_MEM},
+    {"USER_MEMORY2", FL_CAP_USER_MEMORY2}, {"MEMORY_FAULT_INFO", FL_CAP_MEMORY_FAULT_INFO},
+    {"MEMORY_ATTRIBUTES", FL_CAP_MEMORY_ATTRIBUTES}, {"GUEST_MEMFD", FL_CAP_GUEST_MEMFD},
+    {"VM_TYPES", FL_CAP_VM_TYPES}, {"GUEST_MEMFD_FLAGS", FL_CAP_GUEST_MEMFD_FLAGS},
+  };
+  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+    if (!strcmp(caps[i].n, c)) return caps[i].v;
+  return -1;
+}
+
+static void op_check_extension(J *op) {
+  long cap = cap_number(str(op, "cap"));
+  if (cap < 0) { unsupported("a proposed capability: its number is not this kernel's"); return; }
+  if (open_kvm() < 0) { fail(errno); return; }
+  int fd = get(op, "vm") ? fd_of(K_VM, str(op, "vm")) : kvm_fd;
+  int r = ioctl(fd, FL_KVM_CHECK_EXTENSION, cap);
+  if (r < 0) fail(errno);
+  else out("{\"result\":\"ok\",\"value\":%d}", r);
+}
+
+static void op_create_gmem(J *op) {
+  struct fl_create_gmem g = {0};
+  g.size = num_or(op, "size", 0);
+  g.flags = (has_item(op, "flags", "MMAP") ? FL_GUEST_MEMFD_FLAG_MMAP : 0) |
+            (has_item(op, "flags", "INIT_SHARED") ? FL_GUEST_MEMFD_FLAG_INIT_SHARED : 0);
+  int fd = ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) { fail(errno); return; }
+  gmems[ngmems] = (struct fdobj){fd, 0};
+  bind(K_GMEM, str(op, "gmem"), ngmems++);
+  ok();
+}
+
+static void op_set_memory_region(J *op) {
+  u32 flags = (has_item(op, "flags", "LOG_DIRTY_PAGES") ? FL_KVM_MEM_LOG_DIRTY_PAGES : 0) |
+              (has_item(op, "flags", "READONLY") ? FL_KVM_MEM_READONLY : 0) |
+              (has_item(op, "flags", "GUEST_MEMFD") ? FL_KVM_MEM_GUEST_MEMFD : 0) |
+              (has_item(op, "flags", "USERFAULT") ? FL_KVM_MEM_USERFAULT : 0);
+  const char *us = str(op, "userspace");
+  u64 hva = (us ? map_base(map_index(us)) : 0) + num_or(op, "userspace_offset", 0);
+  int vmfd = fd_of(K_VM, str(op, "vm"));
+  int r;
+  const char *io = str(op, "ioctl");
+  if (io && !strcmp(io, "REGION")) {
+    struct fl_region m = {(u32)num_or(op, "slot", 0), flags, num_or(op, "guest_phys_addr", 0), num_or(op, "memory_size", 0), hva};
+    r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION, &m);
+  } else {
+    struct fl_region2 m;
+    memset(&m, 0, sizeof m);
+    m.slot = (u32)num_or(op, "slot", 0);
+    m.flags = flags;
+    m.guest_phys_addr = num_or(op, "guest_phys_addr", 0);
+    m.memory_size = num_or(op, "memory_size", 0);
+    m.userspace_addr = hva;
+    m.guest_memfd_offset = num_or(op, "guest_memfd_offset", 0);
+    /* no guest_memfd named: fd 0 (the helper's stdin, a pipe: not a guest_memfd); an unknown name: fd -1 */
+    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(K_GMEM, str(op, "guest_memfd")) : 0;
+    r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  }
+  ok_or_errno(r);
+}
+
+static void op_set_memory_attributes(J *op) {
+  struct fl_mem_attrs a = {num_or(op, "address", 0), num_or(op, "size", 0),
+                           has_item(op, "attributes", "PRIVATE") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+                           num_or(op, "flags", 0)};
+  ok_or_errno(ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
+}
+
+static int run_vcpu(struct vm *v, int cpu) {
+  struct itimerval it = {{0, 0}, {RUN_TIMEOUT_MS / 1000, (RUN_TIMEOUT_MS % 1000) * 1000}};
+  struct itimerval off = {{0, 0}, {0, 0}};
+  v->run[cpu]->immediate_exit = 0;
+  v->run[cpu]->exit_reason = 0;
+  setitimer(ITIMER_REAL, &it, NULL);
+  int r = ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
+  int e = errno;
+  setitimer(ITIMER_REAL, &off, NULL);
+  errno = e;
+  return r;
+}
+
+/* Lets KVM finish a pending port I/O or MMIO exit without re-entering the guest. */
+static void complete_io(struct vm *v, int cpu) {
+  v->run[cpu]->immediate_exit = 1;
+  ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
+  v->run[cpu]->immediate_exit = 0;
+}
+
+static void op_vcpu_access(J *op) {
+  int vi = lookup(K_VM, str(op, "vm"));
+  if (vi < 0) { fail(EBADF); return; }
+  struct vm *v = &vms[vi];
+  u64 cpu = num_or(op, "vcpu", 0);
+  if (cpu >= (u64)v->nvcpu) { fail(EBADF); return; }
+  const char *kind = str(op, "kind");
+  if (!strcmp(kind, "exec")) { unsupported("exec would run arbitrary guest bytes; only loads and stores are run"); return; }
+  if (get(op, "private")) { unsupported("no VM type with private memory on this kernel"); return; }
+  if (v->guest_error) { unsupported(v->guest_error); return; }
+  u64 gpa = num_or(op, "gpa", 0);
+  if (gpa >= (1ull << maxphys)) { unsupported("gpa beyond the guest's MAXPHYADDR"); return; }
+  if (gpa >= FL_GUEST_GPA && gpa < FL_GUEST_GPA + FL_GUEST_PAGES * PAGE) { unsupported("gpa in the helper's own memslot"); return; }
+  int write = !strcmp(kind, "write");
+  guest_tables(v);
+  ((u64 *)v->gmem_code)[G_PT1 * 512] = (gpa & ~(PAGE - 1)) | 3;
+  if (guest_regs(v, (int)cpu, G_ADDR(G_CODE) + (write ? 0x20 : 0), FL_GUEST_WINDOW + (gpa & (PAGE - 1)), num_or(op, "byte", 0)) < 0) {
+    helper_error("setting guest registers: %s", strerror(errno));
+    return;
+  }
+  struct fl_run *run = v->run[cpu];
+  int r = run_vcpu(v, (int)cpu);
+  if (r < 0) {
+    int e = errno;
+    if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
+      out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
+      out_errno(e);
+      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
+          (unsigned long long)run->u.memory_fault.size,
+          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
+          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
+    } else {
+      fail(e);
+    }
+    return;
+  }
+  switch (run->exit_reason) {
+    case FL_KVM_EXIT_IO:
+      if (run->u.io.port == 0x10) out("{\"result\":\"ok\",\"value\":%u}", ((u8 *)run)[run->u.io.data_offset]);
+      else if (run->u.io.port == 0x11) ok();
+      else helper_error("unexpected port 0x%x", run->u.io.port);
+      complete_io(v, (int)cpu);
+      return;
+    case FL_KVM_EXIT_MMIO:
+      out("{\"result\":\"exit\",\"exit\":\"mmio\",\"gpa\":%llu,\"write\":%s}", (unsigned long long)run->u.mmio.phys_addr,
+          run->u.mmio.is_write ? "true" : "false");
+      complete_io(v, (int)cpu);
+      return;
+    case FL_KVM_EXIT_INTERNAL_ERROR:
+      helper_error("KVM_EXIT_INTERNAL_ERROR suberror %u", run->u.internal.suberror);
+      return;
+    default:
+      helper_error("unexpected exit reason %u", run->exit_reason);
+  }
+}
+
+/* ------------------------------------------------------------------ files and mappings */
+
+static void op_memfd(J *op) {
+  J *h = get(op, "hugetlb");
+  unsigned flags = FL_MFD_CLOEXEC;
+  u64 hpage = 0;
+  if (h && ((h->t == J_BOOL && h->b) || (h->t == J_STR && !strcmp(h->s, "2M")))) {
+    flags |= FL_MFD_HUGETLB | FL_MFD_HUGE_2MB;
+    hpage = 2ull << 20;
+  } else if (h && h->t == J_STR && !strcmp(h->s, "1G")) {
+    flags |= FL_MFD_HUGETLB | FL_MFD_HUGE_1GB;
+    hpage = 1ull << 30;
+  }
+  int fd = (int)syscall(SYS_memfd_create, "faultline", flags);
+  if (fd < 0) { fail(errno); return; }
+  if (ftruncate(fd, (off_t)num_or(op, "size", 0)) < 0) {
+    int e = errno;
+    close(fd);
+    fail(e);
+    return;
+  }
+  files[nfiles] = (struct fdobj){fd, hpage};
+  bind(K_FILE, str(op, "file"), nfiles++);
+  ok();
+}
+
+static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
+  int m = map_index(str(op, "map"));
+  u64 len = num_or(op, "length", 0), off = num_or(op, "offset", 0);
+  u64 unit = hpage ? hpage : PAGE;
+  u64 rounded = (len + unit - 1) / unit * unit;
+  if (len > 0 && rounded > MAP_STRIDE && (fd >= 0 || kind == 0)) { fail(EINVAL); return; }
+  int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | FL_MAP_FIXED_NOREPLACE | (kind == 0 ? MAP_ANONYMOUS : 0);
+  void *p = mmap((void *)(uintptr_t)map_base(m), len, prot, flags, fd, (off_t)off);
+  if (p == MAP_FAILED) { fail(errno); return; }
+  if ((u64)(uintptr_t)p != map_base(m)) {
+    munmap(p, len);
+    helper_error("mmap ignored MAP_FIXED_NOREPLACE");
+    return;
+  }
+  if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
+  maps[m] = (struct map){1, rounded, kind, fd >= 0 ? dup(fd) : -1, off, hpage};
+  ok();
+}
+
+static int prot_of(J *op) {
+  const char *p = str(op, "prot");
+  if (!p || !strcmp(p, "rw")) return PROT_READ | PROT_WRITE;
+  return !strcmp(p, "r") ? PROT_READ : PROT_NONE;
+}
+
+static void op_mmap(J *op) {
+  const char *f = str(op, "file");
+  J *sh = get(op, "shared");
+  if (!strcmp(f, "anon")) {
+    do_mmap(op, 0, -1, 0, sh && sh->b, prot_of(op));
+    return;
+  }
+  int i = lookup(K_FILE, f);
+  do_mmap(op, 1, i < 0 ? -1 : files[i].fd, i < 0 ? 0 : files[i].hpage, sh ? sh->b : 1, prot_of(op));
+}
+
+static void op_gmem_mmap(J *op) {
+  J *sh = get(op, "shared");
+  do_mmap(op, 2, fd_of(K_GMEM, str(op, "gmem")), 0, sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+}
+
+static void op_munmap(J *op) {
+  int m = map_index(str(op, "map"));
+  u64 off = num_or(op, "offset", 0);
+  u64 len = get(op, "len") ? num_or(op, "len", 0) : maps[m].live ? maps[m].len - off : PAGE;
+  int r = munmap((void *)(uintptr_t)(map_base(m) + off), len);
+  ok_or_errno(r);
+}
+
+static void op_madvise(J *op) {
+  int m = map_index(str(op, "map"));
+  const char *a = str(op, "advice");
+  int advice = !strcmp(a, "REMOVE") ? FL_MADV_REMOVE : FL_MADV_DONTNEED;
+  ok_or_errno(madvise((void *)(uintptr_t)(map_base(m) + num_or(op, "offset", 0)), num_or(op, "len", 0), advice));
+}
+
+static int falloc_mode(J *op) {
+  return (has_item(op, "mode", "PUNCH_HOLE") ? FL_FALLOC_FL_PUNCH_HOLE : 0) | (has_item(op, "mode", "KEEP_SIZE") ? FL_FALLOC_FL_KEEP_SIZE : 0);
+}
+static void op_file_fallocate(J *op) {
+  ok_or_errno(fallocate(fd_of(K_FILE, str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+}
+static void op_gmem_fallocate(J *op) {
+  ok_or_errno(fallocate(fd_of(K_GMEM, str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+}
+
+static void op_pwrite(J *op) {
+  u64 len = num_or(op, "len", 0);
+  if (len > (64ull << 20)) { unsupported("pwrite longer than 64 MiB"); return; }
+  u8 *buf = malloc(len ? len : 1);
+  memset(buf, (int)num_or(op, "byte", 0), len);
+  ssize_t r = pwrite(fd_of(K_FILE, str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
+  int e = errno;
+  free(buf);
+  if (r < 0) fail(e);
+  else ok();
+}
+
+static void op_pread(J *op) {
+  u8 b;
+  if (get(op, "len") && num_or(op, "len", 1) == 0) {
+    ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
+    if (r < 0) fail(errno);
+    else out("{\"result\":\"ok\",\"value\":null}");
+    return;
+  }
+  ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
+  if (r < 0) fail(errno);
+  else if (r == 0) out("{\"result\":\"ok\",\"value\":null}");
+  else out("{\"result\":\"ok\",\"value\":%u}", b);
+}
+
+static struct job *start_job(int m, u64 addr, int write, u8 byte) {
+  struct job *j = calloc(1, sizeof *j);
+  j->map = m;
+  j->addr = addr;
+  j->write = write;
+  j->byte = byte;
+  j->span = maps[m].live && maps[m].hpage ? maps[m].hpage : PAGE;
+  jobs[njobs++] = j;
+  pthread_create(&j->th, NULL, job_main, j);
+  return j;
+}
+
+static void out_done(struct job *j, const char *okword) {
+  if (j->state == 2) out("{\"result\":\"SIGBUS\"}");
+  else if (j->state == 3) out("{\"result\":\"SIGSEGV\"}");
+  else if (j->write) out("{\"result\":\"%s\"}", okword);
+  else out("{\"result\":\"%s\",\"value\":%d}", okword, j->value);
+}
+
+static void op_access(J *op) {
+  int m = map_index(str(op, "map"));
+  if (njobs >= MAX_OBJS) { helper_error("too many access threads"); return; }
+  struct job *j = start_job(m, map_base(m) + num_or(op, "offset", 0), !strcmp(str(op, "kind"), "write"), (u8)num_or(op, "byte", 0));
+  const char *id = str(op, "id");
+  if (id) bind(K_THREAD, id, njobs - 1);
+  long deadline = now_ms() + ACCESS_TIMEOUT_MS;
+  while (now_ms() < deadline) {
+    if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
+      pthread_join(j->th, NULL);
+      out_done(j, "ok");
+      return;
+    }
+    if (j->faults > 0) {
+      out_blocked(j);
+      return;
+    }
+    drain_uffds(1);
+  }
+  helper_error("access neither completed nor reported a userfault within %d ms", ACCESS_TIMEOUT_MS);
+}
+
+static void op_wake_check(J *op) {
+  int i = lookup(K_THREAD, str(op, "id"));
+  if (i < 0) { fail(EBADF); return; }
+  struct job *j = jobs[i];
+  int seen = j->faults;
+  long deadline = now_ms() + WAKE_WAIT_MS;
+  for (;;) {
+    if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
+      out_done(j, "completed");
+      return;
+    }
+    if (j->faults > seen || now_ms() >= deadline) break;
+    drain_uffds(1);
+  }
+  out_blocked(j);
+}
+
+/* write_alias / read_alias: a second MAP_SHARED mapping of the same file, made for the access and dropped after. */
+static void op_alias(J *op, int write) {
+  int m = map_index(str(op, "map"));
+  if (!maps[m].live) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  if (maps[m].kind == 0) { fail(EINVAL); return; }
+  u64 unit = maps[m].hpage ? maps[m].hpage : PAGE;
+  u64 start = maps[m].off + num_or(op, "offset", 0);
+  u64 len = write ? num_or(op, "len", 1) : 1;
+  u64 a = start / unit * unit, b = (start + len + unit - 1) / unit * unit;
+  u8 *p = mmap(NULL, b - a, PROT_READ | PROT_WRITE, MAP_SHARED, maps[m].alias_fd, (off_t)a);
+  if (p == MAP_FAILED) { helper_error("alias mmap: %s", strerror(errno)); return; }
+  int value = 0;
+  int sig = guarded(p + (start - a), write, (u8)num_or(op, "byte", 0), len, &value);
+  munmap(p, b - a);
+  if (sig == SIGBUS) out("{\"result\":\"SIGBUS\"}");
+  else if (sig) out("{\"result\":\"SIGSEGV\"}");
+  else if (write) ok();
+  else out("{\"result\":\"ok\",\"value\":%d}", value);
+}
+
+/* ------------------------------------------------------------------ userfaultfd */
+
+static const char *const FEATURES[] = {
+  "PAGEFAULT_FLAG_WP", "EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE", "MISSING_HUGETLBFS", "MISSING_SHMEM",
+  "EVENT_UNMAP", "SIGBUS", "THREAD_ID", "MINOR_HUGETLBFS", "MINOR_SHMEM", "EXACT_ADDRESS", "WP_HUGETLBFS_SHMEM",
+  "WP_UNPOPULATED", "POISON", "WP_ASYNC", "MOVE",
+};
+#define NFEATURES (int)(sizeof FEATURES / sizeof FEATURES[0])
+
+static void out_features(u64 bits) {
+  out("[");
+  int first = 1;
+  for (int i = 0; i < 64; i++) {
+    if (!(bits & (1ull << i))) continue;
+    if (i < NFEATURES) out("%s\"%s\"", first ? "" : ",", FEATURES[i]);
+    else out("%s\"BIT%d\"", first ? "" : ",", i);
+    first = 0;
+  }
+  out("]");
+}
+static void out_ioctls(u64 bits) {
+  static const struct { int bit; const char *n; } names[] = {
+    {0x00, "REGISTER"}, {0x01, "UNREGISTER"}, {0x02, "WAKE"}, {0x03, "COPY"}, {0x04, "ZEROPAGE"}, {0x05, "MOVE"},
+    {0x06, "WRITEPROTECT"}, {0x07, "CONTINUE"}, {0x08, "POISON"}, {0x3F, "API"},
+  };
+  out("[");
+  int first = 1;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (bits & (1ull << names[i].bit)) {
+      out("%s\"%s\"", first ? "" : ",", names[i].n);
+      first = 0;
+    }
+  out("]");
+}
+
+static void op_uffd_open(J *op) {
+  int flags = O_CLOEXEC | O_NONBLOCK | (has_item(op, "flags", "USER_MODE_ONLY") ? FL_UFFD_USER_MODE_ONLY : 0);
+  int fd = (int)syscall(SYS_userfaultfd, flags);
+  if (fd < 0) { fail(errno); return; }
+  u64 want = 0;
+  J *f = get(op, "features");
+  for (int i = 0; f && i < f->count; i++)
+    for (int k = 0; k < NFEATURES; k++)
+      if (f->vals[i]->t == J_STR && !strcmp(f->vals[i]->s, FEATURES[k])) want |= 1ull << k;
+  struct fl_uffdio_api api = {FL_UFFD_API, want, 0};
+  int r = ioctl(fd, FL_UFFDIO_API, &api);
+  int e = errno;
+  uffds[nuffds] = (struct fdobj){fd, 0};
+  bind(K_UFFD, str(op, "uffd"), nuffds++);
+  if (r < 0) { fail(e); return; }
+  out("{\"result\":\"ok\",\"features\":");
+  out_features(api.features);
+  out(",\"ioctls\":");
+  out_ioctls(api.ioctls);
+  out("}");
+}
+
+static struct fl_uffdio_range range_of(J *op) {
+  int m = map_index(str(op, "map"));
+  return (struct fl_uffdio_range){map_base(m) + num_or(op, "offset", 0), num_or(op, "len", 0)};
+}
+
+static void op_uffd_register(J *op) {
+  struct fl_uffdio_register r = {range_of(op),
+                                 (has_item(op, "mode", "MISSING") ? FL_UFFDIO_REGISTER_MODE_MISSING : 0) |
+                                     (has_item(op, "mode", "WP") ? FL_UFFDIO_REGISTER_MODE_WP : 0) |
+                                     (has_item(op, "mode", "MINOR") ? FL_UFFDIO_REGISTER_MODE_MINOR : 0),
+                                 0};
+  if (ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
+  out("{\"result\":\"ok\",\"ioctls\":");
+  out_ioctls(r.ioctls);
+  out("}");
+}
+
+static void op_uffd_unregister(J *op) {
+  struct fl_uffdio_range r = range_of(op);
+  ok_or_errno(ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
+}
+
+#define UNWRITTEN ((s64)0x7eadbeef12345678ll)
+static void out_count(const char *field, int r, int e, s64 v) {
+  out("{");
+  if (r < 0) {
+    out_errno(e);
+    out(",");
+  } else {
+    out("\"result\":\"ok\",");
+  }
+  if (v == UNWRITTEN) out("\"%s\":null}", field);
+  else out("\"%s\":%lld}", field, (long long)v);
+}
+
+static void op_uffdio(J *op, const char *name) {
+  int fd = fd_of(K_UFFD, str(op, "uffd"));
+  struct fl_uffdio_range rg = range_of(op);
+  int dontwake = has_item(op, "mode", "DONTWAKE"), wp = has_item(op, "mode", "WP");
+  int r, e;
+  if (!strcmp(name, "uffdio_continue")) {
+    struct fl_uffdio_continue c = {rg, (dontwake ? FL_UFFDIO_CONTINUE_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_CONTINUE_MODE_WP : 0), UNWRITTEN};
+    r = ioctl(fd, FL_UFFDIO_CONTINUE, &c);
+    e = errno;
+    out_count("mapped", r, e, c.mapped);
+  } else if (!strcmp(name, "uffdio_copy")) {
+    u64 len = rg.len > (1ull << 30) ? (1ull << 30) : rg.len;
+    void *src = mmap(NULL, len ? len : PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(src, (int)num_or(op, "byte", 0), len);
+    struct fl_uffdio_copy c = {rg.start, (u64)(uintptr_t)src, rg.len,
+                               (dontwake ? FL_UFFDIO_COPY_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_COPY_MODE_WP : 0), UNWRITTEN};
+    r = ioctl(fd, FL_UFFDIO_COPY, &c);
+    e = errno;
+    munmap(src, len ? len : PAGE);
+    out_count("copy", r, e, c.copy);
+  } else if (!strcmp(name, "uffdio_zeropage")) {
+    struct fl_uffdio_zeropage z = {rg, dontwake ? FL_UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0, UNWRITTEN};
+    if (wp) z.mode |= 1ull << 1; /* no such mode: the kernel refuses it */
+    r = ioctl(fd, FL_UFFDIO_ZEROPAGE, &z);
+    e = errno;
+    out_count("zeropage", r, e, z.zeropage);
+  } else if (!strcmp(name, "uffdio_poison")) {
+    struct fl_uffdio_poison p = {rg, dontwake ? FL_UFFDIO_POISON_MODE_DONTWAKE : 0, UNWRITTEN};
+    if (wp) p.mode |= 1ull << 1;
+    r = ioctl(fd, FL_UFFDIO_POISON, &p);
+    e = errno;
+    out_count("updated", r, e, p.updated);
+  } else if (!strcmp(name, "uffdio_writeprotect")) {
+    struct fl_uffdio_writeprotect w = {rg, (wp ? FL_UFFDIO_WRITEPROTECT_MODE_WP : 0) | (dontwake ? FL_UFFDIO_WRITEPROTECT_MODE_DONTWAKE : 0)};
+    ok_or_errno(ioctl(fd, FL_UFFDIO_WRITEPROTECT, &w));
+  } else {
+    ok_or_errno(ioctl(fd, FL_UFFDIO_WAKE, &rg));
+  }
+}
+
+/* ------------------------------------------------------------------ close, probe, reset */
+
+static void op_close(J *op) {
+  static const struct { const char *field; int kind; } order[] = {{"vm", K_VM}, {"gmem", K_GMEM}, {"file", K_FILE}, {"uffd", K_UFFD}};
+  for (size_t k = 0; k < 4; k++) {
+    const char *n = str(op, order[k].field);
+    if (!n) continue;
+    int fd = fd_of(order[k].kind, n);
+    if (fd < 0) { fail(EBADF); return; }
+    int r = close(fd);
+    int i = lookup(order[k].kind, n);
+    if (order[k].kind == K_VM) vms[i].fd = -1;
+    if (order[k].kind == K_GMEM) gmems[i].fd = -1;
+    if (order[k].kind == K_FILE) files[i].fd = -1;
+    if (order[k].kind == K_UFFD) uffds[i].fd = -1;
+    unbind(order[k].kind, n);
+    ok_or_errno(r);
+    return;
+  }
+  fail(EBADF);
+}
+
+static void op_probe(void) {
+  if (open_kvm() < 0) { helper_error("/dev/kvm: %s", strerror(errno)); return; }
+  out("{\"result\":\"probe\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
+  static const char *const caps[] = {"USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2",
+                                     "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS"};
+  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+    out("%s\"%s\":%d", i ? "," : "", caps[i], ioctl(kvm_fd, FL_KVM_CHECK_EXTENSION, cap_number(caps[i])));
+  out("},\"vm_types\":[");
+  int first = 1;
+  const char *guest = "no VM";
+  for (int t = 0; t < 8; t++) {
+    int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, t);
+    if (fd < 0) continue;
+    out("%s%d", first ? "" : ",", t);
+    first = 0;
+    if (t == 0) {
+      /* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
+      struct vm v;
+      memset(&v, 0, sizeof v);
+      v.fd = fd;
+      v.nvcpu = 1;
+      setup_guest(&v);
+      guest = v.guest_error ? v.guest_error : "ok";
+      if (!v.guest_error) {
+        ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
+        if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
+        else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
+        else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
+          static char why[128];
+          snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
+          guest = why;
+        }
+      }
+      if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
+      if (v.vcpu[0] > 0) close(v.vcpu[0]);
+      if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+    }
+    close(fd);
+  }
+  out("],\"guest\":\"%s\"", guest);
+  int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  if (ufd < 0) {
+    out(",\"uffd\":\"%s\"}", strerror(errno));
+    return;
+  }
+  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+  if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"}", strerror(errno));
+  else {
+    out(",\"uffd\":\"ok\",\"uffd_features\":");
+    out_features(api.features);
+    out("}");
+  }
+  close(ufd);
+}
+
+static void op_reset(void) {
+  for (int i = 0; i < nuffds; i++)
+    if (uffds[i].fd >= 0) close(uffds[i].fd);
+  long deadline = now_ms() + 2000;
+  int stuck = 0;
+  for (int i = 0; i < njobs; i++) {
+    while (__atomic_load_n(&jobs[i]->state, __ATOMIC_ACQUIRE) == 0 && now_ms() < deadline) usleep(1000);
+    if (jobs[i]->state == 0) stuck++;
+    else {
+      pthread_join(jobs[i]->th, NULL);
+      free(jobs[i]);
+    }
+  }
+  for (int m = 0; m < MAX_MAPS; m++) {
+    if (maps[m].live || maps[m].alias_fd > 0) munmap((void *)(uintptr_t)map_base(m), MAP_STRIDE);
+    if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
+    maps[m] = (struct map){0};
+  }
+  for (int i = 0; i < nvms; i++) {
+    for (int c = 0; c < vms[i].nvcpu; c++) {
+      if (vms[i].run[c]) munmap(vms[i].run[c], vcpu_mmap_size);
+      if (vms[i].vcpu[c] > 0) close(vms[i].vcpu[c]);
+    }
+    if (vms[i].fd >= 0) close(vms[i].fd);
+    if (vms[i].gmem_code) munmap(vms[i].gmem_code, FL_GUEST_PAGES * PAGE);
+  }
+  for (int i = 0; i < ngmems; i++)
+    if (gmems[i].fd >= 0) close(gmems[i].fd);
+  for (int i = 0; i < nfiles; i++)
+    if (files[i].fd >= 0) close(files[i].fd);
+  nvms = ngmems = nfiles = nuffds = njobs = 0;
+  memset(nnames, 0, sizeof nnames);
+  if (stuck) helper_error("%d access threads still blocked after reset", stuck);
+  else out("{\"result\":\"reset\"}");
+}
+
+/* ------------------------------------------------------------------ main loop */
+
+static void dispatch(J *op) {
+  const char *name = str(op, "op");
+  if (!name) { helper_error("no op"); return; }
+  if (!strcmp(name, "__hello")) {
+    vcpus_per_vm = (int)num_or(op, "vcpus", 2);
+    if (vcpus_per_vm > MAX_VCPUS) vcpus_per_vm = MAX_VCPUS;
+    out("{\"result\":\"hello\"}");
+  } else if (!strcmp(name, "__probe")) op_probe();
+  else if (!strcmp(name, "__reset")) op_reset();
+  else if (!strcmp(name, "create_vm")) op_create_vm(op);
+  else if (!strcmp(name, "check_extension")) op_check_extension(op);
+  else if (!strcmp(name, "create_gmem")) op_create_gmem(op);
+  else if (!strcmp(name, "set_memory_region")) op_set_memory_region(op);
+  else if (!strcmp(name, "set_memory_attributes")) op_set_memory_attributes(op);
+  else if (!strcmp(name, "vcpu_access")) op_vcpu_access(op);
+  else if (!strcmp(name, "memfd")) op_memfd(op);
+  else if (!strcmp(name, "mmap")) op_mmap(op);
+  else if (!strcmp(name, "gmem_mmap")) op_gmem_mmap(op);
+  else if (!strcmp(name, "munmap")) op_munmap(op);
+  else if (!strcmp(name, "madvise")) op_madvise(op);
+  else if (!strcmp(name, "file_fallocate")) op_file_fallocate(op);
+  else if (!strcmp(name, "gmem_fallocate")) op_gmem_fallocate(op);
+  else if (!strcmp(name, "pwrite")) op_pwrite(op);
+  else if (!strcmp(name, "pread")) op_pread(op);
+  else if (!strcmp(name, "access")) op_access(op);
+  else if (!strcmp(name, "write_alias")) op_alias(op, 1);
+  else if (!strcmp(name, "read_alias")) op_alias(op, 0);
+  else if (!strcmp(name, "wake_check")) op_wake_check(op);
+  else if (!strcmp(name, "uffd_open")) op_uffd_open(op);
+  else if (!strcmp(name, "uffd_register")) op_uffd_register(op);
+  else if (!strcmp(name, "uffd_unregister")) op_uffd_unregister(op);
+  else if (!strncmp(name, "uffdio_", 7)) op_uffdio(op, name);
+  else if (!strcmp(name, "close")) op_close(op);
+  else if (!strcmp(name, "userfault_set") || !strcmp(name, "userfault_clear"))
+    unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model");
+  else if (!strcmp(name, "gmem_convert")) unsupported("guest_memfd in-place conversion is not in this kernel");
+  else if (!strcmp(name, "pin") || !strcmp(name, "unpin")) unsupported("long-term pins are exercised only by the in-place conversion proposal");
+  else helper_error("unknown op %s", name);
+}
+
+int main(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fault;
+  sa.sa_flags = SA_NODEFER;
+  sigaction(SIGBUS, &sa, NULL);
+  sigaction(SIGSEGV, &sa, NULL);
+  sa.sa_handler = on_alarm;
+  sa.sa_flags = 0;
+  sigaction(SIGALRM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  static char line[1 << 18];
+  while (fgets(line, sizeof line, stdin)) {
+    arena_used = 0;
+    jp = line;
+    ws();
+    if (!*jp) continue;
+    J *op = parse_value();
+    if (!op || op->t != J_OBJ) helper_error("bad JSON line");
+    else dispatch(op);
+    flush_line();
+  }
+  return 0;
+}
