@@ -16,6 +16,13 @@ export const KVM_MEM_SLOTS_NUM = 32767;
 /** KVM_MEM_MAX_NR_PAGES = (1UL << 31) - 1 (include/linux/kvm_host.h). */
 export const KVM_MEM_MAX_NR_PAGES = 2 ** 31 - 1;
 
+/**
+ * x86 kvm_mmu_max_gfn(): a memslot may not end past gfn (1 << (max_gpa_bits - PAGE_SHIFT)) - 1
+ * (arch/x86/kvm/x86.c kvm_arch_prepare_memory_region). max_gpa_bits is 52 with shadow paging (the machines here:
+ * tdp_mmu off under PVM) and the host's MAXPHYADDR with TDP.
+ */
+export const X86_MAX_GFN = 2 ** (52 - PAGE_SHIFT) - 1;
+
 /** TASK_SIZE for access_ok(): x86-64 4-level paging, arm64 48-bit VA. */
 export const TASK_SIZE: Readonly<Record<"x86" | "arm64", number>> = { x86: 2 ** 47 - PAGE_SIZE, arm64: 2 ** 48 };
 

@@ -1,6 +1,6 @@
 // kvm_vm_ioctl_set_memory_region -> kvm_set_memory_region -> kvm_set_memslot, with the INVALID slot, the SRCU
 // synchronizations and the commit-time arch work where the kernel does them.
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE } from "../../model/consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
@@ -95,6 +95,9 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   return OK;
 }
 
+/** x86 kvm_arch_prepare_memory_region: CREATE and MOVE must end at or below kvm_mmu_max_gfn(). */
+const beyondMaxGfn = (kvm: Kvm, slot: ImplMemslot): boolean => kvm.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
+
 /** kvm_check_memslot_overlap. */
 function overlaps(ctx: MemslotCtx, slots: Memslots, next: ImplMemslot): boolean {
   const end = next.baseGfn + next.npages;
@@ -119,6 +122,10 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
     if (bound !== "ok") return bound;
     slot = { ...next, gmem: { inode: g.id, pgoff: offset / PAGE_SIZE }, gmemOnly: g.inode.flags.includes("MMAP") };
   }
+  if (beyondMaxGfn(kvm, slot)) {
+    if (slot.gmem !== null) gmemUnbind(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff, slot.npages);
+    return EINVAL;
+  }
   await publish(kvm, slot.as, kvm.memslots[slot.as]!.with(undefined, slot), h);
   kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
   return OK;
@@ -142,6 +149,11 @@ async function kvmDeleteMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: 
 
 async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
   const invalid = await invalidateMemslot(ctx, kvm, old, h, true);
+  if (beyondMaxGfn(kvm, next)) {
+    // kvm_prepare_memory_region failed after the zap: the old slot is reactivated, the zap is not undone.
+    await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, old), h);
+    return EINVAL;
+  }
   await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, next), h);
   return OK;
 }

@@ -1,6 +1,6 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, isPageAligned } from "../consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN, isPageAligned } from "../consts.js";
 import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
@@ -37,6 +37,12 @@ export const MEMSLOT_RULES = {
   modifyMismatch: rule("memslot.modify-mismatch", `${MAIN} (kvm_set_memory_region)`, "changing userspace_addr or size, or toggling READONLY or GUEST_MEMFD, of an existing slot", "EINVAL"),
   gmemMove: rule("memslot.gmem-move", `${MAIN} (kvm_set_memory_region); ${V3_04}`, "moving a guest_memfd slot (KVM Userfault v3 relaxes immutability to this)", "EINVAL"),
   overlap: rule("memslot.overlap", `${MAIN} (kvm_check_memslot_overlap)`, "CREATE or MOVE overlaps another slot of the same address space", "EEXIST"),
+  maxGfn: rule(
+    "memslot.max-gfn",
+    "arch/x86/kvm/x86.c (kvm_arch_prepare_memory_region, kvm_mmu_max_gfn)",
+    "x86: a CREATE or MOVE ending past the largest gfn the MMU can map (after the guest_memfd bind; a MOVE has already zapped)",
+    "EINVAL",
+  ),
   noop: rule("memslot.noop", `${MAIN} (kvm_set_memory_region)`, "nothing changed: return 0 and do nothing"),
   create: rule("memslot.create", `${MAIN} (kvm_set_memslot, kvm_create_memslot)`, "CREATE installs the slot"),
   delete: rule("memslot.delete", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_delete_memslot)`, "DELETE zaps the slot's mappings before it goes"),
@@ -150,6 +156,7 @@ function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | un
     created = bound.slot;
     fired.push(GMEM_RULES.bind);
   }
+  if (beyondMaxGfn(s, slot)) return refuse(s, MEMSLOT_RULES.maxGfn);
   const vm = state.kvm.vms[vmId]!;
   const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
   return result(withVm(state, vmId, next), { result: "ok" }, ...fired);
@@ -164,8 +171,12 @@ function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
 const enables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => !old.flags.includes(f) && next.flags.includes(f);
 const disables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => old.flags.includes(f) && !next.flags.includes(f);
 
+/** kvm_arch_prepare_memory_region (x86) for CREATE and MOVE: the slot must end at or below kvm_mmu_max_gfn(). */
+const beyondMaxGfn = (s: State, slot: Memslot): boolean => s.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
+
 function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot): StepResult {
   const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
+  if (beyondMaxGfn(s, moved)) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
   const vm = withSlots(flushed.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
   const extra = enables(old, moved, "USERFAULT") ? [MEMSLOT_RULES.userfaultEnable] : [];
   return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra);
