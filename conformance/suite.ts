@@ -1,0 +1,250 @@
+// Random conformance: fast-check generates operation sequences restricted to what the running kernel supports and
+// the model implements, runs each through both, and shrinks any disagreement to a minimal scenario file.
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { initial, step } from "../model/index.js";
+import { PRESETS, type Config } from "../schema/config.js";
+import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
+import type { Scenario } from "../schema/scenario.js";
+import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
+import type { Helper } from "./native.js";
+import type { Features } from "./probe.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const PAGE = 4 * KiB;
+
+interface Slot {
+  readonly slot: number;
+  readonly gpa: number;
+  readonly size: number;
+  readonly userspace: string;
+  readonly userspaceOffset: number;
+  readonly flags: readonly MemslotFlagName[];
+  readonly gmem?: string;
+}
+
+/**
+ * The layout every sequence starts from: anonymous memory, a shmem memfd, and an MMAP|INIT_SHARED guest_memfd whose
+ * slot's userspace_addr is its own host mapping (so both fault paths reach the same page, see deviations), plus a
+ * READONLY slot.
+ */
+const SLOTS: readonly Slot[] = [
+  { slot: 0, gpa: 0, size: 2 * MiB, userspace: "m0", userspaceOffset: 0, flags: [] },
+  { slot: 1, gpa: 2 * MiB, size: 2 * MiB, userspace: "m1", userspaceOffset: 0, flags: [] },
+  { slot: 2, gpa: 4 * MiB, size: 2 * MiB, userspace: "m5", userspaceOffset: 0, flags: ["GUEST_MEMFD"], gmem: "g0" },
+  { slot: 3, gpa: 8 * MiB, size: 2 * MiB, userspace: "m0", userspaceOffset: 2 * MiB, flags: ["READONLY"] },
+];
+
+const MAP_OPS: readonly Op[] = [
+  { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB },
+  { op: "mmap", map: "m1", file: "f0", offset: 0, length: 2 * MiB },
+];
+
+function regionOp(s: Slot, over: Partial<Extract<Op, { op: "set_memory_region" }>> = {}): Op {
+  return {
+    op: "set_memory_region",
+    vm: "v0",
+    slot: s.slot,
+    flags: [...s.flags],
+    guest_phys_addr: s.gpa,
+    memory_size: s.size,
+    userspace: s.userspace,
+    userspace_offset: s.userspaceOffset,
+    ...(s.gmem === undefined ? {} : { guest_memfd: s.gmem, guest_memfd_offset: 0 }),
+    ...over,
+  };
+}
+
+export const RANDOM_SETUP: readonly Op[] = [
+  { op: "create_vm", vm: "v0" },
+  MAP_OPS[0]!,
+  { op: "memfd", file: "f0", size: 2 * MiB },
+  MAP_OPS[1]!,
+  { op: "create_gmem", vm: "v0", gmem: "g0", size: 2 * MiB, flags: ["MMAP", "INIT_SHARED"] },
+  { op: "gmem_mmap", gmem: "g0", map: "m5", offset: 0, length: 2 * MiB, shared: true },
+  ...SLOTS.map((s) => regionOp(s)),
+];
+
+/** Whether the model implements an op family yet (so random sequences do not drown in "model not yet"). */
+export function modelImplements(config: Config, probeOp: Op): boolean {
+  return !step(initial(config), probeOp).fired.includes("faultline.not-modeled");
+}
+
+export function randomOp(features: Features, config: Config): fc.Arbitrary<Op> {
+  const byte = fc.integer({ min: 1, max: 255 });
+  const inPage = fc.constantFrom(0, 0, 0, 1, 4095);
+  const slotGpa = fc.constantFrom(...SLOTS.flatMap((s) => [s.gpa, s.gpa + PAGE, s.gpa + s.size - PAGE]));
+  const gpa = fc.oneof({ weight: 6, arbitrary: slotGpa }, { weight: 1, arbitrary: fc.constantFrom(6 * MiB, 10 * MiB, 16 * MiB, 2 ** 30) });
+  const vcpuAccess = fc
+    .record({ vcpu: fc.oneof({ weight: 12, arbitrary: fc.constantFrom(0, 1) }, { weight: 1, arbitrary: fc.constant(config.vcpus) }), gpa, off: inPage, write: fc.boolean(), byte })
+    .map(({ vcpu, gpa: g, off, write, byte: b }): Op => ({ op: "vcpu_access", vm: "v0", vcpu, gpa: g + off, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
+
+  const hostOffset = fc.constantFrom(0, PAGE, 2 * MiB - PAGE, 2 * MiB - 1, 2 * MiB, 4 * MiB - PAGE);
+  const map = fc.constantFrom("m0", "m1", "m5");
+  const hostAccess = fc
+    .record({ map, offset: hostOffset, write: fc.boolean(), byte })
+    .map(({ map: m, offset, write, byte: b }): Op => ({ op: "access", map: m, offset, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
+  const alias = fc
+    .record({ map, offset: hostOffset, write: fc.boolean(), byte })
+    .map(({ map: m, offset, write, byte: b }): Op => (write ? { op: "write_alias", map: m, offset, byte: b } : { op: "read_alias", map: m, offset }));
+  const fileIo = fc.oneof(
+    fc.record({ offset: hostOffset, len: fc.constantFrom(1, PAGE), byte }).map((r): Op => ({ op: "pwrite", file: "f0", offset: r.offset, len: r.len, byte: r.byte })),
+    hostOffset.map((offset): Op => ({ op: "pread", file: "f0", offset })),
+    fc
+      .record({ offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), mode: fc.constantFrom<("PUNCH_HOLE" | "KEEP_SIZE")[]>(["PUNCH_HOLE", "KEEP_SIZE"], ["KEEP_SIZE"], []) })
+      .map((r): Op => ({ op: "file_fallocate", file: "f0", mode: r.mode, offset: r.offset, len: r.len })),
+  );
+  const madvise = fc
+    .record({ map: fc.constantFrom("m0", "m1", "m5"), offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), advice: fc.constantFrom<"DONTNEED" | "REMOVE">("DONTNEED", "DONTNEED", "REMOVE") })
+    .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.advice }));
+  const remap = fc.oneof(
+    fc.constantFrom(...MAP_OPS),
+    fc.record({ map: fc.constantFrom("m0", "m1"), half: fc.boolean() }).map((r): Op => (r.half ? { op: "munmap", map: r.map, offset: 0, len: 2 * MiB } : { op: "munmap", map: r.map })),
+  );
+
+  const slot = fc.constantFrom(...SLOTS);
+  const memslots = fc.oneof(
+    fc.tuple(slot, fc.constantFrom<MemslotFlagName[]>(["LOG_DIRTY_PAGES"], ["READONLY"], ["LOG_DIRTY_PAGES", "READONLY"], [])).map(([s, t]) =>
+      regionOp(s, { flags: (["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD"] as const).filter((f) => s.flags.includes(f) !== t.includes(f)) }),
+    ),
+    slot.map((s) => regionOp(s, { memory_size: 0 })),
+    slot.map((s) => regionOp(s)),
+    fc.tuple(slot, fc.constantFrom(16 * MiB, 32 * MiB, 3 * MiB)).map(([s, g]) => regionOp(s, { guest_phys_addr: g })),
+    fc.tuple(slot, fc.constantFrom(PAGE, 4 * MiB)).map(([s, size]) => regionOp(s, { memory_size: size })),
+    fc
+      .record({
+        slot: fc.constantFrom(0, 4, 5, 32763, 32764, 65536, 65535),
+        flags: fc.subarray(["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"] as MemslotFlagName[]),
+        gpa: fc.constantFrom(12 * MiB, 12 * MiB + 1, 2 ** 52, 2 ** 64 - PAGE),
+        size: fc.constantFrom(0, PAGE, 2 * MiB, PAGE + 1, 2 ** 31 * PAGE),
+        userspace: fc.constantFrom<string | null>("m0", "m1", "m5", "m9", null),
+        userspaceOffset: fc.constantFrom(0, PAGE, 1, 2 ** 47),
+        gmem: fc.constantFrom<string | undefined>(undefined, "g0", "g9", "f0x"),
+        gmemOffset: fc.constantFrom(0, PAGE, 1, 2 * MiB, 2 ** 63),
+        v1: fc.boolean(),
+      })
+      .map(
+        (r): Op => ({
+          op: "set_memory_region",
+          vm: "v0",
+          slot: r.slot,
+          flags: [...r.flags],
+          guest_phys_addr: r.gpa,
+          memory_size: r.size,
+          userspace: r.userspace,
+          userspace_offset: r.userspaceOffset,
+          ...(r.gmem === undefined ? {} : { guest_memfd: r.gmem, guest_memfd_offset: r.gmemOffset }),
+          ...(r.v1 ? { ioctl: "REGION" as const } : {}),
+        }),
+      ),
+  );
+  const gmem = fc.oneof(
+    fc
+      .record({ size: fc.constantFrom(PAGE, 2 * MiB, 0, PAGE + 1, 2 ** 63), flags: fc.subarray(["MMAP", "INIT_SHARED"] as const) })
+      .map((r): Op => ({ op: "create_gmem", vm: "v0", gmem: "g9", size: r.size, flags: [...r.flags] })),
+    fc.record({ shared: fc.boolean(), offset: fc.constantFrom(0, PAGE, 1) }).map((r): Op => ({ op: "gmem_mmap", gmem: "g9", map: "m6", offset: r.offset, length: 2 * MiB, shared: r.shared })),
+    fc.record({ offset: fc.constantFrom(0, PAGE, 2 * MiB), write: fc.boolean(), byte }).map((r): Op => ({ op: "access", map: "m6", offset: r.offset, kind: r.write ? "write" : "read", ...(r.write ? { byte: r.byte } : {}) })),
+    fc.constant<Op>({ op: "close", gmem: "g9" }),
+    fc.constant<Op>({ op: "munmap", map: "m6" }),
+  );
+  const caps = CAPS.filter((c) => c !== "USERFAULT" && c !== "GUEST_MEMFD_MEMORY_ATTRIBUTES");
+  const other = fc.oneof(
+    fc.record({ cap: fc.constantFrom(...caps), vm: fc.boolean() }).map((r): Op => (r.vm ? { op: "check_extension", cap: r.cap, vm: "v0" } : { op: "check_extension", cap: r.cap })),
+    fc.record({ address: fc.constantFrom(0, 1, 2 * MiB), size: fc.constantFrom(0, PAGE), priv: fc.boolean() }).map((r): Op => ({ op: "set_memory_attributes", vm: "v0", address: r.address, size: r.size, attributes: r.priv ? ["PRIVATE"] : [] })),
+  );
+
+  const arbs: { weight: number; arbitrary: fc.Arbitrary<Op> }[] = [
+    { weight: 30, arbitrary: vcpuAccess },
+    { weight: 14, arbitrary: hostAccess },
+    { weight: 6, arbitrary: alias },
+    { weight: 6, arbitrary: fileIo },
+    { weight: 4, arbitrary: madvise },
+    { weight: 3, arbitrary: remap },
+    { weight: 14, arbitrary: memslots },
+    { weight: 5, arbitrary: gmem },
+    { weight: 3, arbitrary: other },
+  ];
+  if (features.uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
+  return fc.oneof(...arbs);
+}
+
+/** userfaultfd on the shmem mapping m1 (used once the model implements userfaultfd). */
+function uffdOps(): fc.Arbitrary<Op> {
+  const off = fc.constantFrom(0, PAGE, 2 * MiB - PAGE);
+  const len = fc.constantFrom(PAGE, 2 * PAGE, 2 * MiB);
+  const mode = fc.subarray(["DONTWAKE"] as const);
+  return fc.oneof(
+    fc.constant<Op>({ op: "uffd_open", uffd: "u0", features: ["MINOR_SHMEM"] }),
+    fc.record({ mode: fc.constantFrom<("MISSING" | "MINOR" | "WP")[]>(["MINOR"], ["MISSING"], ["MISSING", "MINOR"]) }).map((r): Op => ({ op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * MiB, mode: r.mode })),
+    fc.constant<Op>({ op: "uffd_unregister", uffd: "u0", map: "m1", offset: 0, len: 2 * MiB }),
+    fc.record({ offset: off, write: fc.boolean(), id: fc.constantFrom("a0", "a1") }).map((r): Op => ({ op: "access", map: "m1", offset: r.offset, kind: r.write ? "write" : "read", id: r.id, ...(r.write ? { byte: 7 } : {}) })),
+    fc.constantFrom("a0", "a1").map((id): Op => ({ op: "wake_check", id })),
+    fc.record({ offset: off, len, mode }).map((r): Op => ({ op: "uffdio_continue", uffd: "u0", map: "m1", offset: r.offset, len: r.len, mode: [...r.mode] })),
+    fc.record({ offset: off, len, mode }).map((r): Op => ({ op: "uffdio_copy", uffd: "u0", map: "m1", offset: r.offset, len: r.len, mode: [...r.mode], byte: 9 })),
+    fc.record({ offset: off, len }).map((r): Op => ({ op: "uffdio_zeropage", uffd: "u0", map: "m1", offset: r.offset, len: r.len })),
+    fc.record({ offset: off, len }).map((r): Op => ({ op: "uffdio_wake", uffd: "u0", map: "m1", offset: r.offset, len: r.len })),
+    fc.constant<Op>({ op: "close", uffd: "u0" }),
+  );
+}
+
+export interface RandomResult {
+  readonly sequences: number;
+  readonly steps: number;
+  readonly verdicts: Readonly<Record<Verdict, number>>;
+  readonly durationMs: number;
+  readonly failure?: { readonly reports: readonly StepReport[]; readonly file: string };
+}
+
+export interface RandomOptions {
+  readonly runs: number;
+  readonly seed: number;
+  readonly maxLength?: number;
+  /** Where shrunk disagreements are written (default conformance/found). */
+  readonly foundDir?: string;
+  readonly onRun?: (n: number) => void;
+}
+
+export async function runRandom(helper: Helper, features: Features, opts: RandomOptions): Promise<RandomResult> {
+  const config = PRESETS["kernel-6.18"];
+  const verdicts: Record<Verdict, number> = { agree: 0, disagree: 0, "model only": 0, "model not yet": 0, deviation: 0, error: 0 };
+  let sequences = 0;
+  let steps = 0;
+  let last: StepReport[] | undefined;
+  const property = fc.asyncProperty(fc.array(randomOp(features, config), { minLength: 1, maxLength: opts.maxLength ?? 25 }), async (ops) => {
+    sequences++;
+    opts.onRun?.(sequences);
+    const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });
+    steps += reports.length;
+    for (const r of reports) verdicts[r.verdict]++;
+    if (reports.some(isFailure)) {
+      last = reports;
+      return false;
+    }
+    return true;
+  });
+  const started = performance.now();
+  const details = await fc.check(property, { numRuns: opts.runs, seed: opts.seed, endOnFailure: false });
+  const durationMs = performance.now() - started;
+  if (!details.failed) return { sequences, steps, verdicts, durationMs };
+  if (details.errorInstance !== null && last === undefined) throw details.errorInstance;
+  const ops = details.counterexample?.[0] ?? [];
+  // Re-run the shrunk sequence so the written file and the report are those of the minimal case.
+  const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });
+  const bad = reports.find(isFailure) ?? last?.find(isFailure);
+  const scenario: Scenario = {
+    version: 1,
+    name: `conformance disagreement at ${bad?.op.op ?? "?"}`,
+    description: bad === undefined ? "did not reproduce after shrinking" : `model ${JSON.stringify(bad.model)} vs kernel ${JSON.stringify(bad.kernel)}`,
+    config: { preset: "kernel-6.18" },
+    steps: [...RANDOM_SETUP, ...ops],
+    provenance: { seed: details.seed, suite: "conform-random", ...(details.counterexamplePath === null ? {} : { path: details.counterexamplePath }) },
+  };
+  const dir = opts.foundDir ?? join("conformance", "found");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `disagreement-${createHash("sha256").update(JSON.stringify(scenario.steps)).digest("hex").slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(scenario, null, 2)}\n`);
+  return { sequences, steps, verdicts, durationMs, failure: { reports, file } };
+}
