@@ -29,19 +29,22 @@ export const has = (slot: ImplMemslot, f: MemFlag): boolean => (slot.flags & MEM
 /** struct kvm_memslots of one address space: an immutable snapshot, sorted by base gfn. */
 export class Memslots {
   private readonly byRaw: Map<number, ImplMemslot>;
+  /** End gfns in slot order, searched without touching the slot objects. */
+  private readonly ends: Float64Array;
 
   constructor(readonly sorted: readonly ImplMemslot[]) {
     this.byRaw = new Map(sorted.map((s) => [s.slot, s]));
+    this.ends = Float64Array.from(sorted, (s) => s.baseGfn + s.npages);
   }
 
   /** The slot covering gfn, INVALID ones included (O(log n)). */
   find(gfn: number): ImplMemslot | undefined {
+    const ends = this.ends;
     let lo = 0;
-    let hi = this.sorted.length;
+    let hi = ends.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const s = this.sorted[mid]!;
-      if (s.baseGfn + s.npages <= gfn) lo = mid + 1;
+      if (ends[mid]! <= gfn) lo = mid + 1;
       else hi = mid;
     }
     const s = this.sorted[lo];

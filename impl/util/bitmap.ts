@@ -1,5 +1,8 @@
 // A bitmap in 32-bit words, read word by word as KVM reads the userfault bitmap with __get_user.
 
+/** Index of the lowest set bit of a non-zero 32-bit word. */
+const lowestSet = (x: number): number => 31 - Math.clz32(x & -x);
+
 export class Bitmap {
   readonly words: Uint32Array;
 
@@ -16,37 +19,49 @@ export class Bitmap {
     return ((this.words[Math.floor(i / 32)]! >>> i % 32) & 1) === 1;
   }
 
-  /** Sets or clears [start, end), whole words at a time in the middle. */
+  /** Sets or clears [start, end): partial words by mask, whole words with one fill. */
   assign(start: number, end: number, on: boolean): void {
-    let i = start;
-    while (i < end) {
-      const w = Math.floor(i / 32);
-      const lo = i % 32;
-      const hi = Math.min(32, lo + (end - i));
-      const mask = hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo;
+    if (start >= end) return;
+    const w0 = Math.floor(start / 32);
+    const w1 = Math.floor((end - 1) / 32);
+    const headMask = (0xffffffff << start % 32) >>> 0;
+    const tailMask = 0xffffffff >>> (31 - ((end - 1) % 32));
+    const apply = (w: number, mask: number): void => {
       this.words[w] = on ? this.words[w]! | mask : this.words[w]! & ~mask;
-      i += hi - lo;
-    }
+    };
+    if (w0 === w1) return apply(w0, headMask & tailMask);
+    apply(w0, headMask);
+    this.words.fill(on ? 0xffffffff : 0, w0 + 1, w1);
+    apply(w1, tailMask);
   }
 
-  /** Maximal runs of set bits, scanning word by word and skipping empty words. */
-  *runs(): Generator<{ start: number; end: number }> {
+  /** Maximal runs of set bits: empty and full words are skipped whole, others walked transition by transition. */
+  runs(): { start: number; end: number }[] {
+    const out: { start: number; end: number }[] = [];
+    const words = this.words;
     let start = -1;
-    for (let w = 0; w < this.words.length; w++) {
-      const word = this.words[w]!;
-      if (word === 0 && start < 0) continue;
-      if (word === 0xffffffff && start >= 0) continue;
-      for (let b = 0; b < 32; b++) {
-        const i = w * 32 + b;
-        if (i >= this.bits) break;
-        const on = ((word >>> b) & 1) === 1;
-        if (on && start < 0) start = i;
-        else if (!on && start >= 0) {
-          yield { start, end: i };
+    for (let w = 0; w < words.length; w++) {
+      const v = words[w]!;
+      if (start < 0 ? v === 0 : v === 0xffffffff) continue;
+      for (let pos = 0; pos < 32; ) {
+        const rest = v >>> pos;
+        if (start < 0) {
+          if (rest === 0) break;
+          const b = lowestSet(rest);
+          start = w * 32 + pos + b;
+          pos += b;
+        } else {
+          const zeros = ~rest >>> 0;
+          if (zeros === 0) break;
+          const b = lowestSet(zeros);
+          if (pos + b >= 32) break;
+          out.push({ start, end: w * 32 + pos + b });
           start = -1;
+          pos += b;
         }
       }
     }
-    if (start >= 0) yield { start, end: this.bits };
+    if (start >= 0) out.push({ start, end: this.bits });
+    return out;
   }
 }
