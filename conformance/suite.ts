@@ -97,9 +97,11 @@ export function randomOp(features: Features, config: Config): fc.Arbitrary<Op> {
       .record({ offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), mode: fc.constantFrom<("PUNCH_HOLE" | "KEEP_SIZE")[]>(["PUNCH_HOLE", "KEEP_SIZE"], ["KEEP_SIZE"], []) })
       .map((r): Op => ({ op: "file_fallocate", file: "f0", mode: r.mode, offset: r.offset, len: r.len })),
   );
+  // Open disagreements D2 (REMOVE on guest_memfd) and D4 (REMOVE over a hole of anonymous memory) are kept out of
+  // the random mix (docs/CONFORMANCE.md); their corpus scenarios keep them visible.
   const madvise = fc
-    .record({ map: fc.constantFrom("m0", "m1", "m5"), offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), advice: fc.constantFrom<"DONTNEED" | "REMOVE">("DONTNEED", "DONTNEED", "REMOVE") })
-    .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.advice }));
+    .record({ map: fc.constantFrom("m0", "m1", "m5"), offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), remove: fc.constantFrom(false, false, true) })
+    .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.remove && r.map === "m1" ? "REMOVE" : "DONTNEED" }));
   const remap = fc.oneof(
     fc.constantFrom(...MAP_OPS),
     fc.record({ map: fc.constantFrom("m0", "m1"), half: fc.boolean() }).map((r): Op => (r.half ? { op: "munmap", map: r.map, offset: 0, len: 2 * MiB } : { op: "munmap", map: r.map })),
@@ -145,7 +147,7 @@ export function randomOp(features: Features, config: Config): fc.Arbitrary<Op> {
     fc
       .record({ size: fc.constantFrom(PAGE, 2 * MiB, 0, PAGE + 1, 2 ** 63), flags: fc.subarray(["MMAP", "INIT_SHARED"] as const) })
       .map((r): Op => ({ op: "create_gmem", vm: "v0", gmem: "g9", size: r.size, flags: [...r.flags] })),
-    fc.record({ shared: fc.boolean(), offset: fc.constantFrom(0, PAGE, 1) }).map((r): Op => ({ op: "gmem_mmap", gmem: "g9", map: "m6", offset: r.offset, length: 2 * MiB, shared: r.shared })),
+    fc.record({ shared: fc.boolean(), offset: fc.constantFrom(0, PAGE) }).map((r): Op => ({ op: "gmem_mmap", gmem: "g9", map: "m6", offset: r.offset, length: 2 * MiB, shared: r.shared })),
     fc.record({ offset: fc.constantFrom(0, PAGE, 2 * MiB), write: fc.boolean(), byte }).map((r): Op => ({ op: "access", map: "m6", offset: r.offset, kind: r.write ? "write" : "read", ...(r.write ? { byte: r.byte } : {}) })),
     fc.constant<Op>({ op: "close", gmem: "g9" }),
     fc.constant<Op>({ op: "munmap", map: "m6" }),
@@ -213,7 +215,7 @@ export async function runRandom(helper: Helper, features: Features, opts: Random
   let sequences = 0;
   let steps = 0;
   let last: StepReport[] | undefined;
-  const property = fc.asyncProperty(fc.array(randomOp(features, config), { minLength: 1, maxLength: opts.maxLength ?? 25 }), async (ops) => {
+  const property = fc.asyncProperty(fc.array(randomOp(features, config), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" }), async (ops) => {
     sequences++;
     opts.onRun?.(sequences);
     const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });

@@ -300,8 +300,11 @@ struct vm {
   const char *guest_error;
 };
 struct fdobj { int fd; u64 hpage; };
+#define MAX_SPANS 64
 struct map {
-  int live;
+  int live; /* some page of the mapping is still mapped (the model drops a map once every page is unmapped) */
+  int nspans;
+  u64 span_start[MAX_SPANS], span_end[MAX_SPANS]; /* live byte ranges from the map's base */
   u64 len;
   int kind; /* 0 anon, 1 memfd, 2 guest_memfd */
   int alias_fd;
@@ -748,7 +751,9 @@ static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
     return;
   }
   if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
-  maps[m] = (struct map){1, rounded, kind, fd >= 0 ? dup(fd) : -1, off, hpage};
+  maps[m] = (struct map){.live = 1, .nspans = 1, .len = rounded, .kind = kind, .alias_fd = fd >= 0 ? dup(fd) : -1, .off = off, .hpage = hpage};
+  maps[m].span_start[0] = 0;
+  maps[m].span_end[0] = rounded;
   ok();
 }
 
@@ -779,6 +784,21 @@ static void op_munmap(J *op) {
   u64 off = num_or(op, "offset", 0);
   u64 len = get(op, "len") ? num_or(op, "len", 0) : maps[m].live ? maps[m].len - off : PAGE;
   int r = munmap((void *)(uintptr_t)(map_base(m) + off), len);
+  if (r == 0 && maps[m].live) {
+    /* subtract [off, off+len) (rounded to pages) from the live spans */
+    u64 a = off, b = off + (len + PAGE - 1) / PAGE * PAGE;
+    struct map *mp = &maps[m];
+    u64 ns[MAX_SPANS], ne[MAX_SPANS];
+    int n = 0;
+    for (int i = 0; i < mp->nspans; i++) {
+      if (mp->span_start[i] < a && n < MAX_SPANS) { ns[n] = mp->span_start[i]; ne[n++] = mp->span_end[i] < a ? mp->span_end[i] : a; }
+      if (mp->span_end[i] > b && n < MAX_SPANS) { ns[n] = mp->span_start[i] > b ? mp->span_start[i] : b; ne[n++] = mp->span_end[i]; }
+    }
+    memcpy(mp->span_start, ns, sizeof ns);
+    memcpy(mp->span_end, ne, sizeof ne);
+    mp->nspans = n;
+    mp->live = n > 0;
+  }
   ok_or_errno(r);
 }
 
