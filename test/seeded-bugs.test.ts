@@ -1,6 +1,7 @@
 // Every invariant and the refinement check must catch a deliberately broken implementation on its own.
 import { describe, expect, it } from "vitest";
 import type { BugId } from "../impl/bugs.js";
+import { scaledRuns } from "../props/budget.js";
 import type { Checks } from "../props/checker.js";
 import { runSequentialSuite } from "../props/run.js";
 import { SEQUENTIAL_SUITES } from "../props/suites.js";
@@ -44,7 +45,7 @@ describe("seeded bugs are found", () => {
 
   it("the correct implementation passes the same checks", async () => {
     for (const name of ["kvm-anon-x86", "kvm-hugetlb-x86"]) {
-      const r = await runSequentialSuite(suite(name), { seed: 1, runs: 200 });
+      const r = await runSequentialSuite(suite(name), { seed: 1, runs: scaledRuns(200) });
       expect(r.failure).toBeUndefined();
     }
   });
