@@ -111,14 +111,20 @@ function mapping(m: Mapping): ModelMapping {
 }
 
 function gmemInode(g: GmemInode): ModelInode {
+  const firsts = [...g.cache.keys()].map((n) => n * g.folioPages);
+  const split = [...g.cache].filter(([, f]) => f.split).map(([n]) => n * g.folioPages);
   return {
     vm: g.vm,
     size: g.size,
     flags: [...g.flags],
     open: g.open,
-    present: presence(g.cache.keys(), 1),
-    data: folioData(g.cache),
+    folioPages: g.folioPages,
+    present: presence(firsts, g.folioPages),
+    data: folioData([...g.cache].map(([n, f]) => [n * g.folioPages, f.folio])),
     bindings: ranges(g.bindings),
+    shared: ranges(g.shared),
+    split: presence(split, g.folioPages),
+    pins: spansOf([...g.pins].sort(([a], [b]) => a - b).map(([i, n]) => ({ start: i, end: i + 1, value: n }))),
   };
 }
 

@@ -11,6 +11,17 @@ export const BUGS = {
   "munmap-no-notify": "munmap does not call the mmu notifier: KVM keeps mapping the freed page",
   "anon-write-to-old-page": "the write after a COW fault goes to the old page: the write is lost",
   "zap-frees-contents": "zapping an SPTE also frees the host page's contents",
+  // guest_memfd (docs/GMEM.md): conversion, punch-hole, host faults and huge folios.
+  "gmem-host-fault-unlocked":
+    "v7 host fault checks the page is shared without the filemap invalidate lock (Peter Xu's question on the 2024 RFC): a conversion in between leaves a private page host-mapped",
+  "gmem-convert-check-before-unmap": "to-private conversion checks references before unmap_mapping_pages: a host-mapped page fails with EAGAIN",
+  "gmem-convert-commit-before-check": "to-private conversion commits before the reference check: a pinned page becomes private, and EAGAIN is returned after the fact",
+  "gmem-convert-no-unmap": "to-private conversion skips unmap_mapping_pages (and so counts no PTE references): a private page stays host-mapped",
+  "gmem-convert-no-zap": "conversion skips the SPTE zap of kvm_gmem_invalidate_begin: stage-2 keeps mappings that disagree with the new state",
+  "gmem-convert-scrubs": "to-shared conversion clears the pages as if firmware had scrubbed them: contents are lost",
+  "gmem-punch-no-zap": "PUNCH_HOLE skips kvm_gmem_invalidate_begin/_end: stage-2 keeps mapping the freed folios",
+  "gmem-merge-mapped": "merge checks only the converted part of a huge folio: it merges while a sub-page is still shared and host-mapped",
+  "gmem-huge-ignores-split": "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
 } as const;
 
 export type BugId = keyof typeof BUGS;

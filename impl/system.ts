@@ -6,7 +6,10 @@ import type { Op, OpOf } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
+import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
+import { gmemFallocate } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmap, gmemRelease, supportedFlags } from "./gmem/gmem.js";
+import { pin, unpin } from "./gmem/pin.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -40,7 +43,7 @@ export class Kernel implements System {
   ) {
     this.bugs = bugsOf(config.bugs);
     this.mm = new Mm(this.bugs, {
-      hostFault: (map, index, _write, h) => gmemHostFault(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, index, h),
+      hostFault: (map, index, _write, h) => gmemHostFault(this.gmemInodes[(map.backing as { inode: number }).inode]!, this.bugs, map, index, h),
       alias: async (op, map) => gmemAlias(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, op),
     });
   }
@@ -56,6 +59,7 @@ export class Kernel implements System {
 
   private get ctx() {
     return {
+      vms: this.vms,
       mm: this.mm,
       bugs: this.bugs,
       gmemInodes: this.gmemInodes,
@@ -78,7 +82,9 @@ export class Kernel implements System {
       .with({ op: "create_gmem" }, (o) => withVm(o.vm, (v) => this.createGmem(v, o)))
       .with({ op: "set_memory_region" }, (o) => withVm(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
       .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(v.kvm, o, h)))
-      .with({ op: "set_memory_attributes" }, (o) => withVm(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h)))
+      .with({ op: "set_memory_attributes" }, (o) =>
+        withVm(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
+      )
       .with({ op: "vcpu_access" }, (o) => withVm(o.vm, (v) => vcpuAccess(this.ctx, v.kvm, o, h)))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
       .with({ op: "mmap" }, async (o) => this.mm.mmap(o))
@@ -94,11 +100,11 @@ export class Kernel implements System {
         const id = this.gmemNames.get(o.gmem);
         return id === undefined ? EBADF : gmemMmap(this.gmemInodes[id]!, id, this.mm.maps, o);
       })
+      .with({ op: "gmem_fallocate" }, (o) => this.withGmem(o.gmem, (g) => gmemFallocate(this.ctx, g.inode, g.id, o, h)))
+      .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
+      .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
+      .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
       .with(
-        { op: "gmem_fallocate" },
-        { op: "gmem_convert" },
-        { op: "pin" },
-        { op: "unpin" },
         { op: "uffd_open" },
         { op: "uffd_register" },
         { op: "uffd_unregister" },
@@ -112,6 +118,11 @@ export class Kernel implements System {
         async () => NOT_MODELED,
       )
       .exhaustive();
+  }
+
+  private async withGmem(name: string, f: (g: { id: number; inode: GmemInode }) => Promise<Outcome>): Promise<Outcome> {
+    const id = this.gmemNames.get(name);
+    return id === undefined ? EBADF : f({ id, inode: this.gmemInodes[id]! });
   }
 
   private createVm(op: OpOf<"create_vm">): Outcome {

@@ -5,7 +5,9 @@ import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { LEVEL_PAGES, PAGE_SIZE, gfnOf } from "./consts.js";
 import { canonical } from "./canonical.js";
+import { memIsPrivate, privateSpans } from "./gmem/attributes.js";
 import { vmHasPrivateMem } from "./gmem/file.js";
+import { GMEM_STATE_INVARIANTS, GMEM_STEP_INVARIANTS } from "./gmem/invariants.js";
 import { findSlot } from "./kvm/memslot.js";
 import { hvaOf, spteAt } from "./kvm/mmu.js";
 import type { Vm } from "./kvm/types.js";
@@ -79,7 +81,7 @@ const stage2InSlot: StateInvariant = {
           for (let g = span.start; g < span.end; g += n) {
             const slot = findSlot(vm, as, g);
             if (slot === undefined || g + n > slot.baseGfn + slot.npages) return broken(`${name}: as ${as} gfn ${g} (${n} pages) is mapped outside any memslot`);
-            const attr = spans(vm.attributes, g, g + n);
+            const attr = privateSpans(s, vm, g, g + n, as);
             const uniform = span.value.private ? attr.length === 1 && attr[0]!.start === g && attr[0]!.end === g + n : attr.length === 0;
             if (!uniform) return broken(`${name}: gfn ${g} is mapped ${span.value.private ? "private" : "shared"} against its attributes`);
           }
@@ -135,7 +137,7 @@ function accessTarget(s: State, op: Op): { ref: PageRef; offset: number } | unde
   const gfn = gfnOf(op.gpa);
   const slot = vm === undefined ? undefined : findSlot(vm, 0, gfn);
   if (vm === undefined || slot === undefined) return undefined;
-  const isPrivate = vmHasPrivateMem(vm) && (op.private ?? get(vm.attributes, gfn) === true);
+  const isPrivate = vmHasPrivateMem(vm) && (op.private ?? memIsPrivate(s, vm, gfn));
   if (slot.gmem !== null && (slot.gmemOnly || isPrivate || s.config.arch === "arm64")) {
     return { ref: { kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + gfn - slot.baseGfn }, offset: op.gpa % PAGE_SIZE };
   }
@@ -217,6 +219,6 @@ const userfaultExits: StepInvariant = {
   },
 };
 
-export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K];
-export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits];
+export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS];
+export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, ...GMEM_STEP_INVARIANTS];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

@@ -1,7 +1,10 @@
 // step(state, op): the model's single entry point, pure and total.
 import { match } from "ts-pattern";
 import type { Op, OpOf } from "../schema/ops.js";
+import { gmemConvert } from "./gmem/convert.js";
+import { gmemFallocate } from "./gmem/fallocate.js";
 import { closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap } from "./gmem/file.js";
+import { pin, unpin } from "./gmem/pin.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
@@ -46,11 +49,11 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "file_fallocate" }, (o) => fileFallocate(s, o))
     .with({ op: "close" }, (o) => close(s, o))
     .with({ op: "gmem_mmap" }, (o) => gmemMmap(s, o))
+    .with({ op: "gmem_fallocate" }, (o) => gmemFallocate(s, o))
+    .with({ op: "gmem_convert" }, (o) => gmemConvert(s, o))
+    .with({ op: "pin" }, (o) => pin(s, o))
+    .with({ op: "unpin" }, (o) => unpin(s, o))
     .with(
-      { op: "gmem_fallocate" },
-      { op: "gmem_convert" },
-      { op: "pin" },
-      { op: "unpin" },
       { op: "uffd_open" },
       { op: "uffd_register" },
       { op: "uffd_unregister" },

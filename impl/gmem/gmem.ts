@@ -1,8 +1,11 @@
-// guest_memfd (current tree): the inode with its page cache and bindings, KVM's get_pfn, host faults, release.
-import { MAP_STRIDE, PAGE_SIZE } from "../../model/consts.js";
+// guest_memfd: the inode with its page cache, attribute tree, pins and bindings; create, bind, KVM's get_pfn,
+// host faults, mmap, alias accesses and release, with the locking of the design in force.
+import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
+import type { Config } from "../../schema/config.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
 import { RwLock } from "../locks.js";
@@ -11,37 +14,93 @@ import { Mapping } from "../mm/mapping.js";
 import type { FaultResult } from "../mm/mm.js";
 import { fillPage, readPage } from "../util/pagedata.js";
 import { RangeMap } from "../util/rangemap.js";
+import { invalidateBegin, invalidateEnd } from "./invalidate.js";
 
 export interface Binding {
   readonly vm: number;
   readonly slot: number;
 }
 
+/** A folio in the page cache; a huge one may be split into 4 KiB folios (its pages stay where they are). */
+export interface GmemFolio {
+  readonly folio: Folio;
+  split: boolean;
+}
+
+/** KVM asks guest_memfd for private/shared: v7 with vm_memory_attributes off. */
+export const gmemOwnsAttributes = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7" && !c.kernel.memoryAttributes;
+export const isRfc2024 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "rfc-2024";
+/** v7 takes the invalidate lock in host faults and kvm_gmem_get_pfn; the current tree does not. */
+export const isV7 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7";
+
+export const folioPagesOf = (c: Config): number => (c.gmemFolio === "1G" ? SIZE_1G / PAGE_SIZE : c.gmemFolio === "2M" ? SIZE_2M / PAGE_SIZE : 1);
+
+const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
+const SIGBUS_OUTCOME: Outcome = { result: "SIGBUS" };
+
 export class GmemInode {
-  /** Order-0 folios by page index. */
-  readonly cache = new Map<number, Folio>();
+  /** Folios by folio number (index / folioPages). */
+  readonly cache = new Map<number, GmemFolio>();
   readonly bindings = new RangeMap<Binding>((a, b) => a.vm === b.vm && a.slot === b.slot);
+  /** Host-faultable indexes: v7's attribute tree (shared entries), the 2024 RFC's faultability xarray. */
+  readonly shared = new RangeMap<true>();
   readonly invalidateLock = new RwLock("filemap_invalidate_lock");
+  /** Long-term pins per page index. */
+  readonly pins = new Map<number, number>();
+  /** References host faults hold between the folio lookup and the PTE install. */
+  readonly refs = new Map<number, number>();
+  /** Page indexes whose folio a host fault holds locked until its PTE is installed. */
+  readonly folioLocks = new Set<number>();
+  readonly folioPages: number;
   open = true;
 
   constructor(
     readonly vm: number,
+    /** kvm_arch_has_private_mem of the VM the file was created on. */
+    readonly vmHasPrivateMem: boolean,
     readonly size: number,
     readonly flags: readonly GmemFlagName[],
-  ) {}
+    readonly config: Config,
+  ) {
+    this.folioPages = folioPagesOf(config);
+    if (flags.includes("INIT_SHARED")) this.shared.set(0, size / PAGE_SIZE, true);
+  }
 
-  getOrAlloc(index: number): Folio {
-    let f = this.cache.get(index);
-    if (f === undefined) {
-      f = newFolio(1);
-      this.cache.set(index, f);
+  lookup(index: number): { entry: GmemFolio; sub: number } | undefined {
+    const entry = this.cache.get(Math.floor(index / this.folioPages));
+    return entry === undefined ? undefined : { entry, sub: index % this.folioPages };
+  }
+
+  /** kvm_gmem_get_folio: allocate on first use, split a huge folio once any of its pages is shared. */
+  getFolio(index: number): { folio: Folio; sub: number } {
+    const n = Math.floor(index / this.folioPages);
+    let entry = this.cache.get(n);
+    if (entry === undefined) {
+      entry = { folio: newFolio(this.folioPages), split: false };
+      this.cache.set(n, entry);
     }
-    return f;
+    if (this.folioPages > 1 && !entry.split && this.shared.any(n * this.folioPages, (n + 1) * this.folioPages)) entry.split = true;
+    return { folio: entry.folio, sub: index % this.folioPages };
+  }
+
+  /** Cached folio numbers touching [start, end): a walk of the cache, never of the range. */
+  foliosIn(start: number, end: number): number[] {
+    const a = Math.floor(start / this.folioPages);
+    const b = Math.ceil(end / this.folioPages);
+    return [...this.cache.keys()].filter((n) => n >= a && n < b).sort((x, y) => x - y);
+  }
+
+  /** folio_get / folio_put and pin / unpin bookkeeping. */
+  count(what: "refs" | "pins", index: number, delta: number): void {
+    const m = this[what];
+    const n = (m.get(index) ?? 0) + delta;
+    if (n === 0) m.delete(index);
+    else m.set(index, n);
   }
 }
 
 export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemFlagName[]): GmemFlagName[] {
-  return kernelFlags.filter((f) => f === "MMAP" || kvm === undefined || !kvm.hasPrivateMem);
+  return kernelFlags.filter((f) => f === "MMAP" || kvm === undefined || !kvm.hasPrivateMem || gmemOwnsAttributes(kvm.config));
 }
 
 /** kvm_gmem_create: validation, then a new inode. */
@@ -51,7 +110,8 @@ export function gmemCreate(kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): Gme
   const supported = supportedFlags(kvm, k.gmemFlags);
   if (op.flags.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
   if (op.size === 0 || op.size >= 2 ** 63 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-  return new GmemInode(vmId, op.size, (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f)));
+  if (op.size % (folioPagesOf(kvm.config) * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
+  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f)), kvm.config);
 }
 
 /** kvm_gmem_bind, under the filemap invalidate lock held exclusive. */
@@ -63,6 +123,8 @@ export async function gmemBind(inode: GmemInode, vmId: number, slot: number, npa
     const start = offset / PAGE_SIZE;
     if (inode.bindings.any(start, start + npages)) return { errno: "EINVAL" };
     inode.bindings.set(start, start + npages, { vm: vmId, slot });
+    // 2024 RFC patch 28: a software-protected VM's memory starts faultable, like its all-shared attributes.
+    if (isRfc2024(inode.config) && inode.vmHasPrivateMem) inode.shared.set(start, start + npages, true);
     return "ok";
   } finally {
     inode.invalidateLock.writeUnlock();
@@ -73,22 +135,56 @@ export function gmemUnbind(inode: GmemInode, pgoff: number, npages: number): voi
   inode.bindings.set(pgoff, pgoff + npages, undefined);
 }
 
-/** kvm_gmem_get_pfn: the folio for index, or the errno KVM reports. */
-export function gmemGetPfn(inode: GmemInode, index: number): { folio: Folio } | { errno: "EFAULT" } {
+/** kvm_gmem_get_pfn: the folio holding index (v7: under the invalidate lock, shared), or the errno KVM reports. */
+export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
   if (!inode.open) return { errno: "EFAULT" };
-  return { folio: inode.getOrAlloc(index) };
+  const locked = isV7(inode.config);
+  if (locked) await inode.invalidateLock.read(h);
+  try {
+    return inode.getFolio(index);
+  } finally {
+    if (locked) inode.invalidateLock.readUnlock();
+  }
 }
 
-/** kvm_gmem_fault_user_mapping. */
-export async function gmemHostFault(inode: GmemInode, map: Mapping, index: number, h: Hooks): Promise<FaultResult> {
+/** Whether the host fault path takes the invalidate lock: always in v7, by config in the 2024 RFC, never before. */
+function faultTakesLock(inode: GmemInode, bugs: Bugs): boolean {
+  if (isV7(inode.config)) return !bugs.has("gmem-host-fault-unlocked");
+  return isRfc2024(inode.config) && inode.config.gmemFaultLock;
+}
+
+/**
+ * kvm_gmem_fault_user_mapping (kvm_gmem_fault in the 2024 RFC): check the page may be host-faulted and look
+ * its folio up (locked, referenced) under the invalidate lock if the design takes it; finish_fault then installs
+ * the PTE after the lock is dropped, still holding the folio lock and the reference.
+ */
+export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, index: number, h: Hooks): Promise<FaultResult> {
   const fileIndex = map.backingIndex(index);
-  if (fileIndex * PAGE_SIZE >= inode.size || !inode.flags.includes("INIT_SHARED")) return { kind: "signal", signal: "SIGBUS" };
-  await h.yield("kvm_gmem_fault_user_mapping");
-  const folio = inode.getOrAlloc(fileIndex);
+  if (fileIndex * PAGE_SIZE >= inode.size) return SIGBUS;
+  const locked = faultTakesLock(inode, bugs);
+  if (locked) await inode.invalidateLock.read(h);
+  let got: { folio: Folio; sub: number };
+  try {
+    if (inode.shared.get(fileIndex) !== true) return SIGBUS;
+    await h.yield("kvm_gmem_fault_user_mapping:kvm_gmem_get_folio");
+    await h.yield("folio_lock", () => !inode.folioLocks.has(fileIndex));
+    inode.folioLocks.add(fileIndex);
+    got = inode.getFolio(fileIndex);
+    inode.count("refs", fileIndex, 1);
+  } finally {
+    if (locked) inode.invalidateLock.readUnlock();
+  }
+  await h.yield("finish_fault");
   const writable = map.prot === "rw";
+  const folio = inode.folioPages === 1 ? got.folio : splitView(got.folio, got.sub);
   map.ptes.set(index, { kind: "file", writable, folio });
+  inode.count("refs", fileIndex, -1);
+  inode.folioLocks.delete(fileIndex);
   return { kind: "mapped", folio, sub: 0, writable };
 }
+
+/** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
+const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
 
 /** do_mmap's generic checks, then kvm_gmem_mmap: MMAP flag and MAP_SHARED required. */
 export function gmemMmap(inode: GmemInode, inodeId: number, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
@@ -101,15 +197,16 @@ export function gmemMmap(inode: GmemInode, inodeId: number, maps: Map<string, Ma
   return { result: "ok" };
 }
 
-/** An access through a second shared mapping of the guest_memfd (write_alias / read_alias). */
+/** An access through a second shared mapping of the guest_memfd (write_alias / read_alias): fault, access, gone. */
 export function gmemAlias(inode: GmemInode, map: Mapping, op: OpOf<"write_alias"> | OpOf<"read_alias">): Outcome {
   const start = (map.backing.kind === "gmem" ? map.backing.offset : 0) + op.offset;
   const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
   for (let pos = start; pos < start + len; ) {
     const index = Math.floor(pos / PAGE_SIZE);
     const to = Math.min((index + 1) * PAGE_SIZE, start + len);
-    if (index * PAGE_SIZE >= inode.size || !inode.flags.includes("INIT_SHARED")) return { result: "SIGBUS" };
-    const page = pageOf(inode.getOrAlloc(index), 0);
+    if (index * PAGE_SIZE >= inode.size || inode.shared.get(index) !== true) return SIGBUS_OUTCOME;
+    const at = inode.getFolio(index);
+    const page = pageOf(at.folio, at.sub);
     if (op.op === "read_alias") return { result: "ok", value: readPage(page, pos % PAGE_SIZE) };
     fillPage(page, pos - index * PAGE_SIZE, to - index * PAGE_SIZE, op.byte ?? 0);
     pos = to;
@@ -121,18 +218,8 @@ export function gmemAlias(inode: GmemInode, map: Mapping, op: OpOf<"write_alias"
 export async function gmemRelease(inode: GmemInode, vms: readonly Kvm[], h: Hooks): Promise<void> {
   await inode.invalidateLock.write(h);
   try {
-    for (const b of [...inode.bindings.spans()]) {
-      const kvm = vms[b.value.vm]!;
-      const slot = kvm.memslots.map((m) => m.get(b.value.slot)).find((s) => s !== undefined);
-      if (slot === undefined || slot.gmem === null) continue;
-      const g0 = slot.baseGfn + b.start - slot.gmem.pgoff;
-      await kvm.mmuLock.write(h);
-      kvm.invalidateBegin();
-      kvm.invalidateRangeAdd(g0, g0 + b.end - b.start);
-      kvm.stage2[slot.as]!.zap(g0, g0 + b.end - b.start);
-      kvm.invalidateEnd();
-      kvm.mmuLock.writeUnlock();
-    }
+    const hit = await invalidateBegin(vms, inode, 0, Number.MAX_SAFE_INTEGER, h, true);
+    await invalidateEnd(hit, h);
     inode.bindings.clear();
     inode.open = false;
   } finally {

@@ -7,7 +7,14 @@ import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "./kvm.js";
 
-export async function setMemoryAttributes(bugs: Bugs, kvm: Kvm, op: OpOf<"set_memory_attributes">, h: Hooks): Promise<Outcome> {
+/** `gmemShouldSet` is guest_memfd's say in the 2024 RFC design (kvm_gmem_should_set_attributes), after the zap. */
+export async function setMemoryAttributes(
+  bugs: Bugs,
+  kvm: Kvm,
+  op: OpOf<"set_memory_attributes">,
+  h: Hooks,
+  gmemShouldSet: (start: number, end: number, toPrivate: boolean) => Promise<boolean> = async () => true,
+): Promise<Outcome> {
   if (!kvm.config.kernel.memoryAttributes) return { errno: "ENOTTY" };
   const toPrivate = op.attributes.includes("PRIVATE");
   if ((op.flags ?? 0) !== 0 || (toPrivate && !kvm.hasPrivateMem)) return { errno: "EINVAL" };
@@ -31,14 +38,15 @@ export async function setMemoryAttributes(bugs: Bugs, kvm: Kvm, op: OpOf<"set_me
       }
       kvm.mmuLock.writeUnlock();
     }
+    const allowed = await gmemShouldSet(start, end, toPrivate);
     await h.yield("kvm_vm_set_mem_attributes:store");
-    kvm.attributes.set(start, end, toPrivate ? true : undefined);
+    if (allowed) kvm.attributes.set(start, end, toPrivate ? true : undefined);
     if (hits.length > 0) {
       await kvm.mmuLock.write(h);
       kvm.invalidateEnd();
       kvm.mmuLock.writeUnlock();
     }
-    return { result: "ok" };
+    return allowed ? { result: "ok" } : { errno: "EINVAL" };
   } finally {
     kvm.slotsLock.unlock();
   }

@@ -3,6 +3,7 @@
 import { LEVEL_PAGES, PAGE_SIZE, type Level } from "../../model/consts.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { gmemMaxLevel, kvmMemIsPrivate } from "../gmem/attributes.js";
 import { gmemGetPfn, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { ZERO_FOLIO, pageOf, peekPage, type Folio } from "../mm/folio.js";
@@ -47,7 +48,7 @@ export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access"
   const write = op.kind === "write";
   for (;;) {
     await h.yield("vcpu_enter_guest");
-    const isPrivate = kvm.hasPrivateMem ? (op.private ?? kvm.attributes.get(gfn) === true) : false;
+    const isPrivate = kvm.hasPrivateMem ? (op.private ?? kvmMemIsPrivate(ctx.gmemInodes, kvm, gfn)) : false;
     const a: Access = { gpa: op.gpa, gfn, write, isPrivate, byte: op.byte ?? 0 };
     const hit = kvm.stage2[0]!.lookup(gfn);
     if (hit !== undefined && hit.leaf.private === isPrivate && (!write || hit.leaf.writable)) {
@@ -101,13 +102,13 @@ const waitNotInvalidating = (kvm: Kvm, gfn: number): (() => boolean) => () =>
 
 /** kvm_mmu_faultin_pfn and __kvm_mmu_faultin_pfn (x86). */
 async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, seq: number, a: Access, h: Hooks): Promise<Resolution> {
-  if (a.isPrivate !== (kvm.attributes.get(a.gfn) === true)) return done(memoryFault(a.gfn * PAGE_SIZE, privateFlag(a.isPrivate)));
+  if (a.isPrivate !== kvmMemIsPrivate(ctx.gmemInodes, kvm, a.gfn)) return done(memoryFault(a.gfn * PAGE_SIZE, privateFlag(a.isPrivate)));
   if (slot === undefined) return done(a.isPrivate ? memoryFault(a.gfn * PAGE_SIZE, ["PRIVATE"]) : mmio(a.gpa, a.write));
   if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
   if (kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
   const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
   if (uf !== undefined) return done(uf);
-  if (a.isPrivate || slot.gmemOnly) return gmemFaultin(ctx, slot, a, a.gfn * PAGE_SIZE);
+  if (a.isPrivate || slot.gmemOnly) return gmemFaultin(ctx, slot, a, a.gfn * PAGE_SIZE, h);
   if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
   return gupFaultin(ctx, slot, a, h);
 }
@@ -119,7 +120,7 @@ async function faultinArm64(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefin
   if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
   if (slot.gmem !== null) {
     const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
-    return uf !== undefined ? done(uf) : gmemFaultin(ctx, slot, a, a.gpa);
+    return uf !== undefined ? done(uf) : gmemFaultin(ctx, slot, a, a.gpa, h);
   }
   if (ctx.mm.locate(hvaOf(slot, a.gfn)) === undefined) return done({ errno: "EFAULT" });
   const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
@@ -138,11 +139,11 @@ async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Acc
   return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), "USERFAULT"]);
 }
 
-function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number): Resolution {
+async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number, h: Hooks): Promise<Resolution> {
   if (slot.gmem === null) return done(memoryFault(exitGpa, privateFlag(a.isPrivate)));
-  const pfn = gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn);
+  const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn, h);
   if ("errno" in pfn) return done(memoryFault(exitGpa, privateFlag(a.isPrivate), pfn.errno));
-  return { kind: "mapped", folio: pfn.folio, sub: 0, writable: true };
+  return { kind: "mapped", folio: pfn.folio, sub: pfn.sub, writable: true };
 }
 
 /** __kvm_faultin_pfn through GUP of the slot's hva. */
@@ -169,7 +170,7 @@ async function mapUnderMmuLock(
   try {
     if (kvm.rootGen !== rootGen || kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
     const gmem = a.isPrivate || slot.gmemOnly || (kvm.config.arch === "arm64" && slot.gmem !== null);
-    const level: Level = gmem ? 0 : maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, a.gfn);
+    const level: Level = gmem ? gmemMaxLevel(ctx.gmemInodes, ctx.bugs, kvm, slot, a.gfn, a.isPrivate) : maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, a.gfn);
     const writable = r.writable && !has(slot, "READONLY") && (a.write || !has(slot, "LOG_DIRTY_PAGES"));
     const n = LEVEL_PAGES[level];
     const start = Math.floor(a.gfn / n) * n;

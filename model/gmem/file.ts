@@ -1,9 +1,9 @@
-// guest_memfd files as merged in the current tree: create, bind to memslots, KVM's get_pfn, host faults, release.
+// guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
+// the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
 import type { OpOf } from "../../schema/ops.js";
 import { pagePieces } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, isPageAligned } from "../consts.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
-import { mapStage2, zapRange } from "../kvm/mmu.js";
 import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
@@ -13,15 +13,22 @@ import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
+import { folioPagesOf, getFolio } from "./folio.js";
+import { zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
 
 const G = "virt/kvm/guest_memfd.c";
+const V7_01 = "[PATCH v7 01/42] KVM: guest_memfd: Introduce per-gmem attributes, use to guard user mappings";
+const RFC27 = "[RFC PATCH 27/39] 5a05eb947cf7aa21f00b94171ca818cc3d5bdfee.1726009989.git.ackerleytng@google.com";
+const RFC28 = "[RFC PATCH 28/39] bf66353ee3338f11283a3f4b7ed1f06bd0b268a6.1726009989.git.ackerleytng@google.com";
 
 export const GMEM_RULES = {
   badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
   noGmem: rule("gmem.create-enotty", "virt/kvm/kvm_main.c (kvm_vm_ioctl): no CONFIG_KVM_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD is not built in", "ENOTTY"),
   createFlags: rule("gmem.create-flags", `${G} (kvm_gmem_create); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`, "a flag this VM does not support (INIT_SHARED needs a VM without private memory)", "EINVAL"),
   createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
+  createHugeSize: rule("gmem.create-huge-size", "cover.1726009989.git.ackerleytng@google.com (kvm_gmem_hugetlb_setup)", "with huge folios the size must be a multiple of the folio size", "EINVAL"),
   create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
   bindBadFd: rule("gmem.bind-ebadf", `${G} (kvm_gmem_bind)`, "guest_memfd is not an open fd", "EBADF"),
   bindNotGmem: rule("gmem.bind-not-gmem", `${G} (kvm_gmem_bind)`, "the fd is not a guest_memfd (or no fd was given)", "EINVAL"),
@@ -29,10 +36,15 @@ export const GMEM_RULES = {
   bindRange: rule("gmem.bind-range", `${G} (kvm_gmem_bind)`, "guest_memfd_offset negative, unaligned, or the slot runs past i_size", "EINVAL"),
   bindOverlap: rule("gmem.bind-overlap", `${G} (kvm_gmem_bind)`, "part of the range is already bound to a memslot", "EINVAL"),
   bind: rule("gmem.bind", `${G} (kvm_gmem_bind)`, "the slot is bound; GMEM_ONLY if the file has MMAP"),
+  bindFaultable: rule("gmem.bind-faultable", `${RFC28} (kvm_gmem_set_default_faultability_by_vm_type)`, "2024 RFC: binding makes a software-protected VM's range faultable, like its all-shared attributes"),
   pfnClosed: rule("gmem.get-pfn-closed", `${G} (kvm_gmem_get_pfn)`, "the guest_memfd was closed: no file behind the slot", "EFAULT"),
   pfn: rule("gmem.get-pfn", `${G} (kvm_gmem_get_pfn, kvm_gmem_get_folio)`, "KVM gets the page, allocating and zeroing it on first use"),
   hostEof: rule("gmem.host-fault-eof", `${G} (kvm_gmem_fault_user_mapping)`, "host fault at or beyond i_size: SIGBUS"),
-  hostNotShared: rule("gmem.host-fault-private", `${G} (kvm_gmem_fault_user_mapping)`, "host fault on a guest_memfd without INIT_SHARED: SIGBUS"),
+  hostNotShared: rule(
+    "gmem.host-fault-private",
+    `${G} (kvm_gmem_fault_user_mapping); ${V7_01}; ${RFC27} (kvm_gmem_fault)`,
+    "host fault on a page guest_memfd keeps from the host (no INIT_SHARED; v7: PRIVATE; 2024 RFC: not faultable): SIGBUS",
+  ),
   hostFault: rule("gmem.host-fault", `${G} (kvm_gmem_fault_user_mapping)`, "host fault maps the guest_memfd page, allocating it zeroed"),
   mmapBadFd: rule("gmem.mmap-ebadf", "fs/file.c (fget)", "the guest_memfd fd is not open", "EBADF"),
   mmapNoFlag: rule("gmem.mmap-enodev", `${G} (kvm_gmem_mmap)`, "mmap of a guest_memfd created without GUEST_MEMFD_FLAG_MMAP", "ENODEV"),
@@ -45,8 +57,9 @@ export const GMEM_RULES = {
 
 export const vmHasPrivateMem = (vm: Vm): boolean => vm.type === 1;
 
+/** kvm_gmem_get_supported_flags; INIT_SHARED for CoCo VMs once attributes live in guest_memfd ([PATCH v7 19/42]). */
 export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMAP" | "INIT_SHARED")[] {
-  return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm));
+  return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
 }
 
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
@@ -56,19 +69,35 @@ export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
   if (vmId === undefined) return refuse(s, GMEM_RULES.badVm);
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
+  const folioPages = folioPagesOf(s.config);
   const failure = firstFailure([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
     check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
     check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
+    check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
   const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
-  const inode: GmemInode = { vm: vmId, size: op.size, flags, open: true, present: EMPTY_RANGES, data: new Map(), bindings: EMPTY_RANGES };
+  const inode: GmemInode = {
+    vm: vmId,
+    size: op.size,
+    flags,
+    open: true,
+    folioPages,
+    present: EMPTY_RANGES,
+    data: new Map(),
+    bindings: EMPTY_RANGES,
+    shared: flags.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
+    split: EMPTY_RANGES,
+    pins: EMPTY_RANGES,
+  };
   const id = s.gmem.inodes.length;
   return result({ ...s, gmem: { inodes: [...s.gmem.inodes, inode], names: withEntry(s.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
 }
 
-export type BindOutcome = { readonly ok: true; readonly state: State; readonly slot: Memslot } | { readonly ok: false; readonly rule: Rule };
+export type BindOutcome =
+  | { readonly ok: true; readonly state: State; readonly slot: Memslot; readonly fired: readonly Rule[] }
+  | { readonly ok: false; readonly rule: Rule };
 
 /** kvm_gmem_bind for a slot being created (its gmem field is filled in here). */
 export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | undefined, offset: number): BindOutcome {
@@ -83,8 +112,12 @@ export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | u
     check(GMEM_RULES.bindOverlap, () => spans(inode.bindings, start, start + slot.npages).length > 0),
   ]);
   if (failure !== undefined) return { ok: false, rule: failure };
-  const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, start + slot.npages, { vm: vmId, slot: slot.slot }) };
-  return { ok: true, state: withInode(s, id, bound), slot: { ...slot, gmem: { inode: id, pgoff: start }, gmemOnly: inode.flags.includes("MMAP") } };
+  const end = start + slot.npages;
+  const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, end, { vm: vmId, slot: slot.slot }) };
+  const faultable = rfc2024(s.config) && vmHasPrivateMem(s.kvm.vms[vmId]!);
+  const next = faultable ? { ...bound, shared: assign(bound.shared, start, end, true) } : bound;
+  const fired = faultable ? [GMEM_RULES.bindFaultable] : [];
+  return { ok: true, state: withInode(s, id, next), slot: { ...slot, gmem: { inode: id, pgoff: start }, gmemOnly: inode.flags.includes("MMAP") }, fired };
 }
 
 /** kvm_gmem_unbind when a slot is freed. */
@@ -101,8 +134,7 @@ export function gmemGetPfn(s: State, slot: Memslot & { gmem: NonNullable<Memslot
   const inode = s.gmem.inodes[slot.gmem.inode]!;
   if (!inode.open) return { ok: false, rule: GMEM_RULES.pfnClosed };
   const index = slot.gmem.pgoff + gfn - slot.baseGfn;
-  const allocated = get(inode.present, index) === true ? s : withInode(s, slot.gmem.inode, { ...inode, present: assign(inode.present, index, index + 1, true) });
-  return { ok: true, state: allocated, inode: slot.gmem.inode, index };
+  return { ok: true, state: withInode(s, slot.gmem.inode, getFolio(inode, index)), inode: slot.gmem.inode, index };
 }
 
 /** kvm_gmem_fault_user_mapping: a host access through a guest_memfd mapping. */
@@ -112,8 +144,8 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const inode = s.gmem.inodes[id]!;
   const fileIndex = backingIndex(map, index);
   if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostEof] };
-  if (!inode.flags.includes("INIT_SHARED")) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
-  const allocated = withInode(s, id, { ...inode, present: assign(inode.present, fileIndex, fileIndex + 1, true) });
+  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
+  const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
@@ -159,8 +191,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   for (const p of pagePieces(map.backing.offset + op.offset, len)) {
     const inode = next.gmem.inodes[id]!;
     if (p.index * PAGE_SIZE >= inode.size) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostEof);
-    if (!inode.flags.includes("INIT_SHARED")) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostNotShared);
-    next = withInode(next, id, { ...inode, present: assign(inode.present, p.index, p.index + 1, true) });
+    if (get(inode.shared, p.index) !== true) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostNotShared);
+    next = withInode(next, id, getFolio(inode, p.index));
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);
   }
@@ -171,15 +203,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
 export function closeGmem(s: State, name: string): StepResult {
   const id = s.gmem.names.get(name);
   if (id === undefined) return refuse(s, GMEM_RULES.closeBadFd);
-  const inode = s.gmem.inodes[id]!;
-  let vms = s.kvm.vms;
-  for (const b of spans(inode.bindings, 0, Number.MAX_SAFE_INTEGER)) {
-    const vm = vms[b.value.vm]!;
-    const slot = vm.slots.find((sl) => sl.slot === b.value.slot)!;
-    const g0 = slot.baseGfn + b.start - slot.gmem!.pgoff;
-    vms = replaceAt(vms, b.value.vm, mapStage2(vm, slot.as, (s2) => zapRange(s2, g0, g0 + b.end - b.start)));
-  }
-  const released: GmemInode = { ...inode, open: false, bindings: EMPTY_RANGES };
-  const next = withInode({ ...s, kvm: { ...s.kvm, vms }, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } }, id, released);
+  const zapped = zapBindings(s, id, 0, Number.MAX_SAFE_INTEGER);
+  const released: GmemInode = { ...zapped.gmem.inodes[id]!, open: false, bindings: EMPTY_RANGES };
+  const next = withInode({ ...zapped, gmem: { ...zapped.gmem, names: withoutEntry(zapped.gmem.names, name) } }, id, released);
   return result(next, { result: "ok" }, GMEM_RULES.release);
 }

@@ -16,10 +16,22 @@ export interface GmemInode {
   readonly flags: readonly GmemFlagName[];
   /** False once the fd was closed: kvm_gmem_release has unbound every memslot. */
   readonly open: boolean;
+  /** 4 KiB pages per folio (config.gmemFolio): 1, 512 or 262144. */
+  readonly folioPages: number;
+  /** Allocated pages; whole folios when folios are huge. */
   readonly present: RangeMap<true>;
   readonly data: ReadonlyMap<number, PageBytes>;
   /** Page index -> memslot (the file's bindings xarray). */
   readonly bindings: RangeMap<Binding>;
+  /**
+   * Indexes the host may fault in: the shared entries of v7's per-inode attribute tree, or the 2024 RFC's
+   * faultability xarray. Kept apart from the VM's PRIVATE attribute; fixed by INIT_SHARED in the current tree.
+   */
+  readonly shared: RangeMap<true>;
+  /** Present huge folios currently split into 4 KiB folios (whole folio ranges). */
+  readonly split: RangeMap<true>;
+  /** Long-term pins (FOLL_LONGTERM GUP references) per page index. */
+  readonly pins: RangeMap<number>;
 }
 
 export interface GmemState {

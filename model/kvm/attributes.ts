@@ -1,6 +1,7 @@
 // KVM_SET_MEMORY_ATTRIBUTES: per-VM PRIVATE attribute, with the no-op rule and the pre-set zap.
 import type { OpOf } from "../../schema/ops.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { assign, covers, spans } from "../ranges.js";
@@ -49,6 +50,9 @@ export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">)
     const b = Math.min(end, slot.baseGfn + slot.npages);
     if (a < b) next = mapStage2(next, slot.as, (s2) => zapRange(s2, a, b));
   }
-  next = { ...next, attributes: assign(next.attributes, start, end, wantsPrivate ? true : undefined) };
-  return result({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, next) } }, { result: "ok" }, ATTRIBUTE_RULES.set);
+  const gmem = gmemShouldSetAttributes({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, next) } }, vmId, start, end, wantsPrivate);
+  if (gmem.refused !== undefined) return result(gmem.state, { errno: "EINVAL" }, ...gmem.fired, gmem.refused);
+  const vms = gmem.state.kvm.vms;
+  const stored = { ...vms[vmId]!, attributes: assign(vms[vmId]!.attributes, start, end, wantsPrivate ? true : undefined) };
+  return result({ ...gmem.state, kvm: { ...gmem.state.kvm, vms: replaceAt(vms, vmId, stored) } }, { result: "ok" }, ATTRIBUTE_RULES.set, ...gmem.fired);
 }

@@ -2,6 +2,7 @@
 import type { OpOf } from "../../schema/ops.js";
 import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
+import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { hostFault } from "../mm/fault.js";
@@ -59,7 +60,7 @@ export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   if (op.vcpu >= s.config.vcpus) return refuse(s, FAULT_PATH_RULES.badVcpu);
   const vm = s.kvm.vms[vmId]!;
   const gfn = gfnOf(op.gpa);
-  const attrPrivate = get(vm.attributes, gfn) === true;
+  const attrPrivate = memIsPrivate(s, vm, gfn);
   const isPrivate = vmHasPrivateMem(vm) ? (op.private ?? attrPrivate) : false;
   const f: Fault = { vmId, gpa: op.gpa, gfn, write: op.kind === "write", isPrivate, byte: op.byte ?? 0 };
   const spte = spteAt(vm, 0, gfn);
@@ -126,8 +127,9 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   if (slot.gmem === null) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate)), FAULT_PATH_RULES.gmemNoFile);
   const pfn = gmemGetPfn(s, { ...slot, gmem: slot.gmem }, f.gfn);
   if (!pfn.ok) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate), pfn.rule.errno as "EFAULT"), pfn.rule, FAULT_PATH_RULES.gmemError);
-  const spte: Spte = { level: maxGmemLevel(), writable: true, private: f.isPrivate };
-  const mapped = withVm(pfn.state, f.vmId, installSpte(pfn.state.kvm.vms[f.vmId]!, 0, f.gfn, spte));
+  const vm = pfn.state.kvm.vms[f.vmId]!;
+  const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate };
+  const mapped = withVm(pfn.state, f.vmId, installSpte(vm, 0, f.gfn, spte));
   return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
 }
 

@@ -154,7 +154,7 @@ function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | un
     if (!bound.ok) return refuse(s, bound.rule);
     state = bound.state;
     created = bound.slot;
-    fired.push(GMEM_RULES.bind);
+    fired.push(GMEM_RULES.bind, ...bound.fired);
   }
   if (beyondMaxGfn(s, slot)) return refuse(s, MEMSLOT_RULES.maxGfn);
   const vm = state.kvm.vms[vmId]!;

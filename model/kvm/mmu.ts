@@ -1,6 +1,8 @@
 // The abstract stage-2 table: which gfns are mapped, at which level, writable or not, private or shared.
 import { LEVEL_PAGES, PAGE_SIZE, type Level } from "../consts.js";
 import { replaceAt } from "../immutable.js";
+import { privateSpans } from "../gmem/attributes.js";
+import { folioLevel, inUnsplitHugeFolio } from "../gmem/folio.js";
 import { hostLevelAt } from "../mm/pages.js";
 import { assign, covers, get, spans, type RangeMap } from "../ranges.js";
 import { rule } from "../rules.js";
@@ -104,8 +106,23 @@ export function maxSharedLevel(s: State, vm: Vm, slot: Memslot, gfn: number): Le
   return 0;
 }
 
-/** The largest level a guest_memfd-backed mapping may have: order-0 folios only in this tree. */
-export const maxGmemLevel = (): Level => 0;
+/**
+ * The largest level a guest_memfd-backed mapping may have: huge only for a private fault inside one unsplit
+ * (hence wholly private) huge folio, aligned in slot and file; arm64's gmem_abort maps PAGE_SIZE only.
+ */
+export function maxGmemLevel(s: State, vm: Vm, slot: Memslot, gfn: number, isPrivate: boolean): Level {
+  if (!isPrivate || s.config.arch !== "x86" || slot.gmem === null || forces4K(slot)) return 0;
+  const inode = s.gmem.inodes[slot.gmem.inode]!;
+  const index = slot.gmem.pgoff + gfn - slot.baseGfn;
+  for (let l = folioLevel(inode); l > 0; l--) {
+    const n = LEVEL_PAGES[l as Level];
+    const start = Math.floor(gfn / n) * n;
+    if (start < slot.baseGfn || start + n > slot.baseGfn + slot.npages) continue;
+    if ((((slot.baseGfn - slot.gmem.pgoff) % n) + n) % n !== 0 || !inUnsplitHugeFolio(inode, index)) continue;
+    if (covers(privateSpans(s, vm, start, start + n, slot.as), start, start + n)) return l as Level;
+  }
+  return 0;
+}
 
 /** kvm_mmu_recover_huge_pages over one slot: collapse regions whose max level grew (x86 only). */
 export function recoverHugePages(s: State, vm: Vm, slot: Memslot): Vm {

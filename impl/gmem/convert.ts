@@ -1,0 +1,148 @@
+// In-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7), or guest_memfd's half of
+// KVM_SET_MEMORY_ATTRIBUTES (2024 RFC), with split before sharing and merge once private again.
+import { PAGE_SIZE } from "../../model/consts.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
+import type { Hooks } from "../hooks.js";
+import type { ImplMemslot, Kvm } from "../kvm/kvm.js";
+import type { Mm } from "../mm/mm.js";
+import { gmemOwnsAttributes, isRfc2024, isV7, type GmemInode } from "./gmem.js";
+import { hostMapped, invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
+
+export interface GmemCtx {
+  readonly vms: readonly Kvm[];
+  readonly mm: Mm;
+  readonly bugs: Bugs;
+  readonly gmemInodes: readonly GmemInode[];
+}
+
+const EINVAL: Outcome = { errno: "EINVAL" };
+
+/** The first page of [start, end) with a reference beyond the page cache's: a pin, an in-flight fault, a PTE. */
+function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number | undefined {
+  const inRange = (i: number): boolean => i >= start && i < end;
+  const mapped = ptes ? hostMapped(ctx.mm, id, start, end) : [];
+  const refd = [...inode.pins.keys(), ...inode.refs.keys(), ...inode.folioLocks, ...mapped].filter(inRange);
+  return refd.length === 0 ? undefined : refd.reduce((a, b) => Math.min(a, b));
+}
+
+/** Splits every cached huge folio touching [start, end). */
+function splitRange(inode: GmemInode, start: number, end: number): void {
+  if (inode.folioPages === 1) return;
+  for (const n of inode.foliosIn(start, end)) inode.cache.get(n)!.split = true;
+}
+
+/** Merges every split folio touching [start, end) that is wholly private with no page referenced. */
+function mergeRange(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number): void {
+  for (const n of inode.foliosIn(start, end)) {
+    const entry = inode.cache.get(n)!;
+    const f0 = n * inode.folioPages;
+    const f1 = f0 + inode.folioPages;
+    // The seeded mistake looks only at the converted part of the folio.
+    const [a, b] = ctx.bugs.has("gmem-merge-mapped") ? [Math.max(start, f0), Math.min(end, f1)] : [f0, f1];
+    if (entry.split && !inode.shared.any(a, b) && firstReferenced(ctx, inode, id, a, b) === undefined) entry.split = false;
+  }
+}
+
+/** The to-shared path clears what the seeded mistake treats as firmware-scrubbed memory. */
+function scrub(inode: GmemInode, start: number, end: number): void {
+  for (const n of inode.foliosIn(start, end)) {
+    const folio = inode.cache.get(n)!.folio;
+    for (const sub of [...folio.sub.keys()]) if (n * inode.folioPages + sub >= start && n * inode.folioPages + sub < end) folio.sub.delete(sub);
+  }
+}
+
+/** kvm_gmem_set_attributes (v7): validation, then __kvm_gmem_set_attributes under the invalidate lock. */
+export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_convert">, h: Hooks): Promise<Outcome> {
+  const c = inode.config;
+  if (!isV7(c) || !gmemOwnsAttributes(c)) return { errno: "ENOTTY" };
+  const toPrivate = op.to === "private";
+  if (toPrivate && !inode.vmHasPrivateMem) return EINVAL;
+  if (op.size === 0 || op.offset + op.size >= 2 ** 64) return EINVAL;
+  if (op.offset % PAGE_SIZE !== 0 || op.size % PAGE_SIZE !== 0) return EINVAL;
+  if (op.offset >= inode.size || op.offset + op.size > inode.size) return EINVAL;
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.size / PAGE_SIZE;
+  await inode.invalidateLock.write(h);
+  try {
+    if (toPrivate ? !inode.shared.any(start, end) : inode.shared.covers(start, end)) return { result: "ok" };
+    let busy: number | undefined;
+    if (toPrivate) {
+      const noUnmap = ctx.bugs.has("gmem-convert-no-unmap");
+      if (ctx.bugs.has("gmem-convert-check-before-unmap")) busy = firstReferenced(ctx, inode, id, start, end);
+      if (!noUnmap) await unmapMappingPages(ctx.mm, id, start, end, h);
+      await h.yield("kvm_gmem_is_safe_for_conversion");
+      if (!ctx.bugs.has("gmem-convert-check-before-unmap")) busy = firstReferenced(ctx, inode, id, start, end, !noUnmap);
+      if (busy !== undefined && !ctx.bugs.has("gmem-convert-commit-before-check")) return { errno: "EAGAIN", error_offset: busy * PAGE_SIZE };
+    }
+    await h.yield("__kvm_gmem_set_attributes:commit");
+    const hit = await invalidateBegin(ctx.vms, inode, start, end, h, !ctx.bugs.has("gmem-convert-no-zap"));
+    if (!toPrivate) {
+      splitRange(inode, start, end);
+      if (ctx.bugs.has("gmem-convert-scrubs")) scrub(inode, start, end);
+    }
+    inode.shared.set(start, end, toPrivate ? undefined : true);
+    if (toPrivate) mergeRange(ctx, inode, id, start, end);
+    await invalidateEnd(hit, h);
+    return busy === undefined ? { result: "ok" } : { errno: "EAGAIN", error_offset: busy * PAGE_SIZE };
+  } finally {
+    inode.invalidateLock.writeUnlock();
+  }
+}
+
+/** kvm_gmem_no_mappings_range: each folio locked in turn, none host-mapped nor pinned. */
+async function noMappings(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, h: Hooks): Promise<boolean> {
+  for (const n of inode.foliosIn(start, end)) {
+    const a = Math.max(start, n * inode.folioPages);
+    const b = Math.min(end, (n + 1) * inode.folioPages);
+    await h.yield("kvm_gmem_no_mappings_range:folio_lock", () => ![...inode.folioLocks].some((i) => i >= a && i < b));
+    if (hostMapped(ctx.mm, id, a, b).length > 0 || [...inode.pins.keys()].some((i) => i >= a && i < b)) return false;
+  }
+  return true;
+}
+
+/** kvm_gmem_try_set_faultable_slot ([RFC PATCH 39/39]): under the invalidate lock, exclusive. */
+async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: number, gEnd: number, faultable: boolean, h: Hooks): Promise<boolean> {
+  const id = slot.gmem!.inode;
+  const inode = ctx.gmemInodes[id]!;
+  if (!inode.open) return true;
+  const start = slot.gmem!.pgoff + gStart - slot.baseGfn;
+  const end = start + gEnd - gStart;
+  await inode.invalidateLock.write(h);
+  try {
+    inode.shared.set(start, end, faultable ? true : undefined);
+    await h.yield("kvm_gmem_try_set_faultable_slot:faultability-set");
+    if (faultable) {
+      splitRange(inode, start, end);
+      return true;
+    }
+    if (!(await noMappings(ctx, inode, id, start, end, h))) return false;
+    mergeRange(ctx, inode, id, start, end);
+    return true;
+  } finally {
+    inode.invalidateLock.writeUnlock();
+  }
+}
+
+async function trySetFaultableVm(ctx: GmemCtx, kvm: Kvm, start: number, end: number, faultable: boolean, h: Hooks): Promise<boolean> {
+  for (const slots of kvm.memslots) {
+    for (const slot of slots.sorted) {
+      const a = Math.max(start, slot.baseGfn);
+      const b = Math.min(end, slot.baseGfn + slot.npages);
+      if (a < b && slot.gmem !== null && !(await trySetFaultableSlot(ctx, slot, a, b, faultable, h))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * kvm_gmem_should_set_attributes (2024 RFC), called by KVM_SET_MEMORY_ATTRIBUTES after the zap: false when a
+ * page is still mapped or pinned, after rolling faultability back to faultable over the whole range.
+ */
+export async function gmemShouldSetAttributes(ctx: GmemCtx, kvm: Kvm, start: number, end: number, toPrivate: boolean, h: Hooks): Promise<boolean> {
+  if (!isRfc2024(kvm.config)) return true;
+  if (await trySetFaultableVm(ctx, kvm, start, end, !toPrivate, h)) return true;
+  await trySetFaultableVm(ctx, kvm, start, end, true, h);
+  return false;
+}

@@ -1,0 +1,60 @@
+// fallocate(2) on a guest_memfd: vfs_fallocate's checks, then kvm_gmem_fallocate (allocate or punch a hole).
+import { PAGE_SIZE } from "../../model/consts.js";
+import type { OpOf } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Hooks } from "../hooks.js";
+import type { GmemCtx } from "./convert.js";
+import type { GmemInode } from "./gmem.js";
+import { invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
+
+const LOFF_LIMIT = 2 ** 63;
+
+/** kvm_gmem_allocate: folios of the range allocated under the invalidate lock, shared. */
+async function allocate(inode: GmemInode, start: number, end: number, h: Hooks): Promise<void> {
+  await inode.invalidateLock.read(h);
+  try {
+    for (let i = start; i < end; i += inode.folioPages) inode.getFolio(i);
+  } finally {
+    inode.invalidateLock.readUnlock();
+  }
+}
+
+/** kvm_gmem_punch_hole: invalidate every bound VM, then truncate_inode_pages_range (folio by folio, locked). */
+async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, h: Hooks): Promise<void> {
+  await inode.invalidateLock.write(h);
+  try {
+    const skipZap = ctx.bugs.has("gmem-punch-no-zap");
+    const hit = skipZap ? [] : await invalidateBegin(ctx.vms, inode, start, end, h, true);
+    for (const n of inode.foliosIn(start, end)) {
+      const a = n * inode.folioPages;
+      await h.yield("truncate_inode_pages_range:folio_lock", () => ![...inode.folioLocks].some((i) => i >= a && i < a + inode.folioPages));
+    }
+    await unmapMappingPages(ctx.mm, id, start, end, h);
+    for (const n of inode.foliosIn(start, end)) inode.cache.delete(n);
+    for (const i of [...inode.pins.keys()]) if (i >= start && i < end) inode.pins.delete(i);
+    await invalidateEnd(hit, h);
+  } finally {
+    inode.invalidateLock.writeUnlock();
+  }
+}
+
+export async function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_fallocate">, h: Hooks): Promise<Outcome> {
+  const punch = op.mode.includes("PUNCH_HOLE");
+  const keep = op.mode.includes("KEEP_SIZE");
+  if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
+  if (punch && !keep) return { errno: "EOPNOTSUPP" };
+  if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
+  if (!keep) return { errno: "EOPNOTSUPP" };
+  const folioBytes = inode.folioPages * PAGE_SIZE;
+  if (op.offset % folioBytes !== 0 || op.len % folioBytes !== 0) return { errno: "EINVAL" };
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.len / PAGE_SIZE;
+  if (punch) {
+    const last = Math.min(end, inode.size / PAGE_SIZE);
+    if (start < last) await punchHole(ctx, inode, id, start, last, h);
+    return { result: "ok" };
+  }
+  if (op.offset + op.len > inode.size) return { errno: "EINVAL" };
+  await allocate(inode, start, end, h);
+  return { result: "ok" };
+}

@@ -1,0 +1,69 @@
+// What guest_memfd tears down when pages change hands: SPTEs in every bound VM inside an mmu_invalidate
+// window (kvm_gmem_invalidate_begin/_end), and host PTEs of every mapping of the file (unmap_mapping_pages).
+import { PAGE_SIZE } from "../../model/consts.js";
+import type { Hooks } from "../hooks.js";
+import type { Kvm } from "../kvm/kvm.js";
+import type { Mapping } from "../mm/mapping.js";
+import type { Mm } from "../mm/mm.js";
+import type { GmemInode } from "./gmem.js";
+
+/**
+ * kvm_gmem_invalidate_begin: for each memslot bound to [start, end), under mmu_lock, start (once per VM) an
+ * mmu_invalidate window covering its gfns and zap them. Returns the VMs whose window invalidateEnd closes.
+ */
+export async function invalidateBegin(vms: readonly Kvm[], inode: GmemInode, start: number, end: number, h: Hooks, zap: boolean): Promise<Kvm[]> {
+  const hit: Kvm[] = [];
+  for (const b of [...inode.bindings.spans(start, end)]) {
+    const kvm = vms[b.value.vm]!;
+    const slot = kvm.memslots[Math.floor(b.value.slot / 65536)]?.get(b.value.slot);
+    if (slot === undefined || slot.gmem === null) continue;
+    const g0 = slot.baseGfn + b.start - slot.gmem.pgoff;
+    const g1 = g0 + b.end - b.start;
+    await kvm.mmuLock.write(h);
+    if (!hit.includes(kvm)) {
+      kvm.invalidateBegin();
+      hit.push(kvm);
+    }
+    kvm.invalidateRangeAdd(g0, g1);
+    if (zap) kvm.stage2[slot.as]!.zap(g0, g1);
+    kvm.mmuLock.writeUnlock();
+  }
+  return hit;
+}
+
+/** kvm_gmem_invalidate_end. */
+export async function invalidateEnd(hit: readonly Kvm[], h: Hooks): Promise<void> {
+  for (const kvm of hit) {
+    await kvm.mmuLock.write(h);
+    kvm.invalidateEnd();
+    kvm.mmuLock.writeUnlock();
+  }
+}
+
+/** The PTE keys (mapping page indexes) of each mapping of the inode that map file pages [start, end). */
+function ptesIn(mm: Mm, inodeId: number, start: number, end: number): { map: Mapping; first: number; keys: number[] }[] {
+  const out: { map: Mapping; first: number; keys: number[] }[] = [];
+  for (const map of mm.maps.values()) {
+    if (map.backing.kind !== "gmem" || map.backing.inode !== inodeId) continue;
+    const first = map.backing.offset / PAGE_SIZE;
+    const keys = [...map.ptes.keys()].filter((k) => k + first >= start && k + first < end);
+    if (keys.length > 0) out.push({ map, first, keys });
+  }
+  return out;
+}
+
+/** Indexes of [start, end) some host PTE maps. */
+export function hostMapped(mm: Mm, inodeId: number, start: number, end: number): number[] {
+  return ptesIn(mm, inodeId, start, end).flatMap(({ first, keys }) => keys.map((k) => k + first));
+}
+
+/** unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside mmu notifier calls. */
+export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, end: number, h: Hooks): Promise<void> {
+  for (const { map, keys } of ptesIn(mm, inodeId, start, end)) {
+    const lo = keys.reduce((a, b) => Math.min(a, b));
+    const hi = keys.reduce((a, b) => Math.max(a, b)) + 1;
+    await mm.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
+      for (const k of keys) map.ptes.delete(k);
+    });
+  }
+}

@@ -1,0 +1,126 @@
+// In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7, May 2026),
+// or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
+import type { OpOf } from "../../schema/ops.js";
+import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { assign, covers, some, spans } from "../ranges.js";
+import { check, firstFailure, rule, type Rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { addWraps } from "../u64.js";
+import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
+import { vmHasPrivateMem, withInode } from "./file.js";
+import { FOLIO_RULES, mergeRange, splitRange } from "./folio.js";
+import { firstHostMapped, unmapHost, zapBindings } from "./invalidate.js";
+import type { GmemInode } from "./types.js";
+
+const V7 = (n: number): string => `[PATCH v7 ${String(n).padStart(2, "0")}/42] 20260522-gmem-inplace-conversion-v7-${n}-2f0fae496530@google.com`;
+const RFC29 = "[RFC PATCH 29/39] f4ca1711a477a3b56406c05d125dce3d7403b936.1726009989.git.ackerleytng@google.com";
+const RFC39 = "[RFC PATCH 39/39] 38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd.1726009989.git.ackerleytng@google.com";
+
+export const CONVERT_RULES = {
+  badFd: rule("gmem.convert-ebadf", "fs/ioctl.c (ksys_ioctl: fdget)", "the guest_memfd fd is not open", "EBADF"),
+  noIoctl: rule("gmem.convert-enotty", `virt/kvm/guest_memfd.c (kvm_gmem_ioctl); ${V7(9)}`, "no KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd: in-place conversion v7 is not in this kernel", "ENOTTY"),
+  vmAttributes: rule("gmem.convert-vm-attributes", V7(18), "per-VM attributes are on (vm_memory_attributes=1): the guest_memfd ioctl is ENOTTY", "ENOTTY"),
+  unsupported: rule("gmem.convert-unsupported", `${V7(9)} (kvm_gmem_set_attributes: kvm_supported_mem_attributes(f->kvm))`, "PRIVATE on a guest_memfd of a VM without private memory", "EINVAL"),
+  range: rule("gmem.convert-range", `${V7(9)} (kvm_gmem_set_attributes)`, "size is 0 or offset + size wraps", "EINVAL"),
+  align: rule("gmem.convert-align", `${V7(9)} (kvm_gmem_set_attributes)`, "offset or size not page aligned", "EINVAL"),
+  beyond: rule("gmem.convert-beyond", `${V7(9)} (kvm_gmem_set_attributes)`, "offset at or past i_size, or offset + size past i_size", "EINVAL"),
+  noop: rule("gmem.convert-noop", `${V7(12)} (kvm_gmem_range_has_attributes)`, "the whole range already has the requested attributes: 0, nothing invalidated"),
+  unmap: rule("gmem.convert-unmap", `${V7(10)} (__kvm_gmem_set_attributes: unmap_mapping_pages)`, "to private: host PTEs of the range are unmapped first"),
+  busy: rule(
+    "gmem.convert-eagain",
+    `${V7(10)} (kvm_gmem_is_safe_for_conversion)`,
+    "to private: a page of the range still has an extra reference (a pin): EAGAIN, error_offset = that page, attributes unchanged",
+    "EAGAIN",
+  ),
+  commit: rule(
+    "gmem.convert",
+    `${V7(9)} (__kvm_gmem_set_attributes: invalidate_begin, store, invalidate_end); ${V7(11)} (kvm_gmem_invalidate on to-shared)`,
+    "the range's SPTEs are zapped in every bound VM and the attributes stored; contents are kept",
+  ),
+  rfcFaultability: rule("gmem.rfc-set-faultable", `${RFC29} (kvm_gmem_should_set_attributes); ${RFC39} (kvm_gmem_try_set_faultable_slot)`, "2024 RFC: guest_memfd's faultability follows the new attribute in every bound slot"),
+  rfcBusy: rule(
+    "gmem.rfc-mapped",
+    `${RFC29} (kvm_gmem_no_mappings_range: folio_mapped || folio_maybe_dma_pinned); ${RFC39} (kvm_gmem_should_set_attributes)`,
+    "2024 RFC: to private while a page is host-mapped or pinned: faultability is rolled back to faultable over the range, EINVAL",
+    "EINVAL",
+  ),
+};
+
+/** The first page of [start, end) holding a long-term pin. */
+export const firstPinned = (inode: GmemInode, start: number, end: number): number | undefined => spans(inode.pins, start, end)[0]?.start;
+
+/** Stores the new shared/private state of [start, end), splitting before sharing and merging once private. */
+function store(inode: GmemInode, start: number, end: number, toPrivate: boolean): { inode: GmemInode; fired: Rule[] } {
+  if (!toPrivate) {
+    const split = splitRange(inode, start, end);
+    return { inode: { ...split, shared: assign(split.shared, start, end, true) }, fired: split === inode ? [] : [FOLIO_RULES.split] };
+  }
+  const stored = { ...inode, shared: assign(inode.shared, start, end, undefined) };
+  const merged = mergeRange(stored, start, end);
+  return { inode: merged, fired: merged.split === stored.split ? [] : [FOLIO_RULES.merge] };
+}
+
+/** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v7). */
+export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
+  const id = s.gmem.names.get(op.gmem);
+  if (id === undefined) return refuse(s, CONVERT_RULES.badFd);
+  const inode = s.gmem.inodes[id]!;
+  const k = s.config.kernel;
+  const toPrivate = op.to === "private";
+  const failure = firstFailure([
+    check(CONVERT_RULES.noIoctl, () => !k.gmemInplaceConversion || s.config.gmemDesign !== "v7"),
+    check(CONVERT_RULES.vmAttributes, () => !gmemOwnsAttributes(s.config)),
+    check(CONVERT_RULES.unsupported, () => toPrivate && !vmHasPrivateMem(s.kvm.vms[inode.vm]!)),
+    check(CONVERT_RULES.range, () => op.size === 0 || addWraps(op.offset, op.size)),
+    check(CONVERT_RULES.align, () => !isPageAligned(op.offset) || !isPageAligned(op.size)),
+    check(CONVERT_RULES.beyond, () => op.offset >= inode.size || op.offset + op.size > inode.size),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.size / PAGE_SIZE;
+  const already = toPrivate ? !some(inode.shared, start, end) : covers(inode.shared, start, end);
+  if (already) return result(s, { result: "ok" }, CONVERT_RULES.noop);
+  let next = s;
+  const fired: Rule[] = [];
+  if (toPrivate) {
+    next = unmapHost(next, id, start, end);
+    fired.push(CONVERT_RULES.unmap);
+    const pinned = firstPinned(inode, start, end);
+    if (pinned !== undefined) return result(next, { errno: "EAGAIN", error_offset: pinned * PAGE_SIZE }, ...fired, CONVERT_RULES.busy);
+  }
+  next = zapBindings(next, id, start, end);
+  const stored = store(next.gmem.inodes[id]!, start, end, toPrivate);
+  return result(withInode(next, id, stored.inode), { result: "ok" }, ...fired, CONVERT_RULES.commit, ...stored.fired);
+}
+
+/** Sets faultability of [start, end) in every guest_memfd slot of the VM (kvm_gmem_try_set_faultable_vm). */
+function setFaultableVm(s: State, vmId: number, start: number, end: number, faultable: boolean): { state: State; ok: boolean; fired: Rule[] } {
+  let next = s;
+  const fired: Rule[] = [];
+  for (const slot of s.kvm.vms[vmId]!.slots) {
+    const a = Math.max(start, slot.baseGfn);
+    const b = Math.min(end, slot.baseGfn + slot.npages);
+    if (a >= b || slot.gmem === null || !next.gmem.inodes[slot.gmem.inode]!.open) continue;
+    const id = slot.gmem.inode;
+    const i0 = slot.gmem.pgoff + a - slot.baseGfn;
+    const i1 = i0 + b - a;
+    const inode = next.gmem.inodes[id]!;
+    if (!faultable && (firstHostMapped(next, id, i0, i1) !== undefined || firstPinned(inode, i0, i1) !== undefined)) return { state: next, ok: false, fired };
+    const stored = store(inode, i0, i1, !faultable);
+    next = withInode(next, id, stored.inode);
+    fired.push(...stored.fired);
+  }
+  return { state: next, ok: true, fired };
+}
+
+/**
+ * kvm_gmem_should_set_attributes (2024 RFC), called by KVM_SET_MEMORY_ATTRIBUTES after its zap: `refused` when
+ * a page is still mapped or pinned; the state then has faultability rolled back over the whole range.
+ */
+export function gmemShouldSetAttributes(s: State, vmId: number, start: number, end: number, toPrivate: boolean): { state: State; fired: Rule[]; refused?: Rule } {
+  if (!rfc2024(s.config)) return { state: s, fired: [] };
+  const r = setFaultableVm(s, vmId, start, end, !toPrivate);
+  if (r.ok) return { state: r.state, fired: [CONVERT_RULES.rfcFaultability, ...r.fired] };
+  const rolledBack = setFaultableVm(r.state, vmId, start, end, true);
+  return { state: rolledBack.state, fired: [CONVERT_RULES.rfcFaultability, ...rolledBack.fired], refused: CONVERT_RULES.rfcBusy };
+}

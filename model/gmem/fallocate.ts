@@ -1,0 +1,83 @@
+// fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
+import type { OpOf } from "../../schema/ops.js";
+import { PAGE_SIZE } from "../consts.js";
+import { withoutKeysIn } from "../immutable.js";
+import { assign } from "../ranges.js";
+import { check, firstFailure, rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { withInode } from "./file.js";
+import { getFolio } from "./folio.js";
+import { unmapHost, zapBindings } from "./invalidate.js";
+import type { GmemInode } from "./types.js";
+
+const G = "virt/kvm/guest_memfd.c";
+const VFS = "fs/open.c (vfs_fallocate)";
+/** loff_t overflow and MAX_LFS_FILESIZE (2^63 - 1): byte counts at or above 2^63. */
+const LOFF_LIMIT = 2 ** 63;
+
+export const FALLOCATE_RULES = {
+  badFd: rule("gmem.fallocate-ebadf", "fs/open.c (ksys_fallocate: fdget)", "the guest_memfd fd is not open", "EBADF"),
+  args: rule("gmem.fallocate-args", VFS, "offset negative as loff_t, or len <= 0", "EINVAL"),
+  punchMode: rule("gmem.fallocate-punch-mode", VFS, "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
+  fbig: rule("gmem.fallocate-efbig", VFS, "offset + len beyond s_maxbytes", "EFBIG"),
+  keepSize: rule("gmem.fallocate-keep-size", `${G} (kvm_gmem_fallocate)`, "guest_memfd's size is immutable: KEEP_SIZE is required", "EOPNOTSUPP"),
+  align: rule(
+    "gmem.fallocate-align",
+    `${G} (kvm_gmem_fallocate: PAGE_ALIGNED); cover.1726009989.git.ackerleytng@google.com (guest_memfd_test: huge page size alignment)`,
+    "offset or len not aligned to the folio size (a page in the current tree)",
+    "EINVAL",
+  ),
+  beyond: rule("gmem.allocate-beyond", `${G} (kvm_gmem_allocate)`, "allocation past i_size", "EINVAL"),
+  allocate: rule("gmem.allocate", `${G} (kvm_gmem_allocate)`, "folios of the range are allocated; they read as zero"),
+  punch: rule(
+    "gmem.punch-hole",
+    `${G} (kvm_gmem_punch_hole: kvm_gmem_invalidate_begin, truncate_inode_pages_range)`,
+    "SPTEs of the range are zapped in every bound VM, host PTEs unmapped, and the folios freed: the range reads as zero",
+  ),
+};
+
+/** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin). */
+function punchHole(s: State, id: number, start: number, end: number): State {
+  const next = unmapHost(zapBindings(s, id, start, end), id, start, end);
+  const inode = next.gmem.inodes[id]!;
+  const freed: GmemInode = {
+    ...inode,
+    present: assign(inode.present, start, end, undefined),
+    data: withoutKeysIn(inode.data, start, end),
+    split: assign(inode.split, start, end, undefined),
+    pins: assign(inode.pins, start, end, undefined),
+  };
+  return withInode(next, id, freed);
+}
+
+function allocate(inode: GmemInode, start: number, end: number): GmemInode {
+  if (inode.folioPages === 1) return { ...inode, present: assign(inode.present, start, end, true) };
+  let out = inode;
+  for (let f = start; f < end; f += inode.folioPages) out = getFolio(out, f);
+  return out;
+}
+
+export function gmemFallocate(s: State, op: OpOf<"gmem_fallocate">): StepResult {
+  const id = s.gmem.names.get(op.gmem);
+  if (id === undefined) return refuse(s, FALLOCATE_RULES.badFd);
+  const inode = s.gmem.inodes[id]!;
+  const punch = op.mode.includes("PUNCH_HOLE");
+  const keep = op.mode.includes("KEEP_SIZE");
+  const folioBytes = inode.folioPages * PAGE_SIZE;
+  const failure = firstFailure([
+    check(FALLOCATE_RULES.args, () => op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.punchMode, () => punch && !keep),
+    check(FALLOCATE_RULES.fbig, () => op.offset + op.len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.keepSize, () => !keep),
+    check(FALLOCATE_RULES.align, () => op.offset % folioBytes !== 0 || op.len % folioBytes !== 0),
+    check(FALLOCATE_RULES.beyond, () => !punch && op.offset + op.len > inode.size),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.len / PAGE_SIZE;
+  if (punch) {
+    const last = Math.min(end, inode.size / PAGE_SIZE);
+    return result(start < last ? punchHole(s, id, start, last) : s, { result: "ok" }, FALLOCATE_RULES.punch);
+  }
+  return result(withInode(s, id, allocate(inode, start, end)), { result: "ok" }, FALLOCATE_RULES.allocate);
+}
