@@ -1,25 +1,55 @@
-// Writing found counterexamples: named by suite, property and content hash, written atomically.
+// Storing found counterexamples: named by suite, property and a hash of what makes the failure, never replaced.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Scenario } from "../schema/scenario.js";
+import { BUG_IDS } from "../impl/bugs.js";
+import { stableStringify } from "../props/outcomes.js";
+import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
+import { loadScenario, writeNew } from "./files.js";
 
 export const COUNTEREXAMPLE_DIR = "counterexamples";
 
-/** Writes text to path through a temporary file and a rename, so a reader never sees half a file. */
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { flag: "wx" });
-  renameSync(tmp, path);
+/**
+ * What makes two counterexamples the same failure: configuration, operations, schedule and the property at
+ * its step. Name, description, provenance and a later `expectedToFail` note do not change it.
+ */
+export function failureIdentity(s: Scenario): string {
+  const { config, steps, actors, schedule, failure } = s;
+  const hash = createHash("sha256").update(stableStringify({ config, steps, actors, schedule, property: failure?.property, step: failure?.step }));
+  return hash.digest("hex").slice(0, 10);
 }
 
-/** Stores the counterexample; the same failure found twice is one file, an existing file is never replaced. */
-export function writeCounterexample(suite: string, scenario: Scenario, dir = COUNTEREXAMPLE_DIR): string {
-  const { provenance: _provenance, ...body } = scenario;
-  const hash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 10);
-  const property = scenario.failure?.property ?? "failure";
-  const path = join(dir, `${suite}--${property.replace(/[^\w.-]/g, "_")}--${hash}.json`);
-  mkdirSync(dir, { recursive: true });
-  if (!existsSync(path)) writeAtomic(path, `${JSON.stringify(scenario, null, 2)}\n`);
-  return path;
+const slug = (text: string): string => text.replace(/[^\w.-]+/g, "_");
+
+function sameFailure(path: string, identity: string): boolean {
+  try {
+    return failureIdentity(loadScenario(path)) === identity;
+  } catch (e) {
+    if (e instanceof FileError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Writes the counterexample unless the same failure is already stored; returns its path and whether it is new.
+ * A different file under the computed name (edited by hand, or a hash collision) is kept: the new one gets a suffix.
+ */
+export function writeCounterexample(suite: string, scenario: Scenario, dir = COUNTEREXAMPLE_DIR): { path: string; isNew: boolean } {
+  const text = `${JSON.stringify(scenario, null, 2)}\n`;
+  // Never store a file this build could not read back.
+  decodeScenario("(counterexample being written)", text, { bugs: BUG_IDS });
+  const identity = failureIdentity(scenario);
+  const base = `${slug(suite)}--${slug(scenario.failure?.property ?? "failure")}--${identity}`;
+  for (let n = 1; ; n++) {
+    const path = join(dir, n === 1 ? `${base}.json` : `${base}-${n}.json`);
+    if (!existsSync(path)) {
+      try {
+        return { path, isNew: writeNew(path, text) === "written" };
+      } catch (e) {
+        // Another shard stored the same failure (with its own provenance) a moment ago.
+        if (!(e instanceof FileError) || !existsSync(path)) throw e;
+      }
+    }
+    if (sameFailure(path, identity)) return { path, isNew: false };
+  }
 }

@@ -16,7 +16,9 @@ export function strict<R extends t.Props, O extends t.Props>(
       if (typeof u !== "object" || u === null || Array.isArray(u)) return t.failure(u, c, `expected an object (${name})`);
       for (const [k, v] of Object.entries(u)) {
         if (!known.has(k)) {
-          return t.failure(v, t.appendContext(c, k, t.never, v), `unknown key "${k}"; ${name} takes ${[...known].join(", ")}`);
+          const near = nearest(k, [...known]);
+          const hint = near === undefined ? "" : `did you mean "${near}"? `;
+          return t.failure(v, t.appendContext(c, k, t.never, v), `unknown key "${k}"; ${hint}${name} takes ${[...known].join(", ")}`);
         }
       }
       return inner.validate(u, c);
@@ -36,12 +38,31 @@ export function tagged<C extends t.Mixed>(name: string, tag: string, members: Re
       const value = (u as Record<string, unknown>)[tag];
       const member = typeof value === "string" && Object.hasOwn(members, value) ? members[value] : undefined;
       if (member === undefined) {
-        return t.failure(value, t.appendContext(c, tag, t.never, value), `unknown ${tag} ${JSON.stringify(value)}; expected one of ${names.join(", ")}`);
+        const near = typeof value === "string" ? nearest(value, names) : undefined;
+        const what = value === undefined ? `missing ${tag}` : `unknown ${tag} ${JSON.stringify(value)}`;
+        const help = near === undefined ? `expected one of ${names.join(", ")}` : `did you mean "${near}"?`;
+        return t.failure(value, t.appendContext(c, tag, t.never, value), `${what}; ${help}`);
       }
       return member.validate(u, c);
     },
     t.identity,
   );
+}
+
+/** The candidate within two edits of a misspelt name, if exactly one is that close. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const close = candidates.filter((c) => editDistance(word, c) <= 2);
+  return close.length === 1 ? close[0] : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 export const literals = <L extends string>(...values: readonly [L, ...L[]]): t.Type<L, L, unknown> =>

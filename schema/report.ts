@@ -3,6 +3,13 @@ import type * as t from "io-ts";
 
 const BRANCH_TAGS = new Set(["IntersectionType", "UnionType", "RefinementType", "ReadonlyType", "ExactType"]);
 
+/** Appends an object key or array index to a JSON path, e.g. `steps` + 3 -> `steps[3]`. */
+export function joinPath(path: string, key: string | number): string {
+  if (typeof key === "number" || /^\d+$/.test(key)) return `${path}[${key}]`;
+  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === "" ? key : `${path}.${key}`;
+}
+
 /** JSON path of the failing value, e.g. `steps[3].guest_phys_addr`. */
 export function errorPath(error: t.ValidationError): string {
   let path = "";
@@ -10,10 +17,11 @@ export function errorPath(error: t.ValidationError): string {
   for (let i = 1; i < ctx.length; i++) {
     const parent = ctx[i - 1]!;
     const entry = ctx[i]!;
-    if (BRANCH_TAGS.has((parent.type as { _tag?: string })._tag ?? "")) continue;
-    path += /^\d+$/.test(entry.key) ? `[${entry.key}]` : path === "" ? entry.key : `.${entry.key}`;
+    // The members of an intersection or union see the same value: their index is not part of the path.
+    const member = BRANCH_TAGS.has((parent.type as { _tag?: string })._tag ?? "") || (/^\d+$/.test(entry.key) && !Array.isArray(parent.actual));
+    if (!member) path = joinPath(path, entry.key);
   }
-  return path === "" ? "(top level)" : path;
+  return path;
 }
 
 export function describeValue(value: unknown): string {
@@ -23,16 +31,37 @@ export function describeValue(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** The single most useful error: the deepest path wins, as it names the field the user got wrong. */
-export function firstError(errors: t.Errors): t.ValidationError {
-  let best = errors[0]!;
-  for (const e of errors) if (e.context.length > best.context.length) best = e;
-  return best;
+/** What a codec without its own message expected, in words: `Array<u64>` -> "an array of u64". */
+function expectedOf(e: t.ValidationError): string {
+  if (e.message !== undefined) return e.message;
+  const name = e.context[e.context.length - 1]?.type.name ?? "a value";
+  const array = /^Array<(.*)>$/.exec(name);
+  if (array !== null) return `expected an array of ${array[1]}`;
+  const words: Record<string, string> = { string: "a string", number: "a number", boolean: "true or false", null: "null", UnknownRecord: "an object" };
+  return `expected ${words[name] ?? name}`;
 }
 
+/**
+ * The single most useful error: the deepest path wins, as it names the field the user got wrong. The
+ * alternatives of a union fail at the same path; their expectations are joined ("a map id or null").
+ */
+export function describeErrors(errors: t.Errors): { path: string; message: string; others: number } {
+  let deepest = errors[0]!;
+  for (const e of errors) if (e.context.length > deepest.context.length) deepest = e;
+  const path = errorPath(deepest);
+  const here = errors.filter((e) => errorPath(e) === path);
+  const expectations = [...new Set(here.map(expectedOf))];
+  const message = expectations.every((m) => m.startsWith("expected "))
+    ? `expected ${expectations.map((m) => m.slice("expected ".length)).join(" or ")}, found ${describeValue(deepest.value)}`
+    : expectations.find((m) => !m.startsWith("expected "))!;
+  const others = new Set(errors.map(errorPath)).size - 1;
+  return { path, message, others };
+}
+
+/** `file: path: message`, the shape of every file error faultline prints; an empty path is the whole file. */
+export const fileErrorLine = (file: string, path: string, message: string): string => `${file}: ${path === "" ? "" : `${path}: `}${message}`;
+
 export function formatErrors(file: string, errors: t.Errors): string {
-  const e = firstError(errors);
-  const expected = e.message ?? `expected ${e.context[e.context.length - 1]?.type.name ?? "a value"}`;
-  const more = errors.length > 1 ? ` (+${errors.length - 1} more)` : "";
-  return `${file}: ${errorPath(e)}: ${expected}, found ${describeValue(e.value)}${more}`;
+  const d = describeErrors(errors);
+  return `${fileErrorLine(file, d.path, d.message)}${d.others > 0 ? ` (+${d.others} more)` : ""}`;
 }

@@ -1,11 +1,11 @@
 // Scenario and counterexample files (DESIGN.md section 3): one versioned JSON schema, decoded with io-ts.
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
-import { Id, intIn, strict } from "./codecs.js";
+import { Count, Id, intIn, nearest, strict } from "./codecs.js";
 import { ConfigCodec } from "./config.js";
-import { OpCodec } from "./ops.js";
+import { OpCodec, type Op } from "./ops.js";
 import { OutcomeCodec } from "./outcome.js";
-import { formatErrors } from "./report.js";
+import { describeErrors, fileErrorLine, joinPath } from "./report.js";
 
 /** File format versions this build reads. */
 export const VERSIONS = [1] as const;
@@ -26,6 +26,9 @@ const Provenance = strict(
     fastCheck: t.string,
     bugs: t.array(t.string),
     found: t.string,
+    /** The `faultline check --seed` and the run of that check that found it (docs/CLI.md, sharding). */
+    checkSeed: t.number,
+    run: Count,
   },
 );
 
@@ -47,23 +50,132 @@ export const ScenarioCodec = strict(
 
 export type Scenario = t.TypeOf<typeof ScenarioCodec>;
 
-export class FileError extends Error {}
+/** A file that cannot be used, as one line: the file, the JSON path of the bad field, what was wrong. */
+export class FileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(fileErrorLine(file, path, problem));
+  }
+}
 
-/** Parses and decodes a file's text; every failure is one line naming the file and the field. */
-export function decodeScenario(file: string, text: string): Scenario {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FileError(`${file}: not JSON (${(e as Error).message})`);
+/** What a file is checked against beyond its own shape. */
+export interface Known {
+  /** Seeded bug ids of this build (impl/bugs.ts). */
+  readonly bugs: readonly string[];
+}
+
+/** Parses and decodes a file's text; every failure is a FileError naming the file and the field. */
+export function decodeScenario(file: string, text: string, known: Known): Scenario {
+  const json = parseJson(file, text);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new FileError(file, "", `expected a scenario object, found ${Array.isArray(json) ? "an array" : JSON.stringify(json)}`);
   }
-  const version = typeof json === "object" && json !== null ? (json as { version?: unknown }).version : undefined;
-  if (version !== undefined && !(VERSIONS as readonly unknown[]).includes(version)) {
-    throw new FileError(`${file}: version: this build reads version ${VERSIONS.join(", ")}, found ${JSON.stringify(version)}`);
-  }
+  const version = (json as { version?: unknown }).version;
+  const reads = `this build reads version ${VERSIONS.join(", ")}`;
+  if (version === undefined) throw new FileError(file, "version", `missing; ${reads}`);
+  if (!(VERSIONS as readonly unknown[]).includes(version)) throw new FileError(file, "version", `${reads}, found ${JSON.stringify(version)}`);
   const r = ScenarioCodec.decode(json);
-  if (isLeft(r)) throw new FileError(formatErrors(file, r.left));
-  const s = r.right;
-  if ((s.steps === undefined) === (s.actors === undefined)) throw new FileError(`${file}: (top level): expected exactly one of "steps" or "actors"`);
-  return s;
+  if (isLeft(r)) {
+    const d = describeErrors(r.left);
+    throw new FileError(file, d.path, `${d.message}${d.others > 0 ? ` (+${d.others} more)` : ""}`);
+  }
+  const problem = scenarioProblem(r.right, known);
+  if (problem !== undefined) throw new FileError(file, problem.path, problem.message);
+  return r.right;
+}
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // V8's message may quote a multi-line snippet of the input: keep the line to one line.
+    const message = (e as Error).message.replace(/\s+/g, " ");
+    const at = /at position (\d+)/.exec(message);
+    const offset = at !== null ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+    const reason = message.replace(/ in JSON at position \d+.*$/, "").replace(/, ".*" is not valid JSON$/, "");
+    throw new FileError(file, offset === undefined ? "" : lineColumn(text, offset), `not JSON: ${reason}`);
+  }
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split("\n");
+  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+}
+
+interface Problem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What the codec cannot see: references between fields, indices against lengths, ids against this build. */
+export function scenarioProblem(s: Scenario, known: Known): Problem | undefined {
+  return shapeProblem(s) ?? referenceProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
+}
+
+function shapeProblem(s: Scenario): Problem | undefined {
+  if (s.steps !== undefined && s.actors !== undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found both' };
+  if (s.steps === undefined && s.actors === undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found neither' };
+  if (s.actors === undefined) {
+    if (s.schedule !== undefined) return { path: "schedule", message: 'only a concurrent scenario ("actors") has a schedule' };
+    if (s.failure?.actor !== undefined) return { path: "failure.actor", message: 'only a concurrent scenario ("actors") names an actor' };
+  } else if (s.expect !== undefined) {
+    return { path: "expect", message: 'only a sequential scenario ("steps") has an expect list' };
+  }
+  if (s.expectedToFail !== undefined && s.failure === undefined) return { path: "expectedToFail", message: 'a documented design flaw needs the "failure" it shows' };
+  return undefined;
+}
+
+function referenceProblem(s: Scenario): Problem | undefined {
+  const actors = s.actors ?? [];
+  const names = actors.map((a) => a.name);
+  const dup = names.findIndex((n, i) => names.indexOf(n) !== i);
+  if (dup >= 0) return { path: `actors[${dup}].name`, message: `actor "${names[dup]}" is already actors[${names.indexOf(names[dup]!)}]` };
+  const bad = s.schedule?.findIndex((i) => i >= actors.length) ?? -1;
+  if (bad >= 0) return { path: `schedule[${bad}]`, message: `expected an actor index below ${actors.length}, found ${s.schedule![bad]}` };
+  if (s.steps !== undefined && s.expect !== undefined && s.expect.length > s.steps.length) {
+    return { path: `expect[${s.steps.length}]`, message: `expected at most ${s.steps.length} outcomes, one per step, found ${s.expect.length}` };
+  }
+  const f = s.failure;
+  if (f === undefined) return undefined;
+  let steps = s.steps?.length ?? actors.reduce((n, a) => n + a.steps.length, 0);
+  let what = "the scenario";
+  if (f.actor !== undefined) {
+    const actor = actors.find((a) => a.name === f.actor);
+    if (actor === undefined) return { path: "failure.actor", message: `expected one of ${names.map((n) => JSON.stringify(n)).join(", ")}, found ${JSON.stringify(f.actor)}` };
+    steps = actor.steps.length;
+    what = `actor "${actor.name}"`;
+  }
+  if (f.step >= steps) return { path: "failure.step", message: `expected a step index below ${steps} (${what} has ${steps} steps), found ${f.step}` };
+  return undefined;
+}
+
+function configProblem(s: Scenario, known: Known): Problem | undefined {
+  const bugs = s.config.bugs ?? [];
+  const bad = bugs.findIndex((b) => !known.bugs.includes(b));
+  if (bad >= 0) {
+    const near = nearest(bugs[bad]!, known.bugs);
+    const hint = near === undefined ? "" : `did you mean "${near}"? `;
+    return { path: `config.bugs[${bad}]`, message: `unknown seeded bug ${JSON.stringify(bugs[bad])}; ${hint}this build knows ${known.bugs.join(", ")}` };
+  }
+  if (bugs.length > 0 && s.expectedToFail !== undefined) {
+    return { path: "expectedToFail", message: "a documented design flaw is a flaw of the real design; it cannot rely on seeded bugs (config.bugs)" };
+  }
+  return undefined;
+}
+
+const FDS = ["vm", "gmem", "uffd", "file"] as const;
+
+function opsProblem(s: Scenario): Problem | undefined {
+  const lists: [string, readonly Op[]][] = s.steps !== undefined ? [["steps", s.steps]] : (s.actors ?? []).map((a, i) => [`actors[${i}].steps`, a.steps]);
+  for (const [path, ops] of lists) {
+    for (const [i, op] of ops.entries()) {
+      if (op.op !== "close") continue;
+      const named = FDS.filter((k) => op[k] !== undefined);
+      if (named.length > 1) return { path: joinPath(path, i), message: `close takes one of ${FDS.join(", ")}, found ${named.join(" and ")}` };
+    }
+  }
+  return undefined;
 }

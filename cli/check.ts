@@ -1,0 +1,209 @@
+// faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
+import { BUG_IDS } from "../impl/bugs.js";
+import { SUITES } from "../props/registry.js";
+import { Stats } from "../props/stats.js";
+import type { Suite, SuiteResult } from "../props/suite.js";
+import { nearest } from "../schema/codecs.js";
+import { FileError } from "../schema/scenario.js";
+import { UsageError, integerOption, parseArgs } from "./args.js";
+import { writeCounterexample } from "./counterexample.js";
+import { seconds, table } from "./format.js";
+import { createProgress } from "./progress.js";
+import { parseShard, runSeed, shardRuns, type Shard } from "./shard.js";
+import { VERSION } from "./version.js";
+
+const COMMAND = "check";
+
+interface Options {
+  readonly suites: readonly Suite[];
+  readonly runs?: number;
+  readonly seed: number;
+  readonly shard?: Shard;
+  readonly budgetMs?: number;
+  readonly bugs?: readonly string[];
+  readonly json: boolean;
+}
+
+interface SuiteReport {
+  readonly suite: Suite;
+  /** Runs this shard was to execute. */
+  readonly planned: number;
+  readonly stats: Stats;
+  readonly durationMs: number;
+  readonly interrupted: boolean;
+  readonly failed?: { readonly result: SuiteResult; readonly run: number };
+  readonly counterexample?: { readonly path: string; readonly isNew: boolean };
+  /** Why the counterexample could not be stored. */
+  readonly writeError?: string;
+}
+
+function names(command: string, option: string, text: string, known: readonly string[], what: string): string[] {
+  const list = text.split(",");
+  for (const n of list) {
+    if (known.includes(n)) continue;
+    const near = nearest(n, known);
+    throw new UsageError(command, `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`);
+  }
+  return [...new Set(list)];
+}
+
+function options(args: readonly string[]): Options {
+  const p = parseArgs(COMMAND, args, {
+    "--suite": "value",
+    "--runs": "value",
+    "--seed": "value",
+    "--shard": "value",
+    "--time-budget": "value",
+    "--bugs": "value",
+    "--json": "flag",
+  });
+  if (p.positional.length > 0) throw new UsageError(COMMAND, `unexpected argument "${p.positional[0]}"`);
+  const only = p.values.get("--suite");
+  const suiteNames = SUITES.map((s) => s.name);
+  const chosen = only === undefined ? suiteNames : names(COMMAND, "--suite", only, suiteNames, "suite");
+  const shardText = p.values.get("--shard");
+  const seedText = p.values.get("--seed");
+  if (shardText !== undefined && seedText === undefined) throw new UsageError(COMMAND, "--shard needs --seed, so that every shard splits the same check");
+  const budget = integerOption(COMMAND, "--time-budget", p.values.get("--time-budget"), 1);
+  const bugs = p.values.get("--bugs");
+  const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 1);
+  return {
+    suites: SUITES.filter((s) => chosen.includes(s.name)),
+    seed: integerOption(COMMAND, "--seed", seedText, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 31),
+    json: p.flags.has("--json"),
+    ...(runs === undefined ? {} : { runs }),
+    ...(shardText === undefined ? {} : { shard: parseShard(COMMAND, shardText) }),
+    ...(budget === undefined ? {} : { budgetMs: budget * 1000 }),
+    ...(bugs === undefined ? {} : { bugs: names(COMMAND, "--bugs", bugs, BUG_IDS, "seeded bug") }),
+  };
+}
+
+const verdict = (r: SuiteReport): string =>
+  r.failed !== undefined
+    ? `FAILED ${r.failed.result.failure!.property} (run ${r.failed.run})`
+    : r.interrupted
+      ? "interrupted (time budget)"
+      : "ok";
+
+async function runSuite(suite: Suite, o: Options, deadline: number | undefined, onRun: (done: number, total: number, elapsedMs: number) => void): Promise<Omit<SuiteReport, "counterexample" | "writeError">> {
+  const runs = shardRuns(o.runs ?? suite.runs, o.shard);
+  const stats = new Stats();
+  let durationMs = 0;
+  for (const [i, k] of runs.entries()) {
+    if (deadline !== undefined && performance.now() >= deadline) return { suite, planned: runs.length, stats, durationMs, interrupted: true };
+    const r = await suite.run({ seed: runSeed(o.seed, suite.name, k), runs: 1, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) });
+    stats.merge(r.stats);
+    durationMs += r.durationMs;
+    onRun(i + 1, runs.length, durationMs);
+    if (r.failure !== undefined) return { suite, planned: runs.length, stats, durationMs, interrupted: false, failed: { result: r, run: k } };
+  }
+  return { suite, planned: runs.length, stats, durationMs, interrupted: false };
+}
+
+/** Stores the counterexample with where it came from: which check seed and which of its runs. */
+function store(o: Options, r: Omit<SuiteReport, "counterexample" | "writeError">): SuiteReport {
+  const ce = r.failed?.result.counterexample;
+  if (r.failed === undefined || ce === undefined) return r;
+  const scenario = { ...ce, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
+  try {
+    return { ...r, counterexample: writeCounterexample(r.suite.name, scenario) };
+  } catch (e) {
+    if (!(e instanceof FileError)) throw e;
+    return { ...r, writeError: e.message };
+  }
+}
+
+function invariantTotals(reports: readonly SuiteReport[]): Map<string, { checked: number; nonVacuous: number }> {
+  const all = new Stats();
+  for (const r of reports) all.merge(r.stats);
+  return new Map([...all.invariants].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function printTable(reports: readonly SuiteReport[], totalMs: number): void {
+  const rows = reports.map((r) => {
+    const inv = [...r.stats.invariants.values()];
+    return [
+      r.suite.name,
+      `${r.stats.runs}${r.stats.runs < r.planned ? `/${r.planned}` : ""}`,
+      String(r.stats.commands),
+      String(r.stats.distinctStates),
+      `${inv.filter((c) => c.nonVacuous > 0).length}/${inv.length}`,
+      r.failed === undefined ? "0" : "1",
+      seconds(r.durationMs),
+    ];
+  });
+  const sum = (f: (r: SuiteReport) => number): string => String(reports.reduce((n, r) => n + f(r), 0));
+  rows.push(["total", sum((r) => r.stats.runs), sum((r) => r.stats.commands), "", "", sum((r) => (r.failed === undefined ? 0 : 1)), seconds(totalMs)]);
+  const lines = table(["suite", "runs", "commands", "states", "invariants", "failures", "time"], rows, ["left", "right", "right", "right", "right", "right", "right"]);
+  console.log(["", ...lines].join("\n"));
+  const inv = [...invariantTotals(reports)].map(([name, c]) => [name, String(c.nonVacuous), String(c.checked), c.nonVacuous === 0 ? "never exercised" : ""]);
+  console.log(["", ...table(["invariant", "non-vacuous", "checked", ""], inv, ["left", "right", "right", "left"])].join("\n"));
+}
+
+function printCounterexamples(reports: readonly SuiteReport[]): void {
+  const failed = reports.filter((r) => r.failed !== undefined);
+  if (failed.length === 0) return;
+  console.log("\ncounterexamples:");
+  for (const r of failed) {
+    const f = r.failed!.result.failure!;
+    console.log(`  ${r.suite.name}: ${f.property} failed at step ${f.step}: ${f.detail}`);
+    if (r.counterexample !== undefined) {
+      console.log(`    ${r.counterexample.isNew ? "written" : "already recorded"}: ${r.counterexample.path}`);
+      console.log(`    replay:  faultline replay ${r.counterexample.path}`);
+    } else {
+      console.log(`    not stored: ${r.writeError ?? "this suite gives no counterexample file"}`);
+    }
+  }
+}
+
+function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number): object {
+  return {
+    faultline: VERSION,
+    seed: o.seed,
+    shard: o.shard ?? null,
+    bugs: o.bugs ?? [],
+    durationMs: Math.round(totalMs),
+    failures: reports.filter((r) => r.failed !== undefined).length,
+    suites: reports.map((r) => ({
+      suite: r.suite.name,
+      plannedRuns: r.planned,
+      ...(r.stats.toJSON() as object),
+      durationMs: Math.round(r.durationMs),
+      interrupted: r.interrupted,
+      failure: r.failed === undefined ? null : { ...r.failed.result.failure!, run: r.failed.run },
+      counterexample: r.counterexample ?? null,
+      ...(r.writeError === undefined ? {} : { writeError: r.writeError }),
+    })),
+    invariants: Object.fromEntries(invariantTotals(reports)),
+    counterexamples: reports.flatMap((r) => (r.counterexample === undefined ? [] : [r.counterexample.path])),
+  };
+}
+
+export async function check(args: readonly string[]): Promise<number> {
+  const o = options(args);
+  // With --json stdout carries the document only; progress goes to stderr as plain lines.
+  const out = o.json ? process.stderr : process.stdout;
+  const progress = createProgress(out, !o.json && process.stdout.isTTY === true);
+  const shard = o.shard === undefined ? "" : `, shard ${o.shard.index}/${o.shard.count}`;
+  const bugs = o.bugs === undefined ? "" : `, seeded bugs: ${o.bugs.join(", ")}`;
+  out.write(`faultline check: ${o.suites.length} suite(s), seed ${o.seed}${shard}${bugs}\n`);
+  const started = performance.now();
+  const deadline = o.budgetMs === undefined ? undefined : started + o.budgetMs;
+  const reports: SuiteReport[] = [];
+  for (const suite of o.suites) {
+    const r = store(o, await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
+    reports.push(r);
+    progress.finish(`${suite.name}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${seconds(r.durationMs)}, ${verdict(r)}`);
+  }
+  const totalMs = performance.now() - started;
+  if (o.json) {
+    console.log(JSON.stringify(jsonReport(o, reports, totalMs), null, 2));
+  } else {
+    printTable(reports, totalMs);
+    printCounterexamples(reports);
+    const failures = reports.filter((r) => r.failed !== undefined).length;
+    console.log(failures === 0 ? "\nno failures" : `\n${failures} suite(s) FAILED`);
+  }
+  for (const r of reports) if (r.writeError !== undefined) console.error(r.writeError);
+  return reports.some((r) => r.failed !== undefined) ? 1 : 0;
+}

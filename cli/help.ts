@@ -1,0 +1,88 @@
+// The --help text of every command, with examples. docs/CLI.md says the same at length.
+
+const EXIT = `exit status: 0 all good, 1 a property fails (check), a failure reproduces (replay) or model and
+implementation disagree (run), 2 a usage or file error.`;
+
+export const HELP: Readonly<Record<string, string>> = {
+  faultline: `usage: faultline <command> [options]
+
+commands:
+  check     run the property suites; new counterexamples go to counterexamples/
+  replay    replay counterexample files step by step, with the violated property
+  run       run scenario files through model and implementation, with the rule behind each outcome
+  list      suites, properties, invariants and seeded bugs
+
+faultline <command> --help shows a command's options and examples.
+
+examples:
+  faultline check
+  faultline check --suite kvm-anon-x86 --bugs delete-no-zap --seed 1
+  faultline replay counterexamples/*.json
+  faultline run scenario.json
+
+${EXIT}`,
+
+  check: `usage: faultline check [--suite NAME[,NAME]] [--runs N] [--seed S] [--shard I/N] [--time-budget SEC]
+                       [--bugs ID[,ID]] [--json]
+
+Runs every property suite (or the named ones) on the embedded configuration of each suite. Run k of a suite
+uses its own seed derived from S, the suite and k, so a check is reproduced by its seed alone.
+
+options:
+  --suite NAME[,NAME]  only these suites (faultline list shows them)
+  --runs N             runs per suite (default: each suite's own count)
+  --seed S             the check seed (default: random, printed)
+  --shard I/N          run only shard I of N (1 <= I <= N): the runs k with k mod N = I-1; needs --seed
+  --time-budget SEC    stop starting new runs after SEC seconds; unfinished suites are marked interrupted
+  --bugs ID[,ID]       switch on seeded bugs in the implementation (faultline list shows them)
+  --json               print one JSON document (stats, invariant and rule counts, counterexample paths)
+
+examples:
+  faultline check
+  faultline check --suite kvm-hugetlb-x86 --runs 2000 --seed 7
+  faultline check --seed 7 --shard 2/4 --json > shard-2.json
+  faultline check --suite kvm-anon-x86 --bugs delete-no-zap --seed 1
+
+${EXIT}`,
+
+  replay: `usage: faultline replay FILE... [--no-bugs] [--svg OUT] [--html OUT]
+
+Replays each counterexample deterministically (no seed needed): the step-by-step trace with the outcome of
+model and implementation, the rules that decided each step, and the violated property.
+
+options:
+  --no-bugs   replay without the seeded bugs the file switches on (the real implementation)
+  --svg OUT   write the race diagram of a concurrent counterexample as SVG (one FILE only)
+  --html OUT  write the race diagram as a standalone HTML page (one FILE only)
+
+examples:
+  faultline replay counterexamples/kvm-anon-x86--stage2-in-slot--*.json
+  faultline replay --no-bugs counterexamples/*.json
+
+exit status: 0 no failure reproduces, 1 a failure reproduces (the output says when that is expected: a seeded
+bug or a documented design flaw), 2 a usage or file error.`,
+
+  run: `usage: faultline run FILE...
+
+Runs scenario files through the model and the implementation and prints each step's outcome with the rules
+that decided it and their kernel sources, flagging any disagreement between model and implementation and
+any step whose outcome differs from the file's "expect" list.
+
+examples:
+  faultline run scenario.json
+  faultline run scenarios/*.json
+
+${EXIT}`,
+
+  list: `usage: faultline list [--rules] [--json]
+
+Lists the suites, the properties they check, the invariants and the seeded bugs, one line each.
+
+options:
+  --rules   also list every rule of the model with its kernel source
+  --json    the same as one JSON document
+
+examples:
+  faultline list
+  faultline list --rules | grep memslot`,
+};

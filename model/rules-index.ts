@@ -1,0 +1,52 @@
+// Every rule the model can fire, by id, so a trace can print why a step came out as it did and cite the source.
+// A module that declares new rules adds its *_RULES object here; test/cli-rules.test.ts checks none is missing.
+import { CONVERT_RULES } from "./gmem/convert.js";
+import { FALLOCATE_RULES } from "./gmem/fallocate.js";
+import { GMEM_RULES } from "./gmem/file.js";
+import { FOLIO_RULES } from "./gmem/folio.js";
+import { PIN_RULES } from "./gmem/pin.js";
+import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
+import { FAULT_PATH_RULES } from "./kvm/fault.js";
+import { MEMSLOT_RULES } from "./kvm/memslot.js";
+import { MMU_RULES } from "./kvm/mmu.js";
+import { USERFAULT_RULES } from "./kvm/userfault.js";
+import { VM_RULES } from "./kvm/vm.js";
+import { FAULT_RULES } from "./mm/fault.js";
+import { MM_RULES } from "./mm/ops.js";
+import type { Rule } from "./rules.js";
+import { STEP_RULES } from "./step.js";
+
+/** The rule groups, named as exported by their modules. */
+export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
+  STEP_RULES,
+  VM_RULES,
+  MEMSLOT_RULES,
+  MMU_RULES,
+  FAULT_PATH_RULES,
+  ATTRIBUTE_RULES,
+  USERFAULT_RULES,
+  GMEM_RULES,
+  CONVERT_RULES,
+  FALLOCATE_RULES,
+  FOLIO_RULES,
+  PIN_RULES,
+  MM_RULES,
+  FAULT_RULES,
+};
+
+function index(): ReadonlyMap<string, Rule> {
+  const byId = new Map<string, Rule>();
+  for (const group of Object.values(RULE_GROUPS)) {
+    for (const r of Object.values(group)) {
+      const seen = byId.get(r.id);
+      // One id, one rule: two different rules under an id would make a trace cite the wrong source.
+      if (seen !== undefined && seen !== r) throw new Error(`rule id "${r.id}" is declared twice`);
+      byId.set(r.id, r);
+    }
+  }
+  return byId;
+}
+
+export const RULES: ReadonlyMap<string, Rule> = index();
+
+export const ruleById = (id: string): Rule | undefined => RULES.get(id);
