@@ -25,7 +25,8 @@ export async function runSequentialSuite(suite: SequentialSuite, opts: SuiteRunO
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
-  const commands = fc.commands([opArbitrary(suite.layout, config).map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
+  const ops = (suite.arbitrary ?? opArbitrary)(suite.layout, config);
+  const commands = fc.commands([ops.map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
   let runsToFailure: number | undefined;
   const property = fc.asyncProperty(commands, async (cmds) => {
     stats.recordRun();

@@ -1,4 +1,5 @@
 // The sequential refinement suites `faultline check` runs by default.
+import type fc from "fast-check";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { ANON, GMEM, HUGETLB, SHARED_GMEM, setupOf, type Layout } from "./layouts.js";
@@ -12,6 +13,8 @@ export interface SequentialSuite extends Suite {
   readonly setup: readonly Op[];
   /** The longest command list per run. */
   readonly maxCommands: number;
+  /** The suite's own op generator (default: props/generators.ts opArbitrary). */
+  readonly arbitrary?: (layout: Layout, config: Config) => fc.Arbitrary<Op>;
 }
 
 function suite(name: string, description: string, config: Config, layout: Layout, vmType: number, runs: number, area: Area = "kvm"): SequentialSuite {

@@ -74,7 +74,7 @@ function convertedRanges(s: State, op: Op): { inode: number; start: number; end:
   return vm.slots.flatMap((slot) => {
     const a = Math.max(gStart, slot.baseGfn);
     const b = Math.min(gEnd, slot.baseGfn + slot.npages);
-    if (a >= b || slot.gmem === null) return [];
+    if (a >= b || slot.gmem === null || !s.gmem.inodes[slot.gmem.inode]!.open) return [];
     const i0 = slot.gmem.pgoff + a - slot.baseGfn;
     return [{ inode: slot.gmem.inode, start: i0, end: i0 + b - a, toPrivate: op.attributes.includes("PRIVATE") }];
   });

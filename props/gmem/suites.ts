@@ -1,0 +1,39 @@
+// The guest_memfd suites: each design (v7, the 2024 RFC, the running kernel) through model and impl side by side.
+import { PRESETS, type Config } from "../../schema/config.js";
+import { setupOf } from "../layouts.js";
+import { runSequentialSuite } from "../run.js";
+import type { SequentialSuite } from "../suites.js";
+import { gmemOpArbitrary } from "./generators.js";
+import { GMEM_CURRENT, GMEM_RFC, GMEM_V7, type GmemLayout } from "./layouts.js";
+
+function suite(name: string, description: string, config: Config, layout: GmemLayout, runs: number): SequentialSuite {
+  const s: SequentialSuite = {
+    name,
+    description,
+    kind: "sequential",
+    area: "gmem",
+    config,
+    layout,
+    setup: setupOf(layout, layout.vmType),
+    runs,
+    maxCommands: 50,
+    arbitrary: (_l, c) => gmemOpArbitrary(layout, c),
+    run: (opts) => runSequentialSuite(s, opts),
+  };
+  return s;
+}
+
+const V7 = PRESETS["gmem-v7"];
+
+export const GMEM_SEQUENTIAL_SUITES: readonly SequentialSuite[] = [
+  suite("gmem-v7", "in-place conversion v7 on 4 KiB folios: conversions, pins, punch-holes, host and guest accesses", V7, GMEM_V7, 300),
+  suite("gmem-v7-2m", "v7 over 2 MiB folios: split before sharing, merge once private, huge stage-2 mappings", { ...V7, gmemFolio: "2M" }, GMEM_V7, 300),
+  suite(
+    "gmem-rfc-2024",
+    "the 2024 RFC: conversion inside KVM_SET_MEMORY_ATTRIBUTES with faultability and rollback, 2 MiB folios, fault path locked",
+    { ...PRESETS.default, gmemDesign: "rfc-2024", gmemFaultLock: true, gmemFolio: "2M" },
+    GMEM_RFC,
+    300,
+  ),
+  suite("gmem-kernel-6.18", "the running kernel's guest_memfd: host faults, punch-holes, pins, no conversion", PRESETS["kernel-6.18"], GMEM_CURRENT, 150),
+];
