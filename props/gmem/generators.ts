@@ -46,8 +46,8 @@ export function gmemOpArbitrary(l: GmemLayout, config: Config): fc.Arbitrary<Op>
       folios: fc.constantFrom(1, 1, 2, 0),
       misalign: fc.constantFrom(0, 0, 0, 0, PAGE_SIZE),
     })
-    .chain((r) => fc.nat({ max: r.g.size / (folio * PAGE_SIZE) - 1 }).map((f) => ({ ...r, f })))
-    .map((r): Op => ({ op: "gmem_fallocate", gmem: r.g.name, mode: [...r.mode], offset: r.f * folio * PAGE_SIZE + r.misalign, len: r.folios * folio * PAGE_SIZE }));
+    .chain((r) => pageOf(r.g.size / PAGE_SIZE, folio).map((page) => ({ ...r, first: page - (page % folio) })))
+    .map((r): Op => ({ op: "gmem_fallocate", gmem: r.g.name, mode: [...r.mode], offset: r.first * PAGE_SIZE + r.misalign, len: r.folios * folio * PAGE_SIZE }));
 
   const hostPage = mappedGmem.chain((g) => pageOf(g.size / PAGE_SIZE, folio).map((page) => ({ map: g.map, page })));
   const hostAccess = fc
