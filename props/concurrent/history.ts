@@ -1,0 +1,149 @@
+// The history of a concurrent run: each operation's call and return in real-time order, and its check
+// against the model: some order of the model's atomic steps must give every recorded outcome, respect
+// real-time order, and (at a quiescent point) end in the implementation's abstract state.
+import type { Spte } from "../../model/kvm/types.js";
+import { canonical, canonicalText, firstDifference, step, type State } from "../../model/index.js";
+import { spans } from "../../model/ranges.js";
+import type { Op } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import { sameOutcome } from "../outcomes.js";
+import { linearize, type Operation, type SequentialSpec } from "./linearizability.js";
+
+export interface RaceOp {
+  readonly actor: string;
+  /** Position in the actor's steps. */
+  readonly index: number;
+  readonly op: Op;
+  /** Schedule steps that began and ended the operation. */
+  readonly callStep: number;
+  retStep: number;
+  /** Event times: real-time order of calls and returns. */
+  readonly call: number;
+  ret: number;
+  impl?: Outcome;
+  /** The model's outcome and deciding rules where a linearization (or its longest prefix) placed it. */
+  model?: Outcome;
+  fired?: readonly string[];
+}
+
+export class History {
+  readonly ops: RaceOp[] = [];
+  private clock = 0;
+  private inFlight = 0;
+  /** Index in `ops` where the segment since the last quiescent cut starts. */
+  private cut = 0;
+
+  invoke(actor: string, index: number, op: Op, stepIndex: number): RaceOp {
+    const r: RaceOp = { actor, index, op, callStep: stepIndex, retStep: -1, call: this.clock++, ret: -1 };
+    this.ops.push(r);
+    this.inFlight++;
+    return r;
+  }
+
+  respond(r: RaceOp, outcome: Outcome, stepIndex: number): void {
+    r.impl = outcome;
+    r.ret = this.clock++;
+    r.retStep = stepIndex;
+    this.inFlight--;
+  }
+
+  /** No operation in flight and something completed since the last cut. */
+  get quiescent(): boolean {
+    return this.inFlight === 0 && this.cut < this.ops.length;
+  }
+
+  /** The operations since the last cut; the next segment starts after them. */
+  takeSegment(): RaceOp[] {
+    const seg = this.ops.slice(this.cut);
+    this.cut = this.ops.length;
+    return seg;
+  }
+}
+
+export type SegmentVerdict =
+  /** `final` is the model's state after `order`; the implementation's agrees with it. */
+  | { readonly kind: "ok"; readonly order: readonly RaceOp[]; readonly final: State; readonly overlapping: boolean }
+  | { readonly kind: "undecided" }
+  /** Every outcome is explained, but no explanation ends in the implementation's state. */
+  | { readonly kind: "state"; readonly order: readonly RaceOp[]; readonly detail: string; readonly model: unknown; readonly impl: unknown }
+  /** No order explains the outcomes: `stuck` is the first operation the longest explanation could not take. */
+  | { readonly kind: "outcome"; readonly prefix: readonly RaceOp[]; readonly pre: State; readonly stuck: RaceOp; readonly expected: Outcome };
+
+/**
+ * What a quiescent implementation state must equal in the model. Left out: host page presence (a fault that
+ * retries keeps the page its GUP faulted in, which the model's atomic vcpu_access cannot show) and stage 2,
+ * which staleSpte compares as a cache.
+ */
+export function observable(s: State): unknown {
+  const maps = new Map([...s.mm.maps].map(([id, m]) => [id, { ...m, ptes: [], anon: [] }]));
+  return canonical({
+    ...s,
+    kvm: { ...s.kvm, vms: s.kvm.vms.map((vm) => ({ ...vm, stage2: [] })) },
+    gmem: { ...s.gmem, inodes: s.gmem.inodes.map((g) => ({ ...g, present: [] })) },
+    mm: { ...s.mm, files: s.mm.files.map((f) => ({ ...f, present: [] })), maps },
+  });
+}
+
+const observableText = (s: State): string => JSON.stringify(observable(s));
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const spteText = (v: Spte): string => `level ${v.level}${v.writable ? " writable" : ""}${v.private ? " private" : ""}`;
+
+/**
+ * An implementation SPTE the model does not allow: where the model maps nothing, or more than it (a higher
+ * level, writable where it is read-only, the other private bit). Less is allowed: stage 2 is a cache, and a
+ * zap that lands after a concurrent fault (the USERFAULT-enable zap runs after the new flags are published)
+ * leaves fewer mappings than the model's atomic steps.
+ */
+export function staleSpte(model: State, impl: State): { detail: string; model: Spte | null; impl: Spte } | undefined {
+  for (const [v, vm] of impl.kvm.vms.entries()) {
+    for (const [as, s2] of vm.stage2.entries()) {
+      for (const span of s2) {
+        let at = span.start;
+        for (const m of spans(model.kvm.vms[v]?.stage2[as] ?? [], span.start, span.end)) {
+          const within = m.value.private === span.value.private && span.value.level <= m.value.level && (!span.value.writable || m.value.writable);
+          if (m.start > at) break;
+          if (!within) return { detail: `vm ${v} gfn ${hex(m.start)} is mapped ${spteText(span.value)} where the model maps ${spteText(m.value)}`, model: m.value, impl: span.value };
+          at = m.end;
+        }
+        if (at < span.end) return { detail: `vm ${v} gfn ${hex(at)} is mapped ${spteText(span.value)} where the model maps nothing`, model: null, impl: span.value };
+      }
+    }
+  }
+  return undefined;
+}
+
+const agrees = (implText: string, impl: State) => (s: State): boolean => observableText(s) === implText && staleSpte(s, impl) === undefined;
+
+const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Op, Outcome> => ({
+  init,
+  step: (s, op, out) => {
+    const r = step(s, op);
+    return sameOutcome(r.outcome, out) ? r.state : undefined;
+  },
+  key: canonicalText,
+  ...(accept === undefined ? {} : { accept }),
+});
+
+/** Linearizes a segment that starts at model state `start` and ends quiescent in `impl`. */
+export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, budget: number): SegmentVerdict {
+  const ops: Operation<Op, Outcome>[] = seg.map((r) => ({ input: r.op, output: r.impl!, call: r.call, ret: r.ret }));
+  const v = linearize(spec(start, agrees(observableText(impl), impl)), ops, budget);
+  if (v.kind === "ok") {
+    const overlapping = seg.some((a, i) => seg.some((b, j) => i < j && a.call < b.ret && b.call < a.ret));
+    return { kind: "ok", order: v.order.map((i) => seg[i]!), final: v.final, overlapping };
+  }
+  if (v.kind === "undecided") return v;
+  const outcomes = linearize(spec(start), ops, budget);
+  if (outcomes.kind === "ok") {
+    const order = outcomes.order.map((i) => seg[i]!);
+    const d = firstDifference(observable(outcomes.final), observable(impl));
+    if (d !== undefined) return { kind: "state", order, detail: `they differ at ${d.path}`, model: d.left, impl: d.right };
+    const stale = staleSpte(outcomes.final, impl)!;
+    return { kind: "state", order, detail: stale.detail, model: stale.model, impl: stale.impl };
+  }
+  if (outcomes.kind === "undecided") return outcomes;
+  const prefix = outcomes.deepest.order.map((i) => seg[i]!);
+  const stuck = seg[outcomes.stuck]!;
+  return { kind: "outcome", prefix, pre: outcomes.deepest.state, stuck, expected: step(outcomes.deepest.state, stuck.op).outcome };
+}

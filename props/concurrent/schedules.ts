@@ -1,0 +1,78 @@
+// Schedules as data. A schedule is the list of decisions "which runnable actor runs to its next yield point",
+// made only where more than one actor can run. Decision e picks the e-th runnable actor counting cyclically
+// from the one that ran last, so 0 means "keep running the current actor" and a schedule shrinks toward
+// fewer context switches; past its end a schedule keeps choosing 0.
+import fc from "fast-check";
+
+/** Uniform over up to 4 runnable actors: 12 is a multiple of 1, 2, 3 and 4. */
+const CHOICES = 12;
+/** Actors a PCT priority list covers (the concurrent suites use at most this many besides setup). */
+export const MAX_ACTORS = 4;
+
+export type ScheduleSpec =
+  /** Explicit decisions: random ones from the uniform generator, or a counterexample file's. */
+  | { readonly kind: "choices"; readonly choices: readonly number[] }
+  /**
+   * PCT (Burckhardt et al., ASPLOS 2010): distinct random priorities, always run the highest-priority
+   * runnable actor, and after step k_i (the change points, d-1 of them) drop the actor that ran it below
+   * every initial priority. Finds a bug of depth d with probability at least 1/(n k^(d-1)).
+   */
+  | { readonly kind: "pct"; readonly depth: number; readonly keys: readonly number[]; readonly changePoints: readonly number[] };
+
+export type Generator = "uniform" | "pct";
+
+/** The runnable actors in the order decisions count them: from `current` on, cyclically. */
+export function rotation(runnable: readonly number[], current: number): number[] {
+  const from = runnable.findIndex((a) => a >= current);
+  return from <= 0 ? [...runnable] : [...runnable.slice(from), ...runnable.slice(0, from)];
+}
+
+export interface Chooser {
+  /** The actor to run at step `step` (from 1); `runnable` has at least two actors, in index order. */
+  pick(runnable: readonly number[], current: number, step: number): number;
+  /** Step `step` ran `actor` (forced steps included). */
+  ran(actor: number, step: number): void;
+}
+
+export function chooser(spec: ScheduleSpec): Chooser {
+  if (spec.kind === "choices") {
+    let next = 0;
+    return {
+      pick: (runnable, current) => {
+        const r = rotation(runnable, current);
+        return r[(spec.choices[next++] ?? 0) % r.length]!;
+      },
+      ran: () => undefined,
+    };
+  }
+  // Higher runs first; initial priorities are >= 1, the i-th change point demotes to -i.
+  const priority = spec.keys.map((k, i) => 1 + k * MAX_ACTORS + (MAX_ACTORS - 1 - i));
+  return {
+    pick: (runnable) => runnable.reduce((best, a) => ((priority[a] ?? 0) > (priority[best] ?? 0) ? a : best)),
+    ran: (actor, step) => {
+      const i = spec.changePoints.indexOf(step);
+      if (i >= 0) priority[actor] = -1 - i;
+    },
+  };
+}
+
+/** Random decisions, uniform over the runnable actors, for roughly `maxDecisions` decisions. */
+export const uniformSchedule = (maxDecisions: number): fc.Arbitrary<ScheduleSpec> =>
+  fc.array(fc.nat({ max: CHOICES - 1 }), { maxLength: maxDecisions, size: "max" }).map((choices) => ({ kind: "choices" as const, choices }));
+
+/** PCT with `depth - 1` change points among the first `steps` steps (the estimated run length k). */
+export const pctSchedule = (depth: number, steps: number): fc.Arbitrary<ScheduleSpec> =>
+  fc
+    .record({
+      keys: fc.array(fc.nat({ max: 1023 }), { minLength: MAX_ACTORS, maxLength: MAX_ACTORS }),
+      changePoints: fc.uniqueArray(fc.integer({ min: 1, max: steps }), { minLength: depth - 1, maxLength: depth - 1 }),
+    })
+    .map(({ keys, changePoints }) => ({ kind: "pct" as const, depth, keys, changePoints }));
+
+export function scheduleArbitrary(generator: Generator | "mixed", depth: number, steps: number): fc.Arbitrary<ScheduleSpec> {
+  if (generator === "uniform") return uniformSchedule(steps);
+  if (generator === "pct") return pctSchedule(depth, steps);
+  return fc.oneof(uniformSchedule(steps), pctSchedule(depth, steps));
+}
+
+export const describeSchedule = (s: ScheduleSpec): string => (s.kind === "pct" ? `pct(d=${s.depth})` : "uniform");
