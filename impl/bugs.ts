@@ -11,6 +11,19 @@ export const BUGS = {
   "munmap-no-notify": "munmap does not call the mmu notifier: KVM keeps mapping the freed page",
   "anon-write-to-old-page": "the write after a COW fault goes to the old page: the write is lost",
   "zap-frees-contents": "zapping an SPTE also frees the host page's contents",
+  // Races: each is invisible to the sequential suites and found by the concurrent ones (props/concurrent).
+  "userfault-enable-zap-early":
+    "kvm_set_memslot calls kvm_arch_userfault_enabled before kvm_swap_active_memslots publishes the new flags: a fault that read the old flags maps the page after the zap",
+  "userfault-double-fetch":
+    "kvm_do_userfault fetches the bitmap word again to fill the exit flags: a bit cleared between the two __get_user calls exits without KVM_MEMORY_EXIT_FLAG_USERFAULT",
+  "memslot-lookup-outside-srcu":
+    "the fault path looks the memslot up before srcu_read_lock: DELETE/MOVE's synchronize_srcu does not wait for it, and it maps through the old slot after the flush",
+  "memslot-invalidate-no-sync":
+    "kvm_invalidate_memslot flushes without waiting in synchronize_srcu for faults that still use the old slot: one maps after the flush",
+  "attr-store-before-invalidate":
+    "kvm_vm_set_mem_attributes stores the attributes before kvm_mmu_invalidate_begin and the zap: a fault in between maps the page against its new attribute",
+  "fault-no-invalidate-recheck":
+    "is_page_fault_stale skips mmu_invalidate_retry_gfn under mmu_lock: an invalidation that ran during faultin leaves a stale mapping",
   // guest_memfd (docs/GMEM.md): conversion, punch-hole, host faults and huge folios.
   "gmem-host-fault-unlocked":
     "v7 host fault checks the page is shared without the filemap invalidate lock (Peter Xu's question on the 2024 RFC): a conversion in between leaves a private page host-mapped",

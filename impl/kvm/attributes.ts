@@ -27,6 +27,8 @@ export async function setMemoryAttributes(
     const already = toPrivate ? kvm.attributes.covers(start, end) : !kvm.attributes.any(start, end);
     if (already) return { result: "ok" };
     const hits = kvm.memslots.flatMap((m) => m.sorted.filter((s) => s.baseGfn < end && start < s.baseGfn + s.npages));
+    const storeEarly = bugs.has("attr-store-before-invalidate");
+    if (storeEarly) kvm.attributes.set(start, end, toPrivate ? true : undefined);
     if (hits.length > 0) {
       await kvm.mmuLock.write(h);
       kvm.invalidateBegin();
@@ -40,7 +42,7 @@ export async function setMemoryAttributes(
     }
     const allowed = await gmemShouldSet(start, end, toPrivate);
     await h.yield("kvm_vm_set_mem_attributes:store");
-    if (allowed) kvm.attributes.set(start, end, toPrivate ? true : undefined);
+    if (allowed && !storeEarly) kvm.attributes.set(start, end, toPrivate ? true : undefined);
     if (hits.length > 0) {
       await kvm.mmuLock.write(h);
       kvm.invalidateEnd();

@@ -72,19 +72,21 @@ function touch(folio: Folio, sub: number, a: Access): Outcome {
 
 /** One pass of the fault path; undefined means RET_PF_RETRY (the guest re-executes and faults again). */
 async function pageFault(ctx: FaultCtx, kvm: Kvm, a: Access, h: Hooks): Promise<Outcome | undefined> {
-  const idx = kvm.srcu.readLock();
+  const early = ctx.bugs.has("memslot-lookup-outside-srcu");
+  let idx = early ? undefined : kvm.srcu.readLock();
   let r: Resolution;
   let slot: ImplMemslot | undefined;
   try {
     slot = kvm.memslots[0]!.find(a.gfn);
     await h.yield("kvm_vcpu_gfn_to_memslot");
+    idx ??= kvm.srcu.readLock();
     const rootGen = kvm.rootGen;
     const seq = kvm.mmuInvalidateSeq;
     await h.yield("kvm_mmu_faultin_pfn:mmu_seq");
     r = kvm.config.arch === "x86" ? await faultinX86(ctx, kvm, slot, seq, a, h) : await faultinArm64(ctx, kvm, slot, seq, a, h);
     if (r.kind === "mapped") r = await mapUnderMmuLock(ctx, kvm, slot!, rootGen, seq, a, r, h);
   } finally {
-    kvm.srcu.readUnlock(idx);
+    if (idx !== undefined) kvm.srcu.readUnlock(idx);
   }
   if (r.kind === "done") return r.outcome;
   if (r.kind === "retry") {
@@ -136,7 +138,8 @@ async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Acc
   const word = bitmap.word(offset);
   await h.yield("kvm_do_userfault:__get_user");
   if (((word >>> offset % 32) & 1) === 0) return undefined;
-  return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), "USERFAULT"]);
+  const flagWord = ctx.bugs.has("userfault-double-fetch") ? bitmap.word(offset) : word;
+  return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), ...(((flagWord >>> offset % 32) & 1) === 1 ? (["USERFAULT"] as const) : [])]);
 }
 
 async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number, h: Hooks): Promise<Resolution> {
@@ -168,7 +171,8 @@ async function mapUnderMmuLock(
 ): Promise<Resolution> {
   await kvm.mmuLock.read(h);
   try {
-    if (kvm.rootGen !== rootGen || kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
+    const stale = kvm.rootGen !== rootGen || (!ctx.bugs.has("fault-no-invalidate-recheck") && kvm.invalidateRetry(seq, a.gfn));
+    if (stale) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
     const gmem = a.isPrivate || slot.gmemOnly || (kvm.config.arch === "arm64" && slot.gmem !== null);
     const level: Level = gmem ? gmemMaxLevel(ctx.gmemInodes, ctx.bugs, kvm, slot, a.gfn, a.isPrivate) : maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, a.gfn);
     const writable = r.writable && !has(slot, "READONLY") && (a.write || !has(slot, "LOG_DIRTY_PAGES"));

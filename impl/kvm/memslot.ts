@@ -106,10 +106,10 @@ function overlaps(ctx: MemslotCtx, slots: Memslots, next: ImplMemslot): boolean 
 }
 
 /** kvm_swap_active_memslots: publish a new memslot set, waiting out notifier invalidations and SRCU readers. */
-async function publish(kvm: Kvm, asId: number, slots: Memslots, h: Hooks): Promise<void> {
+async function publish(kvm: Kvm, asId: number, slots: Memslots, h: Hooks, sync = true): Promise<void> {
   await h.yield("kvm_swap_active_memslots", () => kvm.mnActiveInvalidateCount === 0);
   kvm.memslots[asId] = slots;
-  await kvm.srcu.synchronize(h);
+  if (sync) await kvm.srcu.synchronize(h);
 }
 
 async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: ImplMemslot, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
@@ -134,7 +134,7 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
 /** DELETE and MOVE first publish an INVALID copy, wait for readers, and flush the old slot's mappings. */
 async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean): Promise<ImplMemslot> {
   const invalid = { ...old, invalid: true };
-  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, invalid), h);
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, invalid), h, !ctx.bugs.has("memslot-invalidate-no-sync"));
   if (flush) await flushShadowMemslot(ctx, kvm, old, h);
   return invalid;
 }
@@ -160,9 +160,11 @@ async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
 
 /** FLAGS_ONLY: replace in place, then kvm_commit_memory_region's arch work and the userfault-enable zap. */
 async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
+  const turnedOn = (f: keyof typeof MEM): boolean => !has(old, f) && has(next, f);
+  const zapEarly = turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-zap-early");
+  if (zapEarly) await flushShadowMemslot(ctx, kvm, old, h);
   await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h);
   const x86 = kvm.config.arch === "x86";
-  const turnedOn = (f: keyof typeof MEM): boolean => !has(old, f) && has(next, f);
   const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
   if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
   const roSkip = x86 && has(next, "READONLY");
@@ -172,6 +174,6 @@ async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
     kvm.mmuLock.writeUnlock();
   }
   if (x86 && turnedOff("LOG_DIRTY_PAGES") && !roSkip) await recoverHugePages(ctx, kvm, next, h);
-  if (turnedOn("USERFAULT") && !ctx.bugs.has("userfault-enable-no-zap")) await flushShadowMemslot(ctx, kvm, old, h);
+  if (turnedOn("USERFAULT") && !zapEarly && !ctx.bugs.has("userfault-enable-no-zap")) await flushShadowMemslot(ctx, kvm, old, h);
   return OK;
 }
