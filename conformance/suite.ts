@@ -73,7 +73,7 @@ export function modelImplements(config: Config, probeOp: Op): boolean {
   return !step(initial(config), probeOp).fired.includes("faultline.not-modeled");
 }
 
-export function randomOp(features: Features, config: Config): fc.Arbitrary<Op> {
+export function randomOp(features: Features, config: Config, uffd = true): fc.Arbitrary<Op> {
   const byte = fc.integer({ min: 1, max: 255 });
   const inPage = fc.constantFrom(0, 0, 0, 1, 4095);
   const slotGpa = fc.constantFrom(...SLOTS.flatMap((s) => [s.gpa, s.gpa + PAGE, s.gpa + s.size - PAGE]));
@@ -169,7 +169,7 @@ export function randomOp(features: Features, config: Config): fc.Arbitrary<Op> {
     { weight: 5, arbitrary: gmem },
     { weight: 3, arbitrary: other },
   ];
-  if (features.uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
+  if (uffd && features.uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
   return fc.oneof(...arbs);
 }
 
@@ -207,6 +207,8 @@ export interface RandomOptions {
   /** Where shrunk disagreements are written (default conformance/found). */
   readonly foundDir?: string;
   readonly onRun?: (n: number) => void;
+  /** Include userfaultfd operations once the model implements them (default true). */
+  readonly uffd?: boolean;
 }
 
 export async function runRandom(helper: Helper, features: Features, opts: RandomOptions): Promise<RandomResult> {
@@ -215,7 +217,7 @@ export async function runRandom(helper: Helper, features: Features, opts: Random
   let sequences = 0;
   let steps = 0;
   let last: StepReport[] | undefined;
-  const property = fc.asyncProperty(fc.array(randomOp(features, config), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" }), async (ops) => {
+  const property = fc.asyncProperty(fc.array(randomOp(features, config, opts.uffd ?? true), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" }), async (ops) => {
     sequences++;
     opts.onRun?.(sequences);
     const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });

@@ -298,6 +298,10 @@ struct vm {
   struct fl_run *run[MAX_VCPUS];
   u8 *gmem_code; /* the internal slot's memory */
   const char *guest_error;
+  /* KVM_RUN runs on a thread of its own, so a vCPU that sleeps in a userfault cannot hang the helper */
+  pthread_t rth[MAX_VCPUS];
+  volatile int rstate[MAX_VCPUS]; /* 0 idle, 1 in KVM_RUN, 2 returned */
+  int rr[MAX_VCPUS], re[MAX_VCPUS];
 };
 struct fdobj { int fd; u64 hpage; };
 #define MAX_SPANS 64
@@ -371,6 +375,10 @@ static void on_fault(int sig) {
 }
 static void on_alarm(int sig) { (void)sig; }
 
+/* The last userfault message no access thread claimed (a vCPU's fault, taken by KVM's GUP). */
+static int unclaimed_seq, unclaimed_uffd;
+static u64 unclaimed_flags, unclaimed_address;
+
 /* Returns 0 done, SIGBUS or SIGSEGV. */
 static int guarded(volatile u8 *p, int write, u8 byte, size_t len, int *value) {
   int sig = sigsetjmp(jb, 1);
@@ -432,8 +440,15 @@ static void drain_uffds(int wait_ms) {
           j->fault_uffd = idx[k];
           j->fault_flags = msg.arg.pagefault.flags;
           j->fault_address = a;
+          a = 0;
           break;
         }
+      }
+      if (a != 0) {
+        unclaimed_seq++;
+        unclaimed_uffd = idx[k];
+        unclaimed_flags = msg.arg.pagefault.flags;
+        unclaimed_address = a;
       }
     }
   }
@@ -634,17 +649,53 @@ static void op_set_memory_attributes(J *op) {
   ok_or_errno(ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
 }
 
+struct run_arg { struct vm *v; int cpu; };
+static void *run_main(void *p) {
+  struct run_arg *a = p;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  struct vm *v = a->v;
+  int cpu = a->cpu;
+  free(a);
+  int r = ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
+  v->re[cpu] = errno;
+  v->rr[cpu] = r;
+  __atomic_store_n(&v->rstate[cpu], 2, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* Waits up to ms for the vCPU's KVM_RUN to return; 1 when it did (joined, state idle again). */
+static int wait_vcpu(struct vm *v, int cpu, int ms, int *blocked_seq) {
+  long deadline = now_ms() + ms;
+  for (;;) {
+    if (__atomic_load_n(&v->rstate[cpu], __ATOMIC_ACQUIRE) == 2) {
+      pthread_join(v->rth[cpu], NULL);
+      v->rstate[cpu] = 0;
+      return 1;
+    }
+    if (now_ms() >= deadline) return 0;
+    if (blocked_seq && unclaimed_seq != *blocked_seq) return 0;
+    drain_uffds(1);
+  }
+}
+
+/* KVM_RUN on the vCPU's thread: the return value, or -2 when it sleeps in a userfault, -3 on a time-out. */
 static int run_vcpu(struct vm *v, int cpu) {
-  struct itimerval it = {{0, 0}, {RUN_TIMEOUT_MS / 1000, (RUN_TIMEOUT_MS % 1000) * 1000}};
-  struct itimerval off = {{0, 0}, {0, 0}};
   v->run[cpu]->immediate_exit = 0;
   v->run[cpu]->exit_reason = 0;
-  setitimer(ITIMER_REAL, &it, NULL);
-  int r = ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
-  int e = errno;
-  setitimer(ITIMER_REAL, &off, NULL);
-  errno = e;
-  return r;
+  struct run_arg *a = malloc(sizeof *a);
+  a->v = v;
+  a->cpu = cpu;
+  v->rstate[cpu] = 1;
+  int seq = unclaimed_seq;
+  pthread_create(&v->rth[cpu], NULL, run_main, a);
+  if (wait_vcpu(v, cpu, RUN_TIMEOUT_MS, &seq)) {
+    errno = v->re[cpu];
+    return v->rr[cpu];
+  }
+  return unclaimed_seq != seq ? -2 : -3;
 }
 
 /* Lets KVM finish a pending port I/O or MMIO exit without re-entering the guest. */
@@ -664,6 +715,11 @@ static void op_vcpu_access(J *op) {
   if (!strcmp(kind, "exec")) { unsupported("exec would run arbitrary guest bytes; only loads and stores are run"); return; }
   if (get(op, "private")) { unsupported("no VM type with private memory on this kernel"); return; }
   if (v->guest_error) { unsupported(v->guest_error); return; }
+  if (v->rstate[cpu] != 0) {
+    /* still asleep in a userfault from an earlier access: let a wake finish it, else it cannot run now */
+    if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, NULL)) { unsupported("this vCPU is still blocked in a userfault"); return; }
+    complete_io(v, (int)cpu);
+  }
   u64 gpa = num_or(op, "gpa", 0);
   if (gpa >= (1ull << maxphys)) { unsupported("gpa beyond the guest's MAXPHYADDR"); return; }
   if (gpa >= FL_GUEST_GPA && gpa < FL_GUEST_GPA + FL_GUEST_PAGES * PAGE) { unsupported("gpa in the helper's own memslot"); return; }
@@ -676,6 +732,20 @@ static void op_vcpu_access(J *op) {
   }
   struct fl_run *run = v->run[cpu];
   int r = run_vcpu(v, (int)cpu);
+  if (r == -2) {
+    int m = (int)((unclaimed_address - MAP_BASE) / MAP_STRIDE);
+    const char *u = name_of(K_UFFD, unclaimed_uffd);
+    out("{\"result\":\"blocked\",\"fault\":{\"uffd\":\"%s\",\"flags\":[%s%s%s],\"address_offset\":%llu}}", u ? u : "unnamed",
+        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WRITE ? "\"WRITE\"" : "",
+        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_MINOR ? (unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WRITE ? ",\"MINOR\"" : "\"MINOR\"") : "",
+        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WP ? (unclaimed_flags & 3 ? ",\"WP\"" : "\"WP\"") : "",
+        (unsigned long long)(unclaimed_address - map_base(m)));
+    return;
+  }
+  if (r == -3) {
+    helper_error("KVM_RUN neither returned nor reported a userfault within %d ms", RUN_TIMEOUT_MS);
+    return;
+  }
   if (r < 0) {
     int e = errno;
     if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
@@ -888,7 +958,7 @@ static void op_access(J *op) {
 
 static void op_wake_check(J *op) {
   int i = lookup(K_THREAD, str(op, "id"));
-  if (i < 0) { fail(EBADF); return; }
+  if (i < 0) { fail(ESRCH); return; } /* no thread of that name ever slept on a userfault */
   struct job *j = jobs[i];
   int seen = j->faults;
   long deadline = now_ms() + WAKE_WAIT_MS;
@@ -1145,6 +1215,9 @@ static void op_reset(void) {
       free(jobs[i]);
     }
   }
+  for (int i = 0; i < nvms; i++)
+    for (int c = 0; c < vms[i].nvcpu; c++)
+      if (vms[i].rstate[c] != 0 && !wait_vcpu(&vms[i], c, 2000, NULL)) stuck++;
   for (int m = 0; m < MAX_MAPS; m++) {
     if (maps[m].live || maps[m].alias_fd > 0) munmap((void *)(uintptr_t)map_base(m), MAP_STRIDE);
     if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
