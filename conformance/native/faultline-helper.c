@@ -938,8 +938,10 @@ static void op_access(J *op) {
   int m = map_index(str(op, "map"));
   if (njobs >= MAX_OBJS) { helper_error("too many access threads"); return; }
   struct job *j = start_job(m, map_base(m) + num_or(op, "offset", 0), !strcmp(str(op, "kind"), "write"), (u8)num_or(op, "byte", 0));
+  /* A name only ever names a thread that slept on a userfault; a new access under the name forgets the old one
+     (a sleeping one lives on unnamed). */
   const char *id = str(op, "id");
-  if (id) bind(K_THREAD, id, njobs - 1);
+  if (id) unbind(K_THREAD, id);
   long deadline = now_ms() + ACCESS_TIMEOUT_MS;
   while (now_ms() < deadline) {
     if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
@@ -948,6 +950,7 @@ static void op_access(J *op) {
       return;
     }
     if (j->faults > 0) {
+      if (id) bind(K_THREAD, id, njobs - 1);
       out_blocked(j);
       return;
     }
