@@ -37,7 +37,7 @@ describe("guest_memfd seeded bugs are found", () => {
       const r = await runSequentialSuite(suite(c.suite), { seed: 1, runs: 2000, checks: c.checks, bugs: [c.bug] });
       expect(r.failure, `${c.bug} not found in ${r.stats.runs} runs`).toBeDefined();
       expect(r.failure!.property).toMatch(c.property);
-      console.log(c.bug, "found after", r.runsToFailure, "runs; shrunk to", r.shrunkLength, "steps:", JSON.stringify(r.counterexample!.steps.slice(-r.shrunkLength!)));
+      console.log(c.bug, "found after", r.runsToFailure, "runs; shrunk to", r.shrunkLength, "steps:", JSON.stringify(r.counterexample!.steps!.slice(-r.shrunkLength!)));
       expect(r.shrunkLength).toBeLessThanOrEqual(6);
     });
   }

@@ -166,7 +166,7 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
   let got: { folio: Folio; sub: number };
   try {
     if (inode.shared.get(fileIndex) !== true) return SIGBUS;
-    await h.yield("kvm_gmem_fault_user_mapping:kvm_gmem_get_folio");
+    await h.yield(isRfc2024(inode.config) ? "kvm_gmem_fault:kvm_gmem_get_folio" : "kvm_gmem_fault_user_mapping:kvm_gmem_get_folio");
     await h.yield("folio_lock", () => !inode.folioLocks.has(fileIndex));
     inode.folioLocks.add(fileIndex);
     got = inode.getFolio(fileIndex);
