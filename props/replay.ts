@@ -1,16 +1,31 @@
-// Replaying a scenario file: no seed, just its configuration and its steps.
+// Replaying a scenario file: no seed, just its configuration and its steps (or its actors and schedule).
 import { resolveConfig } from "../schema/config.js";
 import type { Scenario } from "../schema/scenario.js";
-import { Checker, PropertyFailure, type Failure, type StepRecord } from "./checker.js";
+import { Checker, PropertyFailure, type StepRecord } from "./checker.js";
+import { runRace, type RaceFailure, type RaceStep } from "./concurrent/harness.js";
+import type { RaceOp } from "./concurrent/history.js";
 
 export interface ReplayResult {
+  /** Each operation's outcomes; for actor scenarios in the order they returned, where the model placed them. */
   readonly trace: readonly StepRecord[];
-  /** The property that failed on this replay, if any. */
-  readonly failure?: Failure;
+  /** The property that failed on this replay, if any (with the actor, for actor scenarios). */
+  readonly failure?: RaceFailure;
+  /** Actor scenarios: every schedule step (actor, yield point, operation, KVM effects) and every operation. */
+  readonly race?: { readonly steps: readonly RaceStep[]; readonly ops: readonly RaceOp[]; readonly schedule: readonly number[] };
+}
+
+async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors"]> }): Promise<ReplayResult> {
+  const run = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true });
+  const trace = [...run.ops]
+    .filter((r) => r.impl !== undefined && r.model !== undefined)
+    .sort((a, b) => a.ret - b.ret)
+    .map((r): StepRecord => ({ op: r.op, model: r.model!, impl: r.impl!, fired: r.fired ?? [] }));
+  return { trace, race: { steps: run.steps, ops: run.ops, schedule: run.schedule }, ...(run.failure === undefined ? {} : { failure: run.failure }) };
 }
 
 export async function replay(s: Scenario): Promise<ReplayResult> {
-  if (s.steps === undefined) throw new Error(`${s.name}: concurrent scenarios are replayed by the race harness`);
+  if (s.actors !== undefined) return replayActors({ ...s, actors: s.actors });
+  if (s.steps === undefined) throw new Error(`${s.name}: a scenario needs steps or actors`);
   const checker = new Checker(resolveConfig(s.config));
   try {
     await checker.applyAll(s.steps);

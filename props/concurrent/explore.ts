@@ -1,0 +1,129 @@
+// Exploring a concurrent suite with fast-check: the actors' operations and the schedule are one generated
+// value, so fast-check shrinks them together. The failing run's decisions are then shrunk once more as an
+// explicit schedule (with the operations as subsequences), which is what the counterexample file keeps.
+import fc from "fast-check";
+import { configToInput, type Config } from "../../schema/config.js";
+import type { Op } from "../../schema/ops.js";
+import type { Scenario } from "../../schema/scenario.js";
+import { ALL_CHECKS } from "../checker.js";
+import { Stats } from "../stats.js";
+import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "./harness.js";
+import { describeSchedule, scheduleArbitrary, type Generator, type ScheduleSpec } from "./schedules.js";
+
+export interface ConcurrentSuite extends Suite {
+  readonly kind: "concurrent";
+  readonly config: Config;
+  /** Builds the layout; runs as the actor "setup", alone, before the others. */
+  readonly setup: readonly Op[];
+  /** The concurrent actors (vCPU and VMM threads) with their operations. */
+  readonly actors: fc.Arbitrary<RaceActor[]>;
+  /** Expected steps per run: the uniform schedule's length and PCT's k. */
+  readonly steps: number;
+  /** PCT's bug depth d (d - 1 priority change points). */
+  readonly depth: number;
+}
+
+export interface ExploreOptions extends SuiteRunOptions {
+  /** Which schedule generator explores (the default check mixes both). */
+  readonly generator?: Generator | "mixed";
+}
+
+export interface ConcurrentResult extends SuiteResult {
+  /** Time until the first failing run, before shrinking. */
+  readonly msToFailure?: number;
+  /** Which generator produced the first failing schedule. */
+  readonly foundBy?: string;
+}
+
+class RaceFound extends Error {
+  constructor(readonly failure: RaceFailure) {
+    super(`${failure.property}: ${failure.detail}`);
+  }
+}
+
+interface Failing {
+  readonly actors: readonly RaceActor[];
+  readonly run: RaceRun;
+}
+
+const opsPast = (actors: readonly RaceActor[]): number => actors.filter((a) => a.name !== SETUP).reduce((n, a) => n + a.steps.length, 0);
+
+/** Shrinks a failing run as explicit data: fewer operations per actor, fewer and smaller decisions. */
+async function shrinkExplicit(config: Config, found: Failing, seed: number): Promise<Failing> {
+  const property = found.run.failure!.property;
+  const setup = found.actors.filter((a) => a.name === SETUP);
+  const others = found.actors.filter((a) => a.name !== SETUP);
+  const originals = others.map((a) => [...a.steps]);
+  let best = found;
+  const arb = fc.tuple(fc.tuple(...originals.map((ops) => fc.subarray(ops))), fc.array(fc.nat({ max: 63 }), { maxLength: found.run.schedule.length }));
+  const prop = fc.asyncProperty(arb, async ([kept, schedule]) => {
+    const actors = [...setup, ...others.map((a, i) => ({ name: a.name, steps: kept[i]! })).filter((a) => a.steps.length > 0)];
+    const run = await runRace(config, actors, { kind: "choices", choices: schedule });
+    if (run.failure?.property !== property) return;
+    if (opsPast(actors) + run.schedule.length <= opsPast(best.actors) + best.run.schedule.length) best = { actors, run };
+    throw new RaceFound(run.failure);
+  });
+  await fc.check(prop, { seed, numRuns: 1, examples: [[[originals, [...found.run.schedule]]]] });
+  return best;
+}
+
+/** The decisions that matter: trailing zeros are what an exhausted schedule does anyway. */
+function trimmed(schedule: readonly number[]): number[] {
+  let n = schedule.length;
+  while (n > 0 && schedule[n - 1] === 0) n--;
+  return schedule.slice(0, n);
+}
+
+export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOptions): Promise<ConcurrentResult> {
+  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const checks = opts.checks ?? ALL_CHECKS;
+  const generator = opts.generator ?? "mixed";
+  const stats = new Stats();
+  let first: { runs: number; ms: number; spec: ScheduleSpec } | undefined;
+  let failing: Failing | undefined;
+  const started = performance.now();
+  const property = fc.asyncProperty(suite.actors, scheduleArbitrary(generator, suite.depth, suite.steps), async (generated, spec) => {
+    stats.recordRun();
+    opts.onRun?.(stats.runs);
+    const actors = [{ name: SETUP, steps: suite.setup }, ...generated];
+    const run = await runRace(config, actors, spec, { checks, stats });
+    if (run.failure === undefined) return;
+    first ??= { runs: stats.runs, ms: performance.now() - started, spec };
+    stats.frozen = true;
+    failing = { actors, run };
+    throw new RaceFound(run.failure);
+  });
+  const details = await fc.check(property, {
+    seed: opts.seed,
+    numRuns: opts.runs,
+    ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
+  });
+  const base = { suite: suite.name, stats, interrupted: details.interrupted };
+  if (!details.failed) return { ...base, durationMs: performance.now() - started };
+  if (!(details.errorInstance instanceof RaceFound) || failing === undefined || first === undefined) {
+    throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
+  }
+  const shrunk = await shrinkExplicit(config, failing, opts.seed);
+  const f = shrunk.run.failure!;
+  const counterexample: Scenario = {
+    version: 1,
+    name: `${suite.name}: ${f.property}`,
+    description: f.detail,
+    config: configToInput(config),
+    actors: shrunk.actors.map((a) => ({ name: a.name, steps: [...a.steps] })),
+    schedule: trimmed(shrunk.run.schedule),
+    failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail, ...(f.actor === undefined ? {} : { actor: f.actor }) },
+    provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], found: describeSchedule(first.spec), fastCheck: fc.__version },
+  };
+  return {
+    ...base,
+    durationMs: performance.now() - started,
+    failure: f,
+    counterexample,
+    runsToFailure: first.runs,
+    msToFailure: first.ms,
+    foundBy: describeSchedule(first.spec),
+    shrunkLength: opsPast(shrunk.actors),
+  };
+}
