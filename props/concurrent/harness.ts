@@ -122,8 +122,12 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
     }
   };
 
-  const fail = (property: string, expected: unknown, actual: unknown, detail: string, actor?: string): never => {
-    throw new Stop({ property, step: Math.max(0, steps.length - 1), expected, actual, detail, ...(actor === undefined ? {} : { actor }) });
+  /** Stops the run. The failure names an actor and the operation (index in its steps) that showed it; by
+   * default the one whose schedule step just ran, which is the run's last. */
+  const fail = (property: string, expected: unknown, actual: unknown, detail: string, at?: RaceOp): never => {
+    const last = steps[steps.length - 1];
+    const who = at !== undefined ? { actor: at.actor, step: at.index } : last !== undefined ? { actor: last.actor, step: last.op } : { step: 0 };
+    throw new Stop({ property, expected, actual, detail, ...who });
   };
 
   /** Runs actor a to its next yield point, then checks what must hold there. */
@@ -135,7 +139,7 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
     await scheduler.resume(a);
     s.label = s.returned !== undefined ? "return" : (scheduler.parkedAt(a) ?? "return");
     const err = scheduler.errorOf(a);
-    if (err !== undefined) fail("exception", "no exception", String(err), `${name} threw: ${err instanceof Error ? err.message : String(err)}`, name);
+    if (err !== undefined) fail("exception", "no exception", String(err), `${name} threw: ${err instanceof Error ? err.message : String(err)}`);
     if (facts !== undefined) {
       const now = kvmFacts(system);
       s.effects = diffFacts(facts, now);
@@ -146,7 +150,7 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
       for (const inv of always) {
         const v = inv.check(impl);
         stats?.recordInvariant(inv.name, v.nonVacuous);
-        if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description, name);
+        if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description);
       }
     }
     if (history.quiescent) atQuiescence();
@@ -197,7 +201,7 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
         s.impl,
         `no order of the model's steps explains the outcomes: after ${explained}, ${s.actor}'s ${s.op.op} (#${s.index}) returned ${stableStringify(s.impl)} where the model says ${stableStringify(v.expected)}` +
           (why === undefined ? "" : ` (${why.inv.name}: ${why.v.detail})`),
-        s.actor,
+        s,
       );
     }
     if (v.kind !== "ok") return;
@@ -205,7 +209,7 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
       for (const inv of stepInvariants) {
         const iv = inv.check(pre, r.op, r.impl!, post);
         stats?.recordInvariant(inv.name, iv.nonVacuous);
-        if (!iv.holds) fail(inv.name, "holds", "violated", iv.detail ?? inv.description, r.actor);
+        if (!iv.holds) fail(inv.name, "holds", "violated", iv.detail ?? inv.description, r);
       }
     }
     stats?.recordInvariant("linearizable", v.overlapping);
