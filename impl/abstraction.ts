@@ -15,6 +15,8 @@ import type { Folio } from "./mm/folio.js";
 import type { Mapping } from "./mm/mapping.js";
 import type { MemFile } from "./mm/memfd.js";
 import type { Kernel } from "./system.js";
+import type { Uffd } from "./uffd/uffd.js";
+import type { UffdState } from "../model/uffd/types.js";
 import { toRuns } from "./util/pagedata.js";
 import type { RangeMap } from "./util/rangemap.js";
 
@@ -95,7 +97,13 @@ function memFile(f: MemFile): ModelFile {
 function mapping(m: Mapping): ModelMapping {
   const ptes = [...m.ptes]
     .sort(([a], [b]) => a - b)
-    .map(([key, pte]) => ({ start: key, end: Math.min(key + (pte.kind === "zero" ? 1 : m.folioPages), m.pages), value: { target: pte.kind, writable: pte.writable } as ModelPte }));
+    .map(([key, pte]) => ({
+      start: key,
+      end: Math.min(key + (pte.kind === "zero" ? 1 : m.folioPages), m.pages),
+      value: (pte.uffdWp === true ? { target: pte.kind, writable: pte.writable, uffdWp: true } : { target: pte.kind, writable: pte.writable }) as ModelPte,
+    }));
+  const regs = spansOf([...m.uffd.spans()].map((r) => ({ start: r.start, end: r.end, value: { ctx: r.value.ctx.id, modes: [...r.value.modes] } })));
+  const markers = ranges(m.markers);
   return {
     id: m.id,
     base: m.base,
@@ -107,6 +115,21 @@ function mapping(m: Mapping): ModelMapping {
     ptes: spansOf(ptes),
     anon: presence(m.anon.keys(), m.folioPages, m.pages),
     anonData: folioData(m.anon),
+    uffd: regs.length > 0 ? regs : undefined,
+    markers: markers.length > 0 ? markers : undefined,
+  };
+}
+
+function uffdState(u: Uffd): UffdState {
+  return {
+    ctxs: u.ctxs.map((c) => ({ name: c.name, features: [...c.features], userModeOnly: c.userModeOnly, released: c.released })),
+    names: new Map(u.names),
+    threads: u.threads.map((t) => ({
+      name: t.name,
+      op: t.op,
+      faults: t.faults,
+      status: t.waiter !== undefined ? { kind: "blocked" as const, msg: { ctx: t.waiter.ctx.id, address: t.waiter.address, flags: [...t.waiter.flags] } } : { kind: "done" as const, outcome: t.outcome! },
+    })),
   };
 }
 
@@ -134,5 +157,6 @@ export function abstractState(k: Kernel): State {
     kvm: { vms: k.vms.map(vm), names: new Map(k.vmNames) },
     gmem: { inodes: k.gmemInodes.map(gmemInode), names: new Map(k.gmemNames) },
     mm: { files: k.mm.files.map(memFile), names: new Map(k.mm.names), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])) },
+    uffd: uffdState(k.uffd),
   };
 }

@@ -35,6 +35,16 @@ export const BUGS = {
   "gmem-punch-no-zap": "PUNCH_HOLE skips kvm_gmem_invalidate_begin/_end: stage-2 keeps mapping the freed folios",
   "gmem-merge-mapped": "merge checks only the converted part of a huge folio: it merges while a sub-page is still shared and host-mapped",
   "gmem-huge-ignores-split": "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
+  // userfaultfd (docs/VOCABULARY.md, userfaultfd): kernel mistakes, then the post-copy VMM's (props/postcopy/vmm.ts).
+  "uffd-minor-ignored": "the shmem/hugetlbfs/guest_memfd fault maps a page-cache page without the MINOR check: a MINOR-registered mapping shows the page before CONTINUE",
+  "uffd-no-must-wait": "handle_userfault sleeps without the userfaultfd_must_wait re-check: a CONTINUE between the queueing and the sleep leaves the thread asleep on a mapped page",
+  "uffd-wake-short": "the resolving ioctls wake [start, start + len - PAGE_SIZE): a sleeper on the last page of the range is never woken",
+  "uffd-continue-fresh-page": "CONTINUE maps a newly allocated zero page instead of the page-cache page: the thread reads zeros, not what the alias wrote",
+  "uffd-continue-clears-page": "CONTINUE clears the page-cache page before mapping it, as if it were new: the alias write is lost",
+  "alias-write-first-page-only": "a write through the alias mapping that crosses a page boundary stops after the first page",
+  "postcopy-clear-before-write": "the VMM clears the page's KVM Userfault bit before writing the fetched contents through its alias",
+  "postcopy-continue-before-write": "the VMM resolves its own MINOR/MISSING fault with CONTINUE before writing the fetched contents through its alias",
+  "postcopy-double-fetch": "the background fetcher fetches pages again that a demand fault already fetched, overwriting newer guest writes",
 } as const;
 
 export type BugId = keyof typeof BUGS;

@@ -17,7 +17,10 @@ import { Kvm } from "./kvm/kvm.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
 import { userfaultWrite } from "./kvm/userfault.js";
+import type { Mapping } from "./mm/mapping.js";
 import { Mm } from "./mm/mm.js";
+import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemPastEof } from "./gmem/uffd-ops.js";
+import { Uffd, type ThreadOp } from "./uffd/uffd.js";
 
 export interface System {
   readonly config: Config;
@@ -26,7 +29,6 @@ export interface System {
   abstract(): State;
 }
 
-const NOT_MODELED: Outcome = { errno: "ENOTTY" };
 const EBADF: Outcome = { errno: "EBADF" };
 
 export class Kernel implements System {
@@ -36,6 +38,7 @@ export class Kernel implements System {
   readonly gmemInodes: GmemInode[] = [];
   readonly gmemNames = new Map<string, number>();
   readonly mm: Mm;
+  readonly uffd: Uffd;
 
   constructor(
     readonly config: Config,
@@ -45,11 +48,28 @@ export class Kernel implements System {
     this.mm = new Mm(this.bugs, {
       hostFault: (map, index, _write, h) => gmemHostFault(this.gmemInodes[(map.backing as { inode: number }).inode]!, this.bugs, map, index, h),
       alias: async (op, map) => gmemAlias(this.gmemInodes[(map.backing as { inode: number }).inode]!, map, op),
+      getFolioNoalloc: (map, index) => gmemGetFolioNoalloc(this.gmemOf(map), map.backingIndex(index)),
+      canAlloc: (map, index) => gmemCanAlloc(this.gmemOf(map), map.backingIndex(index)),
+      addFolio: (map, index) => gmemAddFolio(this.gmemOf(map), map.backingIndex(index)),
+      pastEof: (map, index) => gmemPastEof(this.gmemOf(map), map.backingIndex(index)),
     });
+    const env = { mm: this.mm, config, bugs: this.bugs, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
+    this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }
 
   abstract(): State {
     return abstractState(this);
+  }
+
+  private gmemOf(map: Mapping): GmemInode {
+    return this.gmemInodes[(map.backing as { inode: number }).inode]!;
+  }
+
+  /** One access of a thread, first run or retried after a userfault wakeup; `h` carries the task. */
+  private threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
+    if (op.op === "access") return this.mm.access(op, h);
+    const v = this.vm(op.vm);
+    return v === undefined ? Promise.resolve(EBADF) : vcpuAccess(this.ctx, v.kvm, op, h);
   }
 
   private vm(name: string): { id: number; kvm: Kvm } | undefined {
@@ -85,11 +105,11 @@ export class Kernel implements System {
       .with({ op: "set_memory_attributes" }, (o) =>
         withVm(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
       )
-      .with({ op: "vcpu_access" }, (o) => withVm(o.vm, (v) => vcpuAccess(this.ctx, v.kvm, o, h)))
+      .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
       .with({ op: "mmap" }, async (o) => this.mm.mmap(o))
       .with({ op: "munmap" }, (o) => this.mm.munmap(o, h))
-      .with({ op: "access" }, (o) => this.mm.access(o, h))
+      .with({ op: "access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
       .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
       .with({ op: "pread" }, async (o) => this.mm.pread(o))
@@ -104,19 +124,13 @@ export class Kernel implements System {
       .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
       .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
       .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
-      .with(
-        { op: "uffd_open" },
-        { op: "uffd_register" },
-        { op: "uffd_unregister" },
-        { op: "wake_check" },
-        { op: "uffdio_continue" },
-        { op: "uffdio_copy" },
-        { op: "uffdio_zeropage" },
-        { op: "uffdio_poison" },
-        { op: "uffdio_writeprotect" },
-        { op: "uffdio_wake" },
-        async () => NOT_MODELED,
-      )
+      .with({ op: "uffd_open" }, async (o) => this.uffd.open(o))
+      .with({ op: "uffd_register" }, (o) => this.uffd.register(o, h))
+      .with({ op: "uffd_unregister" }, (o) => this.uffd.unregister(o, h))
+      .with({ op: "wake_check" }, async (o) => this.uffd.wakeCheck(o))
+      .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => this.uffd.mfill(o, h))
+      .with({ op: "uffdio_writeprotect" }, (o) => this.uffd.writeprotect(o, h))
+      .with({ op: "uffdio_wake" }, (o) => this.uffd.wake(o, h))
       .exhaustive();
   }
 
@@ -178,7 +192,7 @@ export class Kernel implements System {
       return { result: "ok" };
     }
     if (op.file !== undefined) return this.mm.close(op.file);
-    if (op.uffd !== undefined) return NOT_MODELED;
+    if (op.uffd !== undefined) return this.uffd.close(op.uffd, this.hooks);
     return EBADF;
   }
 }

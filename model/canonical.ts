@@ -13,7 +13,7 @@ function plain(v: unknown): unknown {
 }
 
 /** Everything but the configuration (identical on both sides by construction). */
-export const canonical = (s: State): unknown => plain({ kvm: s.kvm, gmem: s.gmem, mm: s.mm });
+export const canonical = (s: State): unknown => plain({ kvm: s.kvm, gmem: s.gmem, mm: s.mm, uffd: s.uffd });
 
 export const canonicalText = (s: State): string => JSON.stringify(canonical(s));
 

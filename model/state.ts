@@ -5,12 +5,14 @@ import type { GmemState } from "./gmem/types.js";
 import type { KvmState } from "./kvm/types.js";
 import type { MmState } from "./mm/types.js";
 import type { Rule } from "./rules.js";
+import { EMPTY_UFFD, type Message, type UffdState } from "./uffd/types.js";
 
 export interface State {
   readonly config: Config;
   readonly kvm: KvmState;
   readonly gmem: GmemState;
   readonly mm: MmState;
+  readonly uffd: UffdState;
 }
 
 export interface StepResult {
@@ -18,6 +20,8 @@ export interface StepResult {
   readonly outcome: Outcome;
   /** Ids of the rules that decided this step, in the order they applied. */
   readonly fired: readonly string[];
+  /** The userfault an access (or a vCPU's GUP) went to sleep on, when its outcome is "blocked". */
+  readonly blocked?: Message;
 }
 
 export function initial(config: Config): State {
@@ -26,6 +30,7 @@ export function initial(config: Config): State {
     kvm: { vms: [], names: new Map() },
     gmem: { inodes: [], names: new Map() },
     mm: { files: [], names: new Map(), maps: new Map() },
+    uffd: EMPTY_UFFD,
   };
 }
 

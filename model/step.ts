@@ -13,19 +13,24 @@ import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
 import { access, aliasAccess, closeFile, fileFallocate, madvise, memfd, mmap, munmap, pread, pwrite } from "./mm/ops.js";
 import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
+import { closeUffd, uffdOpen } from "./uffd/ctx.js";
+import { mfill, wake, writeprotect } from "./uffd/ioctl.js";
+import { uffdRegister, uffdUnregister } from "./uffd/register.js";
+import { runThread, wakeCheck, type ThreadRunner } from "./uffd/thread.js";
 
 export const STEP_RULES = {
   notModeled: rule("faultline.not-modeled", "docs/VOCABULARY.md", "this operation is not modeled yet", "ENOTTY"),
   closeNothing: rule("close.ebadf", "fs/file.c (close_fd)", "close names no open fd", "EBADF"),
 };
 
-const notModeled = (s: State): StepResult => refuse(s, STEP_RULES.notModeled);
+/** One access of a thread, as first run and as retried after a userfault wakeup. */
+const runAccess: ThreadRunner = (s, op) => (op.op === "access" ? access(s, op, gmemHostFault) : vcpuAccess(s, op));
 
 function close(s: State, op: OpOf<"close">): StepResult {
   if (op.vm !== undefined) return closeVm(s, op.vm);
   if (op.gmem !== undefined) return closeGmem(s, op.gmem);
   if (op.file !== undefined) return closeFile(s, op.file);
-  if (op.uffd !== undefined) return notModeled(s);
+  if (op.uffd !== undefined) return closeUffd(s, op.uffd, runAccess);
   return refuse(s, STEP_RULES.closeNothing);
 }
 
@@ -37,11 +42,11 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "set_memory_region" }, (o) => setMemoryRegion(s, o))
     .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => userfaultWrite(s, o))
     .with({ op: "set_memory_attributes" }, (o) => setMemoryAttributes(s, o))
-    .with({ op: "vcpu_access" }, (o) => vcpuAccess(s, o))
+    .with({ op: "vcpu_access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "memfd" }, (o) => memfd(s, o))
     .with({ op: "mmap" }, (o) => mmap(s, o))
     .with({ op: "munmap" }, (o) => munmap(s, o))
-    .with({ op: "access" }, (o) => access(s, o, gmemHostFault))
+    .with({ op: "access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "write_alias" }, { op: "read_alias" }, (o) => aliasAccess(s, o, gmemAlias))
     .with({ op: "pwrite" }, (o) => pwrite(s, o))
     .with({ op: "pread" }, (o) => pread(s, o))
@@ -53,18 +58,12 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "gmem_convert" }, (o) => gmemConvert(s, o))
     .with({ op: "pin" }, (o) => pin(s, o))
     .with({ op: "unpin" }, (o) => unpin(s, o))
-    .with(
-      { op: "uffd_open" },
-      { op: "uffd_register" },
-      { op: "uffd_unregister" },
-      { op: "wake_check" },
-      { op: "uffdio_continue" },
-      { op: "uffdio_copy" },
-      { op: "uffdio_zeropage" },
-      { op: "uffdio_poison" },
-      { op: "uffdio_writeprotect" },
-      { op: "uffdio_wake" },
-      () => notModeled(s),
-    )
+    .with({ op: "uffd_open" }, (o) => uffdOpen(s, o))
+    .with({ op: "uffd_register" }, (o) => uffdRegister(s, o))
+    .with({ op: "uffd_unregister" }, (o) => uffdUnregister(s, o, runAccess))
+    .with({ op: "wake_check" }, (o) => wakeCheck(s, o))
+    .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => mfill(s, o, runAccess))
+    .with({ op: "uffdio_writeprotect" }, (o) => writeprotect(s, o, runAccess))
+    .with({ op: "uffdio_wake" }, (o) => wake(s, o, runAccess))
     .exhaustive();
 }

@@ -11,6 +11,8 @@ import { fillPage, readPage } from "../util/pagedata.js";
 import { has, type ImplMemslot, type Kvm } from "./kvm.js";
 import { hvaOf, maxSharedLevel, type MmuCtx } from "./mmu.js";
 import type { Leaf } from "./stage2.js";
+import { blockedOutcome } from "../uffd/ctx.js";
+import { GUP_ORIGIN } from "../uffd/fault.js";
 
 export interface FaultCtx extends MmuCtx {
   readonly gmemInodes: readonly GmemInode[];
@@ -153,8 +155,10 @@ async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa:
 async function gupFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, h: Hooks): Promise<Resolution> {
   const at = ctx.mm.locate(hvaOf(slot, a.gfn));
   if (at === undefined) return done({ errno: "EFAULT" });
-  const r = await ctx.mm.fault(at.map, at.index, a.write, h);
+  const r = await ctx.mm.fault(at.map, at.index, a.write, h, GUP_ORIGIN);
   if (r.kind === "signal") return done({ errno: "EFAULT" });
+  // GUP slept in handle_userfault: KVM_RUN is blocked until a wakeup retries it (impl/uffd/uffd.ts).
+  if (r.kind === "userfault") return done(blockedOutcome(r.waiter));
   return { kind: "mapped", folio: r.folio, sub: r.sub, writable: r.writable };
 }
 

@@ -1,6 +1,17 @@
 // A VMA at its fixed window and the page-table entries of its pages.
+import type { Marker } from "../../model/mm/types.js";
+import type { UffdModeName } from "../../schema/ops.js";
+import type { UserfaultfdCtx } from "../uffd/ctx.js";
 import { RangeMap } from "../util/rangemap.js";
 import type { Folio } from "./folio.js";
+
+/** vm_userfaultfd_ctx + the VM_UFFD_* flags of the VMA a page is in. */
+export interface UffdReg {
+  readonly ctx: UserfaultfdCtx;
+  /** In the order MISSING, WP, MINOR. */
+  readonly modes: readonly UffdModeName[];
+}
+const sameReg = (a: UffdReg, b: UffdReg): boolean => a.ctx === b.ctx && a.modes.join() === b.modes.join();
 
 export type ImplBacking =
   | { readonly kind: "anon" }
@@ -12,6 +23,8 @@ export interface Pte {
   readonly kind: "file" | "anon" | "zero";
   readonly writable: boolean;
   readonly folio: Folio;
+  /** The uffd-wp bit. */
+  readonly uffdWp?: boolean;
 }
 
 export class Mapping {
@@ -20,6 +33,10 @@ export class Mapping {
   readonly ptes = new Map<number, Pte>();
   /** Private folios (anonymous memory, COW copies), keyed like ptes. */
   readonly anon = new Map<number, Folio>();
+  /** userfaultfd registration per page: VMAs split at its edges. */
+  readonly uffd = new RangeMap<UffdReg>(sameReg);
+  /** PTE markers (uffd-wp, poison) on pages whose PTE is none. */
+  readonly markers = new RangeMap<Marker>();
 
   constructor(
     readonly id: string,

@@ -5,9 +5,13 @@ import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
+import { RwLock } from "../locks.js";
 import { fillPage, readPage } from "../util/pagedata.js";
 import { ZERO_FOLIO, copyFolio, newFolio, pageOf, peekPage, type Folio } from "./folio.js";
-import { Mapping } from "./mapping.js";
+import { blockedOutcome, type Waiter } from "../uffd/ctx.js";
+import { USER_ORIGIN, handleUserfault, type Origin, type Reason } from "../uffd/fault.js";
+import type { MemType } from "../../model/uffd/vma.js";
+import { Mapping, type Pte } from "./mapping.js";
 import { MemFile } from "./memfd.js";
 
 export interface MmuNotifier {
@@ -17,26 +21,43 @@ export interface MmuNotifier {
 
 export type FaultResult =
   | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean }
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV" };
+  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV" }
+  /** The current task went to sleep in handle_userfault. */
+  | { readonly kind: "userfault"; readonly waiter: Waiter };
 
-/** Faults and alias accesses on guest_memfd mappings are guest_memfd's business. */
+/** Faults and alias accesses on guest_memfd mappings are guest_memfd's business, and so are its vm_uffd_ops. */
 export interface GmemMapOps {
   hostFault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult>;
   alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping, h: Hooks): Promise<Outcome>;
+  /** get_folio_noalloc: the page's folio (a 4 KiB view) if the file has it and the host may map it. */
+  getFolioNoalloc(map: Mapping, index: number): Folio | undefined;
+  /** alloc_folio refuses pages beyond i_size (and private ones). */
+  canAlloc(map: Mapping, index: number): boolean;
+  /** alloc_folio + filemap_add at a free page: its new folio (a 4 KiB view). */
+  addFolio(map: Mapping, index: number): Folio;
+  /** The page lies at or beyond the file's i_size. */
+  pastEof(map: Mapping, index: number): boolean;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
 const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
+const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
+type Pass = FaultResult | { readonly kind: "retry" };
+
+/** How a zap treats markers and uffd-wp PTEs (zap_details): MADV_DONTNEED or unmap_mapping_range. */
+type ZapKind = "dontneed" | "unmap";
 
 export class Mm {
   readonly files: MemFile[] = [];
   readonly names = new Map<string, number>();
   readonly maps = new Map<string, Mapping>();
   readonly notifiers: MmuNotifier[] = [];
+  /** Taken by the userfaultfd ioctls: exclusive for (un)registration, shared for the fills. */
+  readonly mmapLock = new RwLock("mmap_lock");
 
   constructor(
-    private readonly bugs: Bugs,
-    private readonly gmem: GmemMapOps,
+    readonly bugs: Bugs,
+    readonly gmem: GmemMapOps,
   ) {}
 
   locate(hva: number): { map: Mapping; index: number; offset: number } | undefined {
@@ -80,10 +101,35 @@ export class Mm {
     return { result: "ok" };
   }
 
-  /** Drops PTEs and private folios whose key lies in [start, end). */
-  private dropPages(map: Mapping, start: number, end: number): void {
-    for (const key of [...map.ptes.keys()]) if (key >= start && key < end) map.ptes.delete(key);
+  /** The memory type userfaultfd sees in a VMA. */
+  memType(map: Mapping): MemType {
+    return map.backing.kind === "memfd" ? this.files[map.backing.file]!.kind : map.backing.kind;
+  }
+
+  /**
+   * zap_pte_range over [start, end): PTEs and private folios go. Markers stay on file memory after MADV_DONTNEED
+   * (poison ones excepted) and unmap_mapping_range (all), where a uffd-wp PTE of a WP VMA also leaves one.
+   */
+  private dropPages(map: Mapping, start: number, end: number, how: ZapKind): void {
+    const keepMarkers = map.backing.kind !== "anon";
+    const kept = keepMarkers ? [...map.markers.spans(start, end)].filter((m) => how === "unmap" || m.value === "wp") : [];
+    map.markers.set(start, end, undefined);
+    for (const m of kept) map.markers.set(m.start, m.end, m.value);
+    for (const [key, pte] of [...map.ptes]) {
+      if (key < start || key >= end) continue;
+      if (keepMarkers && pte.uffdWp === true && this.regHas(map, key, "WP")) map.markers.set(key, key + (pte.kind === "zero" ? 1 : map.folioPages), "wp");
+      map.ptes.delete(key);
+    }
     for (const key of [...map.anon.keys()]) if (key >= start && key < end) map.anon.delete(key);
+  }
+
+  private regHas(map: Mapping, index: number, mode: "MISSING" | "WP" | "MINOR"): boolean {
+    return map.uffd.get(index)?.modes.includes(mode) === true;
+  }
+
+  /** userfaultfd_unmap_prep / userfaultfd_remove would queue an event: not modeled (docs/VOCABULARY.md). */
+  private raisesEvent(map: Mapping, start: number, end: number, feature: "EVENT_REMOVE" | "EVENT_UNMAP"): boolean {
+    return [...map.uffd.spans(start, end)].some((r) => r.value.ctx.has(feature));
   }
 
   async munmap(op: OpOf<"munmap">, h: Hooks): Promise<Outcome> {
@@ -97,10 +143,13 @@ export class Mm {
     const fp = map.folioPages;
     if (fp > 1 && start < map.pages && (start % fp !== 0 || (wanted < map.pages && wanted % fp !== 0))) return { errno: "EINVAL" };
     const end = Math.min(map.pages, wanted);
+    if (this.raisesEvent(map, start, end, "EVENT_UNMAP")) return { errno: "ENOTTY" };
     if (start >= end) return { result: "ok" };
     const change = (): void => {
       map.live.set(start, end, undefined);
-      this.dropPages(map, start, end);
+      this.dropPages(map, start, end, "unmap");
+      map.markers.set(start, end, undefined);
+      map.uffd.set(start, end, undefined);
       if (map.live.size === 0) this.maps.delete(map.id);
     };
     if (this.bugs.has("munmap-no-notify")) change();
@@ -108,17 +157,85 @@ export class Mm {
     return { result: "ok" };
   }
 
-  /** handle_mm_fault (and GUP's faultin_page) for page `index` of a mapping. */
-  async fault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+  /**
+   * handle_mm_fault (and GUP's faultin_page) for page `index` of a mapping, retried as the CPU retries the
+   * access: a fault through a uffd-wp marker maps the page write-protected and the write faults again, and
+   * handle_userfault returns VM_FAULT_RETRY when woken before it slept.
+   */
+  async fault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin = USER_ORIGIN): Promise<FaultResult> {
     if (!map.isLive(index)) return SIGSEGV;
     if (map.prot === "none" || (write && map.prot === "r")) return SIGSEGV;
-    const present = map.pte(index);
-    if (present !== undefined && (!write || present.pte.writable)) return { kind: "mapped", folio: present.pte.folio, sub: present.sub, writable: present.pte.writable };
-    await h.yield("handle_mm_fault");
+    for (let pass = 0; pass < 8; pass++) {
+      const present = map.pte(index);
+      if (present !== undefined && (!write || present.pte.writable)) return { kind: "mapped", folio: present.pte.folio, sub: present.sub, writable: present.pte.writable };
+      await h.yield("handle_mm_fault");
+      const r = present === undefined ? await this.noneFault(map, index, write, h, origin) : await this.wpFault(map, index, present.pte, h, origin);
+      if (r.kind === "retry") continue;
+      if (r.kind !== "mapped" || !write || r.writable) return r;
+    }
+    throw new Error(`fault on ${map.id} page ${index} made no progress`);
+  }
+
+  /** The message a fault on a none PTE raises, if its VMA asks for one (the folio lookup comes before allocation). */
+  private noneReason(map: Mapping, index: number): "MISSING" | "MINOR" | undefined {
+    const reg = map.uffd.get(index);
+    if (reg === undefined) return undefined;
     const b = map.backing;
-    if (b.kind === "gmem") return this.gmem.hostFault(map, index, write, h);
-    if (b.kind === "anon") return this.anonFault(map, index, write, h);
-    return this.fileFault(map, this.files[b.file]!, index, write, h);
+    if (b.kind === "anon") return reg.modes.includes("MISSING") ? "MISSING" : undefined;
+    const cached = b.kind === "memfd" ? this.files[b.file]!.lookup(map.backingIndex(index)) !== undefined : this.gmem.getFolioNoalloc(map, index) !== undefined;
+    if (cached && reg.modes.includes("MINOR") && !this.bugs.has("uffd-minor-ignored")) return "MINOR";
+    if (!cached && reg.modes.includes("MISSING")) return "MISSING";
+    return undefined;
+  }
+
+  private async userfault(map: Mapping, index: number, reason: Reason, write: boolean, origin: Origin, h: Hooks, mustWait: () => boolean): Promise<Pass> {
+    const r = await handleUserfault(this.bugs, map, index, map.folioPages, reason, write, origin, mustWait, h);
+    if (r.kind === "sigbus") return SIGBUS;
+    return r.kind === "retry" ? r : { kind: "userfault", waiter: r.waiter };
+  }
+
+  /** A none PTE (or a marker): userfaultfd's MISSING / MINOR hook, else the memory type's fault handler. */
+  private async noneFault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin): Promise<Pass> {
+    const marker = map.markers.get(index);
+    if (marker === "poison") return SIGBUS;
+    const b = map.backing;
+    if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
+    const reason = this.noneReason(map, index);
+    if (reason !== undefined) return this.userfault(map, index, reason, write, origin, h, () => map.pte(index) === undefined);
+    const r = b.kind === "gmem" ? await this.gmem.hostFault(map, index, write, h) : b.kind === "anon" ? await this.anonFault(map, index, write, h) : await this.fileFault(map, this.files[b.file]!, index, write, h);
+    if (r.kind !== "mapped" || marker === undefined) return r;
+    const key = map.keyOf(index);
+    map.markers.set(key, key + (b.kind === "memfd" ? map.folioPages : 1), undefined);
+    const pte = map.ptes.get(key);
+    if (marker !== "wp" || !this.regHas(map, index, "WP") || pte === undefined) return r;
+    map.ptes.set(key, { ...pte, writable: false, uffdWp: true });
+    return { ...r, writable: false };
+  }
+
+  /** do_wp_page: a write to a present read-only PTE. */
+  private async wpFault(map: Mapping, index: number, pte: Pte, h: Hooks, origin: Origin): Promise<Pass> {
+    const key = map.keyOf(index);
+    if (pte.uffdWp === true && this.regHas(map, index, "WP")) {
+      const ctx = map.uffd.get(index)!.ctx;
+      if (!ctx.has("WP_ASYNC")) return this.userfault(map, index, "WP", true, origin, h, () => map.ptes.get(key)?.uffdWp === true);
+      map.ptes.set(key, { kind: pte.kind, writable: pte.writable, folio: pte.folio });
+    }
+    const b = map.backing;
+    if (pte.kind === "anon") {
+      map.ptes.set(key, { kind: "anon", writable: true, folio: pte.folio });
+      return { kind: "mapped", folio: pte.folio, sub: index - key, writable: true };
+    }
+    if (pte.kind === "zero" && b.kind !== "anon") {
+      const folio = newFolio(1);
+      await this.replacePte(map, index, () => {
+        map.anon.set(index, folio);
+        map.ptes.set(index, { kind: "anon", writable: true, folio });
+      }, h);
+      return { kind: "mapped", folio, sub: 0, writable: true };
+    }
+    if (b.kind === "gmem") return this.gmem.hostFault(map, index, true, h);
+    if (b.kind === "anon") return this.anonFault(map, index, true, h);
+    return this.fileFault(map, this.files[b.file]!, index, true, h);
   }
 
   private async replacePte(map: Mapping, key: number, set: () => void, h: Hooks): Promise<void> {
@@ -142,7 +259,7 @@ export class Mm {
 
   private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
     const fileIndex = map.backingIndex(index);
-    if (fileIndex * PAGE_SIZE >= file.size) return { kind: "signal", signal: "SIGBUS" };
+    if (fileIndex * PAGE_SIZE >= file.size) return SIGBUS;
     const cached = file.getOrAlloc(fileIndex);
     const key = map.keyOf(index);
     if (map.shared || !write) {
@@ -163,9 +280,10 @@ export class Mm {
     const index = Math.floor(op.offset / PAGE_SIZE);
     if (map === undefined || index >= map.pages) return { result: "SIGSEGV" };
     const write = op.kind === "write";
-    const r = await this.fault(map, index, write, h);
-    if (r.kind === "signal") return { result: r.signal };
     const inPage = op.offset % PAGE_SIZE;
+    const r = await this.fault(map, index, write, h, { inPage, user: true });
+    if (r.kind === "signal") return { result: r.signal };
+    if (r.kind === "userfault") return blockedOutcome(r.waiter);
     if (write) {
       fillPage(pageOf(r.folio, r.sub), inPage, inPage + 1, op.byte ?? 0);
       return { result: "ok" };
@@ -188,7 +306,16 @@ export class Mm {
       const page = peekPage(at.folio, at.sub);
       return { result: "ok", value: page === undefined ? 0 : readPage(page, start % PAGE_SIZE) };
     }
-    this.writeFile(file, start, len, op.byte ?? 0);
+    for (let pos = start; pos < start + len; ) {
+      // Each page of the alias is its own fault and copy: other threads may run in between.
+      await h.yield("shmem_fault(alias)");
+      const index = Math.floor(pos / PAGE_SIZE);
+      const to = Math.min((index + 1) * PAGE_SIZE, start + len);
+      const at = file.getOrAlloc(index);
+      fillPage(pageOf(at.folio, at.sub), pos - index * PAGE_SIZE, to - index * PAGE_SIZE, op.byte ?? 0);
+      if (this.bugs.has("alias-write-first-page-only")) break;
+      pos = to;
+    }
     return { result: "ok" };
   }
 
@@ -231,7 +358,11 @@ export class Mm {
       const lo = Math.min(...keys);
       const hi = Math.max(...keys) + map.folioPages;
       await this.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
-        for (const k of keys) map.ptes.delete(k);
+        for (const k of keys) {
+          // unmap_mapping_range keeps markers, and a uffd-wp PTE of a WP VMA leaves one (zap_install_uffd_wp_if_needed).
+          if (map.ptes.get(k)!.uffdWp === true && this.regHas(map, k, "WP")) map.markers.set(k, k + map.folioPages, "wp");
+          map.ptes.delete(k);
+        }
       });
     }
   }
@@ -269,10 +400,11 @@ export class Mm {
       if (map.backing.kind === "anon") return { errno: "EINVAL" };
       if (!map.shared || map.prot !== "rw") return { errno: "EACCES" };
     }
+    if (this.raisesEvent(map, start, liveEnd, "EVENT_REMOVE")) return { errno: "ENOTTY" };
     for (const sp of spans) {
       if (op.advice === "DONTNEED") {
         const e = fp > 1 ? Math.max(sp.start, Math.floor(sp.end / fp) * fp) : sp.end;
-        if (e > sp.start) await this.invalidate(map.base + sp.start * PAGE_SIZE, map.base + e * PAGE_SIZE, h, () => this.dropPages(map, sp.start, e));
+        if (e > sp.start) await this.invalidate(map.base + sp.start * PAGE_SIZE, map.base + e * PAGE_SIZE, h, () => this.dropPages(map, sp.start, e, "dontneed"));
       } else if (map.backing.kind === "memfd") {
         await this.punchHole(map.backing.file, map.backing.offset + sp.start * PAGE_SIZE, (sp.end - sp.start) * PAGE_SIZE, h);
       }

@@ -5,7 +5,7 @@ import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
-import { hostFault } from "../mm/fault.js";
+import { handleMmFault } from "../mm/fault.js";
 import { locate, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
@@ -15,6 +15,8 @@ import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, spteAt } fro
 import type { Memslot, Spte, Vm } from "./types.js";
 import { USERFAULT_RULES, userfaultCheck } from "./userfault.js";
 import { VM_RULES } from "./vm.js";
+import { GUP_FAULT } from "../uffd/fault.js";
+import { blockedOutcome } from "../uffd/thread.js";
 
 const X86 = "arch/x86/kvm/mmu/mmu.c";
 const ARM = "arch/arm64/kvm/mmu.c";
@@ -136,8 +138,10 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
 function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const at = locate(s, hvaOf(slot, f.gfn));
   if (at === undefined) return refuse(s, FAULT_PATH_RULES.gupFailed);
-  const host = hostFault(s, at.map, at.index, f.write, gmemHostFault);
+  const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
   if (host.kind === "signal") return refuse(s, FAULT_PATH_RULES.gupFailed, ...host.fired);
+  // GUP sleeps in handle_userfault like a user thread: KVM_RUN stays blocked until a wakeup, then retries.
+  if (host.kind === "userfault") return { ...result(s, blockedOutcome(s, host.msg), ...host.fired), blocked: host.msg };
   const vm = host.state.kvm.vms[f.vmId]!;
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);

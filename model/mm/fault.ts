@@ -1,13 +1,16 @@
-// Host page faults (handle_mm_fault), as taken by a user thread's access or by KVM's GUP of an hva.
+// Host page faults (handle_mm_fault), as taken by a user thread's access or by KVM's GUP of an hva, with the
+// userfaultfd hook points: MISSING/MINOR on a none PTE, WP on a write to a uffd-wp PTE, and PTE markers.
+import { match } from "ts-pattern";
 import { PAGE_SIZE } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
-import { match } from "ts-pattern";
 import { assign, get, spans } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import type { State } from "../state.js";
+import { UFFD_FAULT_RULES, USER_FAULT, handleUserfault, noneReason, type Origin, type Userfault } from "../uffd/fault.js";
+import { hasMode, markersOf, regAt, withMarkers } from "../uffd/vma.js";
 import { backingIndex, copyData, pteTarget, type PageRef } from "./pages.js";
-import type { Mapping, MemFile, Pte } from "./types.js";
+import type { Mapping, Marker, MemFile, Pte } from "./types.js";
 
 export const FAULT_RULES = {
   segvUnmapped: rule("mm.segv-unmapped", "arch/x86/mm/fault.c (do_user_addr_fault)", "no VMA covers the address: SIGSEGV"),
@@ -17,11 +20,19 @@ export const FAULT_RULES = {
   anonAlloc: rule("mm.anon-alloc", "mm/memory.c (do_anonymous_page, wp_page_copy)", "a write fault on anonymous memory allocates a zeroed private page"),
   fileFault: rule("mm.file-fault", "mm/shmem.c (shmem_fault); mm/hugetlb.c (hugetlb_no_page)", "a file fault maps the page-cache folio, allocating it on first touch"),
   cow: rule("mm.cow", "mm/memory.c (do_cow_fault, wp_page_copy)", "a write fault on a private file mapping copies the page into the mapping"),
+  cowZero: rule("mm.cow-zero-page", "mm/memory.c (do_wp_page, wp_page_copy)", "a write to a zero-page PTE of a private file mapping allocates a zeroed private page"),
+  reuse: rule("mm.wp-reuse", "mm/memory.c (do_wp_page, wp_page_reuse)", "a write to a read-only PTE of an exclusive anonymous page makes it writable in place"),
+  poisoned: rule("mm.poison-marker", "mm/memory.c (handle_pte_marker: PTE_MARKER_POISONED)", "a fault on a poison marker: VM_FAULT_HWPOISON, SIGBUS"),
+  wpMarker: rule("mm.uffd-wp-marker", "mm/memory.c (set_pte_range: vmf_orig_pte_uffd_wp; pte_marker_handle_uffd_wp)", "a fault through a uffd-wp marker of a WP-registered VMA installs the PTE write-protected"),
 };
 
 export type HostFault =
   | { readonly kind: "mapped"; readonly state: State; readonly ref: PageRef; readonly writable: boolean; readonly fired: readonly Rule[] }
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV"; readonly fired: readonly Rule[] };
+  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV"; readonly fired: readonly Rule[] }
+  | Userfault;
+
+type Mapped = Extract<HostFault, { kind: "mapped" }>;
+type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
 
 const signal = (sig: "SIGBUS" | "SIGSEGV", r: Rule): HostFault => ({ kind: "signal", signal: sig, fired: [r] });
 
@@ -78,26 +89,106 @@ function fileFault(s: State, map: Mapping, fileId: number, index: number, write:
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.fileFault, FAULT_RULES.cow] };
 }
 
-/**
- * handle_mm_fault for page `index` of a live mapping. gmem-backed mappings are resolved by
- * gmemHostFault, passed in to keep this module free of guest_memfd policy.
- */
-export function hostFault(
-  s: State,
-  map: Mapping,
-  index: number,
-  write: boolean,
-  gmemHostFault: (s: State, map: Mapping, index: number, write: boolean) => HostFault,
-): HostFault {
-  if (get(map.live, index) !== true) return signal("SIGSEGV", FAULT_RULES.segvUnmapped);
-  if (map.prot === "none" || (write && map.prot === "r")) return signal("SIGSEGV", FAULT_RULES.segvProt);
-  const pte = get(map.ptes, index);
-  if (pte !== undefined && (!write || pte.writable)) {
-    return { kind: "mapped", state: s, ref: pteTarget(map, index, pte), writable: pte.writable, fired: [] };
-  }
-  return match(map.backing)
+/** The PTE-sized span (a whole huge page on hugetlbfs) around index. */
+function pteSpan(s: State, map: Mapping, index: number): { start: number; end: number } {
+  return map.backing.kind === "memfd" ? folioSpan(map, index, s.mm.files[map.backing.file]!.folioPages) : { start: index, end: index + 1 };
+}
+
+/** A new PTE replaced a marker: the marker goes, and a uffd-wp marker of a WP VMA write-protects the new PTE. */
+function consumeMarker(r: Mapped, mapId: string, index: number, marker: Marker | undefined): Mapped {
+  if (marker === undefined) return r;
+  const map = r.state.mm.maps.get(mapId)!;
+  const span = pteSpan(r.state, map, index);
+  const cleared = withMarkers(map, assign(markersOf(map), span.start, span.end, undefined));
+  if (marker !== "wp" || !hasMode(regAt(map, index), "WP")) return { ...r, state: withMap(r.state, cleared) };
+  const pte = get(cleared.ptes, index)!;
+  const protectedMap = { ...cleared, ptes: assign(cleared.ptes, span.start, span.end, { ...pte, writable: false, uffdWp: true as const }) };
+  return { ...r, state: withMap(r.state, protectedMap), writable: false, fired: [...r.fired, FAULT_RULES.wpMarker] };
+}
+
+/** A none PTE (or a marker): userfaultfd's MISSING/MINOR hook, else the memory type's fault handler. */
+function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault, origin: Origin): HostFault {
+  const marker = get(markersOf(map), index);
+  if (marker === "poison") return signal("SIGBUS", FAULT_RULES.poisoned);
+  const b = map.backing;
+  if (b.kind === "memfd" && backingIndex(map, index) * PAGE_SIZE >= s.mm.files[b.file]!.size) return signal("SIGBUS", FAULT_RULES.sigbusEof);
+  const why = noneReason(s, map, index);
+  if (why !== undefined) return handleUserfault(s, map, index, why.reason, write, origin, why.rule);
+  const r = match(b)
     .with({ kind: "anon" }, () => anonFault(s, map, index, write))
-    .with({ kind: "memfd" }, (b) => fileFault(s, map, b.file, index, write))
+    .with({ kind: "memfd" }, (m) => fileFault(s, map, m.file, index, write))
     .with({ kind: "gmem" }, () => gmemHostFault(s, map, index, write))
     .exhaustive();
+  return r.kind === "mapped" ? consumeMarker(r, map.id, index, marker) : r;
+}
+
+/** do_wp_page: a write to a present read-only PTE. */
+function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault: GmemHostFault, origin: Origin): HostFault {
+  let state = s;
+  let current = pte;
+  const before: Rule[] = [];
+  if (pte.uffdWp === true && hasMode(regAt(map, index), "WP")) {
+    const ctx = s.uffd.ctxs[regAt(map, index)!.ctx]!;
+    if (!ctx.features.includes("WP_ASYNC")) return handleUserfault(s, map, index, "WP", true, origin, UFFD_FAULT_RULES.wp);
+    const span = pteSpan(s, map, index);
+    current = { target: pte.target, writable: pte.writable };
+    state = withMap(s, { ...map, ptes: assign(map.ptes, span.start, span.end, current) });
+    before.push(UFFD_FAULT_RULES.wpAsync);
+  }
+  const m = state.mm.maps.get(map.id)!;
+  const r: HostFault = match(current.target)
+    .with("anon", (): HostFault => {
+      const span = pteSpan(state, m, index);
+      const next = withMap(state, { ...m, ptes: assign(m.ptes, span.start, span.end, { target: "anon", writable: true }) });
+      return { kind: "mapped", state: next, ref: pteTarget(m, index, current), writable: true, fired: [FAULT_RULES.reuse] };
+    })
+    .with("zero", (): HostFault => {
+      if (m.backing.kind === "anon") return anonFault(state, m, index, true);
+      const withPage = { ...m, anon: assign(m.anon, index, index + 1, true) };
+      const next = setPtes(withMap(state, withPage), withPage, index, index + 1, { target: "anon", writable: true });
+      return { kind: "mapped", state: next, ref: { kind: "anon", map: m.id, index }, writable: true, fired: [FAULT_RULES.cowZero] };
+    })
+    .with("file", () =>
+      match(m.backing)
+        .with({ kind: "anon" }, () => anonFault(state, m, index, true))
+        .with({ kind: "memfd" }, (b) => fileFault(state, m, b.file, index, true))
+        .with({ kind: "gmem" }, () => gmemHostFault(state, m, index, true))
+        .exhaustive(),
+    )
+    .exhaustive();
+  return before.length === 0 ? r : { ...r, fired: [...before, ...r.fired] };
+}
+
+/**
+ * handle_mm_fault for page `index` of a mapping, retried as the CPU retries the access (a fault through a
+ * uffd-wp marker maps the page write-protected, and the write then faults again). gmem-backed mappings are
+ * resolved by gmemHostFault, passed in to keep this module free of guest_memfd policy.
+ */
+export function handleMmFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault, origin: Origin = USER_FAULT): HostFault {
+  if (get(map.live, index) !== true) return signal("SIGSEGV", FAULT_RULES.segvUnmapped);
+  if (map.prot === "none" || (write && map.prot === "r")) return signal("SIGSEGV", FAULT_RULES.segvProt);
+  let state = s;
+  let fired: readonly Rule[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    const m = state.mm.maps.get(map.id) ?? map;
+    const pte = get(m.ptes, index);
+    if (pte !== undefined && (!write || pte.writable)) return { kind: "mapped", state, ref: pteTarget(m, index, pte), writable: pte.writable, fired };
+    const r = pte === undefined ? noneFault(state, m, index, write, gmemHostFault, origin) : wpFault(state, m, index, pte, gmemHostFault, origin);
+    if (r.kind !== "mapped" || !write || r.writable) return { ...r, fired: [...fired, ...r.fired] };
+    state = r.state;
+    fired = [...fired, ...r.fired];
+  }
+  throw new Error(`fault on ${map.id} page ${index} made no progress`);
+}
+
+const GUP_BLOCKS = rule(
+  "faultline.gup-userfault",
+  "docs/VOCABULARY.md (userfaultfd)",
+  "a GUP that is no thread of the scenario (pin) would sleep on a userfault: not modeled, it fails as if the fault failed",
+);
+
+/** handleMmFault for callers that cannot sleep on a userfault (pin): such a fault reports failure with its own rule. */
+export function hostFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault): Exclude<HostFault, Userfault> {
+  const r = handleMmFault(s, map, index, write, gmemHostFault);
+  return r.kind === "userfault" ? { kind: "signal", signal: "SIGBUS", fired: [...r.fired, GUP_BLOCKS] } : r;
 }

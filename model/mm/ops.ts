@@ -4,13 +4,16 @@ import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
-import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
+import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { check, firstFailure, rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
-import { FAULT_RULES as FAULTS, ensureCached, hostFault, withFile, withMap, type HostFault } from "./fault.js";
+import { FAULT_RULES as FAULTS, ensureCached, handleMmFault, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
-import type { Mapping, MemFile } from "./types.js";
+import { UFFD_EVENT_RULES, raisesEvent } from "../uffd/events.js";
+import { blockedOutcome } from "../uffd/thread.js";
+import { hasMode, markersOf, regAt, regsOf, withMarkers, withRegs } from "../uffd/vma.js";
+import type { Mapping, Marker, MemFile } from "./types.js";
 
 export const MM_RULES = {
   badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
@@ -87,15 +90,34 @@ export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   return result(withMap(s, map), { result: "ok" }, MM_RULES.mmap);
 }
 
-/** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM. */
-export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true): State {
-  const next: Mapping = {
+/** How a zap treats PTE markers (zap_pte_range with its zap_details): MADV_DONTNEED, unmap_mapping_pages, munmap. */
+export type ZapKind = "dontneed" | "unmap" | "munmap";
+
+/**
+ * The markers of [start, end) after a zap: munmap and anonymous memory drop them all; on file memory a uffd-wp
+ * PTE of a WP VMA leaves a uffd-wp marker, MADV_DONTNEED drops poison markers and unmap_mapping_pages keeps them.
+ */
+function markersAfterZap(map: Mapping, start: number, end: number, how: ZapKind): RangeMap<Marker> {
+  let markers = assign(markersOf(map), start, end, undefined);
+  if (how === "munmap" || map.backing.kind === "anon") return markers;
+  for (const mk of spans(markersOf(map), start, end)) if (how === "unmap" || mk.value === "wp") markers = assign(markers, mk.start, mk.end, mk.value);
+  for (const p of spans(map.ptes, start, end)) {
+    for (let i = p.start; i < p.end; i++) if (p.value.uffdWp === true && hasMode(regAt(map, i), "WP")) markers = assign(markers, i, i + 1, "wp");
+  }
+  return markers;
+}
+
+/** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM; munmap also drops the VMA's registration. */
+export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true, how: ZapKind = keepLive ? "dontneed" : "munmap"): State {
+  const zapped: Mapping = {
     ...map,
     live: keepLive ? map.live : assign(map.live, start, end, undefined),
     ptes: assign(map.ptes, start, end, undefined),
     anon: assign(map.anon, start, end, undefined),
     anonData: withoutKeysIn(map.anonData, start, end),
   };
+  const marked = withMarkers(zapped, markersAfterZap(map, start, end, how));
+  const next = keepLive ? marked : withRegs(marked, assign(regsOf(marked), start, end, undefined));
   const stored = next.live.length === 0 ? { ...s, mm: { ...s.mm, maps: withoutEntry(s.mm.maps, map.id) } } : withMap(s, next);
   return invalidateHva(stored, map.base + start * PAGE_SIZE, map.base + end * PAGE_SIZE);
 }
@@ -113,6 +135,7 @@ export function munmap(s: State, op: OpOf<"munmap">): StepResult {
   const requestedEnd = start + pagesOf(len);
   if (fp > 1 && start < map.pages && (start % fp !== 0 || (requestedEnd < map.pages && requestedEnd % fp !== 0))) return refuse(s, MM_RULES.munmapHuge);
   const end = Math.min(map.pages, requestedEnd);
+  if (raisesEvent(s, map, start, end, "EVENT_UNMAP")) return refuse(s, UFFD_EVENT_RULES.notModeled);
   return result(start >= end ? s : zapMapRange(s, map, start, end, false), { result: "ok" }, MM_RULES.munmap);
 }
 
@@ -121,13 +144,13 @@ export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFaul
   const index = Math.floor(op.offset / PAGE_SIZE);
   if (map === undefined || index >= map.pages) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
   const write = op.kind === "write";
-  const f = hostFault(s, map, index, write, gmemHostFault);
-  if (f.kind === "signal") return result(s, { result: f.signal }, ...f.fired);
   const inPage = op.offset % PAGE_SIZE;
+  const f = handleMmFault(s, map, index, write, gmemHostFault, { inPage, user: true });
+  if (f.kind === "signal") return result(s, { result: f.signal }, ...f.fired);
+  if (f.kind === "userfault") return { ...result(s, blockedOutcome(s, f.msg), ...f.fired), blocked: f.msg };
   if (write) return result(writeAt(f.state, f.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...f.fired, MM_RULES.access);
   return result(f.state, { result: "ok", value: readAt(f.state, f.ref, inPage) }, ...f.fired, MM_RULES.access);
 }
-
 
 /** The alias mapping sees the backing file: write_alias and read_alias go straight to its page cache. */
 export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, gmemAlias: (s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping) => StepResult): StepResult {
@@ -170,7 +193,10 @@ export function pread(s: State, op: OpOf<"pread">): StepResult {
   return result(s, { result: "ok", value: readByte(f.file.data.get(index), op.offset % PAGE_SIZE) }, MM_RULES.pread);
 }
 
-/** Removes [start, end) (file page indexes) from a memfd's page cache and unmaps it from every mapping. */
+/**
+ * Removes [start, end) (file page indexes) from a memfd's page cache and unmaps it from every mapping
+ * (unmap_mapping_range: COW copies and PTE markers stay; a uffd-wp PTE of a WP VMA leaves a uffd-wp marker).
+ */
 export function truncatePages(s: State, fileId: number, start: number, end: number): State {
   const file = s.mm.files[fileId]!;
   let next = withFile(s, fileId, { ...file, present: assign(file.present, start, end, undefined), data: withoutKeysIn(file.data, start, end) });
@@ -182,8 +208,13 @@ export function truncatePages(s: State, fileId: number, start: number, end: numb
     if (a >= b) continue;
     const current = next.mm.maps.get(map.id)!;
     let ptes = current.ptes;
-    for (const span of spans(current.ptes, a, b)) if (span.value.target === "file") ptes = assign(ptes, span.start, span.end, undefined);
-    next = invalidateHva(withMap(next, { ...current, ptes }), map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE);
+    let markers = markersOf(current);
+    for (const span of spans(current.ptes, a, b)) {
+      if (span.value.target !== "file") continue;
+      ptes = assign(ptes, span.start, span.end, undefined);
+      for (let i = span.start; i < span.end; i++) if (span.value.uffdWp === true && hasMode(regAt(current, i), "WP")) markers = assign(markers, i, i + 1, "wp");
+    }
+    next = invalidateHva(withMap(next, withMarkers({ ...current, ptes }, markers)), map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE);
   }
   return next;
 }
@@ -219,6 +250,7 @@ export function madvise(s: State, op: OpOf<"madvise">): StepResult {
     if (map.backing.kind === "anon") return refuse(s, MM_RULES.madviseRemoveAnon);
     if (!map.shared || map.prot !== "rw") return refuse(s, MM_RULES.madviseRemoveShared);
   }
+  if (raisesEvent(s, map, start, liveEnd, "EVENT_REMOVE")) return refuse(s, UFFD_EVENT_RULES.notModeled);
   let next = s;
   for (const span of spans(map.live, start, liveEnd)) {
     if (op.advice === "DONTNEED") {

@@ -1,6 +1,7 @@
 // Host memory: memfd inodes (shmem, hugetlbfs), mappings at fixed addresses, host PTEs and page contents.
 import type { PageBytes } from "../bytes.js";
 import type { RangeMap } from "../ranges.js";
+import type { UffdReg } from "../uffd/types.js";
 
 export type Backing =
   | { readonly kind: "anon" }
@@ -11,7 +12,12 @@ export type Backing =
 export interface Pte {
   readonly target: "file" | "anon" | "zero";
   readonly writable: boolean;
+  /** The uffd-wp bit (_PAGE_UFFD_WP): write-protected until UFFDIO_WRITEPROTECT clears it. Absent when clear. */
+  readonly uffdWp?: true;
 }
+
+/** A non-present PTE that is not none: a uffd-wp marker (PTE_MARKER_UFFD_WP) or a poison marker (PTE_MARKER_POISONED). */
+export type Marker = "wp" | "poison";
 
 export interface Mapping {
   readonly id: string;
@@ -26,6 +32,10 @@ export interface Mapping {
   /** Private pages of this mapping (anonymous memory, or COW copies of a private file mapping). */
   readonly anon: RangeMap<true>;
   readonly anonData: ReadonlyMap<number, PageBytes>;
+  /** userfaultfd registration per page (vm_userfaultfd_ctx + VM_UFFD_*: VMAs split at its edges); absent when empty. */
+  readonly uffd?: RangeMap<UffdReg>;
+  /** PTE markers on pages whose PTE is none; absent when empty. */
+  readonly markers?: RangeMap<Marker>;
 }
 
 export interface MemFile {

@@ -1,0 +1,179 @@
+// The userfaultfd subsystem of the implementation: the fd table of contexts, the ioctls, and the threads that
+// slept in handle_userfault. A wakeup retries each sleeping thread's access at once, inside the waking call
+// (the thread returns VM_FAULT_RETRY and runs its access again); the retry has its own yield points.
+import { PAGE_SIZE } from "../../model/consts.js";
+import { mapBase } from "../../model/mm/layout.js";
+import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
+import type { Errno, Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
+import type { Hooks } from "../hooks.js";
+import { UserfaultfdCtx, blockedOutcome, type Waiter } from "./ctx.js";
+import { mfillAtomic, mwriteprotectRange, type MfillKind } from "./mfill.js";
+import { releaseAll, userfaultfdRegister, userfaultfdUnregister, validRange, type RegisterCtx } from "./register.js";
+import { asTask, type Task } from "./task.js";
+
+export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access">;
+
+/** A thread that slept on a userfault: asleep on `waiter`, or finished with `outcome`. */
+export interface ImplThread {
+  name: string | null;
+  readonly op: ThreadOp;
+  faults: number;
+  waiter: Waiter | undefined;
+  outcome: Outcome | undefined;
+}
+
+/** Runs one access from scratch as the given task. */
+export type ThreadRun = (op: ThreadOp, h: Hooks) => Promise<Outcome>;
+
+type MfillOp = OpOf<"uffdio_continue"> | OpOf<"uffdio_copy"> | OpOf<"uffdio_zeropage"> | OpOf<"uffdio_poison">;
+const KIND: Readonly<Record<MfillOp["op"], MfillKind>> = { uffdio_continue: "continue", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "poison" };
+const FIELD = { uffdio_continue: "mapped", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "updated" } as const;
+const ERRNO: Readonly<Partial<Record<Errno, number>>> = { ENOENT: 2, EIO: 5, EAGAIN: 11, ENOMEM: 12, EFAULT: 14, EEXIST: 17, EINVAL: 22 };
+
+export interface UffdEnv extends RegisterCtx {
+  readonly bugs: Bugs;
+}
+
+export class Uffd {
+  readonly ctxs: UserfaultfdCtx[] = [];
+  readonly names = new Map<string, number>();
+  /** Sleeping threads in wait-queue order, then finished named ones; a thread that sleeps again goes last. */
+  readonly threads: ImplThread[] = [];
+  private readonly sleepers = new Map<Waiter, ImplThread>();
+
+  constructor(
+    private readonly env: UffdEnv,
+    private readonly run: ThreadRun,
+  ) {}
+
+  private ctx(name: string): UserfaultfdCtx | undefined {
+    const id = this.names.get(name);
+    return id === undefined ? undefined : this.ctxs[id];
+  }
+
+  /** userfaultfd(2) then UFFDIO_API (WP_ASYNC implies WP_UNPOPULATED). */
+  open(op: OpOf<"uffd_open">): Outcome {
+    const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED" as const] : op.features;
+    const features = UFFD_FEATURES.filter((f) => requested.includes(f));
+    this.names.set(op.uffd, this.ctxs.length);
+    this.ctxs.push(new UserfaultfdCtx(this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
+    return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
+  }
+
+  /** userfaultfd_release: unregister everything of the ctx, then wake all its sleepers. */
+  async close(name: string, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(name);
+    if (ctx === undefined) return { errno: "EBADF" };
+    this.names.delete(name);
+    ctx.released = true;
+    await releaseAll(this.env.mm, ctx, h);
+    await this.wakeRange(ctx, 0, undefined, h);
+    return { result: "ok" };
+  }
+
+  async register(op: OpOf<"uffd_register">, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(op.uffd);
+    return ctx === undefined ? { errno: "EBADF" } : userfaultfdRegister(this.env, ctx, op, h);
+  }
+
+  async unregister(op: OpOf<"uffd_unregister">, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(op.uffd);
+    if (ctx === undefined) return { errno: "EBADF" };
+    const r = await userfaultfdUnregister(this.env, ctx, op, h);
+    for (const [a, b] of r.wake) await this.wakeRange(ctx, a, b, h);
+    return r.outcome;
+  }
+
+  /** userfaultfd_continue / _copy / _zeropage / _poison. */
+  async mfill(op: MfillOp, h: Hooks): Promise<Outcome> {
+    const field = FIELD[op.op];
+    const kind = KIND[op.op];
+    const ctx = this.ctx(op.uffd);
+    if (ctx === undefined) return { errno: "EBADF", [field]: null };
+    const wp = op.mode?.includes("WP") === true;
+    if (!validRange(this.env.config, op.map, op.offset, op.len) || (wp && kind !== "continue" && kind !== "copy")) return { errno: "EINVAL", [field]: null };
+    const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
+    const r = await mfillAtomic(this.env.mm, this.env.bugs, this.env.config.kernel.uffdGuestMemfd, { kind, map: op.map, offset: op.offset, len: op.len, wp, byte }, h);
+    if (r.bytes === 0) return { errno: r.errno!, [field]: -ERRNO[r.errno!]! };
+    if (op.mode?.includes("DONTWAKE") !== true) {
+      const start = mapBase(op.map) + op.offset;
+      const end = start + r.bytes - (this.env.bugs.has("uffd-wake-short") ? PAGE_SIZE : 0);
+      await this.wakeRange(ctx, start, end, h);
+    }
+    return r.bytes === op.len ? { result: "ok", [field]: r.bytes } : { errno: "EAGAIN", [field]: r.bytes };
+  }
+
+  async writeprotect(op: OpOf<"uffdio_writeprotect">, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(op.uffd);
+    if (ctx === undefined) return { errno: "EBADF" };
+    const enable = op.mode?.includes("WP") === true;
+    const dontwake = op.mode?.includes("DONTWAKE") === true;
+    if (!validRange(this.env.config, op.map, op.offset, op.len) || (enable && dontwake)) return { errno: "EINVAL" };
+    const errno = await mwriteprotectRange(this.env.mm, this.env.mm.maps.get(op.map), op.offset, op.len, enable, h);
+    if (errno !== undefined) return { errno };
+    if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
+    return { result: "ok" };
+  }
+
+  async wake(op: OpOf<"uffdio_wake">, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(op.uffd);
+    if (ctx === undefined) return { errno: "EBADF" };
+    if (!validRange(this.env.config, op.map, op.offset, op.len)) return { errno: "EINVAL" };
+    await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
+    return { result: "ok" };
+  }
+
+  wakeCheck(op: OpOf<"wake_check">): Outcome {
+    const t = this.threads.find((x) => x.name === op.id);
+    if (t === undefined) return { errno: "ESRCH" };
+    if (t.waiter !== undefined) return blockedOutcome(t.waiter);
+    const o = t.outcome!;
+    if (!("result" in o) || o.result !== "ok") return o;
+    return "value" in o && typeof o.value === "number" ? { result: "completed", value: o.value } : { result: "completed" };
+  }
+
+  /** An access under a thread name: a finished thread of that name is forgotten, a sleeping one lives on unnamed. */
+  async runThread(op: ThreadOp, h: Hooks): Promise<Outcome> {
+    const name = op.op === "access" ? (op.id ?? null) : `${op.vm}.vcpu${op.vcpu}`;
+    if (name !== null) {
+      for (let i = this.threads.length - 1; i >= 0; i--) {
+        const t = this.threads[i]!;
+        if (t.name !== name) continue;
+        if (t.waiter === undefined) this.threads.splice(i, 1);
+        else t.name = null;
+      }
+    }
+    const task: Task = { waiter: undefined };
+    const outcome = await this.run(op, asTask(h, task));
+    if (task.waiter !== undefined) this.sleep({ name, op, faults: 1, waiter: task.waiter, outcome: undefined });
+    return outcome;
+  }
+
+  private sleep(t: ImplThread): void {
+    this.threads.push(t);
+    this.sleepers.set(t.waiter!, t);
+  }
+
+  /** wake_userfault, then the retry of every woken thread that was asleep, in queue order. */
+  private async wakeRange(ctx: UserfaultfdCtx, start: number, end: number | undefined, h: Hooks): Promise<void> {
+    for (const w of ctx.wake(start, end)) {
+      const t = this.sleepers.get(w);
+      if (t === undefined) continue;
+      this.sleepers.delete(w);
+      this.threads.splice(this.threads.indexOf(t), 1);
+      await h.yield("handle_userfault:VM_FAULT_RETRY");
+      const task: Task = { waiter: undefined };
+      const outcome = await this.run(t.op, asTask(h, task));
+      if (task.waiter !== undefined) {
+        t.faults++;
+        t.waiter = task.waiter;
+        this.sleep(t);
+      } else {
+        t.waiter = undefined;
+        t.outcome = outcome;
+        if (t.name !== null) this.threads.push(t);
+      }
+    }
+  }
+}

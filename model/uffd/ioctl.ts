@@ -1,0 +1,288 @@
+// The resolving ioctls: UFFDIO_CONTINUE / COPY / ZEROPAGE / POISON (mfill_atomic), UFFDIO_WRITEPROTECT and
+// UFFDIO_WAKE, each in the kernel's check order, with partial progress and the wakeup of the range they filled.
+import type { OpOf } from "../../schema/ops.js";
+import type { Errno, Outcome } from "../../schema/outcome.js";
+import { fill, type PageBytes } from "../bytes.js";
+import { PAGE_SIZE } from "../consts.js";
+import { gmemIsPrivate } from "../gmem/attributes.js";
+import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
+import { ensureCached, withFile, withMap } from "../mm/fault.js";
+import { mapBase } from "../mm/layout.js";
+import { backingIndex } from "../mm/pages.js";
+import type { Mapping, Pte } from "../mm/types.js";
+import { assign, get } from "../ranges.js";
+import { rule, type Rule } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { badRange, REGISTER_RULES } from "./register.js";
+import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
+import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
+import { wpRange } from "./wp.js";
+
+const FS = "fs/userfaultfd.c";
+const MM = "mm/userfaultfd.c";
+const RPPT = "20260306171815.3160826-1-rppt@kernel.org";
+const PROBE = "probe on 6.18.44";
+
+export const IOCTL_RULES = {
+  badFd: rule("uffd.ioctl-ebadf", "fs/file.c (fget)", "the uffd is not an open fd; the count field is never written", "EBADF"),
+  mode: rule("uffd.ioctl-mode", `${FS} (userfaultfd_copy, _zeropage, _continue, _poison)`, "a mode bit the ioctl does not take (WP on ZEROPAGE or POISON); the count field is not written", "EINVAL"),
+  noVma: rule("uffd.mfill-no-vma", `${MM} (find_dst_vma)`, "no VMA holds dst", "ENOENT"),
+  vmaEnd: rule("uffd.mfill-vma-end", `${MM} (find_dst_vma); ${PROBE}`, "the range runs past the end of dst's VMA", "ENOENT"),
+  unregistered: rule("uffd.mfill-unregistered", `${MM} (find_dst_vma: !vm_userfaultfd_ctx.ctx); ${PROBE}`, "dst's VMA is not registered with any userfaultfd (the mode and the ctx are not checked)", "ENOENT"),
+  wpMode: rule("uffd.mfill-wp-mode", `${MM} (mfill_atomic: MFILL_ATOMIC_WP without VM_UFFD_WP); ${PROBE}`, "MODE_WP on a VMA not registered for WP", "EINVAL"),
+  type: rule("uffd.mfill-type", `${MM} (mfill_atomic: neither anonymous nor shmem)`, "the VMA's memory has no userfaultfd fill support (guest_memfd on the running kernel)", "EINVAL"),
+  continueAnon: rule("uffd.continue-anon", `${MM} (mfill_atomic: CONTINUE on a non-shmem VMA); 20210115190451.3135416-1-axelrasmussen@google.com`, "CONTINUE on anonymous memory", "EINVAL"),
+  hugeZeropage: rule("uffd.hugetlb-zeropage", `${MM} (mfill_atomic_hugetlb)`, "ZEROPAGE on hugetlbfs", "EINVAL"),
+  hugeAlign: rule("uffd.hugetlb-align", `${MM} (mfill_atomic_hugetlb)`, "dst or len not a multiple of the huge page size", "EINVAL"),
+  eof: rule("uffd.mfill-eof", `${MM} (mfill_atomic_install_pte, mfill_file_over_size); mm/shmem.c (shmem_mfill_atomic_pte); ${PROBE}`, "the page lies at or beyond i_size", "EFAULT"),
+  continueEof: rule(
+    "uffd.continue-eof",
+    `mm/shmem.c (shmem_get_folio_gfp: SGP_NOALLOC <= SGP_CACHE i_size check); ${PROBE} (mm-2026 gives EFAULT)`,
+    "CONTINUE on a shmem page at or beyond i_size",
+    "EINVAL",
+  ),
+  continueHole: rule(
+    "uffd.continue-hole",
+    `${MM} (mfill_atomic_pte_continue: -ENOENT becomes -EFAULT); mm/hugetlb.c (hugetlb_mfill_atomic_pte); ${RPPT} (get_folio_noalloc)`,
+    "CONTINUE where the page cache has no page (on guest_memfd also a private page)",
+    "EFAULT",
+  ),
+  ptePresent: rule("uffd.mfill-pte-exists", `${MM} (mfill_atomic_install_pte: !pte_none_mostly); mm/hugetlb.c (huge_pte_none_mostly)`, "a PTE is already present (markers may be overwritten)", "EEXIST"),
+  pteNotNone: rule("uffd.mfill-pte-not-none", `${MM} (mfill_atomic_pte_zeropage, mfill_atomic_pte_poison: !pte_none); ${PROBE}`, "ZEROPAGE and POISON need a none PTE: a marker counts as present", "EEXIST"),
+  cached: rule("uffd.mfill-page-cached", `mm/shmem.c (shmem_mfill_atomic_pte: shmem_add_to_page_cache); mm/hugetlb.c (hugetlbfs_pagecache_present); ${RPPT} (filemap_add)`, "COPY or ZEROPAGE into a shared mapping whose page cache already holds the page", "EEXIST"),
+  gmemAlloc: rule("uffd.gmem-alloc", "20260306171815.3160826-14-rppt@kernel.org (kvm_gmem alloc_folio)", "guest_memfd COPY/ZEROPAGE beyond i_size (or onto a private page): no folio", "ENOMEM"),
+  continue: rule("uffd.continue", `${MM} (mfill_atomic_pte_continue, mfill_atomic_install_pte)`, "CONTINUE maps the page-cache page: writable iff shared, VM_WRITE and not MODE_WP; a private mapping gets it read-only"),
+  copy: rule("uffd.copy", `${MM} (mfill_atomic_pte_copy); mm/shmem.c (shmem_mfill_atomic_pte)`, "COPY installs a new page: a private copy in private mappings, a new page-cache page in shared ones"),
+  zeropage: rule("uffd.zeropage", `${MM} (mfill_atomic_pte_zeropage); mm/shmem.c (shmem_mfill_atomic_pte)`, "ZEROPAGE maps the zero page privately, or adds a zeroed page-cache page to a shared mapping"),
+  poison: rule("uffd.poison", `${MM} (mfill_atomic_pte_poison)`, "POISON installs a poison marker: later accesses SIGBUS"),
+  partial: rule("uffd.mfill-partial", `${FS} (userfaultfd_continue etc.: ret != len)`, "a page failed after others were filled: EAGAIN with the byte count written back", "EAGAIN"),
+  wpBoth: rule("uffd.writeprotect-mode", `${FS} (userfaultfd_writeprotect); ${PROBE}`, "WP and DONTWAKE together", "EINVAL"),
+  wpNoVma: rule("uffd.writeprotect-no-vma", `${MM} (mwriteprotect_range); ${PROBE}`, "no VMA in range", "ENOENT"),
+  wpNotWp: rule("uffd.writeprotect-not-wp", `${MM} (mwriteprotect_range: !userfaultfd_wp); 20210115190451.3135416-1-axelrasmussen@google.com; ${PROBE}`, "a VMA in range is not registered for WP (earlier VMAs were already changed)", "ENOENT"),
+  wpHuge: rule("uffd.writeprotect-huge-align", `${MM} (mwriteprotect_range)`, "a hugetlbfs VMA with start or len not huge-page aligned", "EINVAL"),
+  writeprotect: rule("uffd.writeprotect", `${MM} (mwriteprotect_range, uffd_wp_range)`, "the range is write-protected, or resolved (and woken unless DONTWAKE)"),
+  wake: rule("uffd.wake", `${FS} (userfaultfd_wake, wake_userfault)`, "sleepers whose message address lies in the range are woken"),
+};
+
+export const ERRNO_NUMBER: Readonly<Partial<Record<Errno, number>>> = { ENOENT: 2, EIO: 5, EAGAIN: 11, ENOMEM: 12, EFAULT: 14, EEXIST: 17, EINVAL: 22 };
+
+type MfillOp = OpOf<"uffdio_continue"> | OpOf<"uffdio_copy"> | OpOf<"uffdio_zeropage"> | OpOf<"uffdio_poison">;
+type Kind = "continue" | "copy" | "zeropage" | "poison";
+const KIND: Readonly<Record<MfillOp["op"], Kind>> = { uffdio_continue: "continue", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "poison" };
+export const COUNT_FIELD = { uffdio_continue: "mapped", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "updated" } as const;
+const TAKES_WP: Readonly<Record<Kind, boolean>> = { continue: true, copy: true, zeropage: false, poison: false };
+const DONE: Readonly<Record<Kind, Rule>> = { continue: IOCTL_RULES.continue, copy: IOCTL_RULES.copy, zeropage: IOCTL_RULES.zeropage, poison: IOCTL_RULES.poison };
+
+/** What one page (or huge page) of an mfill did: the new state, or the rule that stopped the loop. */
+type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule };
+const stop = (r: Rule): PageStep => ({ ok: false, rule: r });
+
+interface Fill {
+  readonly kind: Kind;
+  readonly map: Mapping;
+  readonly type: MemType;
+  readonly wp: boolean;
+  /** The source page for COPY (filled with the op's byte); undefined is all zero. */
+  readonly data: PageBytes | undefined;
+}
+
+const fileSize = (s: State, m: Mapping): number | undefined =>
+  m.backing.kind === "memfd" ? s.mm.files[m.backing.file]!.size : m.backing.kind === "gmem" ? s.gmem.inodes[m.backing.inode]!.size : undefined;
+
+function pastEof(s: State, m: Mapping, index: number): boolean {
+  const size = fileSize(s, m);
+  return size !== undefined && backingIndex(m, index) * PAGE_SIZE >= size;
+}
+
+function fileCached(s: State, m: Mapping, index: number): boolean {
+  if (m.backing.kind === "memfd") return get(s.mm.files[m.backing.file]!.present, backingIndex(m, index)) === true;
+  if (m.backing.kind === "gmem") return gmemFolioPresent(s, m.backing.inode, backingIndex(m, index));
+  return false;
+}
+
+/** mfill_atomic_install_pte: maps pages [a, b), clearing any marker; MODE_WP write-protects them. */
+function install(s: State, m: Mapping, a: number, b: number, target: Pte["target"], wp: boolean): State {
+  const writable = m.prot === "rw" && target !== "zero" && !(target === "file" && !m.shared) && !wp;
+  const pte: Pte = wp ? { target, writable: false, uffdWp: true } : { target, writable };
+  const current = s.mm.maps.get(m.id)!;
+  return withMap(s, withMarkers({ ...current, ptes: assign(current.ptes, a, b, pte) }, assign(markersOf(current), a, b, undefined)));
+}
+
+/** A new private page per mapping page of [a, b) holding data (COPY into a private mapping). */
+function privatePages(s: State, m: Mapping, a: number, b: number, data: PageBytes | undefined): State {
+  let current = s.mm.maps.get(m.id)!;
+  current = { ...current, anon: assign(current.anon, a, b, true) };
+  let anonData = current.anonData;
+  for (let i = a; i < b; i++) {
+    const out = new Map(anonData);
+    if (data === undefined) out.delete(i);
+    else out.set(i, data);
+    anonData = out;
+  }
+  return withMap(s, { ...current, anonData });
+}
+
+/** A new page-cache page for the file pages behind [a, b) holding data (COPY / ZEROPAGE into a shared mapping). */
+function cachePages(s: State, m: Mapping, a: number, b: number, data: PageBytes | undefined): State {
+  if (m.backing.kind === "gmem") return gmemAllocFolio(s, m.backing.inode, backingIndex(m, a), data);
+  if (m.backing.kind !== "memfd") throw new Error("cachePages on anonymous memory");
+  const id = m.backing.file;
+  let file = ensureCached(s.mm.files[id]!, backingIndex(m, a));
+  for (let i = a; i < b; i++) {
+    const out = new Map(file.data);
+    if (data === undefined) out.delete(backingIndex(m, i));
+    else out.set(backingIndex(m, i), data);
+    file = { ...file, data: out };
+  }
+  return withFile(s, id, file);
+}
+
+/** One page of an mfill on anonymous, shmem or guest_memfd memory. */
+function fillPage(s: State, f: Fill, i: number): PageStep {
+  const m = s.mm.maps.get(f.map.id)!;
+  const pte = get(m.ptes, i);
+  const marker = get(markersOf(m), i);
+  const shared = m.shared && f.type !== "anon";
+  if (f.kind === "continue") {
+    if (f.type === "shmem" && pastEof(s, m, i)) return stop(IOCTL_RULES.continueEof);
+    if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole);
+    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+    return { ok: true, state: install(s, m, i, i + 1, "file", f.wp) };
+  }
+  if (f.kind === "poison" || (f.kind === "zeropage" && !shared)) {
+    if (pastEof(s, m, i)) return stop(IOCTL_RULES.eof);
+    if (pte !== undefined || marker !== undefined) return stop(IOCTL_RULES.pteNotNone);
+    if (f.kind === "zeropage") return { ok: true, state: install(s, m, i, i + 1, "zero", false) };
+    return { ok: true, state: withMap(s, withMarkers(m, assign(markersOf(m), i, i + 1, "poison"))) };
+  }
+  const data = f.kind === "copy" ? f.data : undefined;
+  if (!shared) {
+    if (pastEof(s, m, i)) return stop(IOCTL_RULES.eof);
+    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+    return { ok: true, state: install(privatePages(s, m, i, i + 1, data), m, i, i + 1, "anon", f.wp) };
+  }
+  if (f.type === "gmem") {
+    if (pastEof(s, m, i) || gmemIsPrivate(s, (m.backing as { inode: number }).inode, backingIndex(m, i))) return stop(IOCTL_RULES.gmemAlloc);
+    if (fileCached(s, m, i)) return stop(IOCTL_RULES.cached);
+  } else {
+    if (pastEof(s, m, i)) return stop(IOCTL_RULES.eof);
+    if (fileCached(s, m, i)) return stop(IOCTL_RULES.cached);
+  }
+  return { ok: true, state: install(cachePages(s, m, i, i + 1, data), m, i, i + 1, "file", f.wp) };
+}
+
+/** One huge page [a, a+unit) of an mfill on hugetlbfs (hugetlb_mfill_atomic_pte). */
+function fillHuge(s: State, f: Fill, a: number, unit: number): PageStep {
+  const m = s.mm.maps.get(f.map.id)!;
+  const pte = get(m.ptes, a);
+  const marker = get(markersOf(m), a);
+  if (f.kind !== "continue" && pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+  if (f.kind === "poison") {
+    if (marker !== undefined) return stop(IOCTL_RULES.pteNotNone);
+    return { ok: true, state: withMap(s, withMarkers(m, assign(markersOf(m), a, a + unit, "poison"))) };
+  }
+  if (f.kind === "continue") {
+    if (!fileCached(s, m, a)) return stop(IOCTL_RULES.continueHole);
+    if (pastEof(s, m, a)) return stop(IOCTL_RULES.eof);
+    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+    return { ok: true, state: install(s, m, a, a + unit, "file", f.wp) };
+  }
+  if (m.shared && fileCached(s, m, a)) return stop(IOCTL_RULES.cached);
+  if (pastEof(s, m, a)) return stop(IOCTL_RULES.eof);
+  if (m.shared) return { ok: true, state: install(cachePages(s, m, a, a + unit, f.data), m, a, a + unit, "file", f.wp) };
+  return { ok: true, state: install(privatePages(s, m, a, a + unit, f.data), m, a, a + unit, "anon", f.wp) };
+}
+
+interface Filled {
+  readonly state: State;
+  readonly bytes: number;
+  readonly stoppedBy?: Rule;
+}
+
+/** mfill_atomic: the target VMA checks, then page by page until the first failure. */
+function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
+  const failed = (r: Rule): Filled => ({ state: s, bytes: 0, stoppedBy: r });
+  const m = s.mm.maps.get(op.map);
+  const start = op.offset / PAGE_SIZE;
+  const n = op.len / PAGE_SIZE;
+  const vma = m === undefined ? undefined : vmaAt(m, start);
+  if (m === undefined || vma === undefined) return failed(IOCTL_RULES.noVma);
+  if (start + n > vma.end) return failed(IOCTL_RULES.vmaEnd);
+  if (vma.reg === undefined) return failed(IOCTL_RULES.unregistered);
+  const wp = op.mode?.includes("WP") === true;
+  if (wp && !hasMode(vma.reg, "WP")) return failed(IOCTL_RULES.wpMode);
+  const type = memType(s, m);
+  const unit = unitOf(s, m);
+  if (type === "hugetlb" && kind === "zeropage") return failed(IOCTL_RULES.hugeZeropage);
+  if (type === "hugetlb" && (start % unit !== 0 || n % unit !== 0)) return failed(IOCTL_RULES.hugeAlign);
+  if (type === "gmem" && !s.config.kernel.uffdGuestMemfd) return failed(IOCTL_RULES.type);
+  if (type === "anon" && kind === "continue") return failed(IOCTL_RULES.continueAnon);
+  const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
+  const f: Fill = { kind, map: m, type, wp, data: byte === 0 ? undefined : fill(undefined, 0, PAGE_SIZE, byte) };
+  let state = s;
+  for (let i = start; i < start + n; i += unit) {
+    const r = unit > 1 ? fillHuge(state, f, i, unit) : fillPage(state, f, i);
+    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule };
+    state = r.state;
+  }
+  return { state, bytes: op.len };
+}
+
+const countOutcome = (op: MfillOp, errno: Errno | undefined, count: number | null): Outcome =>
+  errno === undefined ? { result: "ok", [COUNT_FIELD[op.op]]: count } : { errno, [COUNT_FIELD[op.op]]: count };
+
+/** userfaultfd_continue / _copy / _zeropage / _poison: prologue, mfill_atomic, count write-back, wakeup. */
+export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
+  const kind = KIND[op.op];
+  const unwritten = (r: Rule): StepResult => result(s, countOutcome(op, r.errno, null), r);
+  const ctx = s.uffd.names.get(op.uffd);
+  if (ctx === undefined) return unwritten(IOCTL_RULES.badFd);
+  if (badRange(s, op.map, op.offset, op.len)) return unwritten(REGISTER_RULES.range);
+  if (op.mode?.includes("WP") === true && !TAKES_WP[kind]) return unwritten(IOCTL_RULES.mode);
+  const r = mfillAtomic(s, op, kind);
+  if (r.bytes === 0) {
+    const errno = r.stoppedBy!.errno!;
+    return result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!);
+  }
+  const partial = r.bytes < op.len;
+  const res = partial
+    ? result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial)
+    : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind]);
+  if (op.mode?.includes("DONTWAKE") === true) return res;
+  const base = mapBase(op.map) + op.offset;
+  return afterWake(res, wakeRange(res.state, ctx, base, base + r.bytes, run));
+}
+
+export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: ThreadRunner): StepResult {
+  const ctx = s.uffd.names.get(op.uffd);
+  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
+  const enable = op.mode?.includes("WP") === true;
+  const dontwake = op.mode?.includes("DONTWAKE") === true;
+  if (enable && dontwake) return refuse(s, IOCTL_RULES.wpBoth);
+  const m = s.mm.maps.get(op.map);
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.len / PAGE_SIZE;
+  const vmas = m === undefined ? [] : vmasIn(m, start, end);
+  if (m === undefined || vmas.length === 0) return refuse(s, IOCTL_RULES.wpNoVma);
+  const unit = unitOf(s, m);
+  let next = s;
+  for (const v of vmas) {
+    if (!hasMode(v.reg, "WP")) return result(next, { errno: "ENOENT" }, IOCTL_RULES.wpNotWp);
+    if (unit > 1 && (start % unit !== 0 || (end - start) % unit !== 0)) return result(next, { errno: "EINVAL" }, IOCTL_RULES.wpHuge);
+    const owner = s.uffd.ctxs[v.reg!.ctx]!;
+    next = wpRange(next, next.mm.maps.get(m.id)!, Math.max(v.start, start), Math.min(v.end, end), enable, owner.features.includes("WP_UNPOPULATED"));
+  }
+  const res = result(next, { result: "ok" }, IOCTL_RULES.writeprotect);
+  if (enable || dontwake) return res;
+  return afterWake(res, wakeRange(next, ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, run));
+}
+
+export function wake(s: State, op: OpOf<"uffdio_wake">, run: ThreadRunner): StepResult {
+  const ctx = s.uffd.names.get(op.uffd);
+  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
+  const start = mapBase(op.map) + op.offset;
+  return afterWake(result(s, { result: "ok" }, IOCTL_RULES.wake), wakeRange(s, ctx, start, start + op.len, run));
+}
+

@@ -1,0 +1,173 @@
+// UFFDIO_REGISTER / UFFDIO_UNREGISTER over the VMAs of one mapping window, in the kernel's check order, and the
+// registration teardown of close.
+import type { OpOf, UffdModeName } from "../../schema/ops.js";
+import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
+import { withMap } from "../mm/fault.js";
+import { mapBase } from "../mm/layout.js";
+import type { Mapping } from "../mm/types.js";
+import { assign, spans } from "../ranges.js";
+import { check, firstFailure, rule, type Check } from "../rules.js";
+import { refuse, result, type State, type StepResult } from "../state.js";
+import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
+import type { UffdReg } from "./types.js";
+import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
+import { wpRange } from "./wp.js";
+
+const FS = "fs/userfaultfd.c";
+const MM = "mm/userfaultfd.c";
+const CAN = "include/linux/userfaultfd_k.h (vma_can_userfault)";
+
+export const REGISTER_RULES = {
+  badFd: rule("uffd.register-ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
+  mode: rule("uffd.register-mode", `${FS} (userfaultfd_register)`, "mode is 0", "EINVAL"),
+  range: rule("uffd.range", `${FS} (validate_range, validate_unaligned_range)`, "start or len not page aligned, len 0, or the range leaves TASK_SIZE", "EINVAL"),
+  noVma: rule("uffd.register-no-vma", `${FS} (userfaultfd_register: no VMA in range)`, "no VMA intersects the range (holes between VMAs are skipped)", "EINVAL"),
+  hugeStart: rule("uffd.register-huge-start", `${FS} (userfaultfd_register: vma_kernel_pagesize)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
+  type: rule(
+    "uffd.register-type",
+    `${CAN}; 20260306171815.3160826-14-rppt@kernel.org (kvm_gmem can_userfault)`,
+    "the VMA cannot take these modes: MINOR on anonymous memory; guest_memfd without INIT_SHARED (or without uffd support at all); WP_ASYNC allows WP-only anywhere",
+    "EINVAL",
+  ),
+  hugeEnd: rule("uffd.register-huge-end", `${FS} (userfaultfd_register)`, "the hugetlbfs VMA holding end has end not huge-page aligned", "EINVAL"),
+  busy: rule("uffd.register-ebusy", `${FS} (userfaultfd_register)`, "the VMA is registered with another userfaultfd", "EBUSY"),
+  register: rule(
+    "uffd.register",
+    `${MM} (userfaultfd_register_range); probe on 6.18.44: MISSING then MINOR leaves MINOR, MISSING|MINOR then MINOR keeps both`,
+    "each VMA already owned with every requested mode is kept as is; the others get exactly the requested modes",
+  ),
+  unBadFd: rule("uffd.unregister-ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
+  unNoVma: rule("uffd.unregister-no-vma", `${FS} (userfaultfd_unregister)`, "no VMA intersects the range", "EINVAL"),
+  unHugeStart: rule("uffd.unregister-huge-start", `${FS} (userfaultfd_unregister)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
+  unOtherCtx: rule(
+    "uffd.unregister-other-ctx",
+    `${FS} (userfaultfd_unregister); 20250603-uffd-fixes-v1-0-9c638c73f047@columbia.edu; probe on 6.18.44 gives EINVAL`,
+    "a VMA in range is registered with another userfaultfd",
+    "EINVAL",
+  ),
+  unType: rule("uffd.unregister-type", `${FS} (userfaultfd_unregister: vma_can_userfault(vma, vma->vm_flags))`, "a VMA in range cannot userfault at all (guest_memfd without uffd support)", "EINVAL"),
+  unregister: rule(
+    "uffd.unregister",
+    `${FS} (userfaultfd_unregister); probe on 6.18.44: MINOR-only sleepers stay asleep`,
+    "registrations in range are dropped; sleepers of MISSING VMAs are woken, uffd-wp state of WP VMAs is resolved",
+  ),
+};
+
+/** validate_range for the range ioctls: the window address of the map plus offset. */
+export function badRange(s: State, map: string, offset: number, len: number): boolean {
+  const start = mapBase(map) + offset;
+  const top = TASK_SIZE[s.config.arch];
+  return offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || start >= top || len > top - start;
+}
+
+const sortModes = (modes: readonly UffdModeName[]): UffdModeName[] => MODE_ORDER.filter((m) => modes.includes(m));
+
+/** vma_can_userfault for a mapping (every VMA of one mapping has its memory type). */
+export function canUserfault(s: State, m: Mapping, modes: readonly UffdModeName[], wpAsync: boolean): boolean {
+  if (wpAsync && modes.length === 1 && modes[0] === "WP") return true;
+  const type = memType(s, m);
+  if (type === "gmem") return s.config.kernel.uffdGuestMemfd && m.backing.kind === "gmem" && s.gmem.inodes[m.backing.inode]!.flags.includes("INIT_SHARED");
+  return !(modes.includes("MINOR") && type === "anon");
+}
+
+/** The range ioctls REGISTER writes back: basic ones when a hugetlbfs VMA is in range, minus WRITEPROTECT / CONTINUE without WP / MINOR. */
+function rangeIoctls(hugetlb: boolean, modes: readonly UffdModeName[]): string[] {
+  const all = ["WAKE", "COPY", "ZEROPAGE", "MOVE", "WRITEPROTECT", "CONTINUE", "POISON"];
+  return all.filter((n) => !(hugetlb && (n === "ZEROPAGE" || n === "MOVE")) && !(n === "WRITEPROTECT" && !modes.includes("WP")) && !(n === "CONTINUE" && !modes.includes("MINOR")));
+}
+
+interface Target {
+  readonly ctx: number;
+  readonly map: Mapping;
+  readonly start: number;
+  readonly end: number;
+  readonly vmas: readonly Vma[];
+  readonly unit: number;
+}
+
+function target(s: State, op: { uffd: string; map: string; offset: number; len: number }): Target | "ebadf" | "range" | "novma" {
+  const ctx = s.uffd.names.get(op.uffd);
+  if (ctx === undefined) return "ebadf";
+  if (badRange(s, op.map, op.offset, op.len)) return "range";
+  const map = s.mm.maps.get(op.map);
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.len / PAGE_SIZE;
+  const vmas = map === undefined ? [] : vmasIn(map, start, end);
+  if (map === undefined || vmas.length === 0) return "novma";
+  return { ctx, map, start, end, vmas, unit: unitOf(s, map) };
+}
+
+const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
+
+export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
+  if (!s.uffd.names.has(op.uffd)) return refuse(s, REGISTER_RULES.badFd);
+  if (op.mode.length === 0) return refuse(s, REGISTER_RULES.mode);
+  const t = target(s, op);
+  if (t === "ebadf") return refuse(s, REGISTER_RULES.badFd);
+  if (t === "range") return refuse(s, REGISTER_RULES.range);
+  if (t === "novma") return refuse(s, REGISTER_RULES.noVma);
+  const modes = sortModes(op.mode);
+  const huge = t.unit > 1;
+  const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
+  for (const v of t.vmas) {
+    checks.push(
+      check(REGISTER_RULES.type, () => !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
+      check(REGISTER_RULES.hugeEnd, () => huge && t.end > v.start && t.end <= v.end && t.end % t.unit !== 0),
+      check(REGISTER_RULES.busy, () => v.reg !== undefined && v.reg.ctx !== t.ctx),
+    );
+  }
+  const failure = firstFailure(checks);
+  if (failure !== undefined) return refuse(s, failure);
+  let regs = regsOf(t.map);
+  const reg: UffdReg = { ctx: t.ctx, modes };
+  for (const v of t.vmas) {
+    if (v.reg?.ctx === t.ctx && modes.every((m) => v.reg!.modes.includes(m))) continue;
+    regs = assign(regs, Math.max(v.start, t.start), Math.min(v.end, t.end), reg);
+  }
+  return result(withMap(s, withRegs(t.map, regs)), { result: "ok", ioctls: rangeIoctls(memType(s, t.map) === "hugetlb", modes) }, REGISTER_RULES.register);
+}
+
+/** Drops the registration of pages [a, b) (owned by one ctx), resolving uffd-wp state first where WP was registered. */
+function dropRange(s: State, mapId: string, a: number, b: number, reg: UffdReg): State {
+  const m = s.mm.maps.get(mapId)!;
+  const resolved = hasMode(reg, "WP") ? wpRange(s, m, a, b, false, false) : s;
+  const after = resolved.mm.maps.get(mapId)!;
+  return withMap(resolved, withRegs(after, assign(regsOf(after), a, b, undefined)));
+}
+
+export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: ThreadRunner): StepResult {
+  const t = target(s, op);
+  if (t === "ebadf") return refuse(s, REGISTER_RULES.unBadFd);
+  if (t === "range") return refuse(s, REGISTER_RULES.range);
+  if (t === "novma") return refuse(s, REGISTER_RULES.unNoVma);
+  const checks: Check[] = [check(REGISTER_RULES.unHugeStart, () => t.unit > 1 && t.start % t.unit !== 0)];
+  for (const v of t.vmas) {
+    checks.push(
+      check(REGISTER_RULES.unOtherCtx, () => v.reg !== undefined && v.reg.ctx !== t.ctx),
+      check(REGISTER_RULES.unType, () => !canUserfault(s, t.map, v.reg?.modes ?? [], wpAsyncOf(s, t.ctx))),
+    );
+  }
+  const failure = firstFailure(checks);
+  if (failure !== undefined) return refuse(s, failure);
+  let next = s;
+  const wake: [number, number][] = [];
+  for (const v of t.vmas) {
+    if (v.reg === undefined) continue;
+    const a = Math.max(v.start, t.start);
+    const b = Math.min(v.end, t.end);
+    if (hasMode(v.reg, "MISSING")) wake.push([a, b]);
+    next = dropRange(next, t.map.id, a, b, v.reg);
+  }
+  let res = result(next, { result: "ok" }, REGISTER_RULES.unregister);
+  for (const [a, b] of wake) res = afterWake(res, wakeRange(res.state, t.ctx, t.map.base + a * PAGE_SIZE, t.map.base + b * PAGE_SIZE, run));
+  return res;
+}
+
+/** Every range registered with ctx loses its registration (userfaultfd_release_all). */
+export function clearRegistration(s: State, ctx: number): State {
+  let next = s;
+  for (const m of s.mm.maps.values()) {
+    for (const r of spans(regsOf(m), 0, m.pages)) if (r.value.ctx === ctx) next = dropRange(next, m.id, r.start, r.end, r.value);
+  }
+  return next;
+}
