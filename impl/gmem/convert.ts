@@ -19,11 +19,14 @@ export interface GmemCtx {
 
 const EINVAL: Outcome = { errno: "EINVAL" };
 
-/** The first page of [start, end) with a reference beyond the page cache's: a pin, an in-flight fault, a PTE. */
-function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number | undefined {
-  const inRange = (i: number): boolean => i >= start && i < end;
+/** Pages of [start, end) with a reference beyond the page cache's: a pin, an in-flight fault, a PTE. */
+function referenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number[] {
   const mapped = ptes ? hostMapped(ctx.mm, id, start, end) : [];
-  const refd = [...inode.pins.keys(), ...inode.refs.keys(), ...inode.folioLocks, ...mapped].filter(inRange);
+  return [...inode.pins.keys(), ...inode.refs.keys(), ...inode.folioLocks, ...mapped].filter((i) => i >= start && i < end);
+}
+
+function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number | undefined {
+  const refd = referenced(ctx, inode, id, start, end, ptes);
   return refd.length === 0 ? undefined : refd.reduce((a, b) => Math.min(a, b));
 }
 
@@ -35,13 +38,17 @@ function splitRange(inode: GmemInode, start: number, end: number): void {
 
 /** Merges every split folio touching [start, end) that is wholly private with no page referenced. */
 function mergeRange(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number): void {
-  for (const n of inode.foliosIn(start, end)) {
-    const entry = inode.cache.get(n)!;
-    const f0 = n * inode.folioPages;
-    const f1 = f0 + inode.folioPages;
-    // The seeded mistake looks only at the converted part of the folio.
-    const [a, b] = ctx.bugs.has("gmem-merge-mapped") ? [Math.max(start, f0), Math.min(end, f1)] : [f0, f1];
-    if (entry.split && !inode.shared.any(a, b) && firstReferenced(ctx, inode, id, a, b) === undefined) entry.split = false;
+  const fp = inode.folioPages;
+  const split = inode.foliosIn(start, end).filter((n) => inode.cache.get(n)!.split);
+  if (split.length === 0) return;
+  // The seeded mistake looks only at the converted part of each folio.
+  const partial = ctx.bugs.has("gmem-merge-mapped");
+  const bounds = (n: number): [number, number] => (partial ? [Math.max(start, n * fp), Math.min(end, (n + 1) * fp)] : [n * fp, (n + 1) * fp]);
+  const refs = referenced(ctx, inode, id, bounds(split[0]!)[0], bounds(split[split.length - 1]!)[1]);
+  const busy = new Set(refs.filter((i) => i >= bounds(Math.floor(i / fp))[0] && i < bounds(Math.floor(i / fp))[1]).map((i) => Math.floor(i / fp)));
+  for (const n of split) {
+    const [a, b] = bounds(n);
+    if (!inode.shared.any(a, b) && !busy.has(n)) inode.cache.get(n)!.split = false;
   }
 }
 
