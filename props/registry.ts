@@ -1,9 +1,10 @@
 // Every suite `faultline check` runs, in order. Each area adds its suites here.
 import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
+import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 
-export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...CONCURRENT_SUITES];
+export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

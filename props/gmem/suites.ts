@@ -26,14 +26,14 @@ function suite(name: string, description: string, config: Config, layout: GmemLa
 const V7 = PRESETS["gmem-v7"];
 
 export const GMEM_SEQUENTIAL_SUITES: readonly SequentialSuite[] = [
-  suite("gmem-v7", "in-place conversion v7 on 4 KiB folios: conversions, pins, punch-holes, host and guest accesses", V7, GMEM_V7, 300),
-  suite("gmem-v7-2m", "v7 over 2 MiB folios: split before sharing, merge once private, huge stage-2 mappings", { ...V7, gmemFolio: "2M" }, GMEM_V7, 300),
+  suite("gmem-v7", "in-place conversion v7 on 4 KiB folios: conversions, pins, punch-holes, host and guest accesses", V7, GMEM_V7, 250),
+  suite("gmem-v7-2m", "v7 over 2 MiB folios: split before sharing, merge once private, huge stage-2 mappings", { ...V7, gmemFolio: "2M" }, GMEM_V7, 200),
   suite(
     "gmem-rfc-2024",
     "the 2024 RFC: conversion inside KVM_SET_MEMORY_ATTRIBUTES with faultability and rollback, 2 MiB folios, fault path locked",
     { ...PRESETS.default, gmemDesign: "rfc-2024", gmemFaultLock: true, gmemFolio: "2M" },
     GMEM_RFC,
-    300,
+    200,
   ),
-  suite("gmem-kernel-6.18", "the running kernel's guest_memfd: host faults, punch-holes, pins, no conversion", PRESETS["kernel-6.18"], GMEM_CURRENT, 150),
+  suite("gmem-kernel-6.18", "the running kernel's guest_memfd: host faults, punch-holes, pins, no conversion", PRESETS["kernel-6.18"], GMEM_CURRENT, 100),
 ];

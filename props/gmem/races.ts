@@ -1,0 +1,141 @@
+// The guest_memfd races: conversion against host faults, pins and vCPU faults, punch-hole against faults,
+// overlapping conversions, split/merge against faults, and the 2024 RFC's conversion against host faults.
+import fc from "fast-check";
+import { PRESETS, type Config } from "../../schema/config.js";
+import type { Op } from "../../schema/ops.js";
+import type { Checks } from "../checker.js";
+import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
+import type { RaceActor } from "../concurrent/harness.js";
+import { setupOf } from "../layouts.js";
+import { GMEM_RFC, GMEM_V7, type GmemLayout } from "./layouts.js";
+
+const PAGE = 4096;
+/** The pages every actor aims at: the first two of g0, behind gfns 0 and 1 of slot 0 and m5's first pages. */
+const HOT = [0, 1] as const;
+const hot = fc.constantFrom(...HOT);
+const byte = fc.integer({ min: 1, max: 255 });
+
+/**
+ * Outcomes are checked against the model only where the kernel is deterministic. A to-private conversion
+ * racing a host fault or a pin may see the fault's transient folio reference and fail with EAGAIN, which no
+ * sequential order explains: those races check the invariants at every yield point instead.
+ */
+const INVARIANTS_ONLY: Checks = { refinement: false, invariants: true };
+
+/** The layout, with contents in the hot pages (written through a second mapping, so no host PTE yet). */
+const setup = (l: GmemLayout): Op[] => [...setupOf(l, l.vmType), ...HOT.map((p): Op => ({ op: "write_alias", map: "m5", offset: p * PAGE, byte: 0xa0 + p }))];
+
+const hostAccess = fc.tuple(hot, fc.boolean(), byte).map(([p, write, b]): Op => ({ op: "access", map: "m5", offset: p * PAGE, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
+const pinOp = fc.tuple(hot, fc.boolean()).map(([p, on]): Op => ({ op: on ? "pin" : "unpin", map: "m5", offset: p * PAGE }));
+const convert = fc
+  .record({ first: hot, pages: fc.constantFrom(1, 2), to: fc.constantFrom("private" as const, "shared" as const) })
+  .map((r): Op => ({ op: "gmem_convert", gmem: "g0", offset: r.first * PAGE, size: r.pages * PAGE, to: r.to }));
+const punch = fc.tuple(hot, fc.boolean()).map(([p, hole]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: hole ? ["PUNCH_HOLE", "KEEP_SIZE"] : ["KEEP_SIZE"], offset: p * PAGE, len: PAGE }));
+/** The 2024 RFC's protocol: the VMM drops its own mappings before it asks for private, else EINVAL. */
+const rfcConversion = fc
+  .tuple(hot, fc.boolean())
+  .map(([p, priv]): Op[] => [
+    ...(priv ? [{ op: "madvise", map: "m5", offset: p * PAGE, len: PAGE, advice: "DONTNEED" } as const] : []),
+    { op: "set_memory_attributes", vm: "v0", address: p * PAGE, size: PAGE, attributes: priv ? ["PRIVATE"] : [] },
+  ]);
+
+/** A guest access naming its `private` bit: the impl reads the attribute at fault entry, the model when it linearizes. */
+const vcpuAccess = (vcpu: number): fc.Arbitrary<Op> =>
+  fc.record({ gfn: hot, write: fc.boolean(), byte, priv: fc.boolean() }).map(
+    (r): Op => ({ op: "vcpu_access", vm: "v0", vcpu, gpa: r.gfn * PAGE, kind: r.write ? "write" : "read", private: r.priv, ...(r.write ? { byte: r.byte } : {}) }),
+  );
+
+const thread = (name: string, op: fc.Arbitrary<Op>, max = 2): fc.Arbitrary<RaceActor> => fc.array(op, { minLength: 1, maxLength: max }).map((steps) => ({ name, steps }));
+/** Actors as given, the last ones optional so shrinking can drop them. */
+const threads = (required: readonly fc.Arbitrary<RaceActor>[], optional: readonly fc.Arbitrary<RaceActor>[] = []): fc.Arbitrary<RaceActor[]> =>
+  fc.tuple(fc.tuple(...required), fc.tuple(...optional.map((a) => fc.option(a, { freq: 3 })))).map(([r, o]) => [...r, ...o.filter((a): a is RaceActor => a !== null)]);
+
+interface Race {
+  readonly name: string;
+  readonly description: string;
+  readonly config: Config;
+  readonly layout: GmemLayout;
+  readonly actors: fc.Arbitrary<RaceActor[]>;
+  readonly checks?: Checks;
+  readonly runs: number;
+}
+
+function race(r: Race): ConcurrentSuite {
+  const s: ConcurrentSuite = {
+    name: r.name,
+    description: r.description,
+    kind: "concurrent",
+    area: "gmem",
+    config: r.config,
+    setup: setup(r.layout),
+    actors: r.actors,
+    runs: r.runs,
+    steps: 40,
+    depth: 3,
+    run: (opts) => runConcurrentSuite(s, { ...opts, checks: opts.checks ?? r.checks }),
+  };
+  return s;
+}
+
+const V7 = PRESETS["gmem-v7"];
+const RFC: Config = { ...PRESETS.default, gmemDesign: "rfc-2024", gmemFaultLock: true };
+
+/** The 2024 RFC before its last patch: the host fault path checks faultability without the invalidate lock. */
+export const RFC_NO_FAULT_LOCK: Config = { ...RFC, gmemFaultLock: false };
+
+const rfcHostRace = (name: string, description: string, config: Config): ConcurrentSuite =>
+  race({
+    name,
+    description,
+    config,
+    layout: GMEM_RFC,
+    actors: threads(
+      [thread("host", fc.oneof({ weight: 3, arbitrary: hostAccess }, { weight: 1, arbitrary: pinOp })), fc.array(rfcConversion, { minLength: 1, maxLength: 2 }).map((units) => ({ name: "VMM", steps: units.flat() }))],
+      [thread("vCPU0", vcpuAccess(0))],
+    ),
+    runs: 200,
+  });
+
+export const GMEM_RACES: readonly ConcurrentSuite[] = [
+  race({
+    name: "race-gmem-convert-host",
+    description: "v7 conversions of the hot pages while host threads fault them in and pin them",
+    config: V7,
+    layout: GMEM_V7,
+    actors: threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
+    checks: INVARIANTS_ONLY,
+    runs: 200,
+  }),
+  race({
+    name: "race-gmem-convert-vcpu",
+    description: "v7 conversions over 2 MiB folios (split and merge) while vCPUs fault the pages through guest_memfd",
+    config: { ...V7, gmemFolio: "2M" },
+    layout: GMEM_V7,
+    actors: threads([thread("vCPU0", vcpuAccess(0)), thread("VMM", convert)], [thread("vCPU1", vcpuAccess(1))]),
+    runs: 200,
+  }),
+  race({
+    name: "race-gmem-convert-convert",
+    description: "two v7 conversions of overlapping ranges while a vCPU faults the pages",
+    config: V7,
+    layout: GMEM_V7,
+    actors: threads([thread("VMM0", convert, 1), thread("VMM1", convert, 1)], [thread("vCPU0", vcpuAccess(0))]),
+    runs: 150,
+  }),
+  race({
+    name: "race-gmem-punch",
+    description: "PUNCH_HOLE and allocation of the hot pages while the host and a vCPU fault them",
+    config: V7,
+    layout: GMEM_V7,
+    actors: threads([thread("VMM", punch), thread("host", hostAccess)], [thread("vCPU0", vcpuAccess(0))]),
+    runs: 150,
+  }),
+  rfcHostRace("race-gmem-rfc-2024", "2024 RFC with the fault path locked: KVM_SET_MEMORY_ATTRIBUTES conversions against host faults and pins", RFC),
+];
+
+/** Not in the default check: it finds the flaw Peter Xu asked about (counterexamples/ keeps it). */
+export const RFC_NO_LOCK_RACE = rfcHostRace(
+  "race-gmem-rfc-2024-no-fault-lock",
+  "2024 RFC before its last patch: the host fault checks faultability without the invalidate lock",
+  RFC_NO_FAULT_LOCK,
+);
