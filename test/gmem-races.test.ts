@@ -1,0 +1,72 @@
+// The guest_memfd races: the 2024 RFC's unlocked host fault path is a stored, documented flaw; the v7 seeded
+// race is found with a short counterexample and a diagram; the real implementation survives every race.
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BUG_IDS } from "../impl/bugs.js";
+import { renderRaceDiagram, renderRaceSvg } from "../props/concurrent/diagram.js";
+import { runRace, SETUP, type RaceActor } from "../props/concurrent/harness.js";
+import { GMEM_RACES, RFC_NO_FAULT_LOCK, RFC_NO_LOCK_RACE } from "../props/gmem/races.js";
+import { replay } from "../props/replay.js";
+import { decodeScenario } from "../schema/scenario.js";
+
+const DIR = "counterexamples";
+const stored = (): string => {
+  const file = readdirSync(DIR).find((f) => f.startsWith(`${RFC_NO_LOCK_RACE.name}--`));
+  expect(file, "counterexamples/ keeps the 2024 RFC's unlocked-fault race").toBeDefined();
+  return `${DIR}/${file}`;
+};
+
+describe("the 2024 RFC without its fault-path lock", () => {
+  it("is found with a two-operation counterexample", async () => {
+    const r = await RFC_NO_LOCK_RACE.run({ seed: 1, runs: 1000 });
+    expect(r.failure?.property).toBe("gmem-private-not-host-mapped");
+    expect(r.shrunkLength).toBeLessThanOrEqual(3);
+  });
+
+  it("keeps its counterexample: it replays as a documented flaw and draws as a race", async () => {
+    const path = stored();
+    const s = decodeScenario(path, readFileSync(path, "utf8"), { bugs: BUG_IDS });
+    expect(s.expectedToFail).toMatch(/RFC PATCH 39\/39/);
+    expect(s.config.gmemFaultLock).toBe(false);
+    const r = await replay(s);
+    expect(r.failure).toMatchObject({ property: s.failure!.property, actor: s.failure!.actor, step: s.failure!.step });
+    const diagram = renderRaceDiagram(s, r);
+    expect(diagram).toMatch(/kvm_gmem_fault:kvm_gmem_get_folio/);
+    expect(diagram).toMatch(/finish_fault {2}<-- detected/);
+    expect(renderRaceSvg(s, r)).toMatch(/^<svg/);
+  });
+
+  it("with the lock of its last patch, no schedule of the same actors fails", async () => {
+    const s = decodeScenario(stored(), readFileSync(stored(), "utf8"), { bugs: BUG_IDS });
+    const actors = s.actors as RaceActor[];
+    expect(actors[0]!.name).toBe(SETUP);
+    let unlockedFailures = 0;
+    for (let mask = 0; mask < 1 << 8; mask++) {
+      const choices = Array.from({ length: 8 }, (_, i) => (mask >> i) & 1);
+      const unlocked = await runRace(RFC_NO_FAULT_LOCK, actors, { kind: "choices", choices });
+      if (unlocked.failure !== undefined) unlockedFailures++;
+      const locked = await runRace({ ...RFC_NO_FAULT_LOCK, gmemFaultLock: true }, actors, { kind: "choices", choices });
+      expect(locked.failure, `schedule ${choices.join("")}`).toBeUndefined();
+    }
+    expect(unlockedFailures, "the same schedules do find the race without the lock").toBeGreaterThan(0);
+  });
+});
+
+describe("guest_memfd races", () => {
+  it("gmem-host-fault-unlocked (v7) is found with a short counterexample and a race diagram", async () => {
+    const suite = GMEM_RACES.find((s) => s.name === "race-gmem-convert-host")!;
+    const r = await suite.run({ seed: 1, runs: 1000, bugs: ["gmem-host-fault-unlocked"] });
+    expect(r.failure?.property).toBe("gmem-private-not-host-mapped");
+    expect(r.shrunkLength).toBeLessThanOrEqual(3);
+    const replayed = await replay(r.counterexample!);
+    expect(replayed.failure?.property).toBe("gmem-private-not-host-mapped");
+    expect(renderRaceDiagram(r.counterexample!, replayed)).toMatch(/<-- detected/);
+  });
+
+  for (const suite of GMEM_RACES) {
+    it(`the implementation survives ${suite.name}`, async () => {
+      const r = await suite.run({ seed: 3, runs: 60 });
+      expect(r.failure, JSON.stringify(r.failure)).toBeUndefined();
+    });
+  }
+});
