@@ -130,8 +130,18 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
     throw new Stop({ property, expected, actual, detail, ...who });
   };
 
-  /** Runs actor a to its next yield point, then checks what must hold there. */
-  const runStep = async (a: number): Promise<void> => {
+  const checkAlways = (): void => {
+    if (always.length === 0) return;
+    const impl = system.abstract();
+    for (const inv of always) {
+      const v = inv.check(impl);
+      stats?.recordInvariant(inv.name, v.nonVacuous);
+      if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description);
+    }
+  };
+
+  /** Runs actor a to its next yield point, then (unless told not to) checks what must hold there. */
+  const runStep = async (a: number, check = true): Promise<void> => {
     const name = actors[a]!.name;
     const s: RaceStep = { index: steps.length, actor: name, op: inOp[a] ?? 0, invoked: false, from: scheduler.parkedAt(a) ?? "", label: "", effects: [] };
     running = s;
@@ -145,14 +155,8 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
       s.effects = diffFacts(facts, now);
       facts = now;
     }
-    if (always.length > 0) {
-      const impl = system.abstract();
-      for (const inv of always) {
-        const v = inv.check(impl);
-        stats?.recordInvariant(inv.name, v.nonVacuous);
-        if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description);
-      }
-    }
+    if (!check) return;
+    checkAlways();
     if (history.quiescent) atQuiescence();
   };
 
@@ -224,7 +228,10 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
   const maxSteps = opts.maxSteps ?? 5000;
   try {
     for (const a of all) await scheduler.start(a, body(a));
-    for (const a of setup) while (!scheduler.isFinished(a)) await runStep(a);
+    // The setup is the same sequential run every time (the sequential suites check its steps): one segment.
+    for (const a of setup) while (!scheduler.isFinished(a)) await runStep(a, false);
+    checkAlways();
+    if (history.quiescent) atQuiescence();
     let current = others[0] ?? 0;
     for (let n = 1; ; n++) {
       const live = others.filter((a) => !scheduler.isFinished(a));

@@ -86,7 +86,7 @@ function suite(r: Race): ConcurrentSuite {
     setup: r.setup,
     actors: r.actors,
     runs: r.runs,
-    steps: 40,
+    steps: 24,
     depth: 3,
     run: (opts) => runConcurrentSuite(s, opts),
   };
