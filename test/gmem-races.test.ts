@@ -2,7 +2,7 @@
 // race is found with a short counterexample and a diagram; the real implementation survives every race.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BUG_IDS } from "../impl/bugs.js";
+import { BUG_IDS, type BugId } from "../impl/bugs.js";
 import { renderRaceDiagram, renderRaceSvg } from "../props/concurrent/diagram.js";
 import { runRace, SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { GMEM_RACES, RFC_NO_FAULT_LOCK, RFC_NO_LOCK_RACE } from "../props/gmem/races.js";
@@ -52,16 +52,27 @@ describe("the 2024 RFC without its fault-path lock", () => {
   });
 });
 
+/** The seeded bugs the issue names, each with the race that finds it and the property that fails. */
+const SEEDED: readonly { bug: BugId; suite: string; property: string }[] = [
+  { bug: "gmem-host-fault-unlocked", suite: "race-gmem-convert-host", property: "gmem-private-not-host-mapped" },
+  { bug: "gmem-convert-check-before-unmap", suite: "race-gmem-convert-vcpu", property: "linearizability" },
+  { bug: "gmem-convert-commit-before-check", suite: "race-gmem-convert-host", property: "gmem-pinned-shared" },
+  { bug: "gmem-punch-no-zap", suite: "race-gmem-punch", property: "gmem-stage2-backed" },
+  { bug: "gmem-merge-mapped", suite: "race-gmem-convert-vcpu", property: "gmem-host-map-split" },
+];
+
 describe("guest_memfd races", () => {
-  it("gmem-host-fault-unlocked (v7) is found with a short counterexample and a race diagram", async () => {
-    const suite = GMEM_RACES.find((s) => s.name === "race-gmem-convert-host")!;
-    const r = await suite.run({ seed: 1, runs: 1000, bugs: ["gmem-host-fault-unlocked"] });
-    expect(r.failure?.property).toBe("gmem-private-not-host-mapped");
-    expect(r.shrunkLength).toBeLessThanOrEqual(3);
-    const replayed = await replay(r.counterexample!);
-    expect(replayed.failure?.property).toBe("gmem-private-not-host-mapped");
-    expect(renderRaceDiagram(r.counterexample!, replayed)).toMatch(/<-- detected/);
-  });
+  for (const c of SEEDED) {
+    it(`${c.bug} is found by ${c.suite} with a short counterexample and a race diagram`, async () => {
+      const suite = GMEM_RACES.find((s) => s.name === c.suite)!;
+      const r = await suite.run({ seed: 1, runs: 1000, bugs: [c.bug] });
+      expect(r.failure?.property).toBe(c.property);
+      expect(r.shrunkLength).toBeLessThanOrEqual(3);
+      const replayed = await replay(r.counterexample!);
+      expect(replayed.failure?.property).toBe(c.property);
+      expect(renderRaceDiagram(r.counterexample!, replayed)).toMatch(/<-- detected/);
+    });
+  }
 
   for (const suite of GMEM_RACES) {
     it(`the implementation survives ${suite.name}`, async () => {

@@ -22,8 +22,14 @@ const byte = fc.integer({ min: 1, max: 255 });
  */
 const INVARIANTS_ONLY: Checks = { refinement: false, invariants: true };
 
-/** The layout, with contents in the hot pages (written through a second mapping, so no host PTE yet). */
-const setup = (l: GmemLayout): Op[] => [...setupOf(l, l.vmType), ...HOT.map((p): Op => ({ op: "write_alias", map: "m5", offset: p * PAGE, byte: 0xa0 + p }))];
+/**
+ * The layout, with contents in the hot pages: written through m5 itself (host PTEs that a conversion to
+ * private must unmap) or through a second mapping (no PTE, so host faults race the conversion).
+ */
+const setup = (l: GmemLayout, through: "m5" | "alias"): Op[] => [
+  ...setupOf(l, l.vmType),
+  ...HOT.map((p): Op => (through === "m5" ? { op: "access", map: "m5", offset: p * PAGE, kind: "write", byte: 0xa0 + p } : { op: "write_alias", map: "m5", offset: p * PAGE, byte: 0xa0 + p })),
+];
 
 const hostAccess = fc.tuple(hot, fc.boolean(), byte).map(([p, write, b]): Op => ({ op: "access", map: "m5", offset: p * PAGE, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
 const pinOp = fc.tuple(hot, fc.boolean()).map(([p, on]): Op => ({ op: on ? "pin" : "unpin", map: "m5", offset: p * PAGE }));
@@ -57,6 +63,8 @@ interface Race {
   readonly layout: GmemLayout;
   readonly actors: fc.Arbitrary<RaceActor[]>;
   readonly checks?: Checks;
+  /** How the setup writes the hot pages (default: through a second mapping). */
+  readonly written?: "m5" | "alias";
   readonly runs: number;
 }
 
@@ -67,7 +75,7 @@ function race(r: Race): ConcurrentSuite {
     kind: "concurrent",
     area: "gmem",
     config: r.config,
-    setup: setup(r.layout),
+    setup: setup(r.layout, r.written ?? "alias"),
     actors: r.actors,
     runs: r.runs,
     steps: 40,
@@ -108,10 +116,11 @@ export const GMEM_RACES: readonly ConcurrentSuite[] = [
   }),
   race({
     name: "race-gmem-convert-vcpu",
-    description: "v7 conversions over 2 MiB folios (split and merge) while vCPUs fault the pages through guest_memfd",
+    description: "v7 conversions of host-mapped pages over 2 MiB folios (split and merge) while vCPUs fault them through guest_memfd",
     config: { ...V7, gmemFolio: "2M" },
     layout: GMEM_V7,
     actors: threads([thread("vCPU0", vcpuAccess(0)), thread("VMM", convert)], [thread("vCPU1", vcpuAccess(1))]),
+    written: "m5",
     runs: 200,
   }),
   race({
