@@ -8,12 +8,14 @@ import { decodeScenario } from "../schema/scenario.js";
 import { renderRaceDiagram, renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
 import { runConcurrentSuite } from "../props/concurrent/explore.js";
 import { runRace, SETUP } from "../props/concurrent/harness.js";
+import { hostWithin, staleSpte } from "../props/concurrent/history.js";
 import { Scheduler } from "../props/concurrent/scheduler.js";
 import { chooser, rotation } from "../props/concurrent/schedules.js";
 import { CONCURRENT_SUITES } from "../props/concurrent/suites.js";
 import { SUITES } from "../props/registry.js";
 import { replay } from "../props/replay.js";
 import { ANON, setupOf } from "../props/layouts.js";
+import { initial, step, type State } from "../model/index.js";
 
 const suite = (name: string) => CONCURRENT_SUITES.find((s) => s.name === name)!;
 
@@ -91,6 +93,32 @@ describe("schedules as data", () => {
       expect(b.steps.map((s) => [s.actor, s.from, s.label])).toEqual(a.steps.map((s) => [s.actor, s.from, s.label]));
       expect(a.failure).toBeUndefined();
     }
+  });
+});
+
+describe("the quiescent state comparison", () => {
+  const after = (ops: readonly Op[]): State => ops.reduce((st, op) => step(st, op).state, initial(PRESETS.default));
+  const base = setupOf(ANON, 0);
+  const read: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "read" };
+  const write: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 3 };
+  const hostRead: Op = { op: "access", map: "m0", offset: 4096, kind: "read" };
+
+  it("allows fewer SPTEs than the model (a later zap), not more or larger", () => {
+    const mapped = after([...base, write]);
+    const bare = after(base);
+    expect(staleSpte(mapped, bare)).toBeUndefined();
+    expect(staleSpte(bare, mapped)?.detail).toMatch(/where the model maps nothing/);
+    expect(staleSpte(after([...base, read]), mapped)?.detail).toMatch(/writable where the model maps level 0$/);
+  });
+
+  it("allows host pages a retried fault left behind, not lost or other PTEs", () => {
+    const bare = after(base);
+    const zero = after([...base, hostRead]);
+    const cow = after([...base, hostRead, { ...hostRead, kind: "write", byte: 0 }]);
+    expect(hostWithin(bare, zero)).toBeUndefined();
+    expect(hostWithin(zero, cow)).toBeUndefined();
+    expect(hostWithin(cow, zero)).toMatchObject({ model: { target: "anon", writable: true }, impl: { target: "zero", writable: false } });
+    expect(hostWithin(zero, bare)?.detail).toMatch(/another host PTE/);
   });
 });
 

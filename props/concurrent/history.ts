@@ -3,7 +3,8 @@
 // real-time order, and (at a quiescent point) end in the implementation's abstract state.
 import type { Spte } from "../../model/kvm/types.js";
 import { canonical, canonicalText, firstDifference, step, type State } from "../../model/index.js";
-import { spans } from "../../model/ranges.js";
+import { get, spans, type RangeMap } from "../../model/ranges.js";
+import type { Pte } from "../../model/mm/types.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { sameOutcome } from "../outcomes.js";
@@ -70,9 +71,8 @@ export type SegmentVerdict =
   | { readonly kind: "outcome"; readonly prefix: readonly RaceOp[]; readonly pre: State; readonly stuck: RaceOp; readonly expected: Outcome };
 
 /**
- * What a quiescent implementation state must equal in the model. Left out: host page presence (a fault that
- * retries keeps the page its GUP faulted in, which the model's atomic vcpu_access cannot show) and stage 2,
- * which staleSpte compares as a cache.
+ * What a quiescent implementation state must equal in the model. Left out, and compared by hostWithin and
+ * staleSpte instead: host page presence and PTEs, which a fault that retries may leave behind, and stage 2.
  */
 export function observable(s: State): unknown {
   const maps = new Map([...s.mm.maps].map(([id, m]) => [id, { ...m, ptes: [], anon: [] }]));
@@ -82,6 +82,48 @@ export function observable(s: State): unknown {
     gmem: { ...s.gmem, inodes: s.gmem.inodes.map((g) => ({ ...g, present: [] })) },
     mm: { ...s.mm, files: s.mm.files.map((f) => ({ ...f, present: [] })), maps },
   });
+}
+
+/** Whether `inner` is covered by `outer`, index by index, with values that `fits`. */
+function covered<V>(inner: RangeMap<V>, outer: RangeMap<V>, fits: (i: V, o: V) => boolean): number | undefined {
+  for (const span of inner) {
+    let at = span.start;
+    for (const o of spans(outer, span.start, span.end)) {
+      if (o.start > at || !fits(span.value, o.value)) return at;
+      at = o.end;
+    }
+    if (at < span.end) return at;
+  }
+  return undefined;
+}
+
+/** An implementation PTE may have gone further than the model's: COW done (zero page to a private page), write allowed. */
+const pteFits = (model: Pte, impl: Pte): boolean =>
+  (impl.target === model.target || (impl.target === "anon" && model.target !== "anon")) && (impl.writable || !model.writable) && impl.uffdWp === model.uffdWp;
+
+/**
+ * Host memory the model has that the implementation lacks or holds differently. GUP in a vCPU fault that
+ * then retried and exited keeps what it faulted in, which the model's atomic vcpu_access cannot show: the
+ * implementation may hold more pages and PTEs than the model, never fewer or others.
+ */
+export function hostWithin(model: State, impl: State): { detail: string; model: unknown; impl: unknown } | undefined {
+  for (const [id, m] of model.mm.maps) {
+    const i = impl.mm.maps.get(id);
+    if (i === undefined) continue;
+    const pte = covered(m.ptes, i.ptes, pteFits);
+    if (pte !== undefined) return { detail: `${id} page ${pte} has another host PTE than the model's`, model: get(m.ptes, pte), impl: get(i.ptes, pte) ?? null };
+    const anon = covered(m.anon, i.anon, () => true);
+    if (anon !== undefined) return { detail: `${id} page ${anon} has lost its private page`, model: "private page", impl: null };
+  }
+  for (const [f, file] of model.mm.files.entries()) {
+    const at = covered(file.present, impl.mm.files[f]?.present ?? [], () => true);
+    if (at !== undefined) return { detail: `file ${f} page ${at} has left the page cache`, model: "page-cache page", impl: null };
+  }
+  for (const [g, inode] of model.gmem.inodes.entries()) {
+    const at = covered(inode.present, impl.gmem.inodes[g]?.present ?? [], () => true);
+    if (at !== undefined) return { detail: `guest_memfd ${g} page ${at} has lost its folio`, model: "folio", impl: null };
+  }
+  return undefined;
 }
 
 const observableText = (s: State): string => JSON.stringify(observable(s));
@@ -113,7 +155,7 @@ export function staleSpte(model: State, impl: State): { detail: string; model: S
   return undefined;
 }
 
-const agrees = (implText: string, impl: State) => (s: State): boolean => observableText(s) === implText && staleSpte(s, impl) === undefined;
+const agrees = (implText: string, impl: State) => (s: State): boolean => observableText(s) === implText && staleSpte(s, impl) === undefined && hostWithin(s, impl) === undefined;
 
 const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Op, Outcome> => ({
   init,
@@ -139,8 +181,10 @@ export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, 
     const order = outcomes.order.map((i) => seg[i]!);
     const d = firstDifference(observable(outcomes.final), observable(impl));
     if (d !== undefined) return { kind: "state", order, detail: `they differ at ${d.path}`, model: d.left, impl: d.right };
-    const stale = staleSpte(outcomes.final, impl)!;
-    return { kind: "state", order, detail: stale.detail, model: stale.model, impl: stale.impl };
+    const stale = staleSpte(outcomes.final, impl);
+    if (stale !== undefined) return { kind: "state", order, detail: stale.detail, model: stale.model, impl: stale.impl };
+    const host = hostWithin(outcomes.final, impl)!;
+    return { kind: "state", order, detail: host.detail, model: host.model, impl: host.impl };
   }
   if (outcomes.kind === "undecided") return outcomes;
   const prefix = outcomes.deepest.order.map((i) => seg[i]!);
