@@ -104,7 +104,9 @@ async function runSuite(suite: Suite, o: Options, deadline: number | undefined, 
 function store(o: Options, r: Omit<SuiteReport, "counterexample" | "writeError">): SuiteReport {
   const ce = r.failed?.result.counterexample;
   if (r.failed === undefined || ce === undefined) return r;
-  const scenario = { ...ce, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
+  // JSON has no undefined: a value missing on one side (nothing mapped, say) is stored as null, never dropped.
+  const failure = ce.failure === undefined ? {} : { failure: { ...ce.failure, expected: ce.failure.expected ?? null, actual: ce.failure.actual ?? null } };
+  const scenario = { ...ce, ...failure, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
   try {
     return { ...r, counterexample: writeCounterexample(r.suite.name, scenario) };
   } catch (e) {

@@ -11,6 +11,7 @@ commands:
   replay    replay counterexample files step by step, with the violated property
   run       run scenario files through model and implementation, with the rule behind each outcome
   list      suites, properties, invariants and seeded bugs
+  conform   run scenarios through the model and the real kernel (/dev/kvm, userfaultfd)
 
 faultline <command> --help shows a command's options and examples.
 
@@ -68,6 +69,8 @@ Runs scenario files through the model and the implementation and prints each ste
 that decided it and their kernel sources, flagging any disagreement between model and implementation and
 any step whose outcome differs from the file's "expect" list.
 
+To run the same file against the real kernel: faultline conform FILE.
+
 examples:
   faultline run scenario.json
   faultline run scenarios/*.json
@@ -85,4 +88,23 @@ options:
 examples:
   faultline list
   faultline list --rules | grep memslot`,
+
+  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--verbose]
+
+Runs scenario files through the model and the real kernel (a native helper making the syscalls) and prints
+every step that does not agree. With no FILE: the conformance corpus, then N random sequences. Needs
+/dev/kvm and userfaultfd; the corpus is written for the kernel-6.18 configuration.
+
+options:
+  --runs N    random sequences after the corpus (default 2000, 0 skips them)
+  --seed S    seed of the random sequences (default: random, printed)
+  --verbose   print every step, not only disagreements
+
+examples:
+  faultline conform
+  faultline conform --runs 0
+  faultline conform --verbose scenario.json
+
+exit status: 0 model and kernel agree, 1 a disagreement (not documented as expected), 2 a usage or file
+error, or no usable kernel here.`,
 };

@@ -2,17 +2,17 @@
 // faultline: run the property suites, replay counterexamples, run scenario files. docs/CLI.md describes it all.
 import { FileError } from "../schema/scenario.js";
 import { UsageError } from "./args.js";
-import { check } from "./check.js";
 import { HELP } from "./help.js";
-import { listCommand } from "./list.js";
-import { replayCommand } from "./replay.js";
-import { runCommand } from "./run.js";
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[]) => number | Promise<number>>> = {
-  check,
-  replay: replayCommand,
-  run: runCommand,
-  list: listCommand,
+type Command = (args: readonly string[]) => number | Promise<number>;
+
+// Loaded on demand: --help and usage errors answer without loading the model, the implementation and fast-check.
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  check: async () => (await import("./check.js")).check,
+  replay: async () => (await import("./replay.js")).replayCommand,
+  run: async () => (await import("./run.js")).runCommand,
+  list: async () => (await import("./list.js")).listCommand,
+  conform: async () => (await import("./conform.js")).conformCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -27,13 +27,13 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(HELP[topic]);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) throw new UsageError("faultline", `unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
+  const load = COMMANDS[command];
+  if (load === undefined) throw new UsageError("faultline", `unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
   if (args.includes("--help") || args.includes("-h")) {
     console.log(HELP[command]);
     return 0;
   }
-  return run(args);
+  return (await load())(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -12,13 +12,15 @@ export type Kind = "seeded" | "design-flaw" | "fixed";
 
 export const kindOf = (s: Scenario): Kind => ((s.config.bugs ?? []).length > 0 ? "seeded" : s.expectedToFail !== undefined ? "design-flaw" : "fixed");
 
-/** `reproduces`: fails as recorded (same property, same step); `differs`: fails otherwise; `passes`: nothing fails. */
+/** `reproduces`: fails as recorded (same property, actor and step); `differs`: fails otherwise; `passes`: nothing fails. */
 export type Verdict = "reproduces" | "differs" | "passes";
 
 export function verdictOf(s: Scenario, r: ReplayResult): Verdict {
-  if (r.failure === undefined) return "passes";
-  if (s.failure === undefined) return "reproduces";
-  return r.failure.property === s.failure.property && r.failure.step === s.failure.step ? "reproduces" : "differs";
+  const now = r.failure;
+  const was = s.failure;
+  if (now === undefined) return "passes";
+  if (was === undefined) return "reproduces";
+  return now.property === was.property && now.actor === was.actor && now.step === was.step ? "reproduces" : "differs";
 }
 
 /** Replays the scenario as written, or with its seeded bugs switched off (the real implementation). */

@@ -1,11 +1,20 @@
-// faultline replay FILE...: the recorded failure, step by step, and whether it still reproduces.
+// faultline replay FILE...: the recorded failure, step by step (with the race diagram of a concurrent one),
+// and whether it still reproduces.
+import { renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
+import type { ReplayResult } from "../props/replay.js";
 import { FileError, type Scenario } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
-import { loadScenario } from "./files.js";
+import { loadScenario, writeNew } from "./files.js";
 import { kindOf, replayScenario, verdictOf, type Verdict } from "./policy.js";
-import { describeConfig, describeFailure, printTrace } from "./trace.js";
+import { describeConfig, describeFailure, printRaceDiagram, printTrace } from "./trace.js";
 
 const COMMAND = "replay";
+
+interface Options {
+  readonly withoutBugs: boolean;
+  readonly svg?: string;
+  readonly html?: string;
+}
 
 function explain(file: string, s: Scenario, v: Verdict, withoutBugs: boolean): string {
   const kind = kindOf(s);
@@ -21,32 +30,52 @@ function explain(file: string, s: Scenario, v: Verdict, withoutBugs: boolean): s
   return `${what}: a failure of the real implementation`;
 }
 
-async function replayFile(file: string, withoutBugs: boolean): Promise<Verdict> {
+/** The text diagram always; SVG and HTML files when asked for, written atomically and never over another file. */
+function diagrams(file: string, s: Scenario, r: ReplayResult, o: Options): void {
+  if (s.actors === undefined) {
+    if (o.svg !== undefined || o.html !== undefined) throw new FileError(file, "steps", "a race diagram (--svg, --html) needs a concurrent scenario (actors and schedule)");
+    return;
+  }
+  printRaceDiagram(s, r);
+  for (const [out, render] of [
+    [o.svg, renderRaceSvg],
+    [o.html, renderRaceHtml],
+  ] as const) {
+    if (out !== undefined) console.log(`  ${writeNew(out, render(s, r)) === "written" ? "wrote" : "unchanged"}: ${out}`);
+  }
+}
+
+async function replayFile(file: string, o: Options): Promise<Verdict> {
   const s = loadScenario(file);
-  if (s.steps === undefined) throw new FileError(file, "actors", "replaying concurrent scenarios needs the race harness, which this build does not have yet");
-  const r = await replayScenario(s, withoutBugs);
+  const r = await replayScenario(s, o.withoutBugs);
   console.log(`${file}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);
-  console.log(`  config: ${describeConfig(s)}${withoutBugs && kindOf(s) === "seeded" ? " (switched off: --no-bugs)" : ""}`);
-  if (s.failure !== undefined) console.log(`  recorded: ${s.failure.property} at step ${s.failure.step}`);
-  printTrace(r.trace, { cite: false, ...(r.failure === undefined ? {} : { failure: r.failure }) });
+  console.log(`  config: ${describeConfig(s)}${o.withoutBugs && kindOf(s) === "seeded" ? " (switched off: --no-bugs)" : ""}`);
+  if (s.failure !== undefined) console.log(`  recorded: ${describeFailure(s, s.failure)}`);
+  if (s.actors !== undefined) console.log("  operations, in the order they returned:");
+  printTrace(s, r, false);
+  diagrams(file, s, r, o);
   if (r.failure !== undefined) {
-    console.log(`  violated: ${describeFailure(r.failure, r.trace)}`);
-    console.log(`    expected ${JSON.stringify(r.failure.expected)}, actual ${JSON.stringify(r.failure.actual)}`);
+    console.log(`  violated: ${describeFailure(s, r.failure)}: ${r.failure.detail}`);
+    console.log(`    expected ${JSON.stringify(r.failure.expected ?? null)}, actual ${JSON.stringify(r.failure.actual ?? null)}`);
   }
   const v = verdictOf(s, r);
-  console.log(`  ${explain(file, s, v, withoutBugs)}\n`);
+  console.log(`  ${explain(file, s, v, o.withoutBugs)}\n`);
   return v;
 }
 
 export async function replayCommand(args: readonly string[]): Promise<number> {
-  const p = parseArgs(COMMAND, args, { "--no-bugs": "flag" });
+  const p = parseArgs(COMMAND, args, { "--no-bugs": "flag", "--svg": "value", "--html": "value" });
   if (p.positional.length === 0) throw new UsageError(COMMAND, "give at least one counterexample file");
+  const svg = p.values.get("--svg");
+  const html = p.values.get("--html");
+  if ((svg !== undefined || html !== undefined) && p.positional.length > 1) throw new UsageError(COMMAND, "--svg and --html draw one file's diagram: give one FILE");
+  const o: Options = { withoutBugs: p.flags.has("--no-bugs"), ...(svg === undefined ? {} : { svg }), ...(html === undefined ? {} : { html }) };
   let failing = false;
   let fileErrors = false;
   for (const file of p.positional) {
     try {
-      failing = (await replayFile(file, p.flags.has("--no-bugs"))) !== "passes" || failing;
+      failing = (await replayFile(file, o)) !== "passes" || failing;
     } catch (e) {
       if (!(e instanceof FileError)) throw e;
       console.error(e.message);

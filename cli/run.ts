@@ -3,26 +3,28 @@ import { replay } from "../props/replay.js";
 import { FileError } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
 import { loadScenario } from "./files.js";
-import { describeConfig, describeFailure, printTrace } from "./trace.js";
+import { describeConfig, describeFailure, printRaceDiagram, printTrace } from "./trace.js";
 
 const COMMAND = "run";
 
 /** Runs one file; true when model and implementation agree, every expectation holds and no property fails. */
 async function runFile(file: string): Promise<boolean> {
   const s = loadScenario(file);
-  if (s.steps === undefined) throw new FileError(file, "actors", "running concurrent scenarios needs the race harness, which this build does not have yet");
   const r = await replay(s);
   console.log(`${file}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);
   console.log(`  config: ${describeConfig(s)}`);
-  const t = printTrace(r.trace, { cite: true, ...(s.expect === undefined ? {} : { expect: s.expect }), ...(r.failure === undefined ? {} : { failure: r.failure }) });
+  if (s.actors !== undefined) console.log("  operations, in the order they returned (the model's outcome where the linearization placed them):");
+  const t = printTrace(s, r, true);
+  if (s.actors !== undefined) printRaceDiagram(s, r);
+  const planned = s.steps?.length ?? (s.actors ?? []).reduce((n, a) => n + a.steps.length, 0);
   const notes = [
     t.disagreements === 0 ? "" : `${t.disagreements} step(s) where model and implementation DISAGREE`,
     t.unexpected === 0 ? "" : `${t.unexpected} step(s) differ from "expect"`,
-    r.failure === undefined ? "" : `stopped: ${describeFailure(r.failure, r.trace)}`,
-    r.trace.length < s.steps.length ? `${s.steps.length - r.trace.length} step(s) not run` : "",
+    r.failure === undefined ? "" : `stopped: ${describeFailure(s, r.failure)}: ${r.failure.detail}`,
+    t.operations < planned ? `${planned - t.operations} step(s) not run` : "",
   ].filter((n) => n !== "");
-  console.log(`  ${notes.length === 0 ? `${r.trace.length} steps, model and implementation agree${s.expect === undefined ? "" : ", as expected"}` : notes.join("; ")}\n`);
+  console.log(`  ${notes.length === 0 ? `${t.operations} steps, model and implementation agree${s.expect === undefined ? "" : ", as expected"}` : notes.join("; ")}\n`);
   return notes.length === 0;
 }
 

@@ -15,6 +15,13 @@ import { FAULT_RULES } from "./mm/fault.js";
 import { MM_RULES } from "./mm/ops.js";
 import type { Rule } from "./rules.js";
 import { STEP_RULES } from "./step.js";
+import { CTX_RULES } from "./uffd/ctx.js";
+import { UFFD_EVENT_RULES } from "./uffd/events.js";
+import { UFFD_FAULT_RULES } from "./uffd/fault.js";
+import { IOCTL_RULES } from "./uffd/ioctl.js";
+import { REGISTER_RULES } from "./uffd/register.js";
+import { THREAD_RULES } from "./uffd/thread.js";
+import { WP_RULES } from "./uffd/wp.js";
 
 /** The rule groups, named as exported by their modules. */
 export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
@@ -32,6 +39,13 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   PIN_RULES,
   MM_RULES,
   FAULT_RULES,
+  CTX_RULES,
+  REGISTER_RULES,
+  UFFD_FAULT_RULES,
+  IOCTL_RULES,
+  WP_RULES,
+  THREAD_RULES,
+  UFFD_EVENT_RULES,
 };
 
 function index(): ReadonlyMap<string, Rule> {
