@@ -16,6 +16,7 @@ import { backingIndex, locate, pteTarget, readAt, type PageRef } from "./mm/page
 import type { Mapping } from "./mm/types.js";
 import { get, spans } from "./ranges.js";
 import type { State } from "./state.js";
+import { UFFD_STEP_INVARIANTS } from "./uffd/invariants.js";
 
 export interface Verdict {
   readonly holds: boolean;
@@ -127,7 +128,7 @@ function hostPage(map: Mapping, index: number): PageRef {
 }
 
 /** Where an access op lands in a state, with the byte offset in the page. */
-function accessTarget(s: State, op: Op): { ref: PageRef; offset: number } | undefined {
+export function accessTarget(s: State, op: Op): { ref: PageRef; offset: number } | undefined {
   if (op.op === "access") {
     const map = s.mm.maps.get(op.map);
     return map === undefined ? undefined : { ref: hostPage(map, Math.floor(op.offset / PAGE_SIZE)), offset: op.offset % PAGE_SIZE };
@@ -221,5 +222,5 @@ const userfaultExits: StepInvariant = {
 };
 
 export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS];
-export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, ...GMEM_STEP_INVARIANTS];
+export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, ...GMEM_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

@@ -4,7 +4,8 @@ import type { Suite } from "./suite.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
+import { UFFD_SUITES } from "./uffd/suites.js";
 
-export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES];
+export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...UFFD_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

@@ -300,18 +300,17 @@ export class Mm {
     const file = this.files[map.backing.file]!;
     const start = map.backing.offset + op.offset;
     const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
-    if (start + len > file.size) return { result: "SIGBUS" };
-    if (op.op === "read_alias") {
-      const at = file.getOrAlloc(Math.floor(start / PAGE_SIZE));
-      const page = peekPage(at.folio, at.sub);
-      return { result: "ok", value: page === undefined ? 0 : readPage(page, start % PAGE_SIZE) };
-    }
     for (let pos = start; pos < start + len; ) {
       // Each page of the alias is its own fault and copy: other threads may run in between.
       await h.yield("shmem_fault(alias)");
       const index = Math.floor(pos / PAGE_SIZE);
-      const to = Math.min((index + 1) * PAGE_SIZE, start + len);
+      if (index * PAGE_SIZE >= file.size) return { result: "SIGBUS" };
       const at = file.getOrAlloc(index);
+      if (op.op === "read_alias") {
+        const page = peekPage(at.folio, at.sub);
+        return { result: "ok", value: page === undefined ? 0 : readPage(page, pos % PAGE_SIZE) };
+      }
+      const to = Math.min((index + 1) * PAGE_SIZE, start + len);
       fillPage(pageOf(at.folio, at.sub), pos - index * PAGE_SIZE, to - index * PAGE_SIZE, op.byte ?? 0);
       if (this.bugs.has("alias-write-first-page-only")) break;
       pos = to;

@@ -107,8 +107,8 @@ function markersAfterZap(map: Mapping, start: number, end: number, how: ZapKind)
   return markers;
 }
 
-/** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM; munmap also drops the VMA's registration. */
-export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true, how: ZapKind = keepLive ? "dontneed" : "munmap"): State {
+/** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM; munmap also drops the VMA's registration. Default: unmap_mapping_pages. */
+export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true, how: ZapKind = keepLive ? "unmap" : "munmap"): State {
   const zapped: Mapping = {
     ...map,
     live: keepLive ? map.live : assign(map.live, start, end, undefined),
@@ -159,17 +159,16 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   if (map.backing.kind === "anon") return refuse(s, MM_RULES.noAlias);
   if (map.backing.kind === "gmem") return gmemAlias(s, op, map);
   const fileId = map.backing.file;
-  const file = s.mm.files[fileId]!;
   const start = map.backing.offset + op.offset;
   const len = op.op === "write_alias" ? (op.len ?? 1) : 1;
-  if (start + len > file.size) return result(s, { result: "SIGBUS" }, FAULTS.sigbusEof);
-  let next = file;
-  for (const p of pagePieces(start, len)) next = ensureCached(next, p.index);
-  if (op.op === "read_alias") {
-    const index = Math.floor(start / PAGE_SIZE);
-    return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(index), start % PAGE_SIZE) }, MM_RULES.alias);
+  // The alias access faults page by page: a page at or beyond i_size is a SIGBUS, the pages before it keep what was written.
+  let next = s.mm.files[fileId]!;
+  for (const p of pagePieces(start, len)) {
+    if (p.index * PAGE_SIZE >= next.size) return result(withFile(s, fileId, next), { result: "SIGBUS" }, MM_RULES.alias, FAULTS.sigbusEof);
+    next = ensureCached(next, p.index);
+    if (op.op === "read_alias") return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(p.index), p.from) }, MM_RULES.alias);
+    next = { ...next, data: withPageData(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
   }
-  for (const p of pagePieces(start, len)) next = { ...next, data: withPageData(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
   return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
 }
 
@@ -255,7 +254,7 @@ export function madvise(s: State, op: OpOf<"madvise">): StepResult {
   for (const span of spans(map.live, start, liveEnd)) {
     if (op.advice === "DONTNEED") {
       const hugeEnd = Math.floor(span.end / fp) * fp;
-      next = zapMapRange(next, next.mm.maps.get(map.id)!, span.start, fp > 1 ? Math.max(span.start, hugeEnd) : span.end);
+      next = zapMapRange(next, next.mm.maps.get(map.id)!, span.start, fp > 1 ? Math.max(span.start, hugeEnd) : span.end, true, "dontneed");
     } else if (map.backing.kind === "memfd") {
       next = punchHole(next, map.backing.file, map.backing.offset + span.start * PAGE_SIZE, (span.end - span.start) * PAGE_SIZE);
     }

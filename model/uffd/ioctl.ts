@@ -108,33 +108,28 @@ function install(s: State, m: Mapping, a: number, b: number, target: Pte["target
   return withMap(s, withMarkers({ ...current, ptes: assign(current.ptes, a, b, pte) }, assign(markersOf(current), a, b, undefined)));
 }
 
+/** Stores data (or zero) into keys [a, b) of a page map, with one copy of the map. */
+function storeRange(m: ReadonlyMap<number, PageBytes>, a: number, b: number, key: (i: number) => number, data: PageBytes | undefined): ReadonlyMap<number, PageBytes> {
+  const out = new Map(m);
+  for (let i = a; i < b; i++) {
+    if (data === undefined) out.delete(key(i));
+    else out.set(key(i), data);
+  }
+  return out;
+}
+
 /** A new private page per mapping page of [a, b) holding data (COPY into a private mapping). */
 function privatePages(s: State, m: Mapping, a: number, b: number, data: PageBytes | undefined): State {
-  let current = s.mm.maps.get(m.id)!;
-  current = { ...current, anon: assign(current.anon, a, b, true) };
-  let anonData = current.anonData;
-  for (let i = a; i < b; i++) {
-    const out = new Map(anonData);
-    if (data === undefined) out.delete(i);
-    else out.set(i, data);
-    anonData = out;
-  }
-  return withMap(s, { ...current, anonData });
+  const current = s.mm.maps.get(m.id)!;
+  return withMap(s, { ...current, anon: assign(current.anon, a, b, true), anonData: storeRange(current.anonData, a, b, (i) => i, data) });
 }
 
 /** A new page-cache page for the file pages behind [a, b) holding data (COPY / ZEROPAGE into a shared mapping). */
 function cachePages(s: State, m: Mapping, a: number, b: number, data: PageBytes | undefined): State {
   if (m.backing.kind === "gmem") return gmemAllocFolio(s, m.backing.inode, backingIndex(m, a), data);
   if (m.backing.kind !== "memfd") throw new Error("cachePages on anonymous memory");
-  const id = m.backing.file;
-  let file = ensureCached(s.mm.files[id]!, backingIndex(m, a));
-  for (let i = a; i < b; i++) {
-    const out = new Map(file.data);
-    if (data === undefined) out.delete(backingIndex(m, i));
-    else out.set(backingIndex(m, i), data);
-    file = { ...file, data: out };
-  }
-  return withFile(s, id, file);
+  const file = ensureCached(s.mm.files[m.backing.file]!, backingIndex(m, a));
+  return withFile(s, m.backing.file, { ...file, data: storeRange(file.data, a, b, (i) => backingIndex(m, i), data) });
 }
 
 /** One page of an mfill on anonymous, shmem or guest_memfd memory. */

@@ -1,0 +1,11 @@
+// The sequential userfaultfd suites: one per memory type, model against implementation step by step.
+import type { Suite } from "../suite.js";
+import { ANON, GMEM, HUGETLB, PRIVATE_FILE, SHMEM, type UffdLayout } from "./layouts.js";
+import { uffdOps } from "./generators.js";
+import { opSuite, type OpSuite } from "./run.js";
+
+const suite = (l: UffdLayout, runs: number): OpSuite => opSuite(`uffd-${l.name}`, l.description, "uffd", l.config, l.setup, uffdOps(l), runs);
+
+export const UFFD_SUITES: readonly OpSuite[] = [suite(ANON, 300), suite(SHMEM, 300), suite(PRIVATE_FILE, 200), suite(HUGETLB, 80), suite(GMEM, 250)];
+
+export const uffdSuite = (name: string): Suite | undefined => UFFD_SUITES.find((s) => s.name === name);
