@@ -46,6 +46,7 @@ export function outcomeText(o: Outcome): string {
 }
 
 interface Row {
+  /** Position among the concurrent steps, from 1 (the setup's steps are not drawn). */
   readonly step: number;
   readonly column: number;
   /** The first line names the step; the rest are its effects and its operation's outcome. */
@@ -73,11 +74,11 @@ export function raceDiagram(s: Scenario, r: ReplayResult): RaceDiagram {
   const failedAt = r.failure === undefined ? undefined : r.race.steps[r.race.steps.length - 1]?.index;
   const rows = r.race.steps
     .filter((st: RaceStep) => st.actor !== SETUP)
-    .map((st): Row => {
+    .map((st, i): Row => {
       const op = opOf(s, st.actor, st.op);
       const head = st.invoked && op !== undefined ? `${entryLabel(op)}(${opArgs(op)})` : st.from;
       const tail = st.returned === undefined ? [] : [`= ${outcomeText(st.returned)}`];
-      return { step: st.index, column: actors.indexOf(st.actor), lines: [head, ...st.effects.map((e) => `  ${e}`), ...tail], failed: st.index === failedAt };
+      return { step: i + 1, column: actors.indexOf(st.actor), lines: [head, ...st.effects.map((e) => `  ${e}`), ...tail], failed: st.index === failedAt };
     });
   const setup = s.actors.find((a) => a.name === SETUP);
   const counts = new Map<string, number>();
