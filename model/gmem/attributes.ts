@@ -4,7 +4,6 @@ import type { Config } from "../../schema/config.js";
 import type { Vm } from "../kvm/types.js";
 import { assign, get, spans, type RangeMap } from "../ranges.js";
 import type { State } from "../state.js";
-import { inUnsplitHugeFolio } from "./folio.js";
 
 /** KVM asks guest_memfd for private/shared ([PATCH v7 18/42]: vm_memory_attributes=0 with per-gmem attributes). */
 export const gmemOwnsAttributes = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7" && !c.kernel.memoryAttributes;
@@ -40,6 +39,3 @@ export const gmemIsPrivate = (s: State, inode: number, index: number): boolean =
 
 /** The page is allocated in the inode's page cache. */
 export const gmemHasPage = (s: State, inode: number, index: number): boolean => get(s.gmem.inodes[inode]!.present, index) === true;
-
-/** The page belongs to a huge folio that is currently whole (not split). */
-export const gmemInUnsplitFolio = (s: State, inode: number, index: number): boolean => inUnsplitHugeFolio(s.gmem.inodes[inode]!, index);
