@@ -80,6 +80,16 @@ describe("schedules as data", () => {
     expect(c.pick([0, 1], 1, 3)).toBe(0);
   });
 
+  it("follow replays a step order, and keeps the current actor where the run drifts from it", () => {
+    const c = chooser({ kind: "follow", order: [1, 1, 0, 2] });
+    expect(c.pick([0, 1, 2], 0, 1)).toBe(1);
+    c.ran(1, 1);
+    c.ran(1, 2);
+    expect(c.pick([0, 2], 1, 3)).toBe(0);
+    c.ran(0, 3);
+    expect(c.pick([0, 1], 0, 4)).toBe(0);
+  });
+
   it("a run's decisions replay it exactly", async () => {
     const actors = [
       { name: SETUP, steps: setupOf(ANON, 0) },

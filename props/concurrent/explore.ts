@@ -49,6 +49,50 @@ interface Failing {
 
 const opsPast = (actors: readonly RaceActor[]): number => actors.filter((a) => a.name !== SETUP).reduce((n, a) => n + a.steps.length, 0);
 
+/**
+ * Drops whole actors, then single operations, while the same property still fails when the remaining steps
+ * run in the order they ran before. Decisions count from the actor that ran last, so removing an actor's
+ * steps would shift every later decision: following the old step order keeps the interleaving instead.
+ */
+async function dropSteps(config: Config, found: Failing): Promise<Failing> {
+  const property = found.run.failure!.property;
+  let best = found;
+  const attempt = async (keep: (actor: number, op: number) => boolean): Promise<boolean> => {
+    const actors = best.actors.map((a, i) => ({ name: a.name, steps: a.steps.filter((_, j) => a.name === SETUP || keep(i, j)) }));
+    const kept = actors.map((_, i) => i).filter((i) => actors[i]!.steps.length > 0 || actors[i]!.name === SETUP);
+    const index = new Map(kept.map((old, now) => [old, now]));
+    const names = new Map(best.actors.map((a, i) => [a.name, i]));
+    const order = best.run.steps
+      .filter((st) => st.actor !== SETUP && keep(names.get(st.actor)!, st.op) && index.has(names.get(st.actor)!))
+      .map((st) => index.get(names.get(st.actor)!)!);
+    const next = kept.map((i) => actors[i]!);
+    const run = await runRace(config, next, { kind: "follow", order });
+    if (run.failure?.property !== property) return false;
+    best = { actors: next, run };
+    return true;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [i, a] of best.actors.entries()) {
+      if (a.name !== SETUP && (await attempt((actor) => actor !== i))) {
+        changed = true;
+        break;
+      }
+    }
+    if (changed) continue;
+    outer: for (const [i, a] of best.actors.entries()) {
+      if (a.name === SETUP || a.steps.length < 2) continue;
+      for (let j = 0; j < a.steps.length; j++) {
+        if (await attempt((actor, op) => actor !== i || op !== j)) {
+          changed = true;
+          break outer;
+        }
+      }
+    }
+  }
+  return best;
+}
+
 /** Shrinks a failing run as explicit data: fewer operations per actor, fewer and smaller decisions. */
 async function shrinkExplicit(config: Config, found: Failing, seed: number): Promise<Failing> {
   const property = found.run.failure!.property;
@@ -104,7 +148,7 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
   if (!(details.errorInstance instanceof RaceFound) || failing === undefined || first === undefined) {
     throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
   }
-  const shrunk = await shrinkExplicit(config, failing, opts.seed);
+  const shrunk = await shrinkExplicit(config, await dropSteps(config, failing), opts.seed);
   const f = shrunk.run.failure!;
   const counterexample: Scenario = {
     version: 1,

@@ -17,7 +17,9 @@ export type ScheduleSpec =
    * runnable actor, and after step k_i (the change points, d-1 of them) drop the actor that ran it below
    * every initial priority. Finds a bug of depth d with probability at least 1/(n k^(d-1)).
    */
-  | { readonly kind: "pct"; readonly depth: number; readonly keys: readonly number[]; readonly changePoints: readonly number[] };
+  | { readonly kind: "pct"; readonly depth: number; readonly keys: readonly number[]; readonly changePoints: readonly number[] }
+  /** The actor of every step in order, as another run took them: shrinking replays a run without some of its steps. */
+  | { readonly kind: "follow"; readonly order: readonly number[] };
 
 export type Generator = "uniform" | "pct";
 
@@ -43,6 +45,16 @@ export function chooser(spec: ScheduleSpec): Chooser {
         return r[(spec.choices[next++] ?? 0) % r.length]!;
       },
       ran: () => undefined,
+    };
+  }
+  if (spec.kind === "follow") {
+    let next = 0;
+    return {
+      // Where the run has drifted from the order, keep the current actor going.
+      pick: (runnable, current) => (runnable.includes(spec.order[next] ?? -1) ? spec.order[next]! : rotation(runnable, current)[0]!),
+      ran: (actor) => {
+        if (spec.order[next] === actor) next++;
+      },
     };
   }
   // Higher runs first; initial priorities are >= 1, the i-th change point demotes to -i.
@@ -75,4 +87,4 @@ export function scheduleArbitrary(generator: Generator | "mixed", depth: number,
   return fc.oneof(uniformSchedule(steps), pctSchedule(depth, steps));
 }
 
-export const describeSchedule = (s: ScheduleSpec): string => (s.kind === "pct" ? `pct(d=${s.depth})` : "uniform");
+export const describeSchedule = (s: ScheduleSpec): string => (s.kind === "pct" ? `pct(d=${s.depth})` : s.kind === "follow" ? "follow" : "uniform");
