@@ -161,10 +161,11 @@ export class Uffd {
       const t = this.sleepers.get(w);
       if (t === undefined) continue;
       this.sleepers.delete(w);
-      this.threads.splice(this.threads.indexOf(t), 1);
+      // Until its retry returns, the thread still shows its message: the retry is part of this (atomic) wakeup.
       await h.yield("handle_userfault:VM_FAULT_RETRY");
       const task: Task = { waiter: undefined };
       const outcome = await this.run(t.op, asTask(h, task));
+      this.threads.splice(this.threads.indexOf(t), 1);
       if (task.waiter !== undefined) {
         t.faults++;
         t.waiter = task.waiter;

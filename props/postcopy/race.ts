@@ -1,0 +1,149 @@
+// The post-copy flow under the race harness: the VMM's fetcher, a vCPU and a VMM thread run as actors whose
+// kernel calls interleave at every yield point (alias write vs CONTINUE vs fault vs the userfault bit). The
+// harness checks the kernel side (invariants, linearizability against the model); on top, every read anyone
+// completes must return the source snapshot (the guest only reads in this family).
+import fc from "fast-check";
+import { PAGE_SIZE } from "../../model/consts.js";
+import { PRESETS, configToInput, type Config } from "../../schema/config.js";
+import type { Op } from "../../schema/ops.js";
+import type { Outcome } from "../../schema/outcome.js";
+import type { Scenario } from "../../schema/scenario.js";
+import { ALL_CHECKS } from "../checker.js";
+import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
+import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
+import { Stats } from "../stats.js";
+import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { setupOps, type PostcopyScenario } from "./scenario.js";
+import { POSTCOPY_CHECKS } from "./vmm.js";
+
+export interface RacePostcopy {
+  readonly sc: PostcopyScenario;
+  /** Guest reads (page, offset) by the vCPU, and the pages the VMM thread reads. */
+  readonly vcpu: readonly { page: number; offset: number }[];
+  readonly vmm: readonly number[];
+}
+
+const read = (p: number, o: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: p * PAGE_SIZE + o, kind: "read" });
+
+/** The fetcher's program: per page the fetch (alias write, bit clear) and CONTINUE for its waiters; then it reads everything back. */
+export function fetcherSteps(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
+  const out: Op[] = [];
+  for (const p of sc.fetchOrder) {
+    const write: Op = { op: "write_alias", map: "m0", offset: p * PAGE_SIZE, byte: sc.source[p]!, len: PAGE_SIZE };
+    const clear: Op = { op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: p, npages: 1 };
+    const cont: Op = { op: "uffdio_continue", uffd: "u0", map: "m0", offset: p * PAGE_SIZE, len: PAGE_SIZE };
+    if (bugs.includes("postcopy-continue-before-write")) out.push(cont, write, clear);
+    else if (bugs.includes("postcopy-clear-before-write")) out.push(clear, write, cont);
+    else out.push(write, clear, cont);
+  }
+  for (let p = 0; p < sc.pages; p++) out.push({ op: "read_alias", map: "m0", offset: p * PAGE_SIZE });
+  return out;
+}
+
+export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[] {
+  return [
+    { name: SETUP, steps: setupOps(r.sc) },
+    { name: "fetcher", steps: fetcherSteps(r.sc, bugs) },
+    { name: "vcpu0", steps: r.vcpu.map((a) => read(a.page, a.offset)) },
+    { name: "vmm", steps: [...r.vmm.map((p, i): Op => ({ op: "access", map: "m0", offset: p * PAGE_SIZE, kind: "read", id: `t${i}` })), ...r.vmm.map((_, i): Op => ({ op: "wake_check", id: `t${i}` }))] },
+  ];
+}
+
+/** Every completed read of guest memory returned the source byte of its page. */
+export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefined {
+  const pageOf = (op: Op): number | undefined => {
+    if (op.op === "vcpu_access") return Math.floor(op.gpa / PAGE_SIZE);
+    if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / PAGE_SIZE);
+    if (op.op === "wake_check") return r.vmm[Number(op.id.slice(1))];
+    return undefined;
+  };
+  for (const o of run.ops) {
+    const p = pageOf(o.op);
+    const out = o.impl as (Outcome & { value?: unknown }) | undefined;
+    if (p === undefined || out === undefined || !("result" in out) || (out.result !== "ok" && out.result !== "completed") || typeof out.value !== "number") continue;
+    const want = r.sc.source[p]!;
+    if (out.value !== want) {
+      const property = o.op.op === "read_alias" ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
+      return { property, step: o.retStep, expected: want, actual: out.value, detail: `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`, actor: o.actor };
+    }
+  }
+  return undefined;
+}
+
+const arbitrary: fc.Arbitrary<RacePostcopy> = fc.integer({ min: 1, max: 3 }).chain((pages) =>
+  fc.record({
+    sc: fc.record({
+      pages: fc.constant(pages),
+      source: fc.uniqueArray(fc.integer({ min: 1, max: 255 }), { minLength: pages, maxLength: pages }),
+      precopied: fc.array(fc.oneof(fc.constant(null), fc.integer({ min: 1, max: 255 })), { minLength: pages, maxLength: pages }),
+      fetchOrder: fc.shuffledSubarray([...Array(pages).keys()], { minLength: pages, maxLength: pages }),
+      events: fc.constant([]),
+    }).map((sc) => ({ ...sc, precopied: sc.precopied.map((b, p) => (b === sc.source[p] ? null : b)) })),
+    vcpu: fc.array(fc.record({ page: fc.nat({ max: pages - 1 }), offset: fc.constantFrom(0, PAGE_SIZE - 1) }), { minLength: 1, maxLength: 2 }),
+    vmm: fc.array(fc.nat({ max: pages - 1 }), { minLength: 1, maxLength: 2 }),
+  }),
+);
+
+export interface PostcopyRaceResult extends SuiteResult {
+  readonly msToFailure?: number;
+  readonly foundBy?: string;
+}
+
+class Found extends Error {
+  constructor(readonly failure: RaceFailure) {
+    super(failure.property);
+  }
+}
+
+export async function runPostcopyRace(suite: Suite & { config: Config }, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
+  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const checks = opts.checks ?? ALL_CHECKS;
+  const stats = new Stats();
+  let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;
+  const started = performance.now();
+  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", 3, 60), async (r, spec) => {
+    stats.recordRun();
+    opts.onRun?.(stats.runs);
+    const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats });
+    const failure = run.failure ?? checkReads(r, run);
+    if (failure === undefined) return;
+    found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
+    stats.frozen = true;
+    throw new Found(failure);
+  });
+  const details = await fc.check(property, { seed: opts.seed, numRuns: opts.runs, ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }) });
+  const base = { suite: suite.name, stats, interrupted: details.interrupted, durationMs: performance.now() - started };
+  if (!details.failed) return base;
+  if (!(details.errorInstance instanceof Found) || found === undefined) throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
+  const f = details.errorInstance.failure;
+  const actors = raceActors(found.r, config.bugs);
+  const counterexample: Scenario = {
+    version: 1,
+    name: `${suite.name}: ${f.property}`,
+    description: f.detail,
+    config: configToInput(config),
+    actors: actors.map((a) => ({ name: a.name, steps: [...a.steps] })),
+    schedule: [...found.run.schedule],
+    failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail, ...(f.actor === undefined ? {} : { actor: f.actor }) },
+    provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], found: describeSchedule(found.spec), fastCheck: fc.__version },
+  };
+  return {
+    ...base,
+    failure: f,
+    counterexample,
+    runsToFailure: found.runs,
+    msToFailure: found.ms,
+    foundBy: describeSchedule(found.spec),
+    shrunkLength: actors.filter((a) => a.name !== SETUP).reduce((n, a) => n + a.steps.length, 0),
+  };
+}
+
+export const POSTCOPY_RACE: Suite & { config: Config } = {
+  name: "postcopy-race",
+  description: "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
+  kind: "concurrent",
+  area: "postcopy",
+  config: PRESETS.default,
+  runs: 120,
+  run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
+};

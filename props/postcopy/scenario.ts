@@ -1,0 +1,69 @@
+// The post-copy scenario family: a VM restored from a snapshot (or migrated post-copy) with its memory in
+// guest_memfd, KVM Userfault bits on every page not fetched yet, and the VMM's own accesses going through uffd
+// MINOR/MISSING faults on its guest_memfd mapping. A scenario is data: the source snapshot, the stale pre-copied
+// pages, the background fetch order and the interleaving of guest accesses, VMM threads and the VMM's tasks.
+import fc from "fast-check";
+import { PAGE_SIZE } from "../../model/consts.js";
+import type { Op } from "../../schema/ops.js";
+
+export type PostcopyEvent =
+  /** The guest touches a page (KVM_RUN; a USERFAULT exit goes to the VMM, and the guest retries later). */
+  | { readonly kind: "guest"; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
+  /** A VMM thread (device emulation) touches guest memory through the registered mapping. */
+  | { readonly kind: "vmm"; readonly thread: number; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
+  /** The background fetcher does its next step. */
+  | { readonly kind: "fetcher" }
+  /** The fault handler (vCPU exits and uffd messages) does its next step. */
+  | { readonly kind: "handler" };
+
+export interface PostcopyScenario {
+  readonly pages: number;
+  /** The source snapshot: each page holds one byte value everywhere. */
+  readonly source: readonly number[];
+  /** Pages already copied before the switch-over, with a stale byte (live migration); null: not copied. */
+  readonly precopied: readonly (number | null)[];
+  readonly fetchOrder: readonly number[];
+  readonly events: readonly PostcopyEvent[];
+}
+
+export const OFFSETS = [0, 8, PAGE_SIZE - 1] as const;
+
+/** The VM, its guest_memfd (mapped at m0 for the VMM), the memslot with every userfault bit set, the uffd. */
+export function setupOps(sc: PostcopyScenario): Op[] {
+  const len = sc.pages * PAGE_SIZE;
+  return [
+    { op: "create_vm", vm: "v0" },
+    { op: "create_gmem", vm: "v0", gmem: "g0", size: len, flags: ["MMAP", "INIT_SHARED"] },
+    { op: "gmem_mmap", gmem: "g0", map: "m0", offset: 0, length: len },
+    { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD", "USERFAULT"], guest_phys_addr: 0, memory_size: len, userspace: "m0", guest_memfd: "g0", guest_memfd_offset: 0 },
+    { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: sc.pages },
+    { op: "uffd_open", uffd: "u0", features: [] },
+    { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len, mode: ["MISSING", "MINOR"] },
+    ...sc.precopied.flatMap((b, p): Op[] => (b === null ? [] : [{ op: "write_alias", map: "m0", offset: p * PAGE_SIZE, byte: b, len: PAGE_SIZE }])),
+  ];
+}
+
+const page = (n: number): fc.Arbitrary<number> => fc.nat({ max: n - 1 });
+
+export function eventArbitrary(pages: number, threads: number, guestWrites: boolean): fc.Arbitrary<PostcopyEvent> {
+  const access = fc.record({ write: guestWrites ? fc.boolean() : fc.constant(false), page: page(pages), offset: fc.constantFrom(...OFFSETS), byte: fc.integer({ min: 1, max: 255 }) });
+  return fc.oneof(
+    { weight: 4, arbitrary: access.map((a): PostcopyEvent => ({ kind: "guest", ...a })) },
+    { weight: 3, arbitrary: fc.tuple(access, fc.nat({ max: threads - 1 })).map(([a, thread]): PostcopyEvent => ({ kind: "vmm", thread, ...a })) },
+    { weight: 3, arbitrary: fc.constant<PostcopyEvent>({ kind: "fetcher" }) },
+    { weight: 3, arbitrary: fc.constant<PostcopyEvent>({ kind: "handler" }) },
+  );
+}
+
+/** Snapshot contents, stale pre-copied pages (some), a fetch order and up to `maxEvents` interleaved events. */
+export function scenarioArbitrary(opts: { readonly maxPages: number; readonly maxEvents: number; readonly threads: number; readonly guestWrites: boolean }): fc.Arbitrary<PostcopyScenario> {
+  return fc.integer({ min: 2, max: opts.maxPages }).chain((pages) =>
+    fc.record({
+      pages: fc.constant(pages),
+      source: fc.uniqueArray(fc.integer({ min: 1, max: 255 }), { minLength: pages, maxLength: pages }),
+      precopied: fc.array(fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) }), { minLength: pages, maxLength: pages }),
+      fetchOrder: fc.shuffledSubarray([...Array(pages).keys()], { minLength: pages, maxLength: pages }),
+      events: fc.array(eventArbitrary(pages, opts.threads, opts.guestWrites), { maxLength: opts.maxEvents }),
+    }),
+  ).map((sc) => ({ ...sc, precopied: sc.precopied.map((b, p) => (b === sc.source[p] ? null : b)) }));
+}
