@@ -1,0 +1,33 @@
+// Running the built CLI as a child process, for test/cli*.test.ts. `npm test` builds dist/ first.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+
+export interface Result {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function faultline(args: readonly string[], cwd: string): Result {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const lines = (text: string): string[] => text.split("\n").filter((l) => l !== "");
+
+/** A fresh working directory: the CLI writes counterexamples/ under it. */
+export const scratch = (): string => mkdtempSync(join(tmpdir(), "faultline-cli-"));
+
+/** One line on stderr, exit status 2: the shape of every usage and file error. */
+export function expectOneLineError(r: Result, pattern: RegExp): void {
+  expect(r.status, r.stdout + r.stderr).toBe(2);
+  expect(lines(r.stderr)).toHaveLength(1);
+  expect(r.stderr.trim()).toMatch(pattern);
+}
