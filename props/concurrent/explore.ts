@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import type { Scenario } from "../../schema/scenario.js";
-import { ALL_CHECKS } from "../checker.js";
+import { ALL_CHECKS, type Checks } from "../checker.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
 import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "./harness.js";
@@ -54,21 +54,19 @@ const opsPast = (actors: readonly RaceActor[]): number => actors.filter((a) => a
  * run in the order they ran before. Decisions count from the actor that ran last, so removing an actor's
  * steps would shift every later decision: following the old step order keeps the interleaving instead.
  */
-async function dropSteps(config: Config, found: Failing): Promise<Failing> {
+async function dropSteps(config: Config, checks: Checks, found: Failing): Promise<Failing> {
   const property = found.run.failure!.property;
   let best = found;
   const attempt = async (keep: (actor: number, op: number) => boolean): Promise<boolean> => {
-    const actors = best.actors.map((a, i) => ({ name: a.name, steps: a.steps.filter((_, j) => a.name === SETUP || keep(i, j)) }));
-    const kept = actors.map((_, i) => i).filter((i) => actors[i]!.steps.length > 0 || actors[i]!.name === SETUP);
-    const index = new Map(kept.map((old, now) => [old, now]));
-    const names = new Map(best.actors.map((a, i) => [a.name, i]));
-    const order = best.run.steps
-      .filter((st) => st.actor !== SETUP && keep(names.get(st.actor)!, st.op) && index.has(names.get(st.actor)!))
-      .map((st) => index.get(names.get(st.actor)!)!);
-    const next = kept.map((i) => actors[i]!);
-    const run = await runRace(config, next, { kind: "follow", order });
+    const was = new Map(best.actors.map((a, i) => [a.name, i]));
+    const actors = best.actors
+      .map((a, i) => (a.name === SETUP ? a : { name: a.name, steps: a.steps.filter((_, j) => keep(i, j)) }))
+      .filter((a) => a.name === SETUP || a.steps.length > 0);
+    const now = new Map(actors.map((a, i) => [a.name, i]));
+    const order = best.run.steps.filter((st) => st.actor !== SETUP && now.has(st.actor) && keep(was.get(st.actor)!, st.op)).map((st) => now.get(st.actor)!);
+    const run = await runRace(config, actors, { kind: "follow", order }, { checks });
     if (run.failure?.property !== property) return false;
-    best = { actors: next, run };
+    best = { actors, run };
     return true;
   };
   for (let changed = true; changed; ) {
@@ -94,7 +92,7 @@ async function dropSteps(config: Config, found: Failing): Promise<Failing> {
 }
 
 /** Shrinks a failing run as explicit data: fewer operations per actor, fewer and smaller decisions. */
-async function shrinkExplicit(config: Config, found: Failing, seed: number): Promise<Failing> {
+async function shrinkExplicit(config: Config, checks: Checks, found: Failing, seed: number): Promise<Failing> {
   const property = found.run.failure!.property;
   const setup = found.actors.filter((a) => a.name === SETUP);
   const others = found.actors.filter((a) => a.name !== SETUP);
@@ -103,7 +101,7 @@ async function shrinkExplicit(config: Config, found: Failing, seed: number): Pro
   const arb = fc.tuple(fc.tuple(...originals.map((ops) => fc.subarray(ops))), fc.array(fc.nat({ max: 63 }), { maxLength: found.run.schedule.length }));
   const prop = fc.asyncProperty(arb, async ([kept, schedule]) => {
     const actors = [...setup, ...others.map((a, i) => ({ name: a.name, steps: kept[i]! })).filter((a) => a.steps.length > 0)];
-    const run = await runRace(config, actors, { kind: "choices", choices: schedule });
+    const run = await runRace(config, actors, { kind: "choices", choices: schedule }, { checks });
     if (run.failure?.property !== property) return;
     if (opsPast(actors) + run.schedule.length <= opsPast(best.actors) + best.run.schedule.length) best = { actors, run };
     throw new RaceFound(run.failure);
@@ -148,7 +146,7 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
   if (!(details.errorInstance instanceof RaceFound) || failing === undefined || first === undefined) {
     throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
   }
-  const shrunk = await shrinkExplicit(config, await dropSteps(config, failing), opts.seed);
+  const shrunk = await shrinkExplicit(config, checks, await dropSteps(config, checks, failing), opts.seed);
   const f = shrunk.run.failure!;
   const counterexample: Scenario = {
     version: 1,
