@@ -613,7 +613,26 @@ static void op_create_gmem(J *op) {
   ok();
 }
 
+/* Whether a vCPU of this VM still sleeps in a userfault (after giving a wake a moment to finish it). Memslot updates
+   wait in synchronize_srcu for every vCPU inside KVM_RUN, so in a sequential scenario such an update would deadlock. */
+static int wait_vcpu(struct vm *v, int cpu, int ms, int *blocked_seq);
+static void complete_io(struct vm *v, int cpu);
+static int vcpu_asleep(const char *vmname) {
+  int i = lookup(K_VM, vmname);
+  if (i < 0) return 0;
+  for (int c = 0; c < vms[i].nvcpu; c++)
+    if (vms[i].rstate[c] != 0) {
+      if (!wait_vcpu(&vms[i], c, WAKE_WAIT_MS, NULL)) return 1;
+      complete_io(&vms[i], c);
+    }
+  return 0;
+}
+
 static void op_set_memory_region(J *op) {
+  if (vcpu_asleep(str(op, "vm"))) {
+    unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
+    return;
+  }
   u32 flags = (has_item(op, "flags", "LOG_DIRTY_PAGES") ? FL_KVM_MEM_LOG_DIRTY_PAGES : 0) |
               (has_item(op, "flags", "READONLY") ? FL_KVM_MEM_READONLY : 0) |
               (has_item(op, "flags", "GUEST_MEMFD") ? FL_KVM_MEM_GUEST_MEMFD : 0) |
