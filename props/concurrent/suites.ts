@@ -108,7 +108,7 @@ export const CONCURRENT_SUITES: readonly ConcurrentSuite[] = [
       (n) => access(n, HOT_GPAS, SHARED),
       1,
     ),
-    runs: 400,
+    runs: 600,
   }),
   suite({
     name: "race-userfault-clear",
@@ -124,14 +124,14 @@ export const CONCURRENT_SUITES: readonly ConcurrentSuite[] = [
       ),
       (n) => access(n, HOT_GPAS, SHARED),
     ),
-    runs: 400,
+    runs: 600,
   }),
   suite({
     name: "race-memslot-delete-move",
     description: "slot 0 deleted, re-created or moved (through its INVALID copy) while vCPUs fault on it",
     setup: layout(0),
     actors: actors(vmmOps(fc.constantFrom(slot0({ memory_size: 0 }), slot0(), slot0({ guest_phys_addr: MOVED }))), (n) => access(n, [...HOT_GPAS, MOVED + PAGE], SHARED)),
-    runs: 400,
+    runs: 600,
   }),
   suite({
     name: "race-attributes",
@@ -141,6 +141,6 @@ export const CONCURRENT_SUITES: readonly ConcurrentSuite[] = [
       vmmOps(fc.tuple(gfn, fc.boolean()).map(([g, priv]): Op => ({ op: "set_memory_attributes", vm: "v0", address: g * PAGE, size: PAGE, attributes: priv ? ["PRIVATE"] : [] }))),
       (n) => access(n, HOT_GPAS, fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })),
     ),
-    runs: 400,
+    runs: 600,
   }),
 ];
