@@ -8,10 +8,14 @@ import { table } from "./format.js";
 
 const COMMAND = "list";
 
-/** The refinement properties of props/checker.ts, checked after every step besides the invariants. */
+/** The properties the checkers report besides the invariants: props/checker.ts and props/concurrent/harness.ts. */
 const PROPERTIES: Readonly<Record<string, string>> = {
   "refinement.outcome": "model and implementation give the same outcome for every step",
-  "refinement.state": "the implementation's abstract state equals the model's after every step",
+  "refinement.state": "the implementation's abstract state equals the model's after every step (concurrent: at every quiescent point)",
+  linearizability: "concurrent: some order of the model's atomic steps, respecting real-time order, gives every recorded outcome",
+  exception: "concurrent: no operation of the implementation throws",
+  deadlock: "concurrent: while operations are unfinished, some actor can run",
+  livelock: "concurrent: the actors finish within the harness's step bound",
 };
 
 export function listCommand(args: readonly string[]): number {
