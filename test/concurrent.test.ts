@@ -106,6 +106,21 @@ describe("schedules as data", () => {
   });
 });
 
+describe("the linearizability budget", () => {
+  it("a segment past the budget is undecided, counted, and the run goes on from the implementation's state", async () => {
+    const actors = [
+      { name: SETUP, steps: setupOf(ANON, 0) },
+      { name: "vCPU0", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 9 } as Op] },
+      { name: "vCPU1", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 1, gpa: 4096, kind: "read" } as Op] },
+    ];
+    const r = await runRace(PRESETS.default, actors, { kind: "choices", choices: [1, 1, 1, 1] }, { budget: 1 });
+    expect(r.failure).toBeUndefined();
+    expect(r.undecided).toBeGreaterThan(0);
+    const enough = await runRace(PRESETS.default, actors, { kind: "choices", choices: [1, 1, 1, 1] });
+    expect(enough.undecided).toBe(0);
+  });
+});
+
 describe("the quiescent state comparison", () => {
   const after = (ops: readonly Op[]): State => ops.reduce((st, op) => step(st, op).state, initial(PRESETS.default));
   const base = setupOf(ANON, 0);

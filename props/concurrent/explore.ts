@@ -30,6 +30,8 @@ export interface ExploreOptions extends SuiteRunOptions {
 }
 
 export interface ConcurrentResult extends SuiteResult {
+  /** History segments whose linearization ran out of budget (checked no further). */
+  readonly undecided: number;
   /** Time until the first failing run, before shrinking. */
   readonly msToFailure?: number;
   /** Which generator produced the first failing schedule. */
@@ -124,12 +126,14 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
   const stats = new Stats();
   let first: { runs: number; ms: number; spec: ScheduleSpec } | undefined;
   let failing: Failing | undefined;
+  let undecided = 0;
   const started = performance.now();
   const property = fc.asyncProperty(suite.actors, scheduleArbitrary(generator, suite.depth, suite.steps), async (generated, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
     const actors = [{ name: SETUP, steps: suite.setup }, ...generated];
     const run = await runRace(config, actors, spec, { checks, stats });
+    if (!stats.frozen) undecided += run.undecided;
     if (run.failure === undefined) return;
     first ??= { runs: stats.runs, ms: performance.now() - started, spec };
     stats.frozen = true;
@@ -141,7 +145,7 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
     numRuns: opts.runs,
     ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
   });
-  const base = { suite: suite.name, stats, interrupted: details.interrupted };
+  const base = { suite: suite.name, stats, interrupted: details.interrupted, undecided };
   if (!details.failed) return { ...base, durationMs: performance.now() - started };
   if (!(details.errorInstance instanceof RaceFound) || failing === undefined || first === undefined) {
     throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));

@@ -7,7 +7,7 @@ import fc from "fast-check";
 /** Uniform over up to 4 runnable actors: 12 is a multiple of 1, 2, 3 and 4. */
 const CHOICES = 12;
 /** Actors a PCT priority list covers (the concurrent suites use at most this many besides setup). */
-export const MAX_ACTORS = 4;
+const MAX_ACTORS = 4;
 
 export type ScheduleSpec =
   /** Explicit decisions: random ones from the uniform generator, or a counterexample file's. */
