@@ -50,9 +50,8 @@ describe.skipIf(unusable !== undefined)(`conformance with the real kernel${unusa
     });
   }
 
-  // The userfaultfd family joins this seeded run once the uffd corpus agrees; `faultline conform` runs it already.
-  it("500 random sequences agree (seeded; memslots, guest_memfd, host memory)", async () => {
-    const r = await runRandom(helper, features, { runs: 500, seed: 20261121, uffd: false });
+  it("500 random sequences agree (seeded; memslots, guest_memfd, host memory, userfaultfd)", async () => {
+    const r = await runRandom(helper, features, { runs: 500, seed: 20261121 });
     if (r.failure !== undefined) console.log(`shrunk disagreement: ${r.failure.file}`);
     expect(r.failure).toBeUndefined();
     expect(r.verdicts.agree).toBeGreaterThan(r.steps / 2);
