@@ -16,3 +16,12 @@ export const taskOf = (h: Hooks): Task | undefined => ("task" in h ? (h as TaskH
 
 /** The hooks an operation runs with as task `task`: the same yield points. */
 export const asTask = (h: Hooks, task: Task): TaskHooks => ({ task, yield: (label, enabled) => h.yield(label, enabled) });
+
+/**
+ * The hooks a woken thread's retry runs with: inside the wakeup and without preemption points, so that the
+ * wakeup and the retries are one step as in the model (the kernel schedules the woken task later, which the
+ * vocabulary can only observe through wake_check). A lock another thread holds is still waited for.
+ */
+export const noPreempt = (h: Hooks): Hooks => ({
+  yield: (label, enabled) => (enabled === undefined || enabled() ? Promise.resolve() : h.yield(label, enabled)),
+});

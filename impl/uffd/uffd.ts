@@ -10,7 +10,7 @@ import type { Hooks } from "../hooks.js";
 import { UserfaultfdCtx, blockedOutcome, type Waiter } from "./ctx.js";
 import { mfillAtomic, mwriteprotectRange, type MfillKind } from "./mfill.js";
 import { releaseAll, userfaultfdRegister, userfaultfdUnregister, validRange, type RegisterCtx } from "./register.js";
-import { asTask, type Task } from "./task.js";
+import { asTask, noPreempt, type Task } from "./task.js";
 
 export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access">;
 
@@ -161,10 +161,9 @@ export class Uffd {
       const t = this.sleepers.get(w);
       if (t === undefined) continue;
       this.sleepers.delete(w);
-      // Until its retry returns, the thread still shows its message: the retry is part of this (atomic) wakeup.
-      await h.yield("handle_userfault:VM_FAULT_RETRY");
+      // VM_FAULT_RETRY: the whole access again, as one step with the wakeup (see noPreempt).
       const task: Task = { waiter: undefined };
-      const outcome = await this.run(t.op, asTask(h, task));
+      const outcome = await this.run(t.op, asTask(noPreempt(h), task));
       this.threads.splice(this.threads.indexOf(t), 1);
       if (task.waiter !== undefined) {
         t.faults++;
