@@ -1,0 +1,68 @@
+// The concurrent userfaultfd suite: a thread faulting on a MINOR|MISSING-registered shmem mapping races the
+// monitor's resolution (alias write, CONTINUE / COPY / WAKE) and the page cache changing under it (punch-hole,
+// MADV_DONTNEED). The race harness checks invariants at every yield point and linearizability against the
+// model, whose wakeup retries the woken thread in the same step.
+import fc from "fast-check";
+import { PAGE_SIZE } from "../../model/consts.js";
+import { PRESETS } from "../../schema/config.js";
+import type { Op } from "../../schema/ops.js";
+import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
+import type { RaceActor } from "../concurrent/harness.js";
+
+const P = PAGE_SIZE;
+const page = fc.constantFrom(0, 1);
+const byte = fc.integer({ min: 1, max: 255 });
+
+const SETUP: readonly Op[] = [
+  { op: "memfd", file: "f0", size: 2 * P },
+  { op: "mmap", map: "m0", file: "f0", offset: 0, length: 2 * P, shared: true },
+  { op: "uffd_open", uffd: "u0", features: [] },
+  { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 2 * P, mode: ["MISSING", "MINOR"] },
+];
+
+/** A thread of the program: its accesses (each may sleep), then what became of each. */
+const faulting = fc.array(fc.tuple(page, fc.boolean(), byte), { minLength: 1, maxLength: 2 }).map((as): Op[] => [
+  ...as.map(([p, write, b], i): Op => ({ op: "access", map: "m0", offset: p * P + 8, kind: write ? "write" : "read", id: `t${i}`, ...(write ? { byte: b } : {}) })),
+  ...as.map((_, i): Op => ({ op: "wake_check", id: `t${i}` })),
+]);
+
+/** The monitor: fill through the alias, then resolve one page (one page at a time: a wakeup follows each fill). */
+const monitor = fc.array(
+  fc.oneof(
+    fc.tuple(page, byte).map(([p, b]): Op => ({ op: "write_alias", map: "m0", offset: p * P, byte: b })),
+    page.map((p): Op => ({ op: "uffdio_continue", uffd: "u0", map: "m0", offset: p * P, len: P })),
+    fc.tuple(page, byte).map(([p, b]): Op => ({ op: "uffdio_copy", uffd: "u0", map: "m0", offset: p * P, len: P, byte: b })),
+    page.map((p): Op => ({ op: "uffdio_wake", uffd: "u0", map: "m0", offset: p * P, len: P })),
+  ),
+  { minLength: 1, maxLength: 3 },
+);
+
+/** The page cache changing under the fault: punch-hole, MADV_DONTNEED, a write(2). */
+const churn = fc.array(
+  fc.oneof(
+    page.map((p): Op => ({ op: "file_fallocate", file: "f0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: p * P, len: P })),
+    page.map((p): Op => ({ op: "madvise", map: "m0", offset: p * P, len: P, advice: "DONTNEED" })),
+    fc.tuple(page, byte).map(([p, b]): Op => ({ op: "pwrite", file: "f0", offset: p * P + 8, byte: b, len: 1 })),
+  ),
+  { minLength: 0, maxLength: 2 },
+);
+
+const actors: fc.Arbitrary<RaceActor[]> = fc.tuple(faulting, monitor, churn).map(([t, m, c]) => [
+  { name: "thread", steps: t },
+  { name: "monitor", steps: m },
+  ...(c.length === 0 ? [] : [{ name: "churn", steps: c }]),
+]);
+
+export const UFFD_RACE: ConcurrentSuite = {
+  name: "race-uffd-shmem",
+  description: "a thread faulting on MINOR|MISSING shmem races alias writes, CONTINUE / COPY / WAKE, punch-hole and MADV_DONTNEED",
+  kind: "concurrent",
+  area: "uffd",
+  config: PRESETS["kernel-6.18"],
+  setup: SETUP,
+  actors,
+  runs: 600,
+  steps: 24,
+  depth: 3,
+  run: (opts) => runConcurrentSuite(UFFD_RACE, opts),
+};
