@@ -54,9 +54,10 @@ export class Checker {
     config: Config,
     private readonly checks: Checks = ALL_CHECKS,
     private readonly stats?: Stats,
+    makeSystem: (c: Config) => System = createSystem,
   ) {
     this.model = initial(config);
-    this.system = createSystem(config);
+    this.system = makeSystem(config);
     this.implState = this.system.abstract();
   }
 
@@ -68,12 +69,23 @@ export class Checker {
     throw new PropertyFailure({ property, step: this.ops.length - 1, expected, actual, detail }, [...this.ops]);
   }
 
+  /** Runs one side of the step; a throw is a failure of the "exception" property, not a crash of the run. */
+  private async guarded<T>(side: "model" | "impl", op: Op, f: () => T | Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof PropertyFailure) throw e;
+      const message = e instanceof Error ? e.message : String(e);
+      return this.fail("exception", "no exception", message, `the ${side} threw while executing ${op.op}: ${message}`);
+    }
+  }
+
   async apply(op: Op): Promise<void> {
     this.ops.push(op);
     const pre = this.implState;
-    const r = step(this.model, op);
-    const outcome = await this.system.exec(op);
-    const post = this.system.abstract();
+    const r = await this.guarded("model", op, () => step(this.model, op));
+    const outcome = await this.guarded("impl", op, () => this.system.exec(op));
+    const post = await this.guarded("impl", op, () => this.system.abstract());
     this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
     this.stats?.recordStep(r.fired);
     for (const inv of INVARIANTS) {

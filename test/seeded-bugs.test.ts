@@ -50,3 +50,19 @@ describe("seeded bugs are found", () => {
     }
   });
 });
+
+describe("exceptions", () => {
+  it("an implementation that throws is a reported failure with the steps that led to it", async () => {
+    const { Checker, PropertyFailure } = await import("../props/checker.js");
+    const { createSystem } = await import("../impl/system.js");
+    const { PRESETS } = await import("../schema/config.js");
+    const throwing = (c: typeof PRESETS.default) => {
+      const real = createSystem(c);
+      return { config: c, abstract: () => real.abstract(), exec: async () => Promise.reject(new Error("boom")) };
+    };
+    const checker = new Checker(PRESETS.default, undefined, undefined, throwing);
+    const failure = await checker.apply({ op: "create_vm", vm: "v0" }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(PropertyFailure);
+    expect((failure as InstanceType<typeof PropertyFailure>).failure).toMatchObject({ property: "exception", step: 0, actual: "boom" });
+  });
+});
