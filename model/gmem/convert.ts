@@ -1,10 +1,13 @@
 // In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7, May 2026),
 // or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
-import type { OpOf } from "../../schema/ops.js";
+import { match } from "ts-pattern";
+import type { Op, OpOf } from "../../schema/ops.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
 import { assign, covers, some, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { findSlot } from "../kvm/memslot.js";
+import { backingIndex } from "../mm/pages.js";
 import { addWraps } from "../u64.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { vmHasPrivateMem, withInode } from "./file.js";
@@ -30,6 +33,12 @@ export const CONVERT_RULES = {
     "gmem.convert-eagain",
     `${V7(10)} (kvm_gmem_is_safe_for_conversion)`,
     "to private: a page of the range still has an extra reference (a pin): EAGAIN, error_offset = that page, attributes unchanged",
+    "EAGAIN",
+  ),
+  transient: rule(
+    "gmem.convert-transient-ref",
+    `${V7(10)} (kvm_gmem_is_safe_for_conversion: folio_ref_count)`,
+    "to private: a page whose folio a concurrent host fault or kvm_gmem_get_pfn still holds has an extra reference too: EAGAIN at that page",
     "EAGAIN",
   ),
   commit: rule(
@@ -91,6 +100,41 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   next = zapBindings(next, id, start, end);
   const stored = store(next.gmem.inodes[id]!, start, end, toPrivate);
   return result(withInode(next, id, stored.inode), { result: "ok" }, ...fired, CONVERT_RULES.commit, ...stored.fired);
+}
+
+/** Whether `other`, running at the same time, may hold a reference on page `index` of inode `id` (a fault in flight). */
+function mayHoldReference(s: State, other: Op, id: number, index: number): boolean {
+  return match(other)
+    .with({ op: "access" }, { op: "write_alias" }, { op: "read_alias" }, { op: "pin" }, (o) => {
+      const map = s.mm.maps.get(o.map);
+      return map?.backing.kind === "gmem" && map.backing.inode === id && backingIndex(map, Math.floor(o.offset / PAGE_SIZE)) === index;
+    })
+    .with({ op: "vcpu_access" }, (o) => {
+      const vmId = s.kvm.names.get(o.vm);
+      const gfn = Math.floor(o.gpa / PAGE_SIZE);
+      const slot = vmId === undefined ? undefined : findSlot(s.kvm.vms[vmId]!, 0, gfn);
+      return slot?.gmem?.inode === id && slot.gmem.pgoff + gfn - slot.baseGfn === index;
+    })
+    .otherwise(() => false);
+}
+
+/**
+ * What else a v7 to-private conversion may return: EAGAIN at a page (before the first pinned one) whose folio
+ * an operation running at the same time holds, as a fault in flight does (it may even have allocated the folio).
+ * Only the linearizability check uses these; with nothing in flight the conversion is deterministic.
+ */
+export function* gmemConvertTransient(s: State, op: OpOf<"gmem_convert">, concurrent: readonly Op[]): Generator<StepResult> {
+  const primary = gmemConvert(s, op);
+  if (op.to !== "private" || !primary.fired.includes(CONVERT_RULES.unmap.id) || concurrent.length === 0) return;
+  const id = s.gmem.names.get(op.gmem)!;
+  const start = op.offset / PAGE_SIZE;
+  const end = start + op.size / PAGE_SIZE;
+  const o = primary.outcome;
+  const limit = "errno" in o && !("result" in o) && o.error_offset !== undefined ? o.error_offset / PAGE_SIZE : end;
+  const unmapped = unmapHost(s, id, start, end);
+  for (let p = start; p < limit; p++) {
+    if (concurrent.some((c) => mayHoldReference(s, c, id, p))) yield result(unmapped, { errno: "EAGAIN", error_offset: p * PAGE_SIZE }, CONVERT_RULES.unmap, CONVERT_RULES.transient);
+  }
 }
 
 /** Sets faultability of [start, end) in every guest_memfd slot of the VM (kvm_gmem_try_set_faultable_vm). */

@@ -11,7 +11,7 @@ import { ALL_CHECKS, type Checks, type Failure } from "../checker.js";
 import { stableStringify } from "../outcomes.js";
 import type { Stats } from "../stats.js";
 import { diffFacts, kvmFacts } from "./effects.js";
-import { checkSegment, History, type RaceOp } from "./history.js";
+import { checkSegment, concurrentWith, explain, History, type RaceOp } from "./history.js";
 import { DEFAULT_BUDGET } from "./linearizability.js";
 import { Scheduler } from "./scheduler.js";
 import { chooser, rotation, type ScheduleSpec } from "./schedules.js";
@@ -164,7 +164,7 @@ export async function runRace(config: Config, actors: readonly RaceActor[], sche
   const annotate = (order: readonly RaceOp[]): { r: RaceOp; pre: State; post: State }[] => {
     let pre = model;
     return order.map((r) => {
-      const res = modelStep(pre, r.op);
+      const res = (r.impl === undefined ? undefined : explain(pre, r.op, r.impl, concurrentWith(order, r))) ?? modelStep(pre, r.op);
       r.model = res.outcome;
       r.fired = res.fired;
       stats?.recordStep(res.fired);

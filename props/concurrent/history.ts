@@ -2,7 +2,7 @@
 // against the model: some order of the model's atomic steps must give every recorded outcome, respect
 // real-time order, and (at a quiescent point) end in the implementation's abstract state.
 import type { Spte } from "../../model/kvm/types.js";
-import { canonical, canonicalText, firstDifference, step, type State } from "../../model/index.js";
+import { alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
 import { get, spans, type RangeMap } from "../../model/ranges.js";
 import type { Pte } from "../../model/mm/types.js";
 import type { Op } from "../../schema/ops.js";
@@ -157,19 +157,33 @@ export function staleSpte(model: State, impl: State): { detail: string; model: S
 
 const agrees = (implText: string, impl: State) => (s: State): boolean => observableText(s) === implText && staleSpte(s, impl) === undefined && hostWithin(s, impl) === undefined;
 
-const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Op, Outcome> => ({
+/** The model's step that gives `out` for `op` from `s`: step()'s own, or an alternative the concurrent ops allow. */
+export function explain(s: State, op: Op, out: Outcome, concurrent: readonly Op[] = []): StepResult | undefined {
+  const r = step(s, op);
+  if (sameOutcome(r.outcome, out)) return r;
+  for (const alt of alternatives(s, op, concurrent)) if (sameOutcome(alt.outcome, out)) return alt;
+  return undefined;
+}
+
+/** The ops of the segment whose call-return interval overlaps r's. */
+export const concurrentWith = (seg: readonly RaceOp[], r: RaceOp): Op[] => seg.filter((x) => x !== r && x.call < r.ret && r.call < x.ret).map((x) => x.op);
+
+/** A linearizability input: the op and what ran concurrently with it. */
+interface Input {
+  readonly op: Op;
+  readonly concurrent: readonly Op[];
+}
+
+const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Input, Outcome> => ({
   init,
-  step: (s, op, out) => {
-    const r = step(s, op);
-    return sameOutcome(r.outcome, out) ? r.state : undefined;
-  },
+  step: (s, input, out) => explain(s, input.op, out, input.concurrent)?.state,
   key: canonicalText,
   ...(accept === undefined ? {} : { accept }),
 });
 
 /** Linearizes a segment that starts at model state `start` and ends quiescent in `impl`. */
 export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, budget: number): SegmentVerdict {
-  const ops: Operation<Op, Outcome>[] = seg.map((r) => ({ input: r.op, output: r.impl!, call: r.call, ret: r.ret }));
+  const ops: Operation<Input, Outcome>[] = seg.map((r) => ({ input: { op: r.op, concurrent: concurrentWith(seg, r) }, output: r.impl!, call: r.call, ret: r.ret }));
   const v = linearize(spec(start, agrees(observableText(impl), impl)), ops, budget);
   if (v.kind === "ok") {
     const overlapping = seg.some((a, i) => seg.some((b, j) => i < j && a.call < b.ret && b.call < a.ret));

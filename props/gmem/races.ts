@@ -3,7 +3,6 @@
 import fc from "fast-check";
 import { PRESETS, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
-import type { Checks } from "../checker.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
 import type { RaceActor } from "../concurrent/harness.js";
 import { setupOf } from "../layouts.js";
@@ -14,13 +13,6 @@ const PAGE = 4096;
 const HOT = [0, 1] as const;
 const hot = fc.constantFrom(...HOT);
 const byte = fc.integer({ min: 1, max: 255 });
-
-/**
- * Outcomes are checked against the model only where the kernel is deterministic. A to-private conversion
- * racing a host fault or a pin may see the fault's transient folio reference and fail with EAGAIN, which no
- * sequential order explains: those races check the invariants at every yield point instead.
- */
-const INVARIANTS_ONLY: Checks = { refinement: false, invariants: true };
 
 /**
  * The layout, with contents in the hot pages: written through m5 itself (host PTEs that a conversion to
@@ -62,7 +54,6 @@ interface Race {
   readonly config: Config;
   readonly layout: GmemLayout;
   readonly actors: fc.Arbitrary<RaceActor[]>;
-  readonly checks?: Checks;
   /** How the setup writes the hot pages (default: through a second mapping). */
   readonly written?: "m5" | "alias";
   readonly runs: number;
@@ -80,7 +71,7 @@ function race(r: Race): ConcurrentSuite {
     runs: r.runs,
     steps: 40,
     depth: 3,
-    run: (opts) => runConcurrentSuite(s, { ...opts, checks: opts.checks ?? r.checks }),
+    run: (opts) => runConcurrentSuite(s, opts),
   };
   return s;
 }
@@ -111,7 +102,6 @@ export const GMEM_RACES: readonly ConcurrentSuite[] = [
     config: V7,
     layout: GMEM_V7,
     actors: threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
-    checks: INVARIANTS_ONLY,
     runs: 200,
   }),
   race({
