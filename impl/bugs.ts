@@ -37,7 +37,7 @@ export const BUGS = {
   "gmem-huge-ignores-split": "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
   // userfaultfd (docs/VOCABULARY.md, userfaultfd): kernel mistakes, then the post-copy VMM's (props/postcopy/vmm.ts).
   "uffd-minor-ignored": "the shmem/hugetlbfs/guest_memfd fault maps a page-cache page without the MINOR check: a MINOR-registered mapping shows the page before CONTINUE",
-  "uffd-no-must-wait": "handle_userfault sleeps without the userfaultfd_must_wait re-check: a CONTINUE between the queueing and the sleep leaves the thread asleep on a mapped page",
+  "uffd-no-must-wait": "handle_userfault sleeps without its checks after queueing (the task state set too late, no userfaultfd_must_wait): a CONTINUE between the queueing and the sleep leaves the thread asleep on a mapped page",
   "uffd-wake-short": "the resolving ioctls wake [start, start + len - PAGE_SIZE): a sleeper on the last page of the range is never woken",
   "uffd-continue-fresh-page": "CONTINUE maps a newly allocated zero page instead of the page-cache page: the thread reads zeros, not what the alias wrote",
   "uffd-continue-clears-page": "CONTINUE clears the page-cache page before mapping it, as if it were new: the alias write is lost",

@@ -65,6 +65,7 @@ const CASES: readonly Case[] = [
   { name: "unregister with len not a page multiple", setup: [...anon(), open()], op: unreg("m0", 0, P + 1), outcome: { errno: "EINVAL" }, rule: "uffd.range" },
   { name: "unregister where no VMA is", setup: [...anon(), open()], op: unreg("m1"), outcome: { errno: "EINVAL" }, rule: "uffd.unregister-no-vma" },
   { name: "unregister of hugetlbfs from a start that is not huge aligned", setup: [...hugetlb, open()], op: unreg("m0", P, H), outcome: { errno: "EINVAL" }, rule: "uffd.unregister-huge-start" },
+  { name: "unregister ending inside a huge page: the hugetlbfs VMA cannot be split there", setup: [...hugetlb, open(), reg(["MINOR"], "m0", 0, 2 * H)], op: unreg("m0", 0, H + P), outcome: { errno: "EINVAL" }, rule: "uffd.unregister-huge-split" },
   { name: "unregister through another uffd", setup: [...shmem(), open(), open([], "u1"), reg(["MINOR"], "m0", 0, 4 * P, "u1")], op: unreg(), outcome: { errno: "EINVAL" }, rule: "uffd.unregister-other-ctx" },
   { name: "unregister over guest_memfd on the running kernel", config: K618, setup: [...gmem(), open()], op: unreg(), outcome: { errno: "EINVAL" }, rule: "uffd.unregister-type" },
   { name: "unregister of an unregistered range is a no-op", setup: [...anon(), open()], op: unreg(), outcome: { result: "ok" }, rule: "uffd.unregister" },

@@ -169,6 +169,8 @@ export class Mm {
       const present = map.pte(index);
       if (present !== undefined && (!write || present.pte.writable)) return { kind: "mapped", folio: present.pte.folio, sub: present.sub, writable: present.pte.writable };
       await h.yield("handle_mm_fault");
+      // The PTE read above was lockless: if it changed meanwhile (a CONTINUE or COPY installed it), start over.
+      if (map.pte(index)?.pte !== present?.pte) continue;
       const r = present === undefined ? await this.noneFault(map, index, write, h, origin) : await this.wpFault(map, index, present.pte, h, origin);
       if (r.kind === "retry") continue;
       if (r.kind !== "mapped" || !write || r.writable) return r;

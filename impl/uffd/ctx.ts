@@ -6,6 +6,8 @@ import type { FaultFlagName, Outcome } from "../../schema/outcome.js";
 /** A thread asleep in handle_userfault: its uffd_msg and whether a wakeup has taken it off the queue. */
 export interface Waiter {
   readonly ctx: UserfaultfdCtx;
+  /** When it was queued, across every ctx: the order sleepers are listed in. */
+  readonly seq: number;
   readonly address: number;
   readonly flags: readonly FaultFlagName[];
   woken: boolean;
@@ -17,6 +19,8 @@ export class UserfaultfdCtx {
   released = false;
 
   constructor(
+    /** Counts enqueues across every ctx of the kernel. */
+    private readonly clock: { n: number },
     /** Position in the kernel's ctx table (the model's ctx id). */
     readonly id: number,
     readonly name: string,
@@ -30,7 +34,7 @@ export class UserfaultfdCtx {
 
   /** handle_userfault: queue the waiter (the task state is set right after, before the must_wait re-check). */
   enqueue(address: number, flags: readonly FaultFlagName[]): Waiter {
-    const w: Waiter = { ctx: this, address, flags, woken: false };
+    const w: Waiter = { ctx: this, seq: this.clock.n++, address, flags, woken: false };
     this.faultWqh.push(w);
     return w;
   }

@@ -49,7 +49,8 @@ export async function handleUserfault(
   const offset = ctx.has("EXACT_ADDRESS") ? at : at - (at % (unit * 4096));
   const waiter = ctx.enqueue(map.base + offset, [...(write ? (["WRITE"] as const) : []), ...FLAG[reason]]);
   await h.yield("handle_userfault:must_wait");
-  if (waiter.woken || (!bugs.has("uffd-no-must-wait") && !mustWait())) {
+  // A wakeup since the queueing set the task running; must_wait catches a resolution the wakeup missed.
+  if (!bugs.has("uffd-no-must-wait") && (waiter.woken || !mustWait())) {
     ctx.dequeue(waiter);
     return { kind: "retry" };
   }

@@ -120,6 +120,11 @@ export async function userfaultfdUnregister(rc: RegisterCtx, ctx: UserfaultfdCtx
       const a = Math.max(v.start, start);
       const b = Math.min(v.end, end);
       if (v.reg.modes.includes("MISSING")) wake.push([map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE]);
+      // userfaultfd_clear_vma: uffd-wp state is resolved, then the VMA split fails off a huge page boundary.
+      if (map.folioPages > 1 && b < v.end && b % map.folioPages !== 0) {
+        if (v.reg.modes.includes("WP")) await uffdWpRange(rc.mm, map, a, b, false, false, h);
+        return { outcome: EINVAL, wake };
+      }
       await clearRange(rc.mm, map, a, b, v.reg, h);
     }
     return { outcome: { result: "ok" }, wake };

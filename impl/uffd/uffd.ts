@@ -38,8 +38,9 @@ export interface UffdEnv extends RegisterCtx {
 export class Uffd {
   readonly ctxs: UserfaultfdCtx[] = [];
   readonly names = new Map<string, number>();
-  /** Sleeping threads in wait-queue order, then finished named ones; a thread that sleeps again goes last. */
+  /** Sleeping threads in the order they were queued, then finished named ones in the order they finished. */
   readonly threads: ImplThread[] = [];
+  private readonly clock = { n: 0 };
   private readonly sleepers = new Map<Waiter, ImplThread>();
 
   constructor(
@@ -57,7 +58,7 @@ export class Uffd {
     const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED" as const] : op.features;
     const features = UFFD_FEATURES.filter((f) => requested.includes(f));
     this.names.set(op.uffd, this.ctxs.length);
-    this.ctxs.push(new UserfaultfdCtx(this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
+    this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
     return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
   }
 
@@ -150,8 +151,11 @@ export class Uffd {
     return outcome;
   }
 
+  /** A thread asleep: listed among the sleepers by when its waiter was queued (a concurrent access may return later). */
   private sleep(t: ImplThread): void {
-    this.threads.push(t);
+    const seq = t.waiter!.seq;
+    const at = this.threads.findIndex((x) => x.waiter === undefined || x.waiter.seq > seq);
+    this.threads.splice(at < 0 ? this.threads.length : at, 0, t);
     this.sleepers.set(t.waiter!, t);
   }
 

@@ -141,7 +141,7 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
   if (host.kind === "signal") return refuse(s, FAULT_PATH_RULES.gupFailed, ...host.fired);
   // GUP sleeps in handle_userfault like a user thread: KVM_RUN stays blocked until a wakeup, then retries.
-  if (host.kind === "userfault") return { ...result(s, blockedOutcome(s, host.msg), ...host.fired), blocked: host.msg };
+  if (host.kind === "userfault") return { ...result(host.state, blockedOutcome(host.state, host.msg), ...host.fired), blocked: host.msg };
   const vm = host.state.kvm.vms[f.vmId]!;
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);

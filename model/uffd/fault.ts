@@ -39,6 +39,8 @@ export const GUP_FAULT: Origin = { inPage: 0, user: false };
 export interface Userfault {
   readonly kind: "userfault";
   readonly msg: Message;
+  /** The state the thread sleeps in: what earlier passes of the fault did (a page mapped through a marker) stays. */
+  readonly state: State;
   readonly fired: readonly Rule[];
 }
 export type UserfaultVerdict = Userfault | { readonly kind: "signal"; readonly signal: "SIGBUS"; readonly fired: readonly Rule[] };
@@ -76,5 +78,5 @@ export function handleUserfault(s: State, m: Mapping, index: number, reason: Rea
   const at = index * PAGE_SIZE + origin.inPage;
   const offset = ctx.features.includes("EXACT_ADDRESS") ? at : Math.floor(at / unit) * unit;
   const flags: FaultFlagName[] = [...(write ? (["WRITE"] as const) : []), ...FLAG_OF[reason]];
-  return { kind: "userfault", msg: { ctx: ctxId, address: m.base + offset, flags }, fired: [why, UFFD_FAULT_RULES.sleep] };
+  return { kind: "userfault", msg: { ctx: ctxId, address: m.base + offset, flags }, state: s, fired: [why, UFFD_FAULT_RULES.sleep] };
 }

@@ -128,7 +128,8 @@ function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; range
   return { ctx, ranges };
 }
 
-const threadKey = (t: UffdThread): string => `${t.name ?? ""}:${JSON.stringify(t.op)}#${t.faults}`;
+/** Threads of one access (name, op and ctx): a wakeup adds one to each one's count of messages, or ends it. */
+const groupKey = (t: UffdThread): string => `${t.name ?? ""}:${JSON.stringify(t.op)}:${t.status.kind === "blocked" ? t.status.msg.ctx : ""}`;
 
 const noLostWakeup: StepInvariant = {
   name: "uffd-no-lost-wakeup",
@@ -140,9 +141,16 @@ const noLostWakeup: StepInvariant = {
     const inRange = pre.uffd.threads.filter(
       (t) => t.status.kind === "blocked" && t.status.msg.ctx === w.ctx && w.ranges.some(([a, b]) => t.status.kind === "blocked" && t.status.msg.address >= a && t.status.msg.address < b),
     );
-    const still = new Set(post.uffd.threads.filter((t) => t.status.kind === "blocked").map(threadKey));
-    for (const t of inRange) {
-      if (still.has(threadKey(t))) return broken(`${op.op} should have woken thread ${t.name ?? "(unnamed)"} (${t.op.op} at ${t.status.kind === "blocked" ? `0x${t.status.msg.address.toString(16)}` : "?"}), which still sleeps on the same message`);
+    // Each woken group's sleepers after the step must all have a message more than before (multisets).
+    const after = new Map<string, number[]>();
+    for (const t of inRange) after.set(groupKey(t), [...(after.get(groupKey(t)) ?? []), t.faults + 1]);
+    for (const t of post.uffd.threads) {
+      if (t.status.kind !== "blocked") continue;
+      const allowed = after.get(groupKey(t));
+      if (allowed === undefined) continue;
+      const i = allowed.indexOf(t.faults);
+      if (i < 0) return broken(`${op.op} should have woken thread ${t.name ?? "(unnamed)"} (${t.op.op} at 0x${t.status.msg.address.toString(16)}), which still sleeps on an old message`);
+      allowed.splice(i, 1);
     }
     return ok(inRange.length > 0);
   },

@@ -45,6 +45,12 @@ export const REGISTER_RULES = {
     "a VMA in range is registered with another userfaultfd",
     "EINVAL",
   ),
+  unHugeSplit: rule(
+    "uffd.unregister-huge-split",
+    `${FS} (userfaultfd_unregister: userfaultfd_clear_vma); mm/hugetlb.c (hugetlb_vm_op_split)`,
+    "the range ends inside a huge page of a registered hugetlbfs VMA: splitting it there fails (earlier VMAs stay unregistered, its sleepers were woken)",
+    "EINVAL",
+  ),
   unType: rule("uffd.unregister-type", `${FS} (userfaultfd_unregister: vma_can_userfault(vma, vma->vm_flags))`, "a VMA in range cannot userfault at all (guest_memfd without uffd support)", "EINVAL"),
   unregister: rule(
     "uffd.unregister",
@@ -150,15 +156,21 @@ export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: Threa
   const failure = firstFailure(checks);
   if (failure !== undefined) return refuse(s, failure);
   let next = s;
+  let res: StepResult | undefined;
   const wake: [number, number][] = [];
   for (const v of t.vmas) {
     if (v.reg === undefined) continue;
     const a = Math.max(v.start, t.start);
     const b = Math.min(v.end, t.end);
     if (hasMode(v.reg, "MISSING")) wake.push([a, b]);
+    if (t.unit > 1 && b < v.end && b % t.unit !== 0) {
+      const resolved = hasMode(v.reg, "WP") ? wpRange(next, next.mm.maps.get(t.map.id)!, a, b, false, false) : next;
+      res = result(resolved, { errno: "EINVAL" }, REGISTER_RULES.unHugeSplit);
+      break;
+    }
     next = dropRange(next, t.map.id, a, b, v.reg);
   }
-  let res = result(next, { result: "ok" }, REGISTER_RULES.unregister);
+  res ??= result(next, { result: "ok" }, REGISTER_RULES.unregister);
   for (const [a, b] of wake) res = afterWake(res, wakeRange(res.state, t.ctx, t.map.base + a * PAGE_SIZE, t.map.base + b * PAGE_SIZE, run));
   return res;
 }

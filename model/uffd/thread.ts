@@ -23,6 +23,13 @@ export function blockedOutcome(s: State, msg: Message): Outcome {
 
 const withThreads = (s: State, threads: readonly UffdThread[]): State => ({ ...s, uffd: { ...s.uffd, threads } });
 
+/** Adds a sleeping thread at the tail of the wait queue: after the other sleepers, before the finished threads. */
+function queued(threads: readonly UffdThread[], t: UffdThread): readonly UffdThread[] {
+  const firstDone = threads.findIndex((x) => x.status.kind === "done");
+  const at = firstDone < 0 ? threads.length : firstDone;
+  return [...threads.slice(0, at), t, ...threads.slice(at)];
+}
+
 /** A new access under a name: a finished thread of that name is forgotten, a sleeping one lives on unnamed. */
 export function beginThread(s: State, name: string | null): State {
   if (name === null || !s.uffd.threads.some((t) => t.name === name)) return s;
@@ -37,7 +44,7 @@ export function runThread(s: State, op: ThreadOp, run: ThreadRunner): StepResult
   const name = threadName(op);
   const r = run(beginThread(s, name), op);
   if (r.blocked === undefined) return r;
-  return { ...r, state: withThreads(r.state, [...r.state.uffd.threads, { name, op, faults: 1, status: { kind: "blocked", msg: r.blocked } }]) };
+  return { ...r, state: withThreads(r.state, queued(r.state.uffd.threads, { name, op, faults: 1, status: { kind: "blocked", msg: r.blocked } })) };
 }
 
 /** Runs one access op (access or vcpu_access) from scratch; passed in by step() to keep this module acyclic. */
@@ -54,7 +61,7 @@ function wokenBy(s: State, ctx: number, start: number, end: number | undefined):
 function retry(s: State, t: UffdThread, run: ThreadRunner): { state: State; fired: readonly string[] } {
   const r = run(s, t.op);
   const rest = r.state.uffd.threads.filter((x) => x !== t);
-  if (r.blocked !== undefined) return { state: withThreads(r.state, [...rest, { ...t, faults: t.faults + 1, status: { kind: "blocked", msg: r.blocked } }]), fired: r.fired };
+  if (r.blocked !== undefined) return { state: withThreads(r.state, queued(rest, { ...t, faults: t.faults + 1, status: { kind: "blocked", msg: r.blocked } })), fired: r.fired };
   const done = t.name === null ? rest : [...rest, { ...t, status: { kind: "done" as const, outcome: r.outcome } }];
   return { state: withThreads(r.state, done), fired: r.fired };
 }

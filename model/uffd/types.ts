@@ -42,7 +42,7 @@ export interface UffdThread {
 export interface UffdState {
   readonly ctxs: readonly UffdCtx[];
   readonly names: ReadonlyMap<string, number>;
-  /** In wait-queue order: a thread that sleeps again goes to the tail. */
+  /** The sleeping threads in wait-queue order (one that sleeps again goes to their tail), then the finished ones in the order they finished. */
   readonly threads: readonly UffdThread[];
 }
 

@@ -144,6 +144,6 @@ export const POSTCOPY_RACE: Suite & { config: Config } = {
   kind: "concurrent",
   area: "postcopy",
   config: PRESETS.default,
-  runs: 200,
+  runs: 400,
   run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
 };

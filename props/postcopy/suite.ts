@@ -79,6 +79,6 @@ export const POSTCOPY_SUITES: readonly PostcopySuite[] = [
     "postcopy",
     "post-copy restore/migration end to end: guest_memfd + KVM Userfault for vCPUs, uffd MINOR/MISSING + CONTINUE for VMM threads, background fetcher racing demand faults (op-level interleavings)",
     scenarioArbitrary({ maxPages: 4, maxEvents: 24, threads: 2, guestWrites: true }),
-    300,
+    600,
   ),
 ];

@@ -61,7 +61,7 @@ export const UFFD_RACE: ConcurrentSuite = {
   config: PRESETS["kernel-6.18"],
   setup: SETUP,
   actors,
-  runs: 600,
+  runs: 1200,
   steps: 24,
   depth: 3,
   run: (opts) => runConcurrentSuite(UFFD_RACE, opts),
