@@ -16,7 +16,7 @@ import { refuse, result, type State, type StepResult } from "../state.js";
 import { badRange, REGISTER_RULES } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
-import { wpRange } from "./wp.js";
+import { WP_RULES, wpRange } from "./wp.js";
 
 const FS = "fs/userfaultfd.c";
 const MM = "mm/userfaultfd.c";
@@ -268,7 +268,7 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
     const owner = s.uffd.ctxs[v.reg!.ctx]!;
     next = wpRange(next, next.mm.maps.get(m.id)!, Math.max(v.start, start), Math.min(v.end, end), enable, owner.features.includes("WP_UNPOPULATED"));
   }
-  const res = result(next, { result: "ok" }, IOCTL_RULES.writeprotect);
+  const res = result(next, { result: "ok" }, IOCTL_RULES.writeprotect, enable ? WP_RULES.protect : WP_RULES.resolve);
   if (enable || dontwake) return res;
   return afterWake(res, wakeRange(next, ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, run));
 }

@@ -58,8 +58,8 @@ export function uffdOps(l: UffdLayout): fc.Arbitrary<Op> {
     .map(([[m, p], advice]): Op => ({ op: "madvise", map: m.id, offset: Math.floor(p / m.unit) * m.unit * P, len: m.unit * P, advice }));
   const unmap = map.map((m): Op => ({ op: "munmap", map: m.id, offset: m.unit * P, len: m.unit * P }));
   const remap = fc.constantFrom(...l.maps.map((m) => m.create));
-  const reopen = fc.tuple(fc.constantFrom(...l.uffds), fc.constantFrom(...l.features)).chain(([u, f]) =>
-    fc.constantFrom<Op>({ op: "close", uffd: u }, { op: "uffd_open", uffd: u, features: [...f] }),
+  const reopen = fc.tuple(fc.constantFrom(...l.uffds), fc.constantFrom(...l.features), fc.boolean()).chain(([u, f, userOnly]) =>
+    fc.constantFrom<Op>({ op: "close", uffd: u }, { op: "uffd_open", uffd: u, features: [...f], ...(userOnly ? { flags: ["USER_MODE_ONLY" as const] } : {}) }),
   );
   const files =
     l.files.length === 0
