@@ -4,6 +4,7 @@
 // found with a short counterexample, printed as a race diagram.
 import { describe, expect, it } from "vitest";
 import { renderRaceDiagram } from "../props/concurrent/diagram.js";
+import type { RaceFailure } from "../props/concurrent/harness.js";
 import { renderPostcopyDiagram } from "../props/postcopy/diagram.js";
 import { POSTCOPY_RACE } from "../props/postcopy/race.js";
 import { POSTCOPY_SUITES } from "../props/postcopy/suite.js";
@@ -77,7 +78,11 @@ describe("post-copy, under the race harness", () => {
       expect(r.shrunkLength).toBeLessThanOrEqual(12);
       const s = r.counterexample!;
       const replayed = await replay(s);
-      console.log(`${b.bug}: ${r.failure!.property} after ${r.runsToFailure} runs (${(r as { foundBy?: string }).foundBy})\n${renderRaceDiagram(s, { ...replayed, failure: replayed.failure ?? { ...r.failure!, step: r.failure!.step } })}`);
+      // A post-copy check fails after the run: draw the steps up to the read that showed it.
+      const f: RaceFailure = replayed.failure ?? r.failure!;
+      const read = replayed.race!.ops.find((o) => o.actor === f.actor && o.index === f.step);
+      const steps = replayed.race!.steps.filter((st) => replayed.failure !== undefined || read === undefined || st.index <= read.retStep);
+      console.log(`${b.bug}: ${f.property} after ${r.runsToFailure} runs (${(r as { foundBy?: string }).foundBy})\n${renderRaceDiagram(s, { ...replayed, failure: f, race: { ...replayed.race!, steps } })}`);
     });
   }
 });

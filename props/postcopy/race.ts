@@ -49,7 +49,7 @@ export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[
   ];
 }
 
-/** Every completed read of guest memory returned the source byte of its page. */
+/** Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its actor). */
 export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefined {
   const pageOf = (op: Op): number | undefined => {
     if (op.op === "vcpu_access") return Math.floor(op.gpa / PAGE_SIZE);
@@ -64,7 +64,7 @@ export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefin
     const want = r.sc.source[p]!;
     if (out.value !== want) {
       const property = o.op.op === "read_alias" ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
-      return { property, step: o.retStep, expected: want, actual: out.value, detail: `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`, actor: o.actor };
+      return { property, step: o.index, expected: want, actual: out.value, detail: `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`, actor: o.actor };
     }
   }
   return undefined;
