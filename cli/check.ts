@@ -1,4 +1,5 @@
 // faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
+import { availableParallelism } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
 import { SUITES } from "../props/registry.js";
 import { Stats } from "../props/stats.js";
@@ -11,6 +12,7 @@ import { seconds, table } from "./format.js";
 import { createProgress } from "./progress.js";
 import { parseShard, runSeed, shardRuns, type Shard } from "./shard.js";
 import { VERSION } from "./version.js";
+import { planOf, runOnWorkers, type SuiteRuns } from "./workers.js";
 
 const COMMAND = "check";
 
@@ -22,6 +24,8 @@ interface Options {
   readonly budgetMs?: number;
   readonly bugs?: readonly string[];
   readonly json: boolean;
+  /** Worker threads; 1 runs everything in this thread. */
+  readonly workers: number;
 }
 
 interface SuiteReport {
@@ -56,6 +60,7 @@ function options(args: readonly string[]): Options {
     "--time-budget": "value",
     "--bugs": "value",
     "--json": "flag",
+    "--workers": "value",
   });
   if (p.positional.length > 0) throw new UsageError(COMMAND, `unexpected argument "${p.positional[0]}"`);
   const only = p.values.get("--suite");
@@ -71,6 +76,7 @@ function options(args: readonly string[]): Options {
     suites: SUITES.filter((s) => chosen.includes(s.name)),
     seed: integerOption(COMMAND, "--seed", seedText, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 31),
     json: p.flags.has("--json"),
+    workers: integerOption(COMMAND, "--workers", p.values.get("--workers"), 1, 256) ?? availableParallelism(),
     ...(runs === undefined ? {} : { runs }),
     ...(shardText === undefined ? {} : { shard: parseShard(COMMAND, shardText) }),
     ...(budget === undefined ? {} : { budgetMs: budget * 1000 }),
@@ -192,10 +198,16 @@ export async function check(args: readonly string[]): Promise<number> {
   const started = performance.now();
   const deadline = o.budgetMs === undefined ? undefined : started + o.budgetMs;
   const reports: SuiteReport[] = [];
-  for (const suite of o.suites) {
-    const r = store(o, await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
+  const finished = (ran: SuiteRuns): void => {
+    const r = store(o, ran);
     reports.push(r);
-    progress.finish(`${suite.name}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${seconds(r.durationMs)}, ${verdict(r)}`);
+    progress.finish(`${r.suite.name}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${seconds(r.durationMs)}, ${verdict(r)}`);
+  };
+  if (o.workers > 1) {
+    const onRun = (suite: Suite, done: number, total: number, ms: number): void => progress.update(suite.name, done, total, ms);
+    await runOnWorkers(planOf(o.suites, o.seed, o.runs, o.shard), o.workers, o.bugs, deadline, { onRun, onSuite: finished });
+  } else {
+    for (const suite of o.suites) finished(await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
   }
   const totalMs = performance.now() - started;
   if (o.json) {

@@ -17,6 +17,15 @@ function hash52(text: string): number {
   return a * 2 ** 20 + (b >>> 12);
 }
 
+/** A Stats as plain data, to cross a worker thread boundary (structured clone drops the class). */
+export interface StatsData {
+  readonly runs: number;
+  readonly commands: number;
+  readonly states: readonly number[];
+  readonly invariants: readonly (readonly [string, InvariantCount])[];
+  readonly rules: readonly (readonly [string, number])[];
+}
+
 export class Stats {
   runs = 0;
   commands = 0;
@@ -62,6 +71,20 @@ export class Stats {
       this.invariants.set(k, { checked: c.checked + v.checked, nonVacuous: c.nonVacuous + v.nonVacuous });
     }
     for (const [k, v] of o.rules) this.rules.set(k, (this.rules.get(k) ?? 0) + v);
+  }
+
+  data(): StatsData {
+    return { runs: this.runs, commands: this.commands, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
+  }
+
+  static fromData(d: StatsData): Stats {
+    const s = new Stats();
+    s.runs = d.runs;
+    s.commands = d.commands;
+    for (const h of d.states) s.states.add(h);
+    for (const [k, v] of d.invariants) s.invariants.set(k, { ...v });
+    for (const [k, v] of d.rules) s.rules.set(k, v);
+    return s;
   }
 
   toJSON(): object {
