@@ -1,12 +1,13 @@
 // Sequential refinement, one op at a time: the model's step and the impl's exec must give the same outcome
 // and the same abstract state, and every invariant must hold on the impl's abstract state.
-import { canonicalText, firstDifference, INVARIANTS, initial, step, type State } from "../model/index.js";
+import { firstDifference, INVARIANTS, initial, step, type State } from "../model/index.js";
 import { canonical } from "../model/canonical.js";
 import { createSystem, type System } from "../impl/system.js";
 import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { sameOutcome } from "./outcomes.js";
+import { sameState, stateHash } from "./state-compare.js";
 import type { Stats } from "./stats.js";
 
 /** Which checks run: refinement (outcomes and abstract states), and which invariants (all when true). */
@@ -94,15 +95,14 @@ export class Checker {
       this.stats?.recordInvariant(inv.name, v.nonVacuous);
       if (!v.holds) this.fail(inv.name, "holds", "violated", v.detail ?? inv.description);
     }
-    const modelText = canonicalText(r.state);
     if (this.checks.refinement) {
       if (!sameOutcome(r.outcome, outcome)) this.fail("refinement.outcome", r.outcome, outcome, `model and impl disagree on the outcome of ${op.op}`);
-      if (canonicalText(post) !== modelText) {
+      if (!sameState(r.state, post)) {
         const d = firstDifference(canonical(r.state), canonical(post))!;
         this.fail("refinement.state", d.left, d.right, `abstract states differ at ${d.path}`);
       }
     }
-    this.stats?.recordState(modelText);
+    this.stats?.recordStateHash(stateHash(r.state));
     this.model = r.state;
     this.implState = post;
   }

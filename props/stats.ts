@@ -54,7 +54,12 @@ export class Stats {
   }
 
   recordState(text: string): void {
-    if (!this.frozen) this.states.add(hash52(text));
+    this.recordStateHash(hash52(text));
+  }
+
+  /** A state already hashed (props/state-compare.ts stateHash). */
+  recordStateHash(h: number): void {
+    if (!this.frozen) this.states.add(h);
   }
 
   get distinctStates(): number {
