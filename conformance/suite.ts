@@ -83,7 +83,7 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
     .map(({ vcpu, gpa: g, off, write, byte: b }): Op => ({ op: "vcpu_access", vm: "v0", vcpu, gpa: g + off, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
 
   const hostOffset = fc.constantFrom(0, PAGE, 2 * MiB - PAGE, 2 * MiB - 1, 2 * MiB, 4 * MiB - PAGE);
-  const map = fc.constantFrom("m0", "m1", "m5");
+  const map = fc.constantFrom("m0", "m1", "m5", "m2");
   const hostAccess = fc
     .record({ map, offset: hostOffset, write: fc.boolean(), byte })
     .map(({ map: m, offset, write, byte: b }): Op => ({ op: "access", map: m, offset, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
@@ -94,16 +94,28 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
     fc.record({ offset: hostOffset, len: fc.constantFrom(1, PAGE), byte }).map((r): Op => ({ op: "pwrite", file: "f0", offset: r.offset, len: r.len, byte: r.byte })),
     hostOffset.map((offset): Op => ({ op: "pread", file: "f0", offset })),
     fc
-      .record({ offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), mode: fc.constantFrom<("PUNCH_HOLE" | "KEEP_SIZE")[]>(["PUNCH_HOLE", "KEEP_SIZE"], ["KEEP_SIZE"], []) })
-      .map((r): Op => ({ op: "file_fallocate", file: "f0", mode: r.mode, offset: r.offset, len: r.len })),
+      .record({
+        // vfs_fallocate's order: EINVAL (len 0, negative offset) before the mode, EFBIG after it; never a huge allocation
+        range: fc.oneof(
+          { weight: 6, arbitrary: fc.record({ offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB) }) },
+          { weight: 1, arbitrary: fc.constantFrom({ offset: 0, len: 0 }, { offset: 2 ** 63, len: PAGE }, { offset: 2 ** 62, len: 2 ** 62 }) },
+        ),
+        mode: fc.constantFrom<("PUNCH_HOLE" | "KEEP_SIZE")[]>(["PUNCH_HOLE", "KEEP_SIZE"], ["KEEP_SIZE"], [], ["PUNCH_HOLE"]),
+      })
+      .map((r): Op => ({ op: "file_fallocate", file: "f0", mode: r.mode, offset: r.range.offset, len: r.range.len })),
   );
   // Open disagreements D2 (REMOVE on guest_memfd) and D4 (REMOVE over a hole of anonymous memory) are kept out of
   // the random mix (docs/CONFORMANCE.md); their corpus scenarios keep them visible.
   const madvise = fc
     .record({ map: fc.constantFrom("m0", "m1", "m5"), offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), remove: fc.constantFrom(false, false, true) })
     .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.remove && r.map === "m1" ? "REMOVE" : "DONTNEED" }));
+  // mmap validation (sys_mmap's offset check before the fd, hugetlbfs-free) on a window nothing else uses
+  const mmapCases = fc
+    .record({ file: fc.constantFrom("f0", "f9", "anon"), offset: fc.constantFrom(0, PAGE, 1), length: fc.constantFrom(0, PAGE, 2 * MiB), shared: fc.boolean() })
+    .map((r): Op => ({ op: "mmap", map: "m2", file: r.file, offset: r.offset, length: r.length, shared: r.shared }));
   const remap = fc.oneof(
     fc.constantFrom(...MAP_OPS),
+    mmapCases,
     fc.record({ map: fc.constantFrom("m0", "m1"), half: fc.boolean() }).map((r): Op => (r.half ? { op: "munmap", map: r.map, offset: 0, len: 2 * MiB } : { op: "munmap", map: r.map })),
   );
 
@@ -147,7 +159,9 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
     fc
       .record({ size: fc.constantFrom(PAGE, 2 * MiB, 0, PAGE + 1, 2 ** 63), flags: fc.subarray(["MMAP", "INIT_SHARED"] as const) })
       .map((r): Op => ({ op: "create_gmem", vm: "v0", gmem: "g9", size: r.size, flags: [...r.flags] })),
-    fc.record({ shared: fc.boolean(), offset: fc.constantFrom(0, PAGE) }).map((r): Op => ({ op: "gmem_mmap", gmem: "g9", map: "m6", offset: r.offset, length: 2 * MiB, shared: r.shared })),
+    fc
+      .record({ gmem: fc.constantFrom("g9", "g9", "g8"), shared: fc.boolean(), offset: fc.constantFrom(0, PAGE, 1), length: fc.constantFrom(2 * MiB, 0) })
+      .map((r): Op => ({ op: "gmem_mmap", gmem: r.gmem, map: "m6", offset: r.offset, length: r.length, shared: r.shared })),
     fc.record({ offset: fc.constantFrom(0, PAGE, 2 * MiB), write: fc.boolean(), byte }).map((r): Op => ({ op: "access", map: "m6", offset: r.offset, kind: r.write ? "write" : "read", ...(r.write ? { byte: r.byte } : {}) })),
     fc.constant<Op>({ op: "close", gmem: "g9" }),
     fc.constant<Op>({ op: "munmap", map: "m6" }),

@@ -91,6 +91,8 @@ function memFile(f: MemFile): ModelFile {
     folioPages: f.folioPages,
     present: presence(firsts, f.folioPages),
     data: folioData([...f.cache].map(([n, folio]) => [n * f.folioPages, folio])),
+    ...(f.falloced.size > 0 ? { falloced: presence([...f.falloced].map((n) => n * f.folioPages), f.folioPages) } : {}),
+    ...(f.anon ? { anon: true as const } : {}),
   };
 }
 

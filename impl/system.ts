@@ -116,10 +116,7 @@ export class Kernel implements System {
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
       .with({ op: "file_fallocate" }, (o) => this.mm.fallocate(o, h))
       .with({ op: "close" }, (o) => this.close(o))
-      .with({ op: "gmem_mmap" }, async (o) => {
-        const id = this.gmemNames.get(o.gmem);
-        return id === undefined ? EBADF : gmemMmap(this.gmemInodes[id]!, id, this.mm.maps, o);
-      })
+      .with({ op: "gmem_mmap" }, async (o) => gmemMmap(this.gmemInodes, this.gmemNames.get(o.gmem), this.mm.maps, o))
       .with({ op: "gmem_fallocate" }, (o) => this.withGmem(o.gmem, (g) => gmemFallocate(this.ctx, g.inode, g.id, o, h)))
       .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
       .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))

@@ -186,10 +186,13 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
 /** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
 const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
 
-/** do_mmap's generic checks, then kvm_gmem_mmap: MMAP flag and MAP_SHARED required. */
-export function gmemMmap(inode: GmemInode, inodeId: number, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
+/** sys_mmap's offset check, the fd (inodeId undefined: not open), do_mmap's generic checks, then kvm_gmem_mmap. */
+export function gmemMmap(inodes: readonly GmemInode[], inodeId: number | undefined, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
+  if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
+  if (inodeId === undefined) return { errno: "EBADF" };
+  const inode = inodes[inodeId]!;
   const pages = Math.ceil(op.length / PAGE_SIZE);
-  if (op.length === 0 || op.offset % PAGE_SIZE !== 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+  if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
   if (maps.has(op.map)) return { errno: "EEXIST" };
   if (!inode.flags.includes("MMAP")) return { errno: "ENODEV" };
   if (op.shared === false) return { errno: "EINVAL" };

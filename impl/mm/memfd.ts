@@ -3,11 +3,15 @@ import { newFolio, type Folio } from "./folio.js";
 
 export class MemFile {
   readonly cache = new Map<number, Folio>();
+  /** Folios fallocate added that nothing has initialized yet (!folio_test_uptodate). */
+  readonly falloced = new Set<number>();
 
   constructor(
     readonly kind: "shmem" | "hugetlb",
     public size: number,
     readonly folioPages: number,
+    /** shmem_zero_setup's file behind MAP_SHARED | MAP_ANONYMOUS: no fd names it. */
+    readonly anon = false,
   ) {}
 
   /** The cached folio holding page index, and the page's position in it. */
@@ -16,6 +20,7 @@ export class MemFile {
     return folio === undefined ? undefined : { folio, sub: index % this.folioPages };
   }
 
+  /** shmem_get_folio for a fault, a write or CONTINUE: the folio, allocated if absent, and uptodate from now on. */
   getOrAlloc(index: number): { folio: Folio; sub: number } {
     const n = Math.floor(index / this.folioPages);
     let folio = this.cache.get(n);
@@ -23,7 +28,28 @@ export class MemFile {
       folio = newFolio(this.folioPages);
       this.cache.set(n, folio);
     }
+    this.falloced.delete(n);
     return { folio, sub: index % this.folioPages };
+  }
+
+  /** Whether the page is cached and uptodate: what filemap_map_pages may map. */
+  uptodate(index: number): boolean {
+    const n = Math.floor(index / this.folioPages);
+    return this.cache.has(n) && !this.falloced.has(n);
+  }
+
+  /**
+   * shmem_get_folio(SGP_FALLOC): a new folio stays !uptodate; a second SGP_FALLOC on a !uptodate one clears it
+   * and marks it uptodate (shmem_fallocate's comment). hugetlbfs folios are always uptodate.
+   */
+  fallocate(index: number): void {
+    const n = Math.floor(index / this.folioPages);
+    if (this.cache.has(n)) {
+      this.falloced.delete(n);
+      return;
+    }
+    this.cache.set(n, newFolio(this.folioPages));
+    if (this.kind === "shmem") this.falloced.add(n);
   }
 
   /** Drops the folios wholly inside [start, end) (page indexes); returns them. */
@@ -33,6 +59,7 @@ export class MemFile {
       if (n * this.folioPages >= start && (n + 1) * this.folioPages <= end) {
         gone.push(f);
         this.cache.delete(n);
+        this.falloced.delete(n);
       }
     }
     return gone;

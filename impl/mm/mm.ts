@@ -11,7 +11,7 @@ import { ZERO_FOLIO, copyFolio, newFolio, pageOf, peekPage, type Folio } from ".
 import { blockedOutcome, type Waiter } from "../uffd/ctx.js";
 import { USER_ORIGIN, handleUserfault, type Origin, type Reason } from "../uffd/fault.js";
 import type { MemType } from "../../model/uffd/vma.js";
-import { Mapping, type Pte } from "./mapping.js";
+import { Mapping, type ImplBacking, type Pte } from "./mapping.js";
 import { MemFile } from "./memfd.js";
 
 export interface MmuNotifier {
@@ -40,6 +40,8 @@ export interface GmemMapOps {
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
+/** loff_t: offsets and lengths at or above 2^63 are negative; s_maxbytes is MAX_LFS_FILESIZE. */
+const LOFF_LIMIT = 2 ** 63;
 const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
 const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
 type Pass = FaultResult | { readonly kind: "retry" };
@@ -88,16 +90,25 @@ export class Mm {
     return { result: "ok" };
   }
 
+  /** sys_mmap's offset check, ksys_mmap_pgoff's fget, then do_mmap (and hugetlbfs_file_mmap's offset check). */
   mmap(op: OpOf<"mmap">): Outcome {
     const anon = op.file === "anon";
+    if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
     const f = anon ? undefined : this.file(op.file);
     if (!anon && f === undefined) return { errno: "EBADF" };
     const fp = f?.file.folioPages ?? 1;
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
-    if (op.length === 0 || op.offset % (fp * PAGE_SIZE) !== 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+    if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
-    const backing = f === undefined ? ({ kind: "anon" } as const) : ({ kind: "memfd", file: f.id, offset: op.offset } as const);
-    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, op.shared ?? !anon, op.prot ?? "rw", fp));
+    if (op.offset % (fp * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
+    const shared = op.shared ?? !anon;
+    let backing: ImplBacking = f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
+    if (anon && shared) {
+      // shmem_zero_setup: an unnamed shmem file of the mapping's size.
+      backing = { kind: "memfd", file: this.files.length, offset: 0 };
+      this.files.push(new MemFile("shmem", pages * PAGE_SIZE, 1, true));
+    }
+    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot ?? "rw", fp));
     return { result: "ok" };
   }
 
@@ -297,7 +308,7 @@ export class Mm {
   async alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, h: Hooks): Promise<Outcome> {
     const map = this.maps.get(op.map);
     if (map === undefined) return { result: "SIGSEGV" };
-    if (map.backing.kind === "anon") return { errno: "EINVAL" };
+    if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && this.files[map.backing.file]!.anon)) return { errno: "EINVAL" };
     if (map.backing.kind === "gmem") return this.gmem.alias(op, map, h);
     const file = this.files[map.backing.file]!;
     const start = map.backing.offset + op.offset;
@@ -413,21 +424,24 @@ export class Mm {
     return hole ? { errno: "ENOMEM" } : { result: "ok" };
   }
 
+  /** vfs_fallocate's checks, then shmem_fallocate / hugetlbfs_fallocate. */
   async fallocate(op: OpOf<"file_fallocate">, h: Hooks): Promise<Outcome> {
     const f = this.file(op.file);
     if (f === undefined) return { errno: "EBADF" };
     const punch = op.mode.includes("PUNCH_HOLE");
     const keep = op.mode.includes("KEEP_SIZE");
+    if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
     if (punch && !keep) return { errno: "EOPNOTSUPP" };
-    if (op.len === 0) return { errno: "EINVAL" };
+    if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
     if (punch) {
       await this.punchHole(f.id, op.offset, op.len, h);
       return { result: "ok" };
     }
     if (!keep) f.file.size = Math.max(f.file.size, op.offset + op.len);
+    // SGP_FALLOC has no i_size check: with KEEP_SIZE the folios past EOF are allocated too.
     const folio = f.file.folioPages * PAGE_SIZE;
-    const end = Math.min(Math.ceil((op.offset + op.len) / folio) * folio, Math.ceil(f.file.size / folio) * folio);
-    for (let pos = Math.floor(op.offset / folio) * folio; pos < end; pos += folio) f.file.getOrAlloc(pos / PAGE_SIZE);
+    const end = Math.ceil((op.offset + op.len) / folio) * folio;
+    for (let pos = Math.floor(op.offset / folio) * folio; pos < end; pos += folio) f.file.fallocate(pos / PAGE_SIZE);
     return { result: "ok" };
   }
 

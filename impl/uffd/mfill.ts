@@ -71,6 +71,8 @@ class Filler {
     if (folio === undefined) return "EFAULT";
     if (this.mm.memType(map) === "hugetlb" && this.pastEof(index)) return "EFAULT";
     if (map.pte(index) !== undefined) return "EEXIST";
+    // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
+    if (map.backing.kind === "memfd") this.mm.files[map.backing.file]!.getOrAlloc(map.backingIndex(index));
     if (this.bugs.has("uffd-continue-clears-page")) for (const p of folio.sub.values()) fillPage(p, 0, PAGE_SIZE, 0);
     install(map, map.keyOf(index), span, "file", this.bugs.has("uffd-continue-fresh-page") ? newFolio(folio.pages) : folio, this.req.wp);
     return undefined;

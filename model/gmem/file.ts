@@ -151,8 +151,9 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
 }
 
-/** kvm_gmem_mmap after do_mmap's generic checks (which come first: length, offset, MAP_FIXED_NOREPLACE). */
+/** sys_mmap's offset check, the fd, then do_mmap's generic checks (length, MAP_FIXED_NOREPLACE), then kvm_gmem_mmap. */
 export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
+  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
   const id = s.gmem.names.get(op.gmem);
   if (id === undefined) return refuse(s, GMEM_RULES.mmapBadFd);
   const inode = s.gmem.inodes[id]!;
@@ -160,7 +161,6 @@ export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
   const old = s.mm.maps.get(op.map);
   const failure = firstFailure([
     check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapOffset, () => !isPageAligned(op.offset)),
     check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),

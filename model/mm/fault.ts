@@ -4,7 +4,7 @@ import { match } from "ts-pattern";
 import { PAGE_SIZE } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
-import { assign, get, spans } from "../ranges.js";
+import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import type { State } from "../state.js";
 import { UFFD_FAULT_RULES, USER_FAULT, handleUserfault, noneReason, type Origin, type Userfault } from "../uffd/fault.js";
@@ -45,10 +45,17 @@ function folioSpan(map: Mapping, index: number, folioPages: number): { start: nu
   return { start: Math.max(0, start), end: Math.min(map.pages, start + folioPages) };
 }
 
-/** Allocates the page-cache folio holding a file index (zero-filled), if it is not cached yet. */
+export const fallocedOf = (f: MemFile): RangeMap<true> => f.falloced ?? EMPTY_RANGES;
+/** Stores the falloced pages, keeping the field absent when there are none (so untouched files compare equal). */
+export const withFalloced = (f: MemFile, falloced: RangeMap<true>): MemFile => ({ ...f, falloced: falloced.length > 0 ? falloced : undefined });
+
+/**
+ * shmem_get_folio for a fault, a write or CONTINUE (SGP_CACHE, SGP_WRITE, SGP_NOALLOC): the folio holding a file
+ * index, allocated zero-filled if it is not cached yet, and uptodate from then on (a falloced one is initialized).
+ */
 export function ensureCached(file: MemFile, index: number): MemFile {
-  if (get(file.present, index) === true) return file;
   const start = index - (index % file.folioPages);
+  if (get(file.present, index) === true) return get(fallocedOf(file), index) === true ? withFalloced(file, assign(fallocedOf(file), start, start + file.folioPages, undefined)) : file;
   return { ...file, present: assign(file.present, start, start + file.folioPages, true) };
 }
 

@@ -7,20 +7,22 @@ import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { check, firstFailure, rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
-import { FAULT_RULES as FAULTS, ensureCached, handleMmFault, withFile, withMap, type HostFault } from "./fault.js";
+import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
 import { UFFD_EVENT_RULES, raisesEvent } from "../uffd/events.js";
 import { blockedOutcome } from "../uffd/thread.js";
 import { hasMode, markersOf, regAt, regsOf, withMarkers, withRegs } from "../uffd/vma.js";
-import type { Mapping, Marker, MemFile } from "./types.js";
+import type { Backing, Mapping, Marker, MemFile } from "./types.js";
 
 export const MM_RULES = {
   badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
   hugetlbSize: rule("mm.hugetlb-size", "fs/hugetlbfs/inode.c (hugetlbfs_setattr)", "ftruncate of a hugetlbfs file to a size that is not a multiple of the huge page size", "EINVAL"),
   memfd: rule("mm.memfd", "mm/memfd.c (memfd_create); mm/shmem.c (shmem_setattr)", "memfd_create + ftruncate(size) creates the file"),
-  mmapLen: rule("mm.mmap-len", "mm/mmap.c (do_mmap)", "mmap of length 0", "EINVAL"),
-  mmapOffset: rule("mm.mmap-offset", "mm/mmap.c (do_mmap); fs/hugetlbfs/inode.c (hugetlbfs_file_mmap)", "mmap offset not page aligned (huge-page aligned for hugetlbfs)", "EINVAL"),
+  mmapLen: rule("mm.mmap-len", "mm/mmap.c (do_mmap)", "mmap of length 0 (after ksys_mmap_pgoff's fget)", "EINVAL"),
+  mmapOffset: rule("mm.mmap-offset", "arch/x86/kernel/sys_x86_64.c (sys_mmap: before ksys_mmap_pgoff's fget)", "mmap offset not page aligned, checked before the fd is looked up", "EINVAL"),
+  mmapHugeOffset: rule("mm.mmap-hugetlb-offset", "fs/hugetlbfs/inode.c (hugetlbfs_file_mmap, from mmap_region after do_mmap's MAP_FIXED_NOREPLACE check)", "mmap of a hugetlbfs file at an offset that is not huge-page aligned", "EINVAL"),
+  sharedAnon: rule("mm.mmap-shared-anon", "mm/mmap.c (do_mmap: MAP_SHARED anonymous); mm/shmem.c (shmem_zero_setup)", "MAP_SHARED | MAP_ANONYMOUS memory is an unnamed shmem file of the mapping's size, which no fd names"),
   mmapWindow: rule("faultline.map-window", "docs/VOCABULARY.md (mapping layout)", "a mapping must fit its map id's 1 TiB window", "EINVAL"),
   mmapExists: rule("mm.mmap-noreplace", "mm/mmap.c (do_mmap, MAP_FIXED_NOREPLACE)", "the map's window is still mapped", "EEXIST"),
   mmap: rule("mm.mmap", "mm/mmap.c (do_mmap)", "the mapping is created at its window"),
@@ -28,7 +30,7 @@ export const MM_RULES = {
   munmapHuge: rule("mm.munmap-hugetlb", "mm/hugetlb.c (hugetlb_vm_op_split)", "munmap would split a hugetlbfs page", "EINVAL"),
   munmap: rule("mm.munmap", "mm/vma.c (do_vmi_munmap)", "the range is unmapped; its private pages are freed and KVM is notified"),
   access: rule("mm.access", "mm/memory.c (handle_mm_fault)", "a user access reads or writes the page behind its PTE"),
-  noAlias: rule("faultline.no-alias", "docs/VOCABULARY.md (write_alias)", "anonymous memory has no second mapping to write through", "EINVAL"),
+  noAlias: rule("faultline.no-alias", "docs/VOCABULARY.md (write_alias)", "anonymous memory (shared or private) has no fd to map a second time", "EINVAL"),
   alias: rule("mm.alias", "mm/shmem.c (shmem_fault); 20210115190451.3135416-1-axelrasmussen@google.com", "an access through an unregistered second mapping reaches the page cache, allocating on first touch"),
   hugetlbWrite: rule("mm.hugetlbfs-write", "fs/hugetlbfs/inode.c (hugetlbfs_file_operations has no write_iter)", "write(2) to a hugetlbfs file", "EINVAL"),
   pwrite: rule("mm.pwrite", "mm/shmem.c (shmem_write_begin)", "pwrite stores into the page cache and extends i_size"),
@@ -39,9 +41,14 @@ export const MM_RULES = {
   madviseHole: rule("mm.madvise-enomem", "mm/madvise.c (madvise_walk_vmas)", "part of the range is not mapped (the mapped parts are still advised)", "ENOMEM"),
   dontneed: rule("mm.madv-dontneed", "mm/madvise.c (madvise_dontneed_single_vma)", "MADV_DONTNEED drops this mapping's PTEs and private pages; the page cache keeps its pages"),
   punch: rule("mm.punch-hole", "mm/shmem.c (shmem_fallocate, shmem_truncate_range); fs/hugetlbfs/inode.c (hugetlbfs_punch_hole)", "punching a hole frees whole cached pages in every mapping and zeroes partial ones"),
+  fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "offset negative as loff_t, or len <= 0: checked before the mode", "EINVAL"),
   fallocMode: rule("mm.fallocate-mode", "fs/open.c (vfs_fallocate)", "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
-  fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "fallocate length 0", "EINVAL"),
-  allocate: rule("mm.fallocate-allocate", "mm/shmem.c (shmem_fallocate)", "fallocate allocates page-cache pages (extending i_size without KEEP_SIZE)"),
+  fallocBig: rule("mm.fallocate-efbig", "fs/open.c (vfs_fallocate)", "offset + len beyond s_maxbytes (MAX_LFS_FILESIZE)", "EFBIG"),
+  allocate: rule(
+    "mm.fallocate-allocate",
+    "mm/shmem.c (shmem_fallocate, shmem_get_folio_gfp: SGP_FALLOC); fs/hugetlbfs/inode.c (hugetlbfs_fallocate)",
+    "fallocate allocates every folio of the range, past i_size too, and extends i_size without KEEP_SIZE; new shmem folios stay !uptodate until first used",
+  ),
   closeFile: rule("mm.close", "fs/file.c (close_fd)", "closing drops the fd; the inode lives while mappings use it"),
 };
 
@@ -62,32 +69,38 @@ export function memfd(s: State, op: OpOf<"memfd">): StepResult {
 
 export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   const anon = op.file === "anon";
+  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
   const f = anon ? undefined : fileOf(s, op.file);
   if (!anon && f === undefined) return refuse(s, MM_RULES.badFd);
   const folioPages = f?.file.folioPages ?? 1;
   const pages = Math.ceil(pagesOf(op.length) / folioPages) * folioPages;
-  const base = mapBase(op.map);
   const old = s.mm.maps.get(op.map);
   const failure = firstFailure([
     check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
     check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
+    check(MM_RULES.mmapHugeOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
+  const shared = op.shared ?? !anon;
+  // MAP_SHARED | MAP_ANONYMOUS is backed by an unnamed shmem file of the mapping's size (shmem_zero_setup).
+  const zero: MemFile | undefined = anon && shared ? { kind: "shmem", size: pages * PAGE_SIZE, folioPages: 1, present: EMPTY_RANGES, data: new Map(), anon: true } : undefined;
+  const next = zero === undefined ? s : { ...s, mm: { ...s.mm, files: [...s.mm.files, zero] } };
+  const backing: Backing =
+    zero !== undefined ? { kind: "memfd", file: s.mm.files.length, offset: 0 } : f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
   const map: Mapping = {
     id: op.map,
-    base,
+    base: mapBase(op.map),
     pages,
-    backing: f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset },
-    shared: op.shared ?? !anon,
+    backing,
+    shared,
     prot: op.prot ?? "rw",
     live: assign(EMPTY_RANGES, 0, pages, true),
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
     anonData: new Map(),
   };
-  return result(withMap(s, map), { result: "ok" }, MM_RULES.mmap);
+  return result(withMap(next, map), { result: "ok" }, ...(zero === undefined ? [] : [MM_RULES.sharedAnon]), MM_RULES.mmap);
 }
 
 /** How a zap treats PTE markers (zap_pte_range with its zap_details): MADV_DONTNEED, unmap_mapping_pages, munmap. */
@@ -156,7 +169,7 @@ export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFaul
 export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, gmemAlias: (s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping) => StepResult): StepResult {
   const map = s.mm.maps.get(op.map);
   if (map === undefined) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
-  if (map.backing.kind === "anon") return refuse(s, MM_RULES.noAlias);
+  if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && s.mm.files[map.backing.file]!.anon === true)) return refuse(s, MM_RULES.noAlias);
   if (map.backing.kind === "gmem") return gmemAlias(s, op, map);
   const fileId = map.backing.file;
   const start = map.backing.offset + op.offset;
@@ -198,7 +211,8 @@ export function pread(s: State, op: OpOf<"pread">): StepResult {
  */
 export function truncatePages(s: State, fileId: number, start: number, end: number): State {
   const file = s.mm.files[fileId]!;
-  let next = withFile(s, fileId, { ...file, present: assign(file.present, start, end, undefined), data: withoutKeysIn(file.data, start, end) });
+  const dropped = withFalloced({ ...file, present: assign(file.present, start, end, undefined), data: withoutKeysIn(file.data, start, end) }, assign(fallocedOf(file), start, end, undefined));
+  let next = withFile(s, fileId, dropped);
   for (const map of s.mm.maps.values()) {
     if (map.backing.kind !== "memfd" || map.backing.file !== fileId) continue;
     const first = map.backing.offset / PAGE_SIZE;
@@ -263,21 +277,38 @@ export function madvise(s: State, op: OpOf<"madvise">): StepResult {
   return hole ? result(next, { errno: "ENOMEM" }, done, MM_RULES.madviseHole) : result(next, { result: "ok" }, done);
 }
 
+/** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
+const LOFF_LIMIT = 2 ** 63;
+
+/** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
 export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult {
   const f = fileOf(s, op.file);
   if (f === undefined) return refuse(s, MM_RULES.badFd);
   const punch = op.mode.includes("PUNCH_HOLE");
   const keep = op.mode.includes("KEEP_SIZE");
-  if (punch && !keep) return refuse(s, MM_RULES.fallocMode);
-  if (op.len === 0) return refuse(s, MM_RULES.fallocArgs);
+  const failure = firstFailure([
+    check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT),
+    check(MM_RULES.fallocMode, () => punch && !keep),
+    check(MM_RULES.fallocBig, () => op.offset + op.len >= LOFF_LIMIT),
+  ]);
+  if (failure !== undefined) return refuse(s, failure);
   if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);
   const folio = f.file.folioPages * PAGE_SIZE;
+  // Every folio of the range is allocated, past i_size too (KEEP_SIZE): SGP_FALLOC has no i_size check.
   const a = Math.floor(op.offset / folio) * folio;
   const b = Math.ceil((op.offset + op.len) / folio) * folio;
   const size = keep ? f.file.size : Math.max(f.file.size, op.offset + op.len);
-  const allocEnd = Math.min(b, Math.ceil(size / folio) * folio);
-  const file: MemFile = { ...f.file, size, present: a < allocEnd ? assign(f.file.present, a / PAGE_SIZE, allocEnd / PAGE_SIZE, true) : f.file.present };
-  return result(withFile(s, f.id, file), { result: "ok" }, MM_RULES.allocate);
+  return result(withFile(s, f.id, { ...fallocatePages(f.file, a / PAGE_SIZE, b / PAGE_SIZE), size }), { result: "ok" }, MM_RULES.allocate);
+}
+
+/**
+ * shmem_get_folio(SGP_FALLOC) over [start, end): new shmem folios stay !uptodate (falloced), and a second
+ * SGP_FALLOC on a falloced one initializes it (shmem_fallocate's comment); hugetlbfs folios are uptodate.
+ */
+function fallocatePages(file: MemFile, start: number, end: number): MemFile {
+  let falloced = file.kind === "shmem" ? assign(fallocedOf(file), start, end, true) : fallocedOf(file);
+  for (const sp of spans(file.present, start, end)) falloced = assign(falloced, sp.start, sp.end, undefined);
+  return withFalloced({ ...file, present: assign(file.present, start, end, true) }, falloced);
 }
 
 export function closeFile(s: State, name: string): StepResult {

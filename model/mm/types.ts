@@ -46,6 +46,10 @@ export interface MemFile {
   /** Page-cache presence per 4 KiB index (whole folios for hugetlbfs). */
   readonly present: RangeMap<true>;
   readonly data: ReadonlyMap<number, PageBytes>;
+  /** shmem pages fallocate added that nothing has initialized yet (!folio_test_uptodate); absent when empty. */
+  readonly falloced?: RangeMap<true>;
+  /** The unnamed file behind MAP_SHARED | MAP_ANONYMOUS memory: no fd names it. */
+  readonly anon?: true;
 }
 
 export interface MmState {

@@ -142,7 +142,9 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
     if (f.type === "shmem" && pastEof(s, m, i)) return stop(IOCTL_RULES.continueEof);
     if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole);
     if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
-    return { ok: true, state: install(s, m, i, i + 1, "file", f.wp) };
+    // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
+    const ready = m.backing.kind === "memfd" ? withFile(s, m.backing.file, ensureCached(s.mm.files[m.backing.file]!, backingIndex(m, i))) : s;
+    return { ok: true, state: install(ready, m, i, i + 1, "file", f.wp) };
   }
   if (f.kind === "poison" || (f.kind === "zeropage" && !shared)) {
     if (pastEof(s, m, i)) return stop(IOCTL_RULES.eof);
