@@ -104,11 +104,15 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
       })
       .map((r): Op => ({ op: "file_fallocate", file: "f0", mode: r.mode, offset: r.range.offset, len: r.range.len })),
   );
-  // Open disagreements D2 (REMOVE on guest_memfd) and D4 (REMOVE over a hole of anonymous memory) are kept out of
-  // the random mix (docs/CONFORMANCE.md); their corpus scenarios keep them visible.
+  // madvise_walk_vmas over every kind of mapping, across m0's half munmap and past a mapping's end
   const madvise = fc
-    .record({ map: fc.constantFrom("m0", "m1", "m5"), offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE), len: fc.constantFrom(PAGE, 2 * MiB), remove: fc.constantFrom(false, false, true) })
-    .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.remove && r.map === "m1" ? "REMOVE" : "DONTNEED" }));
+    .record({
+      map: fc.constantFrom("m0", "m1", "m5", "m2"),
+      offset: fc.constantFrom(0, PAGE, 2 * MiB - PAGE, 4 * MiB - PAGE),
+      len: fc.constantFrom(PAGE, 2 * PAGE, 2 * MiB),
+      remove: fc.constantFrom(false, false, true),
+    })
+    .map((r): Op => ({ op: "madvise", map: r.map, offset: r.offset, len: r.len, advice: r.remove ? "REMOVE" : "DONTNEED" }));
   // mmap validation (sys_mmap's offset check before the fd, hugetlbfs-free) on a window nothing else uses
   const mmapCases = fc
     .record({ file: fc.constantFrom("f0", "f9", "anon"), offset: fc.constantFrom(0, PAGE, 1), length: fc.constantFrom(0, PAGE, 2 * MiB), shared: fc.boolean() })

@@ -7,7 +7,7 @@ import type { Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
-import { gmemFallocate } from "./gmem/fallocate.js";
+import { fallocateInode, gmemFallocate } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmap, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
@@ -52,6 +52,7 @@ export class Kernel implements System {
       canAlloc: (map, index) => gmemCanAlloc(this.gmemOf(map), map.backingIndex(index)),
       addFolio: (map, index) => gmemAddFolio(this.gmemOf(map), map.backingIndex(index)),
       pastEof: (map, index) => gmemPastEof(this.gmemOf(map), map.backingIndex(index)),
+      punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
     });
     const env = { mm: this.mm, config, bugs: this.bugs, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));

@@ -2,7 +2,7 @@
 import { match } from "ts-pattern";
 import type { Op, OpOf } from "../schema/ops.js";
 import { gmemConvert } from "./gmem/convert.js";
-import { gmemFallocate } from "./gmem/fallocate.js";
+import { fallocateInode, gmemFallocate } from "./gmem/fallocate.js";
 import { closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap } from "./gmem/file.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
@@ -50,7 +50,7 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "write_alias" }, { op: "read_alias" }, (o) => aliasAccess(s, o, gmemAlias))
     .with({ op: "pwrite" }, (o) => pwrite(s, o))
     .with({ op: "pread" }, (o) => pread(s, o))
-    .with({ op: "madvise" }, (o) => madvise(s, o))
+    .with({ op: "madvise" }, (o) => madvise(s, o, (st, inode, offset, len) => fallocateInode(st, inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len)))
     .with({ op: "file_fallocate" }, (o) => fileFallocate(s, o))
     .with({ op: "close" }, (o) => close(s, o))
     .with({ op: "gmem_mmap" }, (o) => gmemMmap(s, o))

@@ -20,6 +20,10 @@ const gmem: Op[] = [
 const falloc = (mode: ("PUNCH_HOLE" | "KEEP_SIZE")[], offset: number, len: number, file = "f0"): Op => ({ op: "file_fallocate", file, mode, offset, len });
 const gfalloc = (mode: ("PUNCH_HOLE" | "KEEP_SIZE")[], offset: number, len: number): Op => ({ op: "gmem_fallocate", gmem: "g0", mode, offset, len });
 
+const anon: Op = { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * P };
+const unmapFirst: Op = { op: "munmap", map: "m0", offset: 0, len: 2 * P };
+const madv = (map: string, offset: number, len: number, advice: "DONTNEED" | "REMOVE"): Op => ({ op: "madvise", map, offset, len, advice });
+
 interface Case {
   readonly name: string;
   readonly setup: readonly Op[];
@@ -45,6 +49,14 @@ const CASES: readonly Case[] = [
   { name: "fallocate of an unknown fd", setup: [], op: falloc(["PUNCH_HOLE"], 0, 0), outcome: { errno: "EBADF" }, rule: "mm.ebadf" },
   { name: "guest_memfd PUNCH_HOLE without KEEP_SIZE of length 0: vfs_fallocate first", setup: gmem, op: gfalloc(["PUNCH_HOLE"], 0, 0), outcome: { errno: "EINVAL" }, rule: "gmem.fallocate-args" },
   { name: "guest_memfd allocation past s_maxbytes before its own KEEP_SIZE check", setup: gmem, op: gfalloc([], 2 ** 62, 2 ** 62), outcome: { errno: "EFBIG" }, rule: "gmem.fallocate-efbig" },
+  // madvise_walk_vmas: per-VMA refusals in address order, ENOMEM for a hole only when every VMA succeeded (D4)
+  { name: "REMOVE where nothing is mapped", setup: [anon, unmapFirst], op: madv("m0", 0, 2 * P, "REMOVE"), outcome: { errno: "ENOMEM" }, rule: "mm.madvise-enomem" },
+  { name: "REMOVE from a hole into anonymous memory: the VMA's refusal wins", setup: [anon, unmapFirst], op: madv("m0", P, 2 * P, "REMOVE"), outcome: { errno: "EINVAL" }, rule: "mm.madvise-remove-anon" },
+  { name: "REMOVE on a private file mapping, past a hole", setup: [memfd(), { op: "mmap", map: "m1", file: "f0", offset: 0, length: 4 * P, shared: false }, { op: "munmap", map: "m1", offset: 0, len: P }], op: madv("m1", 0, 2 * P, "REMOVE"), outcome: { errno: "EACCES" }, rule: "mm.madvise-remove-private" },
+  { name: "REMOVE on a read-only shared mapping: VM_MAYWRITE is enough", setup: [memfd(), { op: "mmap", map: "m1", file: "f0", offset: 0, length: 4 * P, prot: "r" }], op: madv("m1", 0, P, "REMOVE"), outcome: { result: "ok" }, rule: "mm.punch-hole" },
+  { name: "REMOVE on a guest_memfd mapping punches the file (D2)", setup: [...gmem, { op: "gmem_mmap", gmem: "g0", map: "m5", offset: 0, length: H }], op: madv("m5", 0, P, "REMOVE"), outcome: { result: "ok" }, rule: "gmem.punch-hole" },
+  { name: "hugetlbfs DONTNEED from inside a huge page", setup: [hugetlb, { op: "mmap", map: "m1", file: "h0", offset: 0, length: H }], op: madv("m1", P, P, "DONTNEED"), outcome: { errno: "EINVAL" }, rule: "mm.madvise-dontneed-hugetlb" },
+  { name: "hugetlbfs DONTNEED from a hole before the VMA: its clipped start is aligned", setup: [{ ...hugetlb, size: 2 * H }, { op: "mmap", map: "m1", file: "h0", offset: 0, length: 2 * H }, { op: "munmap", map: "m1", offset: 0, len: H }], op: madv("m1", P, 2 * H, "DONTNEED"), outcome: { errno: "ENOMEM" }, rule: "mm.madvise-enomem" },
 ];
 
 describe("host memory validations in kernel check order", () => {
@@ -81,5 +93,34 @@ describe("fallocate allocates past i_size with KEEP_SIZE", () => {
       { result: "SIGBUS" },
       { result: "ok", value: 0 },
     ]);
+  });
+});
+
+describe("MADV_REMOVE walks the VMAs", () => {
+  it("punches the shmem pages on both sides of a hole, then reports the hole", async () => {
+    const checker = new Checker(K618);
+    await checker.applyAll([
+      memfd(),
+      { op: "pwrite", file: "f0", offset: 0, len: 8 * P, byte: 5 },
+      { op: "mmap", map: "m1", file: "f0", offset: 0, length: 8 * P },
+      { op: "munmap", map: "m1", offset: 2 * P, len: 2 * P },
+      madv("m1", 0, 6 * P, "REMOVE"),
+      ...[0, 2, 5, 6].map((p): Op => ({ op: "pread", file: "f0", offset: p * P })),
+    ]);
+    expect(checker.trace.slice(-5).map((t) => t.model)).toEqual([{ errno: "ENOMEM" }, ...[0, 5, 0, 5].map((value) => ({ result: "ok", value }))]);
+  });
+
+  it("MADV_REMOVE on a guest_memfd mapping: the page reads back zero through every mapping (D2)", async () => {
+    const checker = new Checker(K618);
+    await checker.applyAll([
+      ...gmem,
+      { op: "gmem_mmap", gmem: "g0", map: "m5", offset: 0, length: H },
+      { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 0, length: H },
+      { op: "access", map: "m5", offset: P, kind: "write", byte: 9 },
+      { op: "access", map: "m6", offset: P, kind: "read" },
+      madv("m5", P, P, "REMOVE"),
+      { op: "access", map: "m6", offset: P, kind: "read" },
+    ]);
+    expect(checker.trace.slice(-3).map((t) => t.model)).toEqual([{ result: "ok", value: 9 }, { result: "ok" }, { result: "ok", value: 0 }]);
   });
 });

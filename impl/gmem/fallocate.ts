@@ -38,23 +38,28 @@ async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
   }
 }
 
-export async function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_fallocate">, h: Hooks): Promise<Outcome> {
-  const punch = op.mode.includes("PUNCH_HOLE");
-  const keep = op.mode.includes("KEEP_SIZE");
-  if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
+export function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_fallocate">, h: Hooks): Promise<Outcome> {
+  return fallocateInode(ctx, inode, id, op.mode, op.offset, op.len, h);
+}
+
+/** vfs_fallocate then kvm_gmem_fallocate (also madvise_remove's PUNCH_HOLE | KEEP_SIZE through a mapping). */
+export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number, h: Hooks): Promise<Outcome> {
+  const punch = mode.includes("PUNCH_HOLE");
+  const keep = mode.includes("KEEP_SIZE");
+  if (offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT) return { errno: "EINVAL" };
   if (punch && !keep) return { errno: "EOPNOTSUPP" };
-  if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
+  if (offset + len >= LOFF_LIMIT) return { errno: "EFBIG" };
   if (!keep) return { errno: "EOPNOTSUPP" };
   const folioBytes = inode.folioPages * PAGE_SIZE;
-  if (op.offset % folioBytes !== 0 || op.len % folioBytes !== 0) return { errno: "EINVAL" };
-  const start = op.offset / PAGE_SIZE;
-  const end = start + op.len / PAGE_SIZE;
+  if (offset % folioBytes !== 0 || len % folioBytes !== 0) return { errno: "EINVAL" };
+  const start = offset / PAGE_SIZE;
+  const end = start + len / PAGE_SIZE;
   if (punch) {
     const last = Math.min(end, inode.size / PAGE_SIZE);
     if (start < last) await punchHole(ctx, inode, id, start, last, h);
     return { result: "ok" };
   }
-  if (op.offset + op.len > inode.size) return { errno: "EINVAL" };
+  if (offset + len > inode.size) return { errno: "EINVAL" };
   await allocate(inode, start, end, h);
   return { result: "ok" };
 }

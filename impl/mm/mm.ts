@@ -37,6 +37,8 @@ export interface GmemMapOps {
   addFolio(map: Mapping, index: number): Folio;
   /** The page lies at or beyond the file's i_size. */
   pastEof(map: Mapping, index: number): boolean;
+  /** vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + len) of the file (madvise_remove). */
+  punch(map: Mapping, offset: number, len: number, h: Hooks): Promise<Outcome>;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
@@ -397,28 +399,40 @@ export class Mm {
     if (wholeEnd > wholeStart) await this.truncate(fileId, wholeStart / PAGE_SIZE, wholeEnd / PAGE_SIZE, h);
   }
 
+  /** madvise_vma_behavior's refusal of the VMA starting at page `start` (dontneed_free_valid_vma, madvise_remove). */
+  private madviseRefusal(map: Mapping, advice: OpOf<"madvise">["advice"], start: number): Outcome | undefined {
+    if (advice === "DONTNEED") return start % map.folioPages !== 0 ? { errno: "EINVAL" } : undefined;
+    if (map.backing.kind === "anon") return { errno: "EINVAL" };
+    return map.shared ? undefined : { errno: "EACCES" };
+  }
+
+  /** madvise_walk_vmas: VMA by VMA; the first refusal ends the walk, a hole makes a good walk ENOMEM. */
   async madvise(op: OpOf<"madvise">, h: Hooks): Promise<Outcome> {
-    const map = this.maps.get(op.map);
-    const fp = map?.folioPages ?? 1;
-    if (op.offset % PAGE_SIZE !== 0 || (op.advice === "DONTNEED" && (op.offset / PAGE_SIZE) % fp !== 0)) return { errno: "EINVAL" };
+    if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
     if (op.len === 0) return { result: "ok" };
-    if (map === undefined) return { errno: "ENOMEM" };
+    const map = this.maps.get(op.map);
     const start = op.offset / PAGE_SIZE;
     const end = start + pagesOf(op.len);
-    const liveEnd = Math.min(end, map.pages);
-    const spans = [...map.live.spans(start, liveEnd)];
-    const hole = end > map.pages || spans.reduce((n, sp) => n + sp.end - sp.start, 0) < liveEnd - start;
-    if (op.advice === "REMOVE") {
-      if (map.backing.kind === "anon") return { errno: "EINVAL" };
-      if (!map.shared || map.prot !== "rw") return { errno: "EACCES" };
+    const vmas = map === undefined ? [] : [...map.live.spans(start, Math.min(end, map.pages))];
+    if (map === undefined || vmas.length === 0) return { errno: "ENOMEM" };
+    const hole = vmas.reduce((n, sp) => n + sp.end - sp.start, 0) < end - start;
+    for (const v of vmas) {
+      if (this.madviseRefusal(map, op.advice, v.start) !== undefined) break;
+      if (this.raisesEvent(map, v.start, v.end, "EVENT_REMOVE")) return { errno: "ENOTTY" };
     }
-    if (this.raisesEvent(map, start, liveEnd, "EVENT_REMOVE")) return { errno: "ENOTTY" };
-    for (const sp of spans) {
+    const fp = map.folioPages;
+    for (const v of vmas) {
+      const refusal = this.madviseRefusal(map, op.advice, v.start);
+      if (refusal !== undefined) return refusal;
+      const b = map.backing;
       if (op.advice === "DONTNEED") {
-        const e = fp > 1 ? Math.max(sp.start, Math.floor(sp.end / fp) * fp) : sp.end;
-        if (e > sp.start) await this.invalidate(map.base + sp.start * PAGE_SIZE, map.base + e * PAGE_SIZE, h, () => this.dropPages(map, sp.start, e, "dontneed"));
-      } else if (map.backing.kind === "memfd") {
-        await this.punchHole(map.backing.file, map.backing.offset + sp.start * PAGE_SIZE, (sp.end - sp.start) * PAGE_SIZE, h);
+        const e = fp > 1 ? Math.max(v.start, Math.floor(v.end / fp) * fp) : v.end;
+        if (e > v.start) await this.invalidate(map.base + v.start * PAGE_SIZE, map.base + e * PAGE_SIZE, h, () => this.dropPages(map, v.start, e, "dontneed"));
+      } else if (b.kind === "gmem") {
+        const r = await this.gmem.punch(map, b.offset + v.start * PAGE_SIZE, (v.end - v.start) * PAGE_SIZE, h);
+        if ("errno" in r) return r;
+      } else if (b.kind === "memfd") {
+        await this.punchHole(b.file, b.offset + v.start * PAGE_SIZE, (v.end - v.start) * PAGE_SIZE, h);
       }
     }
     return hole ? { errno: "ENOMEM" } : { result: "ok" };

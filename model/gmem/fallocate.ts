@@ -60,21 +60,26 @@ function allocate(inode: GmemInode, start: number, end: number): GmemInode {
 export function gmemFallocate(s: State, op: OpOf<"gmem_fallocate">): StepResult {
   const id = s.gmem.names.get(op.gmem);
   if (id === undefined) return refuse(s, FALLOCATE_RULES.badFd);
+  return fallocateInode(s, id, op.mode, op.offset, op.len);
+}
+
+/** vfs_fallocate then kvm_gmem_fallocate on an open file of inode id (also madvise_remove's PUNCH_HOLE|KEEP_SIZE). */
+export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const punch = op.mode.includes("PUNCH_HOLE");
-  const keep = op.mode.includes("KEEP_SIZE");
+  const punch = mode.includes("PUNCH_HOLE");
+  const keep = mode.includes("KEEP_SIZE");
   const folioBytes = inode.folioPages * PAGE_SIZE;
   const failure = firstFailure([
-    check(FALLOCATE_RULES.args, () => op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
     check(FALLOCATE_RULES.punchMode, () => punch && !keep),
-    check(FALLOCATE_RULES.fbig, () => op.offset + op.len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.fbig, () => offset + len >= LOFF_LIMIT),
     check(FALLOCATE_RULES.keepSize, () => !keep),
-    check(FALLOCATE_RULES.align, () => op.offset % folioBytes !== 0 || op.len % folioBytes !== 0),
-    check(FALLOCATE_RULES.beyond, () => !punch && op.offset + op.len > inode.size),
+    check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
+    check(FALLOCATE_RULES.beyond, () => !punch && offset + len > inode.size),
   ]);
   if (failure !== undefined) return refuse(s, failure);
-  const start = op.offset / PAGE_SIZE;
-  const end = start + op.len / PAGE_SIZE;
+  const start = offset / PAGE_SIZE;
+  const end = start + len / PAGE_SIZE;
   if (punch) {
     const last = Math.min(end, inode.size / PAGE_SIZE);
     return result(start < last ? punchHole(s, id, start, last) : s, { result: "ok" }, FALLOCATE_RULES.punch);

@@ -5,7 +5,7 @@ import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../const
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
-import { check, firstFailure, rule } from "../rules.js";
+import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
@@ -35,12 +35,18 @@ export const MM_RULES = {
   hugetlbWrite: rule("mm.hugetlbfs-write", "fs/hugetlbfs/inode.c (hugetlbfs_file_operations has no write_iter)", "write(2) to a hugetlbfs file", "EINVAL"),
   pwrite: rule("mm.pwrite", "mm/shmem.c (shmem_write_begin)", "pwrite stores into the page cache and extends i_size"),
   pread: rule("mm.pread", "mm/shmem.c (shmem_file_read_iter, SGP_READ)", "pread returns page-cache contents, holes read as zero, nothing past i_size"),
-  madviseArgs: rule("mm.madvise-args", "mm/madvise.c (do_madvise)", "madvise start not page aligned (huge-page aligned for hugetlbfs DONTNEED)", "EINVAL"),
-  madviseRemoveShared: rule("mm.madvise-remove-private", "mm/madvise.c (madvise_remove)", "MADV_REMOVE on a mapping that is not shared and writable", "EACCES"),
-  madviseRemoveAnon: rule("mm.madvise-remove-anon", "mm/madvise.c (madvise_remove)", "MADV_REMOVE on memory without a file", "EINVAL"),
-  madviseHole: rule("mm.madvise-enomem", "mm/madvise.c (madvise_walk_vmas)", "part of the range is not mapped (the mapped parts are still advised)", "ENOMEM"),
+  madviseArgs: rule("mm.madvise-args", "mm/madvise.c (is_valid_madvise)", "madvise start not page aligned", "EINVAL"),
+  madviseEmpty: rule("mm.madvise-empty", "mm/madvise.c (do_madvise)", "a zero length advises nothing and succeeds"),
+  madviseHugeStart: rule("mm.madvise-dontneed-hugetlb", "mm/madvise.c (madvise_dontneed_free_valid_vma)", "MADV_DONTNEED from a start inside a hugetlbfs VMA's huge page", "EINVAL"),
+  madviseRemoveShared: rule("mm.madvise-remove-private", "mm/madvise.c (madvise_remove: vma_is_shared_maywrite)", "MADV_REMOVE on a VMA that is not shared (a shared one of a writable fd has VM_MAYWRITE, whatever its prot)", "EACCES"),
+  madviseRemoveAnon: rule("mm.madvise-remove-anon", "mm/madvise.c (madvise_remove)", "MADV_REMOVE on a VMA without a file (private anonymous memory)", "EINVAL"),
+  madviseHole: rule("mm.madvise-enomem", "mm/madvise.c (madvise_walk_vmas)", "part of the range is not mapped: ENOMEM once every VMA in it was advised (a VMA's refusal wins)", "ENOMEM"),
   dontneed: rule("mm.madv-dontneed", "mm/madvise.c (madvise_dontneed_single_vma)", "MADV_DONTNEED drops this mapping's PTEs and private pages; the page cache keeps its pages"),
-  punch: rule("mm.punch-hole", "mm/shmem.c (shmem_fallocate, shmem_truncate_range); fs/hugetlbfs/inode.c (hugetlbfs_punch_hole)", "punching a hole frees whole cached pages in every mapping and zeroes partial ones"),
+  punch: rule(
+    "mm.punch-hole",
+    "mm/madvise.c (madvise_remove: vfs_fallocate PUNCH_HOLE|KEEP_SIZE); mm/shmem.c (shmem_fallocate, shmem_truncate_range); fs/hugetlbfs/inode.c (hugetlbfs_punch_hole)",
+    "punching a hole frees whole cached pages in every mapping and zeroes partial ones",
+  ),
   fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "offset negative as loff_t, or len <= 0: checked before the mode", "EINVAL"),
   fallocMode: rule("mm.fallocate-mode", "fs/open.c (vfs_fallocate)", "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
   fallocBig: rule("mm.fallocate-efbig", "fs/open.c (vfs_fallocate)", "offset + len beyond s_maxbytes (MAX_LFS_FILESIZE)", "EFBIG"),
@@ -249,32 +255,56 @@ export function punchHole(s: State, fileId: number, offset: number, len: number)
   return wholeEnd > wholeStart ? truncatePages(next, fileId, wholeStart / PAGE_SIZE, wholeEnd / PAGE_SIZE) : next;
 }
 
-export function madvise(s: State, op: OpOf<"madvise">): StepResult {
+/** vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) on a guest_memfd inode (kvm_gmem_fallocate), passed in by step(). */
+export type GmemPunch = (s: State, inode: number, offset: number, len: number) => StepResult;
+
+/** madvise_vma_behavior's refusal of one VMA (madvise_dontneed_free_valid_vma, madvise_remove), if any. */
+function vmaRefusal(map: Mapping, folioPages: number, advice: OpOf<"madvise">["advice"], start: number): Rule | undefined {
+  if (advice === "DONTNEED") return start % folioPages !== 0 ? MM_RULES.madviseHugeStart : undefined;
+  if (map.backing.kind === "anon") return MM_RULES.madviseRemoveAnon;
+  return map.shared ? undefined : MM_RULES.madviseRemoveShared;
+}
+
+/** One VMA's advice: DONTNEED zaps (whole huge pages only), REMOVE punches the file through its fallocate. */
+function adviseVma(s: State, map: Mapping, start: number, end: number, advice: OpOf<"madvise">["advice"], gmemPunch: GmemPunch): StepResult {
+  const fp = folioPagesOf(s, map);
+  if (advice === "DONTNEED") return result(zapMapRange(s, s.mm.maps.get(map.id)!, start, fp > 1 ? Math.max(start, Math.floor(end / fp) * fp) : end, true, "dontneed"), { result: "ok" }, MM_RULES.dontneed);
+  const b = map.backing;
+  if (b.kind === "gmem") return gmemPunch(s, b.inode, b.offset + start * PAGE_SIZE, (end - start) * PAGE_SIZE);
+  if (b.kind === "anon") throw new Error("REMOVE on anonymous memory passed its check");
+  return result(punchHole(s, b.file, b.offset + start * PAGE_SIZE, (end - start) * PAGE_SIZE), { result: "ok" }, MM_RULES.punch);
+}
+
+/**
+ * madvise_walk_vmas: the VMAs of the range in address order, each checked and advised in turn; the first refusal
+ * ends the walk (the VMAs before it stay advised), and a hole anywhere makes an otherwise good walk ENOMEM.
+ */
+export function madvise(s: State, op: OpOf<"madvise">, gmemPunch: GmemPunch): StepResult {
+  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.madviseArgs);
+  if (op.len === 0) return result(s, { result: "ok" }, MM_RULES.madviseEmpty);
   const map = s.mm.maps.get(op.map);
-  const fp = map === undefined ? 1 : folioPagesOf(s, map);
-  if (!isPageAligned(op.offset) || (op.advice === "DONTNEED" && (op.offset / PAGE_SIZE) % fp !== 0)) return refuse(s, MM_RULES.madviseArgs);
-  if (op.len === 0) return result(s, { result: "ok" }, MM_RULES.dontneed);
   const start = op.offset / PAGE_SIZE;
   const end = start + pagesOf(op.len);
-  if (map === undefined) return refuse(s, MM_RULES.madviseHole);
-  const liveEnd = Math.min(end, map.pages);
-  const hole = end > map.pages || spans(map.live, start, liveEnd).reduce((n, sp) => n + sp.end - sp.start, 0) < liveEnd - start;
-  if (op.advice === "REMOVE") {
-    if (map.backing.kind === "anon") return refuse(s, MM_RULES.madviseRemoveAnon);
-    if (!map.shared || map.prot !== "rw") return refuse(s, MM_RULES.madviseRemoveShared);
+  const vmas = map === undefined ? [] : spans(map.live, start, Math.min(end, map.pages));
+  if (map === undefined || vmas.length === 0) return refuse(s, MM_RULES.madviseHole);
+  const hole = vmas.reduce((n, sp) => n + sp.end - sp.start, 0) < end - start;
+  const fp = folioPagesOf(s, map);
+  // A walk that would reach a VMA whose ctx wants EVENT_REMOVE is refused whole (the event is not modeled).
+  for (const v of vmas) {
+    if (vmaRefusal(map, fp, op.advice, v.start) !== undefined) break;
+    if (raisesEvent(s, map, v.start, v.end, "EVENT_REMOVE")) return refuse(s, UFFD_EVENT_RULES.notModeled);
   }
-  if (raisesEvent(s, map, start, liveEnd, "EVENT_REMOVE")) return refuse(s, UFFD_EVENT_RULES.notModeled);
   let next = s;
-  for (const span of spans(map.live, start, liveEnd)) {
-    if (op.advice === "DONTNEED") {
-      const hugeEnd = Math.floor(span.end / fp) * fp;
-      next = zapMapRange(next, next.mm.maps.get(map.id)!, span.start, fp > 1 ? Math.max(span.start, hugeEnd) : span.end, true, "dontneed");
-    } else if (map.backing.kind === "memfd") {
-      next = punchHole(next, map.backing.file, map.backing.offset + span.start * PAGE_SIZE, (span.end - span.start) * PAGE_SIZE);
-    }
+  const fired: string[] = [];
+  for (const v of vmas) {
+    const refusal = vmaRefusal(map, fp, op.advice, v.start);
+    if (refusal !== undefined) return { state: next, outcome: { errno: refusal.errno! }, fired: [...fired, refusal.id] };
+    const r = adviseVma(next, map, v.start, v.end, op.advice, gmemPunch);
+    next = r.state;
+    fired.push(...r.fired);
+    if ("errno" in r.outcome) return { state: next, outcome: r.outcome, fired };
   }
-  const done = op.advice === "DONTNEED" ? MM_RULES.dontneed : MM_RULES.punch;
-  return hole ? result(next, { errno: "ENOMEM" }, done, MM_RULES.madviseHole) : result(next, { result: "ok" }, done);
+  return hole ? { state: next, outcome: { errno: "ENOMEM" }, fired: [...fired, MM_RULES.madviseHole.id] } : { state: next, outcome: { result: "ok" }, fired };
 }
 
 /** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
