@@ -12,6 +12,7 @@ commands:
   run       run scenario files through model and implementation, with the rule behind each outcome
   list      suites, properties, invariants and seeded bugs
   conform   run scenarios through the model and the real kernel (/dev/kvm, userfaultfd)
+  mutants   switch on each seeded bug and check its suite finds it
 
 faultline <command> --help shows a command's options and examples.
 
@@ -90,6 +91,25 @@ options:
 examples:
   faultline list
   faultline list --rules | grep memslot`,
+
+  mutants: `usage: faultline mutants [--bug ID[,ID]] [--time-budget SEC] [--seed S] [--json]
+
+Switches on each seeded bug of the catalog (impl/bugs.ts, docs/BUGS.md), one at a time, and runs the suite
+the catalog says must find it, run by run with the seeds of faultline check --suite X --bugs B --seed S, until
+the first failure or the time budget. Prints, per bug: found or MISSED, runs and seconds to the first
+failure, the shrunk counterexample's length and the property that caught it. Writes no counterexample.
+
+options:
+  --bug ID[,ID]       only these bugs (default: the whole catalog)
+  --time-budget SEC   seconds per bug before it counts as missed (default 60)
+  --seed S            the check seed (default: random, printed)
+  --json              print one JSON document
+
+examples:
+  faultline mutants
+  faultline mutants --bug fault-no-invalidate-recheck,gmem-merge-mapped --seed 1
+
+exit status: 0 every bug found, 1 a bug missed, 2 a usage error.`,
 
   conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--verbose]
 

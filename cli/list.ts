@@ -23,7 +23,7 @@ export function listCommand(args: readonly string[]): number {
   if (p.positional.length > 0) throw new UsageError(COMMAND, `unexpected argument "${p.positional[0]}"`);
   const suites = SUITES.map((s) => ({ name: s.name, kind: s.kind, area: s.area, runs: s.runs, description: s.description }));
   const invariants = INVARIANTS.map((i) => ({ name: i.name, kind: i.kind, when: i.kind === "state" ? i.when : "every step", description: i.description }));
-  const bugs = Object.entries(BUGS).map(([id, description]) => ({ id, description }));
+  const bugs = Object.entries(BUGS).map(([id, bug]) => ({ id, ...bug }));
   const rules = [...RULES.values()].sort((a, b) => a.id.localeCompare(b.id));
   if (p.flags.has("--json")) {
     console.log(JSON.stringify({ suites, properties: PROPERTIES, invariants, bugs, ...(p.flags.has("--rules") ? { rules } : {}) }, null, 2));

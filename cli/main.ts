@@ -13,6 +13,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   run: async () => (await import("./run.js")).runCommand,
   list: async () => (await import("./list.js")).listCommand,
   conform: async () => (await import("./conform.js")).conformCommand,
+  mutants: async () => (await import("./mutants.js")).mutantsCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
