@@ -87,9 +87,10 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
   const hostAccess = fc
     .record({ map, offset: hostOffset, write: fc.boolean(), byte })
     .map(({ map: m, offset, write, byte: b }): Op => ({ op: "access", map: m, offset, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
+  // alias writes of one byte, or crossing into the next page (past EOF from the last page: SIGBUS after storing)
   const alias = fc
-    .record({ map, offset: hostOffset, write: fc.boolean(), byte })
-    .map(({ map: m, offset, write, byte: b }): Op => (write ? { op: "write_alias", map: m, offset, byte: b } : { op: "read_alias", map: m, offset }));
+    .record({ map, offset: hostOffset, write: fc.boolean(), byte, len: fc.constantFrom(1, 1, 2, PAGE + 1) })
+    .map(({ map: m, offset, write, byte: b, len }): Op => (write ? { op: "write_alias", map: m, offset, byte: b, ...(len > 1 ? { len } : {}) } : { op: "read_alias", map: m, offset }));
   const fileIo = fc.oneof(
     fc.record({ offset: hostOffset, len: fc.constantFrom(1, PAGE), byte }).map((r): Op => ({ op: "pwrite", file: "f0", offset: r.offset, len: r.len, byte: r.byte })),
     hostOffset.map((offset): Op => ({ op: "pread", file: "f0", offset })),

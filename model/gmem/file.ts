@@ -182,7 +182,10 @@ export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
   return result(withMap(s, map), { result: "ok" }, GMEM_RULES.mmap);
 }
 
-/** write_alias / read_alias on a guest_memfd mapping: a second shared mapping faulting through the host path. */
+/**
+ * write_alias / read_alias on a guest_memfd mapping: a second shared mapping faulting through the host path, page
+ * by page; a page it may not fault (past EOF, not shared) is a SIGBUS, and the pages stored before it keep the bytes.
+ */
 export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping): StepResult {
   if (map.backing.kind !== "gmem") throw new Error("not a guest_memfd mapping");
   const id = map.backing.inode;
@@ -190,8 +193,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   let next = s;
   for (const p of pagePieces(map.backing.offset + op.offset, len)) {
     const inode = next.gmem.inodes[id]!;
-    if (p.index * PAGE_SIZE >= inode.size) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostEof);
-    if (get(inode.shared, p.index) !== true) return result(s, { result: "SIGBUS" }, GMEM_RULES.hostNotShared);
+    if (p.index * PAGE_SIZE >= inode.size) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostEof);
+    if (get(inode.shared, p.index) !== true) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
     next = withInode(next, id, getFolio(inode, p.index));
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);

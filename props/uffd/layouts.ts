@@ -172,8 +172,7 @@ export const GMEM: UffdLayout = {
   uffds: ["u0", "u1"],
   files: [],
   gmems: ["g0"],
-  // One byte only: the guest_memfd model drops the pages an alias write stored before it SIGBUSes past EOF (reported).
-  aliasLens: [1],
+  aliasLens: SPANS,
   gpas: [],
   modes: [["MINOR"], ["MISSING"], ["MISSING", "MINOR"]],
   features: [[], [], ["EXACT_ADDRESS"], ["SIGBUS"]],
