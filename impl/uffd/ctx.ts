@@ -17,6 +17,8 @@ export class UserfaultfdCtx {
   /** fault_pending_wqh and fault_wqh in one: without read() no message moves between them. */
   private readonly faultWqh: Waiter[] = [];
   released = false;
+  /** Whether `name` still names this ctx: a rebound or closed name leaves it unnamed (docs/VOCABULARY.md). */
+  named = true;
 
   constructor(
     /** Counts enqueues across every ctx of the kernel. */
@@ -58,5 +60,5 @@ export class UserfaultfdCtx {
 
 /** The outcome of an access that went to sleep: the message, with the address as an offset in its mapping. */
 export function blockedOutcome(w: Waiter): Outcome {
-  return { result: "blocked", fault: { uffd: w.ctx.name, flags: [...w.flags], address_offset: windowOf(w.address)!.offset } };
+  return { result: "blocked", fault: { uffd: w.ctx.named ? w.ctx.name : "unnamed", flags: [...w.flags], address_offset: windowOf(w.address)!.offset } };
 }

@@ -57,6 +57,8 @@ export class Uffd {
   open(op: OpOf<"uffd_open">): Outcome {
     const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED" as const] : op.features;
     const features = UFFD_FEATURES.filter((f) => requested.includes(f));
+    const old = this.ctx(op.uffd);
+    if (old !== undefined) old.named = false;
     this.names.set(op.uffd, this.ctxs.length);
     this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
     return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
@@ -67,6 +69,7 @@ export class Uffd {
     const ctx = this.ctx(name);
     if (ctx === undefined) return { errno: "EBADF" };
     this.names.delete(name);
+    ctx.named = false;
     ctx.released = true;
     await releaseAll(this.env.mm, ctx, h);
     await this.wakeRange(ctx, 0, undefined, h);

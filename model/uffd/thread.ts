@@ -17,8 +17,17 @@ export const THREAD_RULES = {
 /** The scenario's name for the thread running an access: its id, or "<vm>.vcpu<n>" for a vCPU. */
 export const threadName = (op: ThreadOp): string | null => (op.op === "access" ? (op.id ?? null) : `${op.vm}.vcpu${op.vcpu}`);
 
+/** The name a message's ctx goes by: the one it was opened under while that still names it, else "unnamed". */
+export function ctxName(s: State, ctx: number): string {
+  const name = s.uffd.ctxs[ctx]!.name;
+  return s.uffd.names.get(name) === ctx ? name : UNNAMED;
+}
+
+/** What a rebound (or closed) name's old ctx is called in outcomes (docs/VOCABULARY.md). */
+export const UNNAMED = "unnamed";
+
 export function blockedOutcome(s: State, msg: Message): Outcome {
-  return { result: "blocked", fault: { uffd: s.uffd.ctxs[msg.ctx]!.name, flags: [...msg.flags], address_offset: windowOf(msg.address)!.offset } };
+  return { result: "blocked", fault: { uffd: ctxName(s, msg.ctx), flags: [...msg.flags], address_offset: windowOf(msg.address)!.offset } };
 }
 
 const withThreads = (s: State, threads: readonly UffdThread[]): State => ({ ...s, uffd: { ...s.uffd, threads } });

@@ -9,7 +9,7 @@ export interface UffdReg {
 }
 
 export interface UffdCtx {
-  /** The scenario name the fd was opened under (messages name their uffd by it, even after a rebind). */
+  /** The scenario name the fd was opened under; messages use it while it still names this ctx, else "unnamed". */
   readonly name: string;
   /** The features requested at UFFDIO_API (ctx->features). */
   readonly features: readonly UffdFeatureName[];
