@@ -314,6 +314,14 @@ export const BUGS = {
     suite: "postcopy",
     source: `${MINOR_V1}: "The userfaultfd manager can, in the background, also copy over updated pages"; ${slip("the background copy not skipping demand-fetched pages")}`,
   },
+  "fault-no-pte-recheck": {
+    description: "the host fault installs its PTE without the vmf_pte_changed / pte_same re-check under the PT lock: a read fault maps the zero page over the private page a concurrent write fault installed",
+    area: "host-mm",
+    kind: "race",
+    file: "impl/mm/mm.ts",
+    suite: "race-host-fault",
+    source: slip("mm/memory.c do_anonymous_page and finish_fault without their vmf_pte_changed check"),
+  },
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;

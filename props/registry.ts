@@ -4,11 +4,11 @@ import type { Suite } from "./suite.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
-import { UFFD_RACE } from "./uffd/races.js";
+import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
 import { POSTCOPY_RACE } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 
-export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...UFFD_SUITES, ...POSTCOPY_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, POSTCOPY_RACE];
+export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...UFFD_SUITES, ...POSTCOPY_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, HOST_FAULT_RACE, POSTCOPY_RACE];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

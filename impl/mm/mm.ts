@@ -47,6 +47,7 @@ const LOFF_LIMIT = 2 ** 63;
 const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
 const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
 type Pass = FaultResult | { readonly kind: "retry" };
+const RETRY: Pass = { kind: "retry" };
 
 /** How a zap treats markers and uffd-wp PTEs (zap_details): MADV_DONTNEED or unmap_mapping_range. */
 type ZapKind = "dontneed" | "unmap";
@@ -172,23 +173,35 @@ export class Mm {
 
   /**
    * handle_mm_fault (and GUP's faultin_page) for page `index` of a mapping, retried as the CPU retries the
-   * access: a fault through a uffd-wp marker maps the page write-protected and the write faults again, and
-   * handle_userfault returns VM_FAULT_RETRY when woken before it slept.
+   * access: a fault through a uffd-wp marker maps the page write-protected and the write faults again, a fault
+   * whose PTE changed before it could install one returns to retry, and so does handle_userfault when woken
+   * before it slept.
    */
   async fault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin = USER_ORIGIN): Promise<FaultResult> {
     if (!map.isLive(index)) return SIGSEGV;
     if (map.prot === "none" || (write && map.prot === "r")) return SIGSEGV;
     for (let pass = 0; pass < 8; pass++) {
-      const present = map.pte(index);
-      if (present !== undefined && (!write || present.pte.writable)) return { kind: "mapped", folio: present.pte.folio, sub: present.sub, writable: present.pte.writable };
+      // vmf->orig_pte, read without the PT lock: what the fault acts on is re-checked under the lock (pteChanged).
+      const orig = map.pte(index);
+      if (orig !== undefined && (!write || orig.pte.writable)) return { kind: "mapped", folio: orig.pte.folio, sub: orig.sub, writable: orig.pte.writable };
       await h.yield("handle_mm_fault");
-      // The PTE read above was lockless: if it changed meanwhile (a CONTINUE or COPY installed it), start over.
-      if (map.pte(index)?.pte !== present?.pte) continue;
-      const r = present === undefined ? await this.noneFault(map, index, write, h, origin) : await this.wpFault(map, index, present.pte, h, origin);
+      // A PTE that appeared meanwhile restarts the fault before it classifies the page for userfaultfd: the kernel
+      // decides on its lockless read, a window the model's atomic fault cannot express (docs/UFFD.md, limits).
+      if (orig === undefined && this.pteChanged(map, index, undefined)) continue;
+      const r = orig === undefined ? await this.noneFault(map, index, write, h, origin) : await this.wpFault(map, index, orig.pte, h, origin);
       if (r.kind === "retry") continue;
       if (r.kind !== "mapped" || !write || r.writable) return r;
     }
     throw new Error(`fault on ${map.id} page ${index} made no progress`);
+  }
+
+  /**
+   * vmf_pte_changed / !pte_same, under the PT lock right before a fault installs its PTE (do_anonymous_page,
+   * finish_fault, wp_page_copy) or acts on a present one (handle_pte_fault): the PTE is not the one the fault
+   * started from, so it backs off and the access is retried.
+   */
+  private pteChanged(map: Mapping, index: number, orig: Pte | undefined): boolean {
+    return !this.bugs.has("fault-no-pte-recheck") && map.pte(index)?.pte !== orig;
   }
 
   /** The message a fault on a none PTE raises, if its VMA asks for one (the folio lookup comes before allocation). */
@@ -217,7 +230,7 @@ export class Mm {
     if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
     const reason = this.noneReason(map, index);
     if (reason !== undefined) return this.userfault(map, index, reason, write, origin, h, () => map.pte(index) === undefined);
-    const r = b.kind === "gmem" ? await this.gmem.hostFault(map, index, write, h) : b.kind === "anon" ? await this.anonFault(map, index, write, h) : await this.fileFault(map, this.files[b.file]!, index, write, h);
+    const r = b.kind === "gmem" ? await this.gmem.hostFault(map, index, write, h) : b.kind === "anon" ? await this.anonFault(map, index, write, undefined, h) : await this.fileFault(map, this.files[b.file]!, index, write, undefined, h);
     if (r.kind !== "mapped" || marker === undefined) return r;
     const key = map.keyOf(index);
     map.markers.set(key, key + (b.kind === "memfd" ? map.folioPages : 1), undefined);
@@ -227,13 +240,16 @@ export class Mm {
     return { ...r, writable: false };
   }
 
-  /** do_wp_page: a write to a present read-only PTE. */
-  private async wpFault(map: Mapping, index: number, pte: Pte, h: Hooks, origin: Origin): Promise<Pass> {
+  /** do_wp_page: a write to a present read-only PTE (`orig`), checked under the PT lock first. */
+  private async wpFault(map: Mapping, index: number, orig: Pte, h: Hooks, origin: Origin): Promise<Pass> {
+    if (this.pteChanged(map, index, orig)) return RETRY;
     const key = map.keyOf(index);
+    let pte = orig;
     if (pte.uffdWp === true && this.regHas(map, index, "WP")) {
       const ctx = map.uffd.get(index)!.ctx;
       if (!ctx.has("WP_ASYNC")) return this.userfault(map, index, "WP", true, origin, h, () => map.ptes.get(key)?.uffdWp === true);
-      map.ptes.set(key, { kind: pte.kind, writable: pte.writable, folio: pte.folio });
+      pte = { kind: pte.kind, writable: pte.writable, folio: pte.folio };
+      map.ptes.set(key, pte);
     }
     const b = map.backing;
     if (pte.kind === "anon") {
@@ -242,52 +258,66 @@ export class Mm {
     }
     if (pte.kind === "zero" && b.kind !== "anon") {
       const folio = newFolio(1);
-      await this.replacePte(map, index, () => {
+      const set = await this.replacePte(map, index, pte, h, () => {
         map.anon.set(index, folio);
         map.ptes.set(index, { kind: "anon", writable: true, folio });
-      }, h);
-      return { kind: "mapped", folio, sub: 0, writable: true };
+      });
+      return set ? { kind: "mapped", folio, sub: 0, writable: true } : RETRY;
     }
     if (b.kind === "gmem") return this.gmem.hostFault(map, index, true, h);
-    if (b.kind === "anon") return this.anonFault(map, index, true, h);
-    return this.fileFault(map, this.files[b.file]!, index, true, h);
+    if (b.kind === "anon") return this.anonFault(map, index, true, pte, h);
+    return this.fileFault(map, this.files[b.file]!, index, true, pte, h);
   }
 
-  private async replacePte(map: Mapping, key: number, set: () => void, h: Hooks): Promise<void> {
-    if (!map.ptes.has(key)) return set();
-    await this.invalidate(map.base + key * PAGE_SIZE, map.base + (key + map.folioPages) * PAGE_SIZE, h, set);
+  /**
+   * Installs a PTE where `orig` was, under the PT lock (`set` runs only if the PTE is still `orig`); replacing a
+   * present PTE goes through the mmu notifiers first, as wp_page_copy does. Whether it was installed.
+   */
+  private async replacePte(map: Mapping, key: number, orig: Pte | undefined, h: Hooks, set: () => void): Promise<boolean> {
+    let done = false;
+    const install = (): void => {
+      if (this.pteChanged(map, key, orig)) return;
+      set();
+      done = true;
+    };
+    if (orig === undefined) install();
+    else await this.invalidate(map.base + key * PAGE_SIZE, map.base + (key + map.folioPages) * PAGE_SIZE, h, install);
+    return done;
   }
 
-  private async anonFault(map: Mapping, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+  /** do_anonymous_page (orig none), or wp_page_copy of the zero page (orig the zero PTE). */
+  private async anonFault(map: Mapping, index: number, write: boolean, orig: Pte | undefined, h: Hooks): Promise<Pass> {
     if (!write) {
-      map.ptes.set(index, { kind: "zero", writable: false, folio: ZERO_FOLIO });
-      return { kind: "mapped", folio: ZERO_FOLIO, sub: 0, writable: false };
+      const set = await this.replacePte(map, index, orig, h, () => map.ptes.set(index, { kind: "zero", writable: false, folio: ZERO_FOLIO }));
+      return set ? { kind: "mapped", folio: ZERO_FOLIO, sub: 0, writable: false } : RETRY;
     }
     const folio = newFolio(1);
-    await this.replacePte(map, index, () => {
+    const set = await this.replacePte(map, index, orig, h, () => {
       map.anon.set(index, folio);
       map.ptes.set(index, { kind: "anon", writable: true, folio });
-    }, h);
+    });
+    if (!set) return RETRY;
     const target = this.bugs.has("anon-write-to-old-page") ? newFolio(1) : folio;
     return { kind: "mapped", folio: target, sub: 0, writable: true };
   }
 
-  private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, h: Hooks): Promise<FaultResult> {
+  /** shmem_fault / hugetlb_no_page, then finish_fault (orig none), or the COW of do_cow_fault / wp_page_copy. */
+  private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, orig: Pte | undefined, h: Hooks): Promise<Pass> {
     const fileIndex = map.backingIndex(index);
     if (fileIndex * PAGE_SIZE >= file.size) return SIGBUS;
     const cached = file.getOrAlloc(fileIndex);
     const key = map.keyOf(index);
     if (map.shared || !write) {
       const writable = map.shared && map.prot === "rw";
-      map.ptes.set(key, { kind: "file", writable, folio: cached.folio });
-      return { kind: "mapped", folio: cached.folio, sub: cached.sub, writable };
+      const set = await this.replacePte(map, key, orig, h, () => map.ptes.set(key, { kind: "file", writable, folio: cached.folio }));
+      return set ? { kind: "mapped", folio: cached.folio, sub: cached.sub, writable } : RETRY;
     }
     const copy = copyFolio(cached.folio);
-    await this.replacePte(map, key, () => {
+    const set = await this.replacePte(map, key, orig, h, () => {
       map.anon.set(key, copy);
       map.ptes.set(key, { kind: "anon", writable: true, folio: copy });
-    }, h);
-    return { kind: "mapped", folio: copy, sub: index - key, writable: true };
+    });
+    return set ? { kind: "mapped", folio: copy, sub: index - key, writable: true } : RETRY;
   }
 
   async access(op: OpOf<"access">, h: Hooks): Promise<Outcome> {

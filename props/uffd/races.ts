@@ -66,3 +66,42 @@ export const UFFD_RACE: ConcurrentSuite = {
   depth: 3,
   run: (opts) => runConcurrentSuite(UFFD_RACE, opts),
 };
+
+/**
+ * The host fault path under userfaultfd's ioctls and the race harness: two threads fault the same pages of a
+ * private anonymous mapping and of private (COW) and shared mappings of one shmem file, while a third zaps or
+ * writes them. Every fault re-checks its PTE under the page table lock before it installs one.
+ */
+const HOST_SETUP: readonly Op[] = [
+  { op: "mmap", map: "m0", file: "anon", offset: 0, length: 2 * P },
+  { op: "memfd", file: "f0", size: 2 * P },
+  { op: "mmap", map: "m1", file: "f0", offset: 0, length: 2 * P, shared: false },
+  { op: "mmap", map: "m2", file: "f0", offset: 0, length: 2 * P, shared: true },
+];
+
+const hostAccess = fc
+  .tuple(fc.constantFrom("m0", "m0", "m1", "m2"), page, fc.boolean(), byte)
+  .map(([m, p, write, b]): Op => ({ op: "access", map: m, offset: p * P + 8, kind: write ? "write" : "read", ...(write ? { byte: b } : {}) }));
+
+const hostChurn = fc.oneof(
+  fc.tuple(fc.constantFrom("m0", "m1", "m2"), page).map(([m, p]): Op => ({ op: "madvise", map: m, offset: p * P, len: P, advice: "DONTNEED" })),
+  fc.tuple(page, byte).map(([p, b]): Op => ({ op: "write_alias", map: "m2", offset: p * P + 8, byte: b })),
+);
+
+const hostActors: fc.Arbitrary<RaceActor[]> = fc
+  .tuple(fc.array(hostAccess, { minLength: 1, maxLength: 3 }), fc.array(hostAccess, { minLength: 1, maxLength: 3 }), fc.array(hostChurn, { maxLength: 2 }))
+  .map(([a, b, c]) => [{ name: "thread0", steps: a }, { name: "thread1", steps: b }, ...(c.length === 0 ? [] : [{ name: "churn", steps: c }])]);
+
+export const HOST_FAULT_RACE: ConcurrentSuite = {
+  name: "race-host-fault",
+  description: "two threads fault the same anonymous and shmem pages (private COW and shared) while a third zaps or writes them",
+  kind: "concurrent",
+  area: "uffd",
+  config: PRESETS["kernel-6.18"],
+  setup: HOST_SETUP,
+  actors: hostActors,
+  runs: 600,
+  steps: 24,
+  depth: 3,
+  run: (opts) => runConcurrentSuite(HOST_FAULT_RACE, opts),
+};
