@@ -46,25 +46,27 @@ export const sameState = (a: State, b: State): boolean =>
   (provenSame(a.kvm, b.kvm) && provenSame(a.gmem, b.gmem) && provenSame(a.mm, b.mm) && provenSame(a.uffd, b.uffd)) || canonicalText(a) === canonicalText(b);
 
 // A 53-bit hash of a state's canonical form, for counting distinct states. Model states are immutable and share
-// unchanged parts between steps, so each object's hash is kept: a step costs what it changed.
+// unchanged parts between steps, so each object's hash is kept: a step costs what it changed. Lanes stay int32
+// (no % or Math.floor on doubles, which cost more than the rest of the walk).
 const hashes = new WeakMap<object, number>();
-const HI = 2 ** 21;
+const TWO32 = 2 ** 32;
 
 /** Two 32-bit multiplicative lanes; the result keeps 32 bits of one and 21 of the other. */
 class Mixer {
-  private a = 0x811c9dc5;
+  private a = 0x811c9dc5 | 0;
   private b = 0x01000193;
   add(x: number): void {
     this.a = Math.imul(this.a ^ x, 0x01000193);
-    this.b = Math.imul((this.b ^ x) + 0x7f4a7c15, 0x5bd1e995);
-    this.b ^= this.b >>> 15;
+    const b = Math.imul(this.b ^ x, 0x5bd1e995);
+    this.b = b ^ (b >>> 15);
   }
+  /** A 53-bit hash, as its low and high 32 bits. */
   addHash(h: number): void {
-    this.add(Math.floor(h / HI));
-    this.add(h % HI);
+    this.add(h | 0);
+    this.add((h / TWO32) | 0);
   }
   get value(): number {
-    return (this.a >>> 0) * HI + ((this.b >>> 0) % HI);
+    return (this.a >>> 0) * 2097152 + (this.b >>> 11);
   }
 }
 
@@ -83,8 +85,7 @@ function valueHash(v: unknown): number {
       if (!Number.isSafeInteger(v)) return stringHash(`n${v}`);
       const m = new Mixer();
       m.add(1);
-      m.add(v % 2 ** 32);
-      m.add(Math.floor(v / 2 ** 32));
+      m.addHash(v);
       return m.value;
     }
     case "boolean":
@@ -96,12 +97,20 @@ function valueHash(v: unknown): number {
   }
 }
 
-/** Order-independent sum of entry hashes (Map entries and object members are sorted in the canonical text). */
-function entryHash(k: unknown, v: unknown): number {
-  const m = new Mixer();
-  m.addHash(valueHash(k));
-  m.addHash(valueHash(v));
-  return m.value;
+/** Map entries and object members hash as an order-independent sum (the canonical text sorts them). */
+class Sum {
+  lo = 0;
+  hi = 0;
+  n = 0;
+  add(k: unknown, v: unknown): void {
+    const m = new Mixer();
+    m.addHash(valueHash(k));
+    m.addHash(valueHash(v));
+    const e = m.value;
+    this.lo = (this.lo + (e | 0)) | 0;
+    this.hi = (this.hi + ((e / TWO32) | 0)) | 0;
+    this.n++;
+  }
 }
 
 function objectHash(o: object): number {
@@ -110,23 +119,20 @@ function objectHash(o: object): number {
   const m = new Mixer();
   if (Array.isArray(o)) {
     m.add(5);
-    for (const x of o) m.addHash(valueHash(x));
+    for (let i = 0; i < o.length; i++) m.addHash(valueHash(o[i]));
   } else {
-    let hi = 0;
-    let lo = 0;
-    let n = 0;
-    const entries: Iterable<[unknown, unknown]> = o instanceof Map ? o : Object.entries(o);
-    for (const [k, v] of entries) {
-      if (!(o instanceof Map) && (v === undefined || typeof v === "function")) continue;
-      const e = entryHash(k, v);
-      hi = (hi + Math.floor(e / HI)) >>> 0;
-      lo = (lo + (e % HI)) % HI;
-      n++;
+    const sum = new Sum();
+    if (o instanceof Map) {
+      m.add(6);
+      for (const [k, v] of o) sum.add(k, v);
+    } else {
+      m.add(7);
+      const r = o as Record<string, unknown>;
+      for (const k of Object.keys(r)) if (r[k] !== undefined && typeof r[k] !== "function") sum.add(k, r[k]);
     }
-    m.add(o instanceof Map ? 6 : 7);
-    m.add(n);
-    m.add(hi);
-    m.add(lo);
+    m.add(sum.n);
+    m.add(sum.lo);
+    m.add(sum.hi);
   }
   const h = m.value;
   hashes.set(o, h);
