@@ -1,91 +1,134 @@
-// How fast each schedule generator finds each seeded race: for every race and generator, N seeds of the
-// race's concurrent suite with the bug on; runs and seconds to the first failing run, and the size of the
-// shrunk counterexample. Usage: npm run build && node dist/bench/races.js [--seeds N] [--json FILE]
-import { writeFileSync } from "node:fs";
-import type { BugId } from "../impl/bugs.js";
-import { runConcurrentSuite } from "../props/concurrent/explore.js";
+// How fast each seeded race is found: for every race of the catalog (impl/bugs.ts, kind "race"), its suite with
+// the bug on, under each schedule generator the suite offers, over many seeds: runs and seconds to the first
+// failing run, then the time shrinking takes and the size it ends at (bench/shrink.ts reports those). And how
+// many schedules per second each concurrent suite explores with no bug on.
+import { BUGS, type BugId } from "../impl/bugs.js";
+import { runConcurrentSuite, type ConcurrentSuite } from "../props/concurrent/explore.js";
 import type { Generator } from "../props/concurrent/schedules.js";
-import { CONCURRENT_SUITES } from "../props/concurrent/suites.js";
+import { SUITES, suiteNamed } from "../props/registry.js";
+import type { Suite, SuiteResult } from "../props/suite.js";
+import type { Row } from "./scale.js";
 
-const RACES: readonly { readonly bug: BugId; readonly suite: string }[] = [
-  { bug: "userfault-enable-zap-early", suite: "race-userfault-enable" },
-  { bug: "userfault-double-fetch", suite: "race-userfault-clear" },
-  { bug: "memslot-lookup-outside-srcu", suite: "race-memslot-delete-move" },
-  { bug: "memslot-invalidate-no-sync", suite: "race-memslot-delete-move" },
-  { bug: "attr-store-before-invalidate", suite: "race-attributes" },
-  { bug: "fault-no-invalidate-recheck", suite: "race-attributes" },
-];
-const GENERATORS: readonly Generator[] = ["uniform", "pct"];
 /** Runs a seed may take before it counts as not found. */
-const MAX_RUNS = 5000;
+export const MAX_RUNS = 5000;
 
-interface Sample {
+export interface Sample {
+  readonly bug: string;
+  readonly suite: string;
+  readonly generator: string;
+  readonly seed: number;
+  readonly found: boolean;
+  /** Runs until the first failing one, that one included. */
   readonly runs: number;
-  readonly seconds: number;
-  readonly ops: number;
-  readonly actors: number;
-  readonly decisions: number;
+  readonly msToFailure: number;
+  /** From the first failure to the shrunk counterexample. */
+  readonly shrinkMs: number;
+  readonly shrunkLength: number;
+  readonly property: string;
 }
 
-const median = (xs: readonly number[]): number => {
+const isExplorable = (s: Suite): s is ConcurrentSuite => s.kind === "concurrent" && "actors" in s && "depth" in s;
+
+/** The generators a suite can be run with: uniform and PCT for the race harness, else the suite's own. */
+export function generatorsOf(s: Suite): readonly (Generator | "own")[] {
+  return isExplorable(s) ? ["uniform", "pct"] : ["own"];
+}
+
+export const generatorName = (s: Suite, g: Generator | "own"): string =>
+  g === "own" ? `${s.kind === "concurrent" ? "mixed" : "op interleavings"} (suite's own)` : g === "pct" && isExplorable(s) ? `pct(d=${s.depth},k=${s.steps})` : g;
+
+/**
+ * One seed of a suite with bugs on. Suites other than the race harness do not report when their first failure
+ * was seen: it is the first onRun call after the failing run started (fast-check's first shrinking attempt).
+ */
+export async function runSeed(suite: Suite, generator: Generator | "own", seed: number, bugs: readonly string[], runs = MAX_RUNS): Promise<{ result: SuiteResult; msToFailure: number }> {
+  if (generator !== "own" && isExplorable(suite)) {
+    const r = await runConcurrentSuite(suite, { seed, runs, bugs, generator });
+    return { result: r, msToFailure: r.msToFailure ?? r.durationMs };
+  }
+  const calls: number[] = [];
+  const t0 = performance.now();
+  const r = await suite.run({ seed, runs, bugs, onRun: () => void calls.push(performance.now() - t0) });
+  return { result: r, msToFailure: r.runsToFailure === undefined ? r.durationMs : (calls[r.runsToFailure] ?? r.durationMs) };
+}
+
+export const RACE_BUGS = (Object.entries(BUGS) as [BugId, (typeof BUGS)[BugId]][]).filter(([, b]) => b.kind === "race").map(([id, b]) => ({ bug: id, suite: b.suite }));
+
+export async function raceSamples(seeds: number, progress: (line: string) => void): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for (const { bug, suite: name } of RACE_BUGS) {
+    const suite = suiteNamed(name)!;
+    for (const g of generatorsOf(suite)) {
+      let found = 0;
+      for (let seed = 1; seed <= seeds; seed++) {
+        const { result: r, msToFailure } = await runSeed(suite, g, seed, [bug]);
+        const ok = r.failure !== undefined;
+        if (ok) found++;
+        out.push({
+          bug,
+          suite: name,
+          generator: generatorName(suite, g),
+          seed,
+          found: ok,
+          runs: r.runsToFailure ?? r.stats.runs,
+          msToFailure: ok ? msToFailure : r.durationMs,
+          shrinkMs: ok ? r.durationMs - msToFailure : 0,
+          shrunkLength: r.shrunkLength ?? 0,
+          property: r.failure?.property ?? "",
+        });
+      }
+      progress(`${bug} (${name}, ${generatorName(suite, g)}): found with ${found}/${seeds} seeds`);
+    }
+  }
+  return out;
+}
+
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const worst = (xs: readonly number[]): number => Math.max(...xs);
+export const worst = (xs: readonly number[]): number => (xs.length === 0 ? NaN : Math.max(...xs));
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
+/** Samples grouped by bug and generator, in catalog order. */
+export function groups(samples: readonly Sample[]): Sample[][] {
+  const by = new Map<string, Sample[]>();
+  for (const s of samples) {
+    const k = `${s.bug}\u0000${s.generator}`;
+    by.set(k, [...(by.get(k) ?? []), s]);
+  }
+  return [...by.values()];
 }
 
-async function main(): Promise<void> {
-  const seeds = Number(option("--seeds") ?? 25);
-  const rows: Record<string, string | number>[] = [];
-  for (const race of RACES) {
-    const suite = CONCURRENT_SUITES.find((s) => s.name === race.suite)!;
-    for (const generator of GENERATORS) {
-      const samples: Sample[] = [];
-      for (let seed = 1; seed <= seeds; seed++) {
-        const r = await runConcurrentSuite(suite, { seed, runs: MAX_RUNS, bugs: [race.bug], generator });
-        if (r.failure === undefined) continue;
-        const actors = r.counterexample!.actors!.filter((a) => a.name !== "setup");
-        samples.push({ runs: r.runsToFailure!, seconds: r.msToFailure! / 1000, ops: r.shrunkLength!, actors: actors.length, decisions: r.counterexample!.schedule!.length });
-      }
-      const col = (f: (s: Sample) => number): number[] => samples.map(f);
-      rows.push({
-        race: race.bug,
-        generator: generator === "pct" ? `pct(d=${suite.depth},k=${suite.steps})` : generator,
-        found: `${samples.length}/${seeds}`,
-        "runs med": median(col((s) => s.runs)),
-        "runs worst": worst(col((s) => s.runs)),
-        "s med": +median(col((s) => s.seconds)).toFixed(3),
-        "s worst": +worst(col((s) => s.seconds)).toFixed(3),
-        "shrunk ops med": median(col((s) => s.ops)),
-        "shrunk ops worst": worst(col((s) => s.ops)),
-        "actors worst": worst(col((s) => s.actors)),
-        "decisions med": median(col((s) => s.decisions)),
-      });
-      console.error(`${race.bug} ${generator}: ${samples.length}/${seeds} found`);
+export function raceRows(samples: readonly Sample[]): Row[] {
+  return groups(samples).map((g) => {
+    const hit = g.filter((s) => s.found);
+    const col = (f: (s: Sample) => number): number[] => hit.map(f);
+    const secs = col((s) => s.msToFailure / 1000);
+    return {
+      bench: "seeded race",
+      size: g[0]!.bug,
+      suite: g[0]!.suite,
+      generator: g[0]!.generator,
+      found: `${hit.length}/${g.length}`,
+      runsMed: median(col((s) => s.runs)),
+      runsWorst: worst(col((s) => s.runs)),
+      sMed: +median(secs).toFixed(3),
+      sWorst: +worst(secs).toFixed(3),
+      schedulesPerSec: Math.round(hit.reduce((n, s) => n + s.runs, 0) / hit.reduce((t, s) => t + s.msToFailure / 1000, 0)),
+      target: hit.length === g.length && median(secs) < 2 && worst(secs) < 20 ? "met" : "MISSED",
+    };
+  });
+}
+
+/** Schedules (runs) per second of every concurrent suite with no bug on, per generator. */
+export async function schedulesPerSecond(runs: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const suite of SUITES.filter((s) => s.kind === "concurrent")) {
+    for (const g of generatorsOf(suite)) {
+      const { result: r } = await runSeed(suite, g, 1, [], runs);
+      rows.push({ bench: "schedules per second", size: suite.name, generator: generatorName(suite, g), runs: r.stats.runs, ops: r.stats.commands, schedulesPerSec: Math.round((r.stats.runs * 1000) / r.durationMs), opsPerSec: Math.round((r.stats.commands * 1000) / r.durationMs) });
     }
   }
-  const keys = Object.keys(rows[0]!);
-  const width = (k: string): number => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(width(keys[i]!)) : c.padStart(width(keys[i]!)))).join("  ");
-  console.log(line(keys));
-  for (const r of rows) console.log(line(keys.map((k) => String(r[k]))));
-  console.log("\nfaster per race (median runs to the first failure):");
-  for (const race of RACES) {
-    const [u, p] = GENERATORS.map((g) => rows.find((r) => r.race === race.bug && String(r.generator).startsWith(g))!);
-    const ru = Number(u!["runs med"]);
-    const rp = Number(p!["runs med"]);
-    console.log(`  ${race.bug.padEnd(30)} ${ru === rp ? "tie" : ru < rp ? "uniform" : "pct"} (uniform ${ru}, pct ${rp})`);
-  }
-  const json = option("--json");
-  if (json !== undefined) writeFileSync(json, `${JSON.stringify({ seeds, maxRuns: MAX_RUNS, rows }, null, 2)}\n`);
+  return rows;
 }
-
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});

@@ -1,34 +1,214 @@
-// npm run bench: every benchmark, one table, bench/results.json.
-import { writeFileSync, renameSync } from "node:fs";
-import { cpus } from "node:os";
+// npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
+// the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
+// Options: --only NAME[,NAME] (harness, races, shrink, scale, check), --seeds N (per race and generator, default 20),
+// --conversions N (per file size, default 1000000).
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, release, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { suiteNamed } from "../props/registry.js";
+import { scaleChart } from "./chart.js";
+import { FILE_SIZES, gmemConvertBench, randomConversionsBench } from "./gmem-convert.js";
 import { harnessBench } from "./harness.js";
-import { bitmapBench, memslotLookupBench, userfaultEnableBench, type Row } from "./scale.js";
+import { raceRows, raceSamples, schedulesPerSecond } from "./races.js";
+import { GiB, SLOT_COUNTS, SLOT_SIZES, bitmapBench, memslotLookupBench, userfaultEnableBench, type Row } from "./scale.js";
+import { recordedLengths, sequentialSamples, shortest, shrinkRows } from "./shrink.js";
 
-function print(rows: readonly Row[]): void {
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const width = (k: string): number => Math.max(k.length, ...rows.map((r) => String(r[k] ?? "").length));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(width(keys[i]!))).join("  ");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface Table {
+  readonly name: string;
+  readonly title: string;
+  readonly rows: readonly Row[];
+  /** How the cost grows with the size, measured. */
+  readonly growth?: string;
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+
+/** The exponent k of cost ∝ size^k between the smallest and the largest size, in words. */
+export function growth(sizes: readonly number[], costs: readonly number[], what: string): string {
+  const k = Math.log(costs[costs.length - 1]! / costs[0]!) / Math.log(sizes[sizes.length - 1]! / sizes[0]!);
+  const shape = Math.abs(k) < 0.15 ? "flat" : Math.abs(k - 1) < 0.15 ? "linear" : k < 1 ? "sublinear" : "superlinear";
+  const span = `x${(sizes[sizes.length - 1]! / sizes[0]!).toPrecision(3)} in size, x${(costs[costs.length - 1]! / costs[0]!).toPrecision(3)} in cost`;
+  return `${what}: ${shape} (cost ∝ size^${k.toFixed(2)}; ${span})`;
+}
+
+const num = (r: Row, k: string): number => Number(r[k]);
+
+async function harnessTables(): Promise<Table[]> {
+  const h = await harnessBench();
+  const lengths = h.overhead.map((r) => Number(/<= (\d+)/.exec(String(r.size))![1]));
+  return [
+    {
+      name: "harness-overhead",
+      title: "1. Harness overhead: µs per command, kvm-anon-x86 (model + impl + every check) beside a bare fc.commands over a counter",
+      rows: h.overhead,
+      growth: growth(lengths, h.overhead.map((r) => num(r, "suiteUs")), "suite µs per command against the command-list length (states grow with the list)"),
+    },
+    { name: "harness-breakdown", title: "1. Where a command's time goes (kvm-anon-x86, lists of <= 60 commands)", rows: h.breakdown },
+    { name: "suite-throughput", title: "1. Every sequential suite at its own settings, 150 runs", rows: h.suites },
+  ];
+}
+
+async function raceTables(seeds: number): Promise<{ tables: Table[]; samples: Awaited<ReturnType<typeof raceSamples>> }> {
+  const samples = await raceSamples(seeds, (l) => console.error(`  ${l}`));
+  const sps = await schedulesPerSecond(300);
+  return {
+    samples,
+    tables: [
+      { name: "races", title: `2. Seeded races: runs and seconds to the first failure over ${seeds} seeds (at most 5000 runs each); target median < 2 s, worst < 20 s`, rows: raceRows(samples) },
+      { name: "schedules", title: "2. Schedules per second of every concurrent suite, no bug on (300 runs, seed 1)", rows: sps },
+    ],
+  };
+}
+
+async function shrinkTables(raceSamplesDone: Awaited<ReturnType<typeof raceSamples>>, seeds: number): Promise<Table[]> {
+  const seq = await sequentialSamples(seeds, (l) => console.error(`  ${l}`));
+  const all = [...seq, ...raceSamplesDone];
+  const known = await shortest(all, recordedLengths(join(ROOT, "counterexamples"), suiteNamed));
+  return [{ name: "shrinking", title: `3. Shrinking: seconds from the first failure to the counterexample, and its length (operations past the setup); target <= shortest known + 2`, rows: shrinkRows(all, known) }];
+}
+
+async function scaleTables(conversions: number): Promise<Table[]> {
+  const bitmap = bitmapBench();
+  const enable = await userfaultEnableBench();
+  const lookup = memslotLookupBench();
+  const convert1g = await gmemConvertBench();
+  const random = await randomConversionsBench(conversions);
+  const bySize = enable.filter((r) => num(r, "mappings") === 4096);
+  const byMapped = enable.filter((r) => String(r.size).startsWith("1024 GiB")).sort((a, b) => num(a, "mappings") - num(b, "mappings"));
+  const fixed = random.filter((r) => String(r.bench).includes("4 KiB"));
+  const scaled = random.filter((r) => String(r.bench).includes("scaled"));
+  const sizes = SLOT_SIZES.map((b) => b / GiB);
+  return [
+    {
+      name: "bitmap",
+      title: "4. Userfault bitmap: scan for set bits (one per 16 MiB) and clear, TypeScript against gcc -O2; target scan within 3x of C",
+      rows: bitmap,
+      growth: [growth(sizes, bitmap.map((r) => num(r, "tsScanMs")), "TS scan"), growth(sizes, bitmap.map((r) => num(r, "cScanMs")), "C scan")].join("; "),
+    },
+    {
+      name: "userfault-enable",
+      title: "4. Enabling USERFAULT on a slot with a sparse stage-2 table (impl with and without the zap-all quirk; model without)",
+      rows: enable,
+      growth: [growth(sizes, bySize.map((r) => num(r, "zapSlotMs")), "impl against slot size"), growth(byMapped.map((r) => num(r, "mappings")), byMapped.map((r) => num(r, "zapSlotMs")), "impl against mappings (1 TiB)")].join("; "),
+    },
+    {
+      name: "memslot-lookup",
+      title: "4. gfn -> memslot at random gfns",
+      rows: lookup,
+      growth: [growth(SLOT_COUNTS, lookup.map((r) => num(r, "implNsPerLookup")), "impl"), growth(SLOT_COUNTS, lookup.map((r) => num(r, "modelNsPerLookup")), "model")].join("; "),
+    },
+    { name: "gmem-convert-1g", title: "4. Converting 1 GiB in the middle of a 1 TiB guest_memfd with pages present around it (best of 3 / 5)", rows: convert1g },
+    {
+      name: "gmem-random-conversions",
+      title: `4. ${conversions} random-range conversions per guest_memfd size (impl), and the first 20000 of them in the model`,
+      rows: random,
+      growth: [
+        growth(FILE_SIZES, scaled.map((r) => num(r, "usPerConversion")), "ranges scaled to the file, against file size"),
+        growth(FILE_SIZES, fixed.map((r) => num(r, "usPerConversion")), "4 KiB-2 MiB ranges, against file size"),
+        growth(fixed.map((r) => num(r, "rangesAtEnd")), fixed.map((r) => num(r, "usLastTenth")), "4 KiB-2 MiB ranges, last tenth against ranges held"),
+      ].join("; "),
+    },
+  ];
+}
+
+/** Wall time of the default check with one worker and with every CPU, same seed, from a scratch directory. */
+function checkTables(): Table[] {
+  const cli = join(ROOT, "dist", "cli", "main.js");
+  const rows: Row[] = [];
+  const n = availableParallelism();
+  const reports: string[] = [];
+  for (const workers of [1, n]) {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-bench-"));
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [cli, "check", "--seed", "1", "--json", "--workers", String(workers)], { cwd: dir, encoding: "utf8", maxBuffer: 1 << 26 });
+    const s = (performance.now() - t0) / 1000;
+    rmSync(dir, { recursive: true, force: true });
+    if (r.status !== 0) throw new Error(`faultline check --workers ${workers} exited ${r.status}: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout) as { suites: { commands: number }[] };
+    reports.push(JSON.stringify(doc, (k, v: unknown) => (k === "durationMs" ? 0 : v)));
+    rows.push({ bench: "faultline check --seed 1", size: `--workers ${workers}`, wallS: +s.toFixed(1), commands: doc.suites.reduce((t, x) => t + x.commands, 0) });
+  }
+  const speedup = +(num(rows[0]!, "wallS") / num(rows[1]!, "wallS")).toFixed(2);
+  const same = reports.every((x) => x === reports[0]);
+  return [{ name: "check-workers", title: `Worker threads: the default check, one worker and ${n}: ${speedup}x faster; reports identical minus durations: ${same ? "yes" : "NO"}`, rows }];
+}
+
+function print(t: Table): void {
+  const keys = [...new Set(t.rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== "bench");
+  const width = (k: string): number => Math.max(k.length, ...t.rows.map((r) => String(r[k] ?? "").length));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || Number.isNaN(Number(c)) ? c.padEnd(width(keys[i]!)) : c.padStart(width(keys[i]!)))).join("  ");
+  console.log(`\n${t.title}`);
   console.log(line(keys));
-  for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ""))));
-  console.log();
+  for (const r of t.rows) console.log(line(keys.map((k) => String(r[k] ?? ""))));
+  if (t.growth !== undefined) console.log(`growth: ${t.growth}`);
+}
+
+function machine(): Record<string, string | number> {
+  const cpu = cpus()[0]?.model ?? "unknown";
+  let kernel = release();
+  try {
+    kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+  } catch {
+    // uname missing: os.release() is the same string
+  }
+  return { node: process.version, cpus: availableParallelism(), cpu, kernel, loadAverageAtStart: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") };
+}
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
 
 async function main(): Promise<void> {
-  const sections: [string, () => Promise<Row[]> | Row[]][] = [
-    ["harness", harnessBench],
-    ["bitmap", bitmapBench],
-    ["userfault-enable", userfaultEnableBench],
-    ["memslot-lookup", memslotLookupBench],
-  ];
-  const results: Record<string, Row[]> = {};
-  for (const [name, f] of sections) {
-    results[name] = await f();
-    print(results[name]);
+  const only = option("--only")?.split(",");
+  const want = (name: string): boolean => only === undefined || only.includes(name);
+  const seeds = Number(option("--seeds") ?? 20);
+  const conversions = Number(option("--conversions") ?? 1_000_000);
+  const started = new Date();
+  const info = machine();
+  console.log(`faultline benchmarks, ${started.toISOString()}: ${info.cpus} x ${info.cpu}, Linux ${info.kernel}, Node ${info.node}, load ${info.loadAverageAtStart}`);
+  const tables: Table[] = [];
+  const run = async (name: string, f: () => Promise<Table[]> | Table[]): Promise<void> => {
+    if (!want(name)) return;
+    const t0 = performance.now();
+    console.error(`${name}...`);
+    for (const t of await f()) {
+      tables.push(t);
+      print(t);
+    }
+    console.error(`${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  await run("harness", harnessTables);
+  let races: Awaited<ReturnType<typeof raceSamples>> = [];
+  await run("races", async () => {
+    const r = await raceTables(seeds);
+    races = r.samples;
+    return r.tables;
+  });
+  await run("shrink", async () => shrinkTables(races.length > 0 ? races : (await raceTables(Math.min(seeds, 5))).samples, Math.min(seeds, 10)));
+  await run("scale", () => scaleTables(conversions));
+  await run("check", checkTables);
+  const doc = {
+    date: started.toISOString(),
+    command: `node dist/bench/run.js ${process.argv.slice(2).join(" ")}`.trim(),
+    machine: info,
+    durationS: Math.round((Date.now() - started.getTime()) / 1000),
+    tables: Object.fromEntries(tables.map((t) => [t.name, { title: t.title, ...(t.growth === undefined ? {} : { growth: t.growth }), rows: t.rows }])),
+  };
+  if (only !== undefined) {
+    console.log("\n--only: bench/results.json and the chart are left as they are");
+    return;
   }
-  const doc = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, results };
-  writeFileSync("bench/results.json.tmp", `${JSON.stringify(doc, null, 2)}\n`);
-  renameSync("bench/results.json.tmp", "bench/results.json");
-  console.log("wrote bench/results.json");
+  writeAtomically(join(ROOT, "bench", "results.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  writeAtomically(join(ROOT, "docs", "bench-scale.svg"), scaleChart(Object.fromEntries(tables.map((t) => [t.name, t.rows]))));
+  console.log(`\nwrote bench/results.json and docs/bench-scale.svg (${doc.durationS} s)`);
 }
 
 await main();
