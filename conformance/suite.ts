@@ -211,18 +211,6 @@ function uffdOps(): fc.Arbitrary<Op> {
   );
 }
 
-/** A read fault on m1 (host, or a vCPU through slot 1's GUP) before a uffd_register: fault-around would map neighbours. */
-function readBeforeRegister(ops: readonly Op[]): boolean {
-  const slot1 = SLOTS[1]!;
-  let read = false;
-  for (const o of ops) {
-    if (o.op === "uffd_register" && read) return true;
-    if (o.op === "access" && o.map === "m1" && o.kind === "read") read = true;
-    if (o.op === "vcpu_access" && o.kind === "read" && o.gpa >= slot1.gpa && o.gpa < slot1.gpa + slot1.size) read = true;
-  }
-  return false;
-}
-
 export interface RandomResult {
   readonly sequences: number;
   readonly steps: number;
@@ -248,11 +236,8 @@ export async function runRandom(helper: Helper, features: Features, opts: Random
   let sequences = 0;
   let steps = 0;
   let last: StepReport[] | undefined;
-  const property = fc.asyncProperty(fc
-      .array(randomOp(features, config, opts.uffd ?? true), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" })
-      // open disagreement kept out of the mix meanwhile (docs/CONFORMANCE.md): D7, fault-around (no read fault on
-      // m1's pages before a registration)
-      .filter((ops) => !readBeforeRegister(ops)), async (ops) => {
+  const sequence = fc.array(randomOp(features, config, opts.uffd ?? true), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" });
+  const property = fc.asyncProperty(sequence, async (ops) => {
     sequences++;
     opts.onRun?.(sequences);
     const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });

@@ -1,6 +1,6 @@
 // The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
-import { mapBase, windowOf } from "../../model/mm/layout.js";
+import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -10,6 +10,7 @@ import { fillPage, readPage } from "../util/pagedata.js";
 import { ZERO_FOLIO, copyFolio, newFolio, pageOf, peekPage, type Folio } from "./folio.js";
 import { blockedOutcome, type Waiter } from "../uffd/ctx.js";
 import { USER_ORIGIN, handleUserfault, type Origin, type Reason } from "../uffd/fault.js";
+import { vmasIn } from "../uffd/register.js";
 import type { MemType } from "../../model/uffd/vma.js";
 import { Mapping, type ImplBacking, type Pte } from "./mapping.js";
 import { MemFile } from "./memfd.js";
@@ -222,10 +223,32 @@ export class Mm {
     return r.kind === "retry" ? r : { kind: "userfault", waiter: r.waiter };
   }
 
-  /** A none PTE (or a marker): userfaultfd's MISSING / MINOR hook, else the memory type's fault handler. */
+  /**
+   * do_fault_around -> filemap_map_pages for a read fault on a shmem mapping (hugetlbfs faults elsewhere,
+   * guest_memfd has no ->map_pages), unless the VMA is MINOR- or WP-registered: the uptodate page-cache pages of
+   * the fault_around_bytes window, clipped to the VMA, the page table and i_size, get PTEs where theirs are none.
+   * Under the PT lock, so in one step; the faulting page is left to the fault itself.
+   */
+  private faultAround(map: Mapping, index: number): void {
+    const b = map.backing;
+    const file = b.kind === "memfd" ? this.files[b.file]! : undefined;
+    const vma = vmasIn(map, index, index + 1)[0];
+    if (file === undefined || file.kind !== "shmem" || vma === undefined || vma.reg?.modes.some((m) => m === "MINOR" || m === "WP") === true) return;
+    const from = Math.max(index - (index % FAULT_AROUND_PAGES), vma.start);
+    const to = Math.min(from + FAULT_AROUND_PAGES, index - (index % PTRS_PER_PTE) + PTRS_PER_PTE, vma.end);
+    const fileEnd = Math.ceil(file.size / PAGE_SIZE);
+    for (let i = from; i < to; i++) {
+      const f = map.backingIndex(i);
+      if (i === index || f >= fileEnd || map.ptes.has(i) || map.markers.get(i) !== undefined || !file.uptodate(f)) continue;
+      map.ptes.set(i, { kind: "file", writable: map.shared && map.prot === "rw", folio: file.lookup(f)!.folio });
+    }
+  }
+
+  /** A none PTE (or a marker): read fault-around, then userfaultfd's MISSING / MINOR hook, else the memory type's fault handler. */
   private async noneFault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin): Promise<Pass> {
     const marker = map.markers.get(index);
     if (marker === "poison") return SIGBUS;
+    if (!write) this.faultAround(map, index);
     const b = map.backing;
     if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
     const reason = this.noneReason(map, index);

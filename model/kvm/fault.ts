@@ -139,7 +139,7 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const at = locate(s, hvaOf(slot, f.gfn));
   if (at === undefined) return refuse(s, FAULT_PATH_RULES.gupFailed);
   const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
-  if (host.kind === "signal") return refuse(s, FAULT_PATH_RULES.gupFailed, ...host.fired);
+  if (host.kind === "signal") return refuse(host.state ?? s, FAULT_PATH_RULES.gupFailed, ...host.fired);
   // GUP sleeps in handle_userfault like a user thread: KVM_RUN stays blocked until a wakeup, then retries.
   if (host.kind === "userfault") return { ...result(host.state, blockedOutcome(host.state, host.msg), ...host.fired), blocked: host.msg };
   const vm = host.state.kvm.vms[f.vmId]!;

@@ -8,7 +8,8 @@ import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import type { State } from "../state.js";
 import { UFFD_FAULT_RULES, USER_FAULT, handleUserfault, noneReason, type Origin, type Userfault } from "../uffd/fault.js";
-import { hasMode, markersOf, regAt, withMarkers } from "../uffd/vma.js";
+import { hasMode, markersOf, regAt, vmaAt, withMarkers } from "../uffd/vma.js";
+import { FAULT_AROUND_PAGES, PTRS_PER_PTE } from "./layout.js";
 import { backingIndex, copyData, pteTarget, type PageRef } from "./pages.js";
 import type { Mapping, Marker, MemFile, Pte } from "./types.js";
 
@@ -24,11 +25,17 @@ export const FAULT_RULES = {
   reuse: rule("mm.wp-reuse", "mm/memory.c (do_wp_page, wp_page_reuse)", "a write to a read-only PTE of an exclusive anonymous page makes it writable in place"),
   poisoned: rule("mm.poison-marker", "mm/memory.c (handle_pte_marker: PTE_MARKER_POISONED)", "a fault on a poison marker: VM_FAULT_HWPOISON, SIGBUS"),
   wpMarker: rule("mm.uffd-wp-marker", "mm/memory.c (set_pte_range: vmf_orig_pte_uffd_wp; pte_marker_handle_uffd_wp)", "a fault through a uffd-wp marker of a WP-registered VMA installs the PTE write-protected"),
+  faultAround: rule(
+    "mm.fault-around",
+    "mm/memory.c (do_read_fault, should_fault_around, do_fault_around); mm/filemap.c (filemap_map_pages, next_uptodate_folio)",
+    "a read fault on a shmem mapping first maps the uptodate page-cache pages of its fault_around_bytes window (clipped to the VMA, its page table and i_size) whose PTEs are none; not in a MINOR- or WP-registered VMA (uffd_disable_fault_around)",
+  ),
 };
 
 export type HostFault =
   | { readonly kind: "mapped"; readonly state: State; readonly ref: PageRef; readonly writable: boolean; readonly fired: readonly Rule[] }
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV"; readonly fired: readonly Rule[] }
+  /** `state`: what the fault did before it failed (fault-around), when anything. */
+  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV"; readonly fired: readonly Rule[]; readonly state?: State }
   | Userfault;
 
 type Mapped = Extract<HostFault, { kind: "mapped" }>;
@@ -113,20 +120,51 @@ function consumeMarker(r: Mapped, mapId: string, index: number, marker: Marker |
   return { ...r, state: withMap(r.state, protectedMap), writable: false, fired: [...r.fired, FAULT_RULES.wpMarker] };
 }
 
-/** A none PTE (or a marker): userfaultfd's MISSING/MINOR hook, else the memory type's fault handler. */
+/**
+ * do_fault_around -> filemap_map_pages, for a read fault on a shmem mapping (the only file here with ->map_pages:
+ * hugetlbfs faults elsewhere, guest_memfd has none) in a VMA that is neither MINOR- nor WP-registered: the
+ * uptodate page-cache pages of the window around `index` get PTEs where theirs are none (no PTE, no marker).
+ * The faulting page itself is left to the fault, which maps the same PTE.
+ */
+function faultAround(s: State, map: Mapping, index: number): { state: State; fired: readonly Rule[] } {
+  const none = { state: s, fired: [] };
+  const b = map.backing;
+  const file = b.kind === "memfd" ? s.mm.files[b.file]! : undefined;
+  const vma = vmaAt(map, index);
+  if (file === undefined || file.kind !== "shmem" || vma === undefined || hasMode(vma.reg, "MINOR") || hasMode(vma.reg, "WP")) return none;
+  const from = Math.max(index - (index % FAULT_AROUND_PAGES), vma.start);
+  const to = Math.min(from + FAULT_AROUND_PAGES, index - (index % PTRS_PER_PTE) + PTRS_PER_PTE, vma.end);
+  const fileEnd = Math.ceil(file.size / PAGE_SIZE);
+  const pte: Pte = { target: "file", writable: map.shared && map.prot === "rw" };
+  let ptes = map.ptes;
+  for (let i = from; i < to; i++) {
+    const f = backingIndex(map, i);
+    if (i === index || f >= fileEnd || get(ptes, i) !== undefined || get(markersOf(map), i) !== undefined) continue;
+    if (get(file.present, f) === true && get(fallocedOf(file), f) !== true) ptes = assign(ptes, i, i + 1, pte);
+  }
+  return ptes === map.ptes ? none : { state: withMap(s, { ...map, ptes }), fired: [FAULT_RULES.faultAround] };
+}
+
+/** A none PTE (or a marker): read fault-around, then userfaultfd's MISSING/MINOR hook, else the memory type's fault handler. */
 function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault, origin: Origin): HostFault {
   const marker = get(markersOf(map), index);
   if (marker === "poison") return signal("SIGBUS", FAULT_RULES.poisoned);
-  const b = map.backing;
-  if (b.kind === "memfd" && backingIndex(map, index) * PAGE_SIZE >= s.mm.files[b.file]!.size) return signal("SIGBUS", FAULT_RULES.sigbusEof);
-  const why = noneReason(s, map, index);
-  if (why !== undefined) return handleUserfault(s, map, index, why.reason, write, origin, why.rule);
+  const around = write ? { state: s, fired: [] } : faultAround(s, map, index);
+  // What fault-around mapped stays whatever the faulting page comes to.
+  const after = (r: HostFault): HostFault =>
+    around.fired.length === 0 ? r : r.kind === "signal" ? { ...r, state: around.state, fired: [...around.fired, ...r.fired] } : { ...r, fired: [...around.fired, ...r.fired] };
+  const st = around.state;
+  const m = st.mm.maps.get(map.id)!;
+  const b = m.backing;
+  if (b.kind === "memfd" && backingIndex(m, index) * PAGE_SIZE >= st.mm.files[b.file]!.size) return after(signal("SIGBUS", FAULT_RULES.sigbusEof));
+  const why = noneReason(st, m, index);
+  if (why !== undefined) return after(handleUserfault(st, m, index, why.reason, write, origin, why.rule));
   const r = match(b)
-    .with({ kind: "anon" }, () => anonFault(s, map, index, write))
-    .with({ kind: "memfd" }, (m) => fileFault(s, map, m.file, index, write))
-    .with({ kind: "gmem" }, () => gmemHostFault(s, map, index, write))
+    .with({ kind: "anon" }, () => anonFault(st, m, index, write))
+    .with({ kind: "memfd" }, (f) => fileFault(st, m, f.file, index, write))
+    .with({ kind: "gmem" }, () => gmemHostFault(st, m, index, write))
     .exhaustive();
-  return r.kind === "mapped" ? consumeMarker(r, map.id, index, marker) : r;
+  return after(r.kind === "mapped" ? consumeMarker(r, m.id, index, marker) : r);
 }
 
 /** do_wp_page: a write to a present read-only PTE. */

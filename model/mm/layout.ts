@@ -16,3 +16,8 @@ export function windowOf(hva: number): { id: string; offset: number } | undefine
 }
 
 export const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
+
+/** fault_around_bytes (64 KiB by default, mm/memory.c) in pages: the read fault-around window. */
+export const FAULT_AROUND_PAGES = 16;
+/** Entries of a page table (x86-64 and arm64 with 4 KiB pages): fault-around stays inside one. */
+export const PTRS_PER_PTE = 512;

@@ -165,7 +165,7 @@ export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFaul
   const write = op.kind === "write";
   const inPage = op.offset % PAGE_SIZE;
   const f = handleMmFault(s, map, index, write, gmemHostFault, { inPage, user: true });
-  if (f.kind === "signal") return result(s, { result: f.signal }, ...f.fired);
+  if (f.kind === "signal") return result(f.state ?? s, { result: f.signal }, ...f.fired);
   if (f.kind === "userfault") return { ...result(f.state, blockedOutcome(f.state, f.msg), ...f.fired), blocked: f.msg };
   if (write) return result(writeAt(f.state, f.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...f.fired, MM_RULES.access);
   return result(f.state, { result: "ok", value: readAt(f.state, f.ref, inPage) }, ...f.fired, MM_RULES.access);
