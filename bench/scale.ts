@@ -24,7 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = join(here, "..", "..", "bench", "c", "bitmap.c");
 const BINARY = join(here, "..", "..", "bench", "build", "bitmap");
 
-export function time<T>(f: () => T): { ms: number; value: T } {
+function time<T>(f: () => T): { ms: number; value: T } {
   const t0 = performance.now();
   const value = f();
   return { ms: performance.now() - t0, value };
@@ -37,14 +37,14 @@ async function timeAsync<T>(f: () => Promise<T>): Promise<{ ms: number; value: T
 }
 
 /** Best of n runs: the least-disturbed measurement on a shared 2-core machine. */
-export function best(n: number, f: () => number): number {
+function best(n: number, f: () => number): number {
   let m = Infinity;
   for (let i = 0; i < n; i++) m = Math.min(m, f());
   return m;
 }
 
 /** ms per call of f: repeated until a batch takes 20 ms (timer and JIT noise), best of 5 batches. */
-export function perCall(f: () => void): number {
+function perCall(f: () => void): number {
   let reps = 1;
   while (time(() => {
     for (let i = 0; i < reps; i++) f();
