@@ -39,6 +39,7 @@ const RFC_THREAD = "1G page support for guest_memfd RFC, faultability xarray pat
 const V7 = (n: number): string => `guest_memfd in-place conversion [PATCH v7 ${String(n).padStart(2, "0")}/42], 20260522-gmem-inplace-conversion-v7-${n}-2f0fae496530@google.com`;
 const RFC39 = "[RFC PATCH 39/39] 38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd.1726009989.git.ackerleytng@google.com";
 const MINOR_V1 = "[PATCH 0/9] userfaultfd: add minor fault handling (Axel Rasmussen, 2021-01-22)";
+const EXIT_REVIEW = "Oliver Upton's review of [PATCH v7 08/14] KVM_EXIT_MEMORY_FAULT on stage-2 faults (Anish Moorthy), 20240215235405.368539-9-amoorthy@google.com";
 const slip = (where: string): string => `plausible slip (${where})`;
 
 export const BUGS = {
@@ -321,6 +322,67 @@ export const BUGS = {
     file: "impl/mm/mm.ts",
     suite: "race-host-fault",
     source: slip("mm/memory.c do_anonymous_page and finish_fault without their vmf_pte_changed check"),
+  },
+  "exit-private-flag-dropped": {
+    description:
+      "the private/shared mismatch exit is prepared with is_private false: KVM_EXIT_MEMORY_FAULT of a private access lacks KVM_MEMORY_EXIT_FLAG_PRIVATE",
+    area: "exits",
+    kind: "sequential",
+    file: "impl/kvm/fault.ts",
+    suite: "kvm-anon-x86",
+    source: `${EXIT_REVIEW}: kvm_prepare_memory_fault_exit(vcpu, gfn * PAGE_SIZE, PAGE_SIZE, write_fault, exec_fault, false), the last argument being is_private`,
+  },
+  "mmio-ro-write-as-read": {
+    description: "on x86 a write to a READONLY memslot exits KVM_EXIT_MMIO with is_write clear: the VMM emulates a read",
+    area: "exits",
+    kind: "sequential",
+    file: "impl/kvm/fault.ts",
+    suite: "kvm-anon-x86",
+    source: slip("arch/x86/kvm/mmu/mmu.c, kvm_handle_error_pfn: KVM_PFN_ERR_RO_FAULT reported without the fault's write bit"),
+  },
+  "fault-seq-after-faultin": {
+    description:
+      "kvm_mmu_faultin_pfn snapshots mmu_invalidate_seq after faulting the pfn in, not before: an invalidation that ran during faultin (a conversion while kvm_gmem_get_pfn waited for the invalidate lock) is missed by the re-check under mmu_lock",
+    area: "attributes-mmu",
+    kind: "race",
+    file: "impl/kvm/fault.ts",
+    suite: "race-gmem-convert-vcpu",
+    source: slip("arch/x86/kvm/mmu/mmu.c, kvm_mmu_faultin_pfn: fault->mmu_seq = kvm->mmu_invalidate_seq; smp_rmb() moved after __kvm_mmu_faultin_pfn"),
+  },
+  "userfault-bitmap-unchecked": {
+    description: "kvm_set_memory_region accepts a USERFAULT memslot whose userfault_bitmap fails access_ok: the bitmap ends past TASK_SIZE",
+    area: "userfault-bitmap",
+    kind: "sequential",
+    file: "impl/kvm/memslot.ts",
+    suite: "refusals-kvm",
+    source: `${V2_COVER}, changelog v1->v2: "Fix the userfault_bitmap validation and casts (thanks kernel test robot)"`,
+  },
+  "gmem-convert-unlocked": {
+    description:
+      "kvm_gmem_set_attributes converts without filemap_invalidate_lock: a host fault that checked the page shared takes its reference after the reference check, and a private page ends up host-mapped",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/convert.ts",
+    suite: "race-gmem-convert-host",
+    source: `${V7(10)} (__kvm_gmem_set_attributes under filemap_invalidate_lock); ${RFC_THREAD}`,
+  },
+  "gmem-rfc-no-folio-lock": {
+    description:
+      "2024 RFC: kvm_gmem_no_mappings_range checks the mapcount without folio_lock: a host fault between its faultability check and finish_fault maps the page after the check, and it becomes private while mapped",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/convert.ts",
+    suite: "race-gmem-rfc-2024",
+    source: `${RFC_THREAD}: "The folio_lock() is probably important if we need to check mapcount"`,
+  },
+  "gmem-punch-folio-unlocked": {
+    description:
+      "kvm_gmem_punch_hole truncates without taking each folio's lock: a host fault still in finish_fault installs its PTE on a folio just removed from the page cache",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/fallocate.ts",
+    suite: "race-gmem-punch",
+    source: slip("mm/truncate.c, truncate_inode_pages_range: folio_lock on each folio skipped"),
   },
 } as const satisfies Readonly<Record<string, SeededBug>>;
 

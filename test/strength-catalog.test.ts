@@ -52,6 +52,17 @@ describe("the seeded-bug catalog", () => {
     expect(BUG_IDS.filter((id) => BUGS[id].kind === "race").length * 3).toBeGreaterThanOrEqual(BUG_IDS.length);
   });
 
+  it("a kernel race leaves the sequential suites of its area passing", async () => {
+    for (const id of BUG_IDS.filter((b) => BUGS[b].kind === "race")) {
+      const race = SUITES.find((s) => s.name === BUGS[id].suite)!;
+      if (race.kind !== "concurrent") continue;
+      for (const s of SUITES.filter((x) => x.kind === "sequential" && x.area === race.area && !x.name.startsWith("refusals-"))) {
+        const r = await s.run({ seed: 5, runs: 12, bugs: [id] });
+        expect(r.failure, `${id} shows in ${s.name}: ${JSON.stringify(r.failure)}`).toBeUndefined();
+      }
+    }
+  });
+
   it(`${DOC} is generated from the catalog (npm run docs:bugs)`, () => {
     expect(readFileSync(DOC, "utf8")).toBe(bugsMarkdown());
   });

@@ -71,7 +71,8 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
   if (op.offset >= inode.size || op.offset + op.size > inode.size) return EINVAL;
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
-  await inode.invalidateLock.write(h);
+  const locked = !ctx.bugs.has("gmem-convert-unlocked");
+  if (locked) await inode.invalidateLock.write(h);
   try {
     if (toPrivate ? !inode.shared.any(start, end) : inode.shared.covers(start, end)) return { result: "ok" };
     let busy: number | undefined;
@@ -94,7 +95,7 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
     await invalidateEnd(hit, h);
     return busy === undefined ? { result: "ok" } : { errno: "EAGAIN", error_offset: busy * PAGE_SIZE };
   } finally {
-    inode.invalidateLock.writeUnlock();
+    if (locked) inode.invalidateLock.writeUnlock();
   }
 }
 
@@ -103,7 +104,7 @@ async function noMappings(ctx: GmemCtx, inode: GmemInode, id: number, start: num
   for (const n of inode.foliosIn(start, end)) {
     const a = Math.max(start, n * inode.folioPages);
     const b = Math.min(end, (n + 1) * inode.folioPages);
-    await h.yield("kvm_gmem_no_mappings_range:folio_lock", () => ![...inode.folioLocks].some((i) => i >= a && i < b));
+    await h.yield("kvm_gmem_no_mappings_range:folio_lock", () => ctx.bugs.has("gmem-rfc-no-folio-lock") || ![...inode.folioLocks].some((i) => i >= a && i < b));
     if (hostMapped(ctx.mm, id, a, b).length > 0 || [...inode.pins.keys()].some((i) => i >= a && i < b)) return false;
   }
   return true;

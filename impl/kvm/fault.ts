@@ -86,7 +86,8 @@ async function pageFault(ctx: FaultCtx, kvm: Kvm, a: Access, h: Hooks): Promise<
     const seq = kvm.mmuInvalidateSeq;
     await h.yield("kvm_mmu_faultin_pfn:mmu_seq");
     r = kvm.config.arch === "x86" ? await faultinX86(ctx, kvm, slot, seq, a, h) : await faultinArm64(ctx, kvm, slot, seq, a, h);
-    if (r.kind === "mapped") r = await mapUnderMmuLock(ctx, kvm, slot!, rootGen, seq, a, r, h);
+    // The seeded mistake snapshots mmu_invalidate_seq only now, after faultin: an invalidation during faultin is missed.
+    if (r.kind === "mapped") r = await mapUnderMmuLock(ctx, kvm, slot!, rootGen, ctx.bugs.has("fault-seq-after-faultin") ? kvm.mmuInvalidateSeq : seq, a, r, h);
   } finally {
     if (idx !== undefined) kvm.srcu.readUnlock(idx);
   }
@@ -106,14 +107,14 @@ const waitNotInvalidating = (kvm: Kvm, gfn: number): (() => boolean) => () =>
 
 /** kvm_mmu_faultin_pfn and __kvm_mmu_faultin_pfn (x86). */
 async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, seq: number, a: Access, h: Hooks): Promise<Resolution> {
-  if (a.isPrivate !== kvmMemIsPrivate(ctx.gmemInodes, kvm, a.gfn)) return done(memoryFault(a.gfn * PAGE_SIZE, privateFlag(a.isPrivate)));
+  if (a.isPrivate !== kvmMemIsPrivate(ctx.gmemInodes, kvm, a.gfn)) return done(memoryFault(a.gfn * PAGE_SIZE, privateFlag(a.isPrivate && !ctx.bugs.has("exit-private-flag-dropped"))));
   if (slot === undefined) return done(a.isPrivate ? memoryFault(a.gfn * PAGE_SIZE, ["PRIVATE"]) : mmio(a.gpa, a.write));
   if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
   if (kvm.invalidateRetry(seq, a.gfn)) return { kind: "retry", until: waitNotInvalidating(kvm, a.gfn) };
   const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
   if (uf !== undefined) return done(uf);
   if (a.isPrivate || slot.gmemOnly) return gmemFaultin(ctx, slot, a, a.gfn * PAGE_SIZE, h);
-  if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
+  if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, !ctx.bugs.has("mmio-ro-write-as-read")));
   return gupFaultin(ctx, slot, a, h);
 }
 
