@@ -14,7 +14,7 @@ export type Verdict =
   | "disagree"
   /** the kernel cannot express this step (a proposal, or something the helper does not run); never a pass */
   | "model only"
-  /** the model does not implement this op yet (faultline.not-modeled), or the state diverged after such a step */
+  /** the model does not implement this op yet (faultline.not-modeled), or the state diverged after such a step or a model-only one */
   | "model not yet"
   /** a documented difference of this machine's kernel from the upstream kernel the model follows (deviations.ts) */
   | "deviation"
@@ -106,6 +106,9 @@ export async function runSteps(helper: Helper, config: Config, steps: readonly O
     } else if (k.unsupported !== undefined) {
       verdict = "model only";
       reason = k.unsupported;
+      // The kernel did not run a step that changed the model's state (a memslot update while a vCPU sleeps in a
+      // userfault, D6): from here on the two states may differ.
+      if (divergedAt === undefined && m.state !== state) divergedAt = { index, why: `only the model ran ${op.op}` };
     } else if (m.fired.includes(NOT_MODELED)) {
       verdict = "model not yet";
       reason = "the model does not implement this op yet (faultline.not-modeled)";

@@ -202,7 +202,7 @@ function uffdOps(): fc.Arbitrary<Op> {
     fc.record({ mode: fc.constantFrom<("MISSING" | "MINOR" | "WP")[]>(["MINOR"], ["MISSING"], ["MISSING", "MINOR"]) }).map((r): Op => ({ op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * MiB, mode: r.mode })),
     fc.constant<Op>({ op: "uffd_unregister", uffd: "u0", map: "m1", offset: 0, len: 2 * MiB }),
     fc.record({ offset: off, write: fc.boolean(), id: fc.constantFrom("a0", "a1") }).map((r): Op => ({ op: "access", map: "m1", offset: r.offset, kind: r.write ? "write" : "read", id: r.id, ...(r.write ? { byte: 7 } : {}) })),
-    fc.constantFrom("a0", "a1").map((id): Op => ({ op: "wake_check", id })),
+    fc.constantFrom("a0", "a1", "v0.vcpu0", "v0.vcpu1").map((id): Op => ({ op: "wake_check", id })),
     fc.record({ offset: off, len, mode }).map((r): Op => ({ op: "uffdio_continue", uffd: "u0", map: "m1", offset: r.offset, len: r.len, mode: [...r.mode] })),
     fc.record({ offset: off, len, mode }).map((r): Op => ({ op: "uffdio_copy", uffd: "u0", map: "m1", offset: r.offset, len: r.len, mode: [...r.mode], byte: 9 })),
     fc.record({ offset: off, len }).map((r): Op => ({ op: "uffdio_zeropage", uffd: "u0", map: "m1", offset: r.offset, len: r.len })),

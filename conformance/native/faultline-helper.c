@@ -302,6 +302,12 @@ struct vm {
   pthread_t rth[MAX_VCPUS];
   volatile int rstate[MAX_VCPUS]; /* 0 idle, 1 in KVM_RUN, 2 returned */
   int rr[MAX_VCPUS], re[MAX_VCPUS];
+  volatile int tid[MAX_VCPUS]; /* the KVM_RUN thread, as userfault messages name it (UFFD_FEATURE_THREAD_ID) */
+  /* the thread "<vm>.vcpu<n>" of wake_check: 0 never slept, 1 asleep in a userfault, 2 finished (outcome kept) */
+  int sleep[MAX_VCPUS];
+  int msgs[MAX_VCPUS], msg_uffd[MAX_VCPUS];
+  u64 msg_flags[MAX_VCPUS], msg_address[MAX_VCPUS];
+  char *done[MAX_VCPUS];
 };
 struct fdobj { int fd; u64 hpage; };
 #define MAX_SPANS 64
@@ -318,12 +324,13 @@ struct map {
 struct job {
   pthread_t th;
   volatile int state; /* 0 running, 1 done, 2 SIGBUS, 3 SIGSEGV */
+  int joined;
   int write;
   u64 addr;
   u8 byte;
   volatile int value;
   int map;
-  u64 span;
+  volatile int tid;
   int faults; /* messages seen for this job */
   int fault_uffd;
   u64 fault_flags, fault_address;
@@ -398,6 +405,7 @@ static void *job_main(void *arg) {
   sigemptyset(&set);
   sigaddset(&set, SIGALRM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
+  j->tid = (int)syscall(SYS_gettid);
   int value = 0;
   int sig = guarded((volatile u8 *)(uintptr_t)j->addr, j->write, j->byte, 1, &value);
   j->value = value;
@@ -409,6 +417,21 @@ static long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A message from a vCPU that slept before and faulted again after a wakeup: it updates that thread's message. */
+static int vcpu_refault(int uffd, const struct fl_uffd_msg *msg) {
+  for (int i = 0; i < nvms; i++)
+    for (int c = 0; c < vms[i].nvcpu; c++) {
+      struct vm *v = &vms[i];
+      if (v->sleep[c] != 1 || v->rstate[c] != 1 || v->tid[c] != (int)msg->arg.pagefault.ptid) continue;
+      v->msgs[c]++;
+      v->msg_uffd[c] = uffd;
+      v->msg_flags[c] = msg->arg.pagefault.flags;
+      v->msg_address[c] = msg->arg.pagefault.address;
+      return 1;
+    }
+  return 0;
 }
 
 /* Reads every pending userfault message and gives each to the running job whose address it covers. */
@@ -431,24 +454,22 @@ static void drain_uffds(int wait_ms) {
     struct fl_uffd_msg msg;
     while (read(pfd[k].fd, &msg, sizeof msg) == sizeof msg) {
       if (msg.event != FL_UFFD_EVENT_PAGEFAULT) continue;
-      u64 a = msg.arg.pagefault.address;
-      for (int i = njobs - 1; i >= 0; i--) {
+      /* the thread that faulted (UFFD_FEATURE_THREAD_ID): an access thread, a vCPU faulting again, or a new KVM_RUN */
+      int tid = (int)msg.arg.pagefault.ptid, claimed = 0;
+      for (int i = njobs - 1; i >= 0 && !claimed; i--) {
         struct job *j = jobs[i];
-        if (j->state != 0) continue;
-        if (a <= j->addr && j->addr < a + j->span) {
-          j->faults++;
-          j->fault_uffd = idx[k];
-          j->fault_flags = msg.arg.pagefault.flags;
-          j->fault_address = a;
-          a = 0;
-          break;
-        }
+        if (j->state != 0 || j->tid != tid) continue;
+        j->faults++;
+        j->fault_uffd = idx[k];
+        j->fault_flags = msg.arg.pagefault.flags;
+        j->fault_address = msg.arg.pagefault.address;
+        claimed = 1;
       }
-      if (a != 0) {
+      if (!claimed && !vcpu_refault(idx[k], &msg)) {
         unclaimed_seq++;
         unclaimed_uffd = idx[k];
         unclaimed_flags = msg.arg.pagefault.flags;
-        unclaimed_address = a;
+        unclaimed_address = msg.arg.pagefault.address;
       }
     }
   }
@@ -678,6 +699,7 @@ static void *run_main(void *p) {
   struct vm *v = a->v;
   int cpu = a->cpu;
   free(a);
+  v->tid[cpu] = (int)syscall(SYS_gettid);
   int r = ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
   v->re[cpu] = errno;
   v->rr[cpu] = r;
@@ -724,6 +746,61 @@ static void complete_io(struct vm *v, int cpu) {
   v->run[cpu]->immediate_exit = 0;
 }
 
+/* What a finished KVM_RUN of this vCPU returned (r, with errno e), as an outcome; `okword` is "ok", or "completed"
+   for a thread that slept in a userfault first (wake_check). A port I/O or MMIO exit is then completed. */
+static void out_vcpu_result(struct vm *v, int cpu, int r, int e, const char *okword) {
+  struct fl_run *run = v->run[cpu];
+  if (r < 0) {
+    if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
+      out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
+      out_errno(e);
+      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
+          (unsigned long long)run->u.memory_fault.size,
+          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
+          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
+    } else {
+      fail(e);
+    }
+    return;
+  }
+  switch (run->exit_reason) {
+    case FL_KVM_EXIT_IO:
+      if (run->u.io.port == 0x10) out("{\"result\":\"%s\",\"value\":%u}", okword, ((u8 *)run)[run->u.io.data_offset]);
+      else if (run->u.io.port == 0x11) out("{\"result\":\"%s\"}", okword);
+      else helper_error("unexpected port 0x%x", run->u.io.port);
+      complete_io(v, cpu);
+      return;
+    case FL_KVM_EXIT_MMIO:
+      out("{\"result\":\"exit\",\"exit\":\"mmio\",\"gpa\":%llu,\"write\":%s}", (unsigned long long)run->u.mmio.phys_addr,
+          run->u.mmio.is_write ? "true" : "false");
+      complete_io(v, cpu);
+      return;
+    case FL_KVM_EXIT_INTERNAL_ERROR:
+      helper_error("KVM_EXIT_INTERNAL_ERROR suberror %u", run->u.internal.suberror);
+      return;
+    default:
+      helper_error("unexpected exit reason %u", run->exit_reason);
+  }
+}
+
+static void out_vcpu_blocked(struct vm *v, int cpu) {
+  const char *u = name_of(K_UFFD, v->msg_uffd[cpu]);
+  u64 f = v->msg_flags[cpu];
+  int m = (int)((v->msg_address[cpu] - MAP_BASE) / MAP_STRIDE);
+  out("{\"result\":\"blocked\",\"fault\":{\"uffd\":\"%s\",\"flags\":[%s%s%s],\"address_offset\":%llu}}", u ? u : "unnamed",
+      f & FL_UFFD_PAGEFAULT_FLAG_WRITE ? "\"WRITE\"" : "",
+      f & FL_UFFD_PAGEFAULT_FLAG_MINOR ? (f & FL_UFFD_PAGEFAULT_FLAG_WRITE ? ",\"MINOR\"" : "\"MINOR\"") : "",
+      f & FL_UFFD_PAGEFAULT_FLAG_WP ? (f & 3 ? ",\"WP\"" : "\"WP\"") : "",
+      (unsigned long long)(v->msg_address[cpu] - map_base(m)));
+}
+
+/* A new access on the vCPU is a new thread: the record of the one before it is forgotten. */
+static void forget_vcpu_thread(struct vm *v, int cpu) {
+  v->sleep[cpu] = 0;
+  free(v->done[cpu]);
+  v->done[cpu] = NULL;
+}
+
 static void op_vcpu_access(J *op) {
   int vi = lookup(K_VM, str(op, "vm"));
   if (vi < 0) { fail(EBADF); return; }
@@ -739,6 +816,7 @@ static void op_vcpu_access(J *op) {
     if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, NULL)) { unsupported("this vCPU is still blocked in a userfault"); return; }
     complete_io(v, (int)cpu);
   }
+  forget_vcpu_thread(v, (int)cpu);
   u64 gpa = num_or(op, "gpa", 0);
   if (gpa >= (1ull << maxphys)) { unsupported("gpa beyond the guest's MAXPHYADDR"); return; }
   if (gpa >= FL_GUEST_GPA && gpa < FL_GUEST_GPA + FL_GUEST_PAGES * PAGE) { unsupported("gpa in the helper's own memslot"); return; }
@@ -749,54 +827,41 @@ static void op_vcpu_access(J *op) {
     helper_error("setting guest registers: %s", strerror(errno));
     return;
   }
-  struct fl_run *run = v->run[cpu];
   int r = run_vcpu(v, (int)cpu);
   if (r == -2) {
-    int m = (int)((unclaimed_address - MAP_BASE) / MAP_STRIDE);
-    const char *u = name_of(K_UFFD, unclaimed_uffd);
-    out("{\"result\":\"blocked\",\"fault\":{\"uffd\":\"%s\",\"flags\":[%s%s%s],\"address_offset\":%llu}}", u ? u : "unnamed",
-        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WRITE ? "\"WRITE\"" : "",
-        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_MINOR ? (unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WRITE ? ",\"MINOR\"" : "\"MINOR\"") : "",
-        unclaimed_flags & FL_UFFD_PAGEFAULT_FLAG_WP ? (unclaimed_flags & 3 ? ",\"WP\"" : "\"WP\"") : "",
-        (unsigned long long)(unclaimed_address - map_base(m)));
+    v->sleep[cpu] = 1;
+    v->msgs[cpu] = 1;
+    v->msg_uffd[cpu] = unclaimed_uffd;
+    v->msg_flags[cpu] = unclaimed_flags;
+    v->msg_address[cpu] = unclaimed_address;
+    out_vcpu_blocked(v, (int)cpu);
     return;
   }
   if (r == -3) {
     helper_error("KVM_RUN neither returned nor reported a userfault within %d ms", RUN_TIMEOUT_MS);
     return;
   }
-  if (r < 0) {
-    int e = errno;
-    if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
-      out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
-      out_errno(e);
-      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
-          (unsigned long long)run->u.memory_fault.size,
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
-    } else {
-      fail(e);
-    }
-    return;
-  }
-  switch (run->exit_reason) {
-    case FL_KVM_EXIT_IO:
-      if (run->u.io.port == 0x10) out("{\"result\":\"ok\",\"value\":%u}", ((u8 *)run)[run->u.io.data_offset]);
-      else if (run->u.io.port == 0x11) ok();
-      else helper_error("unexpected port 0x%x", run->u.io.port);
-      complete_io(v, (int)cpu);
-      return;
-    case FL_KVM_EXIT_MMIO:
-      out("{\"result\":\"exit\",\"exit\":\"mmio\",\"gpa\":%llu,\"write\":%s}", (unsigned long long)run->u.mmio.phys_addr,
-          run->u.mmio.is_write ? "true" : "false");
-      complete_io(v, (int)cpu);
-      return;
-    case FL_KVM_EXIT_INTERNAL_ERROR:
-      helper_error("KVM_EXIT_INTERNAL_ERROR suberror %u", run->u.internal.suberror);
-      return;
-    default:
-      helper_error("unexpected exit reason %u", run->exit_reason);
-  }
+  out_vcpu_result(v, (int)cpu, r, errno, "ok");
+}
+
+/* wake_check of "<vm>.vcpu<n>": the vCPU's thread of the last access, if it slept on a userfault. */
+static void vcpu_wake_check(const char *id) {
+  const char *dot = strrchr(id, '.');
+  char vm[40];
+  char *end;
+  long cpu = dot && !strncmp(dot, ".vcpu", 5) ? strtol(dot + 5, &end, 10) : -1;
+  if (cpu < 0 || *end || dot[5] == 0 || (size_t)(dot - id) >= sizeof vm) { fail(ESRCH); return; }
+  snprintf(vm, sizeof vm, "%.*s", (int)(dot - id), id);
+  int vi = lookup(K_VM, vm);
+  struct vm *v = vi < 0 ? NULL : &vms[vi];
+  if (!v || cpu >= v->nvcpu || v->sleep[cpu] == 0) { fail(ESRCH); return; }
+  if (v->sleep[cpu] == 2) { out("%s", v->done[cpu]); return; }
+  /* asleep: give a wakeup up to 150 ms to finish it (a re-fault after a wakeup updates its message meanwhile) */
+  if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, NULL)) { out_vcpu_blocked(v, (int)cpu); return; }
+  size_t mark = outlen;
+  out_vcpu_result(v, (int)cpu, v->rr[cpu], v->re[cpu], "completed");
+  v->done[cpu] = strndup(outbuf + mark, outlen - mark);
+  v->sleep[cpu] = 2;
 }
 
 /* ------------------------------------------------------------------ files and mappings */
@@ -940,7 +1005,6 @@ static struct job *start_job(int m, u64 addr, int write, u8 byte) {
   j->addr = addr;
   j->write = write;
   j->byte = byte;
-  j->span = maps[m].live && maps[m].hpage ? maps[m].hpage : PAGE;
   jobs[njobs++] = j;
   pthread_create(&j->th, NULL, job_main, j);
   return j;
@@ -965,6 +1029,7 @@ static void op_access(J *op) {
   while (now_ms() < deadline) {
     if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
       pthread_join(j->th, NULL);
+      j->joined = 1;
       out_done(j, "ok");
       return;
     }
@@ -979,7 +1044,9 @@ static void op_access(J *op) {
 }
 
 static void op_wake_check(J *op) {
-  int i = lookup(K_THREAD, str(op, "id"));
+  const char *id = str(op, "id");
+  if (id && strstr(id, ".vcpu")) { vcpu_wake_check(id); return; }
+  int i = lookup(K_THREAD, id);
   if (i < 0) { fail(ESRCH); return; } /* no thread of that name ever slept on a userfault */
   struct job *j = jobs[i];
   int seen = j->faults;
@@ -1059,7 +1126,8 @@ static void op_uffd_open(J *op) {
   for (int i = 0; f && i < f->count; i++)
     for (int k = 0; k < NFEATURES; k++)
       if (f->vals[i]->t == J_STR && !strcmp(f->vals[i]->s, FEATURES[k])) want |= 1ull << k;
-  struct fl_uffdio_api api = {FL_UFFD_API, want, 0};
+  /* THREAD_ID only fills the message's ptid (how a vCPU's re-fault is told apart); the outcome lists every feature */
+  struct fl_uffdio_api api = {FL_UFFD_API, want | FL_UFFD_FEATURE_THREAD_ID, 0};
   int r = ioctl(fd, FL_UFFDIO_API, &api);
   int e = errno;
   uffds[nuffds] = (struct fdobj){fd, 0};
@@ -1226,14 +1294,18 @@ static void op_probe(void) {
 
 static void op_reset(void) {
   for (int i = 0; i < nuffds; i++)
-    if (uffds[i].fd >= 0) close(uffds[i].fd);
+    if (uffds[i].fd >= 0) {
+      close(uffds[i].fd);
+      uffds[i].fd = -1; /* drain_uffds, run while the vCPUs are waited for below, polls only open ones */
+    }
   long deadline = now_ms() + 2000;
   int stuck = 0;
   for (int i = 0; i < njobs; i++) {
     while (__atomic_load_n(&jobs[i]->state, __ATOMIC_ACQUIRE) == 0 && now_ms() < deadline) usleep(1000);
     if (jobs[i]->state == 0) stuck++;
     else {
-      pthread_join(jobs[i]->th, NULL);
+      /* a thread that finished while its access waited was joined there; joining it twice is undefined */
+      if (!jobs[i]->joined) pthread_join(jobs[i]->th, NULL);
       free(jobs[i]);
     }
   }
@@ -1247,6 +1319,7 @@ static void op_reset(void) {
   }
   for (int i = 0; i < nvms; i++) {
     for (int c = 0; c < vms[i].nvcpu; c++) {
+      forget_vcpu_thread(&vms[i], c);
       if (vms[i].run[c]) munmap(vms[i].run[c], vcpu_mmap_size);
       if (vms[i].vcpu[c] > 0) close(vms[i].vcpu[c]);
     }

@@ -242,6 +242,7 @@ _Static_assert(FL_UFFDIO_POISON == 0xC020AA08, "UFFDIO_POISON");
 #define FL_UFFD_PAGEFAULT_FLAG_WRITE (1ull << 0)
 #define FL_UFFD_PAGEFAULT_FLAG_WP (1ull << 1)
 #define FL_UFFD_PAGEFAULT_FLAG_MINOR (1ull << 2)
+#define FL_UFFD_FEATURE_THREAD_ID (1ull << 8) /* uffdio_api.features: fill uffd_msg.arg.pagefault.feat.ptid */
 
 /* ---- memfd / mmap / fallocate numbers newer than some libc headers ---- */
 #define FL_MFD_CLOEXEC 0x0001u
