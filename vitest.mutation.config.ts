@@ -1,12 +1,42 @@
-// The suites Stryker runs against each mutant: the example tests and the property suites at reduced runs,
-// without the real-kernel conformance tests and the child-process CLI tests.
+// The tests Stryker runs against each mutant (npm run mutation, docs/MUTATION.md): the errno, example and kill
+// tests, the regression corpus, and every suite briefly (test/strength-suites.test.ts at FAULTLINE_RUN_SCALE).
+// Cheap files run first so that most mutants die in milliseconds (Stryker bails at the first failure). Left
+// out: the child-process CLI tests, the real-kernel conformance tests, and the long seeded-bug and race
+// tests, whose invariants the kill tests check directly.
+import type { TestSpecification } from "vitest/node";
+import { BaseSequencer } from "vitest/node";
 import { defineConfig } from "vitest/config";
+
+const ORDER = [
+  "errno-",
+  "kill-",
+  "gmem-examples",
+  "uffd-2021-differences",
+  "alternatives",
+  "linearizability",
+  "bitmap",
+  "regression",
+  "strength-suites",
+];
+
+const rank = (spec: TestSpecification): number => {
+  const i = ORDER.findIndex((p) => spec.moduleId.includes(`/test/${p}`));
+  return i < 0 ? ORDER.length : i;
+};
+
+class CheapFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return [...files].sort((a, b) => rank(a) - rank(b) || a.moduleId.localeCompare(b.moduleId));
+  }
+}
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    exclude: ["test/conformance*.test.ts", "test/cli*.test.ts"],
-    env: { FAULTLINE_RUN_SCALE: "0.2" },
+    include: ORDER.map((p) => `test/${p}*.test.ts`),
+    env: { FAULTLINE_RUN_SCALE: "0.25" },
     testTimeout: 120_000,
+    sequence: { sequencer: CheapFirst },
+    // Mutants are switched at run time: the modules need not be loaded again for every test file and mutant.
+    isolate: false,
   },
 });

@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
 import { SUITES } from "../props/registry.js";
+import { coverageOf, describeUnmet, type Coverage, type CoverageLine } from "../props/minimums.js";
 import { Stats } from "../props/stats.js";
 import type { Suite, SuiteResult } from "../props/suite.js";
 import { nearest } from "../schema/codecs.js";
@@ -144,8 +145,27 @@ function printTable(reports: readonly SuiteReport[], totalMs: number): void {
   rows.push(["total", sum((r) => r.stats.runs), sum((r) => r.stats.commands), "", "", sum((r) => (r.failed === undefined ? 0 : 1)), seconds(totalMs)]);
   const lines = table(["suite", "runs", "commands", "states", "invariants", "failures", "time"], rows, ["left", "right", "right", "right", "right", "right", "right"]);
   console.log(["", ...lines].join("\n"));
-  const inv = [...invariantTotals(reports)].map(([name, c]) => [name, String(c.nonVacuous), String(c.checked), c.nonVacuous === 0 ? "never exercised" : ""]);
-  console.log(["", ...table(["invariant", "non-vacuous", "checked", ""], inv, ["left", "right", "right", "left"])].join("\n"));
+}
+
+/** Minimums are enforced only on the full default check: narrowing (suites, runs, shard, budget, bugs) lowers the counts. */
+const fullDefault = (o: Options): boolean =>
+  o.suites.length === SUITES.length && o.runs === undefined && o.shard === undefined && o.budgetMs === undefined && o.bugs === undefined;
+
+/** Invariants and linearizability checks, then exits, with counts and minimums; the errno rules in one line; what is unmet. */
+function printCoverage(cov: Coverage, enforced: boolean): void {
+  const mark = (l: CoverageLine): string => (l.minimum !== undefined && l.count < l.minimum ? "UNMET" : l.count === 0 ? "never exercised" : "");
+  const min = (l: CoverageLine): string => (l.minimum === undefined ? "" : String(l.minimum));
+  const inv = cov.lines.filter((l) => l.kind === "invariant" || l.kind === "linearizability").map((l) => [l.name, String(l.count), String(l.checked), min(l), mark(l)]);
+  console.log(["", ...table(["invariant", "non-vacuous", "checked", "minimum", ""], inv, ["left", "right", "right", "right", "left"])].join("\n"));
+  const exits = cov.lines.filter((l) => l.kind === "exit").map((l) => [l.name, String(l.count), min(l), mark(l)]);
+  console.log(["", ...table(["exit", "hits", "minimum", ""], exits, ["left", "right", "right", "left"])].join("\n"));
+  const errno = cov.lines.filter((l) => l.kind === "rule" && l.errno !== undefined);
+  const required = errno.filter((l) => l.minimum !== undefined);
+  const unreachable = errno.filter((l) => l.unreachable !== undefined).map((l) => l.name);
+  console.log(`\nerrno rules: ${required.filter((l) => l.count >= l.minimum!).length} of ${required.length} reached their minimum; unreachable by construction: ${unreachable.join(", ") || "none"}`);
+  if (cov.unmet.length === 0) return;
+  console.log(enforced ? "\ncoverage minimums NOT met:" : "\ncoverage minimums not met (a narrowed check: reported, not enforced):");
+  for (const l of cov.unmet) console.log(`  ${describeUnmet(l)}`);
 }
 
 function printCounterexamples(reports: readonly SuiteReport[]): void {
@@ -164,7 +184,7 @@ function printCounterexamples(reports: readonly SuiteReport[]): void {
   }
 }
 
-function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number): object {
+function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number, cov: Coverage): object {
   return {
     faultline: VERSION,
     seed: o.seed,
@@ -184,6 +204,7 @@ function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number
     })),
     invariants: Object.fromEntries(invariantTotals(reports)),
     counterexamples: reports.flatMap((r) => (r.counterexample === undefined ? [] : [r.counterexample.path])),
+    coverage: { enforced: fullDefault(o), lines: cov.lines, unmet: cov.unmet.map(describeUnmet) },
   };
 }
 
@@ -210,14 +231,17 @@ export async function check(args: readonly string[]): Promise<number> {
     for (const suite of o.suites) finished(await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
   }
   const totalMs = performance.now() - started;
+  const cov = coverageOf(reports.map((r) => ({ suite: r.suite.name, stats: r.stats })));
+  const uncovered = fullDefault(o) && cov.unmet.length > 0;
   if (o.json) {
-    console.log(JSON.stringify(jsonReport(o, reports, totalMs), null, 2));
+    console.log(JSON.stringify(jsonReport(o, reports, totalMs, cov), null, 2));
   } else {
     printTable(reports, totalMs);
+    printCoverage(cov, fullDefault(o));
     printCounterexamples(reports);
     const failures = reports.filter((r) => r.failed !== undefined).length;
-    console.log(failures === 0 ? "\nno failures" : `\n${failures} suite(s) FAILED`);
+    console.log(failures === 0 ? (uncovered ? "\nno failures, but coverage minimums not met" : "\nno failures") : `\n${failures} suite(s) FAILED`);
   }
   for (const r of reports) if (r.writeError !== undefined) console.error(r.writeError);
-  return reports.some((r) => r.failed !== undefined) ? 1 : 0;
+  return reports.some((r) => r.failed !== undefined) || uncovered ? 1 : 0;
 }

@@ -95,6 +95,7 @@ const MM_REFUSALS: readonly Op[] = [
   { op: "file_fallocate", file: "f0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: 0 },
   { op: "file_fallocate", file: "f9", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: P },
   { op: "pwrite", file: "f9", offset: 0, byte: 1, len: 1 },
+  { op: "file_fallocate", file: "f0", mode: ["KEEP_SIZE"], offset: 2 ** 62, len: 2 ** 62 },
   // The events of u2 (setup): EVENT_REMOVE and EVENT_UNMAP on the private mapping are not modeled.
   { op: "madvise", map: "m2", offset: 0, len: P, advice: "DONTNEED" },
   { op: "munmap", map: "m2", offset: 0, len: P },
@@ -112,6 +113,9 @@ const HUGETLB_REFUSALS: readonly Op[] = [
   { op: "munmap", map: "m2", offset: P, len: H },
   { op: "munmap", map: "m2", offset: 0, len: P },
   { op: "memfd", file: "f8", size: H + P, hugetlb: true },
+  { op: "madvise", map: "m2", offset: P, len: P, advice: "DONTNEED" },
+  { op: "mmap", map: "m7", file: "f0", offset: P, length: H, shared: true },
+  { op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: H + P, mode: ["WP"] },
 ];
 
 /** The running kernel: no private VMs, no userfaultfd fills on guest_memfd. */
