@@ -1,12 +1,50 @@
-// Running a sequential suite with fast-check: generated command lists, shrunk on failure.
+// Running suites with fast-check: the check loop every sequential suite shares (stats, first failing run,
+// shrinking), and the generated command lists of the operation-list suites.
 import fc from "fast-check";
-import { configToInput } from "../schema/config.js";
+import { configToInput, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { ALL_CHECKS, Checker, PropertyFailure } from "./checker.js";
 import { opArbitrary } from "./generators.js";
 import { Stats } from "./stats.js";
 import type { SuiteResult, SuiteRunOptions } from "./suite.js";
 import type { SequentialSuite } from "./suites.js";
+
+/** What a suite's check gave: the result without the failure, and the shrunk failure if a run failed. */
+export interface Checked<T> {
+  readonly base: SuiteResult;
+  readonly failed?: { readonly err: PropertyFailure; readonly runsToFailure: number; readonly details: fc.RunDetails<[T]> };
+}
+
+/**
+ * Checks `body` on the values of `arbitrary`. The stats freeze at the first failing run, so the runs fast-check
+ * spends shrinking are not counted.
+ */
+export async function checkSuite<T>(name: string, arbitrary: fc.Arbitrary<T>, opts: SuiteRunOptions, stats: Stats, body: (value: T) => Promise<void>): Promise<Checked<T>> {
+  let runsToFailure: number | undefined;
+  const property = fc.asyncProperty(arbitrary, async (value) => {
+    stats.recordRun();
+    opts.onRun?.(stats.runs);
+    try {
+      await body(value);
+    } catch (e) {
+      if (!stats.frozen) runsToFailure = stats.runs;
+      stats.frozen = true;
+      throw e;
+    }
+  });
+  const started = performance.now();
+  const details = await fc.check(property, {
+    seed: opts.seed,
+    numRuns: opts.runs,
+    ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
+  });
+  const durationMs = performance.now() - started;
+  const base = { suite: name, stats, durationMs, interrupted: details.interrupted };
+  if (!details.failed) return { base };
+  const err = details.errorInstance;
+  if (!(err instanceof PropertyFailure)) throw err instanceof Error ? err : new Error(String(err));
+  return { base, failed: { err, runsToFailure: runsToFailure ?? stats.runs, details } };
+}
 
 class OpCommand implements fc.AsyncCommand<Checker, object> {
   constructor(readonly op: Op) {}
@@ -21,50 +59,40 @@ class OpCommand implements fc.AsyncCommand<Checker, object> {
   }
 }
 
-export async function runSequentialSuite(suite: SequentialSuite, opts: SuiteRunOptions): Promise<SuiteResult> {
+/** A suite of generated operation lists run after a fixed setup. */
+export interface OpListSuite {
+  readonly name: string;
+  readonly config: Config;
+  readonly setup: readonly Op[];
+  readonly maxCommands: number;
+}
+
+/** Runs a suite whose operations come from `ops`, given the config with the run's seeded bugs. */
+export async function runOpListSuite(suite: OpListSuite, ops: (config: Config) => fc.Arbitrary<Op>, opts: SuiteRunOptions): Promise<SuiteResult> {
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
-  const ops = (suite.arbitrary ?? opArbitrary)(suite.layout, config);
-  const commands = fc.commands([ops.map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
-  let runsToFailure: number | undefined;
-  const property = fc.asyncProperty(commands, async (cmds) => {
-    stats.recordRun();
-    opts.onRun?.(stats.runs);
+  const commands = fc.commands([ops(config).map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
+  const { base, failed } = await checkSuite(suite.name, commands, opts, stats, async (cmds) => {
     const checker = new Checker(config, checks, stats);
-    try {
-      await checker.applyAll(suite.setup);
-      await fc.asyncModelRun(() => ({ model: checker, real: {} }), cmds);
-    } catch (e) {
-      if (!stats.frozen) runsToFailure = stats.runs;
-      stats.frozen = true;
-      throw e;
-    }
+    await checker.applyAll(suite.setup);
+    await fc.asyncModelRun(() => ({ model: checker, real: {} }), cmds);
   });
-  const started = performance.now();
-  const details = await fc.check(property, {
-    seed: opts.seed,
-    numRuns: opts.runs,
-    ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
-  });
-  const durationMs = performance.now() - started;
-  const base = { suite: suite.name, stats, durationMs, interrupted: details.interrupted };
-  if (!details.failed) return base;
-  const err = details.errorInstance;
-  if (!(err instanceof PropertyFailure)) throw err instanceof Error ? err : new Error(String(err));
+  if (failed === undefined) return base;
+  const { err, details } = failed;
   const replayPath = /\/\*replayPath=['"](.*)['"]\*\//.exec(String(details.counterexample?.[0]))?.[1];
   const f = err.failure;
   return {
     ...base,
     failure: f,
-    runsToFailure: runsToFailure ?? stats.runs,
+    runsToFailure: failed.runsToFailure,
     shrunkLength: err.ops.length - suite.setup.length,
     counterexample: {
       version: 1,
       name: `${suite.name}: ${f.property}`,
       description: f.detail,
       config: configToInput(config),
-      steps: [...err.ops] as Op[],
+      steps: [...err.ops],
       failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail },
       provenance: {
         suite: suite.name,
@@ -75,4 +103,8 @@ export async function runSequentialSuite(suite: SequentialSuite, opts: SuiteRunO
       },
     },
   };
+}
+
+export function runSequentialSuite(suite: SequentialSuite, opts: SuiteRunOptions): Promise<SuiteResult> {
+  return runOpListSuite(suite, (config) => (suite.arbitrary ?? opArbitrary)(suite.layout, config), opts);
 }

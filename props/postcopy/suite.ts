@@ -3,7 +3,8 @@
 import fc from "fast-check";
 import { PRESETS, configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
-import { ALL_CHECKS, PropertyFailure } from "../checker.js";
+import { ALL_CHECKS } from "../checker.js";
+import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
 import { scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
@@ -25,35 +26,25 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
-  let runsToFailure: number | undefined;
   let last: { sc: PostcopyScenario; log: readonly LogEntry[]; ops: readonly Op[] } | undefined;
-  const property = fc.asyncProperty(suite.arbitrary, async (sc) => {
-    stats.recordRun();
-    opts.onRun?.(stats.runs);
+  const { base, failed } = await checkSuite(suite.name, suite.arbitrary, opts, stats, async (sc) => {
     const vmm = new Vmm(config, sc, checks, stats);
     try {
       await vmm.run();
     } catch (e) {
-      if (!stats.frozen) runsToFailure = stats.runs;
-      stats.frozen = true;
       last = { sc, log: vmm.log, ops: [...vmm.checker.ops] };
       throw e;
     }
   });
-  const started = performance.now();
-  const details = await fc.check(property, { seed: opts.seed, numRuns: opts.runs, ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }) });
-  const durationMs = performance.now() - started;
-  const base = { suite: suite.name, stats, durationMs, interrupted: details.interrupted };
-  if (!details.failed) return base;
-  const err = details.errorInstance;
-  if (!(err instanceof PropertyFailure)) throw err instanceof Error ? err : new Error(String(err));
-  const sc = details.counterexample![0] as PostcopyScenario;
+  if (failed === undefined) return base;
+  const { err, details } = failed;
+  const sc = details.counterexample![0];
   const setupLength = setupOps(sc).length;
   const f = err.failure;
   return {
     ...base,
     failure: f,
-    runsToFailure: runsToFailure ?? stats.runs,
+    runsToFailure: failed.runsToFailure,
     shrunkLength: err.ops.length - setupLength,
     scenario: sc,
     ...(last === undefined ? {} : { log: last.log }),
