@@ -4,7 +4,7 @@ import { BUG_IDS } from "../impl/bugs.js";
 import { SUITES } from "../props/registry.js";
 import { coverageOf, describeUnmet, type Coverage, type CoverageLine } from "../props/minimums.js";
 import { Stats } from "../props/stats.js";
-import type { Suite, SuiteResult } from "../props/suite.js";
+import type { Suite } from "../props/suite.js";
 import { nearest } from "../schema/codecs.js";
 import { FileError } from "../schema/scenario.js";
 import { UsageError, integerOption, parseArgs } from "./args.js";
@@ -29,14 +29,8 @@ interface Options {
   readonly workers: number;
 }
 
-interface SuiteReport {
-  readonly suite: Suite;
-  /** Runs this shard was to execute. */
-  readonly planned: number;
-  readonly stats: Stats;
-  readonly durationMs: number;
-  readonly interrupted: boolean;
-  readonly failed?: { readonly result: SuiteResult; readonly run: number };
+/** A suite's runs and where its counterexample was stored. */
+interface SuiteReport extends SuiteRuns {
   readonly counterexample?: { readonly path: string; readonly isNew: boolean };
   /** Why the counterexample could not be stored. */
   readonly writeError?: string;

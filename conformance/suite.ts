@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { initial, step } from "../model/index.js";
+import { regionOp, type LayoutSlot } from "../props/layouts.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
 import type { Scenario } from "../schema/scenario.js";
@@ -16,22 +17,12 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const PAGE = 4 * KiB;
 
-interface Slot {
-  readonly slot: number;
-  readonly gpa: number;
-  readonly size: number;
-  readonly userspace: string;
-  readonly userspaceOffset: number;
-  readonly flags: readonly MemslotFlagName[];
-  readonly gmem?: string;
-}
-
 /**
  * The layout every sequence starts from: anonymous memory, a shmem memfd, and an MMAP|INIT_SHARED guest_memfd whose
  * slot's userspace_addr is its own host mapping (so both fault paths reach the same page, see deviations), plus a
  * READONLY slot.
  */
-const SLOTS: readonly Slot[] = [
+const SLOTS: readonly LayoutSlot[] = [
   { slot: 0, gpa: 0, size: 2 * MiB, userspace: "m0", userspaceOffset: 0, flags: [] },
   { slot: 1, gpa: 2 * MiB, size: 2 * MiB, userspace: "m1", userspaceOffset: 0, flags: [] },
   { slot: 2, gpa: 4 * MiB, size: 2 * MiB, userspace: "m5", userspaceOffset: 0, flags: ["GUEST_MEMFD"], gmem: "g0" },
@@ -42,21 +33,6 @@ const MAP_OPS: readonly Op[] = [
   { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB },
   { op: "mmap", map: "m1", file: "f0", offset: 0, length: 2 * MiB },
 ];
-
-function regionOp(s: Slot, over: Partial<Extract<Op, { op: "set_memory_region" }>> = {}): Op {
-  return {
-    op: "set_memory_region",
-    vm: "v0",
-    slot: s.slot,
-    flags: [...s.flags],
-    guest_phys_addr: s.gpa,
-    memory_size: s.size,
-    userspace: s.userspace,
-    userspace_offset: s.userspaceOffset,
-    ...(s.gmem === undefined ? {} : { guest_memfd: s.gmem, guest_memfd_offset: 0 }),
-    ...over,
-  };
-}
 
 export const RANDOM_SETUP: readonly Op[] = [
   { op: "create_vm", vm: "v0" },
@@ -145,20 +121,7 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
         gmemOffset: fc.constantFrom(0, PAGE, 1, 2 * MiB, 2 ** 63),
         v1: fc.boolean(),
       })
-      .map(
-        (r): Op => ({
-          op: "set_memory_region",
-          vm: "v0",
-          slot: r.slot,
-          flags: [...r.flags],
-          guest_phys_addr: r.gpa,
-          memory_size: r.size,
-          userspace: r.userspace,
-          userspace_offset: r.userspaceOffset,
-          ...(r.gmem === undefined ? {} : { guest_memfd: r.gmem, guest_memfd_offset: r.gmemOffset }),
-          ...(r.v1 ? { ioctl: "REGION" as const } : {}),
-        }),
-      ),
+      .map((r) => regionOp(r, r.v1 ? { ioctl: "REGION" } : {})),
   );
   const gmem = fc.oneof(
     fc

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { PAGE_SIZE, SIZE_2M } from "../model/consts.js";
 import type { Config } from "../schema/config.js";
 import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
-import { interestingGpas, type Layout, type LayoutSlot } from "./layouts.js";
+import { interestingGpas, regionOp, type Layout, type LayoutSlot } from "./layouts.js";
 
 const ALL_FLAGS: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
 
@@ -18,21 +18,6 @@ const hotOffsets = (s: LayoutSlot): number[] => {
 const offsetIn = (s: LayoutSlot): fc.Arbitrary<number> =>
   fc.oneof({ weight: 7, arbitrary: fc.constantFrom(...hotOffsets(s)) }, { weight: 2, arbitrary: fc.nat({ max: s.size / PAGE_SIZE - 1 }) });
 const pageIn = (s: LayoutSlot): fc.Arbitrary<number> => offsetIn(s).map((n) => s.gpa + n * PAGE_SIZE);
-
-function regionOp(s: LayoutSlot, over: Partial<Extract<Op, { op: "set_memory_region" }>>): Op {
-  return {
-    op: "set_memory_region",
-    vm: "v0",
-    slot: s.slot,
-    flags: [...s.flags],
-    guest_phys_addr: s.gpa,
-    memory_size: s.size,
-    userspace: s.userspace,
-    userspace_offset: s.userspaceOffset,
-    ...(s.gmem === undefined ? {} : { guest_memfd: s.gmem, guest_memfd_offset: s.gmemOffset ?? 0 }),
-    ...over,
-  };
-}
 
 export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
   const slots = l.slots.filter((s) => s.slot < 65536 * config.kernel.addressSpaces);
@@ -84,21 +69,7 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
       bitmap: fc.constantFrom<number | null | undefined>(undefined, null, PAGE_SIZE, 2 ** 47),
       v1: fc.boolean(),
     })
-    .map(
-      (r): Op => ({
-        op: "set_memory_region",
-        vm: "v0",
-        slot: r.slot,
-        flags: [...r.flags],
-        guest_phys_addr: r.gpa,
-        memory_size: r.size,
-        userspace: r.userspace,
-        userspace_offset: r.userspaceOffset,
-        ...(r.gmem === undefined ? {} : { guest_memfd: r.gmem, guest_memfd_offset: r.gmemOffset }),
-        ...(r.bitmap === undefined ? {} : { userfault_bitmap: r.bitmap }),
-        ...(r.v1 ? { ioctl: "REGION" as const } : {}),
-      }),
-    );
+    .map((r) => regionOp(r, { ...(r.bitmap === undefined ? {} : { userfault_bitmap: r.bitmap }), ...(r.v1 ? { ioctl: "REGION" as const } : {}) }));
 
   const bitmapWrite = fc
     .tuple(slot.chain((s) => fc.tuple(fc.constant(s), offsetIn(s))), fc.oneof({ weight: 12, arbitrary: fc.constantFrom(1, 2, 512) }, { weight: 1, arbitrary: fc.constant(1 << 20) }), fc.boolean().chain((b) => (b ? fc.constant(true) : fc.boolean())))

@@ -1,6 +1,6 @@
 // Slot layouts: the setup every run of a suite starts from, and the values its generators aim at.
 import { SIZE_2M } from "../model/consts.js";
-import type { MemslotFlagName, Op } from "../schema/ops.js";
+import type { MemslotFlagName, Op, OpOf } from "../schema/ops.js";
 
 const MiB = 1024 * 1024;
 
@@ -27,7 +27,8 @@ export interface Layout {
   readonly prelude: readonly Op[];
 }
 
-function slotOp(s: LayoutSlot): Op {
+/** The slot's KVM_SET_USER_MEMORY_REGION2 on v0, with some fields changed. */
+export function regionOp(s: LayoutSlot, over: Partial<OpOf<"set_memory_region">> = {}): Op {
   return {
     op: "set_memory_region",
     vm: "v0",
@@ -38,6 +39,7 @@ function slotOp(s: LayoutSlot): Op {
     userspace: s.userspace,
     userspace_offset: s.userspaceOffset,
     ...(s.gmem === undefined ? {} : { guest_memfd: s.gmem, guest_memfd_offset: s.gmemOffset ?? 0 }),
+    ...over,
   };
 }
 
@@ -46,7 +48,7 @@ function layout(name: string, description: string, vmType: number, prelude: read
 }
 
 /** The steps that build a layout on a VM of the given type (arm64 and the running kernel only have type 0). */
-export const setupOf = (l: Layout, vmType: number): Op[] => [{ op: "create_vm", vm: "v0", type: vmType }, ...l.prelude, ...l.slots.map(slotOp)];
+export const setupOf = (l: Layout, vmType: number): Op[] => [{ op: "create_vm", vm: "v0", type: vmType }, ...l.prelude, ...l.slots.map((s) => regionOp(s))];
 
 /** Anonymous memory in 4 KiB pages, a software-protected VM, and an SMM address-space slot. */
 export const ANON = layout(

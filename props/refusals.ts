@@ -11,7 +11,7 @@ import type { Op, OpOf } from "../schema/ops.js";
 import { opArbitrary } from "./generators.js";
 import { gmemOpArbitrary } from "./gmem/generators.js";
 import { GMEM_V7 } from "./gmem/layouts.js";
-import { ANON, setupOf } from "./layouts.js";
+import { ANON, regionOp, setupOf } from "./layouts.js";
 import { HUGETLB, SHMEM, type UffdLayout } from "./uffd/layouts.js";
 import { uffdOps } from "./uffd/generators.js";
 import { opSuite, type OpSuite } from "./uffd/run.js";
@@ -23,17 +23,8 @@ const P = PAGE_SIZE;
 const mixed = (own: fc.Arbitrary<Op>, refusals: readonly Op[]): fc.Arbitrary<Op> =>
   fc.oneof({ weight: 3, arbitrary: own }, { weight: 1, arbitrary: fc.constantFrom(...refusals) });
 
-const region = (over: Partial<OpOf<"set_memory_region">>): Op => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: [],
-  guest_phys_addr: 0,
-  memory_size: 4 * MiB,
-  userspace: "m0",
-  userspace_offset: 0,
-  ...over,
-});
+/** ANON's slot 0 (4 MiB of m0 at gpa 0), with some fields changed. */
+const region = (over: Partial<OpOf<"set_memory_region">>): Op => regionOp(ANON.slots[0]!, over);
 
 /** KVM on anonymous memory, with a second VM of type 0 (no private memory), a guest_memfd of each VM, slot 5 bound. */
 const KVM_SETUP: readonly Op[] = [

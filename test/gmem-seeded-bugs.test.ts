@@ -1,22 +1,11 @@
 // Every guest_memfd invariant catches a deliberately broken implementation on its own, with a short
 // counterexample; the correct implementation passes the same checks.
 import { describe, expect, it } from "vitest";
-import type { BugId } from "../impl/bugs.js";
-import type { Checks } from "../props/checker.js";
 import { GMEM_SEQUENTIAL_SUITES } from "../props/gmem/suites.js";
 import { runSequentialSuite } from "../props/run.js";
+import { ONLY, REFINEMENT, type Case } from "./helpers/seeded-bugs.js";
 
 const suite = (name: string) => GMEM_SEQUENTIAL_SUITES.find((s) => s.name === name)!;
-
-interface Case {
-  readonly bug: BugId;
-  readonly suite: string;
-  readonly checks: Checks;
-  readonly property: RegExp;
-}
-
-const ONLY = (name: string): Checks => ({ refinement: false, invariants: [name] });
-const REFINEMENT: Checks = { refinement: true, invariants: false };
 
 const CASES: readonly Case[] = [
   { bug: "gmem-convert-commit-before-check", suite: "gmem-v7", checks: ONLY("gmem-convert-pins"), property: /^gmem-convert-pins$/ },

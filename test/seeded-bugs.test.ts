@@ -1,22 +1,11 @@
 // Every invariant and the refinement check must catch a deliberately broken implementation on its own.
 import { describe, expect, it } from "vitest";
-import type { BugId } from "../impl/bugs.js";
 import { scaledRuns } from "../props/budget.js";
-import type { Checks } from "../props/checker.js";
 import { runSequentialSuite } from "../props/run.js";
 import { SEQUENTIAL_SUITES } from "../props/suites.js";
+import { ONLY, REFINEMENT, type Case } from "./helpers/seeded-bugs.js";
 
 const suite = (name: string) => SEQUENTIAL_SUITES.find((s) => s.name === name)!;
-
-interface Case {
-  readonly bug: BugId;
-  readonly suite: string;
-  readonly checks: Checks;
-  readonly property: RegExp;
-}
-
-const ONLY = (name: string): Checks => ({ refinement: false, invariants: [name] });
-const REFINEMENT: Checks = { refinement: true, invariants: false };
 
 const CASES: readonly Case[] = [
   { bug: "memslot-overlap-off-by-one", suite: "kvm-anon-x86", checks: ONLY("memslots-disjoint"), property: /^memslots-disjoint$/ },

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { PRESETS, type Config } from "../../schema/config.js";
 import type { Op, OpOf } from "../../schema/ops.js";
-import { ANON, setupOf } from "../layouts.js";
+import { ANON, regionOp, setupOf } from "../layouts.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "./explore.js";
 import type { RaceActor } from "./harness.js";
 
@@ -15,17 +15,8 @@ const MiB = 1024 * 1024;
 const MOVED = 16 * MiB;
 const HOT_GFNS = [0, 1] as const;
 
-const slot0 = (over: Partial<OpOf<"set_memory_region">> = {}): Op => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: [],
-  guest_phys_addr: 0,
-  memory_size: 4 * MiB,
-  userspace: "m0",
-  userspace_offset: 0,
-  ...over,
-});
+/** ANON's slot 0 (4 MiB of m0 at gpa 0), with some fields changed. */
+const slot0 = (over?: Partial<OpOf<"set_memory_region">>): Op => regionOp(ANON.slots[0]!, over);
 
 const gfn = fc.constantFrom(...HOT_GFNS);
 
