@@ -117,6 +117,8 @@ const K618_SETUP: readonly Op[] = [
   { op: "gmem_mmap", gmem: "g0", map: "m0", offset: 0, length: 4 * P },
   { op: "uffd_open", uffd: "u0", features: ["WP_ASYNC"] },
   { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 4 * P, mode: ["WP"] },
+  { op: "mmap", map: "m1", file: "anon", offset: 0, length: 2 * P },
+  { op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
 ];
 const K618_REFUSALS: readonly Op[] = [
   { op: "create_vm", vm: "v1", type: 1 },
@@ -126,6 +128,9 @@ const K618_REFUSALS: readonly Op[] = [
   { op: "access", map: "m0", offset: P, kind: "read" },
   { op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4 * P, mode: ["WP"] },
   { op: "check_extension", cap: "VM_TYPES" },
+  // WP_ASYNC on anonymous memory: a write to a protected page it owns reuses the page in place.
+  { op: "access", map: "m1", offset: 0, kind: "write", byte: 2 },
+  { op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
 ];
 
 /** A kernel built without guest_memfd (CONFIG_KVM_GUEST_MEMFD=n). */
@@ -141,6 +146,30 @@ const NO_GMEM_REFUSALS: readonly Op[] = [
 const EVENTS: readonly Op[] = [
   { op: "uffd_open", uffd: "u2", features: ["EVENT_REMOVE", "EVENT_UNMAP"] },
   { op: "uffd_register", uffd: "u2", map: "m2", offset: 0, len: 6 * P, mode: ["MISSING"] },
+];
+
+/** Faults no other suite's contexts make: a SIGBUS ctx over a read-only mapping of f0, a USER_MODE_ONLY ctx under slot 1. */
+const SLOT1_GPA = 64 * MiB;
+const SIGNAL_CTXS: readonly Op[] = [
+  { op: "uffd_open", uffd: "u3", features: ["SIGBUS"] },
+  { op: "mmap", map: "m5", file: "f0", offset: 0, length: 6 * P, shared: true, prot: "r" },
+  { op: "uffd_register", uffd: "u3", map: "m5", offset: 0, len: 6 * P, mode: ["MISSING"] },
+  { op: "uffd_open", uffd: "u4", features: [], flags: ["USER_MODE_ONLY"] },
+  { op: "mmap", map: "m6", file: "anon", offset: 0, length: 4 * P },
+  { op: "uffd_register", uffd: "u4", map: "m6", offset: 0, len: 4 * P, mode: ["MISSING"] },
+  { op: "set_memory_region", vm: "v0", slot: 1, flags: [], guest_phys_addr: SLOT1_GPA, memory_size: 4 * P, userspace: "m6" },
+];
+
+/** Calls that succeed but that the generators do not make: reads, empty advice, allocation, shared anonymous memory, close. */
+const MM_PLAIN: readonly Op[] = [
+  { op: "access", map: "m5", offset: P, kind: "read" },
+  { op: "access", map: "m5", offset: 0, kind: "write", byte: 1 },
+  { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: SLOT1_GPA, kind: "read" },
+  { op: "pread", file: "f0", offset: 0, len: 1 },
+  { op: "madvise", map: "m0", offset: 0, len: 0, advice: "DONTNEED" },
+  { op: "file_fallocate", file: "f0", mode: [], offset: 0, len: P },
+  { op: "mmap", map: "m8", file: "anon", offset: 0, length: P, shared: true },
+  { op: "close", file: "f0" },
 ];
 
 const uffdSuite = (name: string, description: string, l: UffdLayout, extra: readonly Op[], refusals: readonly Op[], runs: number): OpSuite =>
@@ -165,7 +194,14 @@ export const REFUSAL_SUITES: readonly OpSuite[] = [
     mixed(gmemOpArbitrary(GMEM_V7, PRESETS["gmem-v7"]), GMEM_REFUSALS),
     80,
   ),
-  uffdSuite("refusals-mm", "uffd-shmem's operations mixed with refused mmap, munmap, madvise, fallocate and pwrite calls, and userfaultfd events", SHMEM, EVENTS, MM_REFUSALS, 120),
+  uffdSuite(
+    "refusals-mm",
+    "uffd-shmem's operations mixed with refused mmap, munmap, madvise, fallocate and pwrite calls, userfaultfd events, SIGBUS and USER_MODE_ONLY contexts, and calls no generator makes",
+    SHMEM,
+    [...EVENTS, ...SIGNAL_CTXS],
+    [...MM_REFUSALS, ...MM_PLAIN],
+    120,
+  ),
   uffdSuite("refusals-hugetlb", "uffd-hugetlb's operations mixed with ranges that would split a huge page", HUGETLB, [], HUGETLB_REFUSALS, 60),
   opSuite("refusals-kernel-6.18", "the running kernel: private VM types, userfaultfd fills on guest_memfd", "uffd", K618, K618_SETUP, fc.constantFrom(...K618_REFUSALS), 60),
   opSuite("refusals-no-gmem", "a kernel without guest_memfd: creating, binding and asking for one", "kvm", NO_GMEM, [{ op: "create_vm", vm: "v0" }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB }], fc.constantFrom(...NO_GMEM_REFUSALS), 20),

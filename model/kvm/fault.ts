@@ -11,7 +11,7 @@ import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import { findSlot } from "./memslot.js";
-import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, spteAt } from "./mmu.js";
+import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, MMU_RULES, spteAt } from "./mmu.js";
 import type { Memslot, Spte, Vm } from "./types.js";
 import { USERFAULT_RULES, userfaultCheck } from "./userfault.js";
 import { VM_RULES } from "./vm.js";
@@ -146,5 +146,5 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);
   const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false }));
-  return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap]);
+  return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap, ...(level > 0 ? [MMU_RULES.hugeRegion] : [])]);
 }

@@ -18,11 +18,6 @@ export const MMU_RULES = {
     "x86 with KVM_X86_QUIRK_SLOT_ZAP_ALL (default) drops every SPTE of the VM when a memslot is flushed",
   ),
   zapSlot: rule("mmu.zap-slot", `${MMU} (kvm_mmu_zap_memslot); arch/arm64/kvm/mmu.c (kvm_arch_flush_shadow_memslot)`, "flushing a memslot drops the SPTEs in its gfn range"),
-  hvaInvalidate: rule(
-    "mmu.hva-invalidate",
-    "virt/kvm/kvm_main.c (kvm_mmu_notifier_invalidate_range_start, kvm_handle_hva_range)",
-    "a host PTE change zaps the shared SPTEs mapping that hva (never private ones)",
-  ),
   hugeRegion: rule(
     "mmu.huge-region",
     `${MMU} (kvm_mmu_max_mapping_level, kvm_alloc_memslot_metadata lpage_info)`,
@@ -140,7 +135,10 @@ export function recoverHugePages(s: State, vm: Vm, slot: Memslot): Vm {
   return out;
 }
 
-/** mmu notifier: the host PTEs for [start, end) changed; drop shared SPTEs of every VM whose slots map them. */
+/**
+ * mmu notifier: the host PTEs for [start, end) changed; drop shared SPTEs (never private ones) of every VM whose
+ * slots map them. virt/kvm/kvm_main.c (kvm_mmu_notifier_invalidate_range_start, kvm_handle_hva_range).
+ */
 export function invalidateHva(s: State, start: number, end: number): State {
   const vms = s.kvm.vms.map((vm) => {
     let out = vm;

@@ -55,15 +55,25 @@ export function eventArbitrary(pages: number, threads: number, guestWrites: bool
   );
 }
 
-/** Snapshot contents, stale pre-copied pages (some), a fetch order and up to `maxEvents` interleaved events. */
+/**
+ * Snapshot contents, stale pre-copied pages (some), a fetch order and up to `maxEvents` interleaved events. Every
+ * array is drawn for `maxPages` and cut to `pages` afterwards (no chain), so the page count shrinks on its own.
+ */
 export function scenarioArbitrary(opts: { readonly maxPages: number; readonly maxEvents: number; readonly threads: number; readonly guestWrites: boolean }): fc.Arbitrary<PostcopyScenario> {
-  return fc.integer({ min: 2, max: opts.maxPages }).chain((pages) =>
-    fc.record({
-      pages: fc.constant(pages),
-      source: fc.uniqueArray(fc.integer({ min: 1, max: 255 }), { minLength: pages, maxLength: pages }),
-      precopied: fc.array(fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) }), { minLength: pages, maxLength: pages }),
-      fetchOrder: fc.shuffledSubarray([...Array(pages).keys()], { minLength: pages, maxLength: pages }),
-      events: fc.array(eventArbitrary(pages, opts.threads, opts.guestWrites), { maxLength: opts.maxEvents }),
-    }),
-  ).map((sc) => ({ ...sc, precopied: sc.precopied.map((b, p) => (b === sc.source[p] ? null : b)) }));
+  const max = opts.maxPages;
+  return fc
+    .record({
+      pages: fc.integer({ min: 2, max }),
+      source: fc.uniqueArray(fc.integer({ min: 1, max: 255 }), { minLength: max, maxLength: max }),
+      precopied: fc.array(fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) }), { minLength: max, maxLength: max }),
+      fetchOrder: fc.shuffledSubarray([...Array(max).keys()], { minLength: max, maxLength: max }),
+      events: fc.array(eventArbitrary(max, opts.threads, opts.guestWrites), { maxLength: opts.maxEvents }),
+    })
+    .map(({ pages, source, precopied, fetchOrder, events }) => ({
+      pages,
+      source: source.slice(0, pages),
+      precopied: precopied.slice(0, pages).map((b, p) => (b === source[p] ? null : b)),
+      fetchOrder: fetchOrder.filter((p) => p < pages),
+      events: events.map((e) => (e.kind === "guest" || e.kind === "vmm" ? { ...e, page: e.page % pages } : e)),
+    }));
 }
