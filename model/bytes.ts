@@ -36,8 +36,6 @@ export function fill(page: PageBytes | undefined, from: number, to: number, byte
   return merged;
 }
 
-export const isZero = (page: PageBytes | undefined): boolean => page === undefined || page.length === 0;
-
 /** Splits a byte range of a file or mapping into per-page pieces. */
 export function* pagePieces(offset: number, len: number): Generator<{ index: number; from: number; to: number }> {
   let pos = offset;

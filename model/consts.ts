@@ -9,7 +9,6 @@ export const TWO_64 = 2 ** 64;
 /** Stage-2 / host mapping levels: 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB. */
 export type Level = 0 | 1 | 2;
 export const LEVEL_PAGES: Readonly<Record<Level, number>> = { 0: 1, 1: 512, 2: 512 * 512 };
-export const LEVEL_NAMES: Readonly<Record<Level, string>> = { 0: "4K", 1: "2M", 2: "1G" };
 
 /** KVM_MEM_SLOTS_NUM = SHRT_MAX (include/linux/kvm_host.h). */
 export const KVM_MEM_SLOTS_NUM = 32767;

@@ -64,19 +64,6 @@ function mergeAround<V>(m: Span<V>[], from: number, to: number): Span<V>[] {
   return m;
 }
 
-/** Applies f to every index of [start, end) (holes included, as undefined), span by span. */
-export function update<V>(m: RangeMap<V>, start: number, end: number, f: (v: V | undefined) => V | undefined): RangeMap<V> {
-  let out = m;
-  let pos = start;
-  for (const s of spans(m, start, end)) {
-    if (pos < s.start) out = assign(out, pos, s.start, f(undefined));
-    out = assign(out, s.start, s.end, f(s.value));
-    pos = s.end;
-  }
-  if (pos < end) out = assign(out, pos, end, f(undefined));
-  return out;
-}
-
 /** Every index of [start, end) has a value satisfying pred. */
 export function covers<V>(m: RangeMap<V>, start: number, end: number, pred: (v: V) => boolean = () => true): boolean {
   let pos = start;

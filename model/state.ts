@@ -45,8 +45,3 @@ export function refuse(state: State, r: Rule, ...context: readonly Rule[]): Step
   if (r.errno === undefined) throw new Error(`rule ${r.id} has no errno`);
   return result(state, { errno: r.errno }, ...context, r);
 }
-
-export const withFired = (res: StepResult, ...before: readonly Rule[]): StepResult => ({
-  ...res,
-  fired: [...before.map((r) => r.id), ...res.fired],
-});

@@ -7,6 +7,3 @@ export const addWraps = (a: number, b: number): boolean => a + b >= TWO_64;
 /** (u16)slot and slot >> 16, as kvm_vm_ioctl_set_memory_region splits the raw slot. */
 export const slotId = (raw: number): number => raw % 65536;
 export const slotAsId = (raw: number): number => Math.floor(raw / 65536);
-
-/** loff_t reinterpretation: offsets at or above 2^63 are negative. */
-export const asLoffNegative = (n: number): boolean => n >= 2 ** 63;
