@@ -48,7 +48,7 @@ export function bugsMarkdown(): string {
     "configuration (`config.bugs`, `faultline check --bugs ID`), never by editing code: the code tests",
     "`bugs.has(id)` at the mistake's place. A passing suite is worth something only if it fails on a wrong",
     "implementation; `faultline mutants` switches on each bug in turn and runs the suite named here until the",
-    "first failure (docs/STRENGTH.md has the figures). A *race* is found only by an interleaving of two threads:",
+    "first failure (docs/MUTATION.md has the figures). A *race* is found only by an interleaving of two threads:",
     "at the kernel's yield points (the race harness) or, in the post-copy flow, of the VMM's actors and the guest.",
     "",
     "```sh",
