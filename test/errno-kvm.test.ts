@@ -140,6 +140,21 @@ const CASES: readonly Case[] = [
   { name: "x86 checks the userfault bitmap before GUP", setup: [vm(), region({ flags: ["USERFAULT"] }), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }], op: access(0), outcome: { result: "exit", exit: "memory_fault", flags: ["USERFAULT"] }, rule: "userfault.exit" },
   { name: "GMEM_ONLY slot faults through guest_memfd", setup: [vm(), anon(), gmem("g0", 4 * MiB, ["MMAP", "INIT_SHARED"]), gmemSlot(), { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096 }, { op: "access", map: "m1", offset: 0, kind: "write", byte: 9 }], op: access(0), outcome: { result: "ok", value: 9 }, rule: "fault.gmem-map" },
 
+  // Every limit exactly at its bound and one step past it: an off-by-one in model or impl fails one of the pair.
+  { name: "guest_memfd_offset + size reaching 2^64 exactly wraps", setup: [vm(), anon(), gmem()], op: gmemSlot({ guest_memfd_offset: 2 ** 64 - 2 * MiB }), outcome: { errno: "EINVAL" }, rule: "memslot.gmem-offset" },
+  { name: "guest_phys_addr + size reaching 2^64 exactly wraps", setup: BASE, op: region({ guest_phys_addr: 2 ** 64 - 2 * MiB }), outcome: { errno: "EINVAL" }, rule: "memslot.gpa-wrap" },
+  { name: "exactly KVM_MEM_MAX_NR_PAGES pages", setup: BASE, op: region({ userspace: null, userspace_offset: 0, memory_size: (2 ** 31 - 1) * 4096 }), outcome: { result: "ok" }, rule: "memslot.create" },
+  { name: "a userspace range ending exactly at TASK_SIZE", setup: BASE, op: region({ userspace: null, userspace_offset: 2 ** 47 - 4096 - 2 * MiB }), outcome: { result: "ok" }, rule: "memslot.create" },
+  { name: "a userspace range one page past TASK_SIZE", setup: BASE, op: region({ userspace: null, userspace_offset: 2 ** 47 - 2 * MiB }), outcome: { errno: "EINVAL" }, rule: "memslot.hva" },
+  // 512 pages need ceil(512 / 64) * 8 = 64 bytes of bitmap.
+  { name: "a userfault bitmap ending exactly at TASK_SIZE", setup: BASE, op: region({ flags: ["USERFAULT"], userfault_bitmap: 2 ** 47 - 4096 - 64 }), outcome: { result: "ok" }, rule: "memslot.create" },
+  { name: "a userfault bitmap one byte past TASK_SIZE", setup: BASE, op: region({ flags: ["USERFAULT"], userfault_bitmap: 2 ** 47 - 4096 - 63 }), outcome: { errno: "EINVAL" }, rule: "memslot.userfault-bitmap" },
+  { name: "a slot whose last gfn is the x86 max gfn", setup: BASE, op: region({ guest_phys_addr: 2 ** 52 - 2 * MiB }), outcome: { result: "ok" }, rule: "memslot.create" },
+  { name: "a slot one page past the x86 max gfn", setup: BASE, op: region({ guest_phys_addr: 2 ** 52 - 2 * MiB + 4096 }), outcome: { errno: "EINVAL" }, rule: "memslot.max-gfn" },
+  { name: "a MOVE past the x86 max gfn is refused", setup: [...BASE, region()], op: region({ guest_phys_addr: 2 ** 52 - 2 * MiB + 4096 }), outcome: { errno: "EINVAL" }, rule: "memslot.max-gfn" },
+  { name: "arm64 has no x86 max gfn", config: ARM, setup: BASE, op: region({ guest_phys_addr: 2 ** 52 }), outcome: { result: "ok" }, rule: "memslot.create" },
+  { name: "memory attributes reaching 2^64 exactly wrap", setup: PRIV, op: { op: "set_memory_attributes", vm: "v0", address: 2 ** 64 - 4096, size: 4096, attributes: ["PRIVATE"] }, outcome: { errno: "EINVAL" }, rule: "attr.range" },
+
   // guest_memfd host mappings
   { name: "mmap of a guest_memfd without MMAP", setup: [vm(), gmem()], op: { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096 }, outcome: { errno: "ENODEV" }, rule: "gmem.mmap-enodev" },
   { name: "MAP_PRIVATE of a guest_memfd", setup: [vm(), gmem("g0", 4 * MiB, ["MMAP"])], op: { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096, shared: false }, outcome: { errno: "EINVAL" }, rule: "gmem.mmap-private" },
