@@ -46,6 +46,14 @@ const CASES: readonly Case[] = [
   { name: "memory attributes cap on a VM without private memory", setup: [vm()], op: { op: "check_extension", cap: "MEMORY_ATTRIBUTES", vm: "v0" }, outcome: { result: "ok", value: 0 }, rule: "vm.check-extension" },
   { name: "memory attributes cap on a software-protected VM", setup: [vm(1)], op: { op: "check_extension", cap: "MEMORY_ATTRIBUTES", vm: "v0" }, outcome: { result: "ok", value: 8 }, rule: "vm.check-extension" },
   { name: "no SMM address space on the running kernel", config: K618, setup: [], op: { op: "check_extension", cap: "MULTI_ADDRESS_SPACE" }, outcome: { result: "ok", value: 0 }, rule: "vm.check-extension" },
+  { name: "two address spaces (SMM) on x86 by default", setup: [], op: { op: "check_extension", cap: "MULTI_ADDRESS_SPACE" }, outcome: { result: "ok", value: 2 }, rule: "vm.check-extension" },
+  { name: "VM types on the running kernel: type 0 only", config: K618, setup: [], op: { op: "check_extension", cap: "VM_TYPES" }, outcome: { result: "ok", value: 1 }, rule: "vm.check-extension" },
+  { name: "no VM types on arm64", config: ARM, setup: [], op: { op: "check_extension", cap: "VM_TYPES" }, outcome: { result: "ok", value: 0 }, rule: "vm.check-extension" },
+  { name: "READONLY memslots", setup: [], op: { op: "check_extension", cap: "READONLY_MEM" }, outcome: { result: "ok", value: 1 }, rule: "vm.check-extension" },
+  { name: "memory fault info on x86", setup: [], op: { op: "check_extension", cap: "MEMORY_FAULT_INFO" }, outcome: { result: "ok", value: 1 }, rule: "vm.check-extension" },
+  { name: "KVM Userfault (v3)", setup: [], op: { op: "check_extension", cap: "USERFAULT" }, outcome: { result: "ok", value: 1 }, rule: "vm.check-extension" },
+  { name: "no KVM Userfault on the running kernel", config: K618, setup: [], op: { op: "check_extension", cap: "USERFAULT" }, outcome: { result: "ok", value: 0 }, rule: "vm.check-extension" },
+  { name: "memslots on the running kernel", config: K618, setup: [], op: { op: "check_extension", cap: "NR_MEMSLOTS" }, outcome: { result: "ok", value: 32764 }, rule: "vm.check-extension" },
   { name: "guest_memfd flags without private memory", config: K618, setup: [vm()], op: { op: "check_extension", cap: "GUEST_MEMFD_FLAGS", vm: "v0" }, outcome: { result: "ok", value: 3 }, rule: "vm.check-extension" },
 
   // KVM_SET_USER_MEMORY_REGION(2): validation in kvm_set_memory_region order
@@ -153,6 +161,9 @@ const CASES: readonly Case[] = [
   { name: "a slot one page past the x86 max gfn", setup: BASE, op: region({ guest_phys_addr: 2 ** 52 - 2 * MiB + 4096 }), outcome: { errno: "EINVAL" }, rule: "memslot.max-gfn" },
   { name: "a MOVE past the x86 max gfn is refused", setup: [...BASE, region()], op: region({ guest_phys_addr: 2 ** 52 - 2 * MiB + 4096 }), outcome: { errno: "EINVAL" }, rule: "memslot.max-gfn" },
   { name: "arm64 has no x86 max gfn", config: ARM, setup: BASE, op: region({ guest_phys_addr: 2 ** 52 }), outcome: { result: "ok" }, rule: "memslot.create" },
+  // The size checks come before the guest_memfd is looked up: EINVAL, not the bind's EBADF.
+  { name: "an unaligned guest_memfd_offset with no guest_memfd open", setup: BASE, op: gmemSlot({ guest_memfd_offset: 100 }), outcome: { errno: "EINVAL" }, rule: "memslot.gmem-offset" },
+  { name: "a wrapping guest_memfd_offset with no guest_memfd open", setup: BASE, op: gmemSlot({ guest_memfd_offset: 2 ** 64 - 2 * MiB }), outcome: { errno: "EINVAL" }, rule: "memslot.gmem-offset" },
   { name: "memory attributes reaching 2^64 exactly wrap", setup: PRIV, op: { op: "set_memory_attributes", vm: "v0", address: 2 ** 64 - 4096, size: 4096, attributes: ["PRIVATE"] }, outcome: { errno: "EINVAL" }, rule: "attr.range" },
 
   // guest_memfd host mappings
