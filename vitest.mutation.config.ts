@@ -11,6 +11,8 @@ const ORDER = [
   "errno-",
   "kill-",
   "gmem-examples",
+  "huge-mappings",
+  "model-edges",
   "uffd-2021-differences",
   "alternatives",
   "linearizability",
