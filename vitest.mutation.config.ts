@@ -16,6 +16,7 @@ const ORDER = [
   "uffd-2021-differences",
   "alternatives",
   "linearizability",
+  "race-exhaustive",
   "bitmap",
   "regression",
   "strength-suites",
