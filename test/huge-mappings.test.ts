@@ -41,6 +41,12 @@ describe("huge shared mappings at each edge", () => {
     expect(levelAt(await run(X86, [...hugetlb(), slot(), read(5 * PAGE)]), 5)).toBe(1);
   });
 
+  it("a huge mapping names the rule that allowed it; a 4 KiB one does not", () => {
+    const fired = (ops: readonly Op[]): readonly string[] => step(ops.slice(0, -1).reduce((s, op) => step(s, op).state, initial(X86)), ops[ops.length - 1]!).fired;
+    expect(fired([...hugetlb(), slot(), read(0)])).toContain("mmu.huge-region");
+    expect(fired([...hugetlb(), slot({ guest_phys_addr: PAGE }), read(PAGE)])).not.toContain("mmu.huge-region");
+  });
+
   it("gfn and hva one page out of step: 4 KiB", async () => {
     expect(levelAt(await run(X86, [...hugetlb(), slot({ guest_phys_addr: PAGE }), read(5 * PAGE)]), 5)).toBe(0);
   });
