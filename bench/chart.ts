@@ -66,6 +66,7 @@ function panel(p: Panel, ox: number, oy: number): string {
 
 const n = (r: Row, k: string): number => Number(r[k]);
 const gib = (r: Row): number => Number(/^(\d+) GiB/.exec(String(r.size))?.[1] ?? NaN);
+const slots = (r: Row): number => Number(/^(\d+)/.exec(String(r.size))?.[1] ?? NaN);
 
 /** Four panels from the scale tables of bench/run.ts (by table name). */
 export function scaleChart(tables: Readonly<Record<string, readonly Row[]>>): string {
@@ -102,8 +103,8 @@ export function scaleChart(tables: Readonly<Record<string, readonly Row[]>>): st
       x: "memslots",
       y: "ns per lookup",
       series: [
-        { label: "impl (binary search)", color: "#d62728", points: lookup.map((r) => [Number(/^\d+/.exec(String(r.size))![0]), n(r, "implNsPerLookup")]) },
-        { label: "model (linear scan)", color: "#9467bd", points: lookup.map((r) => [Number(/^\d+/.exec(String(r.size))![0]), n(r, "modelNsPerLookup")]) },
+        { label: "impl (binary search)", color: "#d62728", points: lookup.map((r) => [slots(r), n(r, "implNsPerLookup")]) },
+        { label: "model (linear scan)", color: "#9467bd", points: lookup.map((r) => [slots(r), n(r, "modelNsPerLookup")]) },
       ],
     },
     {

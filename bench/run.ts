@@ -3,10 +3,11 @@
 // Options: --only NAME[,NAME] (harness, races, shrink, scale, check), --seeds N (per race and generator, default 20),
 // --conversions N (per file size, default 1000000).
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { replaceAtomically } from "../cli/files.js";
 import { suiteNamed } from "../props/registry.js";
 import { scaleChart } from "./chart.js";
 import { FILE_SIZES, gmemConvertBench, randomConversionsBench } from "./gmem-convert.js";
@@ -162,11 +163,6 @@ function machine(): Record<string, string | number> {
   return { node: process.version, cpus: availableParallelism(), cpu, kernel, loadAverageAtStart: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") };
 }
 
-function writeAtomically(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-}
-
 async function main(): Promise<void> {
   const only = option("--only")?.split(",");
   const want = (name: string): boolean => only === undefined || only.includes(name);
@@ -207,8 +203,8 @@ async function main(): Promise<void> {
     console.log("\n--only: bench/results.json and the chart are left as they are");
     return;
   }
-  writeAtomically(join(ROOT, "bench", "results.json"), `${JSON.stringify(doc, null, 2)}\n`);
-  writeAtomically(join(ROOT, "docs", "bench-scale.svg"), scaleChart(Object.fromEntries(tables.map((t) => [t.name, t.rows]))));
+  replaceAtomically(join(ROOT, "bench", "results.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  replaceAtomically(join(ROOT, "docs", "bench-scale.svg"), scaleChart(Object.fromEntries(tables.map((t) => [t.name, t.rows]))));
   console.log(`\nwrote bench/results.json and docs/bench-scale.svg (${doc.durationS} s)`);
 }
 

@@ -1,5 +1,5 @@
 // Reading scenario files and writing any file faultline produces: atomically, and never over a different file.
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
 import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
@@ -30,6 +30,14 @@ function existingText(path: string): string | undefined {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new FileError(path, "", `cannot read: ${systemMessage(e)}`);
   }
+}
+
+/** Replaces a generated report (benchmarks, coverage, docs) in one step: a reader sees the old file or the new one. */
+export function replaceAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 /**

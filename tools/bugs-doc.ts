@@ -1,8 +1,8 @@
 // docs/BUGS.md, generated from the seeded-bug catalog (impl/bugs.ts): `npm run docs:bugs` rewrites it, and
 // test/strength-catalog.test.ts fails when the file and the catalog disagree.
-import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { BUGS, BUG_IDS, type BugArea } from "../impl/bugs.js";
+import { replaceAtomically } from "../cli/files.js";
 
 export const DOC = "docs/BUGS.md";
 
@@ -68,6 +68,6 @@ export function bugsMarkdown(): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeFileSync(DOC, bugsMarkdown());
+  replaceAtomically(DOC, bugsMarkdown());
   console.log(`wrote ${DOC}`);
 }

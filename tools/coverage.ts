@@ -6,13 +6,14 @@
 //   coverage/merged/     both: HTML, lcov.info, coverage-summary.json, a text summary on stdout
 //   coverage/invariants/ invariants.json and index.html: each invariant, linearizability check, exit and errno rule
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import libCoverage from "istanbul-lib-coverage";
 import libReport from "istanbul-lib-report";
 import reports from "istanbul-reports";
+import { replaceAtomically } from "../cli/files.js";
 import { invariantReportHtml, type CheckJson } from "./invariant-report.js";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -45,7 +46,7 @@ function checkCoverage(): { status: number; check: CheckJson } {
   mkdirSync(tmp, { recursive: true });
   const scratch = mkdtempSync(join(tmpdir(), "faultline-coverage-"));
   const r = run("the default check (V8 coverage)", process.execPath, [join(ROOT, "dist", "cli", "main.js"), ...CHECK_ARGS], { cwd: scratch, env: { ...process.env, NODE_V8_COVERAGE: tmp } });
-  writeFileSync(join(dir, "check.json"), r.stdout);
+  replaceAtomically(join(dir, "check.json"), r.stdout);
   const c8 = run("c8 report", bin("c8"), ["report", "--temp-directory", tmp, "--report-dir", dir, "--reporter", "json", "--exclude-after-remap", ...SOURCES.flatMap((g) => ["--include", g])]);
   rmSync(tmp, { recursive: true, force: true });
   if (c8.status !== 0) throw new Error(`c8 report exited ${c8.status}`);
@@ -67,8 +68,8 @@ function merge(): void {
 function invariantReport(check: CheckJson): void {
   const dir = join(OUT, "invariants");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "invariants.json"), JSON.stringify({ seed: check.seed, ...check.coverage }, null, 2));
-  writeFileSync(join(dir, "index.html"), invariantReportHtml(check));
+  replaceAtomically(join(dir, "invariants.json"), JSON.stringify({ seed: check.seed, ...check.coverage }, null, 2));
+  replaceAtomically(join(dir, "index.html"), invariantReportHtml(check));
   console.log(`invariant coverage: ${join(dir, "index.html")} (${check.coverage.unmet.length === 0 ? "every minimum met" : `${check.coverage.unmet.length} minimum(s) NOT met`})`);
 }
 
