@@ -23,6 +23,6 @@ export default {
   incremental: true,
   incrementalFile: `${dir}/stryker-incremental.json`,
   concurrency: 2,
-  timeoutMS: 30000,
+  timeoutMS: 10000,
   thresholds: { high: 90, low: 80, break: null },
 };

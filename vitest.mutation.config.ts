@@ -11,6 +11,7 @@ const ORDER = [
   "errno-",
   "kill-",
   "gmem-examples",
+  "gmem-huge-mappings",
   "huge-mappings",
   "model-edges",
   "uffd-2021-differences",
@@ -18,6 +19,7 @@ const ORDER = [
   "linearizability",
   "race-exhaustive",
   "bitmap",
+  "pagedata",
   "regression",
   "strength-suites",
 ];

@@ -38,6 +38,10 @@ const K618 = PRESETS["kernel-6.18"];
 const ARM = PRESETS.arm64;
 const BASE = [vm(), anon()];
 const PRIV = [vm(1), anon()];
+const QUIRKLESS_X86: Config = { ...X86, kernel: { ...X86.kernel, slotZapAll: false } };
+const ARM_ZAP_ALL: Config = { ...ARM, kernel: { ...ARM.kernel, slotZapAll: true } };
+// Slot 1 keeps its mapping when slot 0 goes, unless the whole VM is zapped (the impl's state shows which).
+const TWO_SLOTS_MAPPED = [...BASE, region(), region({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB }), access(0), access(2 * MiB)];
 
 const CASES: readonly Case[] = [
   // KVM_CREATE_VM and KVM_CHECK_EXTENSION
@@ -98,6 +102,8 @@ const CASES: readonly Case[] = [
   { name: "FLAGS_ONLY enabling USERFAULT zaps", setup: [...BASE, region()], op: region({ flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },
   { name: "x86's SLOT_ZAP_ALL quirk zaps the whole VM on DELETE", setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-all-quirk" },
   { name: "arm64 zaps only the slot on DELETE", config: ARM, setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
+  { name: "x86 without the SLOT_ZAP_ALL quirk zaps only the slot", config: QUIRKLESS_X86, setup: TWO_SLOTS_MAPPED, op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
+  { name: "arm64 has no SLOT_ZAP_ALL quirk even when the kernel flag is set", config: ARM_ZAP_ALL, setup: TWO_SLOTS_MAPPED, op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
 
   // kvm_gmem_bind, reached through CREATE with GUEST_MEMFD
   { name: "GUEST_MEMFD without a guest_memfd fd", setup: [vm(), anon(), gmem()], op: region({ flags: ["GUEST_MEMFD"] }), outcome: { errno: "EINVAL" }, rule: "gmem.bind-not-gmem" },
@@ -143,6 +149,9 @@ const CASES: readonly Case[] = [
   { name: "private access with no memslot", setup: [...PRIV, { op: "set_memory_attributes", vm: "v0", address: 2 ** 30, size: 4096, attributes: ["PRIVATE"] }], op: access(2 ** 30), outcome: { result: "exit", exit: "memory_fault", flags: ["PRIVATE"] }, rule: "fault.noslot-private" },
   { name: "private access on a slot without guest_memfd", setup: [...PRIV, region(), { op: "set_memory_attributes", vm: "v0", address: 0, size: 4096, attributes: ["PRIVATE"] }], op: access(0), outcome: { result: "exit", exit: "memory_fault", errno: "EFAULT", flags: ["PRIVATE"] }, rule: "fault.gmem-no-file" },
   { name: "guest_memfd closed under a slot", setup: [vm(), anon(), gmem("g0", 4 * MiB, ["MMAP"]), gmemSlot(), { op: "close", gmem: "g0" }], op: access(0), outcome: { result: "exit", exit: "memory_fault", errno: "EFAULT", gpa: 0, flags: [] }, rule: "gmem.get-pfn-closed" },
+  { name: "arm64: guest_memfd closed under a slot exits with the faulting gpa, unaligned", config: ARM, setup: [vm(), anon(), gmem("g0", 4 * MiB, ["MMAP", "INIT_SHARED"]), gmemSlot(), { op: "close", gmem: "g0" }], op: access(5 * 4096 + 123), outcome: { result: "exit", exit: "memory_fault", errno: "EFAULT", gpa: 5 * 4096 + 123 }, rule: "gmem.get-pfn-closed" },
+  { name: "arm64: a guest_memfd fault maps 4 KiB even over a hugetlb userspace mapping", config: ARM, setup: [vm(), { op: "memfd", file: "f0", size: 4 * MiB, hugetlb: true }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: 4 * MiB, shared: true }, { op: "access", map: "m0", offset: 0, kind: "write", byte: 1 }, gmem(), gmemSlot()], op: access(0), outcome: { result: "ok" }, rule: "fault.gmem-map" },
+  { name: "arm64: a write to a READONLY slot is MMIO", config: ARM, setup: [...BASE, region({ flags: ["READONLY"] })], op: access(4096, "write"), outcome: { result: "exit", exit: "mmio" }, rule: "fault.ro-write" },
   { name: "hva with nothing mapped: bare EFAULT", setup: [vm(), region()], op: access(0), outcome: { errno: "EFAULT" }, rule: "fault.gup-efault" },
   { name: "arm64 looks up the VMA before the userfault bitmap", config: ARM, setup: [vm(), region({ flags: ["USERFAULT"] }), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }], op: access(0), outcome: { errno: "EFAULT" }, rule: "fault.no-vma" },
   { name: "x86 checks the userfault bitmap before GUP", setup: [vm(), region({ flags: ["USERFAULT"] }), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }], op: access(0), outcome: { result: "exit", exit: "memory_fault", flags: ["USERFAULT"] }, rule: "userfault.exit" },

@@ -19,8 +19,6 @@ export function fillPage(p: Page, from: number, to: number, byte: number): void 
   p.data.fill(byte, from, to);
 }
 
-export const copyPage = (p: Page): Page => ({ data: p.data === null ? null : p.data.slice() });
-
 export function toRuns(p: Page | undefined): PageBytes | undefined {
   if (p === undefined || p.data === null) return undefined;
   const runs: Run[] = [];
