@@ -87,6 +87,11 @@ describe("dirty logging off: huge mappings come back where the kernel recovers t
     expect(levelAt(s, 0)).toBe(1);
   });
 
+  it("a write under dirty logging inside a write-protected 2 MiB mapping replaces it with one 4 KiB mapping", async () => {
+    const s = await run(X86, [...hugetlb(), slot(), read(0), slot({ flags: ["LOG_DIRTY_PAGES"] }), { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 5 * PAGE, kind: "write", byte: 1 }]);
+    expect(s.kvm.vms[0]!.stage2[0]).toEqual([{ start: 5, end: 6, value: { level: 0, writable: true, private: false } }]);
+  });
+
   it("dirty logging maps 4 KiB while it is on", async () => {
     expect(levelAt(await run(X86, logged([])), 0)).toBe(0);
   });
