@@ -19,6 +19,8 @@ export class Scheduler implements Hooks {
   yield(label: string, enabled?: () => boolean): Promise<void> {
     const actor = this.current;
     if (actor < 0) throw new Error(`hooks.yield(${label}) outside any actor`);
+    // Race diagrams and replays name each interleaving point by its kernel function.
+    if (label === "") throw new Error("hooks.yield without a label");
     return new Promise<void>((resume) => {
       this.parked[actor] = { label, enabled, resume };
       this.settle();
