@@ -42,6 +42,8 @@ const QUIRKLESS_X86: Config = { ...X86, kernel: { ...X86.kernel, slotZapAll: fal
 const ARM_ZAP_ALL: Config = { ...ARM, kernel: { ...ARM.kernel, slotZapAll: true } };
 // Slot 1 keeps its mapping when slot 0 goes, unless the whole VM is zapped (the impl's state shows which).
 const TWO_SLOTS_MAPPED = [...BASE, region(), region({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB }), access(0), access(2 * MiB)];
+// Writable mappings on both sides of the boundary between two slots (the impl's state shows what a flag change touched).
+const TWO_SLOTS_WRITTEN = [...BASE, region(), region({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB }), access(2 * MiB - 4096, "write"), access(2 * MiB, "write")];
 
 const CASES: readonly Case[] = [
   // KVM_CREATE_VM and KVM_CHECK_EXTENSION
@@ -105,6 +107,8 @@ const CASES: readonly Case[] = [
   { name: "FLAGS_ONLY enabling USERFAULT zaps", setup: [...BASE, region()], op: region({ flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },
   { name: "x86's SLOT_ZAP_ALL quirk zaps the whole VM on DELETE", setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-all-quirk" },
   { name: "arm64 zaps only the slot on DELETE", config: ARM, setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
+  { name: "dirty logging on one slot leaves the next slot's first mapping writable", setup: TWO_SLOTS_WRITTEN, op: region({ flags: ["LOG_DIRTY_PAGES"] }), outcome: { result: "ok" }, rule: "mmu.write-protect" },
+  { name: "dirty logging on a slot leaves the previous slot's last mapping writable", setup: TWO_SLOTS_WRITTEN, op: region({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB, flags: ["LOG_DIRTY_PAGES"] }), outcome: { result: "ok" }, rule: "mmu.write-protect" },
   { name: "x86 without the SLOT_ZAP_ALL quirk zaps only the slot", config: QUIRKLESS_X86, setup: TWO_SLOTS_MAPPED, op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
   { name: "arm64 has no SLOT_ZAP_ALL quirk even when the kernel flag is set", config: ARM_ZAP_ALL, setup: TWO_SLOTS_MAPPED, op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "mmu.zap-slot" },
 
