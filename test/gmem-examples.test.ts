@@ -1,25 +1,15 @@
 // Worked examples of guest_memfd behaviour that no single errno case shows: huge folios splitting and merging
 // under conversions (with the stage-2 level following), and the 2024 RFC's rollback widening faultability.
 import { describe, expect, it } from "vitest";
-import { initial, step, type State } from "../model/index.js";
-import { Checker } from "../props/checker.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { levelAt, runBoth as run } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const PAGE = 4096;
 
-/** Runs ops through model and impl (refinement and invariants checked) and returns outcomes and the model state. */
-async function run(config: Config, ops: readonly Op[]): Promise<{ outcomes: Outcome[]; state: State }> {
-  const checker = new Checker(config);
-  await checker.applyAll(ops);
-  const state = ops.reduce((s, op) => step(s, op).state, initial(config));
-  return { outcomes: checker.trace.map((t) => t.model), state };
-}
 
-const levelAt = (s: State, gfn: number): number | undefined => s.kvm.vms[0]!.stage2[0]!.find((sp) => gfn >= sp.start && gfn < sp.end)?.value.level;
 const read = (gpa: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "read" });
 const convert = (offset: number, size: number, to: "private" | "shared"): Op => ({ op: "gmem_convert", gmem: "g0", offset, size, to });
 

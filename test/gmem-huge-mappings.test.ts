@@ -2,23 +2,18 @@
 // x86 only, a private fault, the aligned region inside the slot, gfn and file index congruent, one unsplit folio,
 // the region wholly private, neither dirty logging nor USERFAULT. Each condition at its edge, model and impl together.
 import { describe, expect, it } from "vitest";
-import { initial, step, type State } from "../model/index.js";
-import { Checker } from "../props/checker.js";
 import { PRESETS, type Config } from "../schema/config.js";
+import type { State } from "../model/index.js";
 import type { Op, OpOf } from "../schema/ops.js";
+import { levelAt, runBoth } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
+const run = async (config: Config, ops: readonly Op[]): Promise<State> => (await runBoth(config, ops)).state;
 const V7: Config = { ...PRESETS["gmem-v7"], gmemFolio: "2M" };
 const ATTRIBUTES: Config = { ...PRESETS.default, gmemFolio: "2M" };
 
-async function run(config: Config, ops: readonly Op[]): Promise<State> {
-  const checker = new Checker(config);
-  await checker.applyAll(ops);
-  return ops.reduce((s, op) => step(s, op).state, initial(config));
-}
 
-const levelAt = (s: State, gfn: number): number | undefined => s.kvm.vms[0]!.stage2[0]!.find((sp) => gfn >= sp.start && gfn < sp.end)?.value.level;
 const read = (gpa: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "read" });
 const gmem = (type = 1): Op[] => [
   { op: "create_vm", vm: "v0", type },

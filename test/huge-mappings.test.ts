@@ -2,22 +2,17 @@
 // the aligned region inside the slot, gfn and hva congruent, uniform attributes, a huge host page; and what
 // turning dirty logging off recovers (x86, not READONLY slots; never on arm64). Model and impl run side by side.
 import { describe, expect, it } from "vitest";
-import { initial, step, type State } from "../model/index.js";
-import { Checker } from "../props/checker.js";
 import { PRESETS, type Config } from "../schema/config.js";
+import type { State } from "../model/index.js";
 import type { Op, OpOf } from "../schema/ops.js";
+import { levelAt, runBoth } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
+const run = async (config: Config, ops: readonly Op[]): Promise<State> => (await runBoth(config, ops)).state;
 const X86 = PRESETS.default;
 
-async function run(config: Config, ops: readonly Op[]): Promise<State> {
-  const checker = new Checker(config);
-  await checker.applyAll(ops);
-  return ops.reduce((s, op) => step(s, op).state, initial(config));
-}
 
-const levelAt = (s: State, gfn: number): number | undefined => s.kvm.vms[0]!.stage2[0]!.find((sp) => gfn >= sp.start && gfn < sp.end)?.value.level;
 const read = (gpa: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "read" });
 const hugetlb = (type = 0): Op[] => [
   { op: "create_vm", vm: "v0", type },
@@ -41,10 +36,10 @@ describe("huge shared mappings at each edge", () => {
     expect(levelAt(await run(X86, [...hugetlb(), slot(), read(5 * PAGE)]), 5)).toBe(1);
   });
 
-  it("a huge mapping names the rule that allowed it; a 4 KiB one does not", () => {
-    const fired = (ops: readonly Op[]): readonly string[] => step(ops.slice(0, -1).reduce((s, op) => step(s, op).state, initial(X86)), ops[ops.length - 1]!).fired;
-    expect(fired([...hugetlb(), slot(), read(0)])).toContain("mmu.huge-region");
-    expect(fired([...hugetlb(), slot({ guest_phys_addr: PAGE }), read(PAGE)])).not.toContain("mmu.huge-region");
+  it("a huge mapping names the rule that allowed it; a 4 KiB one does not", async () => {
+    const fired = async (ops: readonly Op[]): Promise<readonly string[]> => (await runBoth(X86, ops)).fired.at(-1)!;
+    expect(await fired([...hugetlb(), slot(), read(0)])).toContain("mmu.huge-region");
+    expect(await fired([...hugetlb(), slot({ guest_phys_addr: PAGE }), read(PAGE)])).not.toContain("mmu.huge-region");
   });
 
   it("gfn and hva one page out of step: 4 KiB", async () => {
