@@ -1,7 +1,8 @@
 // The mutation score per folder from StrykerJS's JSON reports (docs/MUTATION.md), and the mutants that survive.
 // npm run mutation:score -- [--survivors] [report.json ...]   (default: every reports/mutation/**/mutation.json)
 // Score: killed and timed-out mutants over those plus survived and uncovered ones. Compile errors (refused by the
-// TypeScript checker) and static mutants (run only at module load, ignored by ignoreStatic) are set aside.
+// TypeScript checker), static mutants (run only at module load, ignored by ignoreStatic) and mutants a
+// `// Stryker disable` comment marks equivalent (with its reason) are set aside.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -101,9 +102,9 @@ export function score(files: readonly string[]): { folders: FolderScore[]; total
 }
 
 export function table(rows: readonly FolderScore[]): string {
-  const head = "| folder | mutants | killed | timeout | survived | no coverage | static | compile error | score |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const head = "| folder | mutants | killed | timeout | survived | no coverage | static | compile error | ignored | score |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const line = (f: FolderScore): string =>
-    `| ${f.folder} | ${f.mutants} | ${f.killed} | ${f.timeout} | ${f.survived} | ${f.noCoverage} | ${f.static} | ${f.compileError} | **${scoreOf(f).toFixed(1)}%** |`;
+    `| ${f.folder} | ${f.mutants} | ${f.killed} | ${f.timeout} | ${f.survived} | ${f.noCoverage} | ${f.static} | ${f.compileError} | ${f.ignored} | **${scoreOf(f).toFixed(1)}%** |`;
   return [head, ...rows.map(line)].join("\n");
 }
 
