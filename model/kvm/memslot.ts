@@ -10,7 +10,7 @@ import { refuse, result, type State, type StepResult } from "../state.js";
 import { addWraps, slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
-import { VM_RULES } from "./vm.js";
+import { VM_RULES, nrMemslotAsIds } from "./vm.js";
 
 const MAIN = "virt/kvm/kvm_main.c";
 const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
@@ -96,7 +96,7 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
     check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
     check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || hva + size > TASK_SIZE[s.config.arch]),
     check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || addWraps(gmemOffset, size))),
-    check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= k.addressSpaces),
+    check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= nrMemslotAsIds(s, vm)),
     check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
     check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
     check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" && op.userfault_bitmap + bitmapBytes(npages) > TASK_SIZE[s.config.arch]),

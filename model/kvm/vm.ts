@@ -29,6 +29,9 @@ export function createVm(s: State, op: OpOf<"create_vm">): StepResult {
   return result({ ...s, kvm: { vms: [...s.kvm.vms, vm], names: withEntry(s.kvm.names, op.vm, id) } }, { result: "ok" }, VM_RULES.create);
 }
 
+/** kvm_arch_nr_memslot_as_ids: no SMM address space for a VM with private memory (arch/x86/include/asm/kvm_host.h). */
+export const nrMemslotAsIds = (s: State, vm: Vm | undefined): number => (vm !== undefined && vmHasPrivateMem(vm) ? 1 : s.config.kernel.addressSpaces);
+
 export function checkExtension(s: State, op: OpOf<"check_extension">): StepResult {
   const vmId = op.vm === undefined ? undefined : s.kvm.names.get(op.vm);
   if (op.vm !== undefined && vmId === undefined) return refuse(s, VM_RULES.badFd);
@@ -38,7 +41,7 @@ export function checkExtension(s: State, op: OpOf<"check_extension">): StepResul
   const value = match(op.cap)
     .with("USER_MEMORY", "USER_MEMORY2", () => 1)
     .with("NR_MEMSLOTS", () => k.userMemSlots)
-    .with("MULTI_ADDRESS_SPACE", () => (k.addressSpaces > 1 ? k.addressSpaces : 0))
+    .with("MULTI_ADDRESS_SPACE", () => (k.addressSpaces > 1 ? nrMemslotAsIds(s, vm) : 0))
     .with("READONLY_MEM", () => (k.readonlyMem ? 1 : 0))
     .with("MEMORY_FAULT_INFO", () => (s.config.arch === "x86" ? 1 : 0))
     .with("MEMORY_ATTRIBUTES", () => (k.memoryAttributes ? privateAttrs : 0))
