@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
 
 const ORDER = [
   "errno-",
+  "invariants-",
   "kill-",
   "gmem-examples",
   "gmem-huge-mappings",

@@ -323,6 +323,14 @@ describe("gmem-contents", () => {
     expect(check({ ...a, post })).toEqual({ holds: false, nonVacuous: true, detail: "page 5 of guest_memfd #0 survived PUNCH_HOLE" });
   });
 
+  it("breaks when PUNCH_HOLE drops contents outside the hole, in its file or another", () => {
+    const a = stepFrom(BASE, punch(5 * P, P));
+    const dropped = new Map([...inode(a.post, 0).data].filter(([k]) => k !== 2));
+    expect(check({ ...a, post: withInode(a.post, 0, { data: dropped }) })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #0 outside [5, 6)" });
+    const other = withInode(a.post, 1, { data: inode(a.post, 0).data });
+    expect(check({ ...a, post: other })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #1 outside [5, 6)" });
+  });
+
   it("breaks when a page stays present in the hole", () => {
     const a = stepFrom(BASE, punch(5 * P, P));
     const post = withInode(a.post, 0, { present: inode(BASE, 0).present });

@@ -176,7 +176,7 @@ const stage2Backed: StateInvariant = {
 const contents: StepInvariant = {
   name: "gmem-contents",
   kind: "step",
-  description: "a conversion keeps every guest_memfd page's contents; after PUNCH_HOLE the range holds no page and reads as zero",
+  description: "a conversion keeps every guest_memfd page's contents; PUNCH_HOLE empties its range (reads as zero) and keeps every other page",
   check: (pre, op, outcome, post) => {
     if (op.op === "gmem_convert" || (op.op === "set_memory_attributes" && rfc2024(pre.config))) {
       const changed = pre.gmem.inodes.findIndex((g, i) => JSON.stringify([...g.data]) !== JSON.stringify([...post.gmem.inodes[i]!.data]));
@@ -190,6 +190,10 @@ const contents: StepInvariant = {
     const after = post.gmem.inodes[id]!;
     const left = [...after.data.keys()].find((i) => i >= start && i < end);
     if (left !== undefined || some(after.present, start, end)) return broken(`page ${left ?? spans(after.present, start, end)[0]!.start} of guest_memfd #${id} survived PUNCH_HOLE`);
+    // truncate_inode_pages_range frees only the hole: every other page keeps its contents.
+    const kept = (g: GmemInode, i: number): string => JSON.stringify([...g.data].filter(([k]) => i !== id || k < start || k >= end));
+    const touched = pre.gmem.inodes.findIndex((g, i) => kept(g, i) !== kept(post.gmem.inodes[i]!, i));
+    if (touched >= 0) return broken(`PUNCH_HOLE changed contents of guest_memfd #${touched} outside [${start}, ${end})`);
     return ok(some(pre.gmem.inodes[id]!.present, start, end));
   },
 };
