@@ -3,12 +3,13 @@
 import { describe, expect, it } from "vitest";
 import { GMEM_STATE_INVARIANTS, GMEM_STEP_INVARIANTS } from "../model/gmem/invariants.js";
 import type { GmemInode } from "../model/gmem/types.js";
-import { initial, step, type State } from "../model/index.js";
+import { step, type State } from "../model/index.js";
 import type { Spte } from "../model/kvm/types.js";
 import { assign, type RangeMap } from "../model/ranges.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
+import { build, stepFrom } from "./helpers/invariants.js";
 
 const P = 4096;
 const M = 1024 * 1024;
@@ -19,21 +20,6 @@ const OK: Outcome = { result: "ok" };
 
 const stateInv = (name: string) => GMEM_STATE_INVARIANTS.find((i) => i.name === name)!;
 const stepInv = (name: string) => GMEM_STEP_INVARIANTS.find((i) => i.name === name)!;
-
-/** Runs ops from the initial state; every one must succeed, so the setup is a state the model really reaches. */
-function build(config: Config, ops: readonly Op[]): State {
-  return ops.reduce((s, op) => {
-    const r = step(s, op);
-    expect(r.outcome, JSON.stringify(op)).toMatchObject({ result: "ok" });
-    return r.state;
-  }, initial(config));
-}
-
-/** The four arguments of a step invariant for op applied to pre. */
-function stepFrom(pre: State, op: Op): { pre: State; op: Op; outcome: Outcome; post: State } {
-  const r = step(pre, op);
-  return { pre, op, outcome: r.outcome, post: r.state };
-}
 
 const withInode = (s: State, id: number, patch: Partial<GmemInode>): State => ({
   ...s,
