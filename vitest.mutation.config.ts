@@ -13,6 +13,8 @@ const ORDER = [
   "kill-",
   "gmem-examples",
   "gmem-huge-mappings",
+  "gmem-convert-edges",
+  "gmem-file-edges",
   "huge-mappings",
   "model-edges",
   "uffd-2021-differences",
