@@ -232,3 +232,23 @@ describe("a v7 conversion to private against a host fault through a mapping at a
     expect(r.runs).toBeGreaterThan(2);
   });
 });
+
+describe("a 2024 RFC conversion to private and a host fault on its page, under the race scheduler", () => {
+  const RFC: Config = { ...PRESETS.default, gmemDesign: "rfc-2024" };
+  const setup: RaceActor = { name: SETUP, steps: [vm, gmem(["MMAP"]), bind(), mmapG("m5")] };
+  const host: RaceActor = { name: "host", steps: [read("m5", 1)] };
+  const vmm: RaceActor = { name: "VMM", steps: [attrs(1, 1)] };
+  const outcomes = (r: RaceRun): Record<string, unknown> => Object.fromEntries(r.steps.filter((st) => st.returned !== undefined && st.actor !== SETUP).map((st) => [st.actor, st.returned]));
+
+  it("the fault first: the page is mapped and the conversion refused", async () => {
+    const r = await runRace(RFC, [setup, host, vmm], { kind: "choices", choices: [] });
+    expect(r.failure).toBeUndefined();
+    expect(outcomes(r)).toEqual({ host: { result: "ok", value: 0 }, VMM: { errno: "EINVAL" } });
+  });
+
+  it("the conversion first: the fault SIGBUSes", async () => {
+    const r = await runRace(RFC, [setup, vmm, host], { kind: "choices", choices: [] });
+    expect(r.failure).toBeUndefined();
+    expect(outcomes(r)).toEqual({ host: { result: "SIGBUS" }, VMM: { result: "ok" } });
+  });
+});
