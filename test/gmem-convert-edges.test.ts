@@ -50,6 +50,15 @@ describe("v7 conversion and host mappings", () => {
     expect([levelAt(state, 1), levelAt(state, 2)]).toEqual([undefined, undefined]);
   });
 
+  it("a refused conversion to private drops KVM's shared mapping of a page the host never mapped (the notifier covers the whole window)", async () => {
+    // zap_page_range_single runs the mmu notifier over the mapping's whole window, whether or not a PTE is there.
+    const mapped = [...SHARED, bind("g0", 0, 0, "m5"), vcpuRead(2 * PAGE), write("m5", 0), pin(3), dontneed(3)];
+    expect(levelAt((await run(V7, mapped)).state, 2)).toBe(0);
+    const { outcomes, state } = await run(V7, [...mapped, convert(0, 4 * PAGE)]);
+    expect(outcomes.at(-1)).toEqual({ errno: "EAGAIN", error_offset: 3 * PAGE });
+    expect(levelAt(state, 2)).toBeUndefined();
+  });
+
   it("to shared leaves the host mapping of a page of the range that was already shared", async () => {
     const { outcomes, fired, state } = await run(V7, [...SHARED, write("m5", 0, 3), convert(PAGE, PAGE), convert(0, 2 * PAGE, "shared")]);
     expect(outcomes.at(-1)).toEqual({ result: "ok" });

@@ -57,13 +57,16 @@ export function hostMapped(mm: Mm, inodeId: number, start: number, end: number):
   return ptesIn(mm, inodeId, start, end).flatMap(({ first, keys }) => keys.map((k) => k + first));
 }
 
-/** unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside mmu notifier calls. */
+/** unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside an mmu notifier call over its whole window. */
 export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, end: number, h: Hooks): Promise<void> {
-  for (const { map, keys } of ptesIn(mm, inodeId, start, end)) {
-    const lo = keys.reduce((a, b) => Math.min(a, b));
-    const hi = keys.reduce((a, b) => Math.max(a, b)) + 1;
-    await mm.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
-      for (const k of keys) map.ptes.delete(k);
+  for (const map of [...mm.maps.values()]) {
+    if (map.backing.kind !== "gmem" || map.backing.inode !== inodeId) continue;
+    const first = map.backing.offset / PAGE_SIZE;
+    const a = Math.max(0, start - first);
+    const b = Math.min(map.pages, end - first);
+    if (a >= b) continue;
+    await mm.invalidate(map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE, h, () => {
+      for (const k of [...map.ptes.keys()]) if (k >= a && k < b) map.ptes.delete(k);
     });
   }
 }

@@ -29,12 +29,15 @@ function window(map: Mapping, inodeId: number, start: number, end: number): { a:
   return a < b ? { a, b } : undefined;
 }
 
-/** unmap_mapping_pages: drops every host PTE of the file's pages [start, end), telling KVM. */
+/**
+ * unmap_mapping_pages: drops every host PTE of the file's pages [start, end), telling KVM. zap_page_range_single
+ * runs the mmu notifier over each mapping's whole window, whether or not a PTE is present there.
+ */
 export function unmapHost(s: State, inodeId: number, start: number, end: number): State {
   let next = s;
   for (const map of s.mm.maps.values()) {
     const w = window(map, inodeId, start, end);
-    if (w !== undefined && spans(map.ptes, w.a, w.b).length > 0) next = zapMapRange(next, next.mm.maps.get(map.id)!, w.a, w.b);
+    if (w !== undefined) next = zapMapRange(next, next.mm.maps.get(map.id)!, w.a, w.b);
   }
   return next;
 }
