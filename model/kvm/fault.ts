@@ -72,10 +72,10 @@ export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   return s.config.arch === "x86" ? faultX86(s, vm, f, attrPrivate) : faultArm64(s, vm, f);
 }
 
-/** The page a present SPTE maps: guest_memfd for private and GMEM_ONLY slots, else the host page at the hva. */
+/** The page a present SPTE maps: guest_memfd for private and GMEM_ONLY slots (any guest_memfd slot on arm64, gmem_abort), else the host page at the hva. */
 function refThroughSpte(s: State, vm: Vm, gfn: number, spte: Spte): PageRef {
   const slot = findSlot(vm, 0, gfn)!;
-  if ((spte.private || slot.gmemOnly) && slot.gmem !== null) return { kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + gfn - slot.baseGfn };
+  if ((spte.private || slot.gmemOnly || s.config.arch === "arm64") && slot.gmem !== null) return { kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + gfn - slot.baseGfn };
   const at = locate(s, hvaOf(slot, gfn))!;
   return pteTarget(at.map, at.index, get(at.map.ptes, at.index)!);
 }
