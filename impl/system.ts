@@ -109,14 +109,14 @@ export class Kernel implements System {
       .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
       .with({ op: "mmap" }, async (o) => this.mm.mmap(o))
-      .with({ op: "munmap" }, (o) => this.mm.munmap(o, h))
+      .with({ op: "munmap" }, (o) => this.munmap(o, h))
       .with({ op: "access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
       .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
       .with({ op: "pread" }, async (o) => this.mm.pread(o))
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
       .with({ op: "file_fallocate" }, (o) => this.mm.fallocate(o, h))
-      .with({ op: "close" }, (o) => this.close(o))
+      .with({ op: "close" }, (o) => this.close(o, h))
       .with({ op: "gmem_mmap" }, async (o) => gmemMmap(this.gmemInodes, this.gmemNames.get(o.gmem), this.mm.maps, o))
       .with({ op: "gmem_fallocate" }, (o) => this.withGmem(o.gmem, (g) => gmemFallocate(this.ctx, g.inode, g.id, o, h)))
       .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
@@ -180,17 +180,32 @@ export class Kernel implements System {
     return { result: "ok" };
   }
 
-  private async close(op: OpOf<"close">): Promise<Outcome> {
+  private async munmap(op: OpOf<"munmap">, h: Hooks): Promise<Outcome> {
+    const map = this.mm.maps.get(op.map);
+    const outcome = await this.mm.munmap(op, h);
+    if (map?.backing.kind === "gmem" && !this.mm.maps.has(op.map)) await this.releaseIfUnused(map.backing.inode, h);
+    return outcome;
+  }
+
+  /** kvm_gmem_release runs at the last fput: once the fd is closed and no mapping holds the file. */
+  private async releaseIfUnused(id: number, h: Hooks): Promise<void> {
+    const inode = this.gmemInodes[id]!;
+    const mapped = [...this.mm.maps.values()].some((m) => m.backing.kind === "gmem" && m.backing.inode === id);
+    if (!inode.open || [...this.gmemNames.values()].includes(id) || mapped) return;
+    await gmemRelease(inode, this.vms, h);
+  }
+
+  private async close(op: OpOf<"close">, h: Hooks): Promise<Outcome> {
     if (op.vm !== undefined) return this.vmNames.delete(op.vm) ? { result: "ok" } : EBADF;
     if (op.gmem !== undefined) {
       const id = this.gmemNames.get(op.gmem);
       if (id === undefined) return EBADF;
       this.gmemNames.delete(op.gmem);
-      await gmemRelease(this.gmemInodes[id]!, this.vms, this.hooks);
+      await this.releaseIfUnused(id, h);
       return { result: "ok" };
     }
     if (op.file !== undefined) return this.mm.close(op.file);
-    if (op.uffd !== undefined) return this.uffd.close(op.uffd, this.hooks);
+    if (op.uffd !== undefined) return this.uffd.close(op.uffd, h);
     return EBADF;
   }
 }

@@ -3,7 +3,7 @@ import { match } from "ts-pattern";
 import type { Op, OpOf } from "../schema/ops.js";
 import { gmemConvert } from "./gmem/convert.js";
 import { fallocateInode, gmemFallocate } from "./gmem/fallocate.js";
-import { closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap } from "./gmem/file.js";
+import { closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap, releaseUnmapped } from "./gmem/file.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -45,7 +45,7 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "vcpu_access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "memfd" }, (o) => memfd(s, o))
     .with({ op: "mmap" }, (o) => mmap(s, o))
-    .with({ op: "munmap" }, (o) => munmap(s, o))
+    .with({ op: "munmap" }, (o) => releaseUnmapped(s, munmap(s, o), o.map))
     .with({ op: "access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "write_alias" }, { op: "read_alias" }, (o) => aliasAccess(s, o, gmemAlias))
     .with({ op: "pwrite" }, (o) => pwrite(s, o))

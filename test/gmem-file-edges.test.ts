@@ -107,6 +107,24 @@ describe("i_size in host faults and alias accesses", () => {
     const outcomes = (await runBoth(V7, [vm(), gmem(4 * MiB), mmapG(4 * MiB), hostWrite(0, 3), { op: "close", gmem: "g0" }, hostWrite(1, 4), hostRead(1)])).outcomes;
     expect(outcomes.slice(-2)).toEqual([{ result: "ok" }, { result: "ok", value: 4 }]);
   });
+
+  it("a mapping holds the file: after close the guest still reaches it, and munmap of the last mapping releases it", async () => {
+    const bound = [vm(), gmem(4 * MiB), slot(), mmapG(4 * MiB), hostWrite(0, 3), { op: "close", gmem: "g0" } satisfies Op];
+    const held = await runBoth(V7, [...bound, read(0)]);
+    expect(held.fired[5]).toContain("gmem.close-mapped");
+    expect(held.outcomes.at(-1)).toEqual({ result: "ok", value: 3 });
+    const gone = await runBoth(V7, [...bound, read(0), { op: "munmap", map: "m5" }, read(0)]);
+    expect(gone.fired.at(-2)).toContain("gmem.release");
+    expect(gone.outcomes.at(-1)).toMatchObject({ result: "exit", exit: "memory_fault", errno: "EFAULT", gpa: 0 });
+    expect(levelAt(gone.state, 0)).toBeUndefined();
+  });
+
+  it("munmap of one of two mappings after close keeps the file; a partial munmap keeps the mapping", async () => {
+    const two = [vm(), gmem(4 * MiB), slot(), mmapG(4 * MiB), mmapG(PAGE, 0, "m6"), { op: "close", gmem: "g0" } satisfies Op];
+    const { outcomes, fired } = await runBoth(V7, [...two, { op: "munmap", map: "m6" }, { op: "munmap", map: "m5", offset: PAGE }, read(0)]);
+    expect(fired.slice(-3, -1).flat()).not.toContain("gmem.release");
+    expect(outcomes.at(-1)).toEqual({ result: "ok", value: 0 });
+  });
 });
 
 describe("kvm_gmem_bind's range check", () => {

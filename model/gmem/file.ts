@@ -52,7 +52,8 @@ export const GMEM_RULES = {
   mmap: rule("gmem.mmap", `${G} (kvm_gmem_mmap)`, "the guest_memfd is mapped at the map's window"),
   alias: rule("gmem.alias", `${G} (kvm_gmem_fault_user_mapping)`, "an access through a second mapping of the guest_memfd takes the host fault path"),
   closeBadFd: rule("gmem.close-ebadf", "fs/file.c (close_fd)", "the guest_memfd fd is not open", "EBADF"),
-  release: rule("gmem.release", `${G} (kvm_gmem_release)`, "closing unbinds every memslot and zaps their SPTEs; later faults get EFAULT exits"),
+  release: rule("gmem.release", `${G} (kvm_gmem_release)`, "the last reference goes (close, or munmap of the last mapping after close): every memslot is unbound and its SPTEs zapped; later faults get EFAULT exits"),
+  closeMapped: rule("gmem.close-mapped", "fs/file.c (close_fd, fput); mm/mmap.c (vm_file holds a reference)", "closing the fd while a mapping holds the file: nothing is released yet"),
 };
 
 export const vmHasPrivateMem = (vm: Vm): boolean => vm.type === 1;
@@ -202,12 +203,30 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   return result(next, { result: "ok" }, GMEM_RULES.alias);
 }
 
-/** kvm_gmem_release: unbind every memslot and zap what they mapped. */
+/** Some mapping still holds the file. */
+const mappedBy = (s: State, id: number): boolean => [...s.mm.maps.values()].some((m) => m.backing.kind === "gmem" && m.backing.inode === id);
+
+/** kvm_gmem_release: zap every bound range and unbind it; the file is gone. */
+function release(s: State, id: number): State {
+  const zapped = zapBindings(s, id, 0, Number.MAX_SAFE_INTEGER);
+  return withInode(zapped, id, { ...zapped.gmem.inodes[id]!, open: false, bindings: EMPTY_RANGES });
+}
+
+/** close drops the fd; release waits for the last reference, and every mapping of the file holds one (vm_file). */
 export function closeGmem(s: State, name: string): StepResult {
   const id = s.gmem.names.get(name);
   if (id === undefined) return refuse(s, GMEM_RULES.closeBadFd);
-  const zapped = zapBindings(s, id, 0, Number.MAX_SAFE_INTEGER);
-  const released: GmemInode = { ...zapped.gmem.inodes[id]!, open: false, bindings: EMPTY_RANGES };
-  const next = withInode({ ...zapped, gmem: { ...zapped.gmem, names: withoutEntry(zapped.gmem.names, name) } }, id, released);
-  return result(next, { result: "ok" }, GMEM_RULES.release);
+  const closed = { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
+  if (mappedBy(s, id)) return result(closed, { result: "ok" }, GMEM_RULES.closeMapped);
+  return result(release(closed, id), { result: "ok" }, GMEM_RULES.release);
+}
+
+/** After a munmap: a guest_memfd whose fd is closed goes once its last mapping does (the final fput). */
+export function releaseUnmapped(s: State, r: StepResult, mapId: string): StepResult {
+  const map = s.mm.maps.get(mapId);
+  if (map?.backing.kind !== "gmem" || r.state.mm.maps.has(mapId)) return r;
+  const id = map.backing.inode;
+  const fdOpen = [...r.state.gmem.names.values()].includes(id);
+  if (fdOpen || mappedBy(r.state, id) || !r.state.gmem.inodes[id]!.open) return r;
+  return { ...r, state: release(r.state, id), fired: [...r.fired, GMEM_RULES.release.id] };
 }
