@@ -5,6 +5,7 @@ import { alternatives, initial, step, type State } from "../model/index.js";
 import { runRace, SETUP, type RaceActor, type RaceRun } from "../props/concurrent/harness.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
+import { firstFailure } from "./helpers/interleavings.js";
 import { levelAt, runBoth as run } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
@@ -216,19 +217,7 @@ describe("transient EAGAIN of a v7 conversion to private (what the linearizabili
   });
 });
 
-/** Every interleaving of the actors' yield points, depth first (as in race-exhaustive); stops at the first failure. */
-async function everyInterleaving(config: Config, actors: readonly RaceActor[], limit = 2000): Promise<{ runs: number; failure?: RaceRun }> {
-  const pending: number[][] = [[]];
-  let runs = 0;
-  while (pending.length > 0 && runs < limit) {
-    const prefix = pending.pop()!;
-    const r = await runRace(config, actors, { kind: "choices", choices: prefix });
-    runs++;
-    if (r.failure !== undefined) return { runs, failure: r };
-    for (let i = r.schedule.length - 1; i >= prefix.length; i--) pending.push([...r.schedule.slice(0, i), 1]);
-  }
-  return { runs };
-}
+const everyInterleaving = (config: Config, actors: readonly RaceActor[]) => firstFailure(config, actors, 2000);
 
 describe("a v7 conversion to private against a host fault through a mapping at a file offset", () => {
   it("every interleaving passes: a PTE the fault installs after the unmap is found by the reference check", async () => {

@@ -2,9 +2,11 @@
 // i_size in host faults, pins and bindings across a punched hole, private/shared lookups beside and between
 // memslots, huge folios (levels, splits, allocation), userfaultfd's view of guest_memfd, and punch-hole racing a host fault.
 import { describe, expect, it } from "vitest";
-import { runRace, SETUP, type RaceActor } from "../props/concurrent/harness.js";
+import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { PRESETS, type Config } from "../schema/config.js";
-import type { Op, OpOf } from "../schema/ops.js";
+import type { Op } from "../schema/ops.js";
+import { interleavings } from "./helpers/interleavings.js";
+import { gmemSlot } from "./helpers/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
@@ -21,18 +23,7 @@ const ATTRS_2M: Config = { ...PRESETS.default, gmemFolio: "2M" };
 type Flags = ("MMAP" | "INIT_SHARED")[];
 const vm = (type = 1): Op => ({ op: "create_vm", vm: "v0", type });
 const gmem = (size: number, flags: Flags = ["MMAP", "INIT_SHARED"], name = "g0"): Op => ({ op: "create_gmem", vm: "v0", gmem: name, size, flags });
-const slot = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: ["GUEST_MEMFD"],
-  guest_phys_addr: 0,
-  memory_size: 4 * MiB,
-  userspace: null,
-  guest_memfd: "g0",
-  guest_memfd_offset: 0,
-  ...over,
-});
+const slot = gmemSlot;
 const mmapG = (length: number, offset = 0, map = "m5"): Op => ({ op: "gmem_mmap", gmem: "g0", map, offset, length });
 const falloc = (offset: number, len: number, mode: ("PUNCH_HOLE" | "KEEP_SIZE")[] = ["PUNCH_HOLE", "KEEP_SIZE"]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode, offset, len });
 const convert = (offset: number, size: number, to: "private" | "shared"): Op => ({ op: "gmem_convert", gmem: "g0", offset, size, to });
@@ -297,20 +288,15 @@ describe("userfaultfd on guest_memfd (mm-2026 vm_uffd_ops)", () => {
   });
 });
 
-/** Every interleaving of the actors (depth first over the scheduler's choices), with the yield points they passed. */
+/** Every interleaving of the actors after the setup, with the yield points they passed. */
 async function everyInterleaving(config: Config, setup: readonly Op[], actors: readonly RaceActor[]): Promise<{ runs: number; failures: number; labels: Set<string> }> {
-  const all = [{ name: SETUP, steps: setup }, ...actors];
-  const pending: number[][] = [[]];
   const labels = new Set<string>();
   let runs = 0;
   let failures = 0;
-  while (pending.length > 0 && runs < 500) {
-    const prefix = pending.pop()!;
-    const run = await runRace(config, all, { kind: "choices", choices: prefix });
+  for await (const run of interleavings(config, [{ name: SETUP, steps: setup }, ...actors], 500)) {
     runs++;
     if (run.failure !== undefined) failures++;
     for (const s of run.steps) labels.add(s.label);
-    for (let i = run.schedule.length - 1; i >= prefix.length; i--) pending.push([...run.schedule.slice(0, i), 1]);
   }
   return { runs, failures, labels };
 }

@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { State } from "../model/index.js";
-import type { Op, OpOf } from "../schema/ops.js";
+import type { Op } from "../schema/ops.js";
+import { gmemSlot } from "./helpers/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
@@ -19,18 +20,7 @@ const gmem = (type = 1): Op[] => [
   { op: "create_vm", vm: "v0", type },
   { op: "create_gmem", vm: "v0", gmem: "g0", size: 8 * MiB, flags: [] },
 ];
-const slot = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: ["GUEST_MEMFD"],
-  guest_phys_addr: 0,
-  memory_size: 4 * MiB,
-  userspace: null,
-  guest_memfd: "g0",
-  guest_memfd_offset: 0,
-  ...over,
-});
+const slot = gmemSlot;
 const attributes = (address: number, size: number, attrs: ("PRIVATE")[]): Op => ({ op: "set_memory_attributes", vm: "v0", address, size, attributes: attrs });
 
 describe("huge private guest_memfd mappings at each edge", () => {

@@ -4,30 +4,18 @@
 // so the retry, re-check and wait paths a sampled schedule reaches only sometimes are checked every time.
 import { describe, expect, it } from "vitest";
 import type { BugId } from "../impl/bugs.js";
-import { runRace, SETUP, type RaceActor, type RaceRun } from "../props/concurrent/harness.js";
+import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import type { ConcurrentSuite } from "../props/concurrent/explore.js";
 import { suiteNamed } from "../props/registry.js";
 import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
+import { firstFailure } from "./helpers/interleavings.js";
 
 const vmm = (...steps: Op[]): RaceActor => ({ name: "VMM", steps });
 
-/** Every run of the decision tree, depth first; stops at the first failure or after `limit` runs. */
-async function everyInterleaving(suite: ConcurrentSuite, actors: readonly RaceActor[], bugs: readonly BugId[], limit = 5000): Promise<{ runs: number; failure?: RaceRun }> {
-  const config = { ...suite.config, bugs };
-  const all = [{ name: SETUP, steps: suite.setup }, ...actors];
-  const pending: number[][] = [[]];
-  let runs = 0;
-  while (pending.length > 0 && runs < limit) {
-    const prefix = pending.pop()!;
-    const run = await runRace(config, all, { kind: "choices", choices: prefix });
-    runs++;
-    if (run.failure !== undefined) return { runs, failure: run };
-    // Decisions past the prefix took choice 0 (stay on the current actor); each could have switched instead.
-    for (let i = run.schedule.length - 1; i >= prefix.length; i--) pending.push([...run.schedule.slice(0, i), 1]);
-  }
-  return { runs };
-}
+/** Every interleaving of the suite's setup and the actors, up to the first failure. */
+const everyInterleaving = (suite: ConcurrentSuite, actors: readonly RaceActor[], bugs: readonly BugId[], limit = 5000) =>
+  firstFailure({ ...suite.config, bugs }, [{ name: SETUP, steps: suite.setup }, ...actors], limit);
 
 const vcpuRead = (gpa: number, priv?: boolean): RaceActor => ({
   name: "vCPU0",
