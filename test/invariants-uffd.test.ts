@@ -143,6 +143,9 @@ describe("uffd-woken-read", () => {
     const poisoned = stepFrom(ANON_A0, ioctl("uffdio_poison", 0, P));
     expect(a0(poisoned.post).status).toEqual({ kind: "done", outcome: { result: "SIGBUS" } });
     expect(check(poisoned)).toEqual({ holds: true, nonVacuous: false });
+    // A null value (what pread reports past EOF) is no byte read (one edit).
+    const post = withThreads(resolved.post, resolved.post.uffd.threads.map((t) => (t.name === "a0" ? { ...t, status: { kind: "done", outcome: { result: "ok", value: null } } } : t)));
+    expect(check({ ...resolved, post })).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("a read racing a woken write to its byte is not checked; to the next byte it is", () => {
@@ -163,6 +166,25 @@ describe("uffd-woken-read", () => {
   it("a thread that finished in an earlier step is not checked again", () => {
     const a = stepFrom(resolved.post, { op: "write_alias", map: "m1", offset: 5, byte: 8 });
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
+  });
+
+  it("nor while another thread still sleeps, even one asleep on the very same access", () => {
+    // b0 (another access) sleeps on while the alias rewrites what a0 read.
+    const other = stepFrom(stepFrom(AB, ioctl("uffdio_continue", 0, P)).post, { op: "write_alias", map: "m1", offset: 5, byte: 8 });
+    expect(a0(other.pre).status.kind).toBe("done");
+    expect(check(other)).toEqual({ holds: true, nonVacuous: false });
+    // The same access object sleeps twice: the first sleeper (left unnamed, on u0 after MINOR unregistration kept
+    // it asleep) outlives the second (a0, on u1), which CONTINUE through u1 finishes.
+    const r = access("m0", 5, "read", "a0");
+    const twin = sleep(step(step(step(sleep(MINOR, r), unreg(0, 4 * P)).state, open("u1")).state, reg("m0", ["MINOR"], 0, 4 * P, "u1")).state, r);
+    const done = step(twin, ioctl("uffdio_continue", 0, P, { uffd: "u1" })).state;
+    expect(done.uffd.threads.map((t) => [t.name, t.status.kind, t.op === r])).toEqual([[null, "blocked", true], ["a0", "done", true]]);
+    expect(check(stepFrom(done, { op: "write_alias", map: "m1", offset: 5, byte: 8 }))).toEqual({ holds: true, nonVacuous: false });
+  });
+
+  it("a thread finished under the name of a sleeper but with another access is not that sleeper (one edit)", () => {
+    const post = withThreads(resolved.post, resolved.post.uffd.threads.map((t) => (t.name === "a0" ? { ...t, op: access("m0", 6, "read", "a0") } : t)));
+    expect(check({ ...resolved, post })).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("a thread whose mapping is gone after the step is not checked", () => {
