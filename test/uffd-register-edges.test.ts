@@ -90,6 +90,13 @@ describe("hugetlbfs registration and splits", () => {
     expect(regAt(state, 0)?.modes).toEqual(["WP"]);
   });
 
+  it("a failed split resolves the whole huge page holding its end (hugetlb_change_protection steps whole pages)", async () => {
+    const { outcomes, state } = await run([...hugetlb, open(), reg(["WP"], 0, 2 * H), touch(0), touch(H), wp(0, 2 * H), unreg(0, H + P)]);
+    expect(outcomes.at(-1)).toEqual({ errno: "EINVAL" });
+    for (const page of [0, H / P, 2 * H / P - 1]) expect(pte(state, page)).toMatchObject({ writable: true });
+    expect(pte(state, 2 * H / P - 1)?.uffdWp).toBeUndefined();
+  });
+
   it("a failed split of a VMA re-registered MISSING-only leaves its stale uffd-wp bit (userfaultfd_wp(vma) is false)", async () => {
     const { outcomes, state } = await run([...hugetlb, open(), reg(["WP"], 0, 2 * H), touch(0), wp(0, H), reg(["MISSING"], 0, 2 * H), unreg(0, H + P)]);
     expect(outcomes.at(-1)).toEqual({ errno: "EINVAL" });

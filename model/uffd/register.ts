@@ -164,7 +164,8 @@ export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: Threa
     const b = Math.min(v.end, t.end);
     if (hasMode(v.reg, "MISSING")) wake.push([a, b]);
     if (t.unit > 1 && b < v.end && b % t.unit !== 0) {
-      const resolved = hasMode(v.reg, "WP") ? wpRange(next, next.mm.maps.get(t.map.id)!, a, b, false, false) : next;
+      // uffd_wp_range ran first; hugetlb_change_protection steps whole huge pages, so the one holding b is resolved entirely.
+      const resolved = hasMode(v.reg, "WP") ? wpRange(next, next.mm.maps.get(t.map.id)!, a, Math.ceil(b / t.unit) * t.unit, false, false) : next;
       res = result(resolved, { errno: "EINVAL" }, REGISTER_RULES.unHugeSplit);
       break;
     }
