@@ -16,6 +16,7 @@ const ORDER = [
   "gmem-convert-edges",
   "gmem-file-edges",
   "huge-mappings",
+  "kvm-edges",
   "model-edges",
   "uffd-2021-differences",
   "alternatives",
