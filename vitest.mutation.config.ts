@@ -19,6 +19,7 @@ const ORDER = [
   "uffd-ioctl-edges",
   "kvm-edges",
   "huge-mappings",
+  "kvm-edges",
   "model-edges",
   "uffd-2021-differences",
   "alternatives",
