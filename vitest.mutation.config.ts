@@ -19,7 +19,6 @@ const ORDER = [
   "uffd-ioctl-edges",
   "kvm-edges",
   "huge-mappings",
-  "kvm-edges",
   "model-edges",
   "uffd-2021-differences",
   "alternatives",
