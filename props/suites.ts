@@ -35,6 +35,7 @@ function suite(name: string, description: string, config: Config, layout: Layout
 
 export const SEQUENTIAL_SUITES: readonly SequentialSuite[] = [
   suite("kvm-anon-x86", "memslots, KVM Userfault and attributes over anonymous memory (x86, software-protected VM)", PRESETS.default, ANON, 1, 800),
+  suite("kvm-anon-smm-x86", "the same layout on a default VM, the only kind with address space 1 (SMM): slots and faults in both address spaces", PRESETS.default, ANON, 0, 300),
   suite("kvm-hugetlb-x86", "huge stage-2 mappings over hugetlbfs: USERFAULT, dirty logging, recovery, mixed attributes (x86)", PRESETS.default, HUGETLB, 1, 800),
   suite("kvm-hugetlb-arm64", "the same layout on arm64: no huge-page recovery, no private memory", PRESETS.arm64, HUGETLB, 0, 600),
   suite("kvm-gmem-x86", "guest_memfd-bound slots: private faults, GMEM_ONLY, late USERFAULT on guest_memfd slots (x86)", PRESETS.default, GMEM, 1, 600),

@@ -97,14 +97,16 @@ export function gmemOpArbitrary(l: GmemLayout, config: Config): fc.Arbitrary<Op>
   const slotChurn = fc.tuple(fc.constantFrom(...slots), fc.boolean()).map(([s, del]) => slotOp(s, del ? 0 : s.size));
   const files = fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...l.prelude.filter((o) => o.op === "gmem_mmap")) },
-    { weight: 2, arbitrary: mappedGmem.map((g): Op => ({ op: "munmap", map: g.map, offset: 0, len: folio * PAGE_SIZE })) },
+    { weight: 1, arbitrary: mappedGmem.map((g): Op => ({ op: "munmap", map: g.map, offset: 0, len: folio * PAGE_SIZE })) },
+    // The whole mapping: after close, the last munmap is what releases the file.
+    { weight: 3, arbitrary: mappedGmem.map((g): Op => ({ op: "munmap", map: g.map })) },
     {
       weight: 2,
       arbitrary: fc
         .tuple(fc.subarray(["MMAP", "INIT_SHARED"] as const), fc.constantFrom(folio * PAGE_SIZE, PAGE_SIZE))
         .map(([flags, size]): Op => ({ op: "create_gmem", vm: "v0", gmem: "g9", size, flags: [...flags] })),
     },
-    { weight: 1, arbitrary: gmem.map((g): Op => ({ op: "close", gmem: g.name })) },
+    { weight: 3, arbitrary: gmem.map((g): Op => ({ op: "close", gmem: g.name })) },
   );
 
   return fc.oneof(
@@ -116,6 +118,6 @@ export function gmemOpArbitrary(l: GmemLayout, config: Config): fc.Arbitrary<Op>
     { weight: 14, arbitrary: vcpuAccess },
     { weight: config.gmemDesign === "rfc-2024" ? 12 : 1, arbitrary: attributes },
     { weight: 2, arbitrary: slotChurn },
-    { weight: 2, arbitrary: files },
+    { weight: 3, arbitrary: files },
   );
 }
