@@ -20,6 +20,7 @@ const ORDER = [
   "kvm-edges",
   "huge-mappings",
   "model-edges",
+  "mm-",
   "uffd-2021-differences",
   "alternatives",
   "linearizability",
