@@ -5,21 +5,12 @@ import { Checker } from "../props/checker.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
+import { memslot } from "./helpers/ops.js";
 
 const MiB = 1024 * 1024;
 const vm = (type = 0): Op => ({ op: "create_vm", vm: "v0", type });
 const anon = (map = "m0", length = 8 * MiB): Op => ({ op: "mmap", map, file: "anon", offset: 0, length });
-const region = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: [],
-  guest_phys_addr: 0,
-  memory_size: 2 * MiB,
-  userspace: "m0",
-  userspace_offset: 0,
-  ...over,
-});
+const region = memslot;
 const gmem = (name = "g0", size = 4 * MiB, flags: ("MMAP" | "INIT_SHARED")[] = [], vmName = "v0"): Op => ({ op: "create_gmem", vm: vmName, gmem: name, size, flags });
 const gmemSlot = (over: Partial<OpOf<"set_memory_region">> = {}) => region({ flags: ["GUEST_MEMFD"], guest_memfd: "g0", guest_memfd_offset: 0, ...over });
 const access = (gpa: number, kind: "read" | "write" | "exec" = "read", extra: Partial<OpOf<"vcpu_access">> = {}): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind, ...extra });

@@ -6,6 +6,7 @@ import { PRESETS, type Config } from "../schema/config.js";
 import type { State } from "../model/index.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
+import { memslot } from "./helpers/ops.js";
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
@@ -19,17 +20,7 @@ const hugetlb = (type = 0): Op[] => [
   { op: "memfd", file: "f0", size: 16 * MiB, hugetlb: true },
   { op: "mmap", map: "m1", file: "f0", offset: 0, length: 16 * MiB, shared: true },
 ];
-const slot = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: [],
-  guest_phys_addr: 0,
-  memory_size: 8 * MiB,
-  userspace: "m1",
-  userspace_offset: 0,
-  ...over,
-});
+const slot = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => memslot({ memory_size: 8 * MiB, userspace: "m1", ...over });
 
 describe("huge shared mappings at each edge", () => {
   it("an aligned slot over 2 MiB host pages maps 2 MiB", async () => {

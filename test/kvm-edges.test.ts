@@ -11,6 +11,7 @@ import { runRace, SETUP, type RaceActor, type RaceRun } from "../props/concurren
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
+import { memslot } from "./helpers/ops.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -18,17 +19,7 @@ const PAGE = 4096;
 const X86 = PRESETS.default;
 const run = async (ops: readonly Op[]): Promise<State> => (await runBoth(X86, ops)).state;
 
-const slot = (over: Partial<OpOf<"set_memory_region">> = {}): OpOf<"set_memory_region"> => ({
-  op: "set_memory_region",
-  vm: "v0",
-  slot: 0,
-  flags: [],
-  guest_phys_addr: 0,
-  memory_size: 2 * MiB,
-  userspace: "m0",
-  userspace_offset: 0,
-  ...over,
-});
+const slot = memslot;
 const read = (gpa: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "read" });
 const write = (gpa: number, byte: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "write", byte });
 const sptes = (s: State) => s.kvm.vms[0]!.stage2[0];
