@@ -159,7 +159,7 @@ export class Kernel implements System {
       USER_MEMORY: 1,
       USER_MEMORY2: 1,
       NR_MEMSLOTS: k.userMemSlots,
-      MULTI_ADDRESS_SPACE: k.addressSpaces > 1 ? (v?.kvm.hasPrivateMem === true ? 1 : k.addressSpaces) : 0,
+      MULTI_ADDRESS_SPACE: k.addressSpaces > 1 ? (v?.kvm.nrMemslotAsIds ?? k.addressSpaces) : 0,
       READONLY_MEM: k.readonlyMem ? 1 : 0,
       MEMORY_FAULT_INFO: x86 ? 1 : 0,
       MEMORY_ATTRIBUTES: k.memoryAttributes ? priv : 0,

@@ -93,6 +93,11 @@ export class Kvm {
     return this.type === 1;
   }
 
+  /** kvm_arch_nr_memslot_as_ids: no SMM address space for a VM with private memory. */
+  get nrMemslotAsIds(): number {
+    return this.hasPrivateMem ? 1 : this.config.kernel.addressSpaces;
+  }
+
   /** kvm_mmu_invalidate_begin: caller holds mmu_lock for write. */
   invalidateBegin(): void {
     this.mmuInvalidateInProgress++;

@@ -59,7 +59,7 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   if (size % PAGE_SIZE !== 0 || op.guest_phys_addr % PAGE_SIZE !== 0) return EINVAL;
   if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch]) return EINVAL;
   if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size >= TWO_64)) return EINVAL;
-  if (asId >= (kvm.hasPrivateMem ? 1 : kvm.config.kernel.addressSpaces) || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
+  if (asId >= kvm.nrMemslotAsIds || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
   const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
   if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + Math.ceil(npages / 64) * 8 > TASK_SIZE[arch]) return EINVAL;
 
