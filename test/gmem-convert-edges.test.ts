@@ -185,14 +185,14 @@ describe("2024 RFC: a slot that ends where the range begins", () => {
 describe("transient EAGAIN of a v7 conversion to private (what the linearizability check may accept)", () => {
   const at = (ops: readonly Op[], config = V7): State => ops.reduce((s, op) => step(s, op).state, initial(config));
   const offsets = (s: State, op: Op, concurrent: readonly Op[]): unknown[] => [...alternatives(s, op, concurrent)].map((r) => r.outcome);
-  const s = at([...SHARED, bind()]);
+  const bound = (): State => at([...SHARED, bind()]);
 
   it("a host fault in flight on a page of the range: EAGAIN at that page", () => {
-    expect(offsets(s, convert(0, 4 * PAGE), [read("m5", 2)])).toEqual([{ errno: "EAGAIN", error_offset: 2 * PAGE }]);
+    expect(offsets(bound(), convert(0, 4 * PAGE), [read("m5", 2)])).toEqual([{ errno: "EAGAIN", error_offset: 2 * PAGE }]);
   });
 
   it("only pages of the range count, whatever else runs alongside", () => {
-    expect(offsets(s, convert(4 * PAGE, 4 * PAGE), [read("m5", 9), read("m5", 6), read("m5", 8)])).toEqual([{ errno: "EAGAIN", error_offset: 6 * PAGE }]);
+    expect(offsets(bound(), convert(4 * PAGE, 4 * PAGE), [read("m5", 9), read("m5", 6), read("m5", 8)])).toEqual([{ errno: "EAGAIN", error_offset: 6 * PAGE }]);
   });
 
   it("no transient EAGAIN past a pinned page: the pin is found first", () => {
@@ -211,7 +211,7 @@ describe("transient EAGAIN of a v7 conversion to private (what the linearizabili
   });
 
   it("none for a conversion to shared or one that is a no-op", () => {
-    expect(offsets(s, convert(0, 4 * PAGE, "shared"), [read("m5", 1)])).toEqual([]);
+    expect(offsets(bound(), convert(0, 4 * PAGE, "shared"), [read("m5", 1)])).toEqual([]);
     const priv = at([...SHARED, convert(0, 4 * PAGE)]);
     expect(offsets(priv, convert(0, 4 * PAGE), [read("m5", 1)])).toEqual([]);
   });

@@ -47,16 +47,16 @@ const BEFORE_HOST = [vm, gmem("g0", 2 * M), gmem("g1", 16 * P, ["MMAP", "INIT_SH
   { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 2 * P, length: 8 * P }, convert(2 * P, 2 * P, "shared")] satisfies Op[];
 const BEFORE_PIN = [...BEFORE_HOST, { op: "access", map: "m1", offset: 0, kind: "write", byte: 3 }] satisfies Op[];
 const BEFORE_GUEST = [...BEFORE_PIN, { op: "pin", map: "m1", offset: P }] satisfies Op[];
-const BASE = build(V7, [...BEFORE_GUEST, vcpu(5, "write")]);
+const BASE = () => build(V7, [...BEFORE_GUEST, vcpu(5, "write")]);
 
 // v7, 2 MiB folios over 4 MiB: folio 0 split (page 511 shared, host-mapped), folio 1 unsplit, private, mapped at 2 MiB.
 const HUGE_OPS = [vm, gmem("g0", 4 * M), slot(0, 0, 4 * M, "g0"), { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4 * M },
   convert(511 * P, P, "shared"), { op: "access", map: "m1", offset: 511 * P, kind: "write", byte: 3 }, vcpu(0)] satisfies Op[];
-const HUGE = build(V7_2M, [...HUGE_OPS, vcpu(512)]);
+const HUGE = () => build(V7_2M, [...HUGE_OPS, vcpu(512)]);
 
 // The 2024 RFC: g0's page 0 bound at gfn 2048, pages 1-512 at gfn 512 (pgoff 1). Pages 0, 1 and 3 (gfn 514) are
 // pinned, page 4 (gfn 515) holds data.
-const RFC_STATE = build(RFC, [vm, gmem("g0", 4 * M), slot(0, 512, 2 * M, "g0", P), slot(1, 2048, P, "g0"),
+const RFC_STATE = () => build(RFC, [vm, gmem("g0", 4 * M), slot(0, 512, 2 * M, "g0", P), slot(1, 2048, P, "g0"),
   { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4 * M },
   { op: "pin", map: "m1", offset: 0 }, { op: "pin", map: "m1", offset: P }, { op: "pin", map: "m1", offset: 3 * P },
   { op: "access", map: "m1", offset: 4 * P, kind: "write", byte: 7 }]);
@@ -65,12 +65,12 @@ describe("gmem-private-not-host-mapped", () => {
   const inv = stateInv("gmem-private-not-host-mapped");
 
   it("holds and is exercised when host PTEs end exactly where the private range starts", () => {
-    expect(inode(BASE, 0).shared).toEqual([{ start: 2, end: 4, value: true }]);
-    expect(inv.check(BASE)).toEqual({ holds: true, nonVacuous: true });
+    expect(inode(BASE(), 0).shared).toEqual([{ start: 2, end: 4, value: true }]);
+    expect(inv.check(BASE())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks on a host PTE over a private page, naming the map, inode and file range", () => {
-    const s = withInode(BASE, 0, { shared: [{ start: 2, end: 3, value: true }] });
+    const s = withInode(BASE(), 0, { shared: [{ start: 2, end: 3, value: true }] });
     expect(inv.check(s)).toEqual({ holds: false, nonVacuous: true, detail: "m1 maps private page(s) of guest_memfd #0 in [2, 4)" });
   });
 
@@ -88,13 +88,13 @@ describe("gmem-pinned-shared", () => {
   const inv = stateInv("gmem-pinned-shared");
 
   it("holds and is exercised when the pinned page is shared and the page before it private", () => {
-    const s = step(BASE, convert(2 * P, P, "private")).state;
+    const s = step(BASE(), convert(2 * P, P, "private")).state;
     expect(inode(s, 0).shared).toEqual([{ start: 3, end: 4, value: true }]);
     expect(inv.check(s)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks on a pinned private page, naming the page and inode", () => {
-    const s = withInode(BASE, 0, { shared: [{ start: 2, end: 3, value: true }] });
+    const s = withInode(BASE(), 0, { shared: [{ start: 2, end: 3, value: true }] });
     expect(inv.check(s)).toEqual({ holds: false, nonVacuous: true, detail: "guest_memfd #0 page 3 is pinned but private" });
   });
 
@@ -106,53 +106,53 @@ describe("gmem-pinned-shared", () => {
 describe("gmem-convert-pins", () => {
   const inv = stepInv("gmem-convert-pins");
   const check = (a: ReturnType<typeof stepFrom>) => inv.check(a.pre, a.op, a.outcome, a.post);
-  const pinned = stepFrom(BASE, convert(2 * P, 2 * P, "private"));
+  const pinned = () => stepFrom(BASE(), convert(2 * P, 2 * P, "private"));
 
   it("a refused conversion over a pinned page holds and is exercised", () => {
-    expect(pinned.outcome).toEqual({ errno: "EAGAIN", error_offset: 3 * P });
-    expect(check(pinned)).toEqual({ holds: true, nonVacuous: true });
+    expect(pinned().outcome).toEqual({ errno: "EAGAIN", error_offset: 3 * P });
+    expect(check(pinned())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when a conversion to private succeeds with a page of its range pinned", () => {
-    expect(check({ ...pinned, outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "gmem_convert succeeded with page 3 of guest_memfd #0 pinned" });
+    expect(check({ ...pinned(), outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "gmem_convert succeeded with page 3 of guest_memfd #0 pinned" });
   });
 
   it("breaks when a failed conversion still makes a page private", () => {
-    const post = withInode(pinned.post, 0, { shared: [{ start: 3, end: 4, value: true }] });
-    expect(check({ ...pinned, post })).toEqual({ holds: false, nonVacuous: true, detail: "gmem_convert failed but made page(s) of guest_memfd #0 private" });
+    const post = withInode(pinned().post, 0, { shared: [{ start: 3, end: 4, value: true }] });
+    expect(check({ ...pinned(), post })).toEqual({ holds: false, nonVacuous: true, detail: "gmem_convert failed but made page(s) of guest_memfd #0 private" });
   });
 
   it("a conversion ending right before a pinned page succeeds, not exercised", () => {
-    const a = stepFrom(BASE, convert(2 * P, P, "private"));
+    const a = stepFrom(BASE(), convert(2 * P, P, "private"));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("a conversion to shared over a pinned page is not its business", () => {
-    const a = stepFrom(BASE, convert(0, 4 * P, "shared"));
+    const a = stepFrom(BASE(), convert(0, 4 * P, "shared"));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("2024 RFC: a refused KVM_SET_MEMORY_ATTRIBUTES over a pinned page holds and is exercised", () => {
-    const a = stepFrom(RFC_STATE, attrs(512));
+    const a = stepFrom(RFC_STATE(), attrs(512));
     expect(a.outcome).toEqual({ errno: "EINVAL" });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("2024 RFC: breaks when it succeeds, naming the file page behind the slot's offset", () => {
-    const a = stepFrom(RFC_STATE, attrs(512));
+    const a = stepFrom(RFC_STATE(), attrs(512));
     expect(check({ ...a, outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "set_memory_attributes succeeded with page 1 of guest_memfd #0 pinned" });
   });
 
   it("2024 RFC: a conversion between two pinned pages succeeds, not exercised", () => {
-    const a = stepFrom(RFC_STATE, attrs(513));
+    const a = stepFrom(RFC_STATE(), attrs(513));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("2024 RFC: a conversion ending exactly where a slot starts does not reach that slot's pins", () => {
-    const a = stepFrom(RFC_STATE, attrs(511));
+    const a = stepFrom(RFC_STATE(), attrs(511));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
@@ -162,18 +162,18 @@ describe("gmem-host-map-split", () => {
   const inv = stateInv("gmem-host-map-split");
 
   it("holds and is exercised when the host maps the last page of a split folio, right before an unsplit one", () => {
-    expect(inode(HUGE, 0).split).toEqual([{ start: 0, end: 512, value: true }]);
-    expect(inv.check(HUGE)).toEqual({ holds: true, nonVacuous: true });
+    expect(inode(HUGE(), 0).split).toEqual([{ start: 0, end: 512, value: true }]);
+    expect(inv.check(HUGE())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when the folio under a host PTE is not split, naming the page", () => {
-    expect(inv.check(withInode(HUGE, 0, { split: [] }))).toEqual({
+    expect(inv.check(withInode(HUGE(), 0, { split: [] }))).toEqual({
       holds: false, nonVacuous: true, detail: "host page table maps page 511 of an unsplit huge folio of guest_memfd #0",
     });
   });
 
   it("is not exercised with 4 KiB folios", () => {
-    expect(inv.check(BASE)).toEqual({ holds: true, nonVacuous: false });
+    expect(inv.check(BASE())).toEqual({ holds: true, nonVacuous: false });
   });
 });
 
@@ -182,8 +182,8 @@ describe("gmem-huge-stage2", () => {
   const leaf = (level: 1 | 2): RangeMap<Spte> => [{ start: 0, end: 1, value: { level: 0, writable: true, private: true } }, { start: 512, end: 1024, value: { level, writable: true, private: true } }];
 
   it("holds and is exercised for a 2 MiB leaf over exactly one unsplit private folio, a shared page just before it", () => {
-    expect(HUGE.kvm.vms[0]!.stage2[0]).toEqual(leaf(1));
-    expect(inv.check(HUGE)).toEqual({ holds: true, nonVacuous: true });
+    expect(HUGE().kvm.vms[0]!.stage2[0]).toEqual(leaf(1));
+    expect(inv.check(HUGE())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("is not exercised by 4 KiB leaves", () => {
@@ -191,18 +191,18 @@ describe("gmem-huge-stage2", () => {
   });
 
   it("breaks on a leaf running past its folio", () => {
-    expect(inv.check(withStage2(HUGE, 0, leaf(2)))).toEqual({
+    expect(inv.check(withStage2(HUGE(), 0, leaf(2)))).toEqual({
       holds: false, nonVacuous: true, detail: "vm #0 maps gfn 512 at level 2 over guest_memfd pages [512, 262656) that are not one unsplit private folio",
     });
   });
 
   it("breaks on a leaf over a split folio", () => {
-    const s = withInode(HUGE, 0, { split: assign(inode(HUGE, 0).split, 512, 1024, true) });
+    const s = withInode(HUGE(), 0, { split: assign(inode(HUGE(), 0).split, 512, 1024, true) });
     expect(inv.check(s)).toMatchObject({ holds: false, detail: expect.stringContaining("gfn 512 at level 1 over guest_memfd pages [512, 1024)") });
   });
 
   it("breaks on a leaf over a folio whose last page is shared", () => {
-    const s = withInode(HUGE, 0, { shared: assign(inode(HUGE, 0).shared, 1023, 1024, true) });
+    const s = withInode(HUGE(), 0, { shared: assign(inode(HUGE(), 0).shared, 1023, 1024, true) });
     expect(inv.check(s)).toMatchObject({ holds: false, detail: expect.stringContaining("gfn 512 at level 1") });
   });
 });
@@ -211,7 +211,7 @@ describe("gmem-stage2-backed", () => {
   const inv = stateInv("gmem-stage2-backed");
 
   it("holds and is exercised when the leaf's page is in the file", () => {
-    expect(inv.check(BASE)).toEqual({ holds: true, nonVacuous: true });
+    expect(inv.check(BASE())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("is not exercised without stage-2 leaves", () => {
@@ -219,7 +219,7 @@ describe("gmem-stage2-backed", () => {
   });
 
   it("breaks on a leaf over a punched page, naming the gfn and file range", () => {
-    const s = withInode(BASE, 0, { present: assign(inode(BASE, 0).present, 5, 6, undefined) });
+    const s = withInode(BASE(), 0, { present: assign(inode(BASE(), 0).present, 5, 6, undefined) });
     expect(inv.check(s)).toEqual({ holds: false, nonVacuous: true, detail: "vm #0 maps gfn 5 to guest_memfd pages [5, 6) that are not in the file" });
   });
 
@@ -251,19 +251,19 @@ describe("gmem-contents", () => {
   const check = (a: ReturnType<typeof stepFrom>) => inv.check(a.pre, a.op, a.outcome, a.post);
 
   it("a conversion keeping contents holds and is exercised (g1 holds none)", () => {
-    const a = stepFrom(BASE, convert(5 * P, P, "shared"));
+    const a = stepFrom(BASE(), convert(5 * P, P, "shared"));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when a conversion changes a page's contents, naming the inode", () => {
-    const a = stepFrom(BASE, convert(5 * P, P, "shared"));
+    const a = stepFrom(BASE(), convert(5 * P, P, "shared"));
     const post = withInode(a.post, 0, { data: new Map([...inode(a.post, 0).data].filter(([i]) => i !== 5)) });
     expect(check({ ...a, post })).toEqual({ holds: false, nonVacuous: true, detail: "gmem_convert changed the contents of guest_memfd #0" });
   });
 
   it("a failed conversion is not exercised", () => {
-    const a = stepFrom(BASE, convert(2 * P, 2 * P, "private"));
+    const a = stepFrom(BASE(), convert(2 * P, 2 * P, "private"));
     expect(a.outcome).toMatchObject({ errno: "EAGAIN" });
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
@@ -275,42 +275,42 @@ describe("gmem-contents", () => {
   });
 
   it("2024 RFC: KVM_SET_MEMORY_ATTRIBUTES is a conversion and must keep contents", () => {
-    const a = stepFrom(RFC_STATE, attrs(513));
+    const a = stepFrom(RFC_STATE(), attrs(513));
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
     const post = withInode(a.post, 0, { data: new Map() });
     expect(check({ ...a, post })).toEqual({ holds: false, nonVacuous: true, detail: "set_memory_attributes changed the contents of guest_memfd #0" });
   });
 
   it("a PUNCH_HOLE freeing a present page holds and is exercised", () => {
-    const a = stepFrom(BASE, punch(5 * P, P));
+    const a = stepFrom(BASE(), punch(5 * P, P));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("a PUNCH_HOLE between two written pages leaves them, holds", () => {
-    const a = stepFrom(BASE, punch(3 * P, 2 * P));
+    const a = stepFrom(BASE(), punch(3 * P, 2 * P));
     expect([...inode(a.post, 0).data.keys()].sort()).toEqual([2, 5]);
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("a PUNCH_HOLE over absent pages is not exercised", () => {
-    expect(check(stepFrom(BASE, punch(6 * P, 2 * P)))).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(BASE(), punch(6 * P, 2 * P)))).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("a failed PUNCH_HOLE (no KEEP_SIZE) is not checked", () => {
-    const a = stepFrom(BASE, punch(5 * P, P, ["PUNCH_HOLE"]));
+    const a = stepFrom(BASE(), punch(5 * P, P, ["PUNCH_HOLE"]));
     expect(a.outcome).toEqual({ errno: "EOPNOTSUPP" });
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("breaks when contents survive at the first page of the hole", () => {
-    const a = stepFrom(BASE, punch(5 * P, P));
-    const post = withInode(a.post, 0, { data: inode(BASE, 0).data });
+    const a = stepFrom(BASE(), punch(5 * P, P));
+    const post = withInode(a.post, 0, { data: inode(BASE(), 0).data });
     expect(check({ ...a, post })).toEqual({ holds: false, nonVacuous: true, detail: "page 5 of guest_memfd #0 survived PUNCH_HOLE" });
   });
 
   it("breaks when PUNCH_HOLE drops contents outside the hole, in its file or another", () => {
-    const a = stepFrom(BASE, punch(5 * P, P));
+    const a = stepFrom(BASE(), punch(5 * P, P));
     const dropped = new Map([...inode(a.post, 0).data].filter(([k]) => k !== 2));
     expect(check({ ...a, post: withInode(a.post, 0, { data: dropped }) })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #0 outside [5, 6)" });
     const other = withInode(a.post, 1, { data: inode(a.post, 0).data });
@@ -318,8 +318,8 @@ describe("gmem-contents", () => {
   });
 
   it("breaks when a page stays present in the hole", () => {
-    const a = stepFrom(BASE, punch(5 * P, P));
-    const post = withInode(a.post, 0, { present: inode(BASE, 0).present });
+    const a = stepFrom(BASE(), punch(5 * P, P));
+    const post = withInode(a.post, 0, { present: inode(BASE(), 0).present });
     expect(check({ ...a, post })).toEqual({ holds: false, nonVacuous: true, detail: "page 5 of guest_memfd #0 survived PUNCH_HOLE" });
   });
 });

@@ -53,28 +53,28 @@ const privatize = (gfn: number, attributes: "PRIVATE"[] = ["PRIVATE"]): Op => ({
 // filling slot 1).
 const SLOT_OPS = [vm(), { op: "memfd", file: "f0", size: 4 * M, hugetlb: true }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: 4 * M, shared: true },
   anon("m1"), region(0, 0, 2 * M, "m1", { flags: ["USERFAULT"] }), region(1, 512, 2 * M, "m0")] satisfies Op[];
-const SLOTS = build(X86, [...SLOT_OPS, vcpu(517, "write"), vcpu(511, "write")]);
+const SLOTS = () => build(X86, [...SLOT_OPS, vcpu(517, "write"), vcpu(511, "write")]);
 
 describe("memslots-disjoint", () => {
   const inv = stateInv("memslots-disjoint");
   // v1's slot 0 lies above its slot 1: each operand of the overlap test meets its edge in one of the two VMs.
-  const TWO = build(X86, [...SLOT_OPS, vm(0, "v1"), { ...region(0, 512, 2 * M, "m1"), vm: "v1" }, { ...region(1, 0, 2 * M, "m1", { userspace_offset: 2 * M }), vm: "v1" }]);
+  const TWO = () => build(X86, [...SLOT_OPS, vm(0, "v1"), { ...region(0, 512, 2 * M, "m1"), vm: "v1" }, { ...region(1, 0, 2 * M, "m1", { userspace_offset: 2 * M }), vm: "v1" }]);
 
   it("holds and is exercised for adjacent slots, in either order", () => {
-    expect(inv.check(SLOTS)).toEqual({ holds: true, nonVacuous: true });
-    expect(inv.check(TWO)).toEqual({ holds: true, nonVacuous: true });
+    expect(inv.check(SLOTS())).toEqual({ holds: true, nonVacuous: true });
+    expect(inv.check(TWO())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when a slot reaches one page into the one below it, naming the VM and both slots", () => {
-    expect(inv.check(withSlot(SLOTS, 0, 1, { baseGfn: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: slots 0 and 1 overlap" });
+    expect(inv.check(withSlot(SLOTS(), 0, 1, { baseGfn: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: slots 0 and 1 overlap" });
   });
 
   it("breaks when a slot reaches one page into the one above it", () => {
-    expect(inv.check(withSlot(TWO, 1, 0, { baseGfn: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v1: slots 0 and 1 overlap" });
+    expect(inv.check(withSlot(TWO(), 1, 0, { baseGfn: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v1: slots 0 and 1 overlap" });
   });
 
   it("names a VM whose fd name is gone by its index", () => {
-    const s = withSlot(TWO, 1, 0, { baseGfn: 511 });
+    const s = withSlot(TWO(), 1, 0, { baseGfn: 511 });
     expect(inv.check({ ...s, kvm: { ...s.kvm, names: new Map([["v0", 0]]) } })).toMatchObject({ holds: false, detail: "vm#1: slots 0 and 1 overlap" });
   });
 
@@ -91,8 +91,8 @@ describe("stage2-in-slot", () => {
   const inv = stateInv("stage2-in-slot");
 
   it("holds and is exercised for a 2 MiB leaf filling its slot and a 4 KiB leaf on the last page of the one below", () => {
-    expect(SLOTS.kvm.vms[0]!.stage2[0]).toEqual([...leaf(511, 512), ...leaf(512, 1024, 1)]);
-    expect(inv.check(SLOTS)).toEqual({ holds: true, nonVacuous: true });
+    expect(SLOTS().kvm.vms[0]!.stage2[0]).toEqual([...leaf(511, 512), ...leaf(512, 1024, 1)]);
+    expect(inv.check(SLOTS())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("is not exercised without leaves", () => {
@@ -100,41 +100,44 @@ describe("stage2-in-slot", () => {
   });
 
   it("breaks when a huge leaf runs one page past its slot", () => {
-    expect(inv.check(withSlot(SLOTS, 0, 1, { npages: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 0 gfn 512 (512 pages) is mapped outside any memslot" });
+    expect(inv.check(withSlot(SLOTS(), 0, 1, { npages: 511 }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 0 gfn 512 (512 pages) is mapped outside any memslot" });
   });
 
   it("breaks on the first page of a 4 KiB span past the last slot", () => {
-    expect(inv.check(withStage2(SLOTS, 0, leaf(1023, 1025)))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 0 gfn 1024 (1 pages) is mapped outside any memslot" });
+    expect(inv.check(withStage2(SLOTS(), 0, leaf(1023, 1025)))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 0 gfn 1024 (1 pages) is mapped outside any memslot" });
   });
 
   it("looks for the slot in the leaf's own address space", () => {
-    expect(inv.check(withStage2(SLOTS, 1, leaf(511, 512)))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 1 gfn 511 (1 pages) is mapped outside any memslot" });
+    expect(inv.check(withStage2(SLOTS(), 1, leaf(511, 512)))).toEqual({ holds: false, nonVacuous: true, detail: "v0: as 1 gfn 511 (1 pages) is mapped outside any memslot" });
   });
 
   // A software-protected VM: gfn 0 shared (through m1), gfn 1 PRIVATE (guest_memfd).
-  const PRIV = build(X86, [vm(1), anon("m1"), gmem(2 * M), gmemRegion(0, 0, 2 * M, "m1"), privatize(1), vcpu(0, "write"), vcpu(1, "write")]);
+  const PRIV = () => build(X86, [vm(1), anon("m1"), gmem(2 * M), gmemRegion(0, 0, 2 * M, "m1"), privatize(1), vcpu(0, "write"), vcpu(1, "write")]);
 
   it("holds and is exercised on a VM with private memory when each leaf agrees with its attribute", () => {
-    expect(PRIV.kvm.vms[0]!.stage2[0]).toEqual([...leaf(0, 1), ...leaf(1, 2, 0, true)]);
-    expect(inv.check(PRIV)).toEqual({ holds: true, nonVacuous: true });
+    expect(PRIV().kvm.vms[0]!.stage2[0]).toEqual([...leaf(0, 1), ...leaf(1, 2, 0, true)]);
+    expect(inv.check(PRIV())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks on a private leaf over a shared gfn", () => {
-    expect(inv.check(withVm(PRIV, 0, { attributes: [] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: gfn 1 is mapped private against its attributes" });
+    expect(inv.check(withVm(PRIV(), 0, { attributes: [] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: gfn 1 is mapped private against its attributes" });
   });
 
   it("breaks on a shared leaf over a private gfn", () => {
-    expect(inv.check(withVm(PRIV, 0, { attributes: [{ start: 0, end: 2, value: true }] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: gfn 0 is mapped shared against its attributes" });
+    expect(inv.check(withVm(PRIV(), 0, { attributes: [{ start: 0, end: 2, value: true }] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: gfn 0 is mapped shared against its attributes" });
   });
 
   // v7 with 2 MiB folios: a private 2 MiB leaf at gfn 512; pages 511 and 1024 on either side of it are shared.
   const convert = (page: number, to: "private" | "shared"): Op => ({ op: "gmem_convert", gmem: "g0", offset: page * P, size: P, to });
-  const HUGE = build({ ...V7, gmemFolio: "2M" }, [vm(1), gmem(6 * M, ["MMAP"]), gmemRegion(0, 0, 6 * M, "m1"), convert(511, "shared"), convert(1024, "shared"), vcpu(512)]);
-  const sharedPage = (page: number): State => ({ ...HUGE, gmem: { ...HUGE.gmem, inodes: [{ ...HUGE.gmem.inodes[0]!, shared: assign(HUGE.gmem.inodes[0]!.shared, page, page + 1, true) }] } });
+  const HUGE = () => build({ ...V7, gmemFolio: "2M" }, [vm(1), gmem(6 * M, ["MMAP"]), gmemRegion(0, 0, 6 * M, "m1"), convert(511, "shared"), convert(1024, "shared"), vcpu(512)]);
+  const sharedPage = (page: number): State => {
+    const s = HUGE();
+    return { ...s, gmem: { ...s.gmem, inodes: [{ ...s.gmem.inodes[0]!, shared: assign(s.gmem.inodes[0]!.shared, page, page + 1, true) }] } };
+  };
 
   it("holds for a private 2 MiB leaf with shared pages right outside it", () => {
-    expect(HUGE.kvm.vms[0]!.stage2[0]).toEqual(leaf(512, 1024, 1, true));
-    expect(inv.check(HUGE)).toEqual({ holds: true, nonVacuous: true });
+    expect(HUGE().kvm.vms[0]!.stage2[0]).toEqual(leaf(512, 1024, 1, true));
+    expect(inv.check(HUGE())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when the first or the last page under a private 2 MiB leaf is shared", () => {
@@ -154,11 +157,11 @@ describe("userfault-4k", () => {
   const inv = stateInv("userfault-4k");
 
   it("holds and is exercised for a 4 KiB leaf on the USERFAULT slot's last page, a 2 MiB leaf of another slot right after", () => {
-    expect(inv.check(SLOTS)).toEqual({ holds: true, nonVacuous: true });
+    expect(inv.check(SLOTS())).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks on a 2 MiB leaf in a USERFAULT slot, naming slot, gfn and level", () => {
-    expect(inv.check(withSlot(SLOTS, 0, 1, { flags: ["USERFAULT"] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: slot 1 has USERFAULT but maps gfn 512 at level 1" });
+    expect(inv.check(withSlot(SLOTS(), 0, 1, { flags: ["USERFAULT"] }))).toEqual({ holds: false, nonVacuous: true, detail: "v0: slot 1 has USERFAULT but maps gfn 512 at level 1" });
   });
 
   it("is not exercised by a USERFAULT slot without leaves", () => {
@@ -166,14 +169,14 @@ describe("userfault-4k", () => {
   });
 
   it("is not exercised when no slot has USERFAULT, whatever the leaves", () => {
-    expect(inv.check(withSlot(SLOTS, 0, 0, { flags: [] }))).toEqual({ holds: true, nonVacuous: false });
+    expect(inv.check(withSlot(SLOTS(), 0, 0, { flags: [] }))).toEqual({ holds: true, nonVacuous: false });
   });
 });
 
 // Host memory: f0's page 2 holds 7 at byte 5 and m0 maps f0 from page 2 (shared); m1 is anonymous, page 1 holds 6.
 const HOST_OPS = [{ op: "memfd", file: "f0", size: 8 * P }, { op: "pwrite", file: "f0", offset: 2 * P + 5, byte: 7, len: 1 },
   { op: "mmap", map: "m0", file: "f0", offset: 2 * P, length: 4 * P, shared: true }, anon("m1", 4 * P), host("m1", 1, "write")] satisfies Op[];
-const HOST = build(X86, HOST_OPS);
+const HOST = () => build(X86, HOST_OPS);
 const after = (s: State, op: Op): State => step(s, op).state;
 
 // A gfn, read and written by the guest, in each way accessTarget resolves one (byte 4 at byte 5 of the page).
@@ -197,15 +200,15 @@ describe("reads-last-write", () => {
   const check = checkStep("reads-last-write");
 
   it("a host read through a fresh mapping of a file holds and is exercised (no PTE: the file page behind it)", () => {
-    const a = stepFrom(HOST, host("m0", 0));
+    const a = stepFrom(HOST(), host("m0", 0));
     expect(a.outcome).toEqual({ result: "ok", value: 7 });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
     expect(check(stepFrom(a.post, host("m0", 0)))).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("a host read of a written anonymous page holds; of an untouched one it holds but is not exercised", () => {
-    expect(check(stepFrom(HOST, host("m1", 1)))).toEqual({ holds: true, nonVacuous: true });
-    expect(check(stepFrom(HOST, host("m1", 2)))).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(HOST(), host("m1", 1)))).toEqual({ holds: true, nonVacuous: true });
+    expect(check(stepFrom(HOST(), host("m1", 2)))).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("a zero-page PTE (UFFDIO_ZEROPAGE into a private file mapping) reads 0 although the file page holds 7", () => {
@@ -252,14 +255,14 @@ describe("reads-last-write", () => {
   });
 
   it("breaks on a read returning another byte, or none", () => {
-    const a = stepFrom(HOST, host("m0", 0));
+    const a = stepFrom(HOST(), host("m0", 0));
     expect(check({ ...a, outcome: { result: "ok", value: 5 } })).toEqual({ holds: false, nonVacuous: true, detail: "access read 5 where 7 was stored" });
     expect(check({ ...a, outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "access read undefined where 7 was stored" });
   });
 
   it("breaks on a read succeeding where nothing backs the address", () => {
     const none = { holds: false, nonVacuous: true };
-    expect(check({ ...stepFrom(HOST, host("m9", 0)), outcome: { result: "ok", value: 0 } })).toEqual({ ...none, detail: "access read succeeded but no page backs that address" });
+    expect(check({ ...stepFrom(HOST(), host("m9", 0)), outcome: { result: "ok", value: 0 } })).toEqual({ ...none, detail: "access read succeeded but no page backs that address" });
     const guest = build(X86, GUEST.hva.ops);
     for (const op of [vcpu(1024), { ...vcpu(511), vm: "v9" }]) {
       expect(check({ ...stepFrom(guest, op), outcome: { result: "ok", value: 0 } })).toEqual({ ...none, detail: "vcpu_access read succeeded but no page backs that address" });
@@ -269,7 +272,7 @@ describe("reads-last-write", () => {
   });
 
   it("writes and failed reads are not its business", () => {
-    expect(check(stepFrom(HOST, host("m1", 1, "write", 2)))).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(HOST(), host("m1", 1, "write", 2)))).toEqual({ holds: true, nonVacuous: false });
     const guest = build(X86, GUEST.hva.ops);
     expect(check(stepFrom(guest, vcpu(511, "write", { byte: 2 })))).toEqual({ holds: true, nonVacuous: false });
     const mmio = stepFrom(guest, vcpu(1024));
@@ -282,12 +285,12 @@ describe("writes-stick", () => {
   const check = checkStep("writes-stick");
 
   it("host writes to anonymous and file pages hold and are exercised", () => {
-    expect(check(stepFrom(HOST, host("m1", 2, "write")))).toEqual({ holds: true, nonVacuous: true });
-    expect(check(stepFrom(HOST, host("m0", 0, "write", 9)))).toEqual({ holds: true, nonVacuous: true });
+    expect(check(stepFrom(HOST(), host("m1", 2, "write")))).toEqual({ holds: true, nonVacuous: true });
+    expect(check(stepFrom(HOST(), host("m0", 0, "write", 9)))).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("a write without a byte stores 0 over the 6 there", () => {
-    const a = stepFrom(HOST, { op: "access", map: "m1", offset: P + 5, kind: "write" });
+    const a = stepFrom(HOST(), { op: "access", map: "m1", offset: P + 5, kind: "write" });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
@@ -301,18 +304,18 @@ describe("writes-stick", () => {
   }
 
   it("breaks when the page does not hold the byte written", () => {
-    const a = stepFrom(HOST, host("m1", 2, "write"));
-    expect(check({ ...a, post: withMap(a.post, "m1", { anonData: HOST.mm.maps.get("m1")!.anonData }) })).toEqual({ holds: false, nonVacuous: true, detail: "access wrote 6 but the page holds 0" });
+    const a = stepFrom(HOST(), host("m1", 2, "write"));
+    expect(check({ ...a, post: withMap(a.post, "m1", { anonData: HOST().mm.maps.get("m1")!.anonData }) })).toEqual({ holds: false, nonVacuous: true, detail: "access wrote 6 but the page holds 0" });
     const g = stepFrom(build(V7, GUEST.gmemOnly.ops.slice(0, -1)), vcpu(515, "write"));
     expect(check({ ...g, post: withGmemData(g.post, 0, new Map()) })).toEqual({ holds: false, nonVacuous: true, detail: "vcpu_access wrote 4 but the page holds 0" });
   });
 
   it("breaks on a write succeeding where nothing backs the address", () => {
-    expect(check({ ...stepFrom(HOST, host("m9", 0, "write")), outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "access succeeded but reaches no page" });
+    expect(check({ ...stepFrom(HOST(), host("m9", 0, "write")), outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "access succeeded but reaches no page" });
   });
 
   it("reads and failed writes are not its business", () => {
-    expect(check(stepFrom(HOST, host("m1", 1)))).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(HOST(), host("m1", 1)))).toEqual({ holds: true, nonVacuous: false });
     const mmio = stepFrom(build(X86, GUEST.hva.ops), vcpu(1024, "write"));
     expect(mmio.outcome).toMatchObject({ result: "exit", exit: "mmio" });
     expect(check(mmio)).toEqual({ holds: true, nonVacuous: false });
@@ -323,14 +326,14 @@ describe("zap-keeps-contents", () => {
   const check = checkStep("zap-keeps-contents");
   const zap = region(0, 0, 2 * M, "m0", { flags: ["USERFAULT"] });
   // Contents in exactly one place each: m0's private page (m1 holds none), f0 (f1 holds none), g0 (g1 holds none).
-  const ANON = build(X86, [vm(), anon("m0"), anon("m1"), region(0, 0, 2 * M, "m0"), vcpu(3, "write")]);
-  const FILE = build(X86, [vm(), { op: "memfd", file: "f0", size: 2 * M }, { op: "memfd", file: "f1", size: P }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: 2 * M, shared: true },
+  const ANON = () => build(X86, [vm(), anon("m0"), anon("m1"), region(0, 0, 2 * M, "m0"), vcpu(3, "write")]);
+  const FILE = () => build(X86, [vm(), { op: "memfd", file: "f0", size: 2 * M }, { op: "memfd", file: "f1", size: P }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: 2 * M, shared: true },
     region(0, 0, 2 * M, "m0"), vcpu(3, "write")]);
-  const GMEM = build(X86, [vm(1), anon("m0"), gmem(2 * M), gmem(2 * M, [], "g1"), gmemRegion(0, 0, 2 * M, "m0"), privatize(3), vcpu(3, "write")]);
+  const GMEM = () => build(X86, [vm(1), anon("m0"), gmem(2 * M), gmem(2 * M, [], "g1"), gmemRegion(0, 0, 2 * M, "m0"), privatize(3), vcpu(3, "write")]);
   const toShared = privatize(3, []);
 
   it("a zap keeping contents held in one place holds and is exercised", () => {
-    for (const [s, op] of [[ANON, zap], [FILE, zap], [GMEM, toShared]] as const) {
+    for (const [s, op] of [[ANON(), zap], [FILE(), zap], [GMEM(), toShared]] as const) {
       const a = stepFrom(s, op);
       expect(a.post.kvm.vms[0]!.stage2[0]).toEqual([]);
       expect(check(a)).toEqual({ holds: true, nonVacuous: true });
@@ -346,27 +349,27 @@ describe("zap-keeps-contents", () => {
 
   it("a control op that zaps nothing is not exercised", () => {
     for (const op of [region(1, 512, 2 * M, "m1"), vm(0, "v1"), { op: "check_extension", cap: "USERFAULT" } satisfies Op]) {
-      expect(check(stepFrom(ANON, op))).toEqual({ holds: true, nonVacuous: false });
+      expect(check(stepFrom(ANON(), op))).toEqual({ holds: true, nonVacuous: false });
     }
   });
 
   it("an access changing contents is not a control op", () => {
-    expect(check(stepFrom(ANON, vcpu(3, "write", { byte: 2 })))).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(ANON(), vcpu(3, "write", { byte: 2 })))).toEqual({ holds: true, nonVacuous: false });
   });
 
   it("breaks when any control op, even a failed one, changes contents", () => {
     const ops: Op[] = [zap, privatize(3), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, { op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 },
       { op: "check_extension", cap: "USERFAULT" }, vm(0, "v1")];
     for (const op of ops) {
-      const a = stepFrom(ANON, op);
+      const a = stepFrom(ANON(), op);
       expect(check({ ...a, post: withMap(a.post, "m0", { anonData: new Map() }) })).toEqual({ holds: false, nonVacuous: true, detail: `${op.op} changed page contents` });
     }
   });
 
   it("breaks when a zap changes a file's or a guest_memfd's contents", () => {
-    const f = stepFrom(FILE, zap);
+    const f = stepFrom(FILE(), zap);
     expect(check({ ...f, post: withFile(f.post, 0, { data: new Map() }) })).toMatchObject({ holds: false, detail: "set_memory_region changed page contents" });
-    const g = stepFrom(GMEM, toShared);
+    const g = stepFrom(GMEM(), toShared);
     expect(check({ ...g, post: withGmemData(g.post, 0, new Map()) })).toMatchObject({ holds: false, detail: "set_memory_attributes changed page contents" });
   });
 });
@@ -375,46 +378,46 @@ describe("userfault-exits", () => {
   const check = checkStep("userfault-exits");
   const bits = (op: "userfault_set" | "userfault_clear", gfn: number, npages: number): Op => ({ op, vm: "v0", slot: 0, gfn_offset: gfn, npages });
   // USERFAULT on slot 0; gfn 1 mapped read-only and gfn 2 writable before their bits (1-3) were set.
-  const UF = build(X86, [vm(), anon("m0"), region(0, 0, 2 * M, "m0", { flags: ["USERFAULT"] }), vcpu(1), vcpu(2, "write"), bits("userfault_set", 1, 3)]);
+  const UF = () => build(X86, [vm(), anon("m0"), region(0, 0, 2 * M, "m0", { flags: ["USERFAULT"] }), vcpu(1), vcpu(2, "write"), bits("userfault_set", 1, 3)]);
 
   it("an exit on a set bit holds and is exercised", () => {
-    const a = stepFrom(UF, vcpu(3));
+    const a = stepFrom(UF(), vcpu(3));
     expect(a.outcome).toMatchObject({ result: "exit", flags: ["USERFAULT"] });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("breaks when an access to an unmapped page with its bit set completes", () => {
-    expect(check({ ...stepFrom(UF, vcpu(3)), outcome: { result: "ok", value: 0 } })).toEqual({ holds: false, nonVacuous: true, detail: "vcpu_access to gfn 3 completed although its userfault bit is set" });
+    expect(check({ ...stepFrom(UF(), vcpu(3)), outcome: { result: "ok", value: 0 } })).toEqual({ holds: false, nonVacuous: true, detail: "vcpu_access to gfn 3 completed although its userfault bit is set" });
   });
 
   it("a read of a page mapped read-only before its bit was set completes, exercised", () => {
-    expect(UF.kvm.vms[0]!.stage2[0]![0]).toEqual({ start: 1, end: 2, value: { level: 0, writable: false, private: false } });
-    const a = stepFrom(UF, vcpu(1));
+    expect(UF().kvm.vms[0]!.stage2[0]![0]).toEqual({ start: 1, end: 2, value: { level: 0, writable: false, private: false } });
+    const a = stepFrom(UF(), vcpu(1));
     expect(a.outcome).toEqual({ result: "ok", value: 0 });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("a write to that read-only page must exit", () => {
-    const a = stepFrom(UF, vcpu(1, "write"));
+    const a = stepFrom(UF(), vcpu(1, "write"));
     expect(a.outcome).toMatchObject({ result: "exit", flags: ["USERFAULT"] });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
     expect(check({ ...a, outcome: OK })).toEqual({ holds: false, nonVacuous: true, detail: "vcpu_access to gfn 1 completed although its userfault bit is set" });
   });
 
   it("a write to a page mapped writable before its bit was set completes", () => {
-    const a = stepFrom(UF, vcpu(2, "write"));
+    const a = stepFrom(UF(), vcpu(2, "write"));
     expect(a.outcome).toEqual(OK);
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });
   });
 
   it("is not exercised by a clear bit, a bit left set after USERFAULT went off, no slot, no VM, or another op", () => {
-    expect(check(stepFrom(UF, vcpu(4)))).toEqual({ holds: true, nonVacuous: false });
-    const off = after(UF, region(0, 0, 2 * M, "m0"));
+    expect(check(stepFrom(UF(), vcpu(4)))).toEqual({ holds: true, nonVacuous: false });
+    const off = after(UF(), region(0, 0, 2 * M, "m0"));
     const a = stepFrom(off, vcpu(3));
     expect(a.outcome).toEqual({ result: "ok", value: 0 });
     expect(check(a)).toEqual({ holds: true, nonVacuous: false });
-    expect(check({ ...stepFrom(UF, vcpu(512)), outcome: OK })).toEqual({ holds: true, nonVacuous: false });
-    expect(check({ ...stepFrom(UF, { ...vcpu(3), vm: "v9" }), outcome: OK })).toEqual({ holds: true, nonVacuous: false });
-    expect(check(stepFrom(UF, host("m0", 3)))).toEqual({ holds: true, nonVacuous: false });
+    expect(check({ ...stepFrom(UF(), vcpu(512)), outcome: OK })).toEqual({ holds: true, nonVacuous: false });
+    expect(check({ ...stepFrom(UF(), { ...vcpu(3), vm: "v9" }), outcome: OK })).toEqual({ holds: true, nonVacuous: false });
+    expect(check(stepFrom(UF(), host("m0", 3)))).toEqual({ holds: true, nonVacuous: false });
   });
 });
