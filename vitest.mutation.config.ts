@@ -26,6 +26,7 @@ const ORDER = [
   "linearizability",
   "race-exhaustive",
   "bitmap",
+  "rangemap",
   "pagedata",
   "regression",
   "strength-suites",

@@ -29,9 +29,10 @@ export function get<V>(m: RangeMap<V>, i: number): V | undefined {
   return s !== undefined && s.start <= i ? s.value : undefined;
 }
 
-/** The spans intersecting [start, end), clipped to it. */
+/** The spans intersecting [start, end), clipped to it: none for an empty range. */
 export function spans<V>(m: RangeMap<V>, start: number, end: number): Span<V>[] {
   const out: Span<V>[] = [];
+  if (start >= end) return out;
   for (let k = firstEndingAfter(m, start); k < m.length && m[k]!.start < end; k++) {
     const s = m[k]!;
     out.push({ start: Math.max(s.start, start), end: Math.min(s.end, end), value: s.value });

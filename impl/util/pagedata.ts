@@ -27,6 +27,7 @@ export function toRuns(p: Page | undefined): PageBytes | undefined {
   while (i < PAGE_SIZE) {
     const byte = d[i]!;
     let j = i + 1;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: d[PAGE_SIZE] is undefined, never a byte
     while (j < PAGE_SIZE && d[j] === byte) j++;
     if (byte !== 0) runs.push({ from: i, to: j, byte });
     i = j;

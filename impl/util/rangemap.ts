@@ -32,11 +32,14 @@ export class RangeMap<V> {
 
   get(i: number): V | undefined {
     const k = this.firstEndingAfter(i);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a bound that only stops reading past the last span (undefined compares false)
     return k < this.starts.length && this.starts[k]! <= i ? this.values[k] : undefined;
   }
 
-  /** Spans intersecting [start, end), clipped. */
+  /** Spans intersecting [start, end), clipped: none for an empty range. */
   *spans(start = 0, end = Number.MAX_SAFE_INTEGER): Generator<Span<V>> {
+    if (start >= end) return;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a bound that only stops reading past the last span (undefined compares false)
     for (let k = this.firstEndingAfter(start); k < this.starts.length && this.starts[k]! < end; k++) {
       yield { start: Math.max(start, this.starts[k]!), end: Math.min(end, this.ends[k]!), value: this.values[k]! };
     }
@@ -47,10 +50,12 @@ export class RangeMap<V> {
     if (start >= end) return;
     const k0 = this.firstEndingAfter(start);
     let k1 = k0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a bound that only stops reading past the last span (undefined compares false); a span starting at end comes back whole as the right remainder
     while (k1 < this.starts.length && this.starts[k1]! < end) k1++;
     const s: number[] = [];
     const e: number[] = [];
     const v: V[] = [];
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with k0 = k1 nothing overlaps, so starts[k0] is never below start
     if (k0 < k1 && this.starts[k0]! < start) {
       s.push(this.starts[k0]!);
       e.push(start);
@@ -61,6 +66,7 @@ export class RangeMap<V> {
       e.push(end);
       v.push(value);
     }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with k0 = k1 nothing overlaps, so ends[k1 - 1] is never past end
     if (k0 < k1 && this.ends[k1 - 1]! > end) {
       s.push(end);
       e.push(this.ends[k1 - 1]!);
@@ -69,6 +75,7 @@ export class RangeMap<V> {
     this.starts.splice(k0, k1 - k0, ...s);
     this.ends.splice(k0, k1 - k0, ...e);
     this.values.splice(k0, k1 - k0, ...v);
+    // Stryker disable next-line MethodExpression,EqualityOperator: trying more neighbours than can merge is only slower
     for (let k = Math.min(k0 + s.length, this.starts.length - 1); k > Math.max(0, k0 - 1); k--) this.mergeWithPrevious(k);
   }
 
@@ -91,10 +98,11 @@ export class RangeMap<V> {
     return pos >= end;
   }
 
-  /** Whether any index of [start, end) has a value. */
+  /** Whether any index of [start, end) has a value (none of an empty range). */
   any(start: number, end: number): boolean {
     const k = this.firstEndingAfter(start);
-    return k < this.starts.length && this.starts[k]! < end;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a bound that only stops reading past the last span (undefined compares false)
+    return start < end && k < this.starts.length && this.starts[k]! < end;
   }
 
   clear(): void {
