@@ -1,0 +1,61 @@
+// Fault-path edges of the host mm, written from the surviving mutants of the mm Stryker run (docs/MUTATION.md,
+// docs/mutation/mm.md): write faults on read-only PTEs (zero page, uffd-wp under WP_ASYNC, guest_memfd), uffd-wp
+// bits and markers left in a VMA that lost WP, fault-around's i_size and marker skips, access checks, and the
+// must-wait and PTE re-checks that only races reach. Model and impl run together (runBoth, the race harness).
+import { describe, expect, it } from "vitest";
+import { PRESETS } from "../schema/config.js";
+import type { Op, UffdFeatureName, UffdModeName } from "../schema/ops.js";
+import { memslot } from "./helpers/ops.js";
+import { runBoth } from "./helpers/run.js";
+
+const P = 4096;
+const K618 = PRESETS["kernel-6.18"];
+
+const anon = (pages = 4, prot?: "r" | "none"): Op => ({ op: "mmap", map: "m0", file: "anon", offset: 0, length: pages * P, ...(prot ? { prot } : {}) });
+const shmem = (size: number, length = size, shared = true): Op[] => [
+  { op: "memfd", file: "f0", size },
+  { op: "mmap", map: "m0", file: "f0", offset: 0, length, shared },
+];
+const open = (features: UffdFeatureName[] = []): Op => ({ op: "uffd_open", uffd: "u0", features });
+const reg = (mode: UffdModeName[], len = 4 * P): Op => ({ op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len, mode });
+const wprot = (offset: number, len = P, mode: ("WP" | "DONTWAKE")[] = ["WP"]): Op => ({ op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset, len, mode });
+const read = (offset: number): Op => ({ op: "access", map: "m0", offset, kind: "read" });
+const write = (offset: number, byte = 1): Op => ({ op: "access", map: "m0", offset, kind: "write", byte });
+
+describe("write faults on read-only PTEs (do_wp_page)", () => {
+  it("a write to the zero page in a WP-registered VMA is a plain COW: no uffd-wp bit, no WP message (userfaultfd_pte_wp)", async () => {
+    const r = await runBoth(K618, [anon(), open(), reg(["WP"]), read(0), write(0, 3), read(0)]);
+    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok" }, { result: "ok", value: 3 }]);
+  });
+
+  it("under WP_ASYNC a write to a write-protected anonymous page reuses it in place (wp_page_reuse): its data stays", async () => {
+    const r = await runBoth(K618, [anon(), open(["WP_ASYNC"]), reg(["WP"]), write(P, 7), wprot(P), write(P + 1, 8), read(P), read(P + 1)]);
+    expect(r.outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 7 }, { result: "ok", value: 8 }]);
+  });
+
+  it("a write to a ZEROPAGE PTE of a private shmem mapping COWs to a blank private page, the file untouched (wp_page_copy)", async () => {
+    const r = await runBoth(K618, [...shmem(4 * P, 4 * P, false), open(), reg(["MISSING"]), { op: "uffdio_zeropage", uffd: "u0", map: "m0", offset: 0, len: P }, write(1, 1), read(0), read(1)]);
+    expect(r.outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 0 }, { result: "ok", value: 1 }]);
+    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 0, end: 1, value: { target: "anon", writable: true } }]);
+    expect(r.state.mm.files[0]!.present).toEqual([]);
+  });
+
+  it("a write to a write-protected guest_memfd PTE under WP_ASYNC makes it writable (kvm_gmem_fault_user_mapping)", async () => {
+    const gmem: Op[] = [
+      { op: "create_vm", vm: "v0" },
+      { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * P, flags: ["MMAP", "INIT_SHARED"] },
+      { op: "gmem_mmap", gmem: "g0", map: "m0", offset: 0, length: 4 * P },
+    ];
+    const r = await runBoth(K618, [...gmem, open(["WP_ASYNC"]), reg(["WP"]), write(P, 5), wprot(P), write(P + 1, 6), read(P), read(P + 1)]);
+    expect(r.outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 5 }, { result: "ok", value: 6 }]);
+  });
+
+  it("making a write-protected shared file PTE writable under WP_ASYNC leaves KVM's SPTE of it (wp_page_reuse: no mmu notifier)", async () => {
+    const vcpuRead: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: P, kind: "read" };
+    const ops: Op[] = [{ op: "create_vm", vm: "v0" }, ...shmem(4 * P), memslot({ memory_size: 4 * P }), open(["WP_ASYNC"]), reg(["WP"]), write(P, 1), wprot(P), vcpuRead, write(P, 2)];
+    const r = await runBoth(K618, ops);
+    expect(r.outcomes.at(-1)).toEqual({ result: "ok" });
+    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true } }]);
+    expect(r.state.kvm.vms[0]!.stage2[0]).toEqual([{ start: 1, end: 2, value: { level: 0, writable: false, private: false } }]);
+  });
+});
