@@ -59,3 +59,33 @@ describe("write faults on read-only PTEs (do_wp_page)", () => {
     expect(r.state.kvm.vms[0]!.stage2[0]).toEqual([{ start: 1, end: 2, value: { level: 0, writable: false, private: false } }]);
   });
 });
+
+// userfaultfd_register_range replaces a VMA's modes without uffd_wp_range (only unregister resolves uffd-wp state),
+// so uffd-wp bits and markers outlive a re-registration MISSING-only; userfaultfd_pte_wp and pte_marker_handle_uffd_wp
+// then see a VMA without VM_UFFD_WP and ignore them.
+describe("uffd-wp bits and markers in faults", () => {
+  const wpThenMissing = [open(), reg(["WP"]), wprot(P), reg(["MISSING"])];
+
+  it("a stale uffd-wp bit in a VMA re-registered MISSING-only does not stop a write (userfaultfd_pte_wp)", async () => {
+    const r = await runBoth(K618, [...shmem(4 * P), write(P, 4), ...wpThenMissing, write(P + 1, 5), read(P)]);
+    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok" }, { result: "ok", value: 4 }]);
+  });
+
+  it("a stale uffd-wp marker in a VMA re-registered MISSING-only maps the page as usual, not write-protected", async () => {
+    const r = await runBoth(K618, [...shmem(4 * P), { op: "pwrite", file: "f0", offset: P, len: P, byte: 6 }, ...wpThenMissing, read(P)]);
+    expect(r.outcomes.at(-1)).toEqual({ result: "ok", value: 6 });
+    const m = r.state.mm.maps.get("m0")!;
+    expect(m.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true } }]);
+    expect(m.markers ?? []).toEqual([]);
+  });
+
+  it("a fault through a hugetlb uffd-wp marker clears it over the whole huge page and maps it write-protected", async () => {
+    const H = 2 * 1024 * 1024;
+    const ops: Op[] = [{ op: "memfd", file: "f0", size: H, hugetlb: true }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: H, shared: true }, open(), reg(["WP"], H), wprot(0, H), read(P)];
+    const r = await runBoth(K618, [...ops, write(P, 1)]);
+    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok", value: 0 }, { result: "blocked", fault: { uffd: "u0", flags: ["WRITE", "WP"], address_offset: 0 } }]);
+    const m = r.state.mm.maps.get("m0")!;
+    expect(m.markers ?? []).toEqual([]);
+    expect(m.ptes).toEqual([{ start: 0, end: 512, value: { target: "file", writable: false, uffdWp: true } }]);
+  });
+});
