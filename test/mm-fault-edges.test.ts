@@ -89,3 +89,23 @@ describe("uffd-wp bits and markers in faults", () => {
     expect(m.ptes).toEqual([{ start: 0, end: 512, value: { target: "file", writable: false, uffdWp: true } }]);
   });
 });
+
+// do_fault_around -> filemap_map_pages maps uptodate page-cache pages only up to i_size (end_pgoff clipped by
+// i_size in filemap_map_pages) and only over none PTEs (pte_none: a marker is not none).
+describe("fault-around skips", () => {
+  const mapped = (r: Awaited<ReturnType<typeof runBoth>>): [number, number][] => r.state.mm.maps.get("m0")!.ptes.map((sp) => [sp.start, sp.end]);
+
+  it("uptodate pages cached past i_size (fallocate KEEP_SIZE twice) get no PTE, the one at i_size included", async () => {
+    const falloc: Op = { op: "file_fallocate", file: "f0", mode: ["KEEP_SIZE"], offset: 2 * P, len: 3 * P };
+    const r = await runBoth(K618, [...shmem(2 * P, 8 * P), falloc, falloc, { op: "pwrite", file: "f0", offset: 0, len: 1, byte: 2 }, read(P)]);
+    expect(r.outcomes.at(-1)).toEqual({ result: "ok", value: 0 });
+    expect(mapped(r)).toEqual([[0, 2]]);
+  });
+
+  it("a cached page carrying a poison marker keeps it: reading it after a fault next to it still SIGBUSes", async () => {
+    const poison: Op = { op: "uffdio_poison", uffd: "u0", map: "m0", offset: P, len: P };
+    const r = await runBoth(K618, [...shmem(4 * P), { op: "pwrite", file: "f0", offset: 0, len: 2 * P, byte: 3 }, open(), reg(["MISSING"]), poison, read(0), read(P)]);
+    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok", value: 3 }, { result: "SIGBUS" }]);
+    expect(mapped(r)).toEqual([[0, 1]]);
+  });
+});
