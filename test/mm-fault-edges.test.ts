@@ -109,3 +109,15 @@ describe("fault-around skips", () => {
     expect(mapped(r)).toEqual([[0, 1]]);
   });
 });
+
+describe("access checks", () => {
+  it("a write to a PROT_READ mapping and any access to a PROT_NONE one are SIGSEGV (access_error)", async () => {
+    expect((await runBoth(K618, [anon(4, "r"), write(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV" });
+    expect((await runBoth(K618, [anon(4, "none"), read(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV" });
+  });
+
+  it("a user access is a user-mode fault: a USER_MODE_ONLY uffd takes it (handle_userfault: FAULT_FLAG_USER)", async () => {
+    const r = await runBoth(K618, [anon(), { op: "uffd_open", uffd: "u0", features: [], flags: ["USER_MODE_ONLY"] }, reg(["MISSING"]), read(P)]);
+    expect(r.outcomes.at(-1)).toEqual({ result: "blocked", fault: { uffd: "u0", flags: [], address_offset: P } });
+  });
+});
