@@ -3,8 +3,10 @@
 // bits and markers left in a VMA that lost WP, fault-around's i_size and marker skips, access checks, and the
 // must-wait and PTE re-checks that only races reach. Model and impl run together (runBoth, the race harness).
 import { describe, expect, it } from "vitest";
+import { SETUP, type RaceActor, type RaceRun } from "../props/concurrent/harness.js";
 import { PRESETS } from "../schema/config.js";
 import type { Op, UffdFeatureName, UffdModeName } from "../schema/ops.js";
+import { interleavings } from "./helpers/interleavings.js";
 import { memslot } from "./helpers/ops.js";
 import { runBoth } from "./helpers/run.js";
 
@@ -119,5 +121,63 @@ describe("access checks", () => {
   it("a user access is a user-mode fault: a USER_MODE_ONLY uffd takes it (handle_userfault: FAULT_FLAG_USER)", async () => {
     const r = await runBoth(K618, [anon(), { op: "uffd_open", uffd: "u0", features: [], flags: ["USER_MODE_ONLY"] }, reg(["MISSING"]), read(P)]);
     expect(r.outcomes.at(-1)).toEqual({ result: "blocked", fault: { uffd: "u0", flags: [], address_offset: P } });
+  });
+});
+
+/** Every interleaving of the actors (depth first, at most 2000); each run must pass the harness's checks. */
+async function everyRun(actors: readonly RaceActor[]): Promise<RaceRun[]> {
+  const runs: RaceRun[] = [];
+  for await (const run of interleavings(K618, actors, 2000)) {
+    expect(run.failure, JSON.stringify(run.failure)).toBeUndefined();
+    runs.push(run);
+  }
+  return runs;
+}
+
+/** What T's access returned in the runs where the VMM's ioctl returned between T's queueing and its must_wait re-check. */
+async function afterResolveInWindow(actors: readonly RaceActor[]): Promise<unknown[]> {
+  const outcomes: unknown[] = [];
+  for (const run of await everyRun(actors)) {
+    const queued = run.steps.findIndex((st) => st.actor === "T" && st.label === "handle_userfault:must_wait");
+    const resolved = run.steps.findIndex((st) => st.actor === "VMM" && st.returned !== undefined);
+    const resumed = run.steps.findIndex((st, i) => i > queued && st.actor === "T");
+    if (queued >= 0 && queued < resolved && resolved < resumed) outcomes.push(run.steps.find((st) => st.actor === "T" && st.returned !== undefined)?.returned);
+  }
+  return outcomes;
+}
+
+describe("races on the fault path, every interleaving", () => {
+  // userfaultfd_must_wait re-reads the PTE after the message is queued: a COPY (DONTWAKE, so no wakeup) that
+  // installed the page meanwhile makes handle_userfault return VM_FAULT_RETRY instead of sleeping.
+  it("a MISSING fault whose page a DONTWAKE COPY fills before it sleeps retries and reads the page", async () => {
+    const copy: Op = { op: "uffdio_copy", uffd: "u0", map: "m0", offset: 0, len: P, byte: 9, mode: ["DONTWAKE"] };
+    const outcomes = await afterResolveInWindow([{ name: SETUP, steps: [anon(), open(), reg(["MISSING"])] }, { name: "T", steps: [read(0)] }, { name: "VMM", steps: [copy] }]);
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(outcomes).toEqual(outcomes.map(() => ({ result: "ok", value: 9 })));
+  });
+
+  // The WP must-wait (userfaultfd_must_wait: huge_pte_uffd_wp / pte_uffd_wp re-read) after a DONTWAKE resolve.
+  it("a WP fault whose page a DONTWAKE WRITEPROTECT resolves before it sleeps retries and writes", async () => {
+    const setup = [anon(), open(), reg(["WP"]), write(0, 1), wprot(0)];
+    const outcomes = await afterResolveInWindow([{ name: SETUP, steps: setup }, { name: "T", steps: [write(0, 2)] }, { name: "VMM", steps: [wprot(0, P, ["DONTWAKE"])] }]);
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(outcomes).toEqual(outcomes.map(() => ({ result: "ok" })));
+  });
+
+  // do_wp_page runs under the PT lock on a PTE it re-checked with pte_same: a MADV_DONTNEED that zapped the
+  // write-protected page after the fault read its PTE sends the fault back, to a fresh zero-filled page.
+  it("a WP_ASYNC write racing MADV_DONTNEED of its page never writes into the zapped page", async () => {
+    const setup = [anon(), open(["WP_ASYNC"]), reg(["WP"]), write(P, 1), wprot(P)];
+    const dontneed: Op = { op: "madvise", map: "m0", offset: P, len: P, advice: "DONTNEED" };
+    const runs = await everyRun([{ name: SETUP, steps: setup }, { name: "T", steps: [write(P + 1, 2)] }, { name: "VMM", steps: [dontneed, read(P + 1)] }]);
+    expect(runs.length).toBeGreaterThan(2);
+  });
+
+  // wp_page_copy of the zero page goes through the mmu notifiers (KVM's mmu_lock here) and installs its page only
+  // if the PTE is still the zero PTE (pte_same under the PT lock); the loser retries and writes into the winner's page.
+  it("two write faults on one zero-page PTE in a memslot both land in the page that stays mapped", async () => {
+    const setup = [{ op: "create_vm", vm: "v0" } as Op, anon(), memslot({ memory_size: 4 * P }), read(0)];
+    const runs = await everyRun([{ name: SETUP, steps: setup }, { name: "T", steps: [write(0, 1)] }, { name: "VMM", steps: [write(1, 2), read(0)] }]);
+    expect(runs.length).toBeGreaterThan(2);
   });
 });
