@@ -332,6 +332,11 @@ export class Mm {
     const key = map.keyOf(index);
     if (map.shared || !write) {
       const writable = map.shared && map.prot === "rw";
+      // do_wp_page -> wp_page_shared -> wp_page_reuse: the PTE's own page made writable in place, no mmu notifier.
+      if (orig?.folio === cached.folio) {
+        map.ptes.set(key, { kind: "file", writable, folio: cached.folio });
+        return { kind: "mapped", folio: cached.folio, sub: cached.sub, writable };
+      }
       const set = await this.replacePte(map, key, orig, h, () => map.ptes.set(key, { kind: "file", writable, folio: cached.folio }));
       return set ? { kind: "mapped", folio: cached.folio, sub: cached.sub, writable } : RETRY;
     }
