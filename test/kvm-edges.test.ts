@@ -1,13 +1,14 @@
-// KVM and util edges that no other example reached, each written for a mutant that survived the kvm/util
-// Stryker run (docs/MUTATION.md): huge-mapping levels (1 GiB host pages, a region starting private, guest_memfd
-// slots on x86 and arm64, no recovery of private mappings), the exact bounds of write-protect and notifier zaps
-// in the sparse stage-2 table, balanced invalidate begin/end when nothing overlaps, memslot gpa and overlap
-// edges, a bitmap of a slot without USERFAULT, and the range map's and bitmap's walks. Model and impl run side by
-// side (the checker fails on any disagreement or broken invariant); expected values from kernel semantics.
+// KVM and util edges that no other example reached, each written for a mutant that survived the kvm/util Stryker run
+// (docs/MUTATION.md): huge-mapping levels (1 GiB host pages, a region starting private, guest_memfd slots on x86 and
+// arm64, no recovery of private mappings), the exact bounds of write-protect and notifier zaps in the sparse stage-2
+// table, balanced invalidate begin/end when nothing overlaps, memslot gpa and overlap edges, a bitmap of a slot
+// without USERFAULT, the range map's and bitmap's walks, and nested invalidations (three actors). Model and impl run
+// side by side (the checker fails on any disagreement or broken invariant); expected values from kernel semantics.
 import { describe, expect, it } from "vitest";
 import { Bitmap } from "../impl/util/bitmap.js";
 import type { State } from "../model/index.js";
 import { runRace, SETUP, type RaceActor, type RaceRun } from "../props/concurrent/harness.js";
+import { ANON, setupOf } from "../props/layouts.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
@@ -370,5 +371,21 @@ describe("memslot updates against the mmu notifier, every interleaving", () => {
     ]);
     expect(r.failure?.failure).toBeUndefined();
     expect(r.runs).toBeGreaterThan(2);
+  });
+});
+
+describe("nested invalidations, every interleaving", () => {
+  // kvm_mmu_invalidate_begin resets the range only when no other invalidation is in flight: a DONTNEED of another
+  // page inside KVM_SET_MEMORY_ATTRIBUTES must not make KVM forget the attribute change's range, or a shared fault
+  // on that page, which read the sequence after the DONTNEED ended, installs a shared mapping of a private gfn.
+  it("a shared read racing PRIVATE on its page and DONTNEED of another page passes in every interleaving", async () => {
+    const r = await everyInterleaving(X86, [
+      { name: SETUP, steps: [...setupOf(ANON, 1), ...[1, 5].map((page): Op => ({ op: "access", map: "m0", offset: page * PAGE, kind: "write", byte: 7 }))] },
+      { name: "vCPU0", steps: [{ ...read(PAGE), private: false }] },
+      { name: "VMM", steps: [{ op: "set_memory_attributes", vm: "v0", address: PAGE, size: PAGE, attributes: ["PRIVATE"] }] },
+      { name: "MM", steps: [{ op: "madvise", map: "m0", offset: 5 * PAGE, len: PAGE, advice: "DONTNEED" }] },
+    ]);
+    expect(r.failure?.failure).toBeUndefined();
+    expect(r.runs).toBeGreaterThan(1000);
   });
 });
