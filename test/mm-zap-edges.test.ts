@@ -110,3 +110,32 @@ describe("PTE markers across zaps", () => {
     expect(markers((await runBoth(PRESETS.default, ops)).state, "m5")).toEqual([[0, 1, "poison"]]);
   });
 });
+
+describe("hole-punch precision", () => {
+  it("a partial-page punch zeroes only the punched bytes, keeps both pages and their PTEs, and caches nothing new (shmem_truncate_range)", async () => {
+    const { state, outcomes } = await runBoth(K618, [...shmem(3), fill(0, 2), read(0), read(P), punch(100, P), punch(2 * P + 100, 100), ...[99, 100, P + 99, P + 100].map((o) => pread(o))]);
+    expect(outcomes.slice(-4)).toEqual([5, 0, 0, 5].map((value) => ({ result: "ok", value })));
+    expect(mapped(state)).toEqual([[0, 2]]);
+    expect(runs(state.mm.files[0]!.present)).toEqual([[0, 2, true]]);
+  });
+
+  it("a punch inside a huge page zeroes those bytes and keeps the folio mapped (hugetlbfs_punch_hole: hugetlbfs_zero_partial_page)", async () => {
+    const { state, outcomes } = await runBoth(K618, [...hugetlb(1), ...[99, 100, 299, 300].map((o) => write(o)), punch(100, 200, "h0"), ...[99, 100, 299, 300].map((o) => read(o))]);
+    expect(outcomes.slice(-4)).toEqual([7, 0, 0, 7].map((value) => ({ result: "ok", value })));
+    expect(mapped(state)).toEqual([[0, 512]]);
+  });
+
+  it("a punch zaps the PTEs of the punched pages only, in mappings of that file only, at their offset in the file (unmap_mapping_range)", async () => {
+    const ops = [memfd(8), fill(0, 8), mmap(4, "m1", "f0", 4 * P), memfd(8, "f1"), fill(0, 8, 5, "f1"), mmap(8, "m2", "f1")];
+    const { state } = await runBoth(K618, [...ops, ...[0, 1, 2, 3].map((p) => read(p * P)), read(5 * P, "m2"), punch(5 * P, 2 * P)]);
+    expect(mapped(state)).toEqual([[0, 1], [3, 4]]);
+    expect(mapped(state, "m2")).toEqual([[0, 8]]);
+  });
+
+  it("the mmu notifier of a punch covers exactly the zapped pages: KVM drops those SPTEs only (unmap_mapping_range -> kvm_mmu_notifier_invalidate_range_start)", async () => {
+    const vcpuRead = (page: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: page * P, kind: "read" });
+    const ops = [memfd(512), mmap(512, "m0"), fill(0, 4), { op: "create_vm", vm: "v0" } as const, memslot(), ...[0, 1, 2, 3].map(vcpuRead)];
+    const { state } = await runBoth(K618, [...ops, punch(P, 2 * P)]);
+    expect(runs(state.kvm.vms[0]!.stage2[0]).map(([a, b]) => [a, b])).toEqual([[0, 1], [3, 4]]);
+  });
+});
