@@ -139,3 +139,98 @@ describe("hole-punch precision", () => {
     expect(runs(state.kvm.vms[0]!.stage2[0]).map(([a, b]) => [a, b])).toEqual([[0, 1], [3, 4]]);
   });
 });
+
+describe("file, fallocate, pwrite, memfd and close arguments", () => {
+  it("fallocate of a length of 2^63 or more is EINVAL: a negative loff_t (vfs_fallocate)", async () => {
+    expect(await last([memfd(8), falloc(["KEEP_SIZE"], 0, 2 ** 63)])).toEqual({ errno: "EINVAL" });
+  });
+
+  it("fallocate without KEEP_SIZE allocates the whole pages of the range and grows i_size to offset + len, never shrinking it (shmem_fallocate)", async () => {
+    const grown = await runBoth(K618, [memfd(2), falloc([], P + 100, P), pread(2 * P + 99)]);
+    expect(grown.state.mm.files[0]!.size).toBe(2 * P + 100);
+    expect(runs(grown.state.mm.files[0]!.present)).toEqual([[1, 3, true]]);
+    expect(grown.outcomes.at(-1)).toEqual({ result: "ok", value: 0 });
+    const inside = await runBoth(K618, [memfd(2), falloc([], 0, P), falloc(["KEEP_SIZE"], 4 * P, P)]);
+    expect(inside.state.mm.files[0]!.size).toBe(2 * P);
+  });
+
+  it("hugetlbfs fallocate allocates whole huge pages (hugetlbfs_fallocate)", async () => {
+    const { state } = await runBoth(K618, [memfd(1024, "h0", "2M"), falloc([], H + P, P, "h0")]);
+    expect(runs(state.mm.files[0]!.present)).toEqual([[512, 1024, true]]);
+  });
+
+  it("a second fallocate of a cached page keeps its data, and initializes the pages the first one added (shmem_fallocate)", async () => {
+    const { state, outcomes } = await runBoth(K618, [memfd(2), { op: "pwrite", file: "f0", offset: 0, len: 1, byte: 9 }, falloc(["KEEP_SIZE"], 0, 2 * P), falloc(["KEEP_SIZE"], 0, 2 * P), pread(0)]);
+    expect(outcomes.at(-1)).toEqual({ result: "ok", value: 9 });
+    expect(runs(state.mm.files[0]!.present)).toEqual([[0, 2, true]]);
+    expect(state.mm.files[0]!.falloced).toBeUndefined();
+  });
+
+  it("pwrite of length 0 past i_size does not extend the file (generic_write_checks: nothing to write)", async () => {
+    const { state } = await runBoth(K618, [memfd(2), { op: "pwrite", file: "f0", offset: 5 * P, len: 0, byte: 1 }]);
+    expect(state.mm.files[0]!.size).toBe(2 * P);
+  });
+
+  it("a shmem memfd may have a size that is no page multiple (shmem_setattr)", async () => {
+    expect(await last([{ op: "memfd", file: "f0", size: P + 1 }])).toEqual({ result: "ok" });
+  });
+
+  it("a 1 GiB hugetlbfs memfd has 1 GiB pages: munmap at 2 MiB would split one, EINVAL (hugetlb_vm_op_split)", async () => {
+    expect(await last([memfd(262144, "h0", "1G"), mmap(262144, "m1", "h0"), munmap(H, H)])).toEqual({ errno: "EINVAL" });
+  });
+
+  it("close of a name that is not open is EBADF (close_fd)", async () => {
+    expect(await last([memfd(1), { op: "close", file: "f0" }, { op: "close", file: "f0" }])).toEqual({ errno: "EBADF" });
+  });
+});
+
+describe("munmap and madvise arguments", () => {
+  it("munmap of length 0 is EINVAL, also the default length from the mapping's end (do_vmi_munmap)", async () => {
+    const { outcomes } = await runBoth(K618, [...shmem(4), munmap(0, 0), munmap(4 * P)]);
+    expect(outcomes.slice(-2)).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }]);
+  });
+
+  it("hugetlbfs munmap may not split a huge page at either end, and ignores ends outside the mapping (hugetlb_vm_op_split)", async () => {
+    const { outcomes } = await runBoth(K618, [...hugetlb(2), munmap(P, H), munmap(0, H + P), munmap(0, P), munmap(2 * H + P, P), munmap(0, 2 * H + P)]);
+    expect(outcomes.slice(-5)).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }, { errno: "EINVAL" }, { result: "ok" }, { result: "ok" }]);
+  });
+
+  it("madvise at an unaligned start is EINVAL, and of length 0 succeeds (is_valid_madvise, do_madvise)", async () => {
+    const { outcomes } = await runBoth(K618, [...shmem(4), madv(1, P, "REMOVE"), madv(0, 0, "DONTNEED")]);
+    expect(outcomes.slice(-2)).toEqual([{ errno: "EINVAL" }, { result: "ok" }]);
+  });
+
+  it("madvise advises every VMA of the range, then reports the hole: ENOMEM (madvise_walk_vmas)", async () => {
+    const { state, outcomes } = await runBoth(K618, [...shmem(8), fill(0, 8), read(0), munmap(2 * P, 2 * P), madv(0, 6 * P, "DONTNEED")]);
+    expect(outcomes.at(-1)).toEqual({ errno: "ENOMEM" });
+    expect(mapped(state)).toEqual([[6, 8]]);
+  });
+
+  it("MADV_REMOVE of a guest_memfd mapping punches the advised pages only (madvise_remove -> kvm_gmem_fallocate)", async () => {
+    const { outcomes } = await runBoth(K618, [...gmem(), write(P, "m5", 9), write(2 * P, "m5", 9), madv(P, P, "REMOVE", "m5"), read(P, "m5"), read(2 * P, "m5")]);
+    expect(outcomes.slice(-2)).toEqual([{ result: "ok", value: 0 }, { result: "ok", value: 9 }]);
+  });
+
+  it("MADV_REMOVE over a guest_memfd mapping: its punch errno ends the walk, its success does not (madvise_walk_vmas)", async () => {
+    expect(await last([...gmem(), madv(0, P, "REMOVE", "m5")], { ...K618, gmemFolio: "2M" })).toEqual({ errno: "EINVAL" });
+    const { outcomes } = await runBoth(K618, [...gmem(), write(0, "m5", 9), write(3 * P, "m5", 9), munmap(P, P, "m5"), madv(0, 4 * P, "REMOVE", "m5"), read(3 * P, "m5")]);
+    expect(outcomes.slice(-2)).toEqual([{ errno: "ENOMEM" }, { result: "ok", value: 0 }]);
+  });
+
+  it("a VMA's own refusal comes before a uffd's EVENT_REMOVE (madvise_remove, madvise_dontneed_free: the VMA checks first)", async () => {
+    const anon = [{ op: "mmap", map: "m1", file: "anon", offset: 0, length: 4 * P } as const, uffd(["EVENT_REMOVE"]), reg(["MISSING"], 0, 4 * P), madv(0, P, "REMOVE")];
+    expect(await last(anon)).toEqual({ errno: "EINVAL" });
+    expect(await last([...hugetlb(1), uffd(["EVENT_REMOVE"]), reg(["MISSING"], 0, H), madv(P, P, "DONTNEED")])).toEqual({ errno: "EINVAL" });
+  });
+});
+
+describe("VMA merging of userfaultfd registrations", () => {
+  it("adjacent ranges registered by one uffd merge into one VMA: read fault-around spans both (userfaultfd_register_range -> vma_modify_flags_uffd)", async () => {
+    const { state } = await runBoth(K618, [...shmem(32), fill(0, 32), uffd(), reg(["MISSING"], 0, 8 * P), reg(["MISSING"], 8 * P, 8 * P), read(4 * P)]);
+    expect(mapped(state)).toEqual([[0, 16]]);
+  });
+
+  it("adjacent ranges registered by two uffds stay two VMAs: a fault in the second reaches the second uffd (is_mergeable_vma)", async () => {
+    expect(await last([...shmem(16), uffd(), uffd([], "u1"), reg(["MISSING"], 0, 8 * P), reg(["MISSING"], 8 * P, 8 * P, "u1"), read(10 * P)])).toEqual(blockedOn([], "u1"));
+  });
+});
