@@ -105,6 +105,12 @@ describe("PTE markers across zaps", () => {
     expect(outcomes.at(-1)).toEqual({ result: "SIGBUS" });
   });
 
+  it("a hugetlbfs hole punch drops a poison marker and keeps a uffd-wp one (hugetlbfs_punch_hole -> __unmap_hugepage_range, zap_flags 0)", async () => {
+    const ops = [...hugetlb(2), uffd(["POISON", "WP_HUGETLBFS_SHMEM"]), reg(["MISSING", "WP"], 0, 2 * H), poison(0, H), protect(H, H), punch(0, 2 * H, "h0")];
+    expect(markers((await runBoth(K618, ops)).state)).toEqual([[512, 1024, "wp"]]);
+    expect(await last([...ops, read(0)])).toEqual(blockedOn([]));
+  });
+
   it("a guest_memfd hole punch keeps the poison marker of its shared mapping (truncate_inode_pages_range unmaps folios only)", async () => {
     const ops = [...gmem(), uffd(["POISON"]), reg(["MISSING"], 0, H, "u0", "m5"), poison(0, P, "m5"), gmemPunch(0, 2 * P)];
     expect(markers((await runBoth(PRESETS.default, ops)).state, "m5")).toEqual([[0, 1, "poison"]]);
