@@ -18,6 +18,7 @@ const K618 = PRESETS["kernel-6.18"];
 
 const memfd = (pages: number, file = "f0", hugetlb?: OpOf<"memfd">["hugetlb"]): Op => ({ op: "memfd", file, size: pages * P, ...(hugetlb === undefined ? {} : { hugetlb }) });
 const mmap = (pages: number, map = "m1", file = "f0", offset = 0): Op => ({ op: "mmap", map, file, offset, length: pages * P });
+const anon = (pages: number): Op => ({ op: "mmap", map: "m1", file: "anon", offset: 0, length: pages * P });
 /** A shmem file of `pages` pages mapped shared at m1. */
 const shmem = (pages: number): Op[] => [memfd(pages), mmap(pages)];
 /** A 2 MiB hugetlbfs file of `huge` huge pages mapped shared at m1. */
@@ -61,7 +62,7 @@ describe("PTE markers across zaps", () => {
   });
 
   it("MADV_DONTNEED of anonymous memory drops its WP_UNPOPULATED uffd-wp markers (zap on anon drops every marker)", async () => {
-    const { state } = await runBoth(K618, [{ op: "mmap", map: "m1", file: "anon", offset: 0, length: 4 * P }, uffd(["WP_UNPOPULATED"]), reg(["WP"], 0, 4 * P), protect(0, 2 * P), madv(0, P, "DONTNEED")]);
+    const { state } = await runBoth(K618, [anon(4), uffd(["WP_UNPOPULATED"]), reg(["WP"], 0, 4 * P), protect(0, 2 * P), madv(0, P, "DONTNEED")]);
     expect(markers(state)).toEqual([[1, 2, "wp"]]);
   });
 
@@ -79,7 +80,7 @@ describe("PTE markers across zaps", () => {
   });
 
   it("a zap leaves no marker for a uffd-wp anonymous PTE (zap_install_uffd_wp_if_needed: anon drops everything)", async () => {
-    const { state } = await runBoth(K618, [{ op: "mmap", map: "m1", file: "anon", offset: 0, length: 4 * P }, uffd(), reg(["WP"], 0, 4 * P), write(0), protect(0, P), madv(0, P, "DONTNEED")]);
+    const { state } = await runBoth(K618, [anon(4), uffd(), reg(["WP"], 0, 4 * P), write(0), protect(0, P), madv(0, P, "DONTNEED")]);
     expect(markers(state)).toEqual([]);
   });
 
@@ -140,7 +141,7 @@ describe("hole-punch precision", () => {
 
   it("the mmu notifier of a punch covers exactly the zapped pages: KVM drops those SPTEs only (unmap_mapping_range -> kvm_mmu_notifier_invalidate_range_start)", async () => {
     const vcpuRead = (page: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: page * P, kind: "read" });
-    const ops = [memfd(512), mmap(512, "m0"), fill(0, 4), { op: "create_vm", vm: "v0" } as const, memslot(), ...[0, 1, 2, 3].map(vcpuRead)];
+    const ops = [memfd(512), mmap(512, "m0"), fill(0, 4), { op: "create_vm", vm: "v0" } satisfies Op, memslot(), ...[0, 1, 2, 3].map(vcpuRead)];
     const { state } = await runBoth(K618, [...ops, punch(P, 2 * P)]);
     expect(runs(state.kvm.vms[0]!.stage2[0]).map(([a, b]) => [a, b])).toEqual([[0, 1], [3, 4]]);
   });
@@ -224,8 +225,7 @@ describe("munmap and madvise arguments", () => {
   });
 
   it("a VMA's own refusal comes before a uffd's EVENT_REMOVE (madvise_remove, madvise_dontneed_free: the VMA checks first)", async () => {
-    const anon = [{ op: "mmap", map: "m1", file: "anon", offset: 0, length: 4 * P } as const, uffd(["EVENT_REMOVE"]), reg(["MISSING"], 0, 4 * P), madv(0, P, "REMOVE")];
-    expect(await last(anon)).toEqual({ errno: "EINVAL" });
+    expect(await last([anon(4), uffd(["EVENT_REMOVE"]), reg(["MISSING"], 0, 4 * P), madv(0, P, "REMOVE")])).toEqual({ errno: "EINVAL" });
     expect(await last([...hugetlb(1), uffd(["EVENT_REMOVE"]), reg(["MISSING"], 0, H), madv(P, P, "DONTNEED")])).toEqual({ errno: "EINVAL" });
   });
 });
