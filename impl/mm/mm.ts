@@ -421,10 +421,13 @@ export class Mm {
 
   /** Removes whole folios of [start, end) (page indexes) from a file and unmaps them everywhere. */
   private async truncate(fileId: number, start: number, end: number, h: Hooks): Promise<void> {
-    const gone = new Set(this.files[fileId]!.removeFolios(start, end));
-    if (gone.size === 0) return;
+    const file = this.files[fileId]!;
+    const gone = new Set(file.removeFolios(start, end));
     for (const map of [...this.maps.values()]) {
       if (map.backing.kind !== "memfd" || map.backing.file !== fileId) continue;
+      // hugetlbfs_punch_hole zaps through __unmap_hugepage_range (zap_flags 0): a poison marker goes, a uffd-wp one stays.
+      const first = map.backing.offset / PAGE_SIZE;
+      if (file.kind === "hugetlb") for (const m of [...map.markers.spans(start - first, end - first)]) if (m.value === "poison") map.markers.set(m.start, m.end, undefined);
       const keys = [...map.ptes].filter(([, pte]) => pte.kind === "file" && gone.has(pte.folio)).map(([k]) => k);
       if (keys.length === 0) continue;
       const lo = Math.min(...keys);

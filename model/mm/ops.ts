@@ -228,6 +228,8 @@ export function truncatePages(s: State, fileId: number, start: number, end: numb
     const current = next.mm.maps.get(map.id)!;
     let ptes = current.ptes;
     let markers = markersOf(current);
+    // hugetlbfs_punch_hole zaps through __unmap_hugepage_range (zap_flags 0): a poison marker goes, a uffd-wp one stays.
+    if (file.kind === "hugetlb") for (const mk of spans(markers, a, b)) if (mk.value === "poison") markers = assign(markers, mk.start, mk.end, undefined);
     for (const span of spans(current.ptes, a, b)) {
       if (span.value.target !== "file") continue;
       ptes = assign(ptes, span.start, span.end, undefined);
