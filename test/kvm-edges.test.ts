@@ -381,7 +381,7 @@ describe("nested invalidations, every interleaving", () => {
   it("a shared read racing PRIVATE on its page and DONTNEED of another page passes in every interleaving", async () => {
     const r = await everyInterleaving(X86, [
       { name: SETUP, steps: [...setupOf(ANON, 1), ...[1, 5].map((page): Op => ({ op: "access", map: "m0", offset: page * PAGE, kind: "write", byte: 7 }))] },
-      { name: "vCPU0", steps: [{ ...read(PAGE), private: false }] },
+      { name: "vCPU0", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: PAGE, kind: "read", private: false }] },
       { name: "VMM", steps: [{ op: "set_memory_attributes", vm: "v0", address: PAGE, size: PAGE, attributes: ["PRIVATE"] }] },
       { name: "MM", steps: [{ op: "madvise", map: "m0", offset: 5 * PAGE, len: PAGE, advice: "DONTNEED" }] },
     ]);
