@@ -116,6 +116,19 @@ describe("PTE markers across zaps", () => {
     const ops = [...gmem(), uffd(["POISON"]), reg(["MISSING"], 0, H, "u0", "m5"), poison(0, P, "m5"), gmemPunch(0, 2 * P)];
     expect(markers((await runBoth(PRESETS.default, ops)).state, "m5")).toEqual([[0, 1, "poison"]]);
   });
+
+  it("a guest_memfd hole punch leaves no uffd-wp marker for a write-protected PTE (unmap_mapping_folio: ZAP_FLAG_DROP_MARKER)", async () => {
+    const ops = [...gmem(), uffd(["WP_ASYNC"]), reg(["WP"], 0, H, "u0", "m5"), write(0, "m5"), write(P, "m5"), protect(0, 2 * P, "m5"), gmemPunch(0, P)];
+    expect(markers((await runBoth(K618, ops)).state, "m5")).toEqual([]);
+  });
+
+  it("converting a write-protected shared guest_memfd page to private leaves a uffd-wp marker (unmap_mapping_pages, zap_flags 0)", async () => {
+    const setup: Op[] = [{ op: "create_vm", vm: "v0", type: 1 }, ...gmem().slice(1)];
+    const ops = [...setup, uffd(["WP_ASYNC"]), reg(["WP"], 0, H, "u0", "m5"), write(0, "m5"), write(P, "m5"), protect(0, 2 * P, "m5"), { op: "gmem_convert", gmem: "g0", offset: 0, size: P, to: "private" } satisfies Op];
+    const { state, outcomes } = await runBoth(PRESETS["gmem-v7"], ops);
+    expect(outcomes.at(-1)).toEqual({ result: "ok" });
+    expect(markers(state, "m5")).toEqual([[0, 1, "wp"]]);
+  });
 });
 
 describe("hole-punch precision", () => {

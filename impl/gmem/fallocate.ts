@@ -29,7 +29,7 @@ async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
       const a = n * inode.folioPages;
       await h.yield("truncate_inode_pages_range:folio_lock", () => ctx.bugs.has("gmem-punch-folio-unlocked") || ![...inode.folioLocks].some((i) => i >= a && i < a + inode.folioPages));
     }
-    await unmapMappingPages(ctx.mm, id, start, end, h);
+    await unmapMappingPages(ctx.mm, id, start, end, h, "truncate");
     for (const n of inode.foliosIn(start, end)) inode.cache.delete(n);
     for (const i of [...inode.pins.keys()]) if (i >= start && i < end) inode.pins.delete(i);
     await invalidateEnd(hit, h);

@@ -57,8 +57,11 @@ export function hostMapped(mm: Mm, inodeId: number, start: number, end: number):
   return ptesIn(mm, inodeId, start, end).flatMap(({ first, keys }) => keys.map((k) => k + first));
 }
 
-/** unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside an mmu notifier call over its whole window. */
-export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, end: number, h: Hooks): Promise<void> {
+/**
+ * unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside an mmu notifier call over its
+ * whole window. A hole punch unmaps through truncate_inode_pages_range ("truncate": no uffd-wp marker left).
+ */
+export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, end: number, h: Hooks, how: "unmap" | "truncate" = "unmap"): Promise<void> {
   for (const map of [...mm.maps.values()]) {
     if (map.backing.kind !== "gmem" || map.backing.inode !== inodeId) continue;
     const first = map.backing.offset / PAGE_SIZE;
@@ -66,7 +69,7 @@ export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, 
     const b = Math.min(map.pages, end - first);
     if (a >= b) continue;
     await mm.invalidate(map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE, h, () => {
-      for (const k of [...map.ptes.keys()]) if (k >= a && k < b) map.ptes.delete(k);
+      mm.dropPages(map, a, b, how);
     });
   }
 }

@@ -51,7 +51,7 @@ type Pass = FaultResult | { readonly kind: "retry" };
 const RETRY: Pass = { kind: "retry" };
 
 /** How a zap treats markers and uffd-wp PTEs (zap_details): MADV_DONTNEED or unmap_mapping_range. */
-type ZapKind = "dontneed" | "unmap";
+type ZapKind = "dontneed" | "unmap" | "truncate";
 
 export class Mm {
   readonly files: MemFile[] = [];
@@ -123,16 +123,17 @@ export class Mm {
 
   /**
    * zap_pte_range over [start, end): PTEs and private folios go. Markers stay on file memory after MADV_DONTNEED
-   * (poison ones excepted) and unmap_mapping_range (all), where a uffd-wp PTE of a WP VMA also leaves one.
+   * (poison ones excepted), unmap_mapping_range and truncation (all); a uffd-wp PTE of a WP VMA also leaves one,
+   * except under truncation's ZAP_FLAG_DROP_MARKER (unmap_mapping_folio).
    */
-  private dropPages(map: Mapping, start: number, end: number, how: ZapKind): void {
+  dropPages(map: Mapping, start: number, end: number, how: ZapKind): void {
     const keepMarkers = map.backing.kind !== "anon";
-    const kept = keepMarkers ? [...map.markers.spans(start, end)].filter((m) => how === "unmap" || m.value === "wp") : [];
+    const kept = keepMarkers ? [...map.markers.spans(start, end)].filter((m) => how !== "dontneed" || m.value === "wp") : [];
     map.markers.set(start, end, undefined);
     for (const m of kept) map.markers.set(m.start, m.end, m.value);
     for (const [key, pte] of [...map.ptes]) {
       if (key < start || key >= end) continue;
-      if (keepMarkers && pte.uffdWp === true && this.regHas(map, key, "WP")) map.markers.set(key, key + (pte.kind === "zero" ? 1 : map.folioPages), "wp");
+      if (keepMarkers && how !== "truncate" && pte.uffdWp === true && this.regHas(map, key, "WP")) map.markers.set(key, key + (pte.kind === "zero" ? 1 : map.folioPages), "wp");
       map.ptes.delete(key);
     }
     for (const key of [...map.anon.keys()]) if (key >= start && key < end) map.anon.delete(key);

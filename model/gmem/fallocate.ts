@@ -38,7 +38,7 @@ export const FALLOCATE_RULES = {
 
 /** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin). */
 function punchHole(s: State, id: number, start: number, end: number): State {
-  const next = unmapHost(zapBindings(s, id, start, end), id, start, end);
+  const next = unmapHost(zapBindings(s, id, start, end), id, start, end, "truncate");
   const inode = next.gmem.inodes[id]!;
   const freed: GmemInode = {
     ...inode,

@@ -31,13 +31,14 @@ function window(map: Mapping, inodeId: number, start: number, end: number): { a:
 
 /**
  * unmap_mapping_pages: drops every host PTE of the file's pages [start, end), telling KVM. zap_page_range_single
- * runs the mmu notifier over each mapping's whole window, whether or not a PTE is present there.
+ * runs the mmu notifier over each mapping's whole window, whether or not a PTE is present there. A hole punch
+ * unmaps through truncate_inode_pages_range instead ("truncate": unmap_mapping_folio drops uffd-wp, no marker).
  */
-export function unmapHost(s: State, inodeId: number, start: number, end: number): State {
+export function unmapHost(s: State, inodeId: number, start: number, end: number, how: "unmap" | "truncate" = "unmap"): State {
   let next = s;
   for (const map of s.mm.maps.values()) {
     const w = window(map, inodeId, start, end);
-    if (w !== undefined) next = zapMapRange(next, next.mm.maps.get(map.id)!, w.a, w.b);
+    if (w !== undefined) next = zapMapRange(next, next.mm.maps.get(map.id)!, w.a, w.b, true, how);
   }
   return next;
 }

@@ -109,17 +109,22 @@ export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   return result(withMap(next, map), { result: "ok" }, ...(zero === undefined ? [] : [MM_RULES.sharedAnon]), MM_RULES.mmap);
 }
 
-/** How a zap treats PTE markers (zap_pte_range with its zap_details): MADV_DONTNEED, unmap_mapping_pages, munmap. */
-export type ZapKind = "dontneed" | "unmap" | "munmap";
+/**
+ * How a zap treats PTE markers (zap_pte_range with its zap_details): MADV_DONTNEED, unmap_mapping_pages, munmap,
+ * and truncation's unmap_mapping_folio (ZAP_FLAG_DROP_MARKER: a zapped uffd-wp PTE leaves no marker).
+ */
+export type ZapKind = "dontneed" | "unmap" | "munmap" | "truncate";
 
 /**
  * The markers of [start, end) after a zap: munmap and anonymous memory drop them all; on file memory a uffd-wp
- * PTE of a WP VMA leaves a uffd-wp marker, MADV_DONTNEED drops poison markers and unmap_mapping_pages keeps them.
+ * PTE of a WP VMA leaves a uffd-wp marker (not under truncation), MADV_DONTNEED drops poison markers and
+ * unmap_mapping_pages keeps them.
  */
 function markersAfterZap(map: Mapping, start: number, end: number, how: ZapKind): RangeMap<Marker> {
   let markers = assign(markersOf(map), start, end, undefined);
   if (how === "munmap" || map.backing.kind === "anon") return markers;
-  for (const mk of spans(markersOf(map), start, end)) if (how === "unmap" || mk.value === "wp") markers = assign(markers, mk.start, mk.end, mk.value);
+  for (const mk of spans(markersOf(map), start, end)) if (how !== "dontneed" || mk.value === "wp") markers = assign(markers, mk.start, mk.end, mk.value);
+  if (how === "truncate") return markers;
   for (const p of spans(map.ptes, start, end)) {
     for (let i = p.start; i < p.end; i++) if (p.value.uffdWp === true && hasMode(regAt(map, i), "WP")) markers = assign(markers, i, i + 1, "wp");
   }
