@@ -27,6 +27,7 @@ const ORDER = [
   "race-exhaustive",
   "bitmap",
   "rangemap",
+  "core-edges",
   "pagedata",
   "regression",
   "strength-suites",

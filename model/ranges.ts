@@ -45,13 +45,17 @@ export function assign<V>(m: RangeMap<V>, start: number, end: number, value: V |
   if (start >= end) return m;
   const k0 = firstEndingAfter(m, start);
   let k1 = k0;
+  // Stryker disable next-line EqualityOperator: a span starting at end joins [k0, k1) and comes back whole as the right remainder
   while (k1 < m.length && m[k1]!.start < end) k1++;
   const middle: Span<V>[] = [];
-  const first = m[k0];
-  if (first !== undefined && first.start < start && k0 < k1) middle.push({ start: first.start, end: start, value: first.value });
+  // The first and last spans overlapping [start, end), if any.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: without the guard, m[k0] is the next span (or none), which never starts below start
+  const first = k0 < k1 ? m[k0] : undefined;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: without the guard, m[k1 - 1] is the span before start (or none), which never ends past end
+  const last = k0 < k1 ? m[k1 - 1] : undefined;
+  if (first !== undefined && first.start < start) middle.push({ start: first.start, end: start, value: first.value });
   if (value !== undefined) middle.push({ start, end, value });
-  const last = m[k1 - 1];
-  if (last !== undefined && k1 > k0 && last.end > end) middle.push({ start: end, end: last.end, value: last.value });
+  if (last !== undefined && last.end > end) middle.push({ start: end, end: last.end, value: last.value });
   const out = [...m.slice(0, k0), ...middle, ...m.slice(k1)];
   return mergeAround(out, Math.max(0, k0 - 1), k0 + middle.length + 1);
 }

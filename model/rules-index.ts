@@ -48,9 +48,10 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   UFFD_EVENT_RULES,
 };
 
-function index(): ReadonlyMap<string, Rule> {
+/** Every rule of the groups by id; two different rules under one id are refused. */
+export function indexRules(groups: Readonly<Record<string, Readonly<Record<string, Rule>>>>): ReadonlyMap<string, Rule> {
   const byId = new Map<string, Rule>();
-  for (const group of Object.values(RULE_GROUPS)) {
+  for (const group of Object.values(groups)) {
     for (const r of Object.values(group)) {
       const seen = byId.get(r.id);
       // One id, one rule: two different rules under an id would make a trace cite the wrong source.
@@ -61,6 +62,6 @@ function index(): ReadonlyMap<string, Rule> {
   return byId;
 }
 
-export const RULES: ReadonlyMap<string, Rule> = index();
+export const RULES: ReadonlyMap<string, Rule> = indexRules(RULE_GROUPS);
 
 export const ruleById = (id: string): Rule | undefined => RULES.get(id);

@@ -340,6 +340,13 @@ describe("zap-keeps-contents", () => {
     }
   });
 
+  it("a zap of one VM's mappings is exercised while another VM's stay", () => {
+    const two = build(X86, [vm(), anon("m0"), region(0, 0, 2 * M, "m0"), vcpu(3, "write"), vm(0, "v1"), { ...region(0, 0, 2 * M, "m0"), vm: "v1" }, { ...vcpu(3), vm: "v1" }]);
+    const a = stepFrom(two, zap);
+    expect(a.post.kvm.vms.map((v) => v.stage2[0]!.length)).toEqual([0, 1]);
+    expect(check(a)).toEqual({ holds: true, nonVacuous: true });
+  });
+
   it("a zap of pages holding no contents is not exercised, whether or not empty files exist", () => {
     const bare = [vm(), anon("m0"), region(0, 0, 2 * M, "m0"), vcpu(3)];
     expect(check(stepFrom(build(X86, bare), zap))).toEqual({ holds: true, nonVacuous: false });

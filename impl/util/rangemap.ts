@@ -55,8 +55,10 @@ export class RangeMap<V> {
     const s: number[] = [];
     const e: number[] = [];
     const v: V[] = [];
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: with k0 = k1 nothing overlaps, so starts[k0] is never below start
-    if (k0 < k1 && this.starts[k0]! < start) {
+    // Whether some span overlaps [start, end), so that k0 and k1 - 1 are the first and last that do.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: without it starts[k0] (the next span) is never below start, ends[k1 - 1] (the one before) never past end
+    const overlaps = k0 < k1;
+    if (overlaps && this.starts[k0]! < start) {
       s.push(this.starts[k0]!);
       e.push(start);
       v.push(this.values[k0]!);
@@ -66,8 +68,7 @@ export class RangeMap<V> {
       e.push(end);
       v.push(value);
     }
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: with k0 = k1 nothing overlaps, so ends[k1 - 1] is never past end
-    if (k0 < k1 && this.ends[k1 - 1]! > end) {
+    if (overlaps && this.ends[k1 - 1]! > end) {
       s.push(end);
       e.push(this.ends[k1 - 1]!);
       v.push(this.values[k1 - 1]!);
