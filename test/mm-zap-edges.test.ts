@@ -113,9 +113,9 @@ describe("PTE markers across zaps", () => {
   });
 
   it("a hugetlbfs hole punch drops the poison markers of the punched file range only: at the mapping's file offset, not in other files' mappings (hugetlb_vmdelete_list)", async () => {
-    // m1 maps h0's huge pages 1-2, m2 maps h1's only one; both wholly poisoned. The punch takes h0's huge page 1.
+    // m1 maps h0's huge pages 1-2, m2 maps h1's only one; both wholly poisoned. The punch takes h0's huge pages 0-1.
     const ops = [memfd(1536, "h0", true), memfd(512, "h1", true), mmap(1024, "m1", "h0", H), mmap(512, "m2", "h1"), uffd(["POISON"])];
-    const poisoned = [...ops, reg(["MISSING"], 0, 2 * H), poison(0, 2 * H), reg(["MISSING"], 0, H, "u0", "m2"), poison(0, H, "m2"), punch(H, H, "h0")];
+    const poisoned = [...ops, reg(["MISSING"], 0, 2 * H), poison(0, 2 * H), reg(["MISSING"], 0, H, "u0", "m2"), poison(0, H, "m2"), punch(0, 2 * H, "h0")];
     const { state } = await runBoth(K618, poisoned);
     expect(markers(state)).toEqual([[512, 1024, "poison"]]);
     expect(markers(state, "m2")).toEqual([[0, 512, "poison"]]);
@@ -235,6 +235,10 @@ describe("munmap and madvise arguments", () => {
   it("hugetlbfs munmap may not split a huge page at either end, and ignores ends outside the mapping (hugetlb_vm_op_split)", async () => {
     const { outcomes } = await runBoth(K618, [...hugetlb(2), munmap(P, H), munmap(0, H + P), munmap(0, P), munmap(2 * H + P, P), munmap(0, 2 * H + P)]);
     expect(outcomes.slice(-5)).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }, { errno: "EINVAL" }, { result: "ok" }, { result: "ok" }]);
+  });
+
+  it("hugetlbfs munmap from inside a huge page up to a huge-page boundary is EINVAL: the split at its start (hugetlb_vm_op_split)", async () => {
+    expect(await last([...hugetlb(2), munmap(P, H - P)])).toEqual({ errno: "EINVAL" });
   });
 
   it("madvise at an unaligned start is EINVAL, and of length 0 succeeds (is_valid_madvise, do_madvise)", async () => {
