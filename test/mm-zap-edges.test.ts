@@ -112,6 +112,22 @@ describe("PTE markers across zaps", () => {
     expect(await last([...ops, read(0)])).toEqual(blockedOn([]));
   });
 
+  it("a hugetlbfs hole punch drops the poison markers of the punched file range only: at the mapping's file offset, not in other files' mappings (hugetlb_vmdelete_list)", async () => {
+    // m1 maps h0's huge pages 1-2, m2 maps h1's only one; both wholly poisoned. The punch takes h0's huge pages 0-1.
+    const ops = [memfd(1536, "h0", true), memfd(512, "h1", true), mmap(1024, "m1", "h0", H), mmap(512, "m2", "h1"), uffd(["POISON"])];
+    const poisoned = [...ops, reg(["MISSING"], 0, 2 * H), poison(0, 2 * H), reg(["MISSING"], 0, H, "u0", "m2"), poison(0, H, "m2"), punch(0, 2 * H, "h0")];
+    const { state } = await runBoth(K618, poisoned);
+    expect(markers(state)).toEqual([[512, 1024, "poison"]]);
+    expect(markers(state, "m2")).toEqual([[0, 512, "poison"]]);
+  });
+
+  it("munmap drops the markers of its range, and a uffd-wp PTE it zaps leaves none; a marker past it stays (unmap_vmas: ZAP_FLAG_DROP_MARKER)", async () => {
+    const ops = [...shmem(4), fill(0, 4), uffd(["POISON"]), reg(["MISSING", "WP"], 0, 4 * P), poison(0, P), write(P), protect(P, P), protect(3 * P, P), munmap(0, 2 * P)];
+    const { state } = await runBoth(K618, ops);
+    expect(markers(state)).toEqual([[3, 4, "wp"]]);
+    expect(mapped(state)).toEqual([]);
+  });
+
   it("a guest_memfd hole punch keeps the poison marker of its shared mapping (truncate_inode_pages_range unmaps folios only)", async () => {
     const ops = [...gmem(), uffd(["POISON"]), reg(["MISSING"], 0, H, "u0", "m5"), poison(0, P, "m5"), gmemPunch(0, 2 * P)];
     expect(markers((await runBoth(PRESETS.default, ops)).state, "m5")).toEqual([[0, 1, "poison"]]);
@@ -205,6 +221,12 @@ describe("file, fallocate, pwrite, memfd and close arguments", () => {
 });
 
 describe("munmap and madvise arguments", () => {
+  it("mmap of length 0 is EINVAL (do_mmap), and a mapping must fit its map id's 1 TiB window (docs/VOCABULARY.md, mapping layout)", async () => {
+    const mm = (map: string, length: number): Op => ({ op: "mmap", map, file: "anon", offset: 0, length });
+    const { outcomes } = await runBoth(K618, [mm("m1", 0), mm("m2", 2 ** 40 + P), mm("m3", 2 ** 40)]);
+    expect(outcomes).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }, { result: "ok" }]);
+  });
+
   it("munmap of length 0 is EINVAL, also the default length from the mapping's end (do_vmi_munmap)", async () => {
     const { outcomes } = await runBoth(K618, [...shmem(4), munmap(0, 0), munmap(4 * P)]);
     expect(outcomes.slice(-2)).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }]);
@@ -213,6 +235,10 @@ describe("munmap and madvise arguments", () => {
   it("hugetlbfs munmap may not split a huge page at either end, and ignores ends outside the mapping (hugetlb_vm_op_split)", async () => {
     const { outcomes } = await runBoth(K618, [...hugetlb(2), munmap(P, H), munmap(0, H + P), munmap(0, P), munmap(2 * H + P, P), munmap(0, 2 * H + P)]);
     expect(outcomes.slice(-5)).toEqual([{ errno: "EINVAL" }, { errno: "EINVAL" }, { errno: "EINVAL" }, { result: "ok" }, { result: "ok" }]);
+  });
+
+  it("hugetlbfs munmap from inside a huge page up to a huge-page boundary is EINVAL: the split at its start (hugetlb_vm_op_split)", async () => {
+    expect(await last([...hugetlb(2), munmap(P, H - P)])).toEqual({ errno: "EINVAL" });
   });
 
   it("madvise at an unaligned start is EINVAL, and of length 0 succeeds (is_valid_madvise, do_madvise)", async () => {

