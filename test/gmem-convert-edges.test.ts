@@ -182,6 +182,19 @@ describe("2024 RFC: a slot that ends where the range begins", () => {
   });
 });
 
+describe("2024 RFC: a one-page slot at the start of a 2 MiB folio, the range just past it", () => {
+  it("leaves the slot out: its unsplit folio is not split when the next page turns shared", async () => {
+    // kvm_gmem_try_set_faultable_vm visits only the memslots overlapping [start, end) (kvm_for_each_memslot_in_gfn_range).
+    const onePage: Op = { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD"], guest_phys_addr: 0, memory_size: PAGE, userspace: null, guest_memfd: "g0", guest_memfd_offset: 0 };
+    const shared: Op = { op: "set_memory_attributes", vm: "v0", address: PAGE, size: PAGE, attributes: [] };
+    const { outcomes, fired, state } = await run(RFC_2M, [vm, gmem(["MMAP"]), onePage, attrs(0, 1), vcpuRead(0), attrs(1, 1), shared]);
+    expect(outcomes.at(-1)).toEqual({ result: "ok" });
+    expect(fired.at(-1)).not.toContain("gmem.folio-split");
+    expect(state.gmem.inodes[0]!.present).toEqual([{ start: 0, end: 512, value: true }]);
+    expect(state.gmem.inodes[0]!.split).toEqual([]);
+  });
+});
+
 describe("transient EAGAIN of a v7 conversion to private (what the linearizability check may accept)", () => {
   const at = (ops: readonly Op[], config = V7): State => ops.reduce((s, op) => step(s, op).state, initial(config));
   const offsets = (s: State, op: Op, concurrent: readonly Op[]): unknown[] => [...alternatives(s, op, concurrent)].map((r) => r.outcome);

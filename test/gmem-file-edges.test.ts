@@ -200,6 +200,12 @@ describe("KVM's attribute array decides (vm_memory_attributes on)", () => {
   it("a wholly private 2 MiB region maps at 2 MiB", async () => {
     expect(levelAt((await runBoth(ATTRS_2M, [...setup, priv(0, 2 * MiB), read(0)])).state, 0)).toBe(1);
   });
+
+  it("the 2024 RFC with vm_memory_attributes off still keeps attributes in KVM: no INIT_SHARED for a VM with private memory", async () => {
+    // kvm_gmem_get_supported_flags offers INIT_SHARED to CoCo VMs only with v7's per-gmem attributes ([PATCH v7 19/42]).
+    const rfcNoAttrs: Config = { ...PRESETS.default, gmemDesign: "rfc-2024", kernel: { ...PRESETS.default.kernel, memoryAttributes: false } };
+    expect(await last(rfcNoAttrs, [vm(), gmem(4 * MiB, ["INIT_SHARED"])])).toEqual({ errno: "EINVAL" });
+  });
 });
 
 describe("huge folios", () => {
@@ -229,6 +235,13 @@ describe("huge folios", () => {
     const { outcomes, state } = await runBoth({ ...PRESETS.arm64, gmemFolio: "2M" }, [vm(0), gmem(4 * MiB, []), slot(), read(5 * PAGE)]);
     expect(outcomes.at(-1)).toEqual({ result: "ok", value: 0 });
     expect(levelAt(state, 5)).toBe(0);
+  });
+
+  it("to shared splits a 2 MiB folio only when there is one to split (kvm_gmem_try_split_folios_range finds none)", async () => {
+    const { fired, state } = await runBoth(V7_2M, [vm(), gmem(4 * MiB, ["MMAP"]), slot(), convert(0, PAGE, "shared"), read(2 * MiB), convert(2 * MiB + PAGE, PAGE, "shared")]);
+    expect(fired[3]).not.toContain("gmem.folio-split");
+    expect(fired[5]).toContain("gmem.folio-split");
+    expect(state.gmem.inodes[0]!.split).toEqual([{ start: 512, end: 1024, value: true }]);
   });
 
   it("fallocate allocates whole 2 MiB folios, split at once when shared", async () => {

@@ -201,6 +201,11 @@ describe("gmem-huge-stage2", () => {
     expect(inv.check(s)).toMatchObject({ holds: false, detail: expect.stringContaining("gfn 512 at level 1 over guest_memfd pages [512, 1024)") });
   });
 
+  it("breaks on a leaf over a folio that is no longer in the file", () => {
+    const s = withInode(HUGE(), 0, { present: assign(inode(HUGE(), 0).present, 512, 1024, undefined) });
+    expect(inv.check(s)).toMatchObject({ holds: false, detail: expect.stringContaining("gfn 512 at level 1") });
+  });
+
   it("breaks on a leaf over a folio whose last page is shared", () => {
     const s = withInode(HUGE(), 0, { shared: assign(inode(HUGE(), 0).shared, 1023, 1024, true) });
     expect(inv.check(s)).toMatchObject({ holds: false, detail: expect.stringContaining("gfn 512 at level 1") });
@@ -234,6 +239,13 @@ describe("gmem-stage2-backed", () => {
     // Slot 0 sits above slot 1: the first slot of the address space is the wrong one for gfn 5.
     const s = build(V7, [vm, gmem("g0", 2 * M), gmem("g1", 2 * M), slot(0, 512, 2 * M, "g0"), slot(1, 0, 2 * M, "g1"), vcpu(5), vcpu(512)]);
     expect(inv.check(s)).toEqual({ holds: true, nonVacuous: true });
+  });
+
+  it("on arm64 checks the leaf of a guest_memfd slot without MMAP too (gmem_abort maps every such fault from the file)", () => {
+    const s = build(PRESETS.arm64, [{ ...vm, type: 0 }, gmem("g0", 2 * M, []), slot(0, 0, 2 * M, "g0"), vcpu(0)]);
+    expect(s.kvm.vms[0]!.stage2[0]![0]!.value.private).toBe(false);
+    expect(inv.check(s)).toEqual({ holds: true, nonVacuous: true });
+    expect(inv.check(withInode(s, 0, { present: [] })).holds).toBe(false);
   });
 
   it("checks a leaf of address space 1 against that space's slot", () => {
@@ -315,6 +327,18 @@ describe("gmem-contents", () => {
     expect(check({ ...a, post: withInode(a.post, 0, { data: dropped }) })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #0 outside [5, 6)" });
     const other = withInode(a.post, 1, { data: inode(a.post, 0).data });
     expect(check({ ...a, post: other })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #1 outside [5, 6)" });
+  });
+
+  it("breaks when PUNCH_HOLE drops another file's page at an index inside the hole", () => {
+    const a = stepFrom(BASE(), punch(5 * P, P));
+    const other = withInode(a.post, 1, { data: new Map([[5, inode(BASE(), 0).data.get(5)!]]) });
+    expect(check({ ...a, post: other })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #1 outside [5, 6)" });
+  });
+
+  it("breaks when PUNCH_HOLE drops the page right after the hole", () => {
+    const a = stepFrom(BASE(), punch(4 * P, P));
+    const dropped = new Map([...inode(a.post, 0).data].filter(([k]) => k !== 5));
+    expect(check({ ...a, post: withInode(a.post, 0, { data: dropped }) })).toEqual({ holds: false, nonVacuous: true, detail: "PUNCH_HOLE changed contents of guest_memfd #0 outside [4, 5)" });
   });
 
   it("breaks when a page stays present in the hole", () => {
