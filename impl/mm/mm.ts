@@ -66,13 +66,12 @@ export class Mm {
     readonly gmem: GmemMapOps,
   ) {}
 
-  locate(hva: number): { map: Mapping; index: number; offset: number } | undefined {
+  locate(hva: number): { map: Mapping; index: number } | undefined {
     const w = windowOf(hva);
     const map = w === undefined ? undefined : this.maps.get(w.id);
     if (w === undefined || map === undefined) return undefined;
     const index = Math.floor(w.offset / PAGE_SIZE);
-    // Stryker disable next-line ArithmeticOperator: no caller reads offset (KVM looks up page-aligned hvas only)
-    return map.isLive(index) ? { map, index, offset: w.offset % PAGE_SIZE } : undefined;
+    return map.isLive(index) ? { map, index } : undefined;
   }
 
   /** mmu_notifier_invalidate_range_start / _end around a change of the host PTEs of [start, end). */
