@@ -19,7 +19,6 @@ export interface Located {
   readonly map: Mapping;
   /** Page index from the mapping's start. */
   readonly index: number;
-  readonly offsetInPage: number;
 }
 
 /** The live mapping page at a host virtual address. */
@@ -29,8 +28,7 @@ export function locate(s: State, hva: number): Located | undefined {
   if (w === undefined || map === undefined) return undefined;
   const index = Math.floor(w.offset / PAGE_SIZE);
   if (index >= map.pages || get(map.live, index) !== true) return undefined;
-  // Stryker disable next-line ArithmeticOperator: nothing reads offsetInPage (KVM looks up page-aligned hvas only)
-  return { map, index, offsetInPage: w.offset % PAGE_SIZE };
+  return { map, index };
 }
 
 /** Page index in the backing file (or gmem inode) of a mapping page. */
