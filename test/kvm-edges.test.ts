@@ -7,11 +7,12 @@
 import { describe, expect, it } from "vitest";
 import { Bitmap } from "../impl/util/bitmap.js";
 import type { State } from "../model/index.js";
-import { runRace, SETUP, type RaceActor, type RaceRun } from "../props/concurrent/harness.js";
+import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { ANON, setupOf } from "../props/layouts.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
+import { firstFailure } from "./helpers/interleavings.js";
 import { memslot } from "./helpers/ops.js";
 
 const MiB = 1024 * 1024;
@@ -25,19 +26,8 @@ const read = (gpa: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, 
 const write = (gpa: number, byte: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "write", byte });
 const sptes = (s: State) => s.kvm.vms[0]!.stage2[0];
 
-/** Every run of the decision tree, depth first (as test/race-exhaustive.test.ts); stops at the first failure. */
-async function everyInterleaving(config: Config, actors: readonly RaceActor[], limit = 5000): Promise<{ runs: number; failure?: RaceRun }> {
-  const pending: number[][] = [[]];
-  let runs = 0;
-  while (pending.length > 0 && runs < limit) {
-    const prefix = pending.pop()!;
-    const r = await runRace(config, actors, { kind: "choices", choices: prefix });
-    runs++;
-    if (r.failure !== undefined) return { runs, failure: r };
-    for (let i = r.schedule.length - 1; i >= prefix.length; i--) pending.push([...r.schedule.slice(0, i), 1]);
-  }
-  return { runs };
-}
+/** Every interleaving of the actors, depth first, up to the first failure (test/helpers/interleavings.ts). */
+const everyInterleaving = (config: Config, actors: readonly RaceActor[]) => firstFailure(config, actors, 5000);
 
 describe("stage-2 edges", () => {
   // host_pfn_mapping_level: a PUD-mapped (1 GiB hugetlb) host page allows PG_LEVEL_1G when the slot covers the
