@@ -2,9 +2,10 @@
 // and impl together: hugetlbfs COPY / CONTINUE / POISON / WRITEPROTECT, pages cached past i_size, WRITEPROTECT's
 // wakeup, what wake_check reports, and the lost-wakeup window between queueing and must_wait.
 import { describe, expect, it } from "vitest";
-import { runRace, SETUP, type RaceActor } from "../props/concurrent/harness.js";
+import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, UffdFeatureName, UffdModeName } from "../schema/ops.js";
+import { interleavings } from "./helpers/interleavings.js";
 import { runBoth } from "./helpers/run.js";
 
 const P = 4096;
@@ -198,19 +199,14 @@ describe("a wakeup between handle_userfault's queueing and must_wait", () => {
 
   it("is never lost, and leaves the other sleepers queued", async () => {
     // Choices [0, 0, 1]: T runs to its must_wait re-check, then the VMM's WAKE runs; every interleaving from there.
-    const window = [0, 0, 1];
-    const pending: number[][] = [window];
     let runs = 0;
-    while (pending.length > 0 && runs < 200) {
-      const prefix = pending.pop()!;
-      const run = await runRace(K618, actors, { kind: "choices", choices: prefix });
+    for await (const run of interleavings(K618, actors, 200, [0, 0, 1])) {
       if (runs === 0) {
         const labels = run.steps.map((s) => `${s.actor}:${s.label}`);
         expect(labels.slice(labels.indexOf("T:handle_userfault:must_wait"), labels.indexOf("T:handle_userfault:must_wait") + 2)).toEqual(["T:handle_userfault:must_wait", "VMM:return"]);
       }
       runs++;
       expect(run.failure, JSON.stringify(run.failure)).toBeUndefined();
-      for (let i = run.schedule.length - 1; i >= prefix.length; i--) pending.push([...run.schedule.slice(0, i), 1]);
     }
     expect(runs).toBeGreaterThan(2);
   });

@@ -3,9 +3,9 @@
 import { runRace, type RaceActor, type RaceRun } from "../../props/concurrent/harness.js";
 import type { Config } from "../../schema/config.js";
 
-/** Each interleaving's run, at most `limit` of them. */
-export async function* interleavings(config: Config, actors: readonly RaceActor[], limit: number): AsyncGenerator<RaceRun> {
-  const pending: number[][] = [[]];
+/** Each interleaving's run that begins with the choices `from`, at most `limit` of them. */
+export async function* interleavings(config: Config, actors: readonly RaceActor[], limit: number, from: readonly number[] = []): AsyncGenerator<RaceRun> {
+  const pending: number[][] = [[...from]];
   for (let runs = 0; pending.length > 0 && runs < limit; runs++) {
     const prefix = pending.pop()!;
     const run = await runRace(config, actors, { kind: "choices", choices: prefix });
