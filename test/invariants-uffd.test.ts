@@ -295,7 +295,6 @@ describe("uffd-no-lost-wakeup", () => {
 
 describe("uffd-keeps-contents", () => {
   const check = checkStep("uffd-keeps-contents");
-  const page0 = MINOR().mm.files[0]!.data.get(0)!;
 
   it("CONTINUE over the page cache holds and is exercised; the other ops hold unexercised", () => {
     expect(check(stepFrom(A0(), ioctl("uffdio_continue", 0, P)))).toEqual({ holds: true, nonVacuous: true });
@@ -317,6 +316,7 @@ describe("uffd-keeps-contents", () => {
 
   it("breaks on a page that appears in the cache", () => {
     const a = stepFrom(A0(), ioctl("uffdio_continue", 0, P));
+    const page0 = a.pre.mm.files[0]!.data.get(0)!;
     expect(check({ ...a, post: fileData(a.post, 0, 3, page0) })).toMatchObject({ holds: false, detail: "uffdio_continue changed f0/3 at byte 5: 0 -> 7" });
   });
 
