@@ -97,6 +97,14 @@ describe("hugetlbfs registration and splits", () => {
     expect(pte(state, 2 * H / P - 1)?.uffdWp).toBeUndefined();
   });
 
+  it("a failed split resolves no huge page past the one holding its end", async () => {
+    const three: Op[] = [{ op: "memfd", file: "f0", size: 3 * H, hugetlb: true }, { op: "mmap", map: "m0", file: "f0", offset: 0, length: 3 * H, shared: true }];
+    const { outcomes, state } = await run([...three, open(), reg(["WP"], 0, 3 * H), touch(0), touch(2 * H), wp(0, 3 * H), unreg(0, H + P)]);
+    expect(outcomes.at(-1)).toEqual({ errno: "EINVAL" });
+    expect(pte(state, 0)?.uffdWp).toBeUndefined();
+    expect(pte(state, 2 * H / P)).toMatchObject({ writable: false, uffdWp: true });
+  });
+
   it("a failed split of a VMA re-registered MISSING-only leaves its stale uffd-wp bit (userfaultfd_wp(vma) is false)", async () => {
     const { outcomes, state } = await run([...hugetlb, open(), reg(["WP"], 0, 2 * H), touch(0), wp(0, H), reg(["MISSING"], 0, 2 * H), unreg(0, H + P)]);
     expect(outcomes.at(-1)).toEqual({ errno: "EINVAL" });

@@ -120,9 +120,10 @@ export async function userfaultfdUnregister(rc: RegisterCtx, ctx: UserfaultfdCtx
       const a = Math.max(v.start, start);
       const b = Math.min(v.end, end);
       if (v.reg.modes.includes("MISSING")) wake.push([map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE]);
-      // userfaultfd_clear_vma: uffd-wp state is resolved, then the VMA split fails off a huge page boundary.
+      // userfaultfd_clear_vma: uffd-wp state is resolved (hugetlb_change_protection: whole huge pages, markers
+      // included), then the VMA split fails off a huge page boundary.
       if (map.folioPages > 1 && b < v.end && b % map.folioPages !== 0) {
-        if (v.reg.modes.includes("WP")) await uffdWpRange(rc.mm, map, a, b, false, false, h);
+        if (v.reg.modes.includes("WP")) await uffdWpRange(rc.mm, map, a, Math.ceil(b / map.folioPages) * map.folioPages, false, false, h);
         return { outcome: EINVAL, wake };
       }
       await clearRange(rc.mm, map, a, b, v.reg, h);
