@@ -6,6 +6,7 @@ import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, UffdFeatureName, UffdModeName } from "../schema/ops.js";
 import { interleavings } from "./helpers/interleavings.js";
+import { memslot } from "./helpers/ops.js";
 import { runBoth } from "./helpers/run.js";
 
 const P = 4096;
@@ -209,5 +210,31 @@ describe("a wakeup between handle_userfault's queueing and must_wait", () => {
       expect(run.failure, JSON.stringify(run.failure)).toBeUndefined();
     }
     expect(runs).toBeGreaterThan(2);
+  });
+});
+
+describe("a woken vCPU's retry runs inside the wakeup", () => {
+  // vCPU 0 sleeps in KVM's GUP of page 0; the VMM COPYs page 0, which wakes the vCPU; a third thread DONTNEEDs
+  // page 0, an mmu notifier invalidation that can stall between its start and end. In the model the wakeup and the
+  // retry are one step, so the vCPU has read the page in every order. A retry that others could preempt lets the
+  // DONTNEED zap the page under it (the vCPU sleeps again); one that ignored the invalidation still in progress
+  // would spin in RET_PF_RETRY instead of waiting for its end.
+  const actors: RaceActor[] = [
+    {
+      name: SETUP,
+      steps: [{ op: "create_vm", vm: "v0" }, ...anon(512), memslot(), open(), reg(["MISSING"], 4 * P), { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" }],
+    },
+    { name: "VMM", steps: [copy(0, P, 5)] },
+    { name: "T", steps: [{ op: "madvise", map: "m0", offset: 0, len: P, advice: "DONTNEED" }] },
+  ];
+
+  it("is neither preempted by nor run through an invalidation of its page", async () => {
+    let waited = 0;
+    for await (const run of interleavings(K618, actors, 500)) {
+      expect(run.failure, JSON.stringify(run.failure)).toBeUndefined();
+      // The retry, inside the COPY, found the DONTNEED's invalidation in progress and waited for its end.
+      if (run.steps.some((st) => st.actor === "VMM" && st.label === "RET_PF_RETRY")) waited++;
+    }
+    expect(waited).toBeGreaterThan(0);
   });
 });
