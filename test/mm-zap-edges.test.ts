@@ -138,6 +138,24 @@ describe("PTE markers across zaps", () => {
     expect(markers((await runBoth(K618, ops)).state, "m5")).toEqual([]);
   });
 
+  it("a guest_memfd hole punch drops the uffd-wp markers on folios another mapping maps and keeps the rest (truncate_cleanup_folio: folio_mapped)", async () => {
+    // m6 shows the file from page 2 and is write-protected over file pages 2-5; m5 maps file pages 3 and 5.
+    const m6: Op = { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 2 * P, length: H - 2 * P };
+    const ops = [...gmem(), m6, uffd(["WP_ASYNC"]), reg(["WP"], 0, H - 2 * P, "u0", "m6"), write(0, "m6"), protect(0, 4 * P, "m6"), read(3 * P, "m5"), read(5 * P, "m5")];
+    expect(markers((await runBoth(K618, ops)).state, "m6")).toEqual([[1, 4, "wp"]]);
+    const { state } = await runBoth(K618, [...ops, gmemPunch(2 * P, 4 * P)]);
+    expect(markers(state, "m6")).toEqual([[2, 3, "wp"]]);
+    expect(mapped(state, "m5")).toEqual([]);
+  });
+
+  it("a guest_memfd hole punch keeps a poison marker on a folio another mapping maps (unmap_mapping_folio: even_cows false)", async () => {
+    const m6: Op = { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 0, length: H };
+    const ops = [...gmem(), m6, uffd(["POISON"]), reg(["MISSING"], 0, H, "u0", "m5"), poison(P, P, "m5"), read(P, "m6"), gmemPunch(0, 2 * P)];
+    const { state } = await runBoth(PRESETS.default, ops);
+    expect(markers(state, "m5")).toEqual([[1, 2, "poison"]]);
+    expect(mapped(state, "m6")).toEqual([]);
+  });
+
   it("converting a write-protected shared guest_memfd page to private leaves a uffd-wp marker (unmap_mapping_pages, zap_flags 0)", async () => {
     const setup: Op[] = [{ op: "create_vm", vm: "v0", type: 1 }, ...gmem().slice(1)];
     const ops = [...setup, uffd(["WP_ASYNC"]), reg(["WP"], 0, H, "u0", "m5"), write(0, "m5"), write(P, "m5"), protect(0, 2 * P, "m5"), { op: "gmem_convert", gmem: "g0", offset: 0, size: P, to: "private" } satisfies Op];

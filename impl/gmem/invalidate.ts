@@ -59,9 +59,12 @@ export function hostMapped(mm: Mm, inodeId: number, start: number, end: number):
 
 /**
  * unmap_mapping_pages: drop the host PTEs of [start, end) in every mapping, inside an mmu notifier call over its
- * whole window. A hole punch unmaps through truncate_inode_pages_range ("truncate": no uffd-wp marker left).
+ * whole window. A hole punch unmaps through truncate_inode_pages_range ("truncate"): each host-mapped (4 KiB)
+ * folio is unmapped from every mapping with ZAP_FLAG_DROP_MARKER, which leaves no uffd-wp marker and drops those
+ * other mappings hold on it.
  */
 export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, end: number, h: Hooks, how: "unmap" | "truncate" = "unmap"): Promise<void> {
+  const mapped = how === "truncate" ? hostMapped(mm, inodeId, start, end) : [];
   for (const map of [...mm.maps.values()]) {
     if (map.backing.kind !== "gmem" || map.backing.inode !== inodeId) continue;
     const first = map.backing.offset / PAGE_SIZE;
@@ -70,6 +73,7 @@ export async function unmapMappingPages(mm: Mm, inodeId: number, start: number, 
     if (a >= b) continue;
     await mm.invalidate(map.base + a * PAGE_SIZE, map.base + b * PAGE_SIZE, h, () => {
       mm.dropPages(map, a, b, how);
+      for (const index of mapped) if (map.markers.get(index - first) === "wp") map.markers.set(index - first, index - first + 1, undefined);
     });
   }
 }
