@@ -158,6 +158,12 @@ describe("2024 RFC: a VM with several memslots", () => {
     expect(outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 4 }, { result: "SIGBUS" }]);
   });
 
+  it("PRIVATE over a slot whose guest_memfd was released is not checked (kvm_gmem_release unbound it)", async () => {
+    // The mapping held the file: once it and the fd are gone, the slot's range is no guest_memfd's any more.
+    const { outcomes } = await run(RFC, [...setup, { op: "munmap", map: "m5", offset: 0 }, { op: "close", gmem: "g0" }, attrs(0, 4)]);
+    expect(outcomes.at(-1)).toEqual({ result: "ok" });
+  });
+
   it("PRIVATE over a slot without guest_memfd changes no faultability", async () => {
     const { outcomes, state } = await run(RFC, [...setup, attrs(4096, 4), read("m5", 0)]);
     expect(outcomes.slice(-2)).toEqual([{ result: "ok" }, { result: "ok", value: 0 }]);

@@ -6,7 +6,7 @@ import { SETUP, type RaceActor } from "../props/concurrent/harness.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { interleavings } from "./helpers/interleavings.js";
-import { gmemSlot } from "./helpers/ops.js";
+import { gmemSlot, memslot } from "./helpers/ops.js";
 import { levelAt, runBoth } from "./helpers/run.js";
 
 const MiB = 1024 * 1024;
@@ -143,6 +143,15 @@ describe("punch-hole across pins and bindings", () => {
     ]);
     expect(levelAt(state, 0)).toBe(0);
     expect(levelAt(state, MiB / PAGE)).toBeUndefined();
+  });
+});
+
+describe("KVM memslots over a guest_memfd mmap", () => {
+  // The mmu notifier of a punch covers the punched pages of the mapping: the SPTE of the page before them stays.
+  it("punching page 1 zaps the SPTE of page 1 and keeps page 0's", async () => {
+    const { state } = await runBoth(V7, [vm(), gmem(4 * MiB), mmapG(4 * MiB), memslot({ userspace: "m5" }), read(0), read(PAGE), falloc(PAGE, PAGE)]);
+    expect(levelAt(state, 0)).toBe(0);
+    expect(levelAt(state, 1)).toBeUndefined();
   });
 });
 
