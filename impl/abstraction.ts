@@ -80,7 +80,7 @@ function folioData(folios: Iterable<[number, Folio]>): Map<number, PageBytes> {
 
 function presence(keys: Iterable<number>, pages: number, limit = Number.MAX_SAFE_INTEGER): ModelRanges<true> {
   const sorted = [...keys].sort((a, b) => a - b);
-  return spansOf(sorted.map((k) => ({ start: k, end: Math.min(k + pages, limit), value: true as const })).filter((s) => s.start < s.end));
+  return spansOf(sorted.map((k) => ({ start: k, end: Math.min(k + pages, limit), value: true as const })));
 }
 
 function memFile(f: MemFile): ModelFile {

@@ -9,7 +9,6 @@ export function withEntry<K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K
 }
 
 export function withoutEntry<K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> {
-  if (!m.has(k)) return m;
   const out = new Map(m);
   out.delete(k);
   return out;

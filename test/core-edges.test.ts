@@ -1,14 +1,28 @@
 // The small shared pieces every layer leans on, pinned directly (written from the survivors of the core Stryker
-// run, docs/mutation/core.md): the state diff a refinement failure prints, page-byte runs, the rule index, the
-// cooperative locks and SRCU of impl/locks.ts, and the no-scheduler hooks that turn a wait nobody can end into an
-// error.
+// runs, docs/mutation/core.md): the canonical text states are compared by, the state diff a refinement failure
+// prints, page-byte runs, the rule index, the cooperative locks and SRCU of impl/locks.ts, and the no-scheduler
+// hooks that turn a wait nobody can end into an error.
 import { describe, expect, it } from "vitest";
 import { NO_HOOKS, type Hooks } from "../impl/hooks.js";
 import { Mutex, RwLock, Srcu } from "../impl/locks.js";
 import { fill } from "../model/bytes.js";
-import { firstDifference } from "../model/canonical.js";
+import { canonical, canonicalText, firstDifference } from "../model/canonical.js";
+import type { State } from "../model/index.js";
 import { rule } from "../model/rules.js";
 import { indexRules, ruleById, RULES } from "../model/rules-index.js";
+
+describe("canonical: the one text of a state", () => {
+  // Only the four parts canonical reads; the refinement check compares these texts, so equal states must agree.
+  const parts = (kvm: unknown, gmem: unknown): State => ({ kvm, gmem, mm: {}, uffd: {} }) as unknown as State;
+
+  it("sorts map entries by key and object keys, so insertion order never shows", () => {
+    const a = parts(new Map([[3, "c"], [1, "a"], [4, "d"], [2, "b"]]), { y: new Map([["v1", 1], ["v0", 0]]), x: 2 });
+    const b = parts(new Map([[2, "b"], [4, "d"], [1, "a"], [3, "c"]]), { x: 2, y: new Map([["v0", 0], ["v1", 1]]) });
+    expect(canonicalText(a)).toBe(canonicalText(b));
+    expect(canonical(a)).toEqual({ gmem: { x: 2, y: [["v0", 0], ["v1", 1]] }, kvm: [[1, "a"], [2, "b"], [3, "c"], [4, "d"]], mm: {}, uffd: {} });
+    expect(Object.keys(canonical(b) as object)).toEqual(["gmem", "kvm", "mm", "uffd"]);
+  });
+});
 
 describe("firstDifference: the path a refinement failure names", () => {
   it("is undefined for equal values, whatever their key order", () => {
