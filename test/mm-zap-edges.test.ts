@@ -148,6 +148,15 @@ describe("PTE markers across zaps", () => {
     expect(mapped(state, "m5")).toEqual([]);
   });
 
+  it("a guest_memfd hole punch keeps the uffd-wp markers past its end, though another mapping maps those folios", async () => {
+    // m5 is write-protected over file pages 0-7; m6 shows the file from page 2 and maps file pages 3 and 7.
+    const m6: Op = { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 2 * P, length: H - 2 * P };
+    const ops = [...gmem(), m6, uffd(["WP_ASYNC"]), reg(["WP"], 0, H, "u0", "m5"), write(0, "m5"), protect(0, 8 * P, "m5"), read(P, "m6"), read(5 * P, "m6"), gmemPunch(2 * P, 4 * P)];
+    const { state } = await runBoth(K618, ops);
+    expect(markers(state, "m5")).toEqual([[1, 3, "wp"], [4, 8, "wp"]]);
+    expect(mapped(state, "m6")).toEqual([[5, 6]]);
+  });
+
   it("a guest_memfd hole punch keeps a poison marker on a folio another mapping maps (unmap_mapping_folio: even_cows false)", async () => {
     const m6: Op = { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 0, length: H };
     const ops = [...gmem(), m6, uffd(["POISON"]), reg(["MISSING"], 0, H, "u0", "m5"), poison(P, P, "m5"), read(P, "m6"), gmemPunch(0, 2 * P)];
