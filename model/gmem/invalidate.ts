@@ -53,10 +53,11 @@ function dropWpMarkers(s: State, map: Mapping, first: number, pages: RangeMap<tr
 /**
  * unmap_mapping_pages: drops every host PTE of the file's pages [start, end), telling KVM. zap_page_range_single
  * runs the mmu notifier over each mapping's whole window, whether or not a PTE is present there. A hole punch
- * unmaps through truncate_inode_pages_range instead ("truncate"): truncate_cleanup_folio unmaps each mapped folio
- * from every mapping with ZAP_FLAG_DROP_MARKER (unmap_mapping_folio), so a uffd-wp PTE leaves no marker and the
- * uffd-wp markers other mappings hold on that folio go too. A host-mapped page is a 4 KiB folio: a huge folio is
- * split once any of its pages is shared (kvm_gmem_get_folio), and only shared pages are host-mapped.
+ * unmaps through truncate_inode_pages_range instead ("truncate"): truncate_cleanup_folio (mm/truncate.c) unmaps
+ * each mapped folio from every mapping with ZAP_FLAG_DROP_MARKER (mm/memory.c, unmap_mapping_folio), so a uffd-wp
+ * PTE leaves no marker and the uffd-wp markers other mappings hold on that folio go too. A host-mapped page is a
+ * 4 KiB folio: a huge folio is split once any of its pages is shared (kvm_gmem_get_folio), and only shared pages
+ * are host-mapped.
  */
 export function unmapHost(s: State, inodeId: number, start: number, end: number, how: "unmap" | "truncate" = "unmap"): State {
   const mapped = how === "truncate" ? hostMappedPages(s, inodeId, start, end) : EMPTY_RANGES;
