@@ -349,6 +349,15 @@ export const BUGS = {
     suite: "race-gmem-convert-vcpu",
     source: slip("arch/x86/kvm/mmu/mmu.c, kvm_mmu_faultin_pfn: fault->mmu_seq = kvm->mmu_invalidate_seq; smp_rmb() moved after __kvm_mmu_faultin_pfn"),
   },
+  "memslot-create-bitmap-late": {
+    description:
+      "a USERFAULT memslot is published by kvm_swap_active_memslots before its userfault bitmap exists: a vCPU fault that finds the new slot in that window gets a bare EFAULT instead of running on",
+    area: "userfault-bitmap",
+    kind: "race",
+    file: "impl/kvm/memslot.ts",
+    suite: "race-memslot-create",
+    source: `${V3_04}: kvm_set_memory_region sets new->userfault_bitmap before kvm_set_memslot; the defect was in faultline's own impl until issue 23`,
+  },
   "userfault-bitmap-unchecked": {
     description: "kvm_set_memory_region accepts a USERFAULT memslot whose userfault_bitmap fails access_ok: the bitmap ends past TASK_SIZE",
     area: "userfault-bitmap",

@@ -126,8 +126,12 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
     if (slot.gmem !== null) gmemUnbind(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff, slot.npages);
     return EINVAL;
   }
+  // The bitmap buffer exists before the slot is published: a vCPU that finds the slot reads it at once. The
+  // seeded mistake allocates it only after kvm_swap_active_memslots, so a fault in that window reads nothing.
+  const late = ctx.bugs.has("memslot-create-bitmap-late");
+  if (!late) kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
   await publish(kvm, slot.as, kvm.memslots[slot.as]!.with(undefined, slot), h);
-  kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
+  if (late) kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
   return OK;
 }
 
