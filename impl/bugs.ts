@@ -358,6 +358,24 @@ export const BUGS = {
     suite: "race-memslot-create",
     source: `${V3_04}: kvm_set_memory_region sets new->userfault_bitmap before kvm_set_memslot; the defect was in faultline's own impl until issue 23`,
   },
+  "memslot-move-flush-new": {
+    description:
+      "kvm_invalidate_memslot flushes the moved slot's new range instead of its old one: the old gfns keep their SPTEs once the slot is gone from them. x86's slot-zap-all quirk zaps everything and hides it",
+    area: "memslots",
+    kind: "sequential",
+    file: "impl/kvm/memslot.ts",
+    suite: "race-memslot-delete-move-nozap",
+    source: slip("virt/kvm/kvm_main.c, kvm_invalidate_memslot: kvm_arch_flush_shadow_memslot(kvm, old) given the new slot"),
+  },
+  "arm64-fault-maps-invalid-slot": {
+    description:
+      "arm64's user_mem_abort maps through a memslot marked KVM_MEMSLOT_INVALID: a fault that starts after DELETE or MOVE flushed the slot installs an SPTE outside any memslot",
+    area: "memslots",
+    kind: "race",
+    file: "impl/kvm/fault.ts",
+    suite: "race-memslot-delete-move-arm64",
+    source: slip("virt/kvm/kvm_main.c, __gfn_to_hva_many: the KVM_MEMSLOT_INVALID test that makes user_mem_abort see a bad hva, dropped"),
+  },
   "userfault-bitmap-unchecked": {
     description: "kvm_set_memory_region accepts a USERFAULT memslot whose userfault_bitmap fails access_ok: the bitmap ends past TASK_SIZE",
     area: "userfault-bitmap",

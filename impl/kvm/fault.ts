@@ -121,7 +121,7 @@ async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined
 /** user_mem_abort / gmem_abort (arm64). */
 async function faultinArm64(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, _seq: number, a: Access, h: Hooks): Promise<Resolution> {
   if (slot === undefined) return done(mmio(a.gpa, a.write));
-  if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
+  if (slot.invalid && !ctx.bugs.has("arm64-fault-maps-invalid-slot")) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
   if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
   if (slot.gmem !== null) {
     const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);

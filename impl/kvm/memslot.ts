@@ -136,10 +136,10 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
 }
 
 /** DELETE and MOVE first publish an INVALID copy, wait for readers, and flush the old slot's mappings. */
-async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean): Promise<ImplMemslot> {
+async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean, range = old): Promise<ImplMemslot> {
   const invalid = { ...old, invalid: true };
   await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, invalid), h, !ctx.bugs.has("memslot-invalidate-no-sync"));
-  if (flush) await flushShadowMemslot(ctx, kvm, old, h);
+  if (flush) await flushShadowMemslot(ctx, kvm, range, h);
   return invalid;
 }
 
@@ -152,7 +152,8 @@ async function kvmDeleteMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: 
 }
 
 async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
-  const invalid = await invalidateMemslot(ctx, kvm, old, h, true);
+  // The seeded mistake flushes the destination's range: kvm_mmu_zap_all_fast (x86's quirk) hides it.
+  const invalid = await invalidateMemslot(ctx, kvm, old, h, true, ctx.bugs.has("memslot-move-flush-new") ? next : old);
   if (beyondMaxGfn(kvm, next)) {
     // kvm_prepare_memory_region failed after the zap: the old slot is reactivated, the zap is not undone.
     await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, old), h);
