@@ -138,12 +138,17 @@ export async function runPostcopyRace(suite: Suite & { config: Config }, opts: S
   };
 }
 
-export const POSTCOPY_RACE: Suite & { config: Config } = {
-  name: "postcopy-race",
-  description: "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
-  kind: "concurrent",
-  area: "postcopy",
-  config: PRESETS.default,
-  runs: 400,
-  run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
-};
+function postcopyRace(name: string, description: string, config: Config, runs: number): Suite & { config: Config } {
+  const s: Suite & { config: Config } = { name, description, kind: "concurrent", area: "postcopy", config, runs, run: (opts) => runPostcopyRace(s, opts) };
+  return s;
+}
+
+export const POSTCOPY_RACE = postcopyRace(
+  "postcopy-race",
+  "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
+  PRESETS.default,
+  400,
+);
+
+/** The same on arm64, whose fault path reads the userfault bitmap in user_mem_abort after its VMA lookup. */
+export const POSTCOPY_RACE_ARM64 = postcopyRace("postcopy-race-arm64", "the post-copy race on arm64", PRESETS.arm64, 200);
