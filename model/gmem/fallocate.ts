@@ -1,5 +1,6 @@
 // fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
 import type { OpOf } from "../../schema/ops.js";
+import { beyond, bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
@@ -36,6 +37,50 @@ export const FALLOCATE_RULES = {
   ),
 };
 
+const inodeOf = (s: State, name: string): GmemInode | undefined => {
+  const id = s.gmem.names.get(name);
+  return id === undefined ? undefined : s.gmem.inodes[id];
+};
+
+/** The measured quantities of fallocate's bounded checks, shared by the checks and their bounds. */
+const lenOf = (offset: number, len: number): Measured | undefined => (offset >= LOFF_LIMIT || len === 0 ? undefined : { value: len, limit: LOFF_LIMIT });
+const endOf = (offset: number, len: number): Measured => ({ value: offset + len, limit: LOFF_LIMIT });
+const allocEndOf = (offset: number, len: number, inode: GmemInode): Measured => ({ value: offset + len, limit: inode.size });
+
+/** len and offset + len below 2^63, an allocation inside the file, in folios. */
+export const FALLOCATE_BOUNDS = {
+  args: bound({
+    rule: FALLOCATE_RULES.args,
+    ops: ["gmem_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (len as loff_t)",
+    accepts: "lt",
+    measure: (_s, op) => lenOf(op.offset, op.len),
+  }),
+  fbig: bound({
+    rule: FALLOCATE_RULES.fbig,
+    ops: ["gmem_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (s_maxbytes)",
+    accepts: "lt",
+    measure: (_s, op) => endOf(op.offset, op.len),
+  }),
+  beyond: bound({
+    rule: FALLOCATE_RULES.beyond,
+    ops: ["gmem_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page (whole folios by then)",
+    limitName: "the guest_memfd's size",
+    accepts: "le",
+    measure: (s, op) => {
+      const inode = inodeOf(s, op.gmem);
+      return inode === undefined || op.mode.includes("PUNCH_HOLE") ? undefined : allocEndOf(op.offset, op.len, inode);
+    },
+  }),
+};
+
 /** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin). */
 function punchHole(s: State, id: number, start: number, end: number): State {
   const next = unmapHost(zapBindings(s, id, start, end), id, start, end, "truncate");
@@ -70,12 +115,12 @@ export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate"
   const keep = mode.includes("KEEP_SIZE");
   const folioBytes = inode.folioPages * PAGE_SIZE;
   const failure = firstFailure([
-    check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || isBeyond(FALLOCATE_BOUNDS.args, lenOf(offset, len))),
     check(FALLOCATE_RULES.punchMode, () => punch && !keep),
-    check(FALLOCATE_RULES.fbig, () => offset + len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.fbig, () => isBeyond(FALLOCATE_BOUNDS.fbig, endOf(offset, len))),
     check(FALLOCATE_RULES.keepSize, () => !keep),
     check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
-    check(FALLOCATE_RULES.beyond, () => !punch && offset + len > inode.size),
+    check(FALLOCATE_RULES.beyond, () => !punch && beyond(FALLOCATE_BOUNDS.beyond.accepts, allocEndOf(offset, len, inode))),
   ]);
   if (failure !== undefined) return refuse(s, failure);
   const start = offset / PAGE_SIZE;

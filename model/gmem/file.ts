@@ -2,12 +2,13 @@
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
 import type { OpOf } from "../../schema/ops.js";
 import { pagePieces } from "../bytes.js";
-import { MAP_STRIDE, PAGE_SIZE, isPageAligned } from "../consts.js";
+import { bound, beyond, isBeyond, outside } from "../bound.js";
+import { PAGE_SIZE, isPageAligned } from "../consts.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
-import { MM_RULES } from "../mm/ops.js";
+import { MM_BOUNDS, MM_RULES, windowExtent } from "../mm/ops.js";
 import { backingIndex, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
@@ -63,6 +64,36 @@ export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMA
   return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
 }
 
+/** Where a binding ends in the file, against the file's size (kvm_gmem_bind: offset + size > i_size_read). */
+const bindExtent = (offset: number, npages: number, inode: GmemInode): { value: number; limit: number } => ({ value: offset + npages * PAGE_SIZE, limit: inode.size });
+
+/** The bounds of guest_memfd creation and binding: the file's size below 2^63, a binding inside the file. */
+export const GMEM_BOUNDS = {
+  createSize: bound({
+    rule: GMEM_RULES.createSize,
+    ops: ["create_gmem"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (loff_t)",
+    accepts: "lt",
+    measure: (_s, op) => (op.size > 0 && isPageAligned(op.size) ? { value: op.size, limit: 2 ** 63 } : undefined),
+  }),
+  bindRange: bound({
+    rule: GMEM_RULES.bindRange,
+    ops: ["set_memory_region"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "the guest_memfd's size",
+    accepts: "le",
+    measure: (s, op) => {
+      const id = op.guest_memfd === undefined ? undefined : s.gmem.names.get(op.guest_memfd);
+      const offset = op.guest_memfd_offset ?? 0;
+      if (!op.flags.includes("GUEST_MEMFD") || id === undefined || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
+      return bindExtent(offset, op.memory_size / PAGE_SIZE, s.gmem.inodes[id]!);
+    },
+  }),
+};
+
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
@@ -74,7 +105,7 @@ export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
   const failure = firstFailure([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
     check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
-    check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
+    check(GMEM_RULES.createSize, () => op.size === 0 || !isPageAligned(op.size) || outside(GMEM_BOUNDS.createSize, s, op)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
@@ -109,7 +140,7 @@ export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | u
   const start = offset / PAGE_SIZE;
   const failure = firstFailure([
     check(GMEM_RULES.bindOtherVm, () => inode.vm !== vmId),
-    check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || offset + slot.npages * PAGE_SIZE > inode.size),
+    check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || beyond(GMEM_BOUNDS.bindRange.accepts, bindExtent(offset, slot.npages, inode))),
     check(GMEM_RULES.bindOverlap, () => spans(inode.bindings, start, start + slot.npages).length > 0),
   ]);
   if (failure !== undefined) return { ok: false, rule: failure };
@@ -162,7 +193,7 @@ export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
   const old = s.mm.maps.get(op.map);
   const failure = firstFailure([
     check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
+    check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),
     check(GMEM_RULES.mmapPrivate, () => op.shared === false),

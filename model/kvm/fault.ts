@@ -1,6 +1,7 @@
 // A guest access through KVM_RUN: completes through stage-2, or faults and exits, in each arch's check order.
 import type { OpOf } from "../../schema/ops.js";
 import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
@@ -36,6 +37,19 @@ export const FAULT_PATH_RULES = {
   hvaMap: rule("fault.hva-map", `${X86} (__kvm_mmu_faultin_pfn, kvm_mmu_hugepage_adjust); ${ARM} (user_mem_abort)`, "the fault maps the host page at the largest level the slot and host allow"),
 };
 
+/** A vCPU index against the vCPUs the VM has (config.vcpus). */
+export const FAULT_BOUNDS = {
+  vcpu: bound({
+    rule: FAULT_PATH_RULES.badVcpu,
+    ops: ["vcpu_access"],
+    unit: 1,
+    unitName: "vCPU",
+    limitName: "the vCPUs created (config.vcpus)",
+    accepts: "lt",
+    measure: (s, op) => ({ value: op.vcpu, limit: s.config.vcpus }),
+  }),
+};
+
 const memoryFault = (gpa: number, flags: readonly ExitFlagName[], errno: "EFAULT" | "EIO" | "EHWPOISON" | "ENOMEM" = "EFAULT"): Outcome => ({
   result: "exit",
   exit: "memory_fault",
@@ -59,7 +73,7 @@ interface Fault {
 export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   const vmId = s.kvm.names.get(op.vm);
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
-  if (op.vcpu >= s.config.vcpus) return refuse(s, FAULT_PATH_RULES.badVcpu);
+  if (outside(FAULT_BOUNDS.vcpu, s, op)) return refuse(s, FAULT_PATH_RULES.badVcpu);
   const vm = s.kvm.vms[vmId]!;
   const gfn = gfnOf(op.gpa);
   const attrPrivate = memIsPrivate(s, vm, gfn);

@@ -1,13 +1,14 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN, isPageAligned } from "../consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN, isPageAligned } from "../consts.js";
 import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
 import { EMPTY_RANGES } from "../ranges.js";
+import { bound, outside } from "../bound.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
-import { addWraps, slotAsId, slotId } from "../u64.js";
+import { slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
 import { VM_RULES, nrMemslotAsIds } from "./vm.js";
@@ -51,6 +52,133 @@ export const MEMSLOT_RULES = {
   userfaultEnable: rule("userfault.enable-zap", `${MAIN} (kvm_commit_memory_region, kvm_arch_userfault_enabled); ${V3_04}`, "turning USERFAULT on drops the slot's translations"),
 };
 
+const requestOf = (op: OpOf<"set_memory_region">): { hva: number; npages: number; baseGfn: number; gmemOffset: number } => ({
+  hva: userspaceAddr(op),
+  npages: op.memory_size / PAGE_SIZE,
+  baseGfn: op.guest_phys_addr / PAGE_SIZE,
+  gmemOffset: op.guest_memfd_offset ?? 0,
+});
+
+/** CREATE or MOVE: a request that installs the slot at a gfn range it did not cover (what overlap and max-gfn check). */
+function placement(s: State, op: OpOf<"set_memory_region">): { vm: Vm; baseGfn: number; npages: number } | undefined {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined || op.memory_size === 0) return undefined;
+  const vm = s.kvm.vms[vmId]!;
+  const old = vm.slots.find((sl) => sl.slot === op.slot);
+  const { baseGfn, npages } = requestOf(op);
+  return old === undefined || old.baseGfn !== baseGfn ? { vm, baseGfn, npages } : undefined;
+}
+
+/** The most pages the request shares with another slot of its address space (zero: adjacent, below zero: a gap). */
+function overlapPages(s: State, op: OpOf<"set_memory_region">): number | undefined {
+  const p = placement(s, op);
+  const others = p?.vm.slots.filter((sl) => sl.as === slotAsId(op.slot) && sl.slot !== op.slot) ?? [];
+  if (p === undefined || others.length === 0) return undefined;
+  return Math.max(...others.map((o) => Math.min(p.baseGfn + p.npages, o.baseGfn + o.npages) - Math.max(p.baseGfn, o.baseGfn)));
+}
+
+const REGION = "set_memory_region" as const;
+
+/** The numeric bounds of KVM_SET_USER_MEMORY_REGION2's checks, each in the unit its rule counts in. */
+export const MEMSLOT_BOUNDS = {
+  slotId: bound({
+    rule: MEMSLOT_RULES.slotId,
+    ops: [REGION],
+    unit: 1,
+    unitName: "slot id",
+    limitName: "KVM_USER_MEM_SLOTS",
+    accepts: "lt",
+    measure: (s, op) => ({ value: slotId(op.slot), limit: s.config.kernel.userMemSlots }),
+  }),
+  hva: bound({
+    rule: MEMSLOT_RULES.hva,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "TASK_SIZE (access_ok)",
+    accepts: "le",
+    measure: (s, op) => (isPageAligned(requestOf(op).hva) ? { value: requestOf(op).hva + op.memory_size, limit: TASK_SIZE[s.config.arch] } : undefined),
+  }),
+  gmemOffset: bound({
+    rule: MEMSLOT_RULES.gmemOffset,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (guest_memfd_offset + memory_size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => {
+      const { gmemOffset } = requestOf(op);
+      return op.flags.includes("GUEST_MEMFD") && isPageAligned(gmemOffset) ? { value: gmemOffset + op.memory_size, limit: TWO_64 } : undefined;
+    },
+  }),
+  asId: bound({
+    rule: MEMSLOT_RULES.asId,
+    ops: [REGION],
+    unit: 1,
+    unitName: "address space",
+    limitName: "kvm_arch_nr_memslot_as_ids",
+    accepts: "lt",
+    measure: (s, op) => {
+      const vmId = s.kvm.names.get(op.vm);
+      return vmId === undefined ? undefined : { value: slotAsId(op.slot), limit: nrMemslotAsIds(s, s.kvm.vms[vmId]!) };
+    },
+  }),
+  gpaWrap: bound({
+    rule: MEMSLOT_RULES.gpaWrap,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (guest_phys_addr + memory_size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => ({ value: op.guest_phys_addr + op.memory_size, limit: TWO_64 }),
+  }),
+  maxPages: bound({
+    rule: MEMSLOT_RULES.maxPages,
+    ops: [REGION],
+    unit: 1,
+    unitName: "page",
+    limitName: "KVM_MEM_MAX_NR_PAGES",
+    accepts: "le",
+    measure: (_s, op) => ({ value: requestOf(op).npages, limit: KVM_MEM_MAX_NR_PAGES }),
+  }),
+  bitmap: bound({
+    rule: MEMSLOT_RULES.bitmap,
+    ops: [REGION],
+    unit: 8,
+    unitName: "64-bit bitmap word",
+    limitName: "TASK_SIZE (access_ok of the bitmap, npages rounded up to 64)",
+    accepts: "le",
+    measure: (s, op) =>
+      op.flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number"
+        ? { value: op.userfault_bitmap + bitmapBytes(requestOf(op).npages), limit: TASK_SIZE[s.config.arch] }
+        : undefined,
+  }),
+  overlap: bound({
+    rule: MEMSLOT_RULES.overlap,
+    ops: [REGION],
+    unit: 1,
+    unitName: "page shared with another slot",
+    limitName: "0 (kvm_check_memslot_overlap: exclusive ends)",
+    accepts: "le",
+    measure: (s, op) => {
+      const pages = overlapPages(s, op);
+      return pages === undefined ? undefined : { value: pages, limit: 0 };
+    },
+  }),
+  maxGfn: bound({
+    rule: MEMSLOT_RULES.maxGfn,
+    ops: [REGION],
+    unit: 1,
+    unitName: "gfn",
+    limitName: "kvm_mmu_max_gfn (x86)",
+    accepts: "le",
+    measure: (s, op) => {
+      const p = placement(s, op);
+      return s.config.arch === "x86" && p !== undefined ? { value: p.baseGfn + p.npages - 1, limit: X86_MAX_GFN } : undefined;
+    },
+  }),
+};
+
 const FLAG_ORDER: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
 const canonicalFlags = (flags: readonly MemslotFlagName[]): readonly MemslotFlagName[] => FLAG_ORDER.filter((f) => flags.includes(f));
 
@@ -81,25 +209,25 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
   const vmId = s.kvm.names.get(op.vm);
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
   const vm = s.kvm.vms[vmId]!;
-  const k = s.config.kernel;
   const flags = canonicalFlags(op.flags);
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const gmemOffset = op.guest_memfd_offset ?? 0;
   const npages = size / PAGE_SIZE;
+  const b = MEMSLOT_BOUNDS;
   const failure = firstFailure([
     check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && flags.some((f) => f !== "LOG_DIRTY_PAGES" && f !== "READONLY")),
-    check(MEMSLOT_RULES.slotId, () => slotId(op.slot) >= k.userMemSlots),
+    check(MEMSLOT_RULES.slotId, () => outside(b.slotId, s, op)),
     check(MEMSLOT_RULES.flags, () => flags.some((f) => !validFlags(s, flags).includes(f))),
     check(MEMSLOT_RULES.sizeAlign, () => !isPageAligned(size)),
     check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
-    check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || hva + size > TASK_SIZE[s.config.arch]),
-    check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || addWraps(gmemOffset, size))),
-    check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= nrMemslotAsIds(s, vm)),
-    check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
-    check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
-    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" && op.userfault_bitmap + bitmapBytes(npages) > TASK_SIZE[s.config.arch]),
+    check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || outside(b.hva, s, op)),
+    check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || outside(b.gmemOffset, s, op))),
+    check(MEMSLOT_RULES.asId, () => outside(b.asId, s, op)),
+    check(MEMSLOT_RULES.gpaWrap, () => outside(b.gpaWrap, s, op)),
+    check(MEMSLOT_RULES.maxPages, () => outside(b.maxPages, s, op)),
+    check(MEMSLOT_RULES.bitmap, () => outside(b.bitmap, s, op)),
   ]);
   if (failure !== undefined) return refuse(s, failure);
 
@@ -110,15 +238,14 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
   const change = decided.change;
 
   const as = slotAsId(op.slot);
-  if ((change === "CREATE" || change === "MOVE") && vm.slots.some((sl) => sl.as === as && sl.slot !== op.slot && baseGfn < sl.baseGfn + sl.npages && sl.baseGfn < baseGfn + npages)) {
-    return refuse(s, MEMSLOT_RULES.overlap);
-  }
+  if ((change === "CREATE" || change === "MOVE") && outside(MEMSLOT_BOUNDS.overlap, s, op)) return refuse(s, MEMSLOT_RULES.overlap);
   const userfaultBitmap = flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
   const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
   if (change === "DELETE") return deleteSlot(s, vmId, old!);
-  if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset);
+  const pastMaxGfn = outside(MEMSLOT_BOUNDS.maxGfn, s, op);
+  if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset, pastMaxGfn);
   const updated: Memslot = { ...fresh, gmem: old!.gmem, gmemOnly: old!.gmemOnly };
-  return change === "MOVE" ? moveSlot(s, vmId, old!, updated) : flagsOnly(s, vmId, old!, updated);
+  return change === "MOVE" ? moveSlot(s, vmId, old!, updated, pastMaxGfn) : flagsOnly(s, vmId, old!, updated);
 }
 
 interface Request {
@@ -145,7 +272,8 @@ function classify(s: State, old: Memslot | undefined, req: Request): { change: C
   return { rule: MEMSLOT_RULES.noop };
 }
 
-function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number): StepResult {
+/** CREATE; pastMaxGfn: kvm_arch_prepare_memory_region (x86) refuses it after the guest_memfd bind. */
+function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number, pastMaxGfn: boolean): StepResult {
   let state = s;
   let created = slot;
   const fired: Rule[] = [MEMSLOT_RULES.create];
@@ -156,7 +284,7 @@ function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | un
     created = bound.slot;
     fired.push(GMEM_RULES.bind, ...bound.fired);
   }
-  if (beyondMaxGfn(s, slot)) return refuse(s, MEMSLOT_RULES.maxGfn);
+  if (pastMaxGfn) return refuse(s, MEMSLOT_RULES.maxGfn);
   const vm = state.kvm.vms[vmId]!;
   const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
   return result(withVm(state, vmId, next), { result: "ok" }, ...fired);
@@ -171,12 +299,10 @@ function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
 const enables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => !old.flags.includes(f) && next.flags.includes(f);
 const disables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => old.flags.includes(f) && !next.flags.includes(f);
 
-/** kvm_arch_prepare_memory_region (x86) for CREATE and MOVE: the slot must end at or below kvm_mmu_max_gfn(). */
-const beyondMaxGfn = (s: State, slot: Memslot): boolean => s.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
-
-function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot): StepResult {
+/** MOVE; pastMaxGfn: kvm_arch_prepare_memory_region (x86) refuses it after the zap. */
+function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot, pastMaxGfn: boolean): StepResult {
   const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
-  if (beyondMaxGfn(s, moved)) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
+  if (pastMaxGfn) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
   const vm = withSlots(flushed.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
   const extra = enables(old, moved, "USERFAULT") ? [MEMSLOT_RULES.userfaultEnable] : [];
   return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra);

@@ -1,6 +1,7 @@
 // Host page faults (handle_mm_fault), as taken by a user thread's access or by KVM's GUP of an hva, with the
 // userfaultfd hook points: MISSING/MINOR on a none PTE, WP on a write to a uffd-wp PTE, and PTE markers.
 import { match } from "ts-pattern";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
@@ -83,10 +84,28 @@ function anonFault(s: State, map: Mapping, index: number, write: boolean): HostF
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.anonAlloc] };
 }
 
+/** A file page's start against i_size: a fault at or past it gets SIGBUS (pages of the last, partial page are in). */
+const eofOf = (file: MemFile, fileIndex: number): Measured => ({ value: fileIndex * PAGE_SIZE, limit: file.size });
+
+export const FAULT_BOUNDS = {
+  sigbusEof: bound({
+    rule: FAULT_RULES.sigbusEof,
+    ops: ["access"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size",
+    accepts: "lt",
+    measure: (s, op) => {
+      const map = s.mm.maps.get(op.map);
+      return map?.backing.kind !== "memfd" ? undefined : eofOf(s.mm.files[map.backing.file]!, backingIndex(map, Math.floor(op.offset / PAGE_SIZE)));
+    },
+  }),
+};
+
 function fileFault(s: State, map: Mapping, fileId: number, index: number, write: boolean): HostFault {
   const file = s.mm.files[fileId]!;
   const fileIndex = backingIndex(map, index);
-  if (fileIndex * PAGE_SIZE >= file.size) return signal("SIGBUS", FAULT_RULES.sigbusEof);
+  if (isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(file, fileIndex))) return signal("SIGBUS", FAULT_RULES.sigbusEof);
   const cached = withFile(s, fileId, ensureCached(file, fileIndex));
   const span = folioSpan(map, index, file.folioPages);
   if (map.shared || !write) {
@@ -156,7 +175,7 @@ function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHo
   const st = around.state;
   const m = st.mm.maps.get(map.id)!;
   const b = m.backing;
-  if (b.kind === "memfd" && backingIndex(m, index) * PAGE_SIZE >= st.mm.files[b.file]!.size) return after(signal("SIGBUS", FAULT_RULES.sigbusEof));
+  if (b.kind === "memfd" && isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(st.mm.files[b.file]!, backingIndex(m, index)))) return after(signal("SIGBUS", FAULT_RULES.sigbusEof));
   const why = noneReason(st, m, index);
   if (why !== undefined) return after(handleUserfault(st, m, index, why.reason, write, origin, why.rule));
   const r = match(b)

@@ -1,6 +1,7 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
 import type { OpOf } from "../../schema/ops.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
+import { bound, isBeyond, outside, type Measured } from "../bound.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
@@ -73,6 +74,47 @@ export function memfd(s: State, op: OpOf<"memfd">): StepResult {
   return result({ ...s, mm: { ...s.mm, files: [...s.mm.files, file], names: withEntry(s.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
 }
 
+/** A mapping's pages (whole folios of a hugetlbfs file) in bytes, against its map id's window. */
+export const windowExtent = (pages: number): Measured => ({ value: pages * PAGE_SIZE, limit: MAP_STRIDE });
+
+const LOFF_LIMIT = 2 ** 63;
+const fallocLen = (op: OpOf<"file_fallocate">): Measured | undefined => (op.offset >= LOFF_LIMIT || op.len === 0 ? undefined : { value: op.len, limit: LOFF_LIMIT });
+
+/** mmap's window, and file fallocate's len and offset + len below 2^63. */
+export const MM_BOUNDS = {
+  window: bound({
+    rule: MM_RULES.mmapWindow,
+    ops: ["mmap"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "the map id's 1 TiB window (MAP_STRIDE)",
+    accepts: "le",
+    measure: (s, op) => {
+      const f = op.file === "anon" ? undefined : fileOf(s, op.file);
+      const folioPages = f?.file.folioPages ?? 1;
+      return op.length === 0 || (op.file !== "anon" && f === undefined) ? undefined : windowExtent(Math.ceil(pagesOf(op.length) / folioPages) * folioPages);
+    },
+  }),
+  fallocArgs: bound({
+    rule: MM_RULES.fallocArgs,
+    ops: ["file_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (len as loff_t)",
+    accepts: "lt",
+    measure: (_s, op) => fallocLen(op),
+  }),
+  fallocBig: bound({
+    rule: MM_RULES.fallocBig,
+    ops: ["file_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (s_maxbytes)",
+    accepts: "lt",
+    measure: (_s, op) => ({ value: op.offset + op.len, limit: LOFF_LIMIT }),
+  }),
+};
+
 export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   const anon = op.file === "anon";
   if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
@@ -83,7 +125,7 @@ export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   const old = s.mm.maps.get(op.map);
   const failure = firstFailure([
     check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
+    check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(MM_RULES.mmapHugeOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
@@ -316,8 +358,6 @@ export function madvise(s: State, op: OpOf<"madvise">, gmemPunch: GmemPunch): St
 }
 
 /** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
-const LOFF_LIMIT = 2 ** 63;
-
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
 export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult {
   const f = fileOf(s, op.file);
@@ -325,9 +365,9 @@ export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult 
   const punch = op.mode.includes("PUNCH_HOLE");
   const keep = op.mode.includes("KEEP_SIZE");
   const failure = firstFailure([
-    check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT),
+    check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || outside(MM_BOUNDS.fallocArgs, s, op)),
     check(MM_RULES.fallocMode, () => punch && !keep),
-    check(MM_RULES.fallocBig, () => op.offset + op.len >= LOFF_LIMIT),
+    check(MM_RULES.fallocBig, () => outside(MM_BOUNDS.fallocBig, s, op)),
   ]);
   if (failure !== undefined) return refuse(s, failure);
   if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);

@@ -3,6 +3,7 @@
 import type { OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
+import { bound, isBeyond, outside, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { gmemIsPrivate } from "../gmem/attributes.js";
 import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
@@ -89,10 +90,61 @@ interface Fill {
 const fileSize = (s: State, m: Mapping): number | undefined =>
   m.backing.kind === "memfd" ? s.mm.files[m.backing.file]!.size : m.backing.kind === "gmem" ? s.gmem.inodes[m.backing.inode]!.size : undefined;
 
-function pastEof(s: State, m: Mapping, index: number): boolean {
+/** A page's start in the backing file against i_size (undefined for anonymous memory). */
+function eofOf(s: State, m: Mapping, index: number): Measured | undefined {
   const size = fileSize(s, m);
-  return size !== undefined && backingIndex(m, index) * PAGE_SIZE >= size;
+  return size === undefined ? undefined : { value: backingIndex(m, index) * PAGE_SIZE, limit: size };
 }
+
+const pastEof = (s: State, m: Mapping, index: number): boolean => isBeyond(IOCTL_BOUNDS.eof, eofOf(s, m, index));
+
+/** The last page of an mfill's range: its start against i_size, and its end against the end of the VMA it starts in. */
+function lastPage(s: State, op: MfillOp): { m: Mapping; start: number; n: number } | undefined {
+  const m = s.mm.maps.get(op.map);
+  return m === undefined || op.len === 0 || op.offset % PAGE_SIZE !== 0 || op.len % PAGE_SIZE !== 0 ? undefined : { m, start: op.offset / PAGE_SIZE, n: op.len / PAGE_SIZE };
+}
+
+const MFILL_OPS = ["uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison"] as const;
+
+export const IOCTL_BOUNDS = {
+  vmaEnd: bound({
+    rule: IOCTL_RULES.vmaEnd,
+    ops: MFILL_OPS,
+    unit: 1,
+    unitName: "page",
+    limitName: "the end of dst's VMA",
+    accepts: "le",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      const vma = p === undefined ? undefined : vmaAt(p.m, p.start);
+      return p === undefined || vma === undefined ? undefined : { value: p.start + p.n, limit: vma.end };
+    },
+  }),
+  eof: bound({
+    rule: IOCTL_RULES.eof,
+    ops: ["uffdio_copy", "uffdio_zeropage", "uffdio_poison"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size",
+    accepts: "lt",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      return p === undefined ? undefined : eofOf(s, p.m, p.start + p.n - 1);
+    },
+  }),
+  continueEof: bound({
+    rule: IOCTL_RULES.continueEof,
+    ops: ["uffdio_continue"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size (shmem)",
+    accepts: "lt",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      return p === undefined || memType(s, p.m) !== "shmem" ? undefined : eofOf(s, p.m, p.start + p.n - 1);
+    },
+  }),
+};
 
 function fileCached(s: State, m: Mapping, index: number): boolean {
   if (m.backing.kind === "memfd") return get(s.mm.files[m.backing.file]!.present, backingIndex(m, index)) === true;
@@ -139,7 +191,7 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
   const marker = get(markersOf(m), i);
   const shared = m.shared && f.type !== "anon";
   if (f.kind === "continue") {
-    if (f.type === "shmem" && pastEof(s, m, i)) return stop(IOCTL_RULES.continueEof);
+    if (f.type === "shmem" && isBeyond(IOCTL_BOUNDS.continueEof, eofOf(s, m, i))) return stop(IOCTL_RULES.continueEof);
     if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole);
     if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
     // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
@@ -204,7 +256,7 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   const n = op.len / PAGE_SIZE;
   const vma = m === undefined ? undefined : vmaAt(m, start);
   if (m === undefined || vma === undefined) return failed(IOCTL_RULES.noVma);
-  if (start + n > vma.end) return failed(IOCTL_RULES.vmaEnd);
+  if (outside(IOCTL_BOUNDS.vmaEnd, s, op)) return failed(IOCTL_RULES.vmaEnd);
   if (vma.reg === undefined) return failed(IOCTL_RULES.unregistered);
   const wp = op.mode?.includes("WP") === true;
   if (wp && !hasMode(vma.reg, "WP")) return failed(IOCTL_RULES.wpMode);

@@ -1,6 +1,7 @@
 // UFFDIO_REGISTER / UFFDIO_UNREGISTER over the VMAs of one mapping window, in the kernel's check order, and the
 // registration teardown of close.
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
 import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
@@ -59,11 +60,26 @@ export const REGISTER_RULES = {
   ),
 };
 
-/** validate_range for the range ioctls: the window address of the map plus offset. */
+/** The end of a range ioctl's range (the window address of the map plus offset and len) against TASK_SIZE. */
+const rangeEnd = (s: State, map: string, offset: number, len: number): Measured => ({ value: mapBase(map) + offset + len, limit: TASK_SIZE[s.config.arch] });
+
+type RangeOp = OpOf<"uffd_register" | "uffd_unregister" | "uffdio_continue" | "uffdio_copy" | "uffdio_zeropage" | "uffdio_poison" | "uffdio_writeprotect" | "uffdio_wake">;
+
+export const RANGE_BOUNDS = {
+  range: bound({
+    rule: REGISTER_RULES.range,
+    ops: ["uffd_register", "uffd_unregister", "uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison", "uffdio_writeprotect", "uffdio_wake"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "TASK_SIZE (validate_range)",
+    accepts: "le",
+    measure: (s, op: RangeOp) => (op.offset % PAGE_SIZE !== 0 || op.len % PAGE_SIZE !== 0 || op.len === 0 ? undefined : rangeEnd(s, op.map, op.offset, op.len)),
+  }),
+};
+
+/** validate_range for the range ioctls: aligned, not empty, ending at or below TASK_SIZE. */
 export function badRange(s: State, map: string, offset: number, len: number): boolean {
-  const start = mapBase(map) + offset;
-  const top = TASK_SIZE[s.config.arch];
-  return offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || start >= top || len > top - start;
+  return offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || isBeyond(RANGE_BOUNDS.range, rangeEnd(s, map, offset, len));
 }
 
 const sortModes = (modes: readonly UffdModeName[]): UffdModeName[] => MODE_ORDER.filter((m) => modes.includes(m));
