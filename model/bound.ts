@@ -11,6 +11,8 @@ export type Accepts = "le" | "lt" | "ge" | "gt";
 export interface Measured {
   readonly value: number;
   readonly limit: number;
+  /** The unit when it depends on the state (a folio of the file), in place of the bound's. */
+  readonly unit?: number;
 }
 
 export interface Bound<K extends Op["op"] = Op["op"]> {
@@ -61,7 +63,8 @@ export const outside = <K extends Op["op"]>(b: Bound<K>, s: State, op: OpOf<K>):
  * "bound" and "bound+1". For "le" and "ge" the bound itself is accepted; for "lt" and "gt" it is the first refused.
  */
 export function offsetOf(b: { readonly accepts: Accepts; readonly unit: number }, m: Measured): number {
-  return b.accepts === "le" || b.accepts === "lt" ? (m.value - m.limit) / b.unit : (m.limit - m.value) / b.unit;
+  const unit = m.unit ?? b.unit;
+  return b.accepts === "le" || b.accepts === "lt" ? (m.value - m.limit) / unit : (m.limit - m.value) / unit;
 }
 
 /** The offsets of the last accepted value and of the first refused one. */

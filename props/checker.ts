@@ -6,6 +6,7 @@ import { createSystem, type System } from "../impl/system.js";
 import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
+import { boundSamples } from "./bounds.js";
 import { sameOutcome } from "./outcomes.js";
 import { sameState, stateHash } from "./state-compare.js";
 import type { Stats } from "./stats.js";
@@ -89,6 +90,7 @@ export class Checker {
     const post = await this.guarded("impl", op, () => this.system.abstract());
     this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
     this.stats?.recordStep(r.fired);
+    if (this.stats !== undefined) this.stats.recordBounds(boundSamples(this.model, op, r));
     for (const inv of INVARIANTS) {
       if (!this.enabled(inv.name)) continue;
       const v = inv.kind === "state" ? inv.check(post) : inv.check(pre, op, outcome, post);

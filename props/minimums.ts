@@ -3,8 +3,10 @@
 // overlap, or an errno rule or exit no generated sequence reached proves nothing, so `faultline check` fails,
 // naming it, when a count is below its minimum. The minimums are half the smallest count of the default check
 // over seeds 1..6 (npm run coverage:minimums -- 1 6, docs/COVERAGE.md), so that any seed meets them.
+import { BOUNDS } from "../model/bounds-index.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
+import { edgeCounts } from "./bounds.js";
 import type { Stats } from "./stats.js";
 
 /** Minimum non-vacuous evaluations of every invariant of model/ over the default check. */
@@ -189,7 +191,13 @@ export const EXIT_KINDS: Readonly<Record<string, { readonly rule: string; readon
   "KVM_EXIT_MEMORY_FAULT: USERFAULT": { rule: "userfault.exit", minimum: 1278 },
 };
 
-export type CoverageKind = "invariant" | "linearizability" | "rule" | "exit";
+/**
+ * Per bounded rule (props/bounds.ts): how often its last accepted value was accepted and its first refused value
+ * refused, the smaller of the two counting. A minimum of 1 at least: every bound is covered on both sides.
+ */
+export const BOUND_MINIMUMS: Readonly<Record<string, number>> = {};
+
+export type CoverageKind = "invariant" | "linearizability" | "rule" | "exit" | "bound";
 
 export interface CoverageLine {
   readonly kind: CoverageKind;
@@ -204,6 +212,8 @@ export interface CoverageLine {
   readonly errno?: string;
   /** Why an errno rule is not required. */
   readonly unreachable?: string;
+  /** A bound's counts: accepted at bound-1, bound, bound+1, then refused at the same three. */
+  readonly sides?: readonly number[];
 }
 
 export interface Coverage {
@@ -220,7 +230,9 @@ const met = (l: CoverageLine): boolean => l.minimum === undefined || l.count >= 
 export function coverageOf(suites: readonly { readonly suite: string; readonly stats: Stats }[]): Coverage {
   const invariants = new Map<string, { checked: number; nonVacuous: number }>();
   const rules = new Map<string, number>();
+  const bounds = new Map<string, number[]>();
   for (const { stats } of suites) {
+    for (const [k, v] of stats.bounds) bounds.set(k, (bounds.get(k) ?? [0, 0, 0, 0, 0, 0]).map((n, i) => n + v[i]!));
     for (const [k, v] of stats.invariants) {
       const c = invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
       invariants.set(k, { checked: c.checked + v.checked, nonVacuous: c.nonVacuous + v.nonVacuous });
@@ -239,6 +251,10 @@ export function coverageOf(suites: readonly { readonly suite: string; readonly s
     lines.push({ kind: "linearizability", name: `${LINEARIZABLE}@${suite}`, count: c?.nonVacuous ?? 0, checked: c?.checked ?? 0, ...(minimum === undefined ? {} : { minimum }) });
   }
   for (const [kind, e] of Object.entries(EXIT_KINDS)) lines.push({ kind: "exit", name: kind, count: rules.get(e.rule) ?? 0, minimum: e.minimum });
+  for (const [id, b] of [...BOUNDS].sort(([x], [y]) => x.localeCompare(y))) {
+    const sides = bounds.get(id) ?? [0, 0, 0, 0, 0, 0];
+    lines.push({ kind: "bound", name: id, count: edgeCounts(b, sides).covered, minimum: BOUND_MINIMUMS[id] ?? 1, sides });
+  }
   for (const r of [...RULES.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     const count = rules.get(r.id) ?? 0;
     const why = UNREACHABLE[r.id];
@@ -251,4 +267,6 @@ export function coverageOf(suites: readonly { readonly suite: string; readonly s
 
 /** One line per unmet minimum, naming it. */
 export const describeUnmet = (l: CoverageLine): string =>
-  `${l.kind} ${l.name}: ${l.kind === "invariant" || l.kind === "linearizability" ? "non-vacuous" : "reached"} ${l.count} times, minimum ${l.minimum}`;
+  l.kind === "bound"
+    ? `bound ${l.name}: both sides of the edge reached ${l.count} times, minimum ${l.minimum}`
+    : `${l.kind} ${l.name}: ${l.kind === "invariant" || l.kind === "linearizability" ? "non-vacuous" : "reached"} ${l.count} times, minimum ${l.minimum}`;

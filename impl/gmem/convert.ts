@@ -72,7 +72,9 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
   // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a wrapping range also fails the i_size check below, with the same EINVAL
   if (op.offset + op.size >= 2 ** 64) return EINVAL;
   if (op.offset % PAGE_SIZE !== 0 || op.size % PAGE_SIZE !== 0) return EINVAL;
-  if (op.offset >= inode.size || op.offset + op.size > inode.size) return EINVAL;
+  const rangeEnd = op.offset + op.size;
+  // gmem.convert-beyond: the range may end at i_size; the seeded slip refuses the file's last pages.
+  if (op.offset >= inode.size || (ctx.bugs.has("gmem-convert-end-exclusive") ? rangeEnd >= inode.size : rangeEnd > inode.size)) return EINVAL;
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const locked = !ctx.bugs.has("gmem-convert-unlocked");

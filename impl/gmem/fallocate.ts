@@ -2,6 +2,7 @@
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
+import type { BugId } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { GmemCtx } from "./convert.js";
 import type { GmemInode } from "./gmem.js";
@@ -47,9 +48,10 @@ export function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: Op
 export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number, h: Hooks): Promise<Outcome> {
   const punch = mode.includes("PUNCH_HOLE");
   const keep = mode.includes("KEEP_SIZE");
-  if (offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT) return { errno: "EINVAL" };
+  const below = (x: number, slip: BugId): boolean => (ctx.bugs.has(slip) ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
+  if (offset >= LOFF_LIMIT || len === 0 || !below(len, "gmem-fallocate-len-inclusive")) return { errno: "EINVAL" };
   if (punch && !keep) return { errno: "EOPNOTSUPP" };
-  if (offset + len >= LOFF_LIMIT) return { errno: "EFBIG" };
+  if (!below(offset + len, "gmem-fallocate-efbig-inclusive")) return { errno: "EFBIG" };
   if (!keep) return { errno: "EOPNOTSUPP" };
   const folioBytes = inode.folioPages * PAGE_SIZE;
   if (offset % folioBytes !== 0 || len % folioBytes !== 0) return { errno: "EINVAL" };
@@ -62,7 +64,8 @@ export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number,
     if (start < last) await punchHole(ctx, inode, id, start, last, h);
     return { result: "ok" };
   }
-  if (offset + len > inode.size) return { errno: "EINVAL" };
+  // gmem.allocate-beyond: allocation may end at i_size; the seeded slip refuses the file's last folio.
+  if (ctx.bugs.has("gmem-allocate-end-exclusive") ? offset + len >= inode.size : offset + len > inode.size) return { errno: "EINVAL" };
   await allocate(inode, start, end, h);
   return { result: "ok" };
 }

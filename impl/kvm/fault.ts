@@ -45,7 +45,8 @@ const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: 
 const privateFlag = (p: boolean): ExitFlagName[] => (p ? ["PRIVATE"] : []);
 
 export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access">, h: Hooks): Promise<Outcome> {
-  if (op.vcpu >= kvm.config.vcpus) return { errno: "EBADF" };
+  // vcpu.ebadf: vCPU fds 0 .. vcpus-1; the seeded slip lets index vcpus through.
+  if (op.vcpu >= kvm.config.vcpus + (ctx.bugs.has("vcpu-index-inclusive") ? 1 : 0)) return { errno: "EBADF" };
   const gfn = Math.floor(op.gpa / PAGE_SIZE);
   const write = op.kind === "write";
   for (;;) {

@@ -1,10 +1,10 @@
 // kvm_vm_ioctl_set_memory_region -> kvm_set_memory_region -> kvm_set_memslot, with the INVALID slot, the SRCU
 // synchronizations and the commit-time arch work where the kernel does them.
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN } from "../../model/consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import type { Bugs } from "../bugs.js";
+import type { BugId, Bugs } from "../bugs.js";
 import { gmemBind, gmemUnbind, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { Bitmap } from "../util/bitmap.js";
@@ -19,7 +19,9 @@ export interface MemslotCtx extends MmuCtx {
 
 const EINVAL: Outcome = { errno: "EINVAL" };
 const OK: Outcome = { result: "ok" };
-const TWO_64 = 2 ** 64;
+
+/** a + b >= 2^64 (doubles hold 2^64 exactly, 2^64 - 1 not); the seeded slips let a sum of exactly 2^64 through. */
+const wraps = (sum: number, slip: number): boolean => (slip === 0 ? sum >= TWO_64 : sum > TWO_64);
 
 function flagBits(names: readonly string[]): number {
   return names.reduce((bits, n) => bits | MEM[n as keyof typeof MEM], 0);
@@ -39,7 +41,8 @@ function validFlags(kvm: Kvm, requested: number): number {
 export async function setMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
   const flags = flagBits(op.flags);
   if (op.ioctl === "REGION" && flags & ~(MEM.LOG_DIRTY_PAGES | MEM.READONLY)) return EINVAL;
-  if (op.slot % 65536 >= kvm.config.kernel.userMemSlots) return EINVAL;
+  // memslot.slot-id; the seeded slip compares with > and takes id KVM_USER_MEM_SLOTS.
+  if (op.slot % 65536 >= kvm.config.kernel.userMemSlots + (ctx.bugs.has("memslot-slot-id-inclusive") ? 1 : 0)) return EINVAL;
   await kvm.slotsLock.lock(h);
   try {
     return await kvmSetMemoryRegion(ctx, kvm, vmId, op, flags, h);
@@ -57,11 +60,18 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   const npages = size / PAGE_SIZE;
   if (flags & ~validFlags(kvm, flags)) return EINVAL;
   if (size % PAGE_SIZE !== 0 || op.guest_phys_addr % PAGE_SIZE !== 0) return EINVAL;
-  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch]) return EINVAL;
-  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size >= TWO_64)) return EINVAL;
-  if (asId >= kvm.nrMemslotAsIds || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
+  const slip = (id: BugId): number => (ctx.bugs.has(id) ? 1 : 0);
+  // memslot.hva: access_ok(userspace_addr, memory_size) takes a range ending at TASK_SIZE.
+  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch] - slip("memslot-hva-end-exclusive")) return EINVAL;
+  // memslot.gmem-offset, memslot.as-id, memslot.gpa-wrap, memslot.max-pages.
+  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || wraps(gmemOffset + size, slip("memslot-gmem-offset-wrap-inclusive")))) return EINVAL;
+  if (asId >= kvm.nrMemslotAsIds + slip("memslot-as-id-inclusive")) return EINVAL;
+  if (wraps(op.guest_phys_addr + size, slip("memslot-gpa-wrap-inclusive"))) return EINVAL;
+  if (npages > KVM_MEM_MAX_NR_PAGES - slip("memslot-max-pages-exclusive")) return EINVAL;
   const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
-  if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + Math.ceil(npages / 64) * 8 > TASK_SIZE[arch]) return EINVAL;
+  // memslot.userfault-bitmap: one bit per page, rounded up to whole 64-bit words; the seeded slip rounds down.
+  const words = ctx.bugs.has("userfault-bitmap-words-floor") ? Math.floor(npages / 64) : Math.ceil(npages / 64);
+  if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + words * 8 > TASK_SIZE[arch]) return EINVAL;
 
   const slots = kvm.memslots[asId]!;
   const old = slots.get(op.slot);
@@ -95,8 +105,9 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   return OK;
 }
 
-/** x86 kvm_arch_prepare_memory_region: CREATE and MOVE must end at or below kvm_mmu_max_gfn(). */
-const beyondMaxGfn = (kvm: Kvm, slot: ImplMemslot): boolean => kvm.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
+/** x86 kvm_arch_prepare_memory_region: CREATE and MOVE must end at or below kvm_mmu_max_gfn() (memslot.max-gfn). */
+const beyondMaxGfn = (ctx: MemslotCtx, kvm: Kvm, slot: ImplMemslot): boolean =>
+  kvm.config.arch === "x86" && slot.baseGfn + slot.npages - (ctx.bugs.has("memslot-max-gfn-exclusive") ? 0 : 1) > X86_MAX_GFN;
 
 /** kvm_check_memslot_overlap. */
 function overlaps(ctx: MemslotCtx, slots: Memslots, next: ImplMemslot): boolean {
@@ -118,11 +129,11 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
     const g = op.guest_memfd === undefined ? undefined : ctx.gmemByName(op.guest_memfd);
     if (g === undefined) return op.guest_memfd === undefined ? EINVAL : { errno: "EBADF" };
     const offset = op.guest_memfd_offset ?? 0;
-    const bound = await gmemBind(g.inode, vmId, next.slot, next.npages, offset, h);
+    const bound = await gmemBind(ctx.bugs, g.inode, vmId, next.slot, next.npages, offset, h);
     if (bound !== "ok") return bound;
     slot = { ...next, gmem: { inode: g.id, pgoff: offset / PAGE_SIZE }, gmemOnly: g.inode.flags.includes("MMAP") };
   }
-  if (beyondMaxGfn(kvm, slot)) {
+  if (beyondMaxGfn(ctx, kvm, slot)) {
     if (slot.gmem !== null) gmemUnbind(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff, slot.npages);
     return EINVAL;
   }
@@ -154,7 +165,7 @@ async function kvmDeleteMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: 
 async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
   // The seeded mistake flushes the destination's range: kvm_mmu_zap_all_fast (x86's quirk) hides it.
   const invalid = await invalidateMemslot(ctx, kvm, old, h, true, ctx.bugs.has("memslot-move-flush-new") ? next : old);
-  if (beyondMaxGfn(kvm, next)) {
+  if (beyondMaxGfn(ctx, kvm, next)) {
     // kvm_prepare_memory_region failed after the zap: the old slot is reactivated, the zap is not undone.
     await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, old), h);
     return EINVAL;

@@ -3,7 +3,7 @@ import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import type { Bugs } from "../bugs.js";
+import type { BugId, Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import { RwLock } from "../locks.js";
 import { fillPage, readPage } from "../util/pagedata.js";
@@ -102,7 +102,8 @@ export class Mm {
     if (!anon && f === undefined) return { errno: "EBADF" };
     const fp = f?.file.folioPages ?? 1;
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
-    if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+    // faultline.map-window: a mapping may fill its window; the seeded slip refuses one that does.
+    if (op.length === 0 || (this.bugs.has("mmap-window-exclusive") ? pages * PAGE_SIZE >= MAP_STRIDE : pages * PAGE_SIZE > MAP_STRIDE)) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
     if (op.offset % (fp * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
     const shared = op.shared ?? !anon;
@@ -251,7 +252,7 @@ export class Mm {
     if (marker === "poison") return SIGBUS;
     if (!write) this.faultAround(map, index);
     const b = map.backing;
-    if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
+    if (b.kind === "memfd" && this.pastEof(this.files[b.file]!, map.backingIndex(index))) return SIGBUS;
     const reason = this.noneReason(map, index);
     if (reason !== undefined) return this.userfault(map, index, reason, write, origin, h, () => map.pte(index) === undefined);
     const r = b.kind === "gmem" ? await this.gmem.hostFault(map, index, write, h) : b.kind === "anon" ? await this.anonFault(map, index, write, undefined, h) : await this.fileFault(map, this.files[b.file]!, index, write, undefined, h);
@@ -326,10 +327,15 @@ export class Mm {
     return { kind: "mapped", folio: target, sub: 0, writable: true };
   }
 
+  /** mm.sigbus-eof: a fault at or past i_size (shmem_get_folio_gfp, hugetlb_no_page); the seeded slip maps the page at i_size. */
+  private pastEof(file: MemFile, fileIndex: number): boolean {
+    return this.bugs.has("shmem-fault-eof-inclusive") ? fileIndex * PAGE_SIZE > file.size : fileIndex * PAGE_SIZE >= file.size;
+  }
+
   /** shmem_fault / hugetlb_no_page, then finish_fault (orig none), or the COW of do_cow_fault / wp_page_copy. */
   private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, orig: Pte | undefined, h: Hooks): Promise<Pass> {
     const fileIndex = map.backingIndex(index);
-    if (fileIndex * PAGE_SIZE >= file.size) return SIGBUS;
+    if (this.pastEof(file, fileIndex)) return SIGBUS;
     const cached = file.getOrAlloc(fileIndex);
     const key = map.keyOf(index);
     if (map.shared || !write) {
@@ -507,9 +513,11 @@ export class Mm {
     if (f === undefined) return { errno: "EBADF" };
     const punch = op.mode.includes("PUNCH_HOLE");
     const keep = op.mode.includes("KEEP_SIZE");
-    if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
+    const below = (x: number, slip: BugId): boolean => (this.bugs.has(slip) ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
+    if (op.offset >= LOFF_LIMIT || op.len === 0 || !below(op.len, "file-fallocate-len-inclusive")) return { errno: "EINVAL" };
     if (punch && !keep) return { errno: "EOPNOTSUPP" };
-    if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
+    // The seeded slip rounds the end up a page before comparing: a range ending one page below s_maxbytes is refused.
+    if (op.offset + op.len + (this.bugs.has("file-fallocate-efbig-early") ? PAGE_SIZE : 0) >= LOFF_LIMIT) return { errno: "EFBIG" };
     if (punch) {
       await this.punchHole(f.id, op.offset, op.len, h);
       return { result: "ok" };

@@ -96,7 +96,7 @@ export class Uffd {
     const ctx = this.ctx(op.uffd);
     if (ctx === undefined) return { errno: "EBADF", [field]: null };
     const wp = op.mode?.includes("WP") === true;
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || (wp && kind !== "continue" && kind !== "copy")) return { errno: "EINVAL", [field]: null };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len) || (wp && kind !== "continue" && kind !== "copy")) return { errno: "EINVAL", [field]: null };
     const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
     const r = await mfillAtomic(this.env.mm, this.env.bugs, this.env.config.kernel.uffdGuestMemfd, { kind, map: op.map, offset: op.offset, len: op.len, wp, byte }, h);
     if (r.bytes === 0) return { errno: r.errno!, [field]: -ERRNO[r.errno!]! };
@@ -113,7 +113,7 @@ export class Uffd {
     if (ctx === undefined) return { errno: "EBADF" };
     const enable = op.mode?.includes("WP") === true;
     const dontwake = op.mode?.includes("DONTWAKE") === true;
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || (enable && dontwake)) return { errno: "EINVAL" };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len) || (enable && dontwake)) return { errno: "EINVAL" };
     const errno = await mwriteprotectRange(this.env.mm, this.env.mm.maps.get(op.map), op.offset, op.len, enable, h);
     if (errno !== undefined) return { errno };
     if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
@@ -123,7 +123,7 @@ export class Uffd {
   async wake(op: OpOf<"uffdio_wake">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
     if (ctx === undefined) return { errno: "EBADF" };
-    if (!validRange(this.env.config, op.map, op.offset, op.len)) return { errno: "EINVAL" };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len)) return { errno: "EINVAL" };
     await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
     return { result: "ok" };
   }

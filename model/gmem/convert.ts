@@ -5,8 +5,8 @@ import type { Op, OpOf } from "../../schema/ops.js";
 import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
 import { assign, covers, some, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { findSlot } from "../kvm/memslot.js";
 import { backingIndex } from "../mm/pages.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
@@ -101,7 +101,7 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   const inode = s.gmem.inodes[id]!;
   const k = s.config.kernel;
   const toPrivate = op.to === "private";
-  const failure = firstFailure([
+  const v = validate([
     check(CONVERT_RULES.noIoctl, () => !k.gmemInplaceConversion || s.config.gmemDesign !== "v7"),
     check(CONVERT_RULES.vmAttributes, () => !gmemOwnsAttributes(s.config)),
     check(CONVERT_RULES.unsupported, () => toPrivate && !vmHasPrivateMem(s.kvm.vms[inode.vm]!)),
@@ -109,7 +109,7 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
     check(CONVERT_RULES.align, () => !isPageAligned(op.offset) || !isPageAligned(op.size)),
     check(CONVERT_RULES.beyond, () => op.offset >= inode.size || outside(CONVERT_BOUNDS.beyond, s, op)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const already = toPrivate ? !some(inode.shared, start, end) : covers(inode.shared, start, end);

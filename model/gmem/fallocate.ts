@@ -4,8 +4,8 @@ import { beyond, bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
-import { check, firstFailure, rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { withInode } from "./file.js";
 import { getFolio } from "./folio.js";
 import { unmapHost, zapBindings } from "./invalidate.js";
@@ -45,7 +45,7 @@ const inodeOf = (s: State, name: string): GmemInode | undefined => {
 /** The measured quantities of fallocate's bounded checks, shared by the checks and their bounds. */
 const lenOf = (offset: number, len: number): Measured | undefined => (offset >= LOFF_LIMIT || len === 0 ? undefined : { value: len, limit: LOFF_LIMIT });
 const endOf = (offset: number, len: number): Measured => ({ value: offset + len, limit: LOFF_LIMIT });
-const allocEndOf = (offset: number, len: number, inode: GmemInode): Measured => ({ value: offset + len, limit: inode.size });
+const allocEndOf = (offset: number, len: number, inode: GmemInode): Measured => ({ value: offset + len, limit: inode.size, unit: inode.folioPages * PAGE_SIZE });
 
 /** len and offset + len below 2^63, an allocation inside the file, in folios. */
 export const FALLOCATE_BOUNDS = {
@@ -71,7 +71,7 @@ export const FALLOCATE_BOUNDS = {
     rule: FALLOCATE_RULES.beyond,
     ops: ["gmem_fallocate"],
     unit: PAGE_SIZE,
-    unitName: "page (whole folios by then)",
+    unitName: "folio",
     limitName: "the guest_memfd's size",
     accepts: "le",
     measure: (s, op) => {
@@ -114,7 +114,7 @@ export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate"
   const punch = mode.includes("PUNCH_HOLE");
   const keep = mode.includes("KEEP_SIZE");
   const folioBytes = inode.folioPages * PAGE_SIZE;
-  const failure = firstFailure([
+  const v = validate([
     check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || isBeyond(FALLOCATE_BOUNDS.args, lenOf(offset, len))),
     check(FALLOCATE_RULES.punchMode, () => punch && !keep),
     check(FALLOCATE_RULES.fbig, () => isBeyond(FALLOCATE_BOUNDS.fbig, endOf(offset, len))),
@@ -122,7 +122,7 @@ export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate"
     check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
     check(FALLOCATE_RULES.beyond, () => !punch && beyond(FALLOCATE_BOUNDS.beyond.accepts, allocEndOf(offset, len, inode))),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = offset / PAGE_SIZE;
   const end = start + len / PAGE_SIZE;
   if (punch) {

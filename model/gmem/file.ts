@@ -12,8 +12,8 @@ import { MM_BOUNDS, MM_RULES, windowExtent } from "../mm/ops.js";
 import { backingIndex, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { folioPagesOf, getFolio } from "./folio.js";
 import { zapBindings } from "./invalidate.js";
@@ -102,13 +102,13 @@ export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
   const folioPages = folioPagesOf(s.config);
-  const failure = firstFailure([
+  const v = validate([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
     check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
     check(GMEM_RULES.createSize, () => op.size === 0 || !isPageAligned(op.size) || outside(GMEM_BOUNDS.createSize, s, op)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
   const inode: GmemInode = {
     vm: vmId,
@@ -138,12 +138,12 @@ export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | u
   if (id === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
   const inode = s.gmem.inodes[id]!;
   const start = offset / PAGE_SIZE;
-  const failure = firstFailure([
+  const v = validate([
     check(GMEM_RULES.bindOtherVm, () => inode.vm !== vmId),
     check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || beyond(GMEM_BOUNDS.bindRange.accepts, bindExtent(offset, slot.npages, inode))),
     check(GMEM_RULES.bindOverlap, () => spans(inode.bindings, start, start + slot.npages).length > 0),
   ]);
-  if (failure !== undefined) return { ok: false, rule: failure };
+  if (v.failure !== undefined) return { ok: false, rule: v.failure };
   const end = start + slot.npages;
   const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, end, { vm: vmId, slot: slot.slot }) };
   const faultable = rfc2024(s.config) && vmHasPrivateMem(s.kvm.vms[vmId]!);
@@ -191,14 +191,14 @@ export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
   const inode = s.gmem.inodes[id]!;
   const pages = Math.ceil(op.length / PAGE_SIZE);
   const old = s.mm.maps.get(op.map);
-  const failure = firstFailure([
+  const v = validate([
     check(MM_RULES.mmapLen, () => op.length === 0),
     check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),
     check(GMEM_RULES.mmapPrivate, () => op.shared === false),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const map: Mapping = {
     id: op.map,
     base: mapBase(op.map),

@@ -6,8 +6,8 @@ import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { assign, covers, spans } from "../ranges.js";
-import { check, firstFailure, rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { mapStage2, zapRange } from "./mmu.js";
 import { VM_RULES } from "./vm.js";
 
@@ -45,14 +45,14 @@ export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">)
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
   const vm = s.kvm.vms[vmId]!;
   const wantsPrivate = op.attributes.includes("PRIVATE");
-  const failure = firstFailure([
+  const v = validate([
     check(ATTRIBUTE_RULES.noIoctl, () => !s.config.kernel.memoryAttributes),
     check(ATTRIBUTE_RULES.flags, () => (op.flags ?? 0) !== 0),
     check(ATTRIBUTE_RULES.unsupported, () => wantsPrivate && !vmHasPrivateMem(vm)),
     check(ATTRIBUTE_RULES.range, () => op.size === 0 || outside(ATTRIBUTE_BOUNDS.range, s, op)),
     check(ATTRIBUTE_RULES.align, () => !isPageAligned(op.address) || !isPageAligned(op.size)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = op.address / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const already = wantsPrivate ? covers(vm.attributes, start, end) : spans(vm.attributes, start, end).length === 0;

@@ -38,7 +38,7 @@ export const FAULT_PATH_RULES = {
 };
 
 /** A vCPU index against the vCPUs the VM has (config.vcpus). */
-export const FAULT_BOUNDS = {
+export const VCPU_BOUNDS = {
   vcpu: bound({
     rule: FAULT_PATH_RULES.badVcpu,
     ops: ["vcpu_access"],
@@ -73,7 +73,7 @@ interface Fault {
 export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   const vmId = s.kvm.names.get(op.vm);
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
-  if (outside(FAULT_BOUNDS.vcpu, s, op)) return refuse(s, FAULT_PATH_RULES.badVcpu);
+  if (outside(VCPU_BOUNDS.vcpu, s, op)) return refuse(s, FAULT_PATH_RULES.badVcpu);
   const vm = s.kvm.vms[vmId]!;
   const gfn = gfnOf(op.gpa);
   const attrPrivate = memIsPrivate(s, vm, gfn);

@@ -6,8 +6,8 @@ import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
 import { EMPTY_RANGES } from "../ranges.js";
 import { bound, outside } from "../bound.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
@@ -208,15 +208,13 @@ type Change = "CREATE" | "DELETE" | "MOVE" | "FLAGS_ONLY" | "NONE";
 export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
   const vmId = s.kvm.names.get(op.vm);
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
-  const vm = s.kvm.vms[vmId]!;
   const flags = canonicalFlags(op.flags);
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const gmemOffset = op.guest_memfd_offset ?? 0;
-  const npages = size / PAGE_SIZE;
   const b = MEMSLOT_BOUNDS;
-  const failure = firstFailure([
+  const v = validate([
     check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && flags.some((f) => f !== "LOG_DIRTY_PAGES" && f !== "READONLY")),
     check(MEMSLOT_RULES.slotId, () => outside(b.slotId, s, op)),
     check(MEMSLOT_RULES.flags, () => flags.some((f) => !validFlags(s, flags).includes(f))),
@@ -229,8 +227,16 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
     check(MEMSLOT_RULES.maxPages, () => outside(b.maxPages, s, op)),
     check(MEMSLOT_RULES.bitmap, () => outside(b.bitmap, s, op)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  return withPassed(v.failure !== undefined ? refuse(s, v.failure) : applyRegion(s, op, vmId), v.passed);
+}
 
+/** The request passed kvm_set_memory_region's checks: which change it is, and the change. */
+function applyRegion(s: State, op: OpOf<"set_memory_region">, vmId: number): StepResult {
+  const vm = s.kvm.vms[vmId]!;
+  const flags = canonicalFlags(op.flags);
+  const hva = userspaceAddr(op);
+  const size = op.memory_size;
+  const npages = size / PAGE_SIZE;
   const old = vm.slots.find((sl) => sl.slot === op.slot);
   const baseGfn = op.guest_phys_addr / PAGE_SIZE;
   const decided = classify(s, old, { flags, hva, npages, baseGfn, size });
@@ -243,7 +249,7 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
   const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
   if (change === "DELETE") return deleteSlot(s, vmId, old!);
   const pastMaxGfn = outside(MEMSLOT_BOUNDS.maxGfn, s, op);
-  if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset, pastMaxGfn);
+  if (change === "CREATE") return createSlot(s, vmId, fresh, flags.includes("GUEST_MEMFD") ? op.guest_memfd : undefined, op.guest_memfd_offset ?? 0, pastMaxGfn);
   const updated: Memslot = { ...fresh, gmem: old!.gmem, gmemOnly: old!.gmemOnly };
   return change === "MOVE" ? moveSlot(s, vmId, old!, updated, pastMaxGfn) : flagsOnly(s, vmId, old!, updated);
 }

@@ -6,8 +6,8 @@ import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../const
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
@@ -123,13 +123,13 @@ export function mmap(s: State, op: OpOf<"mmap">): StepResult {
   const folioPages = f?.file.folioPages ?? 1;
   const pages = Math.ceil(pagesOf(op.length) / folioPages) * folioPages;
   const old = s.mm.maps.get(op.map);
-  const failure = firstFailure([
+  const v = validate([
     check(MM_RULES.mmapLen, () => op.length === 0),
     check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(MM_RULES.mmapHugeOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const shared = op.shared ?? !anon;
   // MAP_SHARED | MAP_ANONYMOUS is backed by an unnamed shmem file of the mapping's size (shmem_zero_setup).
   const zero: MemFile | undefined = anon && shared ? { kind: "shmem", size: pages * PAGE_SIZE, folioPages: 1, present: EMPTY_RANGES, data: new Map(), anon: true } : undefined;
@@ -364,12 +364,12 @@ export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult 
   if (f === undefined) return refuse(s, MM_RULES.badFd);
   const punch = op.mode.includes("PUNCH_HOLE");
   const keep = op.mode.includes("KEEP_SIZE");
-  const failure = firstFailure([
+  const v = validate([
     check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || outside(MM_BOUNDS.fallocArgs, s, op)),
     check(MM_RULES.fallocMode, () => punch && !keep),
     check(MM_RULES.fallocBig, () => outside(MM_BOUNDS.fallocBig, s, op)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);
   const folio = f.file.folioPages * PAGE_SIZE;
   // Every folio of the range is allocated, past i_size too (KEEP_SIZE): SGP_FALLOC has no i_size check.

@@ -13,7 +13,7 @@ import { backingIndex } from "../mm/pages.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { badRange, REGISTER_RULES } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
@@ -75,8 +75,9 @@ const TAKES_WP: Readonly<Record<Kind, boolean>> = { continue: true, copy: true, 
 const DONE: Readonly<Record<Kind, Rule>> = { continue: IOCTL_RULES.continue, copy: IOCTL_RULES.copy, zeropage: IOCTL_RULES.zeropage, poison: IOCTL_RULES.poison };
 
 /** What one page (or huge page) of an mfill did: the new state, or the rule that stopped the loop. */
-type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule };
-const stop = (r: Rule): PageStep => ({ ok: false, rule: r });
+/** One page of an mfill: done, or stopped by a rule (after the bounded checks in `passed` passed on that page). */
+type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule; readonly passed?: readonly Rule[] };
+const stop = (r: Rule, passed?: readonly Rule[]): PageStep => (passed === undefined ? { ok: false, rule: r } : { ok: false, rule: r, passed });
 
 interface Fill {
   readonly kind: Kind;
@@ -192,8 +193,9 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
   const shared = m.shared && f.type !== "anon";
   if (f.kind === "continue") {
     if (f.type === "shmem" && isBeyond(IOCTL_BOUNDS.continueEof, eofOf(s, m, i))) return stop(IOCTL_RULES.continueEof);
-    if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole);
-    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+    const eofPassed = f.type === "shmem" ? [IOCTL_RULES.continueEof] : [];
+    if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole, eofPassed);
+    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent, eofPassed);
     // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
     const ready = m.backing.kind === "memfd" ? withFile(s, m.backing.file, ensureCached(s.mm.files[m.backing.file]!, backingIndex(m, i))) : s;
     return { ok: true, state: install(ready, m, i, i + 1, "file", f.wp) };
@@ -246,6 +248,8 @@ interface Filled {
   readonly state: State;
   readonly bytes: number;
   readonly stoppedBy?: Rule;
+  /** Bounded checks the stopping page passed. */
+  readonly passed?: readonly Rule[];
 }
 
 /** mfill_atomic: the target VMA checks, then page by page until the first failure. */
@@ -271,7 +275,7 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   let state = s;
   for (let i = start; i < start + n; i += unit) {
     const r = unit > 1 ? fillHuge(state, f, i, unit) : fillPage(state, f, i);
-    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule };
+    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, ...(r.passed === undefined ? {} : { passed: r.passed }) };
     state = r.state;
   }
   return { state, bytes: op.len };
@@ -291,11 +295,11 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const r = mfillAtomic(s, op, kind);
   if (r.bytes === 0) {
     const errno = r.stoppedBy!.errno!;
-    return result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!);
+    return withPassed(result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!), [REGISTER_RULES.range, ...(r.passed ?? [])]);
   }
   const partial = r.bytes < op.len;
   const res = partial
-    ? result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial)
+    ? withPassed(result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial), r.passed ?? [])
     : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind]);
   if (op.mode?.includes("DONTWAKE") === true) return res;
   const base = mapBase(op.map) + op.offset;
@@ -313,7 +317,7 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
   const start = op.offset / PAGE_SIZE;
   const end = start + op.len / PAGE_SIZE;
   const vmas = m === undefined ? [] : vmasIn(m, start, end);
-  if (m === undefined || vmas.length === 0) return refuse(s, IOCTL_RULES.wpNoVma);
+  if (m === undefined || vmas.length === 0) return withPassed(refuse(s, IOCTL_RULES.wpNoVma), [REGISTER_RULES.range]);
   const unit = unitOf(s, m);
   let next = s;
   for (const v of vmas) {

@@ -8,7 +8,7 @@ import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Check } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
 import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
@@ -127,7 +127,8 @@ export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
   const t = target(s, op);
   if (t === "ebadf") return refuse(s, REGISTER_RULES.badFd);
   if (t === "range") return refuse(s, REGISTER_RULES.range);
-  if (t === "novma") return refuse(s, REGISTER_RULES.noVma);
+  // validate_range passed: the range's bound was checked before the VMA lookup refused.
+  if (t === "novma") return withPassed(refuse(s, REGISTER_RULES.noVma), [REGISTER_RULES.range]);
   const modes = sortModes(op.mode);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
@@ -161,7 +162,7 @@ export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: Threa
   const t = target(s, op);
   if (t === "ebadf") return refuse(s, REGISTER_RULES.unBadFd);
   if (t === "range") return refuse(s, REGISTER_RULES.range);
-  if (t === "novma") return refuse(s, REGISTER_RULES.unNoVma);
+  if (t === "novma") return withPassed(refuse(s, REGISTER_RULES.unNoVma), [REGISTER_RULES.range]);
   const checks: Check[] = [check(REGISTER_RULES.unHugeStart, () => t.unit > 1 && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(
