@@ -156,6 +156,8 @@ function printCoverage(cov: Coverage, enforced: boolean): void {
   const sides = (l: CoverageLine, from: number): string => (l.sides ?? []).slice(from, from + 3).join(" / ");
   const bounds = cov.lines.filter((l) => l.kind === "bound").map((l) => [l.name, sides(l, 0), sides(l, 3), String(l.count), min(l), mark(l)]);
   console.log(["", ...table(["bound", "accepted at -1 / 0 / +1", "refused at -1 / 0 / +1", "covered", "minimum", ""], bounds, ["left", "right", "right", "right", "right", "left"])].join("\n"));
+  const features = cov.lines.filter((l) => l.kind === "feature").map((l) => [l.name, String(l.count), min(l), mark(l)]);
+  console.log(["", ...table(["feature", "seen", "minimum", ""], features, ["left", "right", "right", "left"])].join("\n"));
   const errno = cov.lines.filter((l) => l.kind === "rule" && l.errno !== undefined);
   const required = errno.filter((l) => l.minimum !== undefined);
   const unreachable = errno.filter((l) => l.unreachable !== undefined).map((l) => l.name);

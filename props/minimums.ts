@@ -7,6 +7,7 @@ import { BOUNDS } from "../model/bounds-index.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { edgeCounts } from "./bounds.js";
+import { FEATURES } from "./features.js";
 import type { Stats } from "./stats.js";
 
 /** Minimum non-vacuous evaluations of every invariant of model/ over the default check. */
@@ -197,7 +198,10 @@ export const EXIT_KINDS: Readonly<Record<string, { readonly rule: string; readon
  */
 export const BOUND_MINIMUMS: Readonly<Record<string, number>> = {};
 
-export type CoverageKind = "invariant" | "linearizability" | "rule" | "exit" | "bound";
+/** Per declared feature (props/features.ts): how often the full check must see it. */
+export const FEATURE_MINIMUMS: Readonly<Record<string, number>> = {};
+
+export type CoverageKind = "invariant" | "linearizability" | "rule" | "exit" | "bound" | "feature";
 
 export interface CoverageLine {
   readonly kind: CoverageKind;
@@ -231,7 +235,9 @@ export function coverageOf(suites: readonly { readonly suite: string; readonly s
   const invariants = new Map<string, { checked: number; nonVacuous: number }>();
   const rules = new Map<string, number>();
   const bounds = new Map<string, number[]>();
+  const features = new Map<string, number>();
   for (const { stats } of suites) {
+    for (const [k, v] of stats.features) features.set(k, (features.get(k) ?? 0) + v);
     for (const [k, v] of stats.bounds) bounds.set(k, (bounds.get(k) ?? [0, 0, 0, 0, 0, 0]).map((n, i) => n + v[i]!));
     for (const [k, v] of stats.invariants) {
       const c = invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
@@ -255,6 +261,7 @@ export function coverageOf(suites: readonly { readonly suite: string; readonly s
     const sides = bounds.get(id) ?? [0, 0, 0, 0, 0, 0];
     lines.push({ kind: "bound", name: id, count: edgeCounts(b, sides).covered, minimum: BOUND_MINIMUMS[id] ?? 1, sides });
   }
+  for (const f of FEATURES) lines.push({ kind: "feature", name: f.name, count: features.get(f.name) ?? 0, minimum: FEATURE_MINIMUMS[f.name] ?? 1 });
   for (const r of [...RULES.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     const count = rules.get(r.id) ?? 0;
     const why = UNREACHABLE[r.id];
@@ -269,4 +276,4 @@ export function coverageOf(suites: readonly { readonly suite: string; readonly s
 export const describeUnmet = (l: CoverageLine): string =>
   l.kind === "bound"
     ? `bound ${l.name}: both sides of the edge reached ${l.count} times, minimum ${l.minimum}`
-    : `${l.kind} ${l.name}: ${l.kind === "invariant" || l.kind === "linearizability" ? "non-vacuous" : "reached"} ${l.count} times, minimum ${l.minimum}`;
+    : `${l.kind} ${l.name}: ${l.kind === "invariant" || l.kind === "linearizability" ? "non-vacuous" : l.kind === "feature" ? "seen" : "reached"} ${l.count} times, minimum ${l.minimum}`;

@@ -140,9 +140,10 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
   // The bitmap buffer exists before the slot is published: a vCPU that finds the slot reads it at once. The
   // seeded mistake allocates it only after kvm_swap_active_memslots, so a fault in that window reads nothing.
   const late = ctx.bugs.has("memslot-create-bitmap-late");
-  if (!late) kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
+  const bitmap = new Bitmap(slot.npages, ctx.bugs.has("bitmap-first-word-mask-short"));
+  if (!late) kvm.bitmaps.set(slot.slot, bitmap);
   await publish(kvm, slot.as, kvm.memslots[slot.as]!.with(undefined, slot), h);
-  if (late) kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
+  if (late) kvm.bitmaps.set(slot.slot, bitmap);
   return OK;
 }
 
