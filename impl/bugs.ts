@@ -668,6 +668,22 @@ export const BUGS = {
     suite: "kvm-anon-x86",
     source: slip("virt/kvm/kvm_main.c, kvm_vm_set_mem_attributes: an xa_store_range split that loses the entry's right part"),
   },
+  "fault-around-next-folio": {
+    description: "do_fault_around / filemap_map_pages fills each PTE with the page cache folio one index ahead: the PTEs are present, the pages they map are their neighbours'",
+    area: "host-mm",
+    kind: "sequential",
+    file: "impl/mm/mm.ts",
+    suite: "uffd-shmem",
+    source: slip("mm/filemap.c, filemap_map_pages: the xarray cursor and the PTE index out of step"),
+  },
+  "recover-huge-wrong-subpage": {
+    description: "kvm_mmu_recover_huge_pages builds the huge leaf from the pfn of the 4 KiB leaf it found, not of the region's first page: the huge mapping is shifted inside the folio",
+    area: "huge-folios",
+    kind: "sequential",
+    file: "impl/kvm/mmu.ts",
+    suite: "kvm-hugetlb-x86",
+    source: slip("arch/x86/kvm/mmu/tdp_mmu.c, recover_huge_pages_range: the pfn of the huge leaf taken from the small SPTE without aligning it down"),
+  },
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;

@@ -242,7 +242,9 @@ export class Mm {
     for (let i = from; i < to; i++) {
       const f = map.backingIndex(i);
       if (i === index || f >= fileEnd || map.ptes.has(i) || map.markers.get(i) !== undefined || !file.uptodate(f)) continue;
-      map.ptes.set(i, { kind: "file", writable: map.shared && map.prot === "rw", folio: file.lookup(f)!.folio });
+      // The seeded slip reads the page cache one index ahead of the PTE it fills.
+      const at = (this.bugs.has("fault-around-next-folio") ? file.lookup(f + 1) : undefined) ?? file.lookup(f)!;
+      map.ptes.set(i, { kind: "file", writable: map.shared && map.prot === "rw", folio: at.folio });
     }
   }
 

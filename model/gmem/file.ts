@@ -9,7 +9,7 @@ import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import { MM_BOUNDS, MM_RULES, windowExtent } from "../mm/ops.js";
-import { backingIndex, readAt, writeAt } from "../mm/pages.js";
+import { backingIndex, pteOf, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
 import { check, rule, validate, type Rule } from "../rules.js";
@@ -179,7 +179,7 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
-  const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
+  const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, pteOf(map, index, "file", writable)) });
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
 }
 

@@ -7,7 +7,7 @@ import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { handleMmFault } from "../mm/fault.js";
-import { locate, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
+import { locate, pointerTo, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
@@ -144,7 +144,8 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   const pfn = gmemGetPfn(s, { ...slot, gmem: slot.gmem }, f.gfn);
   if (!pfn.ok) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate), pfn.rule.errno as "EFAULT"), pfn.rule, FAULT_PATH_RULES.gmemError);
   const vm = pfn.state.kvm.vms[f.vmId]!;
-  const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate };
+  const ref: PageRef = { kind: "gmem", inode: pfn.inode, index: pfn.index };
+  const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate, page: pointerTo(ref, f.gfn) };
   const mapped = withVm(pfn.state, f.vmId, installSpte(vm, 0, f.gfn, spte));
   return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
 }
@@ -159,6 +160,6 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const vm = host.state.kvm.vms[f.vmId]!;
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);
-  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false }));
+  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false, page: pointerTo(host.ref, f.gfn) }));
   return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap, ...(level > 0 ? [MMU_RULES.hugeRegion] : [])]);
 }

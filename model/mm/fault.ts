@@ -11,7 +11,7 @@ import type { State } from "../state.js";
 import { UFFD_FAULT_RULES, USER_FAULT, handleUserfault, noneReason, type Origin, type Userfault } from "../uffd/fault.js";
 import { hasMode, markersOf, regAt, vmaAt, withMarkers } from "../uffd/vma.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE } from "./layout.js";
-import { backingIndex, copyData, pteTarget, type PageRef } from "./pages.js";
+import { backingIndex, copyData, pteOf, pteTarget, type PageRef } from "./pages.js";
 import type { Mapping, Marker, MemFile, Pte } from "./types.js";
 
 export const FAULT_RULES = {
@@ -76,11 +76,11 @@ function setPtes(s: State, map: Mapping, start: number, end: number, pte: Pte): 
 
 function anonFault(s: State, map: Mapping, index: number, write: boolean): HostFault {
   if (!write) {
-    const state = setPtes(s, map, index, index + 1, { target: "zero", writable: false });
+    const state = setPtes(s, map, index, index + 1, pteOf(map, index, "zero", false));
     return { kind: "mapped", state, ref: { kind: "zero" }, writable: false, fired: [FAULT_RULES.zeroPage] };
   }
   const withPage = { ...map, anon: assign(map.anon, index, index + 1, true) };
-  const state = setPtes(withMap(s, withPage), withPage, index, index + 1, { target: "anon", writable: true });
+  const state = setPtes(withMap(s, withPage), withPage, index, index + 1, pteOf(map, index, "anon", true));
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.anonAlloc] };
 }
 
@@ -110,7 +110,7 @@ function fileFault(s: State, map: Mapping, fileId: number, index: number, write:
   const span = folioSpan(map, index, file.folioPages);
   if (map.shared || !write) {
     const writable = map.shared && map.prot === "rw";
-    const state = setPtes(cached, map, span.start, span.end, { target: "file", writable });
+    const state = setPtes(cached, map, span.start, span.end, pteOf(map, span.start, "file", writable));
     return { kind: "mapped", state, ref: { kind: "file", file: fileId, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault] };
   }
   let copied: Mapping = { ...map, anon: assign(map.anon, span.start, span.end, true) };
@@ -118,7 +118,7 @@ function fileFault(s: State, map: Mapping, fileId: number, index: number, write:
     const data = copyData(cached, { kind: "file", file: fileId, index: backingIndex(map, i) });
     if (data !== undefined) copied = { ...copied, anonData: withEntry(copied.anonData, i, data) };
   }
-  const state = setPtes(withMap(cached, copied), copied, span.start, span.end, { target: "anon", writable: true });
+  const state = setPtes(withMap(cached, copied), copied, span.start, span.end, pteOf(map, span.start, "anon", true));
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.fileFault, FAULT_RULES.cow] };
 }
 
@@ -154,7 +154,8 @@ function faultAround(s: State, map: Mapping, index: number): { state: State; fir
   const from = Math.max(index - (index % FAULT_AROUND_PAGES), vma.start);
   const to = Math.min(from + FAULT_AROUND_PAGES, index - (index % PTRS_PER_PTE) + PTRS_PER_PTE, vma.end);
   const fileEnd = Math.ceil(file.size / PAGE_SIZE);
-  const pte: Pte = { target: "file", writable: map.shared && map.prot === "rw" };
+  // A file PTE points at the backing index of its own page: one value for the whole window.
+  const pte = pteOf(map, from, "file", map.shared && map.prot === "rw");
   let ptes = map.ptes;
   for (let i = from; i < to; i++) {
     const f = backingIndex(map, i);
@@ -196,7 +197,7 @@ function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault:
     const ctx = s.uffd.ctxs[regAt(map, index)!.ctx]!;
     if (!ctx.features.includes("WP_ASYNC")) return handleUserfault(s, map, index, "WP", true, origin, UFFD_FAULT_RULES.wp);
     const span = pteSpan(s, map, index);
-    current = { target: pte.target, writable: pte.writable };
+    current = pteOf(map, span.start, pte.target, pte.writable);
     state = withMap(s, { ...map, ptes: assign(map.ptes, span.start, span.end, current) });
     before.push(UFFD_FAULT_RULES.wpAsync);
   }
@@ -204,13 +205,13 @@ function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault:
   const r: HostFault = match(current.target)
     .with("anon", (): HostFault => {
       const span = pteSpan(state, m, index);
-      const next = withMap(state, { ...m, ptes: assign(m.ptes, span.start, span.end, { target: "anon", writable: true }) });
+      const next = withMap(state, { ...m, ptes: assign(m.ptes, span.start, span.end, pteOf(m, span.start, "anon", true)) });
       return { kind: "mapped", state: next, ref: pteTarget(m, index, current), writable: true, fired: [FAULT_RULES.reuse] };
     })
     .with("zero", (): HostFault => {
       if (m.backing.kind === "anon") return anonFault(state, m, index, true);
       const withPage = { ...m, anon: assign(m.anon, index, index + 1, true) };
-      const next = setPtes(withMap(state, withPage), withPage, index, index + 1, { target: "anon", writable: true });
+      const next = setPtes(withMap(state, withPage), withPage, index, index + 1, pteOf(m, index, "anon", true));
       return { kind: "mapped", state: next, ref: { kind: "anon", map: m.id, index }, writable: true, fired: [FAULT_RULES.cowZero] };
     })
     .with("file", () =>

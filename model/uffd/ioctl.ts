@@ -9,7 +9,7 @@ import { gmemIsPrivate } from "../gmem/attributes.js";
 import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
 import { ensureCached, withFile, withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
-import { backingIndex } from "../mm/pages.js";
+import { backingIndex, pteOf } from "../mm/pages.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
@@ -156,8 +156,8 @@ function fileCached(s: State, m: Mapping, index: number): boolean {
 /** mfill_atomic_install_pte: maps pages [a, b), clearing any marker; MODE_WP write-protects them. */
 function install(s: State, m: Mapping, a: number, b: number, target: Pte["target"], wp: boolean): State {
   const writable = m.prot === "rw" && target !== "zero" && !(target === "file" && !m.shared) && !wp;
-  const pte: Pte = wp ? { target, writable: false, uffdWp: true } : { target, writable };
   const current = s.mm.maps.get(m.id)!;
+  const pte = pteOf(current, a, target, wp ? false : writable, wp);
   return withMap(s, withMarkers({ ...current, ptes: assign(current.ptes, a, b, pte) }, assign(markersOf(current), a, b, undefined)));
 }
 
