@@ -64,6 +64,19 @@ describe("stage2-maps-current-page", () => {
     expect(STAGE2.check(build(SETUP.slice(0, 6)))).toEqual({ holds: true, nonVacuous: false });
   });
 
+  it("holds where leaves of two slots meet and merge into one span (zero pages of unrelated host pages)", () => {
+    const s = build([
+      { op: "create_vm", vm: "v0", type: 0 },
+      { op: "mmap", map: "m0", file: "anon", offset: 0, length: 16 * M },
+      { op: "set_memory_region", vm: "v0", slot: 1, flags: [], guest_phys_addr: 4 * M, memory_size: 4 * M, userspace: "m0", userspace_offset: 4 * M },
+      { op: "set_memory_region", vm: "v0", slot: 77, flags: [], guest_phys_addr: 8 * M, memory_size: P, userspace: "m0", userspace_offset: 0 },
+      { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 8 * M, kind: "read" },
+      { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 8 * M - P, kind: "read" },
+    ]);
+    expect(s.kvm.vms[0]!.stage2[0]).toEqual([{ start: 2047, end: 2049, value: { level: 0, writable: false, private: false, page: { in: "zero" } } }]);
+    expect(STAGE2.check(s)).toEqual({ holds: true, nonVacuous: true });
+  });
+
   it("breaks on a leaf pointing beside the host page, or over a page no host PTE maps any more", () => {
     const s = build(SETUP);
     expect(STAGE2.check(withSptePage(s, { in: "anon", map: "m1", delta: 1 })).detail).toBe(
