@@ -49,23 +49,29 @@ type Owner =
  */
 class Owners {
   private readonly folios = new Map<Folio, Owner>();
-  private readonly pages = new Map<Page, { readonly owner: Owner; readonly sub: number }>();
+  /** Pages of owned folios, built the first time a view (a folio no owner holds) needs one. */
+  private pages: Map<Page, { readonly owner: Owner; readonly sub: number }> | undefined;
 
   constructor(k: Kernel) {
-    const hold = (folio: Folio, owner: Owner): void => {
-      this.folios.set(folio, owner);
-      for (const [sub, page] of folio.sub) this.pages.set(page, { owner, sub });
-    };
-    for (const [file, f] of k.mm.files.entries()) for (const [n, folio] of f.cache) hold(folio, { in: "file", file, first: n * f.folioPages });
-    for (const [inode, g] of k.gmemInodes.entries()) for (const [n, e] of g.cache) hold(e.folio, { in: "gmem", inode, first: n * g.folioPages });
-    for (const [map, m] of k.mm.maps) for (const [first, folio] of m.anon) hold(folio, { in: "anon", map, first });
+    for (const [file, f] of k.mm.files.entries()) for (const [n, folio] of f.cache) this.folios.set(folio, { in: "file", file, first: n * f.folioPages });
+    for (const [inode, g] of k.gmemInodes.entries()) for (const [n, e] of g.cache) this.folios.set(e.folio, { in: "gmem", inode, first: n * g.folioPages });
+    for (const [map, m] of k.mm.maps) for (const [first, folio] of m.anon) this.folios.set(folio, { in: "anon", map, first });
+  }
+
+  private pageOwner(page: Page | undefined): { readonly owner: Owner; readonly sub: number } | undefined {
+    if (page === undefined) return undefined;
+    if (this.pages === undefined) {
+      this.pages = new Map();
+      for (const [folio, owner] of this.folios) for (const [sub, p] of folio.sub) this.pages.set(p, { owner, sub });
+    }
+    return this.pages.get(page);
   }
 
   /** What an entry at index `at` points at when it maps page `sub` of `folio`. */
   pointer(folio: Folio, sub: number, at: number): PagePointer {
     if (folio === ZERO_FOLIO) return { in: "zero" };
     const direct = this.folios.get(folio);
-    const viewed = direct === undefined && folio.pages === 1 ? this.pages.get(folio.sub.get(0)!) : undefined;
+    const viewed = direct === undefined && folio.pages === 1 ? this.pageOwner(folio.sub.get(0)) : undefined;
     const owner = direct ?? viewed?.owner;
     if (owner === undefined) return { in: "freed" };
     const delta = owner.first + (direct !== undefined ? sub : viewed!.sub) - at;
