@@ -32,6 +32,8 @@ export interface SeededBug {
   readonly suite: string;
   /** Where the mistake comes from: a patch or review comment (with its Message-ID or series), or a plausible slip. */
   readonly source: string;
+  /** For an off-by-one at a numeric bound of the model (model/bounds-index.ts): that bound's rule id. */
+  readonly bound?: string;
 }
 
 const V2_COVER = "[PATCH v2 00/13] KVM: Introduce KVM Userfault, cover letter (James Houghton, 2025-01-09)";
@@ -74,6 +76,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-anon-x86",
+    bound: "memslot.overlap",
     source: slip("virt/kvm/kvm_main.c, kvm_check_memslot_overlap: the inclusive/exclusive end of an interval"),
   },
   "attr-no-zap": {
@@ -418,6 +421,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-gmem-x86",
+    bound: "memslot.slot-id",
     source: slip("virt/kvm/kvm_main.c, kvm_vm_ioctl_set_memory_region: id >= KVM_USER_MEM_SLOTS written as >"),
   },
   "memslot-hva-end-exclusive": {
@@ -426,6 +430,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "refusals-kvm",
+    bound: "memslot.hva",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: the inclusive end of access_ok"),
   },
   "memslot-gmem-offset-wrap-inclusive": {
@@ -434,6 +439,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-gmem-x86",
+    bound: "memslot.gmem-offset",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: the guest_memfd_offset wrap check off by one"),
   },
   "memslot-as-id-inclusive": {
@@ -442,6 +448,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-anon-x86",
+    bound: "memslot.as-id",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: as_id >= kvm_arch_nr_memslot_as_ids(kvm) written as >"),
   },
   "memslot-gpa-wrap-inclusive": {
@@ -450,6 +457,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-hugetlb-arm64",
+    bound: "memslot.gpa-wrap",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: the guest_phys_addr wrap check off by one"),
   },
   "memslot-max-pages-exclusive": {
@@ -458,6 +466,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-anon-x86",
+    bound: "memslot.max-pages",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: memory_size >> PAGE_SHIFT > KVM_MEM_MAX_NR_PAGES written as >="),
   },
   "userfault-bitmap-words-floor": {
@@ -466,6 +475,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "kvm-anon-x86",
+    bound: "memslot.userfault-bitmap",
     source: slip("virt/kvm/kvm_main.c, kvm_set_memory_region: DIV_ROUND_UP(npages, BITS_PER_LONG) written as npages / BITS_PER_LONG"),
   },
   "memslot-max-gfn-exclusive": {
@@ -474,6 +484,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/memslot.ts",
     suite: "refusals-gmem",
+    bound: "memslot.max-gfn",
     source: slip("arch/x86/kvm/x86.c, kvm_arch_prepare_memory_region: the - 1 of the slot's last gfn dropped"),
   },
   "vcpu-index-inclusive": {
@@ -482,6 +493,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/fault.ts",
     suite: "kvm-anon-x86",
+    bound: "vcpu.ebadf",
     source: slip("virt/kvm/kvm_main.c, kvm_vm_ioctl_create_vcpu: the vCPU count compared with >"),
   },
   "attr-range-wrap-inclusive": {
@@ -490,6 +502,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/attributes.ts",
     suite: "kvm-hugetlb-x86",
+    bound: "attr.range",
     source: slip("virt/kvm/kvm_main.c, kvm_vm_ioctl_set_mem_attributes: the wrap check off by one"),
   },
   "userfault-write-end-exclusive": {
@@ -498,6 +511,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/kvm/userfault.ts",
     suite: "kvm-anon-x86",
+    bound: "userfault.no-buffer",
     source: slip("faultline's VMM bitmap buffer, the inclusive end of its bounds check"),
   },
   "gmem-create-size-inclusive": {
@@ -506,6 +520,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/gmem.ts",
     suite: "kvm-kernel-6.18",
+    bound: "gmem.create-size",
     source: slip("virt/kvm/guest_memfd.c, kvm_gmem_create: size >= 2^63 (negative as loff_t) written as >"),
   },
   "gmem-bind-end-exclusive": {
@@ -514,6 +529,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/gmem.ts",
     suite: "gmem-v7",
+    bound: "gmem.bind-range",
     source: slip("virt/kvm/guest_memfd.c, kvm_gmem_bind: offset + size > i_size_read(inode) written as >="),
   },
   "gmem-convert-end-exclusive": {
@@ -522,6 +538,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/convert.ts",
     suite: "gmem-v7-2m",
+    bound: "gmem.convert-beyond",
     source: slip("guest_memfd in-place conversion v7, the i_size check of the range written with >="),
   },
   "gmem-fallocate-len-inclusive": {
@@ -530,6 +547,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/fallocate.ts",
     suite: "refusals-gmem",
+    bound: "gmem.fallocate-args",
     source: slip("fs/open.c, vfs_fallocate: len <= 0 as loff_t compared on the u64"),
   },
   "gmem-fallocate-efbig-inclusive": {
@@ -538,6 +556,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/fallocate.ts",
     suite: "refusals-gmem",
+    bound: "gmem.fallocate-efbig",
     source: slip("fs/open.c, vfs_fallocate: offset + len > s_maxbytes off by one"),
   },
   "gmem-allocate-end-exclusive": {
@@ -546,6 +565,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/gmem/fallocate.ts",
     suite: "gmem-kernel-6.18",
+    bound: "gmem.allocate-beyond",
     source: slip("virt/kvm/guest_memfd.c, kvm_gmem_allocate: the i_size check written with >="),
   },
   "mmap-window-exclusive": {
@@ -554,6 +574,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/mm/mm.ts",
     suite: "uffd-private-file",
+    bound: "faultline.map-window",
     source: slip("faultline's mapping layout (docs/VOCABULARY.md), the window check written with >="),
   },
   "file-fallocate-len-inclusive": {
@@ -562,6 +583,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/mm/mm.ts",
     suite: "uffd-hugetlb",
+    bound: "mm.fallocate-args",
     source: slip("fs/open.c, vfs_fallocate: len <= 0 as loff_t compared on the u64"),
   },
   "file-fallocate-efbig-early": {
@@ -570,6 +592,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/mm/mm.ts",
     suite: "kvm-hugetlb-arm64",
+    bound: "mm.fallocate-efbig",
     source: slip("fs/open.c, vfs_fallocate: offset + len > inode->i_sb->s_maxbytes with the end rounded up"),
   },
   "shmem-fault-eof-inclusive": {
@@ -578,6 +601,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/mm/mm.ts",
     suite: "uffd-shmem",
+    bound: "mm.sigbus-eof",
     source: slip("mm/shmem.c, shmem_get_folio_gfp: index > DIV_ROUND_UP(i_size, PAGE_SIZE) where >= was meant"),
   },
   "uffd-range-end-exclusive": {
@@ -586,6 +610,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/uffd/register.ts",
     suite: "uffd-anon",
+    bound: "uffd.range",
     source: slip("fs/userfaultfd.c, validate_range: len > task_size - start written as >="),
   },
   "mfill-vma-end-exclusive": {
@@ -594,6 +619,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/uffd/mfill.ts",
     suite: "uffd-anon",
+    bound: "uffd.mfill-vma-end",
     source: slip("mm/userfaultfd.c, find_dst_vma: dst_start + len > dst_vma->vm_end written as >="),
   },
   "mfill-eof-inclusive": {
@@ -602,6 +628,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/uffd/mfill.ts",
     suite: "uffd-private-file",
+    bound: "uffd.mfill-eof",
     source: slip("mm/userfaultfd.c, mfill_file_over_size: offset >= max_off written as >"),
   },
   "uffd-continue-eof-inclusive": {
@@ -610,6 +637,7 @@ export const BUGS = {
     kind: "sequential",
     file: "impl/uffd/mfill.ts",
     suite: "uffd-private-file",
+    bound: "uffd.continue-eof",
     source: slip("mm/shmem.c, shmem_get_folio_gfp (SGP_NOALLOC past i_size): the i_size check off by one"),
   },
   "gmem-convert-busy-highest": {

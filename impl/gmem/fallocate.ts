@@ -2,7 +2,6 @@
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import type { BugId } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { GmemCtx } from "./convert.js";
 import type { GmemInode } from "./gmem.js";
@@ -48,10 +47,11 @@ export function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: Op
 export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number, h: Hooks): Promise<Outcome> {
   const punch = mode.includes("PUNCH_HOLE");
   const keep = mode.includes("KEEP_SIZE");
-  const below = (x: number, slip: BugId): boolean => (ctx.bugs.has(slip) ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
-  if (offset >= LOFF_LIMIT || len === 0 || !below(len, "gmem-fallocate-len-inclusive")) return { errno: "EINVAL" };
+  // Below 2^63 (loff_t); each seeded slip takes 2^63 itself.
+  const below = (x: number, slip: boolean): boolean => (slip ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
+  if (offset >= LOFF_LIMIT || len === 0 || !below(len, ctx.bugs.has("gmem-fallocate-len-inclusive"))) return { errno: "EINVAL" };
   if (punch && !keep) return { errno: "EOPNOTSUPP" };
-  if (!below(offset + len, "gmem-fallocate-efbig-inclusive")) return { errno: "EFBIG" };
+  if (!below(offset + len, ctx.bugs.has("gmem-fallocate-efbig-inclusive"))) return { errno: "EFBIG" };
   if (!keep) return { errno: "EOPNOTSUPP" };
   const folioBytes = inode.folioPages * PAGE_SIZE;
   if (offset % folioBytes !== 0 || len % folioBytes !== 0) return { errno: "EINVAL" };

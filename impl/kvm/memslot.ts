@@ -4,7 +4,7 @@ import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN } from 
 import { mapBase } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import type { BugId, Bugs } from "../bugs.js";
+import type { Bugs } from "../bugs.js";
 import { gmemBind, gmemUnbind, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { Bitmap } from "../util/bitmap.js";
@@ -20,8 +20,8 @@ export interface MemslotCtx extends MmuCtx {
 const EINVAL: Outcome = { errno: "EINVAL" };
 const OK: Outcome = { result: "ok" };
 
-/** a + b >= 2^64 (doubles hold 2^64 exactly, 2^64 - 1 not); the seeded slips let a sum of exactly 2^64 through. */
-const wraps = (sum: number, slip: number): boolean => (slip === 0 ? sum >= TWO_64 : sum > TWO_64);
+/** a + b >= 2^64 (doubles hold 2^64 exactly, 2^64 - 1 not); a seeded slip lets a sum of exactly 2^64 through. */
+const wraps = (sum: number, slip: boolean): boolean => (slip ? sum > TWO_64 : sum >= TWO_64);
 
 function flagBits(names: readonly string[]): number {
   return names.reduce((bits, n) => bits | MEM[n as keyof typeof MEM], 0);
@@ -60,14 +60,13 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   const npages = size / PAGE_SIZE;
   if (flags & ~validFlags(kvm, flags)) return EINVAL;
   if (size % PAGE_SIZE !== 0 || op.guest_phys_addr % PAGE_SIZE !== 0) return EINVAL;
-  const slip = (id: BugId): number => (ctx.bugs.has(id) ? 1 : 0);
   // memslot.hva: access_ok(userspace_addr, memory_size) takes a range ending at TASK_SIZE.
-  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch] - slip("memslot-hva-end-exclusive")) return EINVAL;
+  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch] - (ctx.bugs.has("memslot-hva-end-exclusive") ? 1 : 0)) return EINVAL;
   // memslot.gmem-offset, memslot.as-id, memslot.gpa-wrap, memslot.max-pages.
-  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || wraps(gmemOffset + size, slip("memslot-gmem-offset-wrap-inclusive")))) return EINVAL;
-  if (asId >= kvm.nrMemslotAsIds + slip("memslot-as-id-inclusive")) return EINVAL;
-  if (wraps(op.guest_phys_addr + size, slip("memslot-gpa-wrap-inclusive"))) return EINVAL;
-  if (npages > KVM_MEM_MAX_NR_PAGES - slip("memslot-max-pages-exclusive")) return EINVAL;
+  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || wraps(gmemOffset + size, ctx.bugs.has("memslot-gmem-offset-wrap-inclusive")))) return EINVAL;
+  if (asId >= kvm.nrMemslotAsIds + (ctx.bugs.has("memslot-as-id-inclusive") ? 1 : 0)) return EINVAL;
+  if (wraps(op.guest_phys_addr + size, ctx.bugs.has("memslot-gpa-wrap-inclusive"))) return EINVAL;
+  if (npages > KVM_MEM_MAX_NR_PAGES - (ctx.bugs.has("memslot-max-pages-exclusive") ? 1 : 0)) return EINVAL;
   const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
   // memslot.userfault-bitmap: one bit per page, rounded up to whole 64-bit words; the seeded slip rounds down.
   const words = ctx.bugs.has("userfault-bitmap-words-floor") ? Math.floor(npages / 64) : Math.ceil(npages / 64);

@@ -3,7 +3,7 @@ import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import type { BugId, Bugs } from "../bugs.js";
+import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import { RwLock } from "../locks.js";
 import { fillPage, readPage } from "../util/pagedata.js";
@@ -515,8 +515,8 @@ export class Mm {
     if (f === undefined) return { errno: "EBADF" };
     const punch = op.mode.includes("PUNCH_HOLE");
     const keep = op.mode.includes("KEEP_SIZE");
-    const below = (x: number, slip: BugId): boolean => (this.bugs.has(slip) ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
-    if (op.offset >= LOFF_LIMIT || op.len === 0 || !below(op.len, "file-fallocate-len-inclusive")) return { errno: "EINVAL" };
+    const lenSlip = this.bugs.has("file-fallocate-len-inclusive");
+    if (op.offset >= LOFF_LIMIT || op.len === 0 || (lenSlip ? op.len > LOFF_LIMIT : op.len >= LOFF_LIMIT)) return { errno: "EINVAL" };
     if (punch && !keep) return { errno: "EOPNOTSUPP" };
     // The seeded slip rounds the end up a page before comparing: a range ending one page below s_maxbytes is refused.
     if (op.offset + op.len + (this.bugs.has("file-fallocate-efbig-early") ? PAGE_SIZE : 0) >= LOFF_LIMIT) return { errno: "EFBIG" };

@@ -2,7 +2,7 @@
 // lock, each page installed atomically as under its PT lock, and mwriteprotect_range. Waking is the caller's.
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { Errno } from "../../schema/outcome.js";
-import type { BugId, Bugs } from "../bugs.js";
+import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import { ZERO_FOLIO, newFolio, pageOf, type Folio } from "../mm/folio.js";
 import type { Mapping, Pte } from "../mm/mapping.js";
@@ -50,12 +50,12 @@ class Filler {
     private readonly req: MfillRequest,
   ) {}
 
-  /** uffd.mfill-eof and uffd.continue-eof: the page starts at or past i_size; `slip` lets the page at i_size through. */
-  private pastEof(index: number, slip: BugId = "mfill-eof-inclusive"): boolean {
+  /** uffd.mfill-eof and uffd.continue-eof: the page starts at or past i_size; a seeded `slip` lets the page at i_size through. */
+  private pastEof(index: number, slip = this.bugs.has("mfill-eof-inclusive")): boolean {
     const b = this.map.backing;
     if (b.kind === "gmem") return this.mm.gmem.pastEof(this.map, index);
     const at = this.map.backingIndex(index) * PAGE_SIZE;
-    return b.kind === "memfd" && (this.bugs.has(slip) ? at > this.mm.files[b.file]!.size : at >= this.mm.files[b.file]!.size);
+    return b.kind === "memfd" && (slip ? at > this.mm.files[b.file]!.size : at >= this.mm.files[b.file]!.size);
   }
 
   /** The page-cache folio (shmem / hugetlbfs: the whole folio; guest_memfd: a 4 KiB view) at a page. */
@@ -68,7 +68,7 @@ class Filler {
   /** mfill_atomic_pte_continue: map the page-cache page as it is. */
   private continuePage(index: number, span: number): Step {
     const map = this.map;
-    if (this.mm.memType(map) === "shmem" && this.pastEof(index, "uffd-continue-eof-inclusive")) return "EINVAL";
+    if (this.mm.memType(map) === "shmem" && this.pastEof(index, this.bugs.has("uffd-continue-eof-inclusive"))) return "EINVAL";
     const folio = this.cached(index);
     if (folio === undefined) return "EFAULT";
     if (this.mm.memType(map) === "hugetlb" && this.pastEof(index)) return "EFAULT";
