@@ -88,6 +88,19 @@ describe("bounds", () => {
     });
   }
 
+  it("bound and feature counts cross a worker boundary and add up across runs", () => {
+    const a = new Stats();
+    a.recordBounds([{ rule: "memslot.max-pages", offset: 1, side: "refused" }]);
+    a.recordFeatures(["pins-descending"]);
+    const b = Stats.fromData(structuredClone(a.data()));
+    b.merge(a);
+    expect(b.bounds.get("memslot.max-pages")).toEqual([0, 0, 0, 0, 0, 2]);
+    expect(b.features.get("pins-descending")).toBe(2);
+    a.frozen = true;
+    a.recordBounds([{ rule: "memslot.max-pages", offset: 0, side: "accepted" }]);
+    expect(a.bounds.get("memslot.max-pages")).toEqual([0, 0, 0, 0, 0, 1]);
+  });
+
   it("a bound is covered only when both its last accepted and its first refused value were reached", () => {
     const id = "memslot.max-pages";
     const b = BOUNDS.get(id)!;
