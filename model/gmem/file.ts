@@ -88,7 +88,10 @@ export const GMEM_BOUNDS = {
     measure: (s, op) => {
       const id = op.guest_memfd === undefined ? undefined : s.gmem.names.get(op.guest_memfd);
       const offset = op.guest_memfd_offset ?? 0;
-      if (!op.flags.includes("GUEST_MEMFD") || id === undefined || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
+      // Only a CREATE binds: a request for a slot that exists never reaches kvm_gmem_bind.
+      const vmId = s.kvm.names.get(op.vm);
+      const exists = vmId !== undefined && s.kvm.vms[vmId]!.slots.some((sl) => sl.slot === op.slot);
+      if (!op.flags.includes("GUEST_MEMFD") || id === undefined || exists || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
       return bindExtent(offset, op.memory_size / PAGE_SIZE, s.gmem.inodes[id]!);
     },
   }),

@@ -275,7 +275,9 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   let state = s;
   for (let i = start; i < start + n; i += unit) {
     const r = unit > 1 ? fillHuge(state, f, i, unit) : fillPage(state, f, i);
-    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, ...(r.passed === undefined ? {} : { passed: r.passed }) };
+    // What the stopping page passed counts for the range's bounds only when it is the range's last page.
+    const last = i + unit >= start + n;
+    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, ...(r.passed === undefined || !last ? {} : { passed: r.passed }) };
     state = r.state;
   }
   return { state, bytes: op.len };
