@@ -10,7 +10,7 @@ import { BOUNDS } from "../model/bounds-index.js";
 import { initial, step, type State } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { BOUND_GENERATORS, boundSamples, contextOf } from "../props/bounds.js";
-import { coverageOf, describeUnmet } from "../props/minimums.js";
+import { BOUND_MINIMUMS, coverageOf, describeUnmet } from "../props/minimums.js";
 import { SUITES } from "../props/registry.js";
 import { Stats } from "../props/stats.js";
 import type { Config } from "../schema/config.js";
@@ -113,6 +113,6 @@ describe("bounds", () => {
     expect(lineOf([9, 9, 0, 0, 0, 0]).count).toBe(0);
     expect(lineOf([0, 0, 0, 9, 9, 9]).count).toBe(0);
     expect(lineOf([0, 3, 0, 0, 0, 5]).count).toBe(3);
-    expect(describeUnmet(lineOf([9, 9, 0, 0, 0, 0]))).toBe(`bound ${id}: both sides of the edge reached 0 times, minimum 1`);
+    expect(describeUnmet(lineOf([9, 9, 0, 0, 0, 0]))).toBe(`bound ${id}: both sides of the edge reached 0 times, minimum ${BOUND_MINIMUMS[id]}`);
   });
 });
