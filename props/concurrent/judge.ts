@@ -1,0 +1,30 @@
+// The judge of a concurrent run's history: it checks each segment (the operations between two quiescent points)
+// against the model, starting from the state the previous segment left, and decides where the next one starts.
+import type { State } from "../../model/index.js";
+import { checkSegment, type RaceOp, type SegmentVerdict } from "./history.js";
+import { DEFAULT_BUDGET } from "./linearizability.js";
+
+export class Judge {
+  private model: State;
+
+  constructor(
+    start: State,
+    /** Model steps the linearizability search may try per segment. */
+    readonly budget: number = DEFAULT_BUDGET,
+  ) {
+    this.model = start;
+  }
+
+  /** The model state the next segment starts from. */
+  get state(): State {
+    return this.model;
+  }
+
+  /** Checks a segment that ended quiescent with the implementation in state `impl`. */
+  segment(seg: readonly RaceOp[], impl: State): SegmentVerdict {
+    const v = checkSegment(this.model, seg, impl, this.budget);
+    // Go on from the implementation's state: it agrees with the model's, with possibly fewer SPTEs.
+    if (v.kind === "ok" || v.kind === "undecided") this.model = impl;
+    return v;
+  }
+}
