@@ -143,7 +143,7 @@ describe("the quiescent state comparison", () => {
     expect(hostWithin(bare, zero)).toBeUndefined();
     expect(hostWithin(zero, cow)).toBeUndefined();
     expect(hostWithin(cow, zero)).toMatchObject({ model: { target: "anon", writable: true }, impl: { target: "zero", writable: false } });
-    expect(hostWithin(zero, bare)?.detail).toMatch(/another host PTE/);
+    expect(hostWithin(zero, bare)?.detail).toMatch(/lost its host PTE/);
   });
 });
 
