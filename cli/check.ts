@@ -9,7 +9,7 @@ import { nearest } from "../schema/codecs.js";
 import { FileError } from "../schema/scenario.js";
 import { UsageError, integerOption, parseArgs } from "./args.js";
 import { writeCounterexample } from "./counterexample.js";
-import { seconds, table } from "./format.js";
+import { seconds, table, type Align } from "./format.js";
 import { createProgress } from "./progress.js";
 import { parseShard, runSeed, shardRuns, type Shard } from "./shard.js";
 import { VERSION } from "./version.js";
@@ -23,6 +23,8 @@ interface Options {
   readonly seed: number;
   readonly shard?: Shard;
   readonly budgetMs?: number;
+  /** Model steps the linearizability search may take per history segment of a concurrent suite. */
+  readonly searchBudget?: number;
   readonly bugs?: readonly string[];
   readonly json: boolean;
   /** Worker threads; 1 runs everything in this thread. */
@@ -53,6 +55,7 @@ function options(args: readonly string[]): Options {
     "--seed": "value",
     "--shard": "value",
     "--time-budget": "value",
+    "--search-budget": "value",
     "--bugs": "value",
     "--json": "flag",
     "--workers": "value",
@@ -67,6 +70,7 @@ function options(args: readonly string[]): Options {
   const budget = integerOption(COMMAND, "--time-budget", p.values.get("--time-budget"), 1);
   const bugs = p.values.get("--bugs");
   const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 1);
+  const searchBudget = integerOption(COMMAND, "--search-budget", p.values.get("--search-budget"), 1);
   return {
     suites: SUITES.filter((s) => chosen.includes(s.name)),
     seed: integerOption(COMMAND, "--seed", seedText, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 31),
@@ -75,6 +79,7 @@ function options(args: readonly string[]): Options {
     ...(runs === undefined ? {} : { runs }),
     ...(shardText === undefined ? {} : { shard: parseShard(COMMAND, shardText) }),
     ...(budget === undefined ? {} : { budgetMs: budget * 1000 }),
+    ...(searchBudget === undefined ? {} : { searchBudget }),
     ...(bugs === undefined ? {} : { bugs: names(COMMAND, "--bugs", bugs, BUG_IDS, "seeded bug") }),
   };
 }
@@ -92,7 +97,9 @@ async function runSuite(suite: Suite, o: Options, deadline: number | undefined, 
   let durationMs = 0;
   for (const [i, k] of runs.entries()) {
     if (deadline !== undefined && performance.now() >= deadline) return { suite, planned: runs.length, stats, durationMs, interrupted: true };
-    const r = await suite.run({ seed: runSeed(o.seed, suite.name, k), runs: 1, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) });
+    const seed = runSeed(o.seed, suite.name, k);
+    const searchBudget = o.searchBudget === undefined ? {} : { searchBudget: o.searchBudget };
+    const r = await suite.run({ seed, runs: 1, ...(o.bugs === undefined ? {} : { bugs: o.bugs }), ...searchBudget });
     stats.merge(r.stats);
     durationMs += r.durationMs;
     onRun(i + 1, runs.length, durationMs);
@@ -132,12 +139,15 @@ function printTable(reports: readonly SuiteReport[], totalMs: number): void {
       String(r.stats.distinctStates),
       `${inv.filter((c) => c.nonVacuous > 0).length}/${inv.length}`,
       r.failed === undefined ? "0" : "1",
+      String(r.stats.undecided),
       seconds(r.durationMs),
     ];
   });
   const sum = (f: (r: SuiteReport) => number): string => String(reports.reduce((n, r) => n + f(r), 0));
-  rows.push(["total", sum((r) => r.stats.runs), sum((r) => r.stats.commands), "", "", sum((r) => (r.failed === undefined ? 0 : 1)), seconds(totalMs)]);
-  const lines = table(["suite", "runs", "commands", "states", "invariants", "failures", "time"], rows, ["left", "right", "right", "right", "right", "right", "right"]);
+  const failures = sum((r) => (r.failed === undefined ? 0 : 1));
+  rows.push(["total", sum((r) => r.stats.runs), sum((r) => r.stats.commands), "", "", failures, sum((r) => r.stats.undecided), seconds(totalMs)]);
+  const header = ["suite", "runs", "commands", "states", "invariants", "failures", "undecided", "time"];
+  const lines = table(header, rows, ["left", ...header.slice(1).map((): Align => "right")]);
   console.log(["", ...lines].join("\n"));
 }
 
@@ -186,6 +196,7 @@ function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number
     bugs: o.bugs ?? [],
     durationMs: Math.round(totalMs),
     failures: reports.filter((r) => r.failed !== undefined).length,
+    undecided: reports.reduce((n, r) => n + r.stats.undecided, 0),
     suites: reports.map((r) => ({
       suite: r.suite.name,
       plannedRuns: r.planned,
@@ -220,7 +231,7 @@ export async function check(args: readonly string[]): Promise<number> {
   };
   if (o.workers > 1) {
     const onRun = (suite: Suite, done: number, total: number, ms: number): void => progress.update(suite.name, done, total, ms);
-    await runOnWorkers(planOf(o.suites, o.seed, o.runs, o.shard), o.workers, o.bugs, deadline, { onRun, onSuite: finished });
+    await runOnWorkers(planOf(o.suites, o.seed, o.runs, o.shard), o.workers, o.bugs, deadline, { onRun, onSuite: finished }, o.searchBudget);
   } else {
     for (const suite of o.suites) finished(await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
   }

@@ -25,7 +25,7 @@ examples:
 ${EXIT}`,
 
   check: `usage: faultline check [--suite NAME[,NAME]] [--runs N] [--seed S] [--shard I/N] [--time-budget SEC]
-                       [--bugs ID[,ID]] [--workers N] [--json]
+                       [--search-budget N] [--bugs ID[,ID]] [--workers N] [--json]
 
 Runs every property suite (or the named ones) on the embedded configuration of each suite. Run k of a suite
 uses its own seed derived from S, the suite and k, so a check is reproduced by its seed alone.
@@ -36,6 +36,8 @@ options:
   --seed S             the check seed (default: random, printed)
   --shard I/N          run only shard I of N (1 <= I <= N): the runs k with k mod N = I-1; needs --seed
   --time-budget SEC    stop starting new runs after SEC seconds; unfinished suites are marked interrupted
+  --search-budget N    model steps the linearizability search of a race suite may take per history segment
+                       (default 200000); a segment it cannot decide within them fails its run as "undecided"
   --bugs ID[,ID]       switch on seeded bugs in the implementation (faultline list shows them)
   --workers N          worker threads sharing the runs (default: the CPUs available; 1 runs in-process);
                        the report is the same for any N

@@ -37,6 +37,7 @@ interface Task {
   readonly suite: string;
   readonly seed: number;
   readonly bugs?: readonly string[];
+  readonly searchBudget?: number;
 }
 
 type WireResult = Omit<SuiteResult, "stats"> & { readonly stats: StatsData };
@@ -81,7 +82,14 @@ function finished(p: Progress): SuiteRuns | undefined {
 }
 
 /** Runs the plans on `count` workers; resolves once every suite has been reported through hooks.onSuite. */
-export function runOnWorkers(plans: readonly SuitePlan[], count: number, bugs: readonly string[] | undefined, deadline: number | undefined, hooks: WorkerHooks): Promise<void> {
+export function runOnWorkers(
+  plans: readonly SuitePlan[],
+  count: number,
+  bugs: readonly string[] | undefined,
+  deadline: number | undefined,
+  hooks: WorkerHooks,
+  searchBudget?: number,
+): Promise<void> {
   const suites: Progress[] = plans.map((plan) => ({ plan, results: [], firstFailure: Infinity, dispatched: 0, closed: false }));
   const total = plans.reduce((n, p) => n + p.runs.length, 0);
   const inFlight = new Map<number, { readonly suite: number; readonly position: number }>();
@@ -128,7 +136,8 @@ export function runOnWorkers(plans: readonly SuitePlan[], count: number, bugs: r
         const id = nextId++;
         inFlight.set(id, { suite: cursor, position: p.dispatched });
         const run = p.plan.runs[p.dispatched++]!;
-        return { id, suite: p.plan.suite.name, seed: run.seed, ...(bugs === undefined ? {} : { bugs }) };
+        const budget = searchBudget === undefined ? {} : { searchBudget };
+        return { id, suite: p.plan.suite.name, seed: run.seed, ...(bugs === undefined ? {} : { bugs }), ...budget };
       }
       return undefined;
     };
@@ -167,7 +176,8 @@ export function runOnWorkers(plans: readonly SuitePlan[], count: number, bugs: r
 function serve(): void {
   parentPort!.on("message", (task: Task) => {
     const suite = suiteNamed(task.suite)!;
-    suite.run({ seed: task.seed, runs: 1, ...(task.bugs === undefined ? {} : { bugs: task.bugs }) }).then(
+    const budget = task.searchBudget === undefined ? {} : { searchBudget: task.searchBudget };
+    suite.run({ seed: task.seed, runs: 1, ...(task.bugs === undefined ? {} : { bugs: task.bugs }), ...budget }).then(
       (r) => parentPort!.postMessage({ id: task.id, result: { ...r, stats: r.stats.data() } } satisfies Reply),
       (e: unknown) => parentPort!.postMessage({ id: task.id, error: e instanceof Error ? { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) } : { message: String(e) } } satisfies Reply),
     );

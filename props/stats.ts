@@ -21,6 +21,7 @@ function hash52(text: string): number {
 export interface StatsData {
   readonly runs: number;
   readonly commands: number;
+  readonly undecided: number;
   readonly states: readonly number[];
   readonly invariants: readonly (readonly [string, InvariantCount])[];
   readonly rules: readonly (readonly [string, number])[];
@@ -29,6 +30,8 @@ export interface StatsData {
 export class Stats {
   runs = 0;
   commands = 0;
+  /** History segments the linearizability search could not decide within its budget (each fails its run). */
+  undecided = 0;
   /** Once a failure is found, shrinking runs are not counted. */
   frozen = false;
   private readonly states = new Set<number>();
@@ -43,6 +46,10 @@ export class Stats {
     if (this.frozen) return;
     this.commands++;
     for (const id of fired) this.rules.set(id, (this.rules.get(id) ?? 0) + 1);
+  }
+
+  recordUndecided(): void {
+    if (!this.frozen) this.undecided++;
   }
 
   recordInvariant(name: string, nonVacuous: boolean): void {
@@ -70,6 +77,7 @@ export class Stats {
   merge(o: Stats): void {
     this.runs += o.runs;
     this.commands += o.commands;
+    this.undecided += o.undecided;
     for (const h of o.states) this.states.add(h);
     for (const [k, v] of o.invariants) {
       const c = this.invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
@@ -79,13 +87,15 @@ export class Stats {
   }
 
   data(): StatsData {
-    return { runs: this.runs, commands: this.commands, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
+    const { runs, commands, undecided } = this;
+    return { runs, commands, undecided, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
   }
 
   static fromData(d: StatsData): Stats {
     const s = new Stats();
     s.runs = d.runs;
     s.commands = d.commands;
+    s.undecided = d.undecided;
     for (const h of d.states) s.states.add(h);
     for (const [k, v] of d.invariants) s.invariants.set(k, { ...v });
     for (const [k, v] of d.rules) s.rules.set(k, v);
@@ -96,6 +106,7 @@ export class Stats {
     return {
       runs: this.runs,
       commands: this.commands,
+      undecided: this.undecided,
       distinctStates: this.distinctStates,
       invariants: Object.fromEntries([...this.invariants].sort(([a], [b]) => a.localeCompare(b))),
       rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),

@@ -134,3 +134,23 @@ describe("where the next segment starts", () => {
     expect(judge.state).toBe(start);
   });
 });
+
+describe("a search that runs out of budget", () => {
+  const config = PRESETS["kernel-6.18"];
+  const start = run(initial(config), [{ op: "memfd", file: "f0", size: P }]);
+  // Eight writes of distinct bytes, all overlapping, then a read: deciding it takes more than a few steps.
+  const writes = Array.from({ length: 8 }, (_, i) => entry(`W${i}`, 0, { op: "pwrite", file: "f0", offset: 0, byte: i + 1, len: 1 }, { result: "ok" }, i, 20 + i));
+  const read = entry("R", 0, { op: "pread", file: "f0", offset: 0, len: 1 }, { result: "ok", value: 3 }, 40, 41);
+  const impl = run(start, [{ op: "pwrite", file: "f0", offset: 0, byte: 3, len: 1 }]);
+
+  it("is undecided, and the judge stays where the segment started", () => {
+    const judge = new Judge(start, 2);
+    expect(judge.segment([...writes, read], impl).kind).toBe("undecided");
+    expect(judge.state).toBe(start);
+  });
+
+  it("with enough budget the same segment is decided", () => {
+    const judge = new Judge(start);
+    expect(judge.segment([...writes, read], impl).kind).toBe("ok");
+  });
+});

@@ -17,6 +17,9 @@ import { Judge } from "./judge.js";
 import { Scheduler } from "./scheduler.js";
 import { chooser, rotation, type ScheduleSpec } from "./schedules.js";
 
+/** The property a run fails with when the linearizability search runs out of budget: not a pass, not a bug found. */
+export const UNDECIDED = "undecided";
+
 /** The actor that builds the layout: it runs alone, to the end, before any other actor starts. */
 export const SETUP = "setup";
 
@@ -53,7 +56,7 @@ export interface RaceRun {
   /** The decisions taken: a schedule that replays this run exactly. */
   readonly schedule: readonly number[];
   readonly failure?: RaceFailure;
-  /** Segments whose linearization ran out of budget. */
+  /** Segments whose linearization ran out of budget (the first one fails the run as "undecided"). */
   readonly undecided: number;
 }
 
@@ -64,7 +67,7 @@ export interface RaceOptions {
   readonly effects?: boolean;
   /** More steps than this is reported as a livelock. */
   readonly maxSteps?: number;
-  /** Model steps the linearizability search may try per segment. */
+  /** Model steps the linearizability search may try per segment (DEFAULT_BUDGET); past it the run fails as "undecided". */
   readonly budget?: number;
 }
 
@@ -216,7 +219,16 @@ class RaceRunner {
     const v = this.judge.segment(seg, impl);
     if (v.kind === "undecided") {
       this.undecided++;
-      return;
+      this.stats?.recordUndecided();
+      const overlapping = seg.filter((r) => concurrentWith(seg, r).length > 0).length;
+      const what = `${seg.length} operations, ${overlapping} of them overlapping`;
+      this.fail(
+        UNDECIDED,
+        `a verdict within ${this.judge.budget} model steps`,
+        "undecided",
+        `the linearizability search ran out of its budget (${this.judge.budget} model steps) on a segment of ${what}: ` +
+          "nothing was checked past it; a larger --search-budget may decide it",
+      );
     }
     if (v.kind === "state") {
       this.annotate(start, v.order);

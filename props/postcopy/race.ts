@@ -104,7 +104,8 @@ export async function runPostcopyRace(suite: Suite & { config: Config }, opts: S
   const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", 3, 60), async (r, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
-    const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats });
+    const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
+    const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats, ...budget });
     const failure = run.failure ?? checkReads(r, run);
     if (failure === undefined) return;
     found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
