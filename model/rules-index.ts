@@ -1,5 +1,6 @@
 // Every rule the model can fire, by id, so a trace can print why a step came out as it did and cite the source.
 // A module that declares new rules adds its *_RULES object here; test/cli-rules.test.ts checks none is missing.
+import { ALTERNATIVE_RULES } from "./alternatives.js";
 import { CONVERT_RULES } from "./gmem/convert.js";
 import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
@@ -34,6 +35,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   USERFAULT_RULES,
   GMEM_RULES,
   CONVERT_RULES,
+  ALTERNATIVE_RULES,
   FALLOCATE_RULES,
   FOLIO_RULES,
   PIN_RULES,

@@ -154,3 +154,27 @@ describe("a search that runs out of budget", () => {
     expect(judge.segment([...writes, read], impl).kind).toBe("ok");
   });
 });
+
+describe("an alternative outcome needs an operation that could cause it", () => {
+  const MiB = 1024 * 1024;
+  const start = run(initial(PRESETS["gmem-v7"]), [
+    { op: "create_vm", vm: "v0", type: 1 },
+    { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * MiB, flags: ["MMAP", "INIT_SHARED"] },
+    { op: "gmem_mmap", gmem: "g0", map: "m5", offset: 0, length: 4 * MiB },
+    { op: "write_alias", map: "m5", offset: P, byte: 7 },
+    { op: "munmap", map: "m5", offset: P, len: P },
+  ]);
+  const convert: Op = { op: "gmem_convert", gmem: "g0", offset: 0, size: 2 * P, to: "private" };
+  const eagain: Outcome = { errno: "EAGAIN", error_offset: P };
+  const segment = (other: Op, out: Outcome): RaceOp[] => [entry("VMM", 0, convert, eagain, 0, 3), entry("host", 0, other, out, 1, 2)];
+
+  it("a conversion's EAGAIN is not excused by an access through an unmapped page (a SIGSEGV, the folio untouched)", () => {
+    const v = new Judge(start).segment(segment({ op: "access", map: "m5", offset: P, kind: "read" }, { result: "SIGSEGV" }), start);
+    expect(v.kind).toBe("outcome");
+  });
+
+  it("it is excused by an alias access that faults the page in", () => {
+    const v = new Judge(start).segment(segment({ op: "read_alias", map: "m5", offset: P }, { result: "ok", value: 7 }), start);
+    expect(v.kind).toBe("ok");
+  });
+});
