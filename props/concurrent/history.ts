@@ -147,7 +147,8 @@ function mappingWithin(id: string, m: Mapping, i: Mapping): { detail: string; mo
     if (dead !== undefined) return { detail: `${id} page ${dead} has a host PTE but no VMA maps it`, model: null, impl: span.value };
     for (const piece of pieces(m.ptes, span.start, span.end)) {
       const why = pteProblem(m, piece.value, span.value);
-      const detail = `${id} page ${piece.start} has a host PTE the model does not allow: ${why}`;
+      const which = piece.value === undefined ? "a host PTE no fault makes in this mapping" : "another host PTE than the model's";
+      const detail = `${id} page ${piece.start} has ${which}: ${why}`;
       if (why !== undefined) return { detail, model: pteText(piece.value), impl: span.value };
     }
   }
