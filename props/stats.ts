@@ -22,6 +22,7 @@ export interface StatsData {
   readonly runs: number;
   readonly commands: number;
   readonly undecided: number;
+  readonly longestRun: number;
   readonly states: readonly number[];
   readonly invariants: readonly (readonly [string, InvariantCount])[];
   readonly rules: readonly (readonly [string, number])[];
@@ -32,6 +33,8 @@ export class Stats {
   commands = 0;
   /** History segments the linearizability search could not decide within its budget (each fails its run). */
   undecided = 0;
+  /** The most schedule steps a concurrent run took past its setup: what PCT's k must cover. */
+  longestRun = 0;
   /** Once a failure is found, shrinking runs are not counted. */
   frozen = false;
   private readonly states = new Set<number>();
@@ -50,6 +53,10 @@ export class Stats {
 
   recordUndecided(): void {
     if (!this.frozen) this.undecided++;
+  }
+
+  recordRunLength(steps: number): void {
+    if (!this.frozen) this.longestRun = Math.max(this.longestRun, steps);
   }
 
   recordInvariant(name: string, nonVacuous: boolean): void {
@@ -78,6 +85,7 @@ export class Stats {
     this.runs += o.runs;
     this.commands += o.commands;
     this.undecided += o.undecided;
+    this.longestRun = Math.max(this.longestRun, o.longestRun);
     for (const h of o.states) this.states.add(h);
     for (const [k, v] of o.invariants) {
       const c = this.invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
@@ -87,8 +95,8 @@ export class Stats {
   }
 
   data(): StatsData {
-    const { runs, commands, undecided } = this;
-    return { runs, commands, undecided, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
+    const { runs, commands, undecided, longestRun } = this;
+    return { runs, commands, undecided, longestRun, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
   }
 
   static fromData(d: StatsData): Stats {
@@ -96,6 +104,7 @@ export class Stats {
     s.runs = d.runs;
     s.commands = d.commands;
     s.undecided = d.undecided;
+    s.longestRun = d.longestRun;
     for (const h of d.states) s.states.add(h);
     for (const [k, v] of d.invariants) s.invariants.set(k, { ...v });
     for (const [k, v] of d.rules) s.rules.set(k, v);
@@ -107,6 +116,7 @@ export class Stats {
       runs: this.runs,
       commands: this.commands,
       undecided: this.undecided,
+      longestRun: this.longestRun,
       distinctStates: this.distinctStates,
       invariants: Object.fromEntries([...this.invariants].sort(([a], [b]) => a.localeCompare(b))),
       rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),

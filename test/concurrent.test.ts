@@ -71,14 +71,19 @@ describe("schedules as data", () => {
     expect(c.pick([0, 1, 2], 1, 4)).toBe(1);
   });
 
-  it("PCT runs the highest priority and demotes the actor that ran a change point below every other", () => {
-    const c = chooser({ kind: "pct", depth: 2, keys: [1, 5, 3, 0], changePoints: [2] });
+  it("PCT runs the highest priority; at a change point the actor about to run drops below every other first", () => {
+    const c = chooser({ kind: "pct", depth: 3, keys: [1, 5, 3, 0], changePoints: [2, 4] });
     expect(c.pick([0, 1, 2], 0, 1)).toBe(1);
     c.ran(1, 1);
-    expect(c.pick([0, 1, 2], 1, 2)).toBe(1);
-    c.ran(1, 2);
-    expect(c.pick([0, 1, 2], 1, 3)).toBe(2);
-    expect(c.pick([0, 1], 1, 3)).toBe(0);
+    // Step 2 is a change point: actor 1 would run it, so it is demoted and actor 2 runs instead.
+    expect(c.pick([0, 1, 2], 1, 2)).toBe(2);
+    c.ran(2, 2);
+    expect(c.pick([0, 1, 2], 2, 3)).toBe(2);
+    c.ran(2, 3);
+    // Step 4 has one runnable actor: nothing is picked, and the change point demotes the actor that runs it.
+    c.ran(2, 4);
+    expect(c.pick([0, 1, 2], 2, 5)).toBe(0);
+    expect(c.pick([1, 2], 2, 5)).toBe(1);
   });
 
   it("follow replays a step order, and keeps the current actor where the run drifts from it", () => {

@@ -18,7 +18,7 @@ export interface ConcurrentSuite extends Suite {
   readonly setup: readonly Op[];
   /** The concurrent actors (vCPU and VMM threads) with their operations. */
   readonly actors: fc.Arbitrary<RaceActor[]>;
-  /** Expected steps per run: the uniform schedule's length and PCT's k. */
+  /** PCT's k, at least the longest run in steps past the setup (run-lengths.ts); also the uniform schedule's length. */
   readonly steps: number;
   /** PCT's bug depth d (d - 1 priority change points). */
   readonly depth: number;

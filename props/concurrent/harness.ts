@@ -308,6 +308,7 @@ class RaceRunner {
       if (!(e instanceof Stop)) throw e;
       failure = e.failure;
     }
+    this.stats?.recordRunLength(this.steps.filter((s) => s.actor !== SETUP).length);
     const run = { steps: this.steps, ops: this.history.ops, schedule: this.decisions, undecided: this.undecided };
     return failure === undefined ? run : { ...run, failure };
   }

@@ -10,6 +10,7 @@ import type { Outcome } from "../../schema/outcome.js";
 import type { Scenario } from "../../schema/scenario.js";
 import { ALL_CHECKS } from "../checker.js";
 import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
+import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
@@ -95,13 +96,20 @@ class Found extends Error {
   }
 }
 
-export async function runPostcopyRace(suite: Suite & { config: Config }, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
+/** The post-copy race as a suite: its configuration, and PCT's bug depth d and k (the longest run, in schedule steps). */
+export interface PostcopyRaceSuite extends Suite {
+  readonly config: Config;
+  readonly steps: number;
+  readonly depth: number;
+}
+
+export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const checks = opts.checks ?? ALL_CHECKS;
   const stats = new Stats();
   let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;
   const started = performance.now();
-  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", 3, 60), async (r, spec) => {
+  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", suite.depth, suite.steps), async (r, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
     const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
@@ -139,12 +147,14 @@ export async function runPostcopyRace(suite: Suite & { config: Config }, opts: S
   };
 }
 
-export const POSTCOPY_RACE: Suite & { config: Config } = {
+export const POSTCOPY_RACE: PostcopyRaceSuite = {
   name: "postcopy-race",
   description: "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
   kind: "concurrent",
   area: "postcopy",
   config: PRESETS.default,
   runs: 400,
+  steps: pctSteps("postcopy-race"),
+  depth: 3,
   run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
 };
