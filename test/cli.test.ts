@@ -62,10 +62,10 @@ describe("check", () => {
     const out = lines(r.stdout);
     expect(out[0]).toBe(`faultline check: 2 suite(s), seed 5`);
     for (const s of suites) expect(out).toContainEqual(expect.stringMatching(new RegExp(`^${s}: 12 runs, \\d+ commands, [\\d.]+s, ok$`)));
-    const header = out.findIndex((l) => /^suite +runs +commands +states +invariants +failures +time$/.test(l));
+    const header = out.findIndex((l) => /^suite +runs +commands +states +invariants +failures +undecided +time$/.test(l));
     expect(header).toBeGreaterThan(0);
-    for (const [i, s] of suites.entries()) expect(out[header + 1 + i]).toMatch(new RegExp(`^${s} +12 +\\d+ +\\d+ +\\d+/\\d+ +0 +[\\d.]+s$`));
-    expect(out[header + 3]).toMatch(/^total +24 +\d+ +0 +[\d.]+s$/);
+    for (const [i, s] of suites.entries()) expect(out[header + 1 + i]).toMatch(new RegExp(`^${s} +12 +\\d+ +\\d+ +\\d+/\\d+ +0 +0 +[\\d.]+s$`));
+    expect(out[header + 3]).toMatch(/^total +24 +\d+ +0 +0 +[\d.]+s$/);
     expect(out).toContainEqual(expect.stringMatching(/^invariant +non-vacuous +checked +minimum$/));
     for (const inv of INVARIANTS) expect(out).toContainEqual(expect.stringMatching(new RegExp(`^${inv.name} +\\d+ +\\d+`)));
     expect(out[out.length - 1]).toBe("no failures");
