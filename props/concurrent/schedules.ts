@@ -110,7 +110,7 @@ export function scheduleArbitrary(generator: Generator | "mixed", depth: number,
   return fc.oneof(uniformSchedule(steps), pctSchedule(depth, steps));
 }
 
-/** PCT's guarantee (Burckhardt et al., Theorem 9): a bug of depth d is found with probability at least 1/(n k^(d-1)). */
+/** PCT's guarantee (Burckhardt et al., ASPLOS 2010): a bug of depth d is found with probability at least 1/(n k^(d-1)). */
 export const pctBound = (actors: number, steps: number, depth: number): number => 1 / (actors * steps ** (depth - 1));
 
 export const describeSchedule = (s: ScheduleSpec): string => (s.kind === "pct" ? `pct(d=${s.depth})` : s.kind === "follow" ? "follow" : "uniform");
