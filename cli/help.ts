@@ -111,22 +111,30 @@ examples:
 
 exit status: 0 every bug found, 1 a bug missed, 2 a usage error.`,
 
-  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--verbose]
+  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--caps SPEC] [--verbose]
+       faultline conform --probe [--caps SPEC] [--json]
 
 Runs scenario files through the model and the real kernel (a native helper making the syscalls) and prints
-every step that does not agree. With no FILE: the conformance corpus, then N random sequences. Needs
-/dev/kvm and userfaultfd; the corpus is written for the kernel-6.18 configuration.
+every step that does not agree. With no FILE: the conformance corpus, then N random sequences. It first probes
+what this kernel offers (KVM capabilities, the proposals, userfaultfd features, huge pages) and runs the model
+with that host configuration; a scenario that needs what the host lacks is reported skipped, with the
+capability it needs, never failed. --probe prints the capability set and the configuration, and stops.
 
 options:
-  --runs N    random sequences after the corpus (default 2000, 0 skips them)
-  --seed S    seed of the random sequences (default: random, printed)
-  --verbose   print every step, not only disagreements
+  --probe      print what the running kernel offers and the configuration the model runs with
+  --json       with --probe: the same as one JSON document
+  --caps SPEC  narrow (-NAME) or widen (+NAME) the probed capabilities, e.g. -KVM_CAP_GUEST_MEMFD,+KVM_MEM_USERFAULT
+               (default: the FAULTLINE_CAPS environment variable)
+  --runs N     random sequences after the corpus (default 2000, 0 skips them)
+  --seed S     seed of the random sequences (default: random, printed)
+  --verbose    print every step, not only disagreements
 
 examples:
+  faultline conform --probe
   faultline conform
-  faultline conform --runs 0
+  faultline conform --runs 0 --caps -USERFAULTFD
   faultline conform --verbose scenario.json
 
-exit status: 0 model and kernel agree, 1 a disagreement (not documented as expected), 2 a usage or file
-error, or no usable kernel here.`,
+exit status: 0 model and kernel agree on everything that ran, 1 a disagreement (not documented as expected),
+2 a usage or file error.`,
 };

@@ -2,6 +2,7 @@
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { Count, Id, intIn, nearest, strict } from "./codecs.js";
+import { RequirementCodec } from "./capabilities.js";
 import { ConfigCodec } from "./config.js";
 import { OpCodec, type Op } from "./ops.js";
 import { OutcomeCodec } from "./outcome.js";
@@ -42,6 +43,8 @@ export const ScenarioCodec = strict(
     /** Decisions where several actors can run: e picks the e-th runnable actor counting on from the last one (props/concurrent/schedules.ts). */
     schedule: t.array(intIn("schedule decision", 0, 63)),
     expect: t.array(OutcomeCodec),
+    /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
+    requires: t.array(RequirementCodec),
     failure: Failure,
     /** A documented flaw of a proposed design: replays are expected to reproduce it. */
     expectedToFail: t.string,

@@ -1237,9 +1237,94 @@ static void op_close(J *op) {
   fail(EBADF);
 }
 
-static void op_probe(void) {
-  if (open_kvm() < 0) { helper_error("/dev/kvm: %s", strerror(errno)); return; }
-  out("{\"result\":\"probe\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
+/* The proposals are probed by what they do, not by capability numbers (KVM_CAP_USERFAULT's 243 is taken upstream). */
+
+/* KVM Userfault v3: KVM_SET_USER_MEMORY_REGION2 accepts KVM_MEM_USERFAULT with a bitmap pointer in pad2[0]. */
+static int probe_userfault(int vmfd) {
+  void *mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return 0;
+  static u64 bitmap;
+  struct fl_region2 m;
+  memset(&m, 0, sizeof m);
+  m.flags = FL_KVM_MEM_USERFAULT;
+  m.memory_size = PAGE;
+  m.userspace_addr = (u64)(uintptr_t)mem;
+  m.pad2[0] = (u64)(uintptr_t)&bitmap;
+  int r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  if (r == 0) {
+    m.flags = 0;
+    m.memory_size = 0;
+    ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  }
+  munmap(mem, PAGE);
+  return r == 0;
+}
+
+/* In-place conversion (v7): guest_memfd answers KVM_SET_MEMORY_ATTRIBUTES2; a zero size is EINVAL there, ENOTTY without it. */
+static int probe_inplace(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  int r = ioctl(fd, FL_KVM_SET_MEMORY_ATTRIBUTES2, &a);
+  int e = errno;
+  close(fd);
+  return r < 0 && e == EINVAL;
+}
+
+/* userfaultfd on guest_memfd (vm_uffd_ops): a shared mapping of an MMAP|INIT_SHARED guest_memfd registers for MINOR. */
+static int probe_uffd_gmem(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  g.flags = FL_GUEST_MEMFD_FLAG_MMAP | FL_GUEST_MEMFD_FLAG_INIT_SHARED;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  int ok = 0;
+  void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+  if (p != MAP_FAILED && ufd >= 0 && ioctl(ufd, FL_UFFDIO_API, &api) == 0) {
+    struct fl_uffdio_register r = {{(u64)(uintptr_t)p, PAGE}, FL_UFFDIO_REGISTER_MODE_MINOR, 0};
+    ok = ioctl(ufd, FL_UFFDIO_REGISTER, &r) == 0;
+  }
+  if (ufd >= 0) close(ufd);
+  if (p != MAP_FAILED) munmap(p, PAGE);
+  close(fd);
+  return ok;
+}
+
+/* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
+static const char *probe_guest(int vmfd) {
+  struct vm v;
+  memset(&v, 0, sizeof v);
+  v.fd = vmfd;
+  v.nvcpu = 1;
+  setup_guest(&v);
+  const char *guest = v.guest_error ? v.guest_error : "ok";
+  if (!v.guest_error) {
+    ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
+    if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
+    else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
+    else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
+      static char why[128];
+      snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
+      guest = why;
+    }
+  }
+  if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
+  if (v.vcpu[0] > 0) close(v.vcpu[0]);
+  if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+  return guest;
+}
+
+static void probe_kvm(void) {
+  if (open_kvm() < 0) {
+    out("\"kvm\":\"/dev/kvm: %s\"", strerror(errno));
+    return;
+  }
+  out("\"kvm\":\"ok\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
   static const char *const caps[] = {"USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2",
                                      "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS"};
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
@@ -1247,49 +1332,58 @@ static void op_probe(void) {
   out("},\"vm_types\":[");
   int first = 1;
   const char *guest = "no VM";
+  int userfault = 0, inplace = 0, uffd_gmem = 0;
   for (int t = 0; t < 8; t++) {
     int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, t);
     if (fd < 0) continue;
     out("%s%d", first ? "" : ",", t);
     first = 0;
     if (t == 0) {
-      /* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
-      struct vm v;
-      memset(&v, 0, sizeof v);
-      v.fd = fd;
-      v.nvcpu = 1;
-      setup_guest(&v);
-      guest = v.guest_error ? v.guest_error : "ok";
-      if (!v.guest_error) {
-        ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
-        if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
-        else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
-        else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
-          static char why[128];
-          snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
-          guest = why;
-        }
-      }
-      if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
-      if (v.vcpu[0] > 0) close(v.vcpu[0]);
-      if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+      guest = probe_guest(fd);
+      userfault = probe_userfault(fd);
+      inplace = probe_inplace(fd);
+      uffd_gmem = probe_uffd_gmem(fd);
     }
     close(fd);
   }
-  out("],\"guest\":\"%s\"", guest);
+  out("],\"guest\":\"%s\",\"proposals\":{\"KVM_MEM_USERFAULT\":%s,\"GMEM_INPLACE_CONVERSION\":%s,\"UFFD_GUEST_MEMFD\":%s}", guest,
+      userfault ? "true" : "false", inplace ? "true" : "false", uffd_gmem ? "true" : "false");
+}
+
+static void probe_uffd(void) {
   int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (ufd < 0) {
-    out(",\"uffd\":\"%s\"}", strerror(errno));
+    out(",\"uffd\":\"userfaultfd: %s\"", strerror(errno));
+  } else {
+    struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+    if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"", strerror(errno));
+    else {
+      out(",\"uffd\":\"ok\",\"uffd_features\":");
+      out_features(api.features);
+      out(",\"uffd_ioctls\":");
+      out_ioctls(api.ioctls);
+    }
+    close(ufd);
+  }
+  int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev < 0) {
+    out(",\"dev_userfaultfd\":\"/dev/userfaultfd: %s\"", strerror(errno));
     return;
   }
-  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
-  if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"}", strerror(errno));
+  int fd = ioctl(dev, FL_USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) out(",\"dev_userfaultfd\":\"USERFAULTFD_IOC_NEW: %s\"", strerror(errno));
   else {
-    out(",\"uffd\":\"ok\",\"uffd_features\":");
-    out_features(api.features);
-    out("}");
+    out(",\"dev_userfaultfd\":\"ok\"");
+    close(fd);
   }
-  close(ufd);
+  close(dev);
+}
+
+static void op_probe(void) {
+  out("{\"result\":\"probe\",");
+  probe_kvm();
+  probe_uffd();
+  out("}");
 }
 
 static void op_reset(void) {
