@@ -225,6 +225,7 @@ static const char *errno_name(int e) {
     case EINVAL: return "EINVAL";
     case EFBIG: return "EFBIG";
     case ENOSPC: return "ENOSPC";
+    case ESPIPE: return "ESPIPE";
     case ENOTTY: return "ENOTTY";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EHWPOISON: return "EHWPOISON";
@@ -256,37 +257,53 @@ static void helper_error(const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ objects and names */
 
+/* VMs, guest_memfds, files and userfaultfds share one fd namespace, as in the kernel: a name refers to the object it
+   was last bound to, whatever its kind, and every field the kernel reads as an fd takes any name. Thread names (access
+   ids) are a namespace of their own. */
 enum { K_VM, K_GMEM, K_FILE, K_UFFD, K_THREAD, K_KINDS };
-struct name { char name[40]; int idx; };
-static struct name names[K_KINDS][MAX_OBJS];
-static int nnames[K_KINDS];
+#define NS_FD 0
+#define NS_THREAD 1
+struct name { char name[40]; int kind, idx; };
+static struct name names[2][MAX_OBJS];
+static int nnames[2];
+static int ns_of(int kind) { return kind == K_THREAD ? NS_THREAD : NS_FD; }
 
+static struct name *binding(int ns, const char *n) {
+  if (!n) return NULL;
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) return &names[ns][i];
+  return NULL;
+}
+/* The object of this kind the name refers to, or -1 (unknown, closed, or re-bound to another kind). */
 static int lookup(int kind, const char *n) {
-  if (!n) return -1;
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) return names[kind][i].idx;
-  return -1;
+  struct name *b = binding(ns_of(kind), n);
+  return b && b->kind == kind ? b->idx : -1;
 }
 static const char *name_of(int kind, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (names[kind][i].idx == idx) return names[kind][i].name;
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (names[ns][i].kind == kind && names[ns][i].idx == idx) return names[ns][i].name;
   return NULL;
 }
 static void bind(int kind, const char *n, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i].idx = idx;
-      return;
-    }
-  if (nnames[kind] < MAX_OBJS) {
-    snprintf(names[kind][nnames[kind]].name, sizeof names[kind][0].name, "%s", n);
-    names[kind][nnames[kind]++].idx = idx;
+  int ns = ns_of(kind);
+  struct name *b = binding(ns, n);
+  if (b) {
+    b->kind = kind;
+    b->idx = idx;
+    return;
+  }
+  if (nnames[ns] < MAX_OBJS) {
+    snprintf(names[ns][nnames[ns]].name, sizeof names[ns][0].name, "%s", n);
+    names[ns][nnames[ns]].kind = kind;
+    names[ns][nnames[ns]++].idx = idx;
   }
 }
 static void unbind(int kind, const char *n) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i] = names[kind][--nnames[kind]];
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) {
+      names[ns][i] = names[ns][--nnames[ns]];
       return;
     }
 }
@@ -356,9 +373,7 @@ static int map_index(const char *id) {
   long n = strtol(id + 1, &end, 10);
   return *end || n < 0 || n >= MAX_MAPS ? -1 : (int)n;
 }
-static int fd_of(int kind, const char *n) {
-  int i = lookup(kind, n);
-  if (i < 0) return -1;
+static int obj_fd(int kind, int i) {
   switch (kind) {
     case K_VM: return vms[i].fd;
     case K_GMEM: return gmems[i].fd;
@@ -366,6 +381,11 @@ static int fd_of(int kind, const char *n) {
     case K_UFFD: return uffds[i].fd;
   }
   return -1;
+}
+/* The real fd a name refers to, whatever its kind; -1 (EBADF) for a name that is not open. */
+static int fd_of(const char *n) {
+  struct name *b = binding(NS_FD, n);
+  return b ? obj_fd(b->kind, b->idx) : -1;
 }
 
 /* ------------------------------------------------------------------ guarded memory accesses */
@@ -616,7 +636,7 @@ static void op_check_extension(J *op) {
   long cap = cap_number(str(op, "cap"));
   if (cap < 0) { unsupported("a proposed capability: its number is not this kernel's"); return; }
   if (open_kvm() < 0) { fail(errno); return; }
-  int fd = get(op, "vm") ? fd_of(K_VM, str(op, "vm")) : kvm_fd;
+  int fd = get(op, "vm") ? fd_of(str(op, "vm")) : kvm_fd;
   int r = ioctl(fd, FL_KVM_CHECK_EXTENSION, cap);
   if (r < 0) fail(errno);
   else out("{\"result\":\"ok\",\"value\":%d}", r);
@@ -627,7 +647,7 @@ static void op_create_gmem(J *op) {
   g.size = num_or(op, "size", 0);
   g.flags = (has_item(op, "flags", "MMAP") ? FL_GUEST_MEMFD_FLAG_MMAP : 0) |
             (has_item(op, "flags", "INIT_SHARED") ? FL_GUEST_MEMFD_FLAG_INIT_SHARED : 0);
-  int fd = ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
+  int fd = ioctl(fd_of(str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
   if (fd < 0) { fail(errno); return; }
   gmems[ngmems] = (struct fdobj){fd, 0};
   bind(K_GMEM, str(op, "gmem"), ngmems++);
@@ -660,7 +680,7 @@ static void op_set_memory_region(J *op) {
               (has_item(op, "flags", "USERFAULT") ? FL_KVM_MEM_USERFAULT : 0);
   const char *us = str(op, "userspace");
   u64 hva = (us ? map_base(map_index(us)) : 0) + num_or(op, "userspace_offset", 0);
-  int vmfd = fd_of(K_VM, str(op, "vm"));
+  int vmfd = fd_of(str(op, "vm"));
   int r;
   const char *io = str(op, "ioctl");
   if (io && !strcmp(io, "REGION")) {
@@ -676,7 +696,7 @@ static void op_set_memory_region(J *op) {
     m.userspace_addr = hva;
     m.guest_memfd_offset = num_or(op, "guest_memfd_offset", 0);
     /* no guest_memfd named: fd 0 (the helper's stdin, a pipe: not a guest_memfd); an unknown name: fd -1 */
-    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(K_GMEM, str(op, "guest_memfd")) : 0;
+    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(str(op, "guest_memfd")) : 0;
     r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
   }
   ok_or_errno(r);
@@ -686,7 +706,7 @@ static void op_set_memory_attributes(J *op) {
   struct fl_mem_attrs a = {num_or(op, "address", 0), num_or(op, "size", 0),
                            has_item(op, "attributes", "PRIVATE") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
                            num_or(op, "flags", 0)};
-  ok_or_errno(ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
+  ok_or_errno(ioctl(fd_of(str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
 }
 
 struct run_arg { struct vm *v; int cpu; };
@@ -917,6 +937,16 @@ static int prot_of(J *op) {
   return !strcmp(p, "r") ? PROT_READ : PROT_NONE;
 }
 
+/* mmap of a named fd, whatever it is: a memfd carries its huge page size, a guest_memfd is its own kind of mapping,
+   and a VM or userfaultfd goes to the kernel too (which refuses it: no mmap in their file operations). */
+static void mmap_named(J *op, const char *n, int shared, int prot) {
+  struct name *b = binding(NS_FD, n);
+  if (!b) { do_mmap(op, 1, -1, 0, shared, prot); return; }
+  int fd = obj_fd(b->kind, b->idx);
+  if (b->kind == K_FILE) do_mmap(op, 1, fd, files[b->idx].hpage, shared, prot);
+  else do_mmap(op, b->kind == K_GMEM ? 2 : 1, fd, 0, shared, prot);
+}
+
 static void op_mmap(J *op) {
   const char *f = str(op, "file");
   J *sh = get(op, "shared");
@@ -924,13 +954,12 @@ static void op_mmap(J *op) {
     do_mmap(op, 0, -1, 0, sh && sh->b, prot_of(op));
     return;
   }
-  int i = lookup(K_FILE, f);
-  do_mmap(op, 1, i < 0 ? -1 : files[i].fd, i < 0 ? 0 : files[i].hpage, sh ? sh->b : 1, prot_of(op));
+  mmap_named(op, f, sh ? sh->b : 1, prot_of(op));
 }
 
 static void op_gmem_mmap(J *op) {
   J *sh = get(op, "shared");
-  do_mmap(op, 2, fd_of(K_GMEM, str(op, "gmem")), 0, sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+  mmap_named(op, str(op, "gmem"), sh ? sh->b : 1, PROT_READ | PROT_WRITE);
 }
 
 static void op_munmap(J *op) {
@@ -967,10 +996,10 @@ static int falloc_mode(J *op) {
   return (has_item(op, "mode", "PUNCH_HOLE") ? FL_FALLOC_FL_PUNCH_HOLE : 0) | (has_item(op, "mode", "KEEP_SIZE") ? FL_FALLOC_FL_KEEP_SIZE : 0);
 }
 static void op_file_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_FILE, str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 static void op_gmem_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_GMEM, str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 
 static void op_pwrite(J *op) {
@@ -978,7 +1007,7 @@ static void op_pwrite(J *op) {
   if (len > (64ull << 20)) { unsupported("pwrite longer than 64 MiB"); return; }
   u8 *buf = malloc(len ? len : 1);
   memset(buf, (int)num_or(op, "byte", 0), len);
-  ssize_t r = pwrite(fd_of(K_FILE, str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pwrite(fd_of(str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
   int e = errno;
   free(buf);
   if (r < 0) fail(e);
@@ -988,12 +1017,12 @@ static void op_pwrite(J *op) {
 static void op_pread(J *op) {
   u8 b;
   if (get(op, "len") && num_or(op, "len", 1) == 0) {
-    ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
+    ssize_t r = pread(fd_of(str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
     if (r < 0) fail(errno);
     else out("{\"result\":\"ok\",\"value\":null}");
     return;
   }
-  ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pread(fd_of(str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
   if (r < 0) fail(errno);
   else if (r == 0) out("{\"result\":\"ok\",\"value\":null}");
   else out("{\"result\":\"ok\",\"value\":%u}", b);
@@ -1151,7 +1180,7 @@ static void op_uffd_register(J *op) {
                                      (has_item(op, "mode", "WP") ? FL_UFFDIO_REGISTER_MODE_WP : 0) |
                                      (has_item(op, "mode", "MINOR") ? FL_UFFDIO_REGISTER_MODE_MINOR : 0),
                                  0};
-  if (ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
+  if (ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
   out("{\"result\":\"ok\",\"ioctls\":");
   out_ioctls(r.ioctls);
   out("}");
@@ -1159,7 +1188,7 @@ static void op_uffd_register(J *op) {
 
 static void op_uffd_unregister(J *op) {
   struct fl_uffdio_range r = range_of(op);
-  ok_or_errno(ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
+  ok_or_errno(ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
 }
 
 #define UNWRITTEN ((s64)0x7eadbeef12345678ll)
@@ -1176,7 +1205,7 @@ static void out_count(const char *field, int r, int e, s64 v) {
 }
 
 static void op_uffdio(J *op, const char *name) {
-  int fd = fd_of(K_UFFD, str(op, "uffd"));
+  int fd = fd_of(str(op, "uffd"));
   struct fl_uffdio_range rg = range_of(op);
   int dontwake = has_item(op, "mode", "DONTWAKE"), wp = has_item(op, "mode", "WP");
   int r, e;
@@ -1217,20 +1246,21 @@ static void op_uffdio(J *op, const char *name) {
 
 /* ------------------------------------------------------------------ close, probe, reset */
 
+/* close of any open name, whichever field names it (the kernel's close takes any fd). */
 static void op_close(J *op) {
-  static const struct { const char *field; int kind; } order[] = {{"vm", K_VM}, {"gmem", K_GMEM}, {"file", K_FILE}, {"uffd", K_UFFD}};
+  static const char *const fields[] = {"vm", "gmem", "file", "uffd"};
   for (size_t k = 0; k < 4; k++) {
-    const char *n = str(op, order[k].field);
+    const char *n = str(op, fields[k]);
     if (!n) continue;
-    int fd = fd_of(order[k].kind, n);
+    struct name *b = binding(NS_FD, n);
+    int fd = b ? obj_fd(b->kind, b->idx) : -1;
     if (fd < 0) { fail(EBADF); return; }
     int r = close(fd);
-    int i = lookup(order[k].kind, n);
-    if (order[k].kind == K_VM) vms[i].fd = -1;
-    if (order[k].kind == K_GMEM) gmems[i].fd = -1;
-    if (order[k].kind == K_FILE) files[i].fd = -1;
-    if (order[k].kind == K_UFFD) uffds[i].fd = -1;
-    unbind(order[k].kind, n);
+    if (b->kind == K_VM) vms[b->idx].fd = -1;
+    if (b->kind == K_GMEM) gmems[b->idx].fd = -1;
+    if (b->kind == K_FILE) files[b->idx].fd = -1;
+    if (b->kind == K_UFFD) uffds[b->idx].fd = -1;
+    unbind(b->kind, n);
     ok_or_errno(r);
     return;
   }
