@@ -12,7 +12,7 @@ import type { Scenario } from "../schema/scenario.js";
 import type { Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
 import type { Helper } from "./native.js";
-import { stepRuns } from "./requirements.js";
+import { stepRuns, type Names } from "./requirements.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,8 +50,17 @@ export function modelImplements(config: Config, probeOp: Op): boolean {
   return !step(initial(config), probeOp).fired.includes("faultline.not-modeled");
 }
 
+/** What the random suite's names refer to: its layout's objects and the few extra names its steps create. */
+const RANDOM_NAMES: Names = {
+  kinds: new Map([["v0", "vm"], ["f0", "file"], ["g0", "gmem"], ["g8", "gmem"], ["g9", "gmem"], ["u0", "uffd"]]),
+  gmemMaps: new Set(["m5", "m6"]),
+};
+
+/** Whether the random suite may draw a step on this host. */
+export const randomStepRuns = (host: Host, op: Op): boolean => stepRuns(host, op, RANDOM_NAMES);
+
 /** The setup steps this host can run (no VM without /dev/kvm; the guest_memfd steps fail alike in model and kernel without it). */
-export const randomSetup = (host: Host): Op[] => RANDOM_SETUP.filter((op) => stepRuns(host, op));
+export const randomSetup = (host: Host): Op[] => RANDOM_SETUP.filter((op) => randomStepRuns(host, op));
 
 /** One random step, drawn only from what this host can run. */
 export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
@@ -158,7 +167,7 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
     { weight: 3, arbitrary: other },
   ];
   if (uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
-  return fc.oneof(...arbs).filter((op) => stepRuns(host, op));
+  return fc.oneof(...arbs).filter((op) => randomStepRuns(host, op));
 }
 
 /** userfaultfd on the shmem mapping m1 (used once the model implements userfaultfd). */
