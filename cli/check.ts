@@ -1,7 +1,5 @@
 // faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
-import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
 import { TimeBudget } from "../props/budget.js";
 import { SUITES } from "../props/registry.js";
@@ -11,6 +9,7 @@ import { stringifyExact } from "../schema/json.js";
 import { printable } from "../schema/report.js";
 import { UsageError, integerOption, parseArgs, type OptionSpec } from "./args.js";
 import { counterexampleText, storeCounterexample } from "./counterexample.js";
+import { outputFile } from "./files.js";
 import { seconds } from "./format.js";
 import { writeJunit } from "./junit.js";
 import { CheckPlan, runInProcess, type SuiteRuns } from "./plan.js";
@@ -57,17 +56,6 @@ export function names(command: string, option: string, text: string, known: read
     throw new UsageError(command, `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`);
   }
   return [...new Set(list)];
-}
-
-/** A file a report will be written to: its directory must exist, checked before a check of minutes. */
-export function outputFile(command: string, option: string, path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    accessSync(dirname(path), constants.W_OK);
-  } catch {
-    throw new UsageError(command, `${option}: cannot write ${JSON.stringify(path)}: ${dirname(path)} is not a writable directory`);
-  }
-  return path;
 }
 
 function options(args: readonly string[]): Options {

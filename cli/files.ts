@@ -1,7 +1,8 @@
 // Reading scenario files and writing any file faultline produces: atomically, and never over a different file.
-import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
+import { UsageError } from "./args.js";
 import { lineColumn } from "../schema/json.js";
 import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
 
@@ -140,4 +141,21 @@ export function writeNew(path: string, text: string): "written" | "unchanged" {
     }
   }
   return "written";
+}
+
+/**
+ * A file a report will be written to (--junit), checked before a check of minutes: the nearest existing directory
+ * on its path must be writable (the missing ones are created).
+ */
+export function outputFile(command: string, option: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let dir = dirname(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK);
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(command, `${option}: cannot write ${JSON.stringify(path)}: ${dir} is not a writable directory`);
+  }
+  return path;
 }

@@ -79,7 +79,7 @@ const enforced = (narrowed: readonly string[]): boolean => narrowed.length === 0
 export const exitStatus = (r: CheckReport): number => (r.doc.failures > 0 || (r.doc.coverage.enforced && r.coverage.unmet.length > 0) ? 1 : 0);
 
 /**
- * 52-bit state hashes, sorted, as base64 of their gaps in LEB128: about 9 characters a state, where a JSON array
+ * State hashes (52 or 53 bits), sorted, as base64 of their gaps in LEB128: about 9 characters a state, where a JSON array
  * of numbers takes 17. The union of the shards' sets is the unsharded check's distinct states.
  */
 export function encodeStates(hashes: readonly number[]): string {
@@ -115,7 +115,7 @@ export function decodeStates(text: string): number[] | undefined {
     gap = 0;
     scale = 1;
   }
-  return scale === 1 && last < 2 ** 52 ? hashes : undefined;
+  return scale === 1 && Number.isSafeInteger(last) ? hashes : undefined;
 }
 
 /** The summary a user reads: the table, the coverage, the verdict, and last of all each failure with its replay. */

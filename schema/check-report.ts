@@ -1,7 +1,10 @@
 // The document `faultline check --json` prints, read back by `faultline merge` (docs/CLI.md): one codec, so a
 // shard's report that was cut short or edited is one line naming the file and the field, like a scenario.
+import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { Count, intIn, strict, Text } from "./codecs.js";
+import { describeErrors } from "./report.js";
+import { FileError, parseFile } from "./scenario.js";
 
 const Counts = t.record(t.string, strict("invariant count", { checked: Count, nonVacuous: Count }, {}));
 
@@ -58,3 +61,13 @@ export const CheckReportCodec = strict(
 
 export type SuiteReportDoc = t.TypeOf<typeof SuiteReportCodec>;
 export type CheckReportDoc = t.TypeOf<typeof CheckReportCodec>;
+
+/** Decodes a report's text; every problem is a FileError naming the file and the field. */
+export function decodeCheckReport(file: string, text: string): CheckReportDoc {
+  const r = CheckReportCodec.decode(parseFile(file, text));
+  if (isLeft(r)) {
+    const d = describeErrors(r.left);
+    throw new FileError(file, d.path, `${d.message}${d.others > 0 ? ` (+${d.others} more)` : ""}`);
+  }
+  return r.right;
+}
