@@ -7,23 +7,33 @@ import { BUG_IDS } from "../impl/bugs.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { SUITES } from "../props/registry.js";
+import { COMMAND_NAMES } from "../cli/dispatch.js";
 import { expectOneLineError, faultline, lines, scratch } from "./cli-child.js";
 
 describe("help", () => {
-  for (const command of ["check", "replay", "run", "list", "conform"]) {
-    it(`faultline ${command} --help`, () => {
+  for (const command of COMMAND_NAMES) {
+    it(`faultline ${command} --help: usage, examples, and its own exit statuses, 3 included`, () => {
       const r = faultline([command, "--help"], scratch());
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: faultline ${command}`));
       expect(r.stdout).toMatch(/\nexamples:\n {2}faultline /);
+      expect(r.stdout).toMatch(/\nexit status:\n {2}0 {2}\S.*\n( {2}1 {2}\S.*\n)? {2}2 {2}a usage.*\n {2}3 {2}an internal error: a bug in faultline .*\n$/);
     });
   }
+
+  it("each command's statuses are its own", () => {
+    const status1 = (command: string): string | undefined => /\n {2}1 {2}(.*)\n/.exec(faultline([command, "--help"], scratch()).stdout)?.[1];
+    expect(status1("list")).toBeUndefined();
+    expect(status1("run")).toMatch(/disagreement/);
+    expect(status1("replay")).toMatch(/reproduces/);
+    expect(status1("mutants")).toMatch(/missed/);
+  });
 
   it("faultline --help and faultline help COMMAND", () => {
     const all = faultline(["--help"], scratch());
     expect(all.status).toBe(0);
-    for (const command of ["check", "replay", "run", "list", "conform"]) expect(all.stdout).toMatch(new RegExp(`\\n {2}${command} `));
-    expect(all.stdout).toMatch(/exit status: 0 .* 1 .* 2 /s);
+    for (const command of COMMAND_NAMES) expect(all.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    expect(all.stdout).toMatch(/exit status: .*2 is always a usage or file error, 3 an internal error/s);
     expect(faultline(["help", "replay"], scratch()).stdout).toMatch(/^usage: faultline replay/);
   });
 
@@ -36,7 +46,7 @@ describe("help", () => {
 
 describe("usage errors are one line with status 2", () => {
   const cases: [string, string[], RegExp][] = [
-    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, conform, mutants \(see faultline --help\)$/],
+    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, merge, conform, mutants \(see faultline --help\)$/],
     ["an unknown option", ["check", "--frobnicate"], /^faultline check: unknown option --frobnicate \(see faultline check --help\)$/],
     ["a missing value", ["check", "--runs"], /^faultline check: --runs needs a value/],
     ["a bad number", ["check", "--runs", "0"], /^faultline check: --runs: expected an integer from 1 to \d+, found "0"/],
