@@ -140,8 +140,9 @@ export function scenarioProblem(s: Scenario, known: Known): Problem | undefined 
 }
 
 function shapeProblem(s: Scenario): Problem | undefined {
-  if (s.steps !== undefined && s.actors !== undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found both' };
-  if (s.steps === undefined && s.actors === undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found neither' };
+  // Named by the field to add or drop, so that every problem of a scenario names one.
+  if (s.steps !== undefined && s.actors !== undefined) return { path: "actors", message: 'expected "steps" (sequential) or "actors" (concurrent), found both' };
+  if (s.steps === undefined && s.actors === undefined) return { path: "steps", message: 'expected "steps" (sequential) or "actors" (concurrent), found neither' };
   if (s.actors === undefined) {
     if (s.schedule !== undefined) return { path: "schedule", message: 'only a concurrent scenario ("actors") has a schedule' };
     if (s.failure?.actor !== undefined) return { path: "failure.actor", message: 'only a concurrent scenario ("actors") names an actor' };

@@ -217,8 +217,8 @@ describe("out-of-range addresses and values", () => {
 
 describe("references the codec cannot check", () => {
   const cases: [string, () => Json, (s: Json & { steps: Json[]; actors: Json[] }) => void, string, RegExp][] = [
-    ["steps and actors", sequential, (s) => (s.actors = concurrent().actors as Json[]), "", /^expected "steps" \(sequential\) or "actors" \(concurrent\), found both$/],
-    ["neither steps nor actors", sequential, (s) => delete (s as Json).steps, "", /found neither$/],
+    ["steps and actors", sequential, (s) => (s.actors = concurrent().actors as Json[]), "actors", /^expected "steps" \(sequential\) or "actors" \(concurrent\), found both$/],
+    ["neither steps nor actors", sequential, (s) => delete (s as Json).steps, "steps", /found neither$/],
     ["a schedule without actors", sequential, (s) => (s.schedule = [0]), "schedule", /^only a concurrent scenario/],
     ["two actors with one name", concurrent, (s) => (s.actors[1]!.name = "a0"), "actors[1].name", /^actor "a0" is already actors\[0\]$/],
     ["an expect list longer than the steps", sequential, (s) => (s.expect = Array(5).fill({ result: "ok" })), "expect[4]", /^expected at most 4 outcomes, one per step, found 5$/],
