@@ -4,7 +4,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { expectOneLineError, faultline, lines, scratch } from "./cli-child.js";
+import { expectOneLineError, faultline, inProcess, lines, scratch } from "./cli-child.js";
 
 const SUITES = "kvm-anon-x86,refusals-mm,race-attributes,postcopy-race";
 const CHECK = ["check", "--suite", SUITES, "--runs", "8", "--seed", "5", "--workers", "1", "--json"];
@@ -55,7 +55,8 @@ describe("merge", () => {
     expect(m.suites[0]!.counterexample.path).toBe(whole.suites[0]!.counterexample.path);
   });
 
-  it("reports that are not the shards of one check: one line naming the file and the field", () => {
+  it("reports that are not the shards of one check: one line naming the file and the field", async () => {
+    const merge = async (...files: string[]) => inProcess(["merge", ...files]);
     const edited = (i: number, edit: (doc: Record<string, unknown>) => void): string => {
       const doc = JSON.parse(readFileSync(shards[i]!, "utf8")) as Record<string, unknown>;
       edit(doc);
@@ -65,18 +66,18 @@ describe("merge", () => {
     };
     const others = shards.slice(1);
     const seed = edited(0, (d) => (d.seed = 6));
-    expectOneLineError(faultline(["merge", seed, ...others], dir), new RegExp(`^${seed}: seed: expected 6 \\(as in ${seed}\\), found 5|^${others[0]}: seed: expected 6`));
-    expectOneLineError(faultline(["merge", ...shards, shards[1]!], dir), new RegExp(`^${shards[1]}: shard: shard 2/4 is also ${shards[1]}$`));
-    expectOneLineError(faultline(["merge", ...shards.slice(0, 3)], dir), /^faultline merge: shard\(s\) 4\/4 missing: give the reports of all 4 shards/);
-    expectOneLineError(faultline(["merge", edited(0, (d) => (d.shard = null)), ...others], dir), /: shard: expected the report of one shard/);
-    expectOneLineError(faultline(["merge", edited(0, (d) => (d.faultline = "0.0.1")), ...others], dir), /: faultline: expected \S+ \(this build\), found "0\.0\.1"$/);
-    expectOneLineError(faultline(["merge", edited(0, (d) => (d.bugs = ["delete-no-zap"])), ...others], dir), /: bugs: expected \["delete-no-zap"\] .*found \[\]/);
-    expectOneLineError(faultline(["merge", edited(2, (d) => delete (d.suites as Record<string, unknown>[])[1]!.states), shards[0]!, shards[1]!, shards[3]!], dir), /: suites\[1\]\.states: expected the encoded distinct states/);
-    expectOneLineError(faultline(["merge", edited(0, (d) => ((d.suites as Record<string, unknown>[])[0]!.runs = -1)), ...others], dir), /: suites\[0\]\.runs: expected an integer from 0 to \d+, found -1$/);
+    expectOneLineError(await merge(seed, ...others), new RegExp(`^${others[0]}: seed: expected 6 \\(as in ${seed}\\), found 5: not a shard of the same check$`));
+    expectOneLineError(await merge(...shards, shards[1]!), new RegExp(`^${shards[1]}: shard: shard 2/4 is also ${shards[1]}$`));
+    expectOneLineError(await merge(...shards.slice(0, 3)), /^faultline merge: shard\(s\) 4\/4 missing: give the reports of all 4 shards/);
+    expectOneLineError(await merge(edited(0, (d) => (d.shard = null)), ...others), /: shard: expected the report of one shard/);
+    expectOneLineError(await merge(edited(0, (d) => (d.faultline = "0.0.1")), ...others), /: faultline: expected \S+ \(this build\), found "0\.0\.1"$/);
+    expectOneLineError(await merge(edited(0, (d) => (d.bugs = ["delete-no-zap"])), ...others), /: bugs: expected \["delete-no-zap"\] .*found \[\]/);
+    expectOneLineError(await merge(edited(2, (d) => delete (d.suites as Record<string, unknown>[])[1]!.states), shards[0]!, shards[1]!, shards[3]!), /: suites\[1\]\.states: expected the encoded distinct states/);
+    expectOneLineError(await merge(edited(0, (d) => ((d.suites as Record<string, unknown>[])[0]!.runs = -1)), ...others), /: suites\[0\]\.runs: expected an integer from 0 to \d+, found -1$/);
     const cut = join(dir, "cut.json");
     writeFileSync(cut, readFileSync(shards[0]!, "utf8").slice(0, 500));
-    expectOneLineError(faultline(["merge", cut, ...others], dir), /^.*cut\.json: line \d+, column \d+: not JSON: /);
-    expectOneLineError(faultline(["merge"], dir), /^faultline merge: give the --json reports of every shard of a check/);
+    expectOneLineError(await merge(cut, ...others), /^.*cut\.json: line \d+, column \d+: not JSON: /);
+    expectOneLineError(await merge(), /^faultline merge: give the --json reports of every shard of a check/);
   });
 
   it("minimums are enforced on the union of a full check's shards", () => {

@@ -8,11 +8,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { runCli } from "../cli/dispatch.js";
 import { BUG_IDS } from "../impl/bugs.js";
 import { printable } from "../schema/report.js";
 import { decodeScenario } from "../schema/scenario.js";
-import { faultline } from "./cli-child.js";
+import { faultline, inProcess } from "./cli-child.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = readonly (string | number)[];
@@ -149,28 +148,10 @@ const special = (): string[] => {
   return ["/dev/null", "/dev/zero", "/dev/urandom", dir, dangling, join(DIR, "missing.json"), join(DIR, "a \u001b[31m name\n.json")];
 };
 
-interface Ran {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Ran = Awaited<ReturnType<typeof inProcess>>;
 
 /** Runs a command line in this process, capturing what it prints. */
-async function run(argv: readonly string[]): Promise<Ran> {
-  let stdout = "";
-  let stderr = "";
-  const out = (x: unknown): void => void (stdout += `${String(x)}\n`);
-  const err = (x: unknown): void => void (stderr += `${x instanceof Error ? (x.stack ?? x.message) : String(x)}\n`);
-  vi.spyOn(console, "log").mockImplementation(out);
-  vi.spyOn(console, "error").mockImplementation(err);
-  vi.spyOn(process.stdout, "write").mockImplementation((x) => (out(x), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((x) => (err(x), true));
-  try {
-    return { status: await runCli(argv), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const run = inProcess;
 
 /** Exit status 2, one line on stderr starting with `prefix`, nothing else printed, no stack trace. */
 function expectOneLine(r: Ran, prefix: string, what: string): string {
