@@ -53,7 +53,10 @@ export function names(command: string, option: string, text: string, known: read
   for (const n of list) {
     if (known.includes(n)) continue;
     const near = nearest(n, known);
-    throw new UsageError(command, `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`);
+    throw new UsageError(
+      command,
+      `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`,
+    );
   }
   return [...new Set(list)];
 }
@@ -66,7 +69,8 @@ function options(args: readonly string[]): Options {
   const chosen = only === undefined ? suiteNames : names(COMMAND, "--suite", only, suiteNames, "suite");
   const shardText = p.values.get("--shard");
   const seedText = p.values.get("--seed");
-  if (shardText !== undefined && seedText === undefined) throw new UsageError(COMMAND, "--shard needs --seed, so that every shard splits the same check");
+  if (shardText !== undefined && seedText === undefined)
+    throw new UsageError(COMMAND, "--shard needs --seed, so that every shard splits the same check");
   const budget = integerOption(COMMAND, "--time-budget", p.values.get("--time-budget"), 1);
   const bugs = p.values.get("--bugs");
   const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 1);
@@ -99,13 +103,18 @@ function store(o: Options, r: SuiteRuns): SuiteOutcome {
   const ce = r.failed.result.counterexample;
   if (ce === undefined) return { ...base, failure };
   // JSON has no undefined: a value missing on one side (nothing mapped, say) is stored as null, never dropped.
-  const recorded = ce.failure === undefined ? {} : { failure: { ...ce.failure, expected: ce.failure.expected ?? null, actual: ce.failure.actual ?? null } };
+  const recorded =
+    ce.failure === undefined
+      ? {}
+      : { failure: { ...ce.failure, expected: ce.failure.expected ?? null, actual: ce.failure.actual ?? null } };
   const scenario = { ...ce, ...recorded, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
   const stored = storeCounterexample(r.suite.name, scenario);
   if (stored.writeError !== undefined) {
     // Nothing lost: the reason, where it went instead, and the whole scenario, on stderr.
     const instead = stored.path === undefined ? "" : `; written instead to ${stored.path}`;
-    process.stderr.write(`faultline check: ${printable(stored.writeError)}${instead}; the counterexample:\n${counterexampleText(scenario)}`);
+    process.stderr.write(
+      `faultline check: ${printable(stored.writeError)}${instead}; the counterexample:\n${counterexampleText(scenario)}`,
+    );
   }
   return {
     ...base,
@@ -127,7 +136,12 @@ export async function check(args: readonly string[]): Promise<number> {
   const outcomes: SuiteOutcome[] = [];
   const plan = new CheckPlan(
     o.suites,
-    { seed: o.seed, ...(o.runs === undefined ? {} : { runs: o.runs }), ...(o.shard === undefined ? {} : { shard: o.shard }), ...(o.budgetSeconds === undefined ? {} : { budget: new TimeBudget(o.budgetSeconds * 1000) }) },
+    {
+      seed: o.seed,
+      ...(o.runs === undefined ? {} : { runs: o.runs }),
+      ...(o.shard === undefined ? {} : { shard: o.shard }),
+      ...(o.budgetSeconds === undefined ? {} : { budget: new TimeBudget(o.budgetSeconds * 1000) }),
+    },
     {
       onRun: (suite, done, total, ms) => progress.update(suite.name, done, total, ms),
       onSuite: (ran) => {

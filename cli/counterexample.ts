@@ -78,7 +78,8 @@ export function storeCounterexample(suite: string, scenario: Scenario, dir = COU
     try {
       return { ...writeCounterexample(suite, scenario, mkdtempSync(join(tmpdir(), "faultline-counterexample-"))), writeError: e.message };
     } catch (again) {
-      return { isNew: false, writeError: `${e.message}; nor in a temporary directory: ${again instanceof Error ? again.message : String(again)}` };
+      const why = again instanceof Error ? again.message : String(again);
+      return { isNew: false, writeError: `${e.message}; nor in a temporary directory: ${why}` };
     }
   }
 }

@@ -59,7 +59,7 @@ examples:
   faultline check --seed 7 --shard 2/4 --json > shard-2.json
   faultline check --suite kvm-anon-x86 --bugs delete-no-zap --seed 1
 
-${exit("no property failed (and, on a full check, every coverage minimum met)", "a property failed, or a full check missed a coverage minimum")}`,
+${exit("no property failed (and, on a full check, every coverage minimum met)", "a property failed, or a full check missed a minimum")}`,
 
   replay: `usage: faultline replay FILE... [--no-bugs] [--svg OUT] [--html OUT]
 
@@ -158,5 +158,5 @@ examples:
   faultline conform --runs 0
   faultline conform --verbose scenario.json
 
-${exit("model and kernel agree", "a disagreement (not documented as expected)", "a usage or file error, or no usable kernel here (no /dev/kvm or userfaultfd)")}`,
+${exit("model and kernel agree", "a disagreement (not documented as expected)", "a usage or file error, or no /dev/kvm or userfaultfd here")}`,
 };

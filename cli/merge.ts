@@ -37,13 +37,21 @@ function checkShards(shards: readonly Shard[]): number {
   const first = shards[0]!;
   const seen = new Map<number, string>();
   for (const { file, doc } of shards) {
-    if (doc.faultline !== VERSION) throw new FileError(file, "faultline", `expected ${VERSION} (this build), found ${JSON.stringify(doc.faultline)}`);
-    if (doc.shard === null) throw new FileError(file, "shard", "expected the report of one shard (faultline check --shard I/N --json), found an unsharded check's");
-    if (doc.shard.count !== first.doc.shard!.count) throw new FileError(file, "shard.count", `expected ${first.doc.shard!.count} (as in ${first.file}), found ${doc.shard.count}`);
+    if (doc.faultline !== VERSION)
+      throw new FileError(file, "faultline", `expected ${VERSION} (this build), found ${JSON.stringify(doc.faultline)}`);
+    if (doc.shard === null)
+      throw new FileError(
+        file,
+        "shard",
+        "expected the report of one shard (faultline check --shard I/N --json), found an unsharded check's",
+      );
+    if (doc.shard.count !== first.doc.shard!.count)
+      throw new FileError(file, "shard.count", `expected ${first.doc.shard!.count} (as in ${first.file}), found ${doc.shard.count}`);
     for (const [field, value] of SAME) {
       const want = JSON.stringify(value(first.doc));
       const found = JSON.stringify(value(doc));
-      if (found !== want) throw new FileError(file, field, `expected ${want} (as in ${first.file}), found ${found}: not a shard of the same check`);
+      if (found !== want)
+        throw new FileError(file, field, `expected ${want} (as in ${first.file}), found ${found}: not a shard of the same check`);
     }
     const twin = seen.get(doc.shard.index);
     if (twin !== undefined) throw new FileError(file, "shard", `shard ${doc.shard.index}/${doc.shard.count} is also ${twin}`);
@@ -51,7 +59,11 @@ function checkShards(shards: readonly Shard[]): number {
   }
   const count = first.doc.shard!.count;
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !shards.some((s) => s.doc.shard!.index === i));
-  if (missing.length > 0) throw new UsageError(COMMAND, `shard(s) ${missing.map((i) => `${i}/${count}`).join(", ")} missing: give the reports of all ${count} shards`);
+  if (missing.length > 0)
+    throw new UsageError(
+      COMMAND,
+      `shard(s) ${missing.map((i) => `${i}/${count}`).join(", ")} missing: give the reports of all ${count} shards`,
+    );
   return count;
 }
 
@@ -61,7 +73,13 @@ function statsOf(file: string, doc: CheckReportDoc, i: number): Stats {
   if (states === undefined || states.length !== s.distinctStates) {
     throw new FileError(file, `suites[${i}].states`, `expected the encoded distinct states (${s.distinctStates}) a shard's report carries`);
   }
-  return Stats.fromData({ runs: s.runs, commands: s.commands, states, invariants: Object.entries(s.invariants), rules: Object.entries(s.rules) });
+  return Stats.fromData({
+    runs: s.runs,
+    commands: s.commands,
+    states,
+    invariants: Object.entries(s.invariants),
+    rules: Object.entries(s.rules),
+  });
 }
 
 /** The unsharded check's report: counts added, distinct states united, the earliest failing run of each suite. */

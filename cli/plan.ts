@@ -72,7 +72,9 @@ class SuiteProgress {
 
   result(): SuiteRuns {
     const base = { suite: this.suite, planned: this.runs.length, stats: this.stats, durationMs: this.durationMs };
-    return this.failed === undefined ? { ...base, interrupted: this.merged < this.runs.length } : { ...base, interrupted: false, failed: this.failed };
+    return this.failed === undefined
+      ? { ...base, interrupted: this.merged < this.runs.length }
+      : { ...base, interrupted: false, failed: this.failed };
   }
 
   /** Merges the contiguous results from `merged` on, up to and including a failure. */

@@ -103,7 +103,8 @@ const TWO_53 = 2n ** 53n;
 const TWO_64 = 2n ** 64n;
 const U64_TEXT = /^(?:0|[1-9]\d{0,19}|0[xX][0-9a-fA-F]{1,16})$/;
 const U64_EXPECTED =
-  'expected an unsigned 64-bit integer held exactly (at most 2^53-1, or a multiple of 4096 below 2^64), as a number or a string ("4096", "0x1000")';
+  "expected an unsigned 64-bit integer held exactly (at most 2^53-1, or a multiple of 4096 below 2^64), " +
+  'as a number or a string ("4096", "0x1000")';
 
 /**
  * An unsigned 64-bit value as JavaScript holds it exactly: any safe integer, or a multiple of 4096 below 2^64
@@ -141,7 +142,8 @@ export const Text = new t.Type<string, string, unknown>(
     if (typeof u !== "string") return t.failure(u, c, "expected a string");
     const bad = firstUnprintable(u);
     const code = `U+${bad?.code.toString(16).toUpperCase().padStart(4, "0")}`;
-    return bad === undefined ? t.success(u) : t.failure(u, c, `expected printable text, without control characters (${code} at index ${bad.index})`);
+    if (bad === undefined) return t.success(u);
+    return t.failure(u, c, `expected printable text, without control characters (${code} at index ${bad.index})`);
   },
   t.identity,
 );

@@ -35,7 +35,8 @@ export function lineColumn(text: string, offset: number): string {
 }
 
 /** How a character reads in a message: `'x'`, or `U+0007` for one that does not print. */
-const shown = (c: string): string => (/^[\x21-\x7e]$/.test(c) ? `'${c}'` : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`);
+const shown = (c: string): string =>
+  /^[\x21-\x7e]$/.test(c) ? `'${c}'` : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** Parses a whole JSON text. A leading byte order mark is skipped. */
 export function parseJson(text: string, maxDepth = MAX_DEPTH): unknown {
@@ -57,7 +58,8 @@ class Parser {
     if (this.at >= this.text.length) throw this.error("not JSON: the file is empty");
     const v = this.value("", 0);
     this.space();
-    if (this.at < this.text.length) throw this.error(`not JSON: expected the end of the file after the value, found ${shown(this.text[this.at]!)}`);
+    if (this.at < this.text.length)
+      throw this.error(`not JSON: expected the end of the file after the value, found ${shown(this.text[this.at]!)}`);
     return v;
   }
 
@@ -85,7 +87,11 @@ class Parser {
     const bare = /^(NaN|-?Infinity|undefined)/.exec(this.text.slice(this.at, this.at + 10));
     if (bare !== null) throw this.error(`not JSON: ${bare[1]} is not a JSON value (JSON numbers are finite)`);
     if (c === "-" || (c >= "0" && c <= "9")) return this.number(path);
-    for (const [word, v] of [["true", true], ["false", false], ["null", null]] as const) {
+    for (const [word, v] of [
+      ["true", true],
+      ["false", false],
+      ["null", null],
+    ] as const) {
       if (this.text.startsWith(word, this.at)) {
         this.at += word.length;
         return v;
@@ -161,7 +167,8 @@ class Parser {
         out += this.text.slice(from, this.at++);
         return out;
       }
-      if (code < 0x20) throw this.error(`not JSON: control character ${shown(this.text[this.at]!)} inside a string (write it as an escape)`);
+      if (code < 0x20)
+        throw this.error(`not JSON: control character ${shown(this.text[this.at]!)} inside a string (write it as an escape)`);
       if (code !== 0x5c) {
         this.at++;
         continue;
@@ -188,7 +195,8 @@ class Parser {
     const m = NUMBER.exec(this.text);
     if (m === null) throw this.error(`not JSON: expected a number, found ${this.found()}`);
     const literal = m[0];
-    if (/^[.eE]/.test(this.text[this.at + literal.length] ?? "")) throw this.error("not JSON: a malformed number", this.at + literal.length);
+    if (/^[.eE]/.test(this.text[this.at + literal.length] ?? ""))
+      throw this.error("not JSON: a malformed number", this.at + literal.length);
     const start = this.at;
     this.at += literal.length;
     const v = Number(literal);
@@ -240,7 +248,10 @@ function binary(v: number): { mantissa: bigint; exp2: number } {
 export function stringifyExact(value: unknown, indent = 2): string {
   const pad = " ".repeat(indent);
   const write = (v: unknown, key: string, inner: string): string | undefined => {
-    const j = v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function" ? (v as { toJSON(k: string): unknown }).toJSON(key) : v;
+    const j =
+      v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function"
+        ? (v as { toJSON(k: string): unknown }).toJSON(key)
+        : v;
     if (typeof j === "number") return Number.isFinite(j) ? exactText(j) : "null";
     if (j === null || typeof j !== "object") return JSON.stringify(j);
     const deeper = inner + pad;

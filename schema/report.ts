@@ -61,7 +61,10 @@ export function describeErrors(errors: t.Errors): { path: string; message: strin
 }
 
 /** C0 and C1 controls, DEL, line separators, noncharacters and lone surrogates: what a terminal or XML must not see raw. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNPRINTABLE = new RegExp(
+  ["[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ufffe\\uffff]", "[\\ud800-\\udbff](?![\\udc00-\\udfff])", "(?<![\\ud800-\\udbff])[\\udc00-\\udfff]"].join("|"),
+  "g",
+);
 
 /** Text from outside (a file name, a quoted value) made safe for a terminal line: each control character as `\xNN`. */
 export const printable = (text: string): string =>
@@ -79,7 +82,8 @@ export function firstUnprintable(text: string): { index: number; code: number } 
 }
 
 /** `file: path: message`, the shape of every file error faultline prints (one line); an empty path is the whole file. */
-export const fileErrorLine = (file: string, path: string, message: string): string => printable(`${file}: ${path === "" ? "" : `${path}: `}${message}`);
+export const fileErrorLine = (file: string, path: string, message: string): string =>
+  printable(`${file}: ${path === "" ? "" : `${path}: `}${message}`);
 
 export function formatErrors(file: string, errors: t.Errors): string {
   const d = describeErrors(errors);

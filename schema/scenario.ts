@@ -89,7 +89,9 @@ export function decodeScenario(file: string, text: string, known: Known): Scenar
   const version = (json as { version?: unknown }).version;
   const reads = `this build reads version ${VERSIONS.join(", ")}`;
   if (version === undefined) throw new FileError(file, "version", `missing; ${reads}`);
-  if (!(VERSIONS as readonly unknown[]).includes(version)) throw new FileError(file, "version", `${reads}, found ${describeValue(version)}`);
+  if (!(VERSIONS as readonly unknown[]).includes(version)) {
+    throw new FileError(file, "version", `${reads}, found ${describeValue(version)}`);
+  }
   const cap = sizeProblem(json);
   if (cap !== undefined) throw new FileError(file, cap.path, cap.message);
   const r = ScenarioCodec.decode(json);
@@ -115,8 +117,11 @@ export function parseFile(file: string, text: string): unknown {
 /** The caps, checked before decoding: a million steps would take minutes to decode and hours to run. */
 function sizeProblem(json: object): Problem | undefined {
   const { steps, actors, schedule } = json as { steps?: unknown; actors?: unknown; schedule?: unknown };
-  if (Array.isArray(actors) && actors.length > MAX_ACTORS) return { path: "actors", message: `${actors.length} actors, more than the ${MAX_ACTORS} a scenario may hold` };
-  const lists: [string, unknown][] = Array.isArray(actors) ? actors.map((a, i) => [`actors[${i}].steps`, (a as { steps?: unknown } | null)?.steps]) : [];
+  if (Array.isArray(actors) && actors.length > MAX_ACTORS) {
+    return { path: "actors", message: `${actors.length} actors, more than the ${MAX_ACTORS} a scenario may hold` };
+  }
+  const stepsOf = (a: unknown, i: number): [string, unknown] => [`actors[${i}].steps`, (a as { steps?: unknown } | null)?.steps];
+  const lists = Array.isArray(actors) ? actors.map(stepsOf) : [];
   let total = 0;
   for (const [path, list] of [["steps", steps] as [string, unknown], ...lists]) {
     if (!Array.isArray(list)) continue;
@@ -141,8 +146,9 @@ export function scenarioProblem(s: Scenario, known: Known): Problem | undefined 
 
 function shapeProblem(s: Scenario): Problem | undefined {
   // Named by the field to add or drop, so that every problem of a scenario names one.
-  if (s.steps !== undefined && s.actors !== undefined) return { path: "actors", message: 'expected "steps" (sequential) or "actors" (concurrent), found both' };
-  if (s.steps === undefined && s.actors === undefined) return { path: "steps", message: 'expected "steps" (sequential) or "actors" (concurrent), found neither' };
+  const which = 'expected "steps" (sequential) or "actors" (concurrent)';
+  if (s.steps !== undefined && s.actors !== undefined) return { path: "actors", message: `${which}, found both` };
+  if (s.steps === undefined && s.actors === undefined) return { path: "steps", message: `${which}, found neither` };
   if (s.actors === undefined) {
     if (s.schedule !== undefined) return { path: "schedule", message: 'only a concurrent scenario ("actors") has a schedule' };
     if (s.failure?.actor !== undefined) return { path: "failure.actor", message: 'only a concurrent scenario ("actors") names an actor' };

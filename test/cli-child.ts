@@ -18,7 +18,8 @@ export interface Result {
 /** Runs the CLI; `env` adds to the environment (NODE_OPTIONS bounds its memory). A hang fails after two minutes. */
 export function faultline(args: readonly string[], cwd: string, env: Readonly<Record<string, string>> = {}): Result {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 1 << 28 });
+  const options = { cwd, encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 1 << 28 } as const;
+  const r = spawnSync(process.execPath, [CLI, ...args], options);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -47,7 +47,9 @@ describe("merge", () => {
       writeFileSync(file, faultline([...bug, "--shard", `${i}/4`], failing).stdout);
       return file;
     });
-    const whole = JSON.parse(faultline(bug, scratch()).stdout) as { suites: { failure: { run: number }; counterexample: { path: string } }[] };
+    const whole = JSON.parse(faultline(bug, scratch()).stdout) as {
+      suites: { failure: { run: number }; counterexample: { path: string } }[];
+    };
     const merged = faultline(["merge", ...parts, "--json"], failing);
     expect(merged.status).toBe(1);
     const m = JSON.parse(merged.stdout) as typeof whole;
@@ -66,14 +68,49 @@ describe("merge", () => {
     };
     const others = shards.slice(1);
     const seed = edited(0, (d) => (d.seed = 6));
-    expectOneLineError(await merge(seed, ...others), new RegExp(`^${others[0]}: seed: expected 6 \\(as in ${seed}\\), found 5: not a shard of the same check$`));
+    expectOneLineError(
+      await merge(seed, ...others),
+      new RegExp(`^${others[0]}: seed: expected 6 \\(as in ${seed}\\), found 5: not a shard of the same check$`),
+    );
     expectOneLineError(await merge(...shards, shards[1]!), new RegExp(`^${shards[1]}: shard: shard 2/4 is also ${shards[1]}$`));
     expectOneLineError(await merge(...shards.slice(0, 3)), /^faultline merge: shard\(s\) 4\/4 missing: give the reports of all 4 shards/);
-    expectOneLineError(await merge(edited(0, (d) => (d.shard = null)), ...others), /: shard: expected the report of one shard/);
-    expectOneLineError(await merge(edited(0, (d) => (d.faultline = "0.0.1")), ...others), /: faultline: expected \S+ \(this build\), found "0\.0\.1"$/);
-    expectOneLineError(await merge(edited(0, (d) => (d.bugs = ["delete-no-zap"])), ...others), /: bugs: expected \["delete-no-zap"\] .*found \[\]/);
-    expectOneLineError(await merge(edited(2, (d) => delete (d.suites as Record<string, unknown>[])[1]!.states), shards[0]!, shards[1]!, shards[3]!), /: suites\[1\]\.states: expected the encoded distinct states/);
-    expectOneLineError(await merge(edited(0, (d) => ((d.suites as Record<string, unknown>[])[0]!.runs = -1)), ...others), /: suites\[0\]\.runs: expected an integer from 0 to \d+, found -1$/);
+    expectOneLineError(
+      await merge(
+        edited(0, (d) => (d.shard = null)),
+        ...others,
+      ),
+      /: shard: expected the report of one shard/,
+    );
+    expectOneLineError(
+      await merge(
+        edited(0, (d) => (d.faultline = "0.0.1")),
+        ...others,
+      ),
+      /: faultline: expected \S+ \(this build\), found "0\.0\.1"$/,
+    );
+    expectOneLineError(
+      await merge(
+        edited(0, (d) => (d.bugs = ["delete-no-zap"])),
+        ...others,
+      ),
+      /: bugs: expected \["delete-no-zap"\] .*found \[\]/,
+    );
+    expectOneLineError(
+      await merge(
+        edited(2, (d) => delete (d.suites as Record<string, unknown>[])[1]!.states),
+        shards[0]!,
+        shards[1]!,
+        shards[3]!,
+      ),
+      /: suites\[1\]\.states: expected the encoded distinct states/,
+    );
+    expectOneLineError(
+      await merge(
+        edited(0, (d) => ((d.suites as Record<string, unknown>[])[0]!.runs = -1)),
+        ...others,
+      ),
+      /: suites\[0\]\.runs: expected an integer from 0 to \d+, found -1$/,
+    );
     const cut = join(dir, "cut.json");
     writeFileSync(cut, readFileSync(shards[0]!, "utf8").slice(0, 500));
     expectOneLineError(await merge(cut, ...others), /^.*cut\.json: line \d+, column \d+: not JSON: /);
@@ -98,14 +135,40 @@ describe("merge", () => {
 describe("--junit", () => {
   const parse = (text: string): Record<string, unknown> => {
     expect(XMLValidator.validate(text)).toBe(true);
-    return new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (name) => name === "testcase" || name === "property" }).parse(text) as Record<string, unknown>;
+    return new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: "@",
+      isArray: (name) => name === "testcase" || name === "property",
+    }).parse(text) as Record<string, unknown>;
   };
-  type Case = { "@name": string; "@classname": string; failure?: { "@message": string; "#text": string }; skipped?: { "@message": string } };
+  type Case = {
+    "@name": string;
+    "@classname": string;
+    failure?: { "@message": string; "#text": string };
+    skipped?: { "@message": string };
+  };
   type Doc = { testsuites: { "@tests": string; "@failures": string; testsuite: { "@name": string; "@tests": string; testcase: Case[] } } };
 
   it("check writes JUnit XML: a test case per suite, the failure naming the counterexample and its replay", () => {
     const dir = scratch();
-    const r = faultline(["check", "--suite", "kvm-anon-x86,refusals-mm", "--bugs", "delete-no-zap", "--seed", "1", "--runs", "40", "--workers", "1", "--junit", "out/junit.xml"], dir);
+    const r = faultline(
+      [
+        "check",
+        "--suite",
+        "kvm-anon-x86,refusals-mm",
+        "--bugs",
+        "delete-no-zap",
+        "--seed",
+        "1",
+        "--runs",
+        "40",
+        "--workers",
+        "1",
+        "--junit",
+        "out/junit.xml",
+      ],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(1);
     const doc = parse(readFileSync(join(dir, "out", "junit.xml"), "utf8")) as unknown as Doc;
     const suite = doc.testsuites.testsuite;
@@ -124,13 +187,20 @@ describe("--junit", () => {
     const dir = scratch();
     const parts = [1, 2].map((i) => {
       const file = join(dir, `p${i}.json`);
-      writeFileSync(file, faultline(["check", "--suite", "refusals-mm", "--runs", "4", "--seed", "2", "--shard", `${i}/2`, "--json", "--workers", "1"], dir).stdout);
+      writeFileSync(
+        file,
+        faultline(["check", "--suite", "refusals-mm", "--runs", "4", "--seed", "2", "--shard", `${i}/2`, "--json", "--workers", "1"], dir)
+          .stdout,
+      );
       return file;
     });
     expect(faultline(["merge", ...parts, "--junit", "merged.xml"], dir).status).toBe(0);
     const doc = parse(readFileSync(join(dir, "merged.xml"), "utf8")) as unknown as Doc;
     expect(doc.testsuites.testsuite.testcase.map((c) => c["@name"])).toEqual(["refusals-mm", "coverage minimums"]);
     writeFileSync(join(dir, "plain"), "");
-    expectOneLineError(faultline(["check", "--junit", "plain/x.xml"], dir), /^faultline check: --junit: cannot write "plain\/x\.xml": plain is not a writable directory/);
+    expectOneLineError(
+      faultline(["check", "--junit", "plain/x.xml"], dir),
+      /^faultline check: --junit: cannot write "plain\/x\.xml": plain is not a writable directory/,
+    );
   });
 });

@@ -23,14 +23,22 @@ function marked(text: string): { kind: "sample" | "file"; what: string; body: st
 
 /** A sample line as a pattern: durations vary, everything else is literal. */
 const pattern = (line: string): RegExp =>
-  new RegExp(`^${line.trimEnd().replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\d+\\\.\ds/g, "\\d+\\.\\ds")}$`);
+  new RegExp(
+    `^${line
+      .trimEnd()
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/\d+\\\.\ds/g, "\\d+\\.\\ds")}$`,
+  );
 
 /**
  * Every sample line appears in the output in order; lines next to each other in the sample are next to each
  * other in the output (blank lines aside), and `...` stands for any number of lines.
  */
 function expectExcerpt(sample: readonly string[], output: string): void {
-  const out = output.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
+  const out = output
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "");
   let at = 0;
   let gap = true;
   for (const line of sample.filter((l) => l.trim() !== "")) {
@@ -40,7 +48,10 @@ function expectExcerpt(sample: readonly string[], output: string): void {
     }
     const p = pattern(line);
     const found = gap ? out.findIndex((l, i) => i >= at && p.test(l)) : p.test(out[at] ?? "") ? at : -1;
-    expect(found, `sample line ${JSON.stringify(line)} ${gap ? "is nowhere after" : "does not follow"} output line ${at}:\n${output}`).toBeGreaterThanOrEqual(0);
+    expect(
+      found,
+      `sample line ${JSON.stringify(line)} ${gap ? "is nowhere after" : "does not follow"} output line ${at}:\n${output}`,
+    ).toBeGreaterThanOrEqual(0);
     at = found + 1;
     gap = false;
   }
@@ -50,7 +61,12 @@ function expectExcerpt(sample: readonly string[], output: string): void {
 function expand(dir: string, arg: string): string {
   if (!arg.includes("*")) return arg;
   const slash = arg.lastIndexOf("/");
-  const re = new RegExp(`^${arg.slice(slash + 1).replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  const re = new RegExp(
+    `^${arg
+      .slice(slash + 1)
+      .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")}$`,
+  );
   const matches = readdirSync(join(dir, arg.slice(0, slash))).filter((f) => re.test(f));
   expect(matches, arg).toHaveLength(1);
   return `${arg.slice(0, slash + 1)}${matches[0]}`;
@@ -68,7 +84,10 @@ describe("README.md", () => {
       }
       const [cli, ...args] = b.what.split(" ");
       expect(cli).toBe("faultline");
-      const r = faultline(args.map((a) => expand(dir, a)), dir);
+      const r = faultline(
+        args.map((a) => expand(dir, a)),
+        dir,
+      );
       expect(r.stderr).not.toMatch(/internal error/);
       expectExcerpt(b.body, r.stdout + r.stderr);
     }
@@ -124,7 +143,7 @@ describe(".github/workflows/check.yml", () => {
     const run = shard.steps.map((s) => s.run ?? "").join("\n");
     const check = /npx faultline (check .*)/.exec(run)![1]!;
     expect(check).toContain(`--shard \${{ matrix.shard }}/${n}`);
-    expect(check).toContain("--seed \"$seed\"");
+    expect(check).toContain('--seed "$seed"');
     expect(check).toMatch(/--json > report-\$\{\{ matrix\.shard \}\}\.json/);
     for (const option of check.match(/--[\w-]+/g)!) expect(Object.keys(CHECK_OPTIONS)).toContain(option);
     // Exit status 1 is left to the merge; 2 and 3 fail the job.
@@ -147,6 +166,7 @@ describe(".github/workflows/check.yml", () => {
   });
 
   it("every action is pinned to a major version", () => {
-    for (const job of Object.values(wf.jobs)) for (const s of job.steps) if (s.uses !== undefined) expect(s.uses).toMatch(/^actions\/[\w-]+@v\d+$/);
+    for (const job of Object.values(wf.jobs))
+      for (const s of job.steps) if (s.uses !== undefined) expect(s.uses).toMatch(/^actions\/[\w-]+@v\d+$/);
   });
 });

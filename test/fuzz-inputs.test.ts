@@ -27,7 +27,16 @@ const SEQUENTIAL: Json = {
   steps: [
     { op: "create_vm", vm: "v0", type: 1 },
     { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4194304 },
-    { op: "set_memory_region", vm: "v0", slot: 0, flags: ["USERFAULT"], guest_phys_addr: 0, memory_size: 2097152, userspace: "m0", userfault_bitmap: null },
+    {
+      op: "set_memory_region",
+      vm: "v0",
+      slot: 0,
+      flags: ["USERFAULT"],
+      guest_phys_addr: 0,
+      memory_size: 2097152,
+      userspace: "m0",
+      userfault_bitmap: null,
+    },
     { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 7 },
   ],
   expect: [{ result: "ok" }, { result: "ok" }],
@@ -61,7 +70,8 @@ function set(v: Json, p: Path, x: Json | undefined): Json {
 
 const isObject = (v: Json): v is { [k: string]: Json } => v !== null && typeof v === "object" && !Array.isArray(v);
 /** Objects every key of which the schema knows: root, config, kernel, operations, actors, failure, provenance. */
-const strictObject = (p: Path): boolean => p.length === 0 || /^(config(\.kernel)?|steps\.\d+|actors\.\d+(\.steps\.\d+)?|failure|provenance)$/.test(p.join("."));
+const strictObject = (p: Path): boolean =>
+  p.length === 0 || /^(config(\.kernel)?|steps\.\d+|actors\.\d+(\.steps\.\d+)?|failure|provenance)$/.test(p.join("."));
 /** Where every number is an integer with bounds below 2^64 (not provenance's seeds, not the outcomes' counts). */
 const boundedNumber = (p: Path): boolean => /^(version|config|steps|actors|schedule|failure\.step)/.test(p.join("."));
 
@@ -83,7 +93,12 @@ const decodes = (text: string): boolean => {
 };
 
 /** Keys whose deletion the schema refuses, found by trying each (optional keys are not mutations). */
-const required = new Map(bases.map((b) => [b.name, paths(b.json).filter((p) => p.length > 0 && typeof p[p.length - 1] === "string" && !decodes(JSON.stringify(set(b.json, p, undefined))))]));
+const required = new Map(
+  bases.map((b) => [
+    b.name,
+    paths(b.json).filter((p) => p.length > 0 && typeof p[p.length - 1] === "string" && !decodes(JSON.stringify(set(b.json, p, undefined)))),
+  ]),
+);
 
 /** A malformed file: its bytes, and whether its error names a field or place (not only the file). */
 interface Case {
@@ -94,7 +109,16 @@ interface Case {
 
 const text = (what: string, t: string, names: Case["names"] = "field"): Case => ({ what, bytes: Buffer.from(t, "utf8"), names });
 const CONTROL = fc.constantFrom(...[...Array(32).keys()].filter((c) => c !== 9 && c !== 10 && c !== 13));
-const BAD_UTF8 = fc.constantFrom([0xff], [0xfe], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf5, 0x80, 0x80, 0x80], [0x80], [0xf0, 0x8f, 0xbf, 0xbf]);
+const BAD_UTF8 = fc.constantFrom(
+  [0xff],
+  [0xfe],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xe2, 0x82],
+  [0xf5, 0x80, 0x80, 0x80],
+  [0x80],
+  [0xf0, 0x8f, 0xbf, 0xbf],
+);
 
 const malformed: fc.Arbitrary<Case> = fc.integer({ min: 0, max: bases.length - 1 }).chain((b) => {
   const base = bases[b]!.json;
@@ -109,29 +133,93 @@ const malformed: fc.Arbitrary<Case> = fc.integer({ min: 0, max: bases.length - 1
     fc.bigInt({ min: 1n, max: 2n ** 64n }).map((k) => (2n ** 64n + k).toString()),
     fc.constantFrom("18446744073709551615", "18446744073709551616", "1e400", "-1e400", "0.1", "-0.5"),
   );
-  const placed = (p: Path, literal: string): string => JSON.stringify(set(base, p, "\u0000PLACE\u0000")).replace('"\\u0000PLACE\\u0000"', literal);
+  const placed = (p: Path, literal: string): string =>
+    JSON.stringify(set(base, p, "\u0000PLACE\u0000")).replace('"\\u0000PLACE\\u0000"', literal);
   return fc.oneof(
     fc.nat({ max: src.lastIndexOf("}") - 1 }).map((n) => text("truncated", src.slice(0, n), n === 0 ? "file" : "field")),
-    pick(all.filter((p) => p.length > 0)).map((p) => text(`type swap at ${p.join(".")}`, JSON.stringify(set(base, p, swapped(get(base, p)))))),
+    pick(all.filter((p) => p.length > 0)).map((p) =>
+      text(`type swap at ${p.join(".")}`, JSON.stringify(set(base, p, swapped(get(base, p))))),
+    ),
     ...(req.length === 0 ? [] : [pick(req).map((p) => text(`missing ${p.join(".")}`, JSON.stringify(set(base, p, undefined))))]),
-    fc.tuple(pick(objects), fc.string({ minLength: 1, maxLength: 8 })).map(([p, k]) => text(`extra key at ${p.join(".")}`, JSON.stringify(set(base, [...p, `zz${k}`], 1)))),
-    fc.tuple(pick(all), fc.integer({ min: 33, max: 200_000 }), fc.boolean()).map(([p, depth, arrays]) =>
-      text(`nested ${depth} deep at ${p.join(".")}`, placed(p, arrays ? `${"[".repeat(depth)}${"]".repeat(depth)}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`)),
-    ),
+    fc
+      .tuple(pick(objects), fc.string({ minLength: 1, maxLength: 8 }))
+      .map(([p, k]) => text(`extra key at ${p.join(".")}`, JSON.stringify(set(base, [...p, `zz${k}`], 1)))),
+    fc
+      .tuple(pick(all), fc.integer({ min: 33, max: 200_000 }), fc.boolean())
+      .map(([p, depth, arrays]) =>
+        text(
+          `nested ${depth} deep at ${p.join(".")}`,
+          placed(p, arrays ? `${"[".repeat(depth)}${"]".repeat(depth)}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`),
+        ),
+      ),
     ...(numbers.length === 0 ? [] : [fc.tuple(pick(numbers), bigLiteral).map(([p, n]) => text(`${n} at ${p.join(".")}`, placed(p, n)))]),
-    ...(numbers.length === 0 ? [] : [fc.tuple(pick(numbers), fc.constantFrom("NaN", "Infinity", "-Infinity")).map(([p, n]) => text(`${n} at ${p.join(".")}`, placed(p, n)))]),
-    fc.tuple(fc.nat({ max: src.length }), CONTROL).map(([at, c]) => text(`raw control U+${c} at ${at}`, `${src.slice(0, at)}${String.fromCharCode(c)}${src.slice(at)}`, at === 0 ? "file" : "field")),
-    fc.tuple(fc.constantFrom("name", "description"), fc.string({ maxLength: 5 }), fc.constantFrom(...[...Array(32).keys(), 0x7f, 0x85, 0x9b]), fc.string({ maxLength: 5 })).map(([k, a, c, z]) =>
-      text(`control U+${c} in ${k}`, JSON.stringify({ ...(base as object), [k]: `${a}${String.fromCharCode(c)}${z}` })),
-    ),
+    ...(numbers.length === 0
+      ? []
+      : [
+          fc
+            .tuple(pick(numbers), fc.constantFrom("NaN", "Infinity", "-Infinity"))
+            .map(([p, n]) => text(`${n} at ${p.join(".")}`, placed(p, n))),
+        ]),
+    fc
+      .tuple(fc.nat({ max: src.length }), CONTROL)
+      .map(([at, c]) =>
+        text(`raw control U+${c} at ${at}`, `${src.slice(0, at)}${String.fromCharCode(c)}${src.slice(at)}`, at === 0 ? "file" : "field"),
+      ),
+    fc
+      .tuple(
+        fc.constantFrom("name", "description"),
+        fc.string({ maxLength: 5 }),
+        fc.constantFrom(...[...Array(32).keys(), 0x7f, 0x85, 0x9b]),
+        fc.string({ maxLength: 5 }),
+      )
+      .map(([k, a, c, z]) =>
+        text(`control U+${c} in ${k}`, JSON.stringify({ ...(base as object), [k]: `${a}${String.fromCharCode(c)}${z}` })),
+      ),
     fc.tuple(fc.nat({ max: src.length }), BAD_UTF8).map(([at, bytes]) => {
       const b = Buffer.from(src, "utf8");
-      return { what: `bytes ${bytes.join(",")} at ${at}`, bytes: Buffer.concat([b.subarray(0, at), Buffer.from(bytes), b.subarray(at)]), names: "field" as const };
+      return {
+        what: `bytes ${bytes.join(",")} at ${at}`,
+        bytes: Buffer.concat([b.subarray(0, at), Buffer.from(bytes), b.subarray(at)]),
+        names: "field" as const,
+      };
     }),
-    fc.integer({ min: 10_001, max: 12_000 }).map((n) => text(`${n} steps`, JSON.stringify({ ...(SEQUENTIAL as object), steps: Array(n).fill({ op: "create_vm", vm: "v0" }), expect: undefined, failure: undefined }))),
-    fc.integer({ min: 100_001, max: 120_000 }).map((n) => text(`${n} schedule decisions`, JSON.stringify({ version: 1, name: "s", config: {}, actors: [{ name: "a", steps: [] }], schedule: Array(n).fill(0) }))),
-    fc.integer({ min: 65, max: 200 }).map((n) => text(`${n} actors`, JSON.stringify({ version: 1, name: "s", config: {}, actors: Array.from({ length: n }, (_, i) => ({ name: `a${i}`, steps: [] })) }))),
-    fc.constantFrom("", " \n\t", "\ufeff", "null", "7", '"text"', "[]", "[1, 2]", "{", "}", "{}", '{"version": 1}').map((t) => text(`the whole file is ${JSON.stringify(t)}`, t, "file")),
+    fc
+      .integer({ min: 10_001, max: 12_000 })
+      .map((n) =>
+        text(
+          `${n} steps`,
+          JSON.stringify({
+            ...(SEQUENTIAL as object),
+            steps: Array(n).fill({ op: "create_vm", vm: "v0" }),
+            expect: undefined,
+            failure: undefined,
+          }),
+        ),
+      ),
+    fc
+      .integer({ min: 100_001, max: 120_000 })
+      .map((n) =>
+        text(
+          `${n} schedule decisions`,
+          JSON.stringify({ version: 1, name: "s", config: {}, actors: [{ name: "a", steps: [] }], schedule: Array(n).fill(0) }),
+        ),
+      ),
+    fc
+      .integer({ min: 65, max: 200 })
+      .map((n) =>
+        text(
+          `${n} actors`,
+          JSON.stringify({
+            version: 1,
+            name: "s",
+            config: {},
+            actors: Array.from({ length: n }, (_, i) => ({ name: `a${i}`, steps: [] })),
+          }),
+        ),
+      ),
+    fc
+      .constantFrom("", " \n\t", "\ufeff", "null", "7", '"text"', "[]", "[1, 2]", "{", "}", "{}", '{"version": 1}')
+      .map((t) => text(`the whole file is ${JSON.stringify(t)}`, t, "file")),
   );
 });
 
@@ -189,7 +277,8 @@ describe("malformed files: replay, run and merge each give one line", () => {
         const line = expectOneLine(await run([command, file]), `${file}: `, c.what);
         expect(performance.now() - started, c.what).toBeLessThan(BOUNDED_MS);
         // A field by its JSON path or a place by line and column, then the problem: never the whole file alone.
-        if (c.names === "field") expect(line.slice(file.length + 2), c.what).toMatch(/^(?!not JSON|expected a scenario object|more than)[^ ].*?: ./);
+        if (c.names === "field")
+          expect(line.slice(file.length + 2), c.what).toMatch(/^(?!not JSON|expected a scenario object|more than)[^ ].*?: ./);
       }),
       { numRuns: Number(process.env.FAULTLINE_FUZZ_RUNS ?? 250) },
     );
@@ -197,7 +286,8 @@ describe("malformed files: replay, run and merge each give one line", () => {
 
   it("devices, directories, links and names that do not print", async () => {
     for (const file of special()) {
-      for (const command of ["replay", "run", "merge"]) expectOneLine(await run([command, file]), `${printable(file)}: `, `${command} ${JSON.stringify(file)}`);
+      for (const command of ["replay", "run", "merge"])
+        expectOneLine(await run([command, file]), `${printable(file)}: `, `${command} ${JSON.stringify(file)}`);
     }
   });
 
@@ -208,9 +298,13 @@ describe("malformed files: replay, run and merge each give one line", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
-          fc.constantFrom(...all.filter((p) => p.length > 0)).map((p) => ({ what: `type swap at ${p.join(".")}`, text: JSON.stringify(set(doc, p, swapped(get(doc, p)))) })),
+          fc
+            .constantFrom(...all.filter((p) => p.length > 0))
+            .map((p) => ({ what: `type swap at ${p.join(".")}`, text: JSON.stringify(set(doc, p, swapped(get(doc, p)))) })),
           fc.nat({ max: report.length - 3 }).map((n) => ({ what: `truncated at ${n}`, text: report.slice(0, n) })),
-          fc.constantFrom("seed", "shard", "faultline", "suites").map((k) => ({ what: `missing ${k}`, text: JSON.stringify(set(doc, [k], undefined)) })),
+          fc
+            .constantFrom("seed", "shard", "faultline", "suites")
+            .map((k) => ({ what: `missing ${k}`, text: JSON.stringify(set(doc, [k], undefined)) })),
         ),
         async (c) => {
           const file = join(DIR, "report.json");
@@ -225,27 +319,79 @@ describe("malformed files: replay, run and merge each give one line", () => {
 
 /** A command line with one mistake among valid options, so that nothing ever runs. */
 const commandLines: fc.Arbitrary<{ argv: readonly string[]; prefix: string }> = (() => {
-  const odd = fc.oneof(fc.constantFrom("0", "-1", "1.5", "1e3", "abc", "99999999999999999999", "4294967296", " 7", "\u001b[31m", "\u0000", "\ud800"), fc.string({ maxLength: 6 }));
-  const int = (option: string, min: number): fc.Arbitrary<string[]> => odd.filter((v) => !(/^\d+$/.test(v) && Number(v) >= min && Number.isSafeInteger(Number(v)) && (option !== "--seed" || Number(v) < 2 ** 32))).map((v) => [option, v]);
+  const odd = fc.oneof(
+    fc.constantFrom("0", "-1", "1.5", "1e3", "abc", "99999999999999999999", "4294967296", " 7", "\u001b[31m", "\u0000", "\ud800"),
+    fc.string({ maxLength: 6 }),
+  );
+  const int = (option: string, min: number): fc.Arbitrary<string[]> =>
+    odd
+      .filter(
+        (v) => !(/^\d+$/.test(v) && Number(v) >= min && Number.isSafeInteger(Number(v)) && (option !== "--seed" || Number(v) < 2 ** 32)),
+      )
+      .map((v) => [option, v]);
   const check = fc.oneof<fc.Arbitrary<readonly string[]>[]>(
-    fc.constantFrom(["--frobnicate"], ["-x"], ["--json=yes"], ["--runs"], ["--seed", "1", "--seed", "2"], ["stray"], ["--shard", "1/2"], ["--junit", "/dev/null/x.xml"]),
+    fc.constantFrom(
+      ["--frobnicate"],
+      ["-x"],
+      ["--json=yes"],
+      ["--runs"],
+      ["--seed", "1", "--seed", "2"],
+      ["stray"],
+      ["--shard", "1/2"],
+      ["--junit", "/dev/null/x.xml"],
+    ),
     int("--runs", 1),
     int("--seed", 0),
     int("--workers", 1).filter(([, v]) => !(/^\d+$/.test(v!) && Number(v) <= 256)),
     int("--time-budget", 1),
-    fc.tuple(fc.constantFrom("0/4", "5/4", "a/b", "1/0", "4", "1/2/3", ""), fc.constant("--seed")).map(([s]) => ["--seed", "1", "--shard", s]),
-    fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes(",") && !s.startsWith("--")).map((s) => ["--suite", `x${s}`]),
-    fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes(",") && !s.startsWith("--")).map((s) => ["--bugs", `x${s}`]),
+    fc
+      .tuple(fc.constantFrom("0/4", "5/4", "a/b", "1/0", "4", "1/2/3", ""), fc.constant("--seed"))
+      .map(([s]) => ["--seed", "1", "--shard", s]),
+    fc
+      .string({ minLength: 1, maxLength: 8 })
+      .filter((s) => !s.includes(",") && !s.startsWith("--"))
+      .map((s) => ["--suite", `x${s}`]),
+    fc
+      .string({ minLength: 1, maxLength: 8 })
+      .filter((s) => !s.includes(",") && !s.startsWith("--"))
+      .map((s) => ["--bugs", `x${s}`]),
   );
   const valid = fc.subarray([["--runs", "3"], ["--suite", "refusals-mm"], ["--json"], ["--workers", "1"]]);
   return fc.oneof(
-    fc.tuple(check, valid, fc.boolean()).map(([bad, good, first]) => ({ argv: ["check", ...(first ? [...bad, ...good.flat()] : [...good.flat(), ...bad])], prefix: "faultline check: " })),
-    fc.constantFrom(["replay"], ["run"], ["merge"], ["list", "extra"], ["list", "--rule"], ["mutants", "--bug", "nope"], ["mutants", "x"], ["conform", "--runs", "-1"], ["conform", "--seed", "x"]).map((argv) => ({
-      argv,
-      prefix: `faultline ${argv[0]}: `,
-    })),
-    fc.constantFrom(["replay", "--svg", "a.svg", "a.json", "b.json"], ["replay", "--no-bugs=1", "a.json"], ["merge", "--junit"], ["help", "nope"]).map((argv) => ({ argv, prefix: `faultline ${argv[0]}: ` })),
-    fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !["check", "replay", "run", "list", "merge", "conform", "mutants", "help", "--help", "-h"].includes(s)).map((s) => ({ argv: [s], prefix: "faultline: " })),
+    fc
+      .tuple(check, valid, fc.boolean())
+      .map(([bad, good, first]) => ({
+        argv: ["check", ...(first ? [...bad, ...good.flat()] : [...good.flat(), ...bad])],
+        prefix: "faultline check: ",
+      })),
+    fc
+      .constantFrom(
+        ["replay"],
+        ["run"],
+        ["merge"],
+        ["list", "extra"],
+        ["list", "--rule"],
+        ["mutants", "--bug", "nope"],
+        ["mutants", "x"],
+        ["conform", "--runs", "-1"],
+        ["conform", "--seed", "x"],
+      )
+      .map((argv) => ({
+        argv,
+        prefix: `faultline ${argv[0]}: `,
+      })),
+    fc
+      .constantFrom(
+        ["replay", "--svg", "a.svg", "a.json", "b.json"],
+        ["replay", "--no-bugs=1", "a.json"],
+        ["merge", "--junit"],
+        ["help", "nope"],
+      )
+      .map((argv) => ({ argv, prefix: `faultline ${argv[0]}: ` })),
+    fc
+      .string({ minLength: 1, maxLength: 8 })
+      .filter((s) => !["check", "replay", "run", "list", "merge", "conform", "mutants", "help", "--help", "-h"].includes(s))
+      .map((s) => ({ argv: [s], prefix: "faultline: " })),
   );
 })();
 
@@ -263,8 +409,14 @@ describe("malformed command lines", () => {
 describe("the largest inputs through the built CLI, in bounded memory", () => {
   it("a million steps, 200,000-deep nesting, a 5 MiB file, /dev/zero and /dev/urandom", () => {
     const files: [string, string][] = [
-      ["million-steps.json", JSON.stringify({ version: 1, name: "m", config: {}, steps: Array(1_000_000).fill({ op: "create_vm", vm: "v0" }) })],
-      ["fifty-thousand-steps.json", JSON.stringify({ version: 1, name: "m", config: {}, steps: Array(50_000).fill({ op: "create_vm", vm: "v0" }) })],
+      [
+        "million-steps.json",
+        JSON.stringify({ version: 1, name: "m", config: {}, steps: Array(1_000_000).fill({ op: "create_vm", vm: "v0" }) }),
+      ],
+      [
+        "fifty-thousand-steps.json",
+        JSON.stringify({ version: 1, name: "m", config: {}, steps: Array(50_000).fill({ op: "create_vm", vm: "v0" }) }),
+      ],
       ["deep.json", `{"version": 1, "name": ${"[".repeat(200_000)}${"]".repeat(200_000)}}`],
       ["spaces.json", `${" ".repeat(5 * 2 ** 20)}{}`],
     ];

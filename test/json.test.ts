@@ -44,7 +44,10 @@ describe("parseJson", () => {
         const n = b << BigInt(shift);
         const exact = BigInt(Number(n)) === n;
         if (exact) expect(parseJson(n.toString())).toBe(Number(n));
-        else expect(errorOf(n.toString()).message).toBe(`${n} cannot be held exactly (a double reads it as ${BigInt(Number(n))}); faultline refuses to round a number`);
+        else
+          expect(errorOf(n.toString()).message).toBe(
+            `${n} cannot be held exactly (a double reads it as ${BigInt(Number(n))}); faultline refuses to round a number`,
+          );
       }),
     );
   });
@@ -55,7 +58,8 @@ describe("parseJson", () => {
     expect(parseJson("0.5")).toBe(0.5);
     expect(parseJson("-0")).toBe(-0);
     expect(parseJson("0e999999999")).toBe(0);
-    for (const text of ["0.1", "1e400", "1e-400", "9007199254740993e0", `1${"0".repeat(900)}`]) expect(errorOf(text).message).toMatch(/cannot be held exactly/);
+    for (const text of ["0.1", "1e400", "1e-400", "9007199254740993e0", `1${"0".repeat(900)}`])
+      expect(errorOf(text).message).toMatch(/cannot be held exactly/);
   });
 
   it("errors name the line and column, and the path of a bad value", () => {

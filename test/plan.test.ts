@@ -71,7 +71,12 @@ describe("run plans", () => {
   it("the time budget starts with the first run, not at start-up", async () => {
     let now = 0;
     const budget = new TimeBudget(1000, () => now);
-    const suite = standIn("a", 100, () => false, () => (now += 300));
+    const suite = standIn(
+      "a",
+      100,
+      () => false,
+      () => (now += 300),
+    );
     const { hooks, done } = collect();
     const plan = new CheckPlan([suite], { seed: 1, budget }, hooks);
     now = 60_000; // loading took a minute
@@ -84,7 +89,14 @@ describe("run plans", () => {
     let now = 0;
     const budget = new TimeBudget(1000, () => now);
     const { hooks, done } = collect();
-    const suites = ["a", "b", "c"].map((n) => standIn(n, 50, () => false, () => (now += 5000)));
+    const suites = ["a", "b", "c"].map((n) =>
+      standIn(
+        n,
+        50,
+        () => false,
+        () => (now += 5000),
+      ),
+    );
     await runInProcess(new CheckPlan(suites, { seed: 1, budget }, hooks), undefined);
     expect(done.map((r) => [r.suite.name, r.stats.runs, r.interrupted])).toEqual([
       ["a", 1, true],
@@ -96,9 +108,13 @@ describe("run plans", () => {
 
 describe("check --time-budget through the CLI", () => {
   it("10^8 runs under a 1 s budget start at once, in bounded memory, and the summary says the budget stopped it", () => {
-    const r = faultline(["check", "--suite", "refusals-no-gmem", "--runs", "100000000", "--time-budget", "1", "--seed", "3", "--workers", "1"], scratch(), {
-      NODE_OPTIONS: "--max-old-space-size=192",
-    });
+    const r = faultline(
+      ["check", "--suite", "refusals-no-gmem", "--runs", "100000000", "--time-budget", "1", "--seed", "3", "--workers", "1"],
+      scratch(),
+      {
+        NODE_OPTIONS: "--max-old-space-size=192",
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^refusals-no-gmem: \d+ runs, \d+ commands, [\d.]+s, interrupted \(time budget\)$/m);
     expect(lines(r.stdout).at(-1)).toBe("no failures; the time budget (1s) cut 1 suite(s) short");
@@ -106,9 +122,15 @@ describe("check --time-budget through the CLI", () => {
 
   it("on workers that start slowly every suite still runs at least once", () => {
     const suites = ["kvm-anon-x86", "refusals-mm", "race-attributes"];
-    const r = faultline(["check", "--suite", suites.join(","), "--runs", "1000", "--time-budget", "1", "--seed", "3", "--workers", "2", "--json"], scratch());
+    const r = faultline(
+      ["check", "--suite", suites.join(","), "--runs", "1000", "--time-budget", "1", "--seed", "3", "--workers", "2", "--json"],
+      scratch(),
+    );
     expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as { suites: { runs: number; interrupted: boolean }[]; timeBudget: { seconds: number; stopped: boolean } };
+    const doc = JSON.parse(r.stdout) as {
+      suites: { runs: number; interrupted: boolean }[];
+      timeBudget: { seconds: number; stopped: boolean };
+    };
     for (const s of doc.suites) expect(s.runs).toBeGreaterThan(0);
     expect(doc.timeBudget).toEqual({ seconds: 1, stopped: true });
   });
