@@ -32,7 +32,7 @@ function testcase(s: SuiteReportDoc): string {
   if (s.failure === null) return `${head}\n      ${out}\n    </testcase>`;
   const f = s.failure;
   const ce = s.counterexample;
-  const where = ce === null ? "no counterexample file" : `counterexample: ${ce.path}`;
+  const where = ce === null ? "no counterexample file" : `counterexample: ${ce.path}; replay: faultline replay ${ce.path}`;
   const message = `${f.property} failed at step ${f.step} (run ${f.run}): ${f.detail}; ${where}`;
   const body = [
     `${f.property} failed at step ${f.step} of run ${f.run}: ${f.detail}`,

@@ -177,7 +177,7 @@ describe("--junit", () => {
     expect(doc.testsuites["@failures"]).toBe("1");
     const failed = suite.testcase[0]!.failure!;
     const path = /written: (\S+)/.exec(r.stdout)![1]!;
-    expect(failed["@message"]).toContain(`counterexample: ${path}`);
+    expect(failed["@message"]).toContain(`counterexample: ${path}; replay: faultline replay ${path}`);
     expect(failed["#text"]).toContain(`replay: faultline replay ${path}`);
     expect(suite.testcase[1]!.failure).toBeUndefined();
     expect(suite.testcase[2]!.skipped!["@message"]).toBe("not enforced: narrowed check (--suite, --runs, --bugs)");
