@@ -1,6 +1,7 @@
 // The built CLI from a seeded bug to a replayed counterexample (sequential and race, with its diagram), and
 // scenario files through run; malformed files as the CLI reports them.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
@@ -96,6 +97,29 @@ describe("from a seeded bug to a replayed counterexample", () => {
     expect(head).toBe(`faultline check: counterexamples/${basename(tmp)}: cannot write: counterexamples is not a directory; written instead to ${tmp}; the counterexample:`);
     expect(scenario.join("\n")).toBe(readFileSync(tmp, "utf8"));
     expect(readFileSync(tmp, "utf8")).toBe(readFileSync(join(dir, file), "utf8"));
+  });
+
+  it("a read-only counterexamples/: cannot write, with the reason, and the file in a temporary directory", () => {
+    const elsewhere = scratch();
+    const ce = join(elsewhere, "counterexamples");
+    mkdirSync(ce);
+    // Root ignores permission bits: an immutable directory (ext4's chattr +i) refuses root too.
+    const readOnly = (on: boolean): void => {
+      if (process.getuid?.() === 0) execFileSync("chattr", [on ? "+i" : "-i", ce]);
+      else chmodSync(ce, on ? 0o555 : 0o755);
+    };
+    readOnly(true);
+    try {
+      const r = faultline(args, elsewhere);
+      expect(r.status, r.stderr).toBe(1);
+      expect(readdirSync(ce)).toEqual([]);
+      expect(r.stdout).toMatch(/^ {4}counterexamples\/kvm-anon-x86--\S+\.json: cannot write: (operation not permitted|permission denied)$/m);
+      const tmp = /^ {4}written instead: (\S+)$/m.exec(r.stdout)![1]!;
+      expect(readFileSync(tmp, "utf8")).toBe(readFileSync(join(dir, file), "utf8"));
+      expect(r.stderr).toContain(readFileSync(tmp, "utf8"));
+    } finally {
+      readOnly(false);
+    }
   });
 
   it("a bad file among good ones: one line for it, the others still replayed, status 2", () => {
