@@ -8,12 +8,14 @@ import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { SUITES } from "../props/registry.js";
 import { COMMAND_NAMES } from "../cli/dispatch.js";
-import { expectOneLineError, faultline, lines, scratch } from "./cli-child.js";
+import { expectOneLineError, faultline, inProcess, lines, scratch } from "./cli-child.js";
 
+// Help and usage errors run in-process (cli/dispatch.ts): a child process each would cost a second of start-up.
+// The built binary answers the first of each kind.
 describe("help", () => {
   for (const command of COMMAND_NAMES) {
-    it(`faultline ${command} --help: usage, examples, and its own exit statuses, 3 included`, () => {
-      const r = faultline([command, "--help"], scratch());
+    it(`faultline ${command} --help: usage, examples, and its own exit statuses, 3 included`, async () => {
+      const r = command === "check" ? faultline([command, "--help"], scratch()) : await inProcess([command, "--help"]);
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: faultline ${command}`));
       expect(r.stdout).toMatch(/\nexamples:\n {2}faultline /);
@@ -21,20 +23,20 @@ describe("help", () => {
     });
   }
 
-  it("each command's statuses are its own", () => {
-    const status1 = (command: string): string | undefined => /\n {2}1 {2}(.*)\n/.exec(faultline([command, "--help"], scratch()).stdout)?.[1];
-    expect(status1("list")).toBeUndefined();
-    expect(status1("run")).toMatch(/disagreement/);
-    expect(status1("replay")).toMatch(/reproduces/);
-    expect(status1("mutants")).toMatch(/missed/);
+  it("each command's statuses are its own", async () => {
+    const status1 = async (command: string): Promise<string | undefined> => /\n {2}1 {2}(.*)\n/.exec((await inProcess([command, "--help"])).stdout)?.[1];
+    expect(await status1("list")).toBeUndefined();
+    expect(await status1("run")).toMatch(/disagreement/);
+    expect(await status1("replay")).toMatch(/reproduces/);
+    expect(await status1("mutants")).toMatch(/missed/);
   });
 
-  it("faultline --help and faultline help COMMAND", () => {
-    const all = faultline(["--help"], scratch());
+  it("faultline --help and faultline help COMMAND", async () => {
+    const all = await inProcess(["--help"]);
     expect(all.status).toBe(0);
     for (const command of COMMAND_NAMES) expect(all.stdout).toMatch(new RegExp(`\\n {2}${command} `));
     expect(all.stdout).toMatch(/exit status: .*2 is always a usage or file error, 3 an internal error/s);
-    expect(faultline(["help", "replay"], scratch()).stdout).toMatch(/^usage: faultline replay/);
+    expect((await inProcess(["help", "replay"])).stdout).toMatch(/^usage: faultline replay/);
   });
 
   it("no command prints the usage on stderr with status 2", () => {
@@ -59,7 +61,9 @@ describe("usage errors are one line with status 2", () => {
     ["replay without files", ["replay"], /^faultline replay: give at least one counterexample file/],
     ["run without files", ["run"], /^faultline run: give at least one scenario file/],
   ];
-  for (const [what, args, pattern] of cases) it(what, () => expectOneLineError(faultline(args, scratch()), pattern));
+  for (const [what, args, pattern] of cases) {
+    it(what, async () => expectOneLineError(what === "an unknown command" ? faultline(args, scratch()) : await inProcess(args), pattern));
+  }
 });
 
 describe("check", () => {
