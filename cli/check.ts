@@ -48,7 +48,7 @@ interface Options {
   readonly narrowed: readonly string[];
 }
 
-export function names(command: string, option: string, text: string, known: readonly string[], what: string): string[] {
+function names(command: string, option: string, text: string, known: readonly string[], what: string): string[] {
   const list = text.split(",");
   for (const n of list) {
     if (known.includes(n)) continue;
