@@ -1,6 +1,7 @@
 // faultline conform [FILE...] | --probe: the conformance runner (conformance/index.ts) behind the CLI's option parsing.
 import { conform, conformProbe, parseOverride } from "../conformance/index.js";
 import { integerOption, parseArgs, UsageError } from "./args.js";
+import { loadScenario } from "./files.js";
 
 const COMMAND = "conform";
 
@@ -22,6 +23,7 @@ export function conformCommand(args: readonly string[]): Promise<number> {
   }
   if (p.flags.has("--json")) throw new UsageError(COMMAND, "--json goes with --probe");
   return conform([...p.positional], {
+    load: loadScenario,
     verbose: p.flags.has("--verbose"),
     caps,
     ...(runs === undefined ? {} : { runs }),

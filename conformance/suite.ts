@@ -8,6 +8,7 @@ import { initial, step } from "../model/index.js";
 import { regionOp, type LayoutSlot } from "../props/layouts.js";
 import { configToInput, type Config } from "../schema/config.js";
 import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
+import { stringifyExact } from "../schema/json.js";
 import type { Scenario } from "../schema/scenario.js";
 import type { Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
@@ -265,7 +266,7 @@ export async function runRandom(helper: Helper, host: Host, opts: RandomOptions)
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `disagreement-${createHash("sha256").update(JSON.stringify(scenario.steps)).digest("hex").slice(0, 10)}.json`);
   // Atomically: a reader (or a second run) sees no file or the whole one.
-  writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(scenario, null, 2)}\n`);
+  writeFileSync(`${file}.${process.pid}.tmp`, `${stringifyExact(scenario)}\n`);
   renameSync(`${file}.${process.pid}.tmp`, file);
   return { sequences, steps, verdicts, durationMs, failure: { reports, file } };
 }
