@@ -12,6 +12,10 @@ import { describeErrors, describeValue, fileErrorLine, joinPath } from "./report
 /** File format versions this build reads. */
 export const VERSIONS = [1] as const;
 
+/** A value of `codec`, or null; anything else is reported as the codec alone would (no "or null" branch in the error). */
+const orNull = <A>(codec: t.Type<A, A, unknown>): t.Type<A | null, A | null, unknown> =>
+  new t.Type<A | null, A | null, unknown>(`${codec.name} or null`, (u): u is A | null => u === null || codec.is(u), (u, c) => (u === null ? t.success(null) : codec.validate(u, c)), t.identity);
+
 const Actor = strict("actor", { name: Id, steps: t.array(OpCodec) }, {});
 
 /** Operations a scenario may hold, over all actors: more would run for hours (and a million took minutes to decode). */
@@ -55,7 +59,7 @@ export const ScenarioCodec = strict(
     /** Decisions where several actors can run: e picks the e-th runnable actor counting on from the last one (props/concurrent/schedules.ts). */
     schedule: t.array(intIn("schedule decision", 0, 63)),
     /** The kernel's outcome of each step, in order; null leaves a step unpinned (conformance compares it with the model only). */
-    expect: t.array(t.union([OutcomeCodec, t.null])),
+    expect: t.array(orNull(OutcomeCodec)),
     /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
     requires: t.array(RequirementCodec),
     failure: Failure,
