@@ -122,10 +122,10 @@ function mapping(m: Mapping): ModelMapping {
   };
 }
 
-function uffdState(u: Uffd): UffdState {
+function uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
   return {
     ctxs: u.ctxs.map((c) => ({ name: c.name, features: [...c.features], userModeOnly: c.userModeOnly, released: c.released })),
-    names: new Map(u.names),
+    names,
     threads: u.threads.map((t) => ({
       name: t.name,
       op: t.op,
@@ -142,6 +142,7 @@ function gmemInode(g: GmemInode): ModelInode {
     vm: g.vm,
     size: g.size,
     flags: [...g.flags],
+    fd: g.fd,
     open: g.open,
     folioPages: g.folioPages,
     present: presence(firsts, g.folioPages),
@@ -156,9 +157,9 @@ function gmemInode(g: GmemInode): ModelInode {
 export function abstractState(k: Kernel): State {
   return {
     config: k.config,
-    kvm: { vms: k.vms.map(vm), names: new Map(k.vmNames) },
-    gmem: { inodes: k.gmemInodes.map(gmemInode), names: new Map(k.gmemNames) },
-    mm: { files: k.mm.files.map(memFile), names: new Map(k.mm.names), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])) },
-    uffd: uffdState(k.uffd),
+    kvm: { vms: k.vms.map(vm), names: k.fds.names("vm") },
+    gmem: { inodes: k.gmemInodes.map(gmemInode), names: k.fds.names("gmem") },
+    mm: { files: k.mm.files.map(memFile), names: k.fds.names("file"), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])) },
+    uffd: uffdState(k.uffd, k.fds.names("uffd")),
   };
 }

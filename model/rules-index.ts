@@ -1,6 +1,7 @@
 // Every rule the model can fire, by id, so a trace can print why a step came out as it did and cite the source.
 // A module that declares new rules adds its *_RULES object here; test/cli-rules.test.ts checks none is missing.
 import { ALTERNATIVE_RULES } from "./alternatives.js";
+import { FD_RULES } from "./fd.js";
 import { CONVERT_RULES } from "./gmem/convert.js";
 import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
@@ -27,6 +28,7 @@ import { WP_RULES } from "./uffd/wp.js";
 /** The rule groups, named as exported by their modules. */
 export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   STEP_RULES,
+  FD_RULES,
   VM_RULES,
   MEMSLOT_RULES,
   MMU_RULES,

@@ -67,7 +67,6 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
   "gmem.bind-other-vm": 17,
   "gmem.bind-overlap": 19,
   "gmem.bind-range": 18,
-  "gmem.close-ebadf": 53,
   "gmem.convert-align": 114,
   "gmem.convert-beyond": 107,
   "gmem.convert-eagain": 6,
@@ -132,7 +131,6 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
   "uffd.continue-anon": 227,
   "uffd.continue-eof": 50,
   "uffd.continue-hole": 389,
-  "uffd.ebadf": 23,
   "uffd.gmem-alloc": 22,
   "uffd.hugetlb-align": 18,
   "uffd.hugetlb-zeropage": 8,
@@ -175,7 +173,6 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
 /** The errno rules no generated sequence can reach, each with why: they are reported, never required. */
 export const UNREACHABLE: Readonly<Record<string, string>> = {
   "faultline.not-modeled": "no operation dispatches to it: model/step.ts models every operation of the vocabulary",
-  "close.ebadf": "only a close naming no fd reaches it, and a scenario's close must name exactly one (schema/scenario.ts), so no generator makes one",
 };
 
 /** Each kind of KVM_RUN exit the model produces, by the vCPU fault rule that produces it, with its minimum. */

@@ -24,7 +24,7 @@ export const ConfigCodec = strict(
   "config",
   {},
   {
-    preset: literals("default", "kernel-6.18", "arm64", "gmem-v7"),
+    preset: literals("default", "kernel-6.18", "kernel-6.18-no-gmem", "arm64", "gmem-v7"),
     arch: literals("x86", "arm64"),
     vcpus: intIn("vcpus", 1, 64),
     kernel: Kernel,
@@ -99,6 +99,9 @@ const KERNEL_6_18: KernelFeatures = {
   uffdGuestMemfd: false,
 };
 
+/** The other 6.18 build seen on these machines: no guest_memfd at all (KVM_CAP_GUEST_MEMFD = 0). */
+const KERNEL_6_18_NO_GMEM: KernelFeatures = { ...KERNEL_6_18, guestMemfd: false, gmemFlags: [] };
+
 const RICH_ARM64: KernelFeatures = {
   ...RICH_X86,
   vmTypes: [0],
@@ -111,9 +114,12 @@ const RICH_ARM64: KernelFeatures = {
 /** v7 as meant to be used: vm_memory_attributes off, so KVM asks guest_memfd for private/shared and KVM_SET_MEMORY_ATTRIBUTES2 works. */
 const GMEM_V7_X86: KernelFeatures = { ...RICH_X86, memoryAttributes: false };
 
-export const PRESETS: Readonly<Record<"default" | "kernel-6.18" | "arm64" | "gmem-v7", Config>> = {
+export type PresetName = "default" | "kernel-6.18" | "kernel-6.18-no-gmem" | "arm64" | "gmem-v7";
+
+export const PRESETS: Readonly<Record<PresetName, Config>> = {
   default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  "kernel-6.18-no-gmem": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18_NO_GMEM, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   "gmem-v7": { arch: "x86", vcpus: 2, kernel: GMEM_V7_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
 };

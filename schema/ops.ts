@@ -106,3 +106,5 @@ export type GmemFlagName = t.TypeOf<typeof GmemFlag>;
 export type CapName = t.TypeOf<typeof Cap>;
 export type UffdFeatureName = t.TypeOf<typeof UffdFeature>;
 export type UffdModeName = t.TypeOf<typeof UffdMode>;
+export type FallocMode = t.TypeOf<typeof FallocMode>;
+export type ProtName = t.TypeOf<typeof Prot>;

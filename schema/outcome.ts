@@ -4,7 +4,7 @@ import { Byte, Id, literals, strict, tagged, U64 } from "./codecs.js";
 
 export const ERRNOS = [
   "EPERM", "ENOENT", "EACCES", "ESRCH", "EINTR", "EIO", "EBADF", "EAGAIN", "ENOMEM", "EFAULT", "EBUSY", "EEXIST", "ENODEV",
-  "EINVAL", "EFBIG", "ENOSPC", "ENOTTY", "EOPNOTSUPP", "EHWPOISON",
+  "EINVAL", "EFBIG", "ENOSPC", "ESPIPE", "ENOTTY", "EOPNOTSUPP", "EHWPOISON",
 ] as const;
 export type Errno = (typeof ERRNOS)[number];
 const ErrnoCodec = literals(...ERRNOS);

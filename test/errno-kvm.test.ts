@@ -96,7 +96,7 @@ const CASES: readonly Case[] = [
   { name: "MOVE of a slot", setup: [...BASE, region()], op: region({ guest_phys_addr: 16 * MiB }), outcome: { result: "ok" }, rule: "memslot.move" },
   { name: "MOVE onto part of the slot's own old range", setup: [...BASE, region()], op: region({ guest_phys_addr: MiB }), outcome: { result: "ok" }, rule: "memslot.move" },
   { name: "MOVE that also turns USERFAULT on", setup: [...BASE, region(), access(0)], op: region({ guest_phys_addr: 16 * MiB, flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },
-  { name: "closing a VM fd that names no VM", setup: [], op: { op: "close", vm: "v9" }, outcome: { errno: "EBADF" }, rule: "vm.ebadf" },
+  { name: "closing a VM fd that names no VM", setup: [], op: { op: "close", vm: "v9" }, outcome: { errno: "EBADF" }, rule: "close.ebadf" },
   { name: "DELETE of a slot", setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "memslot.delete" },
   { name: "FLAGS_ONLY toggling dirty logging", setup: [...BASE, region()], op: region({ flags: ["LOG_DIRTY_PAGES"] }), outcome: { result: "ok" }, rule: "memslot.flags-only" },
   { name: "FLAGS_ONLY enabling USERFAULT zaps", setup: [...BASE, region()], op: region({ flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },

@@ -43,7 +43,7 @@ interface Case {
 
 const CASES: readonly Case[] = [
   // close, wake_check, registration
-  { name: "close of a uffd that is not open", setup: [], op: { op: "close", uffd: "u0" }, outcome: { errno: "EBADF" }, rule: "uffd.ebadf" },
+  { name: "close of a uffd that is not open", setup: [], op: { op: "close", uffd: "u0" }, outcome: { errno: "EBADF" }, rule: "close.ebadf" },
   { name: "wake_check of a thread that never slept", setup: [...anon(), open(), { op: "access", map: "m0", offset: 0, kind: "read", id: "a0" }], op: { op: "wake_check", id: "a0" }, outcome: { errno: "ESRCH" }, rule: "faultline.wake-check-esrch" },
   { name: "register on a uffd that is not open", setup: anon(), op: reg(["MISSING"]), outcome: { errno: "EBADF" }, rule: "uffd.register-ebadf" },
   { name: "register with mode 0", setup: [...anon(), open()], op: reg([]), outcome: { errno: "EINVAL" }, rule: "uffd.register-mode" },

@@ -225,6 +225,7 @@ static const char *errno_name(int e) {
     case EINVAL: return "EINVAL";
     case EFBIG: return "EFBIG";
     case ENOSPC: return "ENOSPC";
+    case ESPIPE: return "ESPIPE";
     case ENOTTY: return "ENOTTY";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EHWPOISON: return "EHWPOISON";
@@ -256,37 +257,53 @@ static void helper_error(const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ objects and names */
 
+/* VMs, guest_memfds, files and userfaultfds share one fd namespace, as in the kernel: a name refers to the object it
+   was last bound to, whatever its kind, and every field the kernel reads as an fd takes any name. Thread names (access
+   ids) are a namespace of their own. */
 enum { K_VM, K_GMEM, K_FILE, K_UFFD, K_THREAD, K_KINDS };
-struct name { char name[40]; int idx; };
-static struct name names[K_KINDS][MAX_OBJS];
-static int nnames[K_KINDS];
+#define NS_FD 0
+#define NS_THREAD 1
+struct name { char name[40]; int kind, idx; };
+static struct name names[2][MAX_OBJS];
+static int nnames[2];
+static int ns_of(int kind) { return kind == K_THREAD ? NS_THREAD : NS_FD; }
 
+static struct name *binding(int ns, const char *n) {
+  if (!n) return NULL;
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) return &names[ns][i];
+  return NULL;
+}
+/* The object of this kind the name refers to, or -1 (unknown, closed, or re-bound to another kind). */
 static int lookup(int kind, const char *n) {
-  if (!n) return -1;
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) return names[kind][i].idx;
-  return -1;
+  struct name *b = binding(ns_of(kind), n);
+  return b && b->kind == kind ? b->idx : -1;
 }
 static const char *name_of(int kind, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (names[kind][i].idx == idx) return names[kind][i].name;
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (names[ns][i].kind == kind && names[ns][i].idx == idx) return names[ns][i].name;
   return NULL;
 }
 static void bind(int kind, const char *n, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i].idx = idx;
-      return;
-    }
-  if (nnames[kind] < MAX_OBJS) {
-    snprintf(names[kind][nnames[kind]].name, sizeof names[kind][0].name, "%s", n);
-    names[kind][nnames[kind]++].idx = idx;
+  int ns = ns_of(kind);
+  struct name *b = binding(ns, n);
+  if (b) {
+    b->kind = kind;
+    b->idx = idx;
+    return;
+  }
+  if (nnames[ns] < MAX_OBJS) {
+    snprintf(names[ns][nnames[ns]].name, sizeof names[ns][0].name, "%s", n);
+    names[ns][nnames[ns]].kind = kind;
+    names[ns][nnames[ns]++].idx = idx;
   }
 }
 static void unbind(int kind, const char *n) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i] = names[kind][--nnames[kind]];
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) {
+      names[ns][i] = names[ns][--nnames[ns]];
       return;
     }
 }
@@ -356,9 +373,7 @@ static int map_index(const char *id) {
   long n = strtol(id + 1, &end, 10);
   return *end || n < 0 || n >= MAX_MAPS ? -1 : (int)n;
 }
-static int fd_of(int kind, const char *n) {
-  int i = lookup(kind, n);
-  if (i < 0) return -1;
+static int obj_fd(int kind, int i) {
   switch (kind) {
     case K_VM: return vms[i].fd;
     case K_GMEM: return gmems[i].fd;
@@ -366,6 +381,11 @@ static int fd_of(int kind, const char *n) {
     case K_UFFD: return uffds[i].fd;
   }
   return -1;
+}
+/* The real fd a name refers to, whatever its kind; -1 (EBADF) for a name that is not open. */
+static int fd_of(const char *n) {
+  struct name *b = binding(NS_FD, n);
+  return b ? obj_fd(b->kind, b->idx) : -1;
 }
 
 /* ------------------------------------------------------------------ guarded memory accesses */
@@ -616,7 +636,7 @@ static void op_check_extension(J *op) {
   long cap = cap_number(str(op, "cap"));
   if (cap < 0) { unsupported("a proposed capability: its number is not this kernel's"); return; }
   if (open_kvm() < 0) { fail(errno); return; }
-  int fd = get(op, "vm") ? fd_of(K_VM, str(op, "vm")) : kvm_fd;
+  int fd = get(op, "vm") ? fd_of(str(op, "vm")) : kvm_fd;
   int r = ioctl(fd, FL_KVM_CHECK_EXTENSION, cap);
   if (r < 0) fail(errno);
   else out("{\"result\":\"ok\",\"value\":%d}", r);
@@ -627,7 +647,7 @@ static void op_create_gmem(J *op) {
   g.size = num_or(op, "size", 0);
   g.flags = (has_item(op, "flags", "MMAP") ? FL_GUEST_MEMFD_FLAG_MMAP : 0) |
             (has_item(op, "flags", "INIT_SHARED") ? FL_GUEST_MEMFD_FLAG_INIT_SHARED : 0);
-  int fd = ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
+  int fd = ioctl(fd_of(str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
   if (fd < 0) { fail(errno); return; }
   gmems[ngmems] = (struct fdobj){fd, 0};
   bind(K_GMEM, str(op, "gmem"), ngmems++);
@@ -649,6 +669,90 @@ static int vcpu_asleep(const char *vmname) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ proposals, where the kernel has them */
+
+static int probe_userfault(int vmfd);
+static int probe_inplace(int vmfd);
+
+/* Whether this kernel has a proposal (probed once, on a VM of its own). */
+static int kernel_has(int (*probe)(int)) {
+  if (open_kvm() < 0) return 0;
+  int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, 0);
+  if (fd < 0) return 0;
+  int r = probe(fd);
+  close(fd);
+  return r;
+}
+static int userfault_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_userfault);
+  return has;
+}
+static int inplace_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_inplace);
+  return has;
+}
+
+/* KVM Userfault v3: the VMM's bitmap of each memslot, made when the slot is created and dropped when it is deleted
+   (the model's vm.bitmaps); its address goes to the kernel in userfault_bitmap (pad2[0]). */
+#define MAX_UBITMAPS 256
+struct ubitmap { int vm; u32 slot; u64 npages; u64 *bits; };
+static struct ubitmap ubitmaps[MAX_UBITMAPS];
+static int nubitmaps;
+
+static struct ubitmap *ubitmap_of(int vm, u32 slot) {
+  for (int i = 0; i < nubitmaps; i++)
+    if (ubitmaps[i].vm == vm && ubitmaps[i].slot == slot) return &ubitmaps[i];
+  return NULL;
+}
+static struct ubitmap *ubitmap_new(int vm, u32 slot, u64 npages) {
+  if (nubitmaps >= MAX_UBITMAPS) return NULL;
+  struct ubitmap *b = &ubitmaps[nubitmaps++];
+  *b = (struct ubitmap){vm, slot, npages, calloc((npages + 63) / 64 + 1, sizeof(u64))};
+  return b;
+}
+static void ubitmap_drop(struct ubitmap *b) {
+  free(b->bits);
+  *b = ubitmaps[--nubitmaps];
+}
+static void ubitmaps_reset(void) {
+  while (nubitmaps > 0) ubitmap_drop(&ubitmaps[0]);
+}
+
+/* userfault_set / userfault_clear: stores into the slot's bitmap, as a VMM's thread does (SIGSEGV with no buffer). */
+static void op_userfault(J *op, int set) {
+  if (!userfault_kernel()) { unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model"); return; }
+  int vi = lookup(K_VM, str(op, "vm"));
+  if (vi < 0) { fail(EBADF); return; }
+  struct ubitmap *b = ubitmap_of(vi, (u32)num_or(op, "slot", 0));
+  u64 first = num_or(op, "gfn_offset", 0), n = num_or(op, "npages", 0);
+  if (!b || first + n > b->npages || first + n < first) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  for (u64 i = first; i < first + n; i++) {
+    if (set) __atomic_or_fetch(&b->bits[i / 64], 1ull << (i % 64), __ATOMIC_SEQ_CST);
+    else __atomic_and_fetch(&b->bits[i / 64], ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+  }
+  ok();
+}
+
+/* gmem_convert: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7 09/42), error_offset written back on failure. */
+static void op_gmem_convert(J *op) {
+  if (!inplace_kernel()) { unsupported("guest_memfd in-place conversion is not in this kernel"); return; }
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  a.offset = num_or(op, "offset", 0);
+  a.size = num_or(op, "size", 0);
+  const char *to = str(op, "to");
+  a.attributes = to && !strcmp(to, "private") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+  a.error_offset = ~0ull;
+  if (ioctl(fd_of(str(op, "gmem")), FL_KVM_SET_MEMORY_ATTRIBUTES2, &a) == 0) { ok(); return; }
+  int e = errno;
+  out("{");
+  out_errno(e);
+  if (e == EAGAIN && a.error_offset != ~0ull) out(",\"error_offset\":%llu", (unsigned long long)a.error_offset);
+  out("}");
+}
+
 static void op_set_memory_region(J *op) {
   if (vcpu_asleep(str(op, "vm"))) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
@@ -660,7 +764,7 @@ static void op_set_memory_region(J *op) {
               (has_item(op, "flags", "USERFAULT") ? FL_KVM_MEM_USERFAULT : 0);
   const char *us = str(op, "userspace");
   u64 hva = (us ? map_base(map_index(us)) : 0) + num_or(op, "userspace_offset", 0);
-  int vmfd = fd_of(K_VM, str(op, "vm"));
+  int vmfd = fd_of(str(op, "vm"));
   int r;
   const char *io = str(op, "ioctl");
   if (io && !strcmp(io, "REGION")) {
@@ -676,8 +780,21 @@ static void op_set_memory_region(J *op) {
     m.userspace_addr = hva;
     m.guest_memfd_offset = num_or(op, "guest_memfd_offset", 0);
     /* no guest_memfd named: fd 0 (the helper's stdin, a pipe: not a guest_memfd); an unknown name: fd -1 */
-    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(K_GMEM, str(op, "guest_memfd")) : 0;
+    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(str(op, "guest_memfd")) : 0;
+    int vi = lookup(K_VM, str(op, "vm"));
+    struct ubitmap *b = vi < 0 ? NULL : ubitmap_of(vi, m.slot);
+    int made = 0;
+    if (vi >= 0 && !b && m.memory_size > 0 && userfault_kernel()) {
+      b = ubitmap_new(vi, m.slot, m.memory_size / PAGE);
+      made = 1;
+    }
+    /* the VMM's own bitmap, unless the scenario gives a raw pointer (userfault_bitmap: a number) */
+    J *ub = get(op, "userfault_bitmap");
+    if (flags & FL_KVM_MEM_USERFAULT) m.pad2[0] = ub && ub->t == J_NUM ? num_or(op, "userfault_bitmap", 0) : b ? (u64)(uintptr_t)b->bits : 0;
     r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+    int e = errno;
+    if (b && ((r < 0 && made) || (r == 0 && m.memory_size == 0))) ubitmap_drop(b);
+    errno = e;
   }
   ok_or_errno(r);
 }
@@ -686,7 +803,7 @@ static void op_set_memory_attributes(J *op) {
   struct fl_mem_attrs a = {num_or(op, "address", 0), num_or(op, "size", 0),
                            has_item(op, "attributes", "PRIVATE") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
                            num_or(op, "flags", 0)};
-  ok_or_errno(ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
+  ok_or_errno(ioctl(fd_of(str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
 }
 
 struct run_arg { struct vm *v; int cpu; };
@@ -754,10 +871,11 @@ static void out_vcpu_result(struct vm *v, int cpu, int r, int e, const char *okw
     if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
       out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
       out_errno(e);
-      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
-          (unsigned long long)run->u.memory_fault.size,
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
+      u64 f = run->u.memory_fault.flags;
+      int both = (f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE) && (f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT);
+      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
+          (unsigned long long)run->u.memory_fault.size, f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "", both ? "," : "",
+          f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? "\"USERFAULT\"" : "");
     } else {
       fail(e);
     }
@@ -917,6 +1035,16 @@ static int prot_of(J *op) {
   return !strcmp(p, "r") ? PROT_READ : PROT_NONE;
 }
 
+/* mmap of a named fd, whatever it is: a memfd carries its huge page size, a guest_memfd is its own kind of mapping,
+   and a VM or userfaultfd goes to the kernel too (which refuses it: no mmap in their file operations). */
+static void mmap_named(J *op, const char *n, int shared, int prot) {
+  struct name *b = binding(NS_FD, n);
+  if (!b) { do_mmap(op, 1, -1, 0, shared, prot); return; }
+  int fd = obj_fd(b->kind, b->idx);
+  if (b->kind == K_FILE) do_mmap(op, 1, fd, files[b->idx].hpage, shared, prot);
+  else do_mmap(op, b->kind == K_GMEM ? 2 : 1, fd, 0, shared, prot);
+}
+
 static void op_mmap(J *op) {
   const char *f = str(op, "file");
   J *sh = get(op, "shared");
@@ -924,13 +1052,12 @@ static void op_mmap(J *op) {
     do_mmap(op, 0, -1, 0, sh && sh->b, prot_of(op));
     return;
   }
-  int i = lookup(K_FILE, f);
-  do_mmap(op, 1, i < 0 ? -1 : files[i].fd, i < 0 ? 0 : files[i].hpage, sh ? sh->b : 1, prot_of(op));
+  mmap_named(op, f, sh ? sh->b : 1, prot_of(op));
 }
 
 static void op_gmem_mmap(J *op) {
   J *sh = get(op, "shared");
-  do_mmap(op, 2, fd_of(K_GMEM, str(op, "gmem")), 0, sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+  mmap_named(op, str(op, "gmem"), sh ? sh->b : 1, PROT_READ | PROT_WRITE);
 }
 
 static void op_munmap(J *op) {
@@ -967,10 +1094,10 @@ static int falloc_mode(J *op) {
   return (has_item(op, "mode", "PUNCH_HOLE") ? FL_FALLOC_FL_PUNCH_HOLE : 0) | (has_item(op, "mode", "KEEP_SIZE") ? FL_FALLOC_FL_KEEP_SIZE : 0);
 }
 static void op_file_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_FILE, str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 static void op_gmem_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_GMEM, str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 
 static void op_pwrite(J *op) {
@@ -978,7 +1105,7 @@ static void op_pwrite(J *op) {
   if (len > (64ull << 20)) { unsupported("pwrite longer than 64 MiB"); return; }
   u8 *buf = malloc(len ? len : 1);
   memset(buf, (int)num_or(op, "byte", 0), len);
-  ssize_t r = pwrite(fd_of(K_FILE, str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pwrite(fd_of(str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
   int e = errno;
   free(buf);
   if (r < 0) fail(e);
@@ -988,12 +1115,12 @@ static void op_pwrite(J *op) {
 static void op_pread(J *op) {
   u8 b;
   if (get(op, "len") && num_or(op, "len", 1) == 0) {
-    ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
+    ssize_t r = pread(fd_of(str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
     if (r < 0) fail(errno);
     else out("{\"result\":\"ok\",\"value\":null}");
     return;
   }
-  ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pread(fd_of(str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
   if (r < 0) fail(errno);
   else if (r == 0) out("{\"result\":\"ok\",\"value\":null}");
   else out("{\"result\":\"ok\",\"value\":%u}", b);
@@ -1151,7 +1278,7 @@ static void op_uffd_register(J *op) {
                                      (has_item(op, "mode", "WP") ? FL_UFFDIO_REGISTER_MODE_WP : 0) |
                                      (has_item(op, "mode", "MINOR") ? FL_UFFDIO_REGISTER_MODE_MINOR : 0),
                                  0};
-  if (ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
+  if (ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
   out("{\"result\":\"ok\",\"ioctls\":");
   out_ioctls(r.ioctls);
   out("}");
@@ -1159,7 +1286,7 @@ static void op_uffd_register(J *op) {
 
 static void op_uffd_unregister(J *op) {
   struct fl_uffdio_range r = range_of(op);
-  ok_or_errno(ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
+  ok_or_errno(ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
 }
 
 #define UNWRITTEN ((s64)0x7eadbeef12345678ll)
@@ -1176,7 +1303,7 @@ static void out_count(const char *field, int r, int e, s64 v) {
 }
 
 static void op_uffdio(J *op, const char *name) {
-  int fd = fd_of(K_UFFD, str(op, "uffd"));
+  int fd = fd_of(str(op, "uffd"));
   struct fl_uffdio_range rg = range_of(op);
   int dontwake = has_item(op, "mode", "DONTWAKE"), wp = has_item(op, "mode", "WP");
   int r, e;
@@ -1217,29 +1344,115 @@ static void op_uffdio(J *op, const char *name) {
 
 /* ------------------------------------------------------------------ close, probe, reset */
 
+/* close of any open name, whichever field names it (the kernel's close takes any fd). */
 static void op_close(J *op) {
-  static const struct { const char *field; int kind; } order[] = {{"vm", K_VM}, {"gmem", K_GMEM}, {"file", K_FILE}, {"uffd", K_UFFD}};
+  static const char *const fields[] = {"vm", "gmem", "file", "uffd"};
   for (size_t k = 0; k < 4; k++) {
-    const char *n = str(op, order[k].field);
+    const char *n = str(op, fields[k]);
     if (!n) continue;
-    int fd = fd_of(order[k].kind, n);
+    struct name *b = binding(NS_FD, n);
+    int fd = b ? obj_fd(b->kind, b->idx) : -1;
     if (fd < 0) { fail(EBADF); return; }
     int r = close(fd);
-    int i = lookup(order[k].kind, n);
-    if (order[k].kind == K_VM) vms[i].fd = -1;
-    if (order[k].kind == K_GMEM) gmems[i].fd = -1;
-    if (order[k].kind == K_FILE) files[i].fd = -1;
-    if (order[k].kind == K_UFFD) uffds[i].fd = -1;
-    unbind(order[k].kind, n);
+    if (b->kind == K_VM) vms[b->idx].fd = -1;
+    if (b->kind == K_GMEM) gmems[b->idx].fd = -1;
+    if (b->kind == K_FILE) files[b->idx].fd = -1;
+    if (b->kind == K_UFFD) uffds[b->idx].fd = -1;
+    unbind(b->kind, n);
     ok_or_errno(r);
     return;
   }
   fail(EBADF);
 }
 
-static void op_probe(void) {
-  if (open_kvm() < 0) { helper_error("/dev/kvm: %s", strerror(errno)); return; }
-  out("{\"result\":\"probe\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
+/* The proposals are probed by what they do, not by capability numbers (KVM_CAP_USERFAULT's 243 is taken upstream). */
+
+/* KVM Userfault v3: KVM_SET_USER_MEMORY_REGION2 accepts KVM_MEM_USERFAULT with a bitmap pointer in pad2[0]. */
+static int probe_userfault(int vmfd) {
+  void *mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return 0;
+  static u64 bitmap;
+  struct fl_region2 m;
+  memset(&m, 0, sizeof m);
+  m.flags = FL_KVM_MEM_USERFAULT;
+  m.memory_size = PAGE;
+  m.userspace_addr = (u64)(uintptr_t)mem;
+  m.pad2[0] = (u64)(uintptr_t)&bitmap;
+  int r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  if (r == 0) {
+    m.flags = 0;
+    m.memory_size = 0;
+    ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  }
+  munmap(mem, PAGE);
+  return r == 0;
+}
+
+/* In-place conversion (v7): guest_memfd answers KVM_SET_MEMORY_ATTRIBUTES2; a zero size is EINVAL there, ENOTTY without it. */
+static int probe_inplace(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  int r = ioctl(fd, FL_KVM_SET_MEMORY_ATTRIBUTES2, &a);
+  int e = errno;
+  close(fd);
+  return r < 0 && e == EINVAL;
+}
+
+/* userfaultfd on guest_memfd (vm_uffd_ops): a shared mapping of an MMAP|INIT_SHARED guest_memfd registers for MINOR. */
+static int probe_uffd_gmem(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  g.flags = FL_GUEST_MEMFD_FLAG_MMAP | FL_GUEST_MEMFD_FLAG_INIT_SHARED;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  int ok = 0;
+  void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+  if (p != MAP_FAILED && ufd >= 0 && ioctl(ufd, FL_UFFDIO_API, &api) == 0) {
+    struct fl_uffdio_register r = {{(u64)(uintptr_t)p, PAGE}, FL_UFFDIO_REGISTER_MODE_MINOR, 0};
+    ok = ioctl(ufd, FL_UFFDIO_REGISTER, &r) == 0;
+  }
+  if (ufd >= 0) close(ufd);
+  if (p != MAP_FAILED) munmap(p, PAGE);
+  close(fd);
+  return ok;
+}
+
+/* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
+static const char *probe_guest(int vmfd) {
+  struct vm v;
+  memset(&v, 0, sizeof v);
+  v.fd = vmfd;
+  v.nvcpu = 1;
+  setup_guest(&v);
+  const char *guest = v.guest_error ? v.guest_error : "ok";
+  if (!v.guest_error) {
+    ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
+    if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
+    else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
+    else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
+      static char why[128];
+      snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
+      guest = why;
+    }
+  }
+  if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
+  if (v.vcpu[0] > 0) close(v.vcpu[0]);
+  if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+  return guest;
+}
+
+static void probe_kvm(void) {
+  if (open_kvm() < 0) {
+    out("\"kvm\":\"/dev/kvm: %s\"", strerror(errno));
+    return;
+  }
+  out("\"kvm\":\"ok\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
   static const char *const caps[] = {"USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2",
                                      "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS"};
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
@@ -1247,49 +1460,58 @@ static void op_probe(void) {
   out("},\"vm_types\":[");
   int first = 1;
   const char *guest = "no VM";
+  int userfault = 0, inplace = 0, uffd_gmem = 0;
   for (int t = 0; t < 8; t++) {
     int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, t);
     if (fd < 0) continue;
     out("%s%d", first ? "" : ",", t);
     first = 0;
     if (t == 0) {
-      /* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
-      struct vm v;
-      memset(&v, 0, sizeof v);
-      v.fd = fd;
-      v.nvcpu = 1;
-      setup_guest(&v);
-      guest = v.guest_error ? v.guest_error : "ok";
-      if (!v.guest_error) {
-        ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
-        if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
-        else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
-        else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
-          static char why[128];
-          snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
-          guest = why;
-        }
-      }
-      if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
-      if (v.vcpu[0] > 0) close(v.vcpu[0]);
-      if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+      guest = probe_guest(fd);
+      userfault = probe_userfault(fd);
+      inplace = probe_inplace(fd);
+      uffd_gmem = probe_uffd_gmem(fd);
     }
     close(fd);
   }
-  out("],\"guest\":\"%s\"", guest);
+  out("],\"guest\":\"%s\",\"proposals\":{\"KVM_MEM_USERFAULT\":%s,\"GMEM_INPLACE_CONVERSION\":%s,\"UFFD_GUEST_MEMFD\":%s}", guest,
+      userfault ? "true" : "false", inplace ? "true" : "false", uffd_gmem ? "true" : "false");
+}
+
+static void probe_uffd(void) {
   int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (ufd < 0) {
-    out(",\"uffd\":\"%s\"}", strerror(errno));
+    out(",\"uffd\":\"userfaultfd: %s\"", strerror(errno));
+  } else {
+    struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+    if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"", strerror(errno));
+    else {
+      out(",\"uffd\":\"ok\",\"uffd_features\":");
+      out_features(api.features);
+      out(",\"uffd_ioctls\":");
+      out_ioctls(api.ioctls);
+    }
+    close(ufd);
+  }
+  int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev < 0) {
+    out(",\"dev_userfaultfd\":\"/dev/userfaultfd: %s\"", strerror(errno));
     return;
   }
-  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
-  if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"}", strerror(errno));
+  int fd = ioctl(dev, FL_USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) out(",\"dev_userfaultfd\":\"USERFAULTFD_IOC_NEW: %s\"", strerror(errno));
   else {
-    out(",\"uffd\":\"ok\",\"uffd_features\":");
-    out_features(api.features);
-    out("}");
+    out(",\"dev_userfaultfd\":\"ok\"");
+    close(fd);
   }
-  close(ufd);
+  close(dev);
+}
+
+static void op_probe(void) {
+  out("{\"result\":\"probe\",");
+  probe_kvm();
+  probe_uffd();
+  out("}");
 }
 
 static void op_reset(void) {
@@ -1330,6 +1552,7 @@ static void op_reset(void) {
     if (gmems[i].fd >= 0) close(gmems[i].fd);
   for (int i = 0; i < nfiles; i++)
     if (files[i].fd >= 0) close(files[i].fd);
+  ubitmaps_reset();
   nvms = ngmems = nfiles = nuffds = njobs = 0;
   memset(nnames, 0, sizeof nnames);
   if (stuck) helper_error("%d access threads still blocked after reset", stuck);
@@ -1371,9 +1594,9 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "uffd_unregister")) op_uffd_unregister(op);
   else if (!strncmp(name, "uffdio_", 7)) op_uffdio(op, name);
   else if (!strcmp(name, "close")) op_close(op);
-  else if (!strcmp(name, "userfault_set") || !strcmp(name, "userfault_clear"))
-    unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model");
-  else if (!strcmp(name, "gmem_convert")) unsupported("guest_memfd in-place conversion is not in this kernel");
+  else if (!strcmp(name, "userfault_set")) op_userfault(op, 1);
+  else if (!strcmp(name, "userfault_clear")) op_userfault(op, 0);
+  else if (!strcmp(name, "gmem_convert")) op_gmem_convert(op);
   else if (!strcmp(name, "pin") || !strcmp(name, "unpin")) unsupported("long-term pins are exercised only by the in-place conversion proposal");
   else helper_error("unknown op %s", name);
 }

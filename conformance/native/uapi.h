@@ -55,6 +55,14 @@ struct fl_mem_attrs {         /* struct kvm_memory_attributes */
   u64 attributes;
   u64 flags;
 };
+struct fl_mem_attrs2 {        /* struct kvm_memory_attributes2, guest_memfd in-place conversion v7 (proposal) */
+  u64 offset;
+  u64 size;
+  u64 attributes;
+  u64 flags;
+  u64 error_offset;
+  u64 reserved[11];
+};
 struct fl_regs {              /* struct kvm_regs (x86) */
   u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
   u64 r8, r9, r10, r11, r12, r13, r14, r15;
@@ -112,6 +120,7 @@ _Static_assert(offsetof(struct fl_region2, guest_memfd_offset) == 32, "region2.g
 _Static_assert(offsetof(struct fl_region2, guest_memfd) == 40, "region2.guest_memfd");
 _Static_assert(sizeof(struct fl_create_gmem) == 64, "kvm_create_guest_memfd");
 _Static_assert(sizeof(struct fl_mem_attrs) == 32, "kvm_memory_attributes");
+_Static_assert(sizeof(struct fl_mem_attrs2) == 128, "kvm_memory_attributes2");
 _Static_assert(sizeof(struct fl_regs) == 144, "kvm_regs");
 _Static_assert(sizeof(struct fl_segment) == 24, "kvm_segment");
 _Static_assert(sizeof(struct fl_sregs) == 312, "kvm_sregs");
@@ -135,6 +144,7 @@ _Static_assert(offsetof(struct fl_run, u) == 32, "kvm_run union");
 #define FL_KVM_SET_CPUID2 _IOW(FL_KVMIO, 0x90, struct fl_cpuid)
 #define FL_KVM_SET_MEMORY_ATTRIBUTES _IOW(FL_KVMIO, 0xd2, struct fl_mem_attrs)
 #define FL_KVM_CREATE_GUEST_MEMFD _IOWR(FL_KVMIO, 0xd4, struct fl_create_gmem)
+#define FL_KVM_SET_MEMORY_ATTRIBUTES2 _IOWR(FL_KVMIO, 0xd2, struct fl_mem_attrs2) /* on a guest_memfd: v7 09/42 */
 
 _Static_assert(FL_KVM_SET_USER_MEMORY_REGION2 == 0x40a0ae49, "KVM_SET_USER_MEMORY_REGION2");
 _Static_assert(FL_KVM_CREATE_GUEST_MEMFD == 0xc040aed4, "KVM_CREATE_GUEST_MEMFD");
@@ -216,6 +226,7 @@ _Static_assert(sizeof(struct fl_uffd_msg) == 32, "uffd_msg");
 #define FL_UFFDIO_CONTINUE _IOWR(FL_UFFDIO, 0x07, struct fl_uffdio_continue)
 #define FL_UFFDIO_POISON _IOWR(FL_UFFDIO, 0x08, struct fl_uffdio_poison)
 #define FL_UFFDIO_API _IOWR(FL_UFFDIO, 0x3F, struct fl_uffdio_api)
+#define FL_USERFAULTFD_IOC_NEW _IO(FL_UFFDIO, 0x00) /* on /dev/userfaultfd */
 
 _Static_assert(FL_UFFDIO_API == 0xC018AA3F, "UFFDIO_API");
 _Static_assert(FL_UFFDIO_REGISTER == 0xC020AA00, "UFFDIO_REGISTER");

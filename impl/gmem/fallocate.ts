@@ -1,6 +1,6 @@
 // fallocate(2) on a guest_memfd: vfs_fallocate's checks, then kvm_gmem_fallocate (allocate or punch a hole).
 import { PAGE_SIZE } from "../../model/consts.js";
-import type { OpOf } from "../../schema/ops.js";
+import type { FallocMode } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Hooks } from "../hooks.js";
 import type { GmemCtx } from "./convert.js";
@@ -39,12 +39,8 @@ async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
   }
 }
 
-export function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_fallocate">, h: Hooks): Promise<Outcome> {
-  return fallocateInode(ctx, inode, id, op.mode, op.offset, op.len, h);
-}
-
 /** vfs_fallocate then kvm_gmem_fallocate (also madvise_remove's PUNCH_HOLE | KEEP_SIZE through a mapping). */
-export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number, h: Hooks): Promise<Outcome> {
+export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: readonly FallocMode[], offset: number, len: number, h: Hooks): Promise<Outcome> {
   const punch = mode.includes("PUNCH_HOLE");
   const keep = mode.includes("KEEP_SIZE");
   if (offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT) return { errno: "EINVAL" };

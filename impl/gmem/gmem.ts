@@ -1,10 +1,9 @@
 // guest_memfd: the inode with its page cache, attribute tree, pins and bindings; create, bind, KVM's get_pfn,
 // host faults, mmap, alias accesses and release, with the locking of the design in force.
-import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
-import { mapBase } from "../../model/mm/layout.js";
+import { PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import type { Config } from "../../schema/config.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
-import type { Outcome } from "../../schema/outcome.js";
+import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
@@ -52,6 +51,8 @@ export class GmemInode {
   /** Page indexes whose folio a host fault holds locked until its PTE is installed. */
   readonly folioLocks = new Set<number>();
   readonly folioPages: number;
+  /** An fd refers to the file (close drops it; a name taken by another object does not). */
+  fd = true;
   open = true;
 
   constructor(
@@ -190,18 +191,10 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
 /** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
 const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
 
-/** sys_mmap's offset check, the fd (inodeId undefined: not open), do_mmap's generic checks, then kvm_gmem_mmap. */
-export function gmemMmap(inodes: readonly GmemInode[], inodeId: number | undefined, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
-  if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-  if (inodeId === undefined) return { errno: "EBADF" };
-  const inode = inodes[inodeId]!;
-  const pages = Math.ceil(op.length / PAGE_SIZE);
-  if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
-  if (maps.has(op.map)) return { errno: "EEXIST" };
-  if (!inode.flags.includes("MMAP")) return { errno: "ENODEV" };
-  if (op.shared === false) return { errno: "EINVAL" };
-  maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, { kind: "gmem", inode: inodeId, offset: op.offset }, true, "rw", 1));
-  return { result: "ok" };
+/** kvm_gmem_mmap's refusal, after do_mmap's generic checks (impl/mm/mm.ts mmap makes the mapping). */
+export function gmemMmapRefusal(inode: GmemInode, shared: boolean): Errno | undefined {
+  if (!inode.flags.includes("MMAP")) return "ENODEV";
+  return shared ? undefined : "EINVAL";
 }
 
 /** An access through a second shared mapping of the guest_memfd (write_alias / read_alias): fault, access, gone. */

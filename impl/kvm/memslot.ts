@@ -13,7 +13,8 @@ import { flushShadowMemslot, recoverHugePages, type MmuCtx } from "./mmu.js";
 
 export interface MemslotCtx extends MmuCtx {
   readonly bugs: Bugs;
-  readonly gmemByName: (name: string) => { id: number; inode: GmemInode } | undefined;
+  /** kvm_gmem_bind's fget and f_op check: the guest_memfd a name refers to, EBADF when not open, EINVAL when not a guest_memfd. */
+  readonly gmemFd: (name: string) => { id: number; inode: GmemInode } | { errno: "EBADF" | "EINVAL" };
   readonly gmemInodes: readonly GmemInode[];
 }
 
@@ -115,8 +116,9 @@ async function publish(kvm: Kvm, asId: number, slots: Memslots, h: Hooks, sync =
 async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: ImplMemslot, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
   let slot = next;
   if (next.flags & MEM.GUEST_MEMFD) {
-    const g = op.guest_memfd === undefined ? undefined : ctx.gmemByName(op.guest_memfd);
-    if (g === undefined) return op.guest_memfd === undefined ? EINVAL : { errno: "EBADF" };
+    if (op.guest_memfd === undefined) return EINVAL;
+    const g = ctx.gmemFd(op.guest_memfd);
+    if ("errno" in g) return g;
     const offset = op.guest_memfd_offset ?? 0;
     const bound = await gmemBind(g.inode, vmId, next.slot, next.npages, offset, h);
     if (bound !== "ok") return bound;

@@ -1,9 +1,10 @@
 // The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
-import type { OpOf } from "../../schema/ops.js";
-import type { Outcome } from "../../schema/outcome.js";
+import type { FallocMode, OpOf, ProtName } from "../../schema/ops.js";
+import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
+import type { FdTable } from "../fdtable.js";
 import type { Hooks } from "../hooks.js";
 import { RwLock } from "../locks.js";
 import { fillPage, readPage } from "../util/pagedata.js";
@@ -40,6 +41,28 @@ export interface GmemMapOps {
   pastEof(map: Mapping, index: number): boolean;
   /** vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + len) of the file (madvise_remove). */
   punch(map: Mapping, offset: number, len: number, h: Hooks): Promise<Outcome>;
+  /** kvm_gmem_mmap's refusal of a mapping of guest_memfd inode `inode`, if any. */
+  mmapRefusal(inode: number, shared: boolean): Errno | undefined;
+  /** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`. */
+  fallocate(inode: number, mode: readonly FallocMode[], offset: number, len: number, h: Hooks): Promise<Outcome>;
+}
+
+/** An mmap(2) call as mmap and gmem_mmap make it: the fd's name (undefined: MAP_ANONYMOUS), defaults resolved. */
+export interface MmapCall {
+  readonly map: string;
+  readonly fd: string | undefined;
+  readonly offset: number;
+  readonly length: number;
+  readonly shared: boolean;
+  readonly prot: ProtName;
+}
+
+/** A fallocate(2) call as file_fallocate and gmem_fallocate make it. */
+export interface FallocateCall {
+  readonly fd: string;
+  readonly mode: readonly FallocMode[];
+  readonly offset: number;
+  readonly len: number;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
@@ -55,7 +78,6 @@ type ZapKind = "dontneed" | "unmap" | "truncate";
 
 export class Mm {
   readonly files: MemFile[] = [];
-  readonly names = new Map<string, number>();
   readonly maps = new Map<string, Mapping>();
   readonly notifiers: MmuNotifier[] = [];
   /** Taken by the userfaultfd ioctls: exclusive for (un)registration, shared for the fills. */
@@ -64,6 +86,8 @@ export class Mm {
   constructor(
     readonly bugs: Bugs,
     readonly gmem: GmemMapOps,
+    /** The process's fd table: memfds are installed here, and every fd argument is looked up here. */
+    readonly fds: FdTable,
   ) {}
 
   locate(hva: number): { map: Mapping; index: number } | undefined {
@@ -81,38 +105,53 @@ export class Mm {
     for (const n of this.notifiers) await n.invalidateRangeEnd(start, end, h);
   }
 
-  private file(name: string): { id: number; file: MemFile } | undefined {
-    const id = this.names.get(name);
-    return id === undefined ? undefined : { id, file: this.files[id]! };
+  /** The memfd a pread/pwrite names: EBADF when no fd has the name, ESPIPE for a pseudo file (no FMODE_PREAD). */
+  private preadFile(name: string): { id: number; file: MemFile } | { errno: Errno } {
+    const e = this.fds.get(name);
+    if (e === undefined) return { errno: "EBADF" };
+    return e.kind === "file" ? { id: e.id, file: this.files[e.id]! } : { errno: "ESPIPE" };
   }
 
   memfd(op: OpOf<"memfd">): Outcome {
     const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
     if (folioPages > 1 && op.size % (folioPages * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-    this.names.set(op.file, this.files.length);
+    this.fds.install(op.file, "file", this.files.length);
     this.files.push(new MemFile(folioPages > 1 ? "hugetlb" : "shmem", op.size, folioPages));
     return { result: "ok" };
   }
 
-  /** sys_mmap's offset check, ksys_mmap_pgoff's fget, then do_mmap (and hugetlbfs_file_mmap's offset check). */
-  mmap(op: OpOf<"mmap">): Outcome {
-    const anon = op.file === "anon";
+  /**
+   * sys_mmap's offset check, ksys_mmap_pgoff's fget, do_mmap (generic checks, then FMODE_WRITE for a writable
+   * shared mapping and an mmap hook), then the file's mmap: hugetlbfs_file_mmap's offset check or kvm_gmem_mmap.
+   */
+  mmap(op: MmapCall): Outcome {
+    const anon = op.fd === undefined;
     if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-    const f = anon ? undefined : this.file(op.file);
-    if (!anon && f === undefined) return { errno: "EBADF" };
+    const e = op.fd === undefined ? undefined : this.fds.get(op.fd);
+    if (!anon && e === undefined) return { errno: "EBADF" };
+    const f = e?.kind === "file" ? { id: e.id, file: this.files[e.id]! } : undefined;
     const fp = f?.file.folioPages ?? 1;
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
     if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
+    // A userfaultfd is O_RDONLY; neither it nor a VM fd has an mmap hook.
+    if (e?.kind === "uffd" && op.shared && op.prot === "rw") return { errno: "EACCES" };
+    if (e?.kind === "uffd" || e?.kind === "vm") return { errno: "ENODEV" };
     if (op.offset % (fp * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-    const shared = op.shared ?? !anon;
+    if (e?.kind === "gmem") {
+      const refusal = this.gmem.mmapRefusal(e.id, op.shared);
+      if (refusal !== undefined) return { errno: refusal };
+      this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, { kind: "gmem", inode: e.id, offset: op.offset }, true, op.prot, 1));
+      return { result: "ok" };
+    }
+    const shared = op.shared;
     let backing: ImplBacking = f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
     if (anon && shared) {
       // shmem_zero_setup: an unnamed shmem file of the mapping's size.
       backing = { kind: "memfd", file: this.files.length, offset: 0 };
       this.files.push(new MemFile("shmem", pages * PAGE_SIZE, 1, true));
     }
-    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot ?? "rw", fp));
+    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot, fp));
     return { result: "ok" };
   }
 
@@ -404,8 +443,8 @@ export class Mm {
   }
 
   pwrite(op: OpOf<"pwrite">): Outcome {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
+    const f = this.preadFile(op.file);
+    if ("errno" in f) return f;
     if (f.file.kind === "hugetlb") return { errno: "EINVAL" };
     if (op.len > 0) f.file.size = Math.max(f.file.size, op.offset + op.len);
     this.writeFile(f.file, op.offset, op.len, op.byte);
@@ -413,8 +452,8 @@ export class Mm {
   }
 
   pread(op: OpOf<"pread">): Outcome {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
+    const f = this.preadFile(op.file);
+    if ("errno" in f) return f;
     if (op.offset >= f.file.size || op.len === 0) return { result: "ok", value: null };
     const at = f.file.lookup(Math.floor(op.offset / PAGE_SIZE));
     const page = at === undefined ? undefined : peekPage(at.folio, at.sub);
@@ -501,14 +540,22 @@ export class Mm {
     return hole ? { errno: "ENOMEM" } : { result: "ok" };
   }
 
-  /** vfs_fallocate's checks, then shmem_fallocate / hugetlbfs_fallocate. */
-  async fallocate(op: OpOf<"file_fallocate">, h: Hooks): Promise<Outcome> {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
+  /**
+   * ksys_fallocate's fget, vfs_fallocate's argument and mode checks, then by what the fd is: a userfaultfd is not
+   * open for writing (EBADF), a VM fd is no regular file (ENODEV), a guest_memfd goes to kvm_gmem_fallocate, a memfd
+   * on to s_maxbytes and shmem_fallocate / hugetlbfs_fallocate.
+   */
+  async fallocate(op: FallocateCall, h: Hooks): Promise<Outcome> {
+    const e = this.fds.get(op.fd);
+    if (e === undefined) return { errno: "EBADF" };
+    if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h);
     const punch = op.mode.includes("PUNCH_HOLE");
     const keep = op.mode.includes("KEEP_SIZE");
     if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
     if (punch && !keep) return { errno: "EOPNOTSUPP" };
+    if (e.kind === "uffd") return { errno: "EBADF" };
+    if (e.kind === "vm") return { errno: "ENODEV" };
+    const f = { id: e.id, file: this.files[e.id]! };
     if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
     if (punch) {
       await this.punchHole(f.id, op.offset, op.len, h);
@@ -520,9 +567,5 @@ export class Mm {
     const end = Math.ceil((op.offset + op.len) / folio) * folio;
     for (let pos = Math.floor(op.offset / folio) * folio; pos < end; pos += folio) f.file.fallocate(pos / PAGE_SIZE);
     return { result: "ok" };
-  }
-
-  close(name: string): Outcome {
-    return this.names.delete(name) ? { result: "ok" } : { errno: "EBADF" };
   }
 }

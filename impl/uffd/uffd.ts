@@ -6,6 +6,7 @@ import { mapBase } from "../../model/mm/layout.js";
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
+import { ioctlFd, type FdTable } from "../fdtable.js";
 import type { Hooks } from "../hooks.js";
 import { UserfaultfdCtx, blockedOutcome, type Waiter } from "./ctx.js";
 import { mfillAtomic, mwriteprotectRange, type MfillKind } from "./mfill.js";
@@ -33,11 +34,12 @@ const ERRNO: Readonly<Partial<Record<Errno, number>>> = { ENOENT: 2, EIO: 5, EAG
 
 export interface UffdEnv extends RegisterCtx {
   readonly bugs: Bugs;
+  /** The process's fd table: contexts are installed here, and the ioctls look their fd up here. */
+  readonly fds: FdTable;
 }
 
 export class Uffd {
   readonly ctxs: UserfaultfdCtx[] = [];
-  readonly names = new Map<string, number>();
   /** Sleeping threads in the order they were queued, then finished named ones in the order they finished. */
   readonly threads: ImplThread[] = [];
   private readonly clock = { n: 0 };
@@ -48,27 +50,24 @@ export class Uffd {
     private readonly run: ThreadRun,
   ) {}
 
-  private ctx(name: string): UserfaultfdCtx | undefined {
-    const id = this.names.get(name);
-    return id === undefined ? undefined : this.ctxs[id];
+  /** The ctx an ioctl's fd refers to, or the errno of fget or of the file it is instead. */
+  private ctx(name: string): UserfaultfdCtx | { errno: Errno } {
+    const r = ioctlFd(this.env.fds, name, "uffd", this.env.config.arch);
+    return "errno" in r ? r : this.ctxs[r.id]!;
   }
 
   /** userfaultfd(2) then UFFDIO_API (WP_ASYNC implies WP_UNPOPULATED). */
   open(op: OpOf<"uffd_open">): Outcome {
     const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED" as const] : op.features;
     const features = UFFD_FEATURES.filter((f) => requested.includes(f));
-    const old = this.ctx(op.uffd);
-    if (old !== undefined) old.named = false;
-    this.names.set(op.uffd, this.ctxs.length);
+    this.env.fds.install(op.uffd, "uffd", this.ctxs.length);
     this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
     return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
   }
 
-  /** userfaultfd_release: unregister everything of the ctx, then wake all its sleepers. */
-  async close(name: string, h: Hooks): Promise<Outcome> {
-    const ctx = this.ctx(name);
-    if (ctx === undefined) return { errno: "EBADF" };
-    this.names.delete(name);
+  /** userfaultfd_release of ctx `id`, whose fd was just closed: unregister everything, then wake all its sleepers. */
+  async release(id: number, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctxs[id]!;
     ctx.named = false;
     ctx.released = true;
     await releaseAll(this.env.mm, ctx, h);
@@ -78,12 +77,12 @@ export class Uffd {
 
   async register(op: OpOf<"uffd_register">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
-    return ctx === undefined ? { errno: "EBADF" } : userfaultfdRegister(this.env, ctx, op, h);
+    return "errno" in ctx ? ctx : userfaultfdRegister(this.env, ctx, op, h);
   }
 
   async unregister(op: OpOf<"uffd_unregister">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
-    if (ctx === undefined) return { errno: "EBADF" };
+    if ("errno" in ctx) return ctx;
     const r = await userfaultfdUnregister(this.env, ctx, op, h);
     for (const [a, b] of r.wake) await this.wakeRange(ctx, a, b, h);
     return r.outcome;
@@ -94,7 +93,7 @@ export class Uffd {
     const field = FIELD[op.op];
     const kind = KIND[op.op];
     const ctx = this.ctx(op.uffd);
-    if (ctx === undefined) return { errno: "EBADF", [field]: null };
+    if ("errno" in ctx) return { errno: ctx.errno, [field]: null };
     const wp = op.mode?.includes("WP") === true;
     if (!validRange(this.env.config, op.map, op.offset, op.len) || (wp && kind !== "continue" && kind !== "copy")) return { errno: "EINVAL", [field]: null };
     const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
@@ -110,7 +109,7 @@ export class Uffd {
 
   async writeprotect(op: OpOf<"uffdio_writeprotect">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
-    if (ctx === undefined) return { errno: "EBADF" };
+    if ("errno" in ctx) return ctx;
     const enable = op.mode?.includes("WP") === true;
     const dontwake = op.mode?.includes("DONTWAKE") === true;
     if (!validRange(this.env.config, op.map, op.offset, op.len) || (enable && dontwake)) return { errno: "EINVAL" };
@@ -122,7 +121,7 @@ export class Uffd {
 
   async wake(op: OpOf<"uffdio_wake">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
-    if (ctx === undefined) return { errno: "EBADF" };
+    if ("errno" in ctx) return ctx;
     if (!validRange(this.env.config, op.map, op.offset, op.len)) return { errno: "EINVAL" };
     await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
     return { result: "ok" };

@@ -2,6 +2,7 @@
 // or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
 import type { OpOf } from "../../schema/ops.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { assign, covers, some, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
@@ -68,8 +69,9 @@ function store(inode: GmemInode, start: number, end: number, toPrivate: boolean)
 
 /** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v7). */
 export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, CONVERT_RULES.badFd);
+  const target = ioctlTarget(s, op.gmem, "gmem", CONVERT_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const id = target.id;
   const inode = s.gmem.inodes[id]!;
   const k = s.config.kernel;
   const toPrivate = op.to === "private";

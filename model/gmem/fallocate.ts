@@ -1,5 +1,5 @@
 // fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
-import type { OpOf } from "../../schema/ops.js";
+import type { FallocMode } from "../../schema/ops.js";
 import { PAGE_SIZE } from "../consts.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
@@ -57,14 +57,8 @@ function allocate(inode: GmemInode, start: number, end: number): GmemInode {
   return out;
 }
 
-export function gmemFallocate(s: State, op: OpOf<"gmem_fallocate">): StepResult {
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, FALLOCATE_RULES.badFd);
-  return fallocateInode(s, id, op.mode, op.offset, op.len);
-}
-
 /** vfs_fallocate then kvm_gmem_fallocate on an open file of inode id (also madvise_remove's PUNCH_HOLE|KEEP_SIZE). */
-export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number): StepResult {
+export function fallocateInode(s: State, id: number, mode: readonly FallocMode[], offset: number, len: number): StepResult {
   const inode = s.gmem.inodes[id]!;
   const punch = mode.includes("PUNCH_HOLE");
   const keep = mode.includes("KEEP_SIZE");

@@ -2,12 +2,13 @@
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
 import type { OpOf } from "../../schema/ops.js";
 import { pagePieces } from "../bytes.js";
-import { MAP_STRIDE, PAGE_SIZE, isPageAligned } from "../consts.js";
+import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { fdOf, ioctlTarget, unbindName } from "../fd.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
-import { MM_RULES } from "../mm/ops.js";
+import type { MmapArgs } from "../mm/ops.js";
 import { backingIndex, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
@@ -51,7 +52,6 @@ export const GMEM_RULES = {
   mmapPrivate: rule("gmem.mmap-private", `${G} (kvm_gmem_mmap)`, "a guest_memfd mapping must be MAP_SHARED", "EINVAL"),
   mmap: rule("gmem.mmap", `${G} (kvm_gmem_mmap)`, "the guest_memfd is mapped at the map's window"),
   alias: rule("gmem.alias", `${G} (kvm_gmem_fault_user_mapping)`, "an access through a second mapping of the guest_memfd takes the host fault path"),
-  closeBadFd: rule("gmem.close-ebadf", "fs/file.c (close_fd)", "the guest_memfd fd is not open", "EBADF"),
   release: rule("gmem.release", `${G} (kvm_gmem_release)`, "the last reference goes (close, or munmap of the last mapping after close): every memslot is unbound and its SPTEs zapped; later faults get EFAULT exits"),
   closeMapped: rule("gmem.close-mapped", "fs/file.c (close_fd, fput); mm/mmap.c (vm_file holds a reference)", "closing the fd while a mapping holds the file: nothing is released yet"),
 };
@@ -66,8 +66,9 @@ export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMA
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, GMEM_RULES.badVm);
+  const target = ioctlTarget(s, op.vm, "vm", GMEM_RULES.badVm);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
   const folioPages = folioPagesOf(s.config);
@@ -83,6 +84,7 @@ export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
     vm: vmId,
     size: op.size,
     flags,
+    fd: true,
     open: true,
     folioPages,
     present: EMPTY_RANGES,
@@ -93,7 +95,8 @@ export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
     pins: EMPTY_RANGES,
   };
   const id = s.gmem.inodes.length;
-  return result({ ...s, gmem: { inodes: [...s.gmem.inodes, inode], names: withEntry(s.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
+  const t = unbindName(s, op.gmem);
+  return result({ ...t, gmem: { inodes: [...t.gmem.inodes, inode], names: withEntry(t.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
 }
 
 export type BindOutcome =
@@ -103,8 +106,10 @@ export type BindOutcome =
 /** kvm_gmem_bind for a slot being created (its gmem field is filled in here). */
 export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | undefined, offset: number): BindOutcome {
   if (name === undefined) return { ok: false, rule: GMEM_RULES.bindNotGmem };
-  const id = s.gmem.names.get(name);
-  if (id === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
+  const ref = fdOf(s, name);
+  if (ref === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
+  if (ref.kind !== "gmem") return { ok: false, rule: GMEM_RULES.bindNotGmem };
+  const id = ref.id;
   const inode = s.gmem.inodes[id]!;
   const start = offset / PAGE_SIZE;
   const failure = firstFailure([
@@ -152,29 +157,19 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
 }
 
-/** sys_mmap's offset check, the fd, then do_mmap's generic checks (length, MAP_FIXED_NOREPLACE), then kvm_gmem_mmap. */
-export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
-  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, GMEM_RULES.mmapBadFd);
+/** kvm_gmem_mmap, once sys_mmap and do_mmap have checked the offset, the fd, the length and the window (mm/ops.ts mmap). */
+export function gmemMmap(s: State, a: MmapArgs, id: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const pages = Math.ceil(op.length / PAGE_SIZE);
-  const old = s.mm.maps.get(op.map);
-  const failure = firstFailure([
-    check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
-    check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
-    check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),
-    check(GMEM_RULES.mmapPrivate, () => op.shared === false),
-  ]);
+  const failure = firstFailure([check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")), check(GMEM_RULES.mmapPrivate, () => !a.shared)]);
   if (failure !== undefined) return refuse(s, failure);
+  const pages = Math.ceil(a.length / PAGE_SIZE);
   const map: Mapping = {
-    id: op.map,
-    base: mapBase(op.map),
+    id: a.map,
+    base: mapBase(a.map),
     pages,
-    backing: { kind: "gmem", inode: id, offset: op.offset },
+    backing: { kind: "gmem", inode: id, offset: a.offset },
     shared: true,
-    prot: "rw",
+    prot: a.prot,
     live: assign(EMPTY_RANGES, 0, pages, true),
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
@@ -214,9 +209,9 @@ function release(s: State, id: number): State {
 
 /** close drops the fd; release waits for the last reference, and every mapping of the file holds one (vm_file). */
 export function closeGmem(s: State, name: string): StepResult {
-  const id = s.gmem.names.get(name);
-  if (id === undefined) return refuse(s, GMEM_RULES.closeBadFd);
-  const closed = { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
+  const id = s.gmem.names.get(name)!;
+  const unnamed = { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
+  const closed = withInode(unnamed, id, { ...s.gmem.inodes[id]!, fd: false });
   if (mappedBy(s, id)) return result(closed, { result: "ok" }, GMEM_RULES.closeMapped);
   return result(release(closed, id), { result: "ok" }, GMEM_RULES.release);
 }
@@ -226,7 +221,7 @@ export function releaseUnmapped(s: State, r: StepResult, mapId: string): StepRes
   const map = s.mm.maps.get(mapId);
   if (map?.backing.kind !== "gmem" || r.state.mm.maps.has(mapId)) return r;
   const id = map.backing.inode;
-  const fdOpen = [...r.state.gmem.names.values()].includes(id);
-  if (fdOpen || mappedBy(r.state, id) || !r.state.gmem.inodes[id]!.open) return r;
+  const inode = r.state.gmem.inodes[id]!;
+  if (inode.fd || mappedBy(r.state, id) || !inode.open) return r;
   return { ...r, state: release(r.state, id), fired: [...r.fired, GMEM_RULES.release.id] };
 }

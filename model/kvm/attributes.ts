@@ -1,6 +1,7 @@
 // KVM_SET_MEMORY_ATTRIBUTES: per-VM PRIVATE attribute, with the no-op rule and the pre-set zap.
 import type { OpOf } from "../../schema/ops.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
@@ -28,8 +29,9 @@ export const ATTRIBUTE_RULES = {
 };
 
 export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const wantsPrivate = op.attributes.includes("PRIVATE");
   const failure = firstFailure([

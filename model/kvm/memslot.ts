@@ -1,6 +1,7 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
@@ -78,8 +79,9 @@ const withSlots = (vm: Vm, slots: readonly Memslot[]): Vm => ({ ...vm, slots: [.
 type Change = "CREATE" | "DELETE" | "MOVE" | "FLAGS_ONLY" | "NONE";
 
 export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const k = s.config.kernel;
   const flags = canonicalFlags(op.flags);

@@ -1,7 +1,8 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
-import type { OpOf } from "../../schema/ops.js";
+import type { FallocMode, OpOf } from "../../schema/ops.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
+import { FD_RULES, fdOf, unbindName } from "../fd.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
@@ -13,7 +14,7 @@ import { readAt, writeAt } from "./pages.js";
 import { UFFD_EVENT_RULES, raisesEvent } from "../uffd/events.js";
 import { blockedOutcome } from "../uffd/thread.js";
 import { hasMode, markersOf, regAt, regsOf, withMarkers, withRegs } from "../uffd/vma.js";
-import type { Backing, Mapping, Marker, MemFile } from "./types.js";
+import type { Backing, Mapping, Marker, MemFile, Prot } from "./types.js";
 
 export const MM_RULES = {
   badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
@@ -60,47 +61,72 @@ export const MM_RULES = {
 
 type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
 
-const fileOf = (s: State, name: string): { id: number; file: MemFile } | undefined => {
-  const id = s.mm.names.get(name);
-  return id === undefined ? undefined : { id, file: s.mm.files[id]! };
-};
-
 export function memfd(s: State, op: OpOf<"memfd">): StepResult {
   const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
   if (op.size % (folioPages * PAGE_SIZE) !== 0 && folioPages > 1) return refuse(s, MM_RULES.hugetlbSize);
   const file: MemFile = { kind: folioPages > 1 ? "hugetlb" : "shmem", size: op.size, folioPages, present: EMPTY_RANGES, data: new Map() };
   const id = s.mm.files.length;
-  return result({ ...s, mm: { ...s.mm, files: [...s.mm.files, file], names: withEntry(s.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
+  const t = unbindName(s, op.file);
+  return result({ ...t, mm: { ...t.mm, files: [...t.mm.files, file], names: withEntry(t.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
 }
 
-export function mmap(s: State, op: OpOf<"mmap">): StepResult {
+/** mmap(2) as both mmap and gmem_mmap make it: the fd (any name) or MAP_ANONYMOUS, with defaults resolved. */
+export interface MmapArgs {
+  readonly map: string;
+  /** The fd's name; undefined for MAP_ANONYMOUS. */
+  readonly fd: string | undefined;
+  readonly offset: number;
+  readonly length: number;
+  readonly shared: boolean;
+  readonly prot: Prot;
+  /** fget's refusal of a name that is not open (the op's own rule). */
+  readonly badFd: Rule;
+}
+
+/** kvm_gmem_mmap's part of an mmap of a guest_memfd, passed in by step(). */
+export type GmemMmap = (s: State, a: MmapArgs, inode: number) => StepResult;
+
+export const mmapArgs = (op: OpOf<"mmap">): MmapArgs => {
   const anon = op.file === "anon";
-  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
-  const f = anon ? undefined : fileOf(s, op.file);
-  if (!anon && f === undefined) return refuse(s, MM_RULES.badFd);
+  return { map: op.map, fd: anon ? undefined : op.file, offset: op.offset, length: op.length, shared: op.shared ?? !anon, prot: op.prot ?? "rw", badFd: MM_RULES.badFd };
+};
+
+/**
+ * sys_mmap's offset check, ksys_mmap_pgoff's fget, do_mmap's generic checks and its file checks (FMODE_WRITE for a
+ * writable shared mapping, an mmap hook), then the file's own mmap: hugetlbfs's offset check, or kvm_gmem_mmap.
+ */
+export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
+  const anon = a.fd === undefined;
+  if (!isPageAligned(a.offset)) return refuse(s, MM_RULES.mmapOffset);
+  const ref = a.fd === undefined ? undefined : fdOf(s, a.fd);
+  if (!anon && ref === undefined) return refuse(s, a.badFd);
+  const f = ref?.kind === "file" ? { id: ref.id, file: s.mm.files[ref.id]! } : undefined;
   const folioPages = f?.file.folioPages ?? 1;
-  const pages = Math.ceil(pagesOf(op.length) / folioPages) * folioPages;
-  const old = s.mm.maps.get(op.map);
+  const pages = Math.ceil(pagesOf(a.length) / folioPages) * folioPages;
+  const old = s.mm.maps.get(a.map);
   const failure = firstFailure([
-    check(MM_RULES.mmapLen, () => op.length === 0),
+    check(MM_RULES.mmapLen, () => a.length === 0),
     check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
-    check(MM_RULES.mmapHugeOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
+    check(FD_RULES.mmapReadonly, () => ref?.kind === "uffd" && a.shared && a.prot === "rw"),
+    check(FD_RULES.mmapNoHook, () => ref?.kind === "vm" || ref?.kind === "uffd"),
+    check(MM_RULES.mmapHugeOffset, () => a.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
-  const shared = op.shared ?? !anon;
+  if (ref?.kind === "gmem") return gmemMmap(s, a, ref.id);
+  const shared = a.shared;
   // MAP_SHARED | MAP_ANONYMOUS is backed by an unnamed shmem file of the mapping's size (shmem_zero_setup).
   const zero: MemFile | undefined = anon && shared ? { kind: "shmem", size: pages * PAGE_SIZE, folioPages: 1, present: EMPTY_RANGES, data: new Map(), anon: true } : undefined;
   const next = zero === undefined ? s : { ...s, mm: { ...s.mm, files: [...s.mm.files, zero] } };
   const backing: Backing =
-    zero !== undefined ? { kind: "memfd", file: s.mm.files.length, offset: 0 } : f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
+    zero !== undefined ? { kind: "memfd", file: s.mm.files.length, offset: 0 } : f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: a.offset };
   const map: Mapping = {
-    id: op.map,
-    base: mapBase(op.map),
+    id: a.map,
+    base: mapBase(a.map),
     pages,
     backing,
     shared,
-    prot: op.prot ?? "rw",
+    prot: a.prot,
     live: assign(EMPTY_RANGES, 0, pages, true),
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
@@ -197,9 +223,17 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
 }
 
+/** The memfd a pread/pwrite names, or its refusal: fget's EBADF, or ESPIPE from a pseudo file without FMODE_PREAD. */
+function preadTarget(s: State, name: string): { ok: true; id: number; file: MemFile } | { ok: false; rule: Rule } {
+  const ref = fdOf(s, name);
+  if (ref === undefined) return { ok: false, rule: MM_RULES.badFd };
+  if (ref.kind !== "file") return { ok: false, rule: FD_RULES.noPread };
+  return { ok: true, id: ref.id, file: s.mm.files[ref.id]! };
+}
+
 export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  const f = preadTarget(s, op.file);
+  if (!f.ok) return refuse(s, f.rule);
   if (f.file.kind === "hugetlb") return refuse(s, MM_RULES.hugetlbWrite);
   let file: MemFile = { ...f.file, size: Math.max(f.file.size, op.len === 0 ? 0 : op.offset + op.len) };
   for (const p of pagePieces(op.offset, op.len)) {
@@ -210,8 +244,8 @@ export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
 }
 
 export function pread(s: State, op: OpOf<"pread">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  const f = preadTarget(s, op.file);
+  if (!f.ok) return refuse(s, f.rule);
   if (op.offset >= f.file.size || op.len === 0) return result(s, { result: "ok", value: null }, MM_RULES.pread);
   const index = Math.floor(op.offset / PAGE_SIZE);
   return result(s, { result: "ok", value: readByte(f.file.data.get(index), op.offset % PAGE_SIZE) }, MM_RULES.pread);
@@ -318,25 +352,62 @@ export function madvise(s: State, op: OpOf<"madvise">, gmemPunch: GmemPunch): St
 /** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
 const LOFF_LIMIT = 2 ** 63;
 
+/** fallocate(2) as file_fallocate and gmem_fallocate make it: any fd name, the op's own EBADF rule. */
+export interface FallocateArgs {
+  readonly fd: string;
+  readonly mode: readonly FallocMode[];
+  readonly offset: number;
+  readonly len: number;
+  readonly badFd: Rule;
+}
+
+/** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`, passed in by step(). */
+export type GmemFallocate = (s: State, inode: number, mode: readonly FallocMode[], offset: number, len: number) => StepResult;
+
+/**
+ * ksys_fallocate's fget, then by what the fd is: a memfd or a guest_memfd goes through vfs_fallocate to its own
+ * fallocate; a VM fd or a userfaultfd stops in vfs_fallocate after the argument and mode checks.
+ */
+export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFallocate): StepResult {
+  const ref = fdOf(s, a.fd);
+  if (ref === undefined) return refuse(s, a.badFd);
+  switch (ref.kind) {
+    case "file":
+      return fileFallocate(s, ref.id, a.mode, a.offset, a.len);
+    case "gmem":
+      return gmemFallocate(s, ref.id, a.mode, a.offset, a.len);
+    case "vm":
+    case "uffd": {
+      const failure = firstFailure([
+        ...vfsFallocateChecks(a.mode, a.offset, a.len),
+        check(FD_RULES.fallocReadonly, () => ref.kind === "uffd"),
+        check(FD_RULES.fallocNotRegular, () => ref.kind === "vm"),
+      ]);
+      return refuse(s, failure ?? FD_RULES.fallocNotRegular);
+    }
+  }
+}
+
+/** vfs_fallocate's checks of the arguments and the mode, before it looks at the file. */
+const vfsFallocateChecks = (mode: readonly FallocMode[], offset: number, len: number) => [
+  check(MM_RULES.fallocArgs, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
+  check(MM_RULES.fallocMode, () => mode.includes("PUNCH_HOLE") && !mode.includes("KEEP_SIZE")),
+];
+
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
-export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
-  const punch = op.mode.includes("PUNCH_HOLE");
-  const keep = op.mode.includes("KEEP_SIZE");
-  const failure = firstFailure([
-    check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT),
-    check(MM_RULES.fallocMode, () => punch && !keep),
-    check(MM_RULES.fallocBig, () => op.offset + op.len >= LOFF_LIMIT),
-  ]);
+function fileFallocate(s: State, id: number, mode: readonly FallocMode[], offset: number, len: number): StepResult {
+  const file = s.mm.files[id]!;
+  const punch = mode.includes("PUNCH_HOLE");
+  const keep = mode.includes("KEEP_SIZE");
+  const failure = firstFailure([...vfsFallocateChecks(mode, offset, len), check(MM_RULES.fallocBig, () => offset + len >= LOFF_LIMIT)]);
   if (failure !== undefined) return refuse(s, failure);
-  if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);
-  const folio = f.file.folioPages * PAGE_SIZE;
+  if (punch) return result(punchHole(s, id, offset, len), { result: "ok" }, MM_RULES.punch);
+  const folio = file.folioPages * PAGE_SIZE;
   // Every folio of the range is allocated, past i_size too (KEEP_SIZE): SGP_FALLOC has no i_size check.
-  const a = Math.floor(op.offset / folio) * folio;
-  const b = Math.ceil((op.offset + op.len) / folio) * folio;
-  const size = keep ? f.file.size : Math.max(f.file.size, op.offset + op.len);
-  return result(withFile(s, f.id, { ...fallocatePages(f.file, a / PAGE_SIZE, b / PAGE_SIZE), size }), { result: "ok" }, MM_RULES.allocate);
+  const a = Math.floor(offset / folio) * folio;
+  const b = Math.ceil((offset + len) / folio) * folio;
+  const size = keep ? file.size : Math.max(file.size, offset + len);
+  return result(withFile(s, id, { ...fallocatePages(file, a / PAGE_SIZE, b / PAGE_SIZE), size }), { result: "ok" }, MM_RULES.allocate);
 }
 
 /**
@@ -349,7 +420,7 @@ function fallocatePages(file: MemFile, start: number, end: number): MemFile {
   return withFalloced({ ...file, present: assign(file.present, start, end, true) }, falloced);
 }
 
+/** close of the memfd `name` refers to (model/step.ts dispatches close by what the name is). */
 export function closeFile(s: State, name: string): StepResult {
-  if (!s.mm.names.has(name)) return refuse(s, MM_RULES.badFd);
   return result({ ...s, mm: { ...s.mm, names: withoutEntry(s.mm.names, name) } }, { result: "ok" }, MM_RULES.closeFile);
 }

@@ -19,13 +19,16 @@ export interface Pte {
 /** A non-present PTE that is not none: a uffd-wp marker (PTE_MARKER_UFFD_WP) or a poison marker (PTE_MARKER_POISONED). */
 export type Marker = "wp" | "poison";
 
+/** The mapping's protection (mmap prot): read-write, read-only, or none. */
+export type Prot = "rw" | "r" | "none";
+
 export interface Mapping {
   readonly id: string;
   readonly base: number;
   readonly pages: number;
   readonly backing: Backing;
   readonly shared: boolean;
-  readonly prot: "rw" | "r" | "none";
+  readonly prot: Prot;
   /** Page indexes (from base) still mapped after munmap. */
   readonly live: RangeMap<true>;
   readonly ptes: RangeMap<Pte>;

@@ -1,8 +1,9 @@
 // The userfaultfd context: userfaultfd(2) plus the UFFDIO_API handshake (uffd_open), and close (userfaultfd_release).
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
+import { unbindName } from "../fd.js";
 import { withEntry, withoutEntry } from "../immutable.js";
 import { rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { result, type State, type StepResult } from "../state.js";
 import { clearRegistration } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdCtx } from "./types.js";
@@ -15,7 +16,6 @@ export const CTX_RULES = {
     `${FS} (new_userfaultfd, userfaultfd_api); probe on 6.18.44: UFFDIO_API offers 0x1ffff`,
     "userfaultfd + UFFDIO_API: every feature is available here, features and UFFD_API_IOCTLS are written back",
   ),
-  badFd: rule("uffd.ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
   release: rule("uffd.release", `${FS} (userfaultfd_release); mm/userfaultfd.c (userfaultfd_release_all)`, "close unregisters every range of the ctx and wakes all its sleepers"),
 };
 
@@ -33,13 +33,14 @@ export function uffdOpen(s: State, op: OpOf<"uffd_open">): StepResult {
     released: false,
   };
   const id = s.uffd.ctxs.length;
-  const next: State = { ...s, uffd: { ...s.uffd, ctxs: [...s.uffd.ctxs, ctx], names: withEntry(s.uffd.names, op.uffd, id) } };
+  const t = unbindName(s, op.uffd);
+  const next: State = { ...t, uffd: { ...t.uffd, ctxs: [...t.uffd.ctxs, ctx], names: withEntry(t.uffd.names, op.uffd, id) } };
   return result(next, { result: "ok", features: [...UFFD_FEATURES], ioctls: [...API_IOCTLS] }, CTX_RULES.open);
 }
 
+/** close of the uffd `name` refers to (model/step.ts dispatches close by what the name is). */
 export function closeUffd(s: State, name: string, run: ThreadRunner): StepResult {
-  const id = s.uffd.names.get(name);
-  if (id === undefined) return refuse(s, CTX_RULES.badFd);
+  const id = s.uffd.names.get(name)!;
   const ctxs = s.uffd.ctxs.map((c, i) => (i === id ? { ...c, released: true } : c));
   const released = clearRegistration({ ...s, uffd: { ...s.uffd, ctxs, names: withoutEntry(s.uffd.names, name) } }, id);
   return afterWake(result(released, { result: "ok" }, CTX_RULES.release), wakeRange(released, id, 0, undefined, run));

@@ -4,6 +4,7 @@ import type { OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
 import { PAGE_SIZE } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { gmemIsPrivate } from "../gmem/attributes.js";
 import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
 import { ensureCached, withFile, withMap } from "../mm/fault.js";
@@ -232,8 +233,9 @@ const countOutcome = (op: MfillOp, errno: Errno | undefined, count: number | nul
 export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const kind = KIND[op.op];
   const unwritten = (r: Rule): StepResult => result(s, countOutcome(op, r.errno, null), r);
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return unwritten(IOCTL_RULES.badFd);
+  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  if (!fd.ok) return unwritten(fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return unwritten(REGISTER_RULES.range);
   if (op.mode?.includes("WP") === true && !TAKES_WP[kind]) return unwritten(IOCTL_RULES.mode);
   const r = mfillAtomic(s, op, kind);
@@ -251,8 +253,9 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
 }
 
 export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: ThreadRunner): StepResult {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
   const enable = op.mode?.includes("WP") === true;
   const dontwake = op.mode?.includes("DONTWAKE") === true;
@@ -276,8 +279,9 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
 }
 
 export function wake(s: State, op: OpOf<"uffdio_wake">, run: ThreadRunner): StepResult {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
   const start = mapBase(op.map) + op.offset;
   return afterWake(result(s, { result: "ok" }, IOCTL_RULES.wake), wakeRange(s, ctx, start, start + op.len, run));

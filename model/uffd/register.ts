@@ -2,11 +2,12 @@
 // registration teardown of close.
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Check } from "../rules.js";
+import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
@@ -91,27 +92,25 @@ interface Target {
   readonly unit: number;
 }
 
-function target(s: State, op: { uffd: string; map: string; offset: number; len: number }): Target | "ebadf" | "range" | "novma" {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return "ebadf";
-  if (badRange(s, op.map, op.offset, op.len)) return "range";
+/** The ctx and the VMAs of a (un)registration: validate_range, then the VMA walk's "no VMA at all". */
+function target(s: State, ctx: number, op: { map: string; offset: number; len: number }, noVma: Rule): Target | { readonly refused: Rule } {
+  if (badRange(s, op.map, op.offset, op.len)) return { refused: REGISTER_RULES.range };
   const map = s.mm.maps.get(op.map);
   const start = op.offset / PAGE_SIZE;
   const end = start + op.len / PAGE_SIZE;
   const vmas = map === undefined ? [] : vmasIn(map, start, end);
-  if (map === undefined || vmas.length === 0) return "novma";
+  if (map === undefined || vmas.length === 0) return { refused: noVma };
   return { ctx, map, start, end, vmas, unit: unitOf(s, map) };
 }
 
 const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
 
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
-  if (!s.uffd.names.has(op.uffd)) return refuse(s, REGISTER_RULES.badFd);
+  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
   if (op.mode.length === 0) return refuse(s, REGISTER_RULES.mode);
-  const t = target(s, op);
-  if (t === "ebadf") return refuse(s, REGISTER_RULES.badFd);
-  if (t === "range") return refuse(s, REGISTER_RULES.range);
-  if (t === "novma") return refuse(s, REGISTER_RULES.noVma);
+  const t = target(s, fd.id, op, REGISTER_RULES.noVma);
+  if ("refused" in t) return refuse(s, t.refused);
   const modes = sortModes(op.mode);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
@@ -142,10 +141,10 @@ function dropRange(s: State, mapId: string, a: number, b: number, reg: UffdReg):
 }
 
 export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: ThreadRunner): StepResult {
-  const t = target(s, op);
-  if (t === "ebadf") return refuse(s, REGISTER_RULES.unBadFd);
-  if (t === "range") return refuse(s, REGISTER_RULES.range);
-  if (t === "novma") return refuse(s, REGISTER_RULES.unNoVma);
+  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.unBadFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const t = target(s, fd.id, op, REGISTER_RULES.unNoVma);
+  if ("refused" in t) return refuse(s, t.refused);
   const checks: Check[] = [check(REGISTER_RULES.unHugeStart, () => t.unit > 1 && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(
