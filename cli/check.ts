@@ -163,6 +163,7 @@ export async function check(args: readonly string[]): Promise<number> {
   const report = buildReport(
     {
       seed: o.seed,
+      searchBudget: o.searchBudget,
       narrowed: o.narrowed,
       durationMs: performance.now() - started,
       ...(o.shard === undefined ? {} : { shard: o.shard }),

@@ -111,9 +111,9 @@ ${exit("listed", undefined, "a usage error (one line on stderr)")}`,
 
 Combines the --json reports of the shards of one check (faultline check --seed S --shard I/N --json, for I
 from 1 to N) into the report of the whole check: counts added, distinct states united, each suite's earliest
-failing run. The reports must come from this build, with the same seed, runs, seeded bugs and suites, and
-every shard once; anything else is refused with one line. The coverage minimums are enforced on the union
-when the shards are of the full default check.
+failing run. The reports must come from this build, with the same seed, runs, time and search budgets, seeded
+bugs and suites, and every shard once; anything else is refused with one line. The coverage minimums are
+enforced on the union when the shards are of the full default check.
 
 options:
   --json         print the merged report as one JSON document (what faultline check --json prints)

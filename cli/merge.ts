@@ -28,6 +28,7 @@ const SAME: readonly [keyof CheckReportDoc, (d: CheckReportDoc) => unknown][] = 
   ["bugs", (d) => d.bugs],
   ["runs", (d) => d.runs],
   ["timeBudget", (d) => d.timeBudget?.seconds ?? null],
+  ["searchBudget", (d) => d.searchBudget],
   ["narrowed", (d) => d.narrowed],
   ["suites", (d) => d.suites.map((s) => s.suite)],
 ];
@@ -109,6 +110,7 @@ export function mergeReports(shards: readonly Shard[]): CheckReport {
   return buildReport(
     {
       seed: first.seed,
+      searchBudget: first.searchBudget,
       bugs: first.bugs,
       narrowed: first.narrowed.filter((n) => n !== "--shard"),
       // The shards ran side by side: the check took as long as the slowest.

@@ -16,6 +16,8 @@ export interface CheckFacts {
   /** --runs; each suite's own count when undefined. */
   readonly runs?: number;
   readonly budgetSeconds?: number;
+  /** Model steps the linearizability search may take per history segment (--search-budget). */
+  readonly searchBudget: number;
   /** The options that narrowed the check (docs/CLI.md): minimums are enforced only when there are none. */
   readonly narrowed: readonly string[];
   readonly durationMs: number;
@@ -55,6 +57,7 @@ export function buildReport(facts: CheckFacts, suites: readonly SuiteOutcome[]):
     bugs: [...(facts.bugs ?? [])],
     runs: facts.runs ?? null,
     timeBudget: facts.budgetSeconds === undefined ? null : { seconds: facts.budgetSeconds, stopped: suites.some((s) => s.interrupted) },
+    searchBudget: facts.searchBudget,
     narrowed: [...facts.narrowed],
     durationMs: Math.round(facts.durationMs),
     failures: suites.filter((s) => s.failure !== undefined).length,

@@ -51,6 +51,8 @@ export const CheckReportCodec = strict(
     /** --runs, or null for each suite's own count. */
     runs: t.union([Count, t.null]),
     timeBudget: t.union([strict("time budget", { seconds: Count, stopped: t.boolean }, {}), t.null]),
+    /** --search-budget: model steps per history segment, the default when not given. */
+    searchBudget: intIn("search budget", 1, Number.MAX_SAFE_INTEGER),
     /** The options that narrowed the check; coverage minimums hold only for a check narrowed by none (or --shard, merged). */
     narrowed: t.array(t.string),
     durationMs: Count,

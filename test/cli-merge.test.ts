@@ -4,6 +4,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_BUDGET } from "../props/concurrent/linearizability.js";
 import { expectOneLineError, faultline, inProcess, lines, scratch } from "./cli-child.js";
 
 const SUITES = "kvm-anon-x86,refusals-mm,race-attributes,postcopy-race";
@@ -94,6 +95,13 @@ describe("merge", () => {
         ...others,
       ),
       /: bugs: expected \["delete-no-zap"\] .*found \[\]/,
+    );
+    expectOneLineError(
+      await merge(
+        edited(0, (d) => (d.searchBudget = 3)),
+        ...others,
+      ),
+      new RegExp(`^${others[0]}: searchBudget: expected 3 \\(as in .*\\), found ${DEFAULT_BUDGET}: not a shard of the same check$`),
     );
     expectOneLineError(
       await merge(
