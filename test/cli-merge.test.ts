@@ -36,7 +36,7 @@ describe("merge", () => {
     expect(r.status, r.stderr).toBe(0);
     const out = lines(r.stdout);
     expect(out[0]).toBe("faultline merge: 4 shard(s) of the check with seed 5");
-    expect(out).toContainEqual(expect.stringMatching(/^total +32 +\d+ +0 +[\d.]+s$/));
+    expect(out).toContainEqual(expect.stringMatching(/^total +32 +\d+ +0 +0 +[\d.]+s$/));
     expect(out.slice(-2)).toEqual(["coverage minimums: not enforced: narrowed check (--suite, --runs)", "no failures"]);
   });
 
