@@ -61,7 +61,10 @@ examples:
   faultline check --seed 7 --shard 2/4 --json > shard-2.json
   faultline check --suite kvm-anon-x86 --bugs delete-no-zap --seed 1
 
-${exit("no property failed (and, on a full check, every coverage minimum met)", "a property failed, or a full check missed a minimum")}`,
+${exit(
+  "no property failed (and, on a full check, every coverage minimum met)",
+  "a property failed or a segment went undecided, or a full check missed a minimum",
+)}`,
 
   replay: `usage: faultline replay FILE... [--no-bugs] [--svg OUT] [--html OUT]
 
@@ -123,7 +126,10 @@ examples:
   faultline merge shard-1.json shard-2.json shard-3.json shard-4.json
   faultline merge reports/*.json --junit faultline.xml
 
-${exit("no failure in any shard and, for a full check, every coverage minimum met", "a property failed or a minimum is unmet")}`,
+${exit(
+  "no failure in any shard and, for a full check, every coverage minimum met",
+  "a property failed or a segment went undecided, or a minimum is unmet",
+)}`,
 
   mutants: `usage: faultline mutants [--bug ID[,ID]] [--time-budget SEC] [--seed S] [--json]
 

@@ -1,11 +1,12 @@
 // --junit FILE: the check's report as JUnit XML, the format CI dashboards read. One test case per suite, the
-// failure message naming the property and the counterexample with its replay command, and one test case for the
-// coverage minimums (skipped on a narrowed check, where they do not apply).
+// failure message naming the property and the counterexample with its replay command (a suite with an undecided
+// history segment fails too), and one test case for the coverage minimums (skipped on a narrowed check, where they
+// do not apply).
 import { describeUnmet } from "../props/minimums.js";
 import { printable } from "../schema/report.js";
 import { replaceAtomically } from "./files.js";
 import type { SuiteReportDoc } from "../schema/check-report.js";
-import type { CheckReport } from "./report.js";
+import { suiteFailed, type CheckReport } from "./report.js";
 
 /** Text as XML character data or an attribute value; control characters are not XML 1.0, so they are spelled out. */
 const xml = (text: string): string =>
@@ -26,11 +27,17 @@ const element = (name: string, attrs: Readonly<Record<string, string>>, text?: s
 /** One test case per suite: its counts as output, its failure with the counterexample and how to replay it. */
 function testcase(s: SuiteReportDoc): string {
   const extra = s.interrupted ? ", interrupted by the time budget" : "";
-  const counts = `${s.runs}/${s.plannedRuns} runs, ${s.commands} commands, ${s.distinctStates} distinct states${extra}`;
+  const undecided = `${s.undecided} undecided history segment(s)`;
+  const counts = `${s.runs}/${s.plannedRuns} runs, ${s.commands} commands, ${s.distinctStates} distinct states, ${undecided}${extra}`;
   const out = element("system-out", {}, counts);
   const head = `    <testcase classname="faultline.check" name="${xml(s.suite)}" time="${secondsOf(s.durationMs)}">`;
-  if (s.failure === null) return `${head}\n      ${out}\n    </testcase>`;
+  if (!suiteFailed(s)) return `${head}\n      ${out}\n    </testcase>`;
   const f = s.failure;
+  if (f === null) {
+    // Not from faultline's own runs (an undecided segment fails its run), but a shard's report may say so.
+    const message = `${undecided}: nothing past them was checked; no failure recorded`;
+    return `${head}\n      ${element("failure", { type: "undecided", message }, message)}\n      ${out}\n    </testcase>`;
+  }
   const ce = s.counterexample;
   const where = ce === null ? "no counterexample file" : `counterexample: ${ce.path}; replay: faultline replay ${ce.path}`;
   const message = `${f.property} failed at step ${f.step} (run ${f.run}): ${f.detail}; ${where}`;
@@ -38,6 +45,7 @@ function testcase(s: SuiteReportDoc): string {
     `${f.property} failed at step ${f.step} of run ${f.run}: ${f.detail}`,
     `expected: ${JSON.stringify(f.expected ?? null)}`,
     `actual:   ${JSON.stringify(f.actual ?? null)}`,
+    ...(s.undecided === 0 ? [] : [undecided]),
     ...(s.writeError === undefined ? [] : [s.writeError]),
     ...(ce === null ? [] : [`counterexample: ${ce.path}`, `replay: faultline replay ${ce.path}`]),
   ].join("\n");

@@ -60,7 +60,7 @@ export function buildReport(facts: CheckFacts, suites: readonly SuiteOutcome[]):
     searchBudget: facts.searchBudget,
     narrowed: [...facts.narrowed],
     durationMs: Math.round(facts.durationMs),
-    failures: suites.filter((s) => s.failure !== undefined).length,
+    failures: suites.filter(failed).length,
     undecided: all.undecided,
     suites: suites.map((s) => ({
       suite: s.suite,
@@ -81,6 +81,12 @@ export function buildReport(facts: CheckFacts, suites: readonly SuiteOutcome[]):
 }
 
 const enforced = (narrowed: readonly string[]): boolean => narrowed.length === 0;
+
+/** A suite failed when a property failed or a history segment went undecided: nothing past it was checked. */
+const failed = (s: SuiteOutcome): boolean => s.failure !== undefined || s.stats.undecided > 0;
+
+/** The suite failed, as its report says (failed above, read back). */
+export const suiteFailed = (s: SuiteReportDoc): boolean => s.failure !== null || s.undecided > 0;
 
 /** 0: no failure and, on a full check, every minimum met; 1 otherwise. */
 export const exitStatus = (r: CheckReport): number =>
@@ -151,7 +157,7 @@ function printTable(doc: CheckReportDoc): void {
       String(s.commands),
       String(s.distinctStates),
       `${inv.filter((c) => c.nonVacuous > 0).length}/${inv.length}`,
-      s.failure === null ? "0" : "1",
+      suiteFailed(s) ? "1" : "0",
       String(s.undecided),
       seconds(s.durationMs),
     ];
@@ -201,7 +207,11 @@ function printCoverage({ doc, coverage }: CheckReport): void {
 
 function printFailures(doc: CheckReportDoc): void {
   for (const s of doc.suites) {
-    if (s.failure === null) continue;
+    if (s.failure === null) {
+      // Not from faultline's own runs (an undecided segment fails its run), but a shard's report may say so.
+      if (s.undecided > 0) console.log(`  ${s.suite}: ${s.undecided} history segment(s) undecided, no failure recorded`);
+      continue;
+    }
     console.log(`  ${s.suite}: ${s.failure.property} failed at step ${s.failure.step}: ${printable(s.failure.detail)}`);
     const ce = s.counterexample;
     if (s.writeError !== undefined) console.log(`    ${printable(s.writeError)}`);
