@@ -144,37 +144,8 @@ export function namesBefore(ops: readonly Op[]): Names[] {
   });
 }
 
-/** Whether two configurations agree on a kernel feature. */
-function sameFeature(a: Config, b: Config, c: ConfigCapability): boolean {
-  const k = a.kernel;
-  const l = b.kernel;
-  switch (c) {
-    case "KVM_CAP_GUEST_MEMFD":
-      return k.guestMemfd === l.guestMemfd;
-    case "GUEST_MEMFD_FLAG_MMAP":
-    case "GUEST_MEMFD_FLAG_INIT_SHARED": {
-      const f = c === "GUEST_MEMFD_FLAG_MMAP" ? "MMAP" : "INIT_SHARED";
-      return (k.guestMemfd && k.gmemFlags.includes(f)) === (l.guestMemfd && l.gmemFlags.includes(f));
-    }
-    case "KVM_CAP_MEMORY_ATTRIBUTES":
-      return k.memoryAttributes === l.memoryAttributes;
-    case "KVM_CAP_READONLY_MEM":
-      return k.readonlyMem === l.readonlyMem;
-    case "KVM_CAP_MULTI_ADDRESS_SPACE":
-      return k.addressSpaces === l.addressSpaces;
-    case "KVM_X86_SW_PROTECTED_VM":
-      return JSON.stringify(k.vmTypes) === JSON.stringify(l.vmTypes);
-    case "KVM_MEM_USERFAULT":
-      return k.userfault === l.userfault;
-    case "GMEM_INPLACE_CONVERSION":
-      return k.gmemInplaceConversion === l.gmemInplaceConversion;
-    case "UFFD_GUEST_MEMFD":
-      return k.uffdGuestMemfd === l.uffdGuestMemfd;
-  }
-}
-
-/** Whether a configuration has a kernel feature (for the wording of a skip). */
-function hasFeature(c: Config, f: ConfigCapability): boolean {
+/** A kernel feature's value in a configuration, as the probe would see it (the VM types, the address spaces, or a flag). */
+function featureOf(c: Config, f: ConfigCapability): boolean | number | readonly number[] {
   const k = c.kernel;
   switch (f) {
     case "KVM_CAP_GUEST_MEMFD":
@@ -188,9 +159,9 @@ function hasFeature(c: Config, f: ConfigCapability): boolean {
     case "KVM_CAP_READONLY_MEM":
       return k.readonlyMem;
     case "KVM_CAP_MULTI_ADDRESS_SPACE":
-      return k.addressSpaces > 1;
+      return k.addressSpaces;
     case "KVM_X86_SW_PROTECTED_VM":
-      return k.vmTypes.includes(1);
+      return k.vmTypes;
     case "KVM_MEM_USERFAULT":
       return k.userfault;
     case "GMEM_INPLACE_CONVERSION":
@@ -198,6 +169,16 @@ function hasFeature(c: Config, f: ConfigCapability): boolean {
     case "UFFD_GUEST_MEMFD":
       return k.uffdGuestMemfd;
   }
+}
+
+/** Whether two configurations agree on a kernel feature. */
+const sameFeature = (a: Config, b: Config, f: ConfigCapability): boolean => JSON.stringify(featureOf(a, f)) === JSON.stringify(featureOf(b, f));
+
+/** Whether a configuration has a kernel feature (for the wording of a skip). */
+function hasFeature(c: Config, f: ConfigCapability): boolean {
+  const v = featureOf(c, f);
+  if (typeof v === "boolean") return v;
+  return typeof v === "number" ? v > 1 : v.includes(1);
 }
 
 /** A declared requirement: "NAME" (the host must have it) or "!NAME" (it must not). */
