@@ -51,11 +51,15 @@ export function featuresTouched(op: Op, gmemMaps: ReadonlySet<string> = new Set(
     case "vcpu_access":
       if (op.private !== undefined) out.push("KVM_CAP_MEMORY_ATTRIBUTES");
       break;
+    case "uffdio_poison":
+      // An access to the marker says BUS_MCEERR_AR or BUS_ADRERR by CONFIG_MEMORY_FAILURE (x86 do_sigbus).
+      out.push("MEMORY_FAILURE");
+      if (gmemMaps.has(op.map)) out.push("UFFD_GUEST_MEMFD");
+      break;
     case "uffd_register":
     case "uffdio_continue":
     case "uffdio_copy":
     case "uffdio_zeropage":
-    case "uffdio_poison":
     case "uffdio_writeprotect":
       if (gmemMaps.has(op.map)) out.push("UFFD_GUEST_MEMFD");
       break;
@@ -141,6 +145,8 @@ function sameFeature(a: Config, b: Config, c: ConfigCapability): boolean {
       return k.gmemInplaceConversion === l.gmemInplaceConversion;
     case "UFFD_GUEST_MEMFD":
       return k.uffdGuestMemfd === l.uffdGuestMemfd;
+    case "MEMORY_FAILURE":
+      return k.memoryFailure === l.memoryFailure;
   }
 }
 
@@ -168,6 +174,8 @@ function hasFeature(c: Config, f: ConfigCapability): boolean {
       return k.gmemInplaceConversion;
     case "UFFD_GUEST_MEMFD":
       return k.uffdGuestMemfd;
+    case "MEMORY_FAILURE":
+      return k.memoryFailure;
   }
 }
 

@@ -3,7 +3,7 @@ import { match } from "ts-pattern";
 import type { State } from "../model/state.js";
 import type { Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
@@ -56,7 +56,7 @@ export class Kernel implements System {
       punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
       mmapRefusal: (inode, shared) => gmemMmapRefusal(this.gmemInodes[inode]!, shared),
       fallocate: (inode, mode, offset, len, h) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h),
-    }, this.fds);
+    }, this.fds, config.arch === "arm64" || config.kernel.memoryFailure ? { result: "SIGBUS", code: "BUS_MCEERR_AR" } : BUS_ADRERR);
     const env = { mm: this.mm, config, bugs: this.bugs, fds: this.fds, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }

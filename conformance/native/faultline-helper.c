@@ -341,6 +341,7 @@ struct map {
 struct job {
   pthread_t th;
   volatile int state; /* 0 running, 1 done, 2 SIGBUS, 3 SIGSEGV */
+  int code;           /* the signal's si_code */
   int joined;
   int write;
   u64 addr;
@@ -392,13 +393,24 @@ static int fd_of(const char *n) {
 
 static __thread sigjmp_buf jb;
 static __thread volatile int armed;
-static void on_fault(int sig) {
+static __thread volatile int fault_code; /* siginfo.si_code of the signal the last guarded access took */
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
   if (armed) {
     armed = 0;
+    fault_code = si->si_code;
     siglongjmp(jb, sig);
   }
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+/* The outcome of a signal with its si_code (schema/outcome.ts). */
+static void out_signal(int sig, int code) {
+  const char *c = sig == SIGBUS ? (code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : code == BUS_ADRERR ? "BUS_ADRERR" : NULL)
+                                : (code == SEGV_MAPERR ? "SEGV_MAPERR" : code == SEGV_ACCERR ? "SEGV_ACCERR" : NULL);
+  if (c) out("{\"result\":\"%s\",\"code\":\"%s\"}", sig == SIGBUS ? "SIGBUS" : "SIGSEGV", c);
+  else helper_error("%s with si_code %d", sig == SIGBUS ? "SIGBUS" : "SIGSEGV", code);
 }
 static void on_alarm(int sig) { (void)sig; }
 
@@ -406,7 +418,7 @@ static void on_alarm(int sig) { (void)sig; }
 static int unclaimed_seq, unclaimed_uffd;
 static u64 unclaimed_flags, unclaimed_address;
 
-/* Returns 0 done, SIGBUS or SIGSEGV. */
+/* Returns 0 done, SIGBUS or SIGSEGV (its si_code in fault_code). */
 static int guarded(volatile u8 *p, int write, u8 byte, size_t len, int *value) {
   int sig = sigsetjmp(jb, 1);
   if (sig) return sig;
@@ -429,6 +441,7 @@ static void *job_main(void *arg) {
   int value = 0;
   int sig = guarded((volatile u8 *)(uintptr_t)j->addr, j->write, j->byte, 1, &value);
   j->value = value;
+  j->code = fault_code;
   __atomic_store_n(&j->state, sig == 0 ? 1 : sig == SIGBUS ? 2 : 3, __ATOMIC_RELEASE);
   return NULL;
 }
@@ -1040,8 +1053,8 @@ static struct job *start_job(int m, u64 addr, int write, u8 byte) {
 }
 
 static void out_done(struct job *j, const char *okword) {
-  if (j->state == 2) out("{\"result\":\"SIGBUS\"}");
-  else if (j->state == 3) out("{\"result\":\"SIGSEGV\"}");
+  if (j->state == 2) out_signal(SIGBUS, j->code);
+  else if (j->state == 3) out_signal(SIGSEGV, j->code);
   else if (j->write) out("{\"result\":\"%s\"}", okword);
   else out("{\"result\":\"%s\",\"value\":%d}", okword, j->value);
 }
@@ -1094,7 +1107,7 @@ static void op_wake_check(J *op) {
 /* write_alias / read_alias: a second MAP_SHARED mapping of the same file, made for the access and dropped after. */
 static void op_alias(J *op, int write) {
   int m = map_index(str(op, "map"));
-  if (!maps[m].live) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  if (!maps[m].live) { out_signal(SIGSEGV, SEGV_MAPERR); return; } /* the vocabulary's convention: nothing to alias */
   if (maps[m].kind == 0) { fail(EINVAL); return; }
   u64 unit = maps[m].hpage ? maps[m].hpage : PAGE;
   u64 start = maps[m].off + num_or(op, "offset", 0);
@@ -1105,8 +1118,7 @@ static void op_alias(J *op, int write) {
   int value = 0;
   int sig = guarded(p + (start - a), write, (u8)num_or(op, "byte", 0), len, &value);
   munmap(p, b - a);
-  if (sig == SIGBUS) out("{\"result\":\"SIGBUS\"}");
-  else if (sig) out("{\"result\":\"SIGSEGV\"}");
+  if (sig) out_signal(sig, fault_code);
   else if (write) ok();
   else out("{\"result\":\"ok\",\"value\":%d}", value);
 }
@@ -1505,8 +1517,8 @@ static void dispatch(J *op) {
 int main(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_fault;
-  sa.sa_flags = SA_NODEFER;
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_NODEFER | SA_SIGINFO;
   sigaction(SIGBUS, &sa, NULL);
   sigaction(SIGSEGV, &sa, NULL);
   sa.sa_handler = on_alarm;

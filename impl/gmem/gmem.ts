@@ -3,7 +3,7 @@
 import { PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import type { Config } from "../../schema/config.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
-import type { Errno, Outcome } from "../../schema/outcome.js";
+import { BUS_ADRERR, type Errno, type Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
@@ -34,8 +34,8 @@ export const isV7 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.
 
 export const folioPagesOf = (c: Config): number => (c.gmemFolio === "1G" ? SIZE_1G / PAGE_SIZE : c.gmemFolio === "2M" ? SIZE_2M / PAGE_SIZE : 1);
 
-const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
-const SIGBUS_OUTCOME: Outcome = { result: "SIGBUS" };
+const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
+const SIGBUS_OUTCOME: Outcome = BUS_ADRERR;
 
 export class GmemInode {
   /** Folios by folio number (index / folioPages). */

@@ -2,7 +2,7 @@
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
 import type { FallocMode, OpOf, ProtName } from "../../schema/ops.js";
-import type { Errno, Outcome } from "../../schema/outcome.js";
+import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, type Errno, type Outcome, type SignalOutcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { FdTable } from "../fdtable.js";
 import type { Hooks } from "../hooks.js";
@@ -23,7 +23,7 @@ export interface MmuNotifier {
 
 export type FaultResult =
   | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean }
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV" }
+  | { readonly kind: "signal"; readonly signal: SignalOutcome }
   /** The current task went to sleep in handle_userfault. */
   | { readonly kind: "userfault"; readonly waiter: Waiter };
 
@@ -68,8 +68,9 @@ export interface FallocateCall {
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
 /** loff_t: offsets and lengths at or above 2^63 are negative; s_maxbytes is MAX_LFS_FILESIZE. */
 const LOFF_LIMIT = 2 ** 63;
-const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
-const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
+const MAPERR: FaultResult = { kind: "signal", signal: SEGV_MAPERR };
+const ACCERR: FaultResult = { kind: "signal", signal: SEGV_ACCERR };
+const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
 type Pass = FaultResult | { readonly kind: "retry" };
 const RETRY: Pass = { kind: "retry" };
 
@@ -88,6 +89,8 @@ export class Mm {
     readonly gmem: GmemMapOps,
     /** The process's fd table: memfds are installed here, and every fd argument is looked up here. */
     readonly fds: FdTable,
+    /** The SIGBUS a poisoned page raises (arch fault.c do_sigbus, by CONFIG_MEMORY_FAILURE). */
+    readonly hwpoison: SignalOutcome = BUS_ADRERR,
   ) {}
 
   locate(hva: number): { map: Mapping; index: number } | undefined {
@@ -219,8 +222,8 @@ export class Mm {
    * before it slept.
    */
   async fault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin = USER_ORIGIN): Promise<FaultResult> {
-    if (!map.isLive(index)) return SIGSEGV;
-    if (map.prot === "none" || (write && map.prot === "r")) return SIGSEGV;
+    if (!map.isLive(index)) return MAPERR;
+    if (map.prot === "none" || (write && map.prot === "r")) return ACCERR;
     for (let pass = 0; pass < 8; pass++) {
       // vmf->orig_pte, read without the PT lock: what the fault acts on is re-checked under the lock (pteChanged).
       const orig = map.pte(index);
@@ -287,7 +290,8 @@ export class Mm {
   /** A none PTE (or a marker): read fault-around, then userfaultfd's MISSING / MINOR hook, else the memory type's fault handler. */
   private async noneFault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin): Promise<Pass> {
     const marker = map.markers.get(index);
-    if (marker === "poison") return SIGBUS;
+    // VM_FAULT_HWPOISON: do_sigbus says BUS_MCEERR_AR on arm64, and on x86 only with CONFIG_MEMORY_FAILURE.
+    if (marker === "poison") return { kind: "signal", signal: this.hwpoison };
     if (!write) this.faultAround(map, index);
     const b = map.backing;
     if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
@@ -392,11 +396,11 @@ export class Mm {
   async access(op: OpOf<"access">, h: Hooks): Promise<Outcome> {
     const map = this.maps.get(op.map);
     const index = Math.floor(op.offset / PAGE_SIZE);
-    if (map === undefined || index >= map.pages) return { result: "SIGSEGV" };
+    if (map === undefined || index >= map.pages) return SEGV_MAPERR;
     const write = op.kind === "write";
     const inPage = op.offset % PAGE_SIZE;
     const r = await this.fault(map, index, write, h, { inPage, user: true });
-    if (r.kind === "signal") return { result: r.signal };
+    if (r.kind === "signal") return r.signal;
     if (r.kind === "userfault") return blockedOutcome(r.waiter);
     if (write) {
       fillPage(pageOf(r.folio, r.sub), inPage, inPage + 1, op.byte ?? 0);
@@ -408,7 +412,7 @@ export class Mm {
 
   async alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, h: Hooks): Promise<Outcome> {
     const map = this.maps.get(op.map);
-    if (map === undefined) return { result: "SIGSEGV" };
+    if (map === undefined) return SEGV_MAPERR;
     if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && this.files[map.backing.file]!.anon)) return { errno: "EINVAL" };
     if (map.backing.kind === "gmem") return this.gmem.alias(op, map, h);
     const file = this.files[map.backing.file]!;
@@ -418,7 +422,7 @@ export class Mm {
       // Each page of the alias is its own fault and copy: other threads may run in between.
       await h.yield("shmem_fault(alias)");
       const index = Math.floor(pos / PAGE_SIZE);
-      if (index * PAGE_SIZE >= file.size) return { result: "SIGBUS" };
+      if (index * PAGE_SIZE >= file.size) return BUS_ADRERR;
       const at = file.getOrAlloc(index);
       if (op.op === "read_alias") {
         const page = peekPage(at.folio, at.sub);

@@ -1,6 +1,7 @@
 // guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
 import type { OpOf } from "../../schema/ops.js";
+import { BUS_ADRERR } from "../../schema/outcome.js";
 import { pagePieces } from "../bytes.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
 import { fdOf, ioctlTarget, unbindName } from "../fd.js";
@@ -149,8 +150,8 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const id = map.backing.inode;
   const inode = s.gmem.inodes[id]!;
   const fileIndex = backingIndex(map, index);
-  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostEof] };
-  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
+  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostEof] };
+  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
@@ -189,8 +190,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   let next = s;
   for (const p of pagePieces(map.backing.offset + op.offset, len)) {
     const inode = next.gmem.inodes[id]!;
-    if (p.index * PAGE_SIZE >= inode.size) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostEof);
-    if (get(inode.shared, p.index) !== true) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
+    if (p.index * PAGE_SIZE >= inode.size) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostEof);
+    if (get(inode.shared, p.index) !== true) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
     next = withInode(next, id, getFolio(inode, p.index));
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);

@@ -1,5 +1,6 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
 import type { FallocMode, OpOf } from "../../schema/ops.js";
+import { BUS_ADRERR, SEGV_MAPERR } from "../../schema/outcome.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
 import { FD_RULES, fdOf, unbindName } from "../fd.js";
@@ -193,11 +194,11 @@ export function munmap(s: State, op: OpOf<"munmap">): StepResult {
 export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFault): StepResult {
   const map = s.mm.maps.get(op.map);
   const index = Math.floor(op.offset / PAGE_SIZE);
-  if (map === undefined || index >= map.pages) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  if (map === undefined || index >= map.pages) return result(s, SEGV_MAPERR, FAULTS.segvUnmapped);
   const write = op.kind === "write";
   const inPage = op.offset % PAGE_SIZE;
   const f = handleMmFault(s, map, index, write, gmemHostFault, { inPage, user: true });
-  if (f.kind === "signal") return result(f.state ?? s, { result: f.signal }, ...f.fired);
+  if (f.kind === "signal") return result(f.state ?? s, f.signal, ...f.fired);
   if (f.kind === "userfault") return { ...result(f.state, blockedOutcome(f.state, f.msg), ...f.fired), blocked: f.msg };
   if (write) return result(writeAt(f.state, f.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...f.fired, MM_RULES.access);
   return result(f.state, { result: "ok", value: readAt(f.state, f.ref, inPage) }, ...f.fired, MM_RULES.access);
@@ -206,7 +207,7 @@ export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFaul
 /** The alias mapping sees the backing file: write_alias and read_alias go straight to its page cache. */
 export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, gmemAlias: (s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping) => StepResult): StepResult {
   const map = s.mm.maps.get(op.map);
-  if (map === undefined) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  if (map === undefined) return result(s, SEGV_MAPERR, FAULTS.segvUnmapped);
   if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && s.mm.files[map.backing.file]!.anon === true)) return refuse(s, MM_RULES.noAlias);
   if (map.backing.kind === "gmem") return gmemAlias(s, op, map);
   const fileId = map.backing.file;
@@ -215,7 +216,7 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   // The alias access faults page by page: a page at or beyond i_size is a SIGBUS, the pages before it keep what was written.
   let next = s.mm.files[fileId]!;
   for (const p of pagePieces(start, len)) {
-    if (p.index * PAGE_SIZE >= next.size) return result(withFile(s, fileId, next), { result: "SIGBUS" }, MM_RULES.alias, FAULTS.sigbusEof);
+    if (p.index * PAGE_SIZE >= next.size) return result(withFile(s, fileId, next), BUS_ADRERR, MM_RULES.alias, FAULTS.sigbusEof);
     next = ensureCached(next, p.index);
     if (op.op === "read_alias") return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(p.index), p.from) }, MM_RULES.alias);
     next = { ...next, data: withPageData(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
