@@ -2,6 +2,7 @@
 // declares (`requires`), and the kernel features its expected outcomes were written for (its config) wherever a step
 // touches them. A scenario the host cannot run is skipped with the capability named, never failed.
 import { resolveConfig, type Config } from "../schema/config.js";
+import { decodeFlags, GMEM_FLAG_BITS, MEMSLOT_FLAG_BITS } from "../schema/flags.js";
 import { UFFD_FEATURES, type CapName, type Op } from "../schema/ops.js";
 import type { Scenario } from "../schema/scenario.js";
 import { isConfigCapability, type Capability, type ConfigCapability } from "../schema/capabilities.js";
@@ -23,7 +24,7 @@ export function featuresTouched(op: Op, gmemMaps: ReadonlySet<string> = new Set(
       out.push(...capFeatures(op.cap));
       break;
     case "create_gmem":
-      gmem(...op.flags);
+      gmem(...decodeFlags(op.flags, GMEM_FLAG_BITS).names);
       break;
     case "gmem_mmap":
       gmem("MMAP");
@@ -35,12 +36,14 @@ export function featuresTouched(op: Op, gmemMaps: ReadonlySet<string> = new Set(
       gmem();
       out.push("GMEM_INPLACE_CONVERSION");
       break;
-    case "set_memory_region":
-      if (op.flags.includes("GUEST_MEMFD") || op.guest_memfd !== undefined) gmem();
-      if (op.flags.includes("READONLY")) out.push("KVM_CAP_READONLY_MEM");
-      if (op.flags.includes("USERFAULT") || op.userfault_bitmap !== undefined) out.push("KVM_MEM_USERFAULT");
+    case "set_memory_region": {
+      const flags = decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names;
+      if (flags.includes("GUEST_MEMFD") || op.guest_memfd !== undefined) gmem();
+      if (flags.includes("READONLY")) out.push("KVM_CAP_READONLY_MEM");
+      if (flags.includes("USERFAULT") || op.userfault_bitmap !== undefined) out.push("KVM_MEM_USERFAULT");
       if (op.slot >>> 16 !== 0) out.push("KVM_CAP_MULTI_ADDRESS_SPACE");
       break;
+    }
     case "userfault_set":
     case "userfault_clear":
       out.push("KVM_MEM_USERFAULT");

@@ -181,6 +181,32 @@ static const char *str(J *o, const char *k) {
   J *v = get(o, k);
   return v && v->t == J_STR ? v->s : NULL;
 }
+/* A flag word of the vocabulary: names by their bit (uAPI order), raw numbers OR'ed in (docs/VOCABULARY.md). */
+struct flagname { const char *n; int bit; };
+static u64 flag_word(J *o, const char *k, const struct flagname *t, size_t n) {
+  J *a = get(o, k);
+  u64 w = 0;
+  if (!a || a->t != J_ARR) return 0;
+  for (int i = 0; i < a->count; i++) {
+    J *v = a->vals[i];
+    if (v->t == J_NUM) w |= v->n >= 18446744073709551616.0 ? ~0ull : (u64)v->n;
+    else if (v->t == J_STR)
+      for (size_t b = 0; b < n; b++)
+        if (!strcmp(v->s, t[b].n)) w |= 1ull << t[b].bit;
+  }
+  return w;
+}
+#define FLAGS(o, k, t) flag_word(o, k, t, sizeof t / sizeof t[0])
+static const struct flagname MEMSLOT_FLAGS[] = {{"LOG_DIRTY_PAGES", 0}, {"READONLY", 1}, {"GUEST_MEMFD", 2}, {"USERFAULT", 3}};
+static const struct flagname GMEM_FLAGS[] = {{"MMAP", 0}, {"INIT_SHARED", 1}};
+static const struct flagname REGISTER_MODES[] = {{"MISSING", 0}, {"WP", 1}, {"MINOR", 2}};
+static const struct flagname FILL_MODES[] = {{"DONTWAKE", 0}, {"WP", 1}}; /* COPY, CONTINUE, ZEROPAGE, POISON */
+static const struct flagname WRITEPROTECT_MODES[] = {{"WP", 0}, {"DONTWAKE", 1}};
+static const struct flagname FALLOC_MODES[] = {{"KEEP_SIZE", 0}, {"PUNCH_HOLE", 1}, {"NO_HIDE_STALE", 2}, {"COLLAPSE_RANGE", 3},
+                                               {"ZERO_RANGE", 4}, {"INSERT_RANGE", 5}, {"UNSHARE_RANGE", 6}, {"WRITE_ZEROES", 7}};
+static const struct flagname UFFD_FLAGS[] = {{"USER_MODE_ONLY", 0}, {"NONBLOCK", 11}, {"CLOEXEC", 19}};
+_Static_assert(O_NONBLOCK == 1 << 11 && O_CLOEXEC == 1 << 19, "userfaultfd flags are O_NONBLOCK and O_CLOEXEC");
+
 static int has_item(J *o, const char *k, const char *item) {
   J *a = get(o, k);
   if (!a || a->t != J_ARR) return 0;
@@ -658,8 +684,9 @@ static void op_check_extension(J *op) {
 static void op_create_gmem(J *op) {
   struct fl_create_gmem g = {0};
   g.size = num_or(op, "size", 0);
-  g.flags = (has_item(op, "flags", "MMAP") ? FL_GUEST_MEMFD_FLAG_MMAP : 0) |
-            (has_item(op, "flags", "INIT_SHARED") ? FL_GUEST_MEMFD_FLAG_INIT_SHARED : 0);
+  g.flags = FLAGS(op, "flags", GMEM_FLAGS);
+  J *res = get(op, "reserved"); /* never read by kvm_gmem_create */
+  for (int i = 0; res && res->t == J_ARR && i < res->count && i < 6; i++) g.reserved[i] = (u64)res->vals[i]->n;
   int fd = ioctl(fd_of(str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
   if (fd < 0) { fail(errno); return; }
   gmems[ngmems] = (struct fdobj){fd, 0};
@@ -687,10 +714,7 @@ static void op_set_memory_region(J *op) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
     return;
   }
-  u32 flags = (has_item(op, "flags", "LOG_DIRTY_PAGES") ? FL_KVM_MEM_LOG_DIRTY_PAGES : 0) |
-              (has_item(op, "flags", "READONLY") ? FL_KVM_MEM_READONLY : 0) |
-              (has_item(op, "flags", "GUEST_MEMFD") ? FL_KVM_MEM_GUEST_MEMFD : 0) |
-              (has_item(op, "flags", "USERFAULT") ? FL_KVM_MEM_USERFAULT : 0);
+  u32 flags = (u32)FLAGS(op, "flags", MEMSLOT_FLAGS);
   const char *us = str(op, "userspace");
   u64 hva = (us ? map_base(map_index(us)) : 0) + num_or(op, "userspace_offset", 0);
   int vmfd = fd_of(str(op, "vm"));
@@ -710,6 +734,9 @@ static void op_set_memory_region(J *op) {
     m.guest_memfd_offset = num_or(op, "guest_memfd_offset", 0);
     /* no guest_memfd named: fd 0 (the helper's stdin, a pipe: not a guest_memfd); an unknown name: fd -1 */
     m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(str(op, "guest_memfd")) : 0;
+    m.pad1 = (u32)num_or(op, "pad1", 0);
+    J *pad2 = get(op, "pad2");
+    for (int i = 0; pad2 && pad2->t == J_ARR && i < pad2->count && i < 14; i++) m.pad2[i] = (u64)pad2->vals[i]->n;
     r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
   }
   ok_or_errno(r);
@@ -1005,9 +1032,7 @@ static void op_madvise(J *op) {
   ok_or_errno(madvise((void *)(uintptr_t)(map_base(m) + num_or(op, "offset", 0)), num_or(op, "len", 0), advice));
 }
 
-static int falloc_mode(J *op) {
-  return (has_item(op, "mode", "PUNCH_HOLE") ? FL_FALLOC_FL_PUNCH_HOLE : 0) | (has_item(op, "mode", "KEEP_SIZE") ? FL_FALLOC_FL_KEEP_SIZE : 0);
-}
+static int falloc_mode(J *op) { return (int)(u32)FLAGS(op, "mode", FALLOC_MODES); }
 static void op_file_fallocate(J *op) {
   ok_or_errno(fallocate(fd_of(str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
@@ -1132,6 +1157,12 @@ static const char *const FEATURES[] = {
 };
 #define NFEATURES (int)(sizeof FEATURES / sizeof FEATURES[0])
 
+static u64 feature_word(J *op) {
+  struct flagname t[NFEATURES];
+  for (int k = 0; k < NFEATURES; k++) t[k] = (struct flagname){FEATURES[k], k};
+  return flag_word(op, "features", t, NFEATURES);
+}
+
 static void out_features(u64 bits) {
   out("[");
   int first = 1;
@@ -1159,14 +1190,10 @@ static void out_ioctls(u64 bits) {
 }
 
 static void op_uffd_open(J *op) {
-  int flags = O_CLOEXEC | O_NONBLOCK | (has_item(op, "flags", "USER_MODE_ONLY") ? FL_UFFD_USER_MODE_ONLY : 0);
+  int flags = O_CLOEXEC | O_NONBLOCK | (int)(u32)FLAGS(op, "flags", UFFD_FLAGS);
   int fd = (int)syscall(SYS_userfaultfd, flags);
   if (fd < 0) { fail(errno); return; }
-  u64 want = 0;
-  J *f = get(op, "features");
-  for (int i = 0; f && i < f->count; i++)
-    for (int k = 0; k < NFEATURES; k++)
-      if (f->vals[i]->t == J_STR && !strcmp(f->vals[i]->s, FEATURES[k])) want |= 1ull << k;
+  u64 want = feature_word(op);
   /* THREAD_ID only fills the message's ptid (how a vCPU's re-fault is told apart); the outcome lists every feature */
   struct fl_uffdio_api api = {FL_UFFD_API, want | FL_UFFD_FEATURE_THREAD_ID, 0};
   int r = ioctl(fd, FL_UFFDIO_API, &api);
@@ -1187,11 +1214,7 @@ static struct fl_uffdio_range range_of(J *op) {
 }
 
 static void op_uffd_register(J *op) {
-  struct fl_uffdio_register r = {range_of(op),
-                                 (has_item(op, "mode", "MISSING") ? FL_UFFDIO_REGISTER_MODE_MISSING : 0) |
-                                     (has_item(op, "mode", "WP") ? FL_UFFDIO_REGISTER_MODE_WP : 0) |
-                                     (has_item(op, "mode", "MINOR") ? FL_UFFDIO_REGISTER_MODE_MINOR : 0),
-                                 0};
+  struct fl_uffdio_register r = {range_of(op), FLAGS(op, "mode", REGISTER_MODES), 0};
   if (ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
   out("{\"result\":\"ok\",\"ioctls\":");
   out_ioctls(r.ioctls);
@@ -1219,10 +1242,10 @@ static void out_count(const char *field, int r, int e, s64 v) {
 static void op_uffdio(J *op, const char *name) {
   int fd = fd_of(str(op, "uffd"));
   struct fl_uffdio_range rg = range_of(op);
-  int dontwake = has_item(op, "mode", "DONTWAKE"), wp = has_item(op, "mode", "WP");
+  u64 mode = FLAGS(op, "mode", FILL_MODES);
   int r, e;
   if (!strcmp(name, "uffdio_continue")) {
-    struct fl_uffdio_continue c = {rg, (dontwake ? FL_UFFDIO_CONTINUE_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_CONTINUE_MODE_WP : 0), UNWRITTEN};
+    struct fl_uffdio_continue c = {rg, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_CONTINUE, &c);
     e = errno;
     out_count("mapped", r, e, c.mapped);
@@ -1230,26 +1253,23 @@ static void op_uffdio(J *op, const char *name) {
     u64 len = rg.len > (1ull << 30) ? (1ull << 30) : rg.len;
     void *src = mmap(NULL, len ? len : PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(src, (int)num_or(op, "byte", 0), len);
-    struct fl_uffdio_copy c = {rg.start, (u64)(uintptr_t)src, rg.len,
-                               (dontwake ? FL_UFFDIO_COPY_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_COPY_MODE_WP : 0), UNWRITTEN};
+    struct fl_uffdio_copy c = {rg.start, (u64)(uintptr_t)src, rg.len, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_COPY, &c);
     e = errno;
     munmap(src, len ? len : PAGE);
     out_count("copy", r, e, c.copy);
   } else if (!strcmp(name, "uffdio_zeropage")) {
-    struct fl_uffdio_zeropage z = {rg, dontwake ? FL_UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0, UNWRITTEN};
-    if (wp) z.mode |= 1ull << 1; /* no such mode: the kernel refuses it */
+    struct fl_uffdio_zeropage z = {rg, mode, UNWRITTEN}; /* "WP" is bit 1: no such mode here, the kernel refuses it */
     r = ioctl(fd, FL_UFFDIO_ZEROPAGE, &z);
     e = errno;
     out_count("zeropage", r, e, z.zeropage);
   } else if (!strcmp(name, "uffdio_poison")) {
-    struct fl_uffdio_poison p = {rg, dontwake ? FL_UFFDIO_POISON_MODE_DONTWAKE : 0, UNWRITTEN};
-    if (wp) p.mode |= 1ull << 1;
+    struct fl_uffdio_poison p = {rg, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_POISON, &p);
     e = errno;
     out_count("updated", r, e, p.updated);
   } else if (!strcmp(name, "uffdio_writeprotect")) {
-    struct fl_uffdio_writeprotect w = {rg, (wp ? FL_UFFDIO_WRITEPROTECT_MODE_WP : 0) | (dontwake ? FL_UFFDIO_WRITEPROTECT_MODE_DONTWAKE : 0)};
+    struct fl_uffdio_writeprotect w = {rg, FLAGS(op, "mode", WRITEPROTECT_MODES)};
     ok_or_errno(ioctl(fd, FL_UFFDIO_WRITEPROTECT, &w));
   } else {
     ok_or_errno(ioctl(fd, FL_UFFDIO_WAKE, &rg));

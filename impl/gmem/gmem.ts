@@ -2,6 +2,7 @@
 // host faults, mmap, alias accesses and release, with the locking of the design in force.
 import { PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import type { Config } from "../../schema/config.js";
+import { decodeFlags, GMEM_FLAG_BITS } from "../../schema/flags.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR, type Errno, type Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -109,11 +110,13 @@ export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemF
 export function gmemCreate(kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): GmemInode | Outcome {
   const k = kvm.config.kernel;
   if (!k.guestMemfd) return { errno: "ENOTTY" };
+  // flags & ~kvm_gmem_get_supported_flags(kvm): a u64, so by bit position. reserved[] is never read.
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const supported = supportedFlags(kvm, k.gmemFlags);
-  if (op.flags.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
+  if (flags.unknown.length > 0 || flags.names.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
   if (op.size === 0 || op.size >= 2 ** 63 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
   if (op.size % (folioPagesOf(kvm.config) * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f)), kvm.config);
+  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, flags.names, kvm.config);
 }
 
 /** kvm_gmem_bind, under the filemap invalidate lock held exclusive. */

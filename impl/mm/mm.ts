@@ -1,7 +1,9 @@
 // The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
-import type { FallocMode, OpOf, ProtName } from "../../schema/ops.js";
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
+import type { OpOf, ProtName } from "../../schema/ops.js";
+import { FL, LOFF_LIMIT, modeWord, vfsFallocateArgs } from "./falloc.js";
 import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, type Errno, type Outcome, type SignalOutcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { FdTable } from "../fdtable.js";
@@ -44,7 +46,7 @@ export interface GmemMapOps {
   /** kvm_gmem_mmap's refusal of a mapping of guest_memfd inode `inode`, if any. */
   mmapRefusal(inode: number, shared: boolean): Errno | undefined;
   /** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`. */
-  fallocate(inode: number, mode: readonly FallocMode[], offset: number, len: number, h: Hooks): Promise<Outcome>;
+  fallocate(inode: number, mode: FlagList<FallocModeName>, offset: number, len: number, h: Hooks): Promise<Outcome>;
 }
 
 /** An mmap(2) call as mmap and gmem_mmap make it: the fd's name (undefined: MAP_ANONYMOUS), defaults resolved. */
@@ -60,14 +62,12 @@ export interface MmapCall {
 /** A fallocate(2) call as file_fallocate and gmem_fallocate make it. */
 export interface FallocateCall {
   readonly fd: string;
-  readonly mode: readonly FallocMode[];
+  readonly mode: FlagList<FallocModeName>;
   readonly offset: number;
   readonly len: number;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
-/** loff_t: offsets and lengths at or above 2^63 are negative; s_maxbytes is MAX_LFS_FILESIZE. */
-const LOFF_LIMIT = 2 ** 63;
 const MAPERR: FaultResult = { kind: "signal", signal: SEGV_MAPERR };
 const ACCERR: FaultResult = { kind: "signal", signal: SEGV_ACCERR };
 const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
@@ -553,14 +553,17 @@ export class Mm {
     const e = this.fds.get(op.fd);
     if (e === undefined) return { errno: "EBADF" };
     if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h);
-    const punch = op.mode.includes("PUNCH_HOLE");
-    const keep = op.mode.includes("KEEP_SIZE");
-    if (op.offset >= LOFF_LIMIT || op.len === 0 || op.len >= LOFF_LIMIT) return { errno: "EINVAL" };
-    if (punch && !keep) return { errno: "EOPNOTSUPP" };
+    const mode = modeWord(op.mode);
+    const vfs = vfsFallocateArgs(mode, op.offset, op.len);
+    if (vfs !== undefined) return { errno: vfs };
     if (e.kind === "uffd") return { errno: "EBADF" };
     if (e.kind === "vm") return { errno: "ENODEV" };
     const f = { id: e.id, file: this.files[e.id]! };
     if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
+    // shmem_fallocate, hugetlbfs_fallocate: only KEEP_SIZE and PUNCH_HOLE.
+    if (mode & ~(FL.KEEP_SIZE | FL.PUNCH_HOLE)) return { errno: "EOPNOTSUPP" };
+    const punch = (mode & FL.PUNCH_HOLE) !== 0;
+    const keep = (mode & FL.KEEP_SIZE) !== 0;
     if (punch) {
       await this.punchHole(f.id, op.offset, op.len, h);
       return { result: "ok" };

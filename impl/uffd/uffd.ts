@@ -3,6 +3,7 @@
 // (the thread returns VM_FAULT_RETRY and runs its access again); the retry has its own yield points.
 import { PAGE_SIZE } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
+import { decodeFlags, FILL_MODE_BITS, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -58,10 +59,11 @@ export class Uffd {
 
   /** userfaultfd(2) then UFFDIO_API (WP_ASYNC implies WP_UNPOPULATED). */
   open(op: OpOf<"uffd_open">): Outcome {
-    const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED" as const] : op.features;
+    const named = decodeFlags(op.features, UFFD_FEATURE_BITS).names;
+    const requested = named.includes("WP_ASYNC") ? [...named, "WP_UNPOPULATED" as const] : named;
     const features = UFFD_FEATURES.filter((f) => requested.includes(f));
     this.env.fds.install(op.uffd, "uffd", this.ctxs.length);
-    this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, op.flags?.includes("USER_MODE_ONLY") === true));
+    this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, decodeFlags(op.flags, UFFD_FLAG_BITS).names.includes("USER_MODE_ONLY")));
     return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
   }
 
@@ -94,12 +96,15 @@ export class Uffd {
     const kind = KIND[op.op];
     const ctx = this.ctx(op.uffd);
     if ("errno" in ctx) return { errno: ctx.errno, [field]: null };
-    const wp = op.mode?.includes("WP") === true;
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || (wp && kind !== "continue" && kind !== "copy")) return { errno: "EINVAL", [field]: null };
+    const mode = decodeFlags(op.mode, FILL_MODE_BITS);
+    const wp = mode.names.includes("WP");
+    // validate_range, then mode & ~(DONTWAKE | WP) for COPY and CONTINUE, mode & ~DONTWAKE for ZEROPAGE and POISON.
+    const modeBad = mode.unknown.length > 0 || (wp && kind !== "continue" && kind !== "copy");
+    if (!validRange(this.env.config, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL", [field]: null };
     const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
     const r = await mfillAtomic(this.env.mm, this.env.bugs, this.env.config.kernel.uffdGuestMemfd, { kind, map: op.map, offset: op.offset, len: op.len, wp, byte }, h);
     if (r.bytes === 0) return { errno: r.errno!, [field]: -ERRNO[r.errno!]! };
-    if (op.mode?.includes("DONTWAKE") !== true) {
+    if (!mode.names.includes("DONTWAKE")) {
       const start = mapBase(op.map) + op.offset;
       const end = start + r.bytes - (this.env.bugs.has("uffd-wake-short") ? PAGE_SIZE : 0);
       await this.wakeRange(ctx, start, end, h);
@@ -110,9 +115,10 @@ export class Uffd {
   async writeprotect(op: OpOf<"uffdio_writeprotect">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
     if ("errno" in ctx) return ctx;
-    const enable = op.mode?.includes("WP") === true;
-    const dontwake = op.mode?.includes("DONTWAKE") === true;
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || (enable && dontwake)) return { errno: "EINVAL" };
+    const mode = decodeFlags(op.mode, WRITEPROTECT_MODE_BITS);
+    const enable = mode.names.includes("WP");
+    const dontwake = mode.names.includes("DONTWAKE");
+    if (!validRange(this.env.config, op.map, op.offset, op.len) || mode.unknown.length > 0 || (enable && dontwake)) return { errno: "EINVAL" };
     const errno = await mwriteprotectRange(this.env.mm, this.env.mm.maps.get(op.map), op.offset, op.len, enable, h);
     if (errno !== undefined) return { errno };
     if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);

@@ -1,5 +1,6 @@
 // guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
+import { decodeFlags, GMEM_FLAG_BITS, hasOther } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR } from "../../schema/outcome.js";
 import { pagePieces } from "../bytes.js";
@@ -28,7 +29,17 @@ const RFC28 = "[RFC PATCH 28/39] bf66353ee3338f11283a3f4b7ed1f06bd0b268a6.172600
 export const GMEM_RULES = {
   badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
   noGmem: rule("gmem.create-enotty", "virt/kvm/kvm_main.c (kvm_vm_ioctl): no CONFIG_KVM_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD is not built in", "ENOTTY"),
-  createFlags: rule("gmem.create-flags", `${G} (kvm_gmem_create); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`, "a flag this VM does not support (INIT_SHARED needs a VM without private memory)", "EINVAL"),
+  createFlags: rule(
+    "gmem.create-flags",
+    `${G} (kvm_gmem_create: flags & ~kvm_gmem_get_supported_flags); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`,
+    "a flag this VM does not support (a bit KVM does not know; INIT_SHARED needs a VM without private memory)",
+    "EINVAL",
+  ),
+  createReservedUnread: rule(
+    "gmem.create-reserved-unread",
+    `${G} (kvm_gmem_create reads size and flags only); virt/kvm/kvm_main.c (kvm_vm_ioctl: KVM_CREATE_GUEST_MEMFD)`,
+    "kvm_create_guest_memfd's reserved[6] is never checked: nonzero words change nothing",
+  ),
   createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
   createHugeSize: rule("gmem.create-huge-size", "cover.1726009989.git.ackerleytng@google.com (kvm_gmem_hugetlb_setup)", "with huge folios the size must be a multiple of the folio size", "EINVAL"),
   create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
@@ -67,31 +78,36 @@ export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMA
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
+  const r = kvmGmemCreate(s, op);
+  return (op.reserved ?? []).some((w) => w !== 0) ? { ...r, fired: [GMEM_RULES.createReservedUnread.id, ...r.fired] } : r;
+}
+
+function kvmGmemCreate(s: State, op: OpOf<"create_gmem">): StepResult {
   const target = ioctlTarget(s, op.vm, "vm", GMEM_RULES.badVm);
   if (!target.ok) return refuse(s, target.rule);
   const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const folioPages = folioPagesOf(s.config);
   const failure = firstFailure([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
-    check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
+    check(GMEM_RULES.createFlags, () => hasOther(flags, supported)),
     check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
-  const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
   const inode: GmemInode = {
     vm: vmId,
     size: op.size,
-    flags,
+    flags: flags.names,
     fd: true,
     open: true,
     folioPages,
     present: EMPTY_RANGES,
     data: new Map(),
     bindings: EMPTY_RANGES,
-    shared: flags.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
+    shared: flags.names.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
     split: EMPTY_RANGES,
     pins: EMPTY_RANGES,
   };

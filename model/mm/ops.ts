@@ -1,5 +1,6 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
-import type { FallocMode, OpOf } from "../../schema/ops.js";
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
+import type { OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR, SEGV_MAPERR } from "../../schema/outcome.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
@@ -9,6 +10,7 @@ import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { check, firstFailure, rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { LOFF_LIMIT, fallocMode, onlyKeepPunch, vfsFallocateChecks, type FallocMode } from "./falloc.js";
 import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
@@ -52,6 +54,12 @@ export const MM_RULES = {
   fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "offset negative as loff_t, or len <= 0: checked before the mode", "EINVAL"),
   fallocMode: rule("mm.fallocate-mode", "fs/open.c (vfs_fallocate)", "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
   fallocBig: rule("mm.fallocate-efbig", "fs/open.c (vfs_fallocate)", "offset + len beyond s_maxbytes (MAX_LFS_FILESIZE)", "EFBIG"),
+  fallocFileMode: rule(
+    "mm.fallocate-file-mode",
+    "mm/shmem.c (shmem_fallocate); fs/hugetlbfs/inode.c (hugetlbfs_fallocate): mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE); probe on 6.18.44",
+    "a mode vfs_fallocate lets through that shmem and hugetlbfs do not take: ZERO_RANGE, UNSHARE_RANGE, COLLAPSE_RANGE, INSERT_RANGE, WRITE_ZEROES",
+    "EOPNOTSUPP",
+  ),
   allocate: rule(
     "mm.fallocate-allocate",
     "mm/shmem.c (shmem_fallocate, shmem_get_folio_gfp: SGP_FALLOC); fs/hugetlbfs/inode.c (hugetlbfs_fallocate)",
@@ -350,20 +358,17 @@ export function madvise(s: State, op: OpOf<"madvise">, gmemPunch: GmemPunch): St
   return hole ? { state: next, outcome: { errno: "ENOMEM" }, fired: [...fired, MM_RULES.madviseHole.id] } : { state: next, outcome: { result: "ok" }, fired };
 }
 
-/** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
-const LOFF_LIMIT = 2 ** 63;
-
 /** fallocate(2) as file_fallocate and gmem_fallocate make it: any fd name, the op's own EBADF rule. */
 export interface FallocateArgs {
   readonly fd: string;
-  readonly mode: readonly FallocMode[];
+  readonly mode: FlagList<FallocModeName>;
   readonly offset: number;
   readonly len: number;
   readonly badFd: Rule;
 }
 
 /** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`, passed in by step(). */
-export type GmemFallocate = (s: State, inode: number, mode: readonly FallocMode[], offset: number, len: number) => StepResult;
+export type GmemFallocate = (s: State, inode: number, mode: FlagList<FallocModeName>, offset: number, len: number) => StepResult;
 
 /**
  * ksys_fallocate's fget, then by what the fd is: a memfd or a guest_memfd goes through vfs_fallocate to its own
@@ -374,13 +379,13 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
   if (ref === undefined) return refuse(s, a.badFd);
   switch (ref.kind) {
     case "file":
-      return fileFallocate(s, ref.id, a.mode, a.offset, a.len);
+      return fileFallocate(s, ref.id, fallocMode(a.mode), a.offset, a.len);
     case "gmem":
       return gmemFallocate(s, ref.id, a.mode, a.offset, a.len);
     case "vm":
     case "uffd": {
       const failure = firstFailure([
-        ...vfsFallocateChecks(a.mode, a.offset, a.len),
+        ...vfsFallocateChecks(fallocMode(a.mode), a.offset, a.len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
         check(FD_RULES.fallocReadonly, () => ref.kind === "uffd"),
         check(FD_RULES.fallocNotRegular, () => ref.kind === "vm"),
       ]);
@@ -389,20 +394,17 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
   }
 }
 
-/** vfs_fallocate's checks of the arguments and the mode, before it looks at the file. */
-const vfsFallocateChecks = (mode: readonly FallocMode[], offset: number, len: number) => [
-  check(MM_RULES.fallocArgs, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
-  check(MM_RULES.fallocMode, () => mode.includes("PUNCH_HOLE") && !mode.includes("KEEP_SIZE")),
-];
-
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
-function fileFallocate(s: State, id: number, mode: readonly FallocMode[], offset: number, len: number): StepResult {
+function fileFallocate(s: State, id: number, mode: FallocMode, offset: number, len: number): StepResult {
   const file = s.mm.files[id]!;
-  const punch = mode.includes("PUNCH_HOLE");
-  const keep = mode.includes("KEEP_SIZE");
-  const failure = firstFailure([...vfsFallocateChecks(mode, offset, len), check(MM_RULES.fallocBig, () => offset + len >= LOFF_LIMIT)]);
+  const failure = firstFailure([
+    ...vfsFallocateChecks(mode, offset, len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
+    check(MM_RULES.fallocBig, () => offset + len >= LOFF_LIMIT),
+    check(MM_RULES.fallocFileMode, () => !onlyKeepPunch(mode)),
+  ]);
   if (failure !== undefined) return refuse(s, failure);
-  if (punch) return result(punchHole(s, id, offset, len), { result: "ok" }, MM_RULES.punch);
+  const keep = mode.keep;
+  if (mode.punch) return result(punchHole(s, id, offset, len), { result: "ok" }, MM_RULES.punch);
   const folio = file.folioPages * PAGE_SIZE;
   // Every folio of the range is allocated, past i_size too (KEEP_SIZE): SGP_FALLOC has no i_size check.
   const a = Math.floor(offset / folio) * folio;

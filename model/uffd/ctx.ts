@@ -1,4 +1,5 @@
 // The userfaultfd context: userfaultfd(2) plus the UFFDIO_API handshake (uffd_open), and close (userfaultfd_release).
+import { decodeFlags, UFFD_FEATURE_BITS, UFFD_FLAG_BITS } from "../../schema/flags.js";
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
 import { unbindName } from "../fd.js";
 import { withEntry, withoutEntry } from "../immutable.js";
@@ -25,11 +26,12 @@ export const API_IOCTLS = ["REGISTER", "UNREGISTER", "API"] as const;
 /** userfaultfd(flags) then UFFDIO_API. The scenario process is privileged (docs/VOCABULARY.md), so neither EPERM applies. */
 export function uffdOpen(s: State, op: OpOf<"uffd_open">): StepResult {
   // UFFDIO_API adds WP_UNPOPULATED to a request with WP_ASYNC (userfaultfd_api).
-  const requested = op.features.includes("WP_ASYNC") ? [...op.features, "WP_UNPOPULATED"] : op.features;
+  const named = decodeFlags(op.features, UFFD_FEATURE_BITS).names;
+  const requested = named.includes("WP_ASYNC") ? [...named, "WP_UNPOPULATED"] : named;
   const ctx: UffdCtx = {
     name: op.uffd,
     features: UFFD_FEATURES.filter((f) => requested.includes(f)),
-    userModeOnly: op.flags?.includes("USER_MODE_ONLY") === true,
+    userModeOnly: decodeFlags(op.flags, UFFD_FLAG_BITS).names.includes("USER_MODE_ONLY"),
     released: false,
   };
   const id = s.uffd.ctxs.length;

@@ -12,6 +12,7 @@ import type { Mapping } from "../mm/types.js";
 import { get, spans } from "../ranges.js";
 import type { State } from "../state.js";
 import { noneReason } from "./fault.js";
+import { fillMode, writeprotectMode } from "./ioctl.js";
 import type { UffdThread } from "./types.js";
 import { hasMode, regAt, vmasIn } from "./vma.js";
 
@@ -107,7 +108,9 @@ function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; range
   if (op.op === "close") return good ? { ctx, ranges: [[0, Number.MAX_SAFE_INTEGER]] } : undefined;
   if (!("map" in op) || !("offset" in op) || !("len" in op)) return undefined;
   const start = mapBase(op.map) + op.offset;
-  const dontwake = "mode" in op && (op.mode as readonly string[] | undefined)?.includes("DONTWAKE") === true;
+  const fill = op.op === "uffdio_continue" || op.op === "uffdio_copy" || op.op === "uffdio_zeropage" || op.op === "uffdio_poison";
+  const mode = op.op === "uffdio_writeprotect" ? writeprotectMode(op) : fill ? fillMode(op) : undefined;
+  const dontwake = mode?.names.includes("DONTWAKE") === true;
   if (MFILL.has(op.op)) {
     const count = COUNT.map((f) => (outcome as Record<string, unknown>)[f]).find((v) => typeof v === "number") as number | undefined;
     const partial = "errno" in outcome && outcome.errno === "EAGAIN";
@@ -116,7 +119,7 @@ function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; range
   }
   if (!good) return undefined;
   if (op.op === "uffdio_wake") return { ctx, ranges: [[start, start + op.len]] };
-  if (op.op === "uffdio_writeprotect") return dontwake || op.mode?.includes("WP") === true ? undefined : { ctx, ranges: [[start, start + op.len]] };
+  if (op.op === "uffdio_writeprotect") return dontwake || mode?.names.includes("WP") === true ? undefined : { ctx, ranges: [[start, start + op.len]] };
   if (op.op !== "uffd_unregister") return undefined;
   const m = pre.mm.maps.get(op.map);
   if (m === undefined) return undefined;

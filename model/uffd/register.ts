@@ -1,5 +1,6 @@
 // UFFDIO_REGISTER / UFFDIO_UNREGISTER over the VMAs of one mapping window, in the kernel's check order, and the
 // registration teardown of close.
+import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
@@ -21,6 +22,12 @@ const CAN = "include/linux/userfaultfd_k.h (vma_can_userfault)";
 export const REGISTER_RULES = {
   badFd: rule("uffd.register-ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
   mode: rule("uffd.register-mode", `${FS} (userfaultfd_register)`, "mode is 0", "EINVAL"),
+  modeUnknown: rule(
+    "uffd.register-mode-unknown",
+    `${FS} (userfaultfd_register: uffdio_register.mode & ~UFFD_API_REGISTER_MODES, before validate_range); probe on 6.18.44`,
+    "a mode bit other than MISSING, WP and MINOR",
+    "EINVAL",
+  ),
   range: rule("uffd.range", `${FS} (validate_range, validate_unaligned_range)`, "start or len not page aligned, len 0, or the range leaves TASK_SIZE", "EINVAL"),
   noVma: rule("uffd.register-no-vma", `${FS} (userfaultfd_register: no VMA in range)`, "no VMA intersects the range (holes between VMAs are skipped)", "EINVAL"),
   hugeStart: rule("uffd.register-huge-start", `${FS} (userfaultfd_register: vma_kernel_pagesize)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
@@ -108,10 +115,12 @@ const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
   const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.badFd);
   if (!fd.ok) return refuse(s, fd.rule);
-  if (op.mode.length === 0) return refuse(s, REGISTER_RULES.mode);
+  const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
+  if (noFlags(mode)) return refuse(s, REGISTER_RULES.mode);
+  if (mode.unknown.length > 0) return refuse(s, REGISTER_RULES.modeUnknown);
   const t = target(s, fd.id, op, REGISTER_RULES.noVma);
   if ("refused" in t) return refuse(s, t.refused);
-  const modes = sortModes(op.mode);
+  const modes = sortModes(mode.names);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
