@@ -138,6 +138,8 @@ export class Kernel implements System {
       .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
       .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
       .with({ op: "uffd_open" }, async (o) => this.uffd.open(o))
+      .with({ op: "uffd_create" }, async (o) => this.uffd.create(o))
+      .with({ op: "uffdio_api" }, async (o) => this.uffd.api(o))
       .with({ op: "uffd_register" }, (o) => this.uffd.register(o, h))
       .with({ op: "uffd_unregister" }, (o) => this.uffd.unregister(o, h))
       .with({ op: "wake_check" }, async (o) => this.uffd.wakeCheck(o))

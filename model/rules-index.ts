@@ -13,9 +13,11 @@ import { MMU_RULES } from "./kvm/mmu.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { VM_RULES } from "./kvm/vm.js";
 import { FAULT_RULES } from "./mm/fault.js";
+import { FALLOC_MODE_RULES } from "./mm/falloc.js";
 import { MM_RULES } from "./mm/ops.js";
 import type { Rule } from "./rules.js";
 import { STEP_RULES } from "./step.js";
+import { API_RULES } from "./uffd/api.js";
 import { CTX_RULES } from "./uffd/ctx.js";
 import { UFFD_EVENT_RULES } from "./uffd/events.js";
 import { UFFD_FAULT_RULES } from "./uffd/fault.js";
@@ -40,7 +42,9 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FOLIO_RULES,
   PIN_RULES,
   MM_RULES,
+  FALLOC_MODE_RULES,
   FAULT_RULES,
+  API_RULES,
   CTX_RULES,
   REGISTER_RULES,
   UFFD_FAULT_RULES,

@@ -14,7 +14,7 @@ import { fdOf } from "./fd.js";
 import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite } from "./mm/ops.js";
 import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
-import { closeUffd, uffdOpen } from "./uffd/ctx.js";
+import { closeUffd, uffdCreate, uffdioApi, uffdOpen } from "./uffd/ctx.js";
 import { mfill, wake, writeprotect } from "./uffd/ioctl.js";
 import { uffdRegister, uffdUnregister } from "./uffd/register.js";
 import { runThread, wakeCheck, type ThreadRunner } from "./uffd/thread.js";
@@ -69,6 +69,8 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "pin" }, (o) => pin(s, o))
     .with({ op: "unpin" }, (o) => unpin(s, o))
     .with({ op: "uffd_open" }, (o) => uffdOpen(s, o))
+    .with({ op: "uffd_create" }, (o) => uffdCreate(s, o))
+    .with({ op: "uffdio_api" }, (o) => uffdioApi(s, o))
     .with({ op: "uffd_register" }, (o) => uffdRegister(s, o))
     .with({ op: "uffd_unregister" }, (o) => uffdUnregister(s, o, runAccess))
     .with({ op: "wake_check" }, (o) => wakeCheck(s, o))

@@ -98,6 +98,8 @@ export const OP_CODECS = {
   munmap: strict("munmap", { op: t.literal("munmap"), map: MapId }, { offset: U64, len: U64 }),
   madvise: strict("madvise", { op: t.literal("madvise"), ...range, advice: Advice }, {}),
   uffd_open: strict("uffd_open", { op: t.literal("uffd_open"), uffd: Id, features: UffdFeatures }, { flags: UffdFlags }),
+  uffd_create: strict("uffd_create", { op: t.literal("uffd_create"), uffd: Id }, { flags: UffdFlags, dev: t.boolean }),
+  uffdio_api: strict("uffdio_api", { op: t.literal("uffdio_api"), uffd: Id, features: UffdFeatures }, { api: U64 }),
   uffd_register: strict("uffd_register", { op: t.literal("uffd_register"), uffd: Id, ...range, mode: RegisterModes }, {}),
   uffd_unregister: strict("uffd_unregister", { op: t.literal("uffd_unregister"), uffd: Id, ...range }, {}),
   access: strict("access", { op: t.literal("access"), map: MapId, offset: U64, kind: Kind }, { byte: Byte, id: Id }),

@@ -16,6 +16,9 @@ const writeBack = {
   copy: t.union([t.number, t.null]),
   zeropage: t.union([t.number, t.null]),
   updated: t.union([t.number, t.null]),
+  move: t.union([t.number, t.null]),
+  /** uffdio_api.api as UFFDIO_API left it (0xAA, or 0 on a refusal). */
+  api: t.number,
   features: t.array(t.string),
   ioctls: t.array(t.string),
   error_offset: U64,

@@ -507,8 +507,15 @@ static void drain_uffds(int wait_ms) {
     if (wait_ms > 0) usleep(wait_ms * 1000);
     return;
   }
-  if (poll(pfd, n, wait_ms) <= 0) return;
+  /* A userfaultfd opened without O_NONBLOCK polls EPOLLERR (userfaultfd_poll): it is non-blocking only while read
+     here, so what a scenario asked for is what every other call sees. */
+  int fl[MAX_OBJS];
   for (int k = 0; k < n; k++) {
+    fl[k] = fcntl(pfd[k].fd, F_GETFL);
+    if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k] | O_NONBLOCK);
+  }
+  int ready = poll(pfd, n, wait_ms);
+  for (int k = 0; k < n && ready > 0; k++) {
     if (!(pfd[k].revents & POLLIN)) continue;
     struct fl_uffd_msg msg;
     while (read(pfd[k].fd, &msg, sizeof msg) == sizeof msg) {
@@ -532,6 +539,8 @@ static void drain_uffds(int wait_ms) {
       }
     }
   }
+  for (int k = 0; k < n; k++)
+    if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k]);
 }
 
 static void out_blocked(struct job *j) {
@@ -1200,8 +1209,51 @@ static void op_uffd_open(J *op) {
   int e = errno;
   uffds[nuffds] = (struct fdobj){fd, 0};
   bind(K_UFFD, str(op, "uffd"), nuffds++);
-  if (r < 0) { fail(e); return; }
+  if (r < 0) { out("{"); out_errno(e); out(",\"features\":[],\"ioctls\":[]}"); return; }
   out("{\"result\":\"ok\",\"features\":");
+  out_features(api.features);
+  out(",\"ioctls\":");
+  out_ioctls(api.ioctls);
+  out("}");
+}
+
+/* What an output field holds until the kernel writes it. */
+#define UNWRITTEN ((s64)0x7eadbeef12345678ll)
+#define UNWRITTEN_U64 0x7eadbeef12345678ull
+
+/* userfaultfd(2), or /dev/userfaultfd's USERFAULTFD_IOC_NEW: exactly the flags asked for, no handshake. */
+static void op_uffd_create(J *op) {
+  int flags = (int)(u32)FLAGS(op, "flags", UFFD_FLAGS);
+  J *dev = get(op, "dev");
+  int fd;
+  if (dev && dev->t == J_BOOL && dev->b) {
+    int d = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    if (d < 0) { helper_error("/dev/userfaultfd: %s", strerror(errno)); return; }
+    fd = ioctl(d, FL_USERFAULTFD_IOC_NEW, flags);
+    int e = errno;
+    close(d);
+    errno = e;
+  } else {
+    fd = (int)syscall(SYS_userfaultfd, flags);
+  }
+  if (fd < 0) { fail(errno); return; }
+  uffds[nuffds] = (struct fdobj){fd, 0};
+  bind(K_UFFD, str(op, "uffd"), nuffds++);
+  ok();
+}
+
+/* UFFDIO_API on any fd. ioctls is an output: a sentinel in it tells a struct the kernel wrote back from one it never
+   touched (fget, or the ioctl of another kind of file). */
+static void op_uffdio_api(J *op) {
+  /* THREAD_ID only fills the message's ptid (how the helper tells threads apart); nothing else reads it */
+  struct fl_uffdio_api api = {num_or(op, "api", FL_UFFD_API), feature_word(op) | FL_UFFD_FEATURE_THREAD_ID, UNWRITTEN_U64};
+  int r = ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_API, &api);
+  int e = errno;
+  if (r < 0 && api.ioctls == UNWRITTEN_U64) { fail(e); return; }
+  out("{");
+  if (r < 0) out_errno(e);
+  else out("\"result\":\"ok\"");
+  out(",\"api\":%llu,\"features\":", (unsigned long long)api.api);
   out_features(api.features);
   out(",\"ioctls\":");
   out_ioctls(api.ioctls);
@@ -1226,7 +1278,6 @@ static void op_uffd_unregister(J *op) {
   ok_or_errno(ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
 }
 
-#define UNWRITTEN ((s64)0x7eadbeef12345678ll)
 static void out_count(const char *field, int r, int e, s64 v) {
   out("{");
   if (r < 0) {
@@ -1523,6 +1574,8 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "read_alias")) op_alias(op, 0);
   else if (!strcmp(name, "wake_check")) op_wake_check(op);
   else if (!strcmp(name, "uffd_open")) op_uffd_open(op);
+  else if (!strcmp(name, "uffd_create")) op_uffd_create(op);
+  else if (!strcmp(name, "uffdio_api")) op_uffdio_api(op);
   else if (!strcmp(name, "uffd_register")) op_uffd_register(op);
   else if (!strcmp(name, "uffd_unregister")) op_uffd_unregister(op);
   else if (!strncmp(name, "uffdio_", 7)) op_uffdio(op, name);

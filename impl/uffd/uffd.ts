@@ -3,7 +3,7 @@
 // (the thread returns VM_FAULT_RETRY and runs its access again); the retry has its own yield points.
 import { PAGE_SIZE } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
-import { decodeFlags, FILL_MODE_BITS, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
+import { decodeFlags, FILL_MODE_BITS, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, word32, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -31,6 +31,8 @@ export type ThreadRun = (op: ThreadOp, h: Hooks) => Promise<Outcome>;
 type MfillOp = OpOf<"uffdio_continue"> | OpOf<"uffdio_copy"> | OpOf<"uffdio_zeropage"> | OpOf<"uffdio_poison">;
 const KIND: Readonly<Record<MfillOp["op"], MfillKind>> = { uffdio_continue: "continue", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "poison" };
 const FIELD = { uffdio_continue: "mapped", uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_poison: "updated" } as const;
+/** UFFD_API_IOCTLS, in bit order. */
+const API_IOCTLS = ["REGISTER", "UNREGISTER", "API"] as const;
 const ERRNO: Readonly<Partial<Record<Errno, number>>> = { ENOENT: 2, EIO: 5, EAGAIN: 11, ENOMEM: 12, EFAULT: 14, EEXIST: 17, EINVAL: 22 };
 
 export interface UffdEnv extends RegisterCtx {
@@ -51,20 +53,60 @@ export class Uffd {
     private readonly run: ThreadRun,
   ) {}
 
-  /** The ctx an ioctl's fd refers to, or the errno of fget or of the file it is instead. */
+  /**
+   * userfaultfd_ioctl for any command but UFFDIO_API: the ctx the fd refers to, or the errno of fget, of the file it
+   * is instead, or EINVAL while no handshake has succeeded.
+   */
   private ctx(name: string): UserfaultfdCtx | { errno: Errno } {
     const r = ioctlFd(this.env.fds, name, "uffd", this.env.config.arch);
-    return "errno" in r ? r : this.ctxs[r.id]!;
+    if ("errno" in r) return r;
+    const ctx = this.ctxs[r.id]!;
+    return ctx.initialized ? ctx : { errno: "EINVAL" };
   }
 
-  /** userfaultfd(2) then UFFDIO_API (WP_ASYNC implies WP_UNPOPULATED). */
+  /** new_userfaultfd: flags beyond O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY are EINVAL; else a ctx before its handshake. */
+  private newUserfaultfd(name: string, flags: OpOf<"uffd_create">["flags"]): UserfaultfdCtx | undefined {
+    const word = word32(flags, UFFD_FLAG_BITS);
+    const known = (2 ** UFFD_FLAG_BITS.USER_MODE_ONLY) | (2 ** UFFD_FLAG_BITS.NONBLOCK) | (2 ** UFFD_FLAG_BITS.CLOEXEC);
+    if ((word & ~known) !== 0) return undefined;
+    const ctx = new UserfaultfdCtx(this.clock, this.ctxs.length, name, [], (word & (2 ** UFFD_FLAG_BITS.USER_MODE_ONLY)) !== 0, false);
+    this.env.fds.install(name, "uffd", this.ctxs.length);
+    this.ctxs.push(ctx);
+    return ctx;
+  }
+
+  /**
+   * userfaultfd_api: the api number, then the features (WP_ASYNC implies WP_UNPOPULATED; every one is offered
+   * here, so only unknown bits fail), then the cmpxchg that makes it once per ctx. Whether it succeeded.
+   */
+  private userfaultfdApi(ctx: UserfaultfdCtx, api: number, list: OpOf<"uffdio_api">["features"]): boolean {
+    if (api !== 0xaa) return false;
+    const requested = decodeFlags(list, UFFD_FEATURE_BITS);
+    if (requested.unknown.length > 0 || ctx.initialized) return false;
+    const named = requested.names.includes("WP_ASYNC") ? [...requested.names, "WP_UNPOPULATED" as const] : requested.names;
+    ctx.features = UFFD_FEATURES.filter((f) => named.includes(f));
+    ctx.initialized = true;
+    return true;
+  }
+
+  create(op: OpOf<"uffd_create">): Outcome {
+    return this.newUserfaultfd(op.uffd, op.flags) === undefined ? { errno: "EINVAL" } : { result: "ok" };
+  }
+
+  /** UFFDIO_API on whatever the name is: a refusal past fget writes the struct back zeroed. */
+  api(op: OpOf<"uffdio_api">): Outcome {
+    const r = ioctlFd(this.env.fds, op.uffd, "uffd", this.env.config.arch);
+    if ("errno" in r) return r;
+    if (!this.userfaultfdApi(this.ctxs[r.id]!, op.api ?? 0xaa, op.features)) return { errno: "EINVAL", api: 0, features: [], ioctls: [] };
+    return { result: "ok", api: 0xaa, features: [...UFFD_FEATURES], ioctls: [...API_IOCTLS] };
+  }
+
+  /** userfaultfd(2) then UFFDIO_API. */
   open(op: OpOf<"uffd_open">): Outcome {
-    const named = decodeFlags(op.features, UFFD_FEATURE_BITS).names;
-    const requested = named.includes("WP_ASYNC") ? [...named, "WP_UNPOPULATED" as const] : named;
-    const features = UFFD_FEATURES.filter((f) => requested.includes(f));
-    this.env.fds.install(op.uffd, "uffd", this.ctxs.length);
-    this.ctxs.push(new UserfaultfdCtx(this.clock, this.ctxs.length, op.uffd, features, decodeFlags(op.flags, UFFD_FLAG_BITS).names.includes("USER_MODE_ONLY")));
-    return { result: "ok", features: [...UFFD_FEATURES], ioctls: ["REGISTER", "UNREGISTER", "API"] };
+    const ctx = this.newUserfaultfd(op.uffd, op.flags);
+    if (ctx === undefined) return { errno: "EINVAL" };
+    if (!this.userfaultfdApi(ctx, 0xaa, op.features)) return { errno: "EINVAL", features: [], ioctls: [] };
+    return { result: "ok", features: [...UFFD_FEATURES], ioctls: [...API_IOCTLS] };
   }
 
   /** userfaultfd_release of ctx `id`, whose fd was just closed: unregister everything, then wake all its sleepers. */

@@ -5,7 +5,6 @@ import type { OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
 import { PAGE_SIZE } from "../consts.js";
-import { ioctlTarget } from "../fd.js";
 import { gmemIsPrivate } from "../gmem/attributes.js";
 import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
 import { ensureCached, withFile, withMap } from "../mm/fault.js";
@@ -15,6 +14,7 @@ import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { uffdTarget } from "./api.js";
 import { badRange, REGISTER_RULES } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
@@ -243,7 +243,7 @@ const countOutcome = (op: MfillOp, errno: Errno | undefined, count: number | nul
 export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const kind = KIND[op.op];
   const unwritten = (r: Rule): StepResult => result(s, countOutcome(op, r.errno, null), r);
-  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
   if (!fd.ok) return unwritten(fd.rule);
   const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return unwritten(REGISTER_RULES.range);
@@ -264,7 +264,7 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
 }
 
 export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: ThreadRunner): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
@@ -292,7 +292,7 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
 }
 
 export function wake(s: State, op: OpOf<"uffdio_wake">, run: ThreadRunner): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);

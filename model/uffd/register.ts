@@ -3,13 +3,13 @@
 import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
-import { ioctlTarget } from "../fd.js";
 import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { uffdTarget } from "./api.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
 import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
@@ -113,7 +113,7 @@ function target(s: State, ctx: number, op: { map: string; offset: number; len: n
 const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
 
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.badFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
   if (noFlags(mode)) return refuse(s, REGISTER_RULES.mode);
@@ -150,7 +150,7 @@ function dropRange(s: State, mapId: string, a: number, b: number, reg: UffdReg):
 }
 
 export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: ThreadRunner): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.unBadFd);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.unBadFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const t = target(s, fd.id, op, REGISTER_RULES.unNoVma);
   if ("refused" in t) return refuse(s, t.refused);
