@@ -121,6 +121,7 @@ export class Kernel implements System {
       )
       .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
+      .with({ op: "reopen" }, async (o) => this.mm.reopen(o))
       .with({ op: "mmap" }, async (o) =>
         this.mm.mmap({ map: o.map, fd: o.file === "anon" ? undefined : o.file, offset: o.offset, length: o.length, shared: o.shared ?? o.file !== "anon", prot: o.prot ?? "rw" }),
       )

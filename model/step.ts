@@ -11,7 +11,7 @@ import { setMemoryRegion } from "./kvm/memslot.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
 import { fdOf } from "./fd.js";
-import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite } from "./mm/ops.js";
+import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite, reopen } from "./mm/ops.js";
 import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
 import { closeUffd, uffdCreate, uffdioApi, uffdOpen } from "./uffd/ctx.js";
@@ -54,6 +54,7 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "set_memory_attributes" }, (o) => setMemoryAttributes(s, o))
     .with({ op: "vcpu_access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "memfd" }, (o) => memfd(s, o))
+    .with({ op: "reopen" }, (o) => reopen(s, o))
     .with({ op: "mmap" }, (o) => mmap(s, mmapArgs(o), gmemMmap))
     .with({ op: "munmap" }, (o) => releaseUnmapped(s, munmap(s, o), o.map))
     .with({ op: "access" }, (o) => runThread(s, o, runAccess))

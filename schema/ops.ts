@@ -88,6 +88,7 @@ export const OP_CODECS = {
   // files, mappings and userfaultfd
   memfd: strict("memfd", { op: t.literal("memfd"), file: Id, size: U64 }, { hugetlb: t.union([t.boolean, literals("2M", "1G")]) }),
   file_fallocate: strict("file_fallocate", { op: t.literal("file_fallocate"), file: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
+  reopen: strict("reopen", { op: t.literal("reopen"), file: Id, from: Id, mode: literals("r", "w", "rw") }, {}),
   pwrite: strict("pwrite", { op: t.literal("pwrite"), file: Id, offset: U64, byte: Byte, len: U64 }, {}),
   pread: strict("pread", { op: t.literal("pread"), file: Id, offset: U64 }, { len: U64 }),
   mmap: strict(

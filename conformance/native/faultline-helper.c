@@ -255,6 +255,7 @@ static const char *errno_name(int e) {
     case ENOTTY: return "ENOTTY";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EHWPOISON: return "EHWPOISON";
+    case ENXIO: return "ENXIO";
     case ENOSYS: return "ENOSYS";
     case EMFILE: return "EMFILE";
     default: return NULL;
@@ -959,6 +960,19 @@ static void op_memfd(J *op) {
   ok();
 }
 
+/* The fd write_alias / read_alias map through: the file opened again O_RDWR (the mapping's own fd may be read-only),
+   or a dup where that cannot be done (a guest_memfd has no open). */
+static int alias_fd_of(int fd, int kind) {
+  if (fd < 0) return -1;
+  if (kind == 1) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int r = open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) return r;
+  }
+  return dup(fd);
+}
+
 static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
   int m = map_index(str(op, "map"));
   u64 len = num_or(op, "length", 0), off = num_or(op, "offset", 0);
@@ -974,7 +988,7 @@ static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
     return;
   }
   if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
-  maps[m] = (struct map){.live = 1, .nspans = 1, .len = rounded, .kind = kind, .alias_fd = fd >= 0 ? dup(fd) : -1, .off = off, .hpage = hpage};
+  maps[m] = (struct map){.live = 1, .nspans = 1, .len = rounded, .kind = kind, .alias_fd = alias_fd_of(fd, kind), .off = off, .hpage = hpage};
   maps[m].span_start[0] = 0;
   maps[m].span_end[0] = rounded;
   ok();
@@ -1009,6 +1023,21 @@ static void op_mmap(J *op) {
 static void op_gmem_mmap(J *op) {
   J *sh = get(op, "shared");
   mmap_named(op, str(op, "gmem"), sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+}
+
+/* open("/proc/self/fd/N", mode) of whatever the name is: a memfd opens again (hugetlbfs keeps its page size), an
+   anon inode refuses (ENXIO), a name that is not open is no entry there (fd -1: ENOENT). */
+static void op_reopen(J *op) {
+  struct name *b = binding(NS_FD, str(op, "from"));
+  const char *m = str(op, "mode");
+  int flags = !strcmp(m, "r") ? O_RDONLY : !strcmp(m, "w") ? O_WRONLY : O_RDWR;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", b ? obj_fd(b->kind, b->idx) : -1);
+  int fd = open(path, flags | O_CLOEXEC);
+  if (fd < 0) { fail(errno); return; }
+  files[nfiles] = (struct fdobj){fd, b && b->kind == K_FILE ? files[b->idx].hpage : 0};
+  bind(K_FILE, str(op, "file"), nfiles++);
+  ok();
 }
 
 static void op_munmap(J *op) {
@@ -1561,6 +1590,7 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "set_memory_attributes")) op_set_memory_attributes(op);
   else if (!strcmp(name, "vcpu_access")) op_vcpu_access(op);
   else if (!strcmp(name, "memfd")) op_memfd(op);
+  else if (!strcmp(name, "reopen")) op_reopen(op);
   else if (!strcmp(name, "mmap")) op_mmap(op);
   else if (!strcmp(name, "gmem_mmap")) op_gmem_mmap(op);
   else if (!strcmp(name, "munmap")) op_munmap(op);

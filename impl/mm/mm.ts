@@ -109,10 +109,19 @@ export class Mm {
   }
 
   /** The memfd a pread/pwrite names: EBADF when no fd has the name, ESPIPE for a pseudo file (no FMODE_PREAD). */
-  private preadFile(name: string): { id: number; file: MemFile } | { errno: Errno } {
+  private preadFile(name: string): { id: number; file: MemFile; mode: "r" | "w" | "rw" } | { errno: Errno } {
     const e = this.fds.get(name);
     if (e === undefined) return { errno: "EBADF" };
-    return e.kind === "file" ? { id: e.id, file: this.files[e.id]! } : { errno: "ESPIPE" };
+    return e.kind === "file" ? { id: e.id, file: this.files[e.id]!, mode: e.mode ?? "rw" } : { errno: "ESPIPE" };
+  }
+
+  /** open("/proc/self/fd/N"): a memfd opens again with the mode asked for; an anon inode has no open (no_open). */
+  reopen(op: OpOf<"reopen">): Outcome {
+    const e = this.fds.get(op.from);
+    if (e === undefined) return { errno: "ENOENT" };
+    if (e.kind !== "file") return { errno: "ENXIO" };
+    this.fds.install(op.file, "file", e.id, op.mode === "rw" ? undefined : op.mode);
+    return { result: "ok" };
   }
 
   memfd(op: OpOf<"memfd">): Outcome {
@@ -137,8 +146,10 @@ export class Mm {
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
     if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
-    // A userfaultfd is O_RDONLY; neither it nor a VM fd has an mmap hook.
-    if (e?.kind === "uffd" && op.shared && op.prot === "rw") return { errno: "EACCES" };
+    // A userfaultfd is O_RDONLY, a memfd as it was opened; neither a userfaultfd nor a VM fd has an mmap hook.
+    const mode = e?.kind === "uffd" ? "r" : e?.kind === "file" ? (e.mode ?? "rw") : "rw";
+    if (mode === "r" && op.shared && op.prot === "rw") return { errno: "EACCES" };
+    if (mode === "w") return { errno: "EACCES" };
     if (e?.kind === "uffd" || e?.kind === "vm") return { errno: "ENODEV" };
     if (op.offset % (fp * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
     if (e?.kind === "gmem") {
@@ -154,7 +165,7 @@ export class Mm {
       backing = { kind: "memfd", file: this.files.length, offset: 0 };
       this.files.push(new MemFile("shmem", pages * PAGE_SIZE, 1, true));
     }
-    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot, fp));
+    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot, fp, shared && mode === "r"));
     return { result: "ok" };
   }
 
@@ -449,6 +460,7 @@ export class Mm {
   pwrite(op: OpOf<"pwrite">): Outcome {
     const f = this.preadFile(op.file);
     if ("errno" in f) return f;
+    if (f.mode === "r") return { errno: "EBADF" };
     if (f.file.kind === "hugetlb") return { errno: "EINVAL" };
     if (op.len > 0) f.file.size = Math.max(f.file.size, op.offset + op.len);
     this.writeFile(f.file, op.offset, op.len, op.byte);
@@ -458,6 +470,7 @@ export class Mm {
   pread(op: OpOf<"pread">): Outcome {
     const f = this.preadFile(op.file);
     if ("errno" in f) return f;
+    if (f.mode === "w") return { errno: "EBADF" };
     if (op.offset >= f.file.size || op.len === 0) return { result: "ok", value: null };
     const at = f.file.lookup(Math.floor(op.offset / PAGE_SIZE));
     const page = at === undefined ? undefined : peekPage(at.folio, at.sub);
@@ -509,7 +522,7 @@ export class Mm {
   private madviseRefusal(map: Mapping, advice: OpOf<"madvise">["advice"], start: number): Outcome | undefined {
     if (advice === "DONTNEED") return start % map.folioPages !== 0 ? { errno: "EINVAL" } : undefined;
     if (map.backing.kind === "anon") return { errno: "EINVAL" };
-    return map.shared ? undefined : { errno: "EACCES" };
+    return map.shared && !map.fdReadOnly ? undefined : { errno: "EACCES" };
   }
 
   /** madvise_walk_vmas: VMA by VMA; the first refusal ends the walk, a hole makes a good walk ENOMEM. */
@@ -556,7 +569,7 @@ export class Mm {
     const mode = modeWord(op.mode);
     const vfs = vfsFallocateArgs(mode, op.offset, op.len);
     if (vfs !== undefined) return { errno: vfs };
-    if (e.kind === "uffd") return { errno: "EBADF" };
+    if (e.kind === "uffd" || e.mode === "r") return { errno: "EBADF" };
     if (e.kind === "vm") return { errno: "ENODEV" };
     const f = { id: e.id, file: this.files[e.id]! };
     if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };

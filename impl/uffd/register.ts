@@ -82,6 +82,8 @@ export async function userfaultfdRegister(rc: RegisterCtx, ctx: UserfaultfdCtx, 
     if (unit > 1 && start % unit !== 0) return EINVAL;
     for (const v of vmas) {
       if (!canUserfault(rc, map, modes, ctx.has("WP_ASYNC"))) return EINVAL;
+      // UFFDIO_COPY fills holes even without PROT_WRITE: a MAP_SHARED VMA must have VM_MAYWRITE.
+      if (map.fdReadOnly) return { errno: "EPERM" };
       if (unit > 1 && end > v.start && end <= v.end && end % unit !== 0) return EINVAL;
       if (v.reg !== undefined && v.reg.ctx !== ctx) return { errno: "EBUSY" };
     }

@@ -4,7 +4,7 @@ import type { OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR, SEGV_MAPERR } from "../../schema/outcome.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
-import { FD_RULES, fdOf, unbindName } from "../fd.js";
+import { FD_RULES, fdOf, unbindName, withoutFileName } from "../fd.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
@@ -17,7 +17,7 @@ import { readAt, writeAt } from "./pages.js";
 import { UFFD_EVENT_RULES, raisesEvent } from "../uffd/events.js";
 import { blockedOutcome } from "../uffd/thread.js";
 import { hasMode, markersOf, regAt, regsOf, withMarkers, withRegs } from "../uffd/vma.js";
-import type { Backing, Mapping, Marker, MemFile, Prot } from "./types.js";
+import type { Backing, FdMode, Mapping, Marker, MemFile, MmState, Prot } from "./types.js";
 
 export const MM_RULES = {
   badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
@@ -66,6 +66,26 @@ export const MM_RULES = {
     "fallocate allocates every folio of the range, past i_size too, and extends i_size without KEEP_SIZE; new shmem folios stay !uptodate until first used",
   ),
   closeFile: rule("mm.close", "fs/file.c (close_fd)", "closing drops the fd; the inode lives while mappings use it"),
+  reopen: rule(
+    "mm.reopen",
+    "fs/proc/fd.c (proc_fd_link); fs/namei.c (path_openat, do_open): a memfd reopened through /proc/self/fd",
+    "a new fd of the same memfd inode, open for reading, writing or both: its mode decides what read, write, mmap and fallocate may do",
+  ),
+  reopenNone: rule("mm.reopen-enoent", "fs/proc/fd.c (proc_lookupfd_common: no such fd)", "/proc/self/fd/N names no open fd", "ENOENT"),
+  reopenAnon: rule(
+    "mm.reopen-enxio",
+    "fs/inode.c (no_open: an anon inode's i_fop); fs/libfs.c (alloc_anon_inode); probe on 6.18.44 (a VM fd and a userfaultfd)",
+    "a VM fd, a guest_memfd or a userfaultfd cannot be opened again: their anon inodes have no open",
+    "ENXIO",
+  ),
+  writeNotWritable: rule("mm.pwrite-ebadf", "fs/read_write.c (vfs_write: !(f_mode & FMODE_WRITE), after FMODE_PWRITE)", "pwrite through an fd opened O_RDONLY", "EBADF"),
+  readNotReadable: rule("mm.pread-ebadf", "fs/read_write.c (vfs_read: !(f_mode & FMODE_READ), after FMODE_PREAD)", "pread through an fd opened O_WRONLY", "EBADF"),
+  mmapNotReadable: rule(
+    "mm.mmap-not-readable",
+    "mm/mmap.c (do_mmap: MAP_PRIVATE and, falling through, MAP_SHARED need FMODE_READ)",
+    "mmap of an fd opened O_WRONLY, whatever the protection",
+    "EACCES",
+  ),
 };
 
 type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
@@ -110,6 +130,8 @@ export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
   const ref = a.fd === undefined ? undefined : fdOf(s, a.fd);
   if (!anon && ref === undefined) return refuse(s, a.badFd);
   const f = ref?.kind === "file" ? { id: ref.id, file: s.mm.files[ref.id]! } : undefined;
+  // A userfaultfd is O_RDONLY; a memfd is what it was opened (reopen); a VM fd and a guest_memfd are O_RDWR.
+  const mode = ref?.kind === "uffd" ? "r" : f !== undefined && a.fd !== undefined ? fdMode(s, a.fd) : "rw";
   const folioPages = f?.file.folioPages ?? 1;
   const pages = Math.ceil(pagesOf(a.length) / folioPages) * folioPages;
   const old = s.mm.maps.get(a.map);
@@ -117,7 +139,8 @@ export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
     check(MM_RULES.mmapLen, () => a.length === 0),
     check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
-    check(FD_RULES.mmapReadonly, () => ref?.kind === "uffd" && a.shared && a.prot === "rw"),
+    check(FD_RULES.mmapReadonly, () => mode === "r" && a.shared && a.prot === "rw"),
+    check(MM_RULES.mmapNotReadable, () => mode === "w"),
     check(FD_RULES.mmapNoHook, () => ref?.kind === "vm" || ref?.kind === "uffd"),
     check(MM_RULES.mmapHugeOffset, () => a.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
@@ -140,6 +163,8 @@ export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
     anonData: new Map(),
+    // do_mmap: MAP_SHARED of an fd without FMODE_WRITE loses VM_MAYWRITE and VM_SHARED.
+    ...(shared && mode === "r" ? { fdReadOnly: true as const } : {}),
   };
   return result(withMap(next, map), { result: "ok" }, ...(zero === undefined ? [] : [MM_RULES.sharedAnon]), MM_RULES.mmap);
 }
@@ -232,17 +257,21 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
 }
 
+/** How the fd a memfd name refers to was opened: "rw" unless reopened O_RDONLY or O_WRONLY. */
+export const fdMode = (s: State, name: string): FdMode | "rw" => s.mm.modes?.get(name) ?? "rw";
+
 /** The memfd a pread/pwrite names, or its refusal: fget's EBADF, or ESPIPE from a pseudo file without FMODE_PREAD. */
-function preadTarget(s: State, name: string): { ok: true; id: number; file: MemFile } | { ok: false; rule: Rule } {
+function preadTarget(s: State, name: string): { ok: true; id: number; file: MemFile; mode: FdMode | "rw" } | { ok: false; rule: Rule } {
   const ref = fdOf(s, name);
   if (ref === undefined) return { ok: false, rule: MM_RULES.badFd };
   if (ref.kind !== "file") return { ok: false, rule: FD_RULES.noPread };
-  return { ok: true, id: ref.id, file: s.mm.files[ref.id]! };
+  return { ok: true, id: ref.id, file: s.mm.files[ref.id]!, mode: fdMode(s, name) };
 }
 
 export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
   const f = preadTarget(s, op.file);
   if (!f.ok) return refuse(s, f.rule);
+  if (f.mode === "r") return refuse(s, MM_RULES.writeNotWritable);
   if (f.file.kind === "hugetlb") return refuse(s, MM_RULES.hugetlbWrite);
   let file: MemFile = { ...f.file, size: Math.max(f.file.size, op.len === 0 ? 0 : op.offset + op.len) };
   for (const p of pagePieces(op.offset, op.len)) {
@@ -255,6 +284,7 @@ export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
 export function pread(s: State, op: OpOf<"pread">): StepResult {
   const f = preadTarget(s, op.file);
   if (!f.ok) return refuse(s, f.rule);
+  if (f.mode === "w") return refuse(s, MM_RULES.readNotReadable);
   if (op.offset >= f.file.size || op.len === 0) return result(s, { result: "ok", value: null }, MM_RULES.pread);
   const index = Math.floor(op.offset / PAGE_SIZE);
   return result(s, { result: "ok", value: readByte(f.file.data.get(index), op.offset % PAGE_SIZE) }, MM_RULES.pread);
@@ -313,7 +343,7 @@ export type GmemPunch = (s: State, inode: number, offset: number, len: number) =
 function vmaRefusal(map: Mapping, folioPages: number, advice: OpOf<"madvise">["advice"], start: number): Rule | undefined {
   if (advice === "DONTNEED") return start % folioPages !== 0 ? MM_RULES.madviseHugeStart : undefined;
   if (map.backing.kind === "anon") return MM_RULES.madviseRemoveAnon;
-  return map.shared ? undefined : MM_RULES.madviseRemoveShared;
+  return map.shared && map.fdReadOnly !== true ? undefined : MM_RULES.madviseRemoveShared;
 }
 
 /** One VMA's advice: DONTNEED zaps (whole huge pages only), REMOVE punches the file through its fallocate. */
@@ -379,7 +409,7 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
   if (ref === undefined) return refuse(s, a.badFd);
   switch (ref.kind) {
     case "file":
-      return fileFallocate(s, ref.id, fallocMode(a.mode), a.offset, a.len);
+      return fileFallocate(s, ref.id, fallocMode(a.mode), a.offset, a.len, fdMode(s, a.fd) === "r");
     case "gmem":
       return gmemFallocate(s, ref.id, a.mode, a.offset, a.len);
     case "vm":
@@ -395,10 +425,11 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
 }
 
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
-function fileFallocate(s: State, id: number, mode: FallocMode, offset: number, len: number): StepResult {
+function fileFallocate(s: State, id: number, mode: FallocMode, offset: number, len: number, readOnly: boolean): StepResult {
   const file = s.mm.files[id]!;
   const failure = firstFailure([
     ...vfsFallocateChecks(mode, offset, len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
+    check(FD_RULES.fallocReadonly, () => readOnly),
     check(MM_RULES.fallocBig, () => offset + len >= LOFF_LIMIT),
     check(MM_RULES.fallocFileMode, () => !onlyKeepPunch(mode)),
   ]);
@@ -425,5 +456,19 @@ function fallocatePages(file: MemFile, start: number, end: number): MemFile {
 
 /** close of the memfd `name` refers to (model/step.ts dispatches close by what the name is). */
 export function closeFile(s: State, name: string): StepResult {
-  return result({ ...s, mm: { ...s.mm, names: withoutEntry(s.mm.names, name) } }, { result: "ok" }, MM_RULES.closeFile);
+  return result({ ...s, mm: withoutFileName(s.mm, name) }, { result: "ok" }, MM_RULES.closeFile);
+}
+
+/**
+ * open("/proc/self/fd/N", mode) of the fd `op.from` refers to: a memfd gets a second fd under `op.file` (a name in
+ * use is re-bound), an anon inode refuses, a name no fd has is not in /proc/self/fd.
+ */
+export function reopen(s: State, op: OpOf<"reopen">): StepResult {
+  const ref = fdOf(s, op.from);
+  if (ref === undefined) return refuse(s, MM_RULES.reopenNone);
+  if (ref.kind !== "file") return refuse(s, MM_RULES.reopenAnon);
+  const t = unbindName(s, op.file);
+  const modes = op.mode === "rw" ? t.mm.modes : withEntry(t.mm.modes ?? new Map<string, FdMode>(), op.file, op.mode);
+  const mm: MmState = { ...t.mm, names: withEntry(t.mm.names, op.file, ref.id), ...(modes === undefined ? {} : { modes }) };
+  return result({ ...t, mm }, { result: "ok" }, MM_RULES.reopen);
 }

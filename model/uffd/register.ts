@@ -37,6 +37,12 @@ export const REGISTER_RULES = {
     "the VMA cannot take these modes: MINOR on anonymous memory; guest_memfd without INIT_SHARED (or without uffd support at all); WP_ASYNC allows WP-only anywhere",
     "EINVAL",
   ),
+  maywrite: rule(
+    "uffd.register-maywrite",
+    `${FS} (userfaultfd_register: !(cur->vm_flags & VM_MAYWRITE), after vma_can_userfault); mm/mmap.c (do_mmap); probe on 6.18.44`,
+    "a MAP_SHARED mapping of an fd not open for writing (COPY could fill the file's holes)",
+    "EPERM",
+  ),
   hugeEnd: rule("uffd.register-huge-end", `${FS} (userfaultfd_register)`, "the hugetlbfs VMA holding end has end not huge-page aligned", "EINVAL"),
   busy: rule("uffd.register-ebusy", `${FS} (userfaultfd_register)`, "the VMA is registered with another userfaultfd", "EBUSY"),
   register: rule(
@@ -126,6 +132,7 @@ export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
   for (const v of t.vmas) {
     checks.push(
       check(REGISTER_RULES.type, () => !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
+      check(REGISTER_RULES.maywrite, () => t.map.fdReadOnly === true),
       check(REGISTER_RULES.hugeEnd, () => huge && t.end > v.start && t.end <= v.end && t.end % t.unit !== 0),
       check(REGISTER_RULES.busy, () => v.reg !== undefined && v.reg.ctx !== t.ctx),
     );
