@@ -19,6 +19,7 @@ import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import type { Mapping } from "./mm/mapping.js";
+import { mincore } from "./mm/mincore.js";
 import { Mm } from "./mm/mm.js";
 import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemPastEof } from "./gmem/uffd-ops.js";
 import { Uffd, type ThreadOp } from "./uffd/uffd.js";
@@ -130,6 +131,7 @@ export class Kernel implements System {
       .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
       .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
       .with({ op: "pread" }, async (o) => this.mm.pread(o))
+      .with({ op: "mincore" }, async (o): Promise<Outcome> => mincore(this.mm, this.config.arch, o) ?? { errno: "ENOTTY" })
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
       .with({ op: "file_fallocate" }, (o) => this.mm.fallocate({ fd: o.file, mode: o.mode, offset: o.offset, len: o.len }, h))
       .with({ op: "close" }, (o) => this.close(o, h))

@@ -14,6 +14,7 @@ import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { VM_RULES } from "./kvm/vm.js";
 import { FAULT_RULES } from "./mm/fault.js";
 import { FALLOC_MODE_RULES } from "./mm/falloc.js";
+import { MINCORE_RULES } from "./mm/mincore.js";
 import { MM_RULES } from "./mm/ops.js";
 import type { Rule } from "./rules.js";
 import { STEP_RULES } from "./step.js";
@@ -43,6 +44,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   PIN_RULES,
   MM_RULES,
   FALLOC_MODE_RULES,
+  MINCORE_RULES,
   FAULT_RULES,
   API_RULES,
   CTX_RULES,

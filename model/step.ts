@@ -12,6 +12,7 @@ import { userfaultWrite } from "./kvm/userfault.js";
 import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
 import { fdOf } from "./fd.js";
 import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite, reopen } from "./mm/ops.js";
+import { mincore } from "./mm/mincore.js";
 import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
 import { closeUffd, uffdCreate, uffdioApi, uffdOpen } from "./uffd/ctx.js";
@@ -61,6 +62,7 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "write_alias" }, { op: "read_alias" }, (o) => aliasAccess(s, o, gmemAlias))
     .with({ op: "pwrite" }, (o) => pwrite(s, o))
     .with({ op: "pread" }, (o) => pread(s, o))
+    .with({ op: "mincore" }, (o) => mincore(s, o) ?? refuse(s, STEP_RULES.notModeled))
     .with({ op: "madvise" }, (o) => madvise(s, o, (st, inode, offset, len) => fallocateInode(st, inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len)))
     .with({ op: "file_fallocate" }, (o) => fallocate(s, { fd: o.file, mode: o.mode, offset: o.offset, len: o.len, badFd: MM_RULES.badFd }, fallocateInode))
     .with({ op: "close" }, (o) => close(s, o))

@@ -97,6 +97,7 @@ export const OP_CODECS = {
     { shared: t.boolean, prot: Prot },
   ),
   munmap: strict("munmap", { op: t.literal("munmap"), map: MapId }, { offset: U64, len: U64 }),
+  mincore: strict("mincore", { op: t.literal("mincore"), ...range }, {}),
   madvise: strict("madvise", { op: t.literal("madvise"), ...range, advice: Advice }, {}),
   uffd_open: strict("uffd_open", { op: t.literal("uffd_open"), uffd: Id, features: UffdFeatures }, { flags: UffdFlags }),
   uffd_create: strict("uffd_create", { op: t.literal("uffd_create"), uffd: Id }, { flags: UffdFlags, dev: t.boolean }),

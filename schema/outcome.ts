@@ -17,6 +17,8 @@ const writeBack = {
   zeropage: t.union([t.number, t.null]),
   updated: t.union([t.number, t.null]),
   move: t.union([t.number, t.null]),
+  /** mincore's vector: one character per page written, "1" where its low bit is set. */
+  vec: t.string,
   /** uffdio_api.api as UFFDIO_API left it (0xAA, or 0 on a refusal). */
   api: t.number,
   features: t.array(t.string),

@@ -1063,6 +1063,33 @@ static void op_munmap(J *op) {
   ok_or_errno(r);
 }
 
+/* mincore(2) over the map's window: the vector is prefilled with 0xff, so the entries the kernel wrote (0 or 1 in
+   their low bit) show even when it stops at a hole with ENOMEM. */
+static void op_mincore(J *op) {
+  int m = map_index(str(op, "map"));
+  u64 len = num_or(op, "len", 0);
+  u64 pages = len / PAGE + (len % PAGE != 0);
+  /* The window holds this map only: the kernel writes no more entries than the map has pages before a hole. */
+  u64 room = maps[m].live ? maps[m].len / PAGE : 0;
+  u64 n = pages < room ? pages : room;
+  if (n > (1ull << 15)) { unsupported("mincore of more than 128 MiB (the answer line holds 64 KiB)"); return; }
+  unsigned char *vec = malloc(n ? n : 1);
+  memset(vec, 0xff, n ? n : 1);
+  int r = mincore((void *)(uintptr_t)(map_base(m) + num_or(op, "offset", 0)), len, vec);
+  int e = errno;
+  out("{");
+  if (r < 0) {
+    out_errno(e);
+    out(",");
+  } else {
+    out("\"result\":\"ok\",");
+  }
+  out("\"vec\":\"");
+  for (u64 i = 0; i < n && vec[i] != 0xff; i++) out("%c", vec[i] & 1 ? '1' : '0');
+  out("\"}");
+  free(vec);
+}
+
 static void op_madvise(J *op) {
   int m = map_index(str(op, "map"));
   const char *a = str(op, "advice");
@@ -1595,6 +1622,7 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "gmem_mmap")) op_gmem_mmap(op);
   else if (!strcmp(name, "munmap")) op_munmap(op);
   else if (!strcmp(name, "madvise")) op_madvise(op);
+  else if (!strcmp(name, "mincore")) op_mincore(op);
   else if (!strcmp(name, "file_fallocate")) op_file_fallocate(op);
   else if (!strcmp(name, "gmem_fallocate")) op_gmem_fallocate(op);
   else if (!strcmp(name, "pwrite")) op_pwrite(op);
