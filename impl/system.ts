@@ -149,6 +149,7 @@ export class Kernel implements System {
       .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => this.uffd.mfill(o, h))
       .with({ op: "uffdio_writeprotect" }, (o) => this.uffd.writeprotect(o, h))
       .with({ op: "uffdio_wake" }, (o) => this.uffd.wake(o, h))
+      .with({ op: "uffdio_move" }, (o) => this.uffd.move(o, h))
       .exhaustive();
   }
 

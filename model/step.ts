@@ -17,6 +17,7 @@ import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
 import { closeUffd, uffdCreate, uffdioApi, uffdOpen } from "./uffd/ctx.js";
 import { mfill, wake, writeprotect } from "./uffd/ioctl.js";
+import { uffdioMove } from "./uffd/move.js";
 import { uffdRegister, uffdUnregister } from "./uffd/register.js";
 import { runThread, wakeCheck, type ThreadRunner } from "./uffd/thread.js";
 
@@ -80,5 +81,6 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => mfill(s, o, runAccess))
     .with({ op: "uffdio_writeprotect" }, (o) => writeprotect(s, o, runAccess))
     .with({ op: "uffdio_wake" }, (o) => wake(s, o, runAccess))
+    .with({ op: "uffdio_move" }, (o) => uffdioMove(s, o, runAccess))
     .exhaustive();
 }

@@ -7,6 +7,7 @@ import {
   FILL_MODE_BITS,
   GMEM_FLAG_BITS,
   MEMSLOT_FLAG_BITS,
+  MOVE_MODE_BITS,
   REGISTER_MODE_BITS,
   UFFD_FEATURE_BITS,
   UFFD_FEATURES,
@@ -113,6 +114,11 @@ export const OP_CODECS = {
   uffdio_zeropage: strict("uffdio_zeropage", { op: t.literal("uffdio_zeropage"), uffd: Id, ...range }, { mode: FillModes }),
   uffdio_poison: strict("uffdio_poison", { op: t.literal("uffdio_poison"), uffd: Id, ...range }, { mode: FillModes }),
   uffdio_writeprotect: strict("uffdio_writeprotect", { op: t.literal("uffdio_writeprotect"), uffd: Id, ...range }, { mode: WriteprotectModes }),
+  uffdio_move: strict(
+    "uffdio_move",
+    { op: t.literal("uffdio_move"), uffd: Id, ...range, src: MapId, src_offset: U64 },
+    { mode: flagsOf(MOVE_MODE_BITS, Bits64) },
+  ),
   uffdio_wake: strict("uffdio_wake", { op: t.literal("uffdio_wake"), uffd: Id, ...range }, {}),
   close: strict("close", { op: t.literal("close") }, { vm: Id, gmem: Id, uffd: Id, file: Id }),
 };

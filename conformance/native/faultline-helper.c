@@ -202,8 +202,11 @@ static const struct flagname GMEM_FLAGS[] = {{"MMAP", 0}, {"INIT_SHARED", 1}};
 static const struct flagname REGISTER_MODES[] = {{"MISSING", 0}, {"WP", 1}, {"MINOR", 2}};
 static const struct flagname FILL_MODES[] = {{"DONTWAKE", 0}, {"WP", 1}}; /* COPY, CONTINUE, ZEROPAGE, POISON */
 static const struct flagname WRITEPROTECT_MODES[] = {{"WP", 0}, {"DONTWAKE", 1}};
+static const struct flagname MOVE_MODES[] = {{"DONTWAKE", 0}, {"ALLOW_SRC_HOLES", 1}};
 static const struct flagname FALLOC_MODES[] = {{"KEEP_SIZE", 0}, {"PUNCH_HOLE", 1}, {"NO_HIDE_STALE", 2}, {"COLLAPSE_RANGE", 3},
                                                {"ZERO_RANGE", 4}, {"INSERT_RANGE", 5}, {"UNSHARE_RANGE", 6}, {"WRITE_ZEROES", 7}};
+_Static_assert(FL_FALLOC_FL_WRITE_ZEROES == 1 << 7 && FL_FALLOC_FL_NO_HIDE_STALE == 1 << 2, "fallocate mode bits");
+_Static_assert(FL_UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES == 1 << 1, "UFFDIO_MOVE mode bits");
 static const struct flagname UFFD_FLAGS[] = {{"USER_MODE_ONLY", 0}, {"NONBLOCK", 11}, {"CLOEXEC", 19}};
 _Static_assert(O_NONBLOCK == 1 << 11 && O_CLOEXEC == 1 << 19, "userfaultfd flags are O_NONBLOCK and O_CLOEXEC");
 
@@ -1375,6 +1378,12 @@ static void op_uffdio(J *op, const char *name) {
     r = ioctl(fd, FL_UFFDIO_POISON, &p);
     e = errno;
     out_count("updated", r, e, p.updated);
+  } else if (!strcmp(name, "uffdio_move")) {
+    int s = map_index(str(op, "src"));
+    struct fl_uffdio_move mv = {rg.start, map_base(s) + num_or(op, "src_offset", 0), rg.len, FLAGS(op, "mode", MOVE_MODES), UNWRITTEN};
+    r = ioctl(fd, FL_UFFDIO_MOVE, &mv);
+    e = errno;
+    out_count("move", r, e, mv.move);
   } else if (!strcmp(name, "uffdio_writeprotect")) {
     struct fl_uffdio_writeprotect w = {rg, FLAGS(op, "mode", WRITEPROTECT_MODES)};
     ok_or_errno(ioctl(fd, FL_UFFDIO_WRITEPROTECT, &w));

@@ -3,7 +3,7 @@
 // (the thread returns VM_FAULT_RETRY and runs its access again); the retry has its own yield points.
 import { PAGE_SIZE } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
-import { decodeFlags, FILL_MODE_BITS, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, word32, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
+import { decodeFlags, FILL_MODE_BITS, MOVE_MODE_BITS, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, word32, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
 import { UFFD_FEATURES, type OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -11,6 +11,7 @@ import { ioctlFd, type FdTable } from "../fdtable.js";
 import type { Hooks } from "../hooks.js";
 import { UserfaultfdCtx, blockedOutcome, type Waiter } from "./ctx.js";
 import { mfillAtomic, mwriteprotectRange, type MfillKind } from "./mfill.js";
+import { movePages } from "./move.js";
 import { releaseAll, userfaultfdRegister, userfaultfdUnregister, validRange, type RegisterCtx } from "./register.js";
 import { asTask, noPreempt, type Task } from "./task.js";
 
@@ -165,6 +166,19 @@ export class Uffd {
     if (errno !== undefined) return { errno };
     if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
     return { result: "ok" };
+  }
+
+  /** userfaultfd_move: prologue (move not written), move_pages (its result written back), then the wakeup. */
+  async move(op: OpOf<"uffdio_move">, h: Hooks): Promise<Outcome> {
+    const ctx = this.ctx(op.uffd);
+    if ("errno" in ctx) return { errno: ctx.errno, move: null };
+    const mode = decodeFlags(op.mode, MOVE_MODE_BITS);
+    const config = this.env.config;
+    if (!validRange(config, op.map, op.offset, op.len) || !validRange(config, op.src, op.src_offset, op.len) || mode.unknown.length > 0) return { errno: "EINVAL", move: null };
+    const r = await movePages(this.env.mm, ctx, op, mode.names.includes("ALLOW_SRC_HOLES"), h);
+    if (r.bytes === 0) return { errno: r.errno!, move: -ERRNO[r.errno!]! };
+    if (!mode.names.includes("DONTWAKE")) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + r.bytes, h);
+    return r.bytes === op.len ? { result: "ok", move: r.bytes } : { errno: "EAGAIN", move: r.bytes };
   }
 
   async wake(op: OpOf<"uffdio_wake">, h: Hooks): Promise<Outcome> {
