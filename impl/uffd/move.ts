@@ -13,7 +13,7 @@ import { vmasIn } from "./register.js";
 const vmShared = (m: Mapping): boolean => m.shared && !m.fdReadOnly;
 
 /** move_present_pte / move_zeropage_pte for page `d` of dst from page `si` of src, under both PT locks. */
-function movePte(dst: Mapping, d: number, src: Mapping, si: number, holes: boolean): Errno | undefined {
+function movePte(mm: Mm, dst: Mapping, d: number, src: Mapping, si: number, holes: boolean): Errno | undefined {
   if (dst.pte(d) !== undefined || dst.markers.get(d) !== undefined) return "EEXIST";
   const pte = src.ptes.get(si);
   if (pte === undefined) {
@@ -22,8 +22,10 @@ function movePte(dst: Mapping, d: number, src: Mapping, si: number, holes: boole
     return holes ? undefined : "ENOENT";
   }
   const folio = src.anon.get(si);
-  src.ptes.delete(si);
-  src.anon.delete(si);
+  if (!mm.bugs.has("uffd-move-keeps-src")) {
+    src.ptes.delete(si);
+    src.anon.delete(si);
+  }
   // The page keeps its identity; the new PTE is writable (dst has VM_WRITE) and carries no uffd-wp bit.
   dst.ptes.set(d, { kind: pte.kind, writable: pte.kind === "anon", folio: pte.folio });
   if (folio !== undefined) dst.anon.set(d, folio);
@@ -53,7 +55,7 @@ export async function movePages(mm: Mm, ctx: UserfaultfdCtx, op: OpOf<"uffdio_mo
       let errno: Errno | undefined;
       const at = sm.base + (s0 + i) * PAGE_SIZE;
       await mm.invalidate(at, at + PAGE_SIZE, h, () => {
-        errno = movePte(dm, d0 + i, sm, s0 + i, holes);
+        errno = movePte(mm, dm, d0 + i, sm, s0 + i, holes);
       });
       if (errno !== undefined) return { bytes: i * PAGE_SIZE, errno };
     }
