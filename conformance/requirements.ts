@@ -1,6 +1,8 @@
 // What a scenario needs from the host: the capabilities its steps use (derived from the ops), the ones its file
 // declares (`requires`), and the kernel features its expected outcomes were written for (its config) wherever a step
 // touches them. A scenario the host cannot run is skipped with the capability named, never failed.
+import { initial, step } from "../model/index.js";
+import { MEMSLOT_RULES } from "../model/kvm/memslot.js";
 import { resolveConfig, type Config } from "../schema/config.js";
 import { decodeFlags, GMEM_FLAG_BITS, MEMSLOT_FLAG_BITS } from "../schema/flags.js";
 import { UFFD_FEATURES, type CapName, type Op } from "../schema/ops.js";
@@ -10,9 +12,22 @@ import type { Host } from "./capabilities.js";
 
 const KVM_OPS = new Set<Op["op"]>(["create_vm", "check_extension", "set_memory_region", "set_memory_attributes", "vcpu_access", "create_gmem"]);
 
-/** The kernel features (as capabilities) a step's outcome depends on. */
-export function featuresTouched(op: Op, gmemMaps: ReadonlySet<string> = new Set()): ConfigCapability[] {
+/** What the names refer to before a step, as written: each fd name's kind, and the maps made from a guest_memfd. */
+export interface Names {
+  readonly kinds: ReadonlyMap<string, "vm" | "gmem" | "file" | "uffd">;
+  readonly gmemMaps: ReadonlySet<string>;
+}
+
+/**
+ * The kernel features (as capabilities) a step's outcome depends on. An fd field counts by what its name refers to:
+ * gmem_mmap of a memfd is a memfd mapping, KVM_CREATE_GUEST_MEMFD on a memfd is ENOTTY with or without guest_memfd.
+ * Without `names` (a random step on its own) every name may be of the kind its field is named after.
+ */
+export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
   const out: ConfigCapability[] = [];
+  const fieldKind = { create_gmem: "vm", gmem_mmap: "gmem", gmem_fallocate: "gmem", gmem_convert: "gmem", mmap: "gmem", file_fallocate: "gmem" } as const;
+  const kind = (name: string): string => (names === undefined ? fieldKind[op.op as keyof typeof fieldKind] : (names.kinds.get(name) ?? "none"));
+  const gmemMaps = names?.gmemMaps ?? new Set<string>();
   const gmem = (...flags: readonly ("MMAP" | "INIT_SHARED")[]): void => {
     out.push("KVM_CAP_GUEST_MEMFD", ...flags.map((f) => `GUEST_MEMFD_FLAG_${f}` as const));
   };
@@ -24,17 +39,22 @@ export function featuresTouched(op: Op, gmemMaps: ReadonlySet<string> = new Set(
       out.push(...capFeatures(op.cap));
       break;
     case "create_gmem":
-      gmem(...decodeFlags(op.flags, GMEM_FLAG_BITS).names);
+      if (kind(op.vm) === "vm") gmem(...decodeFlags(op.flags, GMEM_FLAG_BITS).names);
       break;
     case "gmem_mmap":
-      gmem("MMAP");
+      if (kind(op.gmem) === "gmem") gmem("MMAP");
+      break;
+    case "mmap":
+      if (kind(op.file) === "gmem") gmem("MMAP");
       break;
     case "gmem_fallocate":
-      gmem();
+      if (kind(op.gmem) === "gmem") gmem();
+      break;
+    case "file_fallocate":
+      if (kind(op.file) === "gmem") gmem();
       break;
     case "gmem_convert":
-      gmem();
-      out.push("GMEM_INPLACE_CONVERSION");
+      if (kind(op.gmem) === "gmem") out.push("KVM_CAP_GUEST_MEMFD", "GMEM_INPLACE_CONVERSION");
       break;
     case "set_memory_region": {
       const flags = decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names;
@@ -112,13 +132,22 @@ export function hostNeeds(op: Op): Capability[] {
   return out;
 }
 
-/** The names of the mappings made from a guest_memfd, step by step (a uffd op on one touches UFFD_GUEST_MEMFD). */
-function gmemMapsBefore(ops: readonly Op[]): ReadonlySet<string>[] {
+/** What the names refer to before each step (a name is bound by the op that creates its object, as written). */
+export function namesBefore(ops: readonly Op[]): Names[] {
+  const kinds = new Map<string, "vm" | "gmem" | "file" | "uffd">();
   const maps = new Set<string>();
   return ops.map((op) => {
-    const before = new Set(maps);
-    if (op.op === "gmem_mmap") maps.add(op.map);
-    else if (op.op === "mmap") maps.delete(op.map);
+    const before: Names = { kinds: new Map(kinds), gmemMaps: new Set(maps) };
+    if (op.op === "create_vm") kinds.set(op.vm, "vm");
+    if (op.op === "create_gmem") kinds.set(op.gmem, "gmem");
+    if (op.op === "memfd") kinds.set(op.file, "file");
+    if (op.op === "uffd_open") kinds.set(op.uffd, "uffd");
+    if (op.op === "close") for (const n of [op.vm, op.gmem, op.file, op.uffd]) if (n !== undefined) kinds.delete(n);
+    const mapped = op.op === "gmem_mmap" ? op.gmem : op.op === "mmap" ? op.file : undefined;
+    if (op.op === "gmem_mmap" || op.op === "mmap") {
+      if (mapped !== undefined && kinds.get(mapped) === "gmem") maps.add(op.map);
+      else maps.delete(op.map);
+    }
     return before;
   });
 }
@@ -199,10 +228,10 @@ export function requirementsOf(steps: readonly Op[], written: Config, declared: 
   const add = (r: Requirement): void => {
     if (!seen.has(r.capability)) seen.set(r.capability, r);
   };
-  const gmemMaps = gmemMapsBefore(steps);
+  const names = namesBefore(steps);
   for (const [i, op] of steps.entries()) {
     for (const c of hostNeeds(op)) add({ capability: c, present: true });
-    for (const c of featuresTouched(op, gmemMaps[i])) add({ capability: c, present: hasFeature(written, c) });
+    for (const c of featuresTouched(op, names[i])) add({ capability: c, present: hasFeature(written, c) });
   }
   for (const d of declared) add({ capability: d.replace(/^!/, "") as Capability, present: !d.startsWith("!") });
   return [...seen.values()];
@@ -223,12 +252,62 @@ export function unmet(host: Host, r: Requirement, written?: Config): string | un
   return undefined;
 }
 
-/** Whether and how a scenario runs on a host: with the host's configuration (its arch and bugs kept), or skipped. */
+/**
+ * What of a configuration no probe can tell (a design choice, folio size, quirk, arch): a scenario written for other
+ * values than the host configuration's needs a kernel built that way. The probed features are compared step by step.
+ */
+function unprobedDifferences(written: Config, host: Config): string[] {
+  const out: string[] = [];
+  const same = (what: string, a: unknown, b: unknown): void => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`needs ${what} ${JSON.stringify(a)} (this host: ${JSON.stringify(b)})`);
+  };
+  same("arch", written.arch, host.arch);
+  same("gmemDesign", written.gmemDesign, host.gmemDesign);
+  same("gmemFaultLock", written.gmemFaultLock, host.gmemFaultLock);
+  same("gmemFolio", written.gmemFolio, host.gmemFolio);
+  same("kernel.slotZapAll", written.kernel.slotZapAll, host.kernel.slotZapAll);
+  same("kernel.userMemSlots (KVM_CAP_NR_MEMSLOTS)", written.kernel.userMemSlots, host.kernel.userMemSlots);
+  return out;
+}
+
+/** The helper's own memslot for its guest's code and page tables (conformance/native: FL_GUEST_SLOT, FL_GUEST_GPA). */
+export const HELPER_SLOT = { slot: 32700, gpa: 0xe0000000, size: 64 * 1024 } as const;
+
+/** A step the helper cannot run as written because it would collide with its own memslot: why, or undefined. */
+export function helperCollision(op: Op): string | undefined {
+  const { slot, gpa, size } = HELPER_SLOT;
+  const why = `collides with the helper's own memslot (slot ${slot}, gpa 0x${gpa.toString(16)} + 64 KiB)`;
+  if (op.op === "set_memory_region" && op.slot >>> 16 === 0) {
+    if ((op.slot & 0xffff) === slot) return why;
+    if (op.memory_size > 0 && op.guest_phys_addr < gpa + size && gpa < op.guest_phys_addr + op.memory_size) return why;
+  }
+  if (op.op === "vcpu_access" && op.gpa >= gpa && op.gpa < gpa + size) return why;
+  return undefined;
+}
+
+/**
+ * A step that would meet the helper's memslot on the kernel: a memslot update the model lets through to the overlap
+ * check (a refusal before it is the same either way), or a vCPU access in the helper's range.
+ */
+function collides(steps: readonly Op[], config: Config): string | undefined {
+  let state = initial(config);
+  for (const op of steps) {
+    const r = step(state, op);
+    const why = helperCollision(op);
+    const reachesOverlap = op.op !== "set_memory_region" || !("errno" in r.outcome) || r.fired.includes(MEMSLOT_RULES.overlap.id);
+    if (why !== undefined && reachesOverlap) return why;
+    state = r.state;
+  }
+  return undefined;
+}
+
+/** Whether and how a scenario runs on a host: with the host's configuration (its vCPUs and bugs kept), or skipped. */
 export function planScenario(s: Scenario, host: Host): Plan {
   const written = resolveConfig(s.config);
   if (s.steps === undefined) return { run: false, skip: "a concurrent scenario (actors): sequential conformance replays steps only", needs: [] };
   const needs = requirementsOf(s.steps, written, s.requires ?? []);
-  if (written.arch !== host.config.arch) return { run: false, skip: `needs ${written.arch} (this host is ${host.config.arch})`, needs };
+  const unprobed = unprobedDifferences(written, host.config);
+  if (unprobed.length > 0) return { run: false, skip: unprobed.join("; "), needs };
   // Without guest_memfd its flags are missing too: name the capability, not each consequence.
   const noGmem = unmet(host, { capability: "KVM_CAP_GUEST_MEMFD", present: true }, written) !== undefined;
   const why = needs
@@ -236,11 +315,15 @@ export function planScenario(s: Scenario, host: Host): Plan {
     .map((r) => unmet(host, r, written))
     .filter((w): w is string => w !== undefined);
   if (why.length > 0) return { run: false, skip: why.join("; "), needs };
-  return { run: true, config: { ...host.config, vcpus: written.vcpus, bugs: written.bugs }, needs };
+  const config = { ...host.config, vcpus: written.vcpus, bugs: written.bugs };
+  const collision = collides(s.steps, config);
+  if (collision !== undefined) return { run: false, skip: collision, needs };
+  return { run: true, config, needs };
 }
 
 /** Whether a step may be drawn by the random suite on this host (its needs met, no excluded feature touched). */
-export function stepRuns(host: Host, op: Op, gmemMaps: ReadonlySet<string> = new Set()): boolean {
-  const needs = [...hostNeeds(op).map((c) => ({ capability: c, present: true })), ...featuresTouched(op, gmemMaps).map((c) => ({ capability: c, present: hasFeature(host.config, c) }))];
+export function stepRuns(host: Host, op: Op, names?: Names): boolean {
+  if (helperCollision(op) !== undefined) return false;
+  const needs = [...hostNeeds(op).map((c) => ({ capability: c, present: true })), ...featuresTouched(op, names).map((c) => ({ capability: c, present: hasFeature(host.config, c) }))];
   return needs.every((r) => unmet(host, r, host.config) === undefined);
 }

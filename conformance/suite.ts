@@ -12,7 +12,7 @@ import type { Scenario } from "../schema/scenario.js";
 import type { Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
 import type { Helper } from "./native.js";
-import { stepRuns } from "./requirements.js";
+import { stepRuns, type Names } from "./requirements.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,8 +50,17 @@ export function modelImplements(config: Config, probeOp: Op): boolean {
   return !step(initial(config), probeOp).fired.includes("faultline.not-modeled");
 }
 
+/** What the random suite's names refer to: its layout's objects and the few extra names its steps create. */
+const RANDOM_NAMES: Names = {
+  kinds: new Map([["v0", "vm"], ["f0", "file"], ["g0", "gmem"], ["g8", "gmem"], ["g9", "gmem"], ["u0", "uffd"]]),
+  gmemMaps: new Set(["m5", "m6"]),
+};
+
+/** Whether the random suite may draw a step on this host. */
+export const randomStepRuns = (host: Host, op: Op): boolean => stepRuns(host, op, RANDOM_NAMES);
+
 /** The setup steps this host can run (no VM without /dev/kvm; the guest_memfd steps fail alike in model and kernel without it). */
-export const randomSetup = (host: Host): Op[] => RANDOM_SETUP.filter((op) => stepRuns(host, op));
+export const randomSetup = (host: Host): Op[] => RANDOM_SETUP.filter((op) => randomStepRuns(host, op));
 
 /** One random step, drawn only from what this host can run. */
 export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
@@ -146,8 +155,24 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
     fc.record({ address: fc.constantFrom(0, 1, 2 * MiB), size: fc.constantFrom(0, PAGE), priv: fc.boolean() }).map((r): Op => ({ op: "set_memory_attributes", vm: "v0", address: r.address, size: r.size, attributes: r.priv ? ["PRIVATE"] : [] })),
   );
 
+  // One fd namespace: any name in any fd field (the layout's objects, an unknown name), refused by what it is.
+  const anyFd = fc.constantFrom("v0", "f0", "g0", "u0", "g9", "zz");
+  const crossed = fc.oneof(
+    fc.record({ fd: anyFd, cap: fc.constantFrom(...caps) }).map((r): Op => ({ op: "check_extension", cap: r.cap, vm: r.fd })),
+    anyFd.map((fd): Op => ({ op: "create_gmem", vm: fd, gmem: "g9", size: PAGE, flags: [] })),
+    anyFd.map((fd): Op => ({ op: "set_memory_region", vm: fd, slot: 6, flags: [], guest_phys_addr: 12 * MiB, memory_size: PAGE, userspace: "m0" })),
+    anyFd.map((fd): Op => ({ op: "set_memory_region", vm: "v0", slot: 6, flags: ["GUEST_MEMFD"], guest_phys_addr: 12 * MiB, memory_size: PAGE, userspace: "m0", guest_memfd: fd, guest_memfd_offset: 0 })),
+    fc.record({ fd: anyFd, shared: fc.boolean(), ro: fc.boolean() }).map((r): Op => ({ op: "mmap", map: "m3", file: r.fd, offset: 0, length: PAGE, shared: r.shared, ...(r.ro ? { prot: "r" } : {}) })),
+    fc.record({ fd: anyFd, gmem: fc.boolean() }).map((r): Op => (r.gmem ? { op: "gmem_fallocate", gmem: r.fd, mode: ["KEEP_SIZE"], offset: 0, len: PAGE } : { op: "file_fallocate", file: r.fd, mode: ["KEEP_SIZE"], offset: 0, len: PAGE })),
+    fc.record({ fd: anyFd, write: fc.boolean() }).map((r): Op => (r.write ? { op: "pwrite", file: r.fd, offset: 0, byte: 5, len: 1 } : { op: "pread", file: r.fd, offset: 0 })),
+    anyFd.map((fd): Op => ({ op: "uffd_register", uffd: fd, map: "m1", offset: 0, len: PAGE, mode: ["MISSING"] })),
+    anyFd.map((fd): Op => ({ op: "uffdio_wake", uffd: fd, map: "m1", offset: 0, len: PAGE })),
+    fc.constant<Op>({ op: "munmap", map: "m3" }),
+  );
+
   const arbs: { weight: number; arbitrary: fc.Arbitrary<Op> }[] = [
     { weight: 30, arbitrary: vcpuAccess },
+    { weight: 4, arbitrary: crossed },
     { weight: 14, arbitrary: hostAccess },
     { weight: 6, arbitrary: alias },
     { weight: 6, arbitrary: fileIo },
@@ -158,7 +183,7 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
     { weight: 3, arbitrary: other },
   ];
   if (uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
-  return fc.oneof(...arbs).filter((op) => stepRuns(host, op));
+  return fc.oneof(...arbs).filter((op) => randomStepRuns(host, op));
 }
 
 /** userfaultfd on the shmem mapping m1 (used once the model implements userfaultfd). */

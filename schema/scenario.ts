@@ -42,7 +42,8 @@ export const ScenarioCodec = strict(
     actors: t.array(Actor),
     /** Decisions where several actors can run: e picks the e-th runnable actor counting on from the last one (props/concurrent/schedules.ts). */
     schedule: t.array(intIn("schedule decision", 0, 63)),
-    expect: t.array(OutcomeCodec),
+    /** The kernel's outcome of each step, in order; null leaves a step unpinned (conformance compares it with the model only). */
+    expect: t.array(t.union([OutcomeCodec, t.null])),
     /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
     requires: t.array(RequirementCodec),
     failure: Failure,

@@ -722,6 +722,90 @@ static int vcpu_asleep(const char *vmname) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ proposals, where the kernel has them */
+
+static int probe_userfault(int vmfd);
+static int probe_inplace(int vmfd);
+
+/* Whether this kernel has a proposal (probed once, on a VM of its own). */
+static int kernel_has(int (*probe)(int)) {
+  if (open_kvm() < 0) return 0;
+  int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, 0);
+  if (fd < 0) return 0;
+  int r = probe(fd);
+  close(fd);
+  return r;
+}
+static int userfault_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_userfault);
+  return has;
+}
+static int inplace_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_inplace);
+  return has;
+}
+
+/* KVM Userfault v3: the VMM's bitmap of each memslot, made when the slot is created and dropped when it is deleted
+   (the model's vm.bitmaps); its address goes to the kernel in userfault_bitmap (pad2[0]). */
+#define MAX_UBITMAPS 256
+struct ubitmap { int vm; u32 slot; u64 npages; u64 *bits; };
+static struct ubitmap ubitmaps[MAX_UBITMAPS];
+static int nubitmaps;
+
+static struct ubitmap *ubitmap_of(int vm, u32 slot) {
+  for (int i = 0; i < nubitmaps; i++)
+    if (ubitmaps[i].vm == vm && ubitmaps[i].slot == slot) return &ubitmaps[i];
+  return NULL;
+}
+static struct ubitmap *ubitmap_new(int vm, u32 slot, u64 npages) {
+  if (nubitmaps >= MAX_UBITMAPS) return NULL;
+  struct ubitmap *b = &ubitmaps[nubitmaps++];
+  *b = (struct ubitmap){vm, slot, npages, calloc((npages + 63) / 64 + 1, sizeof(u64))};
+  return b;
+}
+static void ubitmap_drop(struct ubitmap *b) {
+  free(b->bits);
+  *b = ubitmaps[--nubitmaps];
+}
+static void ubitmaps_reset(void) {
+  while (nubitmaps > 0) ubitmap_drop(&ubitmaps[0]);
+}
+
+/* userfault_set / userfault_clear: stores into the slot's bitmap, as a VMM's thread does (SIGSEGV with no buffer). */
+static void op_userfault(J *op, int set) {
+  if (!userfault_kernel()) { unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model"); return; }
+  int vi = lookup(K_VM, str(op, "vm"));
+  if (vi < 0) { fail(EBADF); return; }
+  struct ubitmap *b = ubitmap_of(vi, (u32)num_or(op, "slot", 0));
+  u64 first = num_or(op, "gfn_offset", 0), n = num_or(op, "npages", 0);
+  if (!b || first + n > b->npages || first + n < first) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  for (u64 i = first; i < first + n; i++) {
+    if (set) __atomic_or_fetch(&b->bits[i / 64], 1ull << (i % 64), __ATOMIC_SEQ_CST);
+    else __atomic_and_fetch(&b->bits[i / 64], ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+  }
+  ok();
+}
+
+/* gmem_convert: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7 09/42), error_offset written back on failure. */
+static void op_gmem_convert(J *op) {
+  if (!inplace_kernel()) { unsupported("guest_memfd in-place conversion is not in this kernel"); return; }
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  a.offset = num_or(op, "offset", 0);
+  a.size = num_or(op, "size", 0);
+  const char *to = str(op, "to");
+  a.attributes = to && !strcmp(to, "private") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+  a.error_offset = ~0ull;
+  if (ioctl(fd_of(str(op, "gmem")), FL_KVM_SET_MEMORY_ATTRIBUTES2, &a) == 0) { ok(); return; }
+  int e = errno;
+  out("{");
+  out_errno(e);
+  if (e == EAGAIN && a.error_offset != ~0ull) out(",\"error_offset\":%llu", (unsigned long long)a.error_offset);
+  out("}");
+}
+
 static void op_set_memory_region(J *op) {
   if (vcpu_asleep(str(op, "vm"))) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
@@ -750,7 +834,22 @@ static void op_set_memory_region(J *op) {
     m.pad1 = (u32)num_or(op, "pad1", 0);
     J *pad2 = get(op, "pad2");
     for (int i = 0; pad2 && pad2->t == J_ARR && i < pad2->count && i < 14; i++) m.pad2[i] = (u64)pad2->vals[i]->n;
+    int vi = lookup(K_VM, str(op, "vm"));
+    struct ubitmap *b = vi < 0 ? NULL : ubitmap_of(vi, m.slot);
+    int made = 0;
+    if (vi >= 0 && !b && m.memory_size > 0 && userfault_kernel()) {
+      b = ubitmap_new(vi, m.slot, m.memory_size / PAGE);
+      made = 1;
+    }
+    /* the VMM's own bitmap, unless the scenario gives a raw pointer: userfault_bitmap as a number, or a nonzero pad2[0]
+       (the word userfault_bitmap takes) with no userfault_bitmap field */
+    J *ub = get(op, "userfault_bitmap");
+    if (flags & FL_KVM_MEM_USERFAULT)
+      m.pad2[0] = ub && ub->t == J_NUM ? num_or(op, "userfault_bitmap", 0) : !ub && m.pad2[0] ? m.pad2[0] : b ? (u64)(uintptr_t)b->bits : 0;
     r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+    int e = errno;
+    if (b && ((r < 0 && made) || (r == 0 && m.memory_size == 0))) ubitmap_drop(b);
+    errno = e;
   }
   ok_or_errno(r);
 }
@@ -827,10 +926,11 @@ static void out_vcpu_result(struct vm *v, int cpu, int r, int e, const char *okw
     if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
       out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
       out_errno(e);
-      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
-          (unsigned long long)run->u.memory_fault.size,
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
+      u64 f = run->u.memory_fault.flags;
+      int both = (f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE) && (f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT);
+      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
+          (unsigned long long)run->u.memory_fault.size, f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "", both ? "," : "",
+          f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? "\"USERFAULT\"" : "");
     } else {
       fail(e);
     }
@@ -1602,6 +1702,7 @@ static void op_reset(void) {
     if (gmems[i].fd >= 0) close(gmems[i].fd);
   for (int i = 0; i < nfiles; i++)
     if (files[i].fd >= 0) close(files[i].fd);
+  ubitmaps_reset();
   nvms = ngmems = nfiles = nuffds = njobs = 0;
   memset(nnames, 0, sizeof nnames);
   if (stuck) helper_error("%d access threads still blocked after reset", stuck);
@@ -1647,9 +1748,9 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "uffd_unregister")) op_uffd_unregister(op);
   else if (!strncmp(name, "uffdio_", 7)) op_uffdio(op, name);
   else if (!strcmp(name, "close")) op_close(op);
-  else if (!strcmp(name, "userfault_set") || !strcmp(name, "userfault_clear"))
-    unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model");
-  else if (!strcmp(name, "gmem_convert")) unsupported("guest_memfd in-place conversion is not in this kernel");
+  else if (!strcmp(name, "userfault_set")) op_userfault(op, 1);
+  else if (!strcmp(name, "userfault_clear")) op_userfault(op, 0);
+  else if (!strcmp(name, "gmem_convert")) op_gmem_convert(op);
   else if (!strcmp(name, "pin") || !strcmp(name, "unpin")) unsupported("long-term pins are exercised only by the in-place conversion proposal");
   else helper_error("unknown op %s", name);
 }
