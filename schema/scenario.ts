@@ -5,7 +5,7 @@ import { Count, Id, intIn, nearest, strict } from "./codecs.js";
 import { RequirementCodec } from "./capabilities.js";
 import { ConfigCodec } from "./config.js";
 import { OpCodec, type Op } from "./ops.js";
-import { OutcomeCodec } from "./outcome.js";
+import { OutcomeCodec, type Outcome } from "./outcome.js";
 import { describeErrors, fileErrorLine, joinPath } from "./report.js";
 
 /** File format versions this build reads. */
@@ -33,6 +33,14 @@ const Provenance = strict(
   },
 );
 
+/** An expected outcome, or null; a bad one is reported as the outcome it was meant to be, not as "nor null". */
+const OutcomeOrNull = new t.Type<Outcome | null, Outcome | null, unknown>(
+  "outcome or null",
+  (u): u is Outcome | null => u === null || OutcomeCodec.is(u),
+  (u, c) => (u === null ? t.success(null) : OutcomeCodec.validate(u, c)),
+  t.identity,
+);
+
 export const ScenarioCodec = strict(
   "scenario",
   { version: t.literal(1), name: t.string, config: ConfigCodec },
@@ -43,7 +51,7 @@ export const ScenarioCodec = strict(
     /** Decisions where several actors can run: e picks the e-th runnable actor counting on from the last one (props/concurrent/schedules.ts). */
     schedule: t.array(intIn("schedule decision", 0, 63)),
     /** The kernel's outcome of each step, in order; null leaves a step unpinned (conformance compares it with the model only). */
-    expect: t.array(t.union([OutcomeCodec, t.null])),
+    expect: t.array(OutcomeOrNull),
     /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
     requires: t.array(RequirementCodec),
     failure: Failure,
