@@ -272,6 +272,22 @@ const VOCAB_OPS: readonly Op[] = [
   { op: "access", map: "m0", offset: 6 * P, kind: "read" },
   { op: "access", map: "m1", offset: 0, kind: "write", byte: 3 },
   { op: "madvise", map: "m0", offset: 0, len: 6 * P, advice: "DONTNEED" },
+  // one fd namespace: a name of the wrong kind in an fd field gets that file's answer
+  { op: "file_fallocate", file: "v0", mode: [], offset: 0, len: P },
+  { op: "uffd_register", uffd: "f0", map: "m1", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "create_gmem", vm: "u0", gmem: "g3", size: P, flags: [] },
+  { op: "uffdio_wake", uffd: "v0", map: "m1", offset: 0, len: P },
+  { op: "mmap", map: "m8", file: "v0", offset: 0, length: P, shared: true },
+  { op: "pread", file: "u0", offset: 0 },
+];
+
+/** arm64's VM ioctl answers an unknown command EINVAL (kvm_arch_vm_ioctl), where x86 says ENOTTY. */
+const FD_ARM64_OPS: readonly Op[] = [
+  { op: "uffd_register", uffd: "v0", map: "m0", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "uffdio_copy", uffd: "v0", map: "m0", offset: 0, len: P, byte: 1 },
+  { op: "uffdio_api", uffd: "v0", features: [] },
+  { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "uffdio_copy", uffd: "u0", map: "m0", offset: 0, len: P, byte: 1 },
 ];
 
 const uffdSuite = (name: string, description: string, l: UffdLayout, extra: readonly Op[], refusals: readonly Op[], runs: number): OpSuite =>
@@ -314,6 +330,15 @@ export const REFUSAL_SUITES: readonly OpSuite[] = [
     VOCAB_SETUP,
     fc.constantFrom(...VOCAB_OPS),
     80,
+  ),
+  opSuite(
+    "refusals-fd-arm64",
+    "arm64: userfaultfd ioctls on a VM fd (EINVAL from kvm_arch_vm_ioctl), beside the same ioctls on the userfaultfd",
+    "uffd",
+    PRESETS.arm64,
+    [{ op: "create_vm", vm: "v0" }, { op: "uffd_open", uffd: "u0", features: [] }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * P }],
+    fc.constantFrom(...FD_ARM64_OPS),
+    10,
   ),
   opSuite("refusals-no-gmem", "a kernel without guest_memfd: creating, binding and asking for one", "kvm", NO_GMEM, [{ op: "create_vm", vm: "v0" }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB }], fc.constantFrom(...NO_GMEM_REFUSALS), 20),
 ];
