@@ -125,7 +125,13 @@ function mapping(m: Mapping): ModelMapping {
 
 function uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
   return {
-    ctxs: u.ctxs.map((c) => ({ name: c.name, features: [...c.features], userModeOnly: c.userModeOnly, released: c.released, ...(c.initialized ? {} : { uninitialized: true as const }) })),
+    ctxs: u.ctxs.map((c) => ({
+      name: c.name,
+      features: [...c.features],
+      userModeOnly: c.userModeOnly,
+      released: c.released,
+      ...(c.initialized ? {} : { uninitialized: true as const }),
+    })),
     names,
     threads: u.threads.map((t) => ({
       name: t.name,

@@ -284,7 +284,7 @@ export const BUGS = {
     source: `${MINOR_V1}, changelog: COPY "need[s] to allocate a page, add to cache, etc.", CONTINUE must not; ${slip("COPY's initialization on the CONTINUE path")}`,
   },
   "uffd-move-keeps-src": {
-    description: "UFFDIO_MOVE installs the page at dst but leaves the src PTE in place: one anonymous page mapped twice, a write through either shows at both",
+    description: "UFFDIO_MOVE installs the page at dst but leaves the src PTE in place: one page mapped twice, a write through either shows at both",
     area: "uffd",
     kind: "sequential",
     file: "impl/uffd/move.ts",

@@ -52,7 +52,8 @@ export function decodeFlags<N extends string>(list: FlagList<N> | undefined, tab
 export const noFlags = (f: Flags<string>): boolean => f.names.length === 0 && f.unknown.length === 0;
 
 /** Whether a decoded list sets a bit outside `allowed` (an unknown bit, or a name not allowed here). */
-export const hasOther = <N extends string>(f: Flags<N>, allowed: readonly N[]): boolean => f.unknown.length > 0 || f.names.some((n) => !allowed.includes(n));
+export const hasOther = <N extends string>(f: Flags<N>, allowed: readonly N[]): boolean =>
+  f.unknown.length > 0 || f.names.some((n) => !allowed.includes(n));
 
 /** The raw value of a 32-bit flag list (the impl's and the helper's word). */
 export function word32<N extends string>(list: FlagList<N> | undefined, table: BitTable<N>): number {

@@ -39,7 +39,15 @@ async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
 }
 
 /** vfs_fallocate then kvm_gmem_fallocate (also madvise_remove's PUNCH_HOLE | KEEP_SIZE through a mapping). */
-export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, modes: FlagList<FallocModeName>, offset: number, len: number, h: Hooks): Promise<Outcome> {
+export async function fallocateInode(
+  ctx: GmemCtx,
+  inode: GmemInode,
+  id: number,
+  modes: FlagList<FallocModeName>,
+  offset: number,
+  len: number,
+  h: Hooks,
+): Promise<Outcome> {
   const mode = modeWord(modes);
   const vfs = vfsFallocateArgs(mode, offset, len);
   if (vfs !== undefined) return { errno: vfs };

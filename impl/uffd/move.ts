@@ -33,7 +33,13 @@ function movePte(mm: Mm, dst: Mapping, d: number, src: Mapping, si: number, hole
 }
 
 /** The bytes moved before the first failure, and that failure's errno. */
-export async function movePages(mm: Mm, ctx: UserfaultfdCtx, op: OpOf<"uffdio_move">, holes: boolean, h: Hooks): Promise<{ bytes: number; errno?: Errno }> {
+export async function movePages(
+  mm: Mm,
+  ctx: UserfaultfdCtx,
+  op: OpOf<"uffdio_move">,
+  holes: boolean,
+  h: Hooks,
+): Promise<{ bytes: number; errno?: Errno }> {
   await mm.mmapLock.read(h);
   try {
     const dm = mm.maps.get(op.map);

@@ -161,7 +161,8 @@ export class Uffd {
     const mode = decodeFlags(op.mode, WRITEPROTECT_MODE_BITS);
     const enable = mode.names.includes("WP");
     const dontwake = mode.names.includes("DONTWAKE");
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || mode.unknown.length > 0 || (enable && dontwake)) return { errno: "EINVAL" };
+    const modeBad = mode.unknown.length > 0 || (enable && dontwake);
+    if (!validRange(this.env.config, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL" };
     const errno = await mwriteprotectRange(this.env.mm, this.env.mm.maps.get(op.map), op.offset, op.len, enable, h);
     if (errno !== undefined) return { errno };
     if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
@@ -174,7 +175,8 @@ export class Uffd {
     if ("errno" in ctx) return { errno: ctx.errno, move: null };
     const mode = decodeFlags(op.mode, MOVE_MODE_BITS);
     const config = this.env.config;
-    if (!validRange(config, op.map, op.offset, op.len) || !validRange(config, op.src, op.src_offset, op.len) || mode.unknown.length > 0) return { errno: "EINVAL", move: null };
+    const rangesBad = !validRange(config, op.map, op.offset, op.len) || !validRange(config, op.src, op.src_offset, op.len);
+    if (rangesBad || mode.unknown.length > 0) return { errno: "EINVAL", move: null };
     const r = await movePages(this.env.mm, ctx, op, mode.names.includes("ALLOW_SRC_HOLES"), h);
     if (r.bytes === 0) return { errno: r.errno!, move: -ERRNO[r.errno!]! };
     if (!mode.names.includes("DONTWAKE")) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + r.bytes, h);

@@ -18,12 +18,18 @@ const MAIN = "virt/kvm/kvm_main.c";
 const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
 
 export const MEMSLOT_RULES = {
-  v1Flags: rule("memslot.v1-flags", `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`, "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY (any other bit, known or not)", "EINVAL"),
+  v1Flags: rule(
+    "memslot.v1-flags",
+    `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`,
+    "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY (any other bit, known or not)",
+    "EINVAL",
+  ),
   slotId: rule("memslot.slot-id", `${MAIN} (kvm_vm_ioctl_set_memory_region)`, "(u16)slot >= KVM_USER_MEM_SLOTS", "EINVAL"),
   flags: rule(
     "memslot.flags",
     `${MAIN} (check_memory_region_flags); ${V3_04}`,
-    "a flag not valid here: a bit KVM does not know (internal ones included), GUEST_MEMFD unsupported, READONLY with GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
+    "a flag not valid here: a bit KVM does not know (internal ones included), GUEST_MEMFD unsupported, READONLY with " +
+      "GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
     "EINVAL",
   ),
   sizeAlign: rule("memslot.size-align", `${MAIN} (kvm_set_memory_region)`, "memory_size not page aligned", "EINVAL"),
@@ -113,6 +119,7 @@ function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult
   const decoded = decodeFlags(op.flags, MEMSLOT_FLAG_BITS);
   const flags = decoded.names;
   const bitmapArg = userfaultBitmapArg(s, op);
+  const arch = s.config.arch;
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
@@ -129,7 +136,7 @@ function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult
     check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= nrMemslotAsIds(s, vm)),
     check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
     check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
-    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof bitmapArg === "number" && bitmapArg + bitmapBytes(npages) > TASK_SIZE[s.config.arch]),
+    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof bitmapArg === "number" && bitmapArg + bitmapBytes(npages) > TASK_SIZE[arch]),
   ]);
   if (failure !== undefined) return refuse(s, failure);
 

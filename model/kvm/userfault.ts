@@ -11,7 +11,11 @@ import { VM_RULES } from "./vm.js";
 const V3 = "20250618042424.330664-5-jthoughton@google.com (kvm_do_userfault)";
 
 export const USERFAULT_RULES = {
-  noBuffer: rule("userfault.no-buffer", "faultline: the VMM allocates one bitmap per memslot (docs/VOCABULARY.md)", "a bitmap write outside the slot's bitmap faults the VMM thread: SIGSEGV, SEGV_MAPERR"),
+  noBuffer: rule(
+    "userfault.no-buffer",
+    "faultline: the VMM allocates one bitmap per memslot (docs/VOCABULARY.md)",
+    "a bitmap write outside the slot's bitmap faults the VMM thread: SIGSEGV, SEGV_MAPERR",
+  ),
   write: rule("userfault.bitmap-write", "Documentation/virt/kvm/api.rst (KVM_MEM_USERFAULT, v3 15/15)", "userspace sets or clears bits; KVM only reads them"),
   unreadable: rule("userfault.bitmap-unreadable", V3, "the bitmap word cannot be read: KVM_RUN fails with a bare EFAULT, no exit information", "EFAULT"),
   exit: rule("userfault.exit", V3, "the gfn's bit is set: KVM_EXIT_MEMORY_FAULT with KVM_MEMORY_EXIT_FLAG_USERFAULT, KVM_RUN returns EFAULT"),

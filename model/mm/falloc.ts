@@ -11,7 +11,8 @@ export const FALLOC_MODE_RULES = {
   unknown: rule(
     "vfs.fallocate-mode-unknown",
     `${VFS}: mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL_KEEP_SIZE)); include/linux/falloc.h; probe on 6.18.44`,
-    "a mode bit no fallocate knows (NO_HIDE_STALE, bits past WRITE_ZEROES), after the offset and length checks and before the fd's mode and type",
+    "a mode bit no fallocate knows (NO_HIDE_STALE, bits past WRITE_ZEROES), after the offset and length checks and " +
+      "before the fd's mode and type",
     "EOPNOTSUPP",
   ),
   exclusive: rule(
@@ -38,7 +39,11 @@ export function fallocMode(list: FlagList<FallocModeName>): FallocMode {
 }
 
 /** Whether only KEEP_SIZE and PUNCH_HOLE are set (what shmem, hugetlbfs and guest_memfd take). */
-export const onlyKeepPunch = (m: FallocMode): boolean => m.flags.unknown.length === 0 && m.flags.names.every((n) => n === "KEEP_SIZE" || n === "PUNCH_HOLE");
+export const onlyKeepPunch = (m: FallocMode): boolean =>
+  m.flags.unknown.length === 0 && m.flags.names.every((n) => n === "KEEP_SIZE" || n === "PUNCH_HOLE");
+
+/** The modes that change i_size, so vfs_fallocate refuses them with KEEP_SIZE. */
+const SIZE_CHANGING: readonly FallocModeName[] = ["COLLAPSE_RANGE", "INSERT_RANGE", "WRITE_ZEROES"];
 
 /**
  * vfs_fallocate before it looks at the file: offset and length (`args`, the caller's EINVAL rule), unknown mode bits,
@@ -50,6 +55,6 @@ export function vfsFallocateChecks(m: FallocMode, offset: number, len: number, a
     check(args, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
     check(FALLOC_MODE_RULES.unknown, () => m.flags.unknown.length > 0 || m.flags.names.includes("NO_HIDE_STALE")),
     check(punchMode, () => single === "PUNCH_HOLE" && !m.keep),
-    check(FALLOC_MODE_RULES.exclusive, () => m.ops.length > 1 || ((single === "COLLAPSE_RANGE" || single === "INSERT_RANGE" || single === "WRITE_ZEROES") && m.keep)),
+    check(FALLOC_MODE_RULES.exclusive, () => m.ops.length > 1 || (single !== undefined && SIZE_CHANGING.includes(single) && m.keep)),
   ];
 }

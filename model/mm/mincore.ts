@@ -15,7 +15,12 @@ const MC = "mm/mincore.c";
 
 export const MINCORE_RULES = {
   align: rule("mm.mincore-align", `${MC} (SYSCALL mincore: start & ~PAGE_MASK)`, "start is not page aligned; nothing is written", "EINVAL"),
-  range: rule("mm.mincore-range", `${MC} (SYSCALL mincore: !access_ok(start, len))`, "the range leaves the user address space; nothing is written", "ENOMEM"),
+  range: rule(
+    "mm.mincore-range",
+    `${MC} (SYSCALL mincore: !access_ok(start, len))`,
+    "the range leaves the user address space; nothing is written",
+    "ENOMEM",
+  ),
   hole: rule(
     "mm.mincore-enomem",
     `${MC} (do_mincore: vma_lookup fails); probe on 6.18.44`,
@@ -25,7 +30,8 @@ export const MINCORE_RULES = {
   mincore: rule(
     "mm.mincore",
     `${MC} (mincore_pte_range, __mincore_unmapped_range, mincore_page: folio_test_uptodate); probe on 6.18.44`,
-    "a present PTE (the zero page too) is resident; otherwise a file VMA reports whether its page cache holds the page uptodate (a fallocated shmem page is not), an anonymous one 0",
+    "a present PTE (the zero page too) is resident; otherwise a file VMA reports whether its page cache holds the page " +
+      "uptodate (a fallocated shmem page is not), an anonymous one 0",
   ),
 };
 

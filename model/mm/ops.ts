@@ -78,8 +78,18 @@ export const MM_RULES = {
     "a VM fd, a guest_memfd or a userfaultfd cannot be opened again: their anon inodes have no open",
     "ENXIO",
   ),
-  writeNotWritable: rule("mm.pwrite-ebadf", "fs/read_write.c (vfs_write: !(f_mode & FMODE_WRITE), after FMODE_PWRITE)", "pwrite through an fd opened O_RDONLY", "EBADF"),
-  readNotReadable: rule("mm.pread-ebadf", "fs/read_write.c (vfs_read: !(f_mode & FMODE_READ), after FMODE_PREAD)", "pread through an fd opened O_WRONLY", "EBADF"),
+  writeNotWritable: rule(
+    "mm.pwrite-ebadf",
+    "fs/read_write.c (vfs_write: !(f_mode & FMODE_WRITE), after FMODE_PWRITE)",
+    "pwrite through an fd opened O_RDONLY",
+    "EBADF",
+  ),
+  readNotReadable: rule(
+    "mm.pread-ebadf",
+    "fs/read_write.c (vfs_read: !(f_mode & FMODE_READ), after FMODE_PREAD)",
+    "pread through an fd opened O_WRONLY",
+    "EBADF",
+  ),
   mmapNotReadable: rule(
     "mm.mmap-not-readable",
     "mm/mmap.c (do_mmap: MAP_PRIVATE and, falling through, MAP_SHARED need FMODE_READ)",

@@ -1,6 +1,7 @@
 // The userfaultfd fd before and at its UFFDIO_API handshake: creating it (userfaultfd(2), /dev/userfaultfd), the
 // handshake's checks and write-back, and userfaultfd_ioctl's refusal of every other ioctl until it succeeded.
-import { decodeFlags, UFFD_FEATURE_BITS, UFFD_FLAG_BITS, type FlagList, type UffdFeatureName, type UffdFlagName } from "../../schema/flags.js";
+import { decodeFlags, UFFD_FEATURE_BITS, UFFD_FLAG_BITS } from "../../schema/flags.js";
+import type { FlagList, UffdFeatureName, UffdFlagName } from "../../schema/flags.js";
 import { UFFD_FEATURES } from "../../schema/ops.js";
 import { ioctlTarget, type IoctlTarget } from "../fd.js";
 import { rule, type Rule } from "../rules.js";
@@ -25,7 +26,8 @@ export const API_RULES = {
   api: rule(
     "uffd.api",
     `${FS} (userfaultfd_api); probe on 6.18.44: UFFDIO_API offers 0x1ffff`,
-    "the handshake: the requested features are the ctx's (WP_ASYNC adds WP_UNPOPULATED); api, every available feature and UFFD_API_IOCTLS are written back",
+    "the handshake: the requested features are the ctx's (WP_ASYNC adds WP_UNPOPULATED); api, every available feature " +
+      "and UFFD_API_IOCTLS are written back",
   ),
   version: rule(
     "uffd.api-version",
@@ -63,7 +65,9 @@ export function createFlags(list: FlagList<UffdFlagName> | undefined): { readonl
 }
 
 /** What UFFDIO_API decides on a ctx: its features, or the refusing rule (checked in userfaultfd_api's order). */
-export function handshake(api: number, list: FlagList<UffdFeatureName>, initialized: boolean): { readonly features: readonly UffdFeatureName[] } | { readonly rule: Rule } {
+export type Handshake = { readonly features: readonly UffdFeatureName[] } | { readonly rule: Rule };
+
+export function handshake(api: number, list: FlagList<UffdFeatureName>, initialized: boolean): Handshake {
   if (api !== UFFD_API) return { rule: API_RULES.version };
   const requested = decodeFlags(list, UFFD_FEATURE_BITS);
   // Every feature is offered here (x86 and arm64 with uffd-wp markers): an unknown bit is the only one refused.

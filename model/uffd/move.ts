@@ -25,29 +25,65 @@ const PROBE = "probe on 6.18.44";
 
 export const MOVE_RULES = {
   noVma: rule("uffd.move-no-vma", `${MM} (uffd_move_lock, find_vmas_mm_locked); ${PROBE}`, "no VMA holds dst, or none holds src", "ENOENT"),
-  shared: rule("uffd.move-shared", `${MM} (move_pages: VM_SHARED); ${PROBE}`, "src or dst is a shared mapping (shmem, hugetlbfs, guest_memfd, MAP_SHARED | MAP_ANONYMOUS)", "EINVAL"),
-  vmaEnd: rule("uffd.move-vma-end", `${MM} (move_pages: src_start + len > src_vma->vm_end, likewise dst); ${PROBE}`, "the range runs past the end of src's VMA or dst's", "EINVAL"),
+  shared: rule(
+    "uffd.move-shared",
+    `${MM} (move_pages: VM_SHARED); ${PROBE}`,
+    "src or dst is a shared mapping (shmem, hugetlbfs, guest_memfd, MAP_SHARED | MAP_ANONYMOUS)",
+    "EINVAL",
+  ),
+  vmaEnd: rule(
+    "uffd.move-vma-end",
+    `${MM} (move_pages: src_start + len > src_vma->vm_end, likewise dst); ${PROBE}`,
+    "the range runs past the end of src's VMA or dst's",
+    "EINVAL",
+  ),
   prot: rule(
     "uffd.move-prot",
     `${MM} (validate_move_areas: VM_ACCESS_FLAGS and vm_page_prot differ, or !VM_WRITE); ${PROBE}`,
     "src and dst differ in protection, or are not writable",
     "EINVAL",
   ),
-  hugetlb: rule("uffd.move-hugetlb", `${MM} (validate_move_areas: vma_move_compatible, VM_HUGETLB)`, "src or dst is hugetlbfs (a private mapping of it)", "EINVAL"),
-  dstCtx: rule("uffd.move-dst-ctx", `${MM} (validate_move_areas: dst_vma->vm_userfaultfd_ctx.ctx != ctx); ${PROBE}`, "dst's VMA is not registered with this userfaultfd", "EINVAL"),
-  notAnon: rule("uffd.move-not-anon", `${MM} (validate_move_areas: vma_is_anonymous); ${PROBE}`, "src or dst is not anonymous memory (a MAP_PRIVATE file mapping)", "EINVAL"),
-  dstExists: rule("uffd.move-dst-exists", `${MM} (move_pages_pte: !pte_none(orig_dst_pte)); ${PROBE}`, "a dst page is mapped or carries a marker", "EEXIST"),
+  hugetlb: rule(
+    "uffd.move-hugetlb",
+    `${MM} (validate_move_areas: vma_move_compatible, VM_HUGETLB)`,
+    "src or dst is hugetlbfs (a private mapping of it)",
+    "EINVAL",
+  ),
+  dstCtx: rule(
+    "uffd.move-dst-ctx",
+    `${MM} (validate_move_areas: dst_vma->vm_userfaultfd_ctx.ctx != ctx); ${PROBE}`,
+    "dst's VMA is not registered with this userfaultfd",
+    "EINVAL",
+  ),
+  notAnon: rule(
+    "uffd.move-not-anon",
+    `${MM} (validate_move_areas: vma_is_anonymous); ${PROBE}`,
+    "src or dst is not anonymous memory (a MAP_PRIVATE file mapping)",
+    "EINVAL",
+  ),
+  dstExists: rule(
+    "uffd.move-dst-exists",
+    `${MM} (move_pages_pte: !pte_none(orig_dst_pte)); ${PROBE}`,
+    "a dst page is mapped or carries a marker",
+    "EEXIST",
+  ),
   srcHole: rule(
     "uffd.move-src-hole",
     `${MM} (move_pages, move_pages_pte: pte_none(orig_src_pte) without UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES); ${PROBE}`,
     "a src page is not mapped and ALLOW_SRC_HOLES was not asked for (with it the hole is skipped and counted)",
     "ENOENT",
   ),
-  srcMarker: rule("uffd.move-src-marker", `${MM} (move_pages_pte: a non-swap entry is neither a migration entry nor present); ${PROBE}`, "a src page carries a marker (poison)", "EFAULT"),
+  srcMarker: rule(
+    "uffd.move-src-marker",
+    `${MM} (move_pages_pte: a non-swap entry is neither a migration entry nor present); ${PROBE}`,
+    "a src page carries a marker (poison)",
+    "EFAULT",
+  ),
   move: rule(
     "uffd.move",
     `${MM} (move_present_pte, move_zeropage_pte); ${FS}; ${PROBE}`,
-    "each src PTE moves to dst (an anonymous page stays the same page, writable and without uffd-wp; the zero page stays the zero page), src is left none, KVM hears of src",
+    "each src PTE moves to dst (an anonymous page stays the same page, writable and without uffd-wp; the zero page " +
+      "stays the zero page), src is left none, KVM hears of src",
   ),
 };
 
@@ -61,7 +97,14 @@ interface PageStep {
 const vmShared = (m: Mapping): boolean => m.shared && m.fdReadOnly !== true;
 
 /** move_pages' checks of the two VMAs, in its order, after both were found. */
-function validateAreas(s: State, ctx: number, src: { m: Mapping; vma: Vma; start: number }, dst: { m: Mapping; vma: Vma; start: number }, n: number): Rule | undefined {
+/** One side of a move: its mapping, the VMA holding its first page, and that page. */
+interface Side {
+  readonly m: Mapping;
+  readonly vma: Vma;
+  readonly start: number;
+}
+
+function validateAreas(s: State, ctx: number, src: Side, dst: Side, n: number): Rule | undefined {
   if (vmShared(src.m)) return MOVE_RULES.shared;
   if (src.start + n > src.vma.end) return MOVE_RULES.vmaEnd;
   if (vmShared(dst.m)) return MOVE_RULES.shared;
@@ -87,7 +130,12 @@ function movePage(st: State, dstId: string, d: number, srcId: string, si: number
     return holes ? { state: s } : { state: s, stop: MOVE_RULES.srcHole };
   }
   const data = sm.anonData.get(si);
-  const emptied = withMap(s, { ...sm, ptes: assign(sm.ptes, si, si + 1, undefined), anon: assign(sm.anon, si, si + 1, undefined), anonData: withoutKeysIn(sm.anonData, si, si + 1) });
+  const emptied = withMap(s, {
+    ...sm,
+    ptes: assign(sm.ptes, si, si + 1, undefined),
+    anon: assign(sm.anon, si, si + 1, undefined),
+    anonData: withoutKeysIn(sm.anonData, si, si + 1),
+  });
   const target = emptied.mm.maps.get(dstId)!;
   const moved: Pte = { target: pte.target, writable: pte.target === "anon" };
   const anonData = data === undefined ? target.anonData : new Map([...target.anonData, [d, data]]);
@@ -95,7 +143,8 @@ function movePage(st: State, dstId: string, d: number, srcId: string, si: number
   return { state: withMap(emptied, { ...target, ptes: assign(target.ptes, d, d + 1, moved), anon, anonData }) };
 }
 
-const moveOutcome = (errno: Errno | undefined, count: number | null): Outcome => (errno === undefined ? { result: "ok", move: count } : { errno, move: count });
+const moveOutcome = (errno: Errno | undefined, count: number | null): Outcome =>
+  errno === undefined ? { result: "ok", move: count } : { errno, move: count };
 
 /** userfaultfd_move: prologue (the count not written), move_pages (its result written back), then the wakeup. */
 export function uffdioMove(s: State, op: OpOf<"uffdio_move">, run: ThreadRunner): StepResult {
@@ -125,7 +174,10 @@ export function uffdioMove(s: State, op: OpOf<"uffdio_move">, run: ThreadRunner)
   if (stoppedBy !== undefined) done--;
   if (done === 0) return result(state, moveOutcome(stoppedBy!.errno, -ERRNO_NUMBER[stoppedBy!.errno!]!), stoppedBy!);
   const bytes = done * PAGE_SIZE;
-  const res = stoppedBy === undefined ? result(state, moveOutcome(undefined, bytes), MOVE_RULES.move) : result(state, moveOutcome("EAGAIN", bytes), MOVE_RULES.move, stoppedBy, IOCTL_RULES.partial);
+  const res =
+    stoppedBy === undefined
+      ? result(state, moveOutcome(undefined, bytes), MOVE_RULES.move)
+      : result(state, moveOutcome("EAGAIN", bytes), MOVE_RULES.move, stoppedBy, IOCTL_RULES.partial);
   if (mode.names.includes("DONTWAKE")) return res;
   const base = mapBase(op.map) + op.offset;
   return afterWake(res, wakeRange(res.state, fd.id, base, base + bytes, run));
