@@ -113,6 +113,7 @@ export function hostConfig(p: HostProbe, caps: ReadonlyMap<Capability, Presence>
     readonlyMem: present(caps, "KVM_CAP_READONLY_MEM"),
     userMemSlots: p.caps.NR_MEMSLOTS ?? base.kernel.userMemSlots,
     addressSpaces: present(caps, "KVM_CAP_MULTI_ADDRESS_SPACE") ? (p.caps.MULTI_ADDRESS_SPACE ?? 2) : 1,
+    memoryFailure: present(caps, "MEMORY_FAILURE"),
   };
   return { ...base, kernel };
 }

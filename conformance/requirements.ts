@@ -4,6 +4,7 @@
 import { initial, step } from "../model/index.js";
 import { MEMSLOT_RULES } from "../model/kvm/memslot.js";
 import { resolveConfig, type Config } from "../schema/config.js";
+import { decodeFlags, GMEM_FLAG_BITS, MEMSLOT_FLAG_BITS } from "../schema/flags.js";
 import { UFFD_FEATURES, type CapName, type Op } from "../schema/ops.js";
 import type { Scenario } from "../schema/scenario.js";
 import { isConfigCapability, type Capability, type ConfigCapability } from "../schema/capabilities.js";
@@ -38,7 +39,7 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
       out.push(...capFeatures(op.cap));
       break;
     case "create_gmem":
-      if (kind(op.vm) === "vm") gmem(...op.flags);
+      if (kind(op.vm) === "vm") gmem(...decodeFlags(op.flags, GMEM_FLAG_BITS).names);
       break;
     case "gmem_mmap":
       if (kind(op.gmem) === "gmem") gmem("MMAP");
@@ -55,12 +56,14 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
     case "gmem_convert":
       if (kind(op.gmem) === "gmem") out.push("KVM_CAP_GUEST_MEMFD", "GMEM_INPLACE_CONVERSION");
       break;
-    case "set_memory_region":
-      if (op.flags.includes("GUEST_MEMFD") || op.guest_memfd !== undefined) gmem();
-      if (op.flags.includes("READONLY")) out.push("KVM_CAP_READONLY_MEM");
-      if (op.flags.includes("USERFAULT") || op.userfault_bitmap !== undefined) out.push("KVM_MEM_USERFAULT");
+    case "set_memory_region": {
+      const flags = decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names;
+      if (flags.includes("GUEST_MEMFD") || op.guest_memfd !== undefined) gmem();
+      if (flags.includes("READONLY")) out.push("KVM_CAP_READONLY_MEM");
+      if (flags.includes("USERFAULT") || op.userfault_bitmap !== undefined) out.push("KVM_MEM_USERFAULT");
       if (op.slot >>> 16 !== 0) out.push("KVM_CAP_MULTI_ADDRESS_SPACE");
       break;
+    }
     case "userfault_set":
     case "userfault_clear":
       out.push("KVM_MEM_USERFAULT");
@@ -71,11 +74,15 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
     case "vcpu_access":
       if (op.private !== undefined) out.push("KVM_CAP_MEMORY_ATTRIBUTES");
       break;
+    case "uffdio_poison":
+      // An access to the marker says BUS_MCEERR_AR or BUS_ADRERR by CONFIG_MEMORY_FAILURE (x86 do_sigbus).
+      out.push("MEMORY_FAILURE");
+      if (gmemMaps.has(op.map)) out.push("UFFD_GUEST_MEMFD");
+      break;
     case "uffd_register":
     case "uffdio_continue":
     case "uffdio_copy":
     case "uffdio_zeropage":
-    case "uffdio_poison":
     case "uffdio_writeprotect":
       if (gmemMaps.has(op.map)) out.push("UFFD_GUEST_MEMFD");
       break;
@@ -114,7 +121,8 @@ export function hostNeeds(op: Op): Capability[] {
   if (op.op === "close" && op.vm !== undefined) out.push("KVM");
   if (op.op === "set_memory_region" && op.ioctl !== "REGION") out.push("KVM_CAP_USER_MEMORY2");
   if (op.op === "vcpu_access") out.push("KVM_GUEST", "KVM_CAP_MEMORY_FAULT_INFO");
-  if (op.op === "uffd_open") out.push("USERFAULTFD", ...UFFD_FEATURES.map((f) => `UFFD_FEATURE_${f}` as const));
+  if (op.op === "uffd_open" || op.op === "uffdio_api") out.push("USERFAULTFD", ...UFFD_FEATURES.map((f) => `UFFD_FEATURE_${f}` as const));
+  if (op.op === "uffd_create") out.push(op.dev === true ? "DEV_USERFAULTFD" : "USERFAULTFD");
   if (op.op === "memfd") {
     if (op.hugetlb === true || op.hugetlb === "2M") out.push("HUGETLB_2M");
     else if (op.hugetlb === "1G") out.push("HUGETLB_1G");
@@ -144,37 +152,8 @@ export function namesBefore(ops: readonly Op[]): Names[] {
   });
 }
 
-/** Whether two configurations agree on a kernel feature. */
-function sameFeature(a: Config, b: Config, c: ConfigCapability): boolean {
-  const k = a.kernel;
-  const l = b.kernel;
-  switch (c) {
-    case "KVM_CAP_GUEST_MEMFD":
-      return k.guestMemfd === l.guestMemfd;
-    case "GUEST_MEMFD_FLAG_MMAP":
-    case "GUEST_MEMFD_FLAG_INIT_SHARED": {
-      const f = c === "GUEST_MEMFD_FLAG_MMAP" ? "MMAP" : "INIT_SHARED";
-      return (k.guestMemfd && k.gmemFlags.includes(f)) === (l.guestMemfd && l.gmemFlags.includes(f));
-    }
-    case "KVM_CAP_MEMORY_ATTRIBUTES":
-      return k.memoryAttributes === l.memoryAttributes;
-    case "KVM_CAP_READONLY_MEM":
-      return k.readonlyMem === l.readonlyMem;
-    case "KVM_CAP_MULTI_ADDRESS_SPACE":
-      return k.addressSpaces === l.addressSpaces;
-    case "KVM_X86_SW_PROTECTED_VM":
-      return JSON.stringify(k.vmTypes) === JSON.stringify(l.vmTypes);
-    case "KVM_MEM_USERFAULT":
-      return k.userfault === l.userfault;
-    case "GMEM_INPLACE_CONVERSION":
-      return k.gmemInplaceConversion === l.gmemInplaceConversion;
-    case "UFFD_GUEST_MEMFD":
-      return k.uffdGuestMemfd === l.uffdGuestMemfd;
-  }
-}
-
-/** Whether a configuration has a kernel feature (for the wording of a skip). */
-function hasFeature(c: Config, f: ConfigCapability): boolean {
+/** A kernel feature's value in a configuration, as the probe would see it (the VM types, the address spaces, or a flag). */
+function featureOf(c: Config, f: ConfigCapability): boolean | number | readonly number[] {
   const k = c.kernel;
   switch (f) {
     case "KVM_CAP_GUEST_MEMFD":
@@ -188,16 +167,28 @@ function hasFeature(c: Config, f: ConfigCapability): boolean {
     case "KVM_CAP_READONLY_MEM":
       return k.readonlyMem;
     case "KVM_CAP_MULTI_ADDRESS_SPACE":
-      return k.addressSpaces > 1;
+      return k.addressSpaces;
     case "KVM_X86_SW_PROTECTED_VM":
-      return k.vmTypes.includes(1);
+      return k.vmTypes;
     case "KVM_MEM_USERFAULT":
       return k.userfault;
     case "GMEM_INPLACE_CONVERSION":
       return k.gmemInplaceConversion;
     case "UFFD_GUEST_MEMFD":
       return k.uffdGuestMemfd;
+    case "MEMORY_FAILURE":
+      return k.memoryFailure;
   }
+}
+
+/** Whether two configurations agree on a kernel feature. */
+const sameFeature = (a: Config, b: Config, f: ConfigCapability): boolean => JSON.stringify(featureOf(a, f)) === JSON.stringify(featureOf(b, f));
+
+/** Whether a configuration has a kernel feature (for the wording of a skip). */
+function hasFeature(c: Config, f: ConfigCapability): boolean {
+  const v = featureOf(c, f);
+  if (typeof v === "boolean") return v;
+  return typeof v === "number" ? v > 1 : v.includes(1);
 }
 
 /** A declared requirement: "NAME" (the host must have it) or "!NAME" (it must not). */

@@ -117,6 +117,7 @@ function mapping(m: Mapping): ModelMapping {
     ptes: spansOf(ptes),
     anon: presence(m.anon.keys(), m.folioPages, m.pages),
     anonData: folioData(m.anon),
+    ...(m.fdReadOnly ? { fdReadOnly: true as const } : {}),
     uffd: regs.length > 0 ? regs : undefined,
     markers: markers.length > 0 ? markers : undefined,
   };
@@ -124,7 +125,13 @@ function mapping(m: Mapping): ModelMapping {
 
 function uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
   return {
-    ctxs: u.ctxs.map((c) => ({ name: c.name, features: [...c.features], userModeOnly: c.userModeOnly, released: c.released })),
+    ctxs: u.ctxs.map((c) => ({
+      name: c.name,
+      features: [...c.features],
+      userModeOnly: c.userModeOnly,
+      released: c.released,
+      ...(c.initialized ? {} : { uninitialized: true as const }),
+    })),
     names,
     threads: u.threads.map((t) => ({
       name: t.name,
@@ -159,7 +166,12 @@ export function abstractState(k: Kernel): State {
     config: k.config,
     kvm: { vms: k.vms.map(vm), names: k.fds.names("vm") },
     gmem: { inodes: k.gmemInodes.map(gmemInode), names: k.fds.names("gmem") },
-    mm: { files: k.mm.files.map(memFile), names: k.fds.names("file"), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])) },
+    mm: {
+      files: k.mm.files.map(memFile),
+      names: k.fds.names("file"),
+      ...(k.fds.modes().size > 0 ? { modes: k.fds.modes() } : {}),
+      maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m)])),
+    },
     uffd: uffdState(k.uffd, k.fds.names("uffd")),
   };
 }

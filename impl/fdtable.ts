@@ -8,6 +8,8 @@ export type FdKind = "vm" | "gmem" | "file" | "uffd";
 export interface FdEntry {
   readonly kind: FdKind;
   readonly id: number;
+  /** An fd opened O_RDONLY or O_WRONLY (a memfd reopened through /proc/self/fd); absent for O_RDWR. */
+  readonly mode?: "r" | "w";
 }
 
 export class FdTable {
@@ -27,10 +29,10 @@ export class FdTable {
   }
 
   /** fd_install under a name: the name now refers to this object. */
-  install(name: string, kind: FdKind, id: number): void {
+  install(name: string, kind: FdKind, id: number, mode?: "r" | "w"): void {
     const old = this.entries.get(name);
     this.entries.delete(name);
-    this.entries.set(name, { kind, id });
+    this.entries.set(name, mode === undefined ? { kind, id } : { kind, id, mode });
     if (old !== undefined) this.displaced(old);
   }
 
@@ -39,6 +41,11 @@ export class FdTable {
     const e = this.entries.get(name);
     this.entries.delete(name);
     return e;
+  }
+
+  /** The names whose fd is not O_RDWR, with their mode. */
+  modes(): Map<string, "r" | "w"> {
+    return new Map([...this.entries].flatMap(([n, e]) => (e.mode === undefined ? [] : [[n, e.mode] as const])));
   }
 
   /** The names of one kind of object, as the abstraction's per-subsystem name maps. */

@@ -3,7 +3,7 @@ import { match } from "ts-pattern";
 import type { State } from "../model/state.js";
 import type { Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
@@ -19,6 +19,7 @@ import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import type { Mapping } from "./mm/mapping.js";
+import { mincore } from "./mm/mincore.js";
 import { Mm } from "./mm/mm.js";
 import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemPastEof } from "./gmem/uffd-ops.js";
 import { Uffd, type ThreadOp } from "./uffd/uffd.js";
@@ -56,7 +57,7 @@ export class Kernel implements System {
       punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
       mmapRefusal: (inode, shared) => gmemMmapRefusal(this.gmemInodes[inode]!, shared),
       fallocate: (inode, mode, offset, len, h) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h),
-    }, this.fds);
+    }, this.fds, config.arch === "arm64" || config.kernel.memoryFailure ? { result: "SIGBUS", code: "BUS_MCEERR_AR" } : BUS_ADRERR);
     const env = { mm: this.mm, config, bugs: this.bugs, fds: this.fds, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }
@@ -121,6 +122,7 @@ export class Kernel implements System {
       )
       .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
+      .with({ op: "reopen" }, async (o) => this.mm.reopen(o))
       .with({ op: "mmap" }, async (o) =>
         this.mm.mmap({ map: o.map, fd: o.file === "anon" ? undefined : o.file, offset: o.offset, length: o.length, shared: o.shared ?? o.file !== "anon", prot: o.prot ?? "rw" }),
       )
@@ -129,6 +131,7 @@ export class Kernel implements System {
       .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
       .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
       .with({ op: "pread" }, async (o) => this.mm.pread(o))
+      .with({ op: "mincore" }, async (o): Promise<Outcome> => mincore(this.mm, this.config.arch, o) ?? { errno: "ENOTTY" })
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
       .with({ op: "file_fallocate" }, (o) => this.mm.fallocate({ fd: o.file, mode: o.mode, offset: o.offset, len: o.len }, h))
       .with({ op: "close" }, (o) => this.close(o, h))
@@ -138,12 +141,15 @@ export class Kernel implements System {
       .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
       .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
       .with({ op: "uffd_open" }, async (o) => this.uffd.open(o))
+      .with({ op: "uffd_create" }, async (o) => this.uffd.create(o))
+      .with({ op: "uffdio_api" }, async (o) => this.uffd.api(o))
       .with({ op: "uffd_register" }, (o) => this.uffd.register(o, h))
       .with({ op: "uffd_unregister" }, (o) => this.uffd.unregister(o, h))
       .with({ op: "wake_check" }, async (o) => this.uffd.wakeCheck(o))
       .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => this.uffd.mfill(o, h))
       .with({ op: "uffdio_writeprotect" }, (o) => this.uffd.writeprotect(o, h))
       .with({ op: "uffdio_wake" }, (o) => this.uffd.wake(o, h))
+      .with({ op: "uffdio_move" }, (o) => this.uffd.move(o, h))
       .exhaustive();
   }
 

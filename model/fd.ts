@@ -3,6 +3,7 @@
 // decides by what the file is (its file_operations and f_mode), so a name of the wrong kind gets that file's answer.
 import { withoutEntry } from "./immutable.js";
 import { rule, type Rule } from "./rules.js";
+import type { MmState } from "./mm/types.js";
 import type { State } from "./state.js";
 
 export type FdKind = "vm" | "gmem" | "file" | "uffd";
@@ -40,7 +41,7 @@ export const FD_RULES = {
   mmapReadonly: rule(
     "fd.mmap-eacces",
     "mm/mmap.c (do_mmap: MAP_SHARED with PROT_WRITE needs FMODE_WRITE, after MAP_FIXED_NOREPLACE); fs/userfaultfd.c (new_userfaultfd: O_RDONLY)",
-    "a writable MAP_SHARED mapping of an fd not open for writing (a userfaultfd)",
+    "a writable MAP_SHARED mapping of an fd not open for writing (a userfaultfd, a memfd reopened O_RDONLY)",
     "EACCES",
   ),
   mmapNoHook: rule(
@@ -49,7 +50,12 @@ export const FD_RULES = {
     "mmap of a VM fd or a userfaultfd",
     "ENODEV",
   ),
-  fallocReadonly: rule("fd.fallocate-ebadf", "fs/open.c (vfs_fallocate: !(f_mode & FMODE_WRITE), after the mode checks)", "fallocate on a userfaultfd (O_RDONLY)", "EBADF"),
+  fallocReadonly: rule(
+    "fd.fallocate-ebadf",
+    "fs/open.c (vfs_fallocate: !(f_mode & FMODE_WRITE), after the mode checks)",
+    "fallocate on an fd not open for writing: a userfaultfd (O_RDONLY), a memfd reopened O_RDONLY",
+    "EBADF",
+  ),
   fallocNotRegular: rule(
     "fd.fallocate-enodev",
     "fs/open.c (vfs_fallocate: !S_ISREG, before s_maxbytes); fs/libfs.c (alloc_anon_inode: no S_IFREG; guest_memfd sets it in __kvm_gmem_create)",
@@ -77,6 +83,13 @@ export function fdOf(s: State, name: string): FdRef | undefined {
   return undefined;
 }
 
+/** A memfd name gone (closed or re-bound), with its access mode. */
+export function withoutFileName(mm: MmState, name: string): MmState {
+  const modes = mm.modes === undefined ? undefined : withoutEntry(mm.modes, name);
+  const { modes: _old, ...rest } = mm;
+  return { ...rest, names: withoutEntry(mm.names, name), ...(modes !== undefined && modes.size > 0 ? { modes } : {}) };
+}
+
 /** Binding a name takes it from what it named before; that fd stays open, unnamed (as the helper leaves it). */
 export function unbindName(s: State, name: string): State {
   const ref = fdOf(s, name);
@@ -87,7 +100,7 @@ export function unbindName(s: State, name: string): State {
     case "gmem":
       return { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
     case "file":
-      return { ...s, mm: { ...s.mm, names: withoutEntry(s.mm.names, name) } };
+      return { ...s, mm: withoutFileName(s.mm, name) };
     case "uffd":
       return { ...s, uffd: { ...s.uffd, names: withoutEntry(s.uffd.names, name) } };
   }

@@ -11,11 +11,13 @@ import { setMemoryRegion } from "./kvm/memslot.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
 import { fdOf } from "./fd.js";
-import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite } from "./mm/ops.js";
+import { MM_RULES, access, aliasAccess, closeFile, fallocate, madvise, memfd, mmap, mmapArgs, munmap, pread, pwrite, reopen } from "./mm/ops.js";
+import { mincore } from "./mm/mincore.js";
 import { rule } from "./rules.js";
 import { refuse, type State, type StepResult } from "./state.js";
-import { closeUffd, uffdOpen } from "./uffd/ctx.js";
+import { closeUffd, uffdCreate, uffdioApi, uffdOpen } from "./uffd/ctx.js";
 import { mfill, wake, writeprotect } from "./uffd/ioctl.js";
+import { uffdioMove } from "./uffd/move.js";
 import { uffdRegister, uffdUnregister } from "./uffd/register.js";
 import { runThread, wakeCheck, type ThreadRunner } from "./uffd/thread.js";
 
@@ -54,12 +56,14 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "set_memory_attributes" }, (o) => setMemoryAttributes(s, o))
     .with({ op: "vcpu_access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "memfd" }, (o) => memfd(s, o))
+    .with({ op: "reopen" }, (o) => reopen(s, o))
     .with({ op: "mmap" }, (o) => mmap(s, mmapArgs(o), gmemMmap))
     .with({ op: "munmap" }, (o) => releaseUnmapped(s, munmap(s, o), o.map))
     .with({ op: "access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "write_alias" }, { op: "read_alias" }, (o) => aliasAccess(s, o, gmemAlias))
     .with({ op: "pwrite" }, (o) => pwrite(s, o))
     .with({ op: "pread" }, (o) => pread(s, o))
+    .with({ op: "mincore" }, (o) => mincore(s, o) ?? refuse(s, STEP_RULES.notModeled))
     .with({ op: "madvise" }, (o) => madvise(s, o, (st, inode, offset, len) => fallocateInode(st, inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len)))
     .with({ op: "file_fallocate" }, (o) => fallocate(s, { fd: o.file, mode: o.mode, offset: o.offset, len: o.len, badFd: MM_RULES.badFd }, fallocateInode))
     .with({ op: "close" }, (o) => close(s, o))
@@ -69,11 +73,14 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "pin" }, (o) => pin(s, o))
     .with({ op: "unpin" }, (o) => unpin(s, o))
     .with({ op: "uffd_open" }, (o) => uffdOpen(s, o))
+    .with({ op: "uffd_create" }, (o) => uffdCreate(s, o))
+    .with({ op: "uffdio_api" }, (o) => uffdioApi(s, o))
     .with({ op: "uffd_register" }, (o) => uffdRegister(s, o))
     .with({ op: "uffd_unregister" }, (o) => uffdUnregister(s, o, runAccess))
     .with({ op: "wake_check" }, (o) => wakeCheck(s, o))
     .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => mfill(s, o, runAccess))
     .with({ op: "uffdio_writeprotect" }, (o) => writeprotect(s, o, runAccess))
     .with({ op: "uffdio_wake" }, (o) => wake(s, o, runAccess))
+    .with({ op: "uffdio_move" }, (o) => uffdioMove(s, o, runAccess))
     .exhaustive();
 }

@@ -14,6 +14,7 @@ export const CONFIG_CAPABILITIES = [
   "KVM_MEM_USERFAULT",
   "GMEM_INPLACE_CONVERSION",
   "UFFD_GUEST_MEMFD",
+  "MEMORY_FAILURE",
 ] as const;
 
 /** Capabilities the native helper needs to run a step at all, or that the model assumes of the host's memory. */
@@ -29,7 +30,6 @@ export const HOST_CAPABILITIES = [
   "HUGETLB_1G",
   "ANON_SMALL_PAGES",
   "SHMEM_SMALL_PAGES",
-  "MEMORY_FAILURE",
 ] as const;
 
 export type ConfigCapability = (typeof CONFIG_CAPABILITIES)[number];

@@ -17,6 +17,7 @@ const Kernel = strict(
     slotZapAll: t.boolean,
     userMemSlots: intIn("user memslots", 1, 32767),
     addressSpaces: intIn("address spaces", 1, 2),
+    memoryFailure: t.boolean,
   },
 );
 
@@ -56,6 +57,11 @@ export interface KernelFeatures {
   readonly userMemSlots: number;
   /** kvm_arch_nr_memslot_as_ids: 2 on x86 (SMM), 1 on arm64. */
   readonly addressSpaces: number;
+  /**
+   * CONFIG_MEMORY_FAILURE: x86's do_sigbus reports a poisoned page (VM_FAULT_HWPOISON) as BUS_MCEERR_AR only when it is
+   * built in, else as BUS_ADRERR; arm64's do_page_fault always says BUS_MCEERR_AR. The machines here have it off.
+   */
+  readonly memoryFailure: boolean;
 }
 
 export interface Config {
@@ -86,6 +92,7 @@ const RICH_X86: KernelFeatures = {
   slotZapAll: true,
   userMemSlots: 32764,
   addressSpaces: 2,
+  memoryFailure: true,
 };
 
 /** What the machines here run (Linux 6.18, built without SMM): type 0 only, no memory attributes, no proposals. */
@@ -97,6 +104,7 @@ const KERNEL_6_18: KernelFeatures = {
   userfault: false,
   gmemInplaceConversion: false,
   uffdGuestMemfd: false,
+  memoryFailure: false,
 };
 
 /** The other 6.18 build seen on these machines: no guest_memfd at all (KVM_CAP_GUEST_MEMFD = 0). */

@@ -51,12 +51,12 @@ const skipped = (h: ReturnType<typeof hostOf>): Map<string, string> =>
   }));
 
 describe("host configurations from probes", () => {
-  it("a guest_memfd 6.18 build is the kernel-6.18 preset, and every scenario written for 6.18 but 1 GiB pages runs there", () => {
+  it("a guest_memfd 6.18 build is the kernel-6.18 preset, and every scenario written for 6.18 but 1 GiB pages and memory-failure handling runs there", () => {
     expect(corpus.length).toBeGreaterThan(100);
     const h = hostOf(parseProbe(GMEM_KERNEL, "", files()));
     expect(h.config).toEqual(PRESETS["kernel-6.18"]);
     expect(presetOf(h.config)).toBe("kernel-6.18");
-    for (const [name, why] of skipped(h)) expect(why, name).toMatch(/needs HUGETLB_1G|needs no KVM_CAP_GUEST_MEMFD/);
+    for (const [name, why] of skipped(h)) expect(why, name).toMatch(/needs HUGETLB_1G|needs MEMORY_FAILURE|needs no KVM_CAP_GUEST_MEMFD/);
   });
 
   it("a 6.18 build without guest_memfd is the kernel-6.18-no-gmem preset; exactly the guest_memfd scenarios skip", () => {
@@ -70,7 +70,7 @@ describe("host configurations from probes", () => {
     for (const { name } of corpus) {
       const why = skipped(h).get(name);
       if (touchesGmem(name)) expect(why, name).toContain("needs KVM_CAP_GUEST_MEMFD");
-      else if (why !== undefined) expect(why, name).toMatch(/needs HUGETLB_1G/);
+      else if (why !== undefined) expect(why, name).toMatch(/needs HUGETLB_1G|needs MEMORY_FAILURE/);
     }
   });
 

@@ -2,8 +2,9 @@
 // host faults, mmap, alias accesses and release, with the locking of the design in force.
 import { PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import type { Config } from "../../schema/config.js";
+import { decodeFlags, GMEM_FLAG_BITS } from "../../schema/flags.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
-import type { Errno, Outcome } from "../../schema/outcome.js";
+import { BUS_ADRERR, type Errno, type Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
@@ -34,8 +35,8 @@ export const isV7 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.
 
 export const folioPagesOf = (c: Config): number => (c.gmemFolio === "1G" ? SIZE_1G / PAGE_SIZE : c.gmemFolio === "2M" ? SIZE_2M / PAGE_SIZE : 1);
 
-const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
-const SIGBUS_OUTCOME: Outcome = { result: "SIGBUS" };
+const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
+const SIGBUS_OUTCOME: Outcome = BUS_ADRERR;
 
 export class GmemInode {
   /** Folios by folio number (index / folioPages). */
@@ -109,11 +110,13 @@ export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemF
 export function gmemCreate(kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): GmemInode | Outcome {
   const k = kvm.config.kernel;
   if (!k.guestMemfd) return { errno: "ENOTTY" };
+  // flags & ~kvm_gmem_get_supported_flags(kvm): a u64, so by bit position. reserved[] is never read.
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const supported = supportedFlags(kvm, k.gmemFlags);
-  if (op.flags.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
+  if (flags.unknown.length > 0 || flags.names.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
   if (op.size === 0 || op.size >= 2 ** 63 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
   if (op.size % (folioPagesOf(kvm.config) * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f)), kvm.config);
+  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, flags.names, kvm.config);
 }
 
 /** kvm_gmem_bind, under the filemap invalidate lock held exclusive. */

@@ -2,6 +2,7 @@
 // synchronizations and the commit-time arch work where the kernel does them.
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
+import { MEMSLOT_FLAG_BITS, word32 } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -22,8 +23,11 @@ const EINVAL: Outcome = { errno: "EINVAL" };
 const OK: Outcome = { result: "ok" };
 const TWO_64 = 2 ** 64;
 
-function flagBits(names: readonly string[]): number {
-  return names.reduce((bits, n) => bits | MEM[n as keyof typeof MEM], 0);
+/** KVM Userfault v3's userfault_bitmap: the field, else the pad2[0] word it takes in the struct. */
+function bitmapArg(kvm: Kvm, op: OpOf<"set_memory_region">): number | null | undefined {
+  if (op.userfault_bitmap !== undefined || !kvm.config.kernel.userfault) return op.userfault_bitmap;
+  const word = op.pad2?.[0] ?? 0;
+  return word === 0 ? undefined : word;
 }
 
 /** check_memory_region_flags. */
@@ -38,7 +42,7 @@ function validFlags(kvm: Kvm, requested: number): number {
 }
 
 export async function setMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
-  const flags = flagBits(op.flags);
+  const flags = word32(op.flags, MEMSLOT_FLAG_BITS);
   if (op.ioctl === "REGION" && flags & ~(MEM.LOG_DIRTY_PAGES | MEM.READONLY)) return EINVAL;
   if (op.slot % 65536 >= kvm.config.kernel.userMemSlots) return EINVAL;
   await kvm.slotsLock.lock(h);
@@ -61,7 +65,8 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch]) return EINVAL;
   if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size >= TWO_64)) return EINVAL;
   if (asId >= kvm.nrMemslotAsIds || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
-  const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  const bitmap = bitmapArg(kvm, op);
+  const bitmapPtr = flags & MEM.USERFAULT && typeof bitmap === "number" ? bitmap : null;
   if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + Math.ceil(npages / 64) * 8 > TASK_SIZE[arch]) return EINVAL;
 
   const slots = kvm.memslots[asId]!;

@@ -1,8 +1,9 @@
 // fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
-import type { FallocMode } from "../../schema/ops.js";
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import { PAGE_SIZE } from "../consts.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
+import { LOFF_LIMIT, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
 import { check, firstFailure, rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import { withInode } from "./file.js";
@@ -12,8 +13,6 @@ import type { GmemInode } from "./types.js";
 
 const G = "virt/kvm/guest_memfd.c";
 const VFS = "fs/open.c (vfs_fallocate)";
-/** loff_t overflow and MAX_LFS_FILESIZE (2^63 - 1): byte counts at or above 2^63. */
-const LOFF_LIMIT = 2 ** 63;
 
 export const FALLOCATE_RULES = {
   badFd: rule("gmem.fallocate-ebadf", "fs/open.c (ksys_fallocate: fdget)", "the guest_memfd fd is not open", "EBADF"),
@@ -21,6 +20,12 @@ export const FALLOCATE_RULES = {
   punchMode: rule("gmem.fallocate-punch-mode", VFS, "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
   fbig: rule("gmem.fallocate-efbig", VFS, "offset + len beyond s_maxbytes", "EFBIG"),
   keepSize: rule("gmem.fallocate-keep-size", `${G} (kvm_gmem_fallocate)`, "guest_memfd's size is immutable: KEEP_SIZE is required", "EOPNOTSUPP"),
+  mode: rule(
+    "gmem.fallocate-mode",
+    `${G} (kvm_gmem_fallocate: mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))`,
+    "with KEEP_SIZE, a mode other than allocate and PUNCH_HOLE (ZERO_RANGE, UNSHARE_RANGE)",
+    "EOPNOTSUPP",
+  ),
   align: rule(
     "gmem.fallocate-align",
     `${G} (kvm_gmem_fallocate: PAGE_ALIGNED); cover.1726009989.git.ackerleytng@google.com (guest_memfd_test: huge page size alignment)`,
@@ -58,16 +63,16 @@ function allocate(inode: GmemInode, start: number, end: number): GmemInode {
 }
 
 /** vfs_fallocate then kvm_gmem_fallocate on an open file of inode id (also madvise_remove's PUNCH_HOLE|KEEP_SIZE). */
-export function fallocateInode(s: State, id: number, mode: readonly FallocMode[], offset: number, len: number): StepResult {
+export function fallocateInode(s: State, id: number, modeList: FlagList<FallocModeName>, offset: number, len: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const punch = mode.includes("PUNCH_HOLE");
-  const keep = mode.includes("KEEP_SIZE");
+  const mode = fallocMode(modeList);
+  const punch = mode.punch;
   const folioBytes = inode.folioPages * PAGE_SIZE;
   const failure = firstFailure([
-    check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
-    check(FALLOCATE_RULES.punchMode, () => punch && !keep),
+    ...vfsFallocateChecks(mode, offset, len, FALLOCATE_RULES.args, FALLOCATE_RULES.punchMode),
     check(FALLOCATE_RULES.fbig, () => offset + len >= LOFF_LIMIT),
-    check(FALLOCATE_RULES.keepSize, () => !keep),
+    check(FALLOCATE_RULES.keepSize, () => !mode.keep),
+    check(FALLOCATE_RULES.mode, () => !onlyKeepPunch(mode)),
     check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
     check(FALLOCATE_RULES.beyond, () => !punch && offset + len > inode.size),
   ]);

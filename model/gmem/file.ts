@@ -1,6 +1,8 @@
 // guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
+import { decodeFlags, GMEM_FLAG_BITS, hasOther } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
+import { BUS_ADRERR } from "../../schema/outcome.js";
 import { pagePieces } from "../bytes.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
 import { fdOf, ioctlTarget, unbindName } from "../fd.js";
@@ -27,7 +29,17 @@ const RFC28 = "[RFC PATCH 28/39] bf66353ee3338f11283a3f4b7ed1f06bd0b268a6.172600
 export const GMEM_RULES = {
   badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
   noGmem: rule("gmem.create-enotty", "virt/kvm/kvm_main.c (kvm_vm_ioctl): no CONFIG_KVM_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD is not built in", "ENOTTY"),
-  createFlags: rule("gmem.create-flags", `${G} (kvm_gmem_create); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`, "a flag this VM does not support (INIT_SHARED needs a VM without private memory)", "EINVAL"),
+  createFlags: rule(
+    "gmem.create-flags",
+    `${G} (kvm_gmem_create: flags & ~kvm_gmem_get_supported_flags); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`,
+    "a flag this VM does not support (a bit KVM does not know; INIT_SHARED needs a VM without private memory)",
+    "EINVAL",
+  ),
+  createReservedUnread: rule(
+    "gmem.create-reserved-unread",
+    `${G} (kvm_gmem_create reads size and flags only); virt/kvm/kvm_main.c (kvm_vm_ioctl: KVM_CREATE_GUEST_MEMFD)`,
+    "kvm_create_guest_memfd's reserved[6] is never checked: nonzero words change nothing",
+  ),
   createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
   createHugeSize: rule("gmem.create-huge-size", "cover.1726009989.git.ackerleytng@google.com (kvm_gmem_hugetlb_setup)", "with huge folios the size must be a multiple of the folio size", "EINVAL"),
   create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
@@ -66,31 +78,36 @@ export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMA
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
+  const r = kvmGmemCreate(s, op);
+  return (op.reserved ?? []).some((w) => w !== 0) ? { ...r, fired: [GMEM_RULES.createReservedUnread.id, ...r.fired] } : r;
+}
+
+function kvmGmemCreate(s: State, op: OpOf<"create_gmem">): StepResult {
   const target = ioctlTarget(s, op.vm, "vm", GMEM_RULES.badVm);
   if (!target.ok) return refuse(s, target.rule);
   const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const folioPages = folioPagesOf(s.config);
   const failure = firstFailure([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
-    check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
+    check(GMEM_RULES.createFlags, () => hasOther(flags, supported)),
     check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (failure !== undefined) return refuse(s, failure);
-  const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
   const inode: GmemInode = {
     vm: vmId,
     size: op.size,
-    flags,
+    flags: flags.names,
     fd: true,
     open: true,
     folioPages,
     present: EMPTY_RANGES,
     data: new Map(),
     bindings: EMPTY_RANGES,
-    shared: flags.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
+    shared: flags.names.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
     split: EMPTY_RANGES,
     pins: EMPTY_RANGES,
   };
@@ -149,8 +166,8 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const id = map.backing.inode;
   const inode = s.gmem.inodes[id]!;
   const fileIndex = backingIndex(map, index);
-  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostEof] };
-  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
+  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostEof] };
+  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
@@ -189,8 +206,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   let next = s;
   for (const p of pagePieces(map.backing.offset + op.offset, len)) {
     const inode = next.gmem.inodes[id]!;
-    if (p.index * PAGE_SIZE >= inode.size) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostEof);
-    if (get(inode.shared, p.index) !== true) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
+    if (p.index * PAGE_SIZE >= inode.size) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostEof);
+    if (get(inode.shared, p.index) !== true) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
     next = withInode(next, id, getFolio(inode, p.index));
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);

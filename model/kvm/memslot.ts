@@ -1,4 +1,5 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
+import { decodeFlags, hasOther, MEMSLOT_FLAG_BITS } from "../../schema/flags.js";
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
@@ -17,12 +18,18 @@ const MAIN = "virt/kvm/kvm_main.c";
 const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
 
 export const MEMSLOT_RULES = {
-  v1Flags: rule("memslot.v1-flags", `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`, "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY", "EINVAL"),
+  v1Flags: rule(
+    "memslot.v1-flags",
+    `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`,
+    "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY (any other bit, known or not)",
+    "EINVAL",
+  ),
   slotId: rule("memslot.slot-id", `${MAIN} (kvm_vm_ioctl_set_memory_region)`, "(u16)slot >= KVM_USER_MEM_SLOTS", "EINVAL"),
   flags: rule(
     "memslot.flags",
     `${MAIN} (check_memory_region_flags); ${V3_04}`,
-    "a flag not valid here: GUEST_MEMFD unsupported, READONLY with GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
+    "a flag not valid here: a bit KVM does not know (internal ones included), GUEST_MEMFD unsupported, READONLY with " +
+      "GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
     "EINVAL",
   ),
   sizeAlign: rule("memslot.size-align", `${MAIN} (kvm_set_memory_region)`, "memory_size not page aligned", "EINVAL"),
@@ -49,11 +56,15 @@ export const MEMSLOT_RULES = {
   delete: rule("memslot.delete", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_delete_memslot)`, "DELETE zaps the slot's mappings before it goes"),
   move: rule("memslot.move", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_move_memslot)`, "MOVE zaps the old mappings and installs the slot at its new gfn"),
   flagsOnly: rule("memslot.flags-only", `${MAIN} (kvm_update_flags_memslot)`, "FLAGS_ONLY replaces the slot in place, without a zap as an intermediate step"),
+  padUnread: rule(
+    "memslot.pad-unread",
+    `${MAIN} (kvm_vm_ioctl: copy_from_user of the whole struct, then kvm_vm_ioctl_set_memory_region; nothing reads pad1 or pad2); probe on 6.18.44`,
+    "kvm_userspace_memory_region2's pad1 and pad2 are never checked: nonzero pads change nothing (with KVM Userfault v3, pad2[0] is userfault_bitmap)",
+  ),
   userfaultEnable: rule("userfault.enable-zap", `${MAIN} (kvm_commit_memory_region, kvm_arch_userfault_enabled); ${V3_04}`, "turning USERFAULT on drops the slot's translations"),
 };
 
 const FLAG_ORDER: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
-const canonicalFlags = (flags: readonly MemslotFlagName[]): readonly MemslotFlagName[] => FLAG_ORDER.filter((f) => flags.includes(f));
 
 /** check_memory_region_flags. */
 function validFlags(s: State, requested: readonly MemslotFlagName[]): readonly MemslotFlagName[] {
@@ -78,22 +89,46 @@ const withSlots = (vm: Vm, slots: readonly Memslot[]): Vm => ({ ...vm, slots: [.
 
 type Change = "CREATE" | "DELETE" | "MOVE" | "FLAGS_ONLY" | "NONE";
 
+/**
+ * The userfault_bitmap KVM Userfault v3 reads: the field, else the pad2[0] word it occupies in the struct (a raw
+ * address); undefined passes the VMM's own buffer (docs/VOCABULARY.md).
+ */
+export function userfaultBitmapArg(s: State, op: OpOf<"set_memory_region">): number | null | undefined {
+  if (op.userfault_bitmap !== undefined || !s.config.kernel.userfault) return op.userfault_bitmap;
+  const word = op.pad2?.[0] ?? 0;
+  return word === 0 ? undefined : word;
+}
+
+/** Whether a pad word the running kernel never reads is nonzero (pad2[0] is read under KVM Userfault). */
+function padsSet(s: State, op: OpOf<"set_memory_region">): boolean {
+  const pad2 = s.config.kernel.userfault ? (op.pad2 ?? []).slice(1) : (op.pad2 ?? []);
+  return (op.pad1 ?? 0) !== 0 || pad2.some((w) => w !== 0);
+}
+
 export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
+  const r = kvmSetMemoryRegion(s, op);
+  return padsSet(s, op) ? { ...r, fired: [MEMSLOT_RULES.padUnread.id, ...r.fired] } : r;
+}
+
+function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
   const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
   if (!target.ok) return refuse(s, target.rule);
   const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const k = s.config.kernel;
-  const flags = canonicalFlags(op.flags);
+  const decoded = decodeFlags(op.flags, MEMSLOT_FLAG_BITS);
+  const flags = decoded.names;
+  const bitmapArg = userfaultBitmapArg(s, op);
+  const arch = s.config.arch;
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const gmemOffset = op.guest_memfd_offset ?? 0;
   const npages = size / PAGE_SIZE;
   const failure = firstFailure([
-    check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && flags.some((f) => f !== "LOG_DIRTY_PAGES" && f !== "READONLY")),
+    check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && hasOther(decoded, ["LOG_DIRTY_PAGES", "READONLY"])),
     check(MEMSLOT_RULES.slotId, () => slotId(op.slot) >= k.userMemSlots),
-    check(MEMSLOT_RULES.flags, () => flags.some((f) => !validFlags(s, flags).includes(f))),
+    check(MEMSLOT_RULES.flags, () => hasOther(decoded, validFlags(s, flags))),
     check(MEMSLOT_RULES.sizeAlign, () => !isPageAligned(size)),
     check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
     check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || hva + size > TASK_SIZE[s.config.arch]),
@@ -101,7 +136,7 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
     check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= nrMemslotAsIds(s, vm)),
     check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
     check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
-    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" && op.userfault_bitmap + bitmapBytes(npages) > TASK_SIZE[s.config.arch]),
+    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof bitmapArg === "number" && bitmapArg + bitmapBytes(npages) > TASK_SIZE[arch]),
   ]);
   if (failure !== undefined) return refuse(s, failure);
 
@@ -115,7 +150,7 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
   if ((change === "CREATE" || change === "MOVE") && vm.slots.some((sl) => sl.as === as && sl.slot !== op.slot && baseGfn < sl.baseGfn + sl.npages && sl.baseGfn < baseGfn + npages)) {
     return refuse(s, MEMSLOT_RULES.overlap);
   }
-  const userfaultBitmap = flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  const userfaultBitmap = flags.includes("USERFAULT") && typeof bitmapArg === "number" ? bitmapArg : null;
   const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
   if (change === "DELETE") return deleteSlot(s, vmId, old!);
   if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset);

@@ -1,14 +1,15 @@
 // UFFDIO_REGISTER / UFFDIO_UNREGISTER over the VMAs of one mapping window, in the kernel's check order, and the
 // registration teardown of close.
+import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
-import { ioctlTarget } from "../fd.js";
 import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { uffdTarget } from "./api.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
 import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
@@ -21,6 +22,12 @@ const CAN = "include/linux/userfaultfd_k.h (vma_can_userfault)";
 export const REGISTER_RULES = {
   badFd: rule("uffd.register-ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
   mode: rule("uffd.register-mode", `${FS} (userfaultfd_register)`, "mode is 0", "EINVAL"),
+  modeUnknown: rule(
+    "uffd.register-mode-unknown",
+    `${FS} (userfaultfd_register: uffdio_register.mode & ~UFFD_API_REGISTER_MODES, before validate_range); probe on 6.18.44`,
+    "a mode bit other than MISSING, WP and MINOR",
+    "EINVAL",
+  ),
   range: rule("uffd.range", `${FS} (validate_range, validate_unaligned_range)`, "start or len not page aligned, len 0, or the range leaves TASK_SIZE", "EINVAL"),
   noVma: rule("uffd.register-no-vma", `${FS} (userfaultfd_register: no VMA in range)`, "no VMA intersects the range (holes between VMAs are skipped)", "EINVAL"),
   hugeStart: rule("uffd.register-huge-start", `${FS} (userfaultfd_register: vma_kernel_pagesize)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
@@ -29,6 +36,12 @@ export const REGISTER_RULES = {
     `${CAN}; 20260306171815.3160826-14-rppt@kernel.org (kvm_gmem can_userfault)`,
     "the VMA cannot take these modes: MINOR on anonymous memory; guest_memfd without INIT_SHARED (or without uffd support at all); WP_ASYNC allows WP-only anywhere",
     "EINVAL",
+  ),
+  maywrite: rule(
+    "uffd.register-maywrite",
+    `${FS} (userfaultfd_register: !(cur->vm_flags & VM_MAYWRITE), after vma_can_userfault); mm/mmap.c (do_mmap); probe on 6.18.44`,
+    "a MAP_SHARED mapping of an fd not open for writing (COPY could fill the file's holes)",
+    "EPERM",
   ),
   hugeEnd: rule("uffd.register-huge-end", `${FS} (userfaultfd_register)`, "the hugetlbfs VMA holding end has end not huge-page aligned", "EINVAL"),
   busy: rule("uffd.register-ebusy", `${FS} (userfaultfd_register)`, "the VMA is registered with another userfaultfd", "EBUSY"),
@@ -106,17 +119,20 @@ function target(s: State, ctx: number, op: { map: string; offset: number; len: n
 const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
 
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.badFd);
   if (!fd.ok) return refuse(s, fd.rule);
-  if (op.mode.length === 0) return refuse(s, REGISTER_RULES.mode);
+  const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
+  if (noFlags(mode)) return refuse(s, REGISTER_RULES.mode);
+  if (mode.unknown.length > 0) return refuse(s, REGISTER_RULES.modeUnknown);
   const t = target(s, fd.id, op, REGISTER_RULES.noVma);
   if ("refused" in t) return refuse(s, t.refused);
-  const modes = sortModes(op.mode);
+  const modes = sortModes(mode.names);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(
       check(REGISTER_RULES.type, () => !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
+      check(REGISTER_RULES.maywrite, () => t.map.fdReadOnly === true),
       check(REGISTER_RULES.hugeEnd, () => huge && t.end > v.start && t.end <= v.end && t.end % t.unit !== 0),
       check(REGISTER_RULES.busy, () => v.reg !== undefined && v.reg.ctx !== t.ctx),
     );
@@ -141,7 +157,7 @@ function dropRange(s: State, mapId: string, a: number, b: number, reg: UffdReg):
 }
 
 export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: ThreadRunner): StepResult {
-  const fd = ioctlTarget(s, op.uffd, "uffd", REGISTER_RULES.unBadFd);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.unBadFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const t = target(s, fd.id, op, REGISTER_RULES.unNoVma);
   if ("refused" in t) return refuse(s, t.refused);
