@@ -5,6 +5,7 @@ import { initial, step, type State } from "../model/index.js";
 import { explain } from "../props/concurrent/history.js";
 import { PRESETS } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
+import { SEGV_MAPERR } from "../schema/outcome.js";
 
 const MiB = 1024 * 1024;
 const SETUP: Op[] = [
@@ -46,10 +47,10 @@ describe("only an operation that reaches the folio explains the EAGAIN", () => {
   const read1: Op = { op: "access", map: "m5", offset: 4096, kind: "read" };
   const fired = (s: State, concurrent: Op[]) => explain(s, convert, busyAt(1), concurrent)?.fired;
 
-  it("not an access through a mapping already unmapped (SIGSEGV before any fault), though an alias access still faults", () => {
+  it("not an access through a mapping already unmapped (SEGV_MAPERR before any fault), though an alias access still faults", () => {
     const alias: Op = { op: "read_alias", map: "m5", offset: 4096 };
     const hole = step(setup(), { op: "munmap", map: "m5", offset: 4096, len: 4096 }).state;
-    expect(step(hole, read1).outcome).toEqual({ result: "SIGSEGV" });
+    expect(step(hole, read1).outcome).toEqual(SEGV_MAPERR);
     expect(fired(hole, [read1])).toBeUndefined();
     expect(fired(hole, [alias])).toContain("gmem.ref-alias");
     const gone = step(setup(), { op: "munmap", map: "m5" }).state;

@@ -11,7 +11,7 @@ import type { RaceOp } from "../props/concurrent/history.js";
 import { Judge } from "../props/concurrent/judge.js";
 import { PRESETS } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { SEGV_MAPERR, type Outcome } from "../schema/outcome.js";
 
 const P = 4096;
 
@@ -169,7 +169,7 @@ describe("an alternative outcome needs an operation that could cause it", () => 
   const segment = (other: Op, out: Outcome): RaceOp[] => [entry("VMM", 0, convert, eagain, 0, 3), entry("host", 0, other, out, 1, 2)];
 
   it("a conversion's EAGAIN is not excused by an access through an unmapped page (a SIGSEGV, the folio untouched)", () => {
-    const v = new Judge(start).segment(segment({ op: "access", map: "m5", offset: P, kind: "read" }, { result: "SIGSEGV" }), start);
+    const v = new Judge(start).segment(segment({ op: "access", map: "m5", offset: P, kind: "read" }, SEGV_MAPERR), start);
     expect(v.kind).toBe("outcome");
   });
 
