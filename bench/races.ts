@@ -2,9 +2,10 @@
 // the bug on, under each schedule generator the suite offers, over many seeds: runs and seconds to the first
 // failing run, then the time shrinking takes and the size it ends at (bench/shrink.ts reports those). And how
 // many schedules per second each concurrent suite explores with no bug on.
+import fc from "fast-check";
 import { BUGS, type BugId } from "../impl/bugs.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "../props/concurrent/explore.js";
-import type { Generator } from "../props/concurrent/schedules.js";
+import { pctBound, type Generator } from "../props/concurrent/schedules.js";
 import { SUITES, suiteNamed } from "../props/registry.js";
 import type { Suite, SuiteResult } from "../props/suite.js";
 import type { Row } from "./scale.js";
@@ -119,6 +120,47 @@ export function raceRows(samples: readonly Sample[]): Row[] {
       target: hit.length === g.length && median(secs) < 2 && worst(secs) < 20 ? "met" : "MISSED",
     };
   });
+}
+
+/** A suite with PCT's parameters: the race harness's suites and the post-copy race. */
+type PctSuite = Suite & { readonly steps: number; readonly depth: number };
+const hasPct = (s: Suite): s is PctSuite => s.kind === "concurrent" && "steps" in s && "depth" in s;
+
+/** The most actors past the setup a suite's generator gives (PCT's n); the post-copy race always has three. */
+const actorsOf = (s: PctSuite): number =>
+  isExplorable(s) ? Math.max(...fc.sample(s.actors, { seed: 1, numRuns: 1000 }).map((a) => a.length)) : 3;
+
+/**
+ * Each race suite's longest run (schedule steps past the setup) under each generator it offers, against its k
+ * (props/concurrent/run-lengths.ts), and PCT's bound 1/(n k^(d-1)) with n its most actors.
+ */
+export async function runLengths(runs: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const suite of SUITES.filter(hasPct)) {
+    const longest: Record<string, number> = {};
+    const failed: string[] = [];
+    for (const g of generatorsOf(suite)) {
+      const r = g === "own" || !isExplorable(suite) ? await suite.run({ seed: 1, runs }) : await runConcurrentSuite(suite, { seed: 1, runs, generator: g });
+      longest[g] = r.stats.longestRun;
+      // A failing run ends the suite's runs: the longest is then over fewer of them.
+      if (r.failure !== undefined) failed.push(`${g === "own" ? "mixed" : g} at run ${r.runsToFailure}: ${r.failure.property}`);
+    }
+    const n = actorsOf(suite);
+    const worst = Math.max(...Object.values(longest));
+    rows.push({
+      bench: "run lengths",
+      size: suite.name,
+      runs,
+      ...Object.fromEntries(Object.entries(longest).map(([g, l]) => [`longest ${g === "own" ? "mixed" : g}`, l])),
+      k: suite.steps,
+      withinK: worst <= suite.steps ? "yes" : "NO",
+      n,
+      d: suite.depth,
+      pctBound: `1/${Math.round(1 / pctBound(n, suite.steps, suite.depth))}`,
+      failed: failed.join("; "),
+    });
+  }
+  return rows;
 }
 
 /** Schedules (runs) per second of every concurrent suite with no bug on, per generator. */

@@ -1,39 +1,55 @@
 // faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
 import { availableParallelism } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
+import { TimeBudget } from "../props/budget.js";
+import { DEFAULT_BUDGET } from "../props/concurrent/linearizability.js";
 import { SUITES } from "../props/registry.js";
-import { coverageOf, describeUnmet, type Coverage, type CoverageLine } from "../props/minimums.js";
-import { Stats } from "../props/stats.js";
 import type { Suite } from "../props/suite.js";
 import { nearest } from "../schema/codecs.js";
-import { FileError } from "../schema/scenario.js";
-import { UsageError, integerOption, parseArgs } from "./args.js";
-import { writeCounterexample } from "./counterexample.js";
-import { seconds, table } from "./format.js";
+import { stringifyExact } from "../schema/json.js";
+import { printable } from "../schema/report.js";
+import { UsageError, integerOption, parseArgs, type OptionSpec } from "./args.js";
+import { counterexampleText, storeCounterexample } from "./counterexample.js";
+import { outputFile } from "./files.js";
+import { seconds } from "./format.js";
+import { writeJunit } from "./junit.js";
+import { CheckPlan, runInProcess, type RunSettings, type SuiteRuns } from "./plan.js";
 import { createProgress } from "./progress.js";
-import { parseShard, runSeed, shardRuns, type Shard } from "./shard.js";
+import { buildReport, exitStatus, printReport, type SuiteOutcome } from "./report.js";
+import { parseShard, type Shard } from "./shard.js";
 import { VERSION } from "./version.js";
-import { planOf, runOnWorkers, type SuiteRuns } from "./workers.js";
+import { runOnWorkers } from "./workers.js";
 
 const COMMAND = "check";
+
+export const OPTIONS: OptionSpec = {
+  "--suite": "value",
+  "--runs": "value",
+  "--seed": "value",
+  "--shard": "value",
+  "--time-budget": "value",
+  "--search-budget": "value",
+  "--bugs": "value",
+  "--json": "flag",
+  "--junit": "value",
+  "--workers": "value",
+};
 
 interface Options {
   readonly suites: readonly Suite[];
   readonly runs?: number;
   readonly seed: number;
   readonly shard?: Shard;
-  readonly budgetMs?: number;
+  readonly budgetSeconds?: number;
+  /** Model steps the linearizability search of a concurrent suite may take per history segment. */
+  readonly searchBudget: number;
   readonly bugs?: readonly string[];
   readonly json: boolean;
+  readonly junit?: string;
   /** Worker threads; 1 runs everything in this thread. */
   readonly workers: number;
-}
-
-/** A suite's runs and where its counterexample was stored. */
-interface SuiteReport extends SuiteRuns {
-  readonly counterexample?: { readonly path: string; readonly isNew: boolean };
-  /** Why the counterexample could not be stored. */
-  readonly writeError?: string;
+  /** The options that narrowed the check: coverage minimums are enforced only on a check narrowed by none. */
+  readonly narrowed: readonly string[];
 }
 
 function names(command: string, option: string, text: string, known: readonly string[], what: string): string[] {
@@ -41,169 +57,76 @@ function names(command: string, option: string, text: string, known: readonly st
   for (const n of list) {
     if (known.includes(n)) continue;
     const near = nearest(n, known);
-    throw new UsageError(command, `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`);
+    throw new UsageError(
+      command,
+      `${option}: unknown ${what} "${n}"; ${near === undefined ? "" : `did you mean "${near}"? `}known: ${known.join(", ")}`,
+    );
   }
   return [...new Set(list)];
 }
 
 function options(args: readonly string[]): Options {
-  const p = parseArgs(COMMAND, args, {
-    "--suite": "value",
-    "--runs": "value",
-    "--seed": "value",
-    "--shard": "value",
-    "--time-budget": "value",
-    "--bugs": "value",
-    "--json": "flag",
-    "--workers": "value",
-  });
+  const p = parseArgs(COMMAND, args, OPTIONS);
   if (p.positional.length > 0) throw new UsageError(COMMAND, `unexpected argument "${p.positional[0]}"`);
   const only = p.values.get("--suite");
   const suiteNames = SUITES.map((s) => s.name);
   const chosen = only === undefined ? suiteNames : names(COMMAND, "--suite", only, suiteNames, "suite");
   const shardText = p.values.get("--shard");
   const seedText = p.values.get("--seed");
-  if (shardText !== undefined && seedText === undefined) throw new UsageError(COMMAND, "--shard needs --seed, so that every shard splits the same check");
+  if (shardText !== undefined && seedText === undefined)
+    throw new UsageError(COMMAND, "--shard needs --seed, so that every shard splits the same check");
   const budget = integerOption(COMMAND, "--time-budget", p.values.get("--time-budget"), 1);
   const bugs = p.values.get("--bugs");
   const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 1);
+  const searchBudget = integerOption(COMMAND, "--search-budget", p.values.get("--search-budget"), 1) ?? DEFAULT_BUDGET;
+  const suites = SUITES.filter((s) => chosen.includes(s.name));
+  const narrowing = ["--suite", "--runs", "--shard", "--time-budget", "--bugs"] as const;
+  const junit = outputFile(COMMAND, "--junit", p.values.get("--junit"));
   return {
-    suites: SUITES.filter((s) => chosen.includes(s.name)),
+    suites,
     seed: integerOption(COMMAND, "--seed", seedText, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 31),
+    searchBudget,
     json: p.flags.has("--json"),
     workers: integerOption(COMMAND, "--workers", p.values.get("--workers"), 1, 256) ?? availableParallelism(),
+    // --suite naming every suite narrows nothing.
+    narrowed: narrowing.filter((n) => p.values.has(n) && !(n === "--suite" && suites.length === SUITES.length)),
     ...(runs === undefined ? {} : { runs }),
     ...(shardText === undefined ? {} : { shard: parseShard(COMMAND, shardText) }),
-    ...(budget === undefined ? {} : { budgetMs: budget * 1000 }),
+    ...(budget === undefined ? {} : { budgetSeconds: budget }),
     ...(bugs === undefined ? {} : { bugs: names(COMMAND, "--bugs", bugs, BUG_IDS, "seeded bug") }),
+    ...(junit === undefined ? {} : { junit }),
   };
 }
 
-const verdict = (r: SuiteReport): string =>
-  r.failed !== undefined
-    ? `FAILED ${r.failed.result.failure!.property} (run ${r.failed.run})`
-    : r.interrupted
-      ? "interrupted (time budget)"
-      : "ok";
+const verdict = (r: SuiteOutcome): string =>
+  r.failure !== undefined ? `FAILED ${r.failure.property} (run ${r.failure.run})` : r.interrupted ? "interrupted (time budget)" : "ok";
 
-async function runSuite(suite: Suite, o: Options, deadline: number | undefined, onRun: (done: number, total: number, elapsedMs: number) => void): Promise<Omit<SuiteReport, "counterexample" | "writeError">> {
-  const runs = shardRuns(o.runs ?? suite.runs, o.shard);
-  const stats = new Stats();
-  let durationMs = 0;
-  for (const [i, k] of runs.entries()) {
-    if (deadline !== undefined && performance.now() >= deadline) return { suite, planned: runs.length, stats, durationMs, interrupted: true };
-    const r = await suite.run({ seed: runSeed(o.seed, suite.name, k), runs: 1, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) });
-    stats.merge(r.stats);
-    durationMs += r.durationMs;
-    onRun(i + 1, runs.length, durationMs);
-    if (r.failure !== undefined) return { suite, planned: runs.length, stats, durationMs, interrupted: false, failed: { result: r, run: k } };
-  }
-  return { suite, planned: runs.length, stats, durationMs, interrupted: false };
-}
-
-/** Stores the counterexample with where it came from: which check seed and which of its runs. */
-function store(o: Options, r: Omit<SuiteReport, "counterexample" | "writeError">): SuiteReport {
-  const ce = r.failed?.result.counterexample;
-  if (r.failed === undefined || ce === undefined) return r;
+/** The suite's outcome, its counterexample stored with where it came from: which check seed and which of its runs. */
+function store(o: Options, r: SuiteRuns): SuiteOutcome {
+  const base = { suite: r.suite.name, planned: r.planned, stats: r.stats, durationMs: r.durationMs, interrupted: r.interrupted };
+  if (r.failed === undefined) return base;
+  const failure = { ...r.failed.result.failure!, run: r.failed.run };
+  const ce = r.failed.result.counterexample;
+  if (ce === undefined) return { ...base, failure };
   // JSON has no undefined: a value missing on one side (nothing mapped, say) is stored as null, never dropped.
-  const failure = ce.failure === undefined ? {} : { failure: { ...ce.failure, expected: ce.failure.expected ?? null, actual: ce.failure.actual ?? null } };
-  const scenario = { ...ce, ...failure, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
-  try {
-    return { ...r, counterexample: writeCounterexample(r.suite.name, scenario) };
-  } catch (e) {
-    if (!(e instanceof FileError)) throw e;
-    return { ...r, writeError: e.message };
+  const recorded =
+    ce.failure === undefined
+      ? {}
+      : { failure: { ...ce.failure, expected: ce.failure.expected ?? null, actual: ce.failure.actual ?? null } };
+  const scenario = { ...ce, ...recorded, provenance: { ...ce.provenance, checkSeed: o.seed, run: r.failed.run, faultline: VERSION } };
+  const stored = storeCounterexample(r.suite.name, scenario);
+  if (stored.writeError !== undefined) {
+    // Nothing lost: the reason, where it went instead, and the whole scenario, on stderr.
+    const instead = stored.path === undefined ? "" : `; written instead to ${stored.path}`;
+    process.stderr.write(
+      `faultline check: ${printable(stored.writeError)}${instead}; the counterexample:\n${counterexampleText(scenario)}`,
+    );
   }
-}
-
-function invariantTotals(reports: readonly SuiteReport[]): Map<string, { checked: number; nonVacuous: number }> {
-  const all = new Stats();
-  for (const r of reports) all.merge(r.stats);
-  return new Map([...all.invariants].sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function printTable(reports: readonly SuiteReport[], totalMs: number): void {
-  const rows = reports.map((r) => {
-    const inv = [...r.stats.invariants.values()];
-    return [
-      r.suite.name,
-      `${r.stats.runs}${r.stats.runs < r.planned ? `/${r.planned}` : ""}`,
-      String(r.stats.commands),
-      String(r.stats.distinctStates),
-      `${inv.filter((c) => c.nonVacuous > 0).length}/${inv.length}`,
-      r.failed === undefined ? "0" : "1",
-      seconds(r.durationMs),
-    ];
-  });
-  const sum = (f: (r: SuiteReport) => number): string => String(reports.reduce((n, r) => n + f(r), 0));
-  rows.push(["total", sum((r) => r.stats.runs), sum((r) => r.stats.commands), "", "", sum((r) => (r.failed === undefined ? 0 : 1)), seconds(totalMs)]);
-  const lines = table(["suite", "runs", "commands", "states", "invariants", "failures", "time"], rows, ["left", "right", "right", "right", "right", "right", "right"]);
-  console.log(["", ...lines].join("\n"));
-}
-
-/** Minimums are enforced only on the full default check: narrowing (suites, runs, shard, budget, bugs) lowers the counts. */
-const fullDefault = (o: Options): boolean =>
-  o.suites.length === SUITES.length && o.runs === undefined && o.shard === undefined && o.budgetMs === undefined && o.bugs === undefined;
-
-/** Invariants and linearizability checks, then exits, with counts and minimums; the errno rules in one line; what is unmet. */
-function printCoverage(cov: Coverage, enforced: boolean): void {
-  const mark = (l: CoverageLine): string => (l.minimum !== undefined && l.count < l.minimum ? "UNMET" : l.count === 0 ? "never exercised" : "");
-  const min = (l: CoverageLine): string => (l.minimum === undefined ? "" : String(l.minimum));
-  const inv = cov.lines.filter((l) => l.kind === "invariant" || l.kind === "linearizability").map((l) => [l.name, String(l.count), String(l.checked), min(l), mark(l)]);
-  console.log(["", ...table(["invariant", "non-vacuous", "checked", "minimum", ""], inv, ["left", "right", "right", "right", "left"])].join("\n"));
-  const exits = cov.lines.filter((l) => l.kind === "exit").map((l) => [l.name, String(l.count), min(l), mark(l)]);
-  console.log(["", ...table(["exit", "hits", "minimum", ""], exits, ["left", "right", "right", "left"])].join("\n"));
-  const sides = (l: CoverageLine, from: number): string => (l.sides ?? []).slice(from, from + 3).join(" / ");
-  const bounds = cov.lines.filter((l) => l.kind === "bound").map((l) => [l.name, sides(l, 0), sides(l, 3), String(l.count), min(l), mark(l)]);
-  console.log(["", ...table(["bound", "accepted at -1 / 0 / +1", "refused at -1 / 0 / +1", "covered", "minimum", ""], bounds, ["left", "right", "right", "right", "right", "left"])].join("\n"));
-  const features = cov.lines.filter((l) => l.kind === "feature").map((l) => [l.name, String(l.count), min(l), mark(l)]);
-  console.log(["", ...table(["feature", "seen", "minimum", ""], features, ["left", "right", "right", "left"])].join("\n"));
-  const errno = cov.lines.filter((l) => l.kind === "rule" && l.errno !== undefined);
-  const required = errno.filter((l) => l.minimum !== undefined);
-  const unreachable = errno.filter((l) => l.unreachable !== undefined).map((l) => l.name);
-  console.log(`\nerrno rules: ${required.filter((l) => l.count >= l.minimum!).length} of ${required.length} reached their minimum; unreachable by construction: ${unreachable.join(", ") || "none"}`);
-  if (cov.unmet.length === 0) return;
-  console.log(enforced ? "\ncoverage minimums NOT met:" : "\ncoverage minimums not met (a narrowed check: reported, not enforced):");
-  for (const l of cov.unmet) console.log(`  ${describeUnmet(l)}`);
-}
-
-function printCounterexamples(reports: readonly SuiteReport[]): void {
-  const failed = reports.filter((r) => r.failed !== undefined);
-  if (failed.length === 0) return;
-  console.log("\ncounterexamples:");
-  for (const r of failed) {
-    const f = r.failed!.result.failure!;
-    console.log(`  ${r.suite.name}: ${f.property} failed at step ${f.step}: ${f.detail}`);
-    if (r.counterexample !== undefined) {
-      console.log(`    ${r.counterexample.isNew ? "written" : "already recorded"}: ${r.counterexample.path}`);
-      console.log(`    replay:  faultline replay ${r.counterexample.path}`);
-    } else {
-      console.log(`    not stored: ${r.writeError ?? "this suite gives no counterexample file"}`);
-    }
-  }
-}
-
-function jsonReport(o: Options, reports: readonly SuiteReport[], totalMs: number, cov: Coverage): object {
   return {
-    faultline: VERSION,
-    seed: o.seed,
-    shard: o.shard ?? null,
-    bugs: o.bugs ?? [],
-    durationMs: Math.round(totalMs),
-    failures: reports.filter((r) => r.failed !== undefined).length,
-    suites: reports.map((r) => ({
-      suite: r.suite.name,
-      plannedRuns: r.planned,
-      ...(r.stats.toJSON() as object),
-      durationMs: Math.round(r.durationMs),
-      interrupted: r.interrupted,
-      failure: r.failed === undefined ? null : { ...r.failed.result.failure!, run: r.failed.run },
-      counterexample: r.counterexample ?? null,
-      ...(r.writeError === undefined ? {} : { writeError: r.writeError }),
-    })),
-    invariants: Object.fromEntries(invariantTotals(reports)),
-    counterexamples: reports.flatMap((r) => (r.counterexample === undefined ? [] : [r.counterexample.path])),
-    coverage: { enforced: fullDefault(o), lines: cov.lines, unmet: cov.unmet.map(describeUnmet) },
+    ...base,
+    failure,
+    ...(stored.path === undefined ? {} : { counterexample: { path: stored.path, isNew: stored.isNew } }),
+    ...(stored.writeError === undefined ? {} : { writeError: stored.writeError }),
   };
 }
 
@@ -216,31 +139,42 @@ export async function check(args: readonly string[]): Promise<number> {
   const bugs = o.bugs === undefined ? "" : `, seeded bugs: ${o.bugs.join(", ")}`;
   out.write(`faultline check: ${o.suites.length} suite(s), seed ${o.seed}${shard}${bugs}\n`);
   const started = performance.now();
-  const deadline = o.budgetMs === undefined ? undefined : started + o.budgetMs;
-  const reports: SuiteReport[] = [];
-  const finished = (ran: SuiteRuns): void => {
-    const r = store(o, ran);
-    reports.push(r);
-    progress.finish(`${r.suite.name}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${seconds(r.durationMs)}, ${verdict(r)}`);
-  };
-  if (o.workers > 1) {
-    const onRun = (suite: Suite, done: number, total: number, ms: number): void => progress.update(suite.name, done, total, ms);
-    await runOnWorkers(planOf(o.suites, o.seed, o.runs, o.shard), o.workers, o.bugs, deadline, { onRun, onSuite: finished });
-  } else {
-    for (const suite of o.suites) finished(await runSuite(suite, o, deadline, (done, total, ms) => progress.update(suite.name, done, total, ms)));
-  }
-  const totalMs = performance.now() - started;
-  const cov = coverageOf(reports.map((r) => ({ suite: r.suite.name, stats: r.stats })));
-  const uncovered = fullDefault(o) && cov.unmet.length > 0;
-  if (o.json) {
-    console.log(JSON.stringify(jsonReport(o, reports, totalMs, cov), null, 2));
-  } else {
-    printTable(reports, totalMs);
-    printCoverage(cov, fullDefault(o));
-    printCounterexamples(reports);
-    const failures = reports.filter((r) => r.failed !== undefined).length;
-    console.log(failures === 0 ? (uncovered ? "\nno failures, but coverage minimums not met" : "\nno failures") : `\n${failures} suite(s) FAILED`);
-  }
-  for (const r of reports) if (r.writeError !== undefined) console.error(r.writeError);
-  return reports.some((r) => r.failed !== undefined) || uncovered ? 1 : 0;
+  const outcomes: SuiteOutcome[] = [];
+  const plan = new CheckPlan(
+    o.suites,
+    {
+      seed: o.seed,
+      ...(o.runs === undefined ? {} : { runs: o.runs }),
+      ...(o.shard === undefined ? {} : { shard: o.shard }),
+      ...(o.budgetSeconds === undefined ? {} : { budget: new TimeBudget(o.budgetSeconds * 1000) }),
+    },
+    {
+      onRun: (suite, done, total, ms) => progress.update(suite.name, done, total, ms),
+      onSuite: (ran) => {
+        const r = store(o, ran);
+        outcomes.push(r);
+        progress.finish(`${r.suite}: ${r.stats.runs} runs, ${r.stats.commands} commands, ${seconds(r.durationMs)}, ${verdict(r)}`);
+      },
+    },
+  );
+  const settings: RunSettings = { searchBudget: o.searchBudget, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) };
+  if (o.workers > 1) await runOnWorkers(plan, o.workers, settings);
+  else await runInProcess(plan, settings);
+  const report = buildReport(
+    {
+      seed: o.seed,
+      searchBudget: o.searchBudget,
+      narrowed: o.narrowed,
+      durationMs: performance.now() - started,
+      ...(o.shard === undefined ? {} : { shard: o.shard }),
+      ...(o.bugs === undefined ? {} : { bugs: o.bugs }),
+      ...(o.runs === undefined ? {} : { runs: o.runs }),
+      ...(o.budgetSeconds === undefined ? {} : { budgetSeconds: o.budgetSeconds }),
+    },
+    outcomes,
+  );
+  if (o.json) console.log(stringifyExact(report.doc));
+  else printReport(report);
+  if (o.junit !== undefined) writeJunit(o.junit, report);
+  return exitStatus(report);
 }

@@ -1,9 +1,11 @@
 // Storing found counterexamples: named by suite, property and a hash of what makes the failure, never replaced.
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
 import { stableStringify } from "../props/outcomes.js";
+import { stringifyExact } from "../schema/json.js";
 import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
 import { loadScenario, writeNew } from "./files.js";
 
@@ -35,7 +37,7 @@ function sameFailure(path: string, identity: string): boolean {
  * A different file under the computed name (edited by hand, or a hash collision) is kept: the new one gets a suffix.
  */
 export function writeCounterexample(suite: string, scenario: Scenario, dir = COUNTEREXAMPLE_DIR): { path: string; isNew: boolean } {
-  const text = `${JSON.stringify(scenario, null, 2)}\n`;
+  const text = counterexampleText(scenario);
   // Never store a file this build could not read back.
   decodeScenario("(counterexample being written)", text, { bugs: BUG_IDS });
   const identity = failureIdentity(scenario);
@@ -51,5 +53,33 @@ export function writeCounterexample(suite: string, scenario: Scenario, dir = COU
       }
     }
     if (sameFailure(path, identity)) return { path, isNew: false };
+  }
+}
+
+/** The file's text: integers past 2^53 written exactly, so that it reads back (schema/json.ts). */
+export const counterexampleText = (scenario: Scenario): string => `${stringifyExact(scenario)}\n`;
+
+/** Where a counterexample went: `writeError` says why it is not in the directory asked for. */
+export interface Stored {
+  readonly path?: string;
+  readonly isNew: boolean;
+  readonly writeError?: string;
+}
+
+/**
+ * Writes the counterexample to `dir`, or, when that fails (a read-only directory, a file in the way), to a fresh
+ * temporary directory: a found failure is never lost. The caller prints the scenario too when `writeError` is set.
+ */
+export function storeCounterexample(suite: string, scenario: Scenario, dir = COUNTEREXAMPLE_DIR): Stored {
+  try {
+    return writeCounterexample(suite, scenario, dir);
+  } catch (e) {
+    if (!(e instanceof FileError)) throw e;
+    try {
+      return { ...writeCounterexample(suite, scenario, mkdtempSync(join(tmpdir(), "faultline-counterexample-"))), writeError: e.message };
+    } catch (again) {
+      const why = again instanceof Error ? again.message : String(again);
+      return { isNew: false, writeError: `${e.message}; nor in a temporary directory: ${why}` };
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Compact text for operations, outcomes and tables, as a kernel developer would write them in a review.
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
+import { printable } from "../schema/report.js";
 
 /** Fields holding addresses, sizes and offsets: printed in hex. */
 const HEX_FIELDS = new Set([
@@ -11,8 +12,8 @@ const HEX_FIELDS = new Set([
 function value(key: string, v: unknown): string {
   if (typeof v === "number") return HEX_FIELDS.has(key) ? `0x${v.toString(16)}` : String(v);
   if (Array.isArray(v)) return v.length === 0 ? "[]" : v.map((x) => value(key, x)).join("|");
-  if (typeof v === "string") return v;
-  return JSON.stringify(v);
+  if (typeof v === "string") return printable(v);
+  return printable(JSON.stringify(v));
 }
 
 const fields = (o: object, skip: readonly string[]): string =>

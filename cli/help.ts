@@ -1,7 +1,14 @@
 // The --help text of every command, with examples. docs/CLI.md says the same at length.
 
-const EXIT = `exit status: 0 all good, 1 a property fails (check), a failure reproduces (replay) or model and
-implementation disagree (run), 2 a usage or file error.`;
+/** Every command's exit status ends the same way: 2 for the user's input, 3 for a bug of faultline's own. */
+const exit = (ok: string, failed: string | undefined, usage = "a usage or file error (one line on stderr)"): string =>
+  [
+    "exit status:",
+    `  0  ${ok}`,
+    ...(failed === undefined ? [] : [`  1  ${failed}`]),
+    `  2  ${usage}`,
+    "  3  an internal error: a bug in faultline (its stack trace on stderr)",
+  ].join("\n");
 
 export const HELP: Readonly<Record<string, string>> = {
   faultline: `usage: faultline <command> [options]
@@ -12,9 +19,10 @@ commands:
   run       run scenario files through model and implementation, with the rule behind each outcome
   list      suites, properties, invariants and seeded bugs
   conform   run scenarios through the model and the real kernel (/dev/kvm, userfaultfd)
+  merge     combine the --json reports of a check's shards into the whole check's report
   mutants   switch on each seeded bug and check its suite finds it
 
-faultline <command> --help shows a command's options and examples.
+faultline <command> --help shows a command's options, examples and exit statuses.
 
 examples:
   faultline check
@@ -22,10 +30,10 @@ examples:
   faultline replay counterexamples/*.json
   faultline run scenario.json
 
-${EXIT}`,
+exit status: each command's --help says; 2 is always a usage or file error, 3 an internal error.`,
 
   check: `usage: faultline check [--suite NAME[,NAME]] [--runs N] [--seed S] [--shard I/N] [--time-budget SEC]
-                       [--bugs ID[,ID]] [--workers N] [--json]
+                       [--search-budget N] [--bugs ID[,ID]] [--workers N] [--json] [--junit FILE]
 
 Runs every property suite (or the named ones) on the embedded configuration of each suite. Run k of a suite
 uses its own seed derived from S, the suite and k, so a check is reproduced by its seed alone.
@@ -35,11 +43,17 @@ options:
   --runs N             runs per suite (default: each suite's own count)
   --seed S             the check seed (default: random, printed)
   --shard I/N          run only shard I of N (1 <= I <= N): the runs k with k mod N = I-1; needs --seed
-  --time-budget SEC    stop starting new runs after SEC seconds; unfinished suites are marked interrupted
+  --time-budget SEC    stop starting new runs SEC seconds after the first run started; every suite still gets
+                       one run; the suites cut short are marked interrupted
+  --search-budget N    model steps the linearizability search of a race suite may take per history segment
+                       (default 200000); a segment it cannot decide within them fails its run as "undecided"
   --bugs ID[,ID]       switch on seeded bugs in the implementation (faultline list shows them)
   --workers N          worker threads sharing the runs (default: the CPUs available; 1 runs in-process);
                        the report is the same for any N
   --json               print one JSON document (stats, invariant and rule counts, counterexample paths)
+  --junit FILE         also write the report as JUnit XML, one test case per suite
+
+Coverage minimums are enforced only on the full default check (or the merge of its shards, faultline merge).
 
 examples:
   faultline check
@@ -47,7 +61,10 @@ examples:
   faultline check --seed 7 --shard 2/4 --json > shard-2.json
   faultline check --suite kvm-anon-x86 --bugs delete-no-zap --seed 1
 
-${EXIT}`,
+${exit(
+  "no property failed (and, on a full check, every coverage minimum met)",
+  "a property failed or a segment went undecided, or a full check missed a minimum",
+)}`,
 
   replay: `usage: faultline replay FILE... [--no-bugs] [--svg OUT] [--html OUT]
 
@@ -63,8 +80,7 @@ examples:
   faultline replay counterexamples/kvm-anon-x86--stage2-in-slot--*.json
   faultline replay --no-bugs counterexamples/*.json
 
-exit status: 0 no failure reproduces, 1 a failure reproduces (the output says when that is expected: a seeded
-bug or a documented design flaw), 2 a usage or file error.`,
+${exit("no failure reproduces", "a failure reproduces (the output says when that is expected: a seeded bug or a design flaw)")}`,
 
   run: `usage: faultline run FILE...
 
@@ -78,7 +94,7 @@ examples:
   faultline run scenario.json
   faultline run scenarios/*.json
 
-${EXIT}`,
+${exit("model and implementation agree and every step matches expect", "a disagreement, an unexpected outcome or a failing property")}`,
 
   list: `usage: faultline list [--rules] [--json]
 
@@ -90,7 +106,30 @@ options:
 
 examples:
   faultline list
-  faultline list --rules | grep memslot`,
+  faultline list --rules | grep memslot
+
+${exit("listed", undefined, "a usage error (one line on stderr)")}`,
+
+  merge: `usage: faultline merge REPORT... [--json] [--junit FILE]
+
+Combines the --json reports of the shards of one check (faultline check --seed S --shard I/N --json, for I
+from 1 to N) into the report of the whole check: counts added, distinct states united, each suite's earliest
+failing run. The reports must come from this build, with the same seed, runs, time and search budgets, seeded
+bugs and suites, and every shard once; anything else is refused with one line. The coverage minimums are
+enforced on the union when the shards are of the full default check.
+
+options:
+  --json         print the merged report as one JSON document (what faultline check --json prints)
+  --junit FILE   also write it as JUnit XML, one test case per suite
+
+examples:
+  faultline merge shard-1.json shard-2.json shard-3.json shard-4.json
+  faultline merge reports/*.json --junit faultline.xml
+
+${exit(
+  "no failure in any shard and, for a full check, every coverage minimum met",
+  "a property failed or a segment went undecided, or a minimum is unmet",
+)}`,
 
   mutants: `usage: faultline mutants [--bug ID[,ID]] [--time-budget SEC] [--seed S] [--json]
 
@@ -109,24 +148,30 @@ examples:
   faultline mutants
   faultline mutants --bug fault-no-invalidate-recheck,gmem-merge-mapped --seed 1
 
-exit status: 0 every bug found, 1 a bug missed, 2 a usage error.`,
+${exit("every bug found", "a bug missed", "a usage error (one line on stderr)")}`,
 
-  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--verbose]
+  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--caps SPEC] [--verbose] [--probe [--json]]
 
 Runs scenario files through the model and the real kernel (a native helper making the syscalls) and prints
-every step that does not agree. With no FILE: the conformance corpus, then N random sequences. Needs
-/dev/kvm and userfaultfd; the corpus is written for the kernel-6.18 configuration.
+every step that does not agree. With no FILE: the conformance corpus, then N random sequences. It first probes
+what this kernel offers (KVM capabilities, the proposals, userfaultfd features, huge pages) and runs the model
+with that host configuration; a scenario that needs what the host lacks is reported skipped, with the
+capability it needs, never failed. --probe prints the capability set and the configuration, and stops.
 
 options:
-  --runs N    random sequences after the corpus (default 2000, 0 skips them)
-  --seed S    seed of the random sequences (default: random, printed)
-  --verbose   print every step, not only disagreements
+  --probe      print what the running kernel offers and the configuration the model runs with
+  --json       with --probe: the same as one JSON document
+  --caps SPEC  narrow (-NAME) or widen (+NAME) the probed capabilities, e.g. -KVM_CAP_GUEST_MEMFD,+KVM_MEM_USERFAULT
+               (default: the FAULTLINE_CAPS environment variable)
+  --runs N     random sequences after the corpus (default 2000, 0 skips them)
+  --seed S     seed of the random sequences (default: random, printed)
+  --verbose    print every step, not only disagreements
 
 examples:
+  faultline conform --probe
   faultline conform
-  faultline conform --runs 0
+  faultline conform --runs 0 --caps -USERFAULTFD
   faultline conform --verbose scenario.json
 
-exit status: 0 model and kernel agree, 1 a disagreement (not documented as expected), 2 a usage or file
-error, or no usable kernel here.`,
+${exit("model and kernel agree on everything that ran (what the host lacks is skipped)", "a disagreement (not documented as expected)", "a usage or file error")}`,
 };

@@ -2,6 +2,7 @@
 // and whether it still reproduces.
 import { renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
 import type { ReplayResult } from "../props/replay.js";
+import { printable } from "../schema/report.js";
 import { FileError, type Scenario } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
 import { loadScenario, writeNew } from "./files.js";
@@ -25,7 +26,7 @@ function explain(file: string, s: Scenario, v: Verdict, withoutBugs: boolean): s
     return "does not reproduce: every property holds";
   }
   const what = v === "reproduces" ? "REPRODUCES" : "FAILS DIFFERENTLY";
-  if (kind === "seeded" && !withoutBugs) return `${what}, as expected: seeded bugs ${bugs} are on (faultline replay --no-bugs ${file} replays the real implementation)`;
+  if (kind === "seeded" && !withoutBugs) return `${what}, as expected: seeded bugs ${bugs} are on (faultline replay --no-bugs ${printable(file)} replays the real implementation)`;
   if (kind === "design-flaw") return `${what}, as expected: a documented design flaw: ${s.expectedToFail}`;
   return `${what}: a failure of the real implementation`;
 }
@@ -41,14 +42,14 @@ function diagrams(file: string, s: Scenario, r: ReplayResult, o: Options): void 
     [o.svg, renderRaceSvg],
     [o.html, renderRaceHtml],
   ] as const) {
-    if (out !== undefined) console.log(`  ${writeNew(out, render(s, r)) === "written" ? "wrote" : "unchanged"}: ${out}`);
+    if (out !== undefined) console.log(`  ${writeNew(out, render(s, r)) === "written" ? "wrote" : "unchanged"}: ${printable(out)}`);
   }
 }
 
 async function replayFile(file: string, o: Options): Promise<Verdict> {
   const s = loadScenario(file);
   const r = await replayScenario(s, o.withoutBugs);
-  console.log(`${file}: ${s.name}`);
+  console.log(`${printable(file)}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);
   console.log(`  config: ${describeConfig(s)}${o.withoutBugs && kindOf(s) === "seeded" ? " (switched off: --no-bugs)" : ""}`);
   if (s.failure !== undefined) console.log(`  recorded: ${describeFailure(s, s.failure)}`);

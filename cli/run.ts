@@ -1,5 +1,6 @@
 // faultline run FILE...: "what happens if": each step's outcome, the rules behind it, any disagreement.
 import { replay } from "../props/replay.js";
+import { printable } from "../schema/report.js";
 import { FileError } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
 import { loadScenario } from "./files.js";
@@ -11,7 +12,7 @@ const COMMAND = "run";
 async function runFile(file: string): Promise<boolean> {
   const s = loadScenario(file);
   const r = await replay(s);
-  console.log(`${file}: ${s.name}`);
+  console.log(`${printable(file)}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);
   console.log(`  config: ${describeConfig(s)}`);
   if (s.actors !== undefined) console.log("  operations, in the order they returned (the model's outcome where the linearization placed them):");

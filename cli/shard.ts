@@ -23,9 +23,16 @@ export function runSeed(checkSeed: number, suite: string, run: number): number {
   return createHash("sha256").update(`${checkSeed}/${suite}/${run}`).digest().readUInt32BE(0) >>> 1;
 }
 
-/** The run indices of a suite's `total` runs that this shard executes, in order. */
-export function shardRuns(total: number, shard: Shard | undefined): number[] {
-  const runs: number[] = [];
-  for (let k = 0; k < total; k++) if (shard === undefined || k % shard.count === shard.index - 1) runs.push(k);
-  return runs;
+/** The runs of a suite that a shard executes, in order, computed on demand: a plan of 10^8 runs costs nothing. */
+export interface ShardRuns {
+  readonly length: number;
+  /** The run index k of the shard's i-th run. */
+  at(i: number): number;
+}
+
+/** Of a suite's `total` runs, those with k mod N = I-1 (all of them without a shard). */
+export function shardRuns(total: number, shard: Shard | undefined): ShardRuns {
+  const first = shard === undefined ? 0 : shard.index - 1;
+  const step = shard?.count ?? 1;
+  return { length: total > first ? Math.ceil((total - first) / step) : 0, at: (i) => first + i * step };
 }

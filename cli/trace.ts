@@ -42,7 +42,7 @@ interface Entry {
 function entries(s: Scenario, r: ReplayResult): Entry[] {
   const f = r.failure;
   if (r.race === undefined) {
-    return r.trace.map((t, i) => ({ label: String(i), op: t.op, model: t.model, impl: t.impl, fired: t.fired, failed: f?.step === i, ...(s.expect?.[i] === undefined ? {} : { expected: s.expect[i] }) }));
+    return r.trace.map((t, i) => ({ label: String(i), op: t.op, model: t.model, impl: t.impl, fired: t.fired, failed: f?.step === i, ...(s.expect?.[i] == null ? {} : { expected: s.expect[i] }) }));
   }
   const order = (o: { retStep: number; impl?: Outcome; callStep: number }): number => (o.impl === undefined ? Number.MAX_SAFE_INTEGER : o.retStep);
   return [...r.race.ops]

@@ -4,18 +4,21 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stableStringify } from "../props/outcomes.js";
-import { resolveConfig } from "../schema/config.js";
 import { BUG_IDS } from "../impl/bugs.js";
 import { decodeScenario, type Scenario } from "../schema/scenario.js";
+import { CAPS_ENV, hostOf, presetOf, type Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
-import { hugePagesNeeded, reserveHugePages, usesHugetlb1G } from "./hugepages.js";
+import { hugePagesNeeded, reserveHugePages } from "./hugepages.js";
 import { Helper } from "./native.js";
-import { mismatches, probe, unusableReason, type Features } from "./probe.js";
+import { probeHost } from "./probe.js";
+import { planScenario } from "./requirements.js";
 import { runRandom } from "./suite.js";
 
 export { DEVIATIONS, isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
 export { Helper, buildHelper } from "./native.js";
-export { probe, mismatches, unusableReason } from "./probe.js";
+export { capabilitiesOf, hostConfig, hostOf, parseOverride, presetOf, CAPS_ENV, type Host } from "./capabilities.js";
+export { parseProbe, probeHost, type HostProbe } from "./probe.js";
+export { planScenario, requirementsOf, stepRuns } from "./requirements.js";
 export { runRandom, RANDOM_SETUP } from "./suite.js";
 
 /** conformance/corpus, found from this file whether it runs from source or from dist/. */
@@ -49,7 +52,7 @@ export interface ScenarioResult {
   readonly file: string;
   readonly scenario: Scenario;
   readonly reports: readonly StepReport[];
-  /** Why the scenario could not run here at all (e.g. 1 GiB pages), if so. */
+  /** Why the scenario did not run on this host (the capability it needs), if so. */
   readonly skipped?: string;
 }
 
@@ -57,18 +60,49 @@ export interface ScenarioResult {
 export const scenarioDisagrees = (r: ScenarioResult): boolean => r.reports.some(isFailure);
 export const scenarioFailed = (r: ScenarioResult): boolean => scenarioDisagrees(r) && r.scenario.expectedToFail === undefined;
 
-export async function runScenarioFile(helper: Helper, file: string, onStep?: (r: StepReport) => void): Promise<ScenarioResult> {
-  const scenario = decodeScenario(file, readFileSync(file, "utf8"), { bugs: BUG_IDS });
-  if (scenario.steps === undefined) return { file, scenario, reports: [], skipped: "concurrent scenarios are not replayed against the kernel" };
-  if (usesHugetlb1G(scenario.steps)) return { file, scenario, reports: [], skipped: "1 GiB huge pages are not reserved on these machines (model only)" };
-  const reservation = reserveHugePages(hugePagesNeeded(scenario.steps));
+export const loadCorpusScenario = (file: string): Scenario => decodeScenario(file, readFileSync(file, "utf8"), { bugs: BUG_IDS });
+
+/** Runs one scenario file on this host with the host's configuration, or says why it is skipped here. */
+export async function runScenarioFile(
+  helper: Helper | undefined,
+  host: Host,
+  file: string,
+  onStep?: (r: StepReport) => void,
+  load: (file: string) => Scenario = loadCorpusScenario,
+): Promise<ScenarioResult> {
+  const scenario = load(file);
+  const plan = planScenario(scenario, host);
+  if (!plan.run) return { file, scenario, reports: [], skipped: plan.skip };
+  if (helper === undefined) return { file, scenario, reports: [], skipped: "needs the native helper" };
+  const steps = scenario.steps ?? [];
+  let reservation;
   try {
-    const reports = await runSteps(helper, resolveConfig(scenario.config), scenario.steps, scenario.expect ?? [], onStep === undefined ? {} : { onStep });
+    reservation = reserveHugePages(hugePagesNeeded(steps));
+  } catch (e) {
+    return { file, scenario, reports: [], skipped: `needs HUGETLB_2M (${(e as Error).message})` };
+  }
+  try {
+    const reports = await runSteps(helper, plan.config, steps, scenario.expect ?? [], onStep === undefined ? {} : { onStep });
     await helper.send({ op: "__reset" });
     return { file, scenario, reports };
   } finally {
     reservation.release();
   }
+}
+
+/** The native helper, or why there is none (no C compiler, a build failure). */
+export function startHelper(): { helper?: Helper; why: string } {
+  try {
+    return { helper: new Helper(), why: "ok" };
+  } catch (e) {
+    return { why: `the native helper could not be built (${(e as Error).message.split("\n")[0]})` };
+  }
+}
+
+/** Probes the host (through the helper, when there is one) and applies the override (--caps, else FAULTLINE_CAPS). */
+export async function detectHost(helper: Helper | undefined, why: string, override = process.env[CAPS_ENV] ?? ""): Promise<Host> {
+  const probe = await probeHost(helper === undefined ? undefined : (op) => helper.send(op), why);
+  return hostOf(probe, override);
 }
 
 export interface ConformOptions {
@@ -77,6 +111,12 @@ export interface ConformOptions {
   readonly seed?: number;
   /** Print every step, not only the ones that do not agree. */
   readonly verbose?: boolean;
+  /** Narrow (-NAME) or widen (+NAME) the probed capabilities; default FAULTLINE_CAPS. */
+  readonly caps?: string;
+  /** Where shrunk random disagreements are written (default conformance/found). */
+  readonly foundDir?: string;
+  /** Reads a scenario file (the CLI's, with its size and encoding checks); default: the corpus reader. */
+  readonly load?: (file: string) => Scenario;
   readonly log?: (line: string) => void;
 }
 
@@ -105,68 +145,121 @@ const areaOf = (file: string): string => {
   return i >= 0 && parts.length > i + 2 ? parts[i + 1]! : "files";
 };
 
+/** The host's capabilities as report lines: the configuration the model runs with, then each capability. */
+export function describeHost(host: Host): string[] {
+  const p = host.probe;
+  const preset = presetOf(host.config);
+  const lines = [
+    `kernel: ${p.kvm === "ok" ? `KVM API ${p.api}, VM types [${p.vmTypes.join(",")}], MAXPHYADDR ${p.maxphys}, guest ${p.guest}` : p.kvm}; userfaultfd ${p.uffd}`,
+    `model configuration: ${preset === undefined ? "no named preset (the kernel-6.18 preset with the probed features)" : `the ${preset} preset`}` +
+      (host.override === "" ? "" : `; override "${host.override}"`),
+  ];
+  const present = [...host.caps].filter(([, v]) => v.present).map(([k]) => k);
+  const absent = [...host.caps].filter(([, v]) => !v.present);
+  lines.push(`capabilities (${present.length}): ${present.join(" ")}`);
+  for (const [k, v] of absent) lines.push(`  without ${k}: ${v.why}`);
+  return lines;
+}
+
+/** The probe as one JSON document: the raw probe, each capability, the model's configuration and its preset. */
+export function hostJson(host: Host): string {
+  const caps = Object.fromEntries([...host.caps].map(([k, v]) => [k, { present: v.present, why: v.why }]));
+  return stableStringify({ probe: host.probe, capabilities: caps, excluded: [...host.excluded], override: host.override, config: host.config, preset: presetOf(host.config) ?? null });
+}
+
+interface Tally {
+  scenarios: number;
+  ran: number;
+  skipped: number;
+  failed: number;
+  steps: number;
+}
+
+/** Prints what the host offers (--probe); exit 0. */
+export async function conformProbe(opts: { readonly json?: boolean; readonly caps?: string; readonly log?: (line: string) => void } = {}): Promise<number> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const { helper, why } = startHelper();
+  try {
+    const host = await detectHost(helper, why, opts.caps);
+    if (opts.json) log(hostJson(host));
+    else for (const line of describeHost(host)) log(line);
+    return 0;
+  } finally {
+    await helper?.close();
+  }
+}
+
 /** Runs the given scenario files (or the corpus and the random suite) and prints the per-step report; returns the exit code. */
 export async function conform(files: string[], opts: ConformOptions = {}): Promise<number> {
-  const log = opts.log ?? ((s: string) => console.log(s));
-  const unusable = unusableReason();
-  if (unusable !== undefined) {
-    log(`faultline conform: ${unusable}; the real kernel cannot be run here`);
-    return 2;
-  }
-  const helper = new Helper();
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const { helper, why } = startHelper();
   try {
-    const features: Features = await probe(helper);
-    const diff = mismatches(features);
-    log(`kernel: KVM API ${features.probe.api}, VM types [${features.probe.vmTypes.join(",")}], guest ${features.probe.guest}, userfaultfd ${features.probe.uffd}`);
-    if (diff.length > 0) {
-      log(`faultline conform: this machine's kernel is not the kernel-6.18 configuration the corpus is written for:\n  ${diff.join("\n  ")}`);
-      return 2;
-    }
+    const host = await detectHost(helper, why, opts.caps);
+    for (const line of describeHost(host)) log(line);
     const chosen = files.length > 0 ? files : corpusFiles();
     const totals: Record<Verdict, number> = { agree: 0, disagree: 0, "model only": 0, "model not yet": 0, deviation: 0, error: 0 };
-    const areas = new Map<string, { scenarios: number; failed: number }>();
+    const areas = new Map<string, Tally>();
+    const skips = new Map<string, number>();
     let failed = 0;
     let knownOpen = 0;
+    log("");
     for (const file of chosen) {
-      const r = await runScenarioFile(helper, file);
+      const r = await runScenarioFile(helper, host, file, undefined, opts.load);
       const area = areaOf(file);
-      const a = areas.get(area) ?? { scenarios: 0, failed: 0 };
+      const a = areas.get(area) ?? { scenarios: 0, ran: 0, skipped: 0, failed: 0, steps: 0 };
       const bad = scenarioFailed(r);
-      const known = r.scenario.expectedToFail !== undefined;
+      const known = r.scenario.expectedToFail !== undefined && r.skipped === undefined;
       if (known) knownOpen++;
-      areas.set(area, { scenarios: a.scenarios + 1, failed: a.failed + (bad ? 1 : 0) });
       if (bad) failed++;
-      const counts = r.reports.reduce<Record<string, number>>((m, s) => ({ ...m, [s.verdict]: (m[s.verdict] ?? 0) + 1 }), {});
-      for (const s of r.reports) totals[s.verdict]++;
-      const summary = r.skipped ?? Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ");
+      areas.set(area, {
+        scenarios: a.scenarios + 1,
+        ran: a.ran + (r.skipped === undefined ? 1 : 0),
+        skipped: a.skipped + (r.skipped === undefined ? 0 : 1),
+        failed: a.failed + (bad ? 1 : 0),
+        steps: a.steps + r.reports.length,
+      });
+      if (r.skipped !== undefined) {
+        skips.set(r.skipped, (skips.get(r.skipped) ?? 0) + 1);
+        log(`skip ${relative(process.cwd(), file)}: skipped: ${r.skipped}`);
+        continue;
+      }
+      const counts = r.reports.reduce<Record<string, number>>((m, st) => ({ ...m, [st.verdict]: (m[st.verdict] ?? 0) + 1 }), {});
+      for (const st of r.reports) totals[st.verdict]++;
+      const summary = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ");
       const mark = bad ? "FAIL" : known ? (scenarioDisagrees(r) ? "open" : "FIXD") : "ok  ";
       log(`${mark} ${relative(process.cwd(), file)}: ${r.scenario.name} [${summary}]`);
       if (known) log(`       ${scenarioDisagrees(r) ? "known open disagreement" : "agrees now: remove expectedToFail"}: ${r.scenario.expectedToFail}`);
-      const notYet = r.reports.filter((s) => s.verdict === "model not yet").length;
-      for (const s of r.reports) {
-        if (s.verdict === "model not yet" && !opts.verbose) continue;
-        if (opts.verbose || s.verdict !== "agree" || s.expectMismatch !== undefined) log(formatStep(s));
+      const notYet = r.reports.filter((st) => st.verdict === "model not yet").length;
+      for (const st of r.reports) {
+        if (st.verdict === "model not yet" && !opts.verbose) continue;
+        if (opts.verbose || st.verdict !== "agree" || st.expectMismatch !== undefined) log(formatStep(st));
       }
       if (notYet > 0 && !opts.verbose) log(`       ${notYet} step(s) model not yet: the kernel's outcomes are kept in the file's expect list (--verbose shows them)`);
     }
-    log(`\nscenarios: ${chosen.length}, failed: ${failed}, documented open disagreements: ${knownOpen}`);
-    for (const [area, a] of [...areas].sort()) log(`  ${area.padEnd(10)} ${String(a.scenarios).padStart(4)} scenarios, ${a.failed} failed`);
+    const ran = [...areas.values()].reduce((n, a) => n + a.ran, 0);
+    log(`\nscenarios: ${chosen.length}, ran ${ran}, skipped ${chosen.length - ran}, failed: ${failed}, documented open disagreements: ${knownOpen}`);
+    for (const [area, a] of [...areas].sort()) {
+      log(`  ${area.padEnd(12)} ${String(a.ran).padStart(4)} ran (${a.steps} steps), ${String(a.skipped).padStart(3)} skipped, ${a.failed} failed`);
+    }
+    for (const [reason, n] of [...skips].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))) log(`  skipped ${n}: ${reason}`);
     log(`steps: ${Object.entries(totals).map(([k, v]) => `${v} ${k}`).join(", ")}`);
     let randomFailed = false;
     const runs = opts.runs ?? 2000;
-    if (files.length === 0 && runs > 0) {
+    if (files.length === 0 && runs > 0 && helper !== undefined) {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
       log(`\nrandom sequences: ${runs} runs, seed ${seed}`);
-      const r = await runRandom(helper, features, { runs, seed });
+      const r = await runRandom(helper, host, { runs, seed, ...(opts.foundDir === undefined ? {} : { foundDir: opts.foundDir }) });
       log(`  ${r.sequences} sequences, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(1)} s: ${Object.entries(r.verdicts).map(([k, v]) => `${v} ${k}`).join(", ")}`);
       if (r.failure !== undefined) {
         randomFailed = true;
         log(`  DISAGREEMENT, shrunk to ${r.failure.file}:`);
-        for (const s of r.failure.reports) if (s.verdict !== "agree" || opts.verbose) log(formatStep(s));
+        for (const st of r.failure.reports) if (st.verdict !== "agree" || opts.verbose) log(formatStep(st));
       }
+    } else if (files.length === 0 && runs > 0) {
+      log(`\nrandom sequences: skipped (${why})`);
     }
     return failed > 0 || randomFailed ? 1 : 0;
   } finally {
-    await helper.close();
+    await helper?.close();
   }
 }

@@ -1,87 +1,106 @@
-// Feature detection: what the running kernel offers (KVM_CHECK_EXTENSION, KVM_CREATE_VM types, UFFDIO_API), and
-// whether that is the kernel-6.18 configuration the conformance corpus is written for.
-import { accessSync, constants } from "node:fs";
-import { PRESETS, type Config } from "../schema/config.js";
-import type { Helper } from "./native.js";
+// What the running kernel offers, probed and never assumed: KVM_CHECK_EXTENSION, KVM_CREATE_VM types, the proposals by
+// what they do, UFFDIO_API, /dev/userfaultfd (all through the native helper), and the memory settings in /sys and /proc.
+import { existsSync, readFileSync } from "node:fs";
+import type { Reply } from "./native.js";
 
-export interface KernelProbe {
+export interface HostProbe {
+  /** "ok", or why /dev/kvm cannot be used. */
+  readonly kvm: string;
   readonly api: number;
   readonly maxphys: number;
+  /** KVM_CHECK_EXTENSION on /dev/kvm, by the CAPS name without KVM_CAP_. */
   readonly caps: Readonly<Record<string, number>>;
   readonly vmTypes: readonly number[];
   /** "ok", or why a vCPU cannot run the helper's guest here. */
   readonly guest: string;
-  /** "ok", or why userfaultfd is not usable. */
+  /** Proposals found by behaviour (conformance/native: probe_userfault, probe_inplace, probe_uffd_gmem). */
+  readonly proposals: { readonly KVM_MEM_USERFAULT: boolean; readonly GMEM_INPLACE_CONVERSION: boolean; readonly UFFD_GUEST_MEMFD: boolean };
+  /** "ok", or why userfaultfd(2) + UFFDIO_API cannot be used. */
   readonly uffd: string;
   readonly uffdFeatures: readonly string[];
+  readonly uffdIoctls: readonly string[];
+  /** "ok", or why /dev/userfaultfd + USERFAULTFD_IOC_NEW cannot be used. */
+  readonly devUserfaultfd: string;
+  /** Huge pages of each size: "ok", or why a scenario could not reserve them. */
+  readonly hugetlb2M: string;
+  readonly hugetlb1G: string;
+  /** /sys/kernel/mm/transparent_hugepage: the selected mode of `enabled` (anonymous) and `shmem_enabled`. */
+  readonly thpAnon: string;
+  readonly thpShmem: string;
+  /** CONFIG_MEMORY_FAILURE: poisoned pages raise SIGBUS with BUS_MCEERR_AR instead of BUS_ADRERR (arch fault.c do_sigbus). */
+  readonly memoryFailure: boolean;
 }
 
-export interface Features {
-  readonly probe: KernelProbe;
-  readonly kvm: boolean;
-  readonly uffd: boolean;
-  readonly guest: boolean;
-  readonly minorShmem: boolean;
-  readonly minorHugetlbfs: boolean;
-  readonly poison: boolean;
+/** The host's memory settings, read from files (a parameter so tests can give any machine's). */
+export interface HostFiles {
+  exists(path: string): boolean;
+  read(path: string): string | undefined;
 }
 
-/** Why conformance cannot run on this machine at all, or undefined when /dev/kvm and userfaultfd are usable. */
-export function unusableReason(): string | undefined {
-  for (const dev of ["/dev/kvm", "/dev/userfaultfd"]) {
+export const REAL_FILES: HostFiles = {
+  exists: (p) => existsSync(p),
+  read: (p) => {
     try {
-      accessSync(dev, constants.R_OK | constants.W_OK);
+      return readFileSync(p, "utf8");
     } catch {
-      return `${dev} is not usable here`;
+      return undefined;
     }
-  }
-  return undefined;
+  },
+};
+
+const HUGE = "/sys/kernel/mm/hugepages";
+const THP = "/sys/kernel/mm/transparent_hugepage";
+
+/** The bracketed choice of a THP mode file ("always within_size advise [never] deny force" -> "never"). */
+const selected = (text: string | undefined): string => /\[([a-z_]+)\]/.exec(text ?? "")?.[1] ?? "unknown";
+
+/**
+ * 2 MiB pages are reserved per scenario through nr_hugepages (conformance/hugepages.ts), which takes root; 1 GiB pages
+ * cannot be counted on to be allocated late, so only pages already free count.
+ */
+function hugePages(files: HostFiles, kib: number, reserveLate: boolean): string {
+  const dir = `${HUGE}/hugepages-${kib}kB`;
+  if (!files.exists(dir)) return `no ${dir} (hugetlbfs without that page size)`;
+  const free = Number(files.read(`${dir}/free_hugepages`)?.trim() ?? "0");
+  if (free > 0) return "ok";
+  if (reserveLate && process.getuid?.() === 0 && files.exists("/proc/sys/vm/nr_hugepages")) return "ok";
+  return reserveLate ? "no free 2 MiB pages and not root (nr_hugepages cannot be raised)" : `no free 1 GiB pages reserved (${dir}/free_hugepages is 0)`;
 }
 
-export async function probe(helper: Helper): Promise<Features> {
-  const r = await helper.send({ op: "__probe" });
-  if (r.result !== "probe") throw new Error(`probe failed: ${JSON.stringify(r)}`);
-  const p: KernelProbe = {
-    api: r.api as number,
-    maxphys: r.maxphys as number,
-    caps: r.caps as Record<string, number>,
-    vmTypes: r.vm_types as number[],
-    guest: r.guest as string,
-    uffd: r.uffd as string,
-    uffdFeatures: (r.uffd_features as string[] | undefined) ?? [],
-  };
-  const has = (f: string): boolean => p.uffdFeatures.includes(f);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+const text = (v: unknown, missing: string): string => (typeof v === "string" ? v : missing);
+
+/** The probe from the helper's `__probe` answer (undefined when there is no helper) and the host's files. */
+export function parseProbe(r: Reply | undefined, why: string, files: HostFiles = REAL_FILES): HostProbe {
+  const p = (r?.proposals ?? {}) as Record<string, unknown>;
   return {
-    probe: p,
-    kvm: p.api === 12,
-    uffd: p.uffd === "ok",
-    guest: p.guest === "ok",
-    minorShmem: has("MINOR_SHMEM"),
-    minorHugetlbfs: has("MINOR_HUGETLBFS"),
-    poison: has("POISON"),
+    kvm: text(r?.kvm, why),
+    api: typeof r?.api === "number" ? r.api : 0,
+    maxphys: typeof r?.maxphys === "number" ? r.maxphys : 0,
+    caps: (r?.caps ?? {}) as Record<string, number>,
+    vmTypes: Array.isArray(r?.vm_types) ? (r.vm_types as number[]) : [],
+    guest: text(r?.guest, r?.kvm === "ok" ? "not probed" : why),
+    proposals: {
+      KVM_MEM_USERFAULT: p.KVM_MEM_USERFAULT === true,
+      GMEM_INPLACE_CONVERSION: p.GMEM_INPLACE_CONVERSION === true,
+      UFFD_GUEST_MEMFD: p.UFFD_GUEST_MEMFD === true,
+    },
+    uffd: text(r?.uffd, why),
+    uffdFeatures: strings(r?.uffd_features),
+    uffdIoctls: strings(r?.uffd_ioctls),
+    devUserfaultfd: text(r?.dev_userfaultfd, why),
+    hugetlb2M: hugePages(files, 2048, true),
+    hugetlb1G: hugePages(files, 1048576, false),
+    thpAnon: selected(files.read(`${THP}/enabled`)),
+    thpShmem: selected(files.read(`${THP}/shmem_enabled`)),
+    memoryFailure: files.exists("/proc/sys/vm/memory_failure_early_kill"),
   };
 }
 
-/** The differences between the probed kernel and a configuration's kernel features (empty when they match). */
-export function mismatches(f: Features, config: Config = PRESETS["kernel-6.18"]): string[] {
-  const k = config.kernel;
-  const c = f.probe.caps;
-  const out: string[] = [];
-  const expect = (what: string, got: unknown, want: unknown): void => {
-    if (JSON.stringify(got) !== JSON.stringify(want)) out.push(`${what}: kernel ${JSON.stringify(got)}, configuration ${JSON.stringify(want)}`);
-  };
-  expect("KVM_CREATE_VM types", f.probe.vmTypes, k.vmTypes);
-  expect("KVM_CAP_NR_MEMSLOTS", c.NR_MEMSLOTS, k.userMemSlots);
-  expect("KVM_CAP_MULTI_ADDRESS_SPACE", c.MULTI_ADDRESS_SPACE, k.addressSpaces > 1 ? k.addressSpaces : 0);
-  expect("KVM_CAP_READONLY_MEM", c.READONLY_MEM === 1, k.readonlyMem);
-  expect("KVM_CAP_MEMORY_ATTRIBUTES", (c.MEMORY_ATTRIBUTES ?? 0) !== 0, k.memoryAttributes);
-  expect("KVM_CAP_GUEST_MEMFD", c.GUEST_MEMFD === 1, k.guestMemfd);
-  const flags = c.GUEST_MEMFD_FLAGS ?? 0;
-  expect("KVM_CAP_GUEST_MEMFD_FLAGS", [...(flags & 1 ? ["MMAP"] : []), ...(flags & 2 ? ["INIT_SHARED"] : [])], [...k.gmemFlags]);
-  expect("KVM_CAP_USER_MEMORY2", c.USER_MEMORY2, 1);
-  expect("KVM_CAP_MEMORY_FAULT_INFO", c.MEMORY_FAULT_INFO, config.arch === "x86" ? 1 : 0);
-  expect("userfaultfd", f.uffd, true);
-  expect("UFFD_FEATURE_MINOR_SHMEM", f.minorShmem, true);
-  expect("UFFD_FEATURE_MINOR_HUGETLBFS", f.minorHugetlbfs, true);
-  return out;
+/** Asks the helper; a helper that cannot be built or started leaves every kernel capability out, with the reason. */
+export async function probeHost(send: ((op: Record<string, unknown>) => Promise<Reply>) | undefined, why = "no native helper"): Promise<HostProbe> {
+  if (send === undefined) return parseProbe(undefined, why);
+  const r = await send({ op: "__probe" });
+  if (r.result !== "probe") return parseProbe(undefined, `the helper's probe failed: ${JSON.stringify(r)}`);
+  return parseProbe(r, why);
 }

@@ -1,17 +1,19 @@
 // Random conformance: fast-check generates operation sequences restricted to what the running kernel supports and
 // the model implements, runs each through both, and shrinks any disagreement to a minimal scenario file.
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { initial, step } from "../model/index.js";
 import { regionOp, type LayoutSlot } from "../props/layouts.js";
-import { PRESETS, type Config } from "../schema/config.js";
+import { configToInput, type Config } from "../schema/config.js";
 import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
+import { stringifyExact } from "../schema/json.js";
 import type { Scenario } from "../schema/scenario.js";
+import type { Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
 import type { Helper } from "./native.js";
-import type { Features } from "./probe.js";
+import { stepRuns, type Names } from "./requirements.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -49,7 +51,21 @@ export function modelImplements(config: Config, probeOp: Op): boolean {
   return !step(initial(config), probeOp).fired.includes("faultline.not-modeled");
 }
 
-export function randomOp(features: Features, config: Config, uffd = true): fc.Arbitrary<Op> {
+/** What the random suite's names refer to: its layout's objects and the few extra names its steps create. */
+const RANDOM_NAMES: Names = {
+  kinds: new Map([["v0", "vm"], ["f0", "file"], ["g0", "gmem"], ["g8", "gmem"], ["g9", "gmem"], ["u0", "uffd"]]),
+  gmemMaps: new Set(["m5", "m6"]),
+};
+
+/** Whether the random suite may draw a step on this host. */
+export const randomStepRuns = (host: Host, op: Op): boolean => stepRuns(host, op, RANDOM_NAMES);
+
+/** The setup steps this host can run (no VM without /dev/kvm; the guest_memfd steps fail alike in model and kernel without it). */
+export const randomSetup = (host: Host): Op[] => RANDOM_SETUP.filter((op) => randomStepRuns(host, op));
+
+/** One random step, drawn only from what this host can run. */
+export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
+  const config = host.config;
   const byte = fc.integer({ min: 1, max: 255 });
   const inPage = fc.constantFrom(0, 0, 0, 1, 4095);
   const slotGpa = fc.constantFrom(...SLOTS.flatMap((s) => [s.gpa, s.gpa + PAGE, s.gpa + s.size - PAGE]));
@@ -140,8 +156,24 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
     fc.record({ address: fc.constantFrom(0, 1, 2 * MiB), size: fc.constantFrom(0, PAGE), priv: fc.boolean() }).map((r): Op => ({ op: "set_memory_attributes", vm: "v0", address: r.address, size: r.size, attributes: r.priv ? ["PRIVATE"] : [] })),
   );
 
+  // One fd namespace: any name in any fd field (the layout's objects, an unknown name), refused by what it is.
+  const anyFd = fc.constantFrom("v0", "f0", "g0", "u0", "g9", "zz");
+  const crossed = fc.oneof(
+    fc.record({ fd: anyFd, cap: fc.constantFrom(...caps) }).map((r): Op => ({ op: "check_extension", cap: r.cap, vm: r.fd })),
+    anyFd.map((fd): Op => ({ op: "create_gmem", vm: fd, gmem: "g9", size: PAGE, flags: [] })),
+    anyFd.map((fd): Op => ({ op: "set_memory_region", vm: fd, slot: 6, flags: [], guest_phys_addr: 12 * MiB, memory_size: PAGE, userspace: "m0" })),
+    anyFd.map((fd): Op => ({ op: "set_memory_region", vm: "v0", slot: 6, flags: ["GUEST_MEMFD"], guest_phys_addr: 12 * MiB, memory_size: PAGE, userspace: "m0", guest_memfd: fd, guest_memfd_offset: 0 })),
+    fc.record({ fd: anyFd, shared: fc.boolean(), ro: fc.boolean() }).map((r): Op => ({ op: "mmap", map: "m3", file: r.fd, offset: 0, length: PAGE, shared: r.shared, ...(r.ro ? { prot: "r" } : {}) })),
+    fc.record({ fd: anyFd, gmem: fc.boolean() }).map((r): Op => (r.gmem ? { op: "gmem_fallocate", gmem: r.fd, mode: ["KEEP_SIZE"], offset: 0, len: PAGE } : { op: "file_fallocate", file: r.fd, mode: ["KEEP_SIZE"], offset: 0, len: PAGE })),
+    fc.record({ fd: anyFd, write: fc.boolean() }).map((r): Op => (r.write ? { op: "pwrite", file: r.fd, offset: 0, byte: 5, len: 1 } : { op: "pread", file: r.fd, offset: 0 })),
+    anyFd.map((fd): Op => ({ op: "uffd_register", uffd: fd, map: "m1", offset: 0, len: PAGE, mode: ["MISSING"] })),
+    anyFd.map((fd): Op => ({ op: "uffdio_wake", uffd: fd, map: "m1", offset: 0, len: PAGE })),
+    fc.constant<Op>({ op: "munmap", map: "m3" }),
+  );
+
   const arbs: { weight: number; arbitrary: fc.Arbitrary<Op> }[] = [
     { weight: 30, arbitrary: vcpuAccess },
+    { weight: 4, arbitrary: crossed },
     { weight: 14, arbitrary: hostAccess },
     { weight: 6, arbitrary: alias },
     { weight: 6, arbitrary: fileIo },
@@ -151,8 +183,8 @@ export function randomOp(features: Features, config: Config, uffd = true): fc.Ar
     { weight: 5, arbitrary: gmem },
     { weight: 3, arbitrary: other },
   ];
-  if (uffd && features.uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
-  return fc.oneof(...arbs);
+  if (uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
+  return fc.oneof(...arbs).filter((op) => randomStepRuns(host, op));
 }
 
 /** userfaultfd on the shmem mapping m1 (used once the model implements userfaultfd). */
@@ -186,24 +218,25 @@ export interface RandomOptions {
   readonly runs: number;
   readonly seed: number;
   readonly maxLength?: number;
-  /** Where shrunk disagreements are written (default conformance/found). */
+  /** Where shrunk disagreements are written (default conformance/found; tests give a temporary directory). */
   readonly foundDir?: string;
   readonly onRun?: (n: number) => void;
   /** Include userfaultfd operations once the model implements them (default true). */
   readonly uffd?: boolean;
 }
 
-export async function runRandom(helper: Helper, features: Features, opts: RandomOptions): Promise<RandomResult> {
-  const config = PRESETS["kernel-6.18"];
+export async function runRandom(helper: Helper, host: Host, opts: RandomOptions): Promise<RandomResult> {
+  const config = host.config;
+  const setup = randomSetup(host);
   const verdicts: Record<Verdict, number> = { agree: 0, disagree: 0, "model only": 0, "model not yet": 0, deviation: 0, error: 0 };
   let sequences = 0;
   let steps = 0;
   let last: StepReport[] | undefined;
-  const sequence = fc.array(randomOp(features, config, opts.uffd ?? true), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" });
+  const sequence = fc.array(randomOp(host, opts.uffd ?? true), { minLength: 1, maxLength: opts.maxLength ?? 30, size: "max" });
   const property = fc.asyncProperty(sequence, async (ops) => {
     sequences++;
     opts.onRun?.(sequences);
-    const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });
+    const reports = await runSteps(helper, config, [...setup, ...ops], [], { stopAtFailure: true });
     steps += reports.length;
     for (const r of reports) verdicts[r.verdict]++;
     if (reports.some(isFailure)) {
@@ -219,19 +252,21 @@ export async function runRandom(helper: Helper, features: Features, opts: Random
   if (details.errorInstance !== null && last === undefined) throw details.errorInstance;
   const ops = details.counterexample?.[0] ?? [];
   // Re-run the shrunk sequence so the written file and the report are those of the minimal case.
-  const reports = await runSteps(helper, config, [...RANDOM_SETUP, ...ops], [], { stopAtFailure: true });
+  const reports = await runSteps(helper, config, [...setup, ...ops], [], { stopAtFailure: true });
   const bad = reports.find(isFailure) ?? last?.find(isFailure);
   const scenario: Scenario = {
     version: 1,
     name: `conformance disagreement at ${bad?.op.op ?? "?"}`,
     description: bad === undefined ? "did not reproduce after shrinking" : `model ${JSON.stringify(bad.model)} vs kernel ${JSON.stringify(bad.kernel)}`,
-    config: { preset: "kernel-6.18" },
-    steps: [...RANDOM_SETUP, ...ops],
+    config: configToInput(config),
+    steps: [...setup, ...ops],
     provenance: { seed: details.seed, suite: "conform-random", ...(details.counterexamplePath === null ? {} : { path: details.counterexamplePath }) },
   };
   const dir = opts.foundDir ?? join("conformance", "found");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `disagreement-${createHash("sha256").update(JSON.stringify(scenario.steps)).digest("hex").slice(0, 10)}.json`);
-  writeFileSync(file, `${JSON.stringify(scenario, null, 2)}\n`);
+  // Atomically: a reader (or a second run) sees no file or the whole one.
+  writeFileSync(`${file}.${process.pid}.tmp`, `${stringifyExact(scenario)}\n`);
+  renameSync(`${file}.${process.pid}.tmp`, file);
   return { sequences, steps, verdicts, durationMs, failure: { reports, file } };
 }

@@ -172,15 +172,22 @@ function mapping(m: Mapping, owners: Owners): ModelMapping {
     ptes: spansOf(ptes),
     anon: presence(m.anon.keys(), m.folioPages, m.pages),
     anonData: folioData(m.anon),
+    ...(m.fdReadOnly ? { fdReadOnly: true as const } : {}),
     uffd: regs.length > 0 ? regs : undefined,
     markers: markers.length > 0 ? markers : undefined,
   };
 }
 
-function uffdState(u: Uffd): UffdState {
+function uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
   return {
-    ctxs: u.ctxs.map((c) => ({ name: c.name, features: [...c.features], userModeOnly: c.userModeOnly, released: c.released })),
-    names: new Map(u.names),
+    ctxs: u.ctxs.map((c) => ({
+      name: c.name,
+      features: [...c.features],
+      userModeOnly: c.userModeOnly,
+      released: c.released,
+      ...(c.initialized ? {} : { uninitialized: true as const }),
+    })),
+    names,
     threads: u.threads.map((t) => ({
       name: t.name,
       op: t.op,
@@ -197,6 +204,7 @@ function gmemInode(g: GmemInode): ModelInode {
     vm: g.vm,
     size: g.size,
     flags: [...g.flags],
+    fd: g.fd,
     open: g.open,
     folioPages: g.folioPages,
     present: presence(firsts, g.folioPages),
@@ -212,9 +220,14 @@ export function abstractState(k: Kernel): State {
   const owners = new Owners(k);
   return {
     config: k.config,
-    kvm: { vms: k.vms.map((v) => vm(v, owners)), names: new Map(k.vmNames) },
-    gmem: { inodes: k.gmemInodes.map(gmemInode), names: new Map(k.gmemNames) },
-    mm: { files: k.mm.files.map(memFile), names: new Map(k.mm.names), maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m, owners)])) },
-    uffd: uffdState(k.uffd),
+    kvm: { vms: k.vms.map((v) => vm(v, owners)), names: k.fds.names("vm") },
+    gmem: { inodes: k.gmemInodes.map(gmemInode), names: k.fds.names("gmem") },
+    mm: {
+      files: k.mm.files.map(memFile),
+      names: k.fds.names("file"),
+      ...(k.fds.modes().size > 0 ? { modes: k.fds.modes() } : {}),
+      maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m, owners)])),
+    },
+    uffd: uffdState(k.uffd, k.fds.names("uffd")),
   };
 }

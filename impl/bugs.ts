@@ -287,6 +287,14 @@ export const BUGS = {
     suite: "uffd-shmem",
     source: `${MINOR_V1}, changelog: COPY "need[s] to allocate a page, add to cache, etc.", CONTINUE must not; ${slip("COPY's initialization on the CONTINUE path")}`,
   },
+  "uffd-move-keeps-src": {
+    description: "UFFDIO_MOVE installs the page at dst but leaves the src PTE in place: one page mapped twice, a write through either shows at both",
+    area: "uffd",
+    kind: "sequential",
+    file: "impl/uffd/move.ts",
+    suite: "refusals-vocab",
+    source: slip("mm/userfaultfd.c, move_present_pte: the ptep_clear_flush of the src PTE dropped"),
+  },
   "alias-write-first-page-only": {
     description: "a write through the alias mapping that crosses a page boundary stops after the first page",
     area: "host-mm",

@@ -3,12 +3,13 @@ import { match } from "ts-pattern";
 import type { State } from "../model/state.js";
 import type { Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
-import { fallocateInode, gmemFallocate } from "./gmem/fallocate.js";
-import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmap, gmemRelease, supportedFlags } from "./gmem/gmem.js";
+import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
+import { fallocateInode } from "./gmem/fallocate.js";
+import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
@@ -18,6 +19,7 @@ import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import type { Mapping } from "./mm/mapping.js";
+import { mincore } from "./mm/mincore.js";
 import { Mm } from "./mm/mm.js";
 import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemPastEof } from "./gmem/uffd-ops.js";
 import { Uffd, type ThreadOp } from "./uffd/uffd.js";
@@ -34,9 +36,9 @@ const EBADF: Outcome = { errno: "EBADF" };
 export class Kernel implements System {
   readonly bugs: Bugs;
   readonly vms: Kvm[] = [];
-  readonly vmNames = new Map<string, number>();
   readonly gmemInodes: GmemInode[] = [];
-  readonly gmemNames = new Map<string, number>();
+  /** One fd namespace for every object; a uffd ctx whose name another object takes is unnamed from then on. */
+  readonly fds = new FdTable((e) => this.displaced(e));
   readonly mm: Mm;
   readonly uffd: Uffd;
 
@@ -53,8 +55,10 @@ export class Kernel implements System {
       addFolio: (map, index) => gmemAddFolio(this.gmemOf(map), map.backingIndex(index)),
       pastEof: (map, index) => gmemPastEof(this.gmemOf(map), map.backingIndex(index)),
       punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
-    });
-    const env = { mm: this.mm, config, bugs: this.bugs, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
+      mmapRefusal: (inode, shared) => gmemMmapRefusal(this.gmemInodes[inode]!, shared),
+      fallocate: (inode, mode, offset, len, h) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h),
+    }, this.fds, config.arch === "arm64" || config.kernel.memoryFailure ? { result: "SIGBUS", code: "BUS_MCEERR_AR" } : BUS_ADRERR);
+    const env = { mm: this.mm, config, bugs: this.bugs, fds: this.fds, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }
 
@@ -74,8 +78,12 @@ export class Kernel implements System {
   }
 
   private vm(name: string): { id: number; kvm: Kvm } | undefined {
-    const id = this.vmNames.get(name);
+    const id = this.fds.of(name, "vm");
     return id === undefined ? undefined : { id, kvm: this.vms[id]! };
+  }
+
+  private displaced(e: FdEntry): void {
+    if (e.kind === "uffd") this.uffd.ctxs[e.id]!.named = false;
   }
 
   private get ctx() {
@@ -84,15 +92,21 @@ export class Kernel implements System {
       mm: this.mm,
       bugs: this.bugs,
       gmemInodes: this.gmemInodes,
-      gmemByName: (name: string) => {
-        const id = this.gmemNames.get(name);
-        return id === undefined ? undefined : { id, inode: this.gmemInodes[id]! };
+      gmemFd: (name: string) => {
+        const e = this.fds.get(name);
+        if (e === undefined) return { errno: "EBADF" as const };
+        return e.kind === "gmem" ? { id: e.id, inode: this.gmemInodes[e.id]! } : { errno: "EINVAL" as const };
       },
     };
   }
 
   exec(op: Op): Promise<Outcome> {
     const h = this.hooks;
+    // A VM ioctl on whatever the name is; the userfault bitmap writes are plain stores, only a VM has one.
+    const vmIoctl = (name: string, f: (v: { id: number; kvm: Kvm }) => Promise<Outcome> | Outcome): Promise<Outcome> => {
+      const r = ioctlFd(this.fds, name, "vm", this.config.arch);
+      return Promise.resolve("errno" in r ? r : f({ id: r.id, kvm: this.vms[r.id]! }));
+    };
     const withVm = (name: string, f: (v: { id: number; kvm: Kvm }) => Promise<Outcome> | Outcome): Promise<Outcome> => {
       const v = this.vm(name);
       return Promise.resolve(v === undefined ? EBADF : f(v));
@@ -100,41 +114,48 @@ export class Kernel implements System {
     return match(op)
       .with({ op: "create_vm" }, async (o) => this.createVm(o))
       .with({ op: "check_extension" }, async (o) => this.checkExtension(o))
-      .with({ op: "create_gmem" }, (o) => withVm(o.vm, (v) => this.createGmem(v, o)))
-      .with({ op: "set_memory_region" }, (o) => withVm(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
+      .with({ op: "create_gmem" }, (o) => vmIoctl(o.vm, (v) => this.createGmem(v, o)))
+      .with({ op: "set_memory_region" }, (o) => vmIoctl(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
       .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(this.bugs, v.kvm, o, h)))
       .with({ op: "set_memory_attributes" }, (o) =>
-        withVm(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
+        vmIoctl(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
       )
       .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
-      .with({ op: "mmap" }, async (o) => this.mm.mmap(o))
+      .with({ op: "reopen" }, async (o) => this.mm.reopen(o))
+      .with({ op: "mmap" }, async (o) =>
+        this.mm.mmap({ map: o.map, fd: o.file === "anon" ? undefined : o.file, offset: o.offset, length: o.length, shared: o.shared ?? o.file !== "anon", prot: o.prot ?? "rw" }),
+      )
       .with({ op: "munmap" }, (o) => this.munmap(o, h))
       .with({ op: "access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
       .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
       .with({ op: "pread" }, async (o) => this.mm.pread(o))
+      .with({ op: "mincore" }, async (o): Promise<Outcome> => mincore(this.mm, this.config.arch, o) ?? { errno: "ENOTTY" })
       .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
-      .with({ op: "file_fallocate" }, (o) => this.mm.fallocate(o, h))
+      .with({ op: "file_fallocate" }, (o) => this.mm.fallocate({ fd: o.file, mode: o.mode, offset: o.offset, len: o.len }, h))
       .with({ op: "close" }, (o) => this.close(o, h))
-      .with({ op: "gmem_mmap" }, async (o) => gmemMmap(this.gmemInodes, this.gmemNames.get(o.gmem), this.mm.maps, o))
-      .with({ op: "gmem_fallocate" }, (o) => this.withGmem(o.gmem, (g) => gmemFallocate(this.ctx, g.inode, g.id, o, h)))
+      .with({ op: "gmem_mmap" }, async (o) => this.mm.mmap({ map: o.map, fd: o.gmem, offset: o.offset, length: o.length, shared: o.shared ?? true, prot: "rw" }))
+      .with({ op: "gmem_fallocate" }, (o) => this.mm.fallocate({ fd: o.gmem, mode: o.mode, offset: o.offset, len: o.len }, h))
       .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
       .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
       .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
       .with({ op: "uffd_open" }, async (o) => this.uffd.open(o))
+      .with({ op: "uffd_create" }, async (o) => this.uffd.create(o))
+      .with({ op: "uffdio_api" }, async (o) => this.uffd.api(o))
       .with({ op: "uffd_register" }, (o) => this.uffd.register(o, h))
       .with({ op: "uffd_unregister" }, (o) => this.uffd.unregister(o, h))
       .with({ op: "wake_check" }, async (o) => this.uffd.wakeCheck(o))
       .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => this.uffd.mfill(o, h))
       .with({ op: "uffdio_writeprotect" }, (o) => this.uffd.writeprotect(o, h))
       .with({ op: "uffdio_wake" }, (o) => this.uffd.wake(o, h))
+      .with({ op: "uffdio_move" }, (o) => this.uffd.move(o, h))
       .exhaustive();
   }
 
   private async withGmem(name: string, f: (g: { id: number; inode: GmemInode }) => Promise<Outcome>): Promise<Outcome> {
-    const id = this.gmemNames.get(name);
-    return id === undefined ? EBADF : f({ id, inode: this.gmemInodes[id]! });
+    const r = ioctlFd(this.fds, name, "gmem", this.config.arch);
+    return "errno" in r ? r : f({ id: r.id, inode: this.gmemInodes[r.id]! });
   }
 
   private createVm(op: OpOf<"create_vm">): Outcome {
@@ -142,14 +163,15 @@ export class Kernel implements System {
     if (!this.config.kernel.vmTypes.includes(type)) return { errno: "EINVAL" };
     const kvm = new Kvm(type, this.config);
     this.mm.notifiers.push(mmuNotifier(kvm));
-    this.vmNames.set(op.vm, this.vms.length);
+    this.fds.install(op.vm, "vm", this.vms.length);
     this.vms.push(kvm);
     return { result: "ok" };
   }
 
   private checkExtension(op: OpOf<"check_extension">): Outcome {
-    const v = op.vm === undefined ? undefined : this.vm(op.vm);
-    if (op.vm !== undefined && v === undefined) return EBADF;
+    const r = op.vm === undefined ? undefined : ioctlFd(this.fds, op.vm, "vm", this.config.arch);
+    if (r !== undefined && "errno" in r) return r;
+    const v = r === undefined ? undefined : { id: r.id, kvm: this.vms[r.id]! };
     const k = this.config.kernel;
     const x86 = this.config.arch === "x86";
     const PRIVATE = 8;
@@ -175,7 +197,7 @@ export class Kernel implements System {
   private createGmem(v: { id: number; kvm: Kvm }, op: OpOf<"create_gmem">): Outcome {
     const inode = gmemCreate(this.bugs, v.kvm, v.id, op);
     if (!(inode instanceof GmemInode)) return inode;
-    this.gmemNames.set(op.gmem, this.gmemInodes.length);
+    this.fds.install(op.gmem, "gmem", this.gmemInodes.length);
     this.gmemInodes.push(inode);
     return { result: "ok" };
   }
@@ -191,22 +213,21 @@ export class Kernel implements System {
   private async releaseIfUnused(id: number, h: Hooks): Promise<void> {
     const inode = this.gmemInodes[id]!;
     const mapped = [...this.mm.maps.values()].some((m) => m.backing.kind === "gmem" && m.backing.inode === id);
-    if (!inode.open || [...this.gmemNames.values()].includes(id) || mapped) return;
+    if (!inode.open || inode.fd || mapped) return;
     await gmemRelease(inode, this.vms, h);
   }
 
+  /** close_fd of whatever the name refers to, whichever field names it; then that file's release, if it was the last reference. */
   private async close(op: OpOf<"close">, h: Hooks): Promise<Outcome> {
-    if (op.vm !== undefined) return this.vmNames.delete(op.vm) ? { result: "ok" } : EBADF;
-    if (op.gmem !== undefined) {
-      const id = this.gmemNames.get(op.gmem);
-      if (id === undefined) return EBADF;
-      this.gmemNames.delete(op.gmem);
-      await this.releaseIfUnused(id, h);
-      return { result: "ok" };
+    const name = op.vm ?? op.gmem ?? op.file ?? op.uffd;
+    const e = name === undefined ? undefined : this.fds.close(name);
+    if (e === undefined) return EBADF;
+    if (e.kind === "gmem") {
+      this.gmemInodes[e.id]!.fd = false;
+      await this.releaseIfUnused(e.id, h);
     }
-    if (op.file !== undefined) return this.mm.close(op.file);
-    if (op.uffd !== undefined) return this.uffd.close(op.uffd, h);
-    return EBADF;
+    if (e.kind === "uffd") return this.uffd.release(e.id, h);
+    return { result: "ok" };
   }
 }
 

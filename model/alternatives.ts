@@ -1,14 +1,126 @@
 // Outcomes the kernel may also give for an operation, besides step()'s, because of transient conditions the
 // sequential model does not track (a reference held by a fault still in flight). The linearizability check
-// accepts them; a sequential run never produces them.
+// accepts them; a sequential run never produces them. Each is admitted only when an operation overlapping in
+// real time could cause it in the kernel: ALTERNATIVE_RULES names the path through which each kind of
+// operation holds the condition, and the model's own step decides whether the operation takes that path.
 import { match } from "ts-pattern";
-import type { Op } from "../schema/ops.js";
+import type { Op, OpOf } from "../schema/ops.js";
+import { pagePieces } from "./bytes.js";
+import { gfnOf, PAGE_SIZE } from "./consts.js";
 import { gmemConvertTransient } from "./gmem/convert.js";
+import { GMEM_RULES } from "./gmem/file.js";
+import { replaceAt } from "./immutable.js";
+import { findSlot } from "./kvm/memslot.js";
+import { hvaOf, mapStage2, zapRange } from "./kvm/mmu.js";
+import { backingIndex, locate } from "./mm/pages.js";
+import { get } from "./ranges.js";
+import { rule, type Rule } from "./rules.js";
 import type { State, StepResult } from "./state.js";
+import { step } from "./step.js";
 
-/** `concurrent`: the operations that overlapped op in real time (a transient condition needs one of them). */
+const GMEM = "virt/kvm/guest_memfd.c";
+const FAULT_USER = `${GMEM} (kvm_gmem_fault_user_mapping: kvm_gmem_get_folio); mm/memory.c (__do_fault, finish_fault)`;
+
+/** The paths by which an operation in flight holds a guest_memfd folio (an extra reference, as folio_ref_count sees it). */
+export const ALTERNATIVE_RULES = {
+  hostFault: rule(
+    "gmem.ref-host-fault",
+    FAULT_USER,
+    "a host access faulting through a guest_memfd mapping holds the folio from kvm_gmem_get_folio until finish_fault has set the PTE; " +
+      "it gets there only where a VMA maps the page, the access is permitted and the page is within i_size and shared",
+  ),
+  pin: rule(
+    "gmem.ref-pin",
+    `mm/gup.c (__get_user_pages: faultin_page, follow_page_pte: try_grab_folio); ${FAULT_USER}`,
+    "a pin in flight faults the page in through the guest_memfd mapping and holds the folio before its pin is counted",
+  ),
+  alias: rule(
+    "gmem.ref-alias",
+    FAULT_USER,
+    "an access through a second mapping of the guest_memfd faults in each page it touches, up to the first it may not fault",
+  ),
+  getPfn: rule(
+    "gmem.ref-get-pfn",
+    `arch/x86/kvm/mmu/mmu.c (kvm_mmu_faultin_pfn_gmem: kvm_gmem_get_pfn; kvm_mmu_finish_page_fault: kvm_release_faultin_page); ` +
+      `arch/arm64/kvm/mmu.c (gmem_abort); ${GMEM} (kvm_gmem_get_pfn)`,
+    "a vCPU fault that goes to guest_memfd (a private access, a GMEM_ONLY slot; any guest_memfd slot on arm64) holds the folio " +
+      "from kvm_gmem_get_pfn until its SPTE is installed; a fault that exits first (attribute mismatch, USERFAULT) never gets it",
+  ),
+  hva: rule(
+    "gmem.ref-hva",
+    `virt/kvm/kvm_main.c (hva_to_pfn: hva_to_pfn_slow, get_user_pages_unlocked); ${FAULT_USER}`,
+    "a shared vCPU fault on a slot whose userspace address is a guest_memfd mapping GUPs the page through it and holds the folio " +
+      "until its SPTE is installed",
+  ),
+};
+
+const fires = (s: State, op: Op, r: Rule): boolean => step(s, op).fired.includes(r.id);
+
+/** Page `index` of inode `id` is what page `page` of mapping `mapId` maps. */
+function mapsPage(s: State, mapId: string, page: number, id: number, index: number): boolean {
+  const map = s.mm.maps.get(mapId);
+  const b = map?.backing;
+  return map !== undefined && b?.kind === "gmem" && b.inode === id && page < map.pages && backingIndex(map, page) === index;
+}
+
+/** Whether a write_alias / read_alias faults page `index` in: its pages in order, up to the first it may not fault (a SIGBUS). */
+function aliasReaches(s: State, o: OpOf<"write_alias"> | OpOf<"read_alias">, id: number, index: number): boolean {
+  const map = s.mm.maps.get(o.map);
+  if (map?.backing.kind !== "gmem" || map.backing.inode !== id) return false;
+  const inode = s.gmem.inodes[id]!;
+  const len = o.op === "write_alias" ? (o.len ?? 1) : 1;
+  for (const p of pagePieces(map.backing.offset + o.offset, len)) {
+    if (p.index * PAGE_SIZE >= inode.size || get(inode.shared, p.index) !== true) return false;
+    if (p.index === index) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a vCPU access reaches the folio, and by which path. Its own SPTE is left out: the access may have
+ * started its fault before another vCPU mapped the page, so the model's SPTE hit does not rule it out.
+ */
+function vcpuHolder(s: State, o: OpOf<"vcpu_access">, id: number, index: number): Rule | undefined {
+  const vmId = s.kvm.names.get(o.vm);
+  const vm = vmId === undefined ? undefined : s.kvm.vms[vmId];
+  const gfn = gfnOf(o.gpa);
+  const slot = vm === undefined ? undefined : findSlot(vm, 0, gfn);
+  if (vmId === undefined || vm === undefined || slot === undefined) return undefined;
+  const unmapped = mapStage2(vm, 0, (s2) => zapRange(s2, gfn, gfn + 1));
+  const faulting: State = { ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, unmapped) } };
+  const fired = step(faulting, o).fired;
+  if (fired.includes(GMEM_RULES.pfn.id)) {
+    return slot.gmem?.inode === id && slot.gmem.pgoff + gfn - slot.baseGfn === index ? ALTERNATIVE_RULES.getPfn : undefined;
+  }
+  if (!fired.includes(GMEM_RULES.hostFault.id)) return undefined;
+  const at = locate(faulting, hvaOf(slot, gfn));
+  return at !== undefined && mapsPage(faulting, at.map.id, at.index, id, index) ? ALTERNATIVE_RULES.hva : undefined;
+}
+
+/**
+ * The path by which `other`, running in state `s`, holds page `index` of guest_memfd inode `id`, or undefined
+ * when it cannot. `s` is the state the transient condition is checked in (a conversion has unmapped the host
+ * PTEs of its range by then, so a host access in flight faults).
+ */
+export function holderOf(s: State, other: Op, id: number, index: number): Rule | undefined {
+  const pageOf = (offset: number): number => Math.floor(offset / PAGE_SIZE);
+  return match(other)
+    .with({ op: "access" }, (o) =>
+      mapsPage(s, o.map, pageOf(o.offset), id, index) && fires(s, o, GMEM_RULES.hostFault) ? ALTERNATIVE_RULES.hostFault : undefined,
+    )
+    .with({ op: "pin" }, (o) =>
+      mapsPage(s, o.map, pageOf(o.offset), id, index) && fires(s, o, GMEM_RULES.hostFault) ? ALTERNATIVE_RULES.pin : undefined,
+    )
+    .with({ op: "write_alias" }, { op: "read_alias" }, (o) => (aliasReaches(s, o, id, index) ? ALTERNATIVE_RULES.alias : undefined))
+    .with({ op: "vcpu_access" }, (o) => vcpuHolder(s, o, id, index))
+    .otherwise(() => undefined);
+}
+
+/** `concurrent`: the operations that overlapped op in real time (a transient condition needs one of them to cause it). */
 export function alternatives(s: State, op: Op, concurrent: readonly Op[]): Iterable<StepResult> {
   return match(op)
-    .with({ op: "gmem_convert" }, (o) => gmemConvertTransient(s, o, concurrent))
+    .with({ op: "gmem_convert" }, (o) =>
+      gmemConvertTransient(s, o, (t, id, index) => concurrent.map((c) => holderOf(t, c, id, index)).find((r) => r !== undefined)),
+    )
     .otherwise(() => []);
 }

@@ -1,5 +1,7 @@
 // Every rule the model can fire, by id, so a trace can print why a step came out as it did and cite the source.
 // A module that declares new rules adds its *_RULES object here; test/cli-rules.test.ts checks none is missing.
+import { ALTERNATIVE_RULES } from "./alternatives.js";
+import { FD_RULES } from "./fd.js";
 import { CONVERT_RULES } from "./gmem/convert.js";
 import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
@@ -12,13 +14,17 @@ import { MMU_RULES } from "./kvm/mmu.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { VM_RULES } from "./kvm/vm.js";
 import { FAULT_RULES } from "./mm/fault.js";
+import { FALLOC_MODE_RULES } from "./mm/falloc.js";
+import { MINCORE_RULES } from "./mm/mincore.js";
 import { MM_RULES } from "./mm/ops.js";
 import type { Rule } from "./rules.js";
 import { STEP_RULES } from "./step.js";
+import { API_RULES } from "./uffd/api.js";
 import { CTX_RULES } from "./uffd/ctx.js";
 import { UFFD_EVENT_RULES } from "./uffd/events.js";
 import { UFFD_FAULT_RULES } from "./uffd/fault.js";
 import { IOCTL_RULES } from "./uffd/ioctl.js";
+import { MOVE_RULES } from "./uffd/move.js";
 import { REGISTER_RULES } from "./uffd/register.js";
 import { THREAD_RULES } from "./uffd/thread.js";
 import { WP_RULES } from "./uffd/wp.js";
@@ -26,6 +32,7 @@ import { WP_RULES } from "./uffd/wp.js";
 /** The rule groups, named as exported by their modules. */
 export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   STEP_RULES,
+  FD_RULES,
   VM_RULES,
   MEMSLOT_RULES,
   MMU_RULES,
@@ -34,15 +41,20 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   USERFAULT_RULES,
   GMEM_RULES,
   CONVERT_RULES,
+  ALTERNATIVE_RULES,
   FALLOCATE_RULES,
   FOLIO_RULES,
   PIN_RULES,
   MM_RULES,
+  FALLOC_MODE_RULES,
+  MINCORE_RULES,
   FAULT_RULES,
+  API_RULES,
   CTX_RULES,
   REGISTER_RULES,
   UFFD_FAULT_RULES,
   IOCTL_RULES,
+  MOVE_RULES,
   WP_RULES,
   THREAD_RULES,
   UFFD_EVENT_RULES,

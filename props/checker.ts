@@ -20,6 +20,10 @@ export interface Checks {
 
 export const ALL_CHECKS: Checks = { refinement: true, invariants: true };
 
+/** Whether `checks` evaluates the invariant `name`. */
+export const checksInvariant = (checks: Checks, name: string): boolean =>
+  checks.invariants === true || (Array.isArray(checks.invariants) && checks.invariants.includes(name));
+
 export interface Failure {
   readonly property: string;
   /** Index in `ops` of the step that failed. */
@@ -66,10 +70,6 @@ export class Checker {
     this.implState = this.system.abstract();
   }
 
-  private enabled(name: string): boolean {
-    return this.checks.invariants === true || (Array.isArray(this.checks.invariants) && this.checks.invariants.includes(name));
-  }
-
   private fail(property: string, expected: unknown, actual: unknown, detail: string): never {
     throw new PropertyFailure({ property, step: this.ops.length - 1, expected, actual, detail }, [...this.ops]);
   }
@@ -98,7 +98,7 @@ export class Checker {
       this.stats.recordFeatures(featuresOf({ pre: this.model, op, r }, this.memo));
     }
     for (const inv of INVARIANTS) {
-      if (!this.enabled(inv.name)) continue;
+      if (!checksInvariant(this.checks, inv.name)) continue;
       const v = inv.kind === "state" ? inv.check(post) : inv.check(pre, op, outcome, post);
       this.stats?.recordInvariant(inv.name, v.nonVacuous);
       if (!v.holds) this.fail(inv.name, "holds", "violated", v.detail ?? inv.description);

@@ -172,6 +172,124 @@ const MM_PLAIN: readonly Op[] = [
   { op: "close", file: "f0" },
 ];
 
+/**
+ * The argument vocabulary of issue 16 on the richer kernel: raw flag bits, fallocate modes, the handshake, read-only
+ * fds, mincore and UFFDIO_MOVE. m0 (8 pages, MISSING with u0) is where pages move to from m1; u1 is before its
+ * handshake; r0 / w0 are f0 opened O_RDONLY / O_WRONLY, and m2 a read-only MAP_SHARED of r0; m3 a private mapping of
+ * f0, m4 read-only anonymous memory, m5 registered with u2, m6 a guest_memfd mapping, m7 a private hugetlbfs one.
+ */
+const VOCAB_SETUP: readonly Op[] = [
+  { op: "create_vm", vm: "v0" },
+  { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * P, flags: ["MMAP", "INIT_SHARED"] },
+  { op: "gmem_mmap", gmem: "g0", map: "m6", offset: 0, length: 4 * P },
+  { op: "memfd", file: "f0", size: 8 * P },
+  { op: "pwrite", file: "f0", offset: 0, byte: 5, len: P },
+  { op: "reopen", file: "r0", from: "f0", mode: "r" },
+  { op: "reopen", file: "w0", from: "f0", mode: "w" },
+  { op: "memfd", file: "f1", size: H, hugetlb: true },
+  { op: "mmap", map: "m7", file: "f1", offset: 0, length: H, shared: false },
+  { op: "uffd_open", uffd: "u0", features: [] },
+  { op: "mmap", map: "m0", file: "anon", offset: 0, length: 8 * P },
+  { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8 * P, mode: ["MISSING"] },
+  { op: "mmap", map: "m1", file: "anon", offset: 0, length: 8 * P },
+  { op: "access", map: "m1", offset: 0, kind: "write", byte: 4 },
+  { op: "mmap", map: "m2", file: "r0", offset: 0, length: 4 * P, shared: true, prot: "r" },
+  { op: "mmap", map: "m3", file: "f0", offset: 0, length: 4 * P, shared: false },
+  { op: "mmap", map: "m4", file: "anon", offset: 0, length: 4 * P, prot: "r" },
+  { op: "uffd_create", uffd: "u1" },
+  { op: "uffd_open", uffd: "u2", features: [] },
+  { op: "mmap", map: "m5", file: "anon", offset: 0, length: 4 * P },
+  { op: "uffd_register", uffd: "u2", map: "m5", offset: 0, len: 4 * P, mode: ["MISSING"] },
+];
+const move = (dst: string, dstPage: number, src: string, srcPage: number, pages = 1, extra: Partial<OpOf<"uffdio_move">> = {}): Op => ({
+  op: "uffdio_move",
+  uffd: "u0",
+  map: dst,
+  offset: dstPage * P,
+  src,
+  src_offset: srcPage * P,
+  len: pages * P,
+  ...extra,
+});
+const VOCAB_OPS: readonly Op[] = [
+  // flag words, pads and fallocate modes
+  { op: "file_fallocate", file: "f0", mode: ["NO_HIDE_STALE"], offset: 0, len: P },
+  { op: "file_fallocate", file: "f0", mode: ["COLLAPSE_RANGE", "KEEP_SIZE"], offset: 0, len: P },
+  { op: "file_fallocate", file: "f0", mode: ["ZERO_RANGE"], offset: 0, len: P },
+  { op: "file_fallocate", file: "f0", mode: [3], offset: P, len: P },
+  { op: "gmem_fallocate", gmem: "g0", mode: ["ZERO_RANGE", "KEEP_SIZE"], offset: 0, len: P },
+  { op: "gmem_fallocate", gmem: "g0", mode: [3], offset: 0, len: P },
+  { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: P, mode: [8] },
+  { op: "uffdio_copy", uffd: "u0", map: "m0", offset: 0, len: P, mode: [4] },
+  { op: "set_memory_region", vm: "v0", slot: 3, flags: [], guest_phys_addr: 0, memory_size: P, userspace: "m1", pad1: 5, pad2: [0, 1] },
+  { op: "set_memory_region", vm: "v0", slot: 4, flags: [32], guest_phys_addr: P, memory_size: P, userspace: "m1" },
+  { op: "create_gmem", vm: "v0", gmem: "g1", size: P, flags: [4] },
+  { op: "create_gmem", vm: "v0", gmem: "g2", size: P, flags: [], reserved: [0, 7] },
+  // the handshake
+  { op: "uffd_create", uffd: "u3", flags: [2] },
+  { op: "uffd_create", uffd: "u4", dev: true, flags: ["NONBLOCK"] },
+  { op: "uffdio_api", uffd: "u1", features: [], api: 0xab },
+  { op: "uffdio_api", uffd: "u1", features: [2 ** 17] },
+  { op: "uffdio_api", uffd: "u0", features: [] },
+  { op: "uffdio_api", uffd: "u1", features: ["SIGBUS"] },
+  { op: "uffd_register", uffd: "u1", map: "m1", offset: 0, len: P, mode: ["MISSING"] },
+  move("m0", 0, "m1", 0, 1, { uffd: "u1" }),
+  // read-only fds
+  { op: "reopen", file: "x0", from: "f9", mode: "r" },
+  { op: "reopen", file: "x0", from: "u0", mode: "r" },
+  { op: "reopen", file: "r1", from: "f0", mode: "r" },
+  { op: "pwrite", file: "r0", offset: 0, byte: 1, len: 1 },
+  { op: "pread", file: "w0", offset: 0 },
+  { op: "mmap", map: "m8", file: "w0", offset: 0, length: P, shared: false, prot: "r" },
+  { op: "mmap", map: "m8", file: "r0", offset: 0, length: P, shared: true },
+  { op: "uffd_register", uffd: "u0", map: "m2", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "file_fallocate", file: "r0", mode: ["KEEP_SIZE"], offset: 0, len: P },
+  { op: "madvise", map: "m2", offset: 0, len: P, advice: "REMOVE" },
+  { op: "access", map: "m2", offset: 0, kind: "read" },
+  // mincore
+  { op: "mincore", map: "m0", offset: 1, len: P },
+  { op: "mincore", map: "m0", offset: 0, len: 2 ** 47 },
+  { op: "mincore", map: "m9", offset: 0, len: P },
+  { op: "mincore", map: "m0", offset: 0, len: 8 * P },
+  { op: "mincore", map: "m3", offset: 0, len: 4 * P },
+  // UFFDIO_MOVE and its refusals
+  move("m0", 1, "m1", 0),
+  move("m0", 2, "m1", 0, 2, { mode: ["ALLOW_SRC_HOLES"] }),
+  move("m0", 3, "m1", 5),
+  move("m0", 0, "m9", 0),
+  move("m0", 0, "m6", 0),
+  move("m0", 7, "m1", 0, 2),
+  move("m0", 0, "m4", 0),
+  move("m0", 0, "m7", 0),
+  move("m5", 0, "m1", 0),
+  move("m0", 0, "m3", 0),
+  move("m0", 4, "m0", 6, 1, { mode: ["DONTWAKE"] }),
+  move("m0", 5, "m0", 6, 1, { mode: ["ALLOW_SRC_HOLES"] }),
+  move("m0", 6, "m1", 0),
+  { op: "uffdio_copy", uffd: "u0", map: "m0", offset: 3 * P, len: P, byte: 2 },
+  move("m0", 3, "m1", 0),
+  { op: "uffdio_poison", uffd: "u0", map: "m0", offset: 6 * P, len: P },
+  { op: "access", map: "m0", offset: 6 * P, kind: "read" },
+  { op: "access", map: "m1", offset: 0, kind: "write", byte: 3 },
+  { op: "madvise", map: "m0", offset: 0, len: 6 * P, advice: "DONTNEED" },
+  // one fd namespace: a name of the wrong kind in an fd field gets that file's answer
+  { op: "file_fallocate", file: "v0", mode: [], offset: 0, len: P },
+  { op: "uffd_register", uffd: "f0", map: "m1", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "create_gmem", vm: "u0", gmem: "g3", size: P, flags: [] },
+  { op: "uffdio_wake", uffd: "v0", map: "m1", offset: 0, len: P },
+  { op: "mmap", map: "m8", file: "v0", offset: 0, length: P, shared: true },
+  { op: "pread", file: "u0", offset: 0 },
+];
+
+/** arm64's VM ioctl answers an unknown command EINVAL (kvm_arch_vm_ioctl), where x86 says ENOTTY. */
+const FD_ARM64_OPS: readonly Op[] = [
+  { op: "uffd_register", uffd: "v0", map: "m0", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "uffdio_copy", uffd: "v0", map: "m0", offset: 0, len: P, byte: 1 },
+  { op: "uffdio_api", uffd: "v0", features: [] },
+  { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: P, mode: ["MISSING"] },
+  { op: "uffdio_copy", uffd: "u0", map: "m0", offset: 0, len: P, byte: 1 },
+];
+
 const uffdSuite = (name: string, description: string, l: UffdLayout, extra: readonly Op[], refusals: readonly Op[], runs: number): OpSuite =>
   opSuite(name, description, "uffd", l.config, [...l.setup, ...extra], mixed(uffdOps(l), refusals), runs);
 
@@ -204,5 +322,23 @@ export const REFUSAL_SUITES: readonly OpSuite[] = [
   ),
   uffdSuite("refusals-hugetlb", "uffd-hugetlb's operations mixed with ranges that would split a huge page", HUGETLB, [], HUGETLB_REFUSALS, 60),
   opSuite("refusals-kernel-6.18", "the running kernel: private VM types, userfaultfd fills on guest_memfd", "uffd", K618, K618_SETUP, fc.constantFrom(...K618_REFUSALS), 60),
+  opSuite(
+    "refusals-vocab",
+    "the argument vocabulary: raw flag bits and pads, fallocate modes, the UFFDIO_API handshake, read-only fds, mincore, UFFDIO_MOVE and its refusals",
+    "uffd",
+    PRESETS.default,
+    VOCAB_SETUP,
+    fc.constantFrom(...VOCAB_OPS),
+    80,
+  ),
+  opSuite(
+    "refusals-fd-arm64",
+    "arm64: userfaultfd ioctls on a VM fd (EINVAL from kvm_arch_vm_ioctl), beside the same ioctls on the userfaultfd",
+    "uffd",
+    PRESETS.arm64,
+    [{ op: "create_vm", vm: "v0" }, { op: "uffd_open", uffd: "u0", features: [] }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * P }],
+    fc.constantFrom(...FD_ARM64_OPS),
+    10,
+  ),
   opSuite("refusals-no-gmem", "a kernel without guest_memfd: creating, binding and asking for one", "kvm", NO_GMEM, [{ op: "create_vm", vm: "v0" }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB }], fc.constantFrom(...NO_GMEM_REFUSALS), 20),
 ];

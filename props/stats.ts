@@ -23,6 +23,8 @@ function hash52(text: string): number {
 export interface StatsData {
   readonly runs: number;
   readonly commands: number;
+  readonly undecided: number;
+  readonly longestRun: number;
   readonly states: readonly number[];
   readonly invariants: readonly (readonly [string, InvariantCount])[];
   readonly rules: readonly (readonly [string, number])[];
@@ -33,6 +35,10 @@ export interface StatsData {
 export class Stats {
   runs = 0;
   commands = 0;
+  /** History segments the linearizability search could not decide within its budget (each fails its run). */
+  undecided = 0;
+  /** The most schedule steps a concurrent run took past its setup: what PCT's k must cover. */
+  longestRun = 0;
   /** Once a failure is found, shrinking runs are not counted. */
   frozen = false;
   private readonly states = new Set<number>();
@@ -66,6 +72,14 @@ export class Stats {
     for (const n of names) this.features.set(n, (this.features.get(n) ?? 0) + 1);
   }
 
+  recordUndecided(): void {
+    if (!this.frozen) this.undecided++;
+  }
+
+  recordRunLength(steps: number): void {
+    if (!this.frozen) this.longestRun = Math.max(this.longestRun, steps);
+  }
+
   recordInvariant(name: string, nonVacuous: boolean): void {
     if (this.frozen) return;
     const c = this.invariants.get(name) ?? { checked: 0, nonVacuous: 0 };
@@ -91,6 +105,8 @@ export class Stats {
   merge(o: Stats): void {
     this.runs += o.runs;
     this.commands += o.commands;
+    this.undecided += o.undecided;
+    this.longestRun = Math.max(this.longestRun, o.longestRun);
     for (const h of o.states) this.states.add(h);
     for (const [k, v] of o.invariants) {
       const c = this.invariants.get(k) ?? { checked: 0, nonVacuous: 0 };
@@ -108,6 +124,8 @@ export class Stats {
     return {
       runs: this.runs,
       commands: this.commands,
+      undecided: this.undecided,
+      longestRun: this.longestRun,
       states: [...this.states],
       invariants: [...this.invariants],
       rules: [...this.rules],
@@ -120,6 +138,8 @@ export class Stats {
     const s = new Stats();
     s.runs = d.runs;
     s.commands = d.commands;
+    s.undecided = d.undecided;
+    s.longestRun = d.longestRun;
     for (const h of d.states) s.states.add(h);
     for (const [k, v] of d.invariants) s.invariants.set(k, { ...v });
     for (const [k, v] of d.rules) s.rules.set(k, v);
@@ -132,6 +152,8 @@ export class Stats {
     return {
       runs: this.runs,
       commands: this.commands,
+      undecided: this.undecided,
+      longestRun: this.longestRun,
       distinctStates: this.distinctStates,
       invariants: Object.fromEntries([...this.invariants].sort(([a], [b]) => a.localeCompare(b))),
       rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),

@@ -12,6 +12,8 @@ export interface SuiteRunOptions {
   /** Seeded bugs switched on in the impl for this run (impl/bugs.ts). */
   readonly bugs?: readonly string[];
   readonly timeBudgetMs?: number;
+  /** Model steps the linearizability search of a concurrent suite may take per history segment. */
+  readonly searchBudget?: number;
   readonly onRun?: (runsDone: number) => void;
 }
 

@@ -1,5 +1,6 @@
 // Small io-ts building blocks shared by every file format faultline reads.
 import * as t from "io-ts";
+import { firstUnprintable } from "./report.js";
 
 /** An object codec that refuses keys it does not know (io-ts `exact` would drop them silently). */
 export function strict<R extends t.Props, O extends t.Props>(
@@ -98,25 +99,30 @@ function isMapId(u: string): boolean {
   return m !== null && Number(m[1]) < 64;
 }
 
-const TWO_64 = 2 ** 64;
+const TWO_53 = 2n ** 53n;
+const TWO_64 = 2n ** 64n;
+const U64_TEXT = /^(?:0|[1-9]\d{0,19}|0[xX][0-9a-fA-F]{1,16})$/;
+const U64_EXPECTED =
+  "expected an unsigned 64-bit integer held exactly (at most 2^53-1, or a multiple of 4096 below 2^64), " +
+  'as a number or a string ("4096", "0x1000")';
 
 /**
  * An unsigned 64-bit value as JavaScript holds it exactly: any safe integer, or a multiple of 4096 below 2^64
- * (page-aligned values are exact in a double, which is what the overflow rules need).
+ * (page-aligned values are exact in a double, which is what the overflow rules need). Written as a JSON number
+ * or, so that any u64 can be written whatever a JSON tool does to large numbers, as a decimal or 0x string.
  */
 export const U64 = new t.Type<number, number, unknown>(
   "u64",
-  (u): u is number => typeof u === "number" && isU64(u),
-  (u, c) =>
-    typeof u === "number" && isU64(u)
-      ? t.success(u)
-      : t.failure(u, c, "expected an unsigned 64-bit integer held exactly (at most 2^53-1, or a multiple of 4096 below 2^64)"),
+  (u): u is number => typeof u === "number" && Number.isInteger(u) && u64Held(BigInt(u)),
+  (u, c) => {
+    const n = typeof u === "number" && Number.isInteger(u) ? BigInt(u) : typeof u === "string" && U64_TEXT.test(u) ? BigInt(u) : undefined;
+    return n !== undefined && u64Held(n) ? t.success(Number(n)) : t.failure(u, c, U64_EXPECTED);
+  },
   t.identity,
 );
 
-function isU64(n: number): boolean {
-  if (!Number.isInteger(n) || n < 0 || n >= TWO_64) return false;
-  return Number.isSafeInteger(n) || n % 4096 === 0;
+function u64Held(n: bigint): boolean {
+  return n >= 0n && n < TWO_64 && (n < TWO_53 || n % 4096n === 0n);
 }
 
 export const intIn = (name: string, lo: number, hi: number): t.Type<number, number, unknown> =>
@@ -127,6 +133,20 @@ export const intIn = (name: string, lo: number, hi: number): t.Type<number, numb
       typeof u === "number" && Number.isInteger(u) && u >= lo && u <= hi ? t.success(u) : t.failure(u, c, `expected an integer from ${lo} to ${hi}`),
     t.identity,
   );
+
+/** Free text (a name, a description): anything printable. Control characters would reach a terminal or an SVG raw. */
+export const Text = new t.Type<string, string, unknown>(
+  "text",
+  (u): u is string => typeof u === "string" && firstUnprintable(u) === undefined,
+  (u, c) => {
+    if (typeof u !== "string") return t.failure(u, c, "expected a string");
+    const bad = firstUnprintable(u);
+    const code = `U+${bad?.code.toString(16).toUpperCase().padStart(4, "0")}`;
+    if (bad === undefined) return t.success(u);
+    return t.failure(u, c, `expected printable text, without control characters (${code} at index ${bad.index})`);
+  },
+  t.identity,
+);
 
 export const U32 = intIn("u32", 0, 2 ** 32 - 1);
 export const Byte = intIn("byte", 0, 255);

@@ -17,6 +17,7 @@ const Kernel = strict(
     slotZapAll: t.boolean,
     userMemSlots: intIn("user memslots", 1, 32767),
     addressSpaces: intIn("address spaces", 1, 2),
+    memoryFailure: t.boolean,
   },
 );
 
@@ -24,7 +25,7 @@ export const ConfigCodec = strict(
   "config",
   {},
   {
-    preset: literals("default", "kernel-6.18", "arm64", "gmem-v7"),
+    preset: literals("default", "kernel-6.18", "kernel-6.18-no-gmem", "arm64", "gmem-v7"),
     arch: literals("x86", "arm64"),
     vcpus: intIn("vcpus", 1, 64),
     kernel: Kernel,
@@ -56,6 +57,11 @@ export interface KernelFeatures {
   readonly userMemSlots: number;
   /** kvm_arch_nr_memslot_as_ids: 2 on x86 (SMM), 1 on arm64. */
   readonly addressSpaces: number;
+  /**
+   * CONFIG_MEMORY_FAILURE: x86's do_sigbus reports a poisoned page (VM_FAULT_HWPOISON) as BUS_MCEERR_AR only when it is
+   * built in, else as BUS_ADRERR; arm64's do_page_fault always says BUS_MCEERR_AR. The machines here have it off.
+   */
+  readonly memoryFailure: boolean;
 }
 
 export interface Config {
@@ -86,6 +92,7 @@ const RICH_X86: KernelFeatures = {
   slotZapAll: true,
   userMemSlots: 32764,
   addressSpaces: 2,
+  memoryFailure: true,
 };
 
 /** What the machines here run (Linux 6.18, built without SMM): type 0 only, no memory attributes, no proposals. */
@@ -97,7 +104,11 @@ const KERNEL_6_18: KernelFeatures = {
   userfault: false,
   gmemInplaceConversion: false,
   uffdGuestMemfd: false,
+  memoryFailure: false,
 };
+
+/** The other 6.18 build seen on these machines: no guest_memfd at all (KVM_CAP_GUEST_MEMFD = 0). */
+const KERNEL_6_18_NO_GMEM: KernelFeatures = { ...KERNEL_6_18, guestMemfd: false, gmemFlags: [] };
 
 const RICH_ARM64: KernelFeatures = {
   ...RICH_X86,
@@ -111,9 +122,12 @@ const RICH_ARM64: KernelFeatures = {
 /** v7 as meant to be used: vm_memory_attributes off, so KVM asks guest_memfd for private/shared and KVM_SET_MEMORY_ATTRIBUTES2 works. */
 const GMEM_V7_X86: KernelFeatures = { ...RICH_X86, memoryAttributes: false };
 
-export const PRESETS: Readonly<Record<"default" | "kernel-6.18" | "arm64" | "gmem-v7", Config>> = {
+export type PresetName = "default" | "kernel-6.18" | "kernel-6.18-no-gmem" | "arm64" | "gmem-v7";
+
+export const PRESETS: Readonly<Record<PresetName, Config>> = {
   default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  "kernel-6.18-no-gmem": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18_NO_GMEM, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
   "gmem-v7": { arch: "x86", vcpus: 2, kernel: GMEM_V7_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
 };

@@ -1,23 +1,40 @@
 // The one operation vocabulary (DESIGN.md section 1): every layer, scenario file and the native helper speak it.
 import * as t from "io-ts";
 import { Byte, Id, literals, MapId, strict, tagged, U32, U64 } from "./codecs.js";
+import {
+  bitsCodec,
+  FALLOC_BITS,
+  FILL_MODE_BITS,
+  GMEM_FLAG_BITS,
+  MEMSLOT_FLAG_BITS,
+  MOVE_MODE_BITS,
+  REGISTER_MODE_BITS,
+  UFFD_FEATURE_BITS,
+  UFFD_FEATURES,
+  UFFD_FLAG_BITS,
+  WRITEPROTECT_MODE_BITS,
+  type BitTable,
+} from "./flags.js";
 
 const Kind = literals("read", "write");
 const KvmAccessKind = literals("read", "write", "exec");
-const MemslotFlag = literals("LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT");
-const GmemFlag = literals("MMAP", "INIT_SHARED");
+const Bits32 = bitsCodec("32-bit flag word", 32);
+const Bits64 = bitsCodec("64-bit flag word", 64);
+/** A flag array of one word: its names, or raw numbers OR'ed in (bits the kernel does not know included). */
+const flagsOf = <N extends string>(table: BitTable<N>, bits: t.Type<number, number, unknown>) =>
+  t.array(t.union([literals(...(Object.keys(table) as [N, ...N[]])), bits]));
+const MemslotFlags = flagsOf(MEMSLOT_FLAG_BITS, Bits32);
+const GmemFlags = flagsOf(GMEM_FLAG_BITS, Bits64);
 const Attribute = literals("PRIVATE");
-const FallocMode = literals("PUNCH_HOLE", "KEEP_SIZE");
-const UffdMode = literals("MISSING", "WP", "MINOR");
-const UffdioMode = literals("DONTWAKE", "WP");
+const FallocModes = flagsOf(FALLOC_BITS, Bits32);
+const RegisterModes = flagsOf(REGISTER_MODE_BITS, Bits64);
+const FillModes = flagsOf(FILL_MODE_BITS, Bits64);
+const WriteprotectModes = flagsOf(WRITEPROTECT_MODE_BITS, Bits64);
+const UffdFeatures = flagsOf(UFFD_FEATURE_BITS, Bits64);
+const UffdFlags = flagsOf(UFFD_FLAG_BITS, Bits32);
 const Prot = literals("rw", "r", "none");
 const Advice = literals("DONTNEED", "REMOVE");
-export const UFFD_FEATURES = [
-  "PAGEFAULT_FLAG_WP", "EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE", "MISSING_HUGETLBFS", "MISSING_SHMEM", "EVENT_UNMAP",
-  "SIGBUS", "THREAD_ID", "MINOR_HUGETLBFS", "MINOR_SHMEM", "EXACT_ADDRESS", "WP_HUGETLBFS_SHMEM", "WP_UNPOPULATED",
-  "POISON", "WP_ASYNC", "MOVE",
-] as const;
-const UffdFeature = literals(...UFFD_FEATURES);
+export { UFFD_FEATURES };
 export const CAPS = [
   "USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2", "MEMORY_FAULT_INFO",
   "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS", "USERFAULT", "GUEST_MEMFD_MEMORY_ATTRIBUTES",
@@ -30,14 +47,14 @@ export const OP_CODECS = {
   // KVM and guest_memfd
   create_vm: strict("create_vm", { op: t.literal("create_vm"), vm: Id }, { type: U32 }),
   check_extension: strict("check_extension", { op: t.literal("check_extension"), cap: Cap }, { vm: Id }),
-  create_gmem: strict("create_gmem", { op: t.literal("create_gmem"), vm: Id, gmem: Id, size: U64, flags: t.array(GmemFlag) }, {}),
+  create_gmem: strict("create_gmem", { op: t.literal("create_gmem"), vm: Id, gmem: Id, size: U64, flags: GmemFlags }, { reserved: t.array(U64) }),
   set_memory_region: strict(
     "set_memory_region",
     {
       op: t.literal("set_memory_region"),
       vm: Id,
       slot: U32,
-      flags: t.array(MemslotFlag),
+      flags: MemslotFlags,
       guest_phys_addr: U64,
       memory_size: U64,
       userspace: t.union([MapId, t.null]),
@@ -48,6 +65,8 @@ export const OP_CODECS = {
       guest_memfd_offset: U64,
       userfault_bitmap: t.union([U64, t.null]),
       ioctl: literals("REGION", "REGION2"),
+      pad1: U32,
+      pad2: t.array(U64),
     },
   ),
   userfault_set: strict("userfault_set", { op: t.literal("userfault_set"), vm: Id, slot: U32, gfn_offset: U64, npages: U64 }, {}),
@@ -63,13 +82,14 @@ export const OP_CODECS = {
     { byte: Byte, private: t.boolean },
   ),
   gmem_mmap: strict("gmem_mmap", { op: t.literal("gmem_mmap"), gmem: Id, map: MapId, offset: U64, length: U64 }, { shared: t.boolean }),
-  gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: t.array(FallocMode), offset: U64, len: U64 }, {}),
+  gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
   gmem_convert: strict("gmem_convert", { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") }, {}),
   pin: strict("pin", { op: t.literal("pin"), map: MapId, offset: U64 }, {}),
   unpin: strict("unpin", { op: t.literal("unpin"), map: MapId, offset: U64 }, {}),
   // files, mappings and userfaultfd
   memfd: strict("memfd", { op: t.literal("memfd"), file: Id, size: U64 }, { hugetlb: t.union([t.boolean, literals("2M", "1G")]) }),
-  file_fallocate: strict("file_fallocate", { op: t.literal("file_fallocate"), file: Id, mode: t.array(FallocMode), offset: U64, len: U64 }, {}),
+  file_fallocate: strict("file_fallocate", { op: t.literal("file_fallocate"), file: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
+  reopen: strict("reopen", { op: t.literal("reopen"), file: Id, from: Id, mode: literals("r", "w", "rw") }, {}),
   pwrite: strict("pwrite", { op: t.literal("pwrite"), file: Id, offset: U64, byte: Byte, len: U64 }, {}),
   pread: strict("pread", { op: t.literal("pread"), file: Id, offset: U64 }, { len: U64 }),
   mmap: strict(
@@ -78,19 +98,27 @@ export const OP_CODECS = {
     { shared: t.boolean, prot: Prot },
   ),
   munmap: strict("munmap", { op: t.literal("munmap"), map: MapId }, { offset: U64, len: U64 }),
+  mincore: strict("mincore", { op: t.literal("mincore"), ...range }, {}),
   madvise: strict("madvise", { op: t.literal("madvise"), ...range, advice: Advice }, {}),
-  uffd_open: strict("uffd_open", { op: t.literal("uffd_open"), uffd: Id, features: t.array(UffdFeature) }, { flags: t.array(literals("USER_MODE_ONLY", "NONBLOCK")) }),
-  uffd_register: strict("uffd_register", { op: t.literal("uffd_register"), uffd: Id, ...range, mode: t.array(UffdMode) }, {}),
+  uffd_open: strict("uffd_open", { op: t.literal("uffd_open"), uffd: Id, features: UffdFeatures }, { flags: UffdFlags }),
+  uffd_create: strict("uffd_create", { op: t.literal("uffd_create"), uffd: Id }, { flags: UffdFlags, dev: t.boolean }),
+  uffdio_api: strict("uffdio_api", { op: t.literal("uffdio_api"), uffd: Id, features: UffdFeatures }, { api: U64 }),
+  uffd_register: strict("uffd_register", { op: t.literal("uffd_register"), uffd: Id, ...range, mode: RegisterModes }, {}),
   uffd_unregister: strict("uffd_unregister", { op: t.literal("uffd_unregister"), uffd: Id, ...range }, {}),
   access: strict("access", { op: t.literal("access"), map: MapId, offset: U64, kind: Kind }, { byte: Byte, id: Id }),
   write_alias: strict("write_alias", { op: t.literal("write_alias"), map: MapId, offset: U64 }, { byte: Byte, len: U64 }),
   read_alias: strict("read_alias", { op: t.literal("read_alias"), map: MapId, offset: U64 }, {}),
   wake_check: strict("wake_check", { op: t.literal("wake_check"), id: Id }, {}),
-  uffdio_continue: strict("uffdio_continue", { op: t.literal("uffdio_continue"), uffd: Id, ...range }, { mode: t.array(UffdioMode) }),
-  uffdio_copy: strict("uffdio_copy", { op: t.literal("uffdio_copy"), uffd: Id, ...range }, { mode: t.array(UffdioMode), byte: Byte }),
-  uffdio_zeropage: strict("uffdio_zeropage", { op: t.literal("uffdio_zeropage"), uffd: Id, ...range }, { mode: t.array(UffdioMode) }),
-  uffdio_poison: strict("uffdio_poison", { op: t.literal("uffdio_poison"), uffd: Id, ...range }, { mode: t.array(UffdioMode) }),
-  uffdio_writeprotect: strict("uffdio_writeprotect", { op: t.literal("uffdio_writeprotect"), uffd: Id, ...range }, { mode: t.array(UffdioMode) }),
+  uffdio_continue: strict("uffdio_continue", { op: t.literal("uffdio_continue"), uffd: Id, ...range }, { mode: FillModes }),
+  uffdio_copy: strict("uffdio_copy", { op: t.literal("uffdio_copy"), uffd: Id, ...range }, { mode: FillModes, byte: Byte }),
+  uffdio_zeropage: strict("uffdio_zeropage", { op: t.literal("uffdio_zeropage"), uffd: Id, ...range }, { mode: FillModes }),
+  uffdio_poison: strict("uffdio_poison", { op: t.literal("uffdio_poison"), uffd: Id, ...range }, { mode: FillModes }),
+  uffdio_writeprotect: strict("uffdio_writeprotect", { op: t.literal("uffdio_writeprotect"), uffd: Id, ...range }, { mode: WriteprotectModes }),
+  uffdio_move: strict(
+    "uffdio_move",
+    { op: t.literal("uffdio_move"), uffd: Id, ...range, src: MapId, src_offset: U64 },
+    { mode: flagsOf(MOVE_MODE_BITS, Bits64) },
+  ),
   uffdio_wake: strict("uffdio_wake", { op: t.literal("uffdio_wake"), uffd: Id, ...range }, {}),
   close: strict("close", { op: t.literal("close") }, { vm: Id, gmem: Id, uffd: Id, file: Id }),
 };
@@ -101,8 +129,6 @@ export const OpCodec = tagged("operation", "op", OP_CODECS);
 export type Op = { [K in OpName]: t.TypeOf<(typeof OP_CODECS)[K]> }[OpName];
 export type OpOf<K extends OpName> = Extract<Op, { op: K }>;
 
-export type MemslotFlagName = t.TypeOf<typeof MemslotFlag>;
-export type GmemFlagName = t.TypeOf<typeof GmemFlag>;
 export type CapName = t.TypeOf<typeof Cap>;
-export type UffdFeatureName = t.TypeOf<typeof UffdFeature>;
-export type UffdModeName = t.TypeOf<typeof UffdMode>;
+export type ProtName = t.TypeOf<typeof Prot>;
+export type { FallocModeName, GmemFlagName, MemslotFlagName, UffdFeatureName, UffdModeName } from "./flags.js";

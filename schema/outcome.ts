@@ -4,7 +4,7 @@ import { Byte, Id, literals, strict, tagged, U64 } from "./codecs.js";
 
 export const ERRNOS = [
   "EPERM", "ENOENT", "EACCES", "ESRCH", "EINTR", "EIO", "EBADF", "EAGAIN", "ENOMEM", "EFAULT", "EBUSY", "EEXIST", "ENODEV",
-  "EINVAL", "EFBIG", "ENOSPC", "ENOTTY", "EOPNOTSUPP", "EHWPOISON",
+  "EINVAL", "EFBIG", "ENOSPC", "ESPIPE", "ENOTTY", "EOPNOTSUPP", "EHWPOISON", "ENXIO",
 ] as const;
 export type Errno = (typeof ERRNOS)[number];
 const ErrnoCodec = literals(...ERRNOS);
@@ -16,18 +16,27 @@ const writeBack = {
   copy: t.union([t.number, t.null]),
   zeropage: t.union([t.number, t.null]),
   updated: t.union([t.number, t.null]),
+  move: t.union([t.number, t.null]),
+  /** mincore's vector: one character per page written, "1" where its low bit is set. */
+  vec: t.string,
+  /** uffdio_api.api as UFFDIO_API left it (0xAA, or 0 on a refusal). */
+  api: t.number,
   features: t.array(t.string),
   ioctls: t.array(t.string),
   error_offset: U64,
 };
 
 const FaultFlag = literals("WRITE", "MINOR", "WP");
+/** siginfo.si_code of a SIGBUS: BUS_ADRERR, or BUS_MCEERR_AR for a poisoned page where memory-failure handling reports it. */
+const BusCode = literals("BUS_ADRERR", "BUS_MCEERR_AR");
+/** siginfo.si_code of a SIGSEGV: no VMA (SEGV_MAPERR) or one that refuses the access (SEGV_ACCERR). */
+const SegvCode = literals("SEGV_MAPERR", "SEGV_ACCERR");
 const ExitFlag = literals("PRIVATE", "USERFAULT");
 
 export const OUTCOME_CODECS = {
   ok: strict("ok outcome", { result: t.literal("ok") }, writeBack),
-  SIGBUS: strict("SIGBUS outcome", { result: t.literal("SIGBUS") }, {}),
-  SIGSEGV: strict("SIGSEGV outcome", { result: t.literal("SIGSEGV") }, {}),
+  SIGBUS: strict("SIGBUS outcome", { result: t.literal("SIGBUS"), code: BusCode }, {}),
+  SIGSEGV: strict("SIGSEGV outcome", { result: t.literal("SIGSEGV"), code: SegvCode }, {}),
   blocked: strict(
     "blocked outcome",
     { result: t.literal("blocked"), fault: strict("fault", { uffd: Id, flags: t.array(FaultFlag), address_offset: U64 }, {}) },
@@ -59,3 +68,8 @@ export type ExitOutcome = t.TypeOf<(typeof OUTCOME_CODECS)["exit"]>;
 export type BlockedOutcome = t.TypeOf<(typeof OUTCOME_CODECS)["blocked"]>;
 export type ExitFlagName = t.TypeOf<typeof ExitFlag>;
 export type FaultFlagName = t.TypeOf<typeof FaultFlag>;
+/** A signal a host access takes, with its si_code. */
+export type SignalOutcome = t.TypeOf<(typeof OUTCOME_CODECS)["SIGBUS"]> | t.TypeOf<(typeof OUTCOME_CODECS)["SIGSEGV"]>;
+export const SEGV_MAPERR: SignalOutcome = { result: "SIGSEGV", code: "SEGV_MAPERR" };
+export const SEGV_ACCERR: SignalOutcome = { result: "SIGSEGV", code: "SEGV_ACCERR" };
+export const BUS_ADRERR: SignalOutcome = { result: "SIGBUS", code: "BUS_ADRERR" };

@@ -24,8 +24,10 @@ export function errorPath(error: t.ValidationError): string {
   return path;
 }
 
+/** The value as the file wrote it, cut to 60 characters: integers past 2^53 exactly, not as JSON.stringify rounds them. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing (the field is missing)";
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) return BigInt(value).toString();
   const text = JSON.stringify(value);
   if (text === undefined) return String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -58,8 +60,30 @@ export function describeErrors(errors: t.Errors): { path: string; message: strin
   return { path, message, others };
 }
 
-/** `file: path: message`, the shape of every file error faultline prints; an empty path is the whole file. */
-export const fileErrorLine = (file: string, path: string, message: string): string => `${file}: ${path === "" ? "" : `${path}: `}${message}`;
+/** C0 and C1 controls, DEL, line separators, noncharacters and lone surrogates: what a terminal or XML must not see raw. */
+const UNPRINTABLE = new RegExp(
+  ["[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\ufffe\\uffff]", "[\\ud800-\\udbff](?![\\udc00-\\udfff])", "(?<![\\ud800-\\udbff])[\\udc00-\\udfff]"].join("|"),
+  "g",
+);
+
+/** Text from outside (a file name, a quoted value) made safe for a terminal line: each control character as `\xNN`. */
+export const printable = (text: string): string =>
+  text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+
+/** The first character `printable` would escape, if any. */
+export function firstUnprintable(text: string): { index: number; code: number } | undefined {
+  UNPRINTABLE.lastIndex = 0;
+  const m = UNPRINTABLE.exec(text);
+  UNPRINTABLE.lastIndex = 0;
+  return m === null ? undefined : { index: m.index, code: m[0].charCodeAt(0) };
+}
+
+/** `file: path: message`, the shape of every file error faultline prints (one line); an empty path is the whole file. */
+export const fileErrorLine = (file: string, path: string, message: string): string =>
+  printable(`${file}: ${path === "" ? "" : `${path}: `}${message}`);
 
 export function formatErrors(file: string, errors: t.Errors): string {
   const d = describeErrors(errors);

@@ -1,31 +1,48 @@
 // Scenario and counterexample files (DESIGN.md section 3): one versioned JSON schema, decoded with io-ts.
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
-import { Count, Id, intIn, nearest, strict } from "./codecs.js";
+import { RequirementCodec } from "./capabilities.js";
+import { Count, Id, intIn, nearest, strict, Text } from "./codecs.js";
 import { ConfigCodec } from "./config.js";
+import { JsonError, parseJson } from "./json.js";
 import { OpCodec, type Op } from "./ops.js";
 import { OutcomeCodec } from "./outcome.js";
-import { describeErrors, fileErrorLine, joinPath } from "./report.js";
+import { describeErrors, describeValue, fileErrorLine, joinPath } from "./report.js";
 
 /** File format versions this build reads. */
 export const VERSIONS = [1] as const;
 
+/** A value of `codec`, or null; anything else is reported as the codec alone would (no "or null" branch in the error). */
+const orNull = <A>(codec: t.Type<A, A, unknown>): t.Type<A | null, A | null, unknown> =>
+  new t.Type<A | null, A | null, unknown>(`${codec.name} or null`, (u): u is A | null => u === null || codec.is(u), (u, c) => (u === null ? t.success(null) : codec.validate(u, c)), t.identity);
+
 const Actor = strict("actor", { name: Id, steps: t.array(OpCodec) }, {});
 
-const Failure = strict("failure", { property: t.string, step: intIn("step", 0, 1_000_000), expected: t.unknown, actual: t.unknown }, { detail: t.string, actor: Id });
+/** Operations a scenario may hold, over all actors: more would run for hours (and a million took minutes to decode). */
+export const MAX_STEPS = 10_000;
+/** Actors a concurrent scenario may hold: a schedule decision picks one of at most 64. */
+export const MAX_ACTORS = 64;
+/** Schedule decisions a scenario may hold. */
+export const MAX_SCHEDULE = 100_000;
+
+const Failure = strict(
+  "failure",
+  { property: Text, step: intIn("step", 0, MAX_STEPS - 1), expected: t.unknown, actual: t.unknown },
+  { detail: Text, actor: Id },
+);
 
 const Provenance = strict(
   "provenance",
   {},
   {
     seed: t.number,
-    path: t.string,
-    replayPath: t.string,
-    suite: t.string,
-    faultline: t.string,
-    fastCheck: t.string,
-    bugs: t.array(t.string),
-    found: t.string,
+    path: Text,
+    replayPath: Text,
+    suite: Text,
+    faultline: Text,
+    fastCheck: Text,
+    bugs: t.array(Text),
+    found: Text,
     /** The `faultline check --seed` and the run of that check that found it (docs/CLI.md, sharding). */
     checkSeed: t.number,
     run: Count,
@@ -34,17 +51,20 @@ const Provenance = strict(
 
 export const ScenarioCodec = strict(
   "scenario",
-  { version: t.literal(1), name: t.string, config: ConfigCodec },
+  { version: t.literal(1), name: Text, config: ConfigCodec },
   {
-    description: t.string,
+    description: Text,
     steps: t.array(OpCodec),
     actors: t.array(Actor),
     /** Decisions where several actors can run: e picks the e-th runnable actor counting on from the last one (props/concurrent/schedules.ts). */
     schedule: t.array(intIn("schedule decision", 0, 63)),
-    expect: t.array(OutcomeCodec),
+    /** The kernel's outcome of each step, in order; null leaves a step unpinned (conformance compares it with the model only). */
+    expect: t.array(orNull(OutcomeCodec)),
+    /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
+    requires: t.array(RequirementCodec),
     failure: Failure,
     /** A documented flaw of a proposed design: replays are expected to reproduce it. */
-    expectedToFail: t.string,
+    expectedToFail: Text,
     provenance: Provenance,
   },
 );
@@ -70,14 +90,18 @@ export interface Known {
 
 /** Parses and decodes a file's text; every failure is a FileError naming the file and the field. */
 export function decodeScenario(file: string, text: string, known: Known): Scenario {
-  const json = parseJson(file, text);
+  const json = parseFile(file, text);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new FileError(file, "", `expected a scenario object, found ${Array.isArray(json) ? "an array" : JSON.stringify(json)}`);
+    throw new FileError(file, "", `expected a scenario object, found ${Array.isArray(json) ? "an array" : describeValue(json)}`);
   }
   const version = (json as { version?: unknown }).version;
   const reads = `this build reads version ${VERSIONS.join(", ")}`;
   if (version === undefined) throw new FileError(file, "version", `missing; ${reads}`);
-  if (!(VERSIONS as readonly unknown[]).includes(version)) throw new FileError(file, "version", `${reads}, found ${JSON.stringify(version)}`);
+  if (!(VERSIONS as readonly unknown[]).includes(version)) {
+    throw new FileError(file, "version", `${reads}, found ${describeValue(version)}`);
+  }
+  const cap = sizeProblem(json);
+  if (cap !== undefined) throw new FileError(file, cap.path, cap.message);
   const r = ScenarioCodec.decode(json);
   if (isLeft(r)) {
     const d = describeErrors(r.left);
@@ -88,22 +112,34 @@ export function decodeScenario(file: string, text: string, known: Known): Scenar
   return r.right;
 }
 
-function parseJson(file: string, text: string): unknown {
+/** Any JSON file faultline reads (parseJson: exact numbers, no duplicate keys, bounded nesting), errors as FileError. */
+export function parseFile(file: string, text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (e) {
-    // V8's message may quote a multi-line snippet of the input: keep the line to one line.
-    const message = (e as Error).message.replace(/\s+/g, " ");
-    const at = /at position (\d+)/.exec(message);
-    const offset = at !== null ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : undefined;
-    const reason = message.replace(/ in JSON at position \d+.*$/, "").replace(/, ".*" is not valid JSON$/, "");
-    throw new FileError(file, offset === undefined ? "" : lineColumn(text, offset), `not JSON: ${reason}`);
+    if (!(e instanceof JsonError)) throw e;
+    throw new FileError(file, e.path === "" ? e.where : e.path, e.message);
   }
 }
 
-function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split("\n");
-  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+/** The caps, checked before decoding: a million steps would take minutes to decode and hours to run. */
+function sizeProblem(json: object): Problem | undefined {
+  const { steps, actors, schedule } = json as { steps?: unknown; actors?: unknown; schedule?: unknown };
+  if (Array.isArray(actors) && actors.length > MAX_ACTORS) {
+    return { path: "actors", message: `${actors.length} actors, more than the ${MAX_ACTORS} a scenario may hold` };
+  }
+  const stepsOf = (a: unknown, i: number): [string, unknown] => [`actors[${i}].steps`, (a as { steps?: unknown } | null)?.steps];
+  const lists = Array.isArray(actors) ? actors.map(stepsOf) : [];
+  let total = 0;
+  for (const [path, list] of [["steps", steps] as [string, unknown], ...lists]) {
+    if (!Array.isArray(list)) continue;
+    total += list.length;
+    if (total > MAX_STEPS) return { path, message: `more than the ${MAX_STEPS} operations a scenario may hold (all actors together)` };
+  }
+  if (Array.isArray(schedule) && schedule.length > MAX_SCHEDULE) {
+    return { path: "schedule", message: `${schedule.length} decisions, more than the ${MAX_SCHEDULE} a schedule may hold` };
+  }
+  return undefined;
 }
 
 interface Problem {
@@ -117,8 +153,10 @@ export function scenarioProblem(s: Scenario, known: Known): Problem | undefined 
 }
 
 function shapeProblem(s: Scenario): Problem | undefined {
-  if (s.steps !== undefined && s.actors !== undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found both' };
-  if (s.steps === undefined && s.actors === undefined) return { path: "", message: 'expected "steps" (sequential) or "actors" (concurrent), found neither' };
+  // Named by the field to add or drop, so that every problem of a scenario names one.
+  const which = 'expected "steps" (sequential) or "actors" (concurrent)';
+  if (s.steps !== undefined && s.actors !== undefined) return { path: "actors", message: `${which}, found both` };
+  if (s.steps === undefined && s.actors === undefined) return { path: "steps", message: `${which}, found neither` };
   if (s.actors === undefined) {
     if (s.schedule !== undefined) return { path: "schedule", message: 'only a concurrent scenario ("actors") has a schedule' };
     if (s.failure?.actor !== undefined) return { path: "failure.actor", message: 'only a concurrent scenario ("actors") names an actor' };

@@ -1,9 +1,11 @@
-// Outcomes the kernel may give besides step()'s are admitted only with a cause running at the same time.
+// Outcomes the kernel may give besides step()'s are admitted only with a cause running at the same time, and
+// only when that operation could cause it in the kernel: it reaches the folio (model/alternatives.ts).
 import { describe, expect, it } from "vitest";
 import { initial, step, type State } from "../model/index.js";
 import { explain } from "../props/concurrent/history.js";
 import { PRESETS } from "../schema/config.js";
-import type { Op } from "../schema/ops.js";
+import type { Op, OpOf } from "../schema/ops.js";
+import { SEGV_MAPERR } from "../schema/outcome.js";
 
 const MiB = 1024 * 1024;
 const SETUP: Op[] = [
@@ -38,5 +40,59 @@ describe("transient references in a v7 conversion", () => {
     const s = setup();
     const r = explain(s, convert, busyAt(1), [{ op: "read_alias", map: "m5", offset: 4096 }])!;
     expect(r.state.gmem).toEqual(s.gmem);
+  });
+});
+
+describe("only an operation that reaches the folio explains the EAGAIN", () => {
+  const read1: Op = { op: "access", map: "m5", offset: 4096, kind: "read" };
+  const fired = (s: State, concurrent: Op[]) => explain(s, convert, busyAt(1), concurrent)?.fired;
+
+  it("not an access through a mapping already unmapped (SEGV_MAPERR before any fault), though an alias access still faults", () => {
+    const alias: Op = { op: "read_alias", map: "m5", offset: 4096 };
+    const hole = step(setup(), { op: "munmap", map: "m5", offset: 4096, len: 4096 }).state;
+    expect(step(hole, read1).outcome).toEqual(SEGV_MAPERR);
+    expect(fired(hole, [read1])).toBeUndefined();
+    expect(fired(hole, [alias])).toContain("gmem.ref-alias");
+    const gone = step(setup(), { op: "munmap", map: "m5" }).state;
+    expect(fired(gone, [read1])).toBeUndefined();
+    expect(fired(gone, [alias])).toBeUndefined();
+  });
+
+  it("not an access to a page already private (kvm_gmem_fault_user_mapping SIGBUSes before kvm_gmem_get_folio)", () => {
+    const s = step(setup(), { op: "gmem_convert", gmem: "g0", offset: 4096, size: 4096, to: "private" }).state;
+    expect(fired(s, [read1])).toBeUndefined();
+    expect(fired(s, [{ op: "pin", map: "m5", offset: 4096 }])).toBeUndefined();
+  });
+
+  it("a pin in flight on the page does", () => {
+    expect(fired(setup(), [{ op: "pin", map: "m5", offset: 4096 }])).toContain("gmem.ref-pin");
+    expect(fired(setup(), [read1])).toContain("gmem.ref-host-fault");
+  });
+
+  describe("a vCPU access", () => {
+    const slot = (extra: Partial<OpOf<"set_memory_region">>): Op => ({
+      op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 2 * MiB, userspace: null, ...extra,
+    });
+    const gmemSlot = slot({ flags: ["GUEST_MEMFD"], guest_memfd: "g0", guest_memfd_offset: 0 });
+    const vcpu = (priv: boolean, gpa = 4096): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind: "read", private: priv });
+
+    it("through guest_memfd (kvm_gmem_get_pfn) does, also where the model's SPTE would let it complete without a fault", () => {
+      const s = step(setup(), gmemSlot).state;
+      expect(fired(s, [vcpu(false)])).toContain("gmem.ref-get-pfn");
+      const mapped = step(s, vcpu(false)).state;
+      expect(fired(mapped, [vcpu(false)])).toContain("gmem.ref-get-pfn");
+    });
+
+    it("that exits first (its private bit differs from the page's attribute) does not", () => {
+      const s = step(setup(), gmemSlot).state;
+      expect(step(s, vcpu(true)).outcome).toMatchObject({ result: "exit", exit: "memory_fault" });
+      expect(fired(s, [vcpu(true)])).toBeUndefined();
+    });
+
+    it("through a slot whose userspace address is the guest_memfd mapping (GUP of the hva) does", () => {
+      const s = step(setup(), slot({ userspace: "m5", userspace_offset: 0 })).state;
+      expect(fired(s, [vcpu(false)])).toContain("gmem.ref-hva");
+      expect(fired(s, [vcpu(false, 0)])).toBeUndefined();
+    });
   });
 });

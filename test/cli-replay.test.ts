@@ -1,7 +1,9 @@
 // The built CLI from a seeded bug to a replayed counterexample (sequential and race, with its diagram), and
 // scenario files through run; malformed files as the CLI reports them.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../cli/files.js";
 import { RULES } from "../model/rules-index.js";
@@ -23,7 +25,16 @@ describe("from a seeded bug to a replayed counterexample", () => {
     file = join("counterexamples", files[0]!);
     expect(r.stdout).toContain(`written: ${file}`);
     expect(r.stdout).toContain(`replay:  faultline replay ${file}`);
-    expect(lines(r.stdout).at(-1)).toBe("1 suite(s) FAILED");
+    // The failure and its replay command come last, after one line on the minimums a narrowed check skips.
+    const tail = lines(r.stdout).slice(-5);
+    expect(tail).toEqual([
+      "coverage minimums: not enforced: narrowed check (--suite, --bugs)",
+      "1 suite(s) FAILED",
+      expect.stringMatching(/^ {2}kvm-anon-x86: [\w.-]+ failed at step \d+: /),
+      `    written: ${file}`,
+      `    replay:  faultline replay ${file}`,
+    ]);
+    expect(r.stdout).not.toMatch(/UNMET|NOT met/);
     const s = loadScenario(join(dir, file));
     expect(s.config.bugs).toEqual(["delete-no-zap"]);
     expect(s.failure).toBeDefined();
@@ -73,6 +84,44 @@ describe("from a seeded bug to a replayed counterexample", () => {
     expect(lines(r.stdout).at(-1)).toMatch(/^ {2}FAILS DIFFERENTLY/);
   });
 
+  it("a counterexamples/ that is a file: cannot write, written to a temporary directory, printed in full on stderr", () => {
+    const elsewhere = scratch();
+    writeFileSync(join(elsewhere, "counterexamples"), "in the way\n");
+    const r = faultline(args, elsewhere);
+    expect(r.status, r.stderr).toBe(1);
+    expect(readFileSync(join(elsewhere, "counterexamples"), "utf8")).toBe("in the way\n");
+    const tmp = /^ {4}written instead: (\S+)$/m.exec(r.stdout)![1]!;
+    expect(r.stdout).toMatch(/^ {4}counterexamples\/kvm-anon-x86--\S+\.json: cannot write: counterexamples is not a directory$/m);
+    expect(lines(r.stdout).at(-1)).toBe(`    replay:  faultline replay ${tmp}`);
+    const [head, ...scenario] = r.stderr.split("\n");
+    expect(head).toBe(`faultline check: counterexamples/${basename(tmp)}: cannot write: counterexamples is not a directory; written instead to ${tmp}; the counterexample:`);
+    expect(scenario.join("\n")).toBe(readFileSync(tmp, "utf8"));
+    expect(readFileSync(tmp, "utf8")).toBe(readFileSync(join(dir, file), "utf8"));
+  });
+
+  it("a read-only counterexamples/: cannot write, with the reason, and the file in a temporary directory", () => {
+    const elsewhere = scratch();
+    const ce = join(elsewhere, "counterexamples");
+    mkdirSync(ce);
+    // Root ignores permission bits: an immutable directory (ext4's chattr +i) refuses root too.
+    const readOnly = (on: boolean): void => {
+      if (process.getuid?.() === 0) execFileSync("chattr", [on ? "+i" : "-i", ce]);
+      else chmodSync(ce, on ? 0o555 : 0o755);
+    };
+    readOnly(true);
+    try {
+      const r = faultline(args, elsewhere);
+      expect(r.status, r.stderr).toBe(1);
+      expect(readdirSync(ce)).toEqual([]);
+      expect(r.stdout).toMatch(/^ {4}counterexamples\/kvm-anon-x86--\S+\.json: cannot write: (operation not permitted|permission denied)$/m);
+      const tmp = /^ {4}written instead: (\S+)$/m.exec(r.stdout)![1]!;
+      expect(readFileSync(tmp, "utf8")).toBe(readFileSync(join(dir, file), "utf8"));
+      expect(r.stderr).toContain(readFileSync(tmp, "utf8"));
+    } finally {
+      readOnly(false);
+    }
+  });
+
   it("a bad file among good ones: one line for it, the others still replayed, status 2", () => {
     writeFileSync(join(dir, "bad.json"), '{ "version": 1, "name": "x", "config": {}, "steps": [{ "op": "vcpu_acess" }] }');
     const r = faultline(["replay", "bad.json", "--no-bugs", file], dir);
@@ -108,6 +157,7 @@ describe("a race: its diagram in text, SVG and HTML", () => {
     expect(out).toContain("  wrote: race.svg");
     expect(out).toContain("  wrote: out/race.html");
     expect(readFileSync(join(dir, "race.svg"), "utf8")).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^]*<\/svg>\n$/);
+    expect(XMLValidator.validate(readFileSync(join(dir, "race.svg"), "utf8"))).toBe(true);
     expect(readFileSync(join(dir, "out/race.html"), "utf8")).toMatch(/^<!doctype html>[^]*<\/html>\n$/);
     expect(out.at(-1)).toMatch(/^ {2}REPRODUCES, as expected: seeded bugs userfault-enable-zap-early are on/);
   });

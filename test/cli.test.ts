@@ -7,24 +7,36 @@ import { BUG_IDS } from "../impl/bugs.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { SUITES } from "../props/registry.js";
-import { expectOneLineError, faultline, lines, scratch } from "./cli-child.js";
+import { COMMAND_NAMES } from "../cli/dispatch.js";
+import { expectOneLineError, faultline, inProcess, lines, scratch } from "./cli-child.js";
 
+// Help and usage errors run in-process (cli/dispatch.ts): a child process each would cost a second of start-up.
+// The built binary answers the first of each kind.
 describe("help", () => {
-  for (const command of ["check", "replay", "run", "list", "conform"]) {
-    it(`faultline ${command} --help`, () => {
-      const r = faultline([command, "--help"], scratch());
+  for (const command of COMMAND_NAMES) {
+    it(`faultline ${command} --help: usage, examples, and its own exit statuses, 3 included`, async () => {
+      const r = command === "check" ? faultline([command, "--help"], scratch()) : await inProcess([command, "--help"]);
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: faultline ${command}`));
       expect(r.stdout).toMatch(/\nexamples:\n {2}faultline /);
+      expect(r.stdout).toMatch(/\nexit status:\n {2}0 {2}\S.*\n( {2}1 {2}\S.*\n)? {2}2 {2}a usage.*\n {2}3 {2}an internal error: a bug in faultline .*\n$/);
     });
   }
 
-  it("faultline --help and faultline help COMMAND", () => {
-    const all = faultline(["--help"], scratch());
+  it("each command's statuses are its own", async () => {
+    const status1 = async (command: string): Promise<string | undefined> => /\n {2}1 {2}(.*)\n/.exec((await inProcess([command, "--help"])).stdout)?.[1];
+    expect(await status1("list")).toBeUndefined();
+    expect(await status1("run")).toMatch(/disagreement/);
+    expect(await status1("replay")).toMatch(/reproduces/);
+    expect(await status1("mutants")).toMatch(/missed/);
+  });
+
+  it("faultline --help and faultline help COMMAND", async () => {
+    const all = await inProcess(["--help"]);
     expect(all.status).toBe(0);
-    for (const command of ["check", "replay", "run", "list", "conform"]) expect(all.stdout).toMatch(new RegExp(`\\n {2}${command} `));
-    expect(all.stdout).toMatch(/exit status: 0 .* 1 .* 2 /s);
-    expect(faultline(["help", "replay"], scratch()).stdout).toMatch(/^usage: faultline replay/);
+    for (const command of COMMAND_NAMES) expect(all.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    expect(all.stdout).toMatch(/exit status: .*2 is always a usage or file error, 3 an internal error/s);
+    expect((await inProcess(["help", "replay"])).stdout).toMatch(/^usage: faultline replay/);
   });
 
   it("no command prints the usage on stderr with status 2", () => {
@@ -36,7 +48,7 @@ describe("help", () => {
 
 describe("usage errors are one line with status 2", () => {
   const cases: [string, string[], RegExp][] = [
-    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, conform, mutants \(see faultline --help\)$/],
+    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, merge, conform, mutants \(see faultline --help\)$/],
     ["an unknown option", ["check", "--frobnicate"], /^faultline check: unknown option --frobnicate \(see faultline check --help\)$/],
     ["a missing value", ["check", "--runs"], /^faultline check: --runs needs a value/],
     ["a bad number", ["check", "--runs", "0"], /^faultline check: --runs: expected an integer from 1 to \d+, found "0"/],
@@ -49,7 +61,9 @@ describe("usage errors are one line with status 2", () => {
     ["replay without files", ["replay"], /^faultline replay: give at least one counterexample file/],
     ["run without files", ["run"], /^faultline run: give at least one scenario file/],
   ];
-  for (const [what, args, pattern] of cases) it(what, () => expectOneLineError(faultline(args, scratch()), pattern));
+  for (const [what, args, pattern] of cases) {
+    it(what, async () => expectOneLineError(what === "an unknown command" ? faultline(args, scratch()) : await inProcess(args), pattern));
+  }
 });
 
 describe("check", () => {
@@ -62,11 +76,12 @@ describe("check", () => {
     const out = lines(r.stdout);
     expect(out[0]).toBe(`faultline check: 2 suite(s), seed 5`);
     for (const s of suites) expect(out).toContainEqual(expect.stringMatching(new RegExp(`^${s}: 12 runs, \\d+ commands, [\\d.]+s, ok$`)));
-    const header = out.findIndex((l) => /^suite +runs +commands +states +invariants +failures +time$/.test(l));
+    const header = out.findIndex((l) => /^suite +runs +commands +states +invariants +failures +undecided +time$/.test(l));
     expect(header).toBeGreaterThan(0);
-    for (const [i, s] of suites.entries()) expect(out[header + 1 + i]).toMatch(new RegExp(`^${s} +12 +\\d+ +\\d+ +\\d+/\\d+ +0 +[\\d.]+s$`));
-    expect(out[header + 3]).toMatch(/^total +24 +\d+ +0 +[\d.]+s$/);
-    expect(out).toContainEqual(expect.stringMatching(/^invariant +non-vacuous +checked +minimum$/));
+    for (const [i, s] of suites.entries()) expect(out[header + 1 + i]).toMatch(new RegExp(`^${s} +12 +\\d+ +\\d+ +\\d+/\\d+ +0 +0 +[\\d.]+s$`));
+    expect(out[header + 3]).toMatch(/^total +24 +\d+ +0 +0 +[\d.]+s$/);
+    expect(out).toContainEqual(expect.stringMatching(/^invariant +non-vacuous +checked$/));
+    expect(out.at(-2)).toBe("coverage minimums: not enforced: narrowed check (--suite, --runs)");
     for (const inv of INVARIANTS) expect(out).toContainEqual(expect.stringMatching(new RegExp(`^${inv.name} +\\d+ +\\d+`)));
     expect(out[out.length - 1]).toBe("no failures");
     expect(existsSync(join(dir, "counterexamples"))).toBe(false);

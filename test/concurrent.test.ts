@@ -2,18 +2,19 @@
 // alone, race diagrams, and the real implementation passing every concurrent suite.
 import { describe, expect, it } from "vitest";
 import { BUG_IDS } from "../impl/bugs.js";
-import { PRESETS } from "../schema/config.js";
+import { PRESETS, resolveConfig } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { decodeScenario } from "../schema/scenario.js";
 import { renderRaceDiagram, renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
 import { runConcurrentSuite } from "../props/concurrent/explore.js";
-import { runRace, SETUP } from "../props/concurrent/harness.js";
+import { runRace, SETUP, UNDECIDED } from "../props/concurrent/harness.js";
 import { hostWithin, staleSpte } from "../props/concurrent/history.js";
 import { Scheduler } from "../props/concurrent/scheduler.js";
 import { chooser, rotation } from "../props/concurrent/schedules.js";
 import { CONCURRENT_SUITES } from "../props/concurrent/suites.js";
 import { SUITES } from "../props/registry.js";
 import { replay } from "../props/replay.js";
+import { Stats } from "../props/stats.js";
 import { ANON, setupOf } from "../props/layouts.js";
 import { initial, step, type State } from "../model/index.js";
 
@@ -70,14 +71,19 @@ describe("schedules as data", () => {
     expect(c.pick([0, 1, 2], 1, 4)).toBe(1);
   });
 
-  it("PCT runs the highest priority and demotes the actor that ran a change point below every other", () => {
-    const c = chooser({ kind: "pct", depth: 2, keys: [1, 5, 3, 0], changePoints: [2] });
+  it("PCT runs the highest priority; at a change point the actor about to run drops below every other first", () => {
+    const c = chooser({ kind: "pct", depth: 3, keys: [1, 5, 3, 0], changePoints: [2, 4] });
     expect(c.pick([0, 1, 2], 0, 1)).toBe(1);
     c.ran(1, 1);
-    expect(c.pick([0, 1, 2], 1, 2)).toBe(1);
-    c.ran(1, 2);
-    expect(c.pick([0, 1, 2], 1, 3)).toBe(2);
-    expect(c.pick([0, 1], 1, 3)).toBe(0);
+    // Step 2 is a change point: actor 1 would run it, so it is demoted and actor 2 runs instead.
+    expect(c.pick([0, 1, 2], 1, 2)).toBe(2);
+    c.ran(2, 2);
+    expect(c.pick([0, 1, 2], 2, 3)).toBe(2);
+    c.ran(2, 3);
+    // Step 4 has one runnable actor: nothing is picked, and the change point demotes the actor that runs it.
+    c.ran(2, 4);
+    expect(c.pick([0, 1, 2], 2, 5)).toBe(0);
+    expect(c.pick([1, 2], 2, 5)).toBe(1);
   });
 
   it("follow replays a step order, and keeps the current actor where the run drifts from it", () => {
@@ -107,17 +113,31 @@ describe("schedules as data", () => {
 });
 
 describe("the linearizability budget", () => {
-  it("a segment past the budget is undecided, counted, and the run goes on from the implementation's state", async () => {
-    const actors = [
-      { name: SETUP, steps: setupOf(ANON, 0) },
-      { name: "vCPU0", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 9 } as Op] },
-      { name: "vCPU1", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 1, gpa: 4096, kind: "read" } as Op] },
-    ];
-    const r = await runRace(PRESETS.default, actors, { kind: "choices", choices: [1, 1, 1, 1] }, { budget: 1 });
-    expect(r.failure).toBeUndefined();
-    expect(r.undecided).toBeGreaterThan(0);
+  const actors = [
+    { name: SETUP, steps: setupOf(ANON, 0) },
+    { name: "vCPU0", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 9 } as Op] },
+    { name: "vCPU1", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 1, gpa: 4096, kind: "read" } as Op] },
+  ];
+
+  it("a segment past the budget fails the run as undecided and is counted; the run does not go on", async () => {
+    const stats = new Stats();
+    const r = await runRace(PRESETS.default, actors, { kind: "choices", choices: [1, 1, 1, 1] }, { budget: 1, stats });
+    expect(r.failure?.property).toBe(UNDECIDED);
+    expect(r.failure?.detail).toMatch(/ran out of its budget \(1 model steps\)/);
+    expect(r.undecided).toBe(1);
+    expect(stats.undecided).toBe(1);
     const enough = await runRace(PRESETS.default, actors, { kind: "choices", choices: [1, 1, 1, 1] });
+    expect(enough.failure).toBeUndefined();
     expect(enough.undecided).toBe(0);
+  });
+
+  it("a counterexample that fails at the default budget does not pass with a budget of 2", async () => {
+    const r = await runConcurrentSuite(suite("race-userfault-clear"), { seed: 2, runs: 1000, bugs: ["userfault-double-fetch"] });
+    const ce = r.counterexample!;
+    const config = resolveConfig(ce.config);
+    const replayed = (budget?: number) => runRace(config, ce.actors!, { kind: "choices", choices: ce.schedule ?? [] }, budget === undefined ? {} : { budget });
+    expect((await replayed())?.failure?.property).toBe(r.failure!.property);
+    expect((await replayed(2)).failure?.property).toBe(UNDECIDED);
   });
 });
 
@@ -143,7 +163,7 @@ describe("the quiescent state comparison", () => {
     expect(hostWithin(bare, zero)).toBeUndefined();
     expect(hostWithin(zero, cow)).toBeUndefined();
     expect(hostWithin(cow, zero)).toMatchObject({ model: { target: "anon", writable: true }, impl: { target: "zero", writable: false } });
-    expect(hostWithin(zero, bare)?.detail).toMatch(/another host PTE/);
+    expect(hostWithin(zero, bare)?.detail).toMatch(/lost its host PTE/);
   });
 });
 

@@ -66,9 +66,9 @@ const CASES: readonly Case[] = [
   { name: "to private merges a folio once all of it is private", config: V7_2M, setup: [vm(), gmem(), mapG0, hostWrite(0)], op: convert(0, 2 * MiB), outcome: { result: "ok" }, rule: "gmem.folio-merge" },
 
   // Host faults on the file's pages
-  { name: "a private page SIGBUSes the host", config: V7, setup: [...SHARED, convert(0, PAGE)], op: { op: "access", map: "m5", offset: 0, kind: "read" }, outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private" },
+  { name: "a private page SIGBUSes the host", config: V7, setup: [...SHARED, convert(0, PAGE)], op: { op: "access", map: "m5", offset: 0, kind: "read" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "gmem.host-fault-private" },
   { name: "a page converted back to shared can be faulted again", config: V7, setup: [...SHARED, hostWrite(0, 9), convert(0, PAGE), convert(0, PAGE, "shared")], op: { op: "access", map: "m5", offset: 0, kind: "read" }, outcome: { result: "ok", value: 9 }, rule: "gmem.host-fault" },
-  { name: "an alias access to a private page SIGBUSes", config: V7, setup: [...SHARED, convert(0, PAGE)], op: { op: "read_alias", map: "m5", offset: 0 }, outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private" },
+  { name: "an alias access to a private page SIGBUSes", config: V7, setup: [...SHARED, convert(0, PAGE)], op: { op: "read_alias", map: "m5", offset: 0 }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "gmem.host-fault-private" },
 
   // The guest's view through KVM
   { name: "a private access to a page guest_memfd keeps shared exits", config: V7, setup: [...SHARED, bind()], op: { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read", private: true }, outcome: { result: "exit", exit: "memory_fault", gpa: 0, flags: ["PRIVATE"] }, rule: "fault.private-mismatch" },
@@ -102,7 +102,7 @@ const CASES: readonly Case[] = [
   { name: "to private makes the bound range unfaultable", config: RFC, setup: [vm(), gmem(["MMAP"]), bind(), mapG0], op: attrs(0, 4 * PAGE), outcome: { result: "ok" }, rule: "gmem.rfc-set-faultable" },
   { name: "a host-mapped page refuses the conversion", config: RFC, setup: [vm(), gmem(["MMAP"]), bind(), mapG0, hostWrite(2)], op: attrs(0, 4 * PAGE), outcome: { errno: "EINVAL" }, rule: "gmem.rfc-mapped" },
   { name: "a pinned page refuses the conversion", config: RFC, setup: [vm(), gmem(["MMAP"]), bind(), mapG0, pin(1), { op: "madvise", map: "m5", offset: 0, len: 4 * PAGE, advice: "DONTNEED" }], op: attrs(0, 4 * PAGE), outcome: { errno: "EINVAL" }, rule: "gmem.rfc-mapped" },
-  { name: "an unfaultable page SIGBUSes the host", config: RFC, setup: [vm(), gmem(["MMAP"]), bind(), mapG0, attrs(0, 4 * PAGE)], op: { op: "access", map: "m5", offset: 0, kind: "read" }, outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private" },
+  { name: "an unfaultable page SIGBUSes the host", config: RFC, setup: [vm(), gmem(["MMAP"]), bind(), mapG0, attrs(0, 4 * PAGE)], op: { op: "access", map: "m5", offset: 0, kind: "read" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "gmem.host-fault-private" },
 ];
 
 describe("guest_memfd errno and decision rules", () => {

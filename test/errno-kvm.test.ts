@@ -96,7 +96,7 @@ const CASES: readonly Case[] = [
   { name: "MOVE of a slot", setup: [...BASE, region()], op: region({ guest_phys_addr: 16 * MiB }), outcome: { result: "ok" }, rule: "memslot.move" },
   { name: "MOVE onto part of the slot's own old range", setup: [...BASE, region()], op: region({ guest_phys_addr: MiB }), outcome: { result: "ok" }, rule: "memslot.move" },
   { name: "MOVE that also turns USERFAULT on", setup: [...BASE, region(), access(0)], op: region({ guest_phys_addr: 16 * MiB, flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },
-  { name: "closing a VM fd that names no VM", setup: [], op: { op: "close", vm: "v9" }, outcome: { errno: "EBADF" }, rule: "vm.ebadf" },
+  { name: "closing a VM fd that names no VM", setup: [], op: { op: "close", vm: "v9" }, outcome: { errno: "EBADF" }, rule: "close.ebadf" },
   { name: "DELETE of a slot", setup: [...BASE, region()], op: region({ memory_size: 0 }), outcome: { result: "ok" }, rule: "memslot.delete" },
   { name: "FLAGS_ONLY toggling dirty logging", setup: [...BASE, region()], op: region({ flags: ["LOG_DIRTY_PAGES"] }), outcome: { result: "ok" }, rule: "memslot.flags-only" },
   { name: "FLAGS_ONLY enabling USERFAULT zaps", setup: [...BASE, region()], op: region({ flags: ["USERFAULT"] }), outcome: { result: "ok" }, rule: "userfault.enable-zap" },
@@ -123,8 +123,8 @@ const CASES: readonly Case[] = [
   { name: "guest_memfd size not page aligned", setup: [vm()], op: gmem("g0", 4097), outcome: { errno: "EINVAL" }, rule: "gmem.create-size" },
 
   // KVM Userfault bitmap (VMM stores) and KVM's read of it
-  { name: "bitmap write past the slot", setup: [...BASE, region()], op: { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 511, npages: 2 }, outcome: { result: "SIGSEGV" }, rule: "userfault.no-buffer" },
-  { name: "bitmap write for a slot that does not exist", setup: BASE, op: { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, outcome: { result: "SIGSEGV" }, rule: "userfault.no-buffer" },
+  { name: "bitmap write past the slot", setup: [...BASE, region()], op: { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 511, npages: 2 }, outcome: { result: "SIGSEGV", code: "SEGV_MAPERR" }, rule: "userfault.no-buffer" },
+  { name: "bitmap write for a slot that does not exist", setup: BASE, op: { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, outcome: { result: "SIGSEGV", code: "SEGV_MAPERR" }, rule: "userfault.no-buffer" },
   { name: "a set bit exits with USERFAULT", setup: [...BASE, region(), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 3, npages: 1 }, region({ flags: ["USERFAULT"] })], op: access(3 * 4096 + 5), outcome: { result: "exit", exit: "memory_fault", errno: "EFAULT", gpa: 3 * 4096, size: 4096, flags: ["USERFAULT"] }, rule: "userfault.exit" },
   { name: "bits left set after USERFAULT is turned off do not stop a fault", setup: [...BASE, region({ flags: ["USERFAULT"] }), { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, region()], op: access(0), outcome: { result: "ok" }, rule: "fault.hva-map" },
   { name: "munmap of a guest_memfd slot's userspace range keeps its private mappings", setup: [...PRIV, gmem(), gmemSlot(), { op: "set_memory_attributes", vm: "v0", address: 0, size: 4096, attributes: ["PRIVATE"] }, access(0, "read", { private: true })], op: { op: "munmap", map: "m0" }, outcome: { result: "ok" }, rule: "mm.munmap" },
@@ -183,7 +183,7 @@ const CASES: readonly Case[] = [
   // guest_memfd host mappings
   { name: "mmap of a guest_memfd without MMAP", setup: [vm(), gmem()], op: { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096 }, outcome: { errno: "ENODEV" }, rule: "gmem.mmap-enodev" },
   { name: "MAP_PRIVATE of a guest_memfd", setup: [vm(), gmem("g0", 4 * MiB, ["MMAP"])], op: { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096, shared: false }, outcome: { errno: "EINVAL" }, rule: "gmem.mmap-private" },
-  { name: "host access to an MMAP-only guest_memfd", setup: [vm(), gmem("g0", 4 * MiB, ["MMAP"]), { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096 }], op: { op: "access", map: "m1", offset: 0, kind: "read" }, outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private" },
+  { name: "host access to an MMAP-only guest_memfd", setup: [vm(), gmem("g0", 4 * MiB, ["MMAP"]), { op: "gmem_mmap", gmem: "g0", map: "m1", offset: 0, length: 4096 }], op: { op: "access", map: "m1", offset: 0, kind: "read" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "gmem.host-fault-private" },
 ];
 
 describe("KVM errno and exit rules", () => {

@@ -43,7 +43,7 @@ interface Case {
 
 const CASES: readonly Case[] = [
   // close, wake_check, registration
-  { name: "close of a uffd that is not open", setup: [], op: { op: "close", uffd: "u0" }, outcome: { errno: "EBADF" }, rule: "uffd.ebadf" },
+  { name: "close of a uffd that is not open", setup: [], op: { op: "close", uffd: "u0" }, outcome: { errno: "EBADF" }, rule: "close.ebadf" },
   { name: "wake_check of a thread that never slept", setup: [...anon(), open(), { op: "access", map: "m0", offset: 0, kind: "read", id: "a0" }], op: { op: "wake_check", id: "a0" }, outcome: { errno: "ESRCH" }, rule: "faultline.wake-check-esrch" },
   { name: "register on a uffd that is not open", setup: anon(), op: reg(["MISSING"]), outcome: { errno: "EBADF" }, rule: "uffd.register-ebadf" },
   { name: "register with mode 0", setup: [...anon(), open()], op: reg([]), outcome: { errno: "EINVAL" }, rule: "uffd.register-mode" },
@@ -109,9 +109,25 @@ const CASES: readonly Case[] = [
   { name: "WAKE with len 0", setup: [...shmem(), open()], op: { op: "uffdio_wake", uffd: "u0", map: "m0", offset: 0, len: 0 }, outcome: { errno: "EINVAL" }, rule: "uffd.range" },
   { name: "WAKE on a uffd that is not open", setup: shmem(), op: { op: "uffdio_wake", uffd: "u0", map: "m0", offset: 0, len: P }, outcome: { errno: "EBADF" }, rule: "uffd.ioctl-ebadf" },
   // signals and events
-  { name: "SIGBUS feature: the fault is a SIGBUS, no message", setup: [...anon(), open(["SIGBUS"]), reg(["MISSING"])], op: { op: "access", map: "m0", offset: 0, kind: "read", id: "a0" }, outcome: { result: "SIGBUS" }, rule: "uffd.fault-sigbus-feature" },
-  { name: "a shmem fault past EOF is a SIGBUS before any message", setup: [...shmem(), open(), reg(["MISSING"])], op: { op: "access", map: "m0", offset: 2 * P, kind: "read" }, outcome: { result: "SIGBUS" }, rule: "mm.sigbus-eof" },
-  { name: "an access to a poisoned page", setup: [...anon(), open(), reg(["MISSING"]), poison()], op: { op: "access", map: "m0", offset: 0, kind: "read" }, outcome: { result: "SIGBUS" }, rule: "mm.poison-marker" },
+  { name: "SIGBUS feature: the fault is a SIGBUS, no message", setup: [...anon(), open(["SIGBUS"]), reg(["MISSING"])], op: { op: "access", map: "m0", offset: 0, kind: "read", id: "a0" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "uffd.fault-sigbus-feature" },
+  { name: "a shmem fault past EOF is a SIGBUS before any message", setup: [...shmem(), open(), reg(["MISSING"])], op: { op: "access", map: "m0", offset: 2 * P, kind: "read" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "mm.sigbus-eof" },
+  { name: "an access to a poisoned page (x86 without CONFIG_MEMORY_FAILURE)", setup: [...anon(), open(), reg(["MISSING"]), poison()], op: { op: "access", map: "m0", offset: 0, kind: "read" }, outcome: { result: "SIGBUS", code: "BUS_ADRERR" }, rule: "mm.poison-marker" },
+  {
+    name: "an access to a poisoned page (x86 with CONFIG_MEMORY_FAILURE): BUS_MCEERR_AR",
+    config: RICH,
+    setup: [...anon(), open(), reg(["MISSING"]), poison()],
+    op: { op: "access", map: "m0", offset: 0, kind: "read" },
+    outcome: { result: "SIGBUS", code: "BUS_MCEERR_AR" },
+    rule: "mm.poison-marker",
+  },
+  {
+    name: "an access to a poisoned page on arm64: BUS_MCEERR_AR whatever CONFIG_MEMORY_FAILURE says",
+    config: { ...PRESETS.arm64, kernel: { ...PRESETS.arm64.kernel, memoryFailure: false } },
+    setup: [...anon(), open(), reg(["MISSING"]), poison()],
+    op: { op: "access", map: "m0", offset: 0, kind: "read" },
+    outcome: { result: "SIGBUS", code: "BUS_MCEERR_AR" },
+    rule: "mm.poison-marker",
+  },
   {
     name: "a vCPU's GUP on a USER_MODE_ONLY uffd: SIGBUS, KVM_RUN fails with EFAULT",
     config: K618,

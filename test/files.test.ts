@@ -74,7 +74,7 @@ describe("not JSON", () => {
   });
 
   it("an empty file", () => {
-    expect(problem("").problem).toMatch(/^not JSON: .*end of JSON input/);
+    expect(problem("").problem).toBe("not JSON: the file is empty");
   });
 
   it("a quoted snippet of a multi-line file stays on one line", () => {
@@ -197,7 +197,6 @@ describe("out-of-range addresses and values", () => {
   const U64 = /^expected an unsigned 64-bit integer held exactly .*, found /;
   const cases: [string, (s: Json & { steps: Json[]; actors: Json[] }) => void, string, RegExp][] = [
     ["a negative gpa", (s) => (s.steps[3]!.gpa = -4096), "steps[3].gpa", U64],
-    ["a gpa of 2^64", (s) => (s.steps[3]!.gpa = 2 ** 64), "steps[3].gpa", U64],
     ["a gpa a double cannot hold exactly", (s) => (s.steps[3]!.gpa = 2 ** 53 + 2), "steps[3].gpa", U64],
     ["a fractional size", (s) => (s.steps[2]!.memory_size = 4096.5), "steps[2].memory_size", U64],
     ["a map id past the last window", (s) => (s.steps[1]!.map = "m64"), "steps[1].map", /^expected a map id "m0" \.\. "m63", found "m64"$/],
@@ -218,8 +217,8 @@ describe("out-of-range addresses and values", () => {
 
 describe("references the codec cannot check", () => {
   const cases: [string, () => Json, (s: Json & { steps: Json[]; actors: Json[] }) => void, string, RegExp][] = [
-    ["steps and actors", sequential, (s) => (s.actors = concurrent().actors as Json[]), "", /^expected "steps" \(sequential\) or "actors" \(concurrent\), found both$/],
-    ["neither steps nor actors", sequential, (s) => delete (s as Json).steps, "", /found neither$/],
+    ["steps and actors", sequential, (s) => (s.actors = concurrent().actors as Json[]), "actors", /^expected "steps" \(sequential\) or "actors" \(concurrent\), found both$/],
+    ["neither steps nor actors", sequential, (s) => delete (s as Json).steps, "steps", /found neither$/],
     ["a schedule without actors", sequential, (s) => (s.schedule = [0]), "schedule", /^only a concurrent scenario/],
     ["two actors with one name", concurrent, (s) => (s.actors[1]!.name = "a0"), "actors[1].name", /^actor "a0" is already actors\[0\]$/],
     ["an expect list longer than the steps", sequential, (s) => (s.expect = Array(5).fill({ result: "ok" })), "expect[4]", /^expected at most 4 outcomes, one per step, found 5$/],
@@ -252,6 +251,90 @@ describe("references the codec cannot check", () => {
     const s = sequential() as Json & { steps: Json[] };
     s.steps[3]!.vcpu = 9;
     expect(decodeScenario(FILE, JSON.stringify(s), { bugs: BUG_IDS }).steps).toHaveLength(4);
+  });
+});
+
+/** The sequential scenario's text with the gpa of step 3 written as `literal`, character for character. */
+const withGpa = (literal: string): string => JSON.stringify(sequential()).replace('"gpa":4096', `"gpa":${literal}`);
+
+describe("numbers are exact: a literal a double cannot hold is refused, quoted as written", () => {
+  const gpa = (text: string): number | undefined => decodeScenario(FILE, text, { bugs: BUG_IDS }).steps![3]!.op === "vcpu_access" ? (decodeScenario(FILE, text, { bugs: BUG_IDS }).steps![3] as { gpa: number }).gpa : undefined;
+
+  it("2^53+1 is refused, not run as 2^53", () => {
+    const e = problem(withGpa("9007199254740993"));
+    expect(e.path).toBe("steps[3].gpa");
+    expect(e.problem).toBe("9007199254740993 cannot be held exactly (a double reads it as 9007199254740992); faultline refuses to round a number");
+  });
+
+  it("2^64-1 is quoted as written, as a number and as a string", () => {
+    expect(problem(withGpa("18446744073709551615")).problem).toMatch(/^18446744073709551615 cannot be held exactly \(a double reads it as 18446744073709551616\)/);
+    expect(problem(withGpa('"18446744073709551615"')).problem).toMatch(/^expected an unsigned 64-bit integer held exactly .*, found "18446744073709551615"$/);
+    expect(problem(withGpa('"0xffffffffffffffff"')).problem).toMatch(/found "0xffffffffffffffff"$/);
+  });
+
+  it("2^64, exact in a double, is out of range and quoted exactly", () => {
+    expect(problem(withGpa("18446744073709551616")).problem).toMatch(/^expected an unsigned 64-bit integer held exactly .*, found 18446744073709551616$/);
+  });
+
+  it("page-aligned values past 2^53 stay accepted, as numbers and as decimal or 0x strings", () => {
+    for (const text of ["18446744073709547520", '"18446744073709547520"', '"0xfffffffffffff000"', '"0XFFFFFFFFFFFFF000"', "1.8446744073709547520e19"]) {
+      expect(gpa(withGpa(text))).toBe(2 ** 64 - 4096);
+    }
+    expect(gpa(withGpa('"0x1000"'))).toBe(4096);
+    expect(gpa(withGpa('"4096"'))).toBe(4096);
+  });
+
+  it("strings that are not a u64", () => {
+    for (const text of ['"010"', '"0x"', '"-1"', '"1e3"', '" 4096"', '"0x10000000000000000"']) expect(problem(withGpa(text)).path).toBe("steps[3].gpa");
+  });
+
+  it("a fraction a double cannot hold, and one it can", () => {
+    expect(problem(withGpa("0.1")).problem).toMatch(/^0\.1 cannot be held exactly/);
+    expect(problem(withGpa("4096.5")).problem).toMatch(/^expected an unsigned 64-bit integer/);
+  });
+
+  it("NaN and Infinity are not JSON, with line and column", () => {
+    for (const word of ["NaN", "Infinity", "-Infinity"]) {
+      const e = problem(`{\n  "version": 1,\n  "name": ${word}\n}`);
+      expect(e.path).toBe("line 3, column 11");
+      expect(e.problem).toBe(`not JSON: ${word} is not a JSON value (JSON numbers are finite)`);
+    }
+  });
+});
+
+describe("keys, text and size", () => {
+  it("a key given twice is refused, not dropped", () => {
+    const e = problem('{"version": 1, "name": "a", "name": "b"}');
+    expect(e.path).toBe("name");
+    expect(e.problem).toBe('duplicate key "name"');
+  });
+
+  it("a __proto__ key is an unknown key, not a prototype", () => {
+    expect(problem(JSON.stringify(sequential()).replace('"name":', '"__proto__": {"x": 1}, "name":')).problem).toMatch(/^unknown key "__proto__"/);
+  });
+
+  it("control characters: raw ones are not JSON, escaped ones are refused in text", () => {
+    expect(problem('{"version": 1, "name": "a\u0007b"}'.replace("\\u0007", "\u0007")).problem).toMatch(/^not JSON: control character U\+0007 inside a string/);
+    const e = problemWith(sequential, (s) => (s.name = "red \u001b[31m alert"));
+    expect(e.path).toBe("name");
+    expect(e.problem).toBe('expected printable text, without control characters (U+001B at index 4), found "red \\u001b[31m alert"');
+    expect(problemWith(sequential, (s) => (s.description = "a\u009bb")).problem).toMatch(/U\+009B/);
+    expect(problemWith(sequential, (s) => (s.failure = { property: "x\ny", step: 0, expected: 1, actual: 2 })).path).toBe("failure.property");
+  });
+
+  it("a name nested 100,000 deep: one line, no stack overflow", () => {
+    const e = problem(`{"version": 1, "name": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`);
+    expect(e.path).toBe("line 1, column 55");
+    expect(e.problem).toBe("nested deeper than 32 levels of arrays and objects (inside name)");
+  });
+
+  it("more operations, actors or schedule decisions than a scenario may hold", () => {
+    const step = { op: "create_vm", vm: "v0" };
+    expect(problemWith(sequential, (s) => (s.steps = Array(10_001).fill(step))).problem).toBe("more than the 10000 operations a scenario may hold (all actors together)");
+    const e = problemWith(concurrent, (s) => (s.actors = [{ name: "a", steps: Array(6000).fill(step) }, { name: "b", steps: Array(6000).fill(step) }]));
+    expect(e.path).toBe("actors[1].steps");
+    expect(problemWith(concurrent, (s) => (s.actors = Array.from({ length: 65 }, (_, i) => ({ name: `a${i}`, steps: [] })))).path).toBe("actors");
+    expect(problemWith(concurrent, (s) => (s.schedule = Array(100_001).fill(0))).problem).toBe("100001 decisions, more than the 100000 a schedule may hold");
   });
 });
 

@@ -36,7 +36,7 @@ describe("v7 conversion and host mappings", () => {
   it("to private unmaps only the converted pages of a mapping that starts at a file offset", async () => {
     // m6 shows file pages 256..263: its page 0 is file page 256, its page 4 file page 260.
     const { outcomes, state } = await run(V7, [...SHARED, mmapG("m6", MiB, 8 * PAGE), write("m6", 0, 1), write("m6", 4, 2), convert(MiB, 4 * PAGE), read("m6", 4), read("m6", 0)]);
-    expect(outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 2 }, { result: "SIGBUS" }]);
+    expect(outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 2 }, { result: "SIGBUS", code: "BUS_ADRERR" }]);
     expect(ptePages(state, "m6")).toEqual([4]);
   });
 
@@ -155,7 +155,7 @@ describe("2024 RFC: a VM with several memslots", () => {
 
   it("only the guest_memfd slots the range covers lose faultability", async () => {
     const { outcomes } = await run(RFC, [...setup, write("m6", 0, 4), attrs(0, 4), read("m6", 0), read("m5", 0)]);
-    expect(outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 4 }, { result: "SIGBUS" }]);
+    expect(outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 4 }, { result: "SIGBUS", code: "BUS_ADRERR" }]);
   });
 
   it("PRIVATE over a slot whose guest_memfd was released is not checked (kvm_gmem_release unbound it)", async () => {
@@ -266,6 +266,6 @@ describe("a 2024 RFC conversion to private and a host fault on its page, under t
   it("the conversion first: the fault SIGBUSes", async () => {
     const r = await runRace(RFC, [setup, vmm, host], { kind: "choices", choices: [] });
     expect(r.failure).toBeUndefined();
-    expect(outcomes(r)).toEqual({ host: { result: "SIGBUS" }, VMM: { result: "ok" } });
+    expect(outcomes(r)).toEqual({ host: { result: "SIGBUS", code: "BUS_ADRERR" }, VMM: { result: "ok" } });
   });
 });

@@ -84,13 +84,13 @@ describe("i_size in host faults and alias accesses", () => {
 
   it("a host fault past i_size is SIGBUS for the i_size reason", async () => {
     const { outcomes, fired } = await runBoth(V7, [...setup, hostRead(1)]);
-    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS" });
+    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS", code: "BUS_ADRERR" });
     expect(fired.at(-1)).toContain("gmem.host-fault-eof");
   });
 
   it("an alias read past i_size is SIGBUS for the i_size reason", async () => {
     const { outcomes, fired } = await runBoth(V7, [...setup, { op: "read_alias", map: "m5", offset: PAGE }]);
-    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS" });
+    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS", code: "BUS_ADRERR" });
     expect(fired.at(-1)).toContain("gmem.host-fault-eof");
   });
 

@@ -142,7 +142,7 @@ describe("uffd-woken-read", () => {
   it("a woken write, or a read without a value, is not exercised", () => {
     expect(check(stepFrom(AB(), ioctl("uffdio_continue", P, P)))).toEqual({ holds: true, nonVacuous: false });
     const poisoned = stepFrom(ANON_A0(), ioctl("uffdio_poison", 0, P));
-    expect(a0(poisoned.post).status).toEqual({ kind: "done", outcome: { result: "SIGBUS" } });
+    expect(a0(poisoned.post).status).toEqual({ kind: "done", outcome: { result: "SIGBUS", code: "BUS_MCEERR_AR" } });
     expect(check(poisoned)).toEqual({ holds: true, nonVacuous: false });
     // A null value (what pread reports past EOF) is no byte read (one edit).
     const r = resolved();

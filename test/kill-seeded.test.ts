@@ -153,6 +153,10 @@ const CASES: readonly Case[] = [
       { op: "write_alias", map: "m1", offset: 8193, byte: 1 },
       { op: "uffdio_continue", uffd: "u0", map: "m0", offset: 8192, len: 4096 },
     ] },
+  { bug: "uffd-move-keeps-src", suite: "refusals-vocab", property: "refinement.state",
+    steps: [
+      { op: "uffdio_move", uffd: "u0", map: "m0", offset: 4096, src: "m1", src_offset: 0, len: 4096 },
+    ] },
   { bug: "alias-write-first-page-only", suite: "uffd-shmem", property: "alias-writes-stick",
     steps: [
       { op: "write_alias", map: "m0", offset: 1, byte: 1, len: 4104 },

@@ -1,6 +1,8 @@
-// The linearizability checker on its own: registers and a key-value store with known answers.
+// The linearizability checker on its own: registers and a key-value store with known answers, and random
+// histories of a toy register judged against brute force.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { linearize, linearizeByParts, type Operation, type SequentialSpec } from "../props/concurrent/linearizability.js";
+import { linearize, linearizeByParts, type Operation, type SequentialSpec, type Verdict } from "../props/concurrent/linearizability.js";
 
 type RegOp = { kind: "write"; value: number } | { kind: "read" };
 type Reg = Operation<RegOp, number | null>;
@@ -117,5 +119,88 @@ describe("linearizeByParts: independent keys", () => {
       [put("a", 1, 0, 1), get("a", 0, 2, 3)],
     ];
     for (const h of histories) expect(linearizeByParts(kv, h, byKey).kind).toBe(linearize(kv, h).kind);
+  });
+});
+
+/**
+ * The search against the definition: random small histories of a toy model (a register with read, write and
+ * compare-and-swap), each judged by linearize and by trying every order of its operations that respects
+ * real-time order. The outputs are drawn at random, so both linearizable and illegal histories come up.
+ */
+describe("linearize agrees with brute force on random small histories", () => {
+  type ToyOp = { kind: "write"; value: number } | { kind: "read" } | { kind: "cas"; from: number; to: number };
+  type ToyOut = number | boolean | null;
+  type Toy = Operation<ToyOp, ToyOut>;
+  const toy: SequentialSpec<number, ToyOp, ToyOut> = {
+    init: 0,
+    step: (s, op, out) => {
+      if (op.kind === "write") return out === null ? op.value : undefined;
+      if (op.kind === "read") return out === s ? s : undefined;
+      return out === (s === op.from) ? (s === op.from ? op.to : s) : undefined;
+    },
+    key: String,
+  };
+  const value = fc.nat({ max: 2 });
+  const toyOp: fc.Arbitrary<{ input: ToyOp; output: ToyOut }> = fc.oneof(
+    value.map((v) => ({ input: { kind: "write" as const, value: v }, output: null })),
+    value.map((v) => ({ input: { kind: "read" as const }, output: v })),
+    fc.tuple(value, value, fc.boolean()).map(([from, to, ok]) => ({ input: { kind: "cas" as const, from, to }, output: ok })),
+  );
+  // Calls at even times, returns at odd ones: call < ret, and any two operations may overlap or not.
+  const instant = fc.nat({ max: 12 });
+  const interval = fc.tuple(instant, instant).map(([a, b]) => ({ call: 2 * Math.min(a, b), ret: 2 * Math.max(a, b) + 1 }));
+  const history = fc.array(fc.tuple(toyOp, interval).map(([o, t]): Toy => ({ ...o, ...t })), { minLength: 1, maxLength: 6 });
+
+  function* orders(n: number, prefix: number[] = []): Generator<number[]> {
+    if (prefix.length === n) yield prefix;
+    for (let i = 0; i < n; i++) if (!prefix.includes(i)) yield* orders(n, [...prefix, i]);
+  }
+  const respectsRealTime = (ops: readonly Toy[], order: readonly number[]): boolean =>
+    order.every((a, i) => order.slice(i + 1).every((b) => !(ops[b]!.ret < ops[a]!.call)));
+  /** The state after running `order` on the spec, or undefined where an output is not the model's. */
+  const replay = (spec: SequentialSpec<number, ToyOp, ToyOut>, ops: readonly Toy[], order: readonly number[]): number | undefined =>
+    order.reduce<number | undefined>((s, i) => (s === undefined ? undefined : spec.step(s, ops[i]!.input, ops[i]!.output)), spec.init);
+  const bruteForce = (spec: SequentialSpec<number, ToyOp, ToyOut>, ops: readonly Toy[]): boolean => {
+    for (const order of orders(ops.length)) {
+      if (!respectsRealTime(ops, order)) continue;
+      const end = replay(spec, ops, order);
+      if (end !== undefined && (spec.accept === undefined || spec.accept(end))) return true;
+    }
+    return false;
+  };
+
+  type Check = (spec: SequentialSpec<number, ToyOp, ToyOut>, ops: readonly Toy[]) => Verdict<number>;
+  /** The comparison as a property of a checker: the same verdict, a legal order when linearizable, a legal prefix when not. */
+  const agreesWithBruteForce = (check: Check, seen = { ok: 0, illegal: 0 }) =>
+    fc.property(history, fc.option(value), (ops, final) => {
+      const spec = final === null ? toy : { ...toy, accept: (s: number) => s === final };
+      const v = check(spec, ops);
+      expect(v.kind).not.toBe("undecided");
+      expect(v.kind === "ok").toBe(bruteForce(spec, ops));
+      if (v.kind === "ok") {
+        seen.ok++;
+        expect([...v.order].sort()).toEqual(ops.map((_, i) => i));
+        expect(respectsRealTime(ops, v.order)).toBe(true);
+        expect(replay(spec, ops, v.order)).toBe(v.final);
+      } else if (v.kind === "illegal") {
+        seen.illegal++;
+        expect(replay(spec, ops, v.deepest.order)).toBe(v.deepest.state);
+      }
+    });
+
+  it("linearize gives the verdict brute force gives, on linearizable and illegal histories alike", () => {
+    const seen = { ok: 0, illegal: 0 };
+    fc.assert(agreesWithBruteForce((spec, ops) => linearize(spec, ops, 1_000_000), seen), { seed: 24, numRuns: 2000 });
+    // Both verdicts came up often: the comparison is not vacuous.
+    expect(seen.ok).toBeGreaterThan(200);
+    expect(seen.illegal).toBeGreaterThan(200);
+  });
+
+  it("the comparison catches a checker that ignores real-time order, and one whose memo conflates states", () => {
+    const timeless: Check = (spec, ops) => linearize(spec, ops.map((o) => ({ ...o, call: 0, ret: 1 })));
+    const forgetful: Check = (spec, ops) => linearize({ ...spec, key: () => "" }, ops);
+    for (const broken of [timeless, forgetful]) {
+      expect(fc.check(agreesWithBruteForce(broken), { seed: 24, numRuns: 2000 }).failed).toBe(true);
+    }
   });
 });

@@ -60,7 +60,7 @@ describe("fault-around", () => {
     const ops: Op[] = [{ op: "memfd", file: "f0", size: 18 * P }, { op: "mmap", map: "m1", file: "f0", offset: 0, length: 24 * P }, cache(16, 2), read(20)];
     const s = await after(ops);
     const last = step(ops.slice(0, -1).reduce((st, op) => step(st, op).state, initial(K618)), read(20));
-    expect(last.outcome).toEqual({ result: "SIGBUS" });
+    expect(last.outcome).toEqual({ result: "SIGBUS", code: "BUS_ADRERR" });
     expect(mapped(s)).toEqual([[16, 18]]);
   });
 

@@ -107,15 +107,15 @@ describe("fault-around skips", () => {
   it("a cached page carrying a poison marker keeps it: reading it after a fault next to it still SIGBUSes", async () => {
     const poison: Op = { op: "uffdio_poison", uffd: "u0", map: "m0", offset: P, len: P };
     const r = await runBoth(K618, [...shmem(4 * P), { op: "pwrite", file: "f0", offset: 0, len: 2 * P, byte: 3 }, open(), reg(["MISSING"]), poison, read(0), read(P)]);
-    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok", value: 3 }, { result: "SIGBUS" }]);
+    expect(r.outcomes.slice(-2)).toEqual([{ result: "ok", value: 3 }, { result: "SIGBUS", code: "BUS_ADRERR" }]);
     expect(mapped(r)).toEqual([[0, 1]]);
   });
 });
 
 describe("access checks", () => {
   it("a write to a PROT_READ mapping and any access to a PROT_NONE one are SIGSEGV (access_error)", async () => {
-    expect((await runBoth(K618, [anon(4, "r"), write(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV" });
-    expect((await runBoth(K618, [anon(4, "none"), read(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV" });
+    expect((await runBoth(K618, [anon(4, "r"), write(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV", code: "SEGV_ACCERR" });
+    expect((await runBoth(K618, [anon(4, "none"), read(0)])).outcomes.at(-1)).toEqual({ result: "SIGSEGV", code: "SEGV_ACCERR" });
   });
 
   it("a user access is a user-mode fault: a USER_MODE_ONLY uffd takes it (handle_userfault: FAULT_FLAG_USER)", async () => {

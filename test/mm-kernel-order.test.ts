@@ -86,11 +86,11 @@ describe("fallocate allocates past i_size with KEEP_SIZE", () => {
       { op: "access", map: "m1", offset: 4 * P, kind: "read" },
     ]);
     expect(checker.trace.map((t) => t.model).slice(-6)).toEqual([
-      { result: "SIGBUS" },
+      { result: "SIGBUS", code: "BUS_ADRERR" },
       { result: "ok" },
       expect.objectContaining({ result: "ok" }),
       expect.objectContaining({ result: "ok" }),
-      { result: "SIGBUS" },
+      { result: "SIGBUS", code: "BUS_ADRERR" },
       { result: "ok", value: 0 },
     ]);
   });

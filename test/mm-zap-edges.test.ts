@@ -103,7 +103,7 @@ describe("PTE markers across zaps", () => {
   it("a hole punch keeps a poison marker (unmap_mapping_range does not zap markers)", async () => {
     const { state, outcomes } = await runBoth(K618, [...shmem(4), fill(0, 4), uffd(["POISON"]), reg(["MISSING"], 0, 4 * P), poison(0, P), punch(0, 2 * P), read(0)]);
     expect(markers(state)).toEqual([[0, 1, "poison"]]);
-    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS" });
+    expect(outcomes.at(-1)).toEqual({ result: "SIGBUS", code: "BUS_ADRERR" });
   });
 
   it("a hugetlbfs hole punch drops a poison marker and keeps a uffd-wp one (hugetlbfs_punch_hole -> __unmap_hugepage_range, zap_flags 0)", async () => {

@@ -43,7 +43,7 @@ describe("model edges", () => {
       { op: "access", map: "m0", offset: 0, kind: "read" },
       { op: "munmap", map: "m5" },
     ]);
-    expect(r.slice(2)).toEqual([{ result: "ok" }, { result: "SIGSEGV" }, { result: "ok", value: 0 }, { result: "ok" }]);
+    expect(r.slice(2)).toEqual([{ result: "ok" }, { result: "SIGSEGV", code: "SEGV_MAPERR" }, { result: "ok", value: 0 }, { result: "ok" }]);
   });
 
   it("a VM fd that names no VM: check_extension and userfault bitmap writes are EBADF", async () => {

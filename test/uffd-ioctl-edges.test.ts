@@ -41,7 +41,7 @@ async function outcomes(config: Config, ops: readonly Op[]) {
 describe("mfill_atomic page installation", () => {
   it("COPY into a read-only VMA maps the new page read-only (no VM_WRITE)", async () => {
     const r = await runBoth(K618, [...anon(4, "r"), open(), reg(["MISSING"], 4 * P), copy(0, P, 9), read(0), write(0)]);
-    expect(r.outcomes.slice(-3)).toEqual([{ result: "ok", copy: P }, { result: "ok", value: 9 }, { result: "SIGSEGV" }]);
+    expect(r.outcomes.slice(-3)).toEqual([{ result: "ok", copy: P }, { result: "ok", value: 9 }, { result: "SIGSEGV", code: "SEGV_ACCERR" }]);
     expect(r.state.mm.maps.get("m0")!.ptes).toEqual([expect.objectContaining({ start: 0, end: 1, value: expect.objectContaining({ writable: false }) })]);
   });
 
@@ -116,14 +116,14 @@ describe("hugetlbfs fills", () => {
       { errno: "EEXIST", mapped: -17 },
       { result: "ok", updated: H },
       { errno: "EEXIST", updated: -17 },
-      { result: "SIGBUS" },
+      { result: "SIGBUS", code: "BUS_ADRERR" },
     ]);
     expect(r.state.mm.maps.get("m0")!.markers).toEqual([{ start: H / P, end: (2 * H) / P, value: "poison" }]);
   });
 
   it("POISON of a huge page past i_size succeeds: hugetlb_mfill_atomic_pte installs the marker before any i_size check", async () => {
     const ops: Op[] = [...huge(H, 2 * H), open(["POISON"]), reg(["MISSING"], 2 * H), poison(H, H), read(H + P)];
-    expect((await outcomes(K618, ops)).slice(-2)).toEqual([{ result: "ok", updated: H }, { result: "SIGBUS" }]);
+    expect((await outcomes(K618, ops)).slice(-2)).toEqual([{ result: "ok", updated: H }, { result: "SIGBUS", code: "BUS_ADRERR" }]);
   });
 
   it("private: COPY installs an anonymous huge page; COPY again is EEXIST; CONTINUE without a page-cache page is EFAULT", async () => {
@@ -135,7 +135,7 @@ describe("hugetlbfs fills", () => {
       { errno: "EEXIST", copy: -17 },
       { errno: "EFAULT", mapped: -14 },
       { result: "ok", updated: H },
-      { result: "SIGBUS" },
+      { result: "SIGBUS", code: "BUS_ADRERR" },
     ]);
     const m = r.state.mm.maps.get("m0")!;
     expect(m.anon).toEqual([{ start: 0, end: H / P, value: true }]);
@@ -179,7 +179,7 @@ describe("UFFDIO_WRITEPROTECT wakes the range it resolves", () => {
 describe("wake_check", () => {
   it("a woken thread whose retry hits a poison marker reports the SIGBUS", async () => {
     const ops: Op[] = [...anon(), open(["POISON"]), reg(["MISSING"], 4 * P), read(0, "a0"), poison(0, P), check("a0")];
-    expect((await outcomes(K618, ops)).slice(-2)).toEqual([{ result: "ok", updated: P }, { result: "SIGBUS" }]);
+    expect((await outcomes(K618, ops)).slice(-2)).toEqual([{ result: "ok", updated: P }, { result: "SIGBUS", code: "BUS_ADRERR" }]);
   });
 
   it("a sleeper on a uffd whose name was opened again reports it unnamed", async () => {

@@ -16,8 +16,8 @@ async function judge(seed: number, count: number, names: readonly string[]): Pro
   let runs = 0;
   for (let i = 0; plans.some((p) => i < p.runs.length); i++) {
     for (const { suite, runs: ks } of plans) {
-      const k = ks[i];
-      if (k === undefined) continue;
+      if (i >= ks.length) continue;
+      const k = ks.at(i);
       runs++;
       const failure = await firstFailure(suite, seed, k);
       if (failure !== undefined) return { killedBy: `${suite.name}: ${failure}`, runs };

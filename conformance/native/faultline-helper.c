@@ -181,6 +181,35 @@ static const char *str(J *o, const char *k) {
   J *v = get(o, k);
   return v && v->t == J_STR ? v->s : NULL;
 }
+/* A flag word of the vocabulary: names by their bit (uAPI order), raw numbers OR'ed in (docs/VOCABULARY.md). */
+struct flagname { const char *n; int bit; };
+static u64 flag_word(J *o, const char *k, const struct flagname *t, size_t n) {
+  J *a = get(o, k);
+  u64 w = 0;
+  if (!a || a->t != J_ARR) return 0;
+  for (int i = 0; i < a->count; i++) {
+    J *v = a->vals[i];
+    if (v->t == J_NUM) w |= v->n >= 18446744073709551616.0 ? ~0ull : (u64)v->n;
+    else if (v->t == J_STR)
+      for (size_t b = 0; b < n; b++)
+        if (!strcmp(v->s, t[b].n)) w |= 1ull << t[b].bit;
+  }
+  return w;
+}
+#define FLAGS(o, k, t) flag_word(o, k, t, sizeof t / sizeof t[0])
+static const struct flagname MEMSLOT_FLAGS[] = {{"LOG_DIRTY_PAGES", 0}, {"READONLY", 1}, {"GUEST_MEMFD", 2}, {"USERFAULT", 3}};
+static const struct flagname GMEM_FLAGS[] = {{"MMAP", 0}, {"INIT_SHARED", 1}};
+static const struct flagname REGISTER_MODES[] = {{"MISSING", 0}, {"WP", 1}, {"MINOR", 2}};
+static const struct flagname FILL_MODES[] = {{"DONTWAKE", 0}, {"WP", 1}}; /* COPY, CONTINUE, ZEROPAGE, POISON */
+static const struct flagname WRITEPROTECT_MODES[] = {{"WP", 0}, {"DONTWAKE", 1}};
+static const struct flagname MOVE_MODES[] = {{"DONTWAKE", 0}, {"ALLOW_SRC_HOLES", 1}};
+static const struct flagname FALLOC_MODES[] = {{"KEEP_SIZE", 0}, {"PUNCH_HOLE", 1}, {"NO_HIDE_STALE", 2}, {"COLLAPSE_RANGE", 3},
+                                               {"ZERO_RANGE", 4}, {"INSERT_RANGE", 5}, {"UNSHARE_RANGE", 6}, {"WRITE_ZEROES", 7}};
+_Static_assert(FL_FALLOC_FL_WRITE_ZEROES == 1 << 7 && FL_FALLOC_FL_NO_HIDE_STALE == 1 << 2, "fallocate mode bits");
+_Static_assert(FL_UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES == 1 << 1, "UFFDIO_MOVE mode bits");
+static const struct flagname UFFD_FLAGS[] = {{"USER_MODE_ONLY", 0}, {"NONBLOCK", 11}, {"CLOEXEC", 19}};
+_Static_assert(O_NONBLOCK == 1 << 11 && O_CLOEXEC == 1 << 19, "userfaultfd flags are O_NONBLOCK and O_CLOEXEC");
+
 static int has_item(J *o, const char *k, const char *item) {
   J *a = get(o, k);
   if (!a || a->t != J_ARR) return 0;
@@ -225,9 +254,11 @@ static const char *errno_name(int e) {
     case EINVAL: return "EINVAL";
     case EFBIG: return "EFBIG";
     case ENOSPC: return "ENOSPC";
+    case ESPIPE: return "ESPIPE";
     case ENOTTY: return "ENOTTY";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EHWPOISON: return "EHWPOISON";
+    case ENXIO: return "ENXIO";
     case ENOSYS: return "ENOSYS";
     case EMFILE: return "EMFILE";
     default: return NULL;
@@ -256,37 +287,53 @@ static void helper_error(const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ objects and names */
 
+/* VMs, guest_memfds, files and userfaultfds share one fd namespace, as in the kernel: a name refers to the object it
+   was last bound to, whatever its kind, and every field the kernel reads as an fd takes any name. Thread names (access
+   ids) are a namespace of their own. */
 enum { K_VM, K_GMEM, K_FILE, K_UFFD, K_THREAD, K_KINDS };
-struct name { char name[40]; int idx; };
-static struct name names[K_KINDS][MAX_OBJS];
-static int nnames[K_KINDS];
+#define NS_FD 0
+#define NS_THREAD 1
+struct name { char name[40]; int kind, idx; };
+static struct name names[2][MAX_OBJS];
+static int nnames[2];
+static int ns_of(int kind) { return kind == K_THREAD ? NS_THREAD : NS_FD; }
 
+static struct name *binding(int ns, const char *n) {
+  if (!n) return NULL;
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) return &names[ns][i];
+  return NULL;
+}
+/* The object of this kind the name refers to, or -1 (unknown, closed, or re-bound to another kind). */
 static int lookup(int kind, const char *n) {
-  if (!n) return -1;
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) return names[kind][i].idx;
-  return -1;
+  struct name *b = binding(ns_of(kind), n);
+  return b && b->kind == kind ? b->idx : -1;
 }
 static const char *name_of(int kind, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (names[kind][i].idx == idx) return names[kind][i].name;
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (names[ns][i].kind == kind && names[ns][i].idx == idx) return names[ns][i].name;
   return NULL;
 }
 static void bind(int kind, const char *n, int idx) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i].idx = idx;
-      return;
-    }
-  if (nnames[kind] < MAX_OBJS) {
-    snprintf(names[kind][nnames[kind]].name, sizeof names[kind][0].name, "%s", n);
-    names[kind][nnames[kind]++].idx = idx;
+  int ns = ns_of(kind);
+  struct name *b = binding(ns, n);
+  if (b) {
+    b->kind = kind;
+    b->idx = idx;
+    return;
+  }
+  if (nnames[ns] < MAX_OBJS) {
+    snprintf(names[ns][nnames[ns]].name, sizeof names[ns][0].name, "%s", n);
+    names[ns][nnames[ns]].kind = kind;
+    names[ns][nnames[ns]++].idx = idx;
   }
 }
 static void unbind(int kind, const char *n) {
-  for (int i = 0; i < nnames[kind]; i++)
-    if (!strcmp(names[kind][i].name, n)) {
-      names[kind][i] = names[kind][--nnames[kind]];
+  int ns = ns_of(kind);
+  for (int i = 0; i < nnames[ns]; i++)
+    if (!strcmp(names[ns][i].name, n)) {
+      names[ns][i] = names[ns][--nnames[ns]];
       return;
     }
 }
@@ -324,6 +371,7 @@ struct map {
 struct job {
   pthread_t th;
   volatile int state; /* 0 running, 1 done, 2 SIGBUS, 3 SIGSEGV */
+  int code;           /* the signal's si_code */
   int joined;
   int write;
   u64 addr;
@@ -356,9 +404,7 @@ static int map_index(const char *id) {
   long n = strtol(id + 1, &end, 10);
   return *end || n < 0 || n >= MAX_MAPS ? -1 : (int)n;
 }
-static int fd_of(int kind, const char *n) {
-  int i = lookup(kind, n);
-  if (i < 0) return -1;
+static int obj_fd(int kind, int i) {
   switch (kind) {
     case K_VM: return vms[i].fd;
     case K_GMEM: return gmems[i].fd;
@@ -367,18 +413,34 @@ static int fd_of(int kind, const char *n) {
   }
   return -1;
 }
+/* The real fd a name refers to, whatever its kind; -1 (EBADF) for a name that is not open. */
+static int fd_of(const char *n) {
+  struct name *b = binding(NS_FD, n);
+  return b ? obj_fd(b->kind, b->idx) : -1;
+}
 
 /* ------------------------------------------------------------------ guarded memory accesses */
 
 static __thread sigjmp_buf jb;
 static __thread volatile int armed;
-static void on_fault(int sig) {
+static __thread volatile int fault_code; /* siginfo.si_code of the signal the last guarded access took */
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
   if (armed) {
     armed = 0;
+    fault_code = si->si_code;
     siglongjmp(jb, sig);
   }
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+/* The outcome of a signal with its si_code (schema/outcome.ts). */
+static void out_signal(int sig, int code) {
+  const char *c = sig == SIGBUS ? (code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : code == BUS_ADRERR ? "BUS_ADRERR" : NULL)
+                                : (code == SEGV_MAPERR ? "SEGV_MAPERR" : code == SEGV_ACCERR ? "SEGV_ACCERR" : NULL);
+  if (c) out("{\"result\":\"%s\",\"code\":\"%s\"}", sig == SIGBUS ? "SIGBUS" : "SIGSEGV", c);
+  else helper_error("%s with si_code %d", sig == SIGBUS ? "SIGBUS" : "SIGSEGV", code);
 }
 static void on_alarm(int sig) { (void)sig; }
 
@@ -386,7 +448,7 @@ static void on_alarm(int sig) { (void)sig; }
 static int unclaimed_seq, unclaimed_uffd;
 static u64 unclaimed_flags, unclaimed_address;
 
-/* Returns 0 done, SIGBUS or SIGSEGV. */
+/* Returns 0 done, SIGBUS or SIGSEGV (its si_code in fault_code). */
 static int guarded(volatile u8 *p, int write, u8 byte, size_t len, int *value) {
   int sig = sigsetjmp(jb, 1);
   if (sig) return sig;
@@ -409,6 +471,7 @@ static void *job_main(void *arg) {
   int value = 0;
   int sig = guarded((volatile u8 *)(uintptr_t)j->addr, j->write, j->byte, 1, &value);
   j->value = value;
+  j->code = fault_code;
   __atomic_store_n(&j->state, sig == 0 ? 1 : sig == SIGBUS ? 2 : 3, __ATOMIC_RELEASE);
   return NULL;
 }
@@ -448,8 +511,15 @@ static void drain_uffds(int wait_ms) {
     if (wait_ms > 0) usleep(wait_ms * 1000);
     return;
   }
-  if (poll(pfd, n, wait_ms) <= 0) return;
+  /* A userfaultfd opened without O_NONBLOCK polls EPOLLERR (userfaultfd_poll): it is non-blocking only while read
+     here, so what a scenario asked for is what every other call sees. */
+  int fl[MAX_OBJS];
   for (int k = 0; k < n; k++) {
+    fl[k] = fcntl(pfd[k].fd, F_GETFL);
+    if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k] | O_NONBLOCK);
+  }
+  int ready = poll(pfd, n, wait_ms);
+  for (int k = 0; k < n && ready > 0; k++) {
     if (!(pfd[k].revents & POLLIN)) continue;
     struct fl_uffd_msg msg;
     while (read(pfd[k].fd, &msg, sizeof msg) == sizeof msg) {
@@ -473,6 +543,8 @@ static void drain_uffds(int wait_ms) {
       }
     }
   }
+  for (int k = 0; k < n; k++)
+    if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k]);
 }
 
 static void out_blocked(struct job *j) {
@@ -616,7 +688,7 @@ static void op_check_extension(J *op) {
   long cap = cap_number(str(op, "cap"));
   if (cap < 0) { unsupported("a proposed capability: its number is not this kernel's"); return; }
   if (open_kvm() < 0) { fail(errno); return; }
-  int fd = get(op, "vm") ? fd_of(K_VM, str(op, "vm")) : kvm_fd;
+  int fd = get(op, "vm") ? fd_of(str(op, "vm")) : kvm_fd;
   int r = ioctl(fd, FL_KVM_CHECK_EXTENSION, cap);
   if (r < 0) fail(errno);
   else out("{\"result\":\"ok\",\"value\":%d}", r);
@@ -625,9 +697,10 @@ static void op_check_extension(J *op) {
 static void op_create_gmem(J *op) {
   struct fl_create_gmem g = {0};
   g.size = num_or(op, "size", 0);
-  g.flags = (has_item(op, "flags", "MMAP") ? FL_GUEST_MEMFD_FLAG_MMAP : 0) |
-            (has_item(op, "flags", "INIT_SHARED") ? FL_GUEST_MEMFD_FLAG_INIT_SHARED : 0);
-  int fd = ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
+  g.flags = FLAGS(op, "flags", GMEM_FLAGS);
+  J *res = get(op, "reserved"); /* never read by kvm_gmem_create */
+  for (int i = 0; res && res->t == J_ARR && i < res->count && i < 6; i++) g.reserved[i] = (u64)res->vals[i]->n;
+  int fd = ioctl(fd_of(str(op, "vm")), FL_KVM_CREATE_GUEST_MEMFD, &g);
   if (fd < 0) { fail(errno); return; }
   gmems[ngmems] = (struct fdobj){fd, 0};
   bind(K_GMEM, str(op, "gmem"), ngmems++);
@@ -649,18 +722,99 @@ static int vcpu_asleep(const char *vmname) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ proposals, where the kernel has them */
+
+static int probe_userfault(int vmfd);
+static int probe_inplace(int vmfd);
+
+/* Whether this kernel has a proposal (probed once, on a VM of its own). */
+static int kernel_has(int (*probe)(int)) {
+  if (open_kvm() < 0) return 0;
+  int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, 0);
+  if (fd < 0) return 0;
+  int r = probe(fd);
+  close(fd);
+  return r;
+}
+static int userfault_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_userfault);
+  return has;
+}
+static int inplace_kernel(void) {
+  static int has = -1;
+  if (has < 0) has = kernel_has(probe_inplace);
+  return has;
+}
+
+/* KVM Userfault v3: the VMM's bitmap of each memslot, made when the slot is created and dropped when it is deleted
+   (the model's vm.bitmaps); its address goes to the kernel in userfault_bitmap (pad2[0]). */
+#define MAX_UBITMAPS 256
+struct ubitmap { int vm; u32 slot; u64 npages; u64 *bits; };
+static struct ubitmap ubitmaps[MAX_UBITMAPS];
+static int nubitmaps;
+
+static struct ubitmap *ubitmap_of(int vm, u32 slot) {
+  for (int i = 0; i < nubitmaps; i++)
+    if (ubitmaps[i].vm == vm && ubitmaps[i].slot == slot) return &ubitmaps[i];
+  return NULL;
+}
+static struct ubitmap *ubitmap_new(int vm, u32 slot, u64 npages) {
+  if (nubitmaps >= MAX_UBITMAPS) return NULL;
+  struct ubitmap *b = &ubitmaps[nubitmaps++];
+  *b = (struct ubitmap){vm, slot, npages, calloc((npages + 63) / 64 + 1, sizeof(u64))};
+  return b;
+}
+static void ubitmap_drop(struct ubitmap *b) {
+  free(b->bits);
+  *b = ubitmaps[--nubitmaps];
+}
+static void ubitmaps_reset(void) {
+  while (nubitmaps > 0) ubitmap_drop(&ubitmaps[0]);
+}
+
+/* userfault_set / userfault_clear: stores into the slot's bitmap, as a VMM's thread does (SIGSEGV with no buffer). */
+static void op_userfault(J *op, int set) {
+  if (!userfault_kernel()) { unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model"); return; }
+  int vi = lookup(K_VM, str(op, "vm"));
+  if (vi < 0) { fail(EBADF); return; }
+  struct ubitmap *b = ubitmap_of(vi, (u32)num_or(op, "slot", 0));
+  u64 first = num_or(op, "gfn_offset", 0), n = num_or(op, "npages", 0);
+  if (!b || first + n > b->npages || first + n < first) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  for (u64 i = first; i < first + n; i++) {
+    if (set) __atomic_or_fetch(&b->bits[i / 64], 1ull << (i % 64), __ATOMIC_SEQ_CST);
+    else __atomic_and_fetch(&b->bits[i / 64], ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+  }
+  ok();
+}
+
+/* gmem_convert: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7 09/42), error_offset written back on failure. */
+static void op_gmem_convert(J *op) {
+  if (!inplace_kernel()) { unsupported("guest_memfd in-place conversion is not in this kernel"); return; }
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  a.offset = num_or(op, "offset", 0);
+  a.size = num_or(op, "size", 0);
+  const char *to = str(op, "to");
+  a.attributes = to && !strcmp(to, "private") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+  a.error_offset = ~0ull;
+  if (ioctl(fd_of(str(op, "gmem")), FL_KVM_SET_MEMORY_ATTRIBUTES2, &a) == 0) { ok(); return; }
+  int e = errno;
+  out("{");
+  out_errno(e);
+  if (e == EAGAIN && a.error_offset != ~0ull) out(",\"error_offset\":%llu", (unsigned long long)a.error_offset);
+  out("}");
+}
+
 static void op_set_memory_region(J *op) {
   if (vcpu_asleep(str(op, "vm"))) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
     return;
   }
-  u32 flags = (has_item(op, "flags", "LOG_DIRTY_PAGES") ? FL_KVM_MEM_LOG_DIRTY_PAGES : 0) |
-              (has_item(op, "flags", "READONLY") ? FL_KVM_MEM_READONLY : 0) |
-              (has_item(op, "flags", "GUEST_MEMFD") ? FL_KVM_MEM_GUEST_MEMFD : 0) |
-              (has_item(op, "flags", "USERFAULT") ? FL_KVM_MEM_USERFAULT : 0);
+  u32 flags = (u32)FLAGS(op, "flags", MEMSLOT_FLAGS);
   const char *us = str(op, "userspace");
   u64 hva = (us ? map_base(map_index(us)) : 0) + num_or(op, "userspace_offset", 0);
-  int vmfd = fd_of(K_VM, str(op, "vm"));
+  int vmfd = fd_of(str(op, "vm"));
   int r;
   const char *io = str(op, "ioctl");
   if (io && !strcmp(io, "REGION")) {
@@ -676,8 +830,26 @@ static void op_set_memory_region(J *op) {
     m.userspace_addr = hva;
     m.guest_memfd_offset = num_or(op, "guest_memfd_offset", 0);
     /* no guest_memfd named: fd 0 (the helper's stdin, a pipe: not a guest_memfd); an unknown name: fd -1 */
-    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(K_GMEM, str(op, "guest_memfd")) : 0;
+    m.guest_memfd = get(op, "guest_memfd") ? (u32)fd_of(str(op, "guest_memfd")) : 0;
+    m.pad1 = (u32)num_or(op, "pad1", 0);
+    J *pad2 = get(op, "pad2");
+    for (int i = 0; pad2 && pad2->t == J_ARR && i < pad2->count && i < 14; i++) m.pad2[i] = (u64)pad2->vals[i]->n;
+    int vi = lookup(K_VM, str(op, "vm"));
+    struct ubitmap *b = vi < 0 ? NULL : ubitmap_of(vi, m.slot);
+    int made = 0;
+    if (vi >= 0 && !b && m.memory_size > 0 && userfault_kernel()) {
+      b = ubitmap_new(vi, m.slot, m.memory_size / PAGE);
+      made = 1;
+    }
+    /* the VMM's own bitmap, unless the scenario gives a raw pointer: userfault_bitmap as a number, or a nonzero pad2[0]
+       (the word userfault_bitmap takes) with no userfault_bitmap field */
+    J *ub = get(op, "userfault_bitmap");
+    if (flags & FL_KVM_MEM_USERFAULT)
+      m.pad2[0] = ub && ub->t == J_NUM ? num_or(op, "userfault_bitmap", 0) : !ub && m.pad2[0] ? m.pad2[0] : b ? (u64)(uintptr_t)b->bits : 0;
     r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+    int e = errno;
+    if (b && ((r < 0 && made) || (r == 0 && m.memory_size == 0))) ubitmap_drop(b);
+    errno = e;
   }
   ok_or_errno(r);
 }
@@ -686,7 +858,7 @@ static void op_set_memory_attributes(J *op) {
   struct fl_mem_attrs a = {num_or(op, "address", 0), num_or(op, "size", 0),
                            has_item(op, "attributes", "PRIVATE") ? FL_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
                            num_or(op, "flags", 0)};
-  ok_or_errno(ioctl(fd_of(K_VM, str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
+  ok_or_errno(ioctl(fd_of(str(op, "vm")), FL_KVM_SET_MEMORY_ATTRIBUTES, &a));
 }
 
 struct run_arg { struct vm *v; int cpu; };
@@ -754,10 +926,11 @@ static void out_vcpu_result(struct vm *v, int cpu, int r, int e, const char *okw
     if ((e == EFAULT || e == EHWPOISON || e == EIO || e == ENOMEM) && run->exit_reason == FL_KVM_EXIT_MEMORY_FAULT) {
       out("{\"result\":\"exit\",\"exit\":\"memory_fault\",");
       out_errno(e);
-      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
-          (unsigned long long)run->u.memory_fault.size,
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "",
-          run->u.memory_fault.flags & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? ",\"USERFAULT\"" : "");
+      u64 f = run->u.memory_fault.flags;
+      int both = (f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE) && (f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT);
+      out(",\"gpa\":%llu,\"size\":%llu,\"flags\":[%s%s%s]}", (unsigned long long)run->u.memory_fault.gpa,
+          (unsigned long long)run->u.memory_fault.size, f & FL_KVM_MEMORY_EXIT_FLAG_PRIVATE ? "\"PRIVATE\"" : "", both ? "," : "",
+          f & FL_KVM_MEMORY_EXIT_FLAG_USERFAULT ? "\"USERFAULT\"" : "");
     } else {
       fail(e);
     }
@@ -890,6 +1063,19 @@ static void op_memfd(J *op) {
   ok();
 }
 
+/* The fd write_alias / read_alias map through: the file opened again O_RDWR (the mapping's own fd may be read-only),
+   or a dup where that cannot be done (a guest_memfd has no open). */
+static int alias_fd_of(int fd, int kind) {
+  if (fd < 0) return -1;
+  if (kind == 1) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int r = open(path, O_RDWR | O_CLOEXEC);
+    if (r >= 0) return r;
+  }
+  return dup(fd);
+}
+
 static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
   int m = map_index(str(op, "map"));
   u64 len = num_or(op, "length", 0), off = num_or(op, "offset", 0);
@@ -905,7 +1091,7 @@ static void do_mmap(J *op, int kind, int fd, u64 hpage, int shared, int prot) {
     return;
   }
   if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
-  maps[m] = (struct map){.live = 1, .nspans = 1, .len = rounded, .kind = kind, .alias_fd = fd >= 0 ? dup(fd) : -1, .off = off, .hpage = hpage};
+  maps[m] = (struct map){.live = 1, .nspans = 1, .len = rounded, .kind = kind, .alias_fd = alias_fd_of(fd, kind), .off = off, .hpage = hpage};
   maps[m].span_start[0] = 0;
   maps[m].span_end[0] = rounded;
   ok();
@@ -917,6 +1103,16 @@ static int prot_of(J *op) {
   return !strcmp(p, "r") ? PROT_READ : PROT_NONE;
 }
 
+/* mmap of a named fd, whatever it is: a memfd carries its huge page size, a guest_memfd is its own kind of mapping,
+   and a VM or userfaultfd goes to the kernel too (which refuses it: no mmap in their file operations). */
+static void mmap_named(J *op, const char *n, int shared, int prot) {
+  struct name *b = binding(NS_FD, n);
+  if (!b) { do_mmap(op, 1, -1, 0, shared, prot); return; }
+  int fd = obj_fd(b->kind, b->idx);
+  if (b->kind == K_FILE) do_mmap(op, 1, fd, files[b->idx].hpage, shared, prot);
+  else do_mmap(op, b->kind == K_GMEM ? 2 : 1, fd, 0, shared, prot);
+}
+
 static void op_mmap(J *op) {
   const char *f = str(op, "file");
   J *sh = get(op, "shared");
@@ -924,13 +1120,27 @@ static void op_mmap(J *op) {
     do_mmap(op, 0, -1, 0, sh && sh->b, prot_of(op));
     return;
   }
-  int i = lookup(K_FILE, f);
-  do_mmap(op, 1, i < 0 ? -1 : files[i].fd, i < 0 ? 0 : files[i].hpage, sh ? sh->b : 1, prot_of(op));
+  mmap_named(op, f, sh ? sh->b : 1, prot_of(op));
 }
 
 static void op_gmem_mmap(J *op) {
   J *sh = get(op, "shared");
-  do_mmap(op, 2, fd_of(K_GMEM, str(op, "gmem")), 0, sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+  mmap_named(op, str(op, "gmem"), sh ? sh->b : 1, PROT_READ | PROT_WRITE);
+}
+
+/* open("/proc/self/fd/N", mode) of whatever the name is: a memfd opens again (hugetlbfs keeps its page size), an
+   anon inode refuses (ENXIO), a name that is not open is no entry there (fd -1: ENOENT). */
+static void op_reopen(J *op) {
+  struct name *b = binding(NS_FD, str(op, "from"));
+  const char *m = str(op, "mode");
+  int flags = !strcmp(m, "r") ? O_RDONLY : !strcmp(m, "w") ? O_WRONLY : O_RDWR;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", b ? obj_fd(b->kind, b->idx) : -1);
+  int fd = open(path, flags | O_CLOEXEC);
+  if (fd < 0) { fail(errno); return; }
+  files[nfiles] = (struct fdobj){fd, b && b->kind == K_FILE ? files[b->idx].hpage : 0};
+  bind(K_FILE, str(op, "file"), nfiles++);
+  ok();
 }
 
 static void op_munmap(J *op) {
@@ -956,6 +1166,33 @@ static void op_munmap(J *op) {
   ok_or_errno(r);
 }
 
+/* mincore(2) over the map's window: the vector is prefilled with 0xff, so the entries the kernel wrote (0 or 1 in
+   their low bit) show even when it stops at a hole with ENOMEM. */
+static void op_mincore(J *op) {
+  int m = map_index(str(op, "map"));
+  u64 len = num_or(op, "len", 0);
+  u64 pages = len / PAGE + (len % PAGE != 0);
+  /* The window holds this map only: the kernel writes no more entries than the map has pages before a hole. */
+  u64 room = maps[m].live ? maps[m].len / PAGE : 0;
+  u64 n = pages < room ? pages : room;
+  if (n > (1ull << 15)) { unsupported("mincore of more than 128 MiB (the answer line holds 64 KiB)"); return; }
+  unsigned char *vec = malloc(n ? n : 1);
+  memset(vec, 0xff, n ? n : 1);
+  int r = mincore((void *)(uintptr_t)(map_base(m) + num_or(op, "offset", 0)), len, vec);
+  int e = errno;
+  out("{");
+  if (r < 0) {
+    out_errno(e);
+    out(",");
+  } else {
+    out("\"result\":\"ok\",");
+  }
+  out("\"vec\":\"");
+  for (u64 i = 0; i < n && vec[i] != 0xff; i++) out("%c", vec[i] & 1 ? '1' : '0');
+  out("\"}");
+  free(vec);
+}
+
 static void op_madvise(J *op) {
   int m = map_index(str(op, "map"));
   const char *a = str(op, "advice");
@@ -963,14 +1200,12 @@ static void op_madvise(J *op) {
   ok_or_errno(madvise((void *)(uintptr_t)(map_base(m) + num_or(op, "offset", 0)), num_or(op, "len", 0), advice));
 }
 
-static int falloc_mode(J *op) {
-  return (has_item(op, "mode", "PUNCH_HOLE") ? FL_FALLOC_FL_PUNCH_HOLE : 0) | (has_item(op, "mode", "KEEP_SIZE") ? FL_FALLOC_FL_KEEP_SIZE : 0);
-}
+static int falloc_mode(J *op) { return (int)(u32)FLAGS(op, "mode", FALLOC_MODES); }
 static void op_file_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_FILE, str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "file")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 static void op_gmem_fallocate(J *op) {
-  ok_or_errno(fallocate(fd_of(K_GMEM, str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
+  ok_or_errno(fallocate(fd_of(str(op, "gmem")), falloc_mode(op), (off_t)num_or(op, "offset", 0), (off_t)num_or(op, "len", 0)));
 }
 
 static void op_pwrite(J *op) {
@@ -978,7 +1213,7 @@ static void op_pwrite(J *op) {
   if (len > (64ull << 20)) { unsupported("pwrite longer than 64 MiB"); return; }
   u8 *buf = malloc(len ? len : 1);
   memset(buf, (int)num_or(op, "byte", 0), len);
-  ssize_t r = pwrite(fd_of(K_FILE, str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pwrite(fd_of(str(op, "file")), buf, len, (off_t)num_or(op, "offset", 0));
   int e = errno;
   free(buf);
   if (r < 0) fail(e);
@@ -988,12 +1223,12 @@ static void op_pwrite(J *op) {
 static void op_pread(J *op) {
   u8 b;
   if (get(op, "len") && num_or(op, "len", 1) == 0) {
-    ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
+    ssize_t r = pread(fd_of(str(op, "file")), &b, 0, (off_t)num_or(op, "offset", 0));
     if (r < 0) fail(errno);
     else out("{\"result\":\"ok\",\"value\":null}");
     return;
   }
-  ssize_t r = pread(fd_of(K_FILE, str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
+  ssize_t r = pread(fd_of(str(op, "file")), &b, 1, (off_t)num_or(op, "offset", 0));
   if (r < 0) fail(errno);
   else if (r == 0) out("{\"result\":\"ok\",\"value\":null}");
   else out("{\"result\":\"ok\",\"value\":%u}", b);
@@ -1011,8 +1246,8 @@ static struct job *start_job(int m, u64 addr, int write, u8 byte) {
 }
 
 static void out_done(struct job *j, const char *okword) {
-  if (j->state == 2) out("{\"result\":\"SIGBUS\"}");
-  else if (j->state == 3) out("{\"result\":\"SIGSEGV\"}");
+  if (j->state == 2) out_signal(SIGBUS, j->code);
+  else if (j->state == 3) out_signal(SIGSEGV, j->code);
   else if (j->write) out("{\"result\":\"%s\"}", okword);
   else out("{\"result\":\"%s\",\"value\":%d}", okword, j->value);
 }
@@ -1065,7 +1300,7 @@ static void op_wake_check(J *op) {
 /* write_alias / read_alias: a second MAP_SHARED mapping of the same file, made for the access and dropped after. */
 static void op_alias(J *op, int write) {
   int m = map_index(str(op, "map"));
-  if (!maps[m].live) { out("{\"result\":\"SIGSEGV\"}"); return; }
+  if (!maps[m].live) { out_signal(SIGSEGV, SEGV_MAPERR); return; } /* the vocabulary's convention: nothing to alias */
   if (maps[m].kind == 0) { fail(EINVAL); return; }
   u64 unit = maps[m].hpage ? maps[m].hpage : PAGE;
   u64 start = maps[m].off + num_or(op, "offset", 0);
@@ -1076,8 +1311,7 @@ static void op_alias(J *op, int write) {
   int value = 0;
   int sig = guarded(p + (start - a), write, (u8)num_or(op, "byte", 0), len, &value);
   munmap(p, b - a);
-  if (sig == SIGBUS) out("{\"result\":\"SIGBUS\"}");
-  else if (sig) out("{\"result\":\"SIGSEGV\"}");
+  if (sig) out_signal(sig, fault_code);
   else if (write) ok();
   else out("{\"result\":\"ok\",\"value\":%d}", value);
 }
@@ -1090,6 +1324,12 @@ static const char *const FEATURES[] = {
   "WP_UNPOPULATED", "POISON", "WP_ASYNC", "MOVE",
 };
 #define NFEATURES (int)(sizeof FEATURES / sizeof FEATURES[0])
+
+static u64 feature_word(J *op) {
+  struct flagname t[NFEATURES];
+  for (int k = 0; k < NFEATURES; k++) t[k] = (struct flagname){FEATURES[k], k};
+  return flag_word(op, "features", t, NFEATURES);
+}
 
 static void out_features(u64 bits) {
   out("[");
@@ -1118,22 +1358,61 @@ static void out_ioctls(u64 bits) {
 }
 
 static void op_uffd_open(J *op) {
-  int flags = O_CLOEXEC | O_NONBLOCK | (has_item(op, "flags", "USER_MODE_ONLY") ? FL_UFFD_USER_MODE_ONLY : 0);
+  int flags = O_CLOEXEC | O_NONBLOCK | (int)(u32)FLAGS(op, "flags", UFFD_FLAGS);
   int fd = (int)syscall(SYS_userfaultfd, flags);
   if (fd < 0) { fail(errno); return; }
-  u64 want = 0;
-  J *f = get(op, "features");
-  for (int i = 0; f && i < f->count; i++)
-    for (int k = 0; k < NFEATURES; k++)
-      if (f->vals[i]->t == J_STR && !strcmp(f->vals[i]->s, FEATURES[k])) want |= 1ull << k;
+  u64 want = feature_word(op);
   /* THREAD_ID only fills the message's ptid (how a vCPU's re-fault is told apart); the outcome lists every feature */
   struct fl_uffdio_api api = {FL_UFFD_API, want | FL_UFFD_FEATURE_THREAD_ID, 0};
   int r = ioctl(fd, FL_UFFDIO_API, &api);
   int e = errno;
   uffds[nuffds] = (struct fdobj){fd, 0};
   bind(K_UFFD, str(op, "uffd"), nuffds++);
-  if (r < 0) { fail(e); return; }
+  if (r < 0) { out("{"); out_errno(e); out(",\"features\":[],\"ioctls\":[]}"); return; }
   out("{\"result\":\"ok\",\"features\":");
+  out_features(api.features);
+  out(",\"ioctls\":");
+  out_ioctls(api.ioctls);
+  out("}");
+}
+
+/* What an output field holds until the kernel writes it. */
+#define UNWRITTEN ((s64)0x7eadbeef12345678ll)
+#define UNWRITTEN_U64 0x7eadbeef12345678ull
+
+/* userfaultfd(2), or /dev/userfaultfd's USERFAULTFD_IOC_NEW: exactly the flags asked for, no handshake. */
+static void op_uffd_create(J *op) {
+  int flags = (int)(u32)FLAGS(op, "flags", UFFD_FLAGS);
+  J *dev = get(op, "dev");
+  int fd;
+  if (dev && dev->t == J_BOOL && dev->b) {
+    int d = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    if (d < 0) { helper_error("/dev/userfaultfd: %s", strerror(errno)); return; }
+    fd = ioctl(d, FL_USERFAULTFD_IOC_NEW, flags);
+    int e = errno;
+    close(d);
+    errno = e;
+  } else {
+    fd = (int)syscall(SYS_userfaultfd, flags);
+  }
+  if (fd < 0) { fail(errno); return; }
+  uffds[nuffds] = (struct fdobj){fd, 0};
+  bind(K_UFFD, str(op, "uffd"), nuffds++);
+  ok();
+}
+
+/* UFFDIO_API on any fd. ioctls is an output: a sentinel in it tells a struct the kernel wrote back from one it never
+   touched (fget, or the ioctl of another kind of file). */
+static void op_uffdio_api(J *op) {
+  /* THREAD_ID only fills the message's ptid (how the helper tells threads apart); nothing else reads it */
+  struct fl_uffdio_api api = {num_or(op, "api", FL_UFFD_API), feature_word(op) | FL_UFFD_FEATURE_THREAD_ID, UNWRITTEN_U64};
+  int r = ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_API, &api);
+  int e = errno;
+  if (r < 0 && api.ioctls == UNWRITTEN_U64) { fail(e); return; }
+  out("{");
+  if (r < 0) out_errno(e);
+  else out("\"result\":\"ok\"");
+  out(",\"api\":%llu,\"features\":", (unsigned long long)api.api);
   out_features(api.features);
   out(",\"ioctls\":");
   out_ioctls(api.ioctls);
@@ -1146,12 +1425,8 @@ static struct fl_uffdio_range range_of(J *op) {
 }
 
 static void op_uffd_register(J *op) {
-  struct fl_uffdio_register r = {range_of(op),
-                                 (has_item(op, "mode", "MISSING") ? FL_UFFDIO_REGISTER_MODE_MISSING : 0) |
-                                     (has_item(op, "mode", "WP") ? FL_UFFDIO_REGISTER_MODE_WP : 0) |
-                                     (has_item(op, "mode", "MINOR") ? FL_UFFDIO_REGISTER_MODE_MINOR : 0),
-                                 0};
-  if (ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
+  struct fl_uffdio_register r = {range_of(op), FLAGS(op, "mode", REGISTER_MODES), 0};
+  if (ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_REGISTER, &r) < 0) { fail(errno); return; }
   out("{\"result\":\"ok\",\"ioctls\":");
   out_ioctls(r.ioctls);
   out("}");
@@ -1159,10 +1434,9 @@ static void op_uffd_register(J *op) {
 
 static void op_uffd_unregister(J *op) {
   struct fl_uffdio_range r = range_of(op);
-  ok_or_errno(ioctl(fd_of(K_UFFD, str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
+  ok_or_errno(ioctl(fd_of(str(op, "uffd")), FL_UFFDIO_UNREGISTER, &r));
 }
 
-#define UNWRITTEN ((s64)0x7eadbeef12345678ll)
 static void out_count(const char *field, int r, int e, s64 v) {
   out("{");
   if (r < 0) {
@@ -1176,12 +1450,12 @@ static void out_count(const char *field, int r, int e, s64 v) {
 }
 
 static void op_uffdio(J *op, const char *name) {
-  int fd = fd_of(K_UFFD, str(op, "uffd"));
+  int fd = fd_of(str(op, "uffd"));
   struct fl_uffdio_range rg = range_of(op);
-  int dontwake = has_item(op, "mode", "DONTWAKE"), wp = has_item(op, "mode", "WP");
+  u64 mode = FLAGS(op, "mode", FILL_MODES);
   int r, e;
   if (!strcmp(name, "uffdio_continue")) {
-    struct fl_uffdio_continue c = {rg, (dontwake ? FL_UFFDIO_CONTINUE_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_CONTINUE_MODE_WP : 0), UNWRITTEN};
+    struct fl_uffdio_continue c = {rg, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_CONTINUE, &c);
     e = errno;
     out_count("mapped", r, e, c.mapped);
@@ -1189,26 +1463,29 @@ static void op_uffdio(J *op, const char *name) {
     u64 len = rg.len > (1ull << 30) ? (1ull << 30) : rg.len;
     void *src = mmap(NULL, len ? len : PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(src, (int)num_or(op, "byte", 0), len);
-    struct fl_uffdio_copy c = {rg.start, (u64)(uintptr_t)src, rg.len,
-                               (dontwake ? FL_UFFDIO_COPY_MODE_DONTWAKE : 0) | (wp ? FL_UFFDIO_COPY_MODE_WP : 0), UNWRITTEN};
+    struct fl_uffdio_copy c = {rg.start, (u64)(uintptr_t)src, rg.len, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_COPY, &c);
     e = errno;
     munmap(src, len ? len : PAGE);
     out_count("copy", r, e, c.copy);
   } else if (!strcmp(name, "uffdio_zeropage")) {
-    struct fl_uffdio_zeropage z = {rg, dontwake ? FL_UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0, UNWRITTEN};
-    if (wp) z.mode |= 1ull << 1; /* no such mode: the kernel refuses it */
+    struct fl_uffdio_zeropage z = {rg, mode, UNWRITTEN}; /* "WP" is bit 1: no such mode here, the kernel refuses it */
     r = ioctl(fd, FL_UFFDIO_ZEROPAGE, &z);
     e = errno;
     out_count("zeropage", r, e, z.zeropage);
   } else if (!strcmp(name, "uffdio_poison")) {
-    struct fl_uffdio_poison p = {rg, dontwake ? FL_UFFDIO_POISON_MODE_DONTWAKE : 0, UNWRITTEN};
-    if (wp) p.mode |= 1ull << 1;
+    struct fl_uffdio_poison p = {rg, mode, UNWRITTEN};
     r = ioctl(fd, FL_UFFDIO_POISON, &p);
     e = errno;
     out_count("updated", r, e, p.updated);
+  } else if (!strcmp(name, "uffdio_move")) {
+    int s = map_index(str(op, "src"));
+    struct fl_uffdio_move mv = {rg.start, map_base(s) + num_or(op, "src_offset", 0), rg.len, FLAGS(op, "mode", MOVE_MODES), UNWRITTEN};
+    r = ioctl(fd, FL_UFFDIO_MOVE, &mv);
+    e = errno;
+    out_count("move", r, e, mv.move);
   } else if (!strcmp(name, "uffdio_writeprotect")) {
-    struct fl_uffdio_writeprotect w = {rg, (wp ? FL_UFFDIO_WRITEPROTECT_MODE_WP : 0) | (dontwake ? FL_UFFDIO_WRITEPROTECT_MODE_DONTWAKE : 0)};
+    struct fl_uffdio_writeprotect w = {rg, FLAGS(op, "mode", WRITEPROTECT_MODES)};
     ok_or_errno(ioctl(fd, FL_UFFDIO_WRITEPROTECT, &w));
   } else {
     ok_or_errno(ioctl(fd, FL_UFFDIO_WAKE, &rg));
@@ -1217,29 +1494,115 @@ static void op_uffdio(J *op, const char *name) {
 
 /* ------------------------------------------------------------------ close, probe, reset */
 
+/* close of any open name, whichever field names it (the kernel's close takes any fd). */
 static void op_close(J *op) {
-  static const struct { const char *field; int kind; } order[] = {{"vm", K_VM}, {"gmem", K_GMEM}, {"file", K_FILE}, {"uffd", K_UFFD}};
+  static const char *const fields[] = {"vm", "gmem", "file", "uffd"};
   for (size_t k = 0; k < 4; k++) {
-    const char *n = str(op, order[k].field);
+    const char *n = str(op, fields[k]);
     if (!n) continue;
-    int fd = fd_of(order[k].kind, n);
+    struct name *b = binding(NS_FD, n);
+    int fd = b ? obj_fd(b->kind, b->idx) : -1;
     if (fd < 0) { fail(EBADF); return; }
     int r = close(fd);
-    int i = lookup(order[k].kind, n);
-    if (order[k].kind == K_VM) vms[i].fd = -1;
-    if (order[k].kind == K_GMEM) gmems[i].fd = -1;
-    if (order[k].kind == K_FILE) files[i].fd = -1;
-    if (order[k].kind == K_UFFD) uffds[i].fd = -1;
-    unbind(order[k].kind, n);
+    if (b->kind == K_VM) vms[b->idx].fd = -1;
+    if (b->kind == K_GMEM) gmems[b->idx].fd = -1;
+    if (b->kind == K_FILE) files[b->idx].fd = -1;
+    if (b->kind == K_UFFD) uffds[b->idx].fd = -1;
+    unbind(b->kind, n);
     ok_or_errno(r);
     return;
   }
   fail(EBADF);
 }
 
-static void op_probe(void) {
-  if (open_kvm() < 0) { helper_error("/dev/kvm: %s", strerror(errno)); return; }
-  out("{\"result\":\"probe\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
+/* The proposals are probed by what they do, not by capability numbers (KVM_CAP_USERFAULT's 243 is taken upstream). */
+
+/* KVM Userfault v3: KVM_SET_USER_MEMORY_REGION2 accepts KVM_MEM_USERFAULT with a bitmap pointer in pad2[0]. */
+static int probe_userfault(int vmfd) {
+  void *mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return 0;
+  static u64 bitmap;
+  struct fl_region2 m;
+  memset(&m, 0, sizeof m);
+  m.flags = FL_KVM_MEM_USERFAULT;
+  m.memory_size = PAGE;
+  m.userspace_addr = (u64)(uintptr_t)mem;
+  m.pad2[0] = (u64)(uintptr_t)&bitmap;
+  int r = ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  if (r == 0) {
+    m.flags = 0;
+    m.memory_size = 0;
+    ioctl(vmfd, FL_KVM_SET_USER_MEMORY_REGION2, &m);
+  }
+  munmap(mem, PAGE);
+  return r == 0;
+}
+
+/* In-place conversion (v7): guest_memfd answers KVM_SET_MEMORY_ATTRIBUTES2; a zero size is EINVAL there, ENOTTY without it. */
+static int probe_inplace(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  struct fl_mem_attrs2 a;
+  memset(&a, 0, sizeof a);
+  int r = ioctl(fd, FL_KVM_SET_MEMORY_ATTRIBUTES2, &a);
+  int e = errno;
+  close(fd);
+  return r < 0 && e == EINVAL;
+}
+
+/* userfaultfd on guest_memfd (vm_uffd_ops): a shared mapping of an MMAP|INIT_SHARED guest_memfd registers for MINOR. */
+static int probe_uffd_gmem(int vmfd) {
+  struct fl_create_gmem g = {0};
+  g.size = PAGE;
+  g.flags = FL_GUEST_MEMFD_FLAG_MMAP | FL_GUEST_MEMFD_FLAG_INIT_SHARED;
+  int fd = ioctl(vmfd, FL_KVM_CREATE_GUEST_MEMFD, &g);
+  if (fd < 0) return 0;
+  int ok = 0;
+  void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+  if (p != MAP_FAILED && ufd >= 0 && ioctl(ufd, FL_UFFDIO_API, &api) == 0) {
+    struct fl_uffdio_register r = {{(u64)(uintptr_t)p, PAGE}, FL_UFFDIO_REGISTER_MODE_MINOR, 0};
+    ok = ioctl(ufd, FL_UFFDIO_REGISTER, &r) == 0;
+  }
+  if (ufd >= 0) close(ufd);
+  if (p != MAP_FAILED) munmap(p, PAGE);
+  close(fd);
+  return ok;
+}
+
+/* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
+static const char *probe_guest(int vmfd) {
+  struct vm v;
+  memset(&v, 0, sizeof v);
+  v.fd = vmfd;
+  v.nvcpu = 1;
+  setup_guest(&v);
+  const char *guest = v.guest_error ? v.guest_error : "ok";
+  if (!v.guest_error) {
+    ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
+    if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
+    else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
+    else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
+      static char why[128];
+      snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
+      guest = why;
+    }
+  }
+  if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
+  if (v.vcpu[0] > 0) close(v.vcpu[0]);
+  if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+  return guest;
+}
+
+static void probe_kvm(void) {
+  if (open_kvm() < 0) {
+    out("\"kvm\":\"/dev/kvm: %s\"", strerror(errno));
+    return;
+  }
+  out("\"kvm\":\"ok\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
   static const char *const caps[] = {"USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2",
                                      "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS"};
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
@@ -1247,49 +1610,58 @@ static void op_probe(void) {
   out("},\"vm_types\":[");
   int first = 1;
   const char *guest = "no VM";
+  int userfault = 0, inplace = 0, uffd_gmem = 0;
   for (int t = 0; t < 8; t++) {
     int fd = ioctl(kvm_fd, FL_KVM_CREATE_VM, t);
     if (fd < 0) continue;
     out("%s%d", first ? "" : ",", t);
     first = 0;
     if (t == 0) {
-      /* The guest check: one load from a gpa no memslot covers must come back as an MMIO exit. */
-      struct vm v;
-      memset(&v, 0, sizeof v);
-      v.fd = fd;
-      v.nvcpu = 1;
-      setup_guest(&v);
-      guest = v.guest_error ? v.guest_error : "ok";
-      if (!v.guest_error) {
-        ((u64 *)v.gmem_code)[G_PT1 * 512] = 0x10000000ull | 3;
-        if (guest_regs(&v, 0, G_ADDR(G_CODE), FL_GUEST_WINDOW + 8, 0) < 0) guest = "KVM_SET_SREGS/REGS refused";
-        else if (run_vcpu(&v, 0) < 0) guest = "KVM_RUN failed";
-        else if (v.run[0]->exit_reason != FL_KVM_EXIT_MMIO || v.run[0]->u.mmio.phys_addr != 0x10000008ull) {
-          static char why[128];
-          snprintf(why, sizeof why, "guest check: exit reason %u (expected MMIO)", v.run[0]->exit_reason);
-          guest = why;
-        }
-      }
-      if (v.run[0]) munmap(v.run[0], vcpu_mmap_size);
-      if (v.vcpu[0] > 0) close(v.vcpu[0]);
-      if (v.gmem_code) munmap(v.gmem_code, FL_GUEST_PAGES * PAGE);
+      guest = probe_guest(fd);
+      userfault = probe_userfault(fd);
+      inplace = probe_inplace(fd);
+      uffd_gmem = probe_uffd_gmem(fd);
     }
     close(fd);
   }
-  out("],\"guest\":\"%s\"", guest);
+  out("],\"guest\":\"%s\",\"proposals\":{\"KVM_MEM_USERFAULT\":%s,\"GMEM_INPLACE_CONVERSION\":%s,\"UFFD_GUEST_MEMFD\":%s}", guest,
+      userfault ? "true" : "false", inplace ? "true" : "false", uffd_gmem ? "true" : "false");
+}
+
+static void probe_uffd(void) {
   int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (ufd < 0) {
-    out(",\"uffd\":\"%s\"}", strerror(errno));
+    out(",\"uffd\":\"userfaultfd: %s\"", strerror(errno));
+  } else {
+    struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
+    if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"", strerror(errno));
+    else {
+      out(",\"uffd\":\"ok\",\"uffd_features\":");
+      out_features(api.features);
+      out(",\"uffd_ioctls\":");
+      out_ioctls(api.ioctls);
+    }
+    close(ufd);
+  }
+  int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev < 0) {
+    out(",\"dev_userfaultfd\":\"/dev/userfaultfd: %s\"", strerror(errno));
     return;
   }
-  struct fl_uffdio_api api = {FL_UFFD_API, 0, 0};
-  if (ioctl(ufd, FL_UFFDIO_API, &api) < 0) out(",\"uffd\":\"UFFDIO_API: %s\"}", strerror(errno));
+  int fd = ioctl(dev, FL_USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) out(",\"dev_userfaultfd\":\"USERFAULTFD_IOC_NEW: %s\"", strerror(errno));
   else {
-    out(",\"uffd\":\"ok\",\"uffd_features\":");
-    out_features(api.features);
-    out("}");
+    out(",\"dev_userfaultfd\":\"ok\"");
+    close(fd);
   }
-  close(ufd);
+  close(dev);
+}
+
+static void op_probe(void) {
+  out("{\"result\":\"probe\",");
+  probe_kvm();
+  probe_uffd();
+  out("}");
 }
 
 static void op_reset(void) {
@@ -1330,6 +1702,7 @@ static void op_reset(void) {
     if (gmems[i].fd >= 0) close(gmems[i].fd);
   for (int i = 0; i < nfiles; i++)
     if (files[i].fd >= 0) close(files[i].fd);
+  ubitmaps_reset();
   nvms = ngmems = nfiles = nuffds = njobs = 0;
   memset(nnames, 0, sizeof nnames);
   if (stuck) helper_error("%d access threads still blocked after reset", stuck);
@@ -1354,10 +1727,12 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "set_memory_attributes")) op_set_memory_attributes(op);
   else if (!strcmp(name, "vcpu_access")) op_vcpu_access(op);
   else if (!strcmp(name, "memfd")) op_memfd(op);
+  else if (!strcmp(name, "reopen")) op_reopen(op);
   else if (!strcmp(name, "mmap")) op_mmap(op);
   else if (!strcmp(name, "gmem_mmap")) op_gmem_mmap(op);
   else if (!strcmp(name, "munmap")) op_munmap(op);
   else if (!strcmp(name, "madvise")) op_madvise(op);
+  else if (!strcmp(name, "mincore")) op_mincore(op);
   else if (!strcmp(name, "file_fallocate")) op_file_fallocate(op);
   else if (!strcmp(name, "gmem_fallocate")) op_gmem_fallocate(op);
   else if (!strcmp(name, "pwrite")) op_pwrite(op);
@@ -1367,13 +1742,15 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "read_alias")) op_alias(op, 0);
   else if (!strcmp(name, "wake_check")) op_wake_check(op);
   else if (!strcmp(name, "uffd_open")) op_uffd_open(op);
+  else if (!strcmp(name, "uffd_create")) op_uffd_create(op);
+  else if (!strcmp(name, "uffdio_api")) op_uffdio_api(op);
   else if (!strcmp(name, "uffd_register")) op_uffd_register(op);
   else if (!strcmp(name, "uffd_unregister")) op_uffd_unregister(op);
   else if (!strncmp(name, "uffdio_", 7)) op_uffdio(op, name);
   else if (!strcmp(name, "close")) op_close(op);
-  else if (!strcmp(name, "userfault_set") || !strcmp(name, "userfault_clear"))
-    unsupported("KVM Userfault is not in this kernel: the bitmap exists only in the model");
-  else if (!strcmp(name, "gmem_convert")) unsupported("guest_memfd in-place conversion is not in this kernel");
+  else if (!strcmp(name, "userfault_set")) op_userfault(op, 1);
+  else if (!strcmp(name, "userfault_clear")) op_userfault(op, 0);
+  else if (!strcmp(name, "gmem_convert")) op_gmem_convert(op);
   else if (!strcmp(name, "pin") || !strcmp(name, "unpin")) unsupported("long-term pins are exercised only by the in-place conversion proposal");
   else helper_error("unknown op %s", name);
 }
@@ -1381,8 +1758,8 @@ static void dispatch(J *op) {
 int main(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_fault;
-  sa.sa_flags = SA_NODEFER;
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_NODEFER | SA_SIGINFO;
   sigaction(SIGBUS, &sa, NULL);
   sigaction(SIGSEGV, &sa, NULL);
   sa.sa_handler = on_alarm;

@@ -55,6 +55,14 @@ struct fl_mem_attrs {         /* struct kvm_memory_attributes */
   u64 attributes;
   u64 flags;
 };
+struct fl_mem_attrs2 {        /* struct kvm_memory_attributes2, guest_memfd in-place conversion v7 (proposal) */
+  u64 offset;
+  u64 size;
+  u64 attributes;
+  u64 flags;
+  u64 error_offset;
+  u64 reserved[11];
+};
 struct fl_regs {              /* struct kvm_regs (x86) */
   u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
   u64 r8, r9, r10, r11, r12, r13, r14, r15;
@@ -112,6 +120,7 @@ _Static_assert(offsetof(struct fl_region2, guest_memfd_offset) == 32, "region2.g
 _Static_assert(offsetof(struct fl_region2, guest_memfd) == 40, "region2.guest_memfd");
 _Static_assert(sizeof(struct fl_create_gmem) == 64, "kvm_create_guest_memfd");
 _Static_assert(sizeof(struct fl_mem_attrs) == 32, "kvm_memory_attributes");
+_Static_assert(sizeof(struct fl_mem_attrs2) == 128, "kvm_memory_attributes2");
 _Static_assert(sizeof(struct fl_regs) == 144, "kvm_regs");
 _Static_assert(sizeof(struct fl_segment) == 24, "kvm_segment");
 _Static_assert(sizeof(struct fl_sregs) == 312, "kvm_sregs");
@@ -135,6 +144,7 @@ _Static_assert(offsetof(struct fl_run, u) == 32, "kvm_run union");
 #define FL_KVM_SET_CPUID2 _IOW(FL_KVMIO, 0x90, struct fl_cpuid)
 #define FL_KVM_SET_MEMORY_ATTRIBUTES _IOW(FL_KVMIO, 0xd2, struct fl_mem_attrs)
 #define FL_KVM_CREATE_GUEST_MEMFD _IOWR(FL_KVMIO, 0xd4, struct fl_create_gmem)
+#define FL_KVM_SET_MEMORY_ATTRIBUTES2 _IOWR(FL_KVMIO, 0xd2, struct fl_mem_attrs2) /* on a guest_memfd: v7 09/42 */
 
 _Static_assert(FL_KVM_SET_USER_MEMORY_REGION2 == 0x40a0ae49, "KVM_SET_USER_MEMORY_REGION2");
 _Static_assert(FL_KVM_CREATE_GUEST_MEMFD == 0xc040aed4, "KVM_CREATE_GUEST_MEMFD");
@@ -187,6 +197,7 @@ struct fl_uffdio_zeropage { struct fl_uffdio_range range; u64 mode; s64 zeropage
 struct fl_uffdio_writeprotect { struct fl_uffdio_range range; u64 mode; };
 struct fl_uffdio_continue { struct fl_uffdio_range range; u64 mode; s64 mapped; };
 struct fl_uffdio_poison { struct fl_uffdio_range range; u64 mode; s64 updated; };
+struct fl_uffdio_move { u64 dst, src, len, mode; s64 move; };
 struct fl_uffd_msg {          /* struct uffd_msg, __packed, 32 bytes */
   u8 event;
   u8 reserved1;
@@ -205,6 +216,8 @@ _Static_assert(sizeof(struct fl_uffdio_zeropage) == 32, "uffdio_zeropage");
 _Static_assert(sizeof(struct fl_uffdio_writeprotect) == 24, "uffdio_writeprotect");
 _Static_assert(sizeof(struct fl_uffdio_continue) == 32, "uffdio_continue");
 _Static_assert(sizeof(struct fl_uffdio_poison) == 32, "uffdio_poison");
+_Static_assert(sizeof(struct fl_uffdio_move) == 40, "uffdio_move");
+_Static_assert(offsetof(struct fl_uffdio_move, move) == 32, "uffdio_move.move");
 _Static_assert(sizeof(struct fl_uffd_msg) == 32, "uffd_msg");
 
 #define FL_UFFDIO_REGISTER _IOWR(FL_UFFDIO, 0x00, struct fl_uffdio_register)
@@ -212,10 +225,12 @@ _Static_assert(sizeof(struct fl_uffd_msg) == 32, "uffd_msg");
 #define FL_UFFDIO_WAKE _IOR(FL_UFFDIO, 0x02, struct fl_uffdio_range)
 #define FL_UFFDIO_COPY _IOWR(FL_UFFDIO, 0x03, struct fl_uffdio_copy)
 #define FL_UFFDIO_ZEROPAGE _IOWR(FL_UFFDIO, 0x04, struct fl_uffdio_zeropage)
+#define FL_UFFDIO_MOVE _IOWR(FL_UFFDIO, 0x05, struct fl_uffdio_move)
 #define FL_UFFDIO_WRITEPROTECT _IOWR(FL_UFFDIO, 0x06, struct fl_uffdio_writeprotect)
 #define FL_UFFDIO_CONTINUE _IOWR(FL_UFFDIO, 0x07, struct fl_uffdio_continue)
 #define FL_UFFDIO_POISON _IOWR(FL_UFFDIO, 0x08, struct fl_uffdio_poison)
 #define FL_UFFDIO_API _IOWR(FL_UFFDIO, 0x3F, struct fl_uffdio_api)
+#define FL_USERFAULTFD_IOC_NEW _IO(FL_UFFDIO, 0x00) /* on /dev/userfaultfd */
 
 _Static_assert(FL_UFFDIO_API == 0xC018AA3F, "UFFDIO_API");
 _Static_assert(FL_UFFDIO_REGISTER == 0xC020AA00, "UFFDIO_REGISTER");
@@ -223,6 +238,7 @@ _Static_assert(FL_UFFDIO_UNREGISTER == 0x8010AA01, "UFFDIO_UNREGISTER");
 _Static_assert(FL_UFFDIO_WAKE == 0x8010AA02, "UFFDIO_WAKE");
 _Static_assert(FL_UFFDIO_COPY == 0xC028AA03, "UFFDIO_COPY");
 _Static_assert(FL_UFFDIO_ZEROPAGE == 0xC020AA04, "UFFDIO_ZEROPAGE");
+_Static_assert(FL_UFFDIO_MOVE == 0xC028AA05, "UFFDIO_MOVE");
 _Static_assert(FL_UFFDIO_WRITEPROTECT == 0xC018AA06, "UFFDIO_WRITEPROTECT");
 _Static_assert(FL_UFFDIO_CONTINUE == 0xC020AA07, "UFFDIO_CONTINUE");
 _Static_assert(FL_UFFDIO_POISON == 0xC020AA08, "UFFDIO_POISON");
@@ -238,6 +254,8 @@ _Static_assert(FL_UFFDIO_POISON == 0xC020AA08, "UFFDIO_POISON");
 #define FL_UFFDIO_POISON_MODE_DONTWAKE (1ull << 0)
 #define FL_UFFDIO_WRITEPROTECT_MODE_WP (1ull << 0)
 #define FL_UFFDIO_WRITEPROTECT_MODE_DONTWAKE (1ull << 1)
+#define FL_UFFDIO_MOVE_MODE_DONTWAKE (1ull << 0)
+#define FL_UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1ull << 1)
 #define FL_UFFD_EVENT_PAGEFAULT 0x12
 #define FL_UFFD_PAGEFAULT_FLAG_WRITE (1ull << 0)
 #define FL_UFFD_PAGEFAULT_FLAG_WP (1ull << 1)
@@ -251,8 +269,15 @@ _Static_assert(FL_UFFDIO_POISON == 0xC020AA08, "UFFDIO_POISON");
 #define FL_MFD_HUGE_2MB (21u << FL_MFD_HUGE_SHIFT)
 #define FL_MFD_HUGE_1GB (30u << FL_MFD_HUGE_SHIFT)
 #define FL_MAP_FIXED_NOREPLACE 0x100000
+/* include/uapi/linux/falloc.h; the helper takes the mode word from the scenario (docs/VOCABULARY.md) */
 #define FL_FALLOC_FL_KEEP_SIZE 0x01
 #define FL_FALLOC_FL_PUNCH_HOLE 0x02
+#define FL_FALLOC_FL_NO_HIDE_STALE 0x04
+#define FL_FALLOC_FL_COLLAPSE_RANGE 0x08
+#define FL_FALLOC_FL_ZERO_RANGE 0x10
+#define FL_FALLOC_FL_INSERT_RANGE 0x20
+#define FL_FALLOC_FL_UNSHARE_RANGE 0x40
+#define FL_FALLOC_FL_WRITE_ZEROES 0x80 /* 6.17 */
 #define FL_MADV_DONTNEED 4
 #define FL_MADV_REMOVE 9
 

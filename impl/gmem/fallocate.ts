@@ -1,13 +1,12 @@
 // fallocate(2) on a guest_memfd: vfs_fallocate's checks, then kvm_gmem_fallocate (allocate or punch a hole).
 import { PAGE_SIZE } from "../../model/consts.js";
-import type { OpOf } from "../../schema/ops.js";
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { Outcome } from "../../schema/outcome.js";
+import { FL, LOFF_LIMIT, modeWord, vfsFallocateArgs } from "../mm/falloc.js";
 import type { Hooks } from "../hooks.js";
 import type { GmemCtx } from "./convert.js";
 import type { GmemInode } from "./gmem.js";
 import { invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
-
-const LOFF_LIMIT = 2 ** 63;
 
 /** kvm_gmem_allocate: folios of the range allocated under the invalidate lock, shared. */
 async function allocate(inode: GmemInode, start: number, end: number, h: Hooks): Promise<void> {
@@ -39,20 +38,24 @@ async function punchHole(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
   }
 }
 
-export function gmemFallocate(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_fallocate">, h: Hooks): Promise<Outcome> {
-  return fallocateInode(ctx, inode, id, op.mode, op.offset, op.len, h);
-}
-
 /** vfs_fallocate then kvm_gmem_fallocate (also madvise_remove's PUNCH_HOLE | KEEP_SIZE through a mapping). */
-export async function fallocateInode(ctx: GmemCtx, inode: GmemInode, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number, h: Hooks): Promise<Outcome> {
-  const punch = mode.includes("PUNCH_HOLE");
-  const keep = mode.includes("KEEP_SIZE");
-  // Below 2^63 (loff_t); each seeded slip takes 2^63 itself.
-  const below = (x: number, slip: boolean): boolean => (slip ? x <= LOFF_LIMIT : x < LOFF_LIMIT);
-  if (offset >= LOFF_LIMIT || len === 0 || !below(len, ctx.bugs.has("gmem-fallocate-len-inclusive"))) return { errno: "EINVAL" };
-  if (punch && !keep) return { errno: "EOPNOTSUPP" };
-  if (!below(offset + len, ctx.bugs.has("gmem-fallocate-efbig-inclusive"))) return { errno: "EFBIG" };
-  if (!keep) return { errno: "EOPNOTSUPP" };
+export async function fallocateInode(
+  ctx: GmemCtx,
+  inode: GmemInode,
+  id: number,
+  modes: FlagList<FallocModeName>,
+  offset: number,
+  len: number,
+  h: Hooks,
+): Promise<Outcome> {
+  const mode = modeWord(modes);
+  const vfs = vfsFallocateArgs(mode, offset, len, ctx.bugs.has("gmem-fallocate-len-inclusive"));
+  if (vfs !== undefined) return { errno: vfs };
+  // s_maxbytes + 1 is 2^63; the seeded slip takes 2^63 itself.
+  if (ctx.bugs.has("gmem-fallocate-efbig-inclusive") ? offset + len > LOFF_LIMIT : offset + len >= LOFF_LIMIT) return { errno: "EFBIG" };
+  if (!(mode & FL.KEEP_SIZE)) return { errno: "EOPNOTSUPP" };
+  if (mode & ~(FL.KEEP_SIZE | FL.PUNCH_HOLE)) return { errno: "EOPNOTSUPP" };
+  const punch = (mode & FL.PUNCH_HOLE) !== 0;
   const folioBytes = inode.folioPages * PAGE_SIZE;
   if (offset % folioBytes !== 0 || len % folioBytes !== 0) return { errno: "EINVAL" };
   const start = offset / PAGE_SIZE;

@@ -1,10 +1,10 @@
 // guest_memfd: the inode with its page cache, attribute tree, pins and bindings; create, bind, KVM's get_pfn,
 // host faults, mmap, alias accesses and release, with the locking of the design in force.
-import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
-import { mapBase } from "../../model/mm/layout.js";
+import { PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import type { Config } from "../../schema/config.js";
+import { decodeFlags, GMEM_FLAG_BITS } from "../../schema/flags.js";
 import type { GmemFlagName, OpOf } from "../../schema/ops.js";
-import type { Outcome } from "../../schema/outcome.js";
+import { BUS_ADRERR, type Errno, type Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Kvm } from "../kvm/kvm.js";
@@ -35,8 +35,8 @@ export const isV7 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.
 
 export const folioPagesOf = (c: Config): number => (c.gmemFolio === "1G" ? SIZE_1G / PAGE_SIZE : c.gmemFolio === "2M" ? SIZE_2M / PAGE_SIZE : 1);
 
-const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
-const SIGBUS_OUTCOME: Outcome = { result: "SIGBUS" };
+const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
+const SIGBUS_OUTCOME: Outcome = BUS_ADRERR;
 
 export class GmemInode {
   /** Folios by folio number (index / folioPages). */
@@ -52,6 +52,8 @@ export class GmemInode {
   /** Page indexes whose folio a host fault holds locked until its PTE is installed. */
   readonly folioLocks = new Set<number>();
   readonly folioPages: number;
+  /** An fd refers to the file (close drops it; a name taken by another object does not). */
+  fd = true;
   open = true;
 
   constructor(
@@ -108,13 +110,15 @@ export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemF
 export function gmemCreate(bugs: Bugs, kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): GmemInode | Outcome {
   const k = kvm.config.kernel;
   if (!k.guestMemfd) return { errno: "ENOTTY" };
+  // flags & ~kvm_gmem_get_supported_flags(kvm): a u64, so by bit position. reserved[] is never read.
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const supported = supportedFlags(kvm, k.gmemFlags);
-  if (op.flags.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
+  if (flags.unknown.length > 0 || flags.names.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
   // gmem.create-size: below 2^63 (loff_t); the seeded slip takes 2^63 itself.
   const tooBig = bugs.has("gmem-create-size-inclusive") ? op.size > 2 ** 63 : op.size >= 2 ** 63;
   if (op.size === 0 || tooBig || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
   if (op.size % (folioPagesOf(kvm.config) * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f)), kvm.config);
+  return new GmemInode(vmId, kvm.hasPrivateMem, op.size, flags.names, kvm.config);
 }
 
 /** kvm_gmem_bind, under the filemap invalidate lock held exclusive. */
@@ -194,18 +198,10 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
 /** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
 const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
 
-/** sys_mmap's offset check, the fd (inodeId undefined: not open), do_mmap's generic checks, then kvm_gmem_mmap. */
-export function gmemMmap(inodes: readonly GmemInode[], inodeId: number | undefined, maps: Map<string, Mapping>, op: OpOf<"gmem_mmap">): Outcome {
-  if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-  if (inodeId === undefined) return { errno: "EBADF" };
-  const inode = inodes[inodeId]!;
-  const pages = Math.ceil(op.length / PAGE_SIZE);
-  if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
-  if (maps.has(op.map)) return { errno: "EEXIST" };
-  if (!inode.flags.includes("MMAP")) return { errno: "ENODEV" };
-  if (op.shared === false) return { errno: "EINVAL" };
-  maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, { kind: "gmem", inode: inodeId, offset: op.offset }, true, "rw", 1));
-  return { result: "ok" };
+/** kvm_gmem_mmap's refusal, after do_mmap's generic checks (impl/mm/mm.ts mmap makes the mapping). */
+export function gmemMmapRefusal(inode: GmemInode, shared: boolean): Errno | undefined {
+  if (!inode.flags.includes("MMAP")) return "ENODEV";
+  return shared ? undefined : "EINVAL";
 }
 
 /** An access through a second shared mapping of the guest_memfd (write_alias / read_alias): fault, access, gone. */

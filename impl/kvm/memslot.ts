@@ -2,6 +2,7 @@
 // synchronizations and the commit-time arch work where the kernel does them.
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
+import { MEMSLOT_FLAG_BITS, word32 } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
@@ -13,7 +14,8 @@ import { flushShadowMemslot, recoverHugePages, type MmuCtx } from "./mmu.js";
 
 export interface MemslotCtx extends MmuCtx {
   readonly bugs: Bugs;
-  readonly gmemByName: (name: string) => { id: number; inode: GmemInode } | undefined;
+  /** kvm_gmem_bind's fget and f_op check: the guest_memfd a name refers to, EBADF when not open, EINVAL when not a guest_memfd. */
+  readonly gmemFd: (name: string) => { id: number; inode: GmemInode } | { errno: "EBADF" | "EINVAL" };
   readonly gmemInodes: readonly GmemInode[];
 }
 
@@ -23,8 +25,11 @@ const OK: Outcome = { result: "ok" };
 /** a + b >= 2^64 (doubles hold 2^64 exactly, 2^64 - 1 not); a seeded slip lets a sum of exactly 2^64 through. */
 const wraps = (sum: number, slip: boolean): boolean => (slip ? sum > TWO_64 : sum >= TWO_64);
 
-function flagBits(names: readonly string[]): number {
-  return names.reduce((bits, n) => bits | MEM[n as keyof typeof MEM], 0);
+/** KVM Userfault v3's userfault_bitmap: the field, else the pad2[0] word it takes in the struct. */
+function bitmapArg(kvm: Kvm, op: OpOf<"set_memory_region">): number | null | undefined {
+  if (op.userfault_bitmap !== undefined || !kvm.config.kernel.userfault) return op.userfault_bitmap;
+  const word = op.pad2?.[0] ?? 0;
+  return word === 0 ? undefined : word;
 }
 
 /** check_memory_region_flags. */
@@ -39,7 +44,7 @@ function validFlags(kvm: Kvm, requested: number): number {
 }
 
 export async function setMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
-  const flags = flagBits(op.flags);
+  const flags = word32(op.flags, MEMSLOT_FLAG_BITS);
   if (op.ioctl === "REGION" && flags & ~(MEM.LOG_DIRTY_PAGES | MEM.READONLY)) return EINVAL;
   // memslot.slot-id; the seeded slip compares with > and takes id KVM_USER_MEM_SLOTS.
   if (op.slot % 65536 >= kvm.config.kernel.userMemSlots + (ctx.bugs.has("memslot-slot-id-inclusive") ? 1 : 0)) return EINVAL;
@@ -67,7 +72,8 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   if (asId >= kvm.nrMemslotAsIds + (ctx.bugs.has("memslot-as-id-inclusive") ? 1 : 0)) return EINVAL;
   if (wraps(op.guest_phys_addr + size, ctx.bugs.has("memslot-gpa-wrap-inclusive"))) return EINVAL;
   if (npages > KVM_MEM_MAX_NR_PAGES - (ctx.bugs.has("memslot-max-pages-exclusive") ? 1 : 0)) return EINVAL;
-  const bitmapPtr = flags & MEM.USERFAULT && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  const bitmap = bitmapArg(kvm, op);
+  const bitmapPtr = flags & MEM.USERFAULT && typeof bitmap === "number" ? bitmap : null;
   // memslot.userfault-bitmap: one bit per page, rounded up to whole 64-bit words; the seeded slip rounds down.
   const words = ctx.bugs.has("userfault-bitmap-words-floor") ? Math.floor(npages / 64) : Math.ceil(npages / 64);
   if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + words * 8 > TASK_SIZE[arch]) return EINVAL;
@@ -125,8 +131,9 @@ async function publish(kvm: Kvm, asId: number, slots: Memslots, h: Hooks, sync =
 async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: ImplMemslot, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
   let slot = next;
   if (next.flags & MEM.GUEST_MEMFD) {
-    const g = op.guest_memfd === undefined ? undefined : ctx.gmemByName(op.guest_memfd);
-    if (g === undefined) return op.guest_memfd === undefined ? EINVAL : { errno: "EBADF" };
+    if (op.guest_memfd === undefined) return EINVAL;
+    const g = ctx.gmemFd(op.guest_memfd);
+    if ("errno" in g) return g;
     const offset = op.guest_memfd_offset ?? 0;
     const bound = await gmemBind(ctx.bugs, g.inode, vmId, next.slot, next.npages, offset, h);
     if (bound !== "ok") return bound;

@@ -46,6 +46,8 @@ export class Mapping {
     readonly shared: boolean,
     readonly prot: "rw" | "r" | "none",
     readonly folioPages: number,
+    /** MAP_SHARED of an fd not open for writing: do_mmap cleared VM_MAYWRITE and VM_SHARED. */
+    readonly fdReadOnly = false,
   ) {
     this.live.set(0, pages, true);
   }

@@ -1,9 +1,12 @@
 // The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
-import type { OpOf } from "../../schema/ops.js";
-import type { Outcome } from "../../schema/outcome.js";
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
+import type { OpOf, ProtName } from "../../schema/ops.js";
+import { FL, LOFF_LIMIT, modeWord, vfsFallocateArgs } from "./falloc.js";
+import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, type Errno, type Outcome, type SignalOutcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
+import type { FdTable } from "../fdtable.js";
 import type { Hooks } from "../hooks.js";
 import { RwLock } from "../locks.js";
 import { fillPage, readPage } from "../util/pagedata.js";
@@ -22,7 +25,7 @@ export interface MmuNotifier {
 
 export type FaultResult =
   | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean }
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV" }
+  | { readonly kind: "signal"; readonly signal: SignalOutcome }
   /** The current task went to sleep in handle_userfault. */
   | { readonly kind: "userfault"; readonly waiter: Waiter };
 
@@ -40,13 +43,34 @@ export interface GmemMapOps {
   pastEof(map: Mapping, index: number): boolean;
   /** vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + len) of the file (madvise_remove). */
   punch(map: Mapping, offset: number, len: number, h: Hooks): Promise<Outcome>;
+  /** kvm_gmem_mmap's refusal of a mapping of guest_memfd inode `inode`, if any. */
+  mmapRefusal(inode: number, shared: boolean): Errno | undefined;
+  /** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`. */
+  fallocate(inode: number, mode: FlagList<FallocModeName>, offset: number, len: number, h: Hooks): Promise<Outcome>;
+}
+
+/** An mmap(2) call as mmap and gmem_mmap make it: the fd's name (undefined: MAP_ANONYMOUS), defaults resolved. */
+export interface MmapCall {
+  readonly map: string;
+  readonly fd: string | undefined;
+  readonly offset: number;
+  readonly length: number;
+  readonly shared: boolean;
+  readonly prot: ProtName;
+}
+
+/** A fallocate(2) call as file_fallocate and gmem_fallocate make it. */
+export interface FallocateCall {
+  readonly fd: string;
+  readonly mode: FlagList<FallocModeName>;
+  readonly offset: number;
+  readonly len: number;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
-/** loff_t: offsets and lengths at or above 2^63 are negative; s_maxbytes is MAX_LFS_FILESIZE. */
-const LOFF_LIMIT = 2 ** 63;
-const SIGSEGV: FaultResult = { kind: "signal", signal: "SIGSEGV" };
-const SIGBUS: FaultResult = { kind: "signal", signal: "SIGBUS" };
+const MAPERR: FaultResult = { kind: "signal", signal: SEGV_MAPERR };
+const ACCERR: FaultResult = { kind: "signal", signal: SEGV_ACCERR };
+const SIGBUS: FaultResult = { kind: "signal", signal: BUS_ADRERR };
 type Pass = FaultResult | { readonly kind: "retry" };
 const RETRY: Pass = { kind: "retry" };
 
@@ -55,7 +79,6 @@ type ZapKind = "dontneed" | "unmap" | "truncate";
 
 export class Mm {
   readonly files: MemFile[] = [];
-  readonly names = new Map<string, number>();
   readonly maps = new Map<string, Mapping>();
   readonly notifiers: MmuNotifier[] = [];
   /** Taken by the userfaultfd ioctls: exclusive for (un)registration, shared for the fills. */
@@ -64,6 +87,10 @@ export class Mm {
   constructor(
     readonly bugs: Bugs,
     readonly gmem: GmemMapOps,
+    /** The process's fd table: memfds are installed here, and every fd argument is looked up here. */
+    readonly fds: FdTable,
+    /** The SIGBUS a poisoned page raises (arch fault.c do_sigbus, by CONFIG_MEMORY_FAILURE). */
+    readonly hwpoison: SignalOutcome = BUS_ADRERR,
   ) {}
 
   locate(hva: number): { map: Mapping; index: number } | undefined {
@@ -81,39 +108,65 @@ export class Mm {
     for (const n of this.notifiers) await n.invalidateRangeEnd(start, end, h);
   }
 
-  private file(name: string): { id: number; file: MemFile } | undefined {
-    const id = this.names.get(name);
-    return id === undefined ? undefined : { id, file: this.files[id]! };
+  /** The memfd a pread/pwrite names: EBADF when no fd has the name, ESPIPE for a pseudo file (no FMODE_PREAD). */
+  private preadFile(name: string): { id: number; file: MemFile; mode: "r" | "w" | "rw" } | { errno: Errno } {
+    const e = this.fds.get(name);
+    if (e === undefined) return { errno: "EBADF" };
+    return e.kind === "file" ? { id: e.id, file: this.files[e.id]!, mode: e.mode ?? "rw" } : { errno: "ESPIPE" };
+  }
+
+  /** open("/proc/self/fd/N"): a memfd opens again with the mode asked for; an anon inode has no open (no_open). */
+  reopen(op: OpOf<"reopen">): Outcome {
+    const e = this.fds.get(op.from);
+    if (e === undefined) return { errno: "ENOENT" };
+    if (e.kind !== "file") return { errno: "ENXIO" };
+    this.fds.install(op.file, "file", e.id, op.mode === "rw" ? undefined : op.mode);
+    return { result: "ok" };
   }
 
   memfd(op: OpOf<"memfd">): Outcome {
     const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
     if (folioPages > 1 && op.size % (folioPages * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-    this.names.set(op.file, this.files.length);
+    this.fds.install(op.file, "file", this.files.length);
     this.files.push(new MemFile(folioPages > 1 ? "hugetlb" : "shmem", op.size, folioPages));
     return { result: "ok" };
   }
 
-  /** sys_mmap's offset check, ksys_mmap_pgoff's fget, then do_mmap (and hugetlbfs_file_mmap's offset check). */
-  mmap(op: OpOf<"mmap">): Outcome {
-    const anon = op.file === "anon";
+  /**
+   * sys_mmap's offset check, ksys_mmap_pgoff's fget, do_mmap (generic checks, then FMODE_WRITE for a writable
+   * shared mapping and an mmap hook), then the file's mmap: hugetlbfs_file_mmap's offset check or kvm_gmem_mmap.
+   */
+  mmap(op: MmapCall): Outcome {
+    const anon = op.fd === undefined;
     if (op.offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-    const f = anon ? undefined : this.file(op.file);
-    if (!anon && f === undefined) return { errno: "EBADF" };
+    const e = op.fd === undefined ? undefined : this.fds.get(op.fd);
+    if (!anon && e === undefined) return { errno: "EBADF" };
+    const f = e?.kind === "file" ? { id: e.id, file: this.files[e.id]! } : undefined;
     const fp = f?.file.folioPages ?? 1;
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
     // faultline.map-window: a mapping may fill its window; the seeded slip refuses one that does.
     if (op.length === 0 || (this.bugs.has("mmap-window-exclusive") ? pages * PAGE_SIZE >= MAP_STRIDE : pages * PAGE_SIZE > MAP_STRIDE)) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
+    // A userfaultfd is O_RDONLY, a memfd as it was opened; neither a userfaultfd nor a VM fd has an mmap hook.
+    const mode = e?.kind === "uffd" ? "r" : e?.kind === "file" ? (e.mode ?? "rw") : "rw";
+    if (mode === "r" && op.shared && op.prot === "rw") return { errno: "EACCES" };
+    if (mode === "w") return { errno: "EACCES" };
+    if (e?.kind === "uffd" || e?.kind === "vm") return { errno: "ENODEV" };
     if (op.offset % (fp * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
-    const shared = op.shared ?? !anon;
+    if (e?.kind === "gmem") {
+      const refusal = this.gmem.mmapRefusal(e.id, op.shared);
+      if (refusal !== undefined) return { errno: refusal };
+      this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, { kind: "gmem", inode: e.id, offset: op.offset }, true, op.prot, 1));
+      return { result: "ok" };
+    }
+    const shared = op.shared;
     let backing: ImplBacking = f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
     if (anon && shared) {
       // shmem_zero_setup: an unnamed shmem file of the mapping's size.
       backing = { kind: "memfd", file: this.files.length, offset: 0 };
       this.files.push(new MemFile("shmem", pages * PAGE_SIZE, 1, true));
     }
-    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot ?? "rw", fp));
+    this.maps.set(op.map, new Mapping(op.map, mapBase(op.map), pages, backing, shared, op.prot, fp, shared && mode === "r"));
     return { result: "ok" };
   }
 
@@ -181,8 +234,8 @@ export class Mm {
    * before it slept.
    */
   async fault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin = USER_ORIGIN): Promise<FaultResult> {
-    if (!map.isLive(index)) return SIGSEGV;
-    if (map.prot === "none" || (write && map.prot === "r")) return SIGSEGV;
+    if (!map.isLive(index)) return MAPERR;
+    if (map.prot === "none" || (write && map.prot === "r")) return ACCERR;
     for (let pass = 0; pass < 8; pass++) {
       // vmf->orig_pte, read without the PT lock: what the fault acts on is re-checked under the lock (pteChanged).
       const orig = map.pte(index);
@@ -251,7 +304,8 @@ export class Mm {
   /** A none PTE (or a marker): read fault-around, then userfaultfd's MISSING / MINOR hook, else the memory type's fault handler. */
   private async noneFault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin): Promise<Pass> {
     const marker = map.markers.get(index);
-    if (marker === "poison") return SIGBUS;
+    // VM_FAULT_HWPOISON: do_sigbus says BUS_MCEERR_AR on arm64, and on x86 only with CONFIG_MEMORY_FAILURE.
+    if (marker === "poison") return { kind: "signal", signal: this.hwpoison };
     if (!write) this.faultAround(map, index);
     const b = map.backing;
     if (b.kind === "memfd" && this.pastEof(this.files[b.file]!, map.backingIndex(index))) return SIGBUS;
@@ -361,11 +415,11 @@ export class Mm {
   async access(op: OpOf<"access">, h: Hooks): Promise<Outcome> {
     const map = this.maps.get(op.map);
     const index = Math.floor(op.offset / PAGE_SIZE);
-    if (map === undefined || index >= map.pages) return { result: "SIGSEGV" };
+    if (map === undefined || index >= map.pages) return SEGV_MAPERR;
     const write = op.kind === "write";
     const inPage = op.offset % PAGE_SIZE;
     const r = await this.fault(map, index, write, h, { inPage, user: true });
-    if (r.kind === "signal") return { result: r.signal };
+    if (r.kind === "signal") return r.signal;
     if (r.kind === "userfault") return blockedOutcome(r.waiter);
     if (write) {
       fillPage(pageOf(r.folio, r.sub), inPage, inPage + 1, op.byte ?? 0);
@@ -377,7 +431,7 @@ export class Mm {
 
   async alias(op: OpOf<"write_alias"> | OpOf<"read_alias">, h: Hooks): Promise<Outcome> {
     const map = this.maps.get(op.map);
-    if (map === undefined) return { result: "SIGSEGV" };
+    if (map === undefined) return SEGV_MAPERR;
     if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && this.files[map.backing.file]!.anon)) return { errno: "EINVAL" };
     if (map.backing.kind === "gmem") return this.gmem.alias(op, map, h);
     const file = this.files[map.backing.file]!;
@@ -387,7 +441,7 @@ export class Mm {
       // Each page of the alias is its own fault and copy: other threads may run in between.
       await h.yield("shmem_fault(alias)");
       const index = Math.floor(pos / PAGE_SIZE);
-      if (index * PAGE_SIZE >= file.size) return { result: "SIGBUS" };
+      if (index * PAGE_SIZE >= file.size) return BUS_ADRERR;
       const at = file.getOrAlloc(index);
       if (op.op === "read_alias") {
         const page = peekPage(at.folio, at.sub);
@@ -412,8 +466,9 @@ export class Mm {
   }
 
   pwrite(op: OpOf<"pwrite">): Outcome {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
+    const f = this.preadFile(op.file);
+    if ("errno" in f) return f;
+    if (f.mode === "r") return { errno: "EBADF" };
     if (f.file.kind === "hugetlb") return { errno: "EINVAL" };
     if (op.len > 0) f.file.size = Math.max(f.file.size, op.offset + op.len);
     this.writeFile(f.file, op.offset, op.len, op.byte);
@@ -421,8 +476,9 @@ export class Mm {
   }
 
   pread(op: OpOf<"pread">): Outcome {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
+    const f = this.preadFile(op.file);
+    if ("errno" in f) return f;
+    if (f.mode === "w") return { errno: "EBADF" };
     if (op.offset >= f.file.size || op.len === 0) return { result: "ok", value: null };
     const at = f.file.lookup(Math.floor(op.offset / PAGE_SIZE));
     const page = at === undefined ? undefined : peekPage(at.folio, at.sub);
@@ -474,7 +530,7 @@ export class Mm {
   private madviseRefusal(map: Mapping, advice: OpOf<"madvise">["advice"], start: number): Outcome | undefined {
     if (advice === "DONTNEED") return start % map.folioPages !== 0 ? { errno: "EINVAL" } : undefined;
     if (map.backing.kind === "anon") return { errno: "EINVAL" };
-    return map.shared ? undefined : { errno: "EACCES" };
+    return map.shared && !map.fdReadOnly ? undefined : { errno: "EACCES" };
   }
 
   /** madvise_walk_vmas: VMA by VMA; the first refusal ends the walk, a hole makes a good walk ENOMEM. */
@@ -509,17 +565,27 @@ export class Mm {
     return hole ? { errno: "ENOMEM" } : { result: "ok" };
   }
 
-  /** vfs_fallocate's checks, then shmem_fallocate / hugetlbfs_fallocate. */
-  async fallocate(op: OpOf<"file_fallocate">, h: Hooks): Promise<Outcome> {
-    const f = this.file(op.file);
-    if (f === undefined) return { errno: "EBADF" };
-    const punch = op.mode.includes("PUNCH_HOLE");
-    const keep = op.mode.includes("KEEP_SIZE");
-    const lenSlip = this.bugs.has("file-fallocate-len-inclusive");
-    if (op.offset >= LOFF_LIMIT || op.len === 0 || (lenSlip ? op.len > LOFF_LIMIT : op.len >= LOFF_LIMIT)) return { errno: "EINVAL" };
-    if (punch && !keep) return { errno: "EOPNOTSUPP" };
+  /**
+   * ksys_fallocate's fget, vfs_fallocate's argument and mode checks, then by what the fd is: a userfaultfd is not
+   * open for writing (EBADF), a VM fd is no regular file (ENODEV), a guest_memfd goes to kvm_gmem_fallocate, a memfd
+   * on to s_maxbytes and shmem_fallocate / hugetlbfs_fallocate.
+   */
+  async fallocate(op: FallocateCall, h: Hooks): Promise<Outcome> {
+    const e = this.fds.get(op.fd);
+    if (e === undefined) return { errno: "EBADF" };
+    if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h);
+    const mode = modeWord(op.mode);
+    const vfs = vfsFallocateArgs(mode, op.offset, op.len, this.bugs.has("file-fallocate-len-inclusive"));
+    if (vfs !== undefined) return { errno: vfs };
+    if (e.kind === "uffd" || e.mode === "r") return { errno: "EBADF" };
+    if (e.kind === "vm") return { errno: "ENODEV" };
+    const f = { id: e.id, file: this.files[e.id]! };
     // The seeded slip rounds the end up a page before comparing: a range ending one page below s_maxbytes is refused.
     if (op.offset + op.len + (this.bugs.has("file-fallocate-efbig-early") ? PAGE_SIZE : 0) >= LOFF_LIMIT) return { errno: "EFBIG" };
+    // shmem_fallocate, hugetlbfs_fallocate: only KEEP_SIZE and PUNCH_HOLE.
+    if (mode & ~(FL.KEEP_SIZE | FL.PUNCH_HOLE)) return { errno: "EOPNOTSUPP" };
+    const punch = (mode & FL.PUNCH_HOLE) !== 0;
+    const keep = (mode & FL.KEEP_SIZE) !== 0;
     if (punch) {
       await this.punchHole(f.id, op.offset, op.len, h);
       return { result: "ok" };
@@ -530,9 +596,5 @@ export class Mm {
     const end = Math.ceil((op.offset + op.len) / folio) * folio;
     for (let pos = Math.floor(op.offset / folio) * folio; pos < end; pos += folio) f.file.fallocate(pos / PAGE_SIZE);
     return { result: "ok" };
-  }
-
-  close(name: string): Outcome {
-    return this.names.delete(name) ? { result: "ok" } : { errno: "EBADF" };
   }
 }

@@ -26,8 +26,11 @@ export class UserfaultfdCtx {
     /** Position in the kernel's ctx table (the model's ctx id). */
     readonly id: number,
     readonly name: string,
-    readonly features: readonly UffdFeatureName[],
+    /** The features requested at UFFDIO_API (ctx->features); empty before it. */
+    public features: readonly UffdFeatureName[],
     readonly userModeOnly: boolean,
+    /** UFFD_FEATURE_INITIALIZED: UFFDIO_API succeeded, the other ioctls are open. */
+    public initialized: boolean,
   ) {}
 
   has(f: UffdFeatureName): boolean {

@@ -1,5 +1,6 @@
 // UFFDIO_REGISTER / UFFDIO_UNREGISTER (userfaultfd_register, userfaultfd_unregister) and the registration
 // teardown of userfaultfd_release, under the mmap lock held for write.
+import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import { PAGE_SIZE, TASK_SIZE } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
 import type { Config } from "../../schema/config.js";
@@ -70,8 +71,10 @@ function rangeIoctls(hugetlb: boolean, modes: readonly UffdModeName[]): string[]
 }
 
 export async function userfaultfdRegister(rc: RegisterCtx, ctx: UserfaultfdCtx, op: OpOf<"uffd_register">, h: Hooks): Promise<Outcome> {
-  if (op.mode.length === 0 || !validRange(rc.config, rc.bugs, op.map, op.offset, op.len)) return EINVAL;
-  const modes = MODES.filter((m) => op.mode.includes(m));
+  // mode 0, a bit beyond UFFD_API_REGISTER_MODES, then validate_range: all EINVAL.
+  const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
+  if (noFlags(mode) || mode.unknown.length > 0 || !validRange(rc.config, rc.bugs, op.map, op.offset, op.len)) return EINVAL;
+  const modes = MODES.filter((m) => mode.names.includes(m));
   await rc.mm.mmapLock.write(h);
   try {
     const map = rc.mm.maps.get(op.map);
@@ -83,6 +86,8 @@ export async function userfaultfdRegister(rc: RegisterCtx, ctx: UserfaultfdCtx, 
     if (unit > 1 && start % unit !== 0) return EINVAL;
     for (const v of vmas) {
       if (!canUserfault(rc, map, modes, ctx.has("WP_ASYNC"))) return EINVAL;
+      // UFFDIO_COPY fills holes even without PROT_WRITE: a MAP_SHARED VMA must have VM_MAYWRITE.
+      if (map.fdReadOnly) return { errno: "EPERM" };
       if (unit > 1 && end > v.start && end <= v.end && end % unit !== 0) return EINVAL;
       if (v.reg !== undefined && v.reg.ctx !== ctx) return { errno: "EBUSY" };
     }

@@ -1,14 +1,12 @@
 // In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7, May 2026),
 // or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
-import { match } from "ts-pattern";
-import type { Op, OpOf } from "../../schema/ops.js";
+import type { OpOf } from "../../schema/ops.js";
 import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { assign, covers, some, spans } from "../ranges.js";
 import { check, rule, validate, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
-import { findSlot } from "../kvm/memslot.js";
-import { backingIndex } from "../mm/pages.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { vmHasPrivateMem, withInode } from "./file.js";
 import { FOLIO_RULES, mergeRange, splitRange } from "./folio.js";
@@ -96,8 +94,9 @@ export const CONVERT_BOUNDS = {
 
 /** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v7). */
 export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, CONVERT_RULES.badFd);
+  const target = ioctlTarget(s, op.gmem, "gmem", CONVERT_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const id = target.id;
   const inode = s.gmem.inodes[id]!;
   const k = s.config.kernel;
   const toPrivate = op.to === "private";
@@ -127,30 +126,18 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   return result(withInode(next, id, stored.inode), { result: "ok" }, ...fired, CONVERT_RULES.commit, ...stored.fired);
 }
 
-/** Whether `other`, running at the same time, may hold a reference on page `index` of inode `id` (a fault in flight). */
-function mayHoldReference(s: State, other: Op, id: number, index: number): boolean {
-  return match(other)
-    .with({ op: "access" }, { op: "write_alias" }, { op: "read_alias" }, { op: "pin" }, (o) => {
-      const map = s.mm.maps.get(o.map);
-      return map?.backing.kind === "gmem" && map.backing.inode === id && backingIndex(map, Math.floor(o.offset / PAGE_SIZE)) === index;
-    })
-    .with({ op: "vcpu_access" }, (o) => {
-      const vmId = s.kvm.names.get(o.vm);
-      const gfn = Math.floor(o.gpa / PAGE_SIZE);
-      const slot = vmId === undefined ? undefined : findSlot(s.kvm.vms[vmId]!, 0, gfn);
-      return slot?.gmem?.inode === id && slot.gmem.pgoff + gfn - slot.baseGfn === index;
-    })
-    .otherwise(() => false);
-}
+/** What holds page `index` of inode `id` in state `s`: the rule of the path an operation in flight takes to its folio, if any. */
+export type Holder = (s: State, id: number, index: number) => Rule | undefined;
 
 /**
  * What else a v7 to-private conversion may return: EAGAIN at a page (before the first pinned one) whose folio
  * an operation running at the same time holds, as a fault in flight does (it may even have allocated the folio).
- * Only the linearizability check uses these; with nothing in flight the conversion is deterministic.
+ * `holder` is asked in the state the reference check sees, with the range's host PTEs unmapped. Only the
+ * linearizability check uses these; with nothing in flight the conversion is deterministic.
  */
-export function* gmemConvertTransient(s: State, op: OpOf<"gmem_convert">, concurrent: readonly Op[]): Generator<StepResult> {
+export function* gmemConvertTransient(s: State, op: OpOf<"gmem_convert">, holder: Holder): Generator<StepResult> {
   const primary = gmemConvert(s, op);
-  if (op.to !== "private" || !primary.fired.includes(CONVERT_RULES.unmap.id) || concurrent.length === 0) return;
+  if (op.to !== "private" || !primary.fired.includes(CONVERT_RULES.unmap.id)) return;
   const id = s.gmem.names.get(op.gmem)!;
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
@@ -158,7 +145,9 @@ export function* gmemConvertTransient(s: State, op: OpOf<"gmem_convert">, concur
   const limit = "errno" in o && !("result" in o) && o.error_offset !== undefined ? o.error_offset / PAGE_SIZE : end;
   const unmapped = unmapHost(s, id, start, end);
   for (let p = start; p < limit; p++) {
-    if (concurrent.some((c) => mayHoldReference(s, c, id, p))) yield result(unmapped, { errno: "EAGAIN", error_offset: p * PAGE_SIZE }, CONVERT_RULES.unmap, CONVERT_RULES.transient);
+    const why = holder(unmapped, id, p);
+    if (why === undefined) continue;
+    yield result(unmapped, { errno: "EAGAIN", error_offset: p * PAGE_SIZE }, CONVERT_RULES.unmap, CONVERT_RULES.transient, why);
   }
 }
 

@@ -1,9 +1,12 @@
 // fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import { beyond, bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
+import { fdOf } from "../fd.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
+import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
 import { check, rule, validate } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { withInode } from "./file.js";
@@ -13,8 +16,6 @@ import type { GmemInode } from "./types.js";
 
 const G = "virt/kvm/guest_memfd.c";
 const VFS = "fs/open.c (vfs_fallocate)";
-/** loff_t overflow and MAX_LFS_FILESIZE (2^63 - 1): byte counts at or above 2^63. */
-const LOFF_LIMIT = 2 ** 63;
 
 export const FALLOCATE_RULES = {
   badFd: rule("gmem.fallocate-ebadf", "fs/open.c (ksys_fallocate: fdget)", "the guest_memfd fd is not open", "EBADF"),
@@ -22,6 +23,12 @@ export const FALLOCATE_RULES = {
   punchMode: rule("gmem.fallocate-punch-mode", VFS, "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
   fbig: rule("gmem.fallocate-efbig", VFS, "offset + len beyond s_maxbytes", "EFBIG"),
   keepSize: rule("gmem.fallocate-keep-size", `${G} (kvm_gmem_fallocate)`, "guest_memfd's size is immutable: KEEP_SIZE is required", "EOPNOTSUPP"),
+  mode: rule(
+    "gmem.fallocate-mode",
+    `${G} (kvm_gmem_fallocate: mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))`,
+    "with KEEP_SIZE, a mode other than allocate and PUNCH_HOLE (ZERO_RANGE, UNSHARE_RANGE)",
+    "EOPNOTSUPP",
+  ),
   align: rule(
     "gmem.fallocate-align",
     `${G} (kvm_gmem_fallocate: PAGE_ALIGNED); cover.1726009989.git.ackerleytng@google.com (guest_memfd_test: huge page size alignment)`,
@@ -37,46 +44,45 @@ export const FALLOCATE_RULES = {
   ),
 };
 
-const inodeOf = (s: State, name: string): GmemInode | undefined => {
-  const id = s.gmem.names.get(name);
-  return id === undefined ? undefined : s.gmem.inodes[id];
+/** The guest_memfd inode a fallocate's fd names (file_fallocate and gmem_fallocate take any fd). */
+const inodeOf = (s: State, op: OpOf<"gmem_fallocate"> | OpOf<"file_fallocate">): GmemInode | undefined => {
+  const ref = fdOf(s, op.op === "gmem_fallocate" ? op.gmem : op.file);
+  return ref?.kind === "gmem" ? s.gmem.inodes[ref.id] : undefined;
 };
 
-/** The measured quantities of fallocate's bounded checks, shared by the checks and their bounds. */
-const lenOf = (offset: number, len: number): Measured | undefined => (offset >= LOFF_LIMIT || len === 0 ? undefined : { value: len, limit: LOFF_LIMIT });
-const endOf = (offset: number, len: number): Measured => ({ value: offset + len, limit: LOFF_LIMIT });
+/** An allocation's end against the file's size, in folios. */
 const allocEndOf = (offset: number, len: number, inode: GmemInode): Measured => ({ value: offset + len, limit: inode.size, unit: inode.folioPages * PAGE_SIZE });
 
 /** len and offset + len below 2^63, an allocation inside the file, in folios. */
 export const FALLOCATE_BOUNDS = {
   args: bound({
     rule: FALLOCATE_RULES.args,
-    ops: ["gmem_fallocate"],
+    ops: ["gmem_fallocate", "file_fallocate"],
     unit: PAGE_SIZE,
     unitName: "page",
     limitName: "2^63 (len as loff_t)",
     accepts: "lt",
-    measure: (_s, op) => lenOf(op.offset, op.len),
+    measure: (s, op) => (inodeOf(s, op) === undefined ? undefined : fallocLen(op.offset, op.len)),
   }),
   fbig: bound({
     rule: FALLOCATE_RULES.fbig,
-    ops: ["gmem_fallocate"],
+    ops: ["gmem_fallocate", "file_fallocate"],
     unit: PAGE_SIZE,
     unitName: "page",
     limitName: "2^63 (s_maxbytes)",
     accepts: "lt",
-    measure: (_s, op) => endOf(op.offset, op.len),
+    measure: (s, op) => (inodeOf(s, op) === undefined ? undefined : fallocEnd(op.offset, op.len)),
   }),
   beyond: bound({
     rule: FALLOCATE_RULES.beyond,
-    ops: ["gmem_fallocate"],
+    ops: ["gmem_fallocate", "file_fallocate"],
     unit: PAGE_SIZE,
     unitName: "folio",
     limitName: "the guest_memfd's size",
     accepts: "le",
     measure: (s, op) => {
-      const inode = inodeOf(s, op.gmem);
-      return inode === undefined || op.mode.includes("PUNCH_HOLE") ? undefined : allocEndOf(op.offset, op.len, inode);
+      const inode = inodeOf(s, op);
+      return inode === undefined || fallocMode(op.mode).punch ? undefined : allocEndOf(op.offset, op.len, inode);
     },
   }),
 };
@@ -102,23 +108,17 @@ function allocate(inode: GmemInode, start: number, end: number): GmemInode {
   return out;
 }
 
-export function gmemFallocate(s: State, op: OpOf<"gmem_fallocate">): StepResult {
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, FALLOCATE_RULES.badFd);
-  return fallocateInode(s, id, op.mode, op.offset, op.len);
-}
-
 /** vfs_fallocate then kvm_gmem_fallocate on an open file of inode id (also madvise_remove's PUNCH_HOLE|KEEP_SIZE). */
-export function fallocateInode(s: State, id: number, mode: OpOf<"gmem_fallocate">["mode"], offset: number, len: number): StepResult {
+export function fallocateInode(s: State, id: number, modeList: FlagList<FallocModeName>, offset: number, len: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const punch = mode.includes("PUNCH_HOLE");
-  const keep = mode.includes("KEEP_SIZE");
+  const mode = fallocMode(modeList);
+  const punch = mode.punch;
   const folioBytes = inode.folioPages * PAGE_SIZE;
   const v = validate([
-    check(FALLOCATE_RULES.args, () => offset >= LOFF_LIMIT || len === 0 || isBeyond(FALLOCATE_BOUNDS.args, lenOf(offset, len))),
-    check(FALLOCATE_RULES.punchMode, () => punch && !keep),
-    check(FALLOCATE_RULES.fbig, () => isBeyond(FALLOCATE_BOUNDS.fbig, endOf(offset, len))),
-    check(FALLOCATE_RULES.keepSize, () => !keep),
+    ...vfsFallocateChecks(mode, offset, len, FALLOCATE_RULES.args, FALLOCATE_RULES.punchMode),
+    check(FALLOCATE_RULES.fbig, () => isBeyond(FALLOCATE_BOUNDS.fbig, fallocEnd(offset, len))),
+    check(FALLOCATE_RULES.keepSize, () => !mode.keep),
+    check(FALLOCATE_RULES.mode, () => !onlyKeepPunch(mode)),
     check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
     check(FALLOCATE_RULES.beyond, () => !punch && beyond(FALLOCATE_BOUNDS.beyond.accepts, allocEndOf(offset, len, inode))),
   ]);

@@ -1,14 +1,17 @@
 // guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
+import { decodeFlags, GMEM_FLAG_BITS, hasOther, MEMSLOT_FLAG_BITS } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
+import { BUS_ADRERR } from "../../schema/outcome.js";
 import { pagePieces } from "../bytes.js";
-import { bound, beyond, isBeyond, outside } from "../bound.js";
+import { bound, beyond, outside } from "../bound.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { fdOf, ioctlTarget, unbindName } from "../fd.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
-import { MM_BOUNDS, MM_RULES, windowExtent } from "../mm/ops.js";
+import type { MmapArgs } from "../mm/ops.js";
 import { backingIndex, pteOf, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
@@ -27,7 +30,17 @@ const RFC28 = "[RFC PATCH 28/39] bf66353ee3338f11283a3f4b7ed1f06bd0b268a6.172600
 export const GMEM_RULES = {
   badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
   noGmem: rule("gmem.create-enotty", "virt/kvm/kvm_main.c (kvm_vm_ioctl): no CONFIG_KVM_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD is not built in", "ENOTTY"),
-  createFlags: rule("gmem.create-flags", `${G} (kvm_gmem_create); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`, "a flag this VM does not support (INIT_SHARED needs a VM without private memory)", "EINVAL"),
+  createFlags: rule(
+    "gmem.create-flags",
+    `${G} (kvm_gmem_create: flags & ~kvm_gmem_get_supported_flags); include/linux/kvm_host.h (kvm_gmem_get_supported_flags)`,
+    "a flag this VM does not support (a bit KVM does not know; INIT_SHARED needs a VM without private memory)",
+    "EINVAL",
+  ),
+  createReservedUnread: rule(
+    "gmem.create-reserved-unread",
+    `${G} (kvm_gmem_create reads size and flags only); virt/kvm/kvm_main.c (kvm_vm_ioctl: KVM_CREATE_GUEST_MEMFD)`,
+    "kvm_create_guest_memfd's reserved[6] is never checked: nonzero words change nothing",
+  ),
   createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
   createHugeSize: rule("gmem.create-huge-size", "cover.1726009989.git.ackerleytng@google.com (kvm_gmem_hugetlb_setup)", "with huge folios the size must be a multiple of the folio size", "EINVAL"),
   create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
@@ -52,7 +65,6 @@ export const GMEM_RULES = {
   mmapPrivate: rule("gmem.mmap-private", `${G} (kvm_gmem_mmap)`, "a guest_memfd mapping must be MAP_SHARED", "EINVAL"),
   mmap: rule("gmem.mmap", `${G} (kvm_gmem_mmap)`, "the guest_memfd is mapped at the map's window"),
   alias: rule("gmem.alias", `${G} (kvm_gmem_fault_user_mapping)`, "an access through a second mapping of the guest_memfd takes the host fault path"),
-  closeBadFd: rule("gmem.close-ebadf", "fs/file.c (close_fd)", "the guest_memfd fd is not open", "EBADF"),
   release: rule("gmem.release", `${G} (kvm_gmem_release)`, "the last reference goes (close, or munmap of the last mapping after close): every memslot is unbound and its SPTEs zapped; later faults get EFAULT exits"),
   closeMapped: rule("gmem.close-mapped", "fs/file.c (close_fd, fput); mm/mmap.c (vm_file holds a reference)", "closing the fd while a mapping holds the file: nothing is released yet"),
 };
@@ -91,7 +103,7 @@ export const GMEM_BOUNDS = {
       // Only a CREATE binds: a request for a slot that exists never reaches kvm_gmem_bind.
       const vmId = s.kvm.names.get(op.vm);
       const exists = vmId !== undefined && s.kvm.vms[vmId]!.slots.some((sl) => sl.slot === op.slot);
-      if (!op.flags.includes("GUEST_MEMFD") || id === undefined || exists || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
+      if (!decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("GUEST_MEMFD") || id === undefined || exists || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
       return bindExtent(offset, op.memory_size / PAGE_SIZE, s.gmem.inodes[id]!);
     },
   }),
@@ -100,34 +112,42 @@ export const GMEM_BOUNDS = {
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, GMEM_RULES.badVm);
+  const r = kvmGmemCreate(s, op);
+  return (op.reserved ?? []).some((w) => w !== 0) ? { ...r, fired: [GMEM_RULES.createReservedUnread.id, ...r.fired] } : r;
+}
+
+function kvmGmemCreate(s: State, op: OpOf<"create_gmem">): StepResult {
+  const target = ioctlTarget(s, op.vm, "vm", GMEM_RULES.badVm);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const supported = supportedGmemFlags(s, vm);
+  const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const folioPages = folioPagesOf(s.config);
   const v = validate([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
-    check(GMEM_RULES.createFlags, () => op.flags.some((f) => !supported.includes(f))),
+    check(GMEM_RULES.createFlags, () => hasOther(flags, supported)),
     check(GMEM_RULES.createSize, () => op.size === 0 || !isPageAligned(op.size) || outside(GMEM_BOUNDS.createSize, s, op)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
-  const flags = (["MMAP", "INIT_SHARED"] as const).filter((f) => op.flags.includes(f));
   const inode: GmemInode = {
     vm: vmId,
     size: op.size,
-    flags,
+    flags: flags.names,
+    fd: true,
     open: true,
     folioPages,
     present: EMPTY_RANGES,
     data: new Map(),
     bindings: EMPTY_RANGES,
-    shared: flags.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
+    shared: flags.names.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
     split: EMPTY_RANGES,
     pins: EMPTY_RANGES,
   };
   const id = s.gmem.inodes.length;
-  return result({ ...s, gmem: { inodes: [...s.gmem.inodes, inode], names: withEntry(s.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
+  const t = unbindName(s, op.gmem);
+  return result({ ...t, gmem: { inodes: [...t.gmem.inodes, inode], names: withEntry(t.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
 }
 
 export type BindOutcome =
@@ -137,8 +157,10 @@ export type BindOutcome =
 /** kvm_gmem_bind for a slot being created (its gmem field is filled in here). */
 export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | undefined, offset: number): BindOutcome {
   if (name === undefined) return { ok: false, rule: GMEM_RULES.bindNotGmem };
-  const id = s.gmem.names.get(name);
-  if (id === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
+  const ref = fdOf(s, name);
+  if (ref === undefined) return { ok: false, rule: GMEM_RULES.bindBadFd };
+  if (ref.kind !== "gmem") return { ok: false, rule: GMEM_RULES.bindNotGmem };
+  const id = ref.id;
   const inode = s.gmem.inodes[id]!;
   const start = offset / PAGE_SIZE;
   const v = validate([
@@ -178,37 +200,27 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const id = map.backing.inode;
   const inode = s.gmem.inodes[id]!;
   const fileIndex = backingIndex(map, index);
-  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostEof] };
-  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: "SIGBUS", fired: [GMEM_RULES.hostNotShared] };
+  if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostEof] };
+  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, pteOf(map, index, "file", writable)) });
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
 }
 
-/** sys_mmap's offset check, the fd, then do_mmap's generic checks (length, MAP_FIXED_NOREPLACE), then kvm_gmem_mmap. */
-export function gmemMmap(s: State, op: OpOf<"gmem_mmap">): StepResult {
-  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
-  const id = s.gmem.names.get(op.gmem);
-  if (id === undefined) return refuse(s, GMEM_RULES.mmapBadFd);
+/** kvm_gmem_mmap, once sys_mmap and do_mmap have checked the offset, the fd, the length and the window (mm/ops.ts mmap). */
+export function gmemMmap(s: State, a: MmapArgs, id: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const pages = Math.ceil(op.length / PAGE_SIZE);
-  const old = s.mm.maps.get(op.map);
-  const v = validate([
-    check(MM_RULES.mmapLen, () => op.length === 0),
-    check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
-    check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
-    check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")),
-    check(GMEM_RULES.mmapPrivate, () => op.shared === false),
-  ]);
+  const v = validate([check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")), check(GMEM_RULES.mmapPrivate, () => !a.shared)]);
   if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
+  const pages = Math.ceil(a.length / PAGE_SIZE);
   const map: Mapping = {
-    id: op.map,
-    base: mapBase(op.map),
+    id: a.map,
+    base: mapBase(a.map),
     pages,
-    backing: { kind: "gmem", inode: id, offset: op.offset },
+    backing: { kind: "gmem", inode: id, offset: a.offset },
     shared: true,
-    prot: "rw",
+    prot: a.prot,
     live: assign(EMPTY_RANGES, 0, pages, true),
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
@@ -228,8 +240,8 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
   let next = s;
   for (const p of pagePieces(map.backing.offset + op.offset, len)) {
     const inode = next.gmem.inodes[id]!;
-    if (p.index * PAGE_SIZE >= inode.size) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostEof);
-    if (get(inode.shared, p.index) !== true) return result(next, { result: "SIGBUS" }, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
+    if (p.index * PAGE_SIZE >= inode.size) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostEof);
+    if (get(inode.shared, p.index) !== true) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
     next = withInode(next, id, getFolio(inode, p.index));
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);
@@ -248,9 +260,9 @@ function release(s: State, id: number): State {
 
 /** close drops the fd; release waits for the last reference, and every mapping of the file holds one (vm_file). */
 export function closeGmem(s: State, name: string): StepResult {
-  const id = s.gmem.names.get(name);
-  if (id === undefined) return refuse(s, GMEM_RULES.closeBadFd);
-  const closed = { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
+  const id = s.gmem.names.get(name)!;
+  const unnamed = { ...s, gmem: { ...s.gmem, names: withoutEntry(s.gmem.names, name) } };
+  const closed = withInode(unnamed, id, { ...s.gmem.inodes[id]!, fd: false });
   if (mappedBy(s, id)) return result(closed, { result: "ok" }, GMEM_RULES.closeMapped);
   return result(release(closed, id), { result: "ok" }, GMEM_RULES.release);
 }
@@ -260,7 +272,7 @@ export function releaseUnmapped(s: State, r: StepResult, mapId: string): StepRes
   const map = s.mm.maps.get(mapId);
   if (map?.backing.kind !== "gmem" || r.state.mm.maps.has(mapId)) return r;
   const id = map.backing.inode;
-  const fdOpen = [...r.state.gmem.names.values()].includes(id);
-  if (fdOpen || mappedBy(r.state, id) || !r.state.gmem.inodes[id]!.open) return r;
+  const inode = r.state.gmem.inodes[id]!;
+  if (inode.fd || mappedBy(r.state, id) || !inode.open) return r;
   return { ...r, state: release(r.state, id), fired: [...r.fired, GMEM_RULES.release.id] };
 }

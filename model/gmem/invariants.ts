@@ -1,5 +1,6 @@
 // guest_memfd invariants: private pages stay off host page tables, pins block conversion, stage-2 agrees
 // with folios and pages, contents survive conversion and punched pages read as zero.
+import { fallocMode } from "../mm/falloc.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { LEVEL_PAGES, PAGE_SIZE } from "../consts.js";
@@ -183,7 +184,7 @@ const contents: StepInvariant = {
       if (changed >= 0) return broken(`${op.op} changed the contents of guest_memfd #${changed}`);
       return ok(succeeded(outcome) && pre.gmem.inodes.some((g) => g.data.size > 0));
     }
-    if (op.op !== "gmem_fallocate" || !op.mode.includes("PUNCH_HOLE") || !succeeded(outcome)) return ok(false);
+    if (op.op !== "gmem_fallocate" || !fallocMode(op.mode).punch || !succeeded(outcome)) return ok(false);
     const id = pre.gmem.names.get(op.gmem)!;
     const start = op.offset / PAGE_SIZE;
     const end = start + op.len / PAGE_SIZE;

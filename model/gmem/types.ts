@@ -14,7 +14,9 @@ export interface GmemInode {
   readonly vm: number;
   readonly size: number;
   readonly flags: readonly GmemFlagName[];
-  /** False once the fd was closed: kvm_gmem_release has unbound every memslot. */
+  /** An fd refers to the file: only close drops it (a name re-bound to another object leaves it open, unnamed). */
+  readonly fd: boolean;
+  /** False once the last reference went: kvm_gmem_release has unbound every memslot. */
   readonly open: boolean;
   /** 4 KiB pages per folio (config.gmemFolio): 1, 512 or 262144. */
   readonly folioPages: number;

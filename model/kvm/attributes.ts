@@ -2,6 +2,7 @@
 import type { OpOf } from "../../schema/ops.js";
 import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
@@ -41,8 +42,9 @@ export const ATTRIBUTE_BOUNDS = {
 };
 
 export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
+  const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const wantsPrivate = op.attributes.includes("PRIVATE");
   const v = validate([

@@ -1,6 +1,8 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
+import { decodeFlags, hasOther, MEMSLOT_FLAG_BITS } from "../../schema/flags.js";
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
 import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN, isPageAligned } from "../consts.js";
+import { ioctlTarget } from "../fd.js";
 import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
@@ -17,12 +19,18 @@ const MAIN = "virt/kvm/kvm_main.c";
 const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
 
 export const MEMSLOT_RULES = {
-  v1Flags: rule("memslot.v1-flags", `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`, "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY", "EINVAL"),
+  v1Flags: rule(
+    "memslot.v1-flags",
+    `${MAIN} (kvm_vm_ioctl, KVM_SET_USER_MEMORY_REGION_V1_FLAGS)`,
+    "the v1 ioctl takes only LOG_DIRTY_PAGES and READONLY (any other bit, known or not)",
+    "EINVAL",
+  ),
   slotId: rule("memslot.slot-id", `${MAIN} (kvm_vm_ioctl_set_memory_region)`, "(u16)slot >= KVM_USER_MEM_SLOTS", "EINVAL"),
   flags: rule(
     "memslot.flags",
     `${MAIN} (check_memory_region_flags); ${V3_04}`,
-    "a flag not valid here: GUEST_MEMFD unsupported, READONLY with GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
+    "a flag not valid here: a bit KVM does not know (internal ones included), GUEST_MEMFD unsupported, READONLY with " +
+      "GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
     "EINVAL",
   ),
   sizeAlign: rule("memslot.size-align", `${MAIN} (kvm_set_memory_region)`, "memory_size not page aligned", "EINVAL"),
@@ -49,6 +57,11 @@ export const MEMSLOT_RULES = {
   delete: rule("memslot.delete", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_delete_memslot)`, "DELETE zaps the slot's mappings before it goes"),
   move: rule("memslot.move", `${MAIN} (kvm_set_memslot, kvm_invalidate_memslot, kvm_move_memslot)`, "MOVE zaps the old mappings and installs the slot at its new gfn"),
   flagsOnly: rule("memslot.flags-only", `${MAIN} (kvm_update_flags_memslot)`, "FLAGS_ONLY replaces the slot in place, without a zap as an intermediate step"),
+  padUnread: rule(
+    "memslot.pad-unread",
+    `${MAIN} (kvm_vm_ioctl: copy_from_user of the whole struct, then kvm_vm_ioctl_set_memory_region; nothing reads pad1 or pad2); probe on 6.18.44`,
+    "kvm_userspace_memory_region2's pad1 and pad2 are never checked: nonzero pads change nothing (with KVM Userfault v3, pad2[0] is userfault_bitmap)",
+  ),
   userfaultEnable: rule("userfault.enable-zap", `${MAIN} (kvm_commit_memory_region, kvm_arch_userfault_enabled); ${V3_04}`, "turning USERFAULT on drops the slot's translations"),
 };
 
@@ -108,7 +121,7 @@ export const MEMSLOT_BOUNDS = {
     accepts: "lt",
     measure: (_s, op) => {
       const { gmemOffset } = requestOf(op);
-      return op.flags.includes("GUEST_MEMFD") && isPageAligned(gmemOffset) ? { value: gmemOffset + op.memory_size, limit: TWO_64 } : undefined;
+      return decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("GUEST_MEMFD") && isPageAligned(gmemOffset) ? { value: gmemOffset + op.memory_size, limit: TWO_64 } : undefined;
     },
   }),
   asId: bound({
@@ -148,10 +161,12 @@ export const MEMSLOT_BOUNDS = {
     unitName: "64-bit bitmap word",
     limitName: "TASK_SIZE (access_ok of the bitmap, npages rounded up to 64)",
     accepts: "le",
-    measure: (s, op) =>
-      op.flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number"
-        ? { value: op.userfault_bitmap + bitmapBytes(requestOf(op).npages), limit: TASK_SIZE[s.config.arch] }
-        : undefined,
+    measure: (s, op) => {
+      const ptr = userfaultBitmapArg(s, op);
+      return decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("USERFAULT") && typeof ptr === "number"
+        ? { value: ptr + bitmapBytes(requestOf(op).npages), limit: TASK_SIZE[s.config.arch] }
+        : undefined;
+    },
   }),
   overlap: bound({
     rule: MEMSLOT_RULES.overlap,
@@ -180,7 +195,6 @@ export const MEMSLOT_BOUNDS = {
 };
 
 const FLAG_ORDER: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
-const canonicalFlags = (flags: readonly MemslotFlagName[]): readonly MemslotFlagName[] => FLAG_ORDER.filter((f) => flags.includes(f));
 
 /** check_memory_region_flags. */
 function validFlags(s: State, requested: readonly MemslotFlagName[]): readonly MemslotFlagName[] {
@@ -205,19 +219,42 @@ const withSlots = (vm: Vm, slots: readonly Memslot[]): Vm => ({ ...vm, slots: [.
 
 type Change = "CREATE" | "DELETE" | "MOVE" | "FLAGS_ONLY" | "NONE";
 
+/**
+ * The userfault_bitmap KVM Userfault v3 reads: the field, else the pad2[0] word it occupies in the struct (a raw
+ * address); undefined passes the VMM's own buffer (docs/VOCABULARY.md).
+ */
+export function userfaultBitmapArg(s: State, op: OpOf<"set_memory_region">): number | null | undefined {
+  if (op.userfault_bitmap !== undefined || !s.config.kernel.userfault) return op.userfault_bitmap;
+  const word = op.pad2?.[0] ?? 0;
+  return word === 0 ? undefined : word;
+}
+
+/** Whether a pad word the running kernel never reads is nonzero (pad2[0] is read under KVM Userfault). */
+function padsSet(s: State, op: OpOf<"set_memory_region">): boolean {
+  const pad2 = s.config.kernel.userfault ? (op.pad2 ?? []).slice(1) : (op.pad2 ?? []);
+  return (op.pad1 ?? 0) !== 0 || pad2.some((w) => w !== 0);
+}
+
 export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
-  const vmId = s.kvm.names.get(op.vm);
-  if (vmId === undefined) return refuse(s, VM_RULES.badFd);
-  const flags = canonicalFlags(op.flags);
+  const r = kvmSetMemoryRegion(s, op);
+  return padsSet(s, op) ? { ...r, fired: [MEMSLOT_RULES.padUnread.id, ...r.fired] } : r;
+}
+
+function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult {
+  const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
+  if (!target.ok) return refuse(s, target.rule);
+  const vmId = target.id;
+  const decoded = decodeFlags(op.flags, MEMSLOT_FLAG_BITS);
+  const flags = decoded.names;
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const gmemOffset = op.guest_memfd_offset ?? 0;
   const b = MEMSLOT_BOUNDS;
   const v = validate([
-    check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && flags.some((f) => f !== "LOG_DIRTY_PAGES" && f !== "READONLY")),
+    check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && hasOther(decoded, ["LOG_DIRTY_PAGES", "READONLY"])),
     check(MEMSLOT_RULES.slotId, () => outside(b.slotId, s, op)),
-    check(MEMSLOT_RULES.flags, () => flags.some((f) => !validFlags(s, flags).includes(f))),
+    check(MEMSLOT_RULES.flags, () => hasOther(decoded, validFlags(s, flags))),
     check(MEMSLOT_RULES.sizeAlign, () => !isPageAligned(size)),
     check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
     check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || outside(b.hva, s, op)),
@@ -233,7 +270,7 @@ export function setMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepRe
 /** The request passed kvm_set_memory_region's checks: which change it is, and the change. */
 function applyRegion(s: State, op: OpOf<"set_memory_region">, vmId: number): StepResult {
   const vm = s.kvm.vms[vmId]!;
-  const flags = canonicalFlags(op.flags);
+  const flags = decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names;
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const npages = size / PAGE_SIZE;
@@ -245,7 +282,8 @@ function applyRegion(s: State, op: OpOf<"set_memory_region">, vmId: number): Ste
 
   const as = slotAsId(op.slot);
   if ((change === "CREATE" || change === "MOVE") && outside(MEMSLOT_BOUNDS.overlap, s, op)) return refuse(s, MEMSLOT_RULES.overlap);
-  const userfaultBitmap = flags.includes("USERFAULT") && typeof op.userfault_bitmap === "number" ? op.userfault_bitmap : null;
+  const bitmapArg = userfaultBitmapArg(s, op);
+  const userfaultBitmap = flags.includes("USERFAULT") && typeof bitmapArg === "number" ? bitmapArg : null;
   const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
   if (change === "DELETE") return deleteSlot(s, vmId, old!);
   const pastMaxGfn = outside(MEMSLOT_BOUNDS.maxGfn, s, op);

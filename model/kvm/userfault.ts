@@ -1,5 +1,6 @@
 // KVM Userfault (v3, 20250618042424.330664-1-jthoughton@google.com): the VMM's per-slot bitmap and KVM's read of it.
 import type { OpOf } from "../../schema/ops.js";
+import { SEGV_MAPERR } from "../../schema/outcome.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { assign, get } from "../ranges.js";
 import { bound, outside } from "../bound.js";
@@ -11,7 +12,11 @@ import { VM_RULES } from "./vm.js";
 const V3 = "20250618042424.330664-5-jthoughton@google.com (kvm_do_userfault)";
 
 export const USERFAULT_RULES = {
-  noBuffer: rule("userfault.no-buffer", "faultline: the VMM allocates one bitmap per memslot (docs/VOCABULARY.md)", "a bitmap write outside the slot's bitmap faults the VMM thread"),
+  noBuffer: rule(
+    "userfault.no-buffer",
+    "faultline: the VMM allocates one bitmap per memslot (docs/VOCABULARY.md)",
+    "a bitmap write outside the slot's bitmap faults the VMM thread: SIGSEGV, SEGV_MAPERR",
+  ),
   write: rule("userfault.bitmap-write", "Documentation/virt/kvm/api.rst (KVM_MEM_USERFAULT, v3 15/15)", "userspace sets or clears bits; KVM only reads them"),
   unreadable: rule("userfault.bitmap-unreadable", V3, "the bitmap word cannot be read: KVM_RUN fails with a bare EFAULT, no exit information", "EFAULT"),
   exit: rule("userfault.exit", V3, "the gfn's bit is set: KVM_EXIT_MEMORY_FAULT with KVM_MEMORY_EXIT_FLAG_USERFAULT, KVM_RUN returns EFAULT"),
@@ -42,7 +47,7 @@ export function userfaultWrite(s: State, op: OpOf<"userfault_set"> | OpOf<"userf
   const slot = vm.slots.find((sl) => sl.slot === op.slot);
   const bits = vm.bitmaps.get(op.slot);
   if (slot === undefined || bits === undefined || outside(USERFAULT_BOUNDS.noBuffer, s, op)) {
-    return result(s, { result: "SIGSEGV" }, USERFAULT_RULES.noBuffer);
+    return result(s, SEGV_MAPERR, USERFAULT_RULES.noBuffer);
   }
   const next = assign(bits, op.gfn_offset, op.gfn_offset + op.npages, op.op === "userfault_set" ? true : undefined);
   const vms = replaceAt(s.kvm.vms, vmId, { ...vm, bitmaps: withEntry(vm.bitmaps, op.slot, next) });

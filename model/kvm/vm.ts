@@ -1,6 +1,7 @@
 // KVM_CREATE_VM, KVM_CHECK_EXTENSION and closing a VM fd.
 import { match } from "ts-pattern";
 import type { OpOf } from "../../schema/ops.js";
+import { ioctlTarget, unbindName } from "../fd.js";
 import { withEntry, withoutEntry } from "../immutable.js";
 import { EMPTY_RANGES } from "../ranges.js";
 import { rule } from "../rules.js";
@@ -26,16 +27,17 @@ export function createVm(s: State, op: OpOf<"create_vm">): StepResult {
   if (!s.config.kernel.vmTypes.includes(type)) return refuse(s, VM_RULES.type);
   const vm: Vm = { type, slots: [], attributes: EMPTY_RANGES, stage2: Array.from({ length: s.config.kernel.addressSpaces }, () => EMPTY_RANGES), bitmaps: new Map() };
   const id = s.kvm.vms.length;
-  return result({ ...s, kvm: { vms: [...s.kvm.vms, vm], names: withEntry(s.kvm.names, op.vm, id) } }, { result: "ok" }, VM_RULES.create);
+  const t = unbindName(s, op.vm);
+  return result({ ...t, kvm: { vms: [...t.kvm.vms, vm], names: withEntry(t.kvm.names, op.vm, id) } }, { result: "ok" }, VM_RULES.create);
 }
 
 /** kvm_arch_nr_memslot_as_ids: no SMM address space for a VM with private memory (arch/x86/include/asm/kvm_host.h). */
 export const nrMemslotAsIds = (s: State, vm: Vm | undefined): number => (vm !== undefined && vmHasPrivateMem(vm) ? 1 : s.config.kernel.addressSpaces);
 
 export function checkExtension(s: State, op: OpOf<"check_extension">): StepResult {
-  const vmId = op.vm === undefined ? undefined : s.kvm.names.get(op.vm);
-  if (op.vm !== undefined && vmId === undefined) return refuse(s, VM_RULES.badFd);
-  const vm = vmId === undefined ? undefined : s.kvm.vms[vmId];
+  const target = op.vm === undefined ? undefined : ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
+  if (target?.ok === false) return refuse(s, target.rule);
+  const vm = target === undefined ? undefined : s.kvm.vms[target.id];
   const k = s.config.kernel;
   const privateAttrs = vm === undefined || vmHasPrivateMem(vm) ? MEMORY_ATTRIBUTE_PRIVATE : 0;
   const value = match(op.cap)
@@ -54,7 +56,7 @@ export function checkExtension(s: State, op: OpOf<"check_extension">): StepResul
   return result(s, { result: "ok", value }, VM_RULES.cap);
 }
 
+/** close of the VM fd `name` refers to (model/step.ts dispatches close by what the name is). */
 export function closeVm(s: State, name: string): StepResult {
-  if (!s.kvm.names.has(name)) return refuse(s, VM_RULES.badFd);
   return result({ ...s, kvm: { ...s.kvm, names: withoutEntry(s.kvm.names, name) } }, { result: "ok" }, VM_RULES.close);
 }

@@ -1,6 +1,7 @@
 // Host page faults (handle_mm_fault), as taken by a user thread's access or by KVM's GUP of an hva, with the
 // userfaultfd hook points: MISSING/MINOR on a none PTE, WP on a write to a uffd-wp PTE, and PTE markers.
 import { match } from "ts-pattern";
+import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, type SignalOutcome } from "../../schema/outcome.js";
 import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
@@ -15,16 +16,32 @@ import { backingIndex, copyData, pteOf, pteTarget, type PageRef } from "./pages.
 import type { Mapping, Marker, MemFile, Pte } from "./types.js";
 
 export const FAULT_RULES = {
-  segvUnmapped: rule("mm.segv-unmapped", "arch/x86/mm/fault.c (do_user_addr_fault)", "no VMA covers the address: SIGSEGV"),
-  segvProt: rule("mm.segv-prot", "arch/x86/mm/fault.c (access_error)", "the VMA does not allow this access: SIGSEGV"),
-  sigbusEof: rule("mm.sigbus-eof", "mm/shmem.c (shmem_get_folio_gfp); mm/hugetlb.c (hugetlb_no_page)", "fault at or beyond i_size: SIGBUS"),
+  segvUnmapped: rule(
+    "mm.segv-unmapped",
+    "arch/x86/mm/fault.c (do_user_addr_fault: bad_area_nosemaphore, SEGV_MAPERR); arch/arm64/mm/fault.c (do_page_fault: VM_FAULT_BADMAP)",
+    "no VMA covers the address: SIGSEGV, SEGV_MAPERR",
+  ),
+  segvProt: rule(
+    "mm.segv-prot",
+    "arch/x86/mm/fault.c (access_error, bad_area_access_error: SEGV_ACCERR); arch/arm64/mm/fault.c (do_page_fault: VM_FAULT_BADACCESS)",
+    "the VMA does not allow this access: SIGSEGV, SEGV_ACCERR",
+  ),
+  sigbusEof: rule(
+    "mm.sigbus-eof",
+    "mm/shmem.c (shmem_get_folio_gfp); mm/hugetlb.c (hugetlb_no_page); arch/x86/mm/fault.c (do_sigbus: BUS_ADRERR)",
+    "fault at or beyond i_size: SIGBUS, BUS_ADRERR",
+  ),
   zeroPage: rule("mm.anon-zero-page", "mm/memory.c (do_anonymous_page)", "a read fault on untouched anonymous memory maps the shared zero page"),
   anonAlloc: rule("mm.anon-alloc", "mm/memory.c (do_anonymous_page, wp_page_copy)", "a write fault on anonymous memory allocates a zeroed private page"),
   fileFault: rule("mm.file-fault", "mm/shmem.c (shmem_fault); mm/hugetlb.c (hugetlb_no_page)", "a file fault maps the page-cache folio, allocating it on first touch"),
   cow: rule("mm.cow", "mm/memory.c (do_cow_fault, wp_page_copy)", "a write fault on a private file mapping copies the page into the mapping"),
   cowZero: rule("mm.cow-zero-page", "mm/memory.c (do_wp_page, wp_page_copy)", "a write to a zero-page PTE of a private file mapping allocates a zeroed private page"),
   reuse: rule("mm.wp-reuse", "mm/memory.c (do_wp_page, wp_page_reuse)", "a write to a read-only PTE of an exclusive anonymous page makes it writable in place"),
-  poisoned: rule("mm.poison-marker", "mm/memory.c (handle_pte_marker: PTE_MARKER_POISONED)", "a fault on a poison marker: VM_FAULT_HWPOISON, SIGBUS"),
+  poisoned: rule(
+    "mm.poison-marker",
+    "mm/memory.c (handle_pte_marker: PTE_MARKER_POISONED); arch/x86/mm/fault.c (do_sigbus: #ifdef CONFIG_MEMORY_FAILURE); arch/arm64/mm/fault.c (do_page_fault)",
+    "a fault on a poison marker: VM_FAULT_HWPOISON, SIGBUS with BUS_MCEERR_AR (x86 only with CONFIG_MEMORY_FAILURE, else BUS_ADRERR)",
+  ),
   wpMarker: rule("mm.uffd-wp-marker", "mm/memory.c (set_pte_range: vmf_orig_pte_uffd_wp; pte_marker_handle_uffd_wp)", "a fault through a uffd-wp marker of a WP-registered VMA installs the PTE write-protected"),
   faultAround: rule(
     "mm.fault-around",
@@ -36,13 +53,17 @@ export const FAULT_RULES = {
 export type HostFault =
   | { readonly kind: "mapped"; readonly state: State; readonly ref: PageRef; readonly writable: boolean; readonly fired: readonly Rule[] }
   /** `state`: what the fault did before it failed (fault-around), when anything. */
-  | { readonly kind: "signal"; readonly signal: "SIGBUS" | "SIGSEGV"; readonly fired: readonly Rule[]; readonly state?: State }
+  | { readonly kind: "signal"; readonly signal: SignalOutcome; readonly fired: readonly Rule[]; readonly state?: State }
   | Userfault;
 
 type Mapped = Extract<HostFault, { kind: "mapped" }>;
 type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
 
-const signal = (sig: "SIGBUS" | "SIGSEGV", r: Rule): HostFault => ({ kind: "signal", signal: sig, fired: [r] });
+const signal = (sig: SignalOutcome, r: Rule): HostFault => ({ kind: "signal", signal: sig, fired: [r] });
+
+/** do_sigbus's si_code for VM_FAULT_HWPOISON: BUS_MCEERR_AR on arm64, and on x86 with CONFIG_MEMORY_FAILURE. */
+export const hwpoisonSignal = (s: State): SignalOutcome =>
+  s.config.arch === "arm64" || s.config.kernel.memoryFailure ? { result: "SIGBUS", code: "BUS_MCEERR_AR" } : BUS_ADRERR;
 
 export const withMap = (s: State, map: Mapping): State => ({ ...s, mm: { ...s.mm, maps: withEntry(s.mm.maps, map.id, map) } });
 export const withFile = (s: State, id: number, file: MemFile): State => ({ ...s, mm: { ...s.mm, files: replaceAt(s.mm.files, id, file) } });
@@ -105,7 +126,7 @@ export const FAULT_BOUNDS = {
 function fileFault(s: State, map: Mapping, fileId: number, index: number, write: boolean): HostFault {
   const file = s.mm.files[fileId]!;
   const fileIndex = backingIndex(map, index);
-  if (isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(file, fileIndex))) return signal("SIGBUS", FAULT_RULES.sigbusEof);
+  if (isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(file, fileIndex))) return signal(BUS_ADRERR, FAULT_RULES.sigbusEof);
   const cached = withFile(s, fileId, ensureCached(file, fileIndex));
   const span = folioSpan(map, index, file.folioPages);
   if (map.shared || !write) {
@@ -168,7 +189,7 @@ function faultAround(s: State, map: Mapping, index: number): { state: State; fir
 /** A none PTE (or a marker): read fault-around, then userfaultfd's MISSING/MINOR hook, else the memory type's fault handler. */
 function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault, origin: Origin): HostFault {
   const marker = get(markersOf(map), index);
-  if (marker === "poison") return signal("SIGBUS", FAULT_RULES.poisoned);
+  if (marker === "poison") return signal(hwpoisonSignal(s), FAULT_RULES.poisoned);
   const around = write ? { state: s, fired: [] } : faultAround(s, map, index);
   // What fault-around mapped stays whatever the faulting page comes to.
   const after = (r: HostFault): HostFault =>
@@ -176,7 +197,9 @@ function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHo
   const st = around.state;
   const m = st.mm.maps.get(map.id)!;
   const b = m.backing;
-  if (b.kind === "memfd" && isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(st.mm.files[b.file]!, backingIndex(m, index)))) return after(signal("SIGBUS", FAULT_RULES.sigbusEof));
+  if (b.kind === "memfd" && isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(st.mm.files[b.file]!, backingIndex(m, index)))) {
+    return after(signal(BUS_ADRERR, FAULT_RULES.sigbusEof));
+  }
   const why = noneReason(st, m, index);
   if (why !== undefined) return after(handleUserfault(st, m, index, why.reason, write, origin, why.rule));
   const r = match(b)
@@ -233,8 +256,8 @@ function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault:
  * resolved by gmemHostFault, passed in to keep this module free of guest_memfd policy.
  */
 export function handleMmFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault, origin: Origin = USER_FAULT): HostFault {
-  if (get(map.live, index) !== true) return signal("SIGSEGV", FAULT_RULES.segvUnmapped);
-  if (map.prot === "none" || (write && map.prot === "r")) return signal("SIGSEGV", FAULT_RULES.segvProt);
+  if (get(map.live, index) !== true) return signal(SEGV_MAPERR, FAULT_RULES.segvUnmapped);
+  if (map.prot === "none" || (write && map.prot === "r")) return signal(SEGV_ACCERR, FAULT_RULES.segvProt);
   let state = s;
   let fired: readonly Rule[] = [];
   for (let pass = 0; pass < 3; pass++) {
@@ -258,5 +281,5 @@ const GUP_BLOCKS = rule(
 /** handleMmFault for callers that cannot sleep on a userfault (pin): such a fault reports failure with its own rule. */
 export function hostFault(s: State, map: Mapping, index: number, write: boolean, gmemHostFault: GmemHostFault): Exclude<HostFault, Userfault> {
   const r = handleMmFault(s, map, index, write, gmemHostFault);
-  return r.kind === "userfault" ? { kind: "signal", signal: "SIGBUS", fired: [...r.fired, GUP_BLOCKS] } : r;
+  return r.kind === "userfault" ? { kind: "signal", signal: BUS_ADRERR, fired: [...r.fired, GUP_BLOCKS] } : r;
 }

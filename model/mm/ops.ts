@@ -1,20 +1,24 @@
 // Host memory operations: memfd, mmap, munmap, user accesses, alias accesses, pread/pwrite, madvise, fallocate.
+import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
+import { BUS_ADRERR, SEGV_MAPERR } from "../../schema/outcome.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
-import { bound, isBeyond, outside, type Measured } from "../bound.js";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
+import { FD_RULES, fdOf, unbindName, withoutFileName } from "../fd.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
 import { check, rule, validate, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks, type FallocMode } from "./falloc.js";
 import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
 import { UFFD_EVENT_RULES, raisesEvent } from "../uffd/events.js";
 import { blockedOutcome } from "../uffd/thread.js";
 import { hasMode, markersOf, regAt, regsOf, withMarkers, withRegs } from "../uffd/vma.js";
-import type { Backing, Mapping, Marker, MemFile } from "./types.js";
+import type { Backing, FdMode, Mapping, Marker, MemFile, MmState, Prot } from "./types.js";
 
 export const MM_RULES = {
   badFd: rule("mm.ebadf", "fs/file.c (fget)", "the file descriptor is not open", "EBADF"),
@@ -51,102 +55,180 @@ export const MM_RULES = {
   fallocArgs: rule("mm.fallocate-args", "fs/open.c (vfs_fallocate)", "offset negative as loff_t, or len <= 0: checked before the mode", "EINVAL"),
   fallocMode: rule("mm.fallocate-mode", "fs/open.c (vfs_fallocate)", "PUNCH_HOLE without KEEP_SIZE", "EOPNOTSUPP"),
   fallocBig: rule("mm.fallocate-efbig", "fs/open.c (vfs_fallocate)", "offset + len beyond s_maxbytes (MAX_LFS_FILESIZE)", "EFBIG"),
+  fallocFileMode: rule(
+    "mm.fallocate-file-mode",
+    "mm/shmem.c (shmem_fallocate); fs/hugetlbfs/inode.c (hugetlbfs_fallocate): mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE); probe on 6.18.44",
+    "a mode vfs_fallocate lets through that shmem and hugetlbfs do not take: ZERO_RANGE, UNSHARE_RANGE, COLLAPSE_RANGE, INSERT_RANGE, WRITE_ZEROES",
+    "EOPNOTSUPP",
+  ),
   allocate: rule(
     "mm.fallocate-allocate",
     "mm/shmem.c (shmem_fallocate, shmem_get_folio_gfp: SGP_FALLOC); fs/hugetlbfs/inode.c (hugetlbfs_fallocate)",
     "fallocate allocates every folio of the range, past i_size too, and extends i_size without KEEP_SIZE; new shmem folios stay !uptodate until first used",
   ),
   closeFile: rule("mm.close", "fs/file.c (close_fd)", "closing drops the fd; the inode lives while mappings use it"),
+  reopen: rule(
+    "mm.reopen",
+    "fs/proc/fd.c (proc_fd_link); fs/namei.c (path_openat, do_open): a memfd reopened through /proc/self/fd",
+    "a new fd of the same memfd inode, open for reading, writing or both: its mode decides what read, write, mmap and fallocate may do",
+  ),
+  reopenNone: rule("mm.reopen-enoent", "fs/proc/fd.c (proc_lookupfd_common: no such fd)", "/proc/self/fd/N names no open fd", "ENOENT"),
+  reopenAnon: rule(
+    "mm.reopen-enxio",
+    "fs/inode.c (no_open: an anon inode's i_fop); fs/libfs.c (alloc_anon_inode); probe on 6.18.44 (a VM fd and a userfaultfd)",
+    "a VM fd, a guest_memfd or a userfaultfd cannot be opened again: their anon inodes have no open",
+    "ENXIO",
+  ),
+  writeNotWritable: rule(
+    "mm.pwrite-ebadf",
+    "fs/read_write.c (vfs_write: !(f_mode & FMODE_WRITE), after FMODE_PWRITE)",
+    "pwrite through an fd opened O_RDONLY",
+    "EBADF",
+  ),
+  readNotReadable: rule(
+    "mm.pread-ebadf",
+    "fs/read_write.c (vfs_read: !(f_mode & FMODE_READ), after FMODE_PREAD)",
+    "pread through an fd opened O_WRONLY",
+    "EBADF",
+  ),
+  mmapNotReadable: rule(
+    "mm.mmap-not-readable",
+    "mm/mmap.c (do_mmap: MAP_PRIVATE and, falling through, MAP_SHARED need FMODE_READ)",
+    "mmap of an fd opened O_WRONLY, whatever the protection",
+    "EACCES",
+  ),
 };
 
 type GmemHostFault = (s: State, map: Mapping, index: number, write: boolean) => HostFault;
-
-const fileOf = (s: State, name: string): { id: number; file: MemFile } | undefined => {
-  const id = s.mm.names.get(name);
-  return id === undefined ? undefined : { id, file: s.mm.files[id]! };
-};
 
 export function memfd(s: State, op: OpOf<"memfd">): StepResult {
   const folioPages = op.hugetlb === "1G" ? SIZE_1G / PAGE_SIZE : op.hugetlb === true || op.hugetlb === "2M" ? SIZE_2M / PAGE_SIZE : 1;
   if (op.size % (folioPages * PAGE_SIZE) !== 0 && folioPages > 1) return refuse(s, MM_RULES.hugetlbSize);
   const file: MemFile = { kind: folioPages > 1 ? "hugetlb" : "shmem", size: op.size, folioPages, present: EMPTY_RANGES, data: new Map() };
   const id = s.mm.files.length;
-  return result({ ...s, mm: { ...s.mm, files: [...s.mm.files, file], names: withEntry(s.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
+  const t = unbindName(s, op.file);
+  return result({ ...t, mm: { ...t.mm, files: [...t.mm.files, file], names: withEntry(t.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
 }
 
 /** A mapping's pages (whole folios of a hugetlbfs file) in bytes, against its map id's window. */
 export const windowExtent = (pages: number): Measured => ({ value: pages * PAGE_SIZE, limit: MAP_STRIDE });
 
-const LOFF_LIMIT = 2 ** 63;
-const fallocLen = (op: OpOf<"file_fallocate">): Measured | undefined => (op.offset >= LOFF_LIMIT || op.len === 0 ? undefined : { value: op.len, limit: LOFF_LIMIT });
+/** The pages an mmap of `fd` (undefined: MAP_ANONYMOUS) would take, once its offset, fd and length pass. */
+function mmapPages(s: State, fd: string | undefined, offset: number, length: number): number | undefined {
+  const ref = fd === undefined ? undefined : fdOf(s, fd);
+  if (!isPageAligned(offset) || length === 0 || (fd !== undefined && ref === undefined)) return undefined;
+  const folioPages = ref?.kind === "file" ? s.mm.files[ref.id]!.folioPages : 1;
+  return Math.ceil(pagesOf(length) / folioPages) * folioPages;
+}
 
-/** mmap's window, and file fallocate's len and offset + len below 2^63. */
+/** A fallocate whose fd is a memfd, a VM fd or a userfaultfd: vfs_fallocate's checks with the mm rules. */
+const mmFallocate = (s: State, fd: string): boolean => {
+  const kind = fdOf(s, fd)?.kind;
+  return kind !== undefined && kind !== "gmem";
+};
+
+/** mmap's window, and fallocate's len and offset + len below 2^63 on a file that is no guest_memfd. */
 export const MM_BOUNDS = {
   window: bound({
     rule: MM_RULES.mmapWindow,
-    ops: ["mmap"],
+    ops: ["mmap", "gmem_mmap"],
     unit: PAGE_SIZE,
     unitName: "page",
     limitName: "the map id's 1 TiB window (MAP_STRIDE)",
     accepts: "le",
     measure: (s, op) => {
-      const f = op.file === "anon" ? undefined : fileOf(s, op.file);
-      const folioPages = f?.file.folioPages ?? 1;
-      return op.length === 0 || (op.file !== "anon" && f === undefined) ? undefined : windowExtent(Math.ceil(pagesOf(op.length) / folioPages) * folioPages);
+      const fd = op.op === "gmem_mmap" ? op.gmem : op.file === "anon" ? undefined : op.file;
+      const pages = mmapPages(s, fd, op.offset, op.length);
+      return pages === undefined ? undefined : windowExtent(pages);
     },
   }),
   fallocArgs: bound({
     rule: MM_RULES.fallocArgs,
-    ops: ["file_fallocate"],
+    ops: ["file_fallocate", "gmem_fallocate"],
     unit: PAGE_SIZE,
     unitName: "page",
     limitName: "2^63 (len as loff_t)",
     accepts: "lt",
-    measure: (_s, op) => fallocLen(op),
+    measure: (s, op) => (mmFallocate(s, op.op === "file_fallocate" ? op.file : op.gmem) ? fallocLen(op.offset, op.len) : undefined),
   }),
+  // Reached on a memfd only: a VM fd or a userfaultfd is refused before s_maxbytes.
   fallocBig: bound({
     rule: MM_RULES.fallocBig,
-    ops: ["file_fallocate"],
+    ops: ["file_fallocate", "gmem_fallocate"],
     unit: PAGE_SIZE,
     unitName: "page",
     limitName: "2^63 (s_maxbytes)",
     accepts: "lt",
-    measure: (_s, op) => ({ value: op.offset + op.len, limit: LOFF_LIMIT }),
+    measure: (s, op) => (fdOf(s, op.op === "file_fallocate" ? op.file : op.gmem)?.kind === "file" ? fallocEnd(op.offset, op.len) : undefined),
   }),
 };
 
-export function mmap(s: State, op: OpOf<"mmap">): StepResult {
+/** mmap(2) as both mmap and gmem_mmap make it: the fd (any name) or MAP_ANONYMOUS, with defaults resolved. */
+export interface MmapArgs {
+  readonly map: string;
+  /** The fd's name; undefined for MAP_ANONYMOUS. */
+  readonly fd: string | undefined;
+  readonly offset: number;
+  readonly length: number;
+  readonly shared: boolean;
+  readonly prot: Prot;
+  /** fget's refusal of a name that is not open (the op's own rule). */
+  readonly badFd: Rule;
+}
+
+/** kvm_gmem_mmap's part of an mmap of a guest_memfd, passed in by step(). */
+export type GmemMmap = (s: State, a: MmapArgs, inode: number) => StepResult;
+
+export const mmapArgs = (op: OpOf<"mmap">): MmapArgs => {
   const anon = op.file === "anon";
-  if (!isPageAligned(op.offset)) return refuse(s, MM_RULES.mmapOffset);
-  const f = anon ? undefined : fileOf(s, op.file);
-  if (!anon && f === undefined) return refuse(s, MM_RULES.badFd);
+  return { map: op.map, fd: anon ? undefined : op.file, offset: op.offset, length: op.length, shared: op.shared ?? !anon, prot: op.prot ?? "rw", badFd: MM_RULES.badFd };
+};
+
+/**
+ * sys_mmap's offset check, ksys_mmap_pgoff's fget, do_mmap's generic checks and its file checks (FMODE_WRITE for a
+ * writable shared mapping, an mmap hook), then the file's own mmap: hugetlbfs's offset check, or kvm_gmem_mmap.
+ */
+export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
+  const anon = a.fd === undefined;
+  if (!isPageAligned(a.offset)) return refuse(s, MM_RULES.mmapOffset);
+  const ref = a.fd === undefined ? undefined : fdOf(s, a.fd);
+  if (!anon && ref === undefined) return refuse(s, a.badFd);
+  const f = ref?.kind === "file" ? { id: ref.id, file: s.mm.files[ref.id]! } : undefined;
+  // A userfaultfd is O_RDONLY; a memfd is what it was opened (reopen); a VM fd and a guest_memfd are O_RDWR.
+  const mode = ref?.kind === "uffd" ? "r" : f !== undefined && a.fd !== undefined ? fdMode(s, a.fd) : "rw";
   const folioPages = f?.file.folioPages ?? 1;
-  const pages = Math.ceil(pagesOf(op.length) / folioPages) * folioPages;
-  const old = s.mm.maps.get(op.map);
+  const pages = Math.ceil(pagesOf(a.length) / folioPages) * folioPages;
+  const old = s.mm.maps.get(a.map);
   const v = validate([
-    check(MM_RULES.mmapLen, () => op.length === 0),
+    check(MM_RULES.mmapLen, () => a.length === 0),
     check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
-    check(MM_RULES.mmapHugeOffset, () => op.offset % (folioPages * PAGE_SIZE) !== 0),
+    check(FD_RULES.mmapReadonly, () => mode === "r" && a.shared && a.prot === "rw"),
+    check(MM_RULES.mmapNotReadable, () => mode === "w"),
+    check(FD_RULES.mmapNoHook, () => ref?.kind === "vm" || ref?.kind === "uffd"),
+    check(MM_RULES.mmapHugeOffset, () => a.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
   if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
-  const shared = op.shared ?? !anon;
+  if (ref?.kind === "gmem") return withPassed(gmemMmap(s, a, ref.id), v.passed);
+  const shared = a.shared;
   // MAP_SHARED | MAP_ANONYMOUS is backed by an unnamed shmem file of the mapping's size (shmem_zero_setup).
   const zero: MemFile | undefined = anon && shared ? { kind: "shmem", size: pages * PAGE_SIZE, folioPages: 1, present: EMPTY_RANGES, data: new Map(), anon: true } : undefined;
   const next = zero === undefined ? s : { ...s, mm: { ...s.mm, files: [...s.mm.files, zero] } };
   const backing: Backing =
-    zero !== undefined ? { kind: "memfd", file: s.mm.files.length, offset: 0 } : f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: op.offset };
+    zero !== undefined ? { kind: "memfd", file: s.mm.files.length, offset: 0 } : f === undefined ? { kind: "anon" } : { kind: "memfd", file: f.id, offset: a.offset };
   const map: Mapping = {
-    id: op.map,
-    base: mapBase(op.map),
+    id: a.map,
+    base: mapBase(a.map),
     pages,
     backing,
     shared,
-    prot: op.prot ?? "rw",
+    prot: a.prot,
     live: assign(EMPTY_RANGES, 0, pages, true),
     ptes: EMPTY_RANGES,
     anon: EMPTY_RANGES,
     anonData: new Map(),
+    // do_mmap: MAP_SHARED of an fd without FMODE_WRITE loses VM_MAYWRITE and VM_SHARED.
+    ...(shared && mode === "r" ? { fdReadOnly: true as const } : {}),
   };
   return result(withMap(next, map), { result: "ok" }, ...(zero === undefined ? [] : [MM_RULES.sharedAnon]), MM_RULES.mmap);
 }
@@ -209,11 +291,11 @@ export function munmap(s: State, op: OpOf<"munmap">): StepResult {
 export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFault): StepResult {
   const map = s.mm.maps.get(op.map);
   const index = Math.floor(op.offset / PAGE_SIZE);
-  if (map === undefined || index >= map.pages) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  if (map === undefined || index >= map.pages) return result(s, SEGV_MAPERR, FAULTS.segvUnmapped);
   const write = op.kind === "write";
   const inPage = op.offset % PAGE_SIZE;
   const f = handleMmFault(s, map, index, write, gmemHostFault, { inPage, user: true });
-  if (f.kind === "signal") return result(f.state ?? s, { result: f.signal }, ...f.fired);
+  if (f.kind === "signal") return result(f.state ?? s, f.signal, ...f.fired);
   if (f.kind === "userfault") return { ...result(f.state, blockedOutcome(f.state, f.msg), ...f.fired), blocked: f.msg };
   if (write) return result(writeAt(f.state, f.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...f.fired, MM_RULES.access);
   return result(f.state, { result: "ok", value: readAt(f.state, f.ref, inPage) }, ...f.fired, MM_RULES.access);
@@ -222,7 +304,7 @@ export function access(s: State, op: OpOf<"access">, gmemHostFault: GmemHostFaul
 /** The alias mapping sees the backing file: write_alias and read_alias go straight to its page cache. */
 export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, gmemAlias: (s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">, map: Mapping) => StepResult): StepResult {
   const map = s.mm.maps.get(op.map);
-  if (map === undefined) return result(s, { result: "SIGSEGV" }, FAULTS.segvUnmapped);
+  if (map === undefined) return result(s, SEGV_MAPERR, FAULTS.segvUnmapped);
   if (map.backing.kind === "anon" || (map.backing.kind === "memfd" && s.mm.files[map.backing.file]!.anon === true)) return refuse(s, MM_RULES.noAlias);
   if (map.backing.kind === "gmem") return gmemAlias(s, op, map);
   const fileId = map.backing.file;
@@ -231,7 +313,7 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   // The alias access faults page by page: a page at or beyond i_size is a SIGBUS, the pages before it keep what was written.
   let next = s.mm.files[fileId]!;
   for (const p of pagePieces(start, len)) {
-    if (p.index * PAGE_SIZE >= next.size) return result(withFile(s, fileId, next), { result: "SIGBUS" }, MM_RULES.alias, FAULTS.sigbusEof);
+    if (p.index * PAGE_SIZE >= next.size) return result(withFile(s, fileId, next), BUS_ADRERR, MM_RULES.alias, FAULTS.sigbusEof);
     next = ensureCached(next, p.index);
     if (op.op === "read_alias") return result(withFile(s, fileId, next), { result: "ok", value: readByte(next.data.get(p.index), p.from) }, MM_RULES.alias);
     next = { ...next, data: withPageData(next.data, p.index, fill(next.data.get(p.index), p.from, p.to, op.byte ?? 0)) };
@@ -239,9 +321,21 @@ export function aliasAccess(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias
   return result(withFile(s, fileId, next), { result: "ok" }, MM_RULES.alias);
 }
 
+/** How the fd a memfd name refers to was opened: "rw" unless reopened O_RDONLY or O_WRONLY. */
+export const fdMode = (s: State, name: string): FdMode | "rw" => s.mm.modes?.get(name) ?? "rw";
+
+/** The memfd a pread/pwrite names, or its refusal: fget's EBADF, or ESPIPE from a pseudo file without FMODE_PREAD. */
+function preadTarget(s: State, name: string): { ok: true; id: number; file: MemFile; mode: FdMode | "rw" } | { ok: false; rule: Rule } {
+  const ref = fdOf(s, name);
+  if (ref === undefined) return { ok: false, rule: MM_RULES.badFd };
+  if (ref.kind !== "file") return { ok: false, rule: FD_RULES.noPread };
+  return { ok: true, id: ref.id, file: s.mm.files[ref.id]!, mode: fdMode(s, name) };
+}
+
 export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  const f = preadTarget(s, op.file);
+  if (!f.ok) return refuse(s, f.rule);
+  if (f.mode === "r") return refuse(s, MM_RULES.writeNotWritable);
   if (f.file.kind === "hugetlb") return refuse(s, MM_RULES.hugetlbWrite);
   let file: MemFile = { ...f.file, size: Math.max(f.file.size, op.len === 0 ? 0 : op.offset + op.len) };
   for (const p of pagePieces(op.offset, op.len)) {
@@ -252,8 +346,9 @@ export function pwrite(s: State, op: OpOf<"pwrite">): StepResult {
 }
 
 export function pread(s: State, op: OpOf<"pread">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
+  const f = preadTarget(s, op.file);
+  if (!f.ok) return refuse(s, f.rule);
+  if (f.mode === "w") return refuse(s, MM_RULES.readNotReadable);
   if (op.offset >= f.file.size || op.len === 0) return result(s, { result: "ok", value: null }, MM_RULES.pread);
   const index = Math.floor(op.offset / PAGE_SIZE);
   return result(s, { result: "ok", value: readByte(f.file.data.get(index), op.offset % PAGE_SIZE) }, MM_RULES.pread);
@@ -312,7 +407,7 @@ export type GmemPunch = (s: State, inode: number, offset: number, len: number) =
 function vmaRefusal(map: Mapping, folioPages: number, advice: OpOf<"madvise">["advice"], start: number): Rule | undefined {
   if (advice === "DONTNEED") return start % folioPages !== 0 ? MM_RULES.madviseHugeStart : undefined;
   if (map.backing.kind === "anon") return MM_RULES.madviseRemoveAnon;
-  return map.shared ? undefined : MM_RULES.madviseRemoveShared;
+  return map.shared && map.fdReadOnly !== true ? undefined : MM_RULES.madviseRemoveShared;
 }
 
 /** One VMA's advice: DONTNEED zaps (whole huge pages only), REMOVE punches the file through its fallocate. */
@@ -357,26 +452,60 @@ export function madvise(s: State, op: OpOf<"madvise">, gmemPunch: GmemPunch): St
   return hole ? { state: next, outcome: { errno: "ENOMEM" }, fired: [...fired, MM_RULES.madviseHole.id] } : { state: next, outcome: { result: "ok" }, fired };
 }
 
-/** loff_t limits of vfs_fallocate: a negative offset or length, and s_maxbytes (MAX_LFS_FILESIZE for shmem and hugetlbfs). */
+/** fallocate(2) as file_fallocate and gmem_fallocate make it: any fd name, the op's own EBADF rule. */
+export interface FallocateArgs {
+  readonly fd: string;
+  readonly mode: FlagList<FallocModeName>;
+  readonly offset: number;
+  readonly len: number;
+  readonly badFd: Rule;
+}
+
+/** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`, passed in by step(). */
+export type GmemFallocate = (s: State, inode: number, mode: FlagList<FallocModeName>, offset: number, len: number) => StepResult;
+
+/**
+ * ksys_fallocate's fget, then by what the fd is: a memfd or a guest_memfd goes through vfs_fallocate to its own
+ * fallocate; a VM fd or a userfaultfd stops in vfs_fallocate after the argument and mode checks.
+ */
+export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFallocate): StepResult {
+  const ref = fdOf(s, a.fd);
+  if (ref === undefined) return refuse(s, a.badFd);
+  switch (ref.kind) {
+    case "file":
+      return fileFallocate(s, ref.id, fallocMode(a.mode), a.offset, a.len, fdMode(s, a.fd) === "r");
+    case "gmem":
+      return gmemFallocate(s, ref.id, a.mode, a.offset, a.len);
+    case "vm":
+    case "uffd": {
+      const v = validate([
+        ...vfsFallocateChecks(fallocMode(a.mode), a.offset, a.len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
+        check(FD_RULES.fallocReadonly, () => ref.kind === "uffd"),
+        check(FD_RULES.fallocNotRegular, () => ref.kind === "vm"),
+      ]);
+      return withPassed(refuse(s, v.failure ?? FD_RULES.fallocNotRegular), v.passed);
+    }
+  }
+}
+
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
-export function fileFallocate(s: State, op: OpOf<"file_fallocate">): StepResult {
-  const f = fileOf(s, op.file);
-  if (f === undefined) return refuse(s, MM_RULES.badFd);
-  const punch = op.mode.includes("PUNCH_HOLE");
-  const keep = op.mode.includes("KEEP_SIZE");
+function fileFallocate(s: State, id: number, mode: FallocMode, offset: number, len: number, readOnly: boolean): StepResult {
+  const file = s.mm.files[id]!;
   const v = validate([
-    check(MM_RULES.fallocArgs, () => op.offset >= LOFF_LIMIT || op.len === 0 || outside(MM_BOUNDS.fallocArgs, s, op)),
-    check(MM_RULES.fallocMode, () => punch && !keep),
-    check(MM_RULES.fallocBig, () => outside(MM_BOUNDS.fallocBig, s, op)),
+    ...vfsFallocateChecks(mode, offset, len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
+    check(FD_RULES.fallocReadonly, () => readOnly),
+    check(MM_RULES.fallocBig, () => isBeyond(MM_BOUNDS.fallocBig, fallocEnd(offset, len))),
+    check(MM_RULES.fallocFileMode, () => !onlyKeepPunch(mode)),
   ]);
   if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
-  if (punch) return result(punchHole(s, f.id, op.offset, op.len), { result: "ok" }, MM_RULES.punch);
-  const folio = f.file.folioPages * PAGE_SIZE;
+  const keep = mode.keep;
+  if (mode.punch) return result(punchHole(s, id, offset, len), { result: "ok" }, MM_RULES.punch);
+  const folio = file.folioPages * PAGE_SIZE;
   // Every folio of the range is allocated, past i_size too (KEEP_SIZE): SGP_FALLOC has no i_size check.
-  const a = Math.floor(op.offset / folio) * folio;
-  const b = Math.ceil((op.offset + op.len) / folio) * folio;
-  const size = keep ? f.file.size : Math.max(f.file.size, op.offset + op.len);
-  return result(withFile(s, f.id, { ...fallocatePages(f.file, a / PAGE_SIZE, b / PAGE_SIZE), size }), { result: "ok" }, MM_RULES.allocate);
+  const a = Math.floor(offset / folio) * folio;
+  const b = Math.ceil((offset + len) / folio) * folio;
+  const size = keep ? file.size : Math.max(file.size, offset + len);
+  return result(withFile(s, id, { ...fallocatePages(file, a / PAGE_SIZE, b / PAGE_SIZE), size }), { result: "ok" }, MM_RULES.allocate);
 }
 
 /**
@@ -389,7 +518,21 @@ function fallocatePages(file: MemFile, start: number, end: number): MemFile {
   return withFalloced({ ...file, present: assign(file.present, start, end, true) }, falloced);
 }
 
+/** close of the memfd `name` refers to (model/step.ts dispatches close by what the name is). */
 export function closeFile(s: State, name: string): StepResult {
-  if (!s.mm.names.has(name)) return refuse(s, MM_RULES.badFd);
-  return result({ ...s, mm: { ...s.mm, names: withoutEntry(s.mm.names, name) } }, { result: "ok" }, MM_RULES.closeFile);
+  return result({ ...s, mm: withoutFileName(s.mm, name) }, { result: "ok" }, MM_RULES.closeFile);
+}
+
+/**
+ * open("/proc/self/fd/N", mode) of the fd `op.from` refers to: a memfd gets a second fd under `op.file` (a name in
+ * use is re-bound), an anon inode refuses, a name no fd has is not in /proc/self/fd.
+ */
+export function reopen(s: State, op: OpOf<"reopen">): StepResult {
+  const ref = fdOf(s, op.from);
+  if (ref === undefined) return refuse(s, MM_RULES.reopenNone);
+  if (ref.kind !== "file") return refuse(s, MM_RULES.reopenAnon);
+  const t = unbindName(s, op.file);
+  const modes = op.mode === "rw" ? t.mm.modes : withEntry(t.mm.modes ?? new Map<string, FdMode>(), op.file, op.mode);
+  const mm: MmState = { ...t.mm, names: withEntry(t.mm.names, op.file, ref.id), ...(modes === undefined ? {} : { modes }) };
+  return result({ ...t, mm }, { result: "ok" }, MM_RULES.reopen);
 }

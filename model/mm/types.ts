@@ -34,19 +34,27 @@ export interface Pte {
 /** A non-present PTE that is not none: a uffd-wp marker (PTE_MARKER_UFFD_WP) or a poison marker (PTE_MARKER_POISONED). */
 export type Marker = "wp" | "poison";
 
+/** The mapping's protection (mmap prot): read-write, read-only, or none. */
+export type Prot = "rw" | "r" | "none";
+
 export interface Mapping {
   readonly id: string;
   readonly base: number;
   readonly pages: number;
   readonly backing: Backing;
   readonly shared: boolean;
-  readonly prot: "rw" | "r" | "none";
+  readonly prot: Prot;
   /** Page indexes (from base) still mapped after munmap. */
   readonly live: RangeMap<true>;
   readonly ptes: RangeMap<Pte>;
   /** Private pages of this mapping (anonymous memory, or COW copies of a private file mapping). */
   readonly anon: RangeMap<true>;
   readonly anonData: ReadonlyMap<number, PageBytes>;
+  /**
+   * Made MAP_SHARED from an fd not open for writing: do_mmap cleared VM_MAYWRITE and VM_SHARED (VM_MAYSHARE stays, the
+   * page cache is mapped). Absent otherwise (a private mapping always has VM_MAYWRITE).
+   */
+  readonly fdReadOnly?: true;
   /** userfaultfd registration per page (vm_userfaultfd_ctx + VM_UFFD_*: VMAs split at its edges); absent when empty. */
   readonly uffd?: RangeMap<UffdReg>;
   /** PTE markers on pages whose PTE is none; absent when empty. */
@@ -67,8 +75,13 @@ export interface MemFile {
   readonly anon?: true;
 }
 
+/** How an fd of a memfd was opened: O_RDONLY or O_WRONLY (an O_RDWR fd has no entry). */
+export type FdMode = "r" | "w";
+
 export interface MmState {
   readonly files: readonly MemFile[];
   readonly names: ReadonlyMap<string, number>;
+  /** The memfd names whose fd is not O_RDWR (reopen through /proc/self/fd); absent when there is none. */
+  readonly modes?: ReadonlyMap<string, FdMode>;
   readonly maps: ReadonlyMap<string, Mapping>;
 }

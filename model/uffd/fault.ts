@@ -1,6 +1,6 @@
 // Which faults userfaultfd takes, and what handle_userfault does with them: queue a message and put the thread to
 // sleep, or SIGBUS. Kept free of the fault paths themselves, which call in here at the kernel's hook points.
-import type { FaultFlagName } from "../../schema/outcome.js";
+import { BUS_ADRERR, type FaultFlagName, type SignalOutcome } from "../../schema/outcome.js";
 import { PAGE_SIZE } from "../consts.js";
 import { gmemFolioPresent } from "../gmem/uffd-ops.js";
 import type { Mapping } from "../mm/types.js";
@@ -20,7 +20,7 @@ export const UFFD_FAULT_RULES = {
   gmem: rule("uffd.fault-gmem", `${RPPT12}; 20260306171815.3160826-14-rppt@kernel.org (kvm_gmem get_folio_noalloc)`, "guest_memfd (mm-2026 design): a folio in the file gives MINOR, none (or a private page) gives MISSING, before ->fault"),
   wp: rule("uffd.fault-wp", "mm/memory.c (do_wp_page: userfaultfd_pte_wp); mm/hugetlb.c (hugetlb_fault)", "a write to a uffd-wp PTE in a WP-registered VMA: WP message"),
   wpAsync: rule("uffd.fault-wp-async", "mm/memory.c (do_wp_page: userfaultfd_wp_async)", "WP_ASYNC: the uffd-wp bit is cleared and the write goes on, no message"),
-  sigbusFeature: rule("uffd.fault-sigbus-feature", `${FS} (handle_userfault: UFFD_FEATURE_SIGBUS)`, "the ctx asked for UFFD_FEATURE_SIGBUS: the fault is a SIGBUS, no message"),
+  sigbusFeature: rule("uffd.fault-sigbus-feature", `${FS} (handle_userfault: UFFD_FEATURE_SIGBUS)`, "the ctx asked for UFFD_FEATURE_SIGBUS: VM_FAULT_SIGBUS, a SIGBUS with BUS_ADRERR, no message"),
   userModeOnly: rule("uffd.fault-user-mode-only", `${FS} (handle_userfault: UFFD_USER_MODE_ONLY)`, "a kernel-mode fault (GUP) on a USER_MODE_ONLY ctx: SIGBUS, no message"),
   sleep: rule("uffd.fault-sleep", `${FS} (handle_userfault, userfault_msg)`, "the message is queued and the thread sleeps until a wakeup covers its address; address masked unless EXACT_ADDRESS"),
 };
@@ -43,7 +43,7 @@ export interface Userfault {
   readonly state: State;
   readonly fired: readonly Rule[];
 }
-export type UserfaultVerdict = Userfault | { readonly kind: "signal"; readonly signal: "SIGBUS"; readonly fired: readonly Rule[] };
+export type UserfaultVerdict = Userfault | { readonly kind: "signal"; readonly signal: SignalOutcome; readonly fired: readonly Rule[] };
 
 /** The page-cache presence a fault on a none PTE looks up, per memory type (folio lookup before allocation). */
 function pageCached(s: State, m: Mapping, index: number): boolean {
@@ -72,8 +72,8 @@ const FLAG_OF: Readonly<Record<Reason, FaultFlagName[]>> = { MISSING: [], MINOR:
 export function handleUserfault(s: State, m: Mapping, index: number, reason: Reason, write: boolean, origin: Origin, why: Rule): UserfaultVerdict {
   const ctxId = regAt(m, index)!.ctx;
   const ctx = s.uffd.ctxs[ctxId]!;
-  if (ctx.features.includes("SIGBUS")) return { kind: "signal", signal: "SIGBUS", fired: [why, UFFD_FAULT_RULES.sigbusFeature] };
-  if (ctx.userModeOnly && !origin.user) return { kind: "signal", signal: "SIGBUS", fired: [why, UFFD_FAULT_RULES.userModeOnly] };
+  if (ctx.features.includes("SIGBUS")) return { kind: "signal", signal: BUS_ADRERR, fired: [why, UFFD_FAULT_RULES.sigbusFeature] };
+  if (ctx.userModeOnly && !origin.user) return { kind: "signal", signal: BUS_ADRERR, fired: [why, UFFD_FAULT_RULES.userModeOnly] };
   const unit = unitOf(s, m) * PAGE_SIZE;
   const at = index * PAGE_SIZE + origin.inPage;
   const offset = ctx.features.includes("EXACT_ADDRESS") ? at : Math.floor(at / unit) * unit;

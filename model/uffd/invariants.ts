@@ -1,6 +1,7 @@
 // userfaultfd invariants: a registered mapping shows no page before its resolving ioctl, woken threads read the
 // page their mapping maps, no wakeup is lost, the ioctls never change page-cache contents, and nothing written
 // through the alias is lost.
+import { decodeFlags, MOVE_MODE_BITS } from "../../schema/flags.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { readByte } from "../bytes.js";
@@ -12,6 +13,7 @@ import type { Mapping } from "../mm/types.js";
 import { get, spans } from "../ranges.js";
 import type { State } from "../state.js";
 import { noneReason } from "./fault.js";
+import { fillMode, writeprotectMode } from "./ioctl.js";
 import type { UffdThread } from "./types.js";
 import { hasMode, regAt, vmasIn } from "./vma.js";
 
@@ -20,14 +22,14 @@ const broken = (detail: string): Verdict => ({ holds: false, nonVacuous: true, d
 
 /** The page range of op.map a resolving ioctl filled, which it may legitimately map. */
 function filledRange(op: Op): { map: string; start: number; end: number } | undefined {
-  if (op.op !== "uffdio_continue" && op.op !== "uffdio_copy" && op.op !== "uffdio_zeropage") return undefined;
+  if (op.op !== "uffdio_continue" && op.op !== "uffdio_copy" && op.op !== "uffdio_zeropage" && op.op !== "uffdio_move") return undefined;
   return { map: op.map, start: Math.floor(op.offset / PAGE_SIZE), end: Math.ceil((op.offset + op.len) / PAGE_SIZE) };
 }
 
 const noEarlyMap: StepInvariant = {
   name: "uffd-no-early-map",
   kind: "step",
-  description: "a page a MISSING/MINOR-registered mapping would fault on never gets mapped there except by a resolving ioctl (CONTINUE, COPY, ZEROPAGE) on it",
+  description: "a page a MISSING/MINOR-registered mapping would fault on never gets mapped there except by a resolving ioctl (CONTINUE, COPY, ZEROPAGE, MOVE) on it",
   check: (pre, op, _outcome, post) => {
     const filled = filledRange(op);
     let any = false;
@@ -95,8 +97,8 @@ const wokenReads: StepInvariant = {
   },
 };
 
-const MFILL = new Set<Op["op"]>(["uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison"]);
-const COUNT = ["mapped", "copy", "zeropage", "updated"] as const;
+const MFILL = new Set<Op["op"]>(["uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison", "uffdio_move"]);
+const COUNT = ["mapped", "copy", "zeropage", "updated", "move"] as const;
 
 /** The ctx and the hva ranges a successful op must have woken, or undefined when it wakes nothing. */
 function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; ranges: [number, number][] } | undefined {
@@ -107,7 +109,10 @@ function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; range
   if (op.op === "close") return good ? { ctx, ranges: [[0, Number.MAX_SAFE_INTEGER]] } : undefined;
   if (!("map" in op) || !("offset" in op) || !("len" in op)) return undefined;
   const start = mapBase(op.map) + op.offset;
-  const dontwake = "mode" in op && (op.mode as readonly string[] | undefined)?.includes("DONTWAKE") === true;
+  const fill = op.op === "uffdio_continue" || op.op === "uffdio_copy" || op.op === "uffdio_zeropage" || op.op === "uffdio_poison";
+  const names: readonly string[] =
+    op.op === "uffdio_writeprotect" ? writeprotectMode(op).names : fill ? fillMode(op).names : op.op === "uffdio_move" ? decodeFlags(op.mode, MOVE_MODE_BITS).names : [];
+  const dontwake = names.includes("DONTWAKE");
   if (MFILL.has(op.op)) {
     const count = COUNT.map((f) => (outcome as Record<string, unknown>)[f]).find((v) => typeof v === "number") as number | undefined;
     const partial = "errno" in outcome && outcome.errno === "EAGAIN";
@@ -116,7 +121,7 @@ function wokenRanges(pre: State, op: Op, outcome: Outcome): { ctx: number; range
   }
   if (!good) return undefined;
   if (op.op === "uffdio_wake") return { ctx, ranges: [[start, start + op.len]] };
-  if (op.op === "uffdio_writeprotect") return dontwake || op.mode?.includes("WP") === true ? undefined : { ctx, ranges: [[start, start + op.len]] };
+  if (op.op === "uffdio_writeprotect") return dontwake || names.includes("WP") ? undefined : { ctx, ranges: [[start, start + op.len]] };
   if (op.op !== "uffd_unregister") return undefined;
   const m = pre.mm.maps.get(op.map);
   if (m === undefined) return undefined;

@@ -1,5 +1,6 @@
 // The resolving ioctls: UFFDIO_CONTINUE / COPY / ZEROPAGE / POISON (mfill_atomic), UFFDIO_WRITEPROTECT and
 // UFFDIO_WAKE, each in the kernel's check order, with partial progress and the wakeup of the range they filled.
+import { decodeFlags, FILL_MODE_BITS, hasOther, WRITEPROTECT_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
@@ -14,6 +15,7 @@ import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { uffdTarget } from "./api.js";
 import { badRange, REGISTER_RULES } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
@@ -26,7 +28,12 @@ const PROBE = "probe on 6.18.44";
 
 export const IOCTL_RULES = {
   badFd: rule("uffd.ioctl-ebadf", "fs/file.c (fget)", "the uffd is not an open fd; the count field is never written", "EBADF"),
-  mode: rule("uffd.ioctl-mode", `${FS} (userfaultfd_copy, _zeropage, _continue, _poison)`, "a mode bit the ioctl does not take (WP on ZEROPAGE or POISON); the count field is not written", "EINVAL"),
+  mode: rule(
+    "uffd.ioctl-mode",
+    `${FS} (userfaultfd_copy, _zeropage, _continue, _poison, _writeprotect, _move: mode & ~(...))`,
+    "a mode bit the ioctl does not take (WP on ZEROPAGE or POISON, any unknown bit); the count field is not written",
+    "EINVAL",
+  ),
   noVma: rule("uffd.mfill-no-vma", `${MM} (find_dst_vma)`, "no VMA holds dst", "ENOENT"),
   vmaEnd: rule("uffd.mfill-vma-end", `${MM} (find_dst_vma); ${PROBE}`, "the range runs past the end of dst's VMA", "ENOENT"),
   unregistered: rule("uffd.mfill-unregistered", `${MM} (find_dst_vma: !vm_userfaultfd_ctx.ctx); ${PROBE}`, "dst's VMA is not registered with any userfaultfd (the mode and the ctx are not checked)", "ENOENT"),
@@ -262,7 +269,7 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   if (m === undefined || vma === undefined) return failed(IOCTL_RULES.noVma);
   if (outside(IOCTL_BOUNDS.vmaEnd, s, op)) return failed(IOCTL_RULES.vmaEnd);
   if (vma.reg === undefined) return failed(IOCTL_RULES.unregistered);
-  const wp = op.mode?.includes("WP") === true;
+  const wp = fillMode(op).names.includes("WP");
   if (wp && !hasMode(vma.reg, "WP")) return failed(IOCTL_RULES.wpMode);
   const type = memType(s, m);
   const unit = unitOf(s, m);
@@ -283,6 +290,10 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   return { state, bytes: op.len };
 }
 
+/** The mode word of COPY, CONTINUE, ZEROPAGE and POISON (WP is bit 1 in all four; only COPY and CONTINUE take it). */
+export const fillMode = (op: MfillOp) => decodeFlags(op.mode, FILL_MODE_BITS);
+export const writeprotectMode = (op: OpOf<"uffdio_writeprotect">) => decodeFlags(op.mode, WRITEPROTECT_MODE_BITS);
+
 const countOutcome = (op: MfillOp, errno: Errno | undefined, count: number | null): Outcome =>
   errno === undefined ? { result: "ok", [COUNT_FIELD[op.op]]: count } : { errno, [COUNT_FIELD[op.op]]: count };
 
@@ -290,10 +301,12 @@ const countOutcome = (op: MfillOp, errno: Errno | undefined, count: number | nul
 export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const kind = KIND[op.op];
   const unwritten = (r: Rule): StepResult => result(s, countOutcome(op, r.errno, null), r);
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return unwritten(IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
+  if (!fd.ok) return unwritten(fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return unwritten(REGISTER_RULES.range);
-  if (op.mode?.includes("WP") === true && !TAKES_WP[kind]) return unwritten(IOCTL_RULES.mode);
+  const mode = fillMode(op);
+  if (hasOther(mode, TAKES_WP[kind] ? ["DONTWAKE", "WP"] : ["DONTWAKE"])) return unwritten(IOCTL_RULES.mode);
   const r = mfillAtomic(s, op, kind);
   if (r.bytes === 0) {
     const errno = r.stoppedBy!.errno!;
@@ -303,17 +316,20 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const res = partial
     ? withPassed(result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial), r.passed ?? [])
     : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind]);
-  if (op.mode?.includes("DONTWAKE") === true) return res;
+  if (mode.names.includes("DONTWAKE")) return res;
   const base = mapBase(op.map) + op.offset;
   return afterWake(res, wakeRange(res.state, ctx, base, base + r.bytes, run));
 }
 
 export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: ThreadRunner): StepResult {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
-  const enable = op.mode?.includes("WP") === true;
-  const dontwake = op.mode?.includes("DONTWAKE") === true;
+  const mode = writeprotectMode(op);
+  if (mode.unknown.length > 0) return refuse(s, IOCTL_RULES.mode);
+  const enable = mode.names.includes("WP");
+  const dontwake = mode.names.includes("DONTWAKE");
   if (enable && dontwake) return refuse(s, IOCTL_RULES.wpBoth);
   const m = s.mm.maps.get(op.map);
   const start = op.offset / PAGE_SIZE;
@@ -334,8 +350,9 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
 }
 
 export function wake(s: State, op: OpOf<"uffdio_wake">, run: ThreadRunner): StepResult {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return refuse(s, IOCTL_RULES.badFd);
+  const fd = uffdTarget(s, op.uffd, IOCTL_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const ctx = fd.id;
   if (badRange(s, op.map, op.offset, op.len)) return refuse(s, REGISTER_RULES.range);
   const start = mapBase(op.map) + op.offset;
   return afterWake(result(s, { result: "ok" }, IOCTL_RULES.wake), wakeRange(s, ctx, start, start + op.len, run));

@@ -1,5 +1,6 @@
 // UFFDIO_REGISTER / UFFDIO_UNREGISTER over the VMAs of one mapping window, in the kernel's check order, and the
 // registration teardown of close.
+import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
@@ -7,8 +8,9 @@ import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Check } from "../rules.js";
+import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { uffdTarget } from "./api.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
 import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
@@ -21,6 +23,12 @@ const CAN = "include/linux/userfaultfd_k.h (vma_can_userfault)";
 export const REGISTER_RULES = {
   badFd: rule("uffd.register-ebadf", "fs/file.c (fget)", "the uffd is not an open fd", "EBADF"),
   mode: rule("uffd.register-mode", `${FS} (userfaultfd_register)`, "mode is 0", "EINVAL"),
+  modeUnknown: rule(
+    "uffd.register-mode-unknown",
+    `${FS} (userfaultfd_register: uffdio_register.mode & ~UFFD_API_REGISTER_MODES, before validate_range); probe on 6.18.44`,
+    "a mode bit other than MISSING, WP and MINOR",
+    "EINVAL",
+  ),
   range: rule("uffd.range", `${FS} (validate_range, validate_unaligned_range)`, "start or len not page aligned, len 0, or the range leaves TASK_SIZE", "EINVAL"),
   noVma: rule("uffd.register-no-vma", `${FS} (userfaultfd_register: no VMA in range)`, "no VMA intersects the range (holes between VMAs are skipped)", "EINVAL"),
   hugeStart: rule("uffd.register-huge-start", `${FS} (userfaultfd_register: vma_kernel_pagesize)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
@@ -29,6 +37,12 @@ export const REGISTER_RULES = {
     `${CAN}; 20260306171815.3160826-14-rppt@kernel.org (kvm_gmem can_userfault)`,
     "the VMA cannot take these modes: MINOR on anonymous memory; guest_memfd without INIT_SHARED (or without uffd support at all); WP_ASYNC allows WP-only anywhere",
     "EINVAL",
+  ),
+  maywrite: rule(
+    "uffd.register-maywrite",
+    `${FS} (userfaultfd_register: !(cur->vm_flags & VM_MAYWRITE), after vma_can_userfault); mm/mmap.c (do_mmap); probe on 6.18.44`,
+    "a MAP_SHARED mapping of an fd not open for writing (COPY could fill the file's holes)",
+    "EPERM",
   ),
   hugeEnd: rule("uffd.register-huge-end", `${FS} (userfaultfd_register)`, "the hugetlbfs VMA holding end has end not huge-page aligned", "EINVAL"),
   busy: rule("uffd.register-ebusy", `${FS} (userfaultfd_register)`, "the VMA is registered with another userfaultfd", "EBUSY"),
@@ -107,34 +121,38 @@ interface Target {
   readonly unit: number;
 }
 
-function target(s: State, op: { uffd: string; map: string; offset: number; len: number }): Target | "ebadf" | "range" | "novma" {
-  const ctx = s.uffd.names.get(op.uffd);
-  if (ctx === undefined) return "ebadf";
-  if (badRange(s, op.map, op.offset, op.len)) return "range";
+/** The ctx and the VMAs of a (un)registration: validate_range, then the VMA walk's "no VMA at all". */
+function target(s: State, ctx: number, op: { map: string; offset: number; len: number }, noVma: Rule): Target | { readonly refused: Rule } {
+  if (badRange(s, op.map, op.offset, op.len)) return { refused: REGISTER_RULES.range };
   const map = s.mm.maps.get(op.map);
   const start = op.offset / PAGE_SIZE;
   const end = start + op.len / PAGE_SIZE;
   const vmas = map === undefined ? [] : vmasIn(map, start, end);
-  if (map === undefined || vmas.length === 0) return "novma";
+  if (map === undefined || vmas.length === 0) return { refused: noVma };
   return { ctx, map, start, end, vmas, unit: unitOf(s, map) };
 }
+
+/** A refused (un)registration; past validate_range, the range's bound was checked before the VMA lookup refused. */
+const refusedTarget = (s: State, r: Rule): StepResult =>
+  r === REGISTER_RULES.range ? refuse(s, r) : withPassed(refuse(s, r), [REGISTER_RULES.range]);
 
 const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
 
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
-  if (!s.uffd.names.has(op.uffd)) return refuse(s, REGISTER_RULES.badFd);
-  if (op.mode.length === 0) return refuse(s, REGISTER_RULES.mode);
-  const t = target(s, op);
-  if (t === "ebadf") return refuse(s, REGISTER_RULES.badFd);
-  if (t === "range") return refuse(s, REGISTER_RULES.range);
-  // validate_range passed: the range's bound was checked before the VMA lookup refused.
-  if (t === "novma") return withPassed(refuse(s, REGISTER_RULES.noVma), [REGISTER_RULES.range]);
-  const modes = sortModes(op.mode);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.badFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
+  if (noFlags(mode)) return refuse(s, REGISTER_RULES.mode);
+  if (mode.unknown.length > 0) return refuse(s, REGISTER_RULES.modeUnknown);
+  const t = target(s, fd.id, op, REGISTER_RULES.noVma);
+  if ("refused" in t) return refusedTarget(s, t.refused);
+  const modes = sortModes(mode.names);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(
       check(REGISTER_RULES.type, () => !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
+      check(REGISTER_RULES.maywrite, () => t.map.fdReadOnly === true),
       check(REGISTER_RULES.hugeEnd, () => huge && t.end > v.start && t.end <= v.end && t.end % t.unit !== 0),
       check(REGISTER_RULES.busy, () => v.reg !== undefined && v.reg.ctx !== t.ctx),
     );
@@ -159,10 +177,10 @@ function dropRange(s: State, mapId: string, a: number, b: number, reg: UffdReg):
 }
 
 export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: ThreadRunner): StepResult {
-  const t = target(s, op);
-  if (t === "ebadf") return refuse(s, REGISTER_RULES.unBadFd);
-  if (t === "range") return refuse(s, REGISTER_RULES.range);
-  if (t === "novma") return withPassed(refuse(s, REGISTER_RULES.unNoVma), [REGISTER_RULES.range]);
+  const fd = uffdTarget(s, op.uffd, REGISTER_RULES.unBadFd);
+  if (!fd.ok) return refuse(s, fd.rule);
+  const t = target(s, fd.id, op, REGISTER_RULES.unNoVma);
+  if ("refused" in t) return refusedTarget(s, t.refused);
   const checks: Check[] = [check(REGISTER_RULES.unHugeStart, () => t.unit > 1 && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(

@@ -16,6 +16,8 @@ export interface UffdCtx {
   readonly userModeOnly: boolean;
   /** Set by close (userfaultfd_release): every registration is gone and every waiter was woken. */
   readonly released: boolean;
+  /** No UFFDIO_API has succeeded yet (UFFD_FEATURE_INITIALIZED clear): every other ioctl is EINVAL. Absent once it did. */
+  readonly uninitialized?: true;
 }
 
 /** The uffd_msg of a sleeping fault: which ctx, the reported address (hva) and the flags. */

@@ -5,10 +5,10 @@ import fc from "fast-check";
 import { configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import type { Scenario } from "../../schema/scenario.js";
-import { ALL_CHECKS, type Checks } from "../checker.js";
+import { ALL_CHECKS } from "../checker.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
-import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "./harness.js";
+import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceOptions, type RaceRun } from "./harness.js";
 import { describeSchedule, scheduleArbitrary, type Generator, type ScheduleSpec } from "./schedules.js";
 
 export interface ConcurrentSuite extends Suite {
@@ -18,7 +18,7 @@ export interface ConcurrentSuite extends Suite {
   readonly setup: readonly Op[];
   /** The concurrent actors (vCPU and VMM threads) with their operations. */
   readonly actors: fc.Arbitrary<RaceActor[]>;
-  /** Expected steps per run: the uniform schedule's length and PCT's k. */
+  /** PCT's k, at least the longest run in steps past the setup (run-lengths.ts); also the uniform schedule's length. */
   readonly steps: number;
   /** PCT's bug depth d (d - 1 priority change points). */
   readonly depth: number;
@@ -30,8 +30,6 @@ export interface ExploreOptions extends SuiteRunOptions {
 }
 
 export interface ConcurrentResult extends SuiteResult {
-  /** History segments whose linearization ran out of budget (checked no further). */
-  readonly undecided: number;
   /** Time until the first failing run, before shrinking. */
   readonly msToFailure?: number;
   /** Which generator produced the first failing schedule. */
@@ -56,7 +54,7 @@ const opsPast = (actors: readonly RaceActor[]): number => actors.filter((a) => a
  * run in the order they ran before. Decisions count from the actor that ran last, so removing an actor's
  * steps would shift every later decision: following the old step order keeps the interleaving instead.
  */
-async function dropSteps(config: Config, checks: Checks, found: Failing): Promise<Failing> {
+async function dropSteps(config: Config, opts: RaceOptions, found: Failing): Promise<Failing> {
   const property = found.run.failure!.property;
   let best = found;
   const attempt = async (keep: (actor: number, op: number) => boolean): Promise<boolean> => {
@@ -66,7 +64,7 @@ async function dropSteps(config: Config, checks: Checks, found: Failing): Promis
       .filter((a) => a.name === SETUP || a.steps.length > 0);
     const now = new Map(actors.map((a, i) => [a.name, i]));
     const order = best.run.steps.filter((st) => st.actor !== SETUP && now.has(st.actor) && keep(was.get(st.actor)!, st.op)).map((st) => now.get(st.actor)!);
-    const run = await runRace(config, actors, { kind: "follow", order }, { checks });
+    const run = await runRace(config, actors, { kind: "follow", order }, opts);
     if (run.failure?.property !== property) return false;
     best = { actors, run };
     return true;
@@ -94,7 +92,7 @@ async function dropSteps(config: Config, checks: Checks, found: Failing): Promis
 }
 
 /** Shrinks a failing run as explicit data: fewer operations per actor, fewer and smaller decisions. */
-async function shrinkExplicit(config: Config, checks: Checks, found: Failing, seed: number): Promise<Failing> {
+async function shrinkExplicit(config: Config, opts: RaceOptions, found: Failing, seed: number): Promise<Failing> {
   const property = found.run.failure!.property;
   const setup = found.actors.filter((a) => a.name === SETUP);
   const others = found.actors.filter((a) => a.name !== SETUP);
@@ -103,7 +101,7 @@ async function shrinkExplicit(config: Config, checks: Checks, found: Failing, se
   const arb = fc.tuple(fc.tuple(...originals.map((ops) => fc.subarray(ops))), fc.array(fc.nat({ max: 63 }), { maxLength: found.run.schedule.length }));
   const prop = fc.asyncProperty(arb, async ([kept, schedule]) => {
     const actors = [...setup, ...others.map((a, i) => ({ name: a.name, steps: kept[i]! })).filter((a) => a.steps.length > 0)];
-    const run = await runRace(config, actors, { kind: "choices", choices: schedule }, { checks });
+    const run = await runRace(config, actors, { kind: "choices", choices: schedule }, opts);
     if (run.failure?.property !== property) return;
     if (opsPast(actors) + run.schedule.length <= opsPast(best.actors) + best.run.schedule.length) best = { actors, run };
     throw new RaceFound(run.failure);
@@ -126,14 +124,14 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
   const stats = new Stats();
   let first: { runs: number; ms: number; spec: ScheduleSpec } | undefined;
   let failing: Failing | undefined;
-  let undecided = 0;
+  // Shrinking runs with the checks and the search budget the suite ran with, so the same property fails.
+  const raceOpts: RaceOptions = { checks, ...(opts.searchBudget === undefined ? {} : { budget: opts.searchBudget }) };
   const started = performance.now();
   const property = fc.asyncProperty(suite.actors, scheduleArbitrary(generator, suite.depth, suite.steps), async (generated, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
     const actors = [{ name: SETUP, steps: suite.setup }, ...generated];
-    const run = await runRace(config, actors, spec, { checks, stats });
-    if (!stats.frozen) undecided += run.undecided;
+    const run = await runRace(config, actors, spec, { ...raceOpts, stats });
     if (run.failure === undefined) return;
     first ??= { runs: stats.runs, ms: performance.now() - started, spec };
     stats.frozen = true;
@@ -145,12 +143,12 @@ export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOp
     numRuns: opts.runs,
     ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
   });
-  const base = { suite: suite.name, stats, interrupted: details.interrupted, undecided };
+  const base = { suite: suite.name, stats, interrupted: details.interrupted };
   if (!details.failed) return { ...base, durationMs: performance.now() - started };
   if (!(details.errorInstance instanceof RaceFound) || failing === undefined || first === undefined) {
     throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
   }
-  const shrunk = await shrinkExplicit(config, checks, await dropSteps(config, checks, failing), opts.seed);
+  const shrunk = await shrinkExplicit(config, raceOpts, await dropSteps(config, raceOpts, failing), opts.seed);
   const f = shrunk.run.failure!;
   const counterexample: Scenario = {
     version: 1,

@@ -2,19 +2,23 @@
 // schedule decides every interleaving, and the checks run as the run goes: "always" invariants at every
 // yield point, and at every quiescent point the "quiescent" invariants plus linearization of the history
 // since the previous one against the model, ending in the implementation's abstract state.
-import { canonicalText, initial, STATE_INVARIANTS, STEP_INVARIANTS, step as modelStep, type State } from "../../model/index.js";
+import { canonicalText, initial, STATE_INVARIANTS, STEP_INVARIANTS, step as modelStep } from "../../model/index.js";
+import type { State, StateInvariant, StepInvariant } from "../../model/index.js";
 import { createSystem, type Kernel } from "../../impl/system.js";
 import type { Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
-import { ALL_CHECKS, type Checks, type Failure } from "../checker.js";
+import { ALL_CHECKS, checksInvariant, type Checks, type Failure } from "../checker.js";
 import { stableStringify } from "../outcomes.js";
 import type { Stats } from "../stats.js";
 import { diffFacts, kvmFacts } from "./effects.js";
-import { checkSegment, concurrentWith, explain, History, type RaceOp } from "./history.js";
-import { DEFAULT_BUDGET } from "./linearizability.js";
+import { concurrentWith, explain, History, type RaceOp, type SegmentVerdict } from "./history.js";
+import { Judge } from "./judge.js";
 import { Scheduler } from "./scheduler.js";
 import { chooser, rotation, type ScheduleSpec } from "./schedules.js";
+
+/** The property a run fails with when the linearizability search runs out of budget: not a pass, not a bug found. */
+export const UNDECIDED = "undecided";
 
 /** The actor that builds the layout: it runs alone, to the end, before any other actor starts. */
 export const SETUP = "setup";
@@ -52,7 +56,7 @@ export interface RaceRun {
   /** The decisions taken: a schedule that replays this run exactly. */
   readonly schedule: readonly number[];
   readonly failure?: RaceFailure;
-  /** Segments whose linearization ran out of budget. */
+  /** Segments whose linearization ran out of budget (the first one fails the run as "undecided"). */
   readonly undecided: number;
 }
 
@@ -63,7 +67,7 @@ export interface RaceOptions {
   readonly effects?: boolean;
   /** More steps than this is reported as a livelock. */
   readonly maxSteps?: number;
-  /** Model steps the linearizability search may try per segment. */
+  /** Model steps the linearizability search may try per segment (DEFAULT_BUDGET); past it the run fails as "undecided". */
   readonly budget?: number;
 }
 
@@ -88,172 +92,227 @@ class Stop extends Error {
   }
 }
 
-export async function runRace(config: Config, actors: readonly RaceActor[], schedule: ScheduleSpec, opts: RaceOptions = {}): Promise<RaceRun> {
-  const checks = opts.checks ?? ALL_CHECKS;
-  const enabled = (name: string): boolean => checks.invariants === true || (Array.isArray(checks.invariants) && checks.invariants.includes(name));
-  const always = STATE_INVARIANTS.filter((i) => i.when === "always" && enabled(i.name));
-  const quiescent = STATE_INVARIANTS.filter((i) => i.when === "quiescent" && enabled(i.name));
-  const stepInvariants = STEP_INVARIANTS.filter((i) => enabled(i.name));
-  const stats = opts.stats;
-  const scheduler = new Scheduler();
-  const system = createSystem(config, scheduler) as Kernel;
-  const history = new History();
-  const steps: RaceStep[] = [];
-  const decisions: number[] = [];
-  const pick = chooser(schedule);
-  let undecided = 0;
-  let model: State = initial(config);
-  let facts = opts.effects ? kvmFacts(system) : undefined;
-  let running: RaceStep | undefined;
+/**
+ * One run of actors under a schedule, shaped like the sequential Checker: the actors' operations run on the
+ * implementation under the Scheduler, and each check runs where it can (see the file comment). A failure
+ * stops the run by throwing Stop, which run() turns into the run's result.
+ */
+class RaceRunner {
+  private readonly always: readonly StateInvariant[];
+  private readonly quiescent: readonly StateInvariant[];
+  private readonly stepInvariants: readonly StepInvariant[];
+  private readonly scheduler = new Scheduler();
+  private readonly system: Kernel;
+  private readonly history = new History();
+  private readonly judge: Judge;
+  private readonly steps: RaceStep[] = [];
+  private readonly decisions: number[] = [];
   /** The operation each actor is in (or last finished). */
-  const inOp: number[] = [];
+  private readonly inOp: number[] = [];
+  private running: RaceStep | undefined;
+  private facts: Map<string, string> | undefined;
+  private undecided = 0;
 
-  const body = (a: number) => async (): Promise<void> => {
-    const actor = actors[a]!;
+  constructor(
+    config: Config,
+    private readonly actors: readonly RaceActor[],
+    private readonly opts: RaceOptions,
+  ) {
+    const checks = opts.checks ?? ALL_CHECKS;
+    const chosen = <I extends { readonly name: string }>(list: readonly I[]): I[] => list.filter((i) => checksInvariant(checks, i.name));
+    this.always = chosen(STATE_INVARIANTS.filter((i) => i.when === "always"));
+    this.quiescent = chosen(STATE_INVARIANTS.filter((i) => i.when === "quiescent"));
+    this.stepInvariants = chosen(STEP_INVARIANTS);
+    this.system = createSystem(config, this.scheduler) as Kernel;
+    this.judge = new Judge(initial(config), opts.budget);
+    this.facts = opts.effects ? kvmFacts(this.system) : undefined;
+  }
+
+  private get stats(): Stats | undefined {
+    return this.opts.stats;
+  }
+
+  private get checks(): Checks {
+    return this.opts.checks ?? ALL_CHECKS;
+  }
+
+  /** Actor a's operations, each from its kernel entry point on. */
+  private async body(a: number): Promise<void> {
+    const actor = this.actors[a]!;
     for (const [i, op] of actor.steps.entries()) {
-      await scheduler.yield(entryLabel(op));
-      inOp[a] = i;
-      running!.op = i;
-      running!.invoked = true;
-      const rec = history.invoke(actor.name, i, op, running!.index);
-      const outcome = await system.exec(op);
-      history.respond(rec, outcome, running!.index);
-      running!.returned = outcome;
+      await this.scheduler.yield(entryLabel(op));
+      const running = this.running!;
+      this.inOp[a] = i;
+      running.op = i;
+      running.invoked = true;
+      const rec = this.history.invoke(actor.name, i, op, running.index);
+      const outcome = await this.system.exec(op);
+      this.history.respond(rec, outcome, this.running!.index);
+      this.running!.returned = outcome;
     }
-  };
+  }
 
   /** Stops the run. The failure names an actor and the operation (index in its steps) that showed it; by
    * default the one whose schedule step just ran, which is the run's last. */
-  const fail = (property: string, expected: unknown, actual: unknown, detail: string, at?: RaceOp): never => {
-    const last = steps[steps.length - 1];
-    const who = at !== undefined ? { actor: at.actor, step: at.index } : last !== undefined ? { actor: last.actor, step: last.op } : { step: 0 };
+  private fail(property: string, expected: unknown, actual: unknown, detail: string, at?: RaceOp): never {
+    const last = this.steps[this.steps.length - 1];
+    const lastOp = last === undefined ? { step: 0 } : { actor: last.actor, step: last.op };
+    const who = at === undefined ? lastOp : { actor: at.actor, step: at.index };
     throw new Stop({ property, expected, actual, detail, ...who });
-  };
+  }
 
-  const checkAlways = (): void => {
-    if (always.length === 0) return;
-    const impl = system.abstract();
-    for (const inv of always) {
+  private checkState(invariants: readonly StateInvariant[], impl: State): void {
+    for (const inv of invariants) {
       const v = inv.check(impl);
-      stats?.recordInvariant(inv.name, v.nonVacuous);
-      if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description);
+      this.stats?.recordInvariant(inv.name, v.nonVacuous);
+      if (!v.holds) this.fail(inv.name, "holds", "violated", v.detail ?? inv.description);
     }
-  };
+  }
+
+  private checkAlways(): void {
+    if (this.always.length > 0) this.checkState(this.always, this.system.abstract());
+  }
 
   /** Runs actor a to its next yield point, then (unless told not to) checks what must hold there. */
-  const runStep = async (a: number, check = true): Promise<void> => {
-    const name = actors[a]!.name;
-    const s: RaceStep = { index: steps.length, actor: name, op: inOp[a] ?? 0, invoked: false, from: scheduler.parkedAt(a) ?? "", label: "", effects: [] };
-    running = s;
-    steps.push(s);
-    await scheduler.resume(a);
-    s.label = s.returned !== undefined ? "return" : (scheduler.parkedAt(a) ?? "return");
-    const err = scheduler.errorOf(a);
-    if (err !== undefined) fail("exception", "no exception", String(err), `${name} threw: ${err instanceof Error ? err.message : String(err)}`);
-    if (facts !== undefined) {
-      const now = kvmFacts(system);
-      s.effects = diffFacts(facts, now);
-      facts = now;
+  private async runStep(a: number, check = true): Promise<void> {
+    const name = this.actors[a]!.name;
+    const from = this.scheduler.parkedAt(a) ?? "";
+    const s: RaceStep = { index: this.steps.length, actor: name, op: this.inOp[a] ?? 0, invoked: false, from, label: "", effects: [] };
+    this.running = s;
+    this.steps.push(s);
+    await this.scheduler.resume(a);
+    s.label = s.returned !== undefined ? "return" : (this.scheduler.parkedAt(a) ?? "return");
+    const err = this.scheduler.errorOf(a);
+    if (err !== undefined) {
+      this.fail("exception", "no exception", String(err), `${name} threw: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (this.facts !== undefined) {
+      const now = kvmFacts(this.system);
+      s.effects = diffFacts(this.facts, now);
+      this.facts = now;
     }
     if (!check) return;
-    checkAlways();
-    if (history.quiescent) atQuiescence();
-  };
+    this.checkAlways();
+    if (this.history.quiescent) this.atQuiescence();
+  }
 
-  /** Steps the model along a (partial) linearization from the segment's start, recording its outcomes. */
-  const annotate = (order: readonly RaceOp[]): { r: RaceOp; pre: State; post: State }[] => {
-    let pre = model;
+  /** Steps the model along a (partial) linearization from `start`, recording its outcomes. */
+  private annotate(start: State, order: readonly RaceOp[]): { r: RaceOp; pre: State; post: State }[] {
+    let pre = start;
     return order.map((r) => {
       const res = (r.impl === undefined ? undefined : explain(pre, r.op, r.impl, concurrentWith(order, r))) ?? modelStep(pre, r.op);
       r.model = res.outcome;
       r.fired = res.fired;
-      stats?.recordStep(res.fired);
+      this.stats?.recordStep(res.fired);
       const step = { r, pre, post: res.state };
       pre = res.state;
       return step;
     });
-  };
+  }
 
-  const atQuiescence = (): void => {
-    const impl = system.abstract();
-    for (const inv of quiescent) {
-      const v = inv.check(impl);
-      stats?.recordInvariant(inv.name, v.nonVacuous);
-      if (!v.holds) fail(inv.name, "holds", "violated", v.detail ?? inv.description);
-    }
-    const seg = history.takeSegment();
-    if (!checks.refinement) return;
-    const v = checkSegment(model, seg, impl, opts.budget ?? DEFAULT_BUDGET);
+  private atQuiescence(): void {
+    const impl = this.system.abstract();
+    this.checkState(this.quiescent, impl);
+    const seg = this.history.takeSegment();
+    if (!this.checks.refinement) return;
+    const start = this.judge.state;
+    const v = this.judge.segment(seg, impl);
     if (v.kind === "undecided") {
-      undecided++;
-      model = impl;
-      return;
-    }
-    if (v.kind === "state") {
-      annotate(v.order);
-      fail("refinement.state", v.model, v.impl, `no order of the model's steps that explains the outcomes ends in the implementation's state: ${v.detail}`);
-    }
-    if (v.kind === "outcome") {
-      annotate(v.prefix);
-      const s = v.stuck;
-      s.model = v.expected;
-      const why = stepInvariants.map((inv) => ({ inv, v: inv.check(v.pre, s.op, s.impl!, modelStep(v.pre, s.op).state) })).find((x) => !x.v.holds);
-      const explained = v.prefix.map((r) => `${r.actor}#${r.index} ${r.op.op}`).join(", ") || "nothing";
-      fail(
-        "linearizability",
-        v.expected,
-        s.impl,
-        `no order of the model's steps explains the outcomes: after ${explained}, ${s.actor}'s ${s.op.op} (#${s.index}) returned ${stableStringify(s.impl)} where the model says ${stableStringify(v.expected)}` +
-          (why === undefined ? "" : ` (${why.inv.name}: ${why.v.detail})`),
-        s,
+      this.undecided++;
+      this.stats?.recordUndecided();
+      const overlapping = seg.filter((r) => concurrentWith(seg, r).length > 0).length;
+      const what = `${seg.length} operations, ${overlapping} of them overlapping`;
+      this.fail(
+        UNDECIDED,
+        `a verdict within ${this.judge.budget} model steps`,
+        "undecided",
+        `the linearizability search ran out of its budget (${this.judge.budget} model steps) on a segment of ${what}: ` +
+          "nothing was checked past it; a larger --search-budget may decide it",
       );
     }
+    if (v.kind === "state") {
+      this.annotate(start, v.order);
+      const why = `no order of the model's steps that explains the outcomes ends in the implementation's state: ${v.detail}`;
+      this.fail("refinement.state", v.model, v.impl, why);
+    }
+    if (v.kind === "outcome") this.outcomeFailure(start, v);
     if (v.kind !== "ok") return;
-    for (const { r, pre, post } of annotate(v.order)) {
-      for (const inv of stepInvariants) {
+    for (const { r, pre, post } of this.annotate(start, v.order)) {
+      for (const inv of this.stepInvariants) {
         const iv = inv.check(pre, r.op, r.impl!, post);
-        stats?.recordInvariant(inv.name, iv.nonVacuous);
-        if (!iv.holds) fail(inv.name, "holds", "violated", iv.detail ?? inv.description, r);
+        this.stats?.recordInvariant(inv.name, iv.nonVacuous);
+        if (!iv.holds) this.fail(inv.name, "holds", "violated", iv.detail ?? inv.description, r);
       }
     }
-    stats?.recordInvariant("linearizable", v.overlapping);
-    stats?.recordState(canonicalText(v.final));
-    // Go on from the implementation's state: it agrees with the model's, with possibly fewer SPTEs.
-    model = impl;
-  };
+    this.stats?.recordInvariant("linearizable", v.overlapping);
+    this.stats?.recordState(canonicalText(v.final));
+  }
 
-  const all = actors.map((_, i) => i);
-  const setup = actors[0]?.name === SETUP ? [0] : [];
-  const others = all.filter((a) => !setup.includes(a));
-  const maxSteps = opts.maxSteps ?? 5000;
-  try {
-    for (const a of all) await scheduler.start(a, body(a));
+  /** No order explains the outcomes: names the operation the longest explanation got stuck on, and the step invariant it breaks. */
+  private outcomeFailure(start: State, v: Extract<SegmentVerdict, { kind: "outcome" }>): never {
+    this.annotate(start, v.prefix);
+    const s = v.stuck;
+    s.model = v.expected;
+    const post = modelStep(v.pre, s.op).state;
+    const why = this.stepInvariants.map((inv) => ({ inv, v: inv.check(v.pre, s.op, s.impl!, post) })).find((x) => !x.v.holds);
+    const explained = v.prefix.map((r) => `${r.actor}#${r.index} ${r.op.op}`).join(", ") || "nothing";
+    return this.fail(
+      "linearizability",
+      v.expected,
+      s.impl,
+      `no order of the model's steps explains the outcomes: after ${explained}, ${s.actor}'s ${s.op.op} (#${s.index}) ` +
+        `returned ${stableStringify(s.impl)} where the model says ${stableStringify(v.expected)}` +
+        (why === undefined ? "" : ` (${why.inv.name}: ${why.v.detail})`),
+      s,
+    );
+  }
+
+  /** Drives the actors: the setup alone first, then the others as the schedule decides. */
+  private async drive(schedule: ScheduleSpec): Promise<void> {
+    const pick = chooser(schedule);
+    const all = this.actors.map((_, i) => i);
+    const setup = this.actors[0]?.name === SETUP ? [0] : [];
+    const others = all.filter((a) => !setup.includes(a));
+    const maxSteps = this.opts.maxSteps ?? 5000;
+    for (const a of all) await this.scheduler.start(a, () => this.body(a));
     // The setup is the same sequential run every time (the sequential suites check its steps): one segment.
-    for (const a of setup) while (!scheduler.isFinished(a)) await runStep(a, false);
-    checkAlways();
-    if (history.quiescent) atQuiescence();
+    for (const a of setup) while (!this.scheduler.isFinished(a)) await this.runStep(a, false);
+    this.checkAlways();
+    if (this.history.quiescent) this.atQuiescence();
     let current = others[0] ?? 0;
     for (let n = 1; ; n++) {
-      const live = others.filter((a) => !scheduler.isFinished(a));
-      if (live.length === 0) break;
-      const runnable = scheduler.runnable(live);
+      const live = others.filter((a) => !this.scheduler.isFinished(a));
+      if (live.length === 0) return;
+      const runnable = this.scheduler.runnable(live);
       if (runnable.length === 0) {
-        const waits = live.map((a) => `${actors[a]!.name} at ${scheduler.parkedAt(a)}`).join(", ");
-        fail("deadlock", "a runnable actor", waits, `no actor can run: ${waits}`);
+        const waits = live.map((a) => `${this.actors[a]!.name} at ${this.scheduler.parkedAt(a)}`).join(", ");
+        this.fail("deadlock", "a runnable actor", waits, `no actor can run: ${waits}`);
       }
-      if (n > maxSteps) fail("livelock", `at most ${maxSteps} steps`, n, `the actors ran ${maxSteps} steps without finishing`);
+      if (n > maxSteps) this.fail("livelock", `at most ${maxSteps} steps`, n, `the actors ran ${maxSteps} steps without finishing`);
       let a = runnable[0]!;
       if (runnable.length > 1) {
         a = pick.pick(runnable, current, n);
-        decisions.push(rotation(runnable, current).indexOf(a));
+        this.decisions.push(rotation(runnable, current).indexOf(a));
       }
-      await runStep(a);
+      await this.runStep(a);
       pick.ran(a, n);
       current = a;
     }
-  } catch (e) {
-    if (!(e instanceof Stop)) throw e;
-    return { steps, ops: history.ops, schedule: decisions, failure: e.failure, undecided };
   }
-  return { steps, ops: history.ops, schedule: decisions, undecided };
+
+  async run(schedule: ScheduleSpec): Promise<RaceRun> {
+    let failure: RaceFailure | undefined;
+    try {
+      await this.drive(schedule);
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+      failure = e.failure;
+    }
+    this.stats?.recordRunLength(this.steps.filter((s) => s.actor !== SETUP).length);
+    const run = { steps: this.steps, ops: this.history.ops, schedule: this.decisions, undecided: this.undecided };
+    return failure === undefined ? run : { ...run, failure };
+  }
 }
+
+export const runRace = (config: Config, actors: readonly RaceActor[], schedule: ScheduleSpec, opts: RaceOptions = {}): Promise<RaceRun> =>
+  new RaceRunner(config, actors, opts).run(schedule);

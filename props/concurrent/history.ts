@@ -4,7 +4,7 @@
 import type { Spte } from "../../model/kvm/types.js";
 import { alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
 import { get, spans, type RangeMap } from "../../model/ranges.js";
-import type { Pte } from "../../model/mm/types.js";
+import type { Mapping, Pte } from "../../model/mm/types.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { sameOutcome } from "../outcomes.js";
@@ -84,12 +84,12 @@ export function observable(s: State): unknown {
   });
 }
 
-/** Whether `inner` is covered by `outer`, index by index, with values that `fits`. */
-function covered<V>(inner: RangeMap<V>, outer: RangeMap<V>, fits: (i: V, o: V) => boolean): number | undefined {
+/** Whether `inner` is covered by `outer`, index by index: the first index that is not, or undefined. */
+function covered(inner: RangeMap<unknown>, outer: RangeMap<unknown>): number | undefined {
   for (const span of inner) {
     let at = span.start;
     for (const o of spans(outer, span.start, span.end)) {
-      if (o.start > at || !fits(span.value, o.value)) return at;
+      if (o.start > at) return at;
       at = o.end;
     }
     if (at < span.end) return at;
@@ -97,33 +97,110 @@ function covered<V>(inner: RangeMap<V>, outer: RangeMap<V>, fits: (i: V, o: V) =
   return undefined;
 }
 
-/** An implementation PTE may have gone further than the model's: COW done (zero page to a private page), write allowed. */
-const pteFits = (model: Pte, impl: Pte): boolean =>
-  (impl.target === model.target || (impl.target === "anon" && model.target !== "anon")) && (impl.writable || !model.writable) && impl.uffdWp === model.uffdWp;
+/** The pieces of [start, end) as `m` divides it, gaps included (value undefined). */
+function pieces<V>(m: RangeMap<V>, start: number, end: number): { start: number; value: V | undefined }[] {
+  const out: { start: number; value: V | undefined }[] = [];
+  let at = start;
+  for (const s of spans(m, start, end)) {
+    if (s.start > at) out.push({ start: at, value: undefined });
+    out.push({ start: s.start, value: s.value });
+    at = s.end;
+  }
+  if (at < end) out.push({ start: at, value: undefined });
+  return out;
+}
+
+/**
+ * Why the implementation's host PTE `impl` cannot stand where the model has `model` (undefined: none), or
+ * undefined when it can. A fault that retried (a vCPU's GUP before it exited) keeps what it faulted in, so
+ * the implementation may be one fault further than the model, as far as the mapping type allows a fault to go:
+ * - a private page (a COW done, the zero page replaced) only in a MAP_PRIVATE mapping: in a MAP_SHARED one a
+ *   fault maps the page cache and a write reaches the file (mm/memory.c do_shared_fault, do_cow_fault);
+ * - a writable page-cache PTE only in a MAP_SHARED mapping with PROT_WRITE: a MAP_PRIVATE mapping maps the file
+ *   read-only and copies on write (mm/memory.c do_read_fault, do_wp_page -> wp_page_copy);
+ * - writable only with PROT_WRITE, and nothing under PROT_NONE (arch/x86/mm/fault.c access_error);
+ * - never read-only where the model's is writable, never another page than the model's (but its private copy),
+ *   never another uffd-wp bit.
+ */
+function pteProblem(map: Mapping, model: Pte | undefined, impl: Pte): string | undefined {
+  if (map.prot === "none") return "a PTE in a PROT_NONE mapping";
+  if (impl.writable && map.prot !== "rw") return "a writable PTE in a mapping without PROT_WRITE";
+  if (impl.target !== "file" && map.shared) return `${impl.target === "anon" ? "a private page" : "the zero page"} in a MAP_SHARED mapping`;
+  if (impl.target === "file" && map.backing.kind === "anon") return "a page-cache PTE in an anonymous mapping";
+  if (impl.target === "file" && impl.writable && !map.shared) return "a writable page-cache PTE in a MAP_PRIVATE mapping";
+  if (impl.target === "zero" && impl.writable) return "a writable zero-page PTE";
+  if (model === undefined) return undefined;
+  if (impl.uffdWp !== model.uffdWp) return "another uffd-wp bit than the model's";
+  if (model.writable && !impl.writable) return "read-only where the model's PTE is writable";
+  if (impl.target !== model.target && impl.target !== "anon") return `the ${impl.target} page where the model maps the ${model.target} one`;
+  return undefined;
+}
+
+const pteText = (p: Pte | undefined): unknown => p ?? null;
+
+/** Host PTEs and private pages of one mapping: the model's, each kept or taken one fault further, and others the mapping allows. */
+function mappingWithin(id: string, m: Mapping, i: Mapping): { detail: string; model: unknown; impl: unknown } | undefined {
+  const lost = covered(m.ptes, i.ptes);
+  if (lost !== undefined) return { detail: `${id} page ${lost} has lost its host PTE`, model: get(m.ptes, lost), impl: null };
+  for (const span of i.ptes) {
+    const dead = covered([span], m.live);
+    if (dead !== undefined) return { detail: `${id} page ${dead} has a host PTE but no VMA maps it`, model: null, impl: span.value };
+    for (const piece of pieces(m.ptes, span.start, span.end)) {
+      const why = pteProblem(m, piece.value, span.value);
+      const which = piece.value === undefined ? "a host PTE no fault makes in this mapping" : "another host PTE than the model's";
+      const detail = `${id} page ${piece.start} has ${which}: ${why}`;
+      if (why !== undefined) return { detail, model: pteText(piece.value), impl: span.value };
+    }
+  }
+  const anon = covered(m.anon, i.anon);
+  if (anon !== undefined) return { detail: `${id} page ${anon} has lost its private page`, model: "private page", impl: null };
+  const shared = m.shared ? i.anon[0]?.start : undefined;
+  if (shared !== undefined) return { detail: `${id} page ${shared} has a private page in a MAP_SHARED mapping`, model: null, impl: "private page" };
+  const dead = covered(i.anon, m.live);
+  if (dead !== undefined) return { detail: `${id} page ${dead} has a private page but no VMA maps it`, model: null, impl: "private page" };
+  return undefined;
+}
 
 /**
  * Host memory the model has that the implementation lacks or holds differently. GUP in a vCPU fault that
  * then retried and exited keeps what it faulted in, which the model's atomic vcpu_access cannot show: the
- * implementation may hold more pages and PTEs than the model, never fewer or others.
+ * implementation may hold more pages and PTEs than the model, never fewer or others, and only those a fault
+ * could have made in that mapping (pteProblem).
  */
 export function hostWithin(model: State, impl: State): { detail: string; model: unknown; impl: unknown } | undefined {
   for (const [id, m] of model.mm.maps) {
     const i = impl.mm.maps.get(id);
-    if (i === undefined) continue;
-    const pte = covered(m.ptes, i.ptes, pteFits);
-    if (pte !== undefined) return { detail: `${id} page ${pte} has another host PTE than the model's`, model: get(m.ptes, pte), impl: get(i.ptes, pte) ?? null };
-    const anon = covered(m.anon, i.anon, () => true);
-    if (anon !== undefined) return { detail: `${id} page ${anon} has lost its private page`, model: "private page", impl: null };
+    const problem = i === undefined ? undefined : mappingWithin(id, m, i);
+    if (problem !== undefined) return problem;
   }
   for (const [f, file] of model.mm.files.entries()) {
-    const at = covered(file.present, impl.mm.files[f]?.present ?? [], () => true);
+    const at = covered(file.present, impl.mm.files[f]?.present ?? []);
     if (at !== undefined) return { detail: `file ${f} page ${at} has left the page cache`, model: "page-cache page", impl: null };
   }
   for (const [g, inode] of model.gmem.inodes.entries()) {
-    const at = covered(inode.present, impl.gmem.inodes[g]?.present ?? [], () => true);
+    const at = covered(inode.present, impl.gmem.inodes[g]?.present ?? []);
     if (at !== undefined) return { detail: `guest_memfd ${g} page ${at} has lost its folio`, model: "folio", impl: null };
   }
   return undefined;
+}
+
+/**
+ * The state the next segment starts from: the model's own final state, with only what the comparison lets the
+ * implementation have beyond it (observable(), staleSpte, hostWithin): the stage-2 mappings it has not made or
+ * has zapped already, and the host PTEs, private pages, page-cache pages and folios a retried fault left.
+ * Everything else of the implementation's state was checked equal, and none of it is taken.
+ */
+export function carryOver(model: State, impl: State): State {
+  const vms = model.kvm.vms.map((vm, v) => ({ ...vm, stage2: impl.kvm.vms[v]?.stage2 ?? vm.stage2 }));
+  const maps = new Map(
+    [...model.mm.maps].map(([id, m]) => {
+      const i = impl.mm.maps.get(id);
+      return [id, i === undefined ? m : { ...m, ptes: i.ptes, anon: i.anon }] as const;
+    }),
+  );
+  const files = model.mm.files.map((f, k) => ({ ...f, present: impl.mm.files[k]?.present ?? f.present }));
+  const inodes = model.gmem.inodes.map((g, k) => ({ ...g, present: impl.gmem.inodes[k]?.present ?? g.present }));
+  return { ...model, kvm: { ...model.kvm, vms }, gmem: { ...model.gmem, inodes }, mm: { ...model.mm, files, maps } };
 }
 
 const observableText = (s: State): string => JSON.stringify(observable(s));

@@ -6,7 +6,7 @@ import fc from "fast-check";
 
 /** Uniform over up to 4 runnable actors: 12 is a multiple of 1, 2, 3 and 4. */
 const CHOICES = 12;
-/** Actors a PCT priority list covers (the concurrent suites use at most this many besides setup). */
+/** Actors a PCT priority list covers, setup included (the concurrent suites have at most three others). */
 const MAX_ACTORS = 4;
 
 export type ScheduleSpec =
@@ -14,8 +14,9 @@ export type ScheduleSpec =
   | { readonly kind: "choices"; readonly choices: readonly number[] }
   /**
    * PCT (Burckhardt et al., ASPLOS 2010): distinct random priorities, always run the highest-priority
-   * runnable actor, and after step k_i (the change points, d-1 of them) drop the actor that ran it below
-   * every initial priority. Finds a bug of depth d with probability at least 1/(n k^(d-1)).
+   * runnable actor, and at step k_i (the change points, d-1 of them) drop the actor about to run it below
+   * every initial priority. With k at least the run's length, finds a bug of depth d with probability at
+   * least 1/(n k^(d-1)).
    */
   | { readonly kind: "pct"; readonly depth: number; readonly keys: readonly number[]; readonly changePoints: readonly number[] }
   /** The actor of every step in order, as another run took them: shrinking replays a run without some of its steps. */
@@ -57,28 +58,50 @@ export function chooser(spec: ScheduleSpec): Chooser {
       },
     };
   }
-  // Higher runs first; initial priorities are >= 1, the i-th change point demotes to -i.
+  // Higher runs first; initial priorities are >= 1, the i-th change point demotes to -1 - i.
   const priority = spec.keys.map((k, i) => 1 + k * MAX_ACTORS + (MAX_ACTORS - 1 - i));
+  const rank = (a: number): number => priority[a] ?? 0;
+  const highest = (runnable: readonly number[]): number => runnable.reduce((best, a) => (rank(a) > rank(best) ? a : best));
+  let demoted = 0;
+  /** PCT: at change point k_i the actor about to run step k_i drops below every other before the step is chosen. */
+  const change = (actor: number, step: number): void => {
+    const i = spec.changePoints.indexOf(step);
+    if (i < 0 || demoted === step) return;
+    priority[actor] = -1 - i;
+    demoted = step;
+  };
   return {
-    pick: (runnable) => runnable.reduce((best, a) => ((priority[a] ?? 0) > (priority[best] ?? 0) ? a : best)),
-    ran: (actor, step) => {
-      const i = spec.changePoints.indexOf(step);
-      if (i >= 0) priority[actor] = -1 - i;
+    pick: (runnable, _current, step) => {
+      change(highest(runnable), step);
+      return highest(runnable);
     },
+    // A step with one runnable actor is not picked: it is the actor about to run it that a change point demotes.
+    ran: (actor, step) => change(actor, step),
   };
 }
 
-/** Random decisions, uniform over the runnable actors, for roughly `maxDecisions` decisions. */
-export const uniformSchedule = (maxDecisions: number): fc.Arbitrary<ScheduleSpec> =>
-  fc.array(fc.nat({ max: CHOICES - 1 }), { maxLength: maxDecisions, size: "max" }).map((choices) => ({ kind: "choices" as const, choices }));
+/**
+ * Uniform at every step of the run: one decision per step (at most `steps` of them are taken), each uniform over
+ * the runnable actors. Unbiased: fast-check's bias toward small values would favour "keep the current actor".
+ */
+export const uniformSchedule = (steps: number): fc.Arbitrary<ScheduleSpec> =>
+  fc
+    .noBias(fc.array(fc.nat({ max: CHOICES - 1 }), { minLength: steps, maxLength: steps }))
+    .map((choices) => ({ kind: "choices" as const, choices }));
 
-/** PCT with `depth - 1` change points among the first `steps` steps (the estimated run length k). */
+/**
+ * PCT with `depth - 1` change points drawn uniformly among the run's steps 1..k (`steps`, the suite's longest run)
+ * and a uniformly random order of initial priorities. Unbiased: fast-check's bias toward the ends of a range would
+ * put change points at the first and last steps about twice as often as in the middle of the run.
+ */
 export const pctSchedule = (depth: number, steps: number): fc.Arbitrary<ScheduleSpec> =>
   fc
-    .record({
-      keys: fc.array(fc.nat({ max: 1023 }), { minLength: MAX_ACTORS, maxLength: MAX_ACTORS }),
-      changePoints: fc.uniqueArray(fc.integer({ min: 1, max: steps }), { minLength: depth - 1, maxLength: depth - 1 }),
-    })
+    .noBias(
+      fc.record({
+        keys: fc.uniqueArray(fc.nat({ max: 1023 }), { minLength: MAX_ACTORS, maxLength: MAX_ACTORS }),
+        changePoints: fc.uniqueArray(fc.integer({ min: 1, max: steps }), { minLength: depth - 1, maxLength: depth - 1 }),
+      }),
+    )
     .map(({ keys, changePoints }) => ({ kind: "pct" as const, depth, keys, changePoints }));
 
 export function scheduleArbitrary(generator: Generator | "mixed", depth: number, steps: number): fc.Arbitrary<ScheduleSpec> {
@@ -86,5 +109,8 @@ export function scheduleArbitrary(generator: Generator | "mixed", depth: number,
   if (generator === "pct") return pctSchedule(depth, steps);
   return fc.oneof(uniformSchedule(steps), pctSchedule(depth, steps));
 }
+
+/** PCT's guarantee (Burckhardt et al., ASPLOS 2010): a bug of depth d is found with probability at least 1/(n k^(d-1)). */
+export const pctBound = (actors: number, steps: number, depth: number): number => 1 / (actors * steps ** (depth - 1));
 
 export const describeSchedule = (s: ScheduleSpec): string => (s.kind === "pct" ? `pct(d=${s.depth})` : s.kind === "follow" ? "follow" : "uniform");

@@ -9,6 +9,7 @@ import type { MemslotFlagName, Op, OpOf } from "../../schema/ops.js";
 import { ANON, GMEM, HUGETLB, regionOp, setupOf, type Layout, type LayoutSlot } from "../layouts.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "./explore.js";
 import type { RaceActor } from "./harness.js";
+import { pctSteps } from "./run-lengths.js";
 
 const PAGE = 4096;
 const MiB = 1024 * 1024;
@@ -87,7 +88,7 @@ function suite(r: Race): ConcurrentSuite {
     setup: r.setup,
     actors: r.actors,
     runs: r.runs,
-    steps: 24,
+    steps: pctSteps(r.name),
     depth: 3,
     run: (opts) => runConcurrentSuite(s, opts),
   };

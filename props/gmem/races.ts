@@ -5,6 +5,7 @@ import { PRESETS, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
 import type { RaceActor } from "../concurrent/harness.js";
+import { pctSteps } from "../concurrent/run-lengths.js";
 import { setupOf } from "../layouts.js";
 import { GMEM_RFC, GMEM_V7, GMEM_V7_1G, type GmemLayout } from "./layouts.js";
 
@@ -96,7 +97,7 @@ function race(r: Race): ConcurrentSuite {
     setup: setup(r.layout, r.written ?? "alias"),
     actors: r.actors(r.config.gmemFolio),
     runs: r.runs,
-    steps: 40,
+    steps: pctSteps(r.name),
     depth: 3,
     run: (opts) => runConcurrentSuite(s, opts),
   };

@@ -10,6 +10,7 @@ import type { Outcome } from "../../schema/outcome.js";
 import type { Scenario } from "../../schema/scenario.js";
 import { ALL_CHECKS } from "../checker.js";
 import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
+import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
@@ -95,16 +96,24 @@ class Found extends Error {
   }
 }
 
-export async function runPostcopyRace(suite: Suite & { config: Config }, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
+/** The post-copy race as a suite: its configuration, and PCT's bug depth d and k (the longest run, in schedule steps). */
+export interface PostcopyRaceSuite extends Suite {
+  readonly config: Config;
+  readonly steps: number;
+  readonly depth: number;
+}
+
+export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const checks = opts.checks ?? ALL_CHECKS;
   const stats = new Stats();
   let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;
   const started = performance.now();
-  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", 3, 60), async (r, spec) => {
+  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", suite.depth, suite.steps), async (r, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
-    const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats });
+    const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
+    const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats, ...budget });
     const failure = run.failure ?? checkReads(r, run);
     if (failure === undefined) return;
     found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
@@ -138,8 +147,18 @@ export async function runPostcopyRace(suite: Suite & { config: Config }, opts: S
   };
 }
 
-function postcopyRace(name: string, description: string, config: Config, runs: number): Suite & { config: Config } {
-  const s: Suite & { config: Config } = { name, description, kind: "concurrent", area: "postcopy", config, runs, run: (opts) => runPostcopyRace(s, opts) };
+function postcopyRace(name: string, description: string, config: Config, runs: number): PostcopyRaceSuite {
+  const s: PostcopyRaceSuite = {
+    name,
+    description,
+    kind: "concurrent",
+    area: "postcopy",
+    config,
+    runs,
+    steps: pctSteps(name),
+    depth: 3,
+    run: (opts) => runPostcopyRace(s, opts),
+  };
   return s;
 }
 

@@ -8,6 +8,7 @@ import { PRESETS } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
 import type { RaceActor } from "../concurrent/harness.js";
+import { pctSteps } from "../concurrent/run-lengths.js";
 
 const P = PAGE_SIZE;
 const page = fc.constantFrom(0, 1);
@@ -62,7 +63,7 @@ export const UFFD_RACE: ConcurrentSuite = {
   setup: SETUP,
   actors,
   runs: 1200,
-  steps: 24,
+  steps: pctSteps("race-uffd-shmem"),
   depth: 3,
   run: (opts) => runConcurrentSuite(UFFD_RACE, opts),
 };
@@ -101,7 +102,7 @@ export const HOST_FAULT_RACE: ConcurrentSuite = {
   setup: HOST_SETUP,
   actors: hostActors,
   runs: 600,
-  steps: 24,
+  steps: pctSteps("race-host-fault"),
   depth: 3,
   run: (opts) => runConcurrentSuite(HOST_FAULT_RACE, opts),
 };

@@ -1,0 +1,33 @@
+// PCT's k for each race suite. PCT's guarantee (a bug of depth d found with probability at least 1/(n k^(d-1)))
+// holds only when k bounds the run's length: a change point past the end of a run never fires. k is also the
+// uniform schedule's length (one decision per step). Measured with `node dist/bench/run.js --only lengths`, which
+// reports each suite's longest run under both generators and the bound (docs/RACES.md); the suites' own tests
+// check that no run goes past k.
+
+/**
+ * The longest run of each suite in schedule steps past the setup: over 3000 runs per generator (seed 1), once with
+ * schedules for k = 60 and once with the k below, whichever was longer.
+ */
+export const LONGEST_RUN: Readonly<Record<string, number>> = {
+  "race-userfault-enable": 31,
+  "race-userfault-clear": 29,
+  "race-memslot-delete-move": 48,
+  "race-attributes": 54,
+  "race-gmem-convert-host": 29,
+  "race-gmem-convert-vcpu": 53,
+  "race-gmem-convert-convert": 35,
+  "race-gmem-punch": 46,
+  "race-gmem-rfc-2024": 46,
+  "race-uffd-shmem": 19,
+  "race-host-fault": 16,
+  "postcopy-race": 52,
+};
+
+/** k for a suite not measured yet: the longest run any suite has shown, with the margin. */
+const UNMEASURED = 64;
+
+/** PCT's k for a suite: its longest measured run plus 15% (longer runs are rare, not impossible), rounded up to a multiple of 4. */
+export function pctSteps(suite: string): number {
+  const longest = LONGEST_RUN[suite];
+  return longest === undefined ? UNMEASURED : Math.ceil((longest * 1.15) / 4) * 4;
+}
