@@ -90,6 +90,8 @@ export function contextOf(config: Config, setup: readonly Op[]): BoundContext {
 const P = PAGE_SIZE;
 /** A gpa no layout uses: new slots of the generators go here (1 TiB). */
 const FREE_GPA = 2 ** 40;
+/** An fd name no setup or generator opens. */
+const NEVER_OPENED = "g99";
 /** A raw slot id no layout uses. */
 const NEW_SLOT = 77;
 const mapBase = (id: string): number => MAP_BASE + Number(id.slice(1)) * MAP_STRIDE;
@@ -125,9 +127,13 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
     if (!kvm(c) || m === undefined) return undefined;
     return constant(region(c, { userspace: m.id, userspace_offset: TASK_SIZE[c.config.arch] - P + d * P - mapBase(m.id) }));
   },
+  // Half the time a guest_memfd name nothing opened: past the wrap check, kvm_gmem_bind refuses the offset with the
+  // same EINVAL, where fdget's EBADF shows that the check let the request through.
   "memslot.gmem-offset": (c, d) =>
     kvm(c) && c.gmems[0] !== undefined
-      ? constant(region(c, { flags: ["GUEST_MEMFD"], guest_memfd: c.gmems[0].name, guest_memfd_offset: TWO_64 - P + d * P }))
+      ? fc
+          .constantFrom(c.gmems[0].name, NEVER_OPENED)
+          .map((g) => region(c, { flags: ["GUEST_MEMFD"], guest_memfd: g, guest_memfd_offset: TWO_64 - P + d * P }))
       : undefined,
   "memslot.as-id": (c, d) => {
     const ids = c.vmType === 1 ? 1 : c.config.kernel.addressSpaces;
