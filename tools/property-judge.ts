@@ -1,9 +1,11 @@
 // One mutant's verdict from the property suites alone: the runs of `faultline check --seed S --shard 1/N` for the
 // chosen suites (the same fast-check seeds, cli/shard.ts), taken round-robin across the suites so a failure shows
-// early, stopping at the first failing run. tools/property-mutation.ts runs it in a copy of dist/ that holds the
+// early, stopping at the first failing run. First, as `faultline check` does before any run, the minimums' vocabulary
+// (props/minimums.ts): a renamed rule or invariant fails there. tools/property-mutation.ts runs it in a copy of dist/ that holds the
 // mutant. Prints one JSON line: {"killedBy": "suite: property"} or {"killedBy": null, "runs": n}.
 // node dist/tools/property-judge.js <check seed> <shard count> <suite,suite,...>
 import { runSeed, shardRuns } from "../cli/shard.js";
+import { vocabularyErrors } from "../props/minimums.js";
 import { suiteNamed } from "../props/registry.js";
 import type { Suite } from "../props/suite.js";
 
@@ -13,6 +15,8 @@ async function judge(seed: number, count: number, names: readonly string[]): Pro
     if (suite === undefined) throw new Error(`no suite ${n}`);
     return { suite, runs: shardRuns(suite.runs, { index: 1, count }) };
   });
+  const vocabulary = vocabularyErrors();
+  if (vocabulary.length > 0) return { killedBy: `vocabulary: ${vocabulary[0]}`, runs: 0 };
   let runs = 0;
   for (let i = 0; plans.some((p) => i < p.runs.length); i++) {
     for (const { suite, runs: ks } of plans) {

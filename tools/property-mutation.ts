@@ -9,8 +9,12 @@
 //
 // npm run mutation:property -- --area kvm [--sample 300] [--seed 1] [--shard 20] [--timeout 60]
 // npm run mutation:property -- --summary          the kill rate per area with its 95% interval, from the reports
+// npm run mutation:property -- --area kvm --rerun-survivors   judge again, against the current tree, only the sampled
+//                                                 mutants the report has as survived (the others keep their verdict)
 //
-// Results go to reports/property-mutation/<area>.json after every mutant, so an interrupted run resumes.
+// Results go to reports/property-mutation/<area>.json after every mutant, so an interrupted run resumes. A rerun is
+// only sound while the area's own files (model/, impl/) are unchanged: the sample is drawn from their mutants, so the
+// tool refuses when a survivor of the report is no longer among them. What changed in props/ or cli/ may kill more.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -247,6 +251,7 @@ interface Options {
   readonly shard?: number;
   readonly timeoutS: number;
   readonly summary: boolean;
+  readonly rerunSurvivors: boolean;
 }
 
 function options(args: readonly string[]): Options {
@@ -264,6 +269,7 @@ function options(args: readonly string[]): Options {
     ...(shard === undefined ? {} : { shard: Number(shard) }),
     timeoutS: Number(value("--timeout") ?? 60),
     summary: args.includes("--summary"),
+    rerunSurvivors: args.includes("--rerun-survivors"),
   };
 }
 
@@ -296,7 +302,14 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
   const judge = judgeOf(o.area);
   const shard = o.shard ?? judge.shard;
   const previous = existsSync(reportPath(o.area)) ? (JSON.parse(readFileSync(reportPath(o.area), "utf8")) as AreaReport) : undefined;
-  const done = new Map((previous?.seed === o.seed && previous.shard === shard ? previous.judged : []).map((j) => [j.id, j]));
+  const resumable = previous?.seed === o.seed && previous.shard === shard ? previous.judged : [];
+  if (o.rerunSurvivors) {
+    if (resumable.length === 0) throw new Error(`${reportPath(o.area)}: --rerun-survivors needs a report of seed ${o.seed}, shard 1/${shard}`);
+    const ids = new Set(all.map((c) => c.id));
+    const gone = resumable.find((j) => !ids.has(j.id));
+    if (gone !== undefined) throw new Error(`${reportPath(o.area)}: mutant ${gone.id} is no longer in the area: its files changed, so the sample is not the same`);
+  }
+  const done = new Map(resumable.filter((j) => !(o.rerunSurvivors && j.status === "survived")).map((j) => [j.id, j]));
   const checker = new TypeChecker(sandbox.src);
   const judged: Judged[] = [];
   let compileErrors = 0;
