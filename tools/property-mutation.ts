@@ -12,7 +12,8 @@
 // npm run mutation:property -- --area kvm --rerun-survivors   judge again, against the current tree, only the sampled
 //                                                 mutants the report has as survived (the others keep their verdict)
 //
-// Results go to reports/property-mutation/<area>.json after every mutant, so an interrupted run resumes. A rerun is
+// Results go to docs/mutation/property/<area>.json (committed: the survivor ledger beside them explains each survivor,
+// docs/mutation/property-survivors.json) after every mutant, so an interrupted run resumes. A rerun is
 // only sound while the area's own files (model/, impl/) are unchanged: the sample is drawn from their mutants, so the
 // tool refuses when a survivor of the report is no longer among them. What changed in props/ or cli/ may kill more.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -287,7 +288,7 @@ export interface AreaReport {
   readonly judged: readonly Judged[];
 }
 
-const reportPath = (area: Area): string => join("reports", "property-mutation", `${area}.json`);
+export const reportPath = (area: Area): string => join("docs", "mutation", "property", `${area}.json`);
 
 function save(r: AreaReport): void {
   const path = reportPath(r.area);
