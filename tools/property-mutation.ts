@@ -11,11 +11,16 @@
 // npm run mutation:property -- --summary          the kill rate per area with its 95% interval, from the reports
 // npm run mutation:property -- --area kvm --rerun-survivors   judge again, against the current tree, only the sampled
 //                                                 mutants the report has as survived (the others keep their verdict)
+//   [--files impl/mm/mm.ts,...]                   only the survivors in these files
+//   [--precheck]                                  the vocabulary check alone (tools/property-judge.ts): enough when
+//                                                 nothing else the check runs changed since the report
 //
 // Results go to docs/mutation/property/<area>.json (committed: the survivor ledger beside them explains each survivor,
 // docs/mutation/property-survivors.json) after every mutant, so an interrupted run resumes. A rerun is
 // only sound while the area's own files (model/, impl/) are unchanged: the sample is drawn from their mutants, so the
-// tool refuses when a survivor of the report is no longer among them. What changed in props/ or cli/ may kill more.
+// tool refuses when a survivor of the report is no longer among them. What changed in props/ or cli/ may kill more;
+// when it only adds checks or suites (no existing generator changes), what was killed stays killed, and a survivor
+// left out by --files keeps its verdict, which can only understate the score.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -253,6 +258,8 @@ interface Options {
   readonly timeoutS: number;
   readonly summary: boolean;
   readonly rerunSurvivors: boolean;
+  readonly files?: readonly string[];
+  readonly precheck: boolean;
 }
 
 function options(args: readonly string[]): Options {
@@ -263,6 +270,7 @@ function options(args: readonly string[]): Options {
   const area = value("--area");
   if (area !== undefined && !(AREAS as readonly string[]).includes(area)) throw new Error(`--area: expected one of ${AREAS.join(", ")}, found "${area}"`);
   const shard = value("--shard");
+  if ((args.includes("--precheck") || args.includes("--files")) && !args.includes("--rerun-survivors")) throw new Error("--precheck and --files: only with --rerun-survivors");
   return {
     ...(area === undefined ? {} : { area: area as Area }),
     sample: Number(value("--sample") ?? 300),
@@ -271,6 +279,8 @@ function options(args: readonly string[]): Options {
     timeoutS: Number(value("--timeout") ?? 60),
     summary: args.includes("--summary"),
     rerunSurvivors: args.includes("--rerun-survivors"),
+    ...(value("--files") === undefined ? {} : { files: value("--files")!.split(",") }),
+    precheck: args.includes("--precheck"),
   };
 }
 
@@ -310,7 +320,11 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
     const gone = resumable.find((j) => !ids.has(j.id));
     if (gone !== undefined) throw new Error(`${reportPath(o.area)}: mutant ${gone.id} is no longer in the area: its files changed, so the sample is not the same`);
   }
-  const done = new Map(resumable.filter((j) => !(o.rerunSurvivors && j.status === "survived")).map((j) => [j.id, j]));
+  const rejudged = (j: Judged): boolean => o.rerunSurvivors && j.status === "survived" && (o.files === undefined || o.files.includes(j.file));
+  const done = new Map(resumable.filter((j) => !rejudged(j)).map((j) => [j.id, j]));
+  // In a rerun, a mutant of the sample's span that the report does not hold was a compile error: no need to check again.
+  const sampled = new Set(resumable.map((j) => j.id));
+  const previousOf = new Map(resumable.map((j) => [j.id, j]));
   const checker = new TypeChecker(sandbox.src);
   const judged: Judged[] = [];
   let compileErrors = 0;
@@ -323,9 +337,14 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
       judged.push(known);
       continue;
     }
+    if (o.rerunSurvivors && !sampled.has(c.id)) {
+      compileErrors++;
+      continue;
+    }
     const text = mutated(sandbox.source(c.file), c);
     const checking = performance.now();
-    const compiles = checker.compiles(c.file, text);
+    // A sampled mutant compiled when it was sampled; its area's files are the same (checked above).
+    const compiles = (o.rerunSurvivors && sampled.has(c.id)) || checker.compiles(c.file, text);
     checkMs += performance.now() - checking;
     if (!compiles) {
       compileErrors++;
@@ -334,7 +353,7 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
     const started = performance.now();
     const run = sandbox.withMutant(c.file, text, () =>
       // A heap cap: a mutant that makes a loop allocate without end dies in seconds, not after filling the machine.
-      spawnSync(process.execPath, ["--max-old-space-size=1024", join(sandbox.dir, "dist", "tools", "property-judge.js"), "1", String(shard), judge.suites.join(",")], {
+      spawnSync(process.execPath, ["--max-old-space-size=1024", join(sandbox.dir, "dist", "tools", "property-judge.js"), "1", String(shard), judge.suites.join(","), ...(o.precheck ? ["--precheck-only"] : [])], {
         cwd: sandbox.dir,
         encoding: "utf8",
         timeout: o.timeoutS * 1000,
@@ -345,7 +364,9 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
     const verdict = run.error === undefined && run.status === 0 ? (JSON.parse(run.stdout.trim().split("\n").pop()!) as { killedBy: string | null }) : undefined;
     const status: Judged["status"] = verdict === undefined ? (run.error !== undefined ? "timeout" : "killed") : verdict.killedBy === null ? "survived" : "killed";
     const killedBy = verdict?.killedBy ?? (status === "timeout" ? "timeout" : `exit ${run.status}: ${run.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
-    judged.push({ ...c, status, killedBy: status === "survived" ? null : killedBy, seconds });
+    // Past the precheck, the runs it skipped would judge as they did last time.
+    if (o.precheck && status === "survived") judged.push(previousOf.get(c.id)!);
+    else judged.push({ ...c, status, killedBy: status === "survived" ? null : killedBy, seconds });
     console.log(`${judged.length}/${o.sample} ${status.padEnd(8)} ${String(seconds).padStart(6)}s ${c.file}:${c.line}:${c.column} ${c.mutator} ${JSON.stringify(c.replacement).slice(0, 60)} ${status === "survived" ? "" : (killedBy ?? "")} (type checks so far ${Math.round(checkMs / 1000)}s)`);
     save({ area: o.area, seed: o.seed, suites: judge.suites, shard, population: all.length, disabled, text: inText, compileErrors, judged });
   }
