@@ -3,7 +3,8 @@
 // entry names a mutant that is no longer a survivor.
 import { describe, expect, it } from "vitest";
 import { summaryLine, wilson, type AreaReport, type Judged } from "../tools/property-mutation.js";
-import { CATEGORIES, ledgerProblems, readLedger, readReports, type Entry } from "../tools/property-survivors.js";
+import { readFileSync } from "node:fs";
+import { CATEGORIES, ledgerProblems, readLedger, readReports, scoreTable, type Entry } from "../tools/property-survivors.js";
 
 const judged = (id: string, status: Judged["status"]): Judged => ({
   id,
@@ -28,6 +29,11 @@ describe("property-only mutation ledger", () => {
     const reports = readReports();
     expect(reports.map((r) => r.area).sort()).toEqual(["core", "gmem", "kvm", "mm", "uffd", "util"]);
     expect(ledgerProblems(reports, readLedger())).toEqual([]);
+  });
+
+  it("docs/MUTATION.md holds the table the reports and the ledger give", () => {
+    const doc = readFileSync("docs/MUTATION.md", "utf8");
+    for (const line of scoreTable(readReports(), readLedger())) expect(doc).toContain(line);
   });
 
   it("names a survivor without an entry, a stale entry, a duplicate and an unknown category", () => {

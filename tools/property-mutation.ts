@@ -7,7 +7,8 @@
 // checker does) until `--sample` compile. Each is then judged by tools/property-judge.ts in a copy of dist/ holding
 // only that mutant: the area's suites of `faultline check --seed 1 --shard 1/N`, first failure kills.
 //
-// npm run mutation:property -- --area kvm [--sample 300] [--seed 1] [--shard 20] [--timeout 60]
+// npm run mutation:property                       every area: --all --sample 300 --seed 1 (hours on 2 shared cores)
+// npm run mutation:property -- --area kvm [--sample 300] [--seed 1] [--shard 20] [--timeout 150]
 // npm run mutation:property -- --summary          the kill rate per area with its 95% interval, from the reports
 // npm run mutation:property -- --area kvm --rerun-survivors   judge again, against the current tree, only the sampled
 //                                                 mutants the report has as survived (the others keep their verdict)
@@ -264,6 +265,7 @@ interface Options {
   readonly shard?: number;
   readonly timeoutS: number;
   readonly summary: boolean;
+  readonly all: boolean;
   readonly rerunSurvivors: boolean;
   readonly files?: readonly string[];
   readonly precheck: boolean;
@@ -283,8 +285,9 @@ function options(args: readonly string[]): Options {
     sample: Number(value("--sample") ?? 300),
     seed: Number(value("--seed") ?? 1),
     ...(shard === undefined ? {} : { shard: Number(shard) }),
-    timeoutS: Number(value("--timeout") ?? 60),
+    timeoutS: Number(value("--timeout") ?? 150),
     summary: args.includes("--summary"),
+    all: args.includes("--all"),
     rerunSurvivors: args.includes("--rerun-survivors"),
     ...(value("--files") === undefined ? {} : { files: value("--files")!.split(",") }),
     precheck: args.includes("--precheck"),
@@ -425,6 +428,12 @@ export function summaryLine(r: AreaReport): string {
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
+  if (o.all && !o.summary && o.area === undefined) {
+    // The whole measurement, area after area (each resumes from its report), then the summary.
+    for (const area of AREAS) await measure({ ...o, area });
+    for (const area of AREAS) console.log(summaryLine(JSON.parse(readFileSync(reportPath(area), "utf8")) as AreaReport));
+    return;
+  }
   if (o.summary || o.area === undefined) {
     for (const area of AREAS) if (existsSync(reportPath(area))) console.log(summaryLine(JSON.parse(readFileSync(reportPath(area), "utf8")) as AreaReport));
     return;

@@ -9,7 +9,7 @@
 //                                        no longer surviving (a rerun killed them); the others stay as written
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { AREAS, reportPath, type Area, type AreaReport, type Judged } from "./property-mutation.js";
+import { AREAS, reportPath, wilson, type Area, type AreaReport, type Judged } from "./property-mutation.js";
 
 /** What a survivor is, so that the score's gaps can be told from what no check should catch. */
 export const CATEGORIES = {
@@ -65,6 +65,39 @@ export function ledgerProblems(reports: readonly AreaReport[], ledger: Ledger): 
   return problems;
 }
 
+/** StrykerJS's score of `npm test` per area, from docs/MUTATION.md's "Score" (the folders of each area). */
+export const STRYKER: Readonly<Record<Area, string>> = {
+  core: "98.1% / 97.4%",
+  kvm: "92.1% / 96.0%",
+  gmem: "94.0% / 93.8%",
+  mm: "94.6% / 92.7%",
+  uffd: "90.7% / 93.3%",
+  util: "99.4% / -",
+};
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * The per-area table of docs/MUTATION.md: the property-only kill rate with its 95% interval (every survivor counts
+ * as not killed, whatever its category), next to Stryker's score of `npm test`, and the survivors by category.
+ */
+export function scoreTable(reports: readonly AreaReport[], ledger: Ledger): string[] {
+  const cats = Object.keys(CATEGORIES) as Category[];
+  const rows = reports.map((r) => {
+    const n = r.judged.length;
+    const k = r.judged.filter((j) => j.status !== "survived").length;
+    const [lo, hi] = wilson(k, n);
+    const by = cats.map((c) => ledger.entries.filter((e) => e.area === r.area && e.category === c).length);
+    const explained = by.slice(1).reduce((a, b) => a + b, 0);
+    return `| ${r.area} | ${n} of ${r.population} | ${k} | **${pct(k / n)}** | ${pct(lo)}-${pct(hi)} | ${pct((k + explained) / n)} | ${by.join(" | ")} | ${STRYKER[r.area]} |`;
+  });
+  return [
+    `| area | sampled | killed | score | 95% CI | killed + explained | ${cats.join(" | ")} | Stryker, npm test (impl / model) |`,
+    `|---|---:|---:|---:|---:|---:|${cats.map(() => "---:|").join("")}---:|`,
+    ...rows,
+  ];
+}
+
 /** The draft for a survivor nobody has read: report text when it is recognisably so, else an unexamined gap. */
 export function draft(s: Judged & { area: Area }, line: string): Entry {
   const text = s.mutator === "StringLiteral" && /throw new Error\(|broken\(|limitName:|unitName:/.test(line);
@@ -113,6 +146,7 @@ function main(args: readonly string[]): number {
       console.log(`  ${g.padEnd(60)} ${[...byCategory].map(([c, n]) => `${c} ${n}`).join(", ")}`);
     }
   }
+  for (const line of scoreTable(reports, ledger)) console.log(line);
   const totals = new Map<string, number>();
   for (const e of ledger.entries) totals.set(`${e.area} ${e.category}`, (totals.get(`${e.area} ${e.category}`) ?? 0) + 1);
   console.log([...totals].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join("\n"));
