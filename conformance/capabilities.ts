@@ -40,6 +40,8 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
     !kvm ? lacks(kvmWhy) : when(p.proposals[name], how, `not in this kernel (${how}: no)`);
   caps.set("KVM", when(kvm, "/dev/kvm, API 12", kvmWhy));
   caps.set("KVM_GUEST", !kvm ? lacks(kvmWhy) : when(p.guest === "ok", "the helper's guest runs", p.guest));
+  // kvm_access needs a guest that makes KVM copy guest memory itself (PV clock, emulation); the helper has none.
+  caps.set("KVM_GUEST_UACCESS", lacks("the native helper's guest never makes KVM copy guest memory itself (kvm_access is model-only)"));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
   caps.set("KVM_CAP_MEMORY_FAULT_INFO", cap("MEMORY_FAULT_INFO"));
   caps.set("KVM_CAP_GUEST_MEMFD", cap("GUEST_MEMFD"));

@@ -14,6 +14,7 @@ import { pin, unpin } from "./gmem/pin.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
+import { kvmAccess } from "./kvm/uaccess.js";
 import { Kvm } from "./kvm/kvm.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
@@ -74,7 +75,8 @@ export class Kernel implements System {
   private threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
     if (op.op === "access") return this.mm.access(op, h);
     const v = this.vm(op.vm);
-    return v === undefined ? Promise.resolve(EBADF) : vcpuAccess(this.ctx, v.kvm, op, h);
+    if (v === undefined) return Promise.resolve(EBADF);
+    return op.op === "vcpu_access" ? vcpuAccess(this.ctx, v.kvm, op, h) : kvmAccess(this.ctx, v.kvm, op, h);
   }
 
   private vm(name: string): { id: number; kvm: Kvm } | undefined {
@@ -120,7 +122,7 @@ export class Kernel implements System {
       .with({ op: "set_memory_attributes" }, (o) =>
         vmIoctl(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
       )
-      .with({ op: "vcpu_access" }, (o) => this.uffd.runThread(o, h))
+      .with({ op: "vcpu_access" }, { op: "kvm_access" }, (o) => this.uffd.runThread(o, h))
       .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
       .with({ op: "reopen" }, async (o) => this.mm.reopen(o))
       .with({ op: "mmap" }, async (o) =>

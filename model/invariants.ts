@@ -185,22 +185,23 @@ export function accessTarget(s: State, op: Op): { ref: PageRef; offset: number }
     const map = s.mm.maps.get(op.map);
     return map === undefined ? undefined : { ref: hostPage(map, Math.floor(op.offset / PAGE_SIZE)), offset: op.offset % PAGE_SIZE };
   }
-  if (op.op !== "vcpu_access") return undefined;
+  if (op.op !== "vcpu_access" && op.op !== "kvm_access") return undefined;
   const vmId = s.kvm.names.get(op.vm);
   const vm = vmId === undefined ? undefined : s.kvm.vms[vmId];
   const gfn = gfnOf(op.gpa);
   const slot = vm === undefined ? undefined : findSlot(vm, 0, gfn);
   if (vm === undefined || slot === undefined) return undefined;
-  const isPrivate = vmHasPrivateMem(vm) && (op.private ?? memIsPrivate(s, vm, gfn));
-  if (slot.gmem !== null && (slot.gmemOnly || isPrivate || s.config.arch === "arm64")) {
+  // KVM's own accesses always go through the hva (model/kvm/uaccess.ts).
+  const isPrivate = op.op === "vcpu_access" && vmHasPrivateMem(vm) && (op.private ?? memIsPrivate(s, vm, gfn));
+  if (op.op === "vcpu_access" && slot.gmem !== null && (slot.gmemOnly || isPrivate || s.config.arch === "arm64")) {
     return { ref: { kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + gfn - slot.baseGfn }, offset: op.gpa % PAGE_SIZE };
   }
   const at = locate(s, hvaOf(slot, gfn));
   return at === undefined ? undefined : { ref: hostPage(at.map, at.index), offset: op.gpa % PAGE_SIZE };
 }
 
-const isRead = (op: Op): boolean => (op.op === "access" && op.kind === "read") || (op.op === "vcpu_access" && op.kind !== "write");
-const isWrite = (op: Op): boolean => (op.op === "access" || op.op === "vcpu_access") && op.kind === "write";
+const isRead = (op: Op): boolean => (op.op === "access" && op.kind === "read") || ((op.op === "vcpu_access" || op.op === "kvm_access") && op.kind !== "write");
+const isWrite = (op: Op): boolean => (op.op === "access" || op.op === "vcpu_access" || op.op === "kvm_access") && op.kind === "write";
 const succeeded = (o: Outcome): boolean => "result" in o && o.result === "ok";
 
 const readsLastWrite: StepInvariant = {

@@ -11,6 +11,7 @@ import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { MEMSLOT_RULES } from "./kvm/memslot.js";
 import { MMU_RULES } from "./kvm/mmu.js";
+import { UACCESS_RULES } from "./kvm/uaccess.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { VM_RULES } from "./kvm/vm.js";
 import { FAULT_RULES } from "./mm/fault.js";
@@ -39,6 +40,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FAULT_PATH_RULES,
   ATTRIBUTE_RULES,
   USERFAULT_RULES,
+  UACCESS_RULES,
   GMEM_RULES,
   CONVERT_RULES,
   ALTERNATIVE_RULES,

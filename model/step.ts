@@ -7,6 +7,7 @@ import { GMEM_RULES, closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap, 
 import { pin, unpin } from "./gmem/pin.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
+import { kvmAccess } from "./kvm/uaccess.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
@@ -27,7 +28,12 @@ export const STEP_RULES = {
 };
 
 /** One access of a thread, as first run and as retried after a userfault wakeup. */
-const runAccess: ThreadRunner = (s, op) => (op.op === "access" ? access(s, op, gmemHostFault) : vcpuAccess(s, op));
+const runAccess: ThreadRunner = (s, op) =>
+  match(op)
+    .with({ op: "access" }, (o) => access(s, o, gmemHostFault))
+    .with({ op: "vcpu_access" }, (o) => vcpuAccess(s, o))
+    .with({ op: "kvm_access" }, (o) => kvmAccess(s, o))
+    .exhaustive();
 
 /** close(2) takes any fd: the field a scenario names it in does not matter, what the name refers to does. */
 function close(s: State, op: OpOf<"close">): StepResult {
@@ -54,7 +60,7 @@ export function step(s: State, op: Op): StepResult {
     .with({ op: "set_memory_region" }, (o) => setMemoryRegion(s, o))
     .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => userfaultWrite(s, o))
     .with({ op: "set_memory_attributes" }, (o) => setMemoryAttributes(s, o))
-    .with({ op: "vcpu_access" }, (o) => runThread(s, o, runAccess))
+    .with({ op: "vcpu_access" }, { op: "kvm_access" }, (o) => runThread(s, o, runAccess))
     .with({ op: "memfd" }, (o) => memfd(s, o))
     .with({ op: "reopen" }, (o) => reopen(s, o))
     .with({ op: "mmap" }, (o) => mmap(s, mmapArgs(o), gmemMmap))

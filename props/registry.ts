@@ -6,7 +6,7 @@ import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
-import { POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
+import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 
@@ -22,6 +22,7 @@ export const SUITES: readonly Suite[] = [
   HOST_FAULT_RACE,
   POSTCOPY_RACE,
   POSTCOPY_RACE_ARM64,
+  POSTCOPY_KVM_RACE,
 ];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

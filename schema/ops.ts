@@ -81,6 +81,11 @@ export const OP_CODECS = {
     { op: t.literal("vcpu_access"), vm: Id, vcpu: U32, gpa: U64, kind: KvmAccessKind },
     { byte: Byte, private: t.boolean },
   ),
+  kvm_access: strict(
+    "kvm_access",
+    { op: t.literal("kvm_access"), vm: Id, vcpu: U32, gpa: U64, kind: KvmAccessKind },
+    { byte: Byte, emulate: t.boolean },
+  ),
   gmem_mmap: strict("gmem_mmap", { op: t.literal("gmem_mmap"), gmem: Id, map: MapId, offset: U64, length: U64 }, { shared: t.boolean }),
   gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
   gmem_convert: strict("gmem_convert", { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") }, {}),

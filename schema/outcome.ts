@@ -45,7 +45,7 @@ export const OUTCOME_CODECS = {
   completed: strict("completed outcome", { result: t.literal("completed") }, { value: t.union([Byte, t.null]) }),
   exit: strict(
     "exit outcome",
-    { result: t.literal("exit"), exit: literals("memory_fault", "mmio"), gpa: U64 },
+    { result: t.literal("exit"), exit: literals("memory_fault", "mmio", "internal_error"), gpa: U64 },
     { errno: ErrnoCodec, size: U64, flags: t.array(ExitFlag), write: t.boolean },
   ),
 };

@@ -15,7 +15,7 @@ import { movePages } from "./move.js";
 import { releaseAll, userfaultfdRegister, userfaultfdUnregister, validRange, type RegisterCtx } from "./register.js";
 import { asTask, noPreempt, type Task } from "./task.js";
 
-export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access">;
+export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access"> | OpOf<"kvm_access">;
 
 /** A thread that slept on a userfault: asleep on `waiter`, or finished with `outcome`. */
 export interface ImplThread {

@@ -41,7 +41,7 @@ export const FAULT_PATH_RULES = {
 export const VCPU_BOUNDS = {
   vcpu: bound({
     rule: FAULT_PATH_RULES.badVcpu,
-    ops: ["vcpu_access"],
+    ops: ["vcpu_access", "kvm_access"],
     unit: 1,
     unitName: "vCPU",
     limitName: "the vCPUs created (config.vcpus)",

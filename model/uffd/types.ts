@@ -27,7 +27,7 @@ export interface Message {
   readonly flags: readonly FaultFlagName[];
 }
 
-export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access">;
+export type ThreadOp = OpOf<"access"> | OpOf<"vcpu_access"> | OpOf<"kvm_access">;
 
 export type ThreadStatus = { readonly kind: "blocked"; readonly msg: Message } | { readonly kind: "done"; readonly outcome: Outcome };
 

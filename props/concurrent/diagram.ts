@@ -15,6 +15,8 @@ export function opArgs(op: Op): string {
   switch (op.op) {
     case "vcpu_access":
       return `vcpu ${op.vcpu} ${op.kind} ${hex(op.gpa)}${op.kind === "write" ? ` = ${op.byte ?? 0}` : ""}${op.private === undefined ? "" : op.private ? " private" : " shared"}`;
+    case "kvm_access":
+      return `vcpu ${op.vcpu} ${op.kind === "exec" ? "fetch" : op.kind} ${hex(op.gpa)}${op.kind === "write" ? ` = ${op.byte ?? 0}` : ""}${op.emulate === true ? " emulated" : ""}`;
     case "set_memory_region":
       return op.memory_size === 0
         ? `slot ${op.slot} DELETE`

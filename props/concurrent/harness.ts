@@ -77,6 +77,7 @@ const ENTRY: Partial<Record<Op["op"], string>> = {
   set_memory_region: "kvm_vm_ioctl_set_memory_region",
   set_memory_attributes: "kvm_vm_ioctl_set_mem_attributes",
   vcpu_access: "kvm_arch_vcpu_ioctl_run",
+  kvm_access: "kvm_vcpu_read_guest",
   create_gmem: "kvm_gmem_create",
   mmap: "do_mmap",
   munmap: "do_vmi_munmap",

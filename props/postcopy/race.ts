@@ -14,6 +14,7 @@ import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import { setupOps, type PostcopyScenario } from "./scenario.js";
 import { POSTCOPY_CHECKS } from "./vmm.js";
 
@@ -22,38 +23,77 @@ export interface RacePostcopy {
   /** Guest reads (page, offset) by the vCPU, and the pages the VMM thread reads. */
   readonly vcpu: readonly { page: number; offset: number }[];
   readonly vmm: readonly number[];
+  /** KVM's own access for vCPU 1 (postcopy-kvm-race): a copy through the hva, an emulated load, or a fetch. */
+  readonly kvm?: { readonly page: number; readonly offset: number; readonly how: "copy" | "emulate" | "fetch" };
+  /** The fetcher fills pages nobody pre-copied with UFFDIO_COPY (else alias write and CONTINUE). */
+  readonly copyMissing?: boolean;
+  /** The fetcher turns KVM_MEM_USERFAULT off once every page is fetched (the end of post-copy). */
+  readonly toggle?: boolean;
 }
 
+const KVM_THREAD = "v0.vcpu1";
+
+const kvmRead = (k: NonNullable<RacePostcopy["kvm"]>): Op => ({
+  op: "kvm_access",
+  vm: "v0",
+  vcpu: 1,
+  gpa: k.page * PAGE_SIZE + k.offset,
+  kind: k.how === "fetch" ? "exec" : "read",
+  ...(k.how === "emulate" ? { emulate: true } : {}),
+});
 const read = (p: number, o: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: p * PAGE_SIZE + o, kind: "read" });
 
-/** The fetcher's program: per page the fetch (alias write, bit clear) and CONTINUE for its waiters; then it reads everything back. */
-export function fetcherSteps(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
+/** KVM_MEM_USERFAULT turned off on the post-copy slot (a FLAGS_ONLY change). */
+const userfaultOff = (sc: PostcopyScenario): Op => ({
+  op: "set_memory_region",
+  vm: "v0",
+  slot: 0,
+  flags: ["GUEST_MEMFD"],
+  guest_phys_addr: 0,
+  memory_size: sc.pages * PAGE_SIZE,
+  userspace: "m0",
+  guest_memfd: "g0",
+  guest_memfd_offset: 0,
+});
+
+/**
+ * The fetcher's program: per page the fetch (alias write, bit clear) and CONTINUE for its waiters, or UFFDIO_COPY and the
+ * bit clear for a page nobody pre-copied (copyMissing); KVM_MEM_USERFAULT off at the end (toggle); then it reads
+ * everything back. The seeded `postcopy-userfault-off-early` turns USERFAULT off before the last page's fetch.
+ */
+export function fetcherSteps(sc: PostcopyScenario, bugs: Bugs, opts: { copyMissing?: boolean; toggle?: boolean } = {}): Op[] {
   const out: Op[] = [];
-  for (const p of sc.fetchOrder) {
+  for (const [i, p] of sc.fetchOrder.entries()) {
     const write: Op = { op: "write_alias", map: "m0", offset: p * PAGE_SIZE, byte: sc.source[p]!, len: PAGE_SIZE };
     const clear: Op = { op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: p, npages: 1 };
     const cont: Op = { op: "uffdio_continue", uffd: "u0", map: "m0", offset: p * PAGE_SIZE, len: PAGE_SIZE };
-    if (bugs.includes("postcopy-continue-before-write")) out.push(cont, write, clear);
-    else if (bugs.includes("postcopy-clear-before-write")) out.push(clear, write, cont);
+    const copy: Op = { op: "uffdio_copy", uffd: "u0", map: "m0", offset: p * PAGE_SIZE, len: PAGE_SIZE, byte: sc.source[p]! };
+    if (opts.toggle === true && i === sc.fetchOrder.length - 1 && bugs.has("postcopy-userfault-off-early")) out.push(userfaultOff(sc));
+    if (opts.copyMissing === true && sc.precopied[p] === null) out.push(...(bugs.has("postcopy-clear-before-write") ? [clear, copy] : [copy, clear]));
+    else if (bugs.has("postcopy-continue-before-write")) out.push(cont, write, clear);
+    else if (bugs.has("postcopy-clear-before-write")) out.push(clear, write, cont);
     else out.push(write, clear, cont);
   }
+  if (opts.toggle === true && !bugs.has("postcopy-userfault-off-early")) out.push(userfaultOff(sc));
   for (let p = 0; p < sc.pages; p++) out.push({ op: "read_alias", map: "m0", offset: p * PAGE_SIZE });
   return out;
 }
 
 export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[] {
   return [
-    { name: SETUP, steps: setupOps(r.sc) },
-    { name: "fetcher", steps: fetcherSteps(r.sc, bugs) },
+    { name: SETUP, steps: setupOps(r.sc, bugsOf(bugs)) },
+    { name: "fetcher", steps: fetcherSteps(r.sc, bugsOf(bugs), r) },
     { name: "vcpu0", steps: r.vcpu.map((a) => read(a.page, a.offset)) },
     { name: "vmm", steps: [...r.vmm.map((p, i): Op => ({ op: "access", map: "m0", offset: p * PAGE_SIZE, kind: "read", id: `t${i}` })), ...r.vmm.map((_, i): Op => ({ op: "wake_check", id: `t${i}` }))] },
+    ...(r.kvm === undefined ? [] : [{ name: "kvm", steps: [kvmRead(r.kvm), { op: "wake_check", id: KVM_THREAD } satisfies Op] }]),
   ];
 }
 
 /** Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its actor). */
 export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefined {
   const pageOf = (op: Op): number | undefined => {
-    if (op.op === "vcpu_access") return Math.floor(op.gpa / PAGE_SIZE);
+    if (op.op === "vcpu_access" || op.op === "kvm_access") return Math.floor(op.gpa / PAGE_SIZE);
+    if (op.op === "wake_check" && op.id === KVM_THREAD) return r.kvm?.page;
     if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / PAGE_SIZE);
     if (op.op === "wake_check") return r.vmm[Number(op.id.slice(1))];
     return undefined;
@@ -85,6 +125,11 @@ const arbitrary: fc.Arbitrary<RacePostcopy> = fc.integer({ min: 1, max: 3 }).cha
   }),
 );
 
+/** postcopy-kvm-race: one KVM access for vCPU 1 besides, COPY for missing pages in some runs, and USERFAULT off at the end. */
+const kvmArbitrary: fc.Arbitrary<RacePostcopy> = fc
+  .tuple(arbitrary, fc.record({ slot: fc.nat({ max: 2 }), offset: fc.constantFrom(0, PAGE_SIZE - 1), how: fc.constantFrom("copy", "emulate", "fetch") as fc.Arbitrary<"copy" | "emulate" | "fetch"> }), fc.boolean())
+  .map(([r, k, copyMissing]) => ({ ...r, vmm: r.vmm.slice(0, 1), kvm: { page: k.slot % r.sc.pages, offset: k.offset, how: k.how }, copyMissing, toggle: true }));
+
 export interface PostcopyRaceResult extends SuiteResult {
   readonly msToFailure?: number;
   readonly foundBy?: string;
@@ -99,6 +144,7 @@ class Found extends Error {
 /** The post-copy race as a suite: its configuration, and PCT's bug depth d and k (the longest run, in schedule steps). */
 export interface PostcopyRaceSuite extends Suite {
   readonly config: Config;
+  readonly arbitrary: fc.Arbitrary<RacePostcopy>;
   readonly steps: number;
   readonly depth: number;
 }
@@ -109,7 +155,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
   const stats = new Stats();
   let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;
   const started = performance.now();
-  const property = fc.asyncProperty(arbitrary, scheduleArbitrary("mixed", suite.depth, suite.steps), async (r, spec) => {
+  const property = fc.asyncProperty(suite.arbitrary, scheduleArbitrary("mixed", suite.depth, suite.steps), async (r, spec) => {
     stats.recordRun();
     opts.onRun?.(stats.runs);
     const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
@@ -147,13 +193,14 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
   };
 }
 
-function postcopyRace(name: string, description: string, config: Config, runs: number): PostcopyRaceSuite {
+function postcopyRace(name: string, description: string, config: Config, runs: number, arb: fc.Arbitrary<RacePostcopy> = arbitrary): PostcopyRaceSuite {
   const s: PostcopyRaceSuite = {
     name,
     description,
     kind: "concurrent",
     area: "postcopy",
     config,
+    arbitrary: arb,
     runs,
     steps: pctSteps(name),
     depth: 3,
@@ -171,3 +218,16 @@ export const POSTCOPY_RACE = postcopyRace(
 
 /** The same on arm64, whose fault path reads the userfault bitmap in user_mem_abort after its VMA lookup. */
 export const POSTCOPY_RACE_ARM64 = postcopyRace("postcopy-race-arm64", "the post-copy race on arm64", PRESETS.arm64, 200);
+
+/**
+ * KVM's own access (kvm_vcpu_read_guest through the hva, an emulated load, an instruction fetch) for vCPU 1 racing
+ * the fetcher's alias writes, bit clears, CONTINUE or COPY, and its final KVM_MEM_USERFAULT toggle, next to guest
+ * reads and a VMM thread: no read by anyone returns a page before the VMM filled it.
+ */
+export const POSTCOPY_KVM_RACE = postcopyRace(
+  "postcopy-kvm-race",
+  "KVM's own guest-memory accesses (uaccess through the hva, emulation) racing the post-copy fetch (alias write or UFFDIO_COPY, bit clear, CONTINUE) and the USERFAULT toggle at its end",
+  PRESETS.default,
+  150,
+  kvmArbitrary,
+);

@@ -4,6 +4,7 @@
 // pages, the background fetch order and the interleaving of guest accesses, VMM threads and the VMM's tasks.
 import fc from "fast-check";
 import { PAGE_SIZE } from "../../model/consts.js";
+import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import type { Op } from "../../schema/ops.js";
 
 export type PostcopyEvent =
@@ -11,6 +12,12 @@ export type PostcopyEvent =
   | { readonly kind: "guest"; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
   /** A VMM thread (device emulation) touches guest memory through the registered mapping. */
   | { readonly kind: "vmm"; readonly thread: number; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
+  /**
+   * KVM itself touches guest memory on behalf of vCPU 1 (kvm_vcpu_read_guest / kvm_vcpu_write_guest through the hva: PV
+   * clock, steal time, nested state; or the emulator's load, store or instruction fetch). KVM Userfault does not see it;
+   * it sleeps in the VMM's userfaultfd where the page is missing.
+   */
+  | { readonly kind: "kvm"; readonly how: "copy" | "emulate" | "fetch"; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
   /** The background fetcher does its next step. */
   | { readonly kind: "fetcher" }
   /** The fault handler (vCPU exits and uffd messages) does its next step. */
@@ -28,8 +35,11 @@ export interface PostcopyScenario {
 
 export const OFFSETS = [0, 8, PAGE_SIZE - 1] as const;
 
-/** The VM, its guest_memfd (mapped at m0 for the VMM), the memslot with every userfault bit set, the uffd. */
-export function setupOps(sc: PostcopyScenario): Op[] {
+/**
+ * The VM, its guest_memfd (mapped at m0 for the VMM), the memslot with every userfault bit set, the uffd. The seeded
+ * VMM mistake `postcopy-kvm-userfault-only` registers no userfaultfd: it counts on KVM Userfault to catch every access.
+ */
+export function setupOps(sc: PostcopyScenario, bugs: Bugs = bugsOf([])): Op[] {
   const len = sc.pages * PAGE_SIZE;
   return [
     { op: "create_vm", vm: "v0" },
@@ -38,7 +48,7 @@ export function setupOps(sc: PostcopyScenario): Op[] {
     { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD", "USERFAULT"], guest_phys_addr: 0, memory_size: len, userspace: "m0", guest_memfd: "g0", guest_memfd_offset: 0 },
     { op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: sc.pages },
     { op: "uffd_open", uffd: "u0", features: [] },
-    { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len, mode: ["MISSING", "MINOR"] },
+    ...(bugs.has("postcopy-kvm-userfault-only") ? [] : [{ op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len, mode: ["MISSING", "MINOR"] } satisfies Op]),
     ...sc.precopied.flatMap((b, p): Op[] => (b === null ? [] : [{ op: "write_alias", map: "m0", offset: p * PAGE_SIZE, byte: b, len: PAGE_SIZE }])),
   ];
 }
@@ -50,6 +60,7 @@ export function eventArbitrary(pages: number, threads: number, guestWrites: bool
   return fc.oneof(
     { weight: 4, arbitrary: access.map((a): PostcopyEvent => ({ kind: "guest", ...a })) },
     { weight: 3, arbitrary: fc.tuple(access, fc.nat({ max: threads - 1 })).map(([a, thread]): PostcopyEvent => ({ kind: "vmm", thread, ...a })) },
+    { weight: 2, arbitrary: fc.tuple(access, fc.constantFrom("copy", "emulate", "fetch") as fc.Arbitrary<"copy" | "emulate" | "fetch">).map(([a, how]): PostcopyEvent => ({ kind: "kvm", how, ...a, write: how !== "fetch" && a.write })) },
     { weight: 3, arbitrary: fc.constant<PostcopyEvent>({ kind: "fetcher" }) },
     { weight: 3, arbitrary: fc.constant<PostcopyEvent>({ kind: "handler" }) },
   );
@@ -74,6 +85,6 @@ export function scenarioArbitrary(opts: { readonly maxPages: number; readonly ma
       source: source.slice(0, pages),
       precopied: precopied.slice(0, pages).map((b, p) => (b === source[p] ? null : b)),
       fetchOrder: fetchOrder.filter((p) => p < pages),
-      events: events.map((e) => (e.kind === "guest" || e.kind === "vmm" ? { ...e, page: e.page % pages } : e)),
+      events: events.map((e) => (e.kind === "guest" || e.kind === "vmm" || e.kind === "kvm" ? { ...e, page: e.page % pages } : e)),
     }));
 }

@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { PRESETS, configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
+import { bugsOf } from "../../impl/bugs.js";
 import { ALL_CHECKS } from "../checker.js";
 import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
@@ -39,7 +40,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   if (failed === undefined) return base;
   const { err, details } = failed;
   const sc = details.counterexample![0];
-  const setupLength = setupOps(sc).length;
+  const setupLength = setupOps(sc, bugsOf(config.bugs)).length;
   const f = err.failure;
   return {
     ...base,

@@ -20,7 +20,7 @@ export const POSTCOPY_CHECKS = {
   finish: "postcopy-threads-finish",
 } as const;
 
-export type Actor = "setup" | "vcpu" | "fetcher" | "handler" | `vmm-t${number}`;
+export type Actor = "setup" | "vcpu" | "kvm" | "fetcher" | "handler" | `vmm-t${number}`;
 
 /** One operation the VMM (or the guest) ran, for the race diagram. */
 export interface LogEntry {
@@ -36,10 +36,14 @@ interface Access {
   readonly byte: number;
 }
 
+/** A thread that can sleep on a userfault: a VMM thread, or vCPU 1 while KVM copies guest memory for it. */
 interface VmmThread {
   readonly id: string;
+  readonly actor: Actor;
   access: Access | undefined;
   asleep: boolean;
+  /** When it went to sleep: a wakeup retries the sleepers in this (wait-queue) order. */
+  sleptAt?: number;
 }
 
 type Job = (() => Promise<void>)[];
@@ -59,6 +63,8 @@ export class Vmm {
   private readonly requests: { page: number; uffd: boolean }[] = [];
   private vcpuPending: Access | undefined;
   private readonly threads = new Map<number, VmmThread>();
+  /** KVM's own accesses run on vCPU 1 (its thread is "v0.vcpu1"), apart from the guest's vCPU 0. */
+  private readonly kvmThread: VmmThread = { id: "v0.vcpu1", actor: "kvm", access: undefined, asleep: false };
 
   constructor(
     config: Config,
@@ -101,7 +107,7 @@ export class Vmm {
   }
 
   async setup(): Promise<void> {
-    for (const op of setupOps(this.sc)) await this.apply("setup", op);
+    for (const op of setupOps(this.sc, this.bugs)) await this.apply("setup", op);
   }
 
   /** The steps of fetching page p: contents through the alias, then the userfault bit. */
@@ -121,13 +127,14 @@ export class Vmm {
   private continueStep(p: number): () => Promise<void> {
     return async () => {
       await this.apply("handler", { op: "uffdio_continue", uffd: "u0", map: "m0", offset: p * PAGE_SIZE, len: PAGE_SIZE });
-      for (const t of this.threads.values()) {
-        if (!t.asleep || t.access?.page !== p) continue;
-        const r = await this.apply(`vmm-${t.id}` as Actor, { op: "wake_check", id: t.id });
+      const woken = [...this.threads.values(), this.kvmThread].filter((t) => t.asleep && t.access?.page === p);
+      for (const t of woken.sort((a, b) => (a.sleptAt ?? 0) - (b.sleptAt ?? 0))) {
+        if (t.access === undefined) continue;
+        const r = await this.apply(t.actor, { op: "wake_check", id: t.id });
         if ("result" in r && r.result === "completed") {
           t.asleep = false;
-          this.completed(`VMM thread ${t.id}`, t.access, r.value);
-        }
+          this.completed(this.who(t), t.access, r.value);
+        } else if ("result" in r && r.result !== "blocked") this.fail(POSTCOPY_CHECKS.reads, "completed or asleep", r, `${this.who(t)}'s access to page ${p} ended ${JSON.stringify(r)}`);
       }
     };
   }
@@ -185,15 +192,41 @@ export class Vmm {
     } else this.fail(POSTCOPY_CHECKS.reads, "ok or a USERFAULT exit", r, `the guest's access to page ${access.page} returned ${JSON.stringify(r)}`);
   }
 
+  private sleeps = 0;
+
+  private sleep(t: VmmThread): void {
+    t.asleep = true;
+    t.sleptAt = this.sleeps++;
+  }
+
+  private who(t: VmmThread): string {
+    return t === this.kvmThread ? "KVM's own access (vCPU 1)" : `VMM thread ${t.id}`;
+  }
+
+  /** KVM copies guest memory for vCPU 1: it completes, or vCPU 1 sleeps in the VMM's userfaultfd until CONTINUE. */
+  private async kvm(e: Extract<PostcopyEvent, { kind: "kvm" }>): Promise<void> {
+    const t = this.kvmThread;
+    if (t.asleep) return;
+    t.access = e;
+    const gpa = e.page * PAGE_SIZE + e.offset;
+    const kind = e.how === "fetch" ? "exec" : e.write ? "write" : "read";
+    const r = await this.apply("kvm", { op: "kvm_access", vm: "v0", vcpu: 1, gpa, kind, ...(e.write ? { byte: e.byte } : {}), ...(e.how === "emulate" ? { emulate: true } : {}) });
+    if ("result" in r && r.result === "ok") this.completed(this.who(t), e, r.value);
+    else if ("result" in r && r.result === "blocked") {
+      this.sleep(t);
+      this.request(e.page, true);
+    } else this.fail(POSTCOPY_CHECKS.reads, "ok or asleep on a userfault", r, `KVM's ${e.how} of page ${e.page} for vCPU 1 returned ${JSON.stringify(r)}`);
+  }
+
   private async vmmThread(n: number, a: Access): Promise<void> {
-    const t = this.threads.get(n) ?? { id: `t${n}`, access: undefined, asleep: false };
+    const t = this.threads.get(n) ?? { id: `t${n}`, actor: `vmm-t${n}` as Actor, access: undefined, asleep: false };
     this.threads.set(n, t);
     if (t.asleep) return;
     t.access = a;
     const r = await this.apply(`vmm-${t.id}` as Actor, { op: "access", map: "m0", offset: a.page * PAGE_SIZE + a.offset, kind: a.write ? "write" : "read", id: t.id, ...(a.write ? { byte: a.byte } : {}) });
     if ("result" in r && r.result === "ok") this.completed(`VMM thread ${t.id}`, a, r.value);
     else if ("result" in r && r.result === "blocked") {
-      t.asleep = true;
+      this.sleep(t);
       this.request(a.page, true);
     } else this.fail(POSTCOPY_CHECKS.reads, "ok or asleep on a userfault", r, `VMM thread ${t.id}'s access to page ${a.page} returned ${JSON.stringify(r)}`);
   }
@@ -201,6 +234,7 @@ export class Vmm {
   async event(e: PostcopyEvent): Promise<void> {
     if (e.kind === "guest") return this.guest(e);
     if (e.kind === "vmm") return this.vmmThread(e.thread, e);
+    if (e.kind === "kvm") return this.kvm(e);
     if (e.kind === "fetcher") await this.fetcherStep();
     else await this.handlerStep();
   }
@@ -214,8 +248,8 @@ export class Vmm {
       if (this.vcpuPending !== undefined) await this.guest(this.vcpuPending);
       else break;
     }
-    for (const t of this.threads.values()) {
-      if (t.asleep) this.fail(POSTCOPY_CHECKS.finish, "every VMM thread ran", "asleep", `VMM thread ${t.id} still sleeps on page ${t.access?.page} after every page was fetched`);
+    for (const t of [...this.threads.values(), this.kvmThread]) {
+      if (t.asleep) this.fail(POSTCOPY_CHECKS.finish, "every VMM thread ran", "asleep", `${this.who(t)} still sleeps on page ${t.access?.page} after every page was fetched`);
     }
     if (this.vcpuPending !== undefined) this.fail(POSTCOPY_CHECKS.finish, "the guest ran", "exits", `the guest's access to page ${this.vcpuPending.page} still exits after every page was fetched`);
   }
