@@ -49,6 +49,19 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
       ...(priv === undefined ? {} : { private: priv }),
     }));
 
+  // KVM's own access (model/kvm/uaccess.ts): a copy through the hva, or the emulator's load, store or fetch.
+  const kvmAccess = fc
+    .record({ vcpu, gpa, off: inPage, kind: fc.constantFrom("read", "write", "exec"), byte, emulate: fc.boolean() })
+    .map(({ vcpu: v, gpa: g, off, kind, byte: b, emulate }): Op => ({
+      op: "kvm_access",
+      vm: "v0",
+      vcpu: v,
+      gpa: g + off,
+      kind,
+      ...(kind === "write" ? { byte: b } : {}),
+      ...(emulate ? { emulate } : {}),
+    }));
+
   const toggleFlags = fc.tuple(slot, toggled).map(([s, t]): Op => {
     const flags = ALL_FLAGS.filter((f) => s.flags.includes(f) !== (t as readonly string[]).includes(f));
     return regionOp(s, { flags });
@@ -111,6 +124,7 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
 
   return fc.oneof(
     { weight: 30, arbitrary: vcpuAccess },
+    { weight: 6, arbitrary: kvmAccess },
     { weight: 12, arbitrary: bitmapWrite },
     { weight: 12, arbitrary: toggleFlags },
     { weight: 3, arbitrary: deleteSlot },
