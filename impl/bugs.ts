@@ -319,6 +319,14 @@ export const BUGS = {
     suite: "postcopy",
     source: `${MINOR_V1}: userspace issues UFFDIO_CONTINUE "to tell the kernel 'I have ensured the page contents are correct'"`,
   },
+  "userfault-exit-cached": {
+    description: "kvm_do_userfault remembers each vCPU's last USERFAULT exit gfn and exits again on it without reading the bitmap, as vcpu_cache_mmio_info does for MMIO: the VMM clears the bit and the vCPU exits forever",
+    area: "exits",
+    kind: "sequential",
+    file: "impl/kvm/fault.ts",
+    suite: "exit-progress",
+    source: slip("a fast path modelled on arch/x86/kvm/x86.h vcpu_cache_mmio_info / vcpu_match_mmio_gpa, without the bitmap re-read"),
+  },
   "postcopy-kvm-userfault-only": {
     description: "the VMM relies on KVM Userfault alone and registers no userfaultfd on the memslot's mapping: KVM's own accesses (and the VMM's threads) read pages it has not fetched",
     area: "postcopy",

@@ -70,6 +70,11 @@ export class Checker {
     this.implState = this.system.abstract();
   }
 
+  /** The model's state after the last step: what the VMM knows of its own memslots. */
+  get modelState(): State {
+    return this.model;
+  }
+
   private fail(property: string, expected: unknown, actual: unknown, detail: string): never {
     throw new PropertyFailure({ property, step: this.ops.length - 1, expected, actual, detail }, [...this.ops]);
   }

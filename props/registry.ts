@@ -6,6 +6,7 @@ import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
+import { PROGRESS_SUITES } from "./progress.js";
 import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { REFUSAL_SUITES } from "./refusals.js";
@@ -15,6 +16,7 @@ export const SUITES: readonly Suite[] = [
   ...GMEM_SEQUENTIAL_SUITES,
   ...UFFD_SUITES,
   ...POSTCOPY_SUITES,
+  ...PROGRESS_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,

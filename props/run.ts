@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { configToInput, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { boundOps, contextOf, type BoundContext } from "./bounds.js";
-import { ALL_CHECKS, Checker, PropertyFailure } from "./checker.js";
+import { ALL_CHECKS, Checker, PropertyFailure, type Checks } from "./checker.js";
 import { opArbitrary } from "./generators.js";
 import { Stats } from "./stats.js";
 import type { SuiteResult, SuiteRunOptions } from "./suite.js";
@@ -54,12 +54,16 @@ function withBoundOps(ops: fc.Arbitrary<Op>, c: BoundContext): fc.Arbitrary<Op> 
 }
 
 class OpCommand implements fc.AsyncCommand<Checker, object> {
-  constructor(readonly op: Op) {}
+  constructor(
+    readonly op: Op,
+    private readonly afterStep?: (m: Checker) => Promise<void>,
+  ) {}
   check(): boolean {
     return true;
   }
   async run(m: Checker): Promise<void> {
     await m.apply(this.op);
+    await this.afterStep?.(m);
   }
   toString(): string {
     return JSON.stringify(this.op);
@@ -72,6 +76,8 @@ export interface OpListSuite {
   readonly config: Config;
   readonly setup: readonly Op[];
   readonly maxCommands: number;
+  /** What the suite's VMM does after each generated step (props/progress.ts: obey an exit and retry). */
+  readonly afterStep?: (m: Checker, checks: Checks) => Promise<void>;
 }
 
 /** Runs a suite whose operations come from `ops`, given the config with the run's seeded bugs. */
@@ -79,7 +85,7 @@ export async function runOpListSuite(suite: OpListSuite, ops: (config: Config) =
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
-  const commands = fc.commands([withBoundOps(ops(config), contextOf(config, suite.setup)).map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
+  const commands = fc.commands([withBoundOps(ops(config), contextOf(config, suite.setup)).map((op) => new OpCommand(op, suite.afterStep && ((m) => suite.afterStep!(m, checks))))], { maxCommands: suite.maxCommands, size: "max" });
   const { base, failed } = await checkSuite(suite.name, commands, opts, stats, async (cmds) => {
     const checker = new Checker(config, checks, stats);
     await checker.applyAll(suite.setup);

@@ -19,6 +19,7 @@ export interface FaultCtx extends MmuCtx {
 }
 
 interface Access {
+  readonly vcpu: number;
   readonly gpa: number;
   readonly gfn: number;
   readonly write: boolean;
@@ -52,7 +53,7 @@ export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access"
   for (;;) {
     await h.yield("vcpu_enter_guest");
     const isPrivate = kvm.hasPrivateMem ? (op.private ?? kvmMemIsPrivate(ctx.gmemInodes, kvm, gfn)) : false;
-    const a: Access = { gpa: op.gpa, gfn, write, isPrivate, byte: op.byte ?? 0 };
+    const a: Access = { vcpu: op.vcpu, gpa: op.gpa, gfn, write, isPrivate, byte: op.byte ?? 0 };
     const hit = kvm.stage2[0]!.lookup(gfn);
     if (hit !== undefined && hit.leaf.private === isPrivate && (!write || hit.leaf.writable)) {
       return touch(hit.leaf.folio, hit.leaf.sub + hit.delta, a);
@@ -139,10 +140,14 @@ async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Acc
   const bitmap = kvm.bitmaps.get(slot.slot);
   if (slot.userfaultBitmap !== null || bitmap === undefined) return { errno: "EFAULT" };
   const offset = a.gfn - slot.baseGfn;
+  // The seeded fast path re-exits the gfn of the vCPU's last USERFAULT exit without reading the bitmap again.
+  const cached = ctx.bugs.has("userfault-exit-cached") && kvm.lastUserfaultGfn.get(a.vcpu) === a.gfn;
+  if (cached) return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), "USERFAULT"]);
   const word = bitmap.word(offset);
   await h.yield("kvm_do_userfault:__get_user");
   if (((word >>> offset % 32) & 1) === 0) return undefined;
   const flagWord = ctx.bugs.has("userfault-double-fetch") ? bitmap.word(offset) : word;
+  kvm.lastUserfaultGfn.set(a.vcpu, a.gfn);
   return memoryFault(a.gfn * PAGE_SIZE, [...privateFlag(a.isPrivate), ...(((flagWord >>> offset % 32) & 1) === 1 ? (["USERFAULT"] as const) : [])]);
 }
 

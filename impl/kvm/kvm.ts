@@ -81,6 +81,8 @@ export class Kvm {
   readonly srcu = new Srcu("kvm->srcu");
   readonly mmuLock = new RwLock("mmu_lock");
   mmuInvalidateSeq = 0;
+  /** Only the seeded bug `userfault-exit-cached` reads this: each vCPU's last USERFAULT exit gfn. */
+  readonly lastUserfaultGfn = new Map<number, number>();
   mmuInvalidateInProgress = 0;
   mmuInvalidateRangeStart = Infinity;
   mmuInvalidateRangeEnd = -Infinity;
