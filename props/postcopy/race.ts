@@ -158,3 +158,6 @@ export const POSTCOPY_RACE: PostcopyRaceSuite = {
   depth: 3,
   run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
 };
+
+/** The generated post-copy races (scenario and threads), for conformance/race-runner.ts to run them on the real kernel. */
+export { arbitrary as POSTCOPY_RACE_ARBITRARY };

@@ -1,0 +1,216 @@
+// Races against the real kernel: a concurrent scenario's actors run on threads of their own in the native helper
+// (__race), every operation timed on CLOCK_MONOTONIC, and the recorded history is checked for linearizability
+// against the model with the host configuration, with the alternatives of the TypeScript races.
+import { alternatives, canonicalText, initial, step, type State, type StepResult } from "../model/index.js";
+import { linearize, type Operation } from "../props/concurrent/linearizability.js";
+import { sameOutcome } from "../props/outcomes.js";
+import type { Config } from "../schema/config.js";
+import type { Op } from "../schema/ops.js";
+import type { Outcome } from "../schema/outcome.js";
+import { DEVIATIONS } from "./compare.js";
+
+/** An actor of a race: a thread and its operations (props/concurrent/harness.ts RaceActor). */
+export interface Actor {
+  readonly name: string;
+  readonly steps: readonly Op[];
+}
+
+/** One actor operation as the helper recorded it: times in ns from the actors' release; ret null when it never answered. */
+export interface RecordedOp {
+  readonly actor: string;
+  readonly index: number;
+  readonly call: number;
+  readonly ret: number | null;
+  readonly outcome: Outcome | null;
+  /** The kernel function its thread slept in when the watchdog ended the run. */
+  readonly waits?: string;
+}
+
+export interface Observation {
+  readonly op: Op;
+  readonly outcome: Outcome;
+}
+
+/** A recorded run: the actors' operations, whether the watchdog ended it, and the reads made after it. */
+export interface Recording {
+  readonly seed: number;
+  readonly watchdog: boolean;
+  readonly ops: readonly RecordedOp[];
+  readonly after: readonly Observation[];
+}
+
+/** The model's sequential step; a test swaps in a deliberately wrong one. */
+export type StepFn = (s: State, op: Op) => StepResult;
+
+const opOf = (actors: readonly Actor[], r: { readonly actor: string; readonly index: number }): Op => actors.find((a) => a.name === r.actor)!.steps[r.index]!;
+
+/** In flight when the run ended: it never answered, or answered only after the watchdog released it. */
+export const pending = (r: RecordedOp): boolean => r.ret === null || r.waits !== undefined;
+
+/**
+ * Whether the model lets `op` stay blocked in state `s`. A memslot update that gets past its checks ends in
+ * synchronize_srcu(&kvm->srcu) (virt/kvm/kvm_main.c kvm_swap_active_memslots), and a vCPU holds kvm->srcu's read
+ * side for its whole fault, GUP and handle_userfault included (vcpu_run -> kvm_vcpu_srcu_read_lock): while a vCPU
+ * of that VM sleeps in a userfault the update waits (docs/CONFORMANCE.md D6). Nothing else the races run may block:
+ * a fault that sleeps is answered `blocked` by the helper itself.
+ */
+export function mayBlock(s: State, op: Op, stepFn: StepFn = step): boolean {
+  if (op.op !== "set_memory_region" || "errno" in stepFn(s, op).outcome) return false;
+  return s.uffd.threads.some((t) => t.status.kind === "blocked" && t.op.op === "vcpu_access" && t.op.vm === op.vm);
+}
+
+interface Input {
+  readonly op: Op;
+  /** Operations overlapping it in real time: what the alternatives may blame. */
+  readonly concurrent: readonly Op[];
+  readonly pending: boolean;
+}
+
+/** The model's state after `op` answered `out`: its own step, an alternative a concurrent op allows, or a documented deviation. */
+function explainWith(stepFn: StepFn, deviations: { count: number }) {
+  return (s: State, input: Input, out: Outcome | null): State | undefined => {
+    const r = stepFn(s, input.op);
+    if (input.pending || out === null) return r.state;
+    if (sameOutcome(r.outcome, out)) return r.state;
+    for (const alt of alternatives(s, input.op, input.concurrent)) if (sameOutcome(alt.outcome, out)) return alt.state;
+    if (DEVIATIONS.some((d) => !d.diverges && d.applies(s, input.op, r.fired, r.outcome, out as unknown as Record<string, unknown>))) {
+      deviations.count++;
+      return r.state;
+    }
+    return undefined;
+  };
+}
+
+export type HistoryVerdict =
+  | { readonly kind: "ok"; readonly order: readonly string[]; readonly blocked: readonly RecordedOp[]; readonly deviations: number }
+  /** No order of the model's steps explains the outcomes: `stuck` is where the longest explanation stopped. */
+  | { readonly kind: "illegal"; readonly prefix: readonly string[]; readonly stuck: string; readonly op: Op; readonly expected: Outcome | null; readonly actual: Outcome | null }
+  /** Every outcome is explained, but an operation stayed blocked where the model says it cannot block. */
+  | { readonly kind: "blocked"; readonly stuck: string; readonly op: Op; readonly waits: string }
+  | { readonly kind: "undecided" };
+
+/** Up to this many operations in flight at the watchdog are tried each way (linearized or not): 2^k searches. */
+const MAX_PENDING = 4;
+/** Model steps one search may take (the TypeScript races' default budget). */
+const BUDGET = 200_000;
+
+const keyOf = (r: { readonly actor: string; readonly index: number }): string => `${r.actor}#${r.index}`;
+
+/**
+ * Checks a recorded race that started in model state `start`: some order of the model's atomic steps must respect
+ * real-time order, give every recorded outcome (or one the alternatives allow), and then give the observations made
+ * after the run. Operations still in flight at the watchdog may or may not have taken effect, with any outcome; each
+ * must be one the model lets block (mayBlock) in the state the order ends in.
+ */
+export function checkRecording(start: State, actors: readonly Actor[], rec: Recording, stepFn: StepFn = step): HistoryVerdict {
+  const ops = rec.ops;
+  const end = Math.max(0, ...ops.map((r) => r.ret ?? r.call)) + 1;
+  const FAR = Number.MAX_SAFE_INTEGER;
+  const span = (r: RecordedOp): [number, number] => [r.call, pending(r) ? FAR : r.ret!];
+  const overlapsWith = (r: RecordedOp): Op[] =>
+    ops.filter((x) => x !== r && span(x)[0] < span(r)[1] && span(r)[0] < span(x)[1]).map((x) => opOf(actors, x));
+  type Entry = Operation<Input, Outcome | null> & { readonly key: string; readonly rec?: RecordedOp };
+  const entries: Entry[] = ops.map((r) => ({
+    key: keyOf(r),
+    rec: r,
+    input: { op: opOf(actors, r), concurrent: overlapsWith(r), pending: pending(r) },
+    output: pending(r) ? null : r.outcome,
+    call: r.call,
+    ret: span(r)[1],
+  }));
+  rec.after.forEach((o, i) =>
+    entries.push({ key: `after#${i}`, input: { op: o.op, concurrent: [], pending: false }, output: o.outcome, call: end + 2 * i, ret: end + 2 * i + 1 }),
+  );
+  const inFlight = entries.filter((e) => e.input.pending).slice(0, MAX_PENDING);
+  const blockers = ops.filter(pending);
+  const deviations = { count: 0 };
+  const spec = (accept?: (s: State) => boolean) => ({
+    init: start,
+    step: explainWith(stepFn, deviations),
+    key: canonicalText,
+    ...(accept === undefined ? {} : { accept }),
+  });
+  const allowed = (s: State): boolean => blockers.every((r) => mayBlock(s, opOf(actors, r), stepFn));
+  let lastIllegal: ReturnType<typeof linearize<State, Input, Outcome | null>> | undefined;
+  let lastEntries: Entry[] = entries;
+  let undecided = false;
+  // Each subset of the operations in flight is left out (never took effect) or kept (took effect, any outcome).
+  for (let mask = 0; mask < 1 << inFlight.length; mask++) {
+    const omitted = new Set(inFlight.filter((_, b) => (mask >> b) & 1));
+    const chosen = entries.filter((e) => !omitted.has(e));
+    const v = linearize(spec(allowed), chosen, BUDGET);
+    if (v.kind === "ok") {
+      const order = v.order.map((i) => chosen[i]!.key);
+      return { kind: "ok", order, blocked: blockers, deviations: deviations.count };
+    }
+    if (v.kind === "undecided") undecided = true;
+    else if (lastIllegal === undefined || mask === (1 << inFlight.length) - 1) {
+      lastIllegal = v;
+      lastEntries = chosen;
+    }
+  }
+  if (undecided) return { kind: "undecided" };
+  // Explained without the blocking condition: then an operation blocked where the model says it cannot.
+  if (blockers.length > 0) {
+    const loose = linearize(spec(), lastEntries, BUDGET);
+    if (loose.kind === "ok") {
+      const b = blockers.find((r) => !mayBlock(loose.final, opOf(actors, r), stepFn)) ?? blockers[0]!;
+      return { kind: "blocked", stuck: keyOf(b), op: opOf(actors, b), waits: b.waits ?? "no answer" };
+    }
+  }
+  const v = lastIllegal!;
+  if (v.kind !== "illegal") return { kind: "undecided" };
+  const stuck = lastEntries[v.stuck]!;
+  return {
+    kind: "illegal",
+    prefix: v.deepest.order.map((i) => lastEntries[i]!.key),
+    stuck: stuck.key,
+    op: stuck.input.op,
+    expected: stepFn(v.deepest.state, stuck.input.op).outcome,
+    actual: stuck.output,
+  };
+}
+
+/** Operations of different actors whose invocation-response intervals intersect (one in flight at the end overlaps all after it). */
+export function overlaps(rec: Recording): boolean {
+  const end = (r: RecordedOp): number => (pending(r) ? Number.MAX_SAFE_INTEGER : r.ret!);
+  return rec.ops.some((a, i) => rec.ops.some((b, j) => i < j && a.actor !== b.actor && a.call < end(b) && b.call < end(a)));
+}
+
+/** The order in which the actors' operations answered, as one key. */
+export const responseOrder = (rec: Recording): string =>
+  rec.ops
+    .filter((r) => !pending(r))
+    .slice()
+    .sort((a, b) => a.ret! - b.ret!)
+    .map(keyOf)
+    .join(" ");
+
+/** The model state a race starts from: the setup's steps, in order. */
+export function stateAfter(config: Config, setup: readonly Op[], stepFn: StepFn = step): State {
+  return setup.reduce((s, op) => stepFn(s, op).state, initial(config));
+}
+
+/**
+ * What to read after a run, one at a time: every sleeping thread's fate (wake_check of each access id and of each
+ * vCPU that ran), then each byte an actor touched, through a second mapping for a file (never faulting through the
+ * registered one) and through the mapping itself for anonymous memory (which may sleep: the model says when).
+ */
+export function observations(setup: readonly Op[], actors: readonly Actor[]): Op[] {
+  const fileMaps = new Set(setup.flatMap((o) => (o.op === "mmap" && o.file !== "anon" ? [o.map] : [])));
+  const anonMaps = new Set(setup.flatMap((o) => (o.op === "mmap" && o.file === "anon" ? [o.map] : [])));
+  const threads = new Set<string>();
+  const bytes = new Map<string, { map: string; offset: number }>();
+  for (const op of actors.flatMap((a) => a.steps)) {
+    if (op.op === "access" && op.id !== undefined) threads.add(op.id);
+    if (op.op === "vcpu_access") threads.add(`${op.vm}.vcpu${op.vcpu}`);
+    if (op.op === "access" || op.op === "write_alias" || op.op === "read_alias") bytes.set(`${op.map}:${op.offset}`, { map: op.map, offset: op.offset });
+    if (op.op === "uffdio_copy" || op.op === "uffdio_zeropage" || op.op === "uffdio_continue") bytes.set(`${op.map}:${op.offset}`, { map: op.map, offset: op.offset });
+  }
+  const reads = [...bytes.values()]
+    .sort((a, b) => a.map.localeCompare(b.map) || a.offset - b.offset)
+    .flatMap(({ map, offset }): Op[] =>
+      fileMaps.has(map) ? [{ op: "read_alias", map, offset }] : anonMaps.has(map) ? [{ op: "access", map, offset, kind: "read" }] : [],
+    );
+  return [...[...threads].sort().map((id): Op => ({ op: "wake_check", id })), ...reads];
+}
