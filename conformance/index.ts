@@ -295,7 +295,7 @@ export function raceLine(r: RaceReport): string {
     `${r.overlapping} overlapping (${pct(r.overlapping, r.checked)})`,
     `${r.orders} response orders`,
     `${r.blocked} ended blocked as the model allows`,
-    ...(r.deviations > 0 ? [`${r.deviations} deviations`] : []),
+    ...(r.deviations > 0 ? [`${r.deviations} explained by a documented deviation (${r.deviationIds.join(", ")})`] : []),
     ...(r.dropped > 0 ? [`${r.dropped} setup memslot(s) this host cannot create left out`] : []),
     ...(r.unsupported > 0 ? [`${r.unsupported} runs the helper cannot run`] : []),
     ...(r.undecided > 0 ? [`${r.undecided} undecided`] : []),
@@ -327,7 +327,7 @@ export async function conformRaces(files: string[], opts: ConformRacesOptions = 
       const started = performance.now();
       const r: RaceReport =
         helper === undefined
-          ? { shape: shape.name, skipped: why, dropped: 0, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, unsupported: 0, errors: [], undecided: 0, durationMs: 0 }
+          ? { shape: shape.name, skipped: why, dropped: 0, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, deviationIds: [], unsupported: 0, errors: [], undecided: 0, durationMs: 0 }
           : await runRaceShape(h, host, shape, {
               runs,
               seed,

@@ -163,6 +163,8 @@ export interface RaceOptions {
   readonly watchdogMs?: number;
   /** The model's step (a test gives a deliberately wrong one). */
   readonly stepFn?: StepFn;
+  /** Check wakeups as the model has them, atomic with the retries (races.ts deferWake): a model the kernel refutes. */
+  readonly atomicWake?: boolean;
   /** Runs of each smaller candidate while shrinking (each with another jitter seed). */
   readonly shrinkTries?: number;
   /** Where a failing history is written (default conformance/found); undefined with `write: false`. */
@@ -184,7 +186,9 @@ export interface RaceReport {
   readonly orders: number;
   /** Runs the watchdog ended with operations blocked where the model lets them block. */
   readonly blocked: number;
+  /** Histories explained only with a documented deviation of this kernel, and which. */
   readonly deviations: number;
+  readonly deviationIds: readonly string[];
   readonly unsupported: number;
   readonly errors: readonly string[];
   readonly undecided: number;
@@ -199,12 +203,13 @@ const failed = (v: HistoryVerdict): boolean => v.kind === "illegal" || v.kind ==
 export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape, opts: RaceOptions): Promise<RaceReport> {
   const started = performance.now();
   const { plan, shape, dropped } = planRace(written, host, opts.seed);
-  const base = { shape: shape.name, dropped, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, unsupported: 0, errors: [], undecided: 0 };
+  const base = { shape: shape.name, dropped, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, deviationIds: [], unsupported: 0, errors: [], undecided: 0 };
   if (!plan.run) return { ...base, skipped: plan.skip, durationMs: 0 };
   const config = plan.config;
   const stepFn = opts.stepFn ?? step;
   const watchdogMs = opts.watchdogMs ?? 1000;
   const orders = new Set<string>();
+  const deviationIds = new Set<string>();
   const errors: string[] = [];
   let checked = 0;
   let overlapping = 0;
@@ -215,7 +220,7 @@ export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape
   let runs = 0;
   let failure: RaceReport["failure"];
   const check = (setup: readonly Op[], actors: readonly Actor[], rec: Recording): HistoryVerdict =>
-    checkRecording(stateAfter(config, setup, stepFn), actors, rec, stepFn);
+    checkRecording(stateAfter(config, setup, stepFn), actors, rec, { stepFn, ...(opts.atomicWake === undefined ? {} : { atomicWake: opts.atomicWake }) });
   for (let i = 0; i < opts.runs && failure === undefined; i++) {
     const seed = opts.seed + i;
     const { setup, actors } = shape.draw(seed);
@@ -237,7 +242,8 @@ export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape
     const v = check(setup, actors, r.rec);
     if (v.kind === "undecided") undecided++;
     if (v.kind === "ok") {
-      deviations += v.deviations;
+      deviations += v.deviations.length > 0 ? 1 : 0;
+      for (const d of v.deviations) deviationIds.add(d);
       if (v.blocked.length > 0) blocked++;
     }
     if (failed(v)) {
@@ -246,7 +252,7 @@ export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape
       failure = { run: i + 1, ...small, ...(file === undefined ? {} : { file }) };
     }
   }
-  return { ...base, runs, checked, overlapping, orders: orders.size, blocked, deviations, unsupported, errors, undecided, durationMs: performance.now() - started, ...(failure === undefined ? {} : { failure }) };
+  return { ...base, runs, checked, overlapping, orders: orders.size, blocked, deviations, deviationIds: [...deviationIds], unsupported, errors, undecided, durationMs: performance.now() - started, ...(failure === undefined ? {} : { failure }) };
 }
 
 interface Found {

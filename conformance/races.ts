@@ -64,25 +64,97 @@ interface Input {
   /** Operations overlapping it in real time: what the alternatives may blame. */
   readonly concurrent: readonly Op[];
   readonly pending: boolean;
+  /**
+   * "op": the model's step. "wake-call": a UFFDIO_WAKE as its caller sees it (checked, nothing changes yet). "retry":
+   * the wakeup that follows a fill or a UFFDIO_WAKE, with the woken threads' retries (any outcome).
+   */
+  readonly role: "op" | "wake-call" | "retry";
 }
 
-/** The model's state after `op` answered `out`: its own step, an alternative a concurrent op allows, or a documented deviation. */
-function explainWith(stepFn: StepFn, deviations: { count: number }) {
-  return (s: State, input: Input, out: Outcome | null): State | undefined => {
-    const r = stepFn(s, input.op);
-    if (input.pending || out === null) return r.state;
-    if (sameOutcome(r.outcome, out)) return r.state;
-    for (const alt of alternatives(s, input.op, input.concurrent)) if (sameOutcome(alt.outcome, out)) return alt.state;
-    if (DEVIATIONS.some((d) => !d.diverges && d.applies(s, input.op, r.fired, r.outcome, out as unknown as Record<string, unknown>))) {
-      deviations.count++;
-      return r.state;
-    }
-    return undefined;
-  };
+/**
+ * The kernel wakes and retries in two steps: wake_userfault (fs/userfaultfd.c) only wakes the sleepers of the range,
+ * and each woken thread returns VM_FAULT_RETRY from handle_userfault and faults again when it next runs (the arch
+ * fault handler's retry, or KVM's hva_to_pfn for a vCPU), while the model's fill and UFFDIO_WAKE retry the woken
+ * threads in the same step (model/uffd/thread.ts wakeRange, rule uffd.wake-retry). So a recorded fill is checked as
+ * the model's fill with DONTWAKE, and its wakeup (a UFFDIO_WAKE of the range: the retries) as a separate step that
+ * may come anywhere from the fill's invocation to the end of the run. Undefined for an op that wakes nobody.
+ */
+function deferWake(op: Op): { readonly now: Op; readonly role: Input["role"]; readonly wake: Op } | undefined {
+  if (op.op === "uffdio_wake") return { now: op, role: "wake-call", wake: op };
+  if (op.op !== "uffdio_copy" && op.op !== "uffdio_zeropage" && op.op !== "uffdio_continue") return undefined;
+  const mode = op.mode ?? [];
+  if (!Array.isArray(mode) || mode.includes("DONTWAKE")) return undefined;
+  const wake: Op = { op: "uffdio_wake", uffd: op.uffd, map: op.map, offset: op.offset, len: op.len };
+  return { now: { ...op, mode: [...mode, "DONTWAKE"] } as Op, role: "op", wake };
+}
+
+export interface CheckOptions {
+  /** The model's step (a test gives a deliberately wrong one). */
+  readonly stepFn?: StepFn;
+  /** Check fills and wakes as the model has them, waking and retrying in one step (deferWake off). */
+  readonly atomicWake?: boolean;
+}
+
+const PAGE = 4096;
+
+/** A documented difference of this machine's kernel that only a race shows: the state after it, or undefined. */
+export interface RaceDeviation {
+  readonly id: string;
+  readonly reason: string;
+  after(pre: State, op: Op, concurrent: readonly Op[], kernel: Outcome): State | undefined;
+}
+
+/** Whether `op` deletes or moves (KVM_MR_DELETE, KVM_MR_MOVE) a memslot of `vm` whose old or new range holds gpa. */
+function invalidatesAt(pre: State, op: Op, vm: string, gpa: number): boolean {
+  if (op.op !== "set_memory_region" || op.vm !== vm || op.slot >>> 16 !== 0) return false;
+  const v = pre.kvm.vms[pre.kvm.names.get(vm) ?? -1];
+  const old = v?.slots.find((sl) => sl.slot === op.slot);
+  if (old === undefined || (op.memory_size > 0 && op.guest_phys_addr === old.baseGfn * PAGE)) return false;
+  const gfn = Math.floor(gpa / PAGE);
+  const inOld = gfn >= old.baseGfn && gfn < old.baseGfn + old.npages;
+  const inNew = op.memory_size > 0 && gpa >= op.guest_phys_addr && gpa < op.guest_phys_addr + op.memory_size;
+  return inOld || inNew;
+}
+
+/**
+ * This machine's kernel (the kvm_pvm module, docs/CONFORMANCE.md) against upstream x86, where a vCPU fault that finds
+ * the slot KVM_MEMSLOT_INVALID retries (arch/x86/kvm/mmu/mmu.c kvm_mmu_faultin_pfn returns RET_PF_RETRY) until the
+ * DELETE or MOVE has installed the new memslots, so either is atomic to the guest.
+ */
+export const RACE_DEVIATIONS: readonly RaceDeviation[] = [
+  {
+    id: "pvm-invalid-slot-is-mmio",
+    reason:
+      "a guest access while a concurrent DELETE or MOVE has its slot KVM_MEMSLOT_INVALID exits with KVM_EXIT_MMIO here: the access is emulated through the hva (virt/kvm/kvm_main.c __gfn_to_hva_many: an invalid slot is KVM_HVA_ERR_BAD), where upstream retries the fault",
+    after: (pre, op, concurrent, kernel) => {
+      if (op.op !== "vcpu_access" || !("exit" in kernel) || kernel.exit !== "mmio" || kernel.gpa !== op.gpa) return undefined;
+      return concurrent.some((c) => invalidatesAt(pre, c, op.vm, op.gpa)) ? pre : undefined;
+    },
+  },
+];
+
+/**
+ * The model's state after `op` answered `out`, and how: its own step, an alternative a concurrent op allows, or a
+ * documented deviation (its id). A pending operation took effect with whatever outcome.
+ */
+function explainWith(stepFn: StepFn, s: State, input: Input, out: Outcome | null): { state: State; deviation?: string } | undefined {
+  const r = stepFn(s, input.op);
+  if (input.role === "retry") return { state: r.state };
+  if (input.role === "wake-call") return out !== null && sameOutcome(r.outcome, out) ? { state: s } : undefined;
+  if (input.pending || out === null || sameOutcome(r.outcome, out)) return { state: r.state };
+  for (const alt of alternatives(s, input.op, input.concurrent)) if (sameOutcome(alt.outcome, out)) return { state: alt.state };
+  const dev = DEVIATIONS.find((d) => !d.diverges && d.applies(s, input.op, r.fired, r.outcome, out as unknown as Record<string, unknown>));
+  if (dev !== undefined) return { state: r.state, deviation: dev.id };
+  for (const d of RACE_DEVIATIONS) {
+    const after = d.after(s, input.op, input.concurrent, out);
+    if (after !== undefined) return { state: after, deviation: d.id };
+  }
+  return undefined;
 }
 
 export type HistoryVerdict =
-  | { readonly kind: "ok"; readonly order: readonly string[]; readonly blocked: readonly RecordedOp[]; readonly deviations: number }
+  /** `deviations`: the documented deviation each operation of the order needed, by id. */
+  | { readonly kind: "ok"; readonly order: readonly string[]; readonly blocked: readonly RecordedOp[]; readonly deviations: readonly string[] }
   /** No order of the model's steps explains the outcomes: `stuck` is where the longest explanation stopped. */
   | { readonly kind: "illegal"; readonly prefix: readonly string[]; readonly stuck: string; readonly op: Op; readonly expected: Outcome | null; readonly actual: Outcome | null }
   /** Every outcome is explained, but an operation stayed blocked where the model says it cannot block. */
@@ -102,7 +174,8 @@ const keyOf = (r: { readonly actor: string; readonly index: number }): string =>
  * after the run. Operations still in flight at the watchdog may or may not have taken effect, with any outcome; each
  * must be one the model lets block (mayBlock) in the state the order ends in.
  */
-export function checkRecording(start: State, actors: readonly Actor[], rec: Recording, stepFn: StepFn = step): HistoryVerdict {
+export function checkRecording(start: State, actors: readonly Actor[], rec: Recording, opts: CheckOptions = {}): HistoryVerdict {
+  const stepFn = opts.stepFn ?? step;
   const ops = rec.ops;
   const end = Math.max(0, ...ops.map((r) => r.ret ?? r.call)) + 1;
   const FAR = Number.MAX_SAFE_INTEGER;
@@ -110,23 +183,25 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
   const overlapsWith = (r: RecordedOp): Op[] =>
     ops.filter((x) => x !== r && span(x)[0] < span(r)[1] && span(r)[0] < span(x)[1]).map((x) => opOf(actors, x));
   type Entry = Operation<Input, Outcome | null> & { readonly key: string; readonly rec?: RecordedOp };
-  const entries: Entry[] = ops.map((r) => ({
-    key: keyOf(r),
-    rec: r,
-    input: { op: opOf(actors, r), concurrent: overlapsWith(r), pending: pending(r) },
-    output: pending(r) ? null : r.outcome,
-    call: r.call,
-    ret: span(r)[1],
-  }));
+  const entries: Entry[] = [];
+  for (const r of ops) {
+    const op = opOf(actors, r);
+    const d = opts.atomicWake ? undefined : deferWake(op);
+    const input: Input = { op: d?.now ?? op, concurrent: overlapsWith(r), pending: pending(r), role: d?.role ?? "op" };
+    entries.push({ key: keyOf(r), rec: r, input, output: pending(r) ? null : r.outcome, call: r.call, ret: span(r)[1] });
+    if (d !== undefined) {
+      const retry: Input = { op: d.wake, concurrent: [], pending: true, role: "retry" };
+      entries.push({ key: `${keyOf(r)}:wakeup`, input: retry, output: null, call: r.call, ret: end - 0.5 });
+    }
+  }
   rec.after.forEach((o, i) =>
-    entries.push({ key: `after#${i}`, input: { op: o.op, concurrent: [], pending: false }, output: o.outcome, call: end + 2 * i, ret: end + 2 * i + 1 }),
+    entries.push({ key: `after#${i}`, input: { op: o.op, concurrent: [], pending: false, role: "op" }, output: o.outcome, call: end + 2 * i, ret: end + 2 * i + 1 }),
   );
-  const inFlight = entries.filter((e) => e.input.pending).slice(0, MAX_PENDING);
+  const inFlight = entries.filter((e) => e.input.pending && e.input.role !== "retry").slice(0, MAX_PENDING);
   const blockers = ops.filter(pending);
-  const deviations = { count: 0 };
   const spec = (accept?: (s: State) => boolean) => ({
     init: start,
-    step: explainWith(stepFn, deviations),
+    step: (s: State, input: Input, out: Outcome | null) => explainWith(stepFn, s, input, out)?.state,
     key: canonicalText,
     ...(accept === undefined ? {} : { accept }),
   });
@@ -141,7 +216,14 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
     const v = linearize(spec(allowed), chosen, BUDGET);
     if (v.kind === "ok") {
       const order = v.order.map((i) => chosen[i]!.key);
-      return { kind: "ok", order, blocked: blockers, deviations: deviations.count };
+      // The deviations this order needed (the search may have tried others on paths it left).
+      const deviations: string[] = [];
+      v.order.reduce((s, i) => {
+        const e = explainWith(stepFn, s, chosen[i]!.input, chosen[i]!.output)!;
+        if (e.deviation !== undefined) deviations.push(e.deviation);
+        return e.state;
+      }, start);
+      return { kind: "ok", order, blocked: blockers, deviations };
     }
     if (v.kind === "undecided") undecided = true;
     else if (lastIllegal === undefined || mask === (1 << inFlight.length) - 1) {
