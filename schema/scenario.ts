@@ -169,7 +169,7 @@ interface Problem {
 
 /** What the codec cannot see: references between fields, indices against lengths, ids against this build. */
 export function scenarioProblem(s: Scenario, known: Known): Problem | undefined {
-  return shapeProblem(s) ?? referenceProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
+  return shapeProblem(s) ?? referenceProblem(s) ?? recordedProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
 }
 
 function shapeProblem(s: Scenario): Problem | undefined {
@@ -207,7 +207,7 @@ function referenceProblem(s: Scenario): Problem | undefined {
     what = `actor "${actor.name}"`;
   }
   if (f.step >= steps) return { path: "failure.step", message: `expected a step index below ${steps} (${what} has ${steps} steps), found ${f.step}` };
-  return recordedProblem(s);
+  return undefined;
 }
 
 /** Each recorded operation names an actor's step, once, and answers after it was invoked. */
