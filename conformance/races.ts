@@ -79,13 +79,18 @@ interface Input {
  * the model's fill with DONTWAKE, and its wakeup (a UFFDIO_WAKE of the range: the retries) as a separate step that
  * may come anywhere from the fill's invocation to the end of the run. Undefined for an op that wakes nobody.
  */
-function deferWake(op: Op): { readonly now: Op; readonly role: Input["role"]; readonly wake: Op } | undefined {
+function deferWake(op: Op, out: Outcome | null): { readonly now: Op; readonly role: Input["role"]; readonly wake?: Op } | undefined {
   if (op.op === "uffdio_wake") return { now: op, role: "wake-call", wake: op };
   if (op.op !== "uffdio_copy" && op.op !== "uffdio_zeropage" && op.op !== "uffdio_continue") return undefined;
   const mode = op.mode ?? [];
   if (!Array.isArray(mode) || mode.includes("DONTWAKE")) return undefined;
-  const wake: Op = { op: "uffdio_wake", uffd: op.uffd, map: op.map, offset: op.offset, len: op.len };
-  return { now: { ...op, mode: [...mode, "DONTWAKE"] } as Op, role: "op", wake };
+  // Only what was filled is woken, and nothing after a failure (userfaultfd_copy & co: range.len = ret, and
+  // wake_userfault only when ret > 0); an answer never seen (the watchdog) may have filled it all.
+  const field = { uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_continue: "mapped" }[op.op];
+  const count = out === null ? op.len : ((out as Record<string, unknown>)[field] as number | undefined) ?? 0;
+  const now = { ...op, mode: [...mode, "DONTWAKE"] } as Op;
+  if (count <= 0) return { now, role: "op" };
+  return { now, role: "op", wake: { op: "uffdio_wake", uffd: op.uffd, map: op.map, offset: op.offset, len: count } };
 }
 
 export interface CheckOptions {
@@ -186,10 +191,10 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
   const entries: Entry[] = [];
   for (const r of ops) {
     const op = opOf(actors, r);
-    const d = opts.atomicWake ? undefined : deferWake(op);
+    const d = opts.atomicWake ? undefined : deferWake(op, pending(r) ? null : r.outcome);
     const input: Input = { op: d?.now ?? op, concurrent: overlapsWith(r), pending: pending(r), role: d?.role ?? "op" };
     entries.push({ key: keyOf(r), rec: r, input, output: pending(r) ? null : r.outcome, call: r.call, ret: span(r)[1] });
-    if (d !== undefined) {
+    if (d?.wake !== undefined) {
       const retry: Input = { op: d.wake, concurrent: [], pending: true, role: "retry" };
       entries.push({ key: `${keyOf(r)}:wakeup`, input: retry, output: null, call: r.call, ret: end - 0.5 });
     }
