@@ -14,7 +14,7 @@ import { PRESETS } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import { decodeScenario } from "../schema/scenario.js";
 import { BUG_IDS } from "../impl/bugs.js";
-import { faultline } from "./cli-child.js";
+import { expectOneLineError, faultline, inProcess } from "./cli-child.js";
 
 const config = PRESETS["kernel-6.18"];
 const SHMEM: Op[] = [
@@ -195,3 +195,13 @@ describe("races on this machine's kernel", () => {
     expect(wrong.failure!.verdict).toMatchObject({ kind: "illegal", stuck: "vCPU0#0", actual: { result: "blocked" } });
   });
 });
+
+describe("faultline conform --races: usage", () => {
+  it("refuses a sequential scenario and --verbose, in one line", async () => {
+    const seq = await inProcess(["conform", "--races", "conformance/corpus/memslots/create-read-write.json"]);
+    expectOneLineError(seq, /create-read-write\.json: actors: expected a concurrent scenario \(actors\) for --races, found a sequential one \(steps\)/);
+    expectOneLineError(await inProcess(["conform", "--races", "--verbose"]), /--races prints one line per race/);
+    expectOneLineError(await inProcess(["conform", "--probe", "--races"]), /--probe takes only --caps and --json/);
+  });
+});
+
