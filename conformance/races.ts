@@ -66,9 +66,25 @@ interface Input {
   readonly pending: boolean;
   /**
    * "op": the model's step. "wake-call": a UFFDIO_WAKE as its caller sees it (checked, nothing changes yet). "retry":
-   * the wakeup that follows a fill or a UFFDIO_WAKE, with the woken threads' retries (any outcome).
+   * one woken thread's retry after a fill or a UFFDIO_WAKE (`op` is a UFFDIO_WAKE of the range; any outcome).
    */
   readonly role: "op" | "wake-call" | "retry";
+  /** For a retry: the thread (its name; null for the unnamed ones, together). */
+  readonly thread?: string | null;
+}
+
+/**
+ * The retry of one woken thread: the model's UFFDIO_WAKE of the range with every other sleeper held back (so the
+ * thread retries alone, at its own time, as woken threads do), then the others put back, ahead of it in the queue.
+ * Nothing when the thread does not sleep in the range (the wake finds nobody).
+ */
+function retryOne(stepFn: StepFn, s: State, wake: Op, thread: string | null): State {
+  const mine = (t: State["uffd"]["threads"][number]): boolean => t.status.kind === "blocked" && t.name === thread;
+  if (!s.uffd.threads.some(mine)) return s;
+  const others = s.uffd.threads.filter((t) => t.status.kind === "blocked" && !mine(t));
+  const alone = { ...s, uffd: { ...s.uffd, threads: s.uffd.threads.filter((t) => !others.includes(t)) } };
+  const r = stepFn(alone, wake).state;
+  return { ...r, uffd: { ...r.uffd, threads: [...others, ...r.uffd.threads] } };
 }
 
 /**
@@ -77,7 +93,8 @@ interface Input {
  * fault handler's retry, or KVM's hva_to_pfn for a vCPU), while the model's fill and UFFDIO_WAKE retry the woken
  * threads in the same step (model/uffd/thread.ts wakeRange, rule uffd.wake-retry). So a recorded fill is checked as
  * the model's fill with DONTWAKE, and its wakeup (a UFFDIO_WAKE of the range: the retries) as a separate step that
- * may come anywhere from the fill's invocation to the end of the run. Undefined for an op that wakes nobody.
+ * may come anywhere from the fill's invocation to the end of the run, one step per woken thread (each retries when it
+ * next runs, in no fixed order). Undefined for an op that wakes nobody.
  */
 function deferWake(op: Op, out: Outcome | null): { readonly now: Op; readonly role: Input["role"]; readonly wake?: Op } | undefined {
   if (op.op === "uffdio_wake") return { now: op, role: "wake-call", wake: op };
@@ -91,6 +108,16 @@ function deferWake(op: Op, out: Outcome | null): { readonly now: Op; readonly ro
   const now = { ...op, mode: [...mode, "DONTWAKE"] } as Op;
   if (count <= 0) return { now, role: "op" };
   return { now, role: "op", wake: { op: "uffdio_wake", uffd: op.uffd, map: op.map, offset: op.offset, len: count } };
+}
+
+/** The threads a race's accesses run as: each access id, each vCPU, and null for accesses without an id. */
+function threadNames(actors: readonly Actor[]): (string | null)[] {
+  const names = new Set<string | null>();
+  for (const op of actors.flatMap((a) => a.steps)) {
+    if (op.op === "access") names.add(op.id ?? null);
+    if (op.op === "vcpu_access") names.add(`${op.vm}.vcpu${op.vcpu}`);
+  }
+  return [...names];
 }
 
 export interface CheckOptions {
@@ -143,8 +170,8 @@ export const RACE_DEVIATIONS: readonly RaceDeviation[] = [
  * documented deviation (its id). A pending operation took effect with whatever outcome.
  */
 function explainWith(stepFn: StepFn, s: State, input: Input, out: Outcome | null): { state: State; deviation?: string } | undefined {
+  if (input.role === "retry") return { state: retryOne(stepFn, s, input.op, input.thread ?? null) };
   const r = stepFn(s, input.op);
-  if (input.role === "retry") return { state: r.state };
   if (input.role === "wake-call") return out !== null && sameOutcome(r.outcome, out) ? { state: s } : undefined;
   if (input.pending || out === null || sameOutcome(r.outcome, out)) return { state: r.state };
   for (const alt of alternatives(s, input.op, input.concurrent)) if (sameOutcome(alt.outcome, out)) return { state: alt.state };
@@ -189,14 +216,16 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
     ops.filter((x) => x !== r && span(x)[0] < span(r)[1] && span(r)[0] < span(x)[1]).map((x) => opOf(actors, x));
   type Entry = Operation<Input, Outcome | null> & { readonly key: string; readonly rec?: RecordedOp };
   const entries: Entry[] = [];
+  const threads = threadNames(actors);
   for (const r of ops) {
     const op = opOf(actors, r);
     const d = opts.atomicWake ? undefined : deferWake(op, pending(r) ? null : r.outcome);
     const input: Input = { op: d?.now ?? op, concurrent: overlapsWith(r), pending: pending(r), role: d?.role ?? "op" };
     entries.push({ key: keyOf(r), rec: r, input, output: pending(r) ? null : r.outcome, call: r.call, ret: span(r)[1] });
-    if (d?.wake !== undefined) {
-      const retry: Input = { op: d.wake, concurrent: [], pending: true, role: "retry" };
-      entries.push({ key: `${keyOf(r)}:wakeup`, input: retry, output: null, call: r.call, ret: end - 0.5 });
+    // One retry per thread that may sleep in the range, each anywhere from the wakeup's call to the end of the run.
+    for (const thread of d?.wake === undefined ? [] : threads) {
+      const retry: Input = { op: d!.wake!, concurrent: [], pending: true, role: "retry", thread };
+      entries.push({ key: `${keyOf(r)}:retry(${thread ?? "unnamed"})`, input: retry, output: null, call: r.call, ret: end - 0.5 });
     }
   }
   rec.after.forEach((o, i) =>
