@@ -7,7 +7,15 @@ import { createProgress } from "./progress.js";
 const COMMAND = "conform";
 
 export function conformCommand(args: readonly string[]): Promise<number> {
-  const p = parseArgs(COMMAND, args, { "--runs": "value", "--seed": "value", "--verbose": "flag", "--probe": "flag", "--json": "flag", "--caps": "value", "--races": "flag" });
+  const p = parseArgs(COMMAND, args, {
+    "--runs": "value",
+    "--seed": "value",
+    "--verbose": "flag",
+    "--probe": "flag",
+    "--json": "flag",
+    "--caps": "value",
+    "--races": "flag",
+  });
   const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 0);
   const seed = integerOption(COMMAND, "--seed", p.values.get("--seed"), 0, 2 ** 32 - 1);
   const caps = p.values.get("--caps") ?? process.env.FAULTLINE_CAPS ?? "";

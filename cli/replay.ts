@@ -56,14 +56,17 @@ function diagrams(file: string, s: Scenario, r: ReplayResult, o: Options): void 
  */
 function replayRecorded(file: string, s: Scenario, o: Options): Verdict {
   const rec = s.recorded!;
-  if (o.html !== undefined) throw new FileError(file, "recorded", "a recorded race draws as text and --svg; --html draws a schedule's race");
+  if (o.html !== undefined) {
+    throw new FileError(file, "recorded", "a recorded race draws as text and --svg; --html draws a schedule's race");
+  }
   const { setup, actors } = scenarioShape(s).draw(rec.seed);
   const v = checkRecording(stateAfter(resolveConfig(s.config), setup), actors, rec);
   const mark = v.kind === "illegal" || v.kind === "blocked" ? v.stuck : undefined;
   console.log(`${printable(file)}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);
   console.log(`  config: ${describeConfig(s)}`);
-  console.log(`  recorded${rec.host === undefined ? "" : ` on ${rec.host}`}, jitter seed ${rec.seed}${rec.watchdog ? ", ended by the watchdog" : ""}`);
+  const where = rec.host === undefined ? "" : ` on ${rec.host}`;
+  console.log(`  recorded${where}, jitter seed ${rec.seed}${rec.watchdog ? ", ended by the watchdog" : ""}`);
   if (s.failure !== undefined) console.log(`  recorded failure: ${describeFailure(s, s.failure)}: ${s.failure.detail ?? ""}`);
   console.log("  the race on its real time axis (us from the actors' release; >> marks the operation no order explains):");
   console.log(renderRecordedRace(actors, rec, mark).replace(/^/gm, "    "));
@@ -76,9 +79,12 @@ function replayRecorded(file: string, s: Scenario, o: Options): Verdict {
     console.log(`  does not reproduce: the model explains the recorded history${devs}, in the order ${v.order.join(", ")}\n`);
     return "passes";
   }
-  if (v.kind === "illegal") console.log(`  REPRODUCES: after ${v.prefix.join(", ") || "nothing"}, ${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)}\n`);
-  else if (v.kind === "blocked") console.log(`  REPRODUCES: ${v.stuck} stayed blocked in ${v.waits} where the model says it cannot block\n`);
-  else console.log("  undecided: the search ran out of budget\n");
+  if (v.kind === "illegal") {
+    const answered = `${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)}`;
+    console.log(`  REPRODUCES: after ${v.prefix.join(", ") || "nothing"}, ${answered}\n`);
+  } else if (v.kind === "blocked") {
+    console.log(`  REPRODUCES: ${v.stuck} stayed blocked in ${v.waits} where the model says it cannot block\n`);
+  } else console.log("  undecided: the search ran out of budget\n");
   return "reproduces";
 }
 

@@ -11,7 +11,7 @@ import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js
 import { hugePagesNeeded, reserveHugePages } from "./hugepages.js";
 import { Helper } from "./native.js";
 import { probeHost } from "./probe.js";
-import { RaceHelper, raceShapes, runRaceShape, scenarioShape, type RaceReport } from "./race-runner.js";
+import { emptyReport, RaceHelper, raceShapes, runRaceShape, scenarioShape, type RaceReport } from "./race-runner.js";
 import { planScenario } from "./requirements.js";
 import { runRandom } from "./suite.js";
 
@@ -309,7 +309,8 @@ export async function conformRaces(files: string[], opts: ConformRacesOptions = 
   const load = opts.load ?? loadCorpusScenario;
   const shapes = files.map((file) => {
     const s = load(file);
-    if (s.actors === undefined) throw new FileError(file, "actors", "expected a concurrent scenario (actors) for --races, found a sequential one (steps)");
+    const why = "expected a concurrent scenario (actors) for --races, found a sequential one (steps)";
+    if (s.actors === undefined) throw new FileError(file, "actors", why);
     return scenarioShape(s);
   });
   const { helper, why } = startHelper();
@@ -327,7 +328,7 @@ export async function conformRaces(files: string[], opts: ConformRacesOptions = 
       const started = performance.now();
       const r: RaceReport =
         helper === undefined
-          ? { shape: shape.name, skipped: why, dropped: 0, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, deviationIds: [], unsupported: 0, errors: [], undecided: 0, durationMs: 0 }
+          ? { ...emptyReport(shape.name), skipped: why, durationMs: 0 }
           : await runRaceShape(h, host, shape, {
               runs,
               seed,
@@ -343,13 +344,17 @@ export async function conformRaces(files: string[], opts: ConformRacesOptions = 
       if (r.failure !== undefined) {
         const v = r.failure.verdict;
         log(`       found at run ${r.failure.run}, shrunk to ${r.failure.actors.map((a) => `${a.name} (${a.steps.length})`).join(", ")}`);
-        if (v.kind === "illegal") log(`       ${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)} (after ${v.prefix.join(", ") || "nothing"})`);
+        if (v.kind === "illegal") {
+          const after = v.prefix.join(", ") || "nothing";
+          log(`       ${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)} (after ${after})`);
+        }
         if (v.kind === "blocked") log(`       ${v.stuck} stayed blocked in ${v.waits} where the model says it cannot block`);
         if (r.failure.file !== undefined) log(`       written: ${relative(process.cwd(), r.failure.file)} (faultline replay draws it)`);
       }
       if (r.failure !== undefined || r.errors.length > 0) bad++;
     }
-    log(`\n${histories} histories in ${(ms / 1000).toFixed(1)} s (${ms === 0 ? 0 : ((histories * 1000) / ms).toFixed(1)} per second); ${bad} race(s) failed`);
+    const rate = ms === 0 ? 0 : ((histories * 1000) / ms).toFixed(1);
+    log(`\n${histories} histories in ${(ms / 1000).toFixed(1)} s (${rate} per second); ${bad} race(s) failed`);
     return bad > 0 ? 1 : 0;
   } finally {
     await h.close();

@@ -25,7 +25,8 @@ export function renderRecordedRace(actors: readonly Actor[], rec: Recording, mar
     const op = actors[lane]!.steps[r.index]!;
     const key = `${r.actor}#${r.index}`;
     events.push({ at: r.call, lane, text: `${key === mark ? ">> " : ""}${op.op} ${opArgs(op)}` });
-    if (r.ret !== null && r.outcome !== null) events.push({ at: r.ret, lane, text: `= ${outcomeText(r.outcome)}${r.waits === undefined ? "" : " (after the watchdog)"}` });
+    const late = r.waits === undefined ? "" : " (after the watchdog)";
+    if (r.ret !== null && r.outcome !== null) events.push({ at: r.ret, lane, text: `= ${outcomeText(r.outcome)}${late}` });
     if (r.waits !== undefined) events.push({ at: Number.MAX_SAFE_INTEGER, lane, text: `.. still blocked in ${r.waits}` });
   }
   events.sort((a, b) => a.at - b.at || a.lane - b.lane);
@@ -77,7 +78,8 @@ export function renderRecordedRaceSvg(actors: readonly Actor[], rec: Recording, 
     const key = `${r.actor}#${r.index}`;
     const fill = key === mark ? "#f4a3a3" : pending(r) ? "#f6d28b" : "#a9c8ef";
     const label = `${op.op} ${opArgs(op)}${r.outcome === null ? "" : ` = ${outcomeText(r.outcome)}`}`;
-    parts.push(`<rect x="${a.toFixed(1)}" y="${y}" width="${(b - a).toFixed(1)}" height="20" fill="${fill}" stroke="#333"><title>${esc(label)}</title></rect>`);
+    const box = `x="${a.toFixed(1)}" y="${y}" width="${(b - a).toFixed(1)}" height="20" fill="${fill}" stroke="#333"`;
+    parts.push(`<rect ${box}><title>${esc(label)}</title></rect>`);
     parts.push(`<text x="${(a + 2).toFixed(1)}" y="${y + 14}">${esc(clip(label, 60))}</text>`);
   }
   parts.push("</svg>");

@@ -20,7 +20,8 @@ import type { Host } from "./capabilities.js";
 import { runSteps } from "./compare.js";
 import { Helper, type Reply } from "./native.js";
 import { KERNEL_RACES, type KernelRace } from "./race-shapes.js";
-import { checkRecording, observations, overlaps, responseOrder, stateAfter, type Actor, type HistoryVerdict, type Observation, type RecordedOp, type Recording, type StepFn } from "./races.js";
+import { checkRecording, observations, overlaps, responseOrder, stateAfter } from "./races.js";
+import type { Actor, HistoryVerdict, Observation, RecordedOp, Recording, StepFn } from "./races.js";
 import { featuresTouched, planScenario, unmet } from "./requirements.js";
 
 /** One run's layout (run alone, step by step) and its actors (released together). */
@@ -70,7 +71,8 @@ export function scenarioShape(s: Scenario): RaceShape {
   const actors = s.actors ?? [];
   const setup = actors[0]?.name === SETUP ? actors[0].steps : [];
   const racing = actors.filter((a, i) => !(i === 0 && a.name === SETUP));
-  return { name: s.name, description: s.description ?? "", config: resolveConfig(s.config), draw: () => ({ setup, actors: racing.map((a) => ({ ...a })) }) };
+  const draw = (): Drawn => ({ setup, actors: racing.map((a) => ({ ...a })) });
+  return { name: s.name, description: s.description ?? "", config: resolveConfig(s.config), draw };
 }
 
 const DRAWS = 8;
@@ -80,15 +82,24 @@ const DRAWS = 8;
  * no actor's operation names that slot, so the race itself still runs; what remains is planned like a scenario file,
  * on the setup and the actors of a few draws.
  */
-export function planRace(shape: RaceShape, host: Host, seed: number): { readonly plan: ReturnType<typeof planScenario>; readonly shape: RaceShape; readonly dropped: number } {
+export function planRace(
+  shape: RaceShape,
+  host: Host,
+  seed: number,
+): { readonly plan: ReturnType<typeof planScenario>; readonly shape: RaceShape; readonly dropped: number } {
   const draws = Array.from({ length: DRAWS }, (_, k) => shape.draw(seed + k));
   const named = new Set(draws.flatMap((d) => d.actors.flatMap((a) => a.steps.flatMap((o) => ("slot" in o ? [`${o.vm}:${o.slot}`] : [])))));
   const lacks = (o: Op): boolean => featuresTouched(o).some((c) => unmet(host, { capability: c, present: true }) !== undefined);
   const droppable = (o: Op): boolean => o.op === "set_memory_region" && lacks(o) && !named.has(`${o.vm}:${o.slot}`);
   const dropped = draws[0]!.setup.filter(droppable).length;
-  const adapted: RaceShape = dropped === 0 ? shape : { ...shape, draw: (s) => { const d = shape.draw(s); return { ...d, setup: d.setup.filter((o) => !droppable(o)) }; } };
+  const drawAdapted = (s: number): Drawn => {
+    const d = shape.draw(s);
+    return { ...d, setup: d.setup.filter((o) => !droppable(o)) };
+  };
+  const adapted: RaceShape = dropped === 0 ? shape : { ...shape, draw: drawAdapted };
   const steps = draws.flatMap((d) => [...d.setup.filter((o) => !droppable(o)), ...d.actors.flatMap((a) => a.steps)]);
-  return { plan: planScenario({ version: 1, name: shape.name, config: configToInput(shape.config), steps }, host), shape: adapted, dropped };
+  const plan = planScenario({ version: 1, name: shape.name, config: configToInput(shape.config), steps }, host);
+  return { plan, shape: adapted, dropped };
 }
 
 export type RunResult =
@@ -99,8 +110,10 @@ export type RunResult =
 
 type Problem = Exclude<RunResult, { kind: "ran" }>;
 
-const problem = (r: Reply): Problem | undefined =>
-  typeof r.unsupported === "string" ? { kind: "unsupported", why: r.unsupported } : typeof r.helper_error === "string" ? { kind: "error", why: r.helper_error } : undefined;
+function problem(r: Reply): Problem | undefined {
+  if (typeof r.unsupported === "string") return { kind: "unsupported", why: r.unsupported };
+  return typeof r.helper_error === "string" ? { kind: "error", why: r.helper_error } : undefined;
+}
 
 interface RawOp {
   readonly call: number | null;
@@ -122,14 +135,23 @@ export class RaceHelper {
 }
 
 /** One run: the setup step by step (each outcome checked), the actors released together, then the observations. */
-export async function runOnce(h: RaceHelper, config: Config, setup: readonly Op[], actors: readonly Actor[], seed: number, watchdogMs: number): Promise<RunResult> {
+export async function runOnce(
+  h: RaceHelper,
+  config: Config,
+  setup: readonly Op[],
+  actors: readonly Actor[],
+  seed: number,
+  watchdogMs: number,
+): Promise<RunResult> {
   const reports = await runSteps(h.helper, config, setup);
   const bad = reports.find((r) => r.verdict !== "agree" && r.verdict !== "deviation");
   if (bad !== undefined) {
-    const what = `setup step ${bad.index} (${bad.op.op}): ${bad.verdict}, model ${JSON.stringify(bad.model)}, kernel ${JSON.stringify(bad.kernel)}`;
+    const both = `model ${JSON.stringify(bad.model)}, kernel ${JSON.stringify(bad.kernel)}`;
+    const what = `setup step ${bad.index} (${bad.op.op}): ${bad.verdict}, ${both}`;
     return { kind: bad.verdict === "model only" ? "unsupported" : "error", why: what };
   }
-  const reply = await h.helper.send({ op: "__race", seed, watchdog_ms: watchdogMs, pin: true, actors: actors.map((a) => ({ name: a.name, steps: a.steps })) });
+  const line = { op: "__race", seed, watchdog_ms: watchdogMs, pin: true, actors: actors.map((a) => ({ name: a.name, steps: a.steps })) };
+  const reply = await h.helper.send(line);
   const p = problem(reply);
   if (p !== undefined) return p;
   if (reply.result !== "race") return { kind: "error", why: `not a race answer: ${JSON.stringify(reply)}` };
@@ -141,7 +163,8 @@ export async function runOnce(h: RaceHelper, config: Config, setup: readonly Op[
         const q = problem(o.outcome);
         if (q !== undefined) return { kind: q.kind, why: `${a.name} step ${index}: ${q.why}` };
       }
-      ops.push({ actor: a.name, index, call: o.call, ret: o.ret, outcome: o.outcome as Outcome | null, ...(o.waits === undefined ? {} : { waits: o.waits }) });
+      const waits = o.waits === undefined ? {} : { waits: o.waits };
+      ops.push({ actor: a.name, index, call: o.call, ret: o.ret, outcome: o.outcome as Outcome | null, ...waits });
     }
   }
   const watchdog = reply.watchdog === true;
@@ -194,16 +217,34 @@ export interface RaceReport {
   readonly undecided: number;
   readonly durationMs: number;
   /** The first failing history: at which run it was recorded, shrunk, and where it was written. */
-  readonly failure?: { readonly run: number; readonly verdict: HistoryVerdict; readonly actors: readonly Actor[]; readonly rec: Recording; readonly file?: string };
+  readonly failure?: Found & { readonly run: number; readonly file?: string };
 }
 
 const failed = (v: HistoryVerdict): boolean => v.kind === "illegal" || v.kind === "blocked";
+
+/** A race's report before any run (also a skipped one's). */
+export const emptyReport = (shape: string): Omit<RaceReport, "durationMs"> => ({
+  shape,
+  dropped: 0,
+  runs: 0,
+  checked: 0,
+  overlapping: 0,
+  orders: 0,
+  blocked: 0,
+  deviations: 0,
+  deviationIds: [],
+  unsupported: 0,
+  errors: [],
+  undecided: 0,
+});
+
+const without = (a: Actor, k: number): Actor => ({ ...a, steps: a.steps.filter((_, m) => m !== k) });
 
 /** Runs a shape `opts.runs` times (or until a history fails), shrinks the failure, writes it. */
 export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape, opts: RaceOptions): Promise<RaceReport> {
   const started = performance.now();
   const { plan, shape, dropped } = planRace(written, host, opts.seed);
-  const base = { shape: shape.name, dropped, runs: 0, checked: 0, overlapping: 0, orders: 0, blocked: 0, deviations: 0, deviationIds: [], unsupported: 0, errors: [], undecided: 0 };
+  const base = { ...emptyReport(shape.name), dropped };
   if (!plan.run) return { ...base, skipped: plan.skip, durationMs: 0 };
   const config = plan.config;
   const stepFn = opts.stepFn ?? step;
@@ -220,7 +261,7 @@ export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape
   let runs = 0;
   let failure: RaceReport["failure"];
   const check = (setup: readonly Op[], actors: readonly Actor[], rec: Recording): HistoryVerdict =>
-    checkRecording(stateAfter(config, setup, stepFn), actors, rec, { stepFn, ...(opts.atomicWake === undefined ? {} : { atomicWake: opts.atomicWake }) });
+    checkRecording(stateAfter(config, setup, stepFn), actors, rec, { stepFn, ...(opts.atomicWake ? { atomicWake: true } : {}) });
   for (let i = 0; i < opts.runs && failure === undefined; i++) {
     const seed = opts.seed + i;
     const { setup, actors } = shape.draw(seed);
@@ -248,11 +289,14 @@ export async function runRaceShape(h: RaceHelper, host: Host, written: RaceShape
     }
     if (failed(v)) {
       const small = await shrink(h, config, setup, actors, r.rec, v, watchdogMs, opts.shrinkTries ?? 10, check);
-      const file = opts.write === false ? undefined : writeCounterexample(opts.foundDir ?? join("conformance", "found"), shape, config, setup, small);
+      const dir = opts.foundDir ?? join("conformance", "found");
+      const file = opts.write === false ? undefined : writeCounterexample(dir, shape, config, setup, small);
       failure = { run: i + 1, ...small, ...(file === undefined ? {} : { file }) };
     }
   }
-  return { ...base, runs, checked, overlapping, orders: orders.size, blocked, deviations, deviationIds: [...deviationIds], unsupported, errors, undecided, durationMs: performance.now() - started, ...(failure === undefined ? {} : { failure }) };
+  const ids = [...deviationIds];
+  const counts = { runs, checked, overlapping, orders: orders.size, blocked, deviations, deviationIds: ids, unsupported, undecided };
+  return { ...base, ...counts, errors, durationMs: performance.now() - started, ...(failure === undefined ? {} : { failure }) };
 }
 
 interface Found {
@@ -276,7 +320,7 @@ async function shrink(
   let best: Found = { actors, rec, verdict };
   const candidates = (as: readonly Actor[]): Actor[][] => [
     ...(as.length > 1 ? as.map((_, i) => as.filter((__, j) => j !== i)) : []),
-    ...as.flatMap((a, i) => (a.steps.length > 1 ? a.steps.map((_, k) => as.map((b, j) => (j === i ? { ...b, steps: b.steps.filter((__, m) => m !== k) } : b))) : [])),
+    ...as.flatMap((a, i) => (a.steps.length > 1 ? a.steps.map((_, k) => as.map((b, j) => (j === i ? without(b, k) : b))) : [])),
   ];
   for (let progress = true; progress; ) {
     progress = false;
@@ -302,9 +346,14 @@ function failureOf(f: Found): NonNullable<Scenario["failure"]> {
   const [actor, index] = v.kind === "illegal" || v.kind === "blocked" ? v.stuck.split("#") : ["after", "0"];
   // An observation after the run is no actor's step: the failure then names the first step and its detail says which.
   const base = actor === "after" ? { step: 0 } : { step: Number(index), actor: actor! };
-  if (v.kind === "blocked") return { ...base, property: "blocked", expected: "an answer", actual: `blocked in ${v.waits}`, detail: `${v.stuck} stayed blocked where the model says it cannot block` };
+  if (v.kind === "blocked") {
+    const detail = `${v.stuck} stayed blocked where the model says it cannot block`;
+    return { ...base, property: "blocked", expected: "an answer", actual: `blocked in ${v.waits}`, detail };
+  }
   if (v.kind === "illegal") {
-    const detail = `no order of the model's steps explains the recorded outcomes: after ${v.prefix.join(", ") || "nothing"}, ${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)}`;
+    const after = v.prefix.join(", ") || "nothing";
+    const answered = `${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)}`;
+    const detail = `no order of the model's steps explains the recorded outcomes: after ${after}, ${answered}`;
     return { ...base, property: "linearizability", expected: v.expected, actual: v.actual, detail };
   }
   return { ...base, property: v.kind, expected: null, actual: null };
@@ -318,9 +367,9 @@ export function recordedScenario(shape: RaceShape, config: Config, host: string,
     name: `${shape.name} on the real kernel`,
     description: `${shape.description}; recorded on ${host}`,
     config: configToInput(config),
-    actors: [...(setup.length > 0 ? [{ name: SETUP, steps: [...setup] }] : []), ...f.actors.map((a) => ({ name: a.name, steps: [...a.steps] }))],
+    actors: [...(setup.length > 0 ? [{ name: SETUP, steps: [...setup] }] : []), ...f.actors.map((a) => ({ ...a, steps: [...a.steps] }))],
     failure,
-    recorded: { seed: f.rec.seed, watchdog: f.rec.watchdog, ops: f.rec.ops.map((r) => ({ ...r })), after: f.rec.after.map((o) => ({ ...o })), host },
+    recorded: { seed: f.rec.seed, watchdog: f.rec.watchdog, ops: f.rec.ops.map((r) => ({ ...r })), after: [...f.rec.after], host },
     provenance: { seed: f.rec.seed, suite: shape.name, found: "faultline conform --races" },
   };
 }

@@ -4,7 +4,7 @@
 // waits in synchronize_srcu for that vCPU (docs/CONFORMANCE.md D6), which sequential conformance cannot run.
 import fc from "fast-check";
 import { PRESETS, type Config } from "../schema/config.js";
-import type { Op } from "../schema/ops.js";
+import type { MemslotFlagName, Op } from "../schema/ops.js";
 import type { Actor } from "./races.js";
 
 export interface KernelRace {
@@ -20,10 +20,22 @@ const MiB = 1024 * 1024;
 const page = fc.constantFrom(0, 1);
 const byte = fc.integer({ min: 1, max: 255 });
 
+/** Slot 0: 2 MiB of m0 at gpa 0. */
+const slot0 = (flags: MemslotFlagName[]): Op => ({
+  op: "set_memory_region",
+  vm: "v0",
+  slot: 0,
+  flags,
+  guest_phys_addr: 0,
+  memory_size: 2 * MiB,
+  userspace: "m0",
+  userspace_offset: 0,
+});
+
 const VCPU_SETUP: readonly Op[] = [
   { op: "create_vm", vm: "v0" },
   { op: "mmap", map: "m0", file: "anon", offset: 0, length: 2 * MiB },
-  { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 2 * MiB, userspace: "m0", userspace_offset: 0 },
+  slot0([]),
   { op: "uffd_open", uffd: "u0", features: [] },
   { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 2 * PAGE, mode: ["MISSING"] },
 ];
@@ -50,13 +62,25 @@ const handler: fc.Arbitrary<Actor> = fc
   )
   .map((steps) => ({ name: "handler", steps }));
 
+/** Slot 1 at 16 MiB over the third page of m0 (memory_size 0: DELETE). */
+const slot1 = (memory_size: number): Op => ({
+  op: "set_memory_region",
+  vm: "v0",
+  slot: 1,
+  flags: [],
+  guest_phys_addr: 16 * MiB,
+  memory_size,
+  userspace: "m0",
+  userspace_offset: 2 * PAGE,
+});
+
 /** The VMM: a second slot created and deleted over the same memory, or slot 0's dirty logging toggled. */
 const vmm: fc.Arbitrary<Actor> = fc
   .array(
     fc.constantFrom<Op>(
-      { op: "set_memory_region", vm: "v0", slot: 1, flags: [], guest_phys_addr: 16 * MiB, memory_size: PAGE, userspace: "m0", userspace_offset: 2 * PAGE },
-      { op: "set_memory_region", vm: "v0", slot: 1, flags: [], guest_phys_addr: 16 * MiB, memory_size: 0, userspace: "m0", userspace_offset: 2 * PAGE },
-      { op: "set_memory_region", vm: "v0", slot: 0, flags: ["LOG_DIRTY_PAGES"], guest_phys_addr: 0, memory_size: 2 * MiB, userspace: "m0", userspace_offset: 0 },
+      slot1(PAGE),
+      slot1(0),
+      slot0(["LOG_DIRTY_PAGES"]),
     ),
     { minLength: 1, maxLength: 2 },
   )
@@ -83,7 +107,8 @@ export const KERNEL_RACES: readonly KernelRace[] = [
   },
   {
     name: "kernel-host-uffd-missing",
-    description: "a host thread and a vCPU fault the same MISSING-registered anonymous page, a handler fills it (COPY or ZEROPAGE) or wakes",
+    description:
+      "a host thread and a vCPU fault the same MISSING-registered anonymous page, a handler fills it (COPY or ZEROPAGE) or wakes",
     config: PRESETS["kernel-6.18"],
     setup: VCPU_SETUP,
     actors: fc.tuple(hostThread, vcpu(0), handler).map((as) => as),

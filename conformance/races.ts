@@ -42,7 +42,8 @@ export interface Recording {
 /** The model's sequential step; a test swaps in a deliberately wrong one. */
 export type StepFn = (s: State, op: Op) => StepResult;
 
-const opOf = (actors: readonly Actor[], r: { readonly actor: string; readonly index: number }): Op => actors.find((a) => a.name === r.actor)!.steps[r.index]!;
+const opOf = (actors: readonly Actor[], r: { readonly actor: string; readonly index: number }): Op =>
+  actors.find((a) => a.name === r.actor)!.steps[r.index]!;
 
 /** In flight when the run ended: it never answered, or answered only after the watchdog released it. */
 export const pending = (r: RecordedOp): boolean => r.ret === null || r.waits !== undefined;
@@ -157,7 +158,9 @@ export const RACE_DEVIATIONS: readonly RaceDeviation[] = [
   {
     id: "pvm-invalid-slot-is-mmio",
     reason:
-      "a guest access while a concurrent DELETE or MOVE has its slot KVM_MEMSLOT_INVALID exits with KVM_EXIT_MMIO here: the access is emulated through the hva (virt/kvm/kvm_main.c __gfn_to_hva_many: an invalid slot is KVM_HVA_ERR_BAD), where upstream retries the fault",
+      "a guest access while a concurrent DELETE or MOVE has its slot KVM_MEMSLOT_INVALID exits with KVM_EXIT_MMIO here: " +
+      "the access is emulated through the hva (virt/kvm/kvm_main.c __gfn_to_hva_many: an invalid slot is KVM_HVA_ERR_BAD), " +
+      "where upstream retries the fault",
     after: (pre, op, concurrent, kernel) => {
       if (op.op !== "vcpu_access" || !("exit" in kernel) || kernel.exit !== "mmio" || kernel.gpa !== op.gpa) return undefined;
       return concurrent.some((c) => invalidatesAt(pre, c, op.vm, op.gpa)) ? pre : undefined;
@@ -186,9 +189,21 @@ function explainWith(stepFn: StepFn, s: State, input: Input, out: Outcome | null
 
 export type HistoryVerdict =
   /** `deviations`: the documented deviation each operation of the order needed, by id. */
-  | { readonly kind: "ok"; readonly order: readonly string[]; readonly blocked: readonly RecordedOp[]; readonly deviations: readonly string[] }
+  | {
+      readonly kind: "ok";
+      readonly order: readonly string[];
+      readonly blocked: readonly RecordedOp[];
+      readonly deviations: readonly string[];
+    }
   /** No order of the model's steps explains the outcomes: `stuck` is where the longest explanation stopped. */
-  | { readonly kind: "illegal"; readonly prefix: readonly string[]; readonly stuck: string; readonly op: Op; readonly expected: Outcome | null; readonly actual: Outcome | null }
+  | {
+      readonly kind: "illegal";
+      readonly prefix: readonly string[];
+      readonly stuck: string;
+      readonly op: Op;
+      readonly expected: Outcome | null;
+      readonly actual: Outcome | null;
+    }
   /** Every outcome is explained, but an operation stayed blocked where the model says it cannot block. */
   | { readonly kind: "blocked"; readonly stuck: string; readonly op: Op; readonly waits: string }
   | { readonly kind: "undecided" };
@@ -228,9 +243,10 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
       entries.push({ key: `${keyOf(r)}:retry(${thread ?? "unnamed"})`, input: retry, output: null, call: r.call, ret: end - 0.5 });
     }
   }
-  rec.after.forEach((o, i) =>
-    entries.push({ key: `after#${i}`, input: { op: o.op, concurrent: [], pending: false, role: "op" }, output: o.outcome, call: end + 2 * i, ret: end + 2 * i + 1 }),
-  );
+  rec.after.forEach((o, i) => {
+    const input: Input = { op: o.op, concurrent: [], pending: false, role: "op" };
+    entries.push({ key: `after#${i}`, input, output: o.outcome, call: end + 2 * i, ret: end + 2 * i + 1 });
+  });
   const inFlight = entries.filter((e) => e.input.pending && e.input.role !== "retry").slice(0, MAX_PENDING);
   const blockers = ops.filter(pending);
   const spec = (accept?: (s: State) => boolean) => ({
@@ -320,8 +336,15 @@ export function observations(setup: readonly Op[], actors: readonly Actor[]): Op
   for (const op of actors.flatMap((a) => a.steps)) {
     if (op.op === "access" && op.id !== undefined) threads.add(op.id);
     if (op.op === "vcpu_access") threads.add(`${op.vm}.vcpu${op.vcpu}`);
-    if (op.op === "access" || op.op === "write_alias" || op.op === "read_alias") bytes.set(`${op.map}:${op.offset}`, { map: op.map, offset: op.offset });
-    if (op.op === "uffdio_copy" || op.op === "uffdio_zeropage" || op.op === "uffdio_continue") bytes.set(`${op.map}:${op.offset}`, { map: op.map, offset: op.offset });
+    switch (op.op) {
+      case "access":
+      case "write_alias":
+      case "read_alias":
+      case "uffdio_copy":
+      case "uffdio_zeropage":
+      case "uffdio_continue":
+        bytes.set(`${op.map}:${op.offset}`, { map: op.map, offset: op.offset });
+    }
   }
   const reads = [...bytes.values()]
     .sort((a, b) => a.map.localeCompare(b.map) || a.offset - b.offset)

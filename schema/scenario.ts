@@ -45,7 +45,12 @@ const RecordedOp = strict(
 /** What a concurrent run on the real kernel did: every actor operation's times and outcome, then the reads made after it. */
 const Recorded = strict(
   "recorded",
-  { seed: Count, watchdog: t.boolean, ops: t.array(RecordedOp), after: t.array(strict("observation", { op: OpCodec, outcome: OutcomeCodec }, {})) },
+  {
+    seed: Count,
+    watchdog: t.boolean,
+    ops: t.array(RecordedOp),
+    after: t.array(strict("observation", { op: OpCodec, outcome: OutcomeCodec }, {})),
+  },
   { host: Text },
 );
 
@@ -183,7 +188,9 @@ function shapeProblem(s: Scenario): Problem | undefined {
   } else if (s.expect !== undefined) {
     return { path: "expect", message: 'only a sequential scenario ("steps") has an expect list' };
   }
-  if (s.recorded !== undefined && s.actors === undefined) return { path: "recorded", message: 'only a concurrent scenario ("actors") has a recorded race' };
+  if (s.recorded !== undefined && s.actors === undefined) {
+    return { path: "recorded", message: 'only a concurrent scenario ("actors") has a recorded race' };
+  }
   if (s.expectedToFail !== undefined && s.failure === undefined) return { path: "expectedToFail", message: 'a documented design flaw needs the "failure" it shows' };
   return undefined;
 }
@@ -217,12 +224,18 @@ function recordedProblem(s: Scenario): Problem | undefined {
     const path = `recorded.ops[${i}]`;
     const actor = (s.actors ?? []).find((a) => a.name === r.actor);
     if (actor === undefined) return { path: `${path}.actor`, message: `expected an actor of the scenario, found ${JSON.stringify(r.actor)}` };
-    if (r.index >= actor.steps.length) return { path: `${path}.index`, message: `expected a step index below ${actor.steps.length} (actor "${r.actor}"), found ${r.index}` };
+    if (r.index >= actor.steps.length) {
+      return { path: `${path}.index`, message: `expected a step index below ${actor.steps.length} (actor "${r.actor}"), found ${r.index}` };
+    }
     const key = `${r.actor}#${r.index}`;
     if (seen.has(key)) return { path, message: `actor "${r.actor}" step ${r.index} is recorded twice` };
     seen.add(key);
-    if (r.ret !== null && r.ret < r.call) return { path: `${path}.ret`, message: `expected a response at or after the invocation (${r.call}), found ${r.ret}` };
-    if ((r.ret === null) !== (r.outcome === null)) return { path: `${path}.outcome`, message: "expected an outcome exactly when the operation answered (ret)" };
+    if (r.ret !== null && r.ret < r.call) {
+      return { path: `${path}.ret`, message: `expected a response at or after the invocation (${r.call}), found ${r.ret}` };
+    }
+    if ((r.ret === null) !== (r.outcome === null)) {
+      return { path: `${path}.outcome`, message: "expected an outcome exactly when the operation answered (ret)" };
+    }
   }
   return undefined;
 }

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectHost, loadCorpusScenario, startHelper, type Host } from "../conformance/index.js";
 import { RaceHelper, runRaceShape, scenarioShape, type RaceReport, type RaceShape } from "../conformance/race-runner.js";
-import { checkRecording, mayBlock, overlaps, responseOrder, stateAfter, type Actor, type Recording, type StepFn } from "../conformance/races.js";
+import { checkRecording, mayBlock, overlaps, responseOrder, stateAfter } from "../conformance/races.js";
+import type { Actor, Recording, StepFn } from "../conformance/races.js";
 import { renderRecordedRace } from "../conformance/race-diagram.js";
 import { step } from "../model/index.js";
 import { PRESETS } from "../schema/config.js";
@@ -31,7 +32,13 @@ const reader: Actor = { name: "reader", steps: [{ op: "pread", file: "f0", offse
 const rec = (ops: [string, number, number, number | null, object | null][], after: Recording["after"] = []): Recording => ({
   seed: 1,
   watchdog: false,
-  ops: ops.map(([actor, index, call, ret, outcome]) => ({ actor, index, call: call * 1000, ret: ret === null ? null : ret * 1000, outcome: outcome as never })),
+  ops: ops.map(([actor, index, call, ret, outcome]) => ({
+    actor,
+    index,
+    call: call * 1000,
+    ret: ret === null ? null : ret * 1000,
+    outcome: outcome as never,
+  })),
   after,
 });
 
@@ -56,7 +63,8 @@ describe("the history checker (written histories)", () => {
 
   it("refuses a value no order gives, and honours real-time order", () => {
     const never = rec([["reader", 0, 0, 10, { result: "ok", value: 7 }]]);
-    expect(checkRecording(start, actors, never)).toMatchObject({ kind: "illegal", stuck: "reader#0", expected: { result: "ok", value: 0 } });
+    const zero = { result: "ok", value: 0 };
+    expect(checkRecording(start, actors, never)).toMatchObject({ kind: "illegal", stuck: "reader#0", expected: zero });
     // The copy answered before the read began: the read cannot come first.
     const ordered = rec([
       ["monitor", 0, 0, 10, { result: "ok", copy: 4096 }],
@@ -73,15 +81,25 @@ describe("the history checker (written histories)", () => {
   });
 
   it("lets a memslot update stay blocked only while a vCPU of its VM sleeps in a userfault", () => {
+    const MiB = 1024 * 1024;
     const vmSetup: Op[] = [
       { op: "create_vm", vm: "v0" },
-      { op: "mmap", map: "m0", file: "anon", offset: 0, length: 2 * 1024 * 1024 },
-      { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 2 * 1024 * 1024, userspace: "m0", userspace_offset: 0 },
+      { op: "mmap", map: "m0", file: "anon", offset: 0, length: 2 * MiB },
+      { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 2 * MiB, userspace: "m0", userspace_offset: 0 },
       { op: "uffd_open", uffd: "u0", features: [] },
       { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8192, mode: ["MISSING"] },
     ];
     const vmStart = stateAfter(config, vmSetup);
-    const slot1: Op = { op: "set_memory_region", vm: "v0", slot: 1, flags: [], guest_phys_addr: 16 * 1024 * 1024, memory_size: 4096, userspace: "m0", userspace_offset: 8192 };
+    const slot1: Op = {
+      op: "set_memory_region",
+      vm: "v0",
+      slot: 1,
+      flags: [],
+      guest_phys_addr: 16 * MiB,
+      memory_size: 4096,
+      userspace: "m0",
+      userspace_offset: 8192,
+    };
     const vcpu: Actor = { name: "vCPU0", steps: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 8, kind: "read" }] };
     const vmm: Actor = { name: "VMM", steps: [slot1] };
     const asleep = { result: "blocked", fault: { uffd: "u0", flags: [], address_offset: 0 } };
@@ -111,11 +129,12 @@ describe("the history checker (written histories)", () => {
 
   it("reads recorded races in scenario files and refuses inconsistent ones, naming the field", () => {
     const base = JSON.parse(readFileSync("conformance/races/wake-retry-window.json", "utf8")) as Record<string, unknown>;
-    const recorded = { seed: 1, watchdog: false, ops: [{ actor: "writer", index: 0, call: 5, ret: 3, outcome: { result: "ok" } }], after: [] };
-    const text = (r: unknown): string => JSON.stringify({ ...base, recorded: r });
-    expect(() => decodeScenario("x.json", text(recorded), { bugs: BUG_IDS })).toThrow("x.json: recorded.ops[0].ret: expected a response at or after the invocation (5), found 3");
+    const backwards = { actor: "writer", index: 0, call: 5, ret: 3, outcome: { result: "ok" } };
+    const recorded = { seed: 1, watchdog: false, ops: [backwards], after: [] };
+    const decode = (r: unknown) => (): unknown => decodeScenario("x.json", JSON.stringify({ ...base, recorded: r }), { bugs: BUG_IDS });
+    expect(decode(recorded)).toThrow("x.json: recorded.ops[0].ret: expected a response at or after the invocation (5), found 3");
     const ghost = { ...recorded, ops: [{ actor: "ghost", index: 0, call: 1, ret: null, outcome: null }] };
-    expect(() => decodeScenario("x.json", text(ghost), { bugs: BUG_IDS })).toThrow('recorded.ops[0].actor: expected an actor of the scenario, found "ghost"');
+    expect(decode(ghost)).toThrow('recorded.ops[0].actor: expected an actor of the scenario, found "ghost"');
   });
 });
 
@@ -155,8 +174,10 @@ describe("races on this machine's kernel", () => {
   const uffd = lacks("USERFAULTFD");
   const kvm = lacks("KVM", "KVM_GUEST", "USERFAULTFD");
 
-  it.skipIf(kvm !== undefined)(titled("a memslot update blocked behind a vCPU's userfault is ended by the watchdog, named, and allowed", kvm), async () => {
-    const r = await runRaceShape(races, host, fileShape("conformance/races/srcu-waits-for-userfault.json"), { runs: 2, seed: 1, watchdogMs: 300, write: false });
+  const srcuTitle = "a memslot update blocked behind a vCPU's userfault is ended by the watchdog, named, and allowed";
+  it.skipIf(kvm !== undefined)(titled(srcuTitle, kvm), async () => {
+    const shape = fileShape("conformance/races/srcu-waits-for-userfault.json");
+    const r = await runRaceShape(races, host, shape, { runs: 2, seed: 1, watchdogMs: 300, write: false });
     expect(r.errors).toEqual([]);
     expect(r.failure).toBeUndefined();
     expect(r.checked).toBe(2);
@@ -189,7 +210,13 @@ describe("races on this machine's kernel", () => {
 
   it.skipIf(kvm !== undefined)(titled("a model in which a fault cannot block is caught from recorded vCPU histories", kvm), async () => {
     const shape: RaceShape = { ...fileShape("conformance/races/srcu-waits-for-userfault.json"), name: "vcpu fault on a missing page" };
-    const vcpuOnly: RaceShape = { ...shape, draw: (seed) => ({ ...shape.draw(seed), actors: shape.draw(seed).actors.filter((a) => a.name === "vCPU0") }) };
+    const vcpuOnly: RaceShape = {
+      ...shape,
+      draw: (seed) => {
+        const d = shape.draw(seed);
+        return { ...d, actors: d.actors.filter((a) => a.name === "vCPU0") };
+      },
+    };
     const wrong = await runRaceShape(races, host, vcpuOnly, { runs: 5, seed: 1, stepFn: faultNeverBlocks, shrinkTries: 1, write: false });
     caught(wrong, "a model in which a fault cannot block");
     expect(wrong.failure!.verdict).toMatchObject({ kind: "illegal", stuck: "vCPU0#0", actual: { result: "blocked" } });
@@ -199,7 +226,8 @@ describe("races on this machine's kernel", () => {
 describe("faultline conform --races: usage", () => {
   it("refuses a sequential scenario and --verbose, in one line", async () => {
     const seq = await inProcess(["conform", "--races", "conformance/corpus/memslots/create-read-write.json"]);
-    expectOneLineError(seq, /create-read-write\.json: actors: expected a concurrent scenario \(actors\) for --races, found a sequential one \(steps\)/);
+    const why = /create-read-write\.json: actors: expected a concurrent scenario \(actors\) for --races, found a sequential one \(steps\)/;
+    expectOneLineError(seq, why);
     expectOneLineError(await inProcess(["conform", "--races", "--verbose"]), /--races prints one line per race/);
     expectOneLineError(await inProcess(["conform", "--probe", "--races"]), /--probe takes only --caps and --json/);
   });

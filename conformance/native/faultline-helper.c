@@ -1879,7 +1879,10 @@ static void wait_channel(int tid, char *buf, size_t n) {
    (the setup ran before, as ordinary lines) and answers {"result":"race",...} with every operation's times and outcome. */
 static void op_race(J *op) {
   J *as = get(op, "actors");
-  if (!as || as->t != J_ARR || as->count < 1 || as->count > RACE_MAX_ACTORS) { helper_error("__race: 1 to %d actors", RACE_MAX_ACTORS); return; }
+  if (!as || as->t != J_ARR || as->count < 1 || as->count > RACE_MAX_ACTORS) {
+    helper_error("__race: 1 to %d actors", RACE_MAX_ACTORS);
+    return;
+  }
   int total = 0;
   for (int i = 0; i < as->count; i++) {
     J *steps = get(as->vals[i], "steps");
