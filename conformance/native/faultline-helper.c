@@ -1800,9 +1800,10 @@ static void jitter(struct actor *a) {
 
 /* Operations an actor may run: they touch no name table or mapping the others read (no create, mmap or close). */
 static int race_op_allowed(const char *n) {
-  static const char *const ok_ops[] = {"vcpu_access", "set_memory_region", "set_memory_attributes", "access", "wake_check",
-                                       "write_alias", "read_alias", "uffdio_copy", "uffdio_zeropage", "uffdio_continue",
-                                       "uffdio_wake", "uffdio_writeprotect", "uffdio_poison", "file_fallocate",
+  static const char *const ok_ops[] = {"vcpu_access", "set_memory_region", "set_memory_attributes", "userfault_set",
+                                       "userfault_clear", "gmem_convert", "access", "wake_check", "write_alias",
+                                       "read_alias", "uffdio_copy", "uffdio_zeropage", "uffdio_continue", "uffdio_wake",
+                                       "uffdio_writeprotect", "uffdio_poison", "uffdio_move", "file_fallocate",
                                        "gmem_fallocate", "madvise", "pwrite", "pread", "mincore"};
   for (size_t i = 0; i < sizeof ok_ops / sizeof ok_ops[0]; i++)
     if (n && !strcmp(n, ok_ops[i])) return 1;
