@@ -88,6 +88,16 @@ function retryOne(stepFn: StepFn, s: State, wake: Op, thread: string | null): St
   return { ...r, uffd: { ...r.uffd, threads: [...others, ...r.uffd.threads] } };
 }
 
+/** The ioctls that wake what they filled, and their count field (fs/userfaultfd.c userfaultfd_copy, _zeropage,
+ * _continue, _poison, _move: range.len = ret). */
+const FILLED = {
+  uffdio_copy: "copy",
+  uffdio_zeropage: "zeropage",
+  uffdio_continue: "mapped",
+  uffdio_poison: "updated",
+  uffdio_move: "move",
+} as const;
+
 /**
  * The kernel wakes and retries in two steps: wake_userfault (fs/userfaultfd.c) only wakes the sleepers of the range,
  * and each woken thread returns VM_FAULT_RETRY from handle_userfault and faults again when it next runs (the arch
@@ -99,16 +109,22 @@ function retryOne(stepFn: StepFn, s: State, wake: Op, thread: string | null): St
  */
 function deferWake(op: Op, out: Outcome | null): { readonly now: Op; readonly role: Input["role"]; readonly wake?: Op } | undefined {
   if (op.op === "uffdio_wake") return { now: op, role: "wake-call", wake: op };
-  if (op.op !== "uffdio_copy" && op.op !== "uffdio_zeropage" && op.op !== "uffdio_continue") return undefined;
-  const mode = op.mode ?? [];
+  if (op.op !== "uffdio_writeprotect" && !(op.op in FILLED)) return undefined;
+  const fill = op as Extract<Op, { op: keyof typeof FILLED | "uffdio_writeprotect" }>;
+  // A mode given as a raw number keeps the model's own (atomic) wakeup: stricter, never laxer.
+  const mode: readonly unknown[] | number = fill.mode ?? [];
   if (!Array.isArray(mode) || mode.includes("DONTWAKE")) return undefined;
+  const range = (len: number): Op => ({ op: "uffdio_wake", uffd: fill.uffd, map: fill.map, offset: fill.offset, len });
+  const now = { ...fill, mode: [...mode, "DONTWAKE"] } as Op;
+  if (fill.op === "uffdio_writeprotect") {
+    // userfaultfd_writeprotect wakes the whole range, only when it resolved (no WP) and succeeded.
+    if (mode.includes("WP")) return undefined;
+    return out === null || ("result" in out && out.result === "ok") ? { now, role: "op", wake: range(fill.len) } : { now, role: "op" };
+  }
   // Only what was filled is woken, and nothing after a failure (userfaultfd_copy & co: range.len = ret, and
   // wake_userfault only when ret > 0); an answer never seen (the watchdog) may have filled it all.
-  const field = { uffdio_copy: "copy", uffdio_zeropage: "zeropage", uffdio_continue: "mapped" }[op.op];
-  const count = out === null ? op.len : ((out as Record<string, unknown>)[field] as number | undefined) ?? 0;
-  const now = { ...op, mode: [...mode, "DONTWAKE"] } as Op;
-  if (count <= 0) return { now, role: "op" };
-  return { now, role: "op", wake: { op: "uffdio_wake", uffd: op.uffd, map: op.map, offset: op.offset, len: count } };
+  const count = out === null ? fill.len : ((out as Record<string, unknown>)[FILLED[fill.op]] as number | undefined) ?? 0;
+  return count <= 0 ? { now, role: "op" } : { now, role: "op", wake: range(count) };
 }
 
 /** The threads a race's accesses run as: each access id, each vCPU, and null for accesses without an id. */

@@ -61,6 +61,52 @@ describe("the history checker (written histories)", () => {
     expect(responseOrder(h)).toBe("writer#0 monitor#0 reader#0");
   });
 
+  it("defers the wakeup of a write-protect resolve and of a MOVE as of a COPY", () => {
+    const blocked = (flags: string[]) => ({ result: "blocked", fault: { uffd: "u0", flags, address_offset: 0 } });
+    // userfaultfd_writeprotect without WP wakes the range; the woken writer stores only when it runs again.
+    const wpStart = stateAfter(config, [
+      { op: "memfd", file: "f0", size: 8192 },
+      { op: "mmap", map: "m0", file: "f0", offset: 0, length: 8192, shared: true },
+      { op: "uffd_open", uffd: "u0", features: ["WP_HUGETLBFS_SHMEM"] },
+      { op: "access", map: "m0", offset: 8, kind: "write", byte: 1 },
+      { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8192, mode: ["WP"] },
+      { op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4096, mode: ["WP"] },
+    ]);
+    const resolve: Actor = { name: "monitor", steps: [{ op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4096, mode: [] }] };
+    const wp = rec(
+      [
+        ["writer", 0, 0, 10, blocked(["WRITE", "WP"])],
+        ["monitor", 0, 20, 30, { result: "ok" }],
+        ["reader", 0, 40, 50, { result: "ok", value: 1 }],
+      ],
+      [{ op: { op: "read_alias", map: "m0", offset: 8 }, outcome: { result: "ok", value: 250 } }],
+    );
+    expect(checkRecording(wpStart, [writer, resolve, reader], wp).kind).toBe("ok");
+    expect(checkRecording(wpStart, [writer, resolve, reader], wp, { atomicWake: true })).toMatchObject({ kind: "illegal", stuck: "reader#0" });
+    // userfaultfd_move wakes the moved range (range.len = ret), as a fill does.
+    const moveStart = stateAfter(config, [
+      { op: "mmap", map: "m0", file: "anon", offset: 0, length: 8192 },
+      { op: "uffd_open", uffd: "u0", features: [] },
+      { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8192, mode: ["MISSING"] },
+      { op: "mmap", map: "m1", file: "anon", offset: 0, length: 4096 },
+      { op: "access", map: "m1", offset: 8, kind: "write", byte: 5 },
+    ]);
+    const anonWriter: Actor = { name: "writer", steps: [{ op: "access", map: "m0", offset: 8, kind: "write", byte: 250, id: "t0" }] };
+    const mover: Actor = { name: "monitor", steps: [{ op: "uffdio_move", uffd: "u0", map: "m0", offset: 0, src: "m1", src_offset: 0, len: 4096 }] };
+    const anonReader: Actor = { name: "reader", steps: [{ op: "access", map: "m0", offset: 8, kind: "read" }] };
+    const moved = rec(
+      [
+        ["writer", 0, 0, 10, blocked(["WRITE"])],
+        ["monitor", 0, 20, 30, { result: "ok", move: 4096 }],
+        ["reader", 0, 40, 50, { result: "ok", value: 5 }],
+      ],
+      [{ op: { op: "access", map: "m0", offset: 8, kind: "read" }, outcome: { result: "ok", value: 250 } }],
+    );
+    const movers = [anonWriter, mover, anonReader];
+    expect(checkRecording(moveStart, movers, moved).kind).toBe("ok");
+    expect(checkRecording(moveStart, movers, moved, { atomicWake: true })).toMatchObject({ kind: "illegal", stuck: "reader#0" });
+  });
+
   it("refuses a value no order gives, and honours real-time order", () => {
     const never = rec([["reader", 0, 0, 10, { result: "ok", value: 7 }]]);
     const zero = { result: "ok", value: 0 };
