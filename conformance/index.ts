@@ -289,7 +289,8 @@ const pct = (n: number, of: number): string => (of === 0 ? "-" : `${Math.round((
 /** One race's summary line: histories, the share that overlapped in real time, response orders, blocks, time. */
 export function raceLine(r: RaceReport): string {
   if (r.skipped !== undefined) return `skip ${r.shape}: skipped: ${r.skipped}`;
-  const mark = r.failure !== undefined ? "FAIL" : r.errors.length > 0 ? "ERR " : r.checked > 0 && r.overlapping === 0 ? "VAC " : "ok  ";
+  // Vacuous: it ran, but no history overlapped (none at all when the helper could run no run of it).
+  const mark = r.failure !== undefined ? "FAIL" : r.errors.length > 0 ? "ERR " : r.runs > 0 && r.overlapping === 0 ? "VAC " : "ok  ";
   const parts = [
     `${r.checked} histories`,
     `${r.overlapping} overlapping (${pct(r.overlapping, r.checked)})`,
