@@ -72,7 +72,8 @@ describe("the history checker (written histories)", () => {
       { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8192, mode: ["WP"] },
       { op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4096, mode: ["WP"] },
     ]);
-    const resolve: Actor = { name: "monitor", steps: [{ op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4096, mode: [] }] };
+    const unprotect: Op = { op: "uffdio_writeprotect", uffd: "u0", map: "m0", offset: 0, len: 4096, mode: [] };
+    const resolve: Actor = { name: "monitor", steps: [unprotect] };
     const wp = rec(
       [
         ["writer", 0, 0, 10, blocked(["WRITE", "WP"])],
@@ -81,8 +82,9 @@ describe("the history checker (written histories)", () => {
       ],
       [{ op: { op: "read_alias", map: "m0", offset: 8 }, outcome: { result: "ok", value: 250 } }],
     );
-    expect(checkRecording(wpStart, [writer, resolve, reader], wp).kind).toBe("ok");
-    expect(checkRecording(wpStart, [writer, resolve, reader], wp, { atomicWake: true })).toMatchObject({ kind: "illegal", stuck: "reader#0" });
+    const resolvers = [writer, resolve, reader];
+    expect(checkRecording(wpStart, resolvers, wp).kind).toBe("ok");
+    expect(checkRecording(wpStart, resolvers, wp, { atomicWake: true })).toMatchObject({ kind: "illegal", stuck: "reader#0" });
     // userfaultfd_move wakes the moved range (range.len = ret), as a fill does.
     const moveStart = stateAfter(config, [
       { op: "mmap", map: "m0", file: "anon", offset: 0, length: 8192 },
@@ -92,7 +94,8 @@ describe("the history checker (written histories)", () => {
       { op: "access", map: "m1", offset: 8, kind: "write", byte: 5 },
     ]);
     const anonWriter: Actor = { name: "writer", steps: [{ op: "access", map: "m0", offset: 8, kind: "write", byte: 250, id: "t0" }] };
-    const mover: Actor = { name: "monitor", steps: [{ op: "uffdio_move", uffd: "u0", map: "m0", offset: 0, src: "m1", src_offset: 0, len: 4096 }] };
+    const move: Op = { op: "uffdio_move", uffd: "u0", map: "m0", offset: 0, src: "m1", src_offset: 0, len: 4096 };
+    const mover: Actor = { name: "monitor", steps: [move] };
     const anonReader: Actor = { name: "reader", steps: [{ op: "access", map: "m0", offset: 8, kind: "read" }] };
     const moved = rec(
       [
@@ -266,6 +269,29 @@ describe("races on this machine's kernel", () => {
     const wrong = await runRaceShape(races, host, vcpuOnly, { runs: 5, seed: 1, stepFn: faultNeverBlocks, shrinkTries: 1, write: false });
     caught(wrong, "a model in which a fault cannot block");
     expect(wrong.failure!.verdict).toMatchObject({ kind: "illegal", stuck: "vCPU0#0", actual: { result: "blocked" } });
+  });
+});
+
+describe("faultline conform --races: runs", () => {
+  const uffd = lacks("USERFAULTFD");
+
+  it.skipIf(uffd !== undefined)(titled("runs a given concurrent scenario and reports its histories, overlap and orders", uffd), async () => {
+    const r = await inProcess(["conform", "--races", "conformance/races/wake-retry-window.json", "--runs", "4", "--seed", "1"]);
+    expect(r.stdout).toMatch(/races on this kernel: 4 runs each, seed 1/);
+    expect(r.stdout).toMatch(/^(ok {2}|VAC ) a reader sees a filled page .*: 4 histories, \d+ overlapping \(\d+%\), \d+ response orders, /m);
+    expect(r.stdout).toMatch(/^4 histories in [\d.]+ s \([\d.]+ per second\); 0 race\(s\) failed$/m);
+    expect(r.status).toBe(0);
+  });
+
+  it("skips every race the host cannot run, naming the capability", async () => {
+    const r = await inProcess(["conform", "--races", "--caps", "-KVM,-USERFAULTFD", "--runs", "1"]);
+    expect(r.stdout).toMatch(/^skip race-memslot-delete-move: skipped: needs KVM \(taken out by the override\)$/m);
+    expect(r.stdout).toMatch(/^skip race-uffd-shmem: skipped: .*needs USERFAULTFD/m);
+    expect(r.stdout).toMatch(/^skip kernel-host-uffd-missing: skipped: needs KVM/m);
+    // Host threads alone (madvise, an alias write, accesses) need neither, only the helper.
+    const ran = helper === undefined ? [] : [expect.stringMatching(/^(ok {2}|VAC ) race-host-fault: 1 histories/)];
+    expect(r.stdout.split("\n").filter((l) => /^(ok|VAC|FAIL|ERR)/.test(l))).toEqual(ran);
+    expect(r.status).toBe(0);
   });
 });
 
