@@ -1,7 +1,7 @@
 // Races against the real kernel (conformance/races.ts, race-runner.ts): the history checker on written histories,
 // then real runs of the helper's actors: a block the model allows (D6), and deliberately wrong models caught from
 // recorded histories, with the runs it took. Tests that need /dev/kvm or userfaultfd skip, naming the capability.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -174,6 +174,24 @@ describe("the history checker (written histories)", () => {
     expect(text.split("\n")[0]).toMatch(/^\s+us\s+writer\s+monitor$/);
     expect(text).toContain("      12.5  = blocked");
     expect(text).toMatch(/^ {7}5\.0 {2}\| +uffdio_copy/m);
+  });
+
+  it("replays a stored race the model refutes: exit 1, the operation marked on the time axis and in the SVG", async () => {
+    const base = JSON.parse(readFileSync("conformance/races/wake-retry-window.json", "utf8")) as Record<string, unknown>;
+    const seven = { actor: "reader", index: 0, call: 1000, ret: 2500, outcome: { result: "ok", value: 7 } };
+    const dir = mkdtempSync(join(tmpdir(), "faultline-races-"));
+    try {
+      const file = join(dir, "race.json");
+      writeFileSync(file, JSON.stringify({ ...base, recorded: { seed: 3, watchdog: false, ops: [seven], after: [], host: "Linux x" } }));
+      const r = await inProcess(["replay", file, "--svg", join(dir, "race.svg")]);
+      expect(r.stdout).toMatch(/^ +1\.0 +>> pread file f0 offset 8$/m);
+      expect(r.stdout).toMatch(/^ +2\.5 += ok 7$/m);
+      expect(r.stdout).toContain('REPRODUCES: after nothing, reader#0 answered {"result":"ok","value":7} where the model says {"result":"ok","value":0}');
+      expect(readFileSync(join(dir, "race.svg"), "utf8")).toContain('fill="#f4a3a3"');
+      expect(r.status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads recorded races in scenario files and refuses inconsistent ones, naming the field", () => {
