@@ -244,12 +244,13 @@ describe("races on this machine's kernel", () => {
   const srcuTitle = "a memslot update blocked behind a vCPU's userfault is ended by the watchdog, named, and allowed";
   it.skipIf(kvm !== undefined)(titled(srcuTitle, kvm), async () => {
     const shape = fileShape("conformance/races/srcu-waits-for-userfault.json");
-    const r = await runRaceShape(races, host, shape, { runs: 2, seed: 1, watchdogMs: 300, write: false });
+    const r = await runRaceShape(races, host, shape, { runs: 3, seed: 1, watchdogMs: 300, write: false });
     expect(r.errors).toEqual([]);
     expect(r.failure).toBeUndefined();
-    expect(r.checked).toBe(2);
-    // The vCPU sleeps for good (nobody fills its page), so every run ends with the VMM waiting for it.
-    expect(r.blocked).toBe(2);
+    expect(r.checked).toBe(3);
+    // The vCPU sleeps for good (nobody fills its page), so a run ends with the VMM waiting for it unless all its
+    // updates ran before the vCPU faulted (a loaded machine: once in 2 runs at load average 20, before its head start).
+    expect(r.blocked).toBeGreaterThan(0);
   });
 
   it.skipIf(uffd !== undefined)(titled("real histories of the wake window pass the model, and refute an atomic wakeup", uffd), async () => {
