@@ -8,9 +8,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { step } from "../model/index.js";
 import type { ConcurrentSuite } from "../props/concurrent/explore.js";
-import { POSTCOPY_RACE, POSTCOPY_RACE_ARBITRARY, raceActors } from "../props/postcopy/race.js";
+import { POSTCOPY_RACE, POSTCOPY_RACE_ARBITRARY, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite } from "../props/postcopy/race.js";
 import { SETUP } from "../props/concurrent/harness.js";
 import { SUITES } from "../props/registry.js";
+import type { Suite } from "../props/suite.js";
 import { configToInput, resolveConfig, type Config } from "../schema/config.js";
 import { stringifyExact } from "../schema/json.js";
 import type { Op } from "../schema/ops.js";
@@ -49,20 +50,24 @@ const suiteShape = (s: KernelRace | ConcurrentSuite): RaceShape => ({
   draw: (seed) => ({ setup: s.setup, actors: sample(s.actors, seed).map((a) => ({ name: a.name, steps: a.steps })) }),
 });
 
-const postcopyShape: RaceShape = {
-  name: POSTCOPY_RACE.name,
-  description: POSTCOPY_RACE.description,
-  config: POSTCOPY_RACE.config,
+/** A post-copy race suite (x86 and arm64) draws from the generator both share. */
+const postcopyShape = (s: PostcopyRaceSuite): RaceShape => ({
+  name: s.name,
+  description: s.description,
+  config: s.config,
   draw: (seed) => {
     const [setup, ...actors] = raceActors(sample(POSTCOPY_RACE_ARBITRARY, seed), []);
     return { setup: setup!.steps, actors };
   },
-};
+});
+
+const POSTCOPY_RACES: readonly Suite[] = [POSTCOPY_RACE, POSTCOPY_RACE_ARM64];
 
 /** Every race suite of `faultline check`, then the races written for the kernel (race-shapes.ts). */
 export const raceShapes = (): RaceShape[] => [
-  ...SUITES.filter((s): s is ConcurrentSuite => s.kind === "concurrent" && s !== POSTCOPY_RACE).map(suiteShape),
-  postcopyShape,
+  ...SUITES.filter((s): s is ConcurrentSuite => s.kind === "concurrent" && !POSTCOPY_RACES.includes(s)).map(suiteShape),
+  postcopyShape(POSTCOPY_RACE),
+  postcopyShape(POSTCOPY_RACE_ARM64),
   ...KERNEL_RACES.map(suiteShape),
 ];
 
