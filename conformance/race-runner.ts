@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { step } from "../model/index.js";
 import type { ConcurrentSuite } from "../props/concurrent/explore.js";
-import { POSTCOPY_RACE, POSTCOPY_RACE_ARBITRARY, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite } from "../props/postcopy/race.js";
+import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite } from "../props/postcopy/race.js";
 import { SETUP } from "../props/concurrent/harness.js";
 import { SUITES } from "../props/registry.js";
 import type { Suite } from "../props/suite.js";
@@ -50,24 +50,25 @@ const suiteShape = (s: KernelRace | ConcurrentSuite): RaceShape => ({
   draw: (seed) => ({ setup: s.setup, actors: sample(s.actors, seed).map((a) => ({ name: a.name, steps: a.steps })) }),
 });
 
-/** A post-copy race suite (x86 and arm64) draws from the generator both share. */
+/** A post-copy race suite draws from its own generator (postcopy-kvm-race's KVM accesses are skipped: KVM_GUEST_UACCESS). */
 const postcopyShape = (s: PostcopyRaceSuite): RaceShape => ({
   name: s.name,
   description: s.description,
   config: s.config,
   draw: (seed) => {
-    const [setup, ...actors] = raceActors(sample(POSTCOPY_RACE_ARBITRARY, seed), []);
+    const [setup, ...actors] = raceActors(sample(s.arbitrary, seed), []);
     return { setup: setup!.steps, actors };
   },
 });
 
-const POSTCOPY_RACES: readonly Suite[] = [POSTCOPY_RACE, POSTCOPY_RACE_ARM64];
+const POSTCOPY_RACES: readonly Suite[] = [POSTCOPY_RACE, POSTCOPY_RACE_ARM64, POSTCOPY_KVM_RACE];
 
 /** Every race suite of `faultline check`, then the races written for the kernel (race-shapes.ts). */
 export const raceShapes = (): RaceShape[] => [
   ...SUITES.filter((s): s is ConcurrentSuite => s.kind === "concurrent" && !POSTCOPY_RACES.includes(s)).map(suiteShape),
   postcopyShape(POSTCOPY_RACE),
   postcopyShape(POSTCOPY_RACE_ARM64),
+  postcopyShape(POSTCOPY_KVM_RACE),
   ...KERNEL_RACES.map(suiteShape),
 ];
 

@@ -81,6 +81,7 @@ export const LINEARIZABLE_MINIMUMS: Readonly<Record<string, number>> = {
   "race-host-fault": 135,
   "postcopy-race": 138,
   "postcopy-race-arm64": 45,
+  "postcopy-kvm-race": 120,
 };
 
 /** Minimum hits of every errno rule of the model (model/rules-index.ts) but those unreachable by construction. */

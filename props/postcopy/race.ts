@@ -231,6 +231,3 @@ export const POSTCOPY_KVM_RACE = postcopyRace(
   150,
   kvmArbitrary,
 );
-
-/** The generated post-copy races (scenario and threads), for conformance/race-runner.ts to run them on the real kernel. */
-export { arbitrary as POSTCOPY_RACE_ARBITRARY };
