@@ -8,7 +8,7 @@ import { canonicalText } from "../../model/index.js";
 import type { Config } from "../../schema/config.js";
 import type { Checks } from "../checker.js";
 import { Stats } from "../stats.js";
-import { runRace, SETUP, type Pending, type RaceActor, type RaceDriver, type RaceRun, type RaceStep } from "../concurrent/harness.js";
+import { runRace, SETUP, type Pending, type RaceActor, type RaceDriver, type RaceFailure, type RaceRun, type RaceStep } from "../concurrent/harness.js";
 import { dependent, footprintOf, type Footprint } from "./footprint.js";
 
 export type Reduction = "dpor" | "none";
@@ -24,6 +24,8 @@ export interface ExploreOptions {
   readonly firstFailure?: boolean;
   /** Keep every run's terminal state and verdict (for comparing reductions; costs memory). */
   readonly terminals?: boolean;
+  /** A check of each finished run on top of the harness's. */
+  readonly check?: (run: RaceRun) => RaceFailure | undefined;
 }
 
 export interface Exploration {
@@ -108,7 +110,7 @@ class Explorer {
   ) {}
 
   private footprint(p: Pending): Footprint {
-    return footprintOf({ op: this.actors[p.actor]!.steps[p.op]!, label: p.label, entry: p.entry });
+    return footprintOf({ op: this.actors[p.actor]!.steps[p.op]!, label: p.label, entry: p.entry }, this.config);
   }
 
   /** The sleep set of the state the pick of `parent` leads to (Godefroid): what slept or was tried before, if independent of the pick. */
@@ -247,7 +249,7 @@ class Explorer {
       .map((s: RaceStep) => {
         const actor = index.get(s.actor)!;
         const op = this.actors[actor]!.steps[s.op]!;
-        return { actor, fp: footprintOf({ op, label: s.from, entry: s.invoked }, s.returned !== undefined) };
+        return { actor, fp: footprintOf({ op, label: s.from, entry: s.invoked }, this.config, s.returned !== undefined) };
       });
   }
 
@@ -279,7 +281,9 @@ class Explorer {
       this.stopped = false;
       this.stats.recordRun();
       const opts = { driver: this.driver({ k: 0 }), stats: this.stats, ...(this.opts.checks === undefined ? {} : { checks: this.opts.checks }) };
-      const run = await runRace(this.config, this.actors, { kind: "choices", choices: [] }, this.opts.budget === undefined ? opts : { ...opts, budget: this.opts.budget });
+      const ran = await runRace(this.config, this.actors, { kind: "choices", choices: [] }, this.opts.budget === undefined ? opts : { ...opts, budget: this.opts.budget });
+      const extra = ran.failure === undefined && !this.stopped ? this.opts.check?.(ran) : undefined;
+      const run = extra === undefined ? ran : { ...ran, failure: extra };
       this.record(run);
       if (run.failure !== undefined && this.opts.firstFailure) {
         exhaustive = false;

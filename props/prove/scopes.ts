@@ -1,0 +1,155 @@
+// The library of proved scopes: per race suite, its layout and configuration with explicit actors small enough
+// that every interleaving is explored in well under a minute, and the seeded races the scope refutes. Each
+// scope's actors are the shape of the suite's shrunk counterexamples, so the scope reaches the suite's races.
+import type { Config } from "../../schema/config.js";
+import type { Op } from "../../schema/ops.js";
+import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
+import { CONCURRENT_SUITES } from "../concurrent/suites.js";
+import type { ConcurrentSuite } from "../concurrent/explore.js";
+import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
+import { checkReads, POSTCOPY_RACE, raceActors, type RacePostcopy } from "../postcopy/race.js";
+import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
+
+const PAGE = 4096;
+
+export interface ProofScope {
+  /** The scope's name: its race suite's. */
+  readonly name: string;
+  readonly description: string;
+  readonly config: Config;
+  /** The actors, the setup first, with the given seeded bugs on (a VMM program may depend on them). */
+  actors(bugs: readonly string[]): RaceActor[];
+  /** The seeded races this scope refutes (impl/bugs.ts, or the suite's VMM program). */
+  readonly refutes: readonly string[];
+  /** A check of the whole run on top of the harness's (the post-copy reads). */
+  readonly check?: (run: RaceRun) => RaceFailure | undefined;
+}
+
+const vcpu = (n: number, gpa: number, kind: "read" | "write" = "read", priv?: boolean): Op => ({
+  op: "vcpu_access",
+  vm: "v0",
+  vcpu: n,
+  gpa,
+  kind,
+  ...(kind === "write" ? { byte: 0x5a } : {}),
+  ...(priv === undefined ? {} : { private: priv }),
+});
+
+function fromSuite(suite: ConcurrentSuite, actors: Record<string, readonly Op[]>, refutes: readonly string[], description: string): ProofScope {
+  return {
+    name: suite.name,
+    description,
+    config: suite.config,
+    actors: () => [{ name: SETUP, steps: suite.setup }, ...Object.entries(actors).map(([name, steps]) => ({ name, steps }))],
+    refutes,
+  };
+}
+
+const suite = (name: string): ConcurrentSuite => {
+  const s = [...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, HOST_FAULT_RACE, RFC_NO_LOCK_RACE].find((x) => x.name === name);
+  if (s === undefined) throw new Error(`no race suite ${name}`);
+  return s;
+};
+
+const SLOT0 = { op: "set_memory_region", vm: "v0", slot: 0, guest_phys_addr: 0, memory_size: 4 * 2 ** 20, userspace: "m0", userspace_offset: 0 } as const;
+
+/** The post-copy scope: one page fetched while the vCPU reads it. */
+const POSTCOPY_SCOPE: RacePostcopy = {
+  sc: { pages: 1, source: [0x37], precopied: [null], fetchOrder: [0], events: [] },
+  vcpu: [{ page: 0, offset: 0 }],
+  vmm: [],
+};
+
+export const PROOF_SCOPES: readonly ProofScope[] = [
+  fromSuite(
+    suite("race-userfault-enable"),
+    { vCPU0: [vcpu(0, 0)], VMM: [{ op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, { ...SLOT0, flags: ["USERFAULT"] }] },
+    ["userfault-enable-zap-early"],
+    "a vCPU read of gfn 0 while the VMM sets its bit and turns KVM_MEM_USERFAULT on",
+  ),
+  fromSuite(
+    suite("race-userfault-clear"),
+    { vCPU0: [vcpu(0, PAGE)], VMM: [{ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: 1, npages: 1 }] },
+    ["userfault-double-fetch"],
+    "a vCPU read of gfn 1 while the VMM clears its userfault bit",
+  ),
+  fromSuite(
+    suite("race-memslot-delete-move"),
+    { vCPU0: [vcpu(0, 0)], VMM: [{ ...SLOT0, flags: [], memory_size: 0 }] },
+    ["memslot-lookup-outside-srcu", "memslot-invalidate-no-sync"],
+    "a vCPU read of gfn 0 while the VMM deletes slot 0",
+  ),
+  fromSuite(
+    suite("race-attributes"),
+    { vCPU0: [vcpu(0, 0, "read", false)], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    ["attr-store-before-invalidate", "fault-no-invalidate-recheck"],
+    "a shared vCPU read of gfn 0 while the VMM makes it private",
+  ),
+  fromSuite(
+    suite("race-gmem-convert-host"),
+    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] },
+    ["gmem-host-fault-unlocked", "gmem-convert-unlocked"],
+    "a host read fault on g0's page 0 while the VMM converts it to private",
+  ),
+  fromSuite(
+    suite("race-gmem-convert-vcpu"),
+    { vCPU0: [vcpu(0, 0, "read", false)], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] },
+    ["fault-seq-after-faultin"],
+    "a shared vCPU read of gfn 0 over a 2 MiB folio while the VMM converts the page to private",
+  ),
+  fromSuite(
+    suite("race-gmem-convert-convert"),
+    {
+      VMM0: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: 2 * PAGE, to: "private" }],
+      VMM1: [{ op: "gmem_convert", gmem: "g0", offset: PAGE, size: PAGE, to: "private" }],
+    },
+    [],
+    "two conversions to private of overlapping ranges of g0",
+  ),
+  fromSuite(
+    suite("race-gmem-punch"),
+    { VMM: [{ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: PAGE }], host: [{ op: "access", map: "m5", offset: 0, kind: "read" }] },
+    ["gmem-punch-folio-unlocked"],
+    "a host read fault on g0's page 0 while the VMM punches it out",
+  ),
+  fromSuite(
+    suite("race-gmem-rfc-2024"),
+    { host: [{ op: "pin", map: "m5", offset: 0 }], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    ["gmem-rfc-no-folio-lock"],
+    "2024 RFC: a host pin of page 0 while the VMM makes it private",
+  ),
+  fromSuite(
+    suite("race-gmem-rfc-2024-no-fault-lock"),
+    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    [],
+    "2024 RFC without the fault-path lock: a host read fault on page 0 while the VMM makes it private (refuted)",
+  ),
+  fromSuite(
+    suite("race-uffd-shmem"),
+    {
+      thread: [{ op: "access", map: "m0", offset: 8, kind: "read", id: "t0" }],
+      monitor: [{ op: "uffdio_copy", uffd: "u0", map: "m0", offset: 0, len: PAGE, byte: 1 }],
+    },
+    ["uffd-no-must-wait"],
+    "a read fault on MISSING|MINOR shmem while the monitor resolves it with UFFDIO_COPY",
+  ),
+  fromSuite(
+    suite("race-host-fault"),
+    { thread0: [{ op: "access", map: "m0", offset: 8, kind: "read" }], thread1: [{ op: "access", map: "m0", offset: 8, kind: "write", byte: 1 }] },
+    ["fault-no-pte-recheck"],
+    "a read and a write fault on the same absent anonymous page",
+  ),
+  {
+    name: POSTCOPY_RACE.name,
+    description: "one page fetched (alias write, bit clear, CONTINUE, read back) while the vCPU reads it",
+    config: POSTCOPY_RACE.config,
+    actors: (bugs) => raceActors(POSTCOPY_SCOPE, bugs).filter((a) => a.steps.length > 0),
+    refutes: ["postcopy-clear-before-write", "postcopy-continue-before-write"],
+    check: (run) => checkReads(POSTCOPY_SCOPE, run),
+  },
+];
+
+/** Scopes that must be refuted even with no seeded bug: the design itself is flawed. */
+export const REFUTED_DESIGNS: readonly string[] = ["race-gmem-rfc-2024-no-fault-lock"];
+
+export const scopeNamed = (name: string): ProofScope | undefined => PROOF_SCOPES.find((s) => s.name === name);
