@@ -1,6 +1,6 @@
 // faultline prove: every interleaving of small scopes of the race suites, ending in a proof report or the shortest
 // counterexample (props/prove/, docs/RACES.md "Proofs for small scopes").
-import { proveScope, type Proof } from "../props/prove/prove.js";
+import { proveScope, reductionFactor, type Proof } from "../props/prove/prove.js";
 import { proofReportHtml } from "../props/prove/html.js";
 import { PROOF_SCOPES, type ProofScope } from "../props/prove/scopes.js";
 import { BUGS } from "../impl/bugs.js";
@@ -44,7 +44,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 function printProof(p: ProofReport): void {
   const verdict = p.verdict === "bounded" ? "BOUNDED (not a proof: --max-runs reached)" : p.verdict.toUpperCase();
-  const how = `${p.schedules} schedules (${p.pruned} cut short by sleep sets), ${p.states} states, naive ${p.naive} (x${p.reductionFactor}), ${seconds(p.ms)}`;
+  const how = `${p.schedules} schedules (${p.pruned} cut short by sleep sets), ${p.states} states, naive ${p.naive} (x${reductionFactor(p)}), ${seconds(p.ms)}`;
   console.log(`${p.scope}: ${verdict}${p.verdict === p.expected ? "" : ` (expected ${p.expected})`}: ${how}`);
   console.log(`  ${p.actors.map((a) => `${a.name}: ${a.ops.join(", ")}`).join("; ")}`);
   const vacuous = p.properties.filter((q) => !q.proved).map((q) => q.name);

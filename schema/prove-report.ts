@@ -32,7 +32,6 @@ export const ProofReportCodec = strict(
     steps: Count,
     /** Interleavings of the longest complete run's steps per actor (a multinomial, ignoring blocking). */
     naive: Count,
-    reductionFactor: t.number,
     ms: Count,
     /** Each invariant and "linearizable": evaluations and non-vacuous ones; never non-vacuous is not proved. */
     properties: t.array(Property),

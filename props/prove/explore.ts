@@ -24,6 +24,8 @@ export interface ExploreOptions {
   readonly firstFailure?: boolean;
   /** Keep every run's terminal state and verdict (for comparing reductions; costs memory). */
   readonly terminals?: boolean;
+  /** Footprints other than the declared ones (a test shows what an unsound one misses). */
+  readonly footprint?: typeof footprintOf;
   /** A check of each finished run on top of the harness's. */
   readonly check?: (run: RaceRun) => RaceFailure | undefined;
 }
@@ -109,8 +111,12 @@ class Explorer {
     private readonly opts: ExploreOptions,
   ) {}
 
+  private get footprintOf(): typeof footprintOf {
+    return this.opts.footprint ?? footprintOf;
+  }
+
   private footprint(p: Pending): Footprint {
-    return footprintOf({ op: this.actors[p.actor]!.steps[p.op]!, label: p.label, entry: p.entry }, this.config);
+    return this.footprintOf({ op: this.actors[p.actor]!.steps[p.op]!, label: p.label, entry: p.entry }, this.config);
   }
 
   /** The sleep set of the state the pick of `parent` leads to (Godefroid): what slept or was tried before, if independent of the pick. */
@@ -249,7 +255,7 @@ class Explorer {
       .map((s: RaceStep) => {
         const actor = index.get(s.actor)!;
         const op = this.actors[actor]!.steps[s.op]!;
-        return { actor, fp: footprintOf({ op, label: s.from, entry: s.invoked }, this.config, s.returned !== undefined) };
+        return { actor, fp: this.footprintOf({ op, label: s.from, entry: s.invoked }, this.config, s.returned !== undefined) };
       });
   }
 

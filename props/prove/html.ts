@@ -1,6 +1,7 @@
 // The proof report as a standalone HTML page (faultline prove --html), beside the coverage reports: per scope what
 // was proved and how, each property's evaluations, and the counterexample of a refuted scope.
 import type { ProofReport } from "../../schema/prove-report.js";
+import { reductionFactor } from "./prove.js";
 
 const esc = (s: string): string => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 const num = (n: number): string => `<td class="n">${n.toLocaleString("en")}</td>`;
@@ -34,7 +35,7 @@ export function proofReportHtml(proofs: readonly ProofReport[]): string {
     .map(
       (p) =>
         `<tr><td><a href="#${esc(p.scope)}">${esc(p.scope)}</a></td>${verdictCell(p)}<td>${p.reduction}</td>${num(p.schedules)}${num(p.pruned)}${num(p.states)}${num(p.naive)}` +
-        `<td class="n">${p.reductionFactor}</td><td class="n">${(p.ms / 1000).toFixed(1)}</td></tr>`,
+        `<td class="n">${reductionFactor(p)}</td><td class="n">${(p.ms / 1000).toFixed(1)}</td></tr>`,
     )
     .join("\n");
   return `<!doctype html>

@@ -27,6 +27,9 @@ function properties(stats: Map<string, { checked: number; nonVacuous: number }>)
     .map(([name, c]) => ({ name, checked: c.checked, nonVacuous: c.nonVacuous, proved: c.nonVacuous > 0 }));
 }
 
+/** How many times fewer runs than the naive count, to two places. */
+export const reductionFactor = (p: ProofReport): string => (p.schedules === 0 ? "-" : (p.naive / p.schedules).toFixed(2));
+
 /** The decisions that matter: trailing zeros are what an exhausted schedule does anyway. */
 function trimmed(schedule: readonly number[]): number[] {
   let n = schedule.length;
@@ -64,7 +67,6 @@ export async function proveScope(scope: ProofScope, opts: ProveOptions = {}): Pr
     states: x.states,
     steps: x.steps,
     naive: x.naive,
-    reductionFactor: x.runs === 0 ? 0 : Math.round((x.naive / x.runs) * 100) / 100,
     ms: Math.round(x.ms),
     properties: properties(x.stats.invariants),
     ...(s === undefined ? {} : { failure: { property: s.run.failure!.property, detail: s.run.failure!.detail, steps: s.steps, switches: s.switches } }),
