@@ -13,8 +13,9 @@ import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
 const PAGE = 4096;
 
 export interface ProofScope {
-  /** The scope's name: its race suite's. */
+  /** The scope's name: its race suite's, and a suffix where the suite has more than one scope. */
   readonly name: string;
+  readonly suite: string;
   readonly description: string;
   readonly config: Config;
   /** The actors, the setup first, with the given seeded bugs on (a VMM program may depend on them). */
@@ -38,6 +39,7 @@ const vcpu = (n: number, gpa: number, kind: "read" | "write" = "read", priv?: bo
 function fromSuite(suite: ConcurrentSuite, actors: Record<string, readonly Op[]>, refutes: readonly string[], description: string): ProofScope {
   return {
     name: suite.name,
+    suite: suite.name,
     description,
     config: suite.config,
     actors: () => [{ name: SETUP, steps: suite.setup }, ...Object.entries(actors).map(([name, steps]) => ({ name, steps }))],
@@ -53,12 +55,22 @@ const suite = (name: string): ConcurrentSuite => {
 
 const SLOT0 = { op: "set_memory_region", vm: "v0", slot: 0, guest_phys_addr: 0, memory_size: 4 * 2 ** 20, userspace: "m0", userspace_offset: 0 } as const;
 
-/** The post-copy scope: one page fetched while the vCPU reads it. */
-const POSTCOPY_SCOPE: RacePostcopy = {
-  sc: { pages: 1, source: [0x37], precopied: [null], fetchOrder: [0], events: [] },
-  vcpu: [{ page: 0, offset: 0 }],
-  vmm: [],
-};
+/** One page fetched while the vCPU reads it, or while a VMM thread faults on it (over a stale pre-copied byte). */
+const ONE_PAGE = { pages: 1, source: [0x37], precopied: [null], fetchOrder: [0], events: [] };
+const POSTCOPY_VCPU: RacePostcopy = { sc: ONE_PAGE, vcpu: [{ page: 0, offset: 0 }], vmm: [] };
+const POSTCOPY_VMM: RacePostcopy = { sc: { ...ONE_PAGE, precopied: [0x11] }, vcpu: [], vmm: [0] };
+
+function postcopy(name: string, r: RacePostcopy, refutes: readonly string[], description: string): ProofScope {
+  return {
+    name,
+    suite: POSTCOPY_RACE.name,
+    description,
+    config: POSTCOPY_RACE.config,
+    actors: (bugs) => raceActors(r, bugs).filter((a) => a.steps.length > 0),
+    refutes,
+    check: (run) => checkReads(r, run),
+  };
+}
 
 export const PROOF_SCOPES: readonly ProofScope[] = [
   fromSuite(
@@ -108,9 +120,15 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
   ),
   fromSuite(
     suite("race-gmem-punch"),
-    { VMM: [{ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: PAGE }], host: [{ op: "access", map: "m5", offset: 0, kind: "read" }] },
+    {
+      VMM: [{ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: PAGE }],
+      host: [
+        { op: "access", map: "m5", offset: 0, kind: "read" },
+        { op: "access", map: "m5", offset: 0, kind: "read" },
+      ],
+    },
     ["gmem-punch-folio-unlocked"],
-    "a host read fault on g0's page 0 while the VMM punches it out",
+    "two host reads of g0's page 0 while the VMM punches it out",
   ),
   fromSuite(
     suite("race-gmem-rfc-2024"),
@@ -139,14 +157,18 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     ["fault-no-pte-recheck"],
     "a read and a write fault on the same absent anonymous page",
   ),
-  {
-    name: POSTCOPY_RACE.name,
-    description: "one page fetched (alias write, bit clear, CONTINUE, read back) while the vCPU reads it",
-    config: POSTCOPY_RACE.config,
-    actors: (bugs) => raceActors(POSTCOPY_SCOPE, bugs).filter((a) => a.steps.length > 0),
-    refutes: ["postcopy-clear-before-write", "postcopy-continue-before-write"],
-    check: (run) => checkReads(POSTCOPY_SCOPE, run),
-  },
+  postcopy(
+    "postcopy-race",
+    POSTCOPY_VCPU,
+    ["postcopy-clear-before-write"],
+    "one page fetched (alias write, bit clear, CONTINUE, read back) while the vCPU reads it",
+  ),
+  postcopy(
+    "postcopy-race:vmm-thread",
+    POSTCOPY_VMM,
+    ["postcopy-continue-before-write"],
+    "one page, pre-copied with a stale byte, fetched while a VMM thread faults on it through the uffd-registered mapping",
+  ),
 ];
 
 /** Scopes that must be refuted even with no seeded bug: the design itself is flawed. */
