@@ -1,8 +1,9 @@
 // faultline prove's cost: per scope the runs with partial-order reduction and without (brute force), the naive
-// count, runs and distinct states per second; and how the explored count grows with operations and actors.
+// count, runs and distinct states per second, and whether both reached the same terminal states and verdicts (the
+// soundness of the footprints on every scope); and how the explored count grows with operations and actors.
 import type { Op } from "../schema/ops.js";
 import { SETUP } from "../props/concurrent/harness.js";
-import { explore, type Reduction } from "../props/prove/explore.js";
+import { explore, type Exploration, type Reduction } from "../props/prove/explore.js";
 import { PROOF_SCOPES, scopeNamed } from "../props/prove/scopes.js";
 import type { Row } from "./scale.js";
 
@@ -14,7 +15,16 @@ async function measure(scopeName: string, actorsOf: (setup: readonly Op[]) => { 
   const base = s.actors([]);
   const setup = base.find((a) => a.name === SETUP)!.steps;
   const actors = actorsOf(setup) ?? base.filter((a) => a.name !== SETUP);
-  return explore(s.config, [{ name: SETUP, steps: setup }, ...actors], { reduction, ...(cap === undefined ? {} : { maxRuns: cap }), ...(s.check === undefined ? {} : { check: s.check }) });
+  const opts = { reduction, terminals: true, ...(cap === undefined ? {} : { maxRuns: cap }), ...(s.check === undefined ? {} : { check: s.check }) };
+  return explore(s.config, [{ name: SETUP, steps: setup }, ...actors], opts);
+}
+
+/** Whether both reached the same terminal states and verdicts ("-" when brute force was cut short). */
+function same(a: Exploration, b: Exploration): string {
+  if (!b.exhaustive) return "-";
+  const x = [...a.terminals!].sort();
+  const y = [...b.terminals!].sort();
+  return x.length === y.length && x.every((t, i) => t === y[i]) ? "yes" : "NO";
 }
 
 /** Every scope of the library, proved with DPOR and run without reduction (capped). */
@@ -31,6 +41,7 @@ export async function proveRows(): Promise<Row[]> {
       brute: brute.exhaustive ? brute.runs : `>=${brute.runs}`,
       naive: dpor.naive,
       vsBrute: brute.exhaustive ? +(brute.runs / dpor.runs).toFixed(2) : `>=${(brute.runs / dpor.runs).toFixed(2)}`,
+      sameTerminals: same(dpor, brute),
       vsNaive: +(dpor.naive / dpor.runs).toFixed(2),
       states: dpor.states,
       runsPerS: +(dpor.runs / (dpor.ms / 1000)).toFixed(1),
@@ -64,6 +75,7 @@ export async function growthRows(): Promise<Row[]> {
       ops: actors.reduce((n, a) => n + a.steps.length, 0),
       dpor: dpor.runs,
       brute: brute.exhaustive ? brute.runs : `>=${brute.runs}`,
+      sameTerminals: same(dpor, brute),
       naive: dpor.naive,
       states: dpor.states,
       verdict: dpor.shortest === undefined ? "proved" : `refuted: ${dpor.shortest.run.failure!.property}`,
