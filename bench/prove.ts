@@ -10,7 +10,9 @@ import type { Row } from "./scale.js";
 /** Brute force stops here: beyond it the row says ">= cap". */
 const BRUTE_CAP = 4000;
 
-async function measure(scopeName: string, actorsOf: (setup: readonly Op[]) => { name: string; steps: Op[] }[] | undefined, reduction: Reduction, cap?: number) {
+type Actors = { name: string; steps: Op[] }[];
+
+async function measure(scopeName: string, actorsOf: (setup: readonly Op[]) => Actors | undefined, reduction: Reduction, cap?: number) {
   const s = scopeNamed(scopeName)!;
   const base = s.actors([]);
   const setup = base.find((a) => a.name === SETUP)!.steps;
@@ -63,7 +65,14 @@ export async function growthRows(): Promise<Row[]> {
     ["vCPU0 1 op, VMM 2 ops", [{ name: "vCPU0", steps: [read(0, 4096)] }, { name: "VMM", steps: [clear(1), clear(0)] }]],
     ["vCPU0 2 ops, VMM 1 op", [{ name: "vCPU0", steps: [read(0, 4096), read(0, 0)] }, { name: "VMM", steps: [clear(1)] }]],
     ["vCPU0 2 ops, VMM 2 ops", [{ name: "vCPU0", steps: [read(0, 4096), read(0, 0)] }, { name: "VMM", steps: [clear(1), clear(0)] }]],
-    ["vCPU0, vCPU1, VMM: 1 op each", [{ name: "vCPU0", steps: [read(0, 4096)] }, { name: "VMM", steps: [clear(1)] }, { name: "vCPU1", steps: [read(1, 4096)] }]],
+    [
+      "vCPU0, vCPU1, VMM: 1 op each",
+      [
+        { name: "vCPU0", steps: [read(0, 4096)] },
+        { name: "VMM", steps: [clear(1)] },
+        { name: "vCPU1", steps: [read(1, 4096)] },
+      ],
+    ],
   ];
   const rows: Row[] = [];
   for (const [size, actors] of shapes) {

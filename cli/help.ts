@@ -187,7 +187,7 @@ like a check's. Interleavings are explored up to dynamic partial-order reduction
 class of equivalent interleavings (docs/RACES.md, "Proofs for small scopes").
 
 options:
-  --suite NAME[,NAME]  only the scopes of these race suites
+  --suite NAME[,NAME]  only the scopes of these race suites, or these scopes by name (postcopy-race:vmm-thread)
   --all                every scope: one per race suite, and the 2024 RFC without its fault lock (refuted)
   --bugs ID[,ID]       switch on seeded bugs; a scope that lists one must be refuted
   --no-reduction       run every interleaving, without partial-order reduction (brute force)

@@ -26,9 +26,11 @@ export const PROVE_OPTIONS = {
 function scopes(suite: string | undefined, all: boolean): readonly ProofScope[] {
   if ((suite === undefined) === !all) throw new UsageError(COMMAND, "give either --suite NAME[,NAME] or --all");
   if (all) return PROOF_SCOPES;
-  return suite!.split(",").map((name) => {
-    const s = PROOF_SCOPES.find((x) => x.name === name);
-    if (s === undefined) throw new UsageError(COMMAND, `--suite: no scope for ${JSON.stringify(name)}; scopes: ${PROOF_SCOPES.map((x) => x.name).join(", ")}`);
+  return suite!.split(",").flatMap((name) => {
+    // A suite names all its scopes; a scope's own name (postcopy-race:vmm-thread) names just that one.
+    const s = PROOF_SCOPES.filter((x) => x.suite === name || x.name === name);
+    const known = [...new Set(PROOF_SCOPES.map((x) => x.suite))].join(", ");
+    if (s.length === 0) throw new UsageError(COMMAND, `--suite: no scope for ${JSON.stringify(name)}; suites with scopes: ${known}`);
     return s;
   });
 }
@@ -36,7 +38,8 @@ function scopes(suite: string | undefined, all: boolean): readonly ProofScope[] 
 function bugList(text: string | undefined): string[] {
   if (text === undefined) return [];
   const ids = text.split(",");
-  for (const id of ids) if (!Object.hasOwn(BUGS, id)) throw new UsageError(COMMAND, `--bugs: no seeded bug ${JSON.stringify(id)} (faultline list shows them)`);
+  const unknown = ids.find((id) => !Object.hasOwn(BUGS, id));
+  if (unknown !== undefined) throw new UsageError(COMMAND, `--bugs: no seeded bug ${JSON.stringify(unknown)} (faultline list shows them)`);
   return ids;
 }
 
@@ -44,24 +47,30 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 function printProof(p: ProofReport): void {
   const verdict = p.verdict === "bounded" ? "BOUNDED (not a proof: --max-runs reached)" : p.verdict.toUpperCase();
-  const how = `${p.schedules} schedules (${p.pruned} cut short by sleep sets), ${p.states} states, naive ${p.naive} (x${reductionFactor(p)}), ${seconds(p.ms)}`;
+  const runs = `${p.schedules} schedules (${p.pruned} cut short by sleep sets)`;
+  const how = `${runs}, ${p.states} states, naive ${p.naive} (x${reductionFactor(p)}), ${seconds(p.ms)}`;
   console.log(`${p.scope}: ${verdict}${p.verdict === p.expected ? "" : ` (expected ${p.expected})`}: ${how}`);
   console.log(`  ${p.actors.map((a) => `${a.name}: ${a.ops.join(", ")}`).join("; ")}`);
   const vacuous = p.properties.filter((q) => !q.proved).map((q) => q.name);
   const proved = p.properties.filter((q) => q.proved).map((q) => `${q.name} ${q.nonVacuous}/${q.checked}`);
   if (p.verdict === "proved") console.log(`  proved (non-vacuous/evaluated): ${proved.join(", ") || "nothing"}`);
   if (p.verdict === "proved" && vacuous.length > 0) console.log(`  not proved (never non-vacuous here): ${vacuous.join(", ")}`);
-  if (p.failure !== undefined) console.log(`  ${p.failure.property} after ${p.failure.steps} steps, ${p.failure.switches} switches: ${printable(p.failure.detail)}`);
-  if (p.counterexample !== undefined) console.log(`  counterexample: ${printable(p.counterexample.path)} (faultline replay ${printable(p.counterexample.path)})`);
+  const f = p.failure;
+  if (f !== undefined) console.log(`  ${f.property} after ${f.steps} steps, ${f.switches} switches: ${printable(f.detail)}`);
+  const file = p.counterexample === undefined ? undefined : printable(p.counterexample.path);
+  if (file !== undefined) console.log(`  counterexample: ${file} (faultline replay ${file})`);
 }
 
 /** Stores a refutation's counterexample like the check's; a file that cannot be written is printed instead. */
 function store(proof: Proof): ProofReport {
   if (proof.counterexample === undefined) return proof.report;
   const stored = storeCounterexample(proof.report.scope, proof.counterexample);
-  if (stored.writeError !== undefined) console.error(`faultline prove: ${printable(stored.writeError)}; the counterexample:\n${counterexampleText(proof.counterexample)}`);
+  if (stored.writeError !== undefined) {
+    console.error(`faultline prove: ${printable(stored.writeError)}; the counterexample:\n${counterexampleText(proof.counterexample)}`);
+  }
   if (stored.path === undefined) return proof.report;
-  return { ...proof.report, counterexample: { path: stored.path, isNew: stored.isNew, ...(stored.writeError === undefined ? {} : { writeError: stored.writeError }) } };
+  const why = stored.writeError === undefined ? {} : { writeError: stored.writeError };
+  return { ...proof.report, counterexample: { path: stored.path, isNew: stored.isNew, ...why } };
 }
 
 export async function proveCommand(args: readonly string[]): Promise<number> {
@@ -74,7 +83,8 @@ export async function proveCommand(args: readonly string[]): Promise<number> {
   const json = flags.has("--json");
   const proofs: ProofReport[] = [];
   for (const scope of chosen) {
-    const proof = await proveScope(scope, { bugs, reduction: flags.has("--no-reduction") ? "none" : "dpor", ...(maxRuns === undefined ? {} : { maxRuns }) });
+    const reduction = flags.has("--no-reduction") ? "none" : "dpor";
+    const proof = await proveScope(scope, { bugs, reduction, ...(maxRuns === undefined ? {} : { maxRuns }) });
     const report = store(proof);
     proofs.push(report);
     if (!json) printProof(report);

@@ -16,7 +16,12 @@ const scope = (name: string): ProofScope => scopeNamed(name)!;
 const run = (s: ProofScope, bugs: readonly string[], opts: Omit<ExploreOptions, "terminals">): Promise<Exploration> =>
   explore({ ...s.config, bugs: [...bugs] }, s.actors(bugs), { ...opts, terminals: true, ...(s.check === undefined ? {} : { check: s.check }) });
 
-const some = (reads: string[], writes: string[], invokes = false, returns = false): Footprint => ({ kind: "some", access: { reads, writes }, invokes, returns });
+const some = (reads: string[], writes: string[], invokes = false, returns = false): Footprint => ({
+  kind: "some",
+  access: { reads, writes },
+  invokes,
+  returns,
+});
 
 describe("dependence of two steps", () => {
   it("conflicts on a resource, real-time order and visibility make steps dependent; nothing else does", () => {

@@ -8,7 +8,8 @@ import { canonicalText } from "../../model/index.js";
 import type { Config } from "../../schema/config.js";
 import type { Checks } from "../checker.js";
 import { Stats } from "../stats.js";
-import { runRace, SETUP, type Pending, type RaceActor, type RaceDriver, type RaceFailure, type RaceRun, type RaceStep } from "../concurrent/harness.js";
+import { runRace, SETUP } from "../concurrent/harness.js";
+import type { Pending, RaceActor, RaceDriver, RaceFailure, RaceRun, RaceStep } from "../concurrent/harness.js";
 import { dependent, footprintOf, type Footprint } from "./footprint.js";
 
 export type Reduction = "dpor" | "none";
@@ -140,7 +141,8 @@ class Explorer {
         if (k < this.nodes.length) {
           const node = this.nodes[k]!;
           const was = node.pending.map((p) => `${p.actor}${p.enabled}`).join();
-          if (was !== pending.map((p) => `${p.actor}${p.enabled}`).join()) throw new Error(`the run is not a function of its picks: state ${k} differs`);
+          const now = pending.map((p) => `${p.actor}${p.enabled}`).join();
+          if (was !== now) throw new Error(`the run is not a function of its picks: state ${k} differs`);
           return pick(node);
         }
         const footprints = new Map(pending.map((p) => [p.actor, this.footprint(p)]));
@@ -232,7 +234,8 @@ class Explorer {
       if (this.opts.terminals) this.terminalSet.add(`fail ${run.failure.property}`);
       const switches = past.filter((s, i) => i > 0 && s.actor !== past[i - 1]!.actor).length;
       const s = this.shortest;
-      if (s === undefined || past.length < s.steps || (past.length === s.steps && switches < s.switches)) this.shortest = { run, steps: past.length, switches };
+      const shorter = s === undefined || past.length < s.steps || (past.length === s.steps && switches < s.switches);
+      if (shorter) this.shortest = { run, steps: past.length, switches };
       return;
     }
     if (this.stopped) {
@@ -287,7 +290,8 @@ class Explorer {
       this.stopped = false;
       this.stats.recordRun();
       const opts = { driver: this.driver({ k: 0 }), stats: this.stats, ...(this.opts.checks === undefined ? {} : { checks: this.opts.checks }) };
-      const ran = await runRace(this.config, this.actors, { kind: "choices", choices: [] }, this.opts.budget === undefined ? opts : { ...opts, budget: this.opts.budget });
+      const budget = this.opts.budget === undefined ? {} : { budget: this.opts.budget };
+      const ran = await runRace(this.config, this.actors, { kind: "choices", choices: [] }, { ...opts, ...budget });
       const extra = ran.failure === undefined && !this.stopped ? this.opts.check?.(ran) : undefined;
       const run = extra === undefined ? ran : { ...ran, failure: extra };
       this.record(run);

@@ -61,8 +61,10 @@ interface Declared extends Access {
 const step = (reads: readonly Resource[], writes: readonly Resource[], returns = true): Declared => ({ reads, writes, returns });
 type Declare = (op: Op, config: Config) => Declared | undefined;
 
+const bindsGmem = (op: Op): boolean => op.op === "set_memory_region" && (op.flags ?? []).includes("GUEST_MEMFD");
+
 /** Conversions in the 2024 RFC ask guest_memfd (kvm_gmem_should_set_attributes) inside KVM_SET_MEMORY_ATTRIBUTES. */
-const plainAttributes = (config: Config): boolean => config.gmemDesign !== "rfc-2024";
+const plain = (config: Config): boolean => config.gmemDesign !== "rfc-2024";
 
 /**
  * Footprints by operation and yield point (`op@label`; `op@` is the step that begins the operation). Each covers
@@ -88,7 +90,7 @@ const FOOTPRINTS: ReadonlyMap<string, Declare> = new Map<string, Declare>([
   // The VM's fd and the flag checks before slots_lock.
   ["set_memory_region@", () => step([FD], [])],
   // kvmSetMemoryRegion's checks, up to the first publish or zap (binding a guest_memfd is guest_memfd's code).
-  ["set_memory_region@mutex_lock(slots_lock)", (op) => (op.op === "set_memory_region" && (op.flags ?? []).includes("GUEST_MEMFD") ? undefined : step([SLOTS_LOCK, SLOTS, FD], [SLOTS_LOCK]))],
+  ["set_memory_region@mutex_lock(slots_lock)", (op) => (bindsGmem(op) ? undefined : step([SLOTS_LOCK, SLOTS, FD], [SLOTS_LOCK]))],
   // kvm_swap_active_memslots: publish, then synchronize_srcu (or the zap, under memslot-invalidate-no-sync).
   ["set_memory_region@kvm_swap_active_memslots", () => step([MMU, SLOTS, SRCU], [SLOTS, SRCU], false)],
   // After the grace period: the zap's lock, the next publish, or the end (unbind, the bitmap, slots_lock).
@@ -97,9 +99,9 @@ const FOOTPRINTS: ReadonlyMap<string, Declare> = new Map<string, Declare>([
   ["set_memory_region@write_lock(mmu_lock)", () => step([MMU, STAGE2, MM, SLOTS, DATA], [STAGE2, MMU, DATA, SLOTS_LOCK])],
   ["set_memory_attributes@", () => step([FD], [])],
   // The no-op check, the ranges hit, the early store (attr-store-before-invalidate).
-  ["set_memory_attributes@mutex_lock(slots_lock)", (_op, config) => (plainAttributes(config) ? step([SLOTS_LOCK, ATTRS, SLOTS], [SLOTS_LOCK, ATTRS]) : undefined)],
+  ["set_memory_attributes@mutex_lock(slots_lock)", (_op, c) => (plain(c) ? step([SLOTS_LOCK, ATTRS, SLOTS], [SLOTS_LOCK, ATTRS]) : undefined)],
   // invalidate_begin and the zap, or invalidate_end and the return.
-  ["set_memory_attributes@write_lock(mmu_lock)", (_op, config) => (plainAttributes(config) ? step([MMU, STAGE2, SLOTS], [MMU, STAGE2, SLOTS_LOCK]) : undefined)],
+  ["set_memory_attributes@write_lock(mmu_lock)", (_op, c) => (plain(c) ? step([MMU, STAGE2, SLOTS], [MMU, STAGE2, SLOTS_LOCK]) : undefined)],
   ["set_memory_attributes@kvm_vm_set_mem_attributes:store", () => step([ATTRS], [ATTRS, SLOTS_LOCK])],
 ]);
 

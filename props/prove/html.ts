@@ -15,13 +15,17 @@ function verdictCell(p: ProofReport): string {
 function scopeSection(p: ProofReport): string {
   const actors = p.actors.map((a) => `<li><b>${esc(a.name)}</b>: ${a.ops.map(esc).join(", ")}</li>`).join("");
   const props = p.properties
-    .map((q) => `<tr><td>${esc(q.name)}</td>${num(q.nonVacuous)}${num(q.checked)}<td class="${q.proved ? "ok" : "na"}">${q.proved ? "proved" : "never non-vacuous: not proved"}</td></tr>`)
+    .map((q) => {
+      const status = q.proved ? `<td class="ok">proved</td>` : `<td class="na">never non-vacuous: not proved</td>`;
+      return `<tr><td>${esc(q.name)}</td>${num(q.nonVacuous)}${num(q.checked)}${status}</tr>`;
+    })
     .join("\n");
   const failure =
     p.failure === undefined
       ? ""
-      : `<p class="bad">${esc(p.failure.property)} after ${p.failure.steps} steps (${p.failure.switches} context switches): ${esc(p.failure.detail)}</p>` +
-        (p.counterexample === undefined ? "" : `<p>counterexample: <code>${esc(p.counterexample.path)}</code> (<code>faultline replay</code> replays it)</p>`);
+      : `<p class="bad">${esc(p.failure.property)} after ${p.failure.steps} steps (${p.failure.switches} context switches): ` +
+        `${esc(p.failure.detail)}</p>` +
+        (p.counterexample === undefined ? "" : `<p>counterexample: <code>${esc(p.counterexample.path)}</code> (replay it with faultline replay)</p>`);
   return `<h2 id="${esc(p.scope)}">${esc(p.scope)}</h2>
 <p>${esc(p.description)}. Setup: ${p.setupOps} operations, alone; then:</p><ul>${actors}</ul>
 ${failure}
@@ -34,7 +38,8 @@ export function proofReportHtml(proofs: readonly ProofReport[]): string {
   const rows = proofs
     .map(
       (p) =>
-        `<tr><td><a href="#${esc(p.scope)}">${esc(p.scope)}</a></td>${verdictCell(p)}<td>${p.reduction}</td>${num(p.schedules)}${num(p.pruned)}${num(p.states)}${num(p.naive)}` +
+        `<tr><td><a href="#${esc(p.scope)}">${esc(p.scope)}</a></td>${verdictCell(p)}<td>${p.reduction}</td>` +
+        `${num(p.schedules)}${num(p.pruned)}${num(p.states)}${num(p.naive)}` +
         `<td class="n">${reductionFactor(p)}</td><td class="n">${(p.ms / 1000).toFixed(1)}</td></tr>`,
     )
     .join("\n");
@@ -51,7 +56,8 @@ implementation (up to dynamic partial-order reduction with sleep sets: one run p
 with the race suites' checks at every step: invariants at every yield point, linearizability and the quiescent
 invariants at every quiescent point, deadlock and livelock. Naive is the number of interleavings of the longest run's
 steps, ignoring blocking. A property never non-vacuous in a scope is not proved there.</p>
-<table><tr><th>scope</th><th>verdict</th><th>reduction</th><th>schedules</th><th>pruned by sleep sets</th><th>states</th><th>naive</th><th>factor</th><th>s</th></tr>
+<table><tr><th>scope</th><th>verdict</th><th>reduction</th><th>schedules</th><th>pruned by sleep sets</th><th>states</th>
+<th>naive</th><th>factor</th><th>s</th></tr>
 ${rows}
 </table>
 ${proofs.map(scopeSection).join("\n")}

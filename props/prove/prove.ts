@@ -6,7 +6,7 @@ import { configToInput } from "../../schema/config.js";
 import type { ProofReport } from "../../schema/prove-report.js";
 import type { Scenario } from "../../schema/scenario.js";
 import { SETUP } from "../concurrent/harness.js";
-import { explore, type Reduction } from "./explore.js";
+import { explore, type Exploration, type Reduction } from "./explore.js";
 import { REFUTED_DESIGNS, type ProofScope } from "./scopes.js";
 
 export interface ProveOptions {
@@ -26,6 +26,13 @@ function properties(stats: Map<string, { checked: number; nonVacuous: number }>)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, c]) => ({ name, checked: c.checked, nonVacuous: c.nonVacuous, proved: c.nonVacuous > 0 }));
 }
+
+const failureOf = (s: NonNullable<Exploration["shortest"]>): NonNullable<ProofReport["failure"]> => ({
+  property: s.run.failure!.property,
+  detail: s.run.failure!.detail,
+  steps: s.steps,
+  switches: s.switches,
+});
 
 /** How many times fewer runs than the naive count, to two places. */
 export const reductionFactor = (p: ProofReport): string => (p.schedules === 0 ? "-" : (p.naive / p.schedules).toFixed(2));
@@ -69,7 +76,7 @@ export async function proveScope(scope: ProofScope, opts: ProveOptions = {}): Pr
     naive: x.naive,
     ms: Math.round(x.ms),
     properties: properties(x.stats.invariants),
-    ...(s === undefined ? {} : { failure: { property: s.run.failure!.property, detail: s.run.failure!.detail, steps: s.steps, switches: s.switches } }),
+    ...(s === undefined ? {} : { failure: failureOf(s) }),
   };
   if (s === undefined) return { report };
   const f = s.run.failure!;
@@ -80,8 +87,20 @@ export async function proveScope(scope: ProofScope, opts: ProveOptions = {}): Pr
     config: configToInput(config),
     actors: actors.map((a) => ({ name: a.name, steps: [...a.steps] })),
     schedule: trimmed(s.run.schedule),
-    failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail, ...(f.actor === undefined ? {} : { actor: f.actor }) },
-    provenance: { suite: scope.name, bugs: [...bugs], found: `prove (${reduction}): the shortest of ${x.failing} failing schedules`, fastCheck: fc.__version },
+    failure: {
+      property: f.property,
+      step: f.step,
+      expected: f.expected,
+      actual: f.actual,
+      detail: f.detail,
+      ...(f.actor === undefined ? {} : { actor: f.actor }),
+    },
+    provenance: {
+      suite: scope.name,
+      bugs: [...bugs],
+      found: `prove (${reduction}): the shortest of ${x.failing} failing schedules`,
+      fastCheck: fc.__version,
+    },
     ...(REFUTED_DESIGNS.includes(scope.name) && bugs.length === 0 ? { expectedToFail: scope.description } : {}),
   };
   return { report, counterexample };

@@ -53,7 +53,16 @@ const suite = (name: string): ConcurrentSuite => {
   return s;
 };
 
-const SLOT0 = { op: "set_memory_region", vm: "v0", slot: 0, guest_phys_addr: 0, memory_size: 4 * 2 ** 20, userspace: "m0", userspace_offset: 0 } as const;
+const SLOT0 = {
+  op: "set_memory_region",
+  vm: "v0",
+  slot: 0,
+  guest_phys_addr: 0,
+  memory_size: 4 * 2 ** 20,
+  userspace: "m0",
+  userspace_offset: 0,
+} as const;
+const MAKE_PRIVATE: Op = { op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] };
 
 /** One page fetched while the vCPU reads it, or while a VMM thread faults on it (over a stale pre-copied byte). */
 const ONE_PAGE = { pages: 1, source: [0x37], precopied: [null], fetchOrder: [0], events: [] };
@@ -95,7 +104,7 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
   ),
   fromSuite(
     suite("race-attributes"),
-    { vCPU0: [vcpu(0, 0, "read", false)], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    { vCPU0: [vcpu(0, 0, "read", false)], VMM: [MAKE_PRIVATE] },
     ["attr-store-before-invalidate", "fault-no-invalidate-recheck"],
     "a shared vCPU read of gfn 0 while the VMM makes it private",
   ),
@@ -134,13 +143,13 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
   ),
   fromSuite(
     suite("race-gmem-rfc-2024"),
-    { host: [{ op: "pin", map: "m5", offset: 0 }], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    { host: [{ op: "pin", map: "m5", offset: 0 }], VMM: [MAKE_PRIVATE] },
     ["gmem-rfc-no-folio-lock"],
     "2024 RFC: a host pin of page 0 while the VMM makes it private",
   ),
   fromSuite(
     suite("race-gmem-rfc-2024-no-fault-lock"),
-    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: PAGE, attributes: ["PRIVATE"] }] },
+    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] },
     [],
     "2024 RFC without the fault-path lock: a host read fault on page 0 while the VMM makes it private (refuted)",
   ),
