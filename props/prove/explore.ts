@@ -7,7 +7,7 @@
 import { canonicalText } from "../../model/index.js";
 import type { Config } from "../../schema/config.js";
 import type { Checks } from "../checker.js";
-import { Stats } from "../stats.js";
+import { hash52, Stats } from "../stats.js";
 import { runRace, SETUP } from "../concurrent/harness.js";
 import type { Pending, RaceActor, RaceDriver, RaceFailure, RaceRun, RaceStep } from "../concurrent/harness.js";
 import { dependent, footprintOf, type Footprint } from "./footprint.js";
@@ -65,18 +65,6 @@ interface Node {
 }
 
 const pick = (n: Node): number => n.done[n.done.length - 1]!;
-
-/** 52-bit string hash (two FNV-1a lanes): distinct states are counted, not kept. */
-function hash52(text: string): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
-  }
-  return a * 2 ** 20 + (b >>> 12);
-}
 
 /** (n_1 + ... + n_k)! / (n_1! ... n_k!) */
 function multinomial(counts: readonly number[]): number {

@@ -1,6 +1,7 @@
 // The library of proved scopes: per race suite, its layout and configuration with explicit actors small enough
 // that every interleaving is explored in well under a minute, and the seeded races the scope refutes. Each
 // scope's actors are the shape of the suite's shrunk counterexamples, so the scope reaches the suite's races.
+// The post-copy VMM's suite interleaves whole operations of its actors: its scope is every short event sequence.
 import type { Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
@@ -8,23 +9,43 @@ import { CONCURRENT_SUITES } from "../concurrent/suites.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
 import { checkReads, POSTCOPY_RACE, raceActors, type RacePostcopy } from "../postcopy/race.js";
+import type { PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
+import { POSTCOPY_SUITES } from "../postcopy/suite.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
 
 const PAGE = 4096;
 
-export interface ProofScope {
-  /** The scope's name: its race suite's, and a suffix where the suite has more than one scope. */
+interface Scope {
+  /** The scope's name: its suite's, and a suffix where the suite has more than one scope. */
   readonly name: string;
   readonly suite: string;
   readonly description: string;
   readonly config: Config;
-  /** The actors, the setup first, with the given seeded bugs on (a VMM program may depend on them). */
-  actors(bugs: readonly string[]): RaceActor[];
   /** The seeded races this scope refutes (impl/bugs.ts, or the suite's VMM program). */
   readonly refutes: readonly string[];
+}
+
+/** Actors with explicit operations under the race harness, every yield point an interleaving point. */
+export interface RaceScope extends Scope {
+  readonly kind: "race";
+  /** The actors, the setup first, with the given seeded bugs on (a VMM program may depend on them). */
+  actors(bugs: readonly string[]): RaceActor[];
   /** A check of the whole run on top of the harness's (the post-copy reads). */
   readonly check?: (run: RaceRun) => RaceFailure | undefined;
+  /** The post-copy race's scenario, which its counterexamples carry so that replay checks the reads too. */
+  readonly postcopy?: PostcopyScenario;
 }
+
+/** The post-copy VMM's actors, interleaved at whole operations: every sequence of at most `length` events. */
+export interface EventScope extends Scope {
+  readonly kind: "events";
+  /** The layout (pages, source, pre-copied pages, fetch order); its own events are replaced by each sequence. */
+  readonly sc: PostcopyScenario;
+  readonly alphabet: readonly PostcopyEvent[];
+  readonly length: number;
+}
+
+export type ProofScope = RaceScope | EventScope;
 
 const vcpu = (n: number, gpa: number, kind: "read" | "write" = "read", priv?: boolean): Op => ({
   op: "vcpu_access",
@@ -36,8 +57,9 @@ const vcpu = (n: number, gpa: number, kind: "read" | "write" = "read", priv?: bo
   ...(priv === undefined ? {} : { private: priv }),
 });
 
-function fromSuite(suite: ConcurrentSuite, actors: Record<string, readonly Op[]>, refutes: readonly string[], description: string): ProofScope {
+function fromSuite(suite: ConcurrentSuite, actors: Record<string, readonly Op[]>, refutes: readonly string[], description: string): RaceScope {
   return {
+    kind: "race",
     name: suite.name,
     suite: suite.name,
     description,
@@ -70,16 +92,18 @@ const POSTCOPY_VCPU: RacePostcopy = { sc: ONE_PAGE, vcpu: [{ page: 0, offset: 0 
 const POSTCOPY_VMM: RacePostcopy = { sc: { ...ONE_PAGE, precopied: [0x11] }, vcpu: [], vmm: [0] };
 
 /** The fetcher's program without its read-back of every page (`readBack` false), and the actors that have steps. */
-function postcopy(name: string, r: RacePostcopy, refutes: readonly string[], description: string, readBack: boolean): ProofScope {
+function postcopy(name: string, r: RacePostcopy, refutes: readonly string[], description: string, readBack: boolean): RaceScope {
   const program = (a: RaceActor): RaceActor => (readBack || a.name !== "fetcher" ? a : { ...a, steps: a.steps.filter((o) => o.op !== "read_alias") });
   return {
+    kind: "race",
     name,
     suite: POSTCOPY_RACE.name,
     description,
     config: POSTCOPY_RACE.config,
     actors: (bugs) => raceActors(r, bugs).map(program).filter((a) => a.steps.length > 0),
     refutes,
-    check: (run) => checkReads(r, run),
+    check: (run) => checkReads(r.sc.source, run),
+    postcopy: r.sc,
   };
 }
 
@@ -182,9 +206,35 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     "one page, pre-copied with a stale byte, fetched and read back while a VMM thread faults on it through the uffd-registered mapping",
     true,
   ),
+  {
+    kind: "events",
+    name: "postcopy",
+    suite: "postcopy",
+    description:
+      "one page: every sequence of at most 4 events (a guest write or read, a VMM thread's read through the uffd-registered " +
+      "mapping, the fetcher's or the fault handler's next step), then the end of the migration",
+    config: POSTCOPY_SUITES[0]!.config,
+    sc: { ...ONE_PAGE, events: [] },
+    alphabet: [
+      { kind: "guest", write: true, page: 0, offset: 0, byte: 0x5a },
+      { kind: "guest", write: false, page: 0, offset: 0, byte: 0 },
+      { kind: "vmm", thread: 0, write: false, page: 0, offset: 8, byte: 0 },
+      { kind: "fetcher" },
+      { kind: "handler" },
+    ],
+    length: 4,
+    refutes: ["postcopy-double-fetch", "postcopy-clear-before-write", "postcopy-continue-before-write"],
+  },
 ];
 
 /** Scopes that must be refuted even with no seeded bug: the design itself is flawed. */
 export const REFUTED_DESIGNS: readonly string[] = ["race-gmem-rfc-2024-no-fault-lock"];
 
 export const scopeNamed = (name: string): ProofScope | undefined => PROOF_SCOPES.find((s) => s.name === name);
+
+/** The race scope of that name (for the bench and the tests, which run the explorer directly). */
+export function raceScope(name: string): RaceScope {
+  const s = scopeNamed(name);
+  if (s?.kind !== "race") throw new Error(`no race scope ${name}`);
+  return s;
+}
