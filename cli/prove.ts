@@ -47,7 +47,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 function printProof(p: ProofReport): void {
   const verdict = p.verdict === "bounded" ? "BOUNDED (not a proof: --max-runs reached)" : p.verdict.toUpperCase();
-  const runs = p.reduction === "dpor" ? `${p.schedules} schedules (${p.pruned} cut short by sleep sets)` : `${p.schedules} schedules (no reduction)`;
+  const runs = `${p.schedules} schedules (${p.reduction === "dpor" ? `${p.pruned} cut short by sleep sets` : "no reduction"})`;
   const how = `${runs}, ${p.states} states, naive ${p.naive} (x${reductionFactor(p)}), ${seconds(p.ms)}`;
   console.log(`${p.scope}: ${verdict}${p.verdict === p.expected ? "" : ` (expected ${p.expected})`}: ${how}`);
   console.log(`  ${p.actors.map((a) => `${a.name}: ${a.ops.join(", ")}`).join("; ")}`);

@@ -252,12 +252,14 @@ function postcopyProblem(s: Scenario): Problem | undefined {
   const p = s.postcopy;
   if (p === undefined) return undefined;
   for (const key of ["source", "precopied"] as const) {
-    if (p[key].length !== p.pages) return { path: `postcopy.${key}`, message: `expected ${p.pages} entries, one per page, found ${p[key].length}` };
+    const found = p[key].length;
+    if (found !== p.pages) return { path: `postcopy.${key}`, message: `expected ${p.pages} entries, one per page, found ${found}` };
   }
   const over = (page: number): string => `expected a page below ${p.pages}, found ${page}`;
   for (const [i, page] of p.fetchOrder.entries()) {
     if (page >= p.pages) return { path: `postcopy.fetchOrder[${i}]`, message: over(page) };
-    if (p.fetchOrder.indexOf(page) !== i) return { path: `postcopy.fetchOrder[${i}]`, message: `page ${page} is already fetchOrder[${p.fetchOrder.indexOf(page)}]` };
+    const first = p.fetchOrder.indexOf(page);
+    if (first !== i) return { path: `postcopy.fetchOrder[${i}]`, message: `page ${page} is already fetchOrder[${first}]` };
   }
   for (const [i, e] of p.events.entries()) {
     if ((e.kind === "guest" || e.kind === "vmm") && e.page >= p.pages) return { path: `postcopy.events[${i}].page`, message: over(e.page) };

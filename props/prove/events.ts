@@ -9,6 +9,13 @@ import type { PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
 import { Vmm } from "../postcopy/vmm.js";
 import { Stats } from "../stats.js";
 
+interface Shortest {
+  readonly sc: PostcopyScenario;
+  readonly failure: PropertyFailure;
+  readonly steps: number;
+  readonly switches: number;
+}
+
 export interface EventExploration {
   readonly runs: number;
   readonly failing: number;
@@ -21,7 +28,7 @@ export interface EventExploration {
   readonly exhaustive: boolean;
   readonly ms: number;
   /** The shortest failing sequence: fewest events, then fewest changes of actor. */
-  readonly shortest?: { readonly sc: PostcopyScenario; readonly failure: PropertyFailure; readonly steps: number; readonly switches: number };
+  readonly shortest?: Shortest;
   readonly stats: Stats;
 }
 
@@ -66,11 +73,13 @@ export async function exploreEvents(
         failing++;
         const switches = events.filter((x, i) => i > 0 && eventActor(x) !== eventActor(events[i - 1]!)).length;
         // Shortest first: a later sequence is never shorter, only maybe with fewer switches.
-        if (shortest === undefined || (len === shortest.steps && switches < shortest.switches)) shortest = { sc: run, failure: e, steps: len, switches };
+        const shorter = shortest === undefined || (len === shortest.steps && switches < shortest.switches);
+        if (shorter) shortest = { sc: run, failure: e, steps: len, switches };
       }
     }
   }
-  return { runs, failing, states: stats.distinctStates, steps, naive, exhaustive, ms: performance.now() - started, stats, ...(shortest === undefined ? {} : { shortest }) };
+  const ms = performance.now() - started;
+  return { runs, failing, states: stats.distinctStates, steps, naive, exhaustive, ms, stats, ...(shortest === undefined ? {} : { shortest }) };
 }
 
 /** One line per event, for the proof report. */
