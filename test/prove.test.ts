@@ -1,6 +1,7 @@
 // faultline prove (props/prove/): DPOR with sleep sets reaches what brute force reaches, an unsound footprint is
-// caught by that comparison, the fast scopes are proved and their seeded races refuted, every seeded race has a
-// scope that must refute it, the post-copy VMM's event scope and its replayed counterexample, and the CLI's report.
+// caught by that comparison, the fast scopes are proved and their seeded races refuted, every race suite has a scope
+// and every seeded race one that must refute it, the post-copy VMM's event scope and its replayed counterexample,
+// and the CLI's report.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import { proveScope } from "../props/prove/prove.js";
 import { PROOF_SCOPES, raceScope, scopeNamed, type RaceScope } from "../props/prove/scopes.js";
 import { replay } from "../props/replay.js";
 import { BUGS } from "../impl/bugs.js";
+import { SUITES } from "../props/registry.js";
 import { parseJson } from "../schema/json.js";
 import { ProveReportCodec } from "../schema/prove-report.js";
 import { expectOneLineError, faultline, scratch } from "./cli-child.js";
@@ -98,6 +100,13 @@ describe("proofs of the fast scopes", () => {
       }
     }
   }, 120_000);
+});
+
+describe("the library of scopes", () => {
+  it("has one for every race suite of the check, on each configuration the suite runs on", () => {
+    const scoped = new Set(PROOF_SCOPES.map((s) => s.suite));
+    expect(SUITES.filter((s) => s.kind === "concurrent" && !scoped.has(s.name)).map((s) => s.name)).toEqual([]);
+  });
 });
 
 describe("every seeded race", () => {
