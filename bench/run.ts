@@ -1,6 +1,6 @@
 // npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
 // the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
-// Options: --only NAME[,NAME] (harness, races, lengths, shrink, scale, check), --seeds N (per race and generator,
+// Options: --only NAME[,NAME] (harness, races, lengths, shrink, scale, check, prove), --seeds N (per race and generator,
 // default 20), --length-runs N (runs per race suite and generator, default 1000), --length-suites NAME[,NAME] (the
 // race suites to measure, default all), --conversions N (per file size, default 1000000).
 import { execFileSync, spawnSync } from "node:child_process";
@@ -13,6 +13,7 @@ import { suiteNamed } from "../props/registry.js";
 import { scaleChart } from "./chart.js";
 import { FILE_SIZES, gmemConvertBench, randomConversionsBench } from "./gmem-convert.js";
 import { harnessBench } from "./harness.js";
+import { growthRows, proveRows } from "./prove.js";
 import { raceRows, raceSamples, runLengths, schedulesPerSecond } from "./races.js";
 import { GiB, SLOT_COUNTS, SLOT_SIZES, bitmapBench, memslotLookupBench, userfaultEnableBench, type Row } from "./scale.js";
 import { recordedLengths, sequentialSamples, shortest, shrinkRows } from "./shrink.js";
@@ -201,6 +202,10 @@ async function main(): Promise<void> {
   await run("shrink", async () => shrinkTables(races.length > 0 ? races : (await raceTables(Math.min(seeds, 5))).samples, Math.min(seeds, 10)));
   await run("scale", () => scaleTables(conversions));
   await run("check", checkTables);
+  await run("prove", async () => [
+    { name: "prove-scopes", title: "6. faultline prove: each scope with DPOR and sleep sets, against brute force (capped at 4000 runs) and the naive count", rows: await proveRows() },
+    { name: "prove-growth", title: "6. How the explored count grows: race-userfault-clear with more operations and actors", rows: await growthRows() },
+  ]);
   const doc = {
     date: started.toISOString(),
     command: `node dist/bench/run.js ${process.argv.slice(2).join(" ")}`.trim(),

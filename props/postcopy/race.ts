@@ -15,7 +15,7 @@ import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concu
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
-import { setupOps, type PostcopyScenario } from "./scenario.js";
+import { postcopyInput, setupOps, type PostcopyScenario } from "./scenario.js";
 import { POSTCOPY_CHECKS } from "./vmm.js";
 
 export interface RacePostcopy {
@@ -89,23 +89,28 @@ export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[
   ];
 }
 
-/** Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its actor). */
-export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefined {
+/**
+ * Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its
+ * actor). A VMM thread's wake_check reads the page of the access with its id, vCPU 1's that of KVM's access.
+ */
+export function checkReads(source: readonly number[], run: RaceRun): RaceFailure | undefined {
   const pageOf = (op: Op): number | undefined => {
     if (op.op === "vcpu_access" || op.op === "kvm_access") return Math.floor(op.gpa / PAGE_SIZE);
-    if (op.op === "wake_check" && op.id === KVM_THREAD) return r.kvm?.page;
     if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / PAGE_SIZE);
-    if (op.op === "wake_check") return r.vmm[Number(op.id.slice(1))];
-    return undefined;
+    if (op.op !== "wake_check") return undefined;
+    // vCPU 1's thread is KVM's own access (postcopy-kvm-race).
+    const access = run.ops.find((o) => (o.op.op === "access" && o.op.id === op.id) || (op.id === KVM_THREAD && o.op.op === "kvm_access"));
+    return access === undefined ? undefined : pageOf(access.op);
   };
   for (const o of run.ops) {
     const p = pageOf(o.op);
     const out = o.impl as (Outcome & { value?: unknown }) | undefined;
     if (p === undefined || out === undefined || !("result" in out) || (out.result !== "ok" && out.result !== "completed") || typeof out.value !== "number") continue;
-    const want = r.sc.source[p]!;
+    const want = source[p]!;
     if (out.value !== want) {
       const property = o.op.op === "read_alias" ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
-      return { property, step: o.index, expected: want, actual: out.value, detail: `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`, actor: o.actor };
+      const detail = `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`;
+      return { property, step: o.index, expected: want, actual: out.value, detail, actor: o.actor };
     }
   }
   return undefined;
@@ -160,7 +165,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
     opts.onRun?.(stats.runs);
     const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
     const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats, ...budget });
-    const failure = run.failure ?? checkReads(r, run);
+    const failure = run.failure ?? checkReads(r.sc.source, run);
     if (failure === undefined) return;
     found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
     stats.frozen = true;
@@ -179,6 +184,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
     config: configToInput(config),
     actors: actors.map((a) => ({ name: a.name, steps: [...a.steps] })),
     schedule: [...found.run.schedule],
+    postcopy: postcopyInput(found.r.sc),
     failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail, ...(f.actor === undefined ? {} : { actor: f.actor }) },
     provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], found: describeSchedule(found.spec), fastCheck: fc.__version },
   };
