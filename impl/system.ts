@@ -116,7 +116,7 @@ export class Kernel implements System {
       .with({ op: "check_extension" }, async (o) => this.checkExtension(o))
       .with({ op: "create_gmem" }, (o) => vmIoctl(o.vm, (v) => this.createGmem(v, o)))
       .with({ op: "set_memory_region" }, (o) => vmIoctl(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
-      .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(v.kvm, o, h)))
+      .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(this.bugs, v.kvm, o, h)))
       .with({ op: "set_memory_attributes" }, (o) =>
         vmIoctl(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
       )
@@ -195,7 +195,7 @@ export class Kernel implements System {
   }
 
   private createGmem(v: { id: number; kvm: Kvm }, op: OpOf<"create_gmem">): Outcome {
-    const inode = gmemCreate(v.kvm, v.id, op);
+    const inode = gmemCreate(this.bugs, v.kvm, v.id, op);
     if (!(inode instanceof GmemInode)) return inode;
     this.fds.install(op.gmem, "gmem", this.gmemInodes.length);
     this.gmemInodes.push(inode);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { initial, step, type State } from "../model/index.js";
 import { withMap } from "../model/mm/fault.js";
+import { pteOf } from "../model/mm/pages.js";
 import type { Pte } from "../model/mm/types.js";
 import { assign } from "../model/ranges.js";
 import type { RaceOp } from "../props/concurrent/history.js";
@@ -26,10 +27,11 @@ const entry = (actor: string, index: number, op: Op, impl: Outcome, call: number
 const sequential = (ops: readonly (readonly [Op, Outcome])[]): RaceOp[] =>
   ops.map(([op, out], i) => entry("T", i, op, out, 2 * i, 2 * i + 1));
 
-/** The host PTE of a mapping's page set to `pte`, with a private page behind it when `anon`. */
-function withPte(s: State, map: string, page: number, pte: Pte, anon = false): State {
+/** The host PTE of a mapping's page set to `pte` (pointing at the page it names), with a private page behind it when `anon`. */
+function withPte(s: State, map: string, page: number, pte: Omit<Pte, "page">, anon = false): State {
   const m = s.mm.maps.get(map)!;
-  return withMap(s, { ...m, ptes: assign(m.ptes, page, page + 1, pte), anon: anon ? assign(m.anon, page, page + 1, true) : m.anon });
+  const ptes = assign(m.ptes, page, page + 1, pteOf(m, page, pte.target, pte.writable));
+  return withMap(s, { ...m, ptes, anon: anon ? assign(m.anon, page, page + 1, true) : m.anon });
 }
 
 /** Judges the segments in order; the verdicts up to the first one that is not "ok". */

@@ -6,7 +6,11 @@ const lowestSet = (x: number): number => 31 - Math.clz32(x & -x);
 export class Bitmap {
   readonly words: Uint32Array;
 
-  constructor(readonly bits: number) {
+  constructor(
+    readonly bits: number,
+    /** A seeded slip (impl/bugs.ts): the first word's mask of a write spanning words starts one bit late. */
+    private readonly firstMaskShort = false,
+  ) {
     this.words = new Uint32Array(Math.ceil(bits / 32));
   }
 
@@ -30,7 +34,7 @@ export class Bitmap {
       this.words[w] = on ? this.words[w]! | mask : this.words[w]! & ~mask;
     };
     if (w0 === w1) return apply(w0, headMask & tailMask);
-    apply(w0, headMask);
+    apply(w0, this.firstMaskShort && start % 32 !== 0 ? (headMask << 1) >>> 0 : headMask);
     this.words.fill(on ? 0xffffffff : 0, w0 + 1, w1);
     apply(w1, tailMask);
   }
