@@ -57,7 +57,7 @@ const KVM_REFUSALS: readonly Op[] = [
   { op: "close", gmem: "g9" },
 ];
 
-/** guest_memfd v7: a type-0 VM's file, MAP_PRIVATE, and offsets past s_maxbytes. */
+/** guest_memfd v8: a type-0 VM's file (v8 refuses either direction there), MAP_PRIVATE, and offsets past s_maxbytes. */
 const GMEM_SETUP: readonly Op[] = [
   ...setupOf(GMEM_V7, GMEM_V7.vmType),
   { op: "create_vm", vm: "v1", type: 0 },
@@ -65,6 +65,7 @@ const GMEM_SETUP: readonly Op[] = [
 ];
 const GMEM_REFUSALS: readonly Op[] = [
   { op: "gmem_convert", gmem: "g8", offset: 0, size: P, to: "private" },
+  { op: "gmem_convert", gmem: "g8", offset: 0, size: P, to: "shared" },
   { op: "gmem_mmap", gmem: "g1", map: "m8", offset: 0, length: P, shared: false },
   { op: "gmem_mmap", gmem: "g2", map: "m8", offset: 0, length: P },
   { op: "gmem_fallocate", gmem: "g0", mode: ["KEEP_SIZE"], offset: 2 ** 62, len: 2 ** 62 },
@@ -305,11 +306,11 @@ export const REFUSAL_SUITES: readonly OpSuite[] = [
   ),
   opSuite(
     "refusals-gmem",
-    "gmem-v7's operations mixed with refused calls: PRIVATE on a type-0 VM's file, MAP_PRIVATE, no MMAP, offsets past s_maxbytes, closed fds",
+    "gmem-v8's operations mixed with refused calls: conversions on a type-0 VM's file, MAP_PRIVATE, no MMAP, offsets past s_maxbytes, closed fds",
     "gmem",
-    PRESETS["gmem-v7"],
+    PRESETS["gmem-v8"],
     GMEM_SETUP,
-    mixed(gmemOpArbitrary(GMEM_V7, PRESETS["gmem-v7"]), GMEM_REFUSALS),
+    mixed(gmemOpArbitrary(GMEM_V7, PRESETS["gmem-v8"]), GMEM_REFUSALS),
     80,
   ),
   uffdSuite(

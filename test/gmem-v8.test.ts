@@ -76,17 +76,17 @@ const CASES: readonly Case[] = [
   },
   {
     name: "in-place conversion on with per-VM attributes built: the guest_memfd ioctl works",
-    setup: [vm(), gmem(), mapG0],
-    op: convert(0, PAGE),
+    setup: [vm(), gmem(["MMAP"]), mapG0],
+    op: convert(0, PAGE, "shared"),
     v8: { outcome: { result: "ok" }, rule: "gmem.convert", config: V8_VM_ATTRS },
     v7: { outcome: { errno: "ENOTTY" }, rule: "gmem.convert-vm-attributes", config: { ...V7, kernel: { ...V7.kernel, memoryAttributes: true } } },
   },
   {
-    name: "and the host loses the page it converted",
-    setup: [vm(), gmem(), mapG0, convert(0, PAGE)],
+    name: "and the host may fault the page it converted to shared",
+    setup: [vm(), gmem(["MMAP"]), mapG0, convert(0, PAGE, "shared")],
     op: hostRead,
-    v8: { outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private", config: V8_VM_ATTRS },
-    v7: { outcome: { result: "ok" }, rule: "gmem.host-fault", config: { ...V7, kernel: { ...V7.kernel, memoryAttributes: true } } },
+    v8: { outcome: { result: "ok" }, rule: "gmem.host-fault", config: V8_VM_ATTRS },
+    v7: { outcome: { result: "SIGBUS" }, rule: "gmem.host-fault-private", config: { ...V7, kernel: { ...V7.kernel, memoryAttributes: true } } },
   },
 ];
 
