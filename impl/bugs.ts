@@ -223,14 +223,6 @@ export const BUGS = {
     suite: "gmem-v8",
     source: slip("in-place conversion keeps contents on software-protected VMs; a clear copied from a TDX/SNP path"),
   },
-  "gmem-convert-v7-supported-check": {
-    description: "kvm_gmem_set_attributes keeps v7's check in a v8 kernel: only PRIVATE is refused on a VM without private memory",
-    area: "gmem-conversion",
-    kind: "sequential",
-    file: "impl/gmem/convert.ts",
-    suite: "refusals-gmem",
-    source: `${V8(13, "KVM: guest_memfd: Add base support for KVM_SET_MEMORY_ATTRIBUTES2")}: !kvm_arch_has_private_mem(f->kvm) returns -EINVAL; ${V7(9)} refused only attributes the VM does not support`,
-  },
   "attr-private-in-place": {
     description: "KVM_SET_MEMORY_ATTRIBUTES still takes PRIVATE while guest_memfd tracks it: a second home for PRIVATE",
     area: "attributes-mmu",

@@ -73,9 +73,7 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
   if (!isInplace(c) || !gmemOwnsAttributes(c)) return { errno: "ENOTTY" };
   const toPrivate = op.to === "private";
   // v8 refuses a VM without private memory outright (!kvm_arch_has_private_mem); v7 only refused PRIVATE there.
-  // The seeded slip keeps v7's check in a v8 kernel.
-  const anyDirection = c.gmemDesign === "v8" && !ctx.bugs.has("gmem-convert-v7-supported-check");
-  if ((toPrivate || anyDirection) && !inode.vmHasPrivateMem) return EINVAL;
+  if ((toPrivate || c.gmemDesign === "v8") && !inode.vmHasPrivateMem) return EINVAL;
   if (op.size === 0) return EINVAL;
   // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a wrapping range also fails the i_size check below, with the same EINVAL
   if (op.offset + op.size >= 2 ** 64) return EINVAL;
