@@ -205,8 +205,9 @@ export const SERIES: readonly Series[] = [
         posted: "2025-05-14",
         cover: "cover.1747264138.git.ackerleytng@google.com",
         ids: /^([0-9a-f]{40}|cover)\.1747264138\.git\.ackerleytng@google\.com$/,
+        tag: /\[RFC PATCH v2 \d\d\/51\]/,
         use: "modelled",
-        note: "cited for one thing only: folios merged back (guestmem_hugetlb) once a range is private again",
+        note: "cited for two things: folios merged back (guestmem_hugetlb) once a range is private again; a huge-folio size check (29/51)",
       },
     ],
     newest: {
