@@ -1,8 +1,8 @@
 // npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
 // the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
 // Options: --only NAME[,NAME] (harness, races, lengths, shrink, scale, check), --seeds N (per race and generator,
-// default 20), --length-runs N (runs per race suite and generator, default 1000), --conversions N (per file size,
-// default 1000000).
+// default 20), --length-runs N (runs per race suite and generator, default 1000), --length-suites NAME[,NAME] (the
+// race suites to measure, default all), --conversions N (per file size, default 1000000).
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
@@ -195,7 +195,8 @@ async function main(): Promise<void> {
     const title =
       `2. Run lengths: each race suite's longest run (steps past the setup) over ${runs} runs per generator (seed 1), ` +
       "against PCT's k, and PCT's bound 1/(n k^(d-1))";
-    return [{ name: "run-lengths", title, rows: await runLengths(runs) }];
+    const only = option("--length-suites")?.split(",");
+    return [{ name: "run-lengths", title, rows: await runLengths(runs, only) }];
   });
   await run("shrink", async () => shrinkTables(races.length > 0 ? races : (await raceTables(Math.min(seeds, 5))).samples, Math.min(seeds, 10)));
   await run("scale", () => scaleTables(conversions));

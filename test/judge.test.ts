@@ -137,6 +137,44 @@ describe("where the next segment starts", () => {
   });
 });
 
+describe("an SPTE writable where the model's is read-only", () => {
+  const setup: Op[] = [
+    { op: "create_vm", vm: "v0" },
+    { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * P },
+    { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 4 * P, userspace: "m0", userspace_offset: 0 },
+  ];
+  const read: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" };
+  /** gfn 0 mapped writable to m0's private page 0. */
+  const writableSpte = (s: State): State => ({
+    ...s,
+    kvm: {
+      ...s.kvm,
+      vms: s.kvm.vms.map((vm) => ({
+        ...vm,
+        stage2: vm.stage2.map((s2, as) =>
+          as === 0 ? assign(s2, 0, 1, { level: 0 as const, writable: true, private: false, page: { in: "anon" as const, map: "m0", delta: 0 } }) : s2,
+        ),
+      })),
+    },
+  });
+
+  for (const config of [PRESETS.default, PRESETS.arm64]) {
+    it(`${config.arch}: is allowed when it maps the writable private page a retried write fault left on the host`, () => {
+      const start = run(initial(config), setup);
+      // The model's read maps the zero page read-only. The implementation's host has the private page an earlier
+      // vCPU write's GUP made before the fault retried and exited, and its read maps that page writable.
+      const impl = writableSpte(withPte(run(start, [read]), "m0", 0, { target: "anon", writable: true }, true));
+      expect(new Judge(start).segment(sequential([[read, { result: "ok", value: 0 }]]), impl).kind).toBe("ok");
+    });
+
+    it(`${config.arch}: is rejected when the host page behind it is the model's read-only one`, () => {
+      const start = run(initial(config), setup);
+      const impl = writableSpte(run(start, [read]));
+      expect(new Judge(start).segment(sequential([[read, { result: "ok", value: 0 }]]), impl).kind).toBe("state");
+    });
+  }
+});
+
 describe("a search that runs out of budget", () => {
   const config = PRESETS["kernel-6.18"];
   const start = run(initial(config), [{ op: "memfd", file: "f0", size: P }]);
