@@ -25,6 +25,15 @@ describe("the rule audit", () => {
     expect(auditRows([...others, recited]).problems).toEqual([`${audited.id}: its citation changed since the verdict of ${loadVerdicts()[audited.id]!.date}; audit it again`]);
   });
 
+  it("fails on kernel evidence recorded under an older citation of its rule", () => {
+    const kernel = loadKernel();
+    const vouched = [...RULES.values()].find((r) => loadVerdicts()[r.id] === undefined && kernel.rules[r.id] !== undefined)!;
+    const stale = { ...kernel, rules: { ...kernel.rules, [vouched.id]: { ...kernel.rules[vouched.id]!, cite: "an older citation" } } };
+    expect(auditRows(RULES.values(), loadVerdicts(), stale).problems).toEqual([
+      `${vouched.id}: its citation changed since the kernel's evidence of ${kernel.date}; run npm run audit:kernel`,
+    ]);
+  });
+
   it("does not let the running kernel vouch for a rule that cites a proposal", () => {
     const kernel = loadKernel();
     const proposalRule = [...RULES.values()].find((r) => citesProposal(r.cite) && kernel.rules[r.id] !== undefined)!;

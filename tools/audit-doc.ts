@@ -1,7 +1,8 @@
 // docs/AUDIT.md, the rule audit: every rule of the model with its citation and a verdict on it, generated from the
 // rules (model/rules-index.ts), the verdicts read from the sources (docs/audit/verdicts.json, kept by hand) and what
 // the running kernel decided (docs/audit/kernel.json, from `npm run audit:kernel`). `npm run docs:audit` rewrites it;
-// test/audit.test.ts fails when a rule has no verdict, a verdict outlives its rule or its citation, or the file is stale.
+// test/audit.test.ts fails when a rule has no verdict, a verdict or the kernel's evidence outlives its rule or its citation, or the
+// file is stale.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -78,7 +79,8 @@ export function auditRows(
       if (v.cite !== rule.cite) problems.push(`${rule.id}: its citation changed since the verdict of ${v.date}; audit it again`);
       else rows.push({ rule, kind: v.verdict, read: v.read, note: v.note, date: v.date });
     } else if (k !== undefined && !citesProposal(rule.cite)) {
-      rows.push({ rule, kind: "kernel", read: `conformance/corpus/${k.scenario}, step ${k.step}`, note: "", date: kernel.date });
+      if (k.cite !== rule.cite) problems.push(`${rule.id}: its citation changed since the kernel's evidence of ${kernel.date}; run npm run audit:kernel`);
+      else rows.push({ rule, kind: "kernel", read: `conformance/corpus/${k.scenario}, step ${k.step}`, note: "", date: kernel.date });
     } else {
       problems.push(`${rule.id}: no verdict${k !== undefined ? " (it cites a proposal: the running kernel cannot vouch for it)" : ""}`);
     }
