@@ -22,7 +22,8 @@ describe("the rule audit", () => {
     const audited = [...RULES.values()].find((r) => loadVerdicts()[r.id] !== undefined)!;
     const recited = rule(audited.id, `${audited.cite}; mm/other.c (other)`, audited.text, audited.errno);
     const others = [...RULES.values()].filter((r) => r.id !== audited.id);
-    expect(auditRows([...others, recited]).problems).toEqual([`${audited.id}: its citation changed since the verdict of ${loadVerdicts()[audited.id]!.date}; audit it again`]);
+    const again = `${audited.id}: its citation changed since the verdict of ${loadVerdicts()[audited.id]!.date}; audit it again`;
+    expect(auditRows([...others, recited]).problems).toEqual([again]);
   });
 
   it("fails on kernel evidence recorded under an older citation of its rule", () => {

@@ -79,7 +79,8 @@ export function auditRows(
       if (v.cite !== rule.cite) problems.push(`${rule.id}: its citation changed since the verdict of ${v.date}; audit it again`);
       else rows.push({ rule, kind: v.verdict, read: v.read, note: v.note, date: v.date });
     } else if (k !== undefined && !citesProposal(rule.cite)) {
-      if (k.cite !== rule.cite) problems.push(`${rule.id}: its citation changed since the kernel's evidence of ${kernel.date}; run npm run audit:kernel`);
+      const stale = `${rule.id}: its citation changed since the kernel's evidence of ${kernel.date}; run npm run audit:kernel`;
+      if (k.cite !== rule.cite) problems.push(stale);
       else rows.push({ rule, kind: "kernel", read: `conformance/corpus/${k.scenario}, step ${k.step}`, note: "", date: kernel.date });
     } else {
       problems.push(`${rule.id}: no verdict${k !== undefined ? " (it cites a proposal: the running kernel cannot vouch for it)" : ""}`);

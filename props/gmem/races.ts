@@ -137,14 +137,16 @@ const convertHost = (name: string, description: string, config: Config, runs: nu
   runs,
 });
 
-/** Every v8 race on 4 KiB and 2 MiB folios, and on 1 GiB where a fault splits or a punch drops a folio; the RFC on 4 KiB
- * and 2 MiB. */
+/** Every v8 race on 4 KiB and 2 MiB folios, and on 1 GiB where a fault splits or a punch drops a folio; the v7 variant of
+ * the first; the RFC on 4 KiB and 2 MiB. */
 export const GMEM_RACES: readonly ConcurrentSuite[] = [
   ...onFolios(
     convertHost("race-gmem-convert-host", "v8 conversions of the hot pages while host threads fault them in and pin them", V8, 200),
     ["4K", "2M"],
   ),
-  race(convertHost("race-gmem-convert-host-v7", "the v7 variant: conversions of the hot pages while host threads fault and pin them", V7, 100)),
+  race(
+    convertHost("race-gmem-convert-host-v7", "the v7 variant: conversions of the hot pages while host threads fault and pin them", V7, 100),
+  ),
   ...onFolios(
     {
       name: "race-gmem-convert-vcpu",
