@@ -7,6 +7,7 @@ import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { abstractState } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
+import { gmemOwnsAttributes } from "./gmem/design.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
 import { fallocateInode } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
@@ -184,12 +185,12 @@ export class Kernel implements System {
       MULTI_ADDRESS_SPACE: k.addressSpaces > 1 ? (v?.kvm.nrMemslotAsIds ?? k.addressSpaces) : 0,
       READONLY_MEM: k.readonlyMem ? 1 : 0,
       MEMORY_FAULT_INFO: x86 ? 1 : 0,
-      MEMORY_ATTRIBUTES: k.memoryAttributes ? priv : 0,
+      MEMORY_ATTRIBUTES: k.memoryAttributes && !gmemOwnsAttributes(this.config) ? priv : 0,
       GUEST_MEMFD: k.guestMemfd ? 1 : 0,
       VM_TYPES: x86 ? k.vmTypes.reduce((bits, t) => bits | (1 << t), 0) : 0,
       GUEST_MEMFD_FLAGS: k.guestMemfd ? gmemFlags : 0,
       USERFAULT: k.userfault ? 1 : 0,
-      GUEST_MEMFD_MEMORY_ATTRIBUTES: k.gmemInplaceConversion && !k.memoryAttributes ? priv : 0,
+      GUEST_MEMFD_MEMORY_ATTRIBUTES: gmemOwnsAttributes(this.config) ? priv : 0,
     };
     return { result: "ok", value: values[op.cap] };
   }
