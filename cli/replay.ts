@@ -2,8 +2,8 @@
 // and whether it still reproduces.
 import { renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
 import type { ReplayResult } from "../props/replay.js";
-import { printable } from "../schema/report.js";
-import { FileError, type Scenario } from "../schema/scenario.js";
+import { FileError, printable } from "../schema/report.js";
+import type { Scenario } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
 import { loadScenario, writeNew } from "./files.js";
 import { kindOf, replayScenario, verdictOf, type Verdict } from "./policy.js";
