@@ -134,9 +134,9 @@ const actorsOf = (s: PctSuite): number =>
  * Each race suite's longest run (schedule steps past the setup) under each generator it offers, against its k
  * (props/concurrent/run-lengths.ts), and PCT's bound 1/(n k^(d-1)) with n its most actors.
  */
-export async function runLengths(runs: number): Promise<Row[]> {
+export async function runLengths(runs: number, only?: readonly string[]): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const suite of SUITES.filter(hasPct)) {
+  for (const suite of SUITES.filter(hasPct).filter((s) => only === undefined || only.includes(s.name))) {
     const longest: Record<string, number> = {};
     const failed: string[] = [];
     for (const g of generatorsOf(suite)) {

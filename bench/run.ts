@@ -3,8 +3,9 @@
 // Options: --only NAME[,NAME] (harness, startup, rangemap, races, lengths, shrink, scale, check), --reps N (interleaved
 // repetitions behind every target's min / median / max, default 5), --baseline REV (also run kvm-anon-x86 as built at
 // that revision, bench/baseline.ts), --check-reps N (full checks per worker count, default 5), --seeds N (per race
-// and generator, default 20), --length-runs N (runs per race suite and generator, default 1000), --conversions N
-// (per file size, default 1000000). The last table, "targets", is every target of issue 21 as measured in this run.
+// and generator, default 20), --length-runs N (runs per race suite and generator, default 1000), --length-suites
+// NAME[,NAME] (the race suites to measure, default all), --conversions N (per file size, default 1000000). The last
+// table, "targets", is every target of issue 21 as measured in this run.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
@@ -255,7 +256,8 @@ async function main(): Promise<void> {
     const title =
       `2. Run lengths: each race suite's longest run (steps past the setup) over ${runs} runs per generator (seed 1), ` +
       "against PCT's k, and PCT's bound 1/(n k^(d-1))";
-    return [{ name: "run-lengths", title, rows: await runLengths(runs) }];
+    const only = option("--length-suites")?.split(",");
+    return [{ name: "run-lengths", title, rows: await runLengths(runs, only) }];
   });
   await run("shrink", async () => shrinkTables(races.length > 0 ? races : (await raceTables(Math.min(seeds, 5))).samples, Math.min(seeds, 10)));
   await run("scale", () => scaleTables(conversions, reps));

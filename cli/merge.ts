@@ -82,6 +82,8 @@ function statsOf(file: string, doc: CheckReportDoc, i: number): Stats {
     states,
     invariants: Object.entries(s.invariants),
     rules: Object.entries(s.rules),
+    bounds: Object.entries(s.bounds),
+    features: Object.entries(s.features),
   });
 }
 

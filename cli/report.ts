@@ -43,7 +43,10 @@ export interface CheckReport {
 }
 
 /** What Stats.toJSON gives, as a suite's report holds it. */
-type StatsJson = Pick<SuiteReportDoc, "runs" | "commands" | "undecided" | "longestRun" | "distinctStates" | "invariants" | "rules">;
+type StatsJson = Pick<
+  SuiteReportDoc,
+  "runs" | "commands" | "undecided" | "longestRun" | "distinctStates" | "invariants" | "rules" | "bounds" | "features"
+>;
 
 /** Builds the report; a shard's report also carries each suite's distinct states, for faultline merge. */
 export function buildReport(facts: CheckFacts, suites: readonly SuiteOutcome[]): CheckReport {
@@ -171,8 +174,8 @@ function printTable(doc: CheckReportDoc): void {
 }
 
 /**
- * Invariants and linearizability checks, then exits, with counts and minimums; the errno rules in one line; what
- * is unmet. A narrowed check lowers every count, so its minimums are one line saying they do not apply.
+ * Invariants and linearizability checks, exits, bounds and features, with counts and minimums; the errno rules in one
+ * line; what is unmet. A narrowed check lowers every count, so its minimums are one line saying they do not apply.
  */
 function printCoverage({ doc, coverage }: CheckReport): void {
   const enforce = doc.coverage.enforced;
@@ -189,6 +192,14 @@ function printCoverage({ doc, coverage }: CheckReport): void {
   );
   const exits = coverage.lines.filter((l) => l.kind === "exit").map((l) => [l.name, String(l.count), ...min(l), mark(l)]);
   console.log(["", ...table(["exit", "hits", ...minHead, ""], exits, ["left", "right", ...right, "left"])].join("\n"));
+  const sides = (l: CoverageLine, from: number): string => (l.sides ?? []).slice(from, from + 3).join(" / ");
+  const bounds = coverage.lines
+    .filter((l) => l.kind === "bound")
+    .map((l) => [l.name, sides(l, 0), sides(l, 3), String(l.count), ...min(l), mark(l)]);
+  const boundHead = ["bound", "accepted at -1 / 0 / +1", "refused at -1 / 0 / +1", "covered", ...minHead, ""];
+  console.log(["", ...table(boundHead, bounds, ["left", "right", "right", "right", ...right, "left"])].join("\n"));
+  const features = coverage.lines.filter((l) => l.kind === "feature").map((l) => [l.name, String(l.count), ...min(l), mark(l)]);
+  console.log(["", ...table(["feature", "seen", ...minHead, ""], features, ["left", "right", ...right, "left"])].join("\n"));
   const errno = coverage.lines.filter((l) => l.kind === "rule" && l.errno !== undefined);
   const required = errno.filter((l) => l.minimum !== undefined);
   const never = errno.filter((l) => l.unreachable !== undefined).map((l) => l.name);

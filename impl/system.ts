@@ -123,7 +123,7 @@ export class Kernel implements System {
         return vmIoctl(op.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, op, h));
       case "userfault_set":
       case "userfault_clear":
-        return withVm(op.vm, (v) => userfaultWrite(v.kvm, op, h));
+        return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
       case "set_memory_attributes":
         return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h)));
       case "vcpu_access":
@@ -231,7 +231,7 @@ export class Kernel implements System {
   }
 
   private createGmem(v: { id: number; kvm: Kvm }, op: OpOf<"create_gmem">): Outcome {
-    const inode = gmemCreate(v.kvm, v.id, op);
+    const inode = gmemCreate(this.bugs, v.kvm, v.id, op);
     if (!(inode instanceof GmemInode)) return inode;
     this.fds.install(op.gmem, "gmem", this.gmemInodes.length);
     this.gmemInodes.push(inode);

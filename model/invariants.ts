@@ -12,7 +12,8 @@ import { findSlot } from "./kvm/memslot.js";
 import { hvaOf, spteAt } from "./kvm/mmu.js";
 import type { Vm } from "./kvm/types.js";
 import { userfaultBitSet } from "./kvm/userfault.js";
-import { backingIndex, locate, pteTarget, readAt, type PageRef } from "./mm/pages.js";
+import { backingIndex, locate, pointerTo, pteTarget, readAt, type PageRef } from "./mm/pages.js";
+import { held, hostPointers, stalePte } from "./mm/pointers.js";
 import type { Mapping } from "./mm/types.js";
 import { get, spans } from "./ranges.js";
 import type { State } from "./state.js";
@@ -108,6 +109,56 @@ const userfault4K: StateInvariant = {
         for (const span of spans(vm.stage2[slot.as] ?? [], slot.baseGfn, slot.baseGfn + slot.npages)) {
           any = true;
           if (span.value.level !== 0) return broken(`${name}: slot ${slot.slot} has USERFAULT but maps gfn ${span.start} at level ${span.value.level}`);
+        }
+      }
+    }
+    return ok(any);
+  },
+};
+
+const ptesMapTheirPage: StateInvariant = {
+  name: "ptes-map-their-page",
+  kind: "state",
+  when: "always",
+  description: "every present host PTE points at the page now at its index: the backing file's cached page, the mapping's own private page, or the zero page",
+  check: (s) => {
+    let any = false;
+    for (const m of s.mm.maps.values()) {
+      any ||= m.ptes.length > 0;
+      const stale = stalePte(s, m);
+      if (stale !== undefined) return broken(stale);
+    }
+    return ok(any);
+  },
+};
+
+const stage2MapsCurrentPage: StateInvariant = {
+  name: "stage2-maps-current-page",
+  kind: "state",
+  when: "always",
+  description: "every stage-2 leaf points at the page its memslot reaches now: the bound guest_memfd's page, or the page the host PTE at the slot's hva maps",
+  check: (s) => {
+    let any = false;
+    for (const [name, vm] of vmsWithNames(s)) {
+      // Slot by slot: adjacent leaves of two slots (two zero-page leaves, say) merge into one span of stage 2.
+      for (const slot of vm.slots) {
+        for (const span of spans(vm.stage2[slot.as] ?? [], slot.baseGfn, slot.baseGfn + slot.npages)) {
+          any = true;
+          const where = `${name}: as ${slot.as} gfn ${span.start}`;
+          const page = span.value.page;
+          if (slot.gmem !== null && (span.value.private || slot.gmemOnly || s.config.arch === "arm64")) {
+            const want = pointerTo({ kind: "gmem", inode: slot.gmem.inode, index: slot.gmem.pgoff + span.start - slot.baseGfn }, span.start);
+            if (JSON.stringify(page) !== JSON.stringify(want)) return broken(`${where} points at ${JSON.stringify(page)}, not its guest_memfd page ${JSON.stringify(want)}`);
+            const d = slot.gmem.pgoff - slot.baseGfn;
+            if (!held(s, page, undefined, span.start + d, span.end + d)) return broken(`${where} points at a guest_memfd page the file no longer holds`);
+            continue;
+          }
+          const at = locate(s, hvaOf(slot, span.start));
+          if (at === undefined) return broken(`${where} is mapped through an hva no mapping covers`);
+          for (const h of hostPointers(at.map, at.index, at.index + span.end - span.start, span.start)) {
+            if (h === undefined) return broken(`${where} maps a host page no PTE of ${at.map.id} maps`);
+            if (JSON.stringify(h.page) !== JSON.stringify(page)) return broken(`${where} points at ${JSON.stringify(page)} where the host PTE points at ${JSON.stringify(h.page)}`);
+          }
         }
       }
     }
@@ -222,6 +273,6 @@ const userfaultExits: StepInvariant = {
   },
 };
 
-export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS];
+export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage];
 export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, ...GMEM_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

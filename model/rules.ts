@@ -21,6 +21,20 @@ export interface Check {
 export const check = (r: Rule, fails: () => boolean): Check => ({ rule: r, fails });
 
 export function firstFailure(checks: readonly Check[]): Rule | undefined {
-  for (const c of checks) if (c.fails()) return c.rule;
-  return undefined;
+  return validate(checks).failure;
+}
+
+/** A validation's verdict: the refusing rule, if any, and the rules whose checks ran and passed before it. */
+export interface Validation {
+  readonly failure?: Rule;
+  readonly passed: readonly Rule[];
+}
+
+export function validate(checks: readonly Check[]): Validation {
+  const passed: Rule[] = [];
+  for (const c of checks) {
+    if (c.fails()) return { failure: c.rule, passed };
+    passed.push(c.rule);
+  }
+  return { passed };
 }

@@ -22,7 +22,16 @@ export interface StepResult {
   readonly fired: readonly string[];
   /** The userfault an access (or a vCPU's GUP) went to sleep on, when its outcome is "blocked". */
   readonly blocked?: Message;
+  /**
+   * Ids of refusal rules whose checks ran and passed, where a later check may still refuse: a bounded check's
+   * accepted side is reached even when the step fails further on (props/bounds.ts).
+   */
+  readonly passed?: readonly string[];
 }
+
+/** The step, with checks that ran and passed before it was decided. */
+export const withPassed = (r: StepResult, passed: readonly Rule[]): StepResult =>
+  passed.length === 0 ? r : { ...r, passed: [...(r.passed ?? []), ...passed.map((p) => p.id)] };
 
 export function initial(config: Config): State {
   return {

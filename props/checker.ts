@@ -6,6 +6,8 @@ import { createSystem, type System } from "../impl/system.js";
 import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
+import { boundSamples } from "./bounds.js";
+import { FeatureMemo, featuresOf } from "./features.js";
 import { sameOutcome } from "./outcomes.js";
 import { sameState, stateHash } from "./state-compare.js";
 import type { Stats } from "./stats.js";
@@ -54,6 +56,8 @@ export class Checker {
   private readonly system: System;
   readonly ops: Op[] = [];
   readonly trace: StepRecord[] = [];
+  /** What the declared features remember across this run's steps (props/features.ts). */
+  private readonly memo = new FeatureMemo();
 
   constructor(
     config: Config,
@@ -89,6 +93,10 @@ export class Checker {
     const post = await this.guarded("impl", op, () => this.system.abstract());
     this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
     this.stats?.recordStep(r.fired);
+    if (this.stats !== undefined) {
+      this.stats.recordBounds(boundSamples(this.model, op, r));
+      this.stats.recordFeatures(featuresOf({ pre: this.model, op, r }, this.memo));
+    }
     for (const inv of INVARIANTS) {
       if (!checksInvariant(this.checks, inv.name)) continue;
       const v = inv.kind === "state" ? inv.check(post) : inv.check(pre, op, outcome, post);

@@ -79,6 +79,15 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
     .record({ address: fc.oneof(gpa, gpa.map((g) => g + 1)), size: fc.constantFrom(PAGE_SIZE, PAGE_SIZE, SIZE_2M, 2 * SIZE_2M, 0, PAGE_SIZE + 1), priv: fc.boolean(), flags: fc.constantFrom(0, 0, 0, 0, 1) })
     .map((r): Op => ({ op: "set_memory_attributes", vm: "v0", address: r.address, size: r.size, attributes: r.priv ? ["PRIVATE"] : [], ...(r.flags ? { flags: r.flags } : {}) }));
 
+  // A private span around the hot pages, then shared pages strictly inside it: the range map splits a span in three.
+  const splitSpan = fc
+    .tuple(guestSlot, fc.constantFrom(1, 2, 511), fc.boolean())
+    .map(([s, page, whole]): Op =>
+      whole
+        ? { op: "set_memory_attributes", vm: "v0", address: s.gpa, size: SIZE_2M, attributes: ["PRIVATE"] }
+        : { op: "set_memory_attributes", vm: "v0", address: s.gpa + page * PAGE_SIZE, size: PAGE_SIZE, attributes: [] },
+    );
+
   const map = fc.constantFrom(...l.maps);
   const hostPage = fc.oneof(
     { weight: 3, arbitrary: fc.tuple(guestSlot.filter((s) => s.userspace !== null).chain((s) => fc.tuple(fc.constant(s), offsetIn(s)))).map(([[s, n]]) => ({ map: s.userspace!, page: s.userspaceOffset / PAGE_SIZE + n })) },
@@ -109,6 +118,7 @@ export function opArbitrary(l: Layout, config: Config): fc.Arbitrary<Op> {
     { weight: 3, arbitrary: move },
     { weight: 4, arbitrary: randomRegion },
     { weight: 8, arbitrary: attributes },
+    { weight: 2, arbitrary: splitSpan },
     { weight: 10, arbitrary: hostAccess },
     { weight: 3, arbitrary: dontneed },
     { weight: 1, arbitrary: unmap },

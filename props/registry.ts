@@ -6,10 +6,22 @@ import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
-import { POSTCOPY_RACE } from "./postcopy/race.js";
+import { POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 
-export const SUITES: readonly Suite[] = [...SEQUENTIAL_SUITES, ...GMEM_SEQUENTIAL_SUITES, ...UFFD_SUITES, ...POSTCOPY_SUITES, ...REFUSAL_SUITES, ...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, HOST_FAULT_RACE, POSTCOPY_RACE];
+export const SUITES: readonly Suite[] = [
+  ...SEQUENTIAL_SUITES,
+  ...GMEM_SEQUENTIAL_SUITES,
+  ...UFFD_SUITES,
+  ...POSTCOPY_SUITES,
+  ...REFUSAL_SUITES,
+  ...CONCURRENT_SUITES,
+  ...GMEM_RACES,
+  UFFD_RACE,
+  HOST_FAULT_RACE,
+  POSTCOPY_RACE,
+  POSTCOPY_RACE_ARM64,
+];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

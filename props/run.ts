@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { configToInput, type Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
+import { boundOps, contextOf, type BoundContext } from "./bounds.js";
 import { ALL_CHECKS, Checker, PropertyFailure } from "./checker.js";
 import { opArbitrary } from "./generators.js";
 import { Stats } from "./stats.js";
@@ -46,6 +47,12 @@ export async function checkSuite<T>(name: string, arbitrary: fc.Arbitrary<T>, op
   return { base, failed: { err, runsToFailure: runsToFailure ?? stats.runs, details } };
 }
 
+/** The suite's operations, and now and then one at bound-1, bound or bound+1 of a numeric bound (props/bounds.ts). */
+function withBoundOps(ops: fc.Arbitrary<Op>, c: BoundContext): fc.Arbitrary<Op> {
+  const bounds = boundOps(c);
+  return bounds === undefined ? ops : fc.oneof({ weight: 30, arbitrary: ops }, { weight: 1, arbitrary: bounds });
+}
+
 class OpCommand implements fc.AsyncCommand<Checker, object> {
   constructor(readonly op: Op) {}
   check(): boolean {
@@ -72,7 +79,7 @@ export async function runOpListSuite(suite: OpListSuite, ops: (config: Config) =
   const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
-  const commands = fc.commands([ops(config).map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
+  const commands = fc.commands([withBoundOps(ops(config), contextOf(config, suite.setup)).map((op) => new OpCommand(op))], { maxCommands: suite.maxCommands, size: "max" });
   const { base, failed } = await checkSuite(suite.name, commands, opts, stats, async (cmds) => {
     const checker = new Checker(config, checks, stats);
     await checker.applyAll(suite.setup);

@@ -1,4 +1,6 @@
-// What a suite run exercised: commands, distinct states, how often each invariant was non-vacuous, rule hits.
+// What a suite run exercised: commands, distinct states, how often each invariant was non-vacuous, rule hits, which
+// side of each numeric bound was reached (props/bounds.ts), how often each declared feature held (props/features.ts).
+import { countIndex, type BoundSample } from "./bounds.js";
 
 export interface InvariantCount {
   checked: number;
@@ -26,6 +28,8 @@ export interface StatsData {
   readonly states: readonly number[];
   readonly invariants: readonly (readonly [string, InvariantCount])[];
   readonly rules: readonly (readonly [string, number])[];
+  readonly bounds: readonly (readonly [string, readonly number[]])[];
+  readonly features: readonly (readonly [string, number])[];
 }
 
 export class Stats {
@@ -40,6 +44,9 @@ export class Stats {
   private readonly states = new Set<number>();
   readonly invariants = new Map<string, InvariantCount>();
   readonly rules = new Map<string, number>();
+  /** Per bounded rule: [accepted at bound-1, bound, bound+1, refused at bound-1, bound, bound+1]. */
+  readonly bounds = new Map<string, number[]>();
+  readonly features = new Map<string, number>();
 
   recordRun(): void {
     if (!this.frozen) this.runs++;
@@ -49,6 +56,20 @@ export class Stats {
     if (this.frozen) return;
     this.commands++;
     for (const id of fired) this.rules.set(id, (this.rules.get(id) ?? 0) + 1);
+  }
+
+  recordBounds(samples: readonly BoundSample[]): void {
+    if (this.frozen) return;
+    for (const s of samples) {
+      const c = this.bounds.get(s.rule) ?? [0, 0, 0, 0, 0, 0];
+      c[countIndex(s)]!++;
+      this.bounds.set(s.rule, c);
+    }
+  }
+
+  recordFeatures(names: readonly string[]): void {
+    if (this.frozen) return;
+    for (const n of names) this.features.set(n, (this.features.get(n) ?? 0) + 1);
   }
 
   recordUndecided(): void {
@@ -92,11 +113,25 @@ export class Stats {
       this.invariants.set(k, { checked: c.checked + v.checked, nonVacuous: c.nonVacuous + v.nonVacuous });
     }
     for (const [k, v] of o.rules) this.rules.set(k, (this.rules.get(k) ?? 0) + v);
+    for (const [k, v] of o.bounds) {
+      const c = this.bounds.get(k) ?? [0, 0, 0, 0, 0, 0];
+      this.bounds.set(k, c.map((n, i) => n + v[i]!));
+    }
+    for (const [k, v] of o.features) this.features.set(k, (this.features.get(k) ?? 0) + v);
   }
 
   data(): StatsData {
-    const { runs, commands, undecided, longestRun } = this;
-    return { runs, commands, undecided, longestRun, states: [...this.states], invariants: [...this.invariants], rules: [...this.rules] };
+    return {
+      runs: this.runs,
+      commands: this.commands,
+      undecided: this.undecided,
+      longestRun: this.longestRun,
+      states: [...this.states],
+      invariants: [...this.invariants],
+      rules: [...this.rules],
+      bounds: [...this.bounds],
+      features: [...this.features],
+    };
   }
 
   static fromData(d: StatsData): Stats {
@@ -108,6 +143,8 @@ export class Stats {
     for (const h of d.states) s.states.add(h);
     for (const [k, v] of d.invariants) s.invariants.set(k, { ...v });
     for (const [k, v] of d.rules) s.rules.set(k, v);
+    for (const [k, v] of d.bounds) s.bounds.set(k, [...v]);
+    for (const [k, v] of d.features) s.features.set(k, v);
     return s;
   }
 
@@ -120,6 +157,8 @@ export class Stats {
       distinctStates: this.distinctStates,
       invariants: Object.fromEntries([...this.invariants].sort(([a], [b]) => a.localeCompare(b))),
       rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),
+      bounds: Object.fromEntries([...this.bounds].sort(([a], [b]) => a.localeCompare(b))),
+      features: Object.fromEntries([...this.features].sort(([a], [b]) => a.localeCompare(b))),
     };
   }
 }

@@ -28,6 +28,10 @@ export const SuiteReportCodec = strict(
     distinctStates: Count,
     invariants: Counts,
     rules: t.record(t.string, Count),
+    /** Per bounded rule: accepted at bound-1, bound, bound+1, then refused at the same three (props/bounds.ts). */
+    bounds: t.record(t.string, t.array(Count)),
+    /** How often each declared state feature held (props/features.ts). */
+    features: t.record(t.string, Count),
     durationMs: Count,
     interrupted: t.boolean,
     failure: t.union([Failure, t.null]),

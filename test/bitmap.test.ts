@@ -29,7 +29,7 @@ it.each([
   const write = fc.tuple(fc.nat(max), fc.nat(max / 2), fc.boolean());
   fc.assert(
     fc.property(fc.integer({ min: 1, max }), fc.array(write), (bits, ops) => {
-      const b = new Bitmap(bits, shift);
+      const b = new Bitmap(bits, false, shift);
       const naive = new Uint8Array(bits);
       for (const [s, l, on] of ops) {
         const a = Math.min(s, bits);

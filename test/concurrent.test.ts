@@ -213,9 +213,10 @@ describe("counterexamples", () => {
 });
 
 describe("the real implementation", () => {
-  for (const s of CONCURRENT_SUITES) {
+  // The default check runs them all in full; here a few runs each, more on the four first races.
+  for (const [i, s] of CONCURRENT_SUITES.entries()) {
     it(`passes ${s.name}`, async () => {
-      const r = await runConcurrentSuite(s, { seed: 42, runs: 250 });
+      const r = await runConcurrentSuite(s, { seed: 42, runs: i < 4 ? 250 : 40 });
       if (r.failure) console.log(JSON.stringify(r.counterexample, null, 1));
       expect(r.failure).toBeUndefined();
       expect(r.stats.invariants.get("linearizable")?.nonVacuous ?? 0).toBeGreaterThan(0);

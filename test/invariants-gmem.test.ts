@@ -179,7 +179,11 @@ describe("gmem-host-map-split", () => {
 
 describe("gmem-huge-stage2", () => {
   const inv = stateInv("gmem-huge-stage2");
-  const leaf = (level: 1 | 2): RangeMap<Spte> => [{ start: 0, end: 1, value: { level: 0, writable: true, private: true } }, { start: 512, end: 1024, value: { level, writable: true, private: true } }];
+  const g0 = { in: "gmem", inode: 0, delta: 0 } as const;
+  const leaf = (level: 1 | 2): RangeMap<Spte> => [
+    { start: 0, end: 1, value: { level: 0, writable: true, private: true, page: g0 } },
+    { start: 512, end: 1024, value: { level, writable: true, private: true, page: g0 } },
+  ];
 
   it("holds and is exercised for a 2 MiB leaf over exactly one unsplit private folio, a shared page just before it", () => {
     expect(HUGE().kvm.vms[0]!.stage2[0]).toEqual(leaf(1));
@@ -253,7 +257,7 @@ describe("gmem-stage2-backed", () => {
     const s = build(V7, [{ ...vm, type: 0 }, gmem("g0", 2 * M), gmem("g1", 2 * M), slot(0, 0, 2 * M, "g0"), slot(1 << 16, 0, 2 * M, "g1"),
       { op: "gmem_fallocate", gmem: "g1", mode: ["KEEP_SIZE"], offset: 5 * P, len: P }]);
     // The model's vCPUs fault only in address space 0: the SMM leaf over g1's allocated page 5 is put in by hand.
-    const smm = withStage2(s, 1, [{ start: 5, end: 6, value: { level: 0, writable: true, private: false } }]);
+    const smm = withStage2(s, 1, [{ start: 5, end: 6, value: { level: 0, writable: true, private: false, page: { in: "gmem", inode: 1, delta: 0 } } }]);
     expect(inv.check(smm)).toEqual({ holds: true, nonVacuous: true });
   });
 });

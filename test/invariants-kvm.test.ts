@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { step, type State } from "../model/index.js";
 import { STATE_INVARIANTS, STEP_INVARIANTS } from "../model/invariants.js";
 import type { Memslot, Spte, Vm } from "../model/kvm/types.js";
-import type { MemFile } from "../model/mm/types.js";
+import type { MemFile, PagePointer } from "../model/mm/types.js";
 import { assign, type RangeMap } from "../model/ranges.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
@@ -31,7 +31,11 @@ const withSlot = (s: State, vm: number, slot: number, patch: Partial<Memslot>): 
   withVm(s, vm, { slots: s.kvm.vms[vm]!.slots.map((sl) => (sl.slot === slot ? { ...sl, ...patch } : sl)) });
 const withStage2 = (s: State, as: number, s2: RangeMap<Spte>): State => withVm(s, 0, { stage2: s.kvm.vms[0]!.stage2.map((m, a) => (a === as ? s2 : m)) });
 const withGmemData = (s: State, id: number, data: MemFile["data"]): State => ({ ...s, gmem: { ...s.gmem, inodes: s.gmem.inodes.map((g, i) => (i === id ? { ...g, data } : g)) } });
-const leaf = (start: number, end: number, level: 0 | 1 = 0, priv = false): RangeMap<Spte> => [{ start, end, value: { level, writable: true, private: priv } }];
+/** What a leaf points at: m1's private page at its gfn, hugetlbfs f0 from gfn 512, guest_memfd 0 from gfn 0, the zero page. */
+const M1: PagePointer = { in: "anon", map: "m1", delta: 0 };
+const F0_AT_512: PagePointer = { in: "file", file: 0, delta: -512 };
+const G0: PagePointer = { in: "gmem", inode: 0, delta: 0 };
+const leaf = (start: number, end: number, level: 0 | 1 = 0, priv = false, page: PagePointer = M1): RangeMap<Spte> => [{ start, end, value: { level, writable: true, private: priv, page } }];
 
 const vm = (type = 0, name = "v0"): Op => ({ op: "create_vm", vm: name, type });
 const anon = (map: string, length = 4 * M): Op => ({ op: "mmap", map, file: "anon", offset: 0, length });
@@ -91,7 +95,7 @@ describe("stage2-in-slot", () => {
   const inv = stateInv("stage2-in-slot");
 
   it("holds and is exercised for a 2 MiB leaf filling its slot and a 4 KiB leaf on the last page of the one below", () => {
-    expect(SLOTS().kvm.vms[0]!.stage2[0]).toEqual([...leaf(511, 512), ...leaf(512, 1024, 1)]);
+    expect(SLOTS().kvm.vms[0]!.stage2[0]).toEqual([...leaf(511, 512), ...leaf(512, 1024, 1, false, F0_AT_512)]);
     expect(inv.check(SLOTS())).toEqual({ holds: true, nonVacuous: true });
   });
 
@@ -115,7 +119,7 @@ describe("stage2-in-slot", () => {
   const PRIV = () => build(X86, [vm(1), anon("m1"), gmem(2 * M), gmemRegion(0, 0, 2 * M, "m1"), privatize(1), vcpu(0, "write"), vcpu(1, "write")]);
 
   it("holds and is exercised on a VM with private memory when each leaf agrees with its attribute", () => {
-    expect(PRIV().kvm.vms[0]!.stage2[0]).toEqual([...leaf(0, 1), ...leaf(1, 2, 0, true)]);
+    expect(PRIV().kvm.vms[0]!.stage2[0]).toEqual([...leaf(0, 1), ...leaf(1, 2, 0, true, G0)]);
     expect(inv.check(PRIV())).toEqual({ holds: true, nonVacuous: true });
   });
 
@@ -136,7 +140,7 @@ describe("stage2-in-slot", () => {
   };
 
   it("holds for a private 2 MiB leaf with shared pages right outside it", () => {
-    expect(HUGE().kvm.vms[0]!.stage2[0]).toEqual(leaf(512, 1024, 1, true));
+    expect(HUGE().kvm.vms[0]!.stage2[0]).toEqual(leaf(512, 1024, 1, true, G0));
     expect(inv.check(HUGE())).toEqual({ holds: true, nonVacuous: true });
   });
 
@@ -398,7 +402,7 @@ describe("userfault-exits", () => {
   });
 
   it("a read of a page mapped read-only before its bit was set completes, exercised", () => {
-    expect(UF().kvm.vms[0]!.stage2[0]![0]).toEqual({ start: 1, end: 2, value: { level: 0, writable: false, private: false } });
+    expect(UF().kvm.vms[0]!.stage2[0]![0]).toEqual({ start: 1, end: 2, value: { level: 0, writable: false, private: false, page: { in: "zero" } } });
     const a = stepFrom(UF(), vcpu(1));
     expect(a.outcome).toEqual({ result: "ok", value: 0 });
     expect(check(a)).toEqual({ holds: true, nonVacuous: true });

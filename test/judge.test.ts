@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { initial, step, type State } from "../model/index.js";
 import { withMap } from "../model/mm/fault.js";
+import { pteOf } from "../model/mm/pages.js";
 import type { Pte } from "../model/mm/types.js";
 import { assign } from "../model/ranges.js";
 import type { RaceOp } from "../props/concurrent/history.js";
@@ -26,10 +27,11 @@ const entry = (actor: string, index: number, op: Op, impl: Outcome, call: number
 const sequential = (ops: readonly (readonly [Op, Outcome])[]): RaceOp[] =>
   ops.map(([op, out], i) => entry("T", i, op, out, 2 * i, 2 * i + 1));
 
-/** The host PTE of a mapping's page set to `pte`, with a private page behind it when `anon`. */
-function withPte(s: State, map: string, page: number, pte: Pte, anon = false): State {
+/** The host PTE of a mapping's page set to `pte` (pointing at the page it names), with a private page behind it when `anon`. */
+function withPte(s: State, map: string, page: number, pte: Omit<Pte, "page">, anon = false): State {
   const m = s.mm.maps.get(map)!;
-  return withMap(s, { ...m, ptes: assign(m.ptes, page, page + 1, pte), anon: anon ? assign(m.anon, page, page + 1, true) : m.anon });
+  const ptes = assign(m.ptes, page, page + 1, pteOf(m, page, pte.target, pte.writable));
+  return withMap(s, { ...m, ptes, anon: anon ? assign(m.anon, page, page + 1, true) : m.anon });
 }
 
 /** Judges the segments in order; the verdicts up to the first one that is not "ok". */
@@ -133,6 +135,44 @@ describe("where the next segment starts", () => {
     expect(judge.segment(sequential([[write, { result: "ok" }]]), start).kind).toBe("state");
     expect(judge.state).toBe(start);
   });
+});
+
+describe("an SPTE writable where the model's is read-only", () => {
+  const setup: Op[] = [
+    { op: "create_vm", vm: "v0" },
+    { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * P },
+    { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 4 * P, userspace: "m0", userspace_offset: 0 },
+  ];
+  const read: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" };
+  /** gfn 0 mapped writable to m0's private page 0. */
+  const writableSpte = (s: State): State => ({
+    ...s,
+    kvm: {
+      ...s.kvm,
+      vms: s.kvm.vms.map((vm) => ({
+        ...vm,
+        stage2: vm.stage2.map((s2, as) =>
+          as === 0 ? assign(s2, 0, 1, { level: 0 as const, writable: true, private: false, page: { in: "anon" as const, map: "m0", delta: 0 } }) : s2,
+        ),
+      })),
+    },
+  });
+
+  for (const config of [PRESETS.default, PRESETS.arm64]) {
+    it(`${config.arch}: is allowed when it maps the writable private page a retried write fault left on the host`, () => {
+      const start = run(initial(config), setup);
+      // The model's read maps the zero page read-only. The implementation's host has the private page an earlier
+      // vCPU write's GUP made before the fault retried and exited, and its read maps that page writable.
+      const impl = writableSpte(withPte(run(start, [read]), "m0", 0, { target: "anon", writable: true }, true));
+      expect(new Judge(start).segment(sequential([[read, { result: "ok", value: 0 }]]), impl).kind).toBe("ok");
+    });
+
+    it(`${config.arch}: is rejected when the host page behind it is the model's read-only one`, () => {
+      const start = run(initial(config), setup);
+      const impl = writableSpte(run(start, [read]));
+      expect(new Judge(start).segment(sequential([[read, { result: "ok", value: 0 }]]), impl).kind).toBe("state");
+    });
+  }
 });
 
 describe("a search that runs out of budget", () => {

@@ -1,6 +1,8 @@
 // The coverage minimums can fail: a check in which an invariant only held vacuously, a linearizability check never
 // saw overlapping operations, or an errno rule or exit was never reached is reported unmet, by name.
 import { describe, expect, it } from "vitest";
+import { BOUNDS } from "../model/bounds-index.js";
+import { FEATURES } from "../props/features.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
 import { coverageOf, describeUnmet, EXIT_KINDS, INVARIANT_MINIMUMS, LINEARIZABLE, LINEARIZABLE_MINIMUMS, UNREACHABLE } from "../props/minimums.js";
@@ -12,6 +14,8 @@ function everything(n: number): Stats {
   const s = new Stats();
   for (const inv of INVARIANTS) for (let i = 0; i < n; i++) s.recordInvariant(inv.name, true);
   for (const r of RULES.values()) if (UNREACHABLE[r.id] === undefined) s.rules.set(r.id, n);
+  for (const id of BOUNDS.keys()) s.bounds.set(id, [n, n, n, n, n, n]);
+  for (const f of FEATURES) s.features.set(f.name, n);
   return s;
 }
 

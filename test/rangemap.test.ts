@@ -47,9 +47,9 @@ const property = (check: (ops: readonly Assignment[], naive: readonly (number | 
 
 const impls = [
   ["chunked", () => new RangeMap<number>()],
-  ["chunked, 1 span a chunk", () => new RangeMap<number>(Object.is, 1)],
-  ["chunked, 2 spans a chunk", () => new RangeMap<number>(Object.is, 2)],
-  ["chunked, 4 spans a chunk", () => new RangeMap<number>(Object.is, 4)],
+  ["chunked, 1 span a chunk", () => new RangeMap<number>(Object.is, false, 1)],
+  ["chunked, 2 spans a chunk", () => new RangeMap<number>(Object.is, false, 2)],
+  ["chunked, 4 spans a chunk", () => new RangeMap<number>(Object.is, false, 4)],
   ["flat reference", () => new FlatRangeMap<number>()],
 ] as const;
 
@@ -98,7 +98,7 @@ it.each([1, 2, 3, 8])("chunked with %i spans a chunk answers as the flat referen
   const step = fc.tuple(fc.nat(2000), fc.nat(64), fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), fc.nat(2000), fc.nat(2000));
   fc.assert(
     fc.property(fc.array(step, { minLength: 50, maxLength: 400 }), (steps) => {
-      const map = new RangeMap<number>(Object.is, chunk);
+      const map = new RangeMap<number>(Object.is, false, chunk);
       const ref = new FlatRangeMap<number>();
       for (const [at, len, v, x, y] of steps) {
         map.set(at, at + len, v);
@@ -114,7 +114,7 @@ it.each([1, 2, 3, 8])("chunked with %i spans a chunk answers as the flat referen
 });
 
 it("a lookup between two spans of a walk does not move the walk", () => {
-  const map = new RangeMap<number>(Object.is, 2);
+  const map = new RangeMap<number>(Object.is, false, 2);
   for (let i = 0; i < 10; i++) map.set(2 * i, 2 * i + 1, i);
   const seen: number[] = [];
   for (const sp of map.spans(3, 15)) {

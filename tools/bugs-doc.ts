@@ -14,6 +14,7 @@ const AREAS: Readonly<Record<BugArea, string>> = {
   "host-mm": "Host memory (mmu notifiers, COW, alias writes)",
   "gmem-conversion": "guest_memfd conversion and punch-hole",
   "gmem-locks": "guest_memfd locking",
+  "gmem-file": "guest_memfd files: creation, binding, fallocate",
   "huge-folios": "Huge folios and huge mappings",
   uffd: "userfaultfd",
   postcopy: "The post-copy flow (the reference VMM's mistakes)",

@@ -16,6 +16,8 @@ interface SuiteJson {
   readonly suite: string;
   readonly invariants: Record<string, { checked: number; nonVacuous: number }>;
   readonly rules: Record<string, number>;
+  readonly bounds?: Record<string, number[]>;
+  readonly features?: Record<string, number>;
 }
 
 /** The per-suite counts of `faultline check --seed S --json`, as Stats. */
@@ -24,6 +26,8 @@ export function statsOf(suites: readonly SuiteJson[]): { suite: string; stats: S
     const stats = new Stats();
     for (const [k, v] of Object.entries(s.invariants)) stats.invariants.set(k, { ...v });
     for (const [k, v] of Object.entries(s.rules)) stats.rules.set(k, v);
+    for (const [k, v] of Object.entries(s.bounds ?? {})) stats.bounds.set(k, [...v]);
+    for (const [k, v] of Object.entries(s.features ?? {})) stats.features.set(k, v);
     return { suite: s.suite, stats };
   });
 }

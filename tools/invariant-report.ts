@@ -29,6 +29,8 @@ export function invariantReportHtml(check: CheckJson): string {
   const evaluated = (l: CoverageLine): string =>
     `<tr><td>${esc(l.name)}</td>${num(l.count)}${num(l.checked)}${num(l.checked === 0 || l.checked === undefined ? undefined : Math.round((l.count / l.checked) * 1000) / 10)}${num(l.minimum)}${status(l)}</tr>`;
   const hit = (l: CoverageLine): string => `<tr><td>${esc(l.name)}</td><td>${esc(l.errno ?? "")}</td>${num(l.count)}${num(l.minimum)}${status(l)}</tr>`;
+  const sides = (l: CoverageLine, from: number): string => `<td class="n">${(l.sides ?? []).slice(from, from + 3).join(" / ")}</td>`;
+  const bound = (l: CoverageLine): string => `<tr><td>${esc(l.name)}</td>${sides(l, 0)}${sides(l, 3)}${num(l.count)}${num(l.minimum)}${status(l)}</tr>`;
   const invariants = of("invariant").map((l) => l.name);
   const perSuite = check.suites
     .filter((s) => invariants.some((i) => (s.invariants[i]?.checked ?? 0) > 0))
@@ -52,6 +54,8 @@ ${verdict}
 ${table("Invariants", ["invariant", "non-vacuous", "evaluated", "% non-vacuous", "minimum", ""], of("invariant").map(evaluated))}
 ${table("Linearizability checks", ["suite", "overlapping segments", "segments", "% overlapping", "minimum", ""], of("linearizability").map(evaluated))}
 ${table("KVM_RUN exits", ["exit", "", "hits", "minimum", ""], of("exit").map(hit))}
+${table("Bounds (bound-1 / bound / bound+1; covered: the last accepted value accepted and the first refused one refused)", ["bound", "accepted", "refused", "covered", "minimum", ""], of("bound").map(bound))}
+${table("Features", ["feature", "", "seen", "minimum", ""], of("feature").map(hit))}
 ${table("Errno rules", ["rule", "errno", "hits", "minimum", ""], lines.filter((l) => l.kind === "rule" && l.errno !== undefined).map(hit))}
 ${table("Other rules (no minimum)", ["rule", "", "hits", "minimum", ""], lines.filter((l) => l.kind === "rule" && l.errno === undefined).map(hit))}
 ${table("Non-vacuous evaluations per suite", ["suite", ...invariants], perSuite)}

@@ -27,13 +27,18 @@ function referenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, e
 
 function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number | undefined {
   const refd = referenced(ctx, inode, id, start, end, ptes);
-  return refd.length === 0 ? undefined : refd.reduce((a, b) => Math.min(a, b));
+  if (refd.length === 0) return undefined;
+  // The lowest referenced page is error_offset. The seeded slips report the highest, or the first one found (the
+  // pin taken first).
+  if (ctx.bugs.has("gmem-convert-busy-first-pinned")) return refd[0];
+  return refd.reduce((a, b) => (ctx.bugs.has("gmem-convert-busy-highest") ? Math.max(a, b) : Math.min(a, b)));
 }
 
-/** Splits every cached huge folio touching [start, end). */
-function splitRange(inode: GmemInode, start: number, end: number): void {
+/** Splits every cached huge folio touching [start, end); the seeded slip rounds the end down to a folio. */
+function splitRange(ctx: GmemCtx, inode: GmemInode, start: number, end: number): void {
   if (inode.folioPages === 1) return;
-  for (const n of inode.foliosIn(start, end)) inode.cache.get(n)!.split = true;
+  const stop = ctx.bugs.has("gmem-split-misses-last-folio") ? Math.floor(end / inode.folioPages) : Infinity;
+  for (const n of inode.foliosIn(start, end)) if (n < stop) inode.cache.get(n)!.split = true;
 }
 
 /** Merges every split folio touching [start, end) that is wholly private with no page referenced. */
@@ -72,7 +77,9 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
   // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a wrapping range also fails the i_size check below, with the same EINVAL
   if (op.offset + op.size >= 2 ** 64) return EINVAL;
   if (op.offset % PAGE_SIZE !== 0 || op.size % PAGE_SIZE !== 0) return EINVAL;
-  if (op.offset >= inode.size || op.offset + op.size > inode.size) return EINVAL;
+  const rangeEnd = op.offset + op.size;
+  // gmem.convert-beyond: the range may end at i_size; the seeded slip refuses the file's last pages.
+  if (op.offset >= inode.size || (ctx.bugs.has("gmem-convert-end-exclusive") ? rangeEnd >= inode.size : rangeEnd > inode.size)) return EINVAL;
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const locked = !ctx.bugs.has("gmem-convert-unlocked");
@@ -91,7 +98,7 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
     await h.yield("__kvm_gmem_set_attributes:commit");
     const hit = await invalidateBegin(ctx.vms, inode, start, end, h, !ctx.bugs.has("gmem-convert-no-zap"));
     if (!toPrivate) {
-      splitRange(inode, start, end);
+      splitRange(ctx, inode, start, end);
       if (ctx.bugs.has("gmem-convert-scrubs")) scrub(inode, start, end);
     }
     inode.shared.set(start, end, toPrivate ? undefined : true);
@@ -127,7 +134,7 @@ async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: numb
     inode.shared.set(start, end, faultable ? true : undefined);
     await h.yield("kvm_gmem_try_set_faultable_slot:faultability-set");
     if (faultable) {
-      splitRange(inode, start, end);
+      splitRange(ctx, inode, start, end);
       return true;
     }
     if (!(await noMappings(ctx, inode, id, start, end, h))) return false;

@@ -49,9 +49,10 @@ export async function fallocateInode(
   h: Hooks,
 ): Promise<Outcome> {
   const mode = modeWord(modes);
-  const vfs = vfsFallocateArgs(mode, offset, len);
+  const vfs = vfsFallocateArgs(mode, offset, len, ctx.bugs.has("gmem-fallocate-len-inclusive"));
   if (vfs !== undefined) return { errno: vfs };
-  if (offset + len >= LOFF_LIMIT) return { errno: "EFBIG" };
+  // s_maxbytes + 1 is 2^63; the seeded slip takes 2^63 itself.
+  if (ctx.bugs.has("gmem-fallocate-efbig-inclusive") ? offset + len > LOFF_LIMIT : offset + len >= LOFF_LIMIT) return { errno: "EFBIG" };
   if (!(mode & FL.KEEP_SIZE)) return { errno: "EOPNOTSUPP" };
   if (mode & ~(FL.KEEP_SIZE | FL.PUNCH_HOLE)) return { errno: "EOPNOTSUPP" };
   const punch = (mode & FL.PUNCH_HOLE) !== 0;
@@ -66,7 +67,8 @@ export async function fallocateInode(
     if (start < last) await punchHole(ctx, inode, id, start, last, h);
     return { result: "ok" };
   }
-  if (offset + len > inode.size) return { errno: "EINVAL" };
+  // gmem.allocate-beyond: allocation may end at i_size; the seeded slip refuses the file's last folio.
+  if (ctx.bugs.has("gmem-allocate-end-exclusive") ? offset + len >= inode.size : offset + len > inode.size) return { errno: "EINVAL" };
   await allocate(inode, start, end, h);
   return { result: "ok" };
 }

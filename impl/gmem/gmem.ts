@@ -107,24 +107,28 @@ export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemF
 }
 
 /** kvm_gmem_create: validation, then a new inode. */
-export function gmemCreate(kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): GmemInode | Outcome {
+export function gmemCreate(bugs: Bugs, kvm: Kvm, vmId: number, op: OpOf<"create_gmem">): GmemInode | Outcome {
   const k = kvm.config.kernel;
   if (!k.guestMemfd) return { errno: "ENOTTY" };
   // flags & ~kvm_gmem_get_supported_flags(kvm): a u64, so by bit position. reserved[] is never read.
   const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const supported = supportedFlags(kvm, k.gmemFlags);
   if (flags.unknown.length > 0 || flags.names.some((f) => !supported.includes(f))) return { errno: "EINVAL" };
-  if (op.size === 0 || op.size >= 2 ** 63 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
+  // gmem.create-size: below 2^63 (loff_t); the seeded slip takes 2^63 itself.
+  const tooBig = bugs.has("gmem-create-size-inclusive") ? op.size > 2 ** 63 : op.size >= 2 ** 63;
+  if (op.size === 0 || tooBig || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
   if (op.size % (folioPagesOf(kvm.config) * PAGE_SIZE) !== 0) return { errno: "EINVAL" };
   return new GmemInode(vmId, kvm.hasPrivateMem, op.size, flags.names, kvm.config);
 }
 
 /** kvm_gmem_bind, under the filemap invalidate lock held exclusive. */
-export async function gmemBind(inode: GmemInode, vmId: number, slot: number, npages: number, offset: number, h: Hooks): Promise<"ok" | Outcome> {
+export async function gmemBind(bugs: Bugs, inode: GmemInode, vmId: number, slot: number, npages: number, offset: number, h: Hooks): Promise<"ok" | Outcome> {
   if (inode.vm !== vmId) return { errno: "EINVAL" };
   // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: kvm_set_memory_region already refused an unaligned offset, and one of 2^63 or more fails the i_size check below
   if (offset >= 2 ** 63 || offset % PAGE_SIZE !== 0) return { errno: "EINVAL" };
-  if (offset + npages * PAGE_SIZE > inode.size) return { errno: "EINVAL" };
+  // gmem.bind-range: the binding may end at i_size; the seeded slip refuses one that does.
+  const end = offset + npages * PAGE_SIZE;
+  if (bugs.has("gmem-bind-end-exclusive") ? end >= inode.size : end > inode.size) return { errno: "EINVAL" };
   await inode.invalidateLock.write(h);
   try {
     const start = offset / PAGE_SIZE;

@@ -18,7 +18,9 @@ export async function setMemoryAttributes(
   if (!kvm.config.kernel.memoryAttributes) return { errno: "ENOTTY" };
   const toPrivate = op.attributes.includes("PRIVATE");
   if ((op.flags ?? 0) !== 0 || (toPrivate && !kvm.hasPrivateMem)) return { errno: "EINVAL" };
-  if (op.size === 0 || op.address + op.size >= 2 ** 64) return { errno: "EINVAL" };
+  // attr.range: address + size must not reach 2^64.
+  const rangeEnd = op.address + op.size;
+  if (op.size === 0 || (bugs.has("attr-range-wrap-inclusive") ? rangeEnd > 2 ** 64 : rangeEnd >= 2 ** 64)) return { errno: "EINVAL" };
   if (op.address % PAGE_SIZE !== 0 || op.size % PAGE_SIZE !== 0) return { errno: "EINVAL" };
   const start = op.address / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;

@@ -45,7 +45,8 @@ const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: 
 const privateFlag = (p: boolean): ExitFlagName[] => (p ? ["PRIVATE"] : []);
 
 export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access">, h: Hooks): Promise<Outcome> {
-  if (op.vcpu >= kvm.config.vcpus) return { errno: "EBADF" };
+  // vcpu.ebadf: vCPU fds 0 .. vcpus-1; the seeded slip lets index vcpus through.
+  if (op.vcpu >= kvm.config.vcpus + (ctx.bugs.has("vcpu-index-inclusive") ? 1 : 0)) return { errno: "EBADF" };
   const gfn = Math.floor(op.gpa / PAGE_SIZE);
   const write = op.kind === "write";
   for (;;) {
@@ -121,7 +122,7 @@ async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined
 /** user_mem_abort / gmem_abort (arm64). */
 async function faultinArm64(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined, _seq: number, a: Access, h: Hooks): Promise<Resolution> {
   if (slot === undefined) return done(mmio(a.gpa, a.write));
-  if (slot.invalid) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
+  if (slot.invalid && !ctx.bugs.has("arm64-fault-maps-invalid-slot")) return { kind: "retry", until: waitInvalidation(kvm, a.gfn, slot) };
   if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, true));
   if (slot.gmem !== null) {
     const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);

@@ -1,6 +1,7 @@
 // struct kvm: memslots published under SRCU, slots_lock, mmu_lock, the mmu_invalidate state, attributes,
 // the stage-2 tables and the VMM's userfault bitmap buffers.
 import type { Config } from "../../schema/config.js";
+import { bugsOf } from "../bugs.js";
 import { Mutex, RwLock, Srcu } from "../locks.js";
 import { Bitmap } from "../util/bitmap.js";
 import { RangeMap } from "../util/rangemap.js";
@@ -26,13 +27,19 @@ export interface ImplMemslot {
 
 export const has = (slot: ImplMemslot, f: MemFlag): boolean => (slot.flags & MEM[f]) !== 0;
 
+/** How the slot search treats a slot's end: exactly, or with a seeded slip at either side of it (impl/bugs.ts). */
+export type Lookup = "exact" | "past-end" | "misses-last-page";
+
 /** struct kvm_memslots of one address space: an immutable snapshot, sorted by base gfn. */
 export class Memslots {
   private readonly byRaw: Map<number, ImplMemslot>;
   /** End gfns in slot order, searched without touching the slot objects. */
   private readonly ends: Float64Array;
 
-  constructor(readonly sorted: readonly ImplMemslot[]) {
+  constructor(
+    readonly sorted: readonly ImplMemslot[],
+    private readonly lookup: Lookup = "exact",
+  ) {
     this.byRaw = new Map(sorted.map((s) => [s.slot, s]));
     this.ends = Float64Array.from(sorted, (s) => s.baseGfn + s.npages);
   }
@@ -42,9 +49,11 @@ export class Memslots {
     const ends = this.ends;
     let lo = 0;
     let hi = ends.length;
+    // The slips: a slot "ends" one page late (its end gfn found in it) or one early (its last page missed).
+    const shift = this.lookup === "past-end" ? 1 : this.lookup === "misses-last-page" ? -1 : 0;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (ends[mid]! <= gfn) lo = mid + 1;
+      if (ends[mid]! + shift <= gfn) lo = mid + 1;
       else hi = mid;
     }
     const s = this.sorted[lo];
@@ -59,7 +68,10 @@ export class Memslots {
   with(old: ImplMemslot | undefined, next: ImplMemslot | undefined): Memslots {
     const rest = this.sorted.filter((s) => s !== old);
     if (next !== undefined) rest.push(next);
-    return new Memslots(rest.sort((a, b) => a.baseGfn - b.baseGfn));
+    return new Memslots(
+      rest.sort((a, b) => a.baseGfn - b.baseGfn),
+      this.lookup,
+    );
   }
 }
 
@@ -76,7 +88,8 @@ export class Kvm {
   mnActiveInvalidateCount = 0;
   /** Bumped by kvm_mmu_zap_all_fast: a fault that loaded an older root is stale (is_obsolete_root). */
   rootGen = 0;
-  readonly attributes = new RangeMap<true>();
+  /** kvm->mem_attr_array: gfn -> PRIVATE. */
+  readonly attributes: RangeMap<true>;
   readonly stage2: Stage2[];
   /** The VMM's userfault bitmap buffer per raw slot (userspace memory KVM reads). */
   readonly bitmaps = new Map<number, Bitmap>();
@@ -85,7 +98,10 @@ export class Kvm {
     readonly type: number,
     readonly config: Config,
   ) {
-    this.memslots = Array.from({ length: config.kernel.addressSpaces }, () => new Memslots([]));
+    const bugs = bugsOf(config.bugs);
+    const lookup: Lookup = bugs.has("memslot-lookup-past-end") ? "past-end" : bugs.has("memslot-lookup-misses-last-page") ? "misses-last-page" : "exact";
+    this.memslots = Array.from({ length: config.kernel.addressSpaces }, () => new Memslots([], lookup));
+    this.attributes = new RangeMap<true>(Object.is, bugs.has("attributes-split-loses-tail"));
     this.stage2 = Array.from({ length: config.kernel.addressSpaces }, () => new Stage2());
   }
 

@@ -1,6 +1,6 @@
 // kvm_vm_ioctl_set_memory_region -> kvm_set_memory_region -> kvm_set_memslot, with the INVALID slot, the SRCU
 // synchronizations and the commit-time arch work where the kernel does them.
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN } from "../../model/consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN } from "../../model/consts.js";
 import { mapBase } from "../../model/mm/layout.js";
 import { MEMSLOT_FLAG_BITS, word32 } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
@@ -21,7 +21,9 @@ export interface MemslotCtx extends MmuCtx {
 
 const EINVAL: Outcome = { errno: "EINVAL" };
 const OK: Outcome = { result: "ok" };
-const TWO_64 = 2 ** 64;
+
+/** a + b >= 2^64 (doubles hold 2^64 exactly, 2^64 - 1 not); a seeded slip lets a sum of exactly 2^64 through. */
+const wraps = (sum: number, slip: boolean): boolean => (slip ? sum > TWO_64 : sum >= TWO_64);
 
 /** KVM Userfault v3's userfault_bitmap: the field, else the pad2[0] word it takes in the struct. */
 function bitmapArg(kvm: Kvm, op: OpOf<"set_memory_region">): number | null | undefined {
@@ -44,7 +46,8 @@ function validFlags(kvm: Kvm, requested: number): number {
 export async function setMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: OpOf<"set_memory_region">, h: Hooks): Promise<Outcome> {
   const flags = word32(op.flags, MEMSLOT_FLAG_BITS);
   if (op.ioctl === "REGION" && flags & ~(MEM.LOG_DIRTY_PAGES | MEM.READONLY)) return EINVAL;
-  if (op.slot % 65536 >= kvm.config.kernel.userMemSlots) return EINVAL;
+  // memslot.slot-id; the seeded slip compares with > and takes id KVM_USER_MEM_SLOTS.
+  if (op.slot % 65536 >= kvm.config.kernel.userMemSlots + (ctx.bugs.has("memslot-slot-id-inclusive") ? 1 : 0)) return EINVAL;
   await kvm.slotsLock.lock(h);
   try {
     return await kvmSetMemoryRegion(ctx, kvm, vmId, op, flags, h);
@@ -62,12 +65,18 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   const npages = size / PAGE_SIZE;
   if (flags & ~validFlags(kvm, flags)) return EINVAL;
   if (size % PAGE_SIZE !== 0 || op.guest_phys_addr % PAGE_SIZE !== 0) return EINVAL;
-  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch]) return EINVAL;
-  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || gmemOffset + size >= TWO_64)) return EINVAL;
-  if (asId >= kvm.nrMemslotAsIds || op.guest_phys_addr + size >= TWO_64 || npages > KVM_MEM_MAX_NR_PAGES) return EINVAL;
+  // memslot.hva: access_ok(userspace_addr, memory_size) takes a range ending at TASK_SIZE.
+  if (hva % PAGE_SIZE !== 0 || hva + size > TASK_SIZE[arch] - (ctx.bugs.has("memslot-hva-end-exclusive") ? 1 : 0)) return EINVAL;
+  // memslot.gmem-offset, memslot.as-id, memslot.gpa-wrap, memslot.max-pages.
+  if (flags & MEM.GUEST_MEMFD && (gmemOffset % PAGE_SIZE !== 0 || wraps(gmemOffset + size, ctx.bugs.has("memslot-gmem-offset-wrap-inclusive")))) return EINVAL;
+  if (asId >= kvm.nrMemslotAsIds + (ctx.bugs.has("memslot-as-id-inclusive") ? 1 : 0)) return EINVAL;
+  if (wraps(op.guest_phys_addr + size, ctx.bugs.has("memslot-gpa-wrap-inclusive"))) return EINVAL;
+  if (npages > KVM_MEM_MAX_NR_PAGES - (ctx.bugs.has("memslot-max-pages-exclusive") ? 1 : 0)) return EINVAL;
   const bitmap = bitmapArg(kvm, op);
   const bitmapPtr = flags & MEM.USERFAULT && typeof bitmap === "number" ? bitmap : null;
-  if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + Math.ceil(npages / 64) * 8 > TASK_SIZE[arch]) return EINVAL;
+  // memslot.userfault-bitmap: one bit per page, rounded up to whole 64-bit words; the seeded slip rounds down.
+  const words = ctx.bugs.has("userfault-bitmap-words-floor") ? Math.floor(npages / 64) : Math.ceil(npages / 64);
+  if (bitmapPtr !== null && !ctx.bugs.has("userfault-bitmap-unchecked") && bitmapPtr + words * 8 > TASK_SIZE[arch]) return EINVAL;
 
   const slots = kvm.memslots[asId]!;
   const old = slots.get(op.slot);
@@ -101,8 +110,9 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   return OK;
 }
 
-/** x86 kvm_arch_prepare_memory_region: CREATE and MOVE must end at or below kvm_mmu_max_gfn(). */
-const beyondMaxGfn = (kvm: Kvm, slot: ImplMemslot): boolean => kvm.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
+/** x86 kvm_arch_prepare_memory_region: CREATE and MOVE must end at or below kvm_mmu_max_gfn() (memslot.max-gfn). */
+const beyondMaxGfn = (ctx: MemslotCtx, kvm: Kvm, slot: ImplMemslot): boolean =>
+  kvm.config.arch === "x86" && slot.baseGfn + slot.npages - (ctx.bugs.has("memslot-max-gfn-exclusive") ? 0 : 1) > X86_MAX_GFN;
 
 /** kvm_check_memslot_overlap. */
 function overlaps(ctx: MemslotCtx, slots: Memslots, next: ImplMemslot): boolean {
@@ -125,24 +135,29 @@ async function kvmCreateMemslot(ctx: MemslotCtx, kvm: Kvm, vmId: number, next: I
     const g = ctx.gmemFd(op.guest_memfd);
     if ("errno" in g) return g;
     const offset = op.guest_memfd_offset ?? 0;
-    const bound = await gmemBind(g.inode, vmId, next.slot, next.npages, offset, h);
+    const bound = await gmemBind(ctx.bugs, g.inode, vmId, next.slot, next.npages, offset, h);
     if (bound !== "ok") return bound;
     slot = { ...next, gmem: { inode: g.id, pgoff: offset / PAGE_SIZE }, gmemOnly: g.inode.flags.includes("MMAP") };
   }
-  if (beyondMaxGfn(kvm, slot)) {
+  if (beyondMaxGfn(ctx, kvm, slot)) {
     if (slot.gmem !== null) gmemUnbind(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff, slot.npages);
     return EINVAL;
   }
+  // The bitmap buffer exists before the slot is published: a vCPU that finds the slot reads it at once. The
+  // seeded mistake allocates it only after kvm_swap_active_memslots, so a fault in that window reads nothing.
+  const late = ctx.bugs.has("memslot-create-bitmap-late");
+  const bitmap = new Bitmap(slot.npages, ctx.bugs.has("bitmap-first-word-mask-short"));
+  if (!late) kvm.bitmaps.set(slot.slot, bitmap);
   await publish(kvm, slot.as, kvm.memslots[slot.as]!.with(undefined, slot), h);
-  kvm.bitmaps.set(slot.slot, new Bitmap(slot.npages));
+  if (late) kvm.bitmaps.set(slot.slot, bitmap);
   return OK;
 }
 
 /** DELETE and MOVE first publish an INVALID copy, wait for readers, and flush the old slot's mappings. */
-async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean): Promise<ImplMemslot> {
+async function invalidateMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: Hooks, flush: boolean, range = old): Promise<ImplMemslot> {
   const invalid = { ...old, invalid: true };
   await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, invalid), h, !ctx.bugs.has("memslot-invalidate-no-sync"));
-  if (flush) await flushShadowMemslot(ctx, kvm, old, h);
+  if (flush) await flushShadowMemslot(ctx, kvm, range, h);
   return invalid;
 }
 
@@ -155,8 +170,9 @@ async function kvmDeleteMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, h: 
 }
 
 async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
-  const invalid = await invalidateMemslot(ctx, kvm, old, h, true);
-  if (beyondMaxGfn(kvm, next)) {
+  // The seeded mistake flushes the destination's range: kvm_mmu_zap_all_fast (x86's quirk) hides it.
+  const invalid = await invalidateMemslot(ctx, kvm, old, h, true, ctx.bugs.has("memslot-move-flush-new") ? next : old);
+  if (beyondMaxGfn(ctx, kvm, next)) {
     // kvm_prepare_memory_region failed after the zap: the old slot is reactivated, the zap is not undone.
     await publish(kvm, old.as, kvm.memslots[old.as]!.with(invalid, old), h);
     return EINVAL;

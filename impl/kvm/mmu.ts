@@ -65,7 +65,8 @@ export async function recoverHugePages(ctx: MmuCtx, kvm: Kvm, slot: ImplMemslot,
     const level = maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, gfn);
     if (level <= current.leaf.level) continue;
     const start = Math.floor(gfn / LEVEL_PAGES[level]) * LEVEL_PAGES[level];
-    const host = hostMapping(ctx.mm, hvaOf(slot, start))!;
+    // The huge leaf maps the host page of the region's first gfn; the seeded slip takes the 4 KiB leaf's own.
+    const host = hostMapping(ctx.mm, hvaOf(slot, ctx.bugs.has("recover-huge-wrong-subpage") ? gfn : start))!;
     s2.install(start, { ...current.leaf, level, folio: host.folio, sub: host.sub });
   }
   kvm.mmuLock.writeUnlock();

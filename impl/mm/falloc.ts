@@ -19,9 +19,12 @@ export const LOFF_LIMIT = 2 ** 63;
 
 export const modeWord = (mode: FlagList<FallocModeName>): number => word32(mode, FALLOC_BITS);
 
-/** vfs_fallocate up to its FMODE_WRITE check: offset and length, then the mode word. */
-export function vfsFallocateArgs(mode: number, offset: number, len: number): Errno | undefined {
-  if (offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT) return "EINVAL";
+/**
+ * vfs_fallocate up to its FMODE_WRITE check: offset and length, then the mode word. A seeded slip (lenSlip, switched
+ * by the caller's file) takes a len of exactly 2^63.
+ */
+export function vfsFallocateArgs(mode: number, offset: number, len: number, lenSlip: boolean): Errno | undefined {
+  if (offset >= LOFF_LIMIT || len === 0 || (lenSlip ? len > LOFF_LIMIT : len >= LOFF_LIMIT)) return "EINVAL";
   if ((mode & ~(MODE_MASK | FL.KEEP_SIZE)) !== 0) return "EOPNOTSUPP";
   const op = mode & MODE_MASK;
   const keep = (mode & FL.KEEP_SIZE) !== 0;

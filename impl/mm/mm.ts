@@ -144,7 +144,8 @@ export class Mm {
     const f = e?.kind === "file" ? { id: e.id, file: this.files[e.id]! } : undefined;
     const fp = f?.file.folioPages ?? 1;
     const pages = Math.ceil(pagesOf(op.length) / fp) * fp;
-    if (op.length === 0 || pages * PAGE_SIZE > MAP_STRIDE) return { errno: "EINVAL" };
+    // faultline.map-window: a mapping may fill its window; the seeded slip refuses one that does.
+    if (op.length === 0 || (this.bugs.has("mmap-window-exclusive") ? pages * PAGE_SIZE >= MAP_STRIDE : pages * PAGE_SIZE > MAP_STRIDE)) return { errno: "EINVAL" };
     if (this.maps.has(op.map)) return { errno: "EEXIST" };
     // A userfaultfd is O_RDONLY, a memfd as it was opened; neither a userfaultfd nor a VM fd has an mmap hook.
     const mode = e?.kind === "uffd" ? "r" : e?.kind === "file" ? (e.mode ?? "rw") : "rw";
@@ -294,7 +295,9 @@ export class Mm {
     for (let i = from; i < to; i++) {
       const f = map.backingIndex(i);
       if (i === index || f >= fileEnd || map.ptes.has(i) || map.markers.get(i) !== undefined || !file.uptodate(f)) continue;
-      map.ptes.set(i, { kind: "file", writable: map.shared && map.prot === "rw", folio: file.lookup(f)!.folio });
+      // The seeded slip reads the page cache one index ahead of the PTE it fills.
+      const at = (this.bugs.has("fault-around-next-folio") ? file.lookup(f + 1) : undefined) ?? file.lookup(f)!;
+      map.ptes.set(i, { kind: "file", writable: map.shared && map.prot === "rw", folio: at.folio });
     }
   }
 
@@ -305,7 +308,7 @@ export class Mm {
     if (marker === "poison") return { kind: "signal", signal: this.hwpoison };
     if (!write) this.faultAround(map, index);
     const b = map.backing;
-    if (b.kind === "memfd" && map.backingIndex(index) * PAGE_SIZE >= this.files[b.file]!.size) return SIGBUS;
+    if (b.kind === "memfd" && this.pastEof(this.files[b.file]!, map.backingIndex(index))) return SIGBUS;
     const reason = this.noneReason(map, index);
     if (reason !== undefined) return this.userfault(map, index, reason, write, origin, h, () => map.pte(index) === undefined);
     const r = b.kind === "gmem" ? await this.gmem.hostFault(map, index, write, h) : b.kind === "anon" ? await this.anonFault(map, index, write, undefined, h) : await this.fileFault(map, this.files[b.file]!, index, write, undefined, h);
@@ -380,10 +383,15 @@ export class Mm {
     return { kind: "mapped", folio: target, sub: 0, writable: true };
   }
 
+  /** mm.sigbus-eof: a fault at or past i_size (shmem_get_folio_gfp, hugetlb_no_page); the seeded slip maps the page at i_size. */
+  private pastEof(file: MemFile, fileIndex: number): boolean {
+    return this.bugs.has("shmem-fault-eof-inclusive") ? fileIndex * PAGE_SIZE > file.size : fileIndex * PAGE_SIZE >= file.size;
+  }
+
   /** shmem_fault / hugetlb_no_page, then finish_fault (orig none), or the COW of do_cow_fault / wp_page_copy. */
   private async fileFault(map: Mapping, file: MemFile, index: number, write: boolean, orig: Pte | undefined, h: Hooks): Promise<Pass> {
     const fileIndex = map.backingIndex(index);
-    if (fileIndex * PAGE_SIZE >= file.size) return SIGBUS;
+    if (this.pastEof(file, fileIndex)) return SIGBUS;
     const cached = file.getOrAlloc(fileIndex);
     const key = map.keyOf(index);
     if (map.shared || !write) {
@@ -567,12 +575,13 @@ export class Mm {
     if (e === undefined) return { errno: "EBADF" };
     if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h);
     const mode = modeWord(op.mode);
-    const vfs = vfsFallocateArgs(mode, op.offset, op.len);
+    const vfs = vfsFallocateArgs(mode, op.offset, op.len, this.bugs.has("file-fallocate-len-inclusive"));
     if (vfs !== undefined) return { errno: vfs };
     if (e.kind === "uffd" || e.mode === "r") return { errno: "EBADF" };
     if (e.kind === "vm") return { errno: "ENODEV" };
     const f = { id: e.id, file: this.files[e.id]! };
-    if (op.offset + op.len >= LOFF_LIMIT) return { errno: "EFBIG" };
+    // The seeded slip rounds the end up a page before comparing: a range ending one page below s_maxbytes is refused.
+    if (op.offset + op.len + (this.bugs.has("file-fallocate-efbig-early") ? PAGE_SIZE : 0) >= LOFF_LIMIT) return { errno: "EFBIG" };
     // shmem_fallocate, hugetlbfs_fallocate: only KEEP_SIZE and PUNCH_HOLE.
     if (mode & ~(FL.KEEP_SIZE | FL.PUNCH_HOLE)) return { errno: "EOPNOTSUPP" };
     const punch = (mode & FL.PUNCH_HOLE) !== 0;

@@ -50,10 +50,12 @@ class Filler {
     private readonly req: MfillRequest,
   ) {}
 
-  private pastEof(index: number): boolean {
+  /** uffd.mfill-eof and uffd.continue-eof: the page starts at or past i_size; a seeded `slip` lets the page at i_size through. */
+  private pastEof(index: number, slip = this.bugs.has("mfill-eof-inclusive")): boolean {
     const b = this.map.backing;
     if (b.kind === "gmem") return this.mm.gmem.pastEof(this.map, index);
-    return b.kind === "memfd" && this.map.backingIndex(index) * PAGE_SIZE >= this.mm.files[b.file]!.size;
+    const at = this.map.backingIndex(index) * PAGE_SIZE;
+    return b.kind === "memfd" && (slip ? at > this.mm.files[b.file]!.size : at >= this.mm.files[b.file]!.size);
   }
 
   /** The page-cache folio (shmem / hugetlbfs: the whole folio; guest_memfd: a 4 KiB view) at a page. */
@@ -66,7 +68,7 @@ class Filler {
   /** mfill_atomic_pte_continue: map the page-cache page as it is. */
   private continuePage(index: number, span: number): Step {
     const map = this.map;
-    if (this.mm.memType(map) === "shmem" && this.pastEof(index)) return "EINVAL";
+    if (this.mm.memType(map) === "shmem" && this.pastEof(index, this.bugs.has("uffd-continue-eof-inclusive"))) return "EINVAL";
     const folio = this.cached(index);
     if (folio === undefined) return "EFAULT";
     if (this.mm.memType(map) === "hugetlb" && this.pastEof(index)) return "EFAULT";
@@ -139,7 +141,9 @@ export async function mfillAtomic(mm: Mm, bugs: Bugs, uffdGuestMemfd: boolean, r
     const start = req.offset / PAGE_SIZE;
     const n = req.len / PAGE_SIZE;
     const vma = map === undefined ? undefined : vmasIn(map, start, start + 1)[0];
-    if (map === undefined || vma === undefined || start + n > vma.end || vma.reg === undefined) return { bytes: 0, errno: "ENOENT" };
+    // uffd.mfill-vma-end: the range may end where the VMA does; the seeded slip refuses one that does.
+    const pastVma = vma !== undefined && (bugs.has("mfill-vma-end-exclusive") ? start + n >= vma.end : start + n > vma.end);
+    if (map === undefined || vma === undefined || pastVma || vma.reg === undefined) return { bytes: 0, errno: "ENOENT" };
     if (req.wp && !vma.reg.modes.includes("WP")) return { bytes: 0, errno: "EINVAL" };
     const type = mm.memType(map);
     const unit = type === "hugetlb" ? map.folioPages : 1;

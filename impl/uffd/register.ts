@@ -6,6 +6,7 @@ import { mapBase } from "../../model/mm/layout.js";
 import type { Config } from "../../schema/config.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
+import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Mapping, UffdReg } from "../mm/mapping.js";
 import type { Mm } from "../mm/mm.js";
@@ -15,10 +16,12 @@ import { uffdWpRange } from "./wp.js";
 const MODES: readonly UffdModeName[] = ["MISSING", "WP", "MINOR"];
 
 /** validate_range: the map's window address plus offset. */
-export function validRange(config: Config, map: string, offset: number, len: number): boolean {
+export function validRange(config: Config, bugs: Bugs, map: string, offset: number, len: number): boolean {
   const start = mapBase(map) + offset;
   const top = TASK_SIZE[config.arch];
-  return offset % PAGE_SIZE === 0 && len % PAGE_SIZE === 0 && len !== 0 && start < top && len <= top - start;
+  // uffd.range: the range may end at TASK_SIZE; the seeded slip refuses one that does.
+  const fits = bugs.has("uffd-range-end-exclusive") ? len < top - start : len <= top - start;
+  return offset % PAGE_SIZE === 0 && len % PAGE_SIZE === 0 && len !== 0 && start < top && fits;
 }
 
 /** A VMA: a maximal run of live pages with one registration (split and merged by vma_modify_flags_uffd). */
@@ -55,6 +58,7 @@ export function canUserfault(rc: RegisterCtx, map: Mapping, modes: readonly Uffd
 export interface RegisterCtx {
   readonly mm: Mm;
   readonly config: Config;
+  readonly bugs: Bugs;
   /** Whether a guest_memfd mapping's file has INIT_SHARED. */
   gmemInitShared(map: Mapping): boolean;
 }
@@ -69,7 +73,7 @@ function rangeIoctls(hugetlb: boolean, modes: readonly UffdModeName[]): string[]
 export async function userfaultfdRegister(rc: RegisterCtx, ctx: UserfaultfdCtx, op: OpOf<"uffd_register">, h: Hooks): Promise<Outcome> {
   // mode 0, a bit beyond UFFD_API_REGISTER_MODES, then validate_range: all EINVAL.
   const mode = decodeFlags(op.mode, REGISTER_MODE_BITS);
-  if (noFlags(mode) || mode.unknown.length > 0 || !validRange(rc.config, op.map, op.offset, op.len)) return EINVAL;
+  if (noFlags(mode) || mode.unknown.length > 0 || !validRange(rc.config, rc.bugs, op.map, op.offset, op.len)) return EINVAL;
   const modes = MODES.filter((m) => mode.names.includes(m));
   await rc.mm.mmapLock.write(h);
   try {
@@ -106,7 +110,7 @@ async function clearRange(mm: Mm, map: Mapping, a: number, b: number, reg: UffdR
 
 /** userfaultfd_unregister; returns the outcome and the ranges (hva) whose sleepers must be woken. */
 export async function userfaultfdUnregister(rc: RegisterCtx, ctx: UserfaultfdCtx, op: OpOf<"uffd_unregister">, h: Hooks): Promise<{ outcome: Outcome; wake: [number, number][] }> {
-  if (!validRange(rc.config, op.map, op.offset, op.len)) return { outcome: EINVAL, wake: [] };
+  if (!validRange(rc.config, rc.bugs, op.map, op.offset, op.len)) return { outcome: EINVAL, wake: [] };
   await rc.mm.mmapLock.write(h);
   try {
     const map = rc.mm.maps.get(op.map);

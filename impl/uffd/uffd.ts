@@ -143,7 +143,7 @@ export class Uffd {
     const wp = mode.names.includes("WP");
     // validate_range, then mode & ~(DONTWAKE | WP) for COPY and CONTINUE, mode & ~DONTWAKE for ZEROPAGE and POISON.
     const modeBad = mode.unknown.length > 0 || (wp && kind !== "continue" && kind !== "copy");
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL", [field]: null };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL", [field]: null };
     const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
     const r = await mfillAtomic(this.env.mm, this.env.bugs, this.env.config.kernel.uffdGuestMemfd, { kind, map: op.map, offset: op.offset, len: op.len, wp, byte }, h);
     if (r.bytes === 0) return { errno: r.errno!, [field]: -ERRNO[r.errno!]! };
@@ -162,7 +162,7 @@ export class Uffd {
     const enable = mode.names.includes("WP");
     const dontwake = mode.names.includes("DONTWAKE");
     const modeBad = mode.unknown.length > 0 || (enable && dontwake);
-    if (!validRange(this.env.config, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL" };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len) || modeBad) return { errno: "EINVAL" };
     const errno = await mwriteprotectRange(this.env.mm, this.env.mm.maps.get(op.map), op.offset, op.len, enable, h);
     if (errno !== undefined) return { errno };
     if (!enable && !dontwake) await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
@@ -175,7 +175,7 @@ export class Uffd {
     if ("errno" in ctx) return { errno: ctx.errno, move: null };
     const mode = decodeFlags(op.mode, MOVE_MODE_BITS);
     const config = this.env.config;
-    const rangesBad = !validRange(config, op.map, op.offset, op.len) || !validRange(config, op.src, op.src_offset, op.len);
+    const rangesBad = !validRange(config, this.env.bugs, op.map, op.offset, op.len) || !validRange(config, this.env.bugs, op.src, op.src_offset, op.len);
     if (rangesBad || mode.unknown.length > 0) return { errno: "EINVAL", move: null };
     const r = await movePages(this.env.mm, ctx, op, mode.names.includes("ALLOW_SRC_HOLES"), h);
     if (r.bytes === 0) return { errno: r.errno!, move: -ERRNO[r.errno!]! };
@@ -186,7 +186,7 @@ export class Uffd {
   async wake(op: OpOf<"uffdio_wake">, h: Hooks): Promise<Outcome> {
     const ctx = this.ctx(op.uffd);
     if ("errno" in ctx) return ctx;
-    if (!validRange(this.env.config, op.map, op.offset, op.len)) return { errno: "EINVAL" };
+    if (!validRange(this.env.config, this.env.bugs, op.map, op.offset, op.len)) return { errno: "EINVAL" };
     await this.wakeRange(ctx, mapBase(op.map) + op.offset, mapBase(op.map) + op.offset + op.len, h);
     return { result: "ok" };
   }

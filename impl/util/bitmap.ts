@@ -5,8 +5,11 @@
 /** Index of the lowest set bit of a non-zero 32-bit word. */
 const lowestSet = (x: number): number => 31 - Math.clz32(x & -x);
 
-/** Sets or clears bits [start, end) of words: partial words by mask, whole words with one fill. */
-function assignBits(words: Uint32Array, start: number, end: number, on: boolean): void {
+/**
+ * Sets or clears bits [start, end) of words: partial words by mask, whole words with one fill. firstMaskShort is a
+ * seeded slip (impl/bugs.ts): the first word's mask of a write spanning words starts one bit late.
+ */
+function assignBits(words: Uint32Array, start: number, end: number, on: boolean, firstMaskShort = false): void {
   if (start >= end) return;
   const w0 = start >>> 5;
   const w1 = (end - 1) >>> 5;
@@ -16,7 +19,7 @@ function assignBits(words: Uint32Array, start: number, end: number, on: boolean)
     words[w] = on ? words[w]! | mask : words[w]! & ~mask;
   };
   if (w0 === w1) return apply(w0, headMask & tailMask);
-  apply(w0, headMask);
+  apply(w0, firstMaskShort && start % 32 !== 0 ? (headMask << 1) >>> 0 : headMask);
   words.fill(on ? 0xffffffff : 0, w0 + 1, w1);
   apply(w1, tailMask);
 }
@@ -31,6 +34,8 @@ export class Bitmap {
 
   constructor(
     readonly bits: number,
+    /** A seeded slip (impl/bugs.ts): the first word's mask of a write spanning words starts one bit late. */
+    private readonly firstMaskShort = false,
     /** log2 of the words per group; tests shrink it so that a few hundred bits span many summary words. */
     private readonly groupShift = 5,
   ) {
@@ -52,7 +57,7 @@ export class Bitmap {
   /** Sets or clears [start, end), then the summary: groups inside the range whole, the one or two at its ends by reading them. */
   assign(start: number, end: number, on: boolean): void {
     if (start >= end) return;
-    assignBits(this.words, start, end, on);
+    assignBits(this.words, start, end, on, this.firstMaskShort);
     const shift = this.groupShift + 5;
     const g0 = start >>> shift;
     const g1 = (end - 1) >>> shift;

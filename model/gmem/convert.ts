@@ -1,12 +1,12 @@
 // In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7, May 2026),
 // or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
 import type { OpOf } from "../../schema/ops.js";
-import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { bound, outside } from "../bound.js";
+import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
 import { assign, covers, some, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
-import { addWraps } from "../u64.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { vmHasPrivateMem, withInode } from "./file.js";
 import { FOLIO_RULES, mergeRange, splitRange } from "./folio.js";
@@ -67,6 +67,31 @@ function store(inode: GmemInode, start: number, end: number, toPrivate: boolean)
   return { inode: merged, fired: merged.split === stored.split ? [] : [FOLIO_RULES.merge] };
 }
 
+/** The range's end against 2^64 and against the file's size. */
+export const CONVERT_BOUNDS = {
+  range: bound({
+    rule: CONVERT_RULES.range,
+    ops: ["gmem_convert"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (offset + size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => (op.size === 0 ? undefined : { value: op.offset + op.size, limit: TWO_64 }),
+  }),
+  beyond: bound({
+    rule: CONVERT_RULES.beyond,
+    ops: ["gmem_convert"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "the guest_memfd's size",
+    accepts: "le",
+    measure: (s, op) => {
+      const id = s.gmem.names.get(op.gmem);
+      return id === undefined || op.size === 0 ? undefined : { value: op.offset + op.size, limit: s.gmem.inodes[id]!.size };
+    },
+  }),
+};
+
 /** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v7). */
 export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   const target = ioctlTarget(s, op.gmem, "gmem", CONVERT_RULES.badFd);
@@ -75,15 +100,15 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   const inode = s.gmem.inodes[id]!;
   const k = s.config.kernel;
   const toPrivate = op.to === "private";
-  const failure = firstFailure([
+  const v = validate([
     check(CONVERT_RULES.noIoctl, () => !k.gmemInplaceConversion || s.config.gmemDesign !== "v7"),
     check(CONVERT_RULES.vmAttributes, () => !gmemOwnsAttributes(s.config)),
     check(CONVERT_RULES.unsupported, () => toPrivate && !vmHasPrivateMem(s.kvm.vms[inode.vm]!)),
-    check(CONVERT_RULES.range, () => op.size === 0 || addWraps(op.offset, op.size)),
+    check(CONVERT_RULES.range, () => op.size === 0 || outside(CONVERT_BOUNDS.range, s, op)),
     check(CONVERT_RULES.align, () => !isPageAligned(op.offset) || !isPageAligned(op.size)),
-    check(CONVERT_RULES.beyond, () => op.offset >= inode.size || op.offset + op.size > inode.size),
+    check(CONVERT_RULES.beyond, () => op.offset >= inode.size || outside(CONVERT_BOUNDS.beyond, s, op)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = op.offset / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const already = toPrivate ? !some(inode.shared, start, end) : covers(inode.shared, start, end);

@@ -1,11 +1,14 @@
 // fallocate(2) on a guest_memfd: allocate (KEEP_SIZE) or PUNCH_HOLE, after vfs_fallocate's generic checks.
 import type { FallocModeName, FlagList } from "../../schema/flags.js";
+import type { OpOf } from "../../schema/ops.js";
+import { beyond, bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
+import { fdOf } from "../fd.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign } from "../ranges.js";
-import { LOFF_LIMIT, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
-import { check, firstFailure, rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
+import { check, rule, validate } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { withInode } from "./file.js";
 import { getFolio } from "./folio.js";
 import { unmapHost, zapBindings } from "./invalidate.js";
@@ -41,6 +44,49 @@ export const FALLOCATE_RULES = {
   ),
 };
 
+/** The guest_memfd inode a fallocate's fd names (file_fallocate and gmem_fallocate take any fd). */
+const inodeOf = (s: State, op: OpOf<"gmem_fallocate"> | OpOf<"file_fallocate">): GmemInode | undefined => {
+  const ref = fdOf(s, op.op === "gmem_fallocate" ? op.gmem : op.file);
+  return ref?.kind === "gmem" ? s.gmem.inodes[ref.id] : undefined;
+};
+
+/** An allocation's end against the file's size, in folios. */
+const allocEndOf = (offset: number, len: number, inode: GmemInode): Measured => ({ value: offset + len, limit: inode.size, unit: inode.folioPages * PAGE_SIZE });
+
+/** len and offset + len below 2^63, an allocation inside the file, in folios. */
+export const FALLOCATE_BOUNDS = {
+  args: bound({
+    rule: FALLOCATE_RULES.args,
+    ops: ["gmem_fallocate", "file_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (len as loff_t)",
+    accepts: "lt",
+    measure: (s, op) => (inodeOf(s, op) === undefined ? undefined : fallocLen(op.offset, op.len)),
+  }),
+  fbig: bound({
+    rule: FALLOCATE_RULES.fbig,
+    ops: ["gmem_fallocate", "file_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (s_maxbytes)",
+    accepts: "lt",
+    measure: (s, op) => (inodeOf(s, op) === undefined ? undefined : fallocEnd(op.offset, op.len)),
+  }),
+  beyond: bound({
+    rule: FALLOCATE_RULES.beyond,
+    ops: ["gmem_fallocate", "file_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "folio",
+    limitName: "the guest_memfd's size",
+    accepts: "le",
+    measure: (s, op) => {
+      const inode = inodeOf(s, op);
+      return inode === undefined || fallocMode(op.mode).punch ? undefined : allocEndOf(op.offset, op.len, inode);
+    },
+  }),
+};
+
 /** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin). */
 function punchHole(s: State, id: number, start: number, end: number): State {
   const next = unmapHost(zapBindings(s, id, start, end), id, start, end, "truncate");
@@ -68,15 +114,15 @@ export function fallocateInode(s: State, id: number, modeList: FlagList<FallocMo
   const mode = fallocMode(modeList);
   const punch = mode.punch;
   const folioBytes = inode.folioPages * PAGE_SIZE;
-  const failure = firstFailure([
+  const v = validate([
     ...vfsFallocateChecks(mode, offset, len, FALLOCATE_RULES.args, FALLOCATE_RULES.punchMode),
-    check(FALLOCATE_RULES.fbig, () => offset + len >= LOFF_LIMIT),
+    check(FALLOCATE_RULES.fbig, () => isBeyond(FALLOCATE_BOUNDS.fbig, fallocEnd(offset, len))),
     check(FALLOCATE_RULES.keepSize, () => !mode.keep),
     check(FALLOCATE_RULES.mode, () => !onlyKeepPunch(mode)),
     check(FALLOCATE_RULES.align, () => offset % folioBytes !== 0 || len % folioBytes !== 0),
-    check(FALLOCATE_RULES.beyond, () => !punch && offset + len > inode.size),
+    check(FALLOCATE_RULES.beyond, () => !punch && beyond(FALLOCATE_BOUNDS.beyond.accepts, allocEndOf(offset, len, inode))),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = offset / PAGE_SIZE;
   const end = start + len / PAGE_SIZE;
   if (punch) {

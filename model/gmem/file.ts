@@ -1,9 +1,10 @@
 // guest_memfd files: create, bind to memslots, KVM's get_pfn, host faults, mmap, release (current tree), with
 // the host-fault gate of the conversion designs (v7's attribute tree, the 2024 RFC's faultability).
-import { decodeFlags, GMEM_FLAG_BITS, hasOther } from "../../schema/flags.js";
+import { decodeFlags, GMEM_FLAG_BITS, hasOther, MEMSLOT_FLAG_BITS } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR } from "../../schema/outcome.js";
 import { pagePieces } from "../bytes.js";
+import { bound, beyond, outside } from "../bound.js";
 import { PAGE_SIZE, isPageAligned } from "../consts.js";
 import { fdOf, ioctlTarget, unbindName } from "../fd.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
@@ -11,11 +12,11 @@ import type { Memslot, Vm } from "../kvm/types.js";
 import { FAULT_RULES, withMap, type HostFault } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { MmapArgs } from "../mm/ops.js";
-import { backingIndex, readAt, writeAt } from "../mm/pages.js";
+import { backingIndex, pteOf, readAt, writeAt } from "../mm/pages.js";
 import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { folioPagesOf, getFolio } from "./folio.js";
 import { zapBindings } from "./invalidate.js";
@@ -75,6 +76,39 @@ export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMA
   return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
 }
 
+/** Where a binding ends in the file, against the file's size (kvm_gmem_bind: offset + size > i_size_read). */
+const bindExtent = (offset: number, npages: number, inode: GmemInode): { value: number; limit: number } => ({ value: offset + npages * PAGE_SIZE, limit: inode.size });
+
+/** The bounds of guest_memfd creation and binding: the file's size below 2^63, a binding inside the file. */
+export const GMEM_BOUNDS = {
+  createSize: bound({
+    rule: GMEM_RULES.createSize,
+    ops: ["create_gmem"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (loff_t)",
+    accepts: "lt",
+    measure: (_s, op) => (op.size > 0 && isPageAligned(op.size) ? { value: op.size, limit: 2 ** 63 } : undefined),
+  }),
+  bindRange: bound({
+    rule: GMEM_RULES.bindRange,
+    ops: ["set_memory_region"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "the guest_memfd's size",
+    accepts: "le",
+    measure: (s, op) => {
+      const id = op.guest_memfd === undefined ? undefined : s.gmem.names.get(op.guest_memfd);
+      const offset = op.guest_memfd_offset ?? 0;
+      // Only a CREATE binds: a request for a slot that exists never reaches kvm_gmem_bind.
+      const vmId = s.kvm.names.get(op.vm);
+      const exists = vmId !== undefined && s.kvm.vms[vmId]!.slots.some((sl) => sl.slot === op.slot);
+      if (!decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("GUEST_MEMFD") || id === undefined || exists || op.memory_size === 0 || offset >= 2 ** 63 || !isPageAligned(offset)) return undefined;
+      return bindExtent(offset, op.memory_size / PAGE_SIZE, s.gmem.inodes[id]!);
+    },
+  }),
+};
+
 export const withInode = (s: State, id: number, inode: GmemInode): State => ({ ...s, gmem: { ...s.gmem, inodes: replaceAt(s.gmem.inodes, id, inode) } });
 
 export function createGmem(s: State, op: OpOf<"create_gmem">): StepResult {
@@ -90,13 +124,13 @@ function kvmGmemCreate(s: State, op: OpOf<"create_gmem">): StepResult {
   const supported = supportedGmemFlags(s, vm);
   const flags = decodeFlags(op.flags, GMEM_FLAG_BITS);
   const folioPages = folioPagesOf(s.config);
-  const failure = firstFailure([
+  const v = validate([
     check(GMEM_RULES.noGmem, () => !s.config.kernel.guestMemfd),
     check(GMEM_RULES.createFlags, () => hasOther(flags, supported)),
-    check(GMEM_RULES.createSize, () => op.size === 0 || op.size >= 2 ** 63 || !isPageAligned(op.size)),
+    check(GMEM_RULES.createSize, () => op.size === 0 || !isPageAligned(op.size) || outside(GMEM_BOUNDS.createSize, s, op)),
     check(GMEM_RULES.createHugeSize, () => op.size % (folioPages * PAGE_SIZE) !== 0),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const inode: GmemInode = {
     vm: vmId,
     size: op.size,
@@ -129,12 +163,12 @@ export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | u
   const id = ref.id;
   const inode = s.gmem.inodes[id]!;
   const start = offset / PAGE_SIZE;
-  const failure = firstFailure([
+  const v = validate([
     check(GMEM_RULES.bindOtherVm, () => inode.vm !== vmId),
-    check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || offset + slot.npages * PAGE_SIZE > inode.size),
+    check(GMEM_RULES.bindRange, () => offset >= 2 ** 63 || !isPageAligned(offset) || beyond(GMEM_BOUNDS.bindRange.accepts, bindExtent(offset, slot.npages, inode))),
     check(GMEM_RULES.bindOverlap, () => spans(inode.bindings, start, start + slot.npages).length > 0),
   ]);
-  if (failure !== undefined) return { ok: false, rule: failure };
+  if (v.failure !== undefined) return { ok: false, rule: v.failure };
   const end = start + slot.npages;
   const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, end, { vm: vmId, slot: slot.slot }) };
   const faultable = rfc2024(s.config) && vmHasPrivateMem(s.kvm.vms[vmId]!);
@@ -170,15 +204,15 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
-  const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, { target: "file", writable }) });
+  const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, pteOf(map, index, "file", writable)) });
   return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
 }
 
 /** kvm_gmem_mmap, once sys_mmap and do_mmap have checked the offset, the fd, the length and the window (mm/ops.ts mmap). */
 export function gmemMmap(s: State, a: MmapArgs, id: number): StepResult {
   const inode = s.gmem.inodes[id]!;
-  const failure = firstFailure([check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")), check(GMEM_RULES.mmapPrivate, () => !a.shared)]);
-  if (failure !== undefined) return refuse(s, failure);
+  const v = validate([check(GMEM_RULES.mmapNoFlag, () => !inode.flags.includes("MMAP")), check(GMEM_RULES.mmapPrivate, () => !a.shared)]);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const pages = Math.ceil(a.length / PAGE_SIZE);
   const map: Mapping = {
     id: a.map,

@@ -1,14 +1,14 @@
 // KVM_SET_MEMORY_ATTRIBUTES: per-VM PRIVATE attribute, with the no-op rule and the pre-set zap.
 import type { OpOf } from "../../schema/ops.js";
-import { PAGE_SIZE, isPageAligned } from "../consts.js";
+import { bound, outside } from "../bound.js";
+import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
 import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { assign, covers, spans } from "../ranges.js";
-import { check, firstFailure, rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
-import { addWraps } from "../u64.js";
+import { check, rule, validate } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { mapStage2, zapRange } from "./mmu.js";
 import { VM_RULES } from "./vm.js";
 
@@ -28,20 +28,33 @@ export const ATTRIBUTE_RULES = {
   ),
 };
 
+/** The end of the range against 2^64 (address + size wraps), counted in pages. */
+export const ATTRIBUTE_BOUNDS = {
+  range: bound({
+    rule: ATTRIBUTE_RULES.range,
+    ops: ["set_memory_attributes"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (address + size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => (op.size === 0 ? undefined : { value: op.address + op.size, limit: TWO_64 }),
+  }),
+};
+
 export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">): StepResult {
   const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
   if (!target.ok) return refuse(s, target.rule);
   const vmId = target.id;
   const vm = s.kvm.vms[vmId]!;
   const wantsPrivate = op.attributes.includes("PRIVATE");
-  const failure = firstFailure([
+  const v = validate([
     check(ATTRIBUTE_RULES.noIoctl, () => !s.config.kernel.memoryAttributes),
     check(ATTRIBUTE_RULES.flags, () => (op.flags ?? 0) !== 0),
     check(ATTRIBUTE_RULES.unsupported, () => wantsPrivate && !vmHasPrivateMem(vm)),
-    check(ATTRIBUTE_RULES.range, () => op.size === 0 || addWraps(op.address, op.size)),
+    check(ATTRIBUTE_RULES.range, () => op.size === 0 || outside(ATTRIBUTE_BOUNDS.range, s, op)),
     check(ATTRIBUTE_RULES.align, () => !isPageAligned(op.address) || !isPageAligned(op.size)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const start = op.address / PAGE_SIZE;
   const end = start + op.size / PAGE_SIZE;
   const already = wantsPrivate ? covers(vm.attributes, start, end) : spans(vm.attributes, start, end).length === 0;

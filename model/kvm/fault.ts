@@ -1,12 +1,13 @@
 // A guest access through KVM_RUN: completes through stage-2, or faults and exits, in each arch's check order.
 import type { OpOf } from "../../schema/ops.js";
 import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { handleMmFault } from "../mm/fault.js";
-import { locate, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
+import { locate, pointerTo, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
@@ -36,6 +37,19 @@ export const FAULT_PATH_RULES = {
   hvaMap: rule("fault.hva-map", `${X86} (__kvm_mmu_faultin_pfn, kvm_mmu_hugepage_adjust); ${ARM} (user_mem_abort)`, "the fault maps the host page at the largest level the slot and host allow"),
 };
 
+/** A vCPU index against the vCPUs the VM has (config.vcpus). */
+export const VCPU_BOUNDS = {
+  vcpu: bound({
+    rule: FAULT_PATH_RULES.badVcpu,
+    ops: ["vcpu_access"],
+    unit: 1,
+    unitName: "vCPU",
+    limitName: "the vCPUs created (config.vcpus)",
+    accepts: "lt",
+    measure: (s, op) => ({ value: op.vcpu, limit: s.config.vcpus }),
+  }),
+};
+
 const memoryFault = (gpa: number, flags: readonly ExitFlagName[], errno: "EFAULT" | "EIO" | "EHWPOISON" | "ENOMEM" = "EFAULT"): Outcome => ({
   result: "exit",
   exit: "memory_fault",
@@ -59,7 +73,7 @@ interface Fault {
 export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   const vmId = s.kvm.names.get(op.vm);
   if (vmId === undefined) return refuse(s, VM_RULES.badFd);
-  if (op.vcpu >= s.config.vcpus) return refuse(s, FAULT_PATH_RULES.badVcpu);
+  if (outside(VCPU_BOUNDS.vcpu, s, op)) return refuse(s, FAULT_PATH_RULES.badVcpu);
   const vm = s.kvm.vms[vmId]!;
   const gfn = gfnOf(op.gpa);
   const attrPrivate = memIsPrivate(s, vm, gfn);
@@ -130,7 +144,8 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   const pfn = gmemGetPfn(s, { ...slot, gmem: slot.gmem }, f.gfn);
   if (!pfn.ok) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate), pfn.rule.errno as "EFAULT"), pfn.rule, FAULT_PATH_RULES.gmemError);
   const vm = pfn.state.kvm.vms[f.vmId]!;
-  const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate };
+  const ref: PageRef = { kind: "gmem", inode: pfn.inode, index: pfn.index };
+  const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate, page: pointerTo(ref, f.gfn) };
   const mapped = withVm(pfn.state, f.vmId, installSpte(vm, 0, f.gfn, spte));
   return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
 }
@@ -145,6 +160,6 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const vm = host.state.kvm.vms[f.vmId]!;
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);
-  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false }));
+  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false, page: pointerTo(host.ref, f.gfn) }));
   return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap, ...(level > 0 ? [MMU_RULES.hugeRegion] : [])]);
 }

@@ -1,15 +1,16 @@
 // KVM_SET_USER_MEMORY_REGION(2): validation in kernel check order, then CREATE / DELETE / MOVE / FLAGS_ONLY / no-op.
 import { decodeFlags, hasOther, MEMSLOT_FLAG_BITS } from "../../schema/flags.js";
 import type { MemslotFlagName, OpOf } from "../../schema/ops.js";
-import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, X86_MAX_GFN, isPageAligned } from "../consts.js";
+import { KVM_MEM_MAX_NR_PAGES, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
 import { GMEM_RULES, gmemBind, gmemUnbind } from "../gmem/file.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { mapBase } from "../mm/layout.js";
 import { EMPTY_RANGES } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
-import { addWraps, slotAsId, slotId } from "../u64.js";
+import { bound, outside } from "../bound.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
 import { VM_RULES, nrMemslotAsIds } from "./vm.js";
@@ -64,6 +65,135 @@ export const MEMSLOT_RULES = {
   userfaultEnable: rule("userfault.enable-zap", `${MAIN} (kvm_commit_memory_region, kvm_arch_userfault_enabled); ${V3_04}`, "turning USERFAULT on drops the slot's translations"),
 };
 
+const requestOf = (op: OpOf<"set_memory_region">): { hva: number; npages: number; baseGfn: number; gmemOffset: number } => ({
+  hva: userspaceAddr(op),
+  npages: op.memory_size / PAGE_SIZE,
+  baseGfn: op.guest_phys_addr / PAGE_SIZE,
+  gmemOffset: op.guest_memfd_offset ?? 0,
+});
+
+/** CREATE or MOVE: a request that installs the slot at a gfn range it did not cover (what overlap and max-gfn check). */
+function placement(s: State, op: OpOf<"set_memory_region">): { vm: Vm; baseGfn: number; npages: number } | undefined {
+  const vmId = s.kvm.names.get(op.vm);
+  if (vmId === undefined || op.memory_size === 0) return undefined;
+  const vm = s.kvm.vms[vmId]!;
+  const old = vm.slots.find((sl) => sl.slot === op.slot);
+  const { baseGfn, npages } = requestOf(op);
+  return old === undefined || old.baseGfn !== baseGfn ? { vm, baseGfn, npages } : undefined;
+}
+
+/** The most pages the request shares with another slot of its address space (zero: adjacent, below zero: a gap). */
+function overlapPages(s: State, op: OpOf<"set_memory_region">): number | undefined {
+  const p = placement(s, op);
+  const others = p?.vm.slots.filter((sl) => sl.as === slotAsId(op.slot) && sl.slot !== op.slot) ?? [];
+  if (p === undefined || others.length === 0) return undefined;
+  return Math.max(...others.map((o) => Math.min(p.baseGfn + p.npages, o.baseGfn + o.npages) - Math.max(p.baseGfn, o.baseGfn)));
+}
+
+const REGION = "set_memory_region" as const;
+
+/** The numeric bounds of KVM_SET_USER_MEMORY_REGION2's checks, each in the unit its rule counts in. */
+export const MEMSLOT_BOUNDS = {
+  slotId: bound({
+    rule: MEMSLOT_RULES.slotId,
+    ops: [REGION],
+    unit: 1,
+    unitName: "slot id",
+    limitName: "KVM_USER_MEM_SLOTS",
+    accepts: "lt",
+    measure: (s, op) => ({ value: slotId(op.slot), limit: s.config.kernel.userMemSlots }),
+  }),
+  hva: bound({
+    rule: MEMSLOT_RULES.hva,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "TASK_SIZE (access_ok)",
+    accepts: "le",
+    measure: (s, op) => (isPageAligned(requestOf(op).hva) ? { value: requestOf(op).hva + op.memory_size, limit: TASK_SIZE[s.config.arch] } : undefined),
+  }),
+  gmemOffset: bound({
+    rule: MEMSLOT_RULES.gmemOffset,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (guest_memfd_offset + memory_size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => {
+      const { gmemOffset } = requestOf(op);
+      return decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("GUEST_MEMFD") && isPageAligned(gmemOffset) ? { value: gmemOffset + op.memory_size, limit: TWO_64 } : undefined;
+    },
+  }),
+  asId: bound({
+    rule: MEMSLOT_RULES.asId,
+    ops: [REGION],
+    unit: 1,
+    unitName: "address space",
+    limitName: "kvm_arch_nr_memslot_as_ids",
+    accepts: "lt",
+    measure: (s, op) => {
+      const vmId = s.kvm.names.get(op.vm);
+      return vmId === undefined ? undefined : { value: slotAsId(op.slot), limit: nrMemslotAsIds(s, s.kvm.vms[vmId]!) };
+    },
+  }),
+  gpaWrap: bound({
+    rule: MEMSLOT_RULES.gpaWrap,
+    ops: [REGION],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^64 (guest_phys_addr + memory_size wraps)",
+    accepts: "lt",
+    measure: (_s, op) => ({ value: op.guest_phys_addr + op.memory_size, limit: TWO_64 }),
+  }),
+  maxPages: bound({
+    rule: MEMSLOT_RULES.maxPages,
+    ops: [REGION],
+    unit: 1,
+    unitName: "page",
+    limitName: "KVM_MEM_MAX_NR_PAGES",
+    accepts: "le",
+    measure: (_s, op) => ({ value: requestOf(op).npages, limit: KVM_MEM_MAX_NR_PAGES }),
+  }),
+  bitmap: bound({
+    rule: MEMSLOT_RULES.bitmap,
+    ops: [REGION],
+    unit: 8,
+    unitName: "64-bit bitmap word",
+    limitName: "TASK_SIZE (access_ok of the bitmap, npages rounded up to 64)",
+    accepts: "le",
+    measure: (s, op) => {
+      const ptr = userfaultBitmapArg(s, op);
+      return decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names.includes("USERFAULT") && typeof ptr === "number"
+        ? { value: ptr + bitmapBytes(requestOf(op).npages), limit: TASK_SIZE[s.config.arch] }
+        : undefined;
+    },
+  }),
+  overlap: bound({
+    rule: MEMSLOT_RULES.overlap,
+    ops: [REGION],
+    unit: 1,
+    unitName: "page shared with another slot",
+    limitName: "0 (kvm_check_memslot_overlap: exclusive ends)",
+    accepts: "le",
+    measure: (s, op) => {
+      const pages = overlapPages(s, op);
+      return pages === undefined ? undefined : { value: pages, limit: 0 };
+    },
+  }),
+  maxGfn: bound({
+    rule: MEMSLOT_RULES.maxGfn,
+    ops: [REGION],
+    unit: 1,
+    unitName: "gfn",
+    limitName: "kvm_mmu_max_gfn (x86)",
+    accepts: "le",
+    measure: (s, op) => {
+      const p = placement(s, op);
+      return s.config.arch === "x86" && p !== undefined ? { value: p.baseGfn + p.npages - 1, limit: X86_MAX_GFN } : undefined;
+    },
+  }),
+};
+
 const FLAG_ORDER: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
 
 /** check_memory_region_flags. */
@@ -114,32 +244,36 @@ function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult
   const target = ioctlTarget(s, op.vm, "vm", VM_RULES.badFd);
   if (!target.ok) return refuse(s, target.rule);
   const vmId = target.id;
-  const vm = s.kvm.vms[vmId]!;
-  const k = s.config.kernel;
   const decoded = decodeFlags(op.flags, MEMSLOT_FLAG_BITS);
   const flags = decoded.names;
-  const bitmapArg = userfaultBitmapArg(s, op);
-  const arch = s.config.arch;
   const gmem = flags.includes("GUEST_MEMFD");
   const hva = userspaceAddr(op);
   const size = op.memory_size;
   const gmemOffset = op.guest_memfd_offset ?? 0;
-  const npages = size / PAGE_SIZE;
-  const failure = firstFailure([
+  const b = MEMSLOT_BOUNDS;
+  const v = validate([
     check(MEMSLOT_RULES.v1Flags, () => op.ioctl === "REGION" && hasOther(decoded, ["LOG_DIRTY_PAGES", "READONLY"])),
-    check(MEMSLOT_RULES.slotId, () => slotId(op.slot) >= k.userMemSlots),
+    check(MEMSLOT_RULES.slotId, () => outside(b.slotId, s, op)),
     check(MEMSLOT_RULES.flags, () => hasOther(decoded, validFlags(s, flags))),
     check(MEMSLOT_RULES.sizeAlign, () => !isPageAligned(size)),
     check(MEMSLOT_RULES.gpaAlign, () => !isPageAligned(op.guest_phys_addr)),
-    check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || hva + size > TASK_SIZE[s.config.arch]),
-    check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || addWraps(gmemOffset, size))),
-    check(MEMSLOT_RULES.asId, () => slotAsId(op.slot) >= nrMemslotAsIds(s, vm)),
-    check(MEMSLOT_RULES.gpaWrap, () => addWraps(op.guest_phys_addr, size)),
-    check(MEMSLOT_RULES.maxPages, () => npages > KVM_MEM_MAX_NR_PAGES),
-    check(MEMSLOT_RULES.bitmap, () => flags.includes("USERFAULT") && typeof bitmapArg === "number" && bitmapArg + bitmapBytes(npages) > TASK_SIZE[arch]),
+    check(MEMSLOT_RULES.hva, () => !isPageAligned(hva) || outside(b.hva, s, op)),
+    check(MEMSLOT_RULES.gmemOffset, () => gmem && (!isPageAligned(gmemOffset) || outside(b.gmemOffset, s, op))),
+    check(MEMSLOT_RULES.asId, () => outside(b.asId, s, op)),
+    check(MEMSLOT_RULES.gpaWrap, () => outside(b.gpaWrap, s, op)),
+    check(MEMSLOT_RULES.maxPages, () => outside(b.maxPages, s, op)),
+    check(MEMSLOT_RULES.bitmap, () => outside(b.bitmap, s, op)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  return withPassed(v.failure !== undefined ? refuse(s, v.failure) : applyRegion(s, op, vmId), v.passed);
+}
 
+/** The request passed kvm_set_memory_region's checks: which change it is, and the change. */
+function applyRegion(s: State, op: OpOf<"set_memory_region">, vmId: number): StepResult {
+  const vm = s.kvm.vms[vmId]!;
+  const flags = decodeFlags(op.flags, MEMSLOT_FLAG_BITS).names;
+  const hva = userspaceAddr(op);
+  const size = op.memory_size;
+  const npages = size / PAGE_SIZE;
   const old = vm.slots.find((sl) => sl.slot === op.slot);
   const baseGfn = op.guest_phys_addr / PAGE_SIZE;
   const decided = classify(s, old, { flags, hva, npages, baseGfn, size });
@@ -147,15 +281,15 @@ function kvmSetMemoryRegion(s: State, op: OpOf<"set_memory_region">): StepResult
   const change = decided.change;
 
   const as = slotAsId(op.slot);
-  if ((change === "CREATE" || change === "MOVE") && vm.slots.some((sl) => sl.as === as && sl.slot !== op.slot && baseGfn < sl.baseGfn + sl.npages && sl.baseGfn < baseGfn + npages)) {
-    return refuse(s, MEMSLOT_RULES.overlap);
-  }
+  if ((change === "CREATE" || change === "MOVE") && outside(MEMSLOT_BOUNDS.overlap, s, op)) return refuse(s, MEMSLOT_RULES.overlap);
+  const bitmapArg = userfaultBitmapArg(s, op);
   const userfaultBitmap = flags.includes("USERFAULT") && typeof bitmapArg === "number" ? bitmapArg : null;
   const fresh: Memslot = { slot: op.slot, as, id: slotId(op.slot), baseGfn, npages, userspaceAddr: hva, flags, gmem: null, gmemOnly: false, userfaultBitmap };
   if (change === "DELETE") return deleteSlot(s, vmId, old!);
-  if (change === "CREATE") return createSlot(s, vmId, fresh, gmem ? op.guest_memfd : undefined, gmemOffset);
+  const pastMaxGfn = outside(MEMSLOT_BOUNDS.maxGfn, s, op);
+  if (change === "CREATE") return createSlot(s, vmId, fresh, flags.includes("GUEST_MEMFD") ? op.guest_memfd : undefined, op.guest_memfd_offset ?? 0, pastMaxGfn);
   const updated: Memslot = { ...fresh, gmem: old!.gmem, gmemOnly: old!.gmemOnly };
-  return change === "MOVE" ? moveSlot(s, vmId, old!, updated) : flagsOnly(s, vmId, old!, updated);
+  return change === "MOVE" ? moveSlot(s, vmId, old!, updated, pastMaxGfn) : flagsOnly(s, vmId, old!, updated);
 }
 
 interface Request {
@@ -182,7 +316,8 @@ function classify(s: State, old: Memslot | undefined, req: Request): { change: C
   return { rule: MEMSLOT_RULES.noop };
 }
 
-function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number): StepResult {
+/** CREATE; pastMaxGfn: kvm_arch_prepare_memory_region (x86) refuses it after the guest_memfd bind. */
+function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | undefined, gmemOffset: number, pastMaxGfn: boolean): StepResult {
   let state = s;
   let created = slot;
   const fired: Rule[] = [MEMSLOT_RULES.create];
@@ -193,7 +328,7 @@ function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | un
     created = bound.slot;
     fired.push(GMEM_RULES.bind, ...bound.fired);
   }
-  if (beyondMaxGfn(s, slot)) return refuse(s, MEMSLOT_RULES.maxGfn);
+  if (pastMaxGfn) return refuse(s, MEMSLOT_RULES.maxGfn);
   const vm = state.kvm.vms[vmId]!;
   const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
   return result(withVm(state, vmId, next), { result: "ok" }, ...fired);
@@ -208,12 +343,10 @@ function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
 const enables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => !old.flags.includes(f) && next.flags.includes(f);
 const disables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => old.flags.includes(f) && !next.flags.includes(f);
 
-/** kvm_arch_prepare_memory_region (x86) for CREATE and MOVE: the slot must end at or below kvm_mmu_max_gfn(). */
-const beyondMaxGfn = (s: State, slot: Memslot): boolean => s.config.arch === "x86" && slot.baseGfn + slot.npages - 1 > X86_MAX_GFN;
-
-function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot): StepResult {
+/** MOVE; pastMaxGfn: kvm_arch_prepare_memory_region (x86) refuses it after the zap. */
+function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot, pastMaxGfn: boolean): StepResult {
   const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
-  if (beyondMaxGfn(s, moved)) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
+  if (pastMaxGfn) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
   const vm = withSlots(flushed.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
   const extra = enables(old, moved, "USERFAULT") ? [MEMSLOT_RULES.userfaultEnable] : [];
   return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra);

@@ -1,6 +1,7 @@
 // State of KVM VMs as the model sees it: memslots, attributes, the abstract stage-2 table, userfault bitmaps.
 import type { MemslotFlagName } from "../../schema/ops.js";
 import type { Level } from "../consts.js";
+import type { PagePointer } from "../mm/types.js";
 import type { RangeMap } from "../ranges.js";
 
 export interface Memslot {
@@ -26,6 +27,8 @@ export interface Spte {
   readonly level: Level;
   readonly writable: boolean;
   readonly private: boolean;
+  /** The page it maps (relative to its gfn): a guest_memfd page, or the host page behind the slot's hva. */
+  readonly page: PagePointer;
 }
 
 export interface Vm {

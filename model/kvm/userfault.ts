@@ -3,6 +3,7 @@ import type { OpOf } from "../../schema/ops.js";
 import { SEGV_MAPERR } from "../../schema/outcome.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { assign, get } from "../ranges.js";
+import { bound, outside } from "../bound.js";
 import { rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import type { Memslot, Vm } from "./types.js";
@@ -21,6 +22,23 @@ export const USERFAULT_RULES = {
   exit: rule("userfault.exit", V3, "the gfn's bit is set: KVM_EXIT_MEMORY_FAULT with KVM_MEMORY_EXIT_FLAG_USERFAULT, KVM_RUN returns EFAULT"),
 };
 
+/** The end of a bitmap write against the slot's pages: the VMM's buffer holds one bit per page of the slot. */
+export const USERFAULT_BOUNDS = {
+  noBuffer: bound({
+    rule: USERFAULT_RULES.noBuffer,
+    ops: ["userfault_set", "userfault_clear"],
+    unit: 1,
+    unitName: "page",
+    limitName: "the slot's npages (the bitmap buffer's bits)",
+    accepts: "le",
+    measure: (s, op) => {
+      const vmId = s.kvm.names.get(op.vm);
+      const slot = vmId === undefined ? undefined : s.kvm.vms[vmId]!.slots.find((sl) => sl.slot === op.slot);
+      return slot === undefined ? undefined : { value: op.gfn_offset + op.npages, limit: slot.npages };
+    },
+  }),
+};
+
 /** userfault_set / userfault_clear: plain userspace stores into the VMM's bitmap buffer for the slot. */
 export function userfaultWrite(s: State, op: OpOf<"userfault_set"> | OpOf<"userfault_clear">): StepResult {
   const vmId = s.kvm.names.get(op.vm);
@@ -28,7 +46,7 @@ export function userfaultWrite(s: State, op: OpOf<"userfault_set"> | OpOf<"userf
   const vm = s.kvm.vms[vmId]!;
   const slot = vm.slots.find((sl) => sl.slot === op.slot);
   const bits = vm.bitmaps.get(op.slot);
-  if (slot === undefined || bits === undefined || op.gfn_offset + op.npages > slot.npages) {
+  if (slot === undefined || bits === undefined || outside(USERFAULT_BOUNDS.noBuffer, s, op)) {
     return result(s, SEGV_MAPERR, USERFAULT_RULES.noBuffer);
   }
   const next = assign(bits, op.gfn_offset, op.gfn_offset + op.npages, op.op === "userfault_set" ? true : undefined);

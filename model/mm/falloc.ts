@@ -1,6 +1,7 @@
 // vfs_fallocate's checks of its arguments and of the mode word, shared by every file's fallocate (fs/open.c): the
 // mode names one operation (or none: allocate) plus KEEP_SIZE, whatever the fd turns out to be.
 import { decodeFlags, type FallocModeName, type Flags, type FlagList, FALLOC_BITS } from "../../schema/flags.js";
+import { isBeyond, type Measured } from "../bound.js";
 import { check, rule, type Check, type Rule } from "../rules.js";
 
 const VFS = "fs/open.c (vfs_fallocate)";
@@ -46,13 +47,22 @@ export const onlyKeepPunch = (m: FallocMode): boolean =>
 const SIZE_CHANGING: readonly FallocModeName[] = ["COLLAPSE_RANGE", "INSERT_RANGE", "WRITE_ZEROES"];
 
 /**
+ * The measured quantities of vfs_fallocate's bounded checks, shared by the checks and their bounds (the callers'
+ * FALLOCATE_BOUNDS, MM_BOUNDS): len below 2^63 once offset and len are not already refused, and offset + len
+ * below s_maxbytes + 1 (MAX_LFS_FILESIZE for shmem, hugetlbfs and guest_memfd).
+ */
+export const fallocLen = (offset: number, len: number): Measured | undefined =>
+  offset >= LOFF_LIMIT || len === 0 ? undefined : { value: len, limit: LOFF_LIMIT };
+export const fallocEnd = (offset: number, len: number): Measured => ({ value: offset + len, limit: LOFF_LIMIT });
+
+/**
  * vfs_fallocate before it looks at the file: offset and length (`args`, the caller's EINVAL rule), unknown mode bits,
  * then the exclusive-mode switch (PUNCH_HOLE without KEEP_SIZE is the caller's `punchMode` rule, as it always was).
  */
 export function vfsFallocateChecks(m: FallocMode, offset: number, len: number, args: Rule, punchMode: Rule): Check[] {
   const single = m.ops.length === 1 ? m.ops[0] : undefined;
   return [
-    check(args, () => offset >= LOFF_LIMIT || len === 0 || len >= LOFF_LIMIT),
+    check(args, () => offset >= LOFF_LIMIT || len === 0 || isBeyond({ accepts: "lt" }, fallocLen(offset, len))),
     check(FALLOC_MODE_RULES.unknown, () => m.flags.unknown.length > 0 || m.flags.names.includes("NO_HIDE_STALE")),
     check(punchMode, () => single === "PUNCH_HOLE" && !m.keep),
     check(FALLOC_MODE_RULES.exclusive, () => m.ops.length > 1 || (single !== undefined && SIZE_CHANGING.includes(single) && m.keep)),

@@ -2,6 +2,7 @@
 // userfaultfd hook points: MISSING/MINOR on a none PTE, WP on a write to a uffd-wp PTE, and PTE markers.
 import { match } from "ts-pattern";
 import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, type SignalOutcome } from "../../schema/outcome.js";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { replaceAt, withEntry } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
@@ -11,7 +12,7 @@ import type { State } from "../state.js";
 import { UFFD_FAULT_RULES, USER_FAULT, handleUserfault, noneReason, type Origin, type Userfault } from "../uffd/fault.js";
 import { hasMode, markersOf, regAt, vmaAt, withMarkers } from "../uffd/vma.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE } from "./layout.js";
-import { backingIndex, copyData, pteTarget, type PageRef } from "./pages.js";
+import { backingIndex, copyData, pteOf, pteTarget, type PageRef } from "./pages.js";
 import type { Mapping, Marker, MemFile, Pte } from "./types.js";
 
 export const FAULT_RULES = {
@@ -96,23 +97,41 @@ function setPtes(s: State, map: Mapping, start: number, end: number, pte: Pte): 
 
 function anonFault(s: State, map: Mapping, index: number, write: boolean): HostFault {
   if (!write) {
-    const state = setPtes(s, map, index, index + 1, { target: "zero", writable: false });
+    const state = setPtes(s, map, index, index + 1, pteOf(map, index, "zero", false));
     return { kind: "mapped", state, ref: { kind: "zero" }, writable: false, fired: [FAULT_RULES.zeroPage] };
   }
   const withPage = { ...map, anon: assign(map.anon, index, index + 1, true) };
-  const state = setPtes(withMap(s, withPage), withPage, index, index + 1, { target: "anon", writable: true });
+  const state = setPtes(withMap(s, withPage), withPage, index, index + 1, pteOf(map, index, "anon", true));
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.anonAlloc] };
 }
+
+/** A file page's start against i_size: a fault at or past it gets SIGBUS (pages of the last, partial page are in). */
+const eofOf = (file: MemFile, fileIndex: number): Measured => ({ value: fileIndex * PAGE_SIZE, limit: file.size });
+
+export const FAULT_BOUNDS = {
+  sigbusEof: bound({
+    rule: FAULT_RULES.sigbusEof,
+    ops: ["access"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size",
+    accepts: "lt",
+    measure: (s, op) => {
+      const map = s.mm.maps.get(op.map);
+      return map?.backing.kind !== "memfd" ? undefined : eofOf(s.mm.files[map.backing.file]!, backingIndex(map, Math.floor(op.offset / PAGE_SIZE)));
+    },
+  }),
+};
 
 function fileFault(s: State, map: Mapping, fileId: number, index: number, write: boolean): HostFault {
   const file = s.mm.files[fileId]!;
   const fileIndex = backingIndex(map, index);
-  if (fileIndex * PAGE_SIZE >= file.size) return signal(BUS_ADRERR, FAULT_RULES.sigbusEof);
+  if (isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(file, fileIndex))) return signal(BUS_ADRERR, FAULT_RULES.sigbusEof);
   const cached = withFile(s, fileId, ensureCached(file, fileIndex));
   const span = folioSpan(map, index, file.folioPages);
   if (map.shared || !write) {
     const writable = map.shared && map.prot === "rw";
-    const state = setPtes(cached, map, span.start, span.end, { target: "file", writable });
+    const state = setPtes(cached, map, span.start, span.end, pteOf(map, span.start, "file", writable));
     return { kind: "mapped", state, ref: { kind: "file", file: fileId, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault] };
   }
   let copied: Mapping = { ...map, anon: assign(map.anon, span.start, span.end, true) };
@@ -120,7 +139,7 @@ function fileFault(s: State, map: Mapping, fileId: number, index: number, write:
     const data = copyData(cached, { kind: "file", file: fileId, index: backingIndex(map, i) });
     if (data !== undefined) copied = { ...copied, anonData: withEntry(copied.anonData, i, data) };
   }
-  const state = setPtes(withMap(cached, copied), copied, span.start, span.end, { target: "anon", writable: true });
+  const state = setPtes(withMap(cached, copied), copied, span.start, span.end, pteOf(map, span.start, "anon", true));
   return { kind: "mapped", state, ref: { kind: "anon", map: map.id, index }, writable: true, fired: [FAULT_RULES.fileFault, FAULT_RULES.cow] };
 }
 
@@ -156,7 +175,8 @@ function faultAround(s: State, map: Mapping, index: number): { state: State; fir
   const from = Math.max(index - (index % FAULT_AROUND_PAGES), vma.start);
   const to = Math.min(from + FAULT_AROUND_PAGES, index - (index % PTRS_PER_PTE) + PTRS_PER_PTE, vma.end);
   const fileEnd = Math.ceil(file.size / PAGE_SIZE);
-  const pte: Pte = { target: "file", writable: map.shared && map.prot === "rw" };
+  // A file PTE points at the backing index of its own page: one value for the whole window.
+  const pte = pteOf(map, from, "file", map.shared && map.prot === "rw");
   let ptes = map.ptes;
   for (let i = from; i < to; i++) {
     const f = backingIndex(map, i);
@@ -177,7 +197,9 @@ function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHo
   const st = around.state;
   const m = st.mm.maps.get(map.id)!;
   const b = m.backing;
-  if (b.kind === "memfd" && backingIndex(m, index) * PAGE_SIZE >= st.mm.files[b.file]!.size) return after(signal(BUS_ADRERR, FAULT_RULES.sigbusEof));
+  if (b.kind === "memfd" && isBeyond(FAULT_BOUNDS.sigbusEof, eofOf(st.mm.files[b.file]!, backingIndex(m, index)))) {
+    return after(signal(BUS_ADRERR, FAULT_RULES.sigbusEof));
+  }
   const why = noneReason(st, m, index);
   if (why !== undefined) return after(handleUserfault(st, m, index, why.reason, write, origin, why.rule));
   const r = match(b)
@@ -198,7 +220,7 @@ function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault:
     const ctx = s.uffd.ctxs[regAt(map, index)!.ctx]!;
     if (!ctx.features.includes("WP_ASYNC")) return handleUserfault(s, map, index, "WP", true, origin, UFFD_FAULT_RULES.wp);
     const span = pteSpan(s, map, index);
-    current = { target: pte.target, writable: pte.writable };
+    current = pteOf(map, span.start, pte.target, pte.writable);
     state = withMap(s, { ...map, ptes: assign(map.ptes, span.start, span.end, current) });
     before.push(UFFD_FAULT_RULES.wpAsync);
   }
@@ -206,13 +228,13 @@ function wpFault(s: State, map: Mapping, index: number, pte: Pte, gmemHostFault:
   const r: HostFault = match(current.target)
     .with("anon", (): HostFault => {
       const span = pteSpan(state, m, index);
-      const next = withMap(state, { ...m, ptes: assign(m.ptes, span.start, span.end, { target: "anon", writable: true }) });
+      const next = withMap(state, { ...m, ptes: assign(m.ptes, span.start, span.end, pteOf(m, span.start, "anon", true)) });
       return { kind: "mapped", state: next, ref: pteTarget(m, index, current), writable: true, fired: [FAULT_RULES.reuse] };
     })
     .with("zero", (): HostFault => {
       if (m.backing.kind === "anon") return anonFault(state, m, index, true);
       const withPage = { ...m, anon: assign(m.anon, index, index + 1, true) };
-      const next = setPtes(withMap(state, withPage), withPage, index, index + 1, { target: "anon", writable: true });
+      const next = setPtes(withMap(state, withPage), withPage, index, index + 1, pteOf(m, index, "anon", true));
       return { kind: "mapped", state: next, ref: { kind: "anon", map: m.id, index }, writable: true, fired: [FAULT_RULES.cowZero] };
     })
     .with("file", () =>

@@ -3,14 +3,15 @@ import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { OpOf } from "../../schema/ops.js";
 import { BUS_ADRERR, SEGV_MAPERR } from "../../schema/outcome.js";
 import { fill, pagePieces, readByte, withPageData } from "../bytes.js";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M, isPageAligned } from "../consts.js";
 import { FD_RULES, fdOf, unbindName, withoutFileName } from "../fd.js";
 import { withEntry, withoutEntry, withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { EMPTY_RANGES, assign, get, spans, type RangeMap } from "../ranges.js";
-import { check, firstFailure, rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
-import { LOFF_LIMIT, fallocMode, onlyKeepPunch, vfsFallocateChecks, type FallocMode } from "./falloc.js";
+import { check, rule, validate, type Rule } from "../rules.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks, type FallocMode } from "./falloc.js";
 import { FAULT_RULES as FAULTS, ensureCached, fallocedOf, handleMmFault, withFalloced, withFile, withMap, type HostFault } from "./fault.js";
 import { mapBase, pagesOf } from "./layout.js";
 import { readAt, writeAt } from "./pages.js";
@@ -109,6 +110,59 @@ export function memfd(s: State, op: OpOf<"memfd">): StepResult {
   return result({ ...t, mm: { ...t.mm, files: [...t.mm.files, file], names: withEntry(t.mm.names, op.file, id) } }, { result: "ok" }, MM_RULES.memfd);
 }
 
+/** A mapping's pages (whole folios of a hugetlbfs file) in bytes, against its map id's window. */
+export const windowExtent = (pages: number): Measured => ({ value: pages * PAGE_SIZE, limit: MAP_STRIDE });
+
+/** The pages an mmap of `fd` (undefined: MAP_ANONYMOUS) would take, once its offset, fd and length pass. */
+function mmapPages(s: State, fd: string | undefined, offset: number, length: number): number | undefined {
+  const ref = fd === undefined ? undefined : fdOf(s, fd);
+  if (!isPageAligned(offset) || length === 0 || (fd !== undefined && ref === undefined)) return undefined;
+  const folioPages = ref?.kind === "file" ? s.mm.files[ref.id]!.folioPages : 1;
+  return Math.ceil(pagesOf(length) / folioPages) * folioPages;
+}
+
+/** A fallocate whose fd is a memfd, a VM fd or a userfaultfd: vfs_fallocate's checks with the mm rules. */
+const mmFallocate = (s: State, fd: string): boolean => {
+  const kind = fdOf(s, fd)?.kind;
+  return kind !== undefined && kind !== "gmem";
+};
+
+/** mmap's window, and fallocate's len and offset + len below 2^63 on a file that is no guest_memfd. */
+export const MM_BOUNDS = {
+  window: bound({
+    rule: MM_RULES.mmapWindow,
+    ops: ["mmap", "gmem_mmap"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "the map id's 1 TiB window (MAP_STRIDE)",
+    accepts: "le",
+    measure: (s, op) => {
+      const fd = op.op === "gmem_mmap" ? op.gmem : op.file === "anon" ? undefined : op.file;
+      const pages = mmapPages(s, fd, op.offset, op.length);
+      return pages === undefined ? undefined : windowExtent(pages);
+    },
+  }),
+  fallocArgs: bound({
+    rule: MM_RULES.fallocArgs,
+    ops: ["file_fallocate", "gmem_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (len as loff_t)",
+    accepts: "lt",
+    measure: (s, op) => (mmFallocate(s, op.op === "file_fallocate" ? op.file : op.gmem) ? fallocLen(op.offset, op.len) : undefined),
+  }),
+  // Reached on a memfd only: a VM fd or a userfaultfd is refused before s_maxbytes.
+  fallocBig: bound({
+    rule: MM_RULES.fallocBig,
+    ops: ["file_fallocate", "gmem_fallocate"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "2^63 (s_maxbytes)",
+    accepts: "lt",
+    measure: (s, op) => (fdOf(s, op.op === "file_fallocate" ? op.file : op.gmem)?.kind === "file" ? fallocEnd(op.offset, op.len) : undefined),
+  }),
+};
+
 /** mmap(2) as both mmap and gmem_mmap make it: the fd (any name) or MAP_ANONYMOUS, with defaults resolved. */
 export interface MmapArgs {
   readonly map: string;
@@ -145,17 +199,17 @@ export function mmap(s: State, a: MmapArgs, gmemMmap: GmemMmap): StepResult {
   const folioPages = f?.file.folioPages ?? 1;
   const pages = Math.ceil(pagesOf(a.length) / folioPages) * folioPages;
   const old = s.mm.maps.get(a.map);
-  const failure = firstFailure([
+  const v = validate([
     check(MM_RULES.mmapLen, () => a.length === 0),
-    check(MM_RULES.mmapWindow, () => pages * PAGE_SIZE > MAP_STRIDE),
+    check(MM_RULES.mmapWindow, () => isBeyond(MM_BOUNDS.window, windowExtent(pages))),
     check(MM_RULES.mmapExists, () => old !== undefined && old.live.length > 0),
     check(FD_RULES.mmapReadonly, () => mode === "r" && a.shared && a.prot === "rw"),
     check(MM_RULES.mmapNotReadable, () => mode === "w"),
     check(FD_RULES.mmapNoHook, () => ref?.kind === "vm" || ref?.kind === "uffd"),
     check(MM_RULES.mmapHugeOffset, () => a.offset % (folioPages * PAGE_SIZE) !== 0),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
-  if (ref?.kind === "gmem") return gmemMmap(s, a, ref.id);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
+  if (ref?.kind === "gmem") return withPassed(gmemMmap(s, a, ref.id), v.passed);
   const shared = a.shared;
   // MAP_SHARED | MAP_ANONYMOUS is backed by an unnamed shmem file of the mapping's size (shmem_zero_setup).
   const zero: MemFile | undefined = anon && shared ? { kind: "shmem", size: pages * PAGE_SIZE, folioPages: 1, present: EMPTY_RANGES, data: new Map(), anon: true } : undefined;
@@ -424,12 +478,12 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
       return gmemFallocate(s, ref.id, a.mode, a.offset, a.len);
     case "vm":
     case "uffd": {
-      const failure = firstFailure([
+      const v = validate([
         ...vfsFallocateChecks(fallocMode(a.mode), a.offset, a.len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
         check(FD_RULES.fallocReadonly, () => ref.kind === "uffd"),
         check(FD_RULES.fallocNotRegular, () => ref.kind === "vm"),
       ]);
-      return refuse(s, failure ?? FD_RULES.fallocNotRegular);
+      return withPassed(refuse(s, v.failure ?? FD_RULES.fallocNotRegular), v.passed);
     }
   }
 }
@@ -437,13 +491,13 @@ export function fallocate(s: State, a: FallocateArgs, gmemFallocate: GmemFalloca
 /** shmem_fallocate / hugetlbfs_fallocate after vfs_fallocate's checks, in that order. */
 function fileFallocate(s: State, id: number, mode: FallocMode, offset: number, len: number, readOnly: boolean): StepResult {
   const file = s.mm.files[id]!;
-  const failure = firstFailure([
+  const v = validate([
     ...vfsFallocateChecks(mode, offset, len, MM_RULES.fallocArgs, MM_RULES.fallocMode),
     check(FD_RULES.fallocReadonly, () => readOnly),
-    check(MM_RULES.fallocBig, () => offset + len >= LOFF_LIMIT),
+    check(MM_RULES.fallocBig, () => isBeyond(MM_BOUNDS.fallocBig, fallocEnd(offset, len))),
     check(MM_RULES.fallocFileMode, () => !onlyKeepPunch(mode)),
   ]);
-  if (failure !== undefined) return refuse(s, failure);
+  if (v.failure !== undefined) return withPassed(refuse(s, v.failure), v.passed);
   const keep = mode.keep;
   if (mode.punch) return result(punchHole(s, id, offset, len), { result: "ok" }, MM_RULES.punch);
   const folio = file.folioPages * PAGE_SIZE;

@@ -6,7 +6,7 @@ import { replaceAt, withEntry } from "../immutable.js";
 import { get } from "../ranges.js";
 import type { State } from "../state.js";
 import { windowOf } from "./layout.js";
-import type { Mapping, MemFile, Pte } from "./types.js";
+import type { Mapping, MemFile, PagePointer, Pte } from "./types.js";
 
 /** The physical page an access reaches, named by its owner. */
 export type PageRef =
@@ -36,12 +36,31 @@ export function backingIndex(map: Mapping, index: number): number {
   return map.backing.kind === "anon" ? index : map.backing.offset / PAGE_SIZE + index;
 }
 
-/** What a present PTE of this mapping points at. */
-export function pteTarget(map: Mapping, index: number, pte: Pte): PageRef {
-  if (pte.target === "zero") return { kind: "zero" };
-  if (pte.target === "anon" || map.backing.kind === "anon") return { kind: "anon", map: map.id, index };
+/** The page a PTE of this target at this index of the mapping reaches. */
+export function targetRef(map: Mapping, index: number, target: Pte["target"]): PageRef {
+  if (target === "zero") return { kind: "zero" };
+  if (target === "anon" || map.backing.kind === "anon") return { kind: "anon", map: map.id, index };
   if (map.backing.kind === "memfd") return { kind: "file", file: map.backing.file, index: backingIndex(map, index) };
   return { kind: "gmem", inode: map.backing.inode, index: backingIndex(map, index) };
+}
+
+/** What a present PTE of this mapping points at. */
+export const pteTarget = (map: Mapping, index: number, pte: Pte): PageRef => targetRef(map, index, pte.target);
+
+/** The pointer of an entry at index `at` to the page `ref` names. */
+export function pointerTo(ref: PageRef, at: number): PagePointer {
+  return match(ref)
+    .with({ kind: "zero" }, (): PagePointer => ({ in: "zero" }))
+    .with({ kind: "file" }, (r): PagePointer => ({ in: "file", file: r.file, delta: r.index - at }))
+    .with({ kind: "anon" }, (r): PagePointer => ({ in: "anon", map: r.map, delta: r.index - at }))
+    .with({ kind: "gmem" }, (r): PagePointer => ({ in: "gmem", inode: r.inode, delta: r.index - at }))
+    .exhaustive();
+}
+
+/** A present PTE of this mapping at `index` (or a span from it) mapping `target`; uffd-wp bit set when `wp`. */
+export function pteOf(map: Mapping, index: number, target: Pte["target"], writable: boolean, wp = false): Pte {
+  const page = pointerTo(targetRef(map, index, target), index);
+  return wp ? { target, writable, page, uffdWp: true } : { target, writable, page };
 }
 
 export const folioLevel = (f: MemFile): Level => (f.folioPages >= 512 * 512 ? 2 : f.folioPages >= 512 ? 1 : 0);

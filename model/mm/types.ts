@@ -8,10 +8,25 @@ export type Backing =
   | { readonly kind: "memfd"; readonly file: number; readonly offset: number }
   | { readonly kind: "gmem"; readonly inode: number; readonly offset: number };
 
+/**
+ * The page a present PTE or stage-2 leaf points at, named by its owner: a memfd's page cache, a guest_memfd, a
+ * mapping's private pages, or the zero page. The owner's page index is the entry's index plus `delta`, so entries
+ * that map consecutive pages make one span. "freed": a page no owner holds any more, a stale pointer (only an
+ * implementation can hold one, and invariants refuse it).
+ */
+export type PagePointer =
+  | { readonly in: "file"; readonly file: number; readonly delta: number }
+  | { readonly in: "gmem"; readonly inode: number; readonly delta: number }
+  | { readonly in: "anon"; readonly map: string; readonly delta: number }
+  | { readonly in: "zero" }
+  | { readonly in: "freed" };
+
 /** What a present host PTE maps: the file's page-cache page, this mapping's private (anon/COW) page, or the zero page. */
 export interface Pte {
   readonly target: "file" | "anon" | "zero";
   readonly writable: boolean;
+  /** The page itself (for a file target: the page cached at the backing index when it was mapped). */
+  readonly page: PagePointer;
   /** The uffd-wp bit (_PAGE_UFFD_WP): write-protected until UFFDIO_WRITEPROTECT clears it. Absent when clear. */
   readonly uffdWp?: true;
 }

@@ -4,16 +4,17 @@ import { decodeFlags, FILL_MODE_BITS, hasOther, WRITEPROTECT_MODE_BITS } from ".
 import type { OpOf } from "../../schema/ops.js";
 import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
+import { bound, isBeyond, outside, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { gmemIsPrivate } from "../gmem/attributes.js";
 import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
 import { ensureCached, withFile, withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
-import { backingIndex } from "../mm/pages.js";
+import { backingIndex, pteOf } from "../mm/pages.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { uffdTarget } from "./api.js";
 import { badRange, REGISTER_RULES } from "./register.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
@@ -81,8 +82,9 @@ const TAKES_WP: Readonly<Record<Kind, boolean>> = { continue: true, copy: true, 
 const DONE: Readonly<Record<Kind, Rule>> = { continue: IOCTL_RULES.continue, copy: IOCTL_RULES.copy, zeropage: IOCTL_RULES.zeropage, poison: IOCTL_RULES.poison };
 
 /** What one page (or huge page) of an mfill did: the new state, or the rule that stopped the loop. */
-type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule };
-const stop = (r: Rule): PageStep => ({ ok: false, rule: r });
+/** One page of an mfill: done, or stopped by a rule (after the bounded checks in `passed` passed on that page). */
+type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule; readonly passed?: readonly Rule[] };
+const stop = (r: Rule, passed?: readonly Rule[]): PageStep => (passed === undefined ? { ok: false, rule: r } : { ok: false, rule: r, passed });
 
 interface Fill {
   readonly kind: Kind;
@@ -96,10 +98,61 @@ interface Fill {
 const fileSize = (s: State, m: Mapping): number | undefined =>
   m.backing.kind === "memfd" ? s.mm.files[m.backing.file]!.size : m.backing.kind === "gmem" ? s.gmem.inodes[m.backing.inode]!.size : undefined;
 
-function pastEof(s: State, m: Mapping, index: number): boolean {
+/** A page's start in the backing file against i_size (undefined for anonymous memory). */
+function eofOf(s: State, m: Mapping, index: number): Measured | undefined {
   const size = fileSize(s, m);
-  return size !== undefined && backingIndex(m, index) * PAGE_SIZE >= size;
+  return size === undefined ? undefined : { value: backingIndex(m, index) * PAGE_SIZE, limit: size };
 }
+
+const pastEof = (s: State, m: Mapping, index: number): boolean => isBeyond(IOCTL_BOUNDS.eof, eofOf(s, m, index));
+
+/** The last page of an mfill's range: its start against i_size, and its end against the end of the VMA it starts in. */
+function lastPage(s: State, op: MfillOp): { m: Mapping; start: number; n: number } | undefined {
+  const m = s.mm.maps.get(op.map);
+  return m === undefined || op.len === 0 || op.offset % PAGE_SIZE !== 0 || op.len % PAGE_SIZE !== 0 ? undefined : { m, start: op.offset / PAGE_SIZE, n: op.len / PAGE_SIZE };
+}
+
+const MFILL_OPS = ["uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison"] as const;
+
+export const IOCTL_BOUNDS = {
+  vmaEnd: bound({
+    rule: IOCTL_RULES.vmaEnd,
+    ops: MFILL_OPS,
+    unit: 1,
+    unitName: "page",
+    limitName: "the end of dst's VMA",
+    accepts: "le",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      const vma = p === undefined ? undefined : vmaAt(p.m, p.start);
+      return p === undefined || vma === undefined ? undefined : { value: p.start + p.n, limit: vma.end };
+    },
+  }),
+  eof: bound({
+    rule: IOCTL_RULES.eof,
+    ops: ["uffdio_copy", "uffdio_zeropage", "uffdio_poison"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size",
+    accepts: "lt",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      return p === undefined ? undefined : eofOf(s, p.m, p.start + p.n - 1);
+    },
+  }),
+  continueEof: bound({
+    rule: IOCTL_RULES.continueEof,
+    ops: ["uffdio_continue"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "i_size (shmem)",
+    accepts: "lt",
+    measure: (s, op: MfillOp) => {
+      const p = lastPage(s, op);
+      return p === undefined || memType(s, p.m) !== "shmem" ? undefined : eofOf(s, p.m, p.start + p.n - 1);
+    },
+  }),
+};
 
 function fileCached(s: State, m: Mapping, index: number): boolean {
   if (m.backing.kind === "memfd") return get(s.mm.files[m.backing.file]!.present, backingIndex(m, index)) === true;
@@ -110,8 +163,8 @@ function fileCached(s: State, m: Mapping, index: number): boolean {
 /** mfill_atomic_install_pte: maps pages [a, b), clearing any marker; MODE_WP write-protects them. */
 function install(s: State, m: Mapping, a: number, b: number, target: Pte["target"], wp: boolean): State {
   const writable = m.prot === "rw" && target !== "zero" && !(target === "file" && !m.shared) && !wp;
-  const pte: Pte = wp ? { target, writable: false, uffdWp: true } : { target, writable };
   const current = s.mm.maps.get(m.id)!;
+  const pte = pteOf(current, a, target, wp ? false : writable, wp);
   return withMap(s, withMarkers({ ...current, ptes: assign(current.ptes, a, b, pte) }, assign(markersOf(current), a, b, undefined)));
 }
 
@@ -146,9 +199,10 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
   const marker = get(markersOf(m), i);
   const shared = m.shared && f.type !== "anon";
   if (f.kind === "continue") {
-    if (f.type === "shmem" && pastEof(s, m, i)) return stop(IOCTL_RULES.continueEof);
-    if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole);
-    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+    if (f.type === "shmem" && isBeyond(IOCTL_BOUNDS.continueEof, eofOf(s, m, i))) return stop(IOCTL_RULES.continueEof);
+    const eofPassed = f.type === "shmem" ? [IOCTL_RULES.continueEof] : [];
+    if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole, eofPassed);
+    if (pte !== undefined) return stop(IOCTL_RULES.ptePresent, eofPassed);
     // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
     const ready = m.backing.kind === "memfd" ? withFile(s, m.backing.file, ensureCached(s.mm.files[m.backing.file]!, backingIndex(m, i))) : s;
     return { ok: true, state: install(ready, m, i, i + 1, "file", f.wp) };
@@ -201,6 +255,8 @@ interface Filled {
   readonly state: State;
   readonly bytes: number;
   readonly stoppedBy?: Rule;
+  /** Bounded checks the stopping page passed. */
+  readonly passed?: readonly Rule[];
 }
 
 /** mfill_atomic: the target VMA checks, then page by page until the first failure. */
@@ -211,7 +267,7 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   const n = op.len / PAGE_SIZE;
   const vma = m === undefined ? undefined : vmaAt(m, start);
   if (m === undefined || vma === undefined) return failed(IOCTL_RULES.noVma);
-  if (start + n > vma.end) return failed(IOCTL_RULES.vmaEnd);
+  if (outside(IOCTL_BOUNDS.vmaEnd, s, op)) return failed(IOCTL_RULES.vmaEnd);
   if (vma.reg === undefined) return failed(IOCTL_RULES.unregistered);
   const wp = fillMode(op).names.includes("WP");
   if (wp && !hasMode(vma.reg, "WP")) return failed(IOCTL_RULES.wpMode);
@@ -226,7 +282,9 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   let state = s;
   for (let i = start; i < start + n; i += unit) {
     const r = unit > 1 ? fillHuge(state, f, i, unit) : fillPage(state, f, i);
-    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule };
+    // What the stopping page passed counts for the range's bounds only when it is the range's last page.
+    const last = i + unit >= start + n;
+    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, ...(r.passed === undefined || !last ? {} : { passed: r.passed }) };
     state = r.state;
   }
   return { state, bytes: op.len };
@@ -252,11 +310,11 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
   const r = mfillAtomic(s, op, kind);
   if (r.bytes === 0) {
     const errno = r.stoppedBy!.errno!;
-    return result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!);
+    return withPassed(result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!), [REGISTER_RULES.range, ...(r.passed ?? [])]);
   }
   const partial = r.bytes < op.len;
   const res = partial
-    ? result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial)
+    ? withPassed(result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial), r.passed ?? [])
     : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind]);
   if (mode.names.includes("DONTWAKE")) return res;
   const base = mapBase(op.map) + op.offset;
@@ -277,7 +335,7 @@ export function writeprotect(s: State, op: OpOf<"uffdio_writeprotect">, run: Thr
   const start = op.offset / PAGE_SIZE;
   const end = start + op.len / PAGE_SIZE;
   const vmas = m === undefined ? [] : vmasIn(m, start, end);
-  if (m === undefined || vmas.length === 0) return refuse(s, IOCTL_RULES.wpNoVma);
+  if (m === undefined || vmas.length === 0) return withPassed(refuse(s, IOCTL_RULES.wpNoVma), [REGISTER_RULES.range]);
   const unit = unitOf(s, m);
   let next = s;
   for (const v of vmas) {

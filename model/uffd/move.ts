@@ -8,6 +8,7 @@ import { PAGE_SIZE } from "../consts.js";
 import { withoutKeysIn } from "../immutable.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { withMap } from "../mm/fault.js";
+import { pteOf } from "../mm/pages.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
@@ -137,7 +138,7 @@ function movePage(st: State, dstId: string, d: number, srcId: string, si: number
     anonData: withoutKeysIn(sm.anonData, si, si + 1),
   });
   const target = emptied.mm.maps.get(dstId)!;
-  const moved: Pte = { target: pte.target, writable: pte.target === "anon" };
+  const moved: Pte = pteOf(target, d, pte.target, pte.target === "anon");
   const anonData = data === undefined ? target.anonData : new Map([...target.anonData, [d, data]]);
   const anon = pte.target === "anon" ? assign(target.anon, d, d + 1, true) : target.anon;
   return { state: withMap(emptied, { ...target, ptes: assign(target.ptes, d, d + 1, moved), anon, anonData }) };

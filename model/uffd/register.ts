@@ -2,13 +2,14 @@
 // registration teardown of close.
 import { decodeFlags, noFlags, REGISTER_MODE_BITS } from "../../schema/flags.js";
 import type { OpOf, UffdModeName } from "../../schema/ops.js";
+import { bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE, TASK_SIZE } from "../consts.js";
 import { withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import type { Mapping } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
-import { refuse, result, type State, type StepResult } from "../state.js";
+import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { uffdTarget } from "./api.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
@@ -73,11 +74,26 @@ export const REGISTER_RULES = {
   ),
 };
 
-/** validate_range for the range ioctls: the window address of the map plus offset. */
+/** The end of a range ioctl's range (the window address of the map plus offset and len) against TASK_SIZE. */
+const rangeEnd = (s: State, map: string, offset: number, len: number): Measured => ({ value: mapBase(map) + offset + len, limit: TASK_SIZE[s.config.arch] });
+
+type RangeOp = OpOf<"uffd_register" | "uffd_unregister" | "uffdio_continue" | "uffdio_copy" | "uffdio_zeropage" | "uffdio_poison" | "uffdio_writeprotect" | "uffdio_wake">;
+
+export const RANGE_BOUNDS = {
+  range: bound({
+    rule: REGISTER_RULES.range,
+    ops: ["uffd_register", "uffd_unregister", "uffdio_continue", "uffdio_copy", "uffdio_zeropage", "uffdio_poison", "uffdio_writeprotect", "uffdio_wake"],
+    unit: PAGE_SIZE,
+    unitName: "page",
+    limitName: "TASK_SIZE (validate_range)",
+    accepts: "le",
+    measure: (s, op: RangeOp) => (op.offset % PAGE_SIZE !== 0 || op.len % PAGE_SIZE !== 0 || op.len === 0 ? undefined : rangeEnd(s, op.map, op.offset, op.len)),
+  }),
+};
+
+/** validate_range for the range ioctls: aligned, not empty, ending at or below TASK_SIZE. */
 export function badRange(s: State, map: string, offset: number, len: number): boolean {
-  const start = mapBase(map) + offset;
-  const top = TASK_SIZE[s.config.arch];
-  return offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || start >= top || len > top - start;
+  return offset % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || isBeyond(RANGE_BOUNDS.range, rangeEnd(s, map, offset, len));
 }
 
 const sortModes = (modes: readonly UffdModeName[]): UffdModeName[] => MODE_ORDER.filter((m) => modes.includes(m));
@@ -116,6 +132,10 @@ function target(s: State, ctx: number, op: { map: string; offset: number; len: n
   return { ctx, map, start, end, vmas, unit: unitOf(s, map) };
 }
 
+/** A refused (un)registration; past validate_range, the range's bound was checked before the VMA lookup refused. */
+const refusedTarget = (s: State, r: Rule): StepResult =>
+  r === REGISTER_RULES.range ? refuse(s, r) : withPassed(refuse(s, r), [REGISTER_RULES.range]);
+
 const wpAsyncOf = (s: State, ctx: number): boolean => s.uffd.ctxs[ctx]!.features.includes("WP_ASYNC");
 
 export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
@@ -125,7 +145,7 @@ export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
   if (noFlags(mode)) return refuse(s, REGISTER_RULES.mode);
   if (mode.unknown.length > 0) return refuse(s, REGISTER_RULES.modeUnknown);
   const t = target(s, fd.id, op, REGISTER_RULES.noVma);
-  if ("refused" in t) return refuse(s, t.refused);
+  if ("refused" in t) return refusedTarget(s, t.refused);
   const modes = sortModes(mode.names);
   const huge = t.unit > 1;
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
@@ -160,7 +180,7 @@ export function uffdUnregister(s: State, op: OpOf<"uffd_unregister">, run: Threa
   const fd = uffdTarget(s, op.uffd, REGISTER_RULES.unBadFd);
   if (!fd.ok) return refuse(s, fd.rule);
   const t = target(s, fd.id, op, REGISTER_RULES.unNoVma);
-  if ("refused" in t) return refuse(s, t.refused);
+  if ("refused" in t) return refusedTarget(s, t.refused);
   const checks: Check[] = [check(REGISTER_RULES.unHugeStart, () => t.unit > 1 && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(

@@ -2,6 +2,7 @@
 import { PAGE_SIZE } from "../consts.js";
 import { invalidateHva } from "../kvm/mmu.js";
 import { withMap } from "../mm/fault.js";
+import { pteOf } from "../mm/pages.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, spans } from "../ranges.js";
 import { rule } from "../rules.js";
@@ -28,7 +29,7 @@ export function wpRange(s: State, m: Mapping, a: number, b: number, enable: bool
   let ptes = m.ptes;
   let changed = false;
   for (const p of spans(m.ptes, a, b)) {
-    const next: Pte = enable ? { target: p.value.target, writable: false, uffdWp: true } : { target: p.value.target, writable: writableFor(m, p.value.target) };
+    const next: Pte = enable ? pteOf(m, p.start, p.value.target, false, true) : pteOf(m, p.start, p.value.target, writableFor(m, p.value.target));
     if (JSON.stringify(next) === JSON.stringify(p.value)) continue;
     ptes = assign(ptes, p.start, p.end, next);
     changed = true;

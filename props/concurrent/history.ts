@@ -1,10 +1,12 @@
 // The history of a concurrent run: each operation's call and return in real-time order, and its check
 // against the model: some order of the model's atomic steps must give every recorded outcome, respect
 // real-time order, and (at a quiescent point) end in the implementation's abstract state.
+import { PAGE_SIZE } from "../../model/consts.js";
 import type { Spte } from "../../model/kvm/types.js";
 import { alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
 import { get, spans, type RangeMap } from "../../model/ranges.js";
-import type { Mapping, Pte } from "../../model/mm/types.js";
+import { locate } from "../../model/mm/pages.js";
+import type { Mapping, PagePointer, Pte } from "../../model/mm/types.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { sameOutcome } from "../outcomes.js";
@@ -208,11 +210,34 @@ const observableText = (s: State): string => JSON.stringify(observable(s));
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const spteText = (v: Spte): string => `level ${v.level}${v.writable ? " writable" : ""}${v.private ? " private" : ""}`;
 
+/** A page pointer made absolute: its owner and the owner's page index (pointers are relative to where they sit). */
+const pageAt = (p: PagePointer, at: number): string =>
+  p.in === "zero" || p.in === "freed" ? p.in : `${p.in} ${p.in === "anon" ? p.map : p.in === "file" ? p.file : p.inode} ${at + p.delta}`;
+
+/**
+ * Whether the implementation's writable SPTE at `gfn`, where the model's is read-only, maps the writable host page
+ * the implementation holds one fault further than the model at the slot's hva (hostWithin): a vCPU's GUP that
+ * retried left that page (a write fault's private copy), and a later fault of the same gfn maps it writable, as the
+ * model's would from that host state. Not in a READONLY or dirty-logged slot, whose SPTEs stay read-only anyway.
+ */
+function hostFurther(model: State, impl: State, v: number, as: number, gfn: number, spte: Spte): boolean {
+  const slot = model.kvm.vms[v]?.slots.find((sl) => sl.as === as && gfn >= sl.baseGfn && gfn < sl.baseGfn + sl.npages);
+  if (slot === undefined || spte.private || slot.flags.includes("READONLY") || slot.flags.includes("LOG_DIRTY_PAGES")) return false;
+  const hva = slot.userspaceAddr + (gfn - slot.baseGfn) * PAGE_SIZE;
+  const m = locate(model, hva);
+  const i = locate(impl, hva);
+  const modelPte = m === undefined ? undefined : get(m.map.ptes, m.index);
+  const implPte = i === undefined ? undefined : get(i.map.ptes, i.index);
+  if (i === undefined || implPte === undefined || !implPte.writable || modelPte?.writable === true) return false;
+  return pageAt(implPte.page, i.index) === pageAt(spte.page, gfn);
+}
+
 /**
  * An implementation SPTE the model does not allow: where the model maps nothing, or more than it (a higher
  * level, writable where it is read-only, the other private bit). Less is allowed: stage 2 is a cache, and a
  * zap that lands after a concurrent fault (the USERFAULT-enable zap runs after the new flags are published)
- * leaves fewer mappings than the model's atomic steps.
+ * leaves fewer mappings than the model's atomic steps. Writable where the model's is read-only is allowed only
+ * for the host page a retried fault left (hostFurther).
  */
 export function staleSpte(model: State, impl: State): { detail: string; model: Spte | null; impl: Spte } | undefined {
   for (const [v, vm] of impl.kvm.vms.entries()) {
@@ -220,7 +245,16 @@ export function staleSpte(model: State, impl: State): { detail: string; model: S
       for (const span of s2) {
         let at = span.start;
         for (const m of spans(model.kvm.vms[v]?.stage2[as] ?? [], span.start, span.end)) {
-          const within = m.value.private === span.value.private && span.value.level <= m.value.level && (!span.value.writable || m.value.writable);
+          const further = (): boolean => {
+            for (let gfn = Math.max(at, m.start); gfn < Math.min(span.end, m.end); gfn++) {
+              if (!hostFurther(model, impl, v, as, gfn, span.value)) return false;
+            }
+            return true;
+          };
+          const within =
+            m.value.private === span.value.private &&
+            span.value.level <= m.value.level &&
+            (!span.value.writable || m.value.writable || (span.value.level === 0 && further()));
           if (m.start > at) break;
           if (!within) return { detail: `vm ${v} gfn ${hex(m.start)} is mapped ${spteText(span.value)} where the model maps ${spteText(m.value)}`, model: m.value, impl: span.value };
           at = m.end;

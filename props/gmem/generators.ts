@@ -109,8 +109,21 @@ export function gmemOpArbitrary(l: GmemLayout, config: Config): fc.Arbitrary<Op>
     { weight: 3, arbitrary: gmem.map((g): Op => ({ op: "close", gmem: g.name })) },
   );
 
+  // Several pages of one range pinned, in either order, then a conversion of the whole range to private: a refusal
+  // with two or more busy pages, the lowest pinned last (props/features.ts) must report the lowest.
+  const initShared = new Set(l.prelude.flatMap((o) => (o.op === "create_gmem" && o.flags.includes("INIT_SHARED") ? [o.gmem] : [])));
+  const pinnable = mapped.filter((g) => initShared.has(g.name));
+  const busy = fc.constantFrom(...(pinnable.length > 0 ? pinnable : mapped)).chain((g) =>
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constantFrom(0, 1, 2).map((page): Op => ({ op: "pin", map: g.map, offset: page * PAGE_SIZE })) },
+      { weight: 1, arbitrary: fc.constant<Op>({ op: "gmem_convert", gmem: g.name, offset: 0, size: 4 * PAGE_SIZE, to: "private" }) },
+      { weight: 1, arbitrary: fc.constant<Op>({ op: "gmem_convert", gmem: g.name, offset: 0, size: 4 * PAGE_SIZE, to: "shared" }) },
+    ),
+  );
+
   return fc.oneof(
     { weight: 12, arbitrary: convert },
+    { weight: 8, arbitrary: busy },
     { weight: 4, arbitrary: fallocate },
     { weight: 10, arbitrary: hostAccess },
     { weight: 3, arbitrary: alias },

@@ -60,6 +60,15 @@ export const GMEM_V7 = gmemLayout(
   [gmemSlot(0, 0, 4 * MiB, "g0", 0), gmemSlot(1, 4 * MiB, 2 * MiB, "g0", 4 * MiB), gmemSlot(2, 8 * MiB, 4 * MiB, "g1", 0), gmemSlot(3, 16 * MiB, 4 * MiB, "g2", 0, 0)],
 );
 
+/** GMEM_V7 for 1 GiB folios: a file must be a whole number of folios, so g0 alone (1 GiB) behind slots 0 and 1. */
+export const GMEM_V7_1G = gmemLayout(
+  "gmem-v7-1g",
+  "software-protected VM; g0 MMAP|INIT_SHARED of 1 GiB (slots 0, 1 and an unbound rest)",
+  1,
+  [{ name: "g0", size: 1024 * MiB, map: "m5", flags: ["MMAP", "INIT_SHARED"] }],
+  [gmemSlot(0, 0, 4 * MiB, "g0", 0), gmemSlot(1, 4 * MiB, 2 * MiB, "g0", 4 * MiB)],
+);
+
 /** The 2024 RFC on the default kernel (per-VM attributes): slots bound at start are faultable (RFC patch 28). */
 export const GMEM_RFC = gmemLayout(
   "gmem-rfc-2024",

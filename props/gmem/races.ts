@@ -7,12 +7,14 @@ import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.
 import type { RaceActor } from "../concurrent/harness.js";
 import { pctSteps } from "../concurrent/run-lengths.js";
 import { setupOf } from "../layouts.js";
-import { GMEM_RFC, GMEM_V7, type GmemLayout } from "./layouts.js";
+import { GMEM_RFC, GMEM_V7, GMEM_V7_1G, type GmemLayout } from "./layouts.js";
 
 const PAGE = 4096;
+const MiB = 1024 * 1024;
 /** The pages every actor aims at: the first two of g0, behind gfns 0 and 1 of slot 0 and m5's first pages. */
 const HOT = [0, 1] as const;
 const hot = fc.constantFrom(...HOT);
+type Folio = Config["gmemFolio"];
 const byte = fc.integer({ min: 1, max: 255 });
 
 /**
@@ -29,7 +31,12 @@ const pinOp = fc.tuple(hot, fc.boolean()).map(([p, on]): Op => ({ op: on ? "pin"
 const convert = fc
   .record({ first: hot, pages: fc.constantFrom(1, 2), to: fc.constantFrom("private" as const, "shared" as const) })
   .map((r): Op => ({ op: "gmem_convert", gmem: "g0", offset: r.first * PAGE, size: r.pages * PAGE, to: r.to }));
-const punch = fc.tuple(hot, fc.boolean()).map(([p, hole]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: hole ? ["PUNCH_HOLE", "KEEP_SIZE"] : ["KEEP_SIZE"], offset: p * PAGE, len: PAGE }));
+/** Punch or allocate a hot page, or (on huge folios, where the range must be folio-aligned) the folio holding both. */
+const punch = (folio: Folio): fc.Arbitrary<Op> =>
+  fc.tuple(hot, fc.boolean()).map(([p, hole]): Op => {
+    const len = folio === "4K" ? PAGE : folio === "2M" ? 2 * MiB : 1024 * MiB;
+    return { op: "gmem_fallocate", gmem: "g0", mode: hole ? ["PUNCH_HOLE", "KEEP_SIZE"] : ["KEEP_SIZE"], offset: Math.floor((p * PAGE) / len) * len, len };
+  });
 /** The 2024 RFC's protocol: the VMM drops its own mappings before it asks for private, else EINVAL. */
 const rfcConversion = fc
   .tuple(hot, fc.boolean())
@@ -54,11 +61,31 @@ interface Race {
   readonly description: string;
   readonly config: Config;
   readonly layout: GmemLayout;
-  readonly actors: fc.Arbitrary<RaceActor[]>;
+  /** The actors, given the folio size of the configuration. */
+  readonly actors: (folio: Folio) => fc.Arbitrary<RaceActor[]>;
   /** How the setup writes the hot pages (default: through a second mapping). */
   readonly written?: "m5" | "alias";
   readonly runs: number;
 }
+
+/** The layout for a folio size: 1 GiB folios need a 1 GiB file, so g0 alone, behind slots 0 and 1. */
+const layoutFor = (l: GmemLayout, folio: Folio): GmemLayout => (folio === "1G" && l === GMEM_V7 ? GMEM_V7_1G : l);
+
+/**
+ * The race on each folio size: the first is the suite's own (its name unchanged), the others split a smaller budget
+ * and carry the size in their name.
+ */
+const onFolios = (r: Race, folios: readonly Folio[]): ConcurrentSuite[] =>
+  folios.map((folio, i) =>
+    race({
+      ...r,
+      name: i === 0 ? r.name : `${r.name}-${folio.toLowerCase()}`,
+      description: i === 0 ? r.description : `${r.description} (${folio === "4K" ? "4 KiB" : folio === "2M" ? "2 MiB" : "1 GiB"} folios)`,
+      config: { ...r.config, gmemFolio: folio },
+      layout: layoutFor(r.layout, folio),
+      runs: i === 0 ? r.runs : Math.round(r.runs / 2),
+    }),
+  );
 
 function race(r: Race): ConcurrentSuite {
   const s: ConcurrentSuite = {
@@ -68,7 +95,7 @@ function race(r: Race): ConcurrentSuite {
     area: "gmem",
     config: r.config,
     setup: setup(r.layout, r.written ?? "alias"),
-    actors: r.actors,
+    actors: r.actors(r.config.gmemFolio),
     runs: r.runs,
     steps: pctSteps(r.name),
     depth: 3,
@@ -83,59 +110,74 @@ const RFC: Config = { ...PRESETS.default, gmemDesign: "rfc-2024", gmemFaultLock:
 /** The 2024 RFC before its last patch: the host fault path checks faultability without the invalidate lock. */
 export const RFC_NO_FAULT_LOCK: Config = { ...RFC, gmemFaultLock: false };
 
-const rfcHostRace = (name: string, description: string, config: Config): ConcurrentSuite =>
-  race({
-    name,
-    description,
-    config,
-    layout: GMEM_RFC,
-    actors: threads(
-      [thread("host", fc.oneof({ weight: 3, arbitrary: hostAccess }, { weight: 1, arbitrary: pinOp })), fc.array(rfcConversion, { minLength: 1, maxLength: 2 }).map((units) => ({ name: "VMM", steps: units.flat() }))],
+const rfcHostRace = (name: string, description: string, config: Config): Race => ({
+  name,
+  description,
+  config,
+  layout: GMEM_RFC,
+  actors: () =>
+    threads(
+      [
+        thread("host", fc.oneof({ weight: 3, arbitrary: hostAccess }, { weight: 1, arbitrary: pinOp })),
+        fc.array(rfcConversion, { minLength: 1, maxLength: 2 }).map((units) => ({ name: "VMM", steps: units.flat() })),
+      ],
       [thread("vCPU0", vcpuAccess(0))],
     ),
-    runs: 200,
-  });
+  runs: 200,
+});
 
+/** Every v7 race on 4 KiB and 2 MiB folios, and on 1 GiB where a fault splits or a punch drops a folio; the RFC on 4 KiB
+ * and 2 MiB. */
 export const GMEM_RACES: readonly ConcurrentSuite[] = [
-  race({
-    name: "race-gmem-convert-host",
-    description: "v7 conversions of the hot pages while host threads fault them in and pin them",
-    config: V7,
-    layout: GMEM_V7,
-    actors: threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
-    runs: 200,
-  }),
-  race({
-    name: "race-gmem-convert-vcpu",
-    description: "v7 conversions of host-mapped pages over 2 MiB folios (split and merge) while vCPUs fault them through guest_memfd",
-    config: { ...V7, gmemFolio: "2M" },
-    layout: GMEM_V7,
-    actors: threads([thread("vCPU0", vcpuAccess(0)), thread("VMM", convert)], [thread("vCPU1", vcpuAccess(1))]),
-    written: "m5",
-    runs: 200,
-  }),
-  race({
-    name: "race-gmem-convert-convert",
-    description: "two v7 conversions of overlapping ranges while a vCPU faults the pages",
-    config: V7,
-    layout: GMEM_V7,
-    actors: threads([thread("VMM0", convert, 1), thread("VMM1", convert, 1)], [thread("vCPU0", vcpuAccess(0))]),
-    runs: 150,
-  }),
-  race({
-    name: "race-gmem-punch",
-    description: "PUNCH_HOLE and allocation of the hot pages while the host and a vCPU fault them",
-    config: V7,
-    layout: GMEM_V7,
-    actors: threads([thread("VMM", punch), thread("host", hostAccess)], [thread("vCPU0", vcpuAccess(0))]),
-    runs: 150,
-  }),
-  rfcHostRace("race-gmem-rfc-2024", "2024 RFC with the fault path locked: KVM_SET_MEMORY_ATTRIBUTES conversions against host faults and pins", RFC),
+  ...onFolios(
+    {
+      name: "race-gmem-convert-host",
+      description: "v7 conversions of the hot pages while host threads fault them in and pin them",
+      config: V7,
+      layout: GMEM_V7,
+      actors: () => threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
+      runs: 200,
+    },
+    ["4K", "2M"],
+  ),
+  ...onFolios(
+    {
+      name: "race-gmem-convert-vcpu",
+      description: "v7 conversions of host-mapped pages over 2 MiB folios (split and merge) while vCPUs fault them through guest_memfd",
+      config: { ...V7, gmemFolio: "2M" },
+      layout: GMEM_V7,
+      actors: () => threads([thread("vCPU0", vcpuAccess(0)), thread("VMM", convert)], [thread("vCPU1", vcpuAccess(1))]),
+      written: "m5",
+      runs: 200,
+    },
+    ["2M", "4K", "1G"],
+  ),
+  ...onFolios(
+    {
+      name: "race-gmem-convert-convert",
+      description: "two v7 conversions of overlapping ranges while a vCPU faults the pages",
+      config: V7,
+      layout: GMEM_V7,
+      actors: () => threads([thread("VMM0", convert, 1), thread("VMM1", convert, 1)], [thread("vCPU0", vcpuAccess(0))]),
+      runs: 150,
+    },
+    ["4K", "2M"],
+  ),
+  ...onFolios(
+    {
+      name: "race-gmem-punch",
+      description: "PUNCH_HOLE and allocation of the hot pages while the host and a vCPU fault them",
+      config: V7,
+      layout: GMEM_V7,
+      actors: (folio) => threads([thread("VMM", punch(folio)), thread("host", hostAccess)], [thread("vCPU0", vcpuAccess(0))]),
+      runs: 150,
+    },
+    ["4K", "2M", "1G"],
+  ),
+  ...onFolios(rfcHostRace("race-gmem-rfc-2024", "2024 RFC with the fault path locked: KVM_SET_MEMORY_ATTRIBUTES conversions against host faults and pins", RFC), ["4K", "2M"]),
 ];
 
 /** Not in the default check: it finds the flaw Peter Xu asked about (counterexamples/ keeps it). */
-export const RFC_NO_LOCK_RACE = rfcHostRace(
-  "race-gmem-rfc-2024-no-fault-lock",
-  "2024 RFC before its last patch: the host fault checks faultability without the invalidate lock",
-  RFC_NO_FAULT_LOCK,
+export const RFC_NO_LOCK_RACE = race(
+  rfcHostRace("race-gmem-rfc-2024-no-fault-lock", "2024 RFC before its last patch: the host fault checks faultability without the invalidate lock", RFC_NO_FAULT_LOCK),
 );

@@ -147,14 +147,27 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
   };
 }
 
-export const POSTCOPY_RACE: PostcopyRaceSuite = {
-  name: "postcopy-race",
-  description: "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
-  kind: "concurrent",
-  area: "postcopy",
-  config: PRESETS.default,
-  runs: 400,
-  steps: pctSteps("postcopy-race"),
-  depth: 3,
-  run: (opts) => runPostcopyRace(POSTCOPY_RACE, opts),
-};
+function postcopyRace(name: string, description: string, config: Config, runs: number): PostcopyRaceSuite {
+  const s: PostcopyRaceSuite = {
+    name,
+    description,
+    kind: "concurrent",
+    area: "postcopy",
+    config,
+    runs,
+    steps: pctSteps(name),
+    depth: 3,
+    run: (opts) => runPostcopyRace(s, opts),
+  };
+  return s;
+}
+
+export const POSTCOPY_RACE = postcopyRace(
+  "postcopy-race",
+  "the post-copy fetch (alias write, userfault bit, CONTINUE) racing a vCPU's guest reads and a VMM thread's uffd faults, at every kernel yield point",
+  PRESETS.default,
+  400,
+);
+
+/** The same on arm64, whose fault path reads the userfault bitmap in user_mem_abort after its VMA lookup. */
+export const POSTCOPY_RACE_ARM64 = postcopyRace("postcopy-race-arm64", "the post-copy race on arm64", PRESETS.arm64, 200);
