@@ -1,11 +1,11 @@
 // npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
 // the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
-// Options: --only NAME[,NAME] (harness, startup, rangemap, races, lengths, shrink, scale, check), --reps N (interleaved
-// repetitions behind every target's min / median / max, default 5), --baseline REV (also run kvm-anon-x86 as built at
-// that revision, bench/baseline.ts), --check-reps N (full checks per worker count, default 5), --seeds N (per race
-// and generator, default 20), --length-runs N (runs per race suite and generator, default 1000), --length-suites
-// NAME[,NAME] (the race suites to measure, default all), --conversions N (per file size, default 1000000). The last
-// table, "targets", is every target of issue 21 as measured in this run.
+// Options: --only NAME[,NAME] (overhead, harness, startup, rangemap, bitmap, races, lengths, shrink, scale, check),
+// --reps N (interleaved repetitions behind every target's min / median / max, default 5), --baseline REV (also run
+// kvm-anon-x86 as built at that revision, bench/baseline.ts), --check-reps N (full checks per worker count, default
+// 5), --seeds N (per race and generator, default 20), --length-runs N (runs per race suite and generator, default
+// 1000), --length-suites NAME[,NAME] (the race suites to measure, default all), --conversions N (per file size,
+// default 1000000). The last table, "targets", is every target of issue 21 as measured in this run.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
@@ -57,21 +57,22 @@ function target(item: string, what: string, measured: Spread, goal: string, met:
   targets.push({ bench: "target", item, size: what, measured: show(measured, digits), target: goal, met: met ? "yes" : "NO" });
 }
 
-async function harnessTables(reps: number, baselineRev: string | undefined): Promise<Table[]> {
+/** Item 1: the suite against bare fast-check and, with --baseline, against the same suite at another revision. */
+async function overheadTables(reps: number, baselineRev: string | undefined): Promise<Table[]> {
   const base = baselineRev === undefined ? undefined : await baselineSuite(baselineRev);
   const one = await suiteAgainstBare(reps, base?.suite);
   target("1", "kvm-anon-x86 µs/command over bare fc.asyncModelRun", one.overBare, "<= 30", one.overBare.median <= 30, 1);
   if (one.baselineOverNew !== undefined) {
     target("1", `throughput over the baseline ${base!.commit.slice(0, 7)}`, one.baselineOverNew, ">= 3", one.baselineOverNew.median >= 3);
   }
+  const title = `1. µs per command, ${reps} interleaved repetitions (min / median / max): bare fc.asyncModelRun, the suite here${base === undefined ? "" : ` and at ${base.commit.slice(0, 7)}`}`;
+  return [{ name: "suite-against-bare", title, rows: one.rows }];
+}
+
+async function harnessTables(): Promise<Table[]> {
   const h = await harnessBench();
   const lengths = h.overhead.map((r) => Number(/<= (\d+)/.exec(String(r.size))![1]));
   return [
-    {
-      name: "suite-against-bare",
-      title: `1. µs per command, ${reps} interleaved repetitions (min / median / max): bare fc.asyncModelRun, the suite here${base === undefined ? "" : ` and at ${base.commit.slice(0, 7)}`}`,
-      rows: one.rows,
-    },
     {
       name: "harness-overhead",
       title: "1. Harness overhead: µs per command, kvm-anon-x86 (model + impl + every check) beside a bare fc.commands over a counter",
@@ -111,11 +112,22 @@ async function shrinkTables(raceSamplesDone: Awaited<ReturnType<typeof raceSampl
   return [{ name: "shrinking", title: `3. Shrinking: seconds from the first failure to the counterexample, and its length (operations past the setup); target <= shortest known + 2`, rows: shrinkRows(all, known) }];
 }
 
-async function scaleTables(conversions: number, reps: number): Promise<Table[]> {
+/** Item 3: the bitmap scan against C, its target from the worst size. */
+function bitmapTable(reps: number): Table {
   const b = bitmapBench(reps);
-  const bitmap = b.rows;
   const worst = b.overBestC.reduce((w, s) => (s.median > w.median ? s : w));
   target("3", `bitmap scan over the best flat C scan, worst size (${SLOT_SIZES[b.overBestC.indexOf(worst)]! / GiB} GiB)`, worst, "<= 2", worst.median <= 2);
+  const sizes = SLOT_SIZES.map((x) => x / GiB);
+  return {
+    name: "bitmap",
+    title: `4. Userfault bitmap: scan for set bits (one per 16 MiB) and clear, TypeScript against gcc -O2 (${reps} repetitions, min / median / max); target scan within 2x of the best C`,
+    rows: b.rows,
+    growth: [growth(sizes, b.rows.map((r) => median(r, "tsScanMs")), "TS scan"), growth(sizes, b.rows.map((r) => median(r, "cFlatScanMs")), "best C scan")].join("; "),
+  };
+}
+
+async function scaleTables(conversions: number, reps: number): Promise<Table[]> {
+  const bitmapT = bitmapTable(reps);
   const enable = await userfaultEnableBench();
   const lookup = memslotLookupBench();
   const convert1g = await gmemConvertBench();
@@ -126,12 +138,7 @@ async function scaleTables(conversions: number, reps: number): Promise<Table[]> 
   const scaled = random.filter((r) => String(r.bench).includes("scaled"));
   const sizes = SLOT_SIZES.map((b) => b / GiB);
   return [
-    {
-      name: "bitmap",
-      title: `4. Userfault bitmap: scan for set bits (one per 16 MiB) and clear, TypeScript against gcc -O2 (${reps} repetitions, min / median / max); target scan within 2x of the best C`,
-      rows: bitmap,
-      growth: [growth(sizes, bitmap.map((r) => median(r, "tsScanMs")), "TS scan"), growth(sizes, bitmap.map((r) => median(r, "cFlatScanMs")), "best C scan")].join("; "),
-    },
+    bitmapT,
     {
       name: "userfault-enable",
       title: "4. Enabling USERFAULT on a slot with a sparse stage-2 table (impl with and without the zap-all quirk; model without)",
@@ -232,7 +239,8 @@ async function main(): Promise<void> {
     }
     console.error(`${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   };
-  await run("harness", () => harnessTables(reps, option("--baseline")));
+  await run("overhead", () => overheadTables(reps, option("--baseline")));
+  await run("harness", harnessTables);
   await run("startup", async () => {
     const s = await startupBench(Math.max(reps, 10));
     target("6", "faultline --help over node -e 0", s.help, "<= 1.3", s.help.median <= 1.3);
@@ -260,6 +268,7 @@ async function main(): Promise<void> {
     return [{ name: "run-lengths", title, rows: await runLengths(runs, only) }];
   });
   await run("shrink", async () => shrinkTables(races.length > 0 ? races : (await raceTables(Math.min(seeds, 5))).samples, Math.min(seeds, 10)));
+  if (!want("scale")) await run("bitmap", () => [bitmapTable(reps)]);
   await run("scale", () => scaleTables(conversions, reps));
   await run("check", () => checkTables(Number(option("--check-reps") ?? 5)));
   if (targets.length > 0) {
