@@ -2,6 +2,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
 import { TimeBudget } from "../props/budget.js";
+import { vocabularyErrors } from "../props/minimums.js";
 import { DEFAULT_BUDGET } from "../props/concurrent/linearizability.js";
 import { SUITES } from "../props/registry.js";
 import type { Suite } from "../props/suite.js";
@@ -154,6 +155,12 @@ export async function check(args: readonly string[]): Promise<number> {
   const bugs = o.bugs === undefined ? "" : `, seeded bugs: ${o.bugs.join(", ")}`;
   const workers = o.workersNote === undefined ? "" : `, ${o.workersNote}`;
   out.write(`faultline check: ${o.suites.length} suite(s), seed ${o.seed}${shard}${bugs}${workers}\n`);
+  // Before any run: a minimum that names nothing would pass unseen (props/minimums.ts).
+  const vocabulary = vocabularyErrors();
+  if (vocabulary.length > 0) {
+    process.stderr.write(`faultline check: the coverage vocabulary is inconsistent: ${vocabulary.join("; ")}\n`);
+    return 1;
+  }
   const started = performance.now();
   const outcomes: SuiteOutcome[] = [];
   const plan = new CheckPlan(

@@ -90,6 +90,8 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
   "attr.flags": 592,
   "attr.range": 383,
   "attr.unsupported": 160,
+  // gmem.close-ebadf (51) and uffd.ebadf (23) before the fd namespace merged them (ec1c776): the smaller.
+  "close.ebadf": 23,
   "fault.gup-efault": 224,
   "fault.no-vma": 17,
   "faultline.map-window": 11,
@@ -111,7 +113,6 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
   "gmem.bind-other-vm": 15,
   "gmem.bind-overlap": 19,
   "gmem.bind-range": 18,
-  "gmem.close-ebadf": 51,
   "gmem.convert-align": 109,
   "gmem.convert-beyond": 104,
   "gmem.convert-eagain": 6,
@@ -190,7 +191,6 @@ export const RULE_MINIMUMS: Readonly<Record<string, number>> = {
   "uffd.continue-eof": 50,
   "uffd.continue-hole": 384,
   "uffd.create-flags": 11,
-  "uffd.ebadf": 23,
   "uffd.gmem-alloc": 19,
   "uffd.hugetlb-align": 18,
   "uffd.hugetlb-zeropage": 8,
@@ -383,3 +383,32 @@ export const describeUnmet = (l: CoverageLine): string =>
   l.kind === "bound"
     ? `bound ${l.name}: both sides of the edge reached ${l.count} times, minimum ${l.minimum}`
     : `${l.kind} ${l.name}: ${l.kind === "invariant" || l.kind === "linearizability" ? "non-vacuous" : l.kind === "feature" ? "seen" : "reached"} ${l.count} times, minimum ${l.minimum}`;
+
+const KEBAB = "[a-z0-9]+(?:-[a-z0-9]+)*";
+const INVARIANT_NAME = new RegExp(`^${KEBAB}$`);
+const RULE_ID = new RegExp(`^${KEBAB}(?:\\.${KEBAB})*$`);
+
+/**
+ * Where the minimums and the model's vocabulary disagree: an id no trace could cite (empty, not kebab-case), or a
+ * minimum naming a rule, invariant or bound the model no longer declares. Coverage is counted by id, so a renamed rule
+ * would otherwise lose its minimum without a word (gmem.close-ebadf and uffd.ebadf did, when close.ebadf replaced
+ * them). Needs no runs, so every `faultline check` checks it, narrowed or not.
+ */
+export function vocabularyErrors(rules: ReadonlyMap<string, unknown> = RULES, invariantNames: readonly string[] = INVARIANTS.map((i) => i.name)): string[] {
+  const errors: string[] = [];
+  const invariants = new Set(invariantNames);
+  for (const name of invariantNames) if (!INVARIANT_NAME.test(name)) errors.push(`invariant name ${JSON.stringify(name)} is not kebab-case`);
+  if (invariants.size !== invariantNames.length) errors.push("two invariants share a name");
+  for (const id of rules.keys()) if (!RULE_ID.test(id)) errors.push(`rule id ${JSON.stringify(id)} is not dotted kebab-case`);
+  const named = (what: string, keys: Iterable<string>, declared: (k: string) => boolean): void => {
+    for (const k of keys) if (!declared(k)) errors.push(`${what} ${JSON.stringify(k)} names nothing the model declares`);
+  };
+  named("INVARIANT_MINIMUMS", Object.keys(INVARIANT_MINIMUMS), (k) => invariants.has(k));
+  named("RULE_MINIMUMS", Object.keys(RULE_MINIMUMS), (k) => rules.has(k));
+  named("UNREACHABLE", Object.keys(UNREACHABLE), (k) => rules.has(k));
+  named("EXIT_KINDS", Object.values(EXIT_KINDS).map((e) => e.rule), (k) => rules.has(k));
+  named("BOUND_MINIMUMS", Object.keys(BOUND_MINIMUMS), (k) => BOUNDS.has(k));
+  named("a bound's rule", BOUNDS.keys(), (k) => rules.has(k));
+  named("FEATURE_MINIMUMS", Object.keys(FEATURE_MINIMUMS), (k) => FEATURES.some((f) => f.name === k));
+  return errors;
+}

@@ -168,7 +168,10 @@ describe("private or shared beside and between memslots (v7: guest_memfd decides
   it("a shared page of a slot whose file offset is past its gfn maps shared", async () => {
     const { outcomes, state } = await runBoth(V7, [vm(), gmem(4 * MiB), slot({ memory_size: MiB, guest_memfd_offset: MiB }), read(PAGE)]);
     expect(outcomes.at(-1)).toEqual({ result: "ok", value: 0 });
-    expect(state.kvm.vms[0]!.stage2[0]).toEqual([{ start: 1, end: 2, value: { level: 0, writable: true, private: false } }]);
+    // The slot starts MiB into the file: gfn 1 is the file's page 257.
+    expect(state.kvm.vms[0]!.stage2[0]).toEqual([
+      { start: 1, end: 2, value: { level: 0, writable: true, private: false, page: { in: "gmem", inode: 0, delta: MiB / PAGE } } },
+    ]);
   });
 
   it("after the file is closed its slot is shared and faults through the hva", async () => {

@@ -90,6 +90,6 @@ describe("huge private guest_memfd mappings at each edge", () => {
       slot(),
       read(0),
     ]);
-    expect(s.kvm.vms[0]!.stage2[0]![0]?.value).toEqual({ level: 0, writable: true, private: false });
+    expect(s.kvm.vms[0]!.stage2[0]![0]?.value).toEqual({ level: 0, writable: true, private: false, page: { in: "gmem", inode: 0, delta: 0 } });
   });
 });

@@ -75,7 +75,7 @@ describe("dirty logging off: huge mappings come back where the kernel recovers t
 
   it("a write under dirty logging inside a write-protected 2 MiB mapping replaces it with one 4 KiB mapping", async () => {
     const s = await run(X86, [...hugetlb(), slot(), read(0), slot({ flags: ["LOG_DIRTY_PAGES"] }), { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 5 * PAGE, kind: "write", byte: 1 }]);
-    expect(s.kvm.vms[0]!.stage2[0]).toEqual([{ start: 5, end: 6, value: { level: 0, writable: true, private: false } }]);
+    expect(s.kvm.vms[0]!.stage2[0]).toEqual([{ start: 5, end: 6, value: { level: 0, writable: true, private: false, page: { in: "file", file: 0, delta: 0 } } }]);
   });
 
   it("dirty logging maps 4 KiB while it is on", async () => {

@@ -2,7 +2,10 @@
 // fails (on its own when `only`); without it, every check passes.
 // Milliseconds each, so mutation testing (vitest.mutation.config.ts) kills with them every mutant of model/ that
 // weakens an invariant, and every mutant of impl/ that breaks these scenarios. The scenarios are the steps past
-// each suite's setup (the races: the actors and the schedule), as `faultline mutants` shrank them.
+// each suite's setup (the races: the actors and the schedule), as `faultline mutants` shrank them. Where a bug leaves a
+// PTE or SPTE on a page its owner no longer holds, the pointer invariants (ptes-map-their-page,
+// stage2-maps-current-page) fail first, at the step the stale pointer appears; the invariant that caught it before
+// them is shown alone where it can be.
 import { describe, expect, it } from "vitest";
 import { type BugId } from "../impl/bugs.js";
 import { ALL_CHECKS, Checker, PropertyFailure, type Checks } from "../props/checker.js";
@@ -54,12 +57,16 @@ const CASES: readonly Case[] = [
       { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" },
       { op: "set_memory_region", vm: "v0", slot: 0, flags: [], guest_phys_addr: 0, memory_size: 0, userspace: "m0", userspace_offset: 0 },
     ] },
-  { bug: "munmap-no-notify", suite: "kvm-anon-x86", property: "refinement.state",
+  { bug: "munmap-no-notify", suite: "kvm-anon-x86", property: "stage2-maps-current-page",
     steps: [
       { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" },
       { op: "munmap", map: "m0", offset: 0, len: 2097152 },
     ] },
-  { bug: "anon-write-to-old-page", suite: "kvm-anon-x86", property: "writes-stick",
+  { bug: "anon-write-to-old-page", suite: "kvm-anon-x86", property: "stage2-maps-current-page",
+    steps: [
+      { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "write", byte: 1 },
+    ] },
+  { bug: "anon-write-to-old-page", suite: "kvm-anon-x86", property: "writes-stick", only: true,
     steps: [
       { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "write", byte: 1 },
     ] },
@@ -142,7 +149,13 @@ const CASES: readonly Case[] = [
       { op: "access", map: "m0", offset: 28673, kind: "read" },
       { op: "uffdio_poison", uffd: "u0", map: "m0", offset: 28672, len: 4096 },
     ] },
-  { bug: "uffd-continue-fresh-page", suite: "uffd-shmem", property: "writes-stick",
+  { bug: "uffd-continue-fresh-page", suite: "uffd-shmem", property: "ptes-map-their-page",
+    steps: [
+      { op: "read_alias", map: "m1", offset: 8193 },
+      { op: "uffdio_continue", uffd: "u0", map: "m0", offset: 8192, len: 4096 },
+      { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 8197, kind: "write", byte: 1 },
+    ] },
+  { bug: "uffd-continue-fresh-page", suite: "uffd-shmem", property: "writes-stick", only: true,
     steps: [
       { op: "read_alias", map: "m1", offset: 8193 },
       { op: "uffdio_continue", uffd: "u0", map: "m0", offset: 8192, len: 4096 },
@@ -153,7 +166,7 @@ const CASES: readonly Case[] = [
       { op: "write_alias", map: "m1", offset: 8193, byte: 1 },
       { op: "uffdio_continue", uffd: "u0", map: "m0", offset: 8192, len: 4096 },
     ] },
-  { bug: "uffd-move-keeps-src", suite: "refusals-vocab", property: "refinement.state",
+  { bug: "uffd-move-keeps-src", suite: "refusals-vocab", property: "ptes-map-their-page",
     steps: [
       { op: "uffdio_move", uffd: "u0", map: "m0", offset: 4096, src: "m1", src_offset: 0, len: 4096 },
     ] },
@@ -220,7 +233,7 @@ const CASES: readonly Case[] = [
   { bug: "gmem-rfc-no-folio-lock", suite: "race-gmem-rfc-2024", property: "gmem-private-not-host-mapped",
     actors: [{ name: "host", steps: [{ op: "access", map: "m5", offset: 0, kind: "read" }] }, { name: "VMM", steps: [{ op: "set_memory_attributes", vm: "v0", address: 0, size: 4096, attributes: ["PRIVATE"] }] }],
     schedule: [0, 0, 0, 1, 0, 0, 1] },
-  { bug: "gmem-punch-folio-unlocked", suite: "race-gmem-punch", property: "linearizability",
+  { bug: "gmem-punch-folio-unlocked", suite: "race-gmem-punch", property: "ptes-map-their-page",
     actors: [{ name: "VMM", steps: [{ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: 0, len: 4096 }] }, { name: "host", steps: [{ op: "access", map: "m5", offset: 0, kind: "read" }, { op: "access", map: "m5", offset: 0, kind: "read" }] }],
     schedule: [1, 0, 0, 1, 1] },
 

@@ -56,8 +56,8 @@ describe("stage-2 edges", () => {
       slot({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB, flags: ["LOG_DIRTY_PAGES"] }),
     ]);
     expect(sptes(s)).toEqual([
-      { start: 511, end: 512, value: { level: 0, writable: true, private: false } },
-      { start: 512, end: 513, value: { level: 0, writable: false, private: false } },
+      { start: 511, end: 512, value: { level: 0, writable: true, private: false, page: { in: "anon", map: "m0", delta: 0 } } },
+      { start: 512, end: 513, value: { level: 0, writable: false, private: false, page: { in: "anon", map: "m0", delta: 0 } } },
     ]);
   });
 
@@ -74,7 +74,8 @@ describe("stage-2 edges", () => {
       { ...at2M, flags: ["LOG_DIRTY_PAGES"] },
       write(2 * MiB + 5 * PAGE, 1),
     ]);
-    expect(sptes(s)).toEqual([{ start: 517, end: 518, value: { level: 0, writable: true, private: false } }]);
+    // gfn 517 is the file's page 5: the slot's pages sit 512 below the gfns.
+    expect(sptes(s)).toEqual([{ start: 517, end: 518, value: { level: 0, writable: true, private: false, page: { in: "file", file: 0, delta: -512 } } }]);
   });
 
   // hugepage_has_attrs: a region whose first page is private and the rest shared is mixed, so a shared fault in
@@ -106,7 +107,7 @@ describe("stage-2 edges", () => {
       read(0),
       gslot([]),
     ]);
-    expect(sptes(s)).toEqual([{ start: 0, end: 1, value: { level: 0, writable: true, private: true } }]);
+    expect(sptes(s)).toEqual([{ start: 0, end: 1, value: { level: 0, writable: true, private: true, page: { in: "gmem", inode: 0, delta: 0 } } }]);
   });
 
   // A guest_memfd slot whose userspace half is a touched 2 MiB hugetlb page, 4 KiB guest_memfd folios.
@@ -142,8 +143,8 @@ describe("stage-2 edges", () => {
       { op: "madvise", map: "m0", offset: PAGE, len: PAGE, advice: "DONTNEED" },
     ]);
     expect(sptes(s)).toEqual([
-      { start: 0, end: 1, value: { level: 0, writable: true, private: false } },
-      { start: 2, end: 3, value: { level: 0, writable: true, private: false } },
+      { start: 0, end: 1, value: { level: 0, writable: true, private: false, page: { in: "anon", map: "m0", delta: 0 } } },
+      { start: 2, end: 3, value: { level: 0, writable: true, private: false, page: { in: "anon", map: "m0", delta: 0 } } },
     ]);
   });
 
@@ -160,7 +161,7 @@ describe("stage-2 edges", () => {
       read(PAGE),
       { op: "madvise", map: "m0", offset: 0, len: 2 * PAGE, advice: "DONTNEED" },
     ]);
-    expect(sptes(s)).toEqual([{ start: 0, end: 1, value: { level: 0, writable: true, private: true } }]);
+    expect(sptes(s)).toEqual([{ start: 0, end: 1, value: { level: 0, writable: true, private: true, page: { in: "gmem", inode: 0, delta: 0 } } }]);
   });
 
   // The notifier walks every VM: DONTNEED of one VM's memory zaps that VM's SPTE and leaves another VM's alone.
@@ -176,7 +177,7 @@ describe("stage-2 edges", () => {
       { op: "vcpu_access", vm: "v1", vcpu: 0, gpa: 0, kind: "write", byte: 2 },
       { op: "madvise", map: "m0", offset: 0, len: PAGE, advice: "DONTNEED" },
     ]);
-    expect(s.kvm.vms.map((vm) => vm.stage2[0])).toEqual([[], [{ start: 0, end: 1, value: { level: 0, writable: true, private: false } }]]);
+    expect(s.kvm.vms.map((vm) => vm.stage2[0])).toEqual([[], [{ start: 0, end: 1, value: { level: 0, writable: true, private: false, page: { in: "anon", map: "m1", delta: 0 } } }]]);
   });
 
   // A 2 MiB mapping at gfn 512 * 512 (1 GiB) says nothing about gfn 1: the guest reads its own slot's page.

@@ -5,7 +5,7 @@ import { BOUNDS } from "../model/bounds-index.js";
 import { FEATURES } from "../props/features.js";
 import { INVARIANTS } from "../model/index.js";
 import { RULES } from "../model/rules-index.js";
-import { coverageOf, describeUnmet, EXIT_KINDS, INVARIANT_MINIMUMS, LINEARIZABLE, LINEARIZABLE_MINIMUMS, UNREACHABLE } from "../props/minimums.js";
+import { coverageOf, describeUnmet, EXIT_KINDS, INVARIANT_MINIMUMS, LINEARIZABLE, LINEARIZABLE_MINIMUMS, UNREACHABLE, vocabularyErrors } from "../props/minimums.js";
 import { SUITES, suiteNamed } from "../props/registry.js";
 import { Stats } from "../props/stats.js";
 
@@ -71,5 +71,17 @@ describe("coverage minimums", () => {
     const unmet = coverageOf([{ suite: suite.name, stats: r.stats }]).unmet;
     expect(unmet.filter((l) => l.count === 0).map((l) => l.name)).toEqual(expect.arrayContaining(["uffd-no-lost-wakeup", "gmem-convert-pins"]));
     expect(unmet.find((l) => l.name === "memslots-disjoint")?.count).toBeGreaterThan(0);
+  });
+
+  it("name only what the model declares, by well-formed ids (checked by every faultline check)", () => {
+    expect(vocabularyErrors()).toEqual([]);
+    const names = INVARIANTS.map((i) => i.name);
+    // An errno rule renamed: its minimum names nothing. A rule without a minimum emptied: its id is malformed.
+    const renamed = new Map([...RULES].map(([id, r]) => [id === "fd.ioctl-enotty" ? "fd.ioctl-notty" : id, r]));
+    expect(vocabularyErrors(renamed, names)).toEqual(['RULE_MINIMUMS "fd.ioctl-enotty" names nothing the model declares']);
+    const emptied = new Map([...RULES].map(([id, r]) => [id === "mm.munmap" ? "" : id, r]));
+    expect(vocabularyErrors(emptied, names)).toEqual(['rule id "" is not dotted kebab-case']);
+    const invariant = names.map((n) => (n === "zap-keeps-contents" ? "" : n));
+    expect(vocabularyErrors(RULES, invariant)).toEqual(['invariant name "" is not kebab-case', 'INVARIANT_MINIMUMS "zap-keeps-contents" names nothing the model declares']);
   });
 });

@@ -36,7 +36,7 @@ describe("fault-around", () => {
   it("maps the uptodate cached pages of the aligned 16-page window, writable in a shared rw mapping", async () => {
     const s = await after([...shmem(), cache(0, 40), read(20)]);
     expect(mapped(s)).toEqual([[16, 32]]);
-    expect(s.mm.maps.get("m1")!.ptes[0]!.value).toEqual({ target: "file", writable: true });
+    expect(s.mm.maps.get("m1")!.ptes[0]!.value).toEqual({ target: "file", writable: true, page: { in: "file", file: 0, delta: 0 } });
     expect(step(initial(K618), cache(0, 1)).fired).not.toContain("mm.fault-around");
     const r = [...shmem(), cache(0, 40)].reduce((st, op) => step(st, op).state, initial(K618));
     expect(step(r, read(20)).fired).toContain("mm.fault-around");
@@ -80,7 +80,7 @@ describe("fault-around", () => {
   it("maps read-only in a private mapping, and a vCPU's GUP read takes it too", async () => {
     const priv = await after([...shmem(2 * MiB, "m2", "f0", false), cache(0, 40), read(36, "m2")]);
     expect(mapped(priv, "m2")).toEqual([[32, 40]]);
-    expect(priv.mm.maps.get("m2")!.ptes[0]!.value).toEqual({ target: "file", writable: false });
+    expect(priv.mm.maps.get("m2")!.ptes[0]!.value).toEqual({ target: "file", writable: false, page: { in: "file", file: 0, delta: 0 } });
     const vcpu = await after([
       ...shmem(),
       cache(0, 40),

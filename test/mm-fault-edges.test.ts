@@ -38,7 +38,7 @@ describe("write faults on read-only PTEs (do_wp_page)", () => {
   it("a write to a ZEROPAGE PTE of a private shmem mapping COWs to a blank private page, the file untouched (wp_page_copy)", async () => {
     const r = await runBoth(K618, [...shmem(4 * P, 4 * P, false), open(), reg(["MISSING"]), { op: "uffdio_zeropage", uffd: "u0", map: "m0", offset: 0, len: P }, write(1, 1), read(0), read(1)]);
     expect(r.outcomes.slice(-3)).toEqual([{ result: "ok" }, { result: "ok", value: 0 }, { result: "ok", value: 1 }]);
-    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 0, end: 1, value: { target: "anon", writable: true } }]);
+    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 0, end: 1, value: { target: "anon", writable: true, page: { in: "anon", map: "m0", delta: 0 } } }]);
     expect(r.state.mm.files[0]!.present).toEqual([]);
   });
 
@@ -57,8 +57,8 @@ describe("write faults on read-only PTEs (do_wp_page)", () => {
     const ops: Op[] = [{ op: "create_vm", vm: "v0" }, ...shmem(4 * P), memslot({ memory_size: 4 * P }), open(["WP_ASYNC"]), reg(["WP"]), write(P, 1), wprot(P), vcpuRead, write(P, 2)];
     const r = await runBoth(K618, ops);
     expect(r.outcomes.at(-1)).toEqual({ result: "ok" });
-    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true } }]);
-    expect(r.state.kvm.vms[0]!.stage2[0]).toEqual([{ start: 1, end: 2, value: { level: 0, writable: false, private: false } }]);
+    expect(r.state.mm.maps.get("m0")!.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true, page: { in: "file", file: 0, delta: 0 } } }]);
+    expect(r.state.kvm.vms[0]!.stage2[0]).toEqual([{ start: 1, end: 2, value: { level: 0, writable: false, private: false, page: { in: "file", file: 0, delta: 0 } } }]);
   });
 });
 
@@ -77,7 +77,7 @@ describe("uffd-wp bits and markers in faults", () => {
     const r = await runBoth(K618, [...shmem(4 * P), { op: "pwrite", file: "f0", offset: P, len: P, byte: 6 }, ...wpThenMissing, read(P)]);
     expect(r.outcomes.at(-1)).toEqual({ result: "ok", value: 6 });
     const m = r.state.mm.maps.get("m0")!;
-    expect(m.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true } }]);
+    expect(m.ptes).toEqual([{ start: 1, end: 2, value: { target: "file", writable: true, page: { in: "file", file: 0, delta: 0 } } }]);
     expect(m.markers ?? []).toEqual([]);
   });
 
@@ -88,7 +88,7 @@ describe("uffd-wp bits and markers in faults", () => {
     expect(r.outcomes.slice(-2)).toEqual([{ result: "ok", value: 0 }, { result: "blocked", fault: { uffd: "u0", flags: ["WRITE", "WP"], address_offset: 0 } }]);
     const m = r.state.mm.maps.get("m0")!;
     expect(m.markers ?? []).toEqual([]);
-    expect(m.ptes).toEqual([{ start: 0, end: 512, value: { target: "file", writable: false, uffdWp: true } }]);
+    expect(m.ptes).toEqual([{ start: 0, end: 512, value: { target: "file", writable: false, page: { in: "file", file: 0, delta: 0 }, uffdWp: true } }]);
   });
 });
 

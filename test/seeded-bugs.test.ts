@@ -32,12 +32,12 @@ describe("seeded bugs are found", () => {
     });
   }
 
-  it("the correct implementation passes the same checks", async () => {
-    for (const name of ["kvm-anon-x86", "kvm-hugetlb-x86"]) {
+  for (const name of ["kvm-anon-x86", "kvm-hugetlb-x86"]) {
+    it(`the correct implementation passes the same checks on ${name}`, async () => {
       const r = await runSequentialSuite(suite(name), { seed: 1, runs: scaledRuns(200) });
       expect(r.failure).toBeUndefined();
-    }
-  });
+    });
+  }
 });
 
 describe("exceptions", () => {

@@ -157,9 +157,9 @@ describe("writeprotect changes only the PTEs in its range", () => {
   it("writeprotect of one page leaves the present pages on both sides alone", async () => {
     const { state } = await run([anon(), open(), reg(["WP"]), touch(0), touch(P), touch(2 * P), wp(P, P)]);
     expect([pte(state, 0), pte(state, 1), pte(state, 2)]).toEqual([
-      { target: "anon", writable: true },
-      { target: "anon", writable: false, uffdWp: true },
-      { target: "anon", writable: true },
+      { target: "anon", writable: true, page: { in: "anon", map: "m0", delta: 0 } },
+      { target: "anon", writable: false, page: { in: "anon", map: "m0", delta: 0 }, uffdWp: true },
+      { target: "anon", writable: true, page: { in: "anon", map: "m0", delta: 0 } },
     ]);
   });
 });
@@ -167,29 +167,29 @@ describe("writeprotect changes only the PTEs in its range", () => {
 describe("resolving uffd-wp restores exactly the write bit the PTE would have", () => {
   it("unregister resolves a write-protected anonymous page", async () => {
     const { state } = await run([anon(), open(), reg(["WP"]), touch(0), wp(0, P), unreg()]);
-    expect(pte(state, 0)).toEqual({ target: "anon", writable: true });
+    expect(pte(state, 0)).toEqual({ target: "anon", writable: true, page: { in: "anon", map: "m0", delta: 0 } });
   });
 
   it("a VMA re-registered MISSING-only keeps the stale uffd-wp bit through unregister", async () => {
     const { outcomes, state } = await run([anon(), open(), reg(["WP"]), touch(0), wp(0, P), reg(["MISSING"]), unreg()]);
     expect(outcomes.at(-2)).toEqual({ result: "ok", ioctls: BASIC });
-    expect(pte(state, 0)).toEqual({ target: "anon", writable: false, uffdWp: true });
+    expect(pte(state, 0)).toEqual({ target: "anon", writable: false, page: { in: "anon", map: "m0", delta: 0 }, uffdWp: true });
   });
 
   it("the zero page stays read-only", async () => {
     const { state } = await run([anon(), open(), reg(["WP"]), touch(0, "read"), wp(0, P), unreg()]);
-    expect(pte(state, 0)).toEqual({ target: "zero", writable: false });
+    expect(pte(state, 0)).toEqual({ target: "zero", writable: false, page: { in: "zero" } });
   });
 
   it("a page-cache page of a private file mapping stays read-only (can_change_pte_writable: not anon)", async () => {
     const { state } = await run([...shmem({ shared: false }), open(), reg(["WP"], 0, 2 * P), touch(0, "read"), wp(0, P), unreg(0, 2 * P)]);
-    expect(pte(state, 0)).toEqual({ target: "file", writable: false });
+    expect(pte(state, 0)).toEqual({ target: "file", writable: false, page: { in: "file", file: 0, delta: 0 } });
   });
 
   it("a shared mapping without PROT_WRITE stays read-only", async () => {
     const { outcomes, state } = await run([...shmem({ prot: "r" }), open(), reg(["WP"], 0, 2 * P), touch(0, "read"), wp(0, P), unreg(0, 2 * P)]);
     expect(outcomes.at(-4)).toEqual({ result: "ok", ioctls: WITH_WP });
-    expect(pte(state, 0)).toEqual({ target: "file", writable: false });
+    expect(pte(state, 0)).toEqual({ target: "file", writable: false, page: { in: "file", file: 0, delta: 0 } });
   });
 });
 
@@ -204,7 +204,7 @@ describe("uffd-wp markers", () => {
     expect([marker(mid, 0), pte(mid, 1)?.uffdWp]).toEqual(["wp", true]);
     const { state } = await run([...shmem(), open(), reg(["WP"], 0, 2 * P), touch(1 * P, "read"), wp(0, 2 * P), unreg(0, 2 * P)]);
     expect(m0(state).markers).toBeUndefined();
-    expect(pte(state, 1)).toEqual({ target: "file", writable: true });
+    expect(pte(state, 1)).toEqual({ target: "file", writable: true, page: { in: "file", file: 0, delta: 0 } });
   });
 
   it("a poison marker survives writeprotect and resolution", async () => {

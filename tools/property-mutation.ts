@@ -7,10 +7,21 @@
 // checker does) until `--sample` compile. Each is then judged by tools/property-judge.ts in a copy of dist/ holding
 // only that mutant: the area's suites of `faultline check --seed 1 --shard 1/N`, first failure kills.
 //
-// npm run mutation:property -- --area kvm [--sample 300] [--seed 1] [--shard 20] [--timeout 60]
+// npm run mutation:property                       every area: --all --sample 300 --seed 1 (hours on 2 shared cores)
+// npm run mutation:property -- --area kvm [--sample 300] [--seed 1] [--shard 20] [--timeout 150]
 // npm run mutation:property -- --summary          the kill rate per area with its 95% interval, from the reports
+// npm run mutation:property -- --area kvm --rerun-survivors   judge again, against the current tree, only the sampled
+//                                                 mutants the report has as survived (the others keep their verdict)
+//   [--files impl/mm/mm.ts,...]                   only the survivors in these files
+//   [--precheck]                                  the vocabulary check alone (tools/property-judge.ts): enough when
+//                                                 nothing else the check runs changed since the report
 //
-// Results go to reports/property-mutation/<area>.json after every mutant, so an interrupted run resumes.
+// Results go to docs/mutation/property/<area>.json (committed: the survivor ledger beside them explains each survivor,
+// docs/mutation/property-survivors.json) after every mutant, so an interrupted run resumes. A rerun is
+// only sound while the area's own files (model/, impl/) are unchanged: the sample is drawn from their mutants, so the
+// tool refuses when the population or a sampled mutant's text moved. What changed in props/ or cli/ may kill more;
+// when it only adds checks or suites (no existing generator changes), what was killed stays killed, and a survivor
+// left out by --files keeps its verdict, which can only understate the score.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -123,7 +134,7 @@ export async function candidates(area: Area, root = "."): Promise<{ all: Candida
       continue;
     }
     all.push({
-      id: `${m.fileName}@${m.location.start.line + 1}:${m.location.start.column}:${m.mutatorName}:${m.replacement}`,
+      id: mutantId(m.fileName, m.location.start.line + 1, m.location.start.column, end - start, m.mutatorName, m.replacement),
       file: m.fileName,
       line: m.location.start.line + 1,
       column: m.location.start.column,
@@ -136,6 +147,13 @@ export async function candidates(area: Area, root = "."): Promise<{ all: Candida
   }
   return { all, disabled, text: inText };
 }
+
+/**
+ * A mutant's name: where it starts, how long the text it replaces is, the mutator and the replacement. The length
+ * tells apart mutants that start at one place (`a && b` and its `a`, both made `true`).
+ */
+export const mutantId = (file: string, line: number, column: number, length: number, mutator: string, replacement: string): string =>
+  `${file}@${line}:${column}+${length}:${mutator}:${replacement}`;
 
 /** mulberry32: a fixed seed gives the same permutation on every machine. */
 function random(seed: number): () => number {
@@ -247,6 +265,10 @@ interface Options {
   readonly shard?: number;
   readonly timeoutS: number;
   readonly summary: boolean;
+  readonly all: boolean;
+  readonly rerunSurvivors: boolean;
+  readonly files?: readonly string[];
+  readonly precheck: boolean;
 }
 
 function options(args: readonly string[]): Options {
@@ -257,13 +279,18 @@ function options(args: readonly string[]): Options {
   const area = value("--area");
   if (area !== undefined && !(AREAS as readonly string[]).includes(area)) throw new Error(`--area: expected one of ${AREAS.join(", ")}, found "${area}"`);
   const shard = value("--shard");
+  if ((args.includes("--precheck") || args.includes("--files")) && !args.includes("--rerun-survivors")) throw new Error("--precheck and --files: only with --rerun-survivors");
   return {
     ...(area === undefined ? {} : { area: area as Area }),
     sample: Number(value("--sample") ?? 300),
     seed: Number(value("--seed") ?? 1),
     ...(shard === undefined ? {} : { shard: Number(shard) }),
-    timeoutS: Number(value("--timeout") ?? 60),
+    timeoutS: Number(value("--timeout") ?? 150),
     summary: args.includes("--summary"),
+    all: args.includes("--all"),
+    rerunSurvivors: args.includes("--rerun-survivors"),
+    ...(value("--files") === undefined ? {} : { files: value("--files")!.split(",") }),
+    precheck: args.includes("--precheck"),
   };
 }
 
@@ -281,7 +308,7 @@ export interface AreaReport {
   readonly judged: readonly Judged[];
 }
 
-const reportPath = (area: Area): string => join("reports", "property-mutation", `${area}.json`);
+export const reportPath = (area: Area): string => join("docs", "mutation", "property", `${area}.json`);
 
 function save(r: AreaReport): void {
   const path = reportPath(r.area);
@@ -317,25 +344,64 @@ async function measure(o: Options & { area: Area }): Promise<AreaReport> {
       compileErrors++;
       continue;
     }
-    const started = performance.now();
-    const run = sandbox.withMutant(c.file, text, () =>
-      // A heap cap: a mutant that makes a loop allocate without end dies in seconds, not after filling the machine.
-      spawnSync(process.execPath, ["--max-old-space-size=1024", join(sandbox.dir, "dist", "tools", "property-judge.js"), "1", String(shard), judge.suites.join(",")], {
-        cwd: sandbox.dir,
-        encoding: "utf8",
-        timeout: o.timeoutS * 1000,
-        maxBuffer: 64 * 1024 * 1024,
-      }),
-    );
-    const seconds = Math.round((performance.now() - started) / 100) / 10;
-    const verdict = run.error === undefined && run.status === 0 ? (JSON.parse(run.stdout.trim().split("\n").pop()!) as { killedBy: string | null }) : undefined;
-    const status: Judged["status"] = verdict === undefined ? (run.error !== undefined ? "timeout" : "killed") : verdict.killedBy === null ? "survived" : "killed";
-    const killedBy = verdict?.killedBy ?? (status === "timeout" ? "timeout" : `exit ${run.status}: ${run.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
-    judged.push({ ...c, status, killedBy: status === "survived" ? null : killedBy, seconds });
-    console.log(`${judged.length}/${o.sample} ${status.padEnd(8)} ${String(seconds).padStart(6)}s ${c.file}:${c.line}:${c.column} ${c.mutator} ${JSON.stringify(c.replacement).slice(0, 60)} ${status === "survived" ? "" : (killedBy ?? "")} (type checks so far ${Math.round(checkMs / 1000)}s)`);
+    judged.push(judgeOne(sandbox, c, text, { suites: judge.suites, shard, timeoutS: o.timeoutS, precheck: false }));
+    log(judged.length, o.sample, judged.at(-1)!, `(type checks so far ${Math.round(checkMs / 1000)}s)`);
     save({ area: o.area, seed: o.seed, suites: judge.suites, shard, population: all.length, disabled, text: inText, compileErrors, judged });
   }
   const r = { area: o.area, seed: o.seed, suites: judge.suites, shard, population: all.length, disabled, text: inText, compileErrors, judged };
+  save(r);
+  return r;
+}
+
+/** Judges one mutant in the sandbox: the verdict of tools/property-judge.ts, a timeout, or a crash (killed). */
+function judgeOne(sandbox: Sandbox, c: Candidate, text: string, j: { suites: readonly string[]; shard: number; timeoutS: number; precheck: boolean }): Judged {
+  const started = performance.now();
+  const run = sandbox.withMutant(c.file, text, () =>
+    // A heap cap: a mutant that makes a loop allocate without end dies in seconds, not after filling the machine.
+    spawnSync(process.execPath, ["--max-old-space-size=1024", join(sandbox.dir, "dist", "tools", "property-judge.js"), "1", String(j.shard), j.suites.join(","), ...(j.precheck ? ["--precheck-only"] : [])], {
+      cwd: sandbox.dir,
+      encoding: "utf8",
+      timeout: j.timeoutS * 1000,
+      maxBuffer: 64 * 1024 * 1024,
+    }),
+  );
+  const seconds = Math.round((performance.now() - started) / 100) / 10;
+  const verdict = run.error === undefined && run.status === 0 ? (JSON.parse(run.stdout.trim().split("\n").pop()!) as { killedBy: string | null }) : undefined;
+  const status: Judged["status"] = verdict === undefined ? (run.error !== undefined ? "timeout" : "killed") : verdict.killedBy === null ? "survived" : "killed";
+  const killedBy = verdict?.killedBy ?? (status === "timeout" ? "timeout" : `exit ${run.status}: ${run.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
+  return { ...c, status, killedBy: status === "survived" ? null : killedBy, seconds };
+}
+
+const log = (n: number, of: number, j: Judged, extra: string): void =>
+  console.log(`${n}/${of} ${j.status.padEnd(8)} ${String(j.seconds).padStart(6)}s ${j.file}:${j.line}:${j.column} ${j.mutator} ${JSON.stringify(j.replacement).slice(0, 60)} ${j.killedBy ?? ""} ${extra}`);
+
+/**
+ * Judges again the survivors of the area's report (those in `files`, when given) against the current tree, walking
+ * the report's own sample: the rest keep their verdicts, and population and compile errors stand. Refused when a
+ * sampled mutant's text is no longer where the report says, since then the sample would not be the same.
+ */
+async function rerun(o: Options & { area: Area }): Promise<AreaReport> {
+  const path = reportPath(o.area);
+  if (!existsSync(path)) throw new Error(`${path}: --rerun-survivors needs a report`);
+  const previous = JSON.parse(readFileSync(path, "utf8")) as AreaReport;
+  const sandbox = new Sandbox(o.area);
+  const { all } = await candidates(o.area, sandbox.src);
+  if (all.length !== previous.population) throw new Error(`${path}: population ${previous.population}, the tree has ${all.length}: the area's files changed`);
+  const judge = { suites: judgeOf(o.area).suites, shard: previous.shard, timeoutS: o.timeoutS, precheck: o.precheck };
+  const judged = [...previous.judged];
+  const todo = judged.flatMap((j, i) => (j.status === "survived" && (o.files === undefined || o.files.includes(j.file)) ? [i] : []));
+  console.log(`${o.area}: rejudging ${todo.length} survivors of ${judged.length} by ${judge.suites.length} suites, shard 1/${judge.shard}${o.precheck ? ", vocabulary precheck only" : ""}`);
+  for (const [n, i] of todo.entries()) {
+    const was = judged[i]!;
+    const source = sandbox.source(was.file);
+    if (source.slice(was.start, was.end) !== was.original) throw new Error(`${path}: ${was.id}: the text at ${was.start}-${was.end} changed, so the sample is not the same`);
+    const now = judgeOne(sandbox, was, mutated(source, was), judge);
+    // Past the precheck, the runs it skipped would judge as they did last time.
+    judged[i] = o.precheck && now.status === "survived" ? was : now;
+    log(n + 1, todo.length, judged[i]!, "");
+    save({ ...previous, suites: judge.suites, judged });
+  }
+  const r = { ...previous, suites: judge.suites, judged };
   save(r);
   return r;
 }
@@ -362,11 +428,17 @@ export function summaryLine(r: AreaReport): string {
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
+  if (o.all && !o.summary && o.area === undefined) {
+    // The whole measurement, area after area (each resumes from its report), then the summary.
+    for (const area of AREAS) await measure({ ...o, area });
+    for (const area of AREAS) console.log(summaryLine(JSON.parse(readFileSync(reportPath(area), "utf8")) as AreaReport));
+    return;
+  }
   if (o.summary || o.area === undefined) {
     for (const area of AREAS) if (existsSync(reportPath(area))) console.log(summaryLine(JSON.parse(readFileSync(reportPath(area), "utf8")) as AreaReport));
     return;
   }
-  const r = await measure({ ...o, area: o.area });
+  const r = o.rerunSurvivors ? await rerun({ ...o, area: o.area }) : await measure({ ...o, area: o.area });
   console.log(summaryLine(r));
   for (const j of r.judged.filter((x) => x.status === "survived")) console.log(`  survived ${j.file}:${j.line}:${j.column} ${j.mutator} ${JSON.stringify(j.original)} -> ${JSON.stringify(j.replacement)}`);
 }
