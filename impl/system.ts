@@ -3,7 +3,7 @@ import type { State } from "../model/state.js";
 import type { Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
-import { abstractState } from "./abstraction.js";
+import { Abstraction } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
@@ -28,6 +28,8 @@ export interface System {
   exec(op: Op): Promise<Outcome>;
   /** The abstraction function: this implementation's state as a model state. */
   abstract(): State;
+  /** The same, rebuilt from nothing: what abstract() must equal (the cross-check of props/checker.ts). */
+  abstractAfresh?(): State;
 }
 
 const EBADF: Outcome = { errno: "EBADF" };
@@ -61,8 +63,15 @@ export class Kernel implements System {
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }
 
+  /** What the incremental abstraction kept from the last step. */
+  private readonly abstraction = new Abstraction();
+
   abstract(): State {
-    return abstractState(this);
+    return this.abstraction.of(this);
+  }
+
+  abstractAfresh(): State {
+    return new Abstraction().of(this);
   }
 
   private gmemOf(map: Mapping): GmemInode {

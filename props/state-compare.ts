@@ -1,49 +1,17 @@
 // Comparing and counting abstract states without building their canonical JSON text on every step.
 // canonicalText (model/canonical.ts) stays the definition of "equal states": sameState answers from a walk of
-// both values when that walk proves the texts equal, and falls back to the texts for anything else.
-import { canonicalText, type State } from "../model/index.js";
+// both values when that walk proves the texts equal, and falls back to the texts for anything else. Model states
+// and the incremental abstraction share unchanged parts between steps, and the walk remembers the pairs it proved,
+// so a step's comparison walks what that step changed.
+import { canonicalText, provenSame, type ProvenPairs } from "../model/canonical.js";
+import type { State } from "../model/index.js";
 
-const enumerable = (o: object, k: string): boolean => Object.prototype.propertyIsEnumerable.call(o, k);
-
-/**
- * True only if a and b have the same canonical text (model/canonical.ts: Map entries sorted by key, object keys
- * sorted, undefined members dropped). False means "not proven": compare the texts.
- */
-function provenSame(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (a instanceof Map) {
-    if (!(b instanceof Map) || a.size !== b.size) return false;
-    // Keys of one type (not NaN) sort the same way on both sides; mixed keys can tie and keep insertion order.
-    let type: string | undefined;
-    for (const [k, v] of a) {
-      const t = typeof k;
-      if ((t !== "string" && t !== "number") || k !== k || (type ??= t) !== t) return false;
-      if (!b.has(k) || !provenSame(v, b.get(k))) return false;
-    }
-    return true;
-  }
-  if (b instanceof Map) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!provenSame(a[i], b[i])) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  let defined = 0;
-  for (const k of Object.keys(x)) {
-    if (x[k] === undefined) continue;
-    defined++;
-    if (!enumerable(y, k) || !provenSame(x[k], y[k])) return false;
-  }
-  for (const k of Object.keys(y)) if (y[k] !== undefined) defined--;
-  return defined === 0;
-}
+/** Pairs of model and impl objects proven to have the same canonical text: immutable, so they stay so. */
+const proven: ProvenPairs = new WeakMap();
 
 /** Equal canonical texts, as `canonicalText(a) === canonicalText(b)`, usually without building them. */
 export const sameState = (a: State, b: State): boolean =>
-  (provenSame(a.kvm, b.kvm) && provenSame(a.gmem, b.gmem) && provenSame(a.mm, b.mm) && provenSame(a.uffd, b.uffd)) || canonicalText(a) === canonicalText(b);
+  (provenSame(a.kvm, b.kvm, proven) && provenSame(a.gmem, b.gmem, proven) && provenSame(a.mm, b.mm, proven) && provenSame(a.uffd, b.uffd, proven)) || canonicalText(a) === canonicalText(b);
 
 // A 53-bit hash of a state's canonical form, for counting distinct states. Model states are immutable and share
 // unchanged parts between steps, so each object's hash is kept: a step costs what it changed. Two 32-bit

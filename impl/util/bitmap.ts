@@ -1,6 +1,7 @@
 // A bitmap in 32-bit words, read word by word as KVM reads the userfault bitmap with __get_user, with a summary of
 // two bits per group of words (any bit set, every bit set) kept in step with every write, so that a scan skips an
 // empty or full group in one test: a sparse 1 TiB bitmap is 8 Mi words but 256 Ki groups.
+import { nextVersion } from "./versioned.js";
 
 /** Index of the lowest set bit of a non-zero 32-bit word. */
 const lowestSet = (x: number): number => 31 - Math.clz32(x & -x);
@@ -31,6 +32,8 @@ export class Bitmap {
   /** Bit g: every bit of group g's words is set. */
   private readonly full: Uint32Array;
   private readonly groups: number;
+  /** Changes with every write (impl/util/versioned.ts). */
+  version = nextVersion();
 
   constructor(
     readonly bits: number,
@@ -57,6 +60,7 @@ export class Bitmap {
   /** Sets or clears [start, end), then the summary: groups inside the range whole, the one or two at its ends by reading them. */
   assign(start: number, end: number, on: boolean): void {
     if (start >= end) return;
+    this.version = nextVersion();
     assignBits(this.words, start, end, on, this.firstMaskShort);
     const shift = this.groupShift + 5;
     const g0 = start >>> shift;

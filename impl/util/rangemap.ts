@@ -3,6 +3,7 @@
 // assignment splices one or two chunks, O(log n + spans it touches + chunk size), so a guest_memfd fragmented into a
 // million ranges converts as fast as one with ten thousand (bench/rangemap.ts). impl/util/rangemap-flat.ts is the
 // one-array reference it is fuzzed against (test/rangemap.test.ts).
+import { nextVersion } from "./versioned.js";
 
 export interface Span<V> {
   readonly start: number;
@@ -27,6 +28,8 @@ export class RangeMap<V> {
   // The position seek() found: chunk c and index k within it, or c = chunks.length past the last span.
   private c = 0;
   private k = 0;
+  /** Changes with every assignment (impl/util/versioned.ts). */
+  version = nextVersion();
 
   constructor(
     private readonly same: (a: V, b: V) => boolean = Object.is,
@@ -88,6 +91,7 @@ export class RangeMap<V> {
   /** Sets [start, end) to value, or clears it for undefined. */
   set(start: number, end: number, value: V | undefined): void {
     if (start >= end) return;
+    this.version = nextVersion();
     this.seek(start);
     const cf = this.c;
     const kf = this.k;
@@ -246,6 +250,7 @@ export class RangeMap<V> {
   }
 
   clear(): void {
+    this.version = nextVersion();
     this.chunks = [];
     this.lastEnds = [];
     this.count = 0;
