@@ -53,6 +53,8 @@ class Owners {
   private readonly folios = new Map<Folio, Owner>();
   /** Pages of owned folios, built the first time a view (a folio no owner holds) needs one. */
   private pages: Map<Page, { readonly owner: Owner; readonly sub: number }> | undefined;
+  /** Some pointer named a folio no owner holds. */
+  freed = false;
 
   /** The owned folios' pages are looked up afresh at every step: a view's page may have left its huge folio. */
   forgetPages(): void {
@@ -80,7 +82,10 @@ class Owners {
     const direct = this.folios.get(folio);
     const viewed = direct === undefined && folio.pages === 1 ? this.pageOwner(folio.sub.get(0)) : undefined;
     const owner = direct ?? viewed?.owner;
-    if (owner === undefined) return { in: "freed" };
+    if (owner === undefined) {
+      this.freed = true;
+      return { in: "freed" };
+    }
     const delta = owner.first + (direct !== undefined ? sub : viewed!.sub) - at;
     return match(owner)
       .with({ in: "file" }, (o): PagePointer => ({ in: "file", file: o.file, delta }))
@@ -126,12 +131,15 @@ function sameParts(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** Who owns each folio, with the versions it was read at: any owner map written, or any huge folio's pages, and it is stale. */
-function ownersSignature(k: Kernel): unknown[] {
-  const sig: unknown[] = [];
+/**
+ * The versions who owns each folio was read at: `removals` (a folio left an owner, or a page a huge folio, so an
+ * existing pointer may change) or every write (a new folio, which only a "freed" pointer could have named).
+ */
+function ownersSignature(k: Kernel, of: "removals" | "version"): Map<object, number> {
+  const sig = new Map<object, number>();
   const add = (owner: VersionedMap<number, unknown>, folios: Iterable<Folio>): void => {
-    sig.push(owner, owner.version);
-    for (const f of folios) if (f.pages > 1) sig.push(f.sub.version);
+    sig.set(owner, owner[of]);
+    for (const f of folios) if (f.pages > 1) sig.set(f.sub, f.sub[of]);
   };
   for (const f of k.mm.files.values()) add(f.cache, f.cache.values());
   for (const g of k.gmemInodes.values()) add(g.cache, [...g.cache.values()].map((e) => e.folio));
@@ -152,9 +160,12 @@ export class Abstraction {
   /** The last part built for an impl object, by that object and a tag. */
   private readonly last = new WeakMap<object, Map<string, unknown>>();
   private owners: Owners | undefined;
-  private signature: unknown[] = [];
-  /** Changes whenever the owners do: pointers built at another epoch are rebuilt. */
+  private signature = new Map<object, number>();
+  private removals = new Map<object, number>();
+  /** Changes whenever a pointer built before may have changed: pointers built at another epoch are rebuilt. */
   private epoch = 0;
+  /** A pointer built in this epoch named a freed folio, which a new owner may hold: any new folio ends the epoch. */
+  private freed = false;
 
   /** `make()`, or what it gave when `of` was at this version (and the owners at this epoch, when `pointers`). */
   private cached<T>(of: object, tag: string, version: number, pointers: boolean, make: () => T): T {
@@ -330,11 +341,19 @@ export class Abstraction {
 
   /** The abstract state of k now. */
   of(k: Kernel): State {
-    const signature = ownersSignature(k);
+    const signature = ownersSignature(k, "version");
     if (this.owners === undefined || !sameParts(signature, this.signature)) {
+      const removals = ownersSignature(k, "removals");
+      this.freed ||= this.owners?.freed === true;
+      // New owners and new folios change no pointer built before; a folio or page gone from its owner may.
+      const lost = [...this.removals].some(([owner, v]) => removals.get(owner) !== v);
+      if (this.owners === undefined || this.freed || lost) {
+        this.epoch++;
+        this.freed = false;
+      }
       this.owners = new Owners(k);
       this.signature = signature;
-      this.epoch++;
+      this.removals = removals;
     }
     const owners = this.owners;
     owners.forgetPages();
