@@ -150,20 +150,25 @@ examples:
 
 ${exit("every bug found", "a bug missed", "a usage error (one line on stderr)")}`,
 
-  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--caps SPEC] [--verbose] [--probe [--json]]
+  conform: `usage: faultline conform [FILE...] [--runs N] [--seed S] [--caps SPEC] [--verbose] [--probe [--json]] [--races]
 
 Runs scenario files through the model and the real kernel (a native helper making the syscalls) and prints
 every step that does not agree. With no FILE: the conformance corpus, then N random sequences. It first probes
 what this kernel offers (KVM capabilities, the proposals, userfaultfd features, huge pages) and runs the model
 with that host configuration; a scenario that needs what the host lacks is reported skipped, with the
 capability it needs, never failed. --probe prints the capability set and the configuration, and stops.
+--races runs every race suite's scenario shape (or the concurrent scenario FILEs) on real threads, N times
+each, checks each recorded history for linearizability against the model, and reports per race the
+histories, the share that overlapped in real time and the distinct response orders; a failing history is
+shrunk and written to conformance/found/ with its recorded times (faultline replay draws it).
 
 options:
   --probe      print what the running kernel offers and the configuration the model runs with
   --json       with --probe: the same as one JSON document
   --caps SPEC  narrow (-NAME) or widen (+NAME) the probed capabilities, e.g. -KVM_CAP_GUEST_MEMFD,+KVM_MEM_USERFAULT
                (default: the FAULTLINE_CAPS environment variable)
-  --runs N     random sequences after the corpus (default 2000, 0 skips them)
+  --races      concurrent scenarios on real threads, checked for linearizability (docs/CONFORMANCE.md)
+  --runs N     random sequences after the corpus (default 2000, 0 skips them); with --races, runs of each race (default 100)
   --seed S     seed of the random sequences (default: random, printed)
   --verbose    print every step, not only disagreements
 
@@ -172,6 +177,7 @@ examples:
   faultline conform
   faultline conform --runs 0 --caps -USERFAULTFD
   faultline conform --verbose scenario.json
+  faultline conform --races --runs 200
 
 ${exit("model and kernel agree on everything that ran (what the host lacks is skipped)", "a disagreement (not documented as expected)", "a usage or file error")}`,
 };

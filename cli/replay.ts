@@ -1,7 +1,11 @@
 // faultline replay FILE...: the recorded failure, step by step (with the race diagram of a concurrent one),
 // and whether it still reproduces.
+import { renderRecordedRace, renderRecordedRaceSvg } from "../conformance/race-diagram.js";
+import { scenarioShape } from "../conformance/race-runner.js";
+import { checkRecording, stateAfter } from "../conformance/races.js";
 import { renderRaceHtml, renderRaceSvg } from "../props/concurrent/diagram.js";
 import type { ReplayResult } from "../props/replay.js";
+import { resolveConfig } from "../schema/config.js";
 import { FileError, printable } from "../schema/report.js";
 import type { Scenario } from "../schema/scenario.js";
 import { UsageError, parseArgs } from "./args.js";
@@ -46,8 +50,47 @@ function diagrams(file: string, s: Scenario, r: ReplayResult, o: Options): void 
   }
 }
 
+/**
+ * A race recorded on the real kernel (faultline conform --races): no schedule to replay, so the recorded history is
+ * checked against the model again and drawn on its real time axis.
+ */
+function replayRecorded(file: string, s: Scenario, o: Options): Verdict {
+  const rec = s.recorded!;
+  if (o.html !== undefined) {
+    throw new FileError(file, "recorded", "a recorded race draws as text and --svg; --html draws a schedule's race");
+  }
+  const { setup, actors } = scenarioShape(s).draw(rec.seed);
+  const v = checkRecording(stateAfter(resolveConfig(s.config), setup), actors, rec);
+  const mark = v.kind === "illegal" || v.kind === "blocked" ? v.stuck : undefined;
+  console.log(`${printable(file)}: ${s.name}`);
+  if (s.description !== undefined) console.log(`  ${s.description}`);
+  console.log(`  config: ${describeConfig(s)}`);
+  const where = rec.host === undefined ? "" : ` on ${rec.host}`;
+  console.log(`  recorded${where}, jitter seed ${rec.seed}${rec.watchdog ? ", ended by the watchdog" : ""}`);
+  if (s.failure !== undefined) console.log(`  recorded failure: ${describeFailure(s, s.failure)}: ${s.failure.detail ?? ""}`);
+  console.log("  the race on its real time axis (us from the actors' release; >> marks the operation no order explains):");
+  console.log(renderRecordedRace(actors, rec, mark).replace(/^/gm, "    "));
+  if (o.svg !== undefined) {
+    const svg = renderRecordedRaceSvg(actors, rec, `${s.name}: ${v.kind === "ok" ? "linearizable" : v.kind}`, mark);
+    console.log(`  ${writeNew(o.svg, svg) === "written" ? "wrote" : "unchanged"}: ${printable(o.svg)}`);
+  }
+  if (v.kind === "ok") {
+    const devs = v.deviations.length > 0 ? ` (with the documented deviations ${[...new Set(v.deviations)].join(", ")})` : "";
+    console.log(`  does not reproduce: the model explains the recorded history${devs}, in the order ${v.order.join(", ")}\n`);
+    return "passes";
+  }
+  if (v.kind === "illegal") {
+    const answered = `${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)}`;
+    console.log(`  REPRODUCES: after ${v.prefix.join(", ") || "nothing"}, ${answered}\n`);
+  } else if (v.kind === "blocked") {
+    console.log(`  REPRODUCES: ${v.stuck} stayed blocked in ${v.waits} where the model says it cannot block\n`);
+  } else console.log("  undecided: the search ran out of budget\n");
+  return "reproduces";
+}
+
 async function replayFile(file: string, o: Options): Promise<Verdict> {
   const s = loadScenario(file);
+  if (s.recorded !== undefined) return replayRecorded(file, s, o);
   const r = await replayScenario(s, o.withoutBugs);
   console.log(`${printable(file)}: ${s.name}`);
   if (s.description !== undefined) console.log(`  ${s.description}`);

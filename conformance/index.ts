@@ -1,16 +1,18 @@
 // faultline conform [FILE...]: scenarios through the model and the real kernel, step by step; with no files, the
-// conformance corpus and then the random suite.
+// conformance corpus and then the random suite. With --races: concurrent scenarios on real threads (race-runner.ts).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stableStringify } from "../props/outcomes.js";
 import { BUG_IDS } from "../impl/bugs.js";
+import { FileError } from "../schema/report.js";
 import { decodeScenario, type Scenario } from "../schema/scenario.js";
 import { CAPS_ENV, hostOf, presetOf, type Host } from "./capabilities.js";
 import { isFailure, runSteps, type StepReport, type Verdict } from "./compare.js";
 import { hugePagesNeeded, reserveHugePages } from "./hugepages.js";
 import { Helper } from "./native.js";
 import { probeHost } from "./probe.js";
+import { emptyReport, RaceHelper, raceShapes, runRaceShape, scenarioShape, type RaceReport } from "./race-runner.js";
 import { planScenario } from "./requirements.js";
 import { runRandom } from "./suite.js";
 
@@ -20,6 +22,8 @@ export { capabilitiesOf, hostConfig, hostOf, parseOverride, presetOf, CAPS_ENV, 
 export { parseProbe, probeHost, type HostProbe } from "./probe.js";
 export { planScenario, requirementsOf, stepRuns } from "./requirements.js";
 export { runRandom, RANDOM_SETUP } from "./suite.js";
+export { raceShapes, runRaceShape, scenarioShape, RaceHelper, type RaceReport, type RaceShape } from "./race-runner.js";
+export { checkRecording, type Recording, type HistoryVerdict } from "./races.js";
 
 /** conformance/corpus, found from this file whether it runs from source or from dist/. */
 export function corpusDir(): string {
@@ -261,5 +265,100 @@ export async function conform(files: string[], opts: ConformOptions = {}): Promi
     return failed > 0 || randomFailed ? 1 : 0;
   } finally {
     await helper?.close();
+  }
+}
+
+export interface RaceProgress {
+  update(shape: string, done: number, total: number, elapsedMs: number): void;
+  finish(line: string): void;
+}
+
+export interface ConformRacesOptions {
+  /** Runs of each race (default 100). */
+  readonly runs?: number;
+  readonly seed?: number;
+  readonly caps?: string;
+  /** Where a failing history is written (default conformance/found). */
+  readonly foundDir?: string;
+  readonly load?: (file: string) => Scenario;
+  readonly log?: (line: string) => void;
+  readonly progress?: RaceProgress;
+}
+
+const pct = (n: number, of: number): string => (of === 0 ? "-" : `${Math.round((100 * n) / of)}%`);
+
+/** One race's summary line: histories, the share that overlapped in real time, response orders, blocks, time. */
+export function raceLine(r: RaceReport): string {
+  if (r.skipped !== undefined) return `skip ${r.shape}: skipped: ${r.skipped}`;
+  // Vacuous: it ran, but no history overlapped (none at all when the helper could run no run of it).
+  const mark = r.failure !== undefined ? "FAIL" : r.errors.length > 0 ? "ERR " : r.runs > 0 && r.overlapping === 0 ? "VAC " : "ok  ";
+  const parts = [
+    `${r.checked} histories`,
+    `${r.overlapping} overlapping (${pct(r.overlapping, r.checked)})`,
+    `${r.orders} response orders`,
+    `${r.blocked} ended blocked as the model allows`,
+    ...(r.deviations > 0 ? [`${r.deviations} explained by a documented deviation (${r.deviationIds.join(", ")})`] : []),
+    ...(r.dropped > 0 ? [`${r.dropped} setup memslot(s) this host cannot create left out`] : []),
+    ...(r.unsupported > 0 ? [`${r.unsupported} runs the helper cannot run`] : []),
+    ...(r.undecided > 0 ? [`${r.undecided} undecided`] : []),
+  ];
+  return `${mark} ${r.shape}: ${parts.join(", ")} in ${(r.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** faultline conform --races: every race (or the given concurrent scenario files) on the real kernel; the exit code. */
+export async function conformRaces(files: string[], opts: ConformRacesOptions = {}): Promise<number> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const load = opts.load ?? loadCorpusScenario;
+  const shapes = files.map((file) => {
+    const s = load(file);
+    const why = "expected a concurrent scenario (actors) for --races, found a sequential one (steps)";
+    if (s.actors === undefined) throw new FileError(file, "actors", why);
+    return scenarioShape(s);
+  });
+  const { helper, why } = startHelper();
+  const h = new RaceHelper(helper);
+  try {
+    const host = await detectHost(helper, why, opts.caps);
+    for (const line of describeHost(host)) log(line);
+    const runs = opts.runs ?? 100;
+    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    log(`\nraces on this kernel: ${runs} runs each, seed ${seed}`);
+    let bad = 0;
+    let histories = 0;
+    let ms = 0;
+    for (const shape of shapes.length > 0 ? shapes : raceShapes()) {
+      const started = performance.now();
+      const r: RaceReport =
+        helper === undefined
+          ? { ...emptyReport(shape.name), skipped: why, durationMs: 0 }
+          : await runRaceShape(h, host, shape, {
+              runs,
+              seed,
+              ...(opts.foundDir === undefined ? {} : { foundDir: opts.foundDir }),
+              onRun: (done, total) => opts.progress?.update(shape.name, done, total, performance.now() - started),
+            });
+      const line = raceLine(r);
+      if (opts.progress !== undefined) opts.progress.finish(line);
+      else log(line);
+      histories += r.checked;
+      ms += r.durationMs;
+      for (const e of r.errors) log(`       helper error: ${e}`);
+      if (r.failure !== undefined) {
+        const v = r.failure.verdict;
+        log(`       found at run ${r.failure.run}, shrunk to ${r.failure.actors.map((a) => `${a.name} (${a.steps.length})`).join(", ")}`);
+        if (v.kind === "illegal") {
+          const after = v.prefix.join(", ") || "nothing";
+          log(`       ${v.stuck} answered ${JSON.stringify(v.actual)} where the model says ${JSON.stringify(v.expected)} (after ${after})`);
+        }
+        if (v.kind === "blocked") log(`       ${v.stuck} stayed blocked in ${v.waits} where the model says it cannot block`);
+        if (r.failure.file !== undefined) log(`       written: ${relative(process.cwd(), r.failure.file)} (faultline replay draws it)`);
+      }
+      if (r.failure !== undefined || r.errors.length > 0) bad++;
+    }
+    const rate = ms === 0 ? 0 : ((histories * 1000) / ms).toFixed(1);
+    log(`\n${histories} histories in ${(ms / 1000).toFixed(1)} s (${rate} per second); ${bad} race(s) failed`);
+    return bad > 0 ? 1 : 0;
+  } finally {
+    await h.close();
   }
 }

@@ -31,6 +31,29 @@ const Failure = strict(
   { detail: Text, actor: Id },
 );
 
+/** Nanoseconds on the recording host's CLOCK_MONOTONIC, from the moment the actors were released. */
+const Nanos = intIn("nanoseconds", 0, Number.MAX_SAFE_INTEGER);
+
+/** One operation of a race recorded on the real kernel (conformance/races.ts): when it was invoked and answered, and what. */
+const RecordedOp = strict(
+  "recorded operation",
+  { actor: Id, index: intIn("step", 0, MAX_STEPS - 1), call: Nanos, ret: orNull(Nanos), outcome: orNull(OutcomeCodec) },
+  /** The kernel function its thread slept in when the watchdog ended the run (it never answered in time). */
+  { waits: Text },
+);
+
+/** What a concurrent run on the real kernel did: every actor operation's times and outcome, then the reads made after it. */
+const Recorded = strict(
+  "recorded",
+  {
+    seed: Count,
+    watchdog: t.boolean,
+    ops: t.array(RecordedOp),
+    after: t.array(strict("observation", { op: OpCodec, outcome: OutcomeCodec }, {})),
+  },
+  { host: Text },
+);
+
 const Provenance = strict(
   "provenance",
   {},
@@ -65,6 +88,8 @@ export const ScenarioCodec = strict(
     failure: Failure,
     /** A documented flaw of a proposed design: replays are expected to reproduce it. */
     expectedToFail: Text,
+    /** A race recorded on the real kernel (faultline conform --races): the history the model was checked against. */
+    recorded: Recorded,
     provenance: Provenance,
   },
 );
@@ -138,7 +163,7 @@ interface Problem {
 
 /** What the codec cannot see: references between fields, indices against lengths, ids against this build. */
 export function scenarioProblem(s: Scenario, known: Known): Problem | undefined {
-  return shapeProblem(s) ?? referenceProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
+  return shapeProblem(s) ?? referenceProblem(s) ?? recordedProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
 }
 
 function shapeProblem(s: Scenario): Problem | undefined {
@@ -151,6 +176,9 @@ function shapeProblem(s: Scenario): Problem | undefined {
     if (s.failure?.actor !== undefined) return { path: "failure.actor", message: 'only a concurrent scenario ("actors") names an actor' };
   } else if (s.expect !== undefined) {
     return { path: "expect", message: 'only a sequential scenario ("steps") has an expect list' };
+  }
+  if (s.recorded !== undefined && s.actors === undefined) {
+    return { path: "recorded", message: 'only a concurrent scenario ("actors") has a recorded race' };
   }
   if (s.expectedToFail !== undefined && s.failure === undefined) return { path: "expectedToFail", message: 'a documented design flaw needs the "failure" it shows' };
   return undefined;
@@ -175,6 +203,29 @@ function referenceProblem(s: Scenario): Problem | undefined {
     what = `actor "${actor.name}"`;
   }
   if (f.step >= steps) return { path: "failure.step", message: `expected a step index below ${steps} (${what} has ${steps} steps), found ${f.step}` };
+  return undefined;
+}
+
+/** Each recorded operation names an actor's step, once, and answers after it was invoked. */
+function recordedProblem(s: Scenario): Problem | undefined {
+  const seen = new Set<string>();
+  for (const [i, r] of (s.recorded?.ops ?? []).entries()) {
+    const path = `recorded.ops[${i}]`;
+    const actor = (s.actors ?? []).find((a) => a.name === r.actor);
+    if (actor === undefined) return { path: `${path}.actor`, message: `expected an actor of the scenario, found ${JSON.stringify(r.actor)}` };
+    if (r.index >= actor.steps.length) {
+      return { path: `${path}.index`, message: `expected a step index below ${actor.steps.length} (actor "${r.actor}"), found ${r.index}` };
+    }
+    const key = `${r.actor}#${r.index}`;
+    if (seen.has(key)) return { path, message: `actor "${r.actor}" step ${r.index} is recorded twice` };
+    seen.add(key);
+    if (r.ret !== null && r.ret < r.call) {
+      return { path: `${path}.ret`, message: `expected a response at or after the invocation (${r.call}), found ${r.ret}` };
+    }
+    if ((r.ret === null) !== (r.outcome === null)) {
+      return { path: `${path}.outcome`, message: "expected an outcome exactly when the operation answered (ret)" };
+    }
+  }
   return undefined;
 }
 

@@ -2,10 +2,11 @@
  * faultline-helper: runs the operation vocabulary of DESIGN.md section 1 through real syscalls and ioctls.
  *
  * Protocol: one JSON operation per line on stdin, one JSON outcome per line on stdout, in the outcome shapes of
- * schema/outcome.ts. Besides the vocabulary it understands three control lines from the runner:
+ * schema/outcome.ts. Besides the vocabulary it understands four control lines from the runner:
  *   {"op":"__hello","vcpus":N}   vCPUs created with each VM (config.vcpus)
  *   {"op":"__probe"}             feature detection: KVM caps, VM types, UFFDIO_API features, guest check
  *   {"op":"__reset"}             close and unmap everything (between random sequences)
+ *   {"op":"__race",...}          run a concurrent scenario's actors on threads of their own, timed (op_race)
  * An operation the running kernel cannot express is answered {"unsupported":"reason"}; a failure of the harness
  * itself is {"helper_error":"reason"}. Neither is ever an outcome of the vocabulary.
  *
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -220,8 +222,9 @@ static int has_item(J *o, const char *k, const char *item) {
 
 /* ------------------------------------------------------------------ JSON out */
 
-static char outbuf[1 << 16];
-static size_t outlen;
+/* Per thread: the actors of a race (__race) each build their operations' outcomes here. */
+static __thread char outbuf[1 << 16];
+static __thread size_t outlen;
 static void out(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -352,7 +355,8 @@ struct vm {
   volatile int tid[MAX_VCPUS]; /* the KVM_RUN thread, as userfault messages name it (UFFD_FEATURE_THREAD_ID) */
   /* the thread "<vm>.vcpu<n>" of wake_check: 0 never slept, 1 asleep in a userfault, 2 finished (outcome kept) */
   int sleep[MAX_VCPUS];
-  int msgs[MAX_VCPUS], msg_uffd[MAX_VCPUS];
+  volatile int msgs[MAX_VCPUS]; /* userfault messages from the current KVM_RUN thread */
+  int msg_uffd[MAX_VCPUS];
   u64 msg_flags[MAX_VCPUS], msg_address[MAX_VCPUS];
   char *done[MAX_VCPUS];
 };
@@ -379,7 +383,7 @@ struct job {
   volatile int value;
   int map;
   volatile int tid;
-  int faults; /* messages seen for this job */
+  volatile int faults; /* messages seen for this job */
   int fault_uffd;
   u64 fault_flags, fault_address;
 };
@@ -444,10 +448,6 @@ static void out_signal(int sig, int code) {
 }
 static void on_alarm(int sig) { (void)sig; }
 
-/* The last userfault message no access thread claimed (a vCPU's fault, taken by KVM's GUP). */
-static int unclaimed_seq, unclaimed_uffd;
-static u64 unclaimed_flags, unclaimed_address;
-
 /* Returns 0 done, SIGBUS or SIGSEGV (its si_code in fault_code). */
 static int guarded(volatile u8 *p, int write, u8 byte, size_t len, int *value) {
   int sig = sigsetjmp(jb, 1);
@@ -467,7 +467,7 @@ static void *job_main(void *arg) {
   sigemptyset(&set);
   sigaddset(&set, SIGALRM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
-  j->tid = (int)syscall(SYS_gettid);
+  __atomic_store_n(&j->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
   int value = 0;
   int sig = guarded((volatile u8 *)(uintptr_t)j->addr, j->write, j->byte, 1, &value);
   j->value = value;
@@ -482,23 +482,28 @@ static long now_ms(void) {
   return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A message from a vCPU that slept before and faulted again after a wakeup: it updates that thread's message. */
+/* A message from a vCPU's KVM_RUN thread (its first fault, or a fault again after a wakeup): that vCPU's message. */
 static int vcpu_refault(int uffd, const struct fl_uffd_msg *msg) {
   for (int i = 0; i < nvms; i++)
     for (int c = 0; c < vms[i].nvcpu; c++) {
       struct vm *v = &vms[i];
-      if (v->sleep[c] != 1 || v->rstate[c] != 1 || v->tid[c] != (int)msg->arg.pagefault.ptid) continue;
-      v->msgs[c]++;
+      if (v->rstate[c] != 1 || __atomic_load_n(&v->tid[c], __ATOMIC_ACQUIRE) != (int)msg->arg.pagefault.ptid) continue;
       v->msg_uffd[c] = uffd;
       v->msg_flags[c] = msg->arg.pagefault.flags;
       v->msg_address[c] = msg->arg.pagefault.address;
+      __atomic_add_fetch(&v->msgs[c], 1, __ATOMIC_RELEASE);
       return 1;
     }
   return 0;
 }
 
-/* Reads every pending userfault message and gives each to the running job whose address it covers. */
-static void drain_uffds(int wait_ms) {
+/* Guards the jobs table, the thread names and the message bookkeeping: the actors of a race drain concurrently. */
+static pthread_mutex_t drain_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Set while the actors of a race run: memslot updates may then wait for a vCPU (synchronize_srcu) as in the kernel. */
+static volatile int racing;
+
+/* Reads every pending userfault message and gives each to the running job (or vCPU) whose thread faulted. */
+static void drain_uffds_locked(int wait_us) {
   struct pollfd pfd[MAX_OBJS];
   int idx[MAX_OBJS], n = 0;
   for (int i = 0; i < nuffds && n < MAX_OBJS; i++)
@@ -508,7 +513,9 @@ static void drain_uffds(int wait_ms) {
       idx[n++] = i;
     }
   if (n == 0) {
-    if (wait_ms > 0) usleep(wait_ms * 1000);
+    pthread_mutex_unlock(&drain_mu);
+    if (wait_us > 0) usleep((useconds_t)wait_us);
+    pthread_mutex_lock(&drain_mu);
     return;
   }
   /* A userfaultfd opened without O_NONBLOCK polls EPOLLERR (userfaultfd_poll): it is non-blocking only while read
@@ -518,7 +525,8 @@ static void drain_uffds(int wait_ms) {
     fl[k] = fcntl(pfd[k].fd, F_GETFL);
     if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k] | O_NONBLOCK);
   }
-  int ready = poll(pfd, n, wait_ms);
+  struct timespec wait = {0, (long)wait_us * 1000};
+  int ready = ppoll(pfd, (nfds_t)n, &wait, NULL);
   for (int k = 0; k < n && ready > 0; k++) {
     if (!(pfd[k].revents & POLLIN)) continue;
     struct fl_uffd_msg msg;
@@ -529,22 +537,24 @@ static void drain_uffds(int wait_ms) {
       for (int i = njobs - 1; i >= 0 && !claimed; i--) {
         struct job *j = jobs[i];
         if (j->state != 0 || j->tid != tid) continue;
-        j->faults++;
+        __atomic_add_fetch(&j->faults, 1, __ATOMIC_RELEASE);
         j->fault_uffd = idx[k];
         j->fault_flags = msg.arg.pagefault.flags;
         j->fault_address = msg.arg.pagefault.address;
         claimed = 1;
       }
-      if (!claimed && !vcpu_refault(idx[k], &msg)) {
-        unclaimed_seq++;
-        unclaimed_uffd = idx[k];
-        unclaimed_flags = msg.arg.pagefault.flags;
-        unclaimed_address = msg.arg.pagefault.address;
-      }
+      if (!claimed) vcpu_refault(idx[k], &msg); /* a message of no thread of ours is dropped */
     }
   }
   for (int k = 0; k < n; k++)
     if (fl[k] >= 0 && !(fl[k] & O_NONBLOCK)) fcntl(pfd[k].fd, F_SETFL, fl[k]);
+}
+/* Waits up to a poll interval for messages: 1 ms, 50 us in a race (a response is timed when it is seen). */
+static void drain_uffds(void) {
+  int wait_us = racing ? 50 : 1000;
+  pthread_mutex_lock(&drain_mu);
+  drain_uffds_locked(wait_us);
+  pthread_mutex_unlock(&drain_mu);
 }
 
 static void out_blocked(struct job *j) {
@@ -709,14 +719,14 @@ static void op_create_gmem(J *op) {
 
 /* Whether a vCPU of this VM still sleeps in a userfault (after giving a wake a moment to finish it). Memslot updates
    wait in synchronize_srcu for every vCPU inside KVM_RUN, so in a sequential scenario such an update would deadlock. */
-static int wait_vcpu(struct vm *v, int cpu, int ms, int *blocked_seq);
+static int wait_vcpu(struct vm *v, int cpu, int ms, int stop_on_fault);
 static void complete_io(struct vm *v, int cpu);
 static int vcpu_asleep(const char *vmname) {
   int i = lookup(K_VM, vmname);
   if (i < 0) return 0;
   for (int c = 0; c < vms[i].nvcpu; c++)
     if (vms[i].rstate[c] != 0) {
-      if (!wait_vcpu(&vms[i], c, WAKE_WAIT_MS, NULL)) return 1;
+      if (!wait_vcpu(&vms[i], c, WAKE_WAIT_MS, 0)) return 1;
       complete_io(&vms[i], c);
     }
   return 0;
@@ -807,7 +817,7 @@ static void op_gmem_convert(J *op) {
 }
 
 static void op_set_memory_region(J *op) {
-  if (vcpu_asleep(str(op, "vm"))) {
+  if (!racing && vcpu_asleep(str(op, "vm"))) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
     return;
   }
@@ -871,7 +881,7 @@ static void *run_main(void *p) {
   struct vm *v = a->v;
   int cpu = a->cpu;
   free(a);
-  v->tid[cpu] = (int)syscall(SYS_gettid);
+  __atomic_store_n(&v->tid[cpu], (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
   int r = ioctl(v->vcpu[cpu], FL_KVM_RUN, 0);
   v->re[cpu] = errno;
   v->rr[cpu] = r;
@@ -879,8 +889,9 @@ static void *run_main(void *p) {
   return NULL;
 }
 
-/* Waits up to ms for the vCPU's KVM_RUN to return; 1 when it did (joined, state idle again). */
-static int wait_vcpu(struct vm *v, int cpu, int ms, int *blocked_seq) {
+/* Waits up to ms for the vCPU's KVM_RUN to return; 1 when it did (joined, state idle again). With stop_on_fault it
+   also stops (0) at the first userfault message from the run's thread. */
+static int wait_vcpu(struct vm *v, int cpu, int ms, int stop_on_fault) {
   long deadline = now_ms() + ms;
   for (;;) {
     if (__atomic_load_n(&v->rstate[cpu], __ATOMIC_ACQUIRE) == 2) {
@@ -889,8 +900,8 @@ static int wait_vcpu(struct vm *v, int cpu, int ms, int *blocked_seq) {
       return 1;
     }
     if (now_ms() >= deadline) return 0;
-    if (blocked_seq && unclaimed_seq != *blocked_seq) return 0;
-    drain_uffds(1);
+    if (stop_on_fault && __atomic_load_n(&v->msgs[cpu], __ATOMIC_ACQUIRE) > 0) return 0;
+    drain_uffds();
   }
 }
 
@@ -901,14 +912,15 @@ static int run_vcpu(struct vm *v, int cpu) {
   struct run_arg *a = malloc(sizeof *a);
   a->v = v;
   a->cpu = cpu;
-  v->rstate[cpu] = 1;
-  int seq = unclaimed_seq;
+  v->msgs[cpu] = 0;
+  v->tid[cpu] = 0;
+  __atomic_store_n(&v->rstate[cpu], 1, __ATOMIC_RELEASE);
   pthread_create(&v->rth[cpu], NULL, run_main, a);
-  if (wait_vcpu(v, cpu, RUN_TIMEOUT_MS, &seq)) {
+  if (wait_vcpu(v, cpu, RUN_TIMEOUT_MS, 1)) {
     errno = v->re[cpu];
     return v->rr[cpu];
   }
-  return unclaimed_seq != seq ? -2 : -3;
+  return __atomic_load_n(&v->msgs[cpu], __ATOMIC_ACQUIRE) > 0 ? -2 : -3;
 }
 
 /* Lets KVM finish a pending port I/O or MMIO exit without re-entering the guest. */
@@ -986,7 +998,7 @@ static void op_vcpu_access(J *op) {
   if (v->guest_error) { unsupported(v->guest_error); return; }
   if (v->rstate[cpu] != 0) {
     /* still asleep in a userfault from an earlier access: let a wake finish it, else it cannot run now */
-    if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, NULL)) { unsupported("this vCPU is still blocked in a userfault"); return; }
+    if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, 0)) { unsupported("this vCPU is still blocked in a userfault"); return; }
     complete_io(v, (int)cpu);
   }
   forget_vcpu_thread(v, (int)cpu);
@@ -994,20 +1006,20 @@ static void op_vcpu_access(J *op) {
   if (gpa >= (1ull << maxphys)) { unsupported("gpa beyond the guest's MAXPHYADDR"); return; }
   if (gpa >= FL_GUEST_GPA && gpa < FL_GUEST_GPA + FL_GUEST_PAGES * PAGE) { unsupported("gpa in the helper's own memslot"); return; }
   int write = !strcmp(kind, "write");
-  guest_tables(v);
-  ((u64 *)v->gmem_code)[G_PT1 * 512] = (gpa & ~(PAGE - 1)) | 3;
-  if (guest_regs(v, (int)cpu, G_ADDR(G_CODE) + (write ? 0x20 : 0), FL_GUEST_WINDOW + (gpa & (PAGE - 1)), num_or(op, "byte", 0)) < 0) {
+  /* each vCPU has its own window page (PTE `cpu` of the window's table), so vCPUs of one VM can race */
+  if (!racing) guest_tables(v);
+  __atomic_store_n(&((u64 *)v->gmem_code)[G_PT1 * 512 + cpu], (gpa & ~(PAGE - 1)) | 3, __ATOMIC_RELEASE);
+  u64 window = FL_GUEST_WINDOW + cpu * PAGE + (gpa & (PAGE - 1));
+  if (guest_regs(v, (int)cpu, G_ADDR(G_CODE) + (write ? 0x20 : 0), window, num_or(op, "byte", 0)) < 0) {
     helper_error("setting guest registers: %s", strerror(errno));
     return;
   }
   int r = run_vcpu(v, (int)cpu);
   if (r == -2) {
     v->sleep[cpu] = 1;
-    v->msgs[cpu] = 1;
-    v->msg_uffd[cpu] = unclaimed_uffd;
-    v->msg_flags[cpu] = unclaimed_flags;
-    v->msg_address[cpu] = unclaimed_address;
+    pthread_mutex_lock(&drain_mu); /* the message fields, as the drain that counted it wrote them */
     out_vcpu_blocked(v, (int)cpu);
+    pthread_mutex_unlock(&drain_mu);
     return;
   }
   if (r == -3) {
@@ -1030,7 +1042,12 @@ static void vcpu_wake_check(const char *id) {
   if (!v || cpu >= v->nvcpu || v->sleep[cpu] == 0) { fail(ESRCH); return; }
   if (v->sleep[cpu] == 2) { out("%s", v->done[cpu]); return; }
   /* asleep: give a wakeup up to 150 ms to finish it (a re-fault after a wakeup updates its message meanwhile) */
-  if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, NULL)) { out_vcpu_blocked(v, (int)cpu); return; }
+  if (!wait_vcpu(v, (int)cpu, WAKE_WAIT_MS, 0)) {
+    pthread_mutex_lock(&drain_mu);
+    out_vcpu_blocked(v, (int)cpu);
+    pthread_mutex_unlock(&drain_mu);
+    return;
+  }
   size_t mark = outlen;
   out_vcpu_result(v, (int)cpu, v->rr[cpu], v->re[cpu], "completed");
   v->done[cpu] = strndup(outbuf + mark, outlen - mark);
@@ -1240,7 +1257,9 @@ static struct job *start_job(int m, u64 addr, int write, u8 byte) {
   j->addr = addr;
   j->write = write;
   j->byte = byte;
+  pthread_mutex_lock(&drain_mu);
   jobs[njobs++] = j;
+  pthread_mutex_unlock(&drain_mu);
   pthread_create(&j->th, NULL, job_main, j);
   return j;
 }
@@ -1259,7 +1278,11 @@ static void op_access(J *op) {
   /* A name only ever names a thread that slept on a userfault; a new access under the name forgets the old one
      (a sleeping one lives on unnamed). */
   const char *id = str(op, "id");
-  if (id) unbind(K_THREAD, id);
+  if (id) {
+    pthread_mutex_lock(&drain_mu);
+    unbind(K_THREAD, id);
+    pthread_mutex_unlock(&drain_mu);
+  }
   long deadline = now_ms() + ACCESS_TIMEOUT_MS;
   while (now_ms() < deadline) {
     if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
@@ -1268,12 +1291,18 @@ static void op_access(J *op) {
       out_done(j, "ok");
       return;
     }
-    if (j->faults > 0) {
-      if (id) bind(K_THREAD, id, njobs - 1);
+    if (__atomic_load_n(&j->faults, __ATOMIC_ACQUIRE) > 0) {
+      pthread_mutex_lock(&drain_mu);
+      if (id) {
+        int at = 0;
+        while (jobs[at] != j) at++;
+        bind(K_THREAD, id, at);
+      }
       out_blocked(j);
+      pthread_mutex_unlock(&drain_mu);
       return;
     }
-    drain_uffds(1);
+    drain_uffds();
   }
   helper_error("access neither completed nor reported a userfault within %d ms", ACCESS_TIMEOUT_MS);
 }
@@ -1281,20 +1310,24 @@ static void op_access(J *op) {
 static void op_wake_check(J *op) {
   const char *id = str(op, "id");
   if (id && strstr(id, ".vcpu")) { vcpu_wake_check(id); return; }
+  pthread_mutex_lock(&drain_mu);
   int i = lookup(K_THREAD, id);
-  if (i < 0) { fail(ESRCH); return; } /* no thread of that name ever slept on a userfault */
-  struct job *j = jobs[i];
-  int seen = j->faults;
+  struct job *j = i < 0 ? NULL : jobs[i];
+  pthread_mutex_unlock(&drain_mu);
+  if (!j) { fail(ESRCH); return; } /* no thread of that name ever slept on a userfault */
+  int seen = __atomic_load_n(&j->faults, __ATOMIC_ACQUIRE);
   long deadline = now_ms() + WAKE_WAIT_MS;
   for (;;) {
     if (__atomic_load_n(&j->state, __ATOMIC_ACQUIRE) != 0) {
       out_done(j, "completed");
       return;
     }
-    if (j->faults > seen || now_ms() >= deadline) break;
-    drain_uffds(1);
+    if (__atomic_load_n(&j->faults, __ATOMIC_ACQUIRE) > seen || now_ms() >= deadline) break;
+    drain_uffds();
   }
+  pthread_mutex_lock(&drain_mu);
   out_blocked(j);
+  pthread_mutex_unlock(&drain_mu);
 }
 
 /* write_alias / read_alias: a second MAP_SHARED mapping of the same file, made for the access and dropped after. */
@@ -1683,7 +1716,7 @@ static void op_reset(void) {
   }
   for (int i = 0; i < nvms; i++)
     for (int c = 0; c < vms[i].nvcpu; c++)
-      if (vms[i].rstate[c] != 0 && !wait_vcpu(&vms[i], c, 2000, NULL)) stuck++;
+      if (vms[i].rstate[c] != 0 && !wait_vcpu(&vms[i], c, 2000, 0)) stuck++;
   for (int m = 0; m < MAX_MAPS; m++) {
     if (maps[m].live || maps[m].alias_fd > 0) munmap((void *)(uintptr_t)map_base(m), MAP_STRIDE);
     if (maps[m].alias_fd > 0) close(maps[m].alias_fd);
@@ -1709,6 +1742,242 @@ static void op_reset(void) {
   else out("{\"result\":\"reset\"}");
 }
 
+/* ------------------------------------------------------------------ races (__race) */
+
+/* The actors of a concurrent scenario, each on a thread of its own, released together from a barrier; every
+   operation's invocation and response are CLOCK_MONOTONIC times from the release. A watchdog ends a run whose
+   actors are still blocked: it names what each waits on (its kernel wait channel), then closes every userfaultfd
+   so the sleeping faults, and whatever waits for them, finish. */
+#define RACE_MAX_ACTORS 8
+#define RACE_MAX_OPS 64
+#define RACE_TEARDOWN_MS 3000
+struct race_op {
+  J *op;
+  long long call, ret; /* ns from the release; -1 not reached */
+  char *outcome;
+  char waits[64]; /* the wait channel of an operation still in flight when the watchdog fired */
+};
+struct actor {
+  pthread_t th;
+  const char *name;
+  int nops, cpu;
+  struct race_op ops[RACE_MAX_OPS];
+  volatile int cur; /* operation in flight, or nops when done */
+  volatile int tid;
+  u64 rng;
+};
+static struct actor actors[RACE_MAX_ACTORS];
+static int nactors;
+static pthread_barrier_t race_start;
+static pthread_mutex_t race_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t race_cv;
+static int race_finished;
+static long long race_t0;
+
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* xorshift64: each actor's jitter is drawn from the run's seed, so a run's jitter repeats. */
+static u64 next_rand(u64 *s) {
+  u64 x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+/* Before each operation: nothing, a sched_yield, or a spin of up to ~40000 iterations. */
+static void jitter(struct actor *a) {
+  u64 r = next_rand(&a->rng);
+  if ((r & 3) == 1) sched_yield();
+  else if ((r & 3) >= 2)
+    for (volatile u64 i = (r >> 8) % ((r & 3) == 2 ? 2000 : 40000); i > 0; i--) {
+    }
+}
+
+/* Operations an actor may run: they touch no name table or mapping the others read (no create, mmap or close). */
+static int race_op_allowed(const char *n) {
+  static const char *const ok_ops[] = {"vcpu_access", "set_memory_region", "set_memory_attributes", "userfault_set",
+                                       "userfault_clear", "gmem_convert", "access", "wake_check", "write_alias",
+                                       "read_alias", "uffdio_copy", "uffdio_zeropage", "uffdio_continue", "uffdio_wake",
+                                       "uffdio_writeprotect", "uffdio_poison", "uffdio_move", "file_fallocate",
+                                       "gmem_fallocate", "madvise", "pwrite", "pread", "mincore"};
+  for (size_t i = 0; i < sizeof ok_ops / sizeof ok_ops[0]; i++)
+    if (n && !strcmp(n, ok_ops[i])) return 1;
+  return 0;
+}
+
+static void dispatch(J *op);
+
+static void *actor_main(void *p) {
+  struct actor *a = p;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  __atomic_store_n(&a->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+  if (a->cpu >= 0) {
+    cpu_set_t cs;
+    CPU_ZERO(&cs);
+    CPU_SET(a->cpu, &cs);
+    pthread_setaffinity_np(pthread_self(), sizeof cs, &cs);
+  }
+  pthread_barrier_wait(&race_start);
+  for (int i = 0; i < a->nops; i++) {
+    struct race_op *r = &a->ops[i];
+    jitter(a);
+    outlen = 0;
+    __atomic_store_n(&a->cur, i, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->call, now_ns() - race_t0, __ATOMIC_RELEASE);
+    dispatch(r->op);
+    long long ret = now_ns() - race_t0;
+    r->outcome = strndup(outbuf, outlen);
+    __atomic_store_n(&r->ret, ret, __ATOMIC_RELEASE); /* after the outcome: a response is read only once complete */
+  }
+  outlen = 0;
+  pthread_mutex_lock(&race_mu);
+  __atomic_store_n(&a->cur, a->nops, __ATOMIC_RELEASE);
+  race_finished++;
+  pthread_cond_broadcast(&race_cv);
+  pthread_mutex_unlock(&race_mu);
+  return NULL;
+}
+
+/* Waits until every actor finished or ms passed; 1 when all finished. */
+static int wait_actors(int ms) {
+  struct timespec dl;
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += ms / 1000;
+  dl.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (dl.tv_nsec >= 1000000000) { dl.tv_sec++; dl.tv_nsec -= 1000000000; }
+  pthread_mutex_lock(&race_mu);
+  int r = 0;
+  while (race_finished < nactors && r == 0) r = pthread_cond_timedwait(&race_cv, &race_mu, &dl);
+  int all = race_finished == nactors;
+  pthread_mutex_unlock(&race_mu);
+  return all;
+}
+
+/* The kernel function a thread sleeps in (/proc/self/task/TID/wchan), or "running". */
+static void wait_channel(int tid, char *buf, size_t n) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/wchan", tid);
+  snprintf(buf, n, "unknown");
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return;
+  ssize_t k = read(fd, buf, n - 1);
+  close(fd);
+  if (k <= 0 || (k == 1 && buf[0] == '0')) { snprintf(buf, n, "running"); return; }
+  buf[k] = 0;
+  for (char *c = buf; *c; c++)
+    if (*c == '"' || *c == '\\' || *c < ' ') *c = '_';
+}
+
+/* {"op":"__race","actors":[{"name","steps"}],"seed":N,"watchdog_ms":N,"pin":bool}: runs the actors concurrently
+   (the setup ran before, as ordinary lines) and answers {"result":"race",...} with every operation's times and outcome. */
+static void op_race(J *op) {
+  J *as = get(op, "actors");
+  if (!as || as->t != J_ARR || as->count < 1 || as->count > RACE_MAX_ACTORS) {
+    helper_error("__race: 1 to %d actors", RACE_MAX_ACTORS);
+    return;
+  }
+  int total = 0;
+  for (int i = 0; i < as->count; i++) {
+    J *steps = get(as->vals[i], "steps");
+    if (!str(as->vals[i], "name") || !steps || steps->t != J_ARR) { helper_error("__race: actor %d needs a name and steps", i); return; }
+    total += steps->count;
+    for (int k = 0; k < steps->count; k++)
+      if (!race_op_allowed(str(steps->vals[k], "op"))) {
+        out("{\"unsupported\":\"%s in an actor: the helper runs only operations that create, map or close nothing concurrently\"}",
+            str(steps->vals[k], "op") ? str(steps->vals[k], "op") : "an operation without a name");
+        return;
+      }
+  }
+  if (total > RACE_MAX_OPS) { helper_error("__race: more than %d operations", RACE_MAX_OPS); return; }
+  u64 seed = num_or(op, "seed", 1);
+  int watchdog = (int)num_or(op, "watchdog_ms", 2000);
+  J *pin = get(op, "pin");
+  int pinned = !pin || pin->t != J_BOOL || pin->b;
+  cpu_set_t allowed;
+  int cpus[CPU_SETSIZE], ncpus = 0;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &allowed)) cpus[ncpus++] = c;
+  nactors = as->count;
+  race_finished = 0;
+  for (int i = 0; i < nactors; i++) {
+    struct actor *a = &actors[i];
+    J *steps = get(as->vals[i], "steps");
+    memset(a, 0, sizeof *a);
+    a->name = str(as->vals[i], "name");
+    a->nops = steps->count;
+    a->cpu = pinned && ncpus > 0 ? cpus[i % ncpus] : -1;
+    a->cur = -1;
+    a->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ ((u64)(i + 1) * 0xBF58476D1CE4E5B9ull);
+    if (!a->rng) a->rng = 1;
+    for (int k = 0; k < a->nops; k++) a->ops[k] = (struct race_op){steps->vals[k], -1, -1, NULL, ""};
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&race_cv, &ca);
+  pthread_barrier_init(&race_start, NULL, (unsigned)nactors + 1);
+  racing = 1;
+  for (int i = 0; i < nactors; i++) pthread_create(&actors[i].th, NULL, actor_main, &actors[i]);
+  race_t0 = now_ns();
+  pthread_barrier_wait(&race_start);
+  int fired = !wait_actors(watchdog);
+  int stuck = 0;
+  if (fired) {
+    for (int i = 0; i < nactors; i++) {
+      int c = __atomic_load_n(&actors[i].cur, __ATOMIC_ACQUIRE);
+      if (c >= 0 && c < actors[i].nops) wait_channel(actors[i].tid, actors[i].ops[c].waits, sizeof actors[i].ops[c].waits);
+    }
+    pthread_mutex_lock(&drain_mu);
+    for (int i = 0; i < nuffds; i++)
+      if (uffds[i].fd >= 0) {
+        close(uffds[i].fd);
+        uffds[i].fd = -1;
+      }
+    pthread_mutex_unlock(&drain_mu);
+    stuck = !wait_actors(RACE_TEARDOWN_MS);
+  }
+  racing = 0;
+  out("{\"result\":\"race\",\"watchdog\":%s,\"actors\":[", fired ? "true" : "false");
+  for (int i = 0; i < nactors; i++) {
+    struct actor *a = &actors[i];
+    out("%s{\"name\":\"%s\",\"cpu\":%d,\"ops\":[", i ? "," : "", a->name, a->cpu);
+    for (int k = 0; k < a->nops; k++) {
+      struct race_op *r = &a->ops[k];
+      long long call = __atomic_load_n(&r->call, __ATOMIC_ACQUIRE), ret = __atomic_load_n(&r->ret, __ATOMIC_ACQUIRE);
+      out("%s{\"call\":", k ? "," : "");
+      if (call >= 0) out("%lld", call);
+      else out("null");
+      if (ret >= 0 && r->outcome) out(",\"ret\":%lld,\"outcome\":%s", ret, r->outcome[0] ? r->outcome : "null");
+      else out(",\"ret\":null,\"outcome\":null");
+      if (r->waits[0]) out(",\"waits\":\"%s\"", r->waits);
+      out("}");
+    }
+    out("]}");
+  }
+  out("]}");
+  if (stuck) {
+    /* a thread that cannot be joined would run into the next scenario: give up this helper */
+    flush_line();
+    fprintf(stderr, "faultline-helper: actors still blocked %d ms after every userfaultfd was closed\n", RACE_TEARDOWN_MS);
+    _exit(3);
+  }
+  for (int i = 0; i < nactors; i++) {
+    pthread_join(actors[i].th, NULL);
+    for (int k = 0; k < actors[i].nops; k++) free(actors[i].ops[k].outcome);
+  }
+  pthread_barrier_destroy(&race_start);
+  pthread_cond_destroy(&race_cv);
+}
+
 /* ------------------------------------------------------------------ main loop */
 
 static void dispatch(J *op) {
@@ -1720,6 +1989,7 @@ static void dispatch(J *op) {
     out("{\"result\":\"hello\"}");
   } else if (!strcmp(name, "__probe")) op_probe();
   else if (!strcmp(name, "__reset")) op_reset();
+  else if (!strcmp(name, "__race")) op_race(op);
   else if (!strcmp(name, "create_vm")) op_create_vm(op);
   else if (!strcmp(name, "check_extension")) op_check_extension(op);
   else if (!strcmp(name, "create_gmem")) op_create_gmem(op);

@@ -171,3 +171,6 @@ export const POSTCOPY_RACE = postcopyRace(
 
 /** The same on arm64, whose fault path reads the userfault bitmap in user_mem_abort after its VMA lookup. */
 export const POSTCOPY_RACE_ARM64 = postcopyRace("postcopy-race-arm64", "the post-copy race on arm64", PRESETS.arm64, 200);
+
+/** The generated post-copy races (scenario and threads), for conformance/race-runner.ts to run them on the real kernel. */
+export { arbitrary as POSTCOPY_RACE_ARBITRARY };
