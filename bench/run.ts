@@ -1,11 +1,11 @@
 // npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
 // the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
-// Options: --only NAME[,NAME] (overhead, harness, startup, rangemap, bitmap, races, lengths, shrink, scale, check),
-// --reps N (interleaved repetitions behind every target's min / median / max, default 5), --baseline REV (also run
-// kvm-anon-x86 as built at that revision, bench/baseline.ts), --check-reps N (full checks per worker count, default
-// 5), --seeds N (per race and generator, default 20), --length-runs N (runs per race suite and generator, default
-// 1000), --length-suites NAME[,NAME] (the race suites to measure, default all), --conversions N (per file size,
-// default 1000000). The last table, "targets", is every target of issue 21 as measured in this run.
+// Options: --only NAME[,NAME] (overhead, harness, startup, rangemap, bitmap, races, lengths, shrink, scale, check,
+// prove), --reps N (interleaved repetitions behind every target's min / median / max, default 5), --baseline REV (also
+// run kvm-anon-x86 as built at that revision, bench/baseline.ts), --check-reps N (full checks per worker count,
+// default 5), --seeds N (per race and generator, default 20), --length-runs N (runs per race suite and generator,
+// default 1000), --length-suites NAME[,NAME] (the race suites to measure, default all), --conversions N (per file
+// size, default 1000000). The last table, "targets", is every target of issue 21 as measured in this run.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import { scaleChart } from "./chart.js";
 import { FILE_SIZES, gmemConvertBench, randomConversionsBench } from "./gmem-convert.js";
 import { baselineSuite } from "./baseline.js";
 import { harnessBench, suiteAgainstBare } from "./harness.js";
+import { growthRows, proveRows } from "./prove.js";
 import { rangemapBench } from "./rangemap.js";
 import { show, spread, type Spread } from "./ratio.js";
 import { startupBench } from "./startup.js";
@@ -271,6 +272,10 @@ async function main(): Promise<void> {
   if (!want("scale")) await run("bitmap", () => [bitmapTable(reps)]);
   await run("scale", () => scaleTables(conversions, reps));
   await run("check", () => checkTables(Number(option("--check-reps") ?? 5)));
+  await run("prove", async () => [
+    { name: "prove-scopes", title: "6. faultline prove: each scope with DPOR and sleep sets, against brute force (capped at 4000 runs) and the naive count", rows: await proveRows() },
+    { name: "prove-growth", title: "6. How the explored count grows: race-userfault-clear with more operations and actors", rows: await growthRows() },
+  ]);
   if (targets.length > 0) {
     const t: Table = { name: "targets", title: "Targets of issue 21, each a ratio measured within one repetition (min / median / max); met by the median", rows: targets };
     tables.push(t);

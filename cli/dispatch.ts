@@ -15,6 +15,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   merge: async () => (await import("./merge.js")).mergeCommand,
   conform: async () => (await import("./conform.js")).conformCommand,
   mutants: async () => (await import("./mutants.js")).mutantsCommand,
+  prove: async () => (await import("./prove.js")).proveCommand,
 };
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);

@@ -21,6 +21,7 @@ commands:
   conform   run scenarios through the model and the real kernel (/dev/kvm, userfaultfd)
   merge     combine the --json reports of a check's shards into the whole check's report
   mutants   switch on each seeded bug and check its suite finds it
+  prove     every interleaving of small scopes of the race suites: a proof report or the shortest counterexample
 
 faultline <command> --help shows a command's options, examples and exit statuses.
 
@@ -180,4 +181,29 @@ examples:
   faultline conform --races --runs 200
 
 ${exit("model and kernel agree on everything that ran (what the host lacks is skipped)", "a disagreement (not documented as expected)", "a usage or file error")}`,
+
+  prove: `usage: faultline prove (--suite NAME[,NAME] | --all) [--bugs ID[,ID]] [--no-reduction] [--max-runs N] [--json]
+                       [--html FILE]
+
+Runs every interleaving of the yield points of small scopes of the race suites (props/prove/scopes.ts: a
+suite's layout with explicit actors) on the implementation, with the race suites' checks at every step, and
+prints per scope a proof report (schedules explored, distinct states, the reduction against the naive count,
+each property's non-vacuous evaluations) or the shortest failing schedule found, stored in counterexamples/
+like a check's. Interleavings are explored up to dynamic partial-order reduction with sleep sets: one run per
+class of equivalent interleavings (docs/RACES.md, "Proofs for small scopes").
+
+options:
+  --suite NAME[,NAME]  only the scopes of these race suites, or these scopes by name (postcopy-race:vmm-thread)
+  --all                every scope: one per race suite, and the 2024 RFC without its fault lock (refuted)
+  --bugs ID[,ID]       switch on seeded bugs; a scope that lists one must be refuted
+  --no-reduction       run every interleaving, without partial-order reduction (brute force)
+  --max-runs N         stop each scope after N runs: a scope cut short is "bounded", not proved
+  --json               print one JSON document (schema/prove-report.ts)
+  --html FILE          also write the report as an HTML page (e.g. coverage/proofs/index.html)
+
+examples:
+  faultline prove --all --html coverage/proofs/index.html
+  faultline prove --suite race-userfault-clear --bugs userfault-double-fetch
+
+${exit("every scope proved, and refuted where expected (a design flaw, or a seeded bug it lists)", "a scope refuted, or not proved, against expectation")}`,
 };

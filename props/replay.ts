@@ -1,9 +1,12 @@
-// Replaying a scenario file: no seed, just its configuration and its steps (or its actors and schedule).
+// Replaying a scenario file: no seed, just its configuration and its steps (or its actors and schedule, or the
+// post-copy VMM's scenario).
 import { resolveConfig } from "../schema/config.js";
 import type { Scenario } from "../schema/scenario.js";
 import { Checker, PropertyFailure, type StepRecord } from "./checker.js";
 import { runRace, type RaceFailure, type RaceStep } from "./concurrent/harness.js";
 import type { RaceOp } from "./concurrent/history.js";
+import { checkReads } from "./postcopy/race.js";
+import { Vmm } from "./postcopy/vmm.js";
 
 export interface ReplayResult {
   /** Each operation's outcomes; for actor scenarios in the order they returned, where the model placed them. */
@@ -15,7 +18,10 @@ export interface ReplayResult {
 }
 
 async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors"]> }): Promise<ReplayResult> {
-  const run = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true });
+  const raced = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true });
+  // The post-copy race's own check: what the guest and the VMM read is the source snapshot.
+  const reads = raced.failure === undefined && s.postcopy !== undefined ? checkReads(s.postcopy.source, raced) : undefined;
+  const run = reads === undefined ? raced : { ...raced, failure: reads };
   const trace = [...run.ops]
     .filter((r) => r.impl !== undefined && r.model !== undefined)
     .sort((a, b) => a.ret - b.ret)
@@ -26,9 +32,11 @@ async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors
 export async function replay(s: Scenario): Promise<ReplayResult> {
   if (s.actors !== undefined) return replayActors({ ...s, actors: s.actors });
   if (s.steps === undefined) throw new Error(`${s.name}: a scenario needs steps or actors`);
-  const checker = new Checker(resolveConfig(s.config));
+  // A post-copy scenario's steps are what the reference VMM did: replay runs the VMM again, with its checks.
+  const vmm = s.postcopy === undefined ? undefined : new Vmm(resolveConfig(s.config), s.postcopy);
+  const checker = vmm?.checker ?? new Checker(resolveConfig(s.config));
   try {
-    await checker.applyAll(s.steps);
+    await (vmm === undefined ? checker.applyAll(s.steps) : vmm.run());
     return { trace: checker.trace };
   } catch (e) {
     if (!(e instanceof PropertyFailure)) throw e;

@@ -8,7 +8,7 @@ export interface InvariantCount {
 }
 
 /** 52-bit string hash (two FNV-1a lanes) for counting distinct states without keeping them. */
-function hash52(text: string): number {
+export function hash52(text: string): number {
   let a = 0x811c9dc5;
   let b = 0x01000193;
   for (let i = 0; i < text.length; i++) {

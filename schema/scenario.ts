@@ -2,7 +2,7 @@
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { RequirementCodec } from "./capabilities.js";
-import { Count, Id, intIn, nearest, strict, Text } from "./codecs.js";
+import { Byte, Count, Id, intIn, nearest, strict, tagged, Text } from "./codecs.js";
 import { ConfigCodec } from "./config.js";
 import { JsonError, parseJson } from "./json.js";
 import { OpCodec, type Op } from "./ops.js";
@@ -24,6 +24,31 @@ export const MAX_STEPS = 10_000;
 export const MAX_ACTORS = 64;
 /** Schedule decisions a scenario may hold. */
 export const MAX_SCHEDULE = 100_000;
+
+/** Pages a post-copy scenario may hold (the generators draw at most 4). */
+export const MAX_POSTCOPY_PAGES = 64;
+const PageIndex = intIn("page", 0, MAX_POSTCOPY_PAGES - 1);
+const Access = { write: t.boolean, page: PageIndex, offset: intIn("offset", 0, 4095), byte: Byte };
+
+/** The post-copy VMM's scenario (props/postcopy/scenario.ts): replay runs the reference VMM on it. */
+const Postcopy = strict(
+  "postcopy",
+  {
+    pages: intIn("pages", 1, MAX_POSTCOPY_PAGES),
+    source: t.array(Byte),
+    precopied: t.array(orNull(Byte)),
+    fetchOrder: t.array(PageIndex),
+    events: t.array(
+      tagged("postcopy event", "kind", {
+        guest: strict("guest event", { kind: t.literal("guest"), ...Access }, {}),
+        vmm: strict("vmm event", { kind: t.literal("vmm"), thread: intIn("thread", 0, 63), ...Access }, {}),
+        fetcher: strict("fetcher event", { kind: t.literal("fetcher") }, {}),
+        handler: strict("handler event", { kind: t.literal("handler") }, {}),
+      }),
+    ),
+  },
+  {},
+);
 
 const Failure = strict(
   "failure",
@@ -86,6 +111,11 @@ export const ScenarioCodec = strict(
     /** Capabilities the host must have ("NAME") or lack ("!NAME") beyond what the steps show (conformance). */
     requires: t.array(RequirementCodec),
     failure: Failure,
+    /**
+     * The post-copy VMM's scenario. With steps (the kernel side, for reading): replay runs the reference VMM on it.
+     * With actors (the post-copy race): replay also checks every completed read of guest memory against `source`.
+     */
+    postcopy: Postcopy,
     /** A documented flaw of a proposed design: replays are expected to reproduce it. */
     expectedToFail: Text,
     /** A race recorded on the real kernel (faultline conform --races): the history the model was checked against. */
@@ -163,7 +193,7 @@ interface Problem {
 
 /** What the codec cannot see: references between fields, indices against lengths, ids against this build. */
 export function scenarioProblem(s: Scenario, known: Known): Problem | undefined {
-  return shapeProblem(s) ?? referenceProblem(s) ?? recordedProblem(s) ?? configProblem(s, known) ?? opsProblem(s);
+  return shapeProblem(s) ?? referenceProblem(s) ?? recordedProblem(s) ?? configProblem(s, known) ?? opsProblem(s) ?? postcopyProblem(s);
 }
 
 function shapeProblem(s: Scenario): Problem | undefined {
@@ -253,6 +283,26 @@ function opsProblem(s: Scenario): Problem | undefined {
       const named = FDS.filter((k) => op[k] !== undefined);
       if (named.length > 1) return { path: joinPath(path, i), message: `close takes one of ${FDS.join(", ")}, found ${named.join(" and ")}` };
     }
+  }
+  return undefined;
+}
+
+/** Every array of a post-copy scenario sized by its page count, every page below it, the fetch order without repeats. */
+function postcopyProblem(s: Scenario): Problem | undefined {
+  const p = s.postcopy;
+  if (p === undefined) return undefined;
+  for (const key of ["source", "precopied"] as const) {
+    const found = p[key].length;
+    if (found !== p.pages) return { path: `postcopy.${key}`, message: `expected ${p.pages} entries, one per page, found ${found}` };
+  }
+  const over = (page: number): string => `expected a page below ${p.pages}, found ${page}`;
+  for (const [i, page] of p.fetchOrder.entries()) {
+    if (page >= p.pages) return { path: `postcopy.fetchOrder[${i}]`, message: over(page) };
+    const first = p.fetchOrder.indexOf(page);
+    if (first !== i) return { path: `postcopy.fetchOrder[${i}]`, message: `page ${page} is already fetchOrder[${first}]` };
+  }
+  for (const [i, e] of p.events.entries()) {
+    if ((e.kind === "guest" || e.kind === "vmm") && e.page >= p.pages) return { path: `postcopy.events[${i}].page`, message: over(e.page) };
   }
   return undefined;
 }

@@ -48,7 +48,7 @@ describe("help", () => {
 
 describe("usage errors are one line with status 2", () => {
   const cases: [string, string[], RegExp][] = [
-    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, merge, conform, mutants \(see faultline --help\)$/],
+    ["an unknown command", ["chekc"], /^faultline: unknown command "chekc"; commands: check, replay, run, list, merge, conform, mutants, prove \(see faultline --help\)$/],
     ["an unknown option", ["check", "--frobnicate"], /^faultline check: unknown option --frobnicate \(see faultline check --help\)$/],
     ["a missing value", ["check", "--runs"], /^faultline check: --runs needs a value/],
     ["a bad number", ["check", "--runs", "0"], /^faultline check: --runs: expected an integer from 1 to \d+, found "0"/],

@@ -217,6 +217,7 @@ describe("out-of-range addresses and values", () => {
 });
 
 describe("references the codec cannot check", () => {
+  const postcopy = (edit: Json): Json => ({ pages: 2, source: [1, 2], precopied: [null, 3], fetchOrder: [0, 1], events: [{ kind: "fetcher" }], ...edit });
   const cases: [string, () => Json, (s: Json & { steps: Json[]; actors: Json[] }) => void, string, RegExp][] = [
     ["steps and actors", sequential, (s) => (s.actors = concurrent().actors as Json[]), "actors", /^expected "steps" \(sequential\) or "actors" \(concurrent\), found both$/],
     ["neither steps nor actors", sequential, (s) => delete (s as Json).steps, "steps", /found neither$/],
@@ -239,6 +240,9 @@ describe("references the codec cannot check", () => {
     ["expectedToFail with seeded bugs", sequential, (s) => ((s.expectedToFail = "a flaw"), ((s.config as Json).bugs = ["delete-no-zap"])), "expectedToFail", /cannot rely on seeded bugs/],
     ["close naming two fds", sequential, (s) => s.steps.push({ op: "close", vm: "v0", file: "f0" }), "steps[4]", /^close takes one of vm, gmem, uffd, file, found vm and file$/],
     ["close naming two fds in an actor", concurrent, (s) => (s.actors[0]!.steps as Json[]).push({ op: "close", vm: "v0", gmem: "g0" }), "actors[0].steps[1]", /^close takes one of/],
+    ["a post-copy source not one byte per page", sequential, (s) => (s.postcopy = postcopy({ source: [1] })), "postcopy.source", /^expected 2 entries, one per page, found 1$/],
+    ["a page fetched twice", sequential, (s) => (s.postcopy = postcopy({ fetchOrder: [1, 1] })), "postcopy.fetchOrder[1]", /^page 1 is already fetchOrder\[0\]$/],
+    ["a post-copy event past the pages", sequential, (s) => (s.postcopy = postcopy({ events: [{ kind: "guest", write: false, page: 2, offset: 0, byte: 0 }] })), "postcopy.events[0].page", /^expected a page below 2, found 2$/],
   ];
   for (const [what, base, edit, path, message] of cases) {
     it(what, () => {

@@ -69,6 +69,30 @@ export interface RaceOptions {
   readonly maxSteps?: number;
   /** Model steps the linearizability search may try per segment (DEFAULT_BUDGET); past it the run fails as "undecided". */
   readonly budget?: number;
+  /** Takes every step's pick instead of the schedule (faultline prove); the schedule is still recorded. */
+  readonly driver?: RaceDriver;
+}
+
+/** Where a live actor waits: the yield point and the operation its next step runs in. */
+export interface Pending {
+  readonly actor: number;
+  readonly label: string;
+  /** Index of the operation in the actor's steps. */
+  readonly op: number;
+  /** The next step begins the operation (it is parked at the entry point). */
+  readonly entry: boolean;
+  readonly enabled: boolean;
+}
+
+/** Drives a run step by step from outside, as a model checker does: it sees every actor's next step and picks. */
+export interface RaceDriver {
+  /**
+   * Before every step past the setup (with one runnable actor too): the actor to run, one of the enabled ones, or
+   * undefined to end the run here, unjudged (what follows is known to repeat a run already explored).
+   */
+  pick(pending: readonly Pending[], abstract: () => State): number | undefined;
+  /** Every actor finished and every check passed: the implementation's final state. */
+  ended?(abstract: State): void;
 }
 
 /** The kernel entry point an operation stands for: the first line of each operation in a diagram. */
@@ -109,6 +133,8 @@ class RaceRunner {
   private readonly decisions: number[] = [];
   /** The operation each actor is in (or last finished). */
   private readonly inOp: number[] = [];
+  /** The operation each actor's next step runs in, and whether it begins it. */
+  private readonly next: { op: number; entry: boolean }[] = [];
   private running: RaceStep | undefined;
   private facts: Map<string, string> | undefined;
   private undecided = 0;
@@ -140,7 +166,9 @@ class RaceRunner {
   private async body(a: number): Promise<void> {
     const actor = this.actors[a]!;
     for (const [i, op] of actor.steps.entries()) {
+      this.next[a] = { op: i, entry: true };
       await this.scheduler.yield(entryLabel(op));
+      this.next[a] = { op: i, entry: false };
       const running = this.running!;
       this.inOp[a] = i;
       running.op = i;
@@ -282,22 +310,26 @@ class RaceRunner {
     let current = others[0] ?? 0;
     for (let n = 1; ; n++) {
       const live = others.filter((a) => !this.scheduler.isFinished(a));
-      if (live.length === 0) return;
+      if (live.length === 0) return this.opts.driver?.ended?.(this.system.abstract());
       const runnable = this.scheduler.runnable(live);
       if (runnable.length === 0) {
         const waits = live.map((a) => `${this.actors[a]!.name} at ${this.scheduler.parkedAt(a)}`).join(", ");
         this.fail("deadlock", "a runnable actor", waits, `no actor can run: ${waits}`);
       }
       if (n > maxSteps) this.fail("livelock", `at most ${maxSteps} steps`, n, `the actors ran ${maxSteps} steps without finishing`);
-      let a = runnable[0]!;
-      if (runnable.length > 1) {
-        a = pick.pick(runnable, current, n);
-        this.decisions.push(rotation(runnable, current).indexOf(a));
-      }
+      let a: number | undefined = runnable[0]!;
+      if (this.opts.driver !== undefined) a = this.opts.driver.pick(this.pending(live, runnable), () => this.system.abstract());
+      else if (runnable.length > 1) a = pick.pick(runnable, current, n);
+      if (a === undefined) return;
+      if (runnable.length > 1) this.decisions.push(rotation(runnable, current).indexOf(a));
       await this.runStep(a);
       pick.ran(a, n);
       current = a;
     }
+  }
+
+  private pending(live: readonly number[], runnable: readonly number[]): Pending[] {
+    return live.map((a) => ({ actor: a, label: this.scheduler.parkedAt(a) ?? "", ...this.next[a]!, enabled: runnable.includes(a) }));
   }
 
   async run(schedule: ScheduleSpec): Promise<RaceRun> {

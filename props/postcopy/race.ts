@@ -14,7 +14,7 @@ import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
-import { setupOps, type PostcopyScenario } from "./scenario.js";
+import { postcopyInput, setupOps, type PostcopyScenario } from "./scenario.js";
 import { POSTCOPY_CHECKS } from "./vmm.js";
 
 export interface RacePostcopy {
@@ -50,22 +50,27 @@ export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[
   ];
 }
 
-/** Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its actor). */
-export function checkReads(r: RacePostcopy, run: RaceRun): RaceFailure | undefined {
+/**
+ * Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its
+ * actor). A VMM thread's wake_check reads the page of the access with its id.
+ */
+export function checkReads(source: readonly number[], run: RaceRun): RaceFailure | undefined {
   const pageOf = (op: Op): number | undefined => {
     if (op.op === "vcpu_access") return Math.floor(op.gpa / PAGE_SIZE);
     if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / PAGE_SIZE);
-    if (op.op === "wake_check") return r.vmm[Number(op.id.slice(1))];
-    return undefined;
+    if (op.op !== "wake_check") return undefined;
+    const access = run.ops.find((o) => o.op.op === "access" && o.op.id === op.id);
+    return access === undefined ? undefined : pageOf(access.op);
   };
   for (const o of run.ops) {
     const p = pageOf(o.op);
     const out = o.impl as (Outcome & { value?: unknown }) | undefined;
     if (p === undefined || out === undefined || !("result" in out) || (out.result !== "ok" && out.result !== "completed") || typeof out.value !== "number") continue;
-    const want = r.sc.source[p]!;
+    const want = source[p]!;
     if (out.value !== want) {
       const property = o.op.op === "read_alias" ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
-      return { property, step: o.index, expected: want, actual: out.value, detail: `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`, actor: o.actor };
+      const detail = `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`;
+      return { property, step: o.index, expected: want, actual: out.value, detail, actor: o.actor };
     }
   }
   return undefined;
@@ -114,7 +119,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
     opts.onRun?.(stats.runs);
     const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
     const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats, ...budget });
-    const failure = run.failure ?? checkReads(r, run);
+    const failure = run.failure ?? checkReads(r.sc.source, run);
     if (failure === undefined) return;
     found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
     stats.frozen = true;
@@ -133,6 +138,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
     config: configToInput(config),
     actors: actors.map((a) => ({ name: a.name, steps: [...a.steps] })),
     schedule: [...found.run.schedule],
+    postcopy: postcopyInput(found.r.sc),
     failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail, ...(f.actor === undefined ? {} : { actor: f.actor }) },
     provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], found: describeSchedule(found.spec), fastCheck: fc.__version },
   };

@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { Op } from "../../schema/ops.js";
+import type { Scenario } from "../../schema/scenario.js";
 
 export type PostcopyEvent =
   /** The guest touches a page (KVM_RUN; a USERFAULT exit goes to the VMM, and the guest retries later). */
@@ -25,6 +26,15 @@ export interface PostcopyScenario {
   readonly fetchOrder: readonly number[];
   readonly events: readonly PostcopyEvent[];
 }
+
+/** The scenario as a counterexample file holds it (schema/scenario.ts, `postcopy`). */
+export const postcopyInput = (sc: PostcopyScenario): NonNullable<Scenario["postcopy"]> => ({
+  pages: sc.pages,
+  source: [...sc.source],
+  precopied: [...sc.precopied],
+  fetchOrder: [...sc.fetchOrder],
+  events: sc.events.map((e) => ({ ...e })),
+});
 
 export const OFFSETS = [0, 8, PAGE_SIZE - 1] as const;
 

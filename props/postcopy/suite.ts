@@ -7,7 +7,7 @@ import { ALL_CHECKS } from "../checker.js";
 import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
-import { scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
+import { postcopyInput, scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
 import { Vmm, type LogEntry } from "./vmm.js";
 
 export interface PostcopyResult extends SuiteResult {
@@ -54,6 +54,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
       description: `${f.detail} (post-copy checks run by props/postcopy/vmm.ts; the steps replay the kernel side)`,
       config: configToInput(config),
       steps: [...err.ops],
+      postcopy: postcopyInput(sc),
       failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail },
       provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], ...(details.counterexamplePath === null ? {} : { path: details.counterexamplePath }), fastCheck: fc.__version },
     },
