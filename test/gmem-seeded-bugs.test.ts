@@ -31,7 +31,7 @@ describe("guest_memfd seeded bugs are found", () => {
     });
   }
 
-  // One case per suite: a loop over all six ran past vitest's 120 s timeout on a busy machine.
+  // One case per suite: a loop over all of them ran past vitest's 120 s timeout on a busy machine.
   for (const s of GMEM_SEQUENTIAL_SUITES) {
     it(`the correct implementation passes the same checks on ${s.name}`, async () => {
       const r = await runSequentialSuite(s, { seed: 1, runs: 150 });

@@ -15,6 +15,7 @@ import type { FaultResult } from "../mm/mm.js";
 import { fillPage, readPage } from "../util/pagedata.js";
 import { RangeMap } from "../util/rangemap.js";
 import { gmemOwnsAttributes, isInplace, isRfc2024 } from "./design.js";
+import { VersionedMap } from "../util/versioned.js";
 import { invalidateBegin, invalidateEnd } from "./invalidate.js";
 
 export interface Binding {
@@ -37,7 +38,7 @@ const SIGBUS_OUTCOME: Outcome = BUS_ADRERR;
 
 export class GmemInode {
   /** Folios by folio number (index / folioPages). */
-  readonly cache = new Map<number, GmemFolio>();
+  readonly cache = new VersionedMap<number, GmemFolio>();
   readonly bindings = new RangeMap<Binding>((a, b) => a.vm === b.vm && a.slot === b.slot);
   /** Host-faultable indexes: v7's attribute tree (shared entries), the 2024 RFC's faultability xarray. */
   readonly shared = new RangeMap<true>();
@@ -194,7 +195,7 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
 }
 
 /** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
-const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
+const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new VersionedMap([[0, pageOf(huge, sub)]]) });
 
 /** kvm_gmem_mmap's refusal, after do_mmap's generic checks (impl/mm/mm.ts mmap makes the mapping). */
 export function gmemMmapRefusal(inode: GmemInode, shared: boolean): Errno | undefined {

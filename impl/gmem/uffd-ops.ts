@@ -4,10 +4,11 @@
 // as the series does.
 import { PAGE_SIZE } from "../../model/consts.js";
 import { pageOf, type Folio } from "../mm/folio.js";
+import { VersionedMap } from "../util/versioned.js";
 import type { GmemInode } from "./gmem.js";
 
 /** The 4 KiB folio a page of a (split) huge folio is, as the host fault maps it: it holds that very page. */
-const view = (f: Folio, sub: number): Folio => (f.pages === 1 ? f : { pages: 1, sub: new Map([[0, pageOf(f, sub)]]) });
+const view = (f: Folio, sub: number): Folio => (f.pages === 1 ? f : { pages: 1, sub: new VersionedMap([[0, pageOf(f, sub)]]) });
 
 export const gmemPastEof = (inode: GmemInode, index: number): boolean => index * PAGE_SIZE >= inode.size;
 
