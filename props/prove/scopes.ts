@@ -208,6 +208,12 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     { "race-gmem-convert-host": ["gmem-host-fault-unlocked", "gmem-convert-unlocked"] },
     "a host read fault on g0's page 0 while the VMM converts it to private",
   ),
+  fromSuite(
+    suite("race-gmem-convert-host-v7"),
+    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] },
+    [],
+    "v7: a host read fault on g0's page 0 while the VMM converts it to private",
+  ),
   ...everywhere(
     "race-gmem-convert-vcpu",
     () => ({ vCPU0: [vcpu(0, 0, "read", false)], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] }),
