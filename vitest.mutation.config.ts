@@ -47,7 +47,8 @@ class CheapFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ORDER.map((p) => `test/${p}*.test.ts`),
-    env: { FAULTLINE_RUN_SCALE: "0.25" },
+    // Every step of every run checks the incremental abstraction against a rebuild (props/checker.ts).
+    env: { FAULTLINE_RUN_SCALE: "0.25", FAULTLINE_CROSS_CHECK: "1" },
     testTimeout: 120_000,
     sequence: { sequencer: CheapFirst },
     // Mutants are switched at run time: the modules need not be loaded again for every test file and mutant.

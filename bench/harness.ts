@@ -12,6 +12,7 @@ import { Stats } from "../props/stats.js";
 import { SEQUENTIAL_SUITES, type SequentialSuite } from "../props/suites.js";
 import { SUITES } from "../props/registry.js";
 import type { Op } from "../schema/ops.js";
+import { interleaved, ratios, show, spread, type Spread } from "./ratio.js";
 import type { Row } from "./scale.js";
 
 class Counter {
@@ -207,4 +208,30 @@ export async function harnessBench(): Promise<{ overhead: Row[]; breakdown: Row[
     suites.push({ bench: "sequential suite throughput", size: s.name, runs: r.stats.runs, commands: r.stats.commands, usPerCmd: +((r.durationMs * 1000) / r.stats.commands).toFixed(1), cmdPerSec: Math.round((r.stats.commands * 1000) / r.durationMs) });
   }
   return { overhead, breakdown, suites };
+}
+
+/**
+ * Item 1's two ratios, interleaved: per repetition, µs per command of bare fc.asyncModelRun over a counter, of
+ * the first sequential suite (kvm-anon-x86, lists of <= 60 commands) as built here, and of the same suite as built at
+ * the baseline revision (bench/baseline.ts) if given; 300 runs, seed 1.
+ */
+export async function suiteAgainstBare(reps: number, baseline?: SequentialSuite): Promise<{ rows: Row[]; overBare: Spread; baselineOverNew?: Spread }> {
+  const subject = SEQUENTIAL_SUITES[0]!;
+  if (baseline !== undefined && baseline.name !== subject.name) throw new Error(`the baseline's first suite is ${baseline.name}, not ${subject.name}`);
+  const cases: Record<string, () => Promise<number>> = {
+    bare: () => bareUsPerCommand("async", RUNS, 60),
+    suite: async () => (await suiteUsPerCommand(subject, RUNS)).us,
+  };
+  if (baseline !== undefined) cases.baseline = async () => (await suiteUsPerCommand(baseline, RUNS)).us;
+  await interleaved(1, cases); // warm-up
+  const m = await interleaved(reps, cases);
+  const overBare = ratios(m.suite!, m.bare!);
+  const rows: Row[] = [
+    { bench: "item 1", size: "bare fc.asyncModelRun, counter", usPerCmd: show(spread(m.bare!)) },
+    { bench: "item 1", size: `${subject.name}, this tree`, usPerCmd: show(spread(m.suite!)), overBare: show(overBare, 1) },
+  ];
+  if (m.baseline === undefined) return { rows, overBare };
+  const baselineOverNew = ratios(m.baseline, m.suite!);
+  rows.push({ bench: "item 1", size: `${subject.name}, baseline`, usPerCmd: show(spread(m.baseline)), overBare: show(ratios(m.baseline, m.bare!), 1), baselineOverNew: show(baselineOverNew) });
+  return { rows, overBare, baselineOverNew };
 }

@@ -1,5 +1,5 @@
 // faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
 import { TimeBudget } from "../props/budget.js";
 import { vocabularyErrors } from "../props/minimums.js";
@@ -49,8 +49,23 @@ interface Options {
   readonly junit?: string;
   /** Worker threads; 1 runs everything in this thread. */
   readonly workers: number;
+  /** Why the default worker count was lowered, for the header line. */
+  readonly workersNote?: string;
   /** The options that narrowed the check: coverage minimums are enforced only on a check narrowed by none. */
   readonly narrowed: readonly string[];
+}
+
+/**
+ * One worker per CPU, unless the machine is already busy (load average at least the CPUs): then the workers would
+ * only take turns with the load and pay for crossing the thread boundary, and one thread is faster (bench/run.ts,
+ * docs/BENCHMARKS.md section 5).
+ */
+function workersOf(chosen: number | undefined): { workers: number; workersNote?: string } {
+  if (chosen !== undefined) return { workers: chosen };
+  const cpus = availableParallelism();
+  const load = loadavg()[0]!;
+  if (cpus === 1 || load < cpus) return { workers: cpus };
+  return { workers: 1, workersNote: `1 worker, the machine being busy (load ${load.toFixed(1)} on ${cpus} CPUs; --workers N to choose)` };
 }
 
 function names(command: string, option: string, text: string, known: readonly string[], what: string): string[] {
@@ -88,7 +103,7 @@ function options(args: readonly string[]): Options {
     seed: integerOption(COMMAND, "--seed", seedText, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 31),
     searchBudget,
     json: p.flags.has("--json"),
-    workers: integerOption(COMMAND, "--workers", p.values.get("--workers"), 1, 256) ?? availableParallelism(),
+    ...workersOf(integerOption(COMMAND, "--workers", p.values.get("--workers"), 1, 256)),
     // --suite naming every suite narrows nothing.
     narrowed: narrowing.filter((n) => p.values.has(n) && !(n === "--suite" && suites.length === SUITES.length)),
     ...(runs === undefined ? {} : { runs }),
@@ -138,7 +153,8 @@ export async function check(args: readonly string[]): Promise<number> {
   const progress = createProgress(out, !o.json && process.stdout.isTTY === true);
   const shard = o.shard === undefined ? "" : `, shard ${o.shard.index}/${o.shard.count}`;
   const bugs = o.bugs === undefined ? "" : `, seeded bugs: ${o.bugs.join(", ")}`;
-  out.write(`faultline check: ${o.suites.length} suite(s), seed ${o.seed}${shard}${bugs}\n`);
+  const workers = o.workersNote === undefined ? "" : `, ${o.workersNote}`;
+  out.write(`faultline check: ${o.suites.length} suite(s), seed ${o.seed}${shard}${bugs}${workers}\n`);
   // Before any run: a minimum that names nothing would pass unseen (props/minimums.ts).
   const vocabulary = vocabularyErrors();
   if (vocabulary.length > 0) {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
 import { stableStringify } from "../props/outcomes.js";
 import { stringifyExact } from "../schema/json.js";
-import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
+import { FileError } from "../schema/report.js";
+import { decodeScenario, type Scenario } from "../schema/scenario.js";
 import { loadScenario, writeNew } from "./files.js";
 
 export const COUNTEREXAMPLE_DIR = "counterexamples";

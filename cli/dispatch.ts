@@ -1,7 +1,6 @@
 // The faultline command line: which command runs, and how any error ends (docs/CLI.md, exit status). Apart from
 // cli/main.ts so that tests can run a command line in-process.
-import { FileError } from "../schema/scenario.js";
-import { printable } from "../schema/report.js";
+import { FileError, printable } from "../schema/report.js";
 import { UsageError } from "./args.js";
 import { HELP } from "./help.js";
 

@@ -19,7 +19,8 @@ import { dirname } from "node:path";
 import { BUG_IDS } from "../impl/bugs.js";
 import { UsageError } from "./args.js";
 import { lineColumn } from "../schema/json.js";
-import { FileError, decodeScenario, type Scenario } from "../schema/scenario.js";
+import { FileError } from "../schema/report.js";
+import { decodeScenario, type Scenario } from "../schema/scenario.js";
 
 /** Bytes a scenario or counterexample file may have: the largest written so far has 5 KB. */
 export const MAX_SCENARIO_BYTES = 4 * 2 ** 20;

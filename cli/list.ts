@@ -12,6 +12,7 @@ const COMMAND = "list";
 const PROPERTIES: Readonly<Record<string, string>> = {
   "refinement.outcome": "model and implementation give the same outcome for every step",
   "refinement.state": "the implementation's abstract state equals the model's after every step (concurrent: at every quiescent point)",
+  "abstraction.incremental": "the incremental abstract state equals one rebuilt from nothing (every 8th step; FAULTLINE_CROSS_CHECK=N: every N-th)",
   linearizability: "concurrent: some order of the model's atomic steps, respecting real-time order, gives every recorded outcome",
   exception: "concurrent: no operation of the implementation throws",
   deadlock: "concurrent: while operations are unfinished, some actor can run",

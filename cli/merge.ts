@@ -3,7 +3,7 @@
 import { Stats } from "../props/stats.js";
 import { decodeCheckReport, type CheckReportDoc } from "../schema/check-report.js";
 import { stringifyExact } from "../schema/json.js";
-import { FileError } from "../schema/scenario.js";
+import { FileError } from "../schema/report.js";
 import { UsageError, parseArgs, type OptionSpec } from "./args.js";
 import { outputFile, readText } from "./files.js";
 import { writeJunit } from "./junit.js";

@@ -1,7 +1,6 @@
 // faultline run FILE...: "what happens if": each step's outcome, the rules behind it, any disagreement.
 import { replay } from "../props/replay.js";
-import { printable } from "../schema/report.js";
-import { FileError } from "../schema/scenario.js";
+import { FileError, printable } from "../schema/report.js";
 import { UsageError, parseArgs } from "./args.js";
 import { loadScenario } from "./files.js";
 import { describeConfig, describeFailure, printRaceDiagram, printTrace } from "./trace.js";

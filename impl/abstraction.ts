@@ -1,4 +1,6 @@
-// The abstraction function: the implementation's mutable state read back as an immutable model state.
+// The abstraction function: the implementation's mutable state read back as an immutable model state, rebuilt
+// only where a step changed something (the versions of impl/util/versioned.ts), so that successive states share
+// their unchanged parts and props/state-compare.ts compares those in O(1).
 import { match } from "ts-pattern";
 import type { PageBytes } from "../model/bytes.js";
 import type { Level } from "../model/consts.js";
@@ -19,6 +21,7 @@ import type { Kernel } from "./system.js";
 import type { Uffd } from "./uffd/uffd.js";
 import type { UffdState } from "../model/uffd/types.js";
 import { toRuns, type Page } from "./util/pagedata.js";
+import type { VersionedMap } from "./util/versioned.js";
 import type { RangeMap } from "./util/rangemap.js";
 
 const FLAG_NAMES: readonly MemslotFlagName[] = ["LOG_DIRTY_PAGES", "READONLY", "GUEST_MEMFD", "USERFAULT"];
@@ -34,7 +37,6 @@ function spansOf<V>(pieces: Iterable<Span<V>>): ModelRanges<V> {
   return out;
 }
 
-const ranges = <V>(m: RangeMap<V>): ModelRanges<V> => spansOf(m.spans());
 
 /** Who holds a folio: a memfd's page cache, a guest_memfd's, or a mapping's private pages, from page index `first`. */
 type Owner =
@@ -51,6 +53,13 @@ class Owners {
   private readonly folios = new Map<Folio, Owner>();
   /** Pages of owned folios, built the first time a view (a folio no owner holds) needs one. */
   private pages: Map<Page, { readonly owner: Owner; readonly sub: number }> | undefined;
+  /** Some pointer named a folio no owner holds. */
+  freed = false;
+
+  /** The owned folios' pages are looked up afresh at every step: a view's page may have left its huge folio. */
+  forgetPages(): void {
+    this.pages = undefined;
+  }
 
   constructor(k: Kernel) {
     for (const [file, f] of k.mm.files.entries()) for (const [n, folio] of f.cache) this.folios.set(folio, { in: "file", file, first: n * f.folioPages });
@@ -73,7 +82,10 @@ class Owners {
     const direct = this.folios.get(folio);
     const viewed = direct === undefined && folio.pages === 1 ? this.pageOwner(folio.sub.get(0)) : undefined;
     const owner = direct ?? viewed?.owner;
-    if (owner === undefined) return { in: "freed" };
+    if (owner === undefined) {
+      this.freed = true;
+      return { in: "freed" };
+    }
     const delta = owner.first + (direct !== undefined ? sub : viewed!.sub) - at;
     return match(owner)
       .with({ in: "file" }, (o): PagePointer => ({ in: "file", file: o.file, delta }))
@@ -83,151 +95,286 @@ class Owners {
   }
 }
 
-function memslot(s: ImplMemslot): Memslot {
-  return {
-    slot: s.slot,
-    as: s.as,
-    id: s.id,
-    baseGfn: s.baseGfn,
-    npages: s.npages,
-    userspaceAddr: s.userspaceAddr,
-    flags: FLAG_NAMES.filter((f) => s.flags & MEM[f]),
-    gmem: s.gmem,
-    gmemOnly: s.gmemOnly,
-    userfaultBitmap: s.userfaultBitmap,
-  };
+const FLAGS_OF = new Map<number, readonly MemslotFlagName[]>();
+/** The flag names of a memslot's flags word, one array per word (so that equal slots share it). */
+function flagNames(flags: number): readonly MemslotFlagName[] {
+  let names = FLAGS_OF.get(flags);
+  if (names === undefined) FLAGS_OF.set(flags, (names = FLAG_NAMES.filter((f) => flags & MEM[f])));
+  return names;
 }
 
-function stage2(s2: Stage2, owners: Owners): ModelRanges<Spte> {
-  return spansOf(
-    s2.leaves().map(({ gfn, leaf }) => ({
-      start: gfn,
-      end: gfn + LEVEL_PAGES[leaf.level],
-      value: { level: leaf.level as Level, writable: leaf.writable, private: leaf.private, page: owners.pointer(leaf.folio, leaf.sub, gfn) },
-    })),
-  );
-}
-
-function vm(kvm: Kvm, owners: Owners): Vm {
-  return {
-    type: kvm.type,
-    slots: kvm.memslots.flatMap((m) => m.sorted.map(memslot)).sort((a, b) => a.slot - b.slot),
-    attributes: ranges(kvm.attributes),
-    stage2: kvm.stage2.map((s2) => stage2(s2, owners)),
-    bitmaps: new Map([...kvm.bitmaps].map(([slot, b]) => [slot, spansOf([...b.runs()].map((r) => ({ ...r, value: true as const })))])),
-  };
-}
-
-/** Data of every page of folios keyed by their first index. */
-function folioData(folios: Iterable<[number, Folio]>): Map<number, PageBytes> {
-  const out = new Map<number, PageBytes>();
-  for (const [first, f] of folios) {
-    for (const [sub, page] of f.sub) {
-      const runs = toRuns(page);
-      if (runs !== undefined) out.set(first + sub, runs);
-    }
+/** Same members (own enumerable keys, in order), elements or entries, each `===`: the newer may stand for the older. */
+function sameParts(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
   }
-  return out;
+  if (a instanceof Map) {
+    if (!(b instanceof Map) || a.size !== b.size) return false;
+    const ib = b.entries();
+    for (const [k, v] of a) {
+      const e = ib.next().value as [unknown, unknown];
+      if (e[0] !== k || e[1] !== v) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(b) || b instanceof Map) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const kx = Object.keys(x);
+  const ky = Object.keys(y);
+  if (kx.length !== ky.length) return false;
+  for (let i = 0; i < kx.length; i++) if (kx[i] !== ky[i] || x[kx[i]!] !== y[kx[i]!]) return false;
+  return true;
+}
+
+/**
+ * The versions who owns each folio was read at: `removals` (a folio left an owner, or a page a huge folio, so an
+ * existing pointer may change) or every write (a new folio, which only a "freed" pointer could have named).
+ */
+function ownersSignature(k: Kernel, of: "removals" | "version"): Map<object, number> {
+  const sig = new Map<object, number>();
+  const add = (owner: VersionedMap<number, unknown>, folios: Iterable<Folio>): void => {
+    sig.set(owner, owner[of]);
+    for (const f of folios) if (f.pages > 1) sig.set(f.sub, f.sub[of]);
+  };
+  for (const f of k.mm.files.values()) add(f.cache, f.cache.values());
+  for (const g of k.gmemInodes.values()) add(g.cache, [...g.cache.values()].map((e) => e.folio));
+  for (const m of k.mm.maps.values()) add(m.anon, m.anon.values());
+  return sig;
+}
+
+/**
+ * One Kernel's abstraction, kept between steps. A part is rebuilt when a version it was built from changed; a
+ * rebuilt object whose members are all `===` to the last one's is the last one. A fresh Abstraction rebuilds
+ * everything: props/checker.ts compares the two (the cross-check), so a missed version bump cannot hide a bug.
+ */
+export class Abstraction {
+  /** Runs of each page seen, at its version. */
+  private readonly runs = new WeakMap<Page, { readonly version: number; readonly runs: PageBytes | undefined }>();
+  /** Parts built from one versioned impl object (and the owners, for pointers), by that object and a tag. */
+  private readonly built = new WeakMap<object, Map<string, { readonly version: number; readonly epoch: number; readonly value: unknown }>>();
+  /** The last part built for an impl object, by that object and a tag. */
+  private readonly last = new WeakMap<object, Map<string, unknown>>();
+  private owners: Owners | undefined;
+  private signature = new Map<object, number>();
+  private removals = new Map<object, number>();
+  /** Changes whenever a pointer built before may have changed: pointers built at another epoch are rebuilt. */
+  private epoch = 0;
+  /** A pointer built in this epoch named a freed folio, which a new owner may hold: any new folio ends the epoch. */
+  private freed = false;
+
+  /** `make()`, or what it gave when `of` was at this version (and the owners at this epoch, when `pointers`). */
+  private cached<T>(of: object, tag: string, version: number, pointers: boolean, make: () => T): T {
+    let parts = this.built.get(of);
+    if (parts === undefined) this.built.set(of, (parts = new Map()));
+    const epoch = pointers ? this.epoch : 0;
+    const hit = parts.get(tag);
+    if (hit !== undefined && hit.version === version && hit.epoch === epoch) return hit.value as T;
+    const value = make();
+    parts.set(tag, { version, epoch, value });
+    return value;
+  }
+
+  /** `next`, or the last part built for (of, tag) when it has the same members. */
+  private share<T>(of: object, tag: string, next: T): T {
+    let parts = this.last.get(of);
+    if (parts === undefined) this.last.set(of, (parts = new Map()));
+    const prev = parts.get(tag);
+    if (prev !== undefined && sameParts(prev, next)) return prev as T;
+    parts.set(tag, next);
+    return next;
+  }
+
+  private ranges<V>(m: RangeMap<V>): ModelRanges<V> {
+    return this.cached(m, "spans", m.version, false, () => spansOf(m.spans()));
+  }
+
+  private pageRuns(p: Page): PageBytes | undefined {
+    const hit = this.runs.get(p);
+    if (hit !== undefined && hit.version === p.version) return hit.runs;
+    const runs = toRuns(p);
+    this.runs.set(p, { version: p.version, runs });
+    return runs;
+  }
+
+  /** Data of every page of folios keyed by their first index. */
+  private folioData(of: object, folios: Iterable<[number, Folio]>): Map<number, PageBytes> {
+    const out = new Map<number, PageBytes>();
+    for (const [first, f] of folios) {
+      for (const [sub, page] of f.sub) {
+        const runs = this.pageRuns(page);
+        if (runs !== undefined) out.set(first + sub, runs);
+      }
+    }
+    return this.share(of, "data", out);
+  }
+
+  private memslot(s: ImplMemslot): Memslot {
+    const slot: Memslot = {
+      slot: s.slot,
+      as: s.as,
+      id: s.id,
+      baseGfn: s.baseGfn,
+      npages: s.npages,
+      userspaceAddr: s.userspaceAddr,
+      flags: flagNames(s.flags),
+      gmem: s.gmem,
+      gmemOnly: s.gmemOnly,
+      userfaultBitmap: s.userfaultBitmap,
+    };
+    return this.share(s, "slot", slot);
+  }
+
+  private stage2(s2: Stage2, owners: Owners): ModelRanges<Spte> {
+    return this.cached(s2, "leaves", s2.version, true, () =>
+      spansOf(
+        s2.leaves().map(({ gfn, leaf }) => ({
+          start: gfn,
+          end: gfn + LEVEL_PAGES[leaf.level],
+          value: { level: leaf.level as Level, writable: leaf.writable, private: leaf.private, page: owners.pointer(leaf.folio, leaf.sub, gfn) },
+        })),
+      ),
+    );
+  }
+
+  private vm(kvm: Kvm, owners: Owners): Vm {
+    const bitmaps = new Map<number, ModelRanges<true>>();
+    for (const [slot, b] of kvm.bitmaps) bitmaps.set(slot, this.cached(b, "runs", b.version, false, () => spansOf(b.runs().map((r) => ({ ...r, value: true as const })))));
+    return this.share(kvm, "vm", {
+      type: kvm.type,
+      slots: this.share(kvm, "slots", kvm.memslots.flatMap((m) => m.sorted.map((s) => this.memslot(s))).sort((a, b) => a.slot - b.slot)),
+      attributes: this.ranges(kvm.attributes),
+      stage2: this.share(kvm, "stage2", kvm.stage2.map((s2) => this.stage2(s2, owners))),
+      bitmaps: this.share(kvm, "bitmaps", bitmaps),
+    });
+  }
+
+  private memFile(f: MemFile): ModelFile {
+    return this.share(f, "file", {
+      kind: f.kind,
+      size: f.size,
+      folioPages: f.folioPages,
+      present: this.cached(f.cache, "present", f.cache.version, false, () => presence([...f.cache.keys()].map((n) => n * f.folioPages), f.folioPages)),
+      data: this.folioData(f, [...f.cache].map(([n, folio]) => [n * f.folioPages, folio])),
+      ...(f.falloced.size > 0 ? { falloced: this.share(f, "falloced", presence([...f.falloced].map((n) => n * f.folioPages), f.folioPages)) } : {}),
+      ...(f.anon ? { anon: true as const } : {}),
+    });
+  }
+
+  private mapping(m: Mapping, owners: Owners): ModelMapping {
+    const ptes = this.cached(m.ptes, "ptes", m.ptes.version, true, () =>
+      spansOf(
+        [...m.ptes]
+          .sort(([a], [b]) => a - b)
+          .map(([key, pte]) => {
+            const page = owners.pointer(pte.folio, 0, key);
+            return {
+              start: key,
+              end: Math.min(key + (pte.kind === "zero" ? 1 : m.folioPages), m.pages),
+              value: (pte.uffdWp === true ? { target: pte.kind, writable: pte.writable, page, uffdWp: true } : { target: pte.kind, writable: pte.writable, page }) as ModelPte,
+            };
+          }),
+      ),
+    );
+    const regs = this.cached(m.uffd, "regs", m.uffd.version, false, () =>
+      spansOf([...m.uffd.spans()].map((r) => ({ start: r.start, end: r.end, value: { ctx: r.value.ctx.id, modes: [...r.value.modes] } }))),
+    );
+    const markers = this.ranges(m.markers);
+    return this.share(m, "mapping", {
+      id: m.id,
+      base: m.base,
+      pages: m.pages,
+      backing: m.backing,
+      shared: m.shared,
+      prot: m.prot,
+      live: this.ranges(m.live),
+      ptes,
+      anon: this.cached(m.anon, "present", m.anon.version, false, () => presence(m.anon.keys(), m.folioPages, m.pages)),
+      anonData: this.folioData(m, m.anon),
+      ...(m.fdReadOnly ? { fdReadOnly: true as const } : {}),
+      uffd: regs.length > 0 ? regs : undefined,
+      markers: markers.length > 0 ? markers : undefined,
+    });
+  }
+
+  private uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
+    return {
+      ctxs: u.ctxs.map((c) => ({
+        name: c.name,
+        features: [...c.features],
+        userModeOnly: c.userModeOnly,
+        released: c.released,
+        ...(c.initialized ? {} : { uninitialized: true as const }),
+      })),
+      names,
+      threads: u.threads.map((t) => ({
+        name: t.name,
+        op: t.op,
+        faults: t.faults,
+        status: t.waiter !== undefined ? { kind: "blocked" as const, msg: { ctx: t.waiter.ctx.id, address: t.waiter.address, flags: [...t.waiter.flags] } } : { kind: "done" as const, outcome: t.outcome! },
+      })),
+    };
+  }
+
+  private gmemInode(g: GmemInode): ModelInode {
+    const split = [...g.cache].filter(([, f]) => f.split).map(([n]) => n * g.folioPages);
+    const pins = spansOf([...g.pins].sort(([a], [b]) => a - b).map(([i, n]) => ({ start: i, end: i + 1, value: n })));
+    return this.share(g, "inode", {
+      vm: g.vm,
+      size: g.size,
+      flags: this.share(g, "flags", [...g.flags]),
+      fd: g.fd,
+      open: g.open,
+      folioPages: g.folioPages,
+      present: this.cached(g.cache, "present", g.cache.version, false, () => presence([...g.cache.keys()].map((n) => n * g.folioPages), g.folioPages)),
+      data: this.folioData(g, [...g.cache].map(([n, f]) => [n * g.folioPages, f.folio])),
+      bindings: this.ranges(g.bindings),
+      shared: this.ranges(g.shared),
+      split: this.share(g, "split", presence(split, g.folioPages)),
+      pins: this.share(g, "pins", pins),
+    });
+  }
+
+  /** The abstract state of k now. */
+  of(k: Kernel): State {
+    const signature = ownersSignature(k, "version");
+    if (this.owners === undefined || !sameParts(signature, this.signature)) {
+      const removals = ownersSignature(k, "removals");
+      this.freed ||= this.owners?.freed === true;
+      // New owners and new folios change no pointer built before; a folio or page gone from its owner may.
+      const lost = [...this.removals].some(([owner, v]) => removals.get(owner) !== v);
+      if (this.owners === undefined || this.freed || lost) {
+        this.epoch++;
+        this.freed = false;
+      }
+      this.owners = new Owners(k);
+      this.signature = signature;
+      this.removals = removals;
+    }
+    const owners = this.owners;
+    owners.forgetPages();
+    const names = (kind: "vm" | "gmem" | "file" | "uffd"): ReadonlyMap<string, number> => this.share(k.fds, kind, k.fds.names(kind));
+    const modes = k.fds.modes();
+    return {
+      config: k.config,
+      kvm: this.share(k, "kvm", { vms: this.share(k, "vms", k.vms.map((v) => this.vm(v, owners))), names: names("vm") }),
+      gmem: this.share(k, "gmem", { inodes: this.share(k, "inodes", k.gmemInodes.map((g) => this.gmemInode(g))), names: names("gmem") }),
+      mm: this.share(k, "mm", {
+        files: this.share(k, "files", k.mm.files.map((f) => this.memFile(f))),
+        names: names("file"),
+        ...(modes.size > 0 ? { modes: this.share(k.fds, "modes", modes) } : {}),
+        maps: this.share(k.mm, "maps", new Map([...k.mm.maps].map(([id, m]) => [id, this.mapping(m, owners)]))),
+      }),
+      uffd: this.uffdState(k.uffd, names("uffd")),
+    };
+  }
 }
 
 function presence(keys: Iterable<number>, pages: number, limit = Number.MAX_SAFE_INTEGER): ModelRanges<true> {
   const sorted = [...keys].sort((a, b) => a - b);
   return spansOf(sorted.map((k) => ({ start: k, end: Math.min(k + pages, limit), value: true as const })));
-}
-
-function memFile(f: MemFile): ModelFile {
-  const firsts = [...f.cache.keys()].map((n) => n * f.folioPages);
-  return {
-    kind: f.kind,
-    size: f.size,
-    folioPages: f.folioPages,
-    present: presence(firsts, f.folioPages),
-    data: folioData([...f.cache].map(([n, folio]) => [n * f.folioPages, folio])),
-    ...(f.falloced.size > 0 ? { falloced: presence([...f.falloced].map((n) => n * f.folioPages), f.folioPages) } : {}),
-    ...(f.anon ? { anon: true as const } : {}),
-  };
-}
-
-function mapping(m: Mapping, owners: Owners): ModelMapping {
-  const ptes = [...m.ptes]
-    .sort(([a], [b]) => a - b)
-    .map(([key, pte]) => {
-      const page = owners.pointer(pte.folio, 0, key);
-      return {
-        start: key,
-        end: Math.min(key + (pte.kind === "zero" ? 1 : m.folioPages), m.pages),
-        value: (pte.uffdWp === true ? { target: pte.kind, writable: pte.writable, page, uffdWp: true } : { target: pte.kind, writable: pte.writable, page }) as ModelPte,
-      };
-    });
-  const regs = spansOf([...m.uffd.spans()].map((r) => ({ start: r.start, end: r.end, value: { ctx: r.value.ctx.id, modes: [...r.value.modes] } })));
-  const markers = ranges(m.markers);
-  return {
-    id: m.id,
-    base: m.base,
-    pages: m.pages,
-    backing: m.backing,
-    shared: m.shared,
-    prot: m.prot,
-    live: ranges(m.live),
-    ptes: spansOf(ptes),
-    anon: presence(m.anon.keys(), m.folioPages, m.pages),
-    anonData: folioData(m.anon),
-    ...(m.fdReadOnly ? { fdReadOnly: true as const } : {}),
-    uffd: regs.length > 0 ? regs : undefined,
-    markers: markers.length > 0 ? markers : undefined,
-  };
-}
-
-function uffdState(u: Uffd, names: ReadonlyMap<string, number>): UffdState {
-  return {
-    ctxs: u.ctxs.map((c) => ({
-      name: c.name,
-      features: [...c.features],
-      userModeOnly: c.userModeOnly,
-      released: c.released,
-      ...(c.initialized ? {} : { uninitialized: true as const }),
-    })),
-    names,
-    threads: u.threads.map((t) => ({
-      name: t.name,
-      op: t.op,
-      faults: t.faults,
-      status: t.waiter !== undefined ? { kind: "blocked" as const, msg: { ctx: t.waiter.ctx.id, address: t.waiter.address, flags: [...t.waiter.flags] } } : { kind: "done" as const, outcome: t.outcome! },
-    })),
-  };
-}
-
-function gmemInode(g: GmemInode): ModelInode {
-  const firsts = [...g.cache.keys()].map((n) => n * g.folioPages);
-  const split = [...g.cache].filter(([, f]) => f.split).map(([n]) => n * g.folioPages);
-  return {
-    vm: g.vm,
-    size: g.size,
-    flags: [...g.flags],
-    fd: g.fd,
-    open: g.open,
-    folioPages: g.folioPages,
-    present: presence(firsts, g.folioPages),
-    data: folioData([...g.cache].map(([n, f]) => [n * g.folioPages, f.folio])),
-    bindings: ranges(g.bindings),
-    shared: ranges(g.shared),
-    split: presence(split, g.folioPages),
-    pins: spansOf([...g.pins].sort(([a], [b]) => a - b).map(([i, n]) => ({ start: i, end: i + 1, value: n }))),
-  };
-}
-
-export function abstractState(k: Kernel): State {
-  const owners = new Owners(k);
-  return {
-    config: k.config,
-    kvm: { vms: k.vms.map((v) => vm(v, owners)), names: k.fds.names("vm") },
-    gmem: { inodes: k.gmemInodes.map(gmemInode), names: k.fds.names("gmem") },
-    mm: {
-      files: k.mm.files.map(memFile),
-      names: k.fds.names("file"),
-      ...(k.fds.modes().size > 0 ? { modes: k.fds.modes() } : {}),
-      maps: new Map([...k.mm.maps].map(([id, m]) => [id, mapping(m, owners)])),
-    },
-    uffd: uffdState(k.uffd, k.fds.names("uffd")),
-  };
 }

@@ -39,6 +39,7 @@ export interface SeededBug {
 const V2_COVER = "[PATCH v2 00/13] KVM: Introduce KVM Userfault, cover letter (James Houghton, 2025-01-09)";
 const V3_04 = "KVM Userfault v3 04/15, 20250618042424.330664-5-jthoughton@google.com";
 const RFC_THREAD = "1G page support for guest_memfd RFC, faultability xarray patch: Peter Xu's question and Ackerley Tng's reply (2024-10), bd163de3118b626d1005aa88e71ef2fb72f0be0f.1726009989.git.ackerleytng@google.com";
+const V8 = (n: number, subject: string): string => `guest_memfd in-place conversion [PATCH v8 ${String(n).padStart(2, "0")}/46] ${subject}, 20260618-gmem-inplace-conversion-v8-${n}-9d2959357853@google.com`;
 const V7 = (n: number): string => `guest_memfd in-place conversion [PATCH v7 ${String(n).padStart(2, "0")}/42], 20260522-gmem-inplace-conversion-v7-${n}-2f0fae496530@google.com`;
 const RFC39 = "[RFC PATCH 39/39] 38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd.1726009989.git.ackerleytng@google.com";
 const MINOR_V1 = "[PATCH 0/9] userfaultfd: add minor fault handling (Axel Rasmussen, 2021-01-22)";
@@ -187,7 +188,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: `${RFC_THREAD}: "we're using faultability to prevent any future faults before checking that there are no mappings"; ${V7(10)}`,
   },
   "gmem-convert-commit-before-check": {
@@ -195,7 +196,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: `${RFC_THREAD}: "allows us to disable faulting before committing to changing mem_attr_array"`,
   },
   "gmem-convert-no-unmap": {
@@ -203,7 +204,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: `${V7(10)} (__kvm_gmem_set_attributes: unmap_mapping_pages); ${slip("the unmap dropped")}`,
   },
   "gmem-convert-no-zap": {
@@ -211,7 +212,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: `${V7(10)} (kvm_gmem_invalidate_begin); ${slip("the zap dropped")}`,
   },
   "gmem-convert-scrubs": {
@@ -219,15 +220,23 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: slip("in-place conversion keeps contents on software-protected VMs; a clear copied from a TDX/SNP path"),
+  },
+  "attr-private-in-place": {
+    description: "KVM_SET_MEMORY_ATTRIBUTES still takes PRIVATE while guest_memfd tracks it: a second home for PRIVATE",
+    area: "attributes-mmu",
+    kind: "sequential",
+    file: "impl/kvm/attributes.ts",
+    suite: "gmem-v8-vm-attrs",
+    source: `${V8(10, "KVM: guest_memfd: Wire up core private/shared attribute interfaces")}: kvm_supported_vm_mem_attributes returns 0 under gmem_in_place_conversion`,
   },
   "gmem-punch-no-zap": {
     description: "PUNCH_HOLE skips kvm_gmem_invalidate_begin/_end: stage-2 keeps mapping the freed folios",
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/fallocate.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: slip("virt/kvm/guest_memfd.c, kvm_gmem_punch_hole: the invalidation dropped"),
   },
   "gmem-merge-mapped": {
@@ -235,7 +244,7 @@ export const BUGS = {
     area: "huge-folios",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7-2m",
+    suite: "gmem-v8-2m",
     source: `${RFC39} (merge once the whole folio is private and unmapped); ${slip("the check bounded by the conversion's range")}`,
   },
   "gmem-huge-ignores-split": {
@@ -243,7 +252,7 @@ export const BUGS = {
     area: "huge-folios",
     kind: "sequential",
     file: "impl/gmem/attributes.ts",
-    suite: "gmem-v7-2m",
+    suite: "gmem-v8-2m",
     source: slip("kvm_gmem_max_mapping_level: the folio order taken without the split state"),
   },
   "uffd-minor-ignored": {
@@ -568,7 +577,7 @@ export const BUGS = {
     area: "gmem-file",
     kind: "sequential",
     file: "impl/gmem/gmem.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     bound: "gmem.bind-range",
     source: slip("virt/kvm/guest_memfd.c, kvm_gmem_bind: offset + size > i_size_read(inode) written as >="),
   },
@@ -577,7 +586,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7-2m",
+    suite: "gmem-v8-2m",
     bound: "gmem.convert-beyond",
     source: slip("guest_memfd in-place conversion v7, the i_size check of the range written with >="),
   },
@@ -685,7 +694,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: slip("guest_memfd in-place conversion v7, the busy-page scan keeping the last page it finds"),
   },
   "gmem-convert-busy-first-pinned": {
@@ -693,7 +702,7 @@ export const BUGS = {
     area: "gmem-conversion",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7",
+    suite: "gmem-v8",
     source: slip("guest_memfd in-place conversion v7, error_offset taken from the first reference in the order references were taken"),
   },
   "memslot-lookup-past-end": {
@@ -717,7 +726,7 @@ export const BUGS = {
     area: "huge-folios",
     kind: "sequential",
     file: "impl/gmem/convert.ts",
-    suite: "gmem-v7-2m",
+    suite: "gmem-v8-2m",
     source: slip("guest_memfd HugeTLB series, the folios to split counted with a floor where a ceiling was meant"),
   },
   "bitmap-first-word-mask-short": {

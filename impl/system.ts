@@ -1,12 +1,12 @@
 // createSystem(config, hooks): the implementation's "kernel" with the scenario's fd tables, one exec per op.
-import { match } from "ts-pattern";
 import type { State } from "../model/state.js";
 import type { Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
-import { abstractState } from "./abstraction.js";
+import { Abstraction } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
+import { gmemOwnsAttributes } from "./gmem/design.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
 import { fallocateInode } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
@@ -30,6 +30,8 @@ export interface System {
   exec(op: Op): Promise<Outcome>;
   /** The abstraction function: this implementation's state as a model state. */
   abstract(): State;
+  /** The same, rebuilt from nothing: what abstract() must equal (the cross-check of props/checker.ts). */
+  abstractAfresh?(): State;
 }
 
 const EBADF: Outcome = { errno: "EBADF" };
@@ -63,8 +65,15 @@ export class Kernel implements System {
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
   }
 
+  /** What the incremental abstraction kept from the last step. */
+  private readonly abstraction = new Abstraction();
+
   abstract(): State {
-    return abstractState(this);
+    return this.abstraction.of(this);
+  }
+
+  abstractAfresh(): State {
+    return new Abstraction().of(this);
   }
 
   private gmemOf(map: Mapping): GmemInode {
@@ -113,46 +122,84 @@ export class Kernel implements System {
       const v = this.vm(name);
       return Promise.resolve(v === undefined ? EBADF : f(v));
     };
-    return match(op)
-      .with({ op: "create_vm" }, async (o) => this.createVm(o))
-      .with({ op: "check_extension" }, async (o) => this.checkExtension(o))
-      .with({ op: "create_gmem" }, (o) => vmIoctl(o.vm, (v) => this.createGmem(v, o)))
-      .with({ op: "set_memory_region" }, (o) => vmIoctl(o.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, o, h)))
-      .with({ op: "userfault_set" }, { op: "userfault_clear" }, (o) => withVm(o.vm, (v) => userfaultWrite(this.bugs, v.kvm, o, h)))
-      .with({ op: "set_memory_attributes" }, (o) =>
-        vmIoctl(o.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, o, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h))),
-      )
-      .with({ op: "vcpu_access" }, { op: "kvm_access" }, (o) => this.uffd.runThread(o, h))
-      .with({ op: "memfd" }, async (o) => this.mm.memfd(o))
-      .with({ op: "reopen" }, async (o) => this.mm.reopen(o))
-      .with({ op: "mmap" }, async (o) =>
-        this.mm.mmap({ map: o.map, fd: o.file === "anon" ? undefined : o.file, offset: o.offset, length: o.length, shared: o.shared ?? o.file !== "anon", prot: o.prot ?? "rw" }),
-      )
-      .with({ op: "munmap" }, (o) => this.munmap(o, h))
-      .with({ op: "access" }, (o) => this.uffd.runThread(o, h))
-      .with({ op: "write_alias" }, { op: "read_alias" }, (o) => this.mm.alias(o, h))
-      .with({ op: "pwrite" }, async (o) => this.mm.pwrite(o))
-      .with({ op: "pread" }, async (o) => this.mm.pread(o))
-      .with({ op: "mincore" }, async (o): Promise<Outcome> => mincore(this.mm, this.config.arch, o) ?? { errno: "ENOTTY" })
-      .with({ op: "madvise" }, (o) => this.mm.madvise(o, h))
-      .with({ op: "file_fallocate" }, (o) => this.mm.fallocate({ fd: o.file, mode: o.mode, offset: o.offset, len: o.len }, h))
-      .with({ op: "close" }, (o) => this.close(o, h))
-      .with({ op: "gmem_mmap" }, async (o) => this.mm.mmap({ map: o.map, fd: o.gmem, offset: o.offset, length: o.length, shared: o.shared ?? true, prot: "rw" }))
-      .with({ op: "gmem_fallocate" }, (o) => this.mm.fallocate({ fd: o.gmem, mode: o.mode, offset: o.offset, len: o.len }, h))
-      .with({ op: "gmem_convert" }, (o) => this.withGmem(o.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, o, h)))
-      .with({ op: "pin" }, (o) => pin(this.mm, this.gmemInodes, o, h))
-      .with({ op: "unpin" }, async (o) => unpin(this.mm, this.gmemInodes, o))
-      .with({ op: "uffd_open" }, async (o) => this.uffd.open(o))
-      .with({ op: "uffd_create" }, async (o) => this.uffd.create(o))
-      .with({ op: "uffdio_api" }, async (o) => this.uffd.api(o))
-      .with({ op: "uffd_register" }, (o) => this.uffd.register(o, h))
-      .with({ op: "uffd_unregister" }, (o) => this.uffd.unregister(o, h))
-      .with({ op: "wake_check" }, async (o) => this.uffd.wakeCheck(o))
-      .with({ op: "uffdio_continue" }, { op: "uffdio_copy" }, { op: "uffdio_zeropage" }, { op: "uffdio_poison" }, (o) => this.uffd.mfill(o, h))
-      .with({ op: "uffdio_writeprotect" }, (o) => this.uffd.writeprotect(o, h))
-      .with({ op: "uffdio_wake" }, (o) => this.uffd.wake(o, h))
-      .with({ op: "uffdio_move" }, (o) => this.uffd.move(o, h))
-      .exhaustive();
+    // What ts-pattern's async handlers did: a synchronous call's value, or its throw, as a promise.
+    const now = async (f: () => Outcome): Promise<Outcome> => f();
+    switch (op.op) {
+      case "create_vm":
+        return now(() => this.createVm(op));
+      case "check_extension":
+        return now(() => this.checkExtension(op));
+      case "create_gmem":
+        return vmIoctl(op.vm, (v) => this.createGmem(v, op));
+      case "set_memory_region":
+        return vmIoctl(op.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, op, h));
+      case "userfault_set":
+      case "userfault_clear":
+        return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
+      case "set_memory_attributes":
+        return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h)));
+      case "vcpu_access":
+      case "kvm_access":
+        return this.uffd.runThread(op, h);
+      case "memfd":
+        return now(() => this.mm.memfd(op));
+      case "reopen":
+        return now(() => this.mm.reopen(op));
+      case "mmap":
+        return now(() => this.mm.mmap({ map: op.map, fd: op.file === "anon" ? undefined : op.file, offset: op.offset, length: op.length, shared: op.shared ?? op.file !== "anon", prot: op.prot ?? "rw" }));
+      case "munmap":
+        return this.munmap(op, h);
+      case "access":
+        return this.uffd.runThread(op, h);
+      case "write_alias":
+      case "read_alias":
+        return this.mm.alias(op, h);
+      case "pwrite":
+        return now(() => this.mm.pwrite(op));
+      case "pread":
+        return now(() => this.mm.pread(op));
+      case "mincore":
+        return now(() => mincore(this.mm, this.config.arch, op) ?? { errno: "ENOTTY" });
+      case "madvise":
+        return this.mm.madvise(op, h);
+      case "file_fallocate":
+        return this.mm.fallocate({ fd: op.file, mode: op.mode, offset: op.offset, len: op.len }, h);
+      case "close":
+        return this.close(op, h);
+      case "gmem_mmap":
+        return now(() => this.mm.mmap({ map: op.map, fd: op.gmem, offset: op.offset, length: op.length, shared: op.shared ?? true, prot: "rw" }));
+      case "gmem_fallocate":
+        return this.mm.fallocate({ fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len }, h);
+      case "gmem_convert":
+        return this.withGmem(op.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, op, h));
+      case "pin":
+        return pin(this.mm, this.gmemInodes, op, h);
+      case "unpin":
+        return now(() => unpin(this.mm, this.gmemInodes, op));
+      case "uffd_open":
+        return now(() => this.uffd.open(op));
+      case "uffd_create":
+        return now(() => this.uffd.create(op));
+      case "uffdio_api":
+        return now(() => this.uffd.api(op));
+      case "uffd_register":
+        return this.uffd.register(op, h);
+      case "uffd_unregister":
+        return this.uffd.unregister(op, h);
+      case "wake_check":
+        return now(() => this.uffd.wakeCheck(op));
+      case "uffdio_continue":
+      case "uffdio_copy":
+      case "uffdio_zeropage":
+      case "uffdio_poison":
+        return this.uffd.mfill(op, h);
+      case "uffdio_writeprotect":
+        return this.uffd.writeprotect(op, h);
+      case "uffdio_wake":
+        return this.uffd.wake(op, h);
+      case "uffdio_move":
+        return this.uffd.move(op, h);
+    }
   }
 
   private async withGmem(name: string, f: (g: { id: number; inode: GmemInode }) => Promise<Outcome>): Promise<Outcome> {
@@ -186,12 +233,12 @@ export class Kernel implements System {
       MULTI_ADDRESS_SPACE: k.addressSpaces > 1 ? (v?.kvm.nrMemslotAsIds ?? k.addressSpaces) : 0,
       READONLY_MEM: k.readonlyMem ? 1 : 0,
       MEMORY_FAULT_INFO: x86 ? 1 : 0,
-      MEMORY_ATTRIBUTES: k.memoryAttributes ? priv : 0,
+      MEMORY_ATTRIBUTES: k.memoryAttributes && !gmemOwnsAttributes(this.config) ? priv : 0,
       GUEST_MEMFD: k.guestMemfd ? 1 : 0,
       VM_TYPES: x86 ? k.vmTypes.reduce((bits, t) => bits | (1 << t), 0) : 0,
       GUEST_MEMFD_FLAGS: k.guestMemfd ? gmemFlags : 0,
       USERFAULT: k.userfault ? 1 : 0,
-      GUEST_MEMFD_MEMORY_ATTRIBUTES: k.gmemInplaceConversion && !k.memoryAttributes ? priv : 0,
+      GUEST_MEMFD_MEMORY_ATTRIBUTES: gmemOwnsAttributes(this.config) ? priv : 0,
     };
     return { result: "ok", value: values[op.cap] };
   }

@@ -95,6 +95,11 @@ const NEVER_OPENED = "g99";
 /** A raw slot id no layout uses. */
 const NEW_SLOT = 77;
 const mapBase = (id: string): number => MAP_BASE + Number(id.slice(1)) * MAP_STRIDE;
+/**
+ * A one-page range ending d pages from 2^64 for d <= 0, and two pages from the last page for d = +1: no field of
+ * the op reaches 2^64, which is not a u64 (a counterexample holding it could not be replayed).
+ */
+const wrapAt = (d: number): { start: number; size: number } => ({ start: TWO_64 - P + Math.min(d, 0) * P, size: P + Math.max(d, 0) * P });
 
 type Gen = (c: BoundContext, d: number) => fc.Arbitrary<Op> | undefined;
 
@@ -129,17 +134,22 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
   },
   // Half the time a guest_memfd name nothing opened: past the wrap check, kvm_gmem_bind refuses the offset with the
   // same EINVAL, where fdget's EBADF shows that the check let the request through.
-  "memslot.gmem-offset": (c, d) =>
-    kvm(c) && c.gmems[0] !== undefined
+  "memslot.gmem-offset": (c, d) => {
+    const { start, size } = wrapAt(d);
+    return kvm(c) && c.gmems[0] !== undefined
       ? fc
           .constantFrom(c.gmems[0].name, NEVER_OPENED)
-          .map((g) => region(c, { flags: ["GUEST_MEMFD"], guest_memfd: g, guest_memfd_offset: TWO_64 - P + d * P }))
-      : undefined,
+          .map((g) => region(c, { flags: ["GUEST_MEMFD"], guest_memfd: g, guest_memfd_offset: start, memory_size: size }))
+      : undefined;
+  },
   "memslot.as-id": (c, d) => {
     const ids = c.vmType === 1 ? 1 : c.config.kernel.addressSpaces;
     return kvm(c) ? constant(region(c, { slot: (ids + d) * 65536 + NEW_SLOT })) : undefined;
   },
-  "memslot.gpa-wrap": (c, d) => (kvm(c) ? constant(region(c, { guest_phys_addr: TWO_64 - P + d * P })) : undefined),
+  "memslot.gpa-wrap": (c, d) => {
+    const { start, size } = wrapAt(d);
+    return kvm(c) ? constant(region(c, { guest_phys_addr: start, memory_size: size })) : undefined;
+  },
   // Over another slot's gpa, so that a slot this big never exists (its bitmap would be 256 MiB): past the checks, the
   // request is refused by kvm_check_memslot_overlap, and its size check still counts as passed.
   "memslot.max-pages": (c, d) => {
@@ -161,15 +171,20 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
     const s = pick(c.slots.filter((x) => x.slot < 65536));
     // A page-long slot d pages into another slot's last page, or d pages over its first one from below.
     return kvm(c) && s !== undefined
-      ? fc.tuple(s, fc.boolean()).map(([x, above]) => region(c, { guest_phys_addr: above ? x.gpa + x.size - d * P : x.gpa - P + d * P }))
+      ? fc
+          .tuple(s, fc.boolean())
+          // A slot too near gpa 0 to be approached from below is approached from above: a gpa is a u64.
+          .map(([x, above]) => region(c, { guest_phys_addr: above || x.gpa - P + d * P < 0 ? x.gpa + x.size - d * P : x.gpa - P + d * P }))
       : undefined;
   },
   "memslot.max-gfn": (c, d) =>
     kvm(c) && c.config.arch === "x86" ? constant(region(c, { guest_phys_addr: (X86_MAX_GFN + d) * P })) : undefined,
-  "attr.range": (c, d) =>
-    kvm(c)
-      ? constant({ op: "set_memory_attributes", vm: "v0", address: TWO_64 - P + d * P, size: P, attributes: c.vmType === 1 ? ["PRIVATE"] : [] })
-      : undefined,
+  "attr.range": (c, d) => {
+    const { start, size } = wrapAt(d);
+    return kvm(c)
+      ? constant({ op: "set_memory_attributes", vm: "v0", address: start, size, attributes: c.vmType === 1 ? ["PRIVATE"] : [] })
+      : undefined;
+  },
   "vcpu.ebadf": (c, d) => {
     const s = c.slots[0];
     if (!kvm(c) || s === undefined) return undefined;
@@ -196,8 +211,8 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
       : undefined;
   },
   "gmem.convert-range": (c, d) => {
-    const g = pick(c.gmems);
-    return g?.map((x): Op => ({ op: "gmem_convert", gmem: x.name, offset: TWO_64 - P + d * P, size: P, to: "shared" }));
+    const { start, size } = wrapAt(d);
+    return pick(c.gmems)?.map((x): Op => ({ op: "gmem_convert", gmem: x.name, offset: start, size, to: "shared" }));
   },
   "gmem.convert-beyond": (c, d) => {
     const g = pick(c.gmems);
@@ -205,7 +220,11 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
       ? undefined
       : fc
           .tuple(g, fc.constantFrom(P, 2 * P), fc.constantFrom("private" as const, "shared" as const))
-          .map(([x, size, to]): Op => ({ op: "gmem_convert", gmem: x.name, offset: x.size - size + d * P, size, to }));
+          // Where the drawn size does not fit below the file's end, one page from offset 0 on: an offset is a u64.
+          .map(([x, drawn, to]): Op => {
+            const size = x.size - drawn + d * P < 0 ? P : drawn;
+            return { op: "gmem_convert", gmem: x.name, offset: Math.max(0, x.size - size + d * P), size, to };
+          });
   },
   "gmem.fallocate-args": (c, d) => pick(c.gmems)?.map((x): Op => ({ op: "gmem_fallocate", gmem: x.name, mode: PUNCH, offset: 0, len: 2 ** 63 + d * P })),
   "gmem.fallocate-efbig": (c, d) =>

@@ -7,6 +7,7 @@ import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { boundSamples } from "./bounds.js";
+import { crossCheckEvery } from "./budget.js";
 import { FeatureMemo, featuresOf } from "./features.js";
 import { sameOutcome } from "./outcomes.js";
 import { sameState, stateHash } from "./state-compare.js";
@@ -58,6 +59,7 @@ export class Checker {
   readonly trace: StepRecord[] = [];
   /** What the declared features remember across this run's steps (props/features.ts). */
   private readonly memo = new FeatureMemo();
+  private readonly crossCheckEvery = crossCheckEvery();
 
   constructor(
     config: Config,
@@ -96,6 +98,15 @@ export class Checker {
     const r = await this.guarded("model", op, () => step(this.model, op));
     const outcome = await this.guarded("impl", op, () => this.system.exec(op));
     const post = await this.guarded("impl", op, () => this.system.abstract());
+    // The incremental abstraction against one rebuilt from nothing: a missed version bump would otherwise show the
+    // last step's part, and could hide a bug of the implementation. Before every other check, so it is named first.
+    if (this.system.abstractAfresh !== undefined && this.ops.length % this.crossCheckEvery === 0) {
+      const afresh = this.system.abstractAfresh();
+      if (!sameState(afresh, post)) {
+        const d = firstDifference(canonical(afresh), canonical(post))!;
+        this.fail("abstraction.incremental", d.left, d.right, `the incremental abstraction differs from a rebuild at ${d.path}`);
+      }
+    }
     this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
     this.stats?.recordStep(r.fired);
     if (this.stats !== undefined) {

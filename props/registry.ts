@@ -3,6 +3,7 @@ import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
+import { MM_SUITES } from "./mm/files.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
@@ -15,6 +16,7 @@ export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
   ...GMEM_SEQUENTIAL_SUITES,
   ...UFFD_SUITES,
+  ...MM_SUITES,
   ...POSTCOPY_SUITES,
   ...PROGRESS_SUITES,
   ...REFUSAL_SUITES,

@@ -3,8 +3,8 @@
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { Count, intIn, strict, Text } from "./codecs.js";
-import { describeErrors } from "./report.js";
-import { FileError, parseFile } from "./scenario.js";
+import { describeErrors, FileError } from "./report.js";
+import { parseFile } from "./scenario.js";
 
 const Counts = t.record(t.string, strict("invariant count", { checked: Count, nonVacuous: Count }, {}));
 

@@ -12,6 +12,7 @@ const Kernel = strict(
     guestMemfd: t.boolean,
     gmemFlags: t.array(literals("MMAP", "INIT_SHARED")),
     gmemInplaceConversion: t.boolean,
+    gmemInPlaceParam: literals("default", "on", "off"),
     uffdGuestMemfd: t.boolean,
     readonlyMem: t.boolean,
     slotZapAll: t.boolean,
@@ -25,13 +26,14 @@ export const ConfigCodec = strict(
   "config",
   {},
   {
-    preset: literals("default", "kernel-6.18", "kernel-6.18-no-gmem", "arm64", "gmem-v7"),
+    preset: literals("default", "kernel-6.18", "kernel-6.18-no-gmem", "arm64", "gmem-v8", "gmem-v8-vm-attrs", "gmem-v7"),
     arch: literals("x86", "arm64"),
     vcpus: intIn("vcpus", 1, 64),
     kernel: Kernel,
-    gmemDesign: literals("v7", "rfc-2024"),
+    gmemDesign: literals("v8", "v7", "rfc-2024"),
     gmemFaultLock: t.boolean,
     gmemFolio: literals("4K", "2M", "1G"),
+    uffdGmemPrivate: literals("absent", "as-posted"),
     bugs: t.array(t.string),
   },
 );
@@ -40,14 +42,22 @@ export type ConfigInput = t.TypeOf<typeof ConfigCodec>;
 export interface KernelFeatures {
   /** KVM_CREATE_VM types accepted: 0 = default, 1 = KVM_X86_SW_PROTECTED_VM. */
   readonly vmTypes: readonly number[];
-  /** KVM_SET_MEMORY_ATTRIBUTES is built in (CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES); else the ioctl is ENOTTY. */
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES is built in (CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES; v8's CONFIG_KVM_VM_MEMORY_ATTRIBUTES),
+   * else the ioctl is ENOTTY. Under v7 it is also the module parameter vm_memory_attributes: off is vm_memory_attributes=0.
+   */
   readonly memoryAttributes: boolean;
   /** KVM Userfault, v3 (20250618042424.330664-1-jthoughton@google.com): KVM_MEM_USERFAULT + bitmap. */
   readonly userfault: boolean;
   readonly guestMemfd: boolean;
   readonly gmemFlags: readonly ("MMAP" | "INIT_SHARED")[];
-  /** guest_memfd in-place conversion (v7, 20260522-gmem-inplace-conversion-v7-0-2f0fae496530@google.com). */
+  /** guest_memfd in-place conversion is in the kernel (config.gmemDesign says which version; docs/SOURCES.md). */
   readonly gmemInplaceConversion: boolean;
+  /**
+   * v8's module parameter gmem_in_place_conversion ([PATCH v8 24/46]): "default" is !CONFIG_KVM_VM_MEMORY_ATTRIBUTES
+   * (on without per-VM attributes built in); "on" and "off" are gmem_in_place_conversion=1 and =0.
+   */
+  readonly gmemInPlaceParam: "default" | "on" | "off";
   /** userfaultfd on guest_memfd through vm_uffd_ops (20260306171815.3160826-1-rppt@kernel.org). */
   readonly uffdGuestMemfd: boolean;
   readonly readonlyMem: boolean;
@@ -69,12 +79,18 @@ export interface Config {
   /** vCPUs created with each VM. */
   readonly vcpus: number;
   readonly kernel: KernelFeatures;
-  /** Which proposed guest_memfd conversion design to follow. */
-  readonly gmemDesign: "v7" | "rfc-2024";
+  /** Which proposed guest_memfd conversion design to follow: v8 (the default), v7 or the 2024 RFC (variants). */
+  readonly gmemDesign: "v8" | "v7" | "rfc-2024";
   /** rfc-2024 only: whether the host fault path takes the filemap invalidate lock (added in the series' last patch). */
   readonly gmemFaultLock: boolean;
   /** Folio size backing every guest_memfd: "4K" is the current tree; "2M"/"1G" follow the HugeTLB series (cover.1726009989.git.ackerleytng@google.com). */
   readonly gmemFolio: "4K" | "2M" | "1G";
+  /**
+   * userfaultfd on a private page of a guest_memfd, where in-place conversion and uffd on guest_memfd meet (neither
+   * series knows the other): "absent" is faultline's assumption, a private page is as absent as one past i_size;
+   * "as-posted" follows the uffd series' vm_uffd_ops, which never look at private/shared (docs/GMEM.md).
+   */
+  readonly uffdGmemPrivate: "absent" | "as-posted";
   /** Seeded bugs switched on in impl/ (ids from impl/bugs.ts); empty for the real thing. */
   readonly bugs: readonly string[];
 }
@@ -87,6 +103,7 @@ const RICH_X86: KernelFeatures = {
   guestMemfd: true,
   gmemFlags: ["MMAP", "INIT_SHARED"],
   gmemInplaceConversion: true,
+  gmemInPlaceParam: "default",
   uffdGuestMemfd: true,
   readonlyMem: true,
   slotZapAll: true,
@@ -119,17 +136,32 @@ const RICH_ARM64: KernelFeatures = {
   addressSpaces: 1,
 };
 
-/** v7 as meant to be used: vm_memory_attributes off, so KVM asks guest_memfd for private/shared and KVM_SET_MEMORY_ATTRIBUTES2 works. */
-const GMEM_V7_X86: KernelFeatures = { ...RICH_X86, memoryAttributes: false };
+/** In-place conversion as meant to be used: no per-VM attributes, so KVM asks guest_memfd for private/shared and KVM_SET_MEMORY_ATTRIBUTES2 works. */
+const GMEM_INPLACE_X86: KernelFeatures = { ...RICH_X86, memoryAttributes: false };
+/** v8 with per-VM attributes built in (kept for RWX attributes) and gmem_in_place_conversion=1 on the command line. */
+const GMEM_V8_VM_ATTRS_X86: KernelFeatures = { ...RICH_X86, gmemInPlaceParam: "on" };
 
-export type PresetName = "default" | "kernel-6.18" | "kernel-6.18-no-gmem" | "arm64" | "gmem-v7";
+export type PresetName = "default" | "kernel-6.18" | "kernel-6.18-no-gmem" | "arm64" | "gmem-v8" | "gmem-v8-vm-attrs" | "gmem-v7";
+
+const preset = (arch: "x86" | "arm64", kernel: KernelFeatures, gmemDesign: Config["gmemDesign"] = "v8"): Config => ({
+  arch,
+  vcpus: 2,
+  kernel,
+  gmemDesign,
+  gmemFaultLock: true,
+  gmemFolio: "4K",
+  uffdGmemPrivate: "absent",
+  bugs: [],
+});
 
 export const PRESETS: Readonly<Record<PresetName, Config>> = {
-  default: { arch: "x86", vcpus: 2, kernel: RICH_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
-  "kernel-6.18": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
-  "kernel-6.18-no-gmem": { arch: "x86", vcpus: 2, kernel: KERNEL_6_18_NO_GMEM, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
-  arm64: { arch: "arm64", vcpus: 2, kernel: RICH_ARM64, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
-  "gmem-v7": { arch: "x86", vcpus: 2, kernel: GMEM_V7_X86, gmemDesign: "v7", gmemFaultLock: true, gmemFolio: "4K", bugs: [] },
+  default: preset("x86", RICH_X86),
+  "kernel-6.18": preset("x86", KERNEL_6_18),
+  "kernel-6.18-no-gmem": preset("x86", KERNEL_6_18_NO_GMEM),
+  arm64: preset("arm64", RICH_ARM64),
+  "gmem-v8": preset("x86", GMEM_INPLACE_X86),
+  "gmem-v8-vm-attrs": preset("x86", GMEM_V8_VM_ATTRS_X86),
+  "gmem-v7": preset("x86", GMEM_INPLACE_X86, "v7"),
 };
 
 export const DEFAULT_CONFIG: Config = PRESETS.default;
@@ -144,6 +176,7 @@ export function resolveConfig(input: ConfigInput = {}): Config {
     gmemDesign: input.gmemDesign ?? base.gmemDesign,
     gmemFaultLock: input.gmemFaultLock ?? base.gmemFaultLock,
     gmemFolio: input.gmemFolio ?? base.gmemFolio,
+    uffdGmemPrivate: input.uffdGmemPrivate ?? base.uffdGmemPrivate,
     bugs: input.bugs ?? base.bugs,
   };
 }
@@ -157,6 +190,7 @@ export function configToInput(c: Config): ConfigInput {
     gmemDesign: c.gmemDesign,
     gmemFaultLock: c.gmemFaultLock,
     gmemFolio: c.gmemFolio,
+    uffdGmemPrivate: c.uffdGmemPrivate,
     bugs: [...c.bugs],
   };
 }

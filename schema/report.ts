@@ -89,3 +89,14 @@ export function formatErrors(file: string, errors: t.Errors): string {
   const d = describeErrors(errors);
   return `${fileErrorLine(file, d.path, d.message)}${d.others > 0 ? ` (+${d.others} more)` : ""}`;
 }
+
+/** A file that cannot be used, as one line: the file, the JSON path of the bad field, what was wrong. */
+export class FileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(fileErrorLine(file, path, problem));
+  }
+}

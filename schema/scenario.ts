@@ -7,7 +7,7 @@ import { ConfigCodec } from "./config.js";
 import { JsonError, parseJson } from "./json.js";
 import { OpCodec, type Op } from "./ops.js";
 import { OutcomeCodec } from "./outcome.js";
-import { describeErrors, describeValue, fileErrorLine, joinPath } from "./report.js";
+import { describeErrors, describeValue, FileError, joinPath } from "./report.js";
 
 /** File format versions this build reads. */
 export const VERSIONS = [1] as const;
@@ -126,17 +126,6 @@ export const ScenarioCodec = strict(
 );
 
 export type Scenario = t.TypeOf<typeof ScenarioCodec>;
-
-/** A file that cannot be used, as one line: the file, the JSON path of the bad field, what was wrong. */
-export class FileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(fileErrorLine(file, path, problem));
-  }
-}
 
 /** What a file is checked against beyond its own shape. */
 export interface Known {

@@ -2,6 +2,7 @@
 // suite's setup, each bound's off-by-one slip (a seeded bug) is found by the check, and a bound counts as covered
 // only when both sides were reached.
 import fc from "fast-check";
+import { isRight } from "fp-ts/lib/Either.js";
 import { describe, expect, it } from "vitest";
 import { hunt } from "../cli/mutants.js";
 import { BUG_IDS, BUGS, type BugId, type SeededBug } from "../impl/bugs.js";
@@ -14,7 +15,7 @@ import { BOUND_MINIMUMS, coverageOf, describeUnmet } from "../props/minimums.js"
 import { SUITES } from "../props/registry.js";
 import { Stats } from "../props/stats.js";
 import type { Config } from "../schema/config.js";
-import type { Op } from "../schema/ops.js";
+import { OpCodec, type Op } from "../schema/ops.js";
 
 /** The slip at each bound the catalog holds (impl/bugs.ts, its `bound` field), found by the suite the catalog names. */
 const SLIPS: Readonly<Record<string, BugId>> = Object.fromEntries(BUG_IDS.flatMap((id) => { const b: SeededBug = BUGS[id]; return b.bound === undefined ? [] : [[b.bound, id]]; }));
@@ -64,6 +65,20 @@ describe("bounds", () => {
           return arb !== undefined && fc.sample(arb, { seed: 1, numRuns: 8 }).some((op) => boundSamples(state, op, step(state, op)).some((x) => x.rule === id && x.offset === d && x.side === side));
         });
         expect(reached, `${id} at ${d}: ${side}`).toBe(true);
+      }
+    }
+  });
+
+  it("every operation a generator draws is one the vocabulary admits, so a counterexample holding it replays", () => {
+    for (const { name, config, setup } of SETUPS) {
+      for (const [id, gen] of Object.entries(BOUND_GENERATORS)) {
+        for (const d of [-1, 0, 1]) {
+          const arb = gen(contextOf(config, setup), d);
+          if (arb === undefined) continue;
+          for (const op of fc.sample(arb, { seed: 1, numRuns: 8 })) {
+            expect(isRight(OpCodec.decode(op)), `${name} ${id} ${d}: ${JSON.stringify(op)}`).toBe(true);
+          }
+        }
       }
     }
   });

@@ -50,9 +50,9 @@ describe("features", () => {
   it("pins below a pinned page, then a refused conversion: two busy pages, the lowest pinned later", () => {
     const pin = (page: number): Op => ({ op: "pin", map: "m5", offset: page * P });
     const convert: Op = { op: "gmem_convert", gmem: "g0", offset: 0, size: 4 * P, to: "private" };
-    expect(featuresAlong("gmem-v7", [pin(2), pin(0), convert])).toEqual([[], ["pins-descending"], ["convert-refused-two-busy", "convert-refused-lower-pinned-later"]]);
-    expect(featuresAlong("gmem-v7", [pin(0), pin(2), convert])).toEqual([[], [], ["convert-refused-two-busy"]]);
-    expect(featuresAlong("gmem-v7", [pin(2), convert])).toEqual([[], []]);
+    expect(featuresAlong("gmem-v8", [pin(2), pin(0), convert])).toEqual([[], ["pins-descending"], ["convert-refused-two-busy", "convert-refused-lower-pinned-later"]]);
+    expect(featuresAlong("gmem-v8", [pin(0), pin(2), convert])).toEqual([[], [], ["convert-refused-two-busy"]]);
+    expect(featuresAlong("gmem-v8", [pin(2), convert])).toEqual([[], []]);
   });
 
   it("the last page of a slot, and the page just past it", () => {
@@ -75,7 +75,7 @@ describe("features", () => {
 
   it("a conversion of part of a huge folio", () => {
     const convert = (offset: number, size: number, to: "private" | "shared"): Op => ({ op: "gmem_convert", gmem: "g0", offset, size, to });
-    expect(featuresAlong("gmem-v7-2m", [convert(0, 2 * 1024 * 1024, "private"), convert(P, P, "shared"), convert(0, 2 * 1024 * 1024, "shared")])).toEqual([[], ["huge-folio-part-converted"], []]);
+    expect(featuresAlong("gmem-v8-2m", [convert(0, 2 * 1024 * 1024, "private"), convert(P, P, "shared"), convert(0, 2 * 1024 * 1024, "shared")])).toEqual([[], ["huge-folio-part-converted"], []]);
   });
 
   for (const [feature, bug] of Object.entries(NEEDS)) {

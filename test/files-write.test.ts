@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { failureIdentity, writeCounterexample } from "../cli/counterexample.js";
 import { writeNew } from "../cli/files.js";
-import { FileError, type Scenario } from "../schema/scenario.js";
+import { FileError } from "../schema/report.js";
+import type { Scenario } from "../schema/scenario.js";
 
 const scratch = (): string => mkdtempSync(join(tmpdir(), "faultline-write-"));
 

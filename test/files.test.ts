@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../cli/files.js";
 import { BUG_IDS } from "../impl/bugs.js";
-import { FileError, decodeScenario } from "../schema/scenario.js";
+import { FileError } from "../schema/report.js";
+import { decodeScenario } from "../schema/scenario.js";
 
 const FILE = "dir/scenario.json";
 

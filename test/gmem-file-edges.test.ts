@@ -298,7 +298,7 @@ describe("userfaultfd on guest_memfd (mm-2026 vm_uffd_ops)", () => {
     expect(outcomes.slice(-2)).toEqual([{ errno: "EFAULT", updated: -14 }, { result: "ok", updated: PAGE }]);
   });
 
-  it("COPY onto a private page is refused like a page past i_size", async () => {
+  it("COPY onto a private page is refused like a page past i_size (faultline's assumption)", async () => {
     const { outcomes, fired } = await runBoth(V7, [
       vm(),
       gmem(4 * MiB),
@@ -309,7 +309,7 @@ describe("userfaultfd on guest_memfd (mm-2026 vm_uffd_ops)", () => {
       { op: "uffdio_copy", uffd: "u0", map: "m5", offset: PAGE, len: PAGE, byte: 9 },
     ]);
     expect(outcomes.at(-1)).toEqual({ errno: "ENOMEM", copy: -12 });
-    expect(fired.at(-1)).toContain("uffd.gmem-alloc");
+    expect(fired.at(-1)).toContain("faultline.uffd-gmem-private-fill");
   });
 });
 

@@ -55,7 +55,7 @@ export function bugsMarkdown(): string {
     "```sh",
     "npx faultline mutants                      # every bug: found or missed, runs and seconds to the first failure",
     "npx faultline mutants --bug gmem-merge-mapped --seed 1",
-    "npx faultline check --suite gmem-v7-2m --bugs gmem-merge-mapped --seed 1   # the same failure, stored and replayable",
+    "npx faultline check --suite gmem-v8-2m --bugs gmem-merge-mapped --seed 1   # the same failure, stored and replayable",
     "```",
     "",
     `${all.length} bugs, ${races} of them races.`,

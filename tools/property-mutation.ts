@@ -360,6 +360,8 @@ function judgeOne(sandbox: Sandbox, c: Candidate, text: string, j: { suites: rea
     // A heap cap: a mutant that makes a loop allocate without end dies in seconds, not after filling the machine.
     spawnSync(process.execPath, ["--max-old-space-size=1024", join(sandbox.dir, "dist", "tools", "property-judge.js"), "1", String(j.shard), j.suites.join(","), ...(j.precheck ? ["--precheck-only"] : [])], {
       cwd: sandbox.dir,
+      // A mutant of the abstraction's bookkeeping shows at any step: every step checks it against a rebuild.
+      env: { ...process.env, FAULTLINE_CROSS_CHECK: "1" },
       encoding: "utf8",
       timeout: j.timeoutS * 1000,
       maxBuffer: 64 * 1024 * 1024,

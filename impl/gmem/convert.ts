@@ -7,7 +7,7 @@ import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { ImplMemslot, Kvm } from "../kvm/kvm.js";
 import type { Mm } from "../mm/mm.js";
-import { gmemOwnsAttributes, isRfc2024, isV7, type GmemInode } from "./gmem.js";
+import { gmemOwnsAttributes, isInplace, isRfc2024, type GmemInode } from "./gmem.js";
 import { hostMapped, invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
 
 export interface GmemCtx {
@@ -67,12 +67,13 @@ function scrub(inode: GmemInode, start: number, end: number): void {
   }
 }
 
-/** kvm_gmem_set_attributes (v7): validation, then __kvm_gmem_set_attributes under the invalidate lock. */
+/** kvm_gmem_set_attributes (v8; v7 where they differ): validation, then __kvm_gmem_set_attributes under the invalidate lock. */
 export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op: OpOf<"gmem_convert">, h: Hooks): Promise<Outcome> {
   const c = inode.config;
-  if (!isV7(c) || !gmemOwnsAttributes(c)) return { errno: "ENOTTY" };
+  if (!isInplace(c) || !gmemOwnsAttributes(c)) return { errno: "ENOTTY" };
   const toPrivate = op.to === "private";
-  if (toPrivate && !inode.vmHasPrivateMem) return EINVAL;
+  // v8 refuses a VM without private memory outright (!kvm_arch_has_private_mem); v7 only refused PRIVATE there.
+  if ((toPrivate || c.gmemDesign === "v8") && !inode.vmHasPrivateMem) return EINVAL;
   if (op.size === 0) return EINVAL;
   // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a wrapping range also fails the i_size check below, with the same EINVAL
   if (op.offset + op.size >= 2 ** 64) return EINVAL;

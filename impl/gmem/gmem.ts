@@ -14,6 +14,8 @@ import { Mapping } from "../mm/mapping.js";
 import type { FaultResult } from "../mm/mm.js";
 import { fillPage, readPage } from "../util/pagedata.js";
 import { RangeMap } from "../util/rangemap.js";
+import { gmemOwnsAttributes, isInplace, isRfc2024 } from "./design.js";
+import { VersionedMap } from "../util/versioned.js";
 import { invalidateBegin, invalidateEnd } from "./invalidate.js";
 
 export interface Binding {
@@ -27,11 +29,7 @@ export interface GmemFolio {
   split: boolean;
 }
 
-/** KVM asks guest_memfd for private/shared: v7 with vm_memory_attributes off. */
-export const gmemOwnsAttributes = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7" && !c.kernel.memoryAttributes;
-export const isRfc2024 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "rfc-2024";
-/** v7 takes the invalidate lock in host faults and kvm_gmem_get_pfn; the current tree does not. */
-export const isV7 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7";
+export { gmemOwnsAttributes, isInplace, isRfc2024 };
 
 export const folioPagesOf = (c: Config): number => (c.gmemFolio === "1G" ? SIZE_1G / PAGE_SIZE : c.gmemFolio === "2M" ? SIZE_2M / PAGE_SIZE : 1);
 
@@ -40,7 +38,7 @@ const SIGBUS_OUTCOME: Outcome = BUS_ADRERR;
 
 export class GmemInode {
   /** Folios by folio number (index / folioPages). */
-  readonly cache = new Map<number, GmemFolio>();
+  readonly cache = new VersionedMap<number, GmemFolio>();
   readonly bindings = new RangeMap<Binding>((a, b) => a.vm === b.vm && a.slot === b.slot);
   /** Host-faultable indexes: v7's attribute tree (shared entries), the 2024 RFC's faultability xarray. */
   readonly shared = new RangeMap<true>();
@@ -134,8 +132,9 @@ export async function gmemBind(bugs: Bugs, inode: GmemInode, vmId: number, slot:
     const start = offset / PAGE_SIZE;
     if (inode.bindings.any(start, start + npages)) return { errno: "EINVAL" };
     inode.bindings.set(start, start + npages, { vm: vmId, slot });
-    // 2024 RFC patch 28: a software-protected VM's memory starts faultable, like its all-shared attributes.
-    if (isRfc2024(inode.config) && inode.vmHasPrivateMem) inode.shared.set(start, start + npages, true);
+    // 2024 RFC patch 28 sets the default faultability at bind, by VM type: a software-protected VM's memory starts
+    // faultable (like its all-shared attributes), any other VM's unfaultable.
+    if (isRfc2024(inode.config)) inode.shared.set(start, start + npages, inode.vmHasPrivateMem ? true : undefined);
     return "ok";
   } finally {
     inode.invalidateLock.writeUnlock();
@@ -149,7 +148,7 @@ export function gmemUnbind(inode: GmemInode, pgoff: number, npages: number): voi
 /** kvm_gmem_get_pfn: the folio holding index (v7: under the invalidate lock, shared), or the errno KVM reports. */
 export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
   if (!inode.open) return { errno: "EFAULT" };
-  const locked = isV7(inode.config);
+  const locked = isInplace(inode.config);
   if (locked) await inode.invalidateLock.read(h);
   try {
     return inode.getFolio(index);
@@ -160,7 +159,7 @@ export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks): Pro
 
 /** Whether the host fault path takes the invalidate lock: always in v7, by config in the 2024 RFC, never before. */
 function faultTakesLock(inode: GmemInode, bugs: Bugs): boolean {
-  if (isV7(inode.config)) return !bugs.has("gmem-host-fault-unlocked");
+  if (isInplace(inode.config)) return !bugs.has("gmem-host-fault-unlocked");
   return isRfc2024(inode.config) && inode.config.gmemFaultLock;
 }
 
@@ -196,7 +195,7 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
 }
 
 /** The 4 KiB folio a split huge folio's page became: it holds that very page, so both see every store. */
-const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new Map([[0, pageOf(huge, sub)]]) });
+const splitView = (huge: Folio, sub: number): Folio => ({ pages: 1, sub: new VersionedMap([[0, pageOf(huge, sub)]]) });
 
 /** kvm_gmem_mmap's refusal, after do_mmap's generic checks (impl/mm/mm.ts mmap makes the mapping). */
 export function gmemMmapRefusal(inode: GmemInode, shared: boolean): Errno | undefined {

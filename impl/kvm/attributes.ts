@@ -5,6 +5,7 @@ import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
+import { gmemOwnsAttributes } from "../gmem/design.js";
 import type { Kvm } from "./kvm.js";
 
 /** `gmemShouldSet` is guest_memfd's say in the 2024 RFC design (kvm_gmem_should_set_attributes), after the zap. */
@@ -17,7 +18,9 @@ export async function setMemoryAttributes(
 ): Promise<Outcome> {
   if (!kvm.config.kernel.memoryAttributes) return { errno: "ENOTTY" };
   const toPrivate = op.attributes.includes("PRIVATE");
-  if ((op.flags ?? 0) !== 0 || (toPrivate && !kvm.hasPrivateMem)) return { errno: "EINVAL" };
+  // v8: PRIVATE is no per-VM attribute while guest_memfd tracks it; the seeded slip still takes it.
+  const privateElsewhere = gmemOwnsAttributes(kvm.config) && !bugs.has("attr-private-in-place");
+  if ((op.flags ?? 0) !== 0 || (toPrivate && (!kvm.hasPrivateMem || privateElsewhere))) return { errno: "EINVAL" };
   // attr.range: address + size must not reach 2^64.
   const rangeEnd = op.address + op.size;
   if (op.size === 0 || (bugs.has("attr-range-wrap-inclusive") ? rangeEnd > 2 ** 64 : rangeEnd >= 2 ** 64)) return { errno: "EINVAL" };

@@ -1,6 +1,7 @@
 // The stage-2 page table as a sparse table per level: zaps cost O(leaves touched), not O(pages covered).
 import { LEVEL_PAGES, type Level } from "../../model/consts.js";
 import type { Folio } from "../mm/folio.js";
+import { nextVersion } from "../util/versioned.js";
 
 /** A leaf SPTE: it maps the folio's pages from `sub` on (a huge leaf maps LEVEL_PAGES[level] of them). */
 export interface Leaf {
@@ -15,6 +16,8 @@ const LEVELS: readonly Level[] = [2, 1, 0];
 
 export class Stage2 {
   private readonly tables: readonly Map<number, Leaf>[] = [new Map(), new Map(), new Map()];
+  /** Changes with every install, zap, update and clear (impl/util/versioned.ts). */
+  version = nextVersion();
 
   lookup(gfn: number): { leaf: Leaf; delta: number } | undefined {
     for (const l of LEVELS) {
@@ -27,6 +30,7 @@ export class Stage2 {
 
   /** Installs a leaf for the aligned region around gfn, replacing what overlapped it. */
   install(gfn: number, leaf: Leaf): void {
+    this.version = nextVersion();
     const n = LEVEL_PAGES[leaf.level];
     const key = Math.floor(gfn / n);
     this.zap(key * n, (key + 1) * n);
@@ -35,6 +39,7 @@ export class Stage2 {
 
   /** Drops every leaf touching [start, end) that `which` selects. */
   zap(start: number, end: number, which: (l: Leaf) => boolean = () => true): void {
+    this.version = nextVersion();
     for (const l of LEVELS) {
       const n = LEVEL_PAGES[l];
       const table = this.tables[l]!;
@@ -55,6 +60,7 @@ export class Stage2 {
 
   /** Replaces leaves in [start, end) (write-protect, ...). */
   update(start: number, end: number, f: (l: Leaf) => Leaf): void {
+    this.version = nextVersion();
     for (const l of LEVELS) {
       const n = LEVEL_PAGES[l];
       for (const [k, leaf] of this.tables[l]!) if (k * n < end && (k + 1) * n > start) this.tables[l]!.set(k, f(leaf));
@@ -76,6 +82,7 @@ export class Stage2 {
   }
 
   clear(): void {
+    this.version = nextVersion();
     for (const t of this.tables) t.clear();
   }
 }

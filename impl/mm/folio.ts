@@ -1,13 +1,14 @@
 // Folios: the unit the page cache and page tables point at; 4 KiB pages inside are created on first touch.
 import { newPage, type Page } from "../util/pagedata.js";
+import { VersionedMap } from "../util/versioned.js";
 
 export interface Folio {
   /** Number of 4 KiB pages (1, 512 or 262144). */
   readonly pages: number;
-  readonly sub: Map<number, Page>;
+  readonly sub: VersionedMap<number, Page>;
 }
 
-export const newFolio = (pages: number): Folio => ({ pages, sub: new Map() });
+export const newFolio = (pages: number): Folio => ({ pages, sub: new VersionedMap() });
 
 /** The shared zero page: read-only, never written. */
 export const ZERO_FOLIO: Folio = newFolio(1);
@@ -27,6 +28,6 @@ export const peekPage = (f: Folio, i: number): Page | undefined => f.sub.get(i);
 /** A private copy (COW) of a folio. */
 export function copyFolio(f: Folio): Folio {
   const out = newFolio(f.pages);
-  for (const [i, p] of f.sub) if (p.data !== null) out.sub.set(i, { data: p.data.slice() });
+  for (const [i, p] of f.sub) if (p.data !== null) out.sub.set(i, newPage(p.data.slice()));
   return out;
 }

@@ -3,6 +3,7 @@ import type { Marker } from "../../model/mm/types.js";
 import type { UffdModeName } from "../../schema/ops.js";
 import type { UserfaultfdCtx } from "../uffd/ctx.js";
 import { RangeMap } from "../util/rangemap.js";
+import { VersionedMap } from "../util/versioned.js";
 import type { Folio } from "./folio.js";
 
 /** vm_userfaultfd_ctx + the VM_UFFD_* flags of the VMA a page is in. */
@@ -30,9 +31,9 @@ export interface Pte {
 export class Mapping {
   readonly live = new RangeMap<true>();
   /** PTEs keyed by the first page index they map (folio-aligned in the backing file). */
-  readonly ptes = new Map<number, Pte>();
+  readonly ptes = new VersionedMap<number, Pte>();
   /** Private folios (anonymous memory, COW copies), keyed like ptes. */
-  readonly anon = new Map<number, Folio>();
+  readonly anon = new VersionedMap<number, Folio>();
   /** userfaultfd registration per page: VMAs split at its edges. */
   readonly uffd = new RangeMap<UffdReg>(sameReg);
   /** PTE markers (uffd-wp, poison) on pages whose PTE is none. */

@@ -1,8 +1,9 @@
 // A shmem or hugetlbfs inode: size and page cache (folios keyed by folio number).
+import { VersionedMap } from "../util/versioned.js";
 import { newFolio, type Folio } from "./folio.js";
 
 export class MemFile {
-  readonly cache = new Map<number, Folio>();
+  readonly cache = new VersionedMap<number, Folio>();
   /** Folios fallocate added that nothing has initialized yet (!folio_test_uptodate). */
   readonly falloced = new Set<number>();
 

@@ -1,17 +1,21 @@
 // Page contents as 4 KiB byte arrays, allocated on first write; and their canonical run form for the abstraction.
 import type { PageBytes, Run } from "../../model/bytes.js";
 import { PAGE_SIZE } from "../../model/consts.js";
+import { nextVersion } from "./versioned.js";
 
 /** One 4 KiB page of a folio; data null means all zero. */
 export interface Page {
   data: Uint8Array | null;
+  /** Changes with every write (impl/util/versioned.ts): the abstraction keeps the runs of a page it has seen. */
+  version: number;
 }
 
-export const newPage = (): Page => ({ data: null });
+export const newPage = (data: Uint8Array | null = null): Page => ({ data, version: nextVersion() });
 
 export const readPage = (p: Page, offset: number): number => (p.data === null ? 0 : p.data[offset]!);
 
 export function fillPage(p: Page, from: number, to: number, byte: number): void {
+  p.version = nextVersion();
   if (p.data === null) {
     if (byte === 0) return;
     p.data = new Uint8Array(PAGE_SIZE);

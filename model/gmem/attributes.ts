@@ -1,12 +1,23 @@
-// Who says whether a page is private: the VM's attribute array, or (v7 with vm_memory_attributes off)
-// guest_memfd's per-inode attributes. Also the small readers other subsystems use.
+// Who says whether a page is private: the VM's attribute array, or guest_memfd's per-inode attributes once
+// in-place conversion is on (v8's gmem_in_place_conversion, v7's vm_memory_attributes=0). Also the small readers
+// other subsystems use.
 import type { Config } from "../../schema/config.js";
 import type { Vm } from "../kvm/types.js";
 import { assign, get, spans, type RangeMap } from "../ranges.js";
 import type { State } from "../state.js";
 
-/** KVM asks guest_memfd for private/shared ([PATCH v7 18/42]: vm_memory_attributes=0 with per-gmem attributes). */
-export const gmemOwnsAttributes = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "v7" && !c.kernel.memoryAttributes;
+/** The in-place conversion series, v8 or its v7 variant, is in the kernel (whether or not it is switched on). */
+export const inplaceDesign = (c: Config): boolean => c.kernel.gmemInplaceConversion && (c.gmemDesign === "v8" || c.gmemDesign === "v7");
+
+/**
+ * KVM asks guest_memfd for private/shared: v8's gmem_in_place_conversion ([PATCH v8 10/46], default
+ * !CONFIG_KVM_VM_MEMORY_ATTRIBUTES by [PATCH v8 24/46]), or v7's vm_memory_attributes=0 ([PATCH v7 18/42]).
+ */
+export function gmemOwnsAttributes(c: Config): boolean {
+  if (!inplaceDesign(c)) return false;
+  if (c.gmemDesign === "v7") return !c.kernel.memoryAttributes;
+  return c.kernel.gmemInPlaceParam === "default" ? !c.kernel.memoryAttributes : c.kernel.gmemInPlaceParam === "on";
+}
 
 /** The 2024 RFC design: conversions inside KVM_SET_MEMORY_ATTRIBUTES, faultability kept by guest_memfd. */
 export const rfc2024 = (c: Config): boolean => c.kernel.gmemInplaceConversion && c.gmemDesign === "rfc-2024";

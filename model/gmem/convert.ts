@@ -1,5 +1,6 @@
-// In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v7, May 2026),
-// or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as config.gmemDesign says.
+// In-place conversion between shared and private: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (v8, June 2026, and
+// its v7 variant), or inside KVM_SET_MEMORY_ATTRIBUTES with guest_memfd's faultability (the 2024 RFC), as
+// config.gmemDesign says. Each rule cites the v8 patch and the v7 one it replaces.
 import type { OpOf } from "../../schema/ops.js";
 import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
@@ -7,41 +8,64 @@ import { ioctlTarget } from "../fd.js";
 import { assign, covers, some, spans } from "../ranges.js";
 import { check, rule, validate, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
-import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
+import { rfc2024 as rfc, v7, v8 } from "../sources.js";
+import { gmemOwnsAttributes, inplaceDesign, rfc2024 } from "./attributes.js";
 import { vmHasPrivateMem, withInode } from "./file.js";
 import { FOLIO_RULES, mergeRange, splitRange } from "./folio.js";
 import { firstHostMapped, unmapHost, zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
 
-const V7 = (n: number): string => `[PATCH v7 ${String(n).padStart(2, "0")}/42] 20260522-gmem-inplace-conversion-v7-${n}-2f0fae496530@google.com`;
-const RFC29 = "[RFC PATCH 29/39] f4ca1711a477a3b56406c05d125dce3d7403b936.1726009989.git.ackerleytng@google.com";
-const RFC39 = "[RFC PATCH 39/39] 38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd.1726009989.git.ackerleytng@google.com";
+const RFC29 = rfc(29);
+const RFC39 = rfc(39);
 
 export const CONVERT_RULES = {
   badFd: rule("gmem.convert-ebadf", "fs/ioctl.c (ksys_ioctl: fdget)", "the guest_memfd fd is not open", "EBADF"),
-  noIoctl: rule("gmem.convert-enotty", `virt/kvm/guest_memfd.c (kvm_gmem_ioctl); ${V7(9)}`, "no KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd: in-place conversion v7 is not in this kernel", "ENOTTY"),
-  vmAttributes: rule("gmem.convert-vm-attributes", V7(18), "per-VM attributes are on (vm_memory_attributes=1): the guest_memfd ioctl is ENOTTY", "ENOTTY"),
-  unsupported: rule("gmem.convert-unsupported", `${V7(9)} (kvm_gmem_set_attributes: kvm_supported_mem_attributes(f->kvm))`, "PRIVATE on a guest_memfd of a VM without private memory", "EINVAL"),
-  range: rule("gmem.convert-range", `${V7(9)} (kvm_gmem_set_attributes)`, "size is 0 or offset + size wraps", "EINVAL"),
-  align: rule("gmem.convert-align", `${V7(9)} (kvm_gmem_set_attributes)`, "offset or size not page aligned", "EINVAL"),
-  beyond: rule("gmem.convert-beyond", `${V7(9)} (kvm_gmem_set_attributes)`, "offset at or past i_size, or offset + size past i_size", "EINVAL"),
-  noop: rule("gmem.convert-noop", `${V7(12)} (kvm_gmem_range_has_attributes)`, "the whole range already has the requested attributes: 0, nothing invalidated"),
-  unmap: rule("gmem.convert-unmap", `${V7(10)} (__kvm_gmem_set_attributes: unmap_mapping_pages)`, "to private: host PTEs of the range are unmapped first"),
+  noIoctl: rule(
+    "gmem.convert-enotty",
+    `virt/kvm/guest_memfd.c (kvm_gmem_fops: no unlocked_ioctl); ${v8(13)} (kvm_gmem_ioctl); ${v7(9)}`,
+    "no KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd: in-place conversion is not in this kernel",
+    "ENOTTY",
+  ),
+  vmAttributes: rule(
+    "gmem.convert-vm-attributes",
+    `${v8(13)} (kvm_gmem_ioctl: !gmem_in_place_conversion); ${v8(24)}; ${v7(18)}`,
+    "in-place conversion is off (v8: gmem_in_place_conversion=0, the default with per-VM attributes built in; v7: vm_memory_attributes=1): ENOTTY",
+    "ENOTTY",
+  ),
+  unsupported: rule(
+    "gmem.convert-unsupported",
+    `${v8(13)} (kvm_gmem_set_attributes: !kvm_arch_has_private_mem(f->kvm)); ${v7(9)} (kvm_gmem_set_attributes: kvm_supported_mem_attributes(f->kvm))`,
+    "a guest_memfd of a VM without private memory: v8 refuses any conversion, v7 only one to PRIVATE",
+    "EINVAL",
+  ),
+  range: rule("gmem.convert-range", `${v8(13)} (kvm_gmem_set_attributes); ${v7(9)}`, "size is 0 or offset + size wraps", "EINVAL"),
+  align: rule("gmem.convert-align", `${v8(13)} (kvm_gmem_set_attributes); ${v7(9)}`, "offset or size not page aligned", "EINVAL"),
+  beyond: rule("gmem.convert-beyond", `${v8(13)} (kvm_gmem_set_attributes); ${v7(9)}`, "offset at or past i_size, or offset + size past i_size", "EINVAL"),
+  noop: rule(
+    "gmem.convert-noop",
+    `${v8(16)} (kvm_gmem_range_has_attributes); ${v7(12)}`,
+    "the whole range already has the requested attributes: 0, nothing invalidated",
+  ),
+  unmap: rule(
+    "gmem.convert-unmap",
+    `${v8(14)} (__kvm_gmem_set_attributes: unmap_mapping_pages); ${v7(10)}`,
+    "to private: host PTEs of the range are unmapped first",
+  ),
   busy: rule(
     "gmem.convert-eagain",
-    `${V7(10)} (kvm_gmem_is_safe_for_conversion)`,
+    `${v8(14)} (kvm_gmem_is_safe_for_conversion); ${v8(18)} (lru_add_drain_all once before giving up); ${v7(10)}`,
     "to private: a page of the range still has an extra reference (a pin): EAGAIN, error_offset = that page, attributes unchanged",
     "EAGAIN",
   ),
   transient: rule(
     "gmem.convert-transient-ref",
-    `${V7(10)} (kvm_gmem_is_safe_for_conversion: folio_ref_count)`,
+    `${v8(14)} (kvm_gmem_is_safe_for_conversion: folio_ref_count); ${v7(10)}`,
     "to private: a page whose folio a concurrent host fault or kvm_gmem_get_pfn still holds has an extra reference too: EAGAIN at that page",
     "EAGAIN",
   ),
   commit: rule(
     "gmem.convert",
-    `${V7(9)} (__kvm_gmem_set_attributes: invalidate_begin, store, invalidate_end); ${V7(11)} (kvm_gmem_invalidate on to-shared)`,
+    `${v8(13)} (__kvm_gmem_set_attributes: invalidate_start, store, invalidate_end); ${v8(15)} (kvm_gmem_invalidate on to-shared); ${v7(9)}; ${v7(11)}`,
     "the range's SPTEs are zapped in every bound VM and the attributes stored; contents are kept",
   ),
   rfcFaultability: rule("gmem.rfc-set-faultable", `${RFC29} (kvm_gmem_should_set_attributes); ${RFC39} (kvm_gmem_try_set_faultable_slot)`, "2024 RFC: guest_memfd's faultability follows the new attribute in every bound slot"),
@@ -92,18 +116,17 @@ export const CONVERT_BOUNDS = {
   }),
 };
 
-/** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v7). */
+/** KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (kvm_gmem_set_attributes, v8; v7 where the two differ). */
 export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   const target = ioctlTarget(s, op.gmem, "gmem", CONVERT_RULES.badFd);
   if (!target.ok) return refuse(s, target.rule);
   const id = target.id;
   const inode = s.gmem.inodes[id]!;
-  const k = s.config.kernel;
   const toPrivate = op.to === "private";
   const v = validate([
-    check(CONVERT_RULES.noIoctl, () => !k.gmemInplaceConversion || s.config.gmemDesign !== "v7"),
+    check(CONVERT_RULES.noIoctl, () => !inplaceDesign(s.config)),
     check(CONVERT_RULES.vmAttributes, () => !gmemOwnsAttributes(s.config)),
-    check(CONVERT_RULES.unsupported, () => toPrivate && !vmHasPrivateMem(s.kvm.vms[inode.vm]!)),
+    check(CONVERT_RULES.unsupported, () => (toPrivate || s.config.gmemDesign === "v8") && !vmHasPrivateMem(s.kvm.vms[inode.vm]!)),
     check(CONVERT_RULES.range, () => op.size === 0 || outside(CONVERT_BOUNDS.range, s, op)),
     check(CONVERT_RULES.align, () => !isPageAligned(op.offset) || !isPageAligned(op.size)),
     check(CONVERT_RULES.beyond, () => op.offset >= inode.size || outside(CONVERT_BOUNDS.beyond, s, op)),
@@ -130,7 +153,7 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
 export type Holder = (s: State, id: number, index: number) => Rule | undefined;
 
 /**
- * What else a v7 to-private conversion may return: EAGAIN at a page (before the first pinned one) whose folio
+ * What else an in-place to-private conversion may return: EAGAIN at a page (before the first pinned one) whose folio
  * an operation running at the same time holds, as a fault in flight does (it may even have allocated the folio).
  * `holder` is asked in the state the reference check sees, with the range's host PTEs unmapped. Only the
  * linearizability check uses these; with nothing in flight the conversion is deterministic.

@@ -17,15 +17,13 @@ import type { Mapping } from "../mm/types.js";
 import { EMPTY_RANGES, assign, get, spans } from "../ranges.js";
 import { check, rule, validate, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { rfc2024 as rfc, v7, v8 } from "../sources.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { folioPagesOf, getFolio } from "./folio.js";
 import { zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
 
 const G = "virt/kvm/guest_memfd.c";
-const V7_01 = "[PATCH v7 01/42] KVM: guest_memfd: Introduce per-gmem attributes, use to guard user mappings";
-const RFC27 = "[RFC PATCH 27/39] 5a05eb947cf7aa21f00b94171ca818cc3d5bdfee.1726009989.git.ackerleytng@google.com";
-const RFC28 = "[RFC PATCH 28/39] bf66353ee3338f11283a3f4b7ed1f06bd0b268a6.1726009989.git.ackerleytng@google.com";
 
 export const GMEM_RULES = {
   badVm: rule("gmem.create-ebadf", "fs/file.c (fget)", "the vm fd is not open", "EBADF"),
@@ -42,7 +40,15 @@ export const GMEM_RULES = {
     "kvm_create_guest_memfd's reserved[6] is never checked: nonzero words change nothing",
   ),
   createSize: rule("gmem.create-size", `${G} (kvm_gmem_create)`, "size is 0, negative as loff_t, or not page aligned", "EINVAL"),
-  createHugeSize: rule("gmem.create-huge-size", "cover.1726009989.git.ackerleytng@google.com (kvm_gmem_hugetlb_setup)", "with huge folios the size must be a multiple of the folio size", "EINVAL"),
+  // The 2024 RFC (14/39, kvm_gmem_hugetlb_setup) rounded the reservation up instead; faultline refuses under every
+  // design, since a huge folio reaching past i_size is not modelled (docs/GMEM.md).
+  createHugeSize: rule(
+    "gmem.create-huge-size",
+    "[RFC PATCH v2 29/51] mm: guestmem_hugetlb: Wrap HugeTLB as an allocator for guest_memfd " +
+      "(b3c2da681c5bf139e2eaf0ea82c7422f972f6288.1747264138.git.ackerleytng@google.com) (guestmem_hugetlb_setup: IS_ALIGNED)",
+    "with huge folios the size must be a multiple of the folio size",
+    "EINVAL",
+  ),
   create: rule("gmem.create", `${G} (__kvm_gmem_create)`, "a new guest_memfd inode of fixed size"),
   bindBadFd: rule("gmem.bind-ebadf", `${G} (kvm_gmem_bind)`, "guest_memfd is not an open fd", "EBADF"),
   bindNotGmem: rule("gmem.bind-not-gmem", `${G} (kvm_gmem_bind)`, "the fd is not a guest_memfd (or no fd was given)", "EINVAL"),
@@ -50,14 +56,18 @@ export const GMEM_RULES = {
   bindRange: rule("gmem.bind-range", `${G} (kvm_gmem_bind)`, "guest_memfd_offset negative, unaligned, or the slot runs past i_size", "EINVAL"),
   bindOverlap: rule("gmem.bind-overlap", `${G} (kvm_gmem_bind)`, "part of the range is already bound to a memslot", "EINVAL"),
   bind: rule("gmem.bind", `${G} (kvm_gmem_bind)`, "the slot is bound; GMEM_ONLY if the file has MMAP"),
-  bindFaultable: rule("gmem.bind-faultable", `${RFC28} (kvm_gmem_set_default_faultability_by_vm_type)`, "2024 RFC: binding makes a software-protected VM's range faultable, like its all-shared attributes"),
+  bindFaultable: rule(
+    "gmem.bind-faultable",
+    `${rfc(28)} (kvm_gmem_bind: kvm_gmem_set_default_faultability_by_vm_type)`,
+    "2024 RFC: binding sets the range's faultability by VM type: faultable for a software-protected VM, unfaultable for any other",
+  ),
   pfnClosed: rule("gmem.get-pfn-closed", `${G} (kvm_gmem_get_pfn)`, "the guest_memfd was closed: no file behind the slot", "EFAULT"),
   pfn: rule("gmem.get-pfn", `${G} (kvm_gmem_get_pfn, kvm_gmem_get_folio)`, "KVM gets the page, allocating and zeroing it on first use"),
   hostEof: rule("gmem.host-fault-eof", `${G} (kvm_gmem_fault_user_mapping)`, "host fault at or beyond i_size: SIGBUS"),
   hostNotShared: rule(
     "gmem.host-fault-private",
-    `${G} (kvm_gmem_fault_user_mapping); ${V7_01}; ${RFC27} (kvm_gmem_fault)`,
-    "host fault on a page guest_memfd keeps from the host (no INIT_SHARED; v7: PRIVATE; 2024 RFC: not faultable): SIGBUS",
+    `${G} (kvm_gmem_fault_user_mapping); ${v8(1)}; ${v7(1)}; ${rfc(27)} (kvm_gmem_fault)`,
+    "host fault on a page guest_memfd keeps from the host (no INIT_SHARED; in-place conversion: PRIVATE; 2024 RFC: not faultable): SIGBUS",
   ),
   hostFault: rule("gmem.host-fault", `${G} (kvm_gmem_fault_user_mapping)`, "host fault maps the guest_memfd page, allocating it zeroed"),
   mmapBadFd: rule("gmem.mmap-ebadf", "fs/file.c (fget)", "the guest_memfd fd is not open", "EBADF"),
@@ -71,7 +81,7 @@ export const GMEM_RULES = {
 
 export const vmHasPrivateMem = (vm: Vm): boolean => vm.type === 1;
 
-/** kvm_gmem_get_supported_flags; INIT_SHARED for CoCo VMs once attributes live in guest_memfd ([PATCH v7 19/42]). */
+/** kvm_gmem_get_supported_flags; INIT_SHARED for CoCo VMs once attributes live in guest_memfd ([PATCH v8 25/46], v7 19/42). */
 export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMAP" | "INIT_SHARED")[] {
   return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
 }
@@ -171,9 +181,11 @@ export function gmemBind(s: State, vmId: number, slot: Memslot, name: string | u
   if (v.failure !== undefined) return { ok: false, rule: v.failure };
   const end = start + slot.npages;
   const bound: GmemInode = { ...inode, bindings: assign(inode.bindings, start, end, { vm: vmId, slot: slot.slot }) };
-  const faultable = rfc2024(s.config) && vmHasPrivateMem(s.kvm.vms[vmId]!);
-  const next = faultable ? { ...bound, shared: assign(bound.shared, start, end, true) } : bound;
-  const fired = faultable ? [GMEM_RULES.bindFaultable] : [];
+  // The RFC sets the default faultability at bind, by VM type (a CoCo VM's memory starts private).
+  const byType = rfc2024(s.config);
+  const faultable = vmHasPrivateMem(s.kvm.vms[vmId]!) ? true : undefined;
+  const next = byType ? { ...bound, shared: assign(bound.shared, start, end, faultable) } : bound;
+  const fired = byType ? [GMEM_RULES.bindFaultable] : [];
   return { ok: true, state: withInode(s, id, next), slot: { ...slot, gmem: { inode: id, pgoff: start }, gmemOnly: inode.flags.includes("MMAP") }, fired };
 }
 

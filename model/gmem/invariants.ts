@@ -8,7 +8,7 @@ import type { StateInvariant, StepInvariant, Verdict } from "../invariants.js";
 import type { Memslot, Spte } from "../kvm/types.js";
 import { covers, some, spans } from "../ranges.js";
 import type { State } from "../state.js";
-import { rfc2024 } from "./attributes.js";
+import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { folioRange, inUnsplitHugeFolio } from "./folio.js";
 import type { GmemInode } from "./types.js";
 
@@ -32,7 +32,7 @@ const privateNotHostMapped: StateInvariant = {
   kind: "state",
   // The 2024 RFC makes a range unfaultable before it checks for mappings, and rolls back if there are some.
   when: "quiescent",
-  description: "no host page table maps a guest_memfd page the host may not fault (private in v7, not faultable in the 2024 RFC)",
+  description: "no host page table maps a guest_memfd page the host may not fault (private with in-place conversion, not faultable in the 2024 RFC)",
   check: (s) => {
     const ptes = hostPtes(s);
     for (const p of ptes) {
@@ -199,5 +199,25 @@ const contents: StepInvariant = {
   },
 };
 
-export const GMEM_STATE_INVARIANTS: readonly StateInvariant[] = [privateNotHostMapped, pinnedShared, noHostMapOfUnsplitFolio, hugeStage2, stage2Backed];
+/**
+ * v8 keeps the per-VM attribute ioctl but moves PRIVATE out of it ([PATCH v8 10/46], 17/46): while guest_memfd tracks
+ * PRIVATE, a PRIVATE left in a VM's array would be a second home that hugepage and populate paths still read.
+ */
+const vmPrivateNotInPlace: StateInvariant = {
+  name: "vm-attributes-no-private-in-place",
+  kind: "state",
+  when: "always",
+  description: "while guest_memfd tracks PRIVATE (in-place conversion on), no VM's attribute array holds PRIVATE",
+  check: (s) => {
+    if (!gmemOwnsAttributes(s.config)) return ok(false);
+    for (const [id, vm] of s.kvm.vms.entries()) {
+      const first = vm.attributes[0];
+      if (first !== undefined) return broken(`VM #${id} holds PRIVATE at gfn ${first.start} while guest_memfd tracks it`);
+    }
+    // Only where the per-VM ioctl exists could anything put PRIVATE there.
+    return ok(s.config.kernel.memoryAttributes && s.kvm.vms.length > 0);
+  },
+};
+
+export const GMEM_STATE_INVARIANTS: readonly StateInvariant[] = [privateNotHostMapped, pinnedShared, noHostMapOfUnsplitFolio, hugeStage2, stage2Backed, vmPrivateNotInPlace];
 export const GMEM_STEP_INVARIANTS: readonly StepInvariant[] = [convertRespectsPins, contents];

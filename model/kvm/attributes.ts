@@ -3,21 +3,33 @@ import type { OpOf } from "../../schema/ops.js";
 import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
+import { gmemOwnsAttributes } from "../gmem/attributes.js";
 import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { assign, covers, spans } from "../ranges.js";
 import { check, rule, validate } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
+import { v7, v8 } from "../sources.js";
 import { mapStage2, zapRange } from "./mmu.js";
 import { VM_RULES } from "./vm.js";
 
 const MAIN = "virt/kvm/kvm_main.c";
 
 export const ATTRIBUTE_RULES = {
-  noIoctl: rule("attr.enotty", `${MAIN} (kvm_vm_ioctl): no CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES`, "KVM_SET_MEMORY_ATTRIBUTES is not built in", "ENOTTY"),
+  noIoctl: rule(
+    "attr.enotty",
+    `${MAIN} (kvm_vm_ioctl): no CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES (v8: CONFIG_KVM_VM_MEMORY_ATTRIBUTES); ${v7(4)} (kvm_vm_ioctl: !vm_memory_attributes, -ENOTTY)`,
+    "KVM_SET_MEMORY_ATTRIBUTES is not built in (v7 also: vm_memory_attributes=0)",
+    "ENOTTY",
+  ),
   flags: rule("attr.flags", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "flags must be 0", "EINVAL"),
-  unsupported: rule("attr.unsupported", `${MAIN} (kvm_vm_ioctl_set_mem_attributes, kvm_supported_mem_attributes)`, "an attribute the VM does not support (PRIVATE needs private memory)", "EINVAL"),
+  unsupported: rule(
+    "attr.unsupported",
+    `${MAIN} (kvm_vm_ioctl_set_mem_attributes, kvm_supported_mem_attributes); ${v8(10)}, ${v8(17)} (kvm_supported_vm_mem_attributes: 0 under gmem_in_place_conversion)`,
+    "an attribute the VM does not support: PRIVATE needs private memory, and (v8) is not a per-VM attribute while guest_memfd tracks it",
+    "EINVAL",
+  ),
   range: rule("attr.range", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "size is 0 or address + size wraps", "EINVAL"),
   align: rule("attr.align", `${MAIN} (kvm_vm_ioctl_set_mem_attributes)`, "address or size not page aligned", "EINVAL"),
   noop: rule("attr.noop", `${MAIN} (kvm_vm_set_mem_attributes, kvm_range_has_memory_attributes)`, "every gfn already has the value: return 0 without invalidating"),
@@ -50,7 +62,7 @@ export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">)
   const v = validate([
     check(ATTRIBUTE_RULES.noIoctl, () => !s.config.kernel.memoryAttributes),
     check(ATTRIBUTE_RULES.flags, () => (op.flags ?? 0) !== 0),
-    check(ATTRIBUTE_RULES.unsupported, () => wantsPrivate && !vmHasPrivateMem(vm)),
+    check(ATTRIBUTE_RULES.unsupported, () => wantsPrivate && (!vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config))),
     check(ATTRIBUTE_RULES.range, () => op.size === 0 || outside(ATTRIBUTE_BOUNDS.range, s, op)),
     check(ATTRIBUTE_RULES.align, () => !isPageAligned(op.address) || !isPageAligned(op.size)),
   ]);

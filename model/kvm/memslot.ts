@@ -9,6 +9,7 @@ import { mapBase } from "../mm/layout.js";
 import { EMPTY_RANGES } from "../ranges.js";
 import { bound, outside } from "../bound.js";
 import { check, rule, validate, type Rule } from "../rules.js";
+import { userfaultV3 } from "../sources.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
@@ -16,7 +17,8 @@ import type { Memslot, Vm } from "./types.js";
 import { VM_RULES, nrMemslotAsIds } from "./vm.js";
 
 const MAIN = "virt/kvm/kvm_main.c";
-const V3_04 = "20250618042424.330664-5-jthoughton@google.com";
+const V3_04 = userfaultV3(4, "KVM: Add common infrastructure for KVM Userfaults");
+const V3_07 = userfaultV3(7, "KVM: Enable and advertise support for KVM userfault exits");
 
 export const MEMSLOT_RULES = {
   v1Flags: rule(
@@ -28,7 +30,7 @@ export const MEMSLOT_RULES = {
   slotId: rule("memslot.slot-id", `${MAIN} (kvm_vm_ioctl_set_memory_region)`, "(u16)slot >= KVM_USER_MEM_SLOTS", "EINVAL"),
   flags: rule(
     "memslot.flags",
-    `${MAIN} (check_memory_region_flags); ${V3_04}`,
+    `${MAIN} (check_memory_region_flags); ${V3_07} (check_memory_region_flags: valid_flags |= KVM_MEM_USERFAULT)`,
     "a flag not valid here: a bit KVM does not know (internal ones included), GUEST_MEMFD unsupported, READONLY with " +
       "GUEST_MEMFD or unsupported, LOG_DIRTY_PAGES with GUEST_MEMFD, USERFAULT without KVM Userfault",
     "EINVAL",
@@ -43,7 +45,20 @@ export const MEMSLOT_RULES = {
   bitmap: rule("memslot.userfault-bitmap", `${MAIN} (kvm_set_memory_region); ${V3_04}`, "USERFAULT with a userfault_bitmap that is tagged or fails access_ok", "EINVAL"),
   deleteMissing: rule("memslot.delete-missing", `${MAIN} (kvm_set_memory_region)`, "DELETE of a slot that does not exist", "EINVAL"),
   gmemImmutable: rule("memslot.gmem-immutable", `${MAIN} (kvm_set_memory_region): "Private memslots are immutable"`, "a guest_memfd slot can only be deleted (kernels without KVM Userfault)", "EINVAL"),
-  modifyMismatch: rule("memslot.modify-mismatch", `${MAIN} (kvm_set_memory_region)`, "changing userspace_addr or size, or toggling READONLY or GUEST_MEMFD, of an existing slot", "EINVAL"),
+  modifyMismatch: rule(
+    "memslot.modify-mismatch",
+    `${MAIN} (kvm_set_memory_region: userspace_addr, npages, (flags ^ old->flags) & KVM_MEM_READONLY)`,
+    "changing userspace_addr or size, or toggling READONLY, of an existing slot",
+    "EINVAL",
+  ),
+  gmemToggle: rule(
+    "faultline.memslot-gmem-toggle",
+    `${MAIN} (kvm_set_memory_region: the modify branch compares READONLY only; kvm_gmem_bind runs for a CREATE only); ` +
+      `virt/kvm/guest_memfd.c (kvm_gmem_bind: "memslots of flag KVM_MEM_GUEST_MEMFD are immutable to change"); docs/VOCABULARY.md`,
+    "faultline's assumption: toggling GUEST_MEMFD on an existing slot is refused; the kernel lets a FLAGS_ONLY change turn it off " +
+      "(with KVM Userfault v3 also on), leaving guest_memfd's bindings on the freed old slot",
+    "EINVAL",
+  ),
   gmemMove: rule("memslot.gmem-move", `${MAIN} (kvm_set_memory_region); ${V3_04}`, "moving a guest_memfd slot (KVM Userfault v3 relaxes immutability to this)", "EINVAL"),
   overlap: rule("memslot.overlap", `${MAIN} (kvm_check_memslot_overlap)`, "CREATE or MOVE overlaps another slot of the same address space", "EEXIST"),
   maxGfn: rule(
@@ -307,9 +322,8 @@ function classify(s: State, old: Memslot | undefined, req: Request): { change: C
   const gmem = req.flags.includes("GUEST_MEMFD");
   if (!s.config.kernel.userfault && gmem) return { rule: MEMSLOT_RULES.gmemImmutable };
   const toggles = (f: MemslotFlagName): boolean => req.flags.includes(f) !== old.flags.includes(f);
-  if (req.hva !== old.userspaceAddr || req.npages !== old.npages || toggles("READONLY") || toggles("GUEST_MEMFD")) {
-    return { rule: MEMSLOT_RULES.modifyMismatch };
-  }
+  if (req.hva !== old.userspaceAddr || req.npages !== old.npages || toggles("READONLY")) return { rule: MEMSLOT_RULES.modifyMismatch };
+  if (toggles("GUEST_MEMFD")) return { rule: MEMSLOT_RULES.gmemToggle };
   if (req.baseGfn !== old.baseGfn && gmem) return { rule: MEMSLOT_RULES.gmemMove };
   if (req.baseGfn !== old.baseGfn) return { change: "MOVE" };
   if (FLAG_ORDER.some(toggles)) return { change: "FLAGS_ONLY" };

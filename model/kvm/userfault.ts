@@ -5,11 +5,14 @@ import { replaceAt, withEntry } from "../immutable.js";
 import { assign, get } from "../ranges.js";
 import { bound, outside } from "../bound.js";
 import { rule } from "../rules.js";
+import { userfaultV3 } from "../sources.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import type { Memslot, Vm } from "./types.js";
 import { VM_RULES } from "./vm.js";
 
-const V3 = "20250618042424.330664-5-jthoughton@google.com (kvm_do_userfault)";
+const V3 =
+  `${userfaultV3(4, "KVM: Add common infrastructure for KVM Userfaults")} (kvm_do_userfault); ` +
+  `${userfaultV3(5, "KVM: x86: Add support for KVM userfault exits")}, ${userfaultV3(6, "KVM: arm64: Add support for KVM userfault exits")} (-EFAULT)`;
 
 export const USERFAULT_RULES = {
   noBuffer: rule(
@@ -17,7 +20,11 @@ export const USERFAULT_RULES = {
     "faultline: the VMM allocates one bitmap per memslot (docs/VOCABULARY.md)",
     "a bitmap write outside the slot's bitmap faults the VMM thread: SIGSEGV, SEGV_MAPERR",
   ),
-  write: rule("userfault.bitmap-write", "Documentation/virt/kvm/api.rst (KVM_MEM_USERFAULT, v3 15/15)", "userspace sets or clears bits; KVM only reads them"),
+  write: rule(
+    "userfault.bitmap-write",
+    `Documentation/virt/kvm/api.rst (KVM_MEM_USERFAULT) in ${userfaultV3(15, "KVM: Documentation: Add KVM_CAP_USERFAULT and KVM_MEM_USERFAULT details")}`,
+    "userspace sets or clears bits; KVM only reads them",
+  ),
   unreadable: rule("userfault.bitmap-unreadable", V3, "the bitmap word cannot be read: KVM_RUN fails with a bare EFAULT, no exit information", "EFAULT"),
   exit: rule("userfault.exit", V3, "the gfn's bit is set: KVM_EXIT_MEMORY_FAULT with KVM_MEMORY_EXIT_FLAG_USERFAULT, KVM_RUN returns EFAULT"),
 };

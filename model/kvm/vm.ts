@@ -6,6 +6,7 @@ import { withEntry, withoutEntry } from "../immutable.js";
 import { EMPTY_RANGES } from "../ranges.js";
 import { rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { gmemOwnsAttributes } from "../gmem/attributes.js";
 import { supportedGmemFlags, vmHasPrivateMem } from "../gmem/file.js";
 import type { Vm } from "./types.js";
 
@@ -46,12 +47,13 @@ export function checkExtension(s: State, op: OpOf<"check_extension">): StepResul
     .with("MULTI_ADDRESS_SPACE", () => (k.addressSpaces > 1 ? nrMemslotAsIds(s, vm) : 0))
     .with("READONLY_MEM", () => (k.readonlyMem ? 1 : 0))
     .with("MEMORY_FAULT_INFO", () => (s.config.arch === "x86" ? 1 : 0))
-    .with("MEMORY_ATTRIBUTES", () => (k.memoryAttributes ? privateAttrs : 0))
+    // v8 keeps the per-VM ioctl but takes PRIVATE from it while guest_memfd tracks PRIVATE ([PATCH v8 17/46]).
+    .with("MEMORY_ATTRIBUTES", () => (k.memoryAttributes && !gmemOwnsAttributes(s.config) ? privateAttrs : 0))
     .with("GUEST_MEMFD", () => (k.guestMemfd ? 1 : 0))
     .with("VM_TYPES", () => (s.config.arch === "x86" ? k.vmTypes.reduce((bits, t) => bits | (1 << t), 0) : 0))
     .with("GUEST_MEMFD_FLAGS", () => (k.guestMemfd ? supportedGmemFlags(s, vm).reduce((bits, f) => bits | GMEM_FLAG_BITS[f], 0) : 0))
     .with("USERFAULT", () => (k.userfault ? 1 : 0))
-    .with("GUEST_MEMFD_MEMORY_ATTRIBUTES", () => (k.gmemInplaceConversion && !k.memoryAttributes ? privateAttrs : 0))
+    .with("GUEST_MEMFD_MEMORY_ATTRIBUTES", () => (gmemOwnsAttributes(s.config) ? privateAttrs : 0))
     .exhaustive();
   return result(s, { result: "ok", value }, VM_RULES.cap);
 }

@@ -2,22 +2,29 @@
 // sleep, or SIGBUS. Kept free of the fault paths themselves, which call in here at the kernel's hook points.
 import { BUS_ADRERR, type FaultFlagName, type SignalOutcome } from "../../schema/outcome.js";
 import { PAGE_SIZE } from "../consts.js";
-import { gmemFolioPresent } from "../gmem/uffd-ops.js";
+import { gmemFolioPresent, gmemPrivateHidden } from "../gmem/uffd-ops.js";
 import type { Mapping } from "../mm/types.js";
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
+import { uffdGmemV2, v8 } from "../sources.js";
 import type { State } from "../state.js";
 import type { Message } from "./types.js";
 import { hasMode, memType, regAt, unitOf } from "./vma.js";
 
 const FS = "fs/userfaultfd.c";
-const RPPT12 = "20260306171815.3160826-13-rppt@kernel.org (__do_userfault)";
+const RPPT12 = `${uffdGmemV2(12, "mm: generalize handling of userfaults in __do_fault()")} (__do_userfault)`;
+const RPPT13 = `${uffdGmemV2(13, "KVM: guest_memfd: implement userfaultfd operations")} (kvm_gmem_get_folio_noalloc)`;
 
 export const UFFD_FAULT_RULES = {
   missingAnon: rule("uffd.fault-missing-anon", "mm/memory.c (do_anonymous_page: userfaultfd_missing)", "a none PTE in a MISSING-registered anonymous VMA: MISSING message"),
   minorFile: rule("uffd.fault-minor", "mm/shmem.c (shmem_get_folio_gfp); mm/hugetlb.c (hugetlb_no_page)", "a none PTE, the page in the page cache, MINOR registered: MINOR message"),
   missingFile: rule("uffd.fault-missing-file", "mm/shmem.c (shmem_get_folio_gfp); mm/hugetlb.c (hugetlb_no_page)", "a none PTE, no page in the page cache, MISSING registered: MISSING message"),
-  gmem: rule("uffd.fault-gmem", `${RPPT12}; 20260306171815.3160826-14-rppt@kernel.org (kvm_gmem get_folio_noalloc)`, "guest_memfd (mm-2026 design): a folio in the file gives MINOR, none (or a private page) gives MISSING, before ->fault"),
+  gmem: rule("uffd.fault-gmem", `${RPPT12}; ${RPPT13}`, "guest_memfd (mm-2026 design): a folio in the file gives MINOR, none gives MISSING, before ->fault"),
+  gmemPrivate: rule(
+    "faultline.uffd-gmem-private-fault",
+    `docs/GMEM.md (userfaultfd on private pages); ${RPPT13}: no private check; ${v8(1)}: the host may not map a private page`,
+    "faultline's assumption: a private guest_memfd page is as absent to userfaultfd as one past i_size, so its folio gives MISSING, never MINOR",
+  ),
   wp: rule("uffd.fault-wp", "mm/memory.c (do_wp_page: userfaultfd_pte_wp); mm/hugetlb.c (hugetlb_fault)", "a write to a uffd-wp PTE in a WP-registered VMA: WP message"),
   wpAsync: rule("uffd.fault-wp-async", "mm/memory.c (do_wp_page: userfaultfd_wp_async)", "WP_ASYNC: the uffd-wp bit is cleared and the write goes on, no message"),
   sigbusFeature: rule("uffd.fault-sigbus-feature", `${FS} (handle_userfault: UFFD_FEATURE_SIGBUS)`, "the ctx asked for UFFD_FEATURE_SIGBUS: VM_FAULT_SIGBUS, a SIGBUS with BUS_ADRERR, no message"),
@@ -51,7 +58,15 @@ function pageCached(s: State, m: Mapping, index: number): boolean {
   if (b.kind === "anon") return false;
   const fileIndex = b.offset / PAGE_SIZE + index;
   if (b.kind === "memfd") return get(s.mm.files[b.file]!.present, fileIndex) === true;
-  return gmemFolioPresent(s, b.inode, fileIndex);
+  return gmemFolioPresent(s, b.inode, fileIndex) && !gmemPrivateHidden(s, b.inode, fileIndex);
+}
+
+/** The folio of a private guest_memfd page that the assumption hides (its MISSING is faultline's, not the series'). */
+function hiddenFolio(s: State, m: Mapping, index: number): boolean {
+  const b = m.backing;
+  if (b.kind !== "gmem") return false;
+  const fileIndex = b.offset / PAGE_SIZE + index;
+  return gmemFolioPresent(s, b.inode, fileIndex) && gmemPrivateHidden(s, b.inode, fileIndex);
 }
 
 /** The message a fault on a none PTE (or marker) raises, with the rule that says so, if the VMA asks for one. */
@@ -62,7 +77,10 @@ export function noneReason(s: State, m: Mapping, index: number): { reason: "MISS
   if (type === "anon") return hasMode(reg, "MISSING") ? { reason: "MISSING", rule: UFFD_FAULT_RULES.missingAnon } : undefined;
   const cached = pageCached(s, m, index);
   if (cached && hasMode(reg, "MINOR")) return { reason: "MINOR", rule: type === "gmem" ? UFFD_FAULT_RULES.gmem : UFFD_FAULT_RULES.minorFile };
-  if (!cached && hasMode(reg, "MISSING")) return { reason: "MISSING", rule: type === "gmem" ? UFFD_FAULT_RULES.gmem : UFFD_FAULT_RULES.missingFile };
+  if (!cached && hasMode(reg, "MISSING")) {
+    if (type !== "gmem") return { reason: "MISSING", rule: UFFD_FAULT_RULES.missingFile };
+    return { reason: "MISSING", rule: hiddenFolio(s, m, index) ? UFFD_FAULT_RULES.gmemPrivate : UFFD_FAULT_RULES.gmem };
+  }
   return undefined;
 }
 

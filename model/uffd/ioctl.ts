@@ -6,14 +6,14 @@ import type { Errno, Outcome } from "../../schema/outcome.js";
 import { fill, type PageBytes } from "../bytes.js";
 import { bound, isBeyond, outside, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
-import { gmemIsPrivate } from "../gmem/attributes.js";
-import { gmemAllocFolio, gmemFolioPresent } from "../gmem/uffd-ops.js";
+import { gmemAllocFolio, gmemFolioPresent, gmemPrivateHidden } from "../gmem/uffd-ops.js";
 import { ensureCached, withFile, withMap } from "../mm/fault.js";
 import { mapBase } from "../mm/layout.js";
 import { backingIndex, pteOf } from "../mm/pages.js";
 import type { Mapping, Pte } from "../mm/types.js";
 import { assign, get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
+import { uffdGmemV2, v8 } from "../sources.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { uffdTarget } from "./api.js";
 import { badRange, REGISTER_RULES } from "./register.js";
@@ -23,7 +23,10 @@ import { WP_RULES, wpRange } from "./wp.js";
 
 const FS = "fs/userfaultfd.c";
 const MM = "mm/userfaultfd.c";
-const RPPT = "20260306171815.3160826-1-rppt@kernel.org";
+const RPPT08 = uffdGmemV2(8, "shmem, userfaultfd: use a VMA callback to handle UFFDIO_CONTINUE");
+const RPPT09 = uffdGmemV2(9, "userfaultfd: introduce vm_uffd_ops->alloc_folio()");
+const RPPT13 = uffdGmemV2(13, "KVM: guest_memfd: implement userfaultfd operations");
+const PRIVATE_ASSUMPTION = `docs/GMEM.md (userfaultfd on private pages); ${RPPT13}: no private check; ${v8(1)}: the host may not map a private page`;
 const PROBE = "probe on 6.18.44";
 
 export const IOCTL_RULES = {
@@ -51,14 +54,36 @@ export const IOCTL_RULES = {
   ),
   continueHole: rule(
     "uffd.continue-hole",
-    `${MM} (mfill_atomic_pte_continue: -ENOENT becomes -EFAULT); mm/hugetlb.c (hugetlb_mfill_atomic_pte); ${RPPT} (get_folio_noalloc)`,
-    "CONTINUE where the page cache has no page (on guest_memfd also a private page)",
+    `${MM} (mfill_atomic_pte_continue: -ENOENT becomes -EFAULT); mm/hugetlb.c (hugetlb_mfill_atomic_pte); ${RPPT08} (mfill_atomic_pte_continue: get_folio_noalloc IS_ERR_OR_NULL, -EFAULT)`,
+    "CONTINUE where the page cache has no page",
+    "EFAULT",
+  ),
+  privateContinue: rule(
+    "faultline.uffd-gmem-private-continue",
+    PRIVATE_ASSUMPTION,
+    "faultline's assumption: CONTINUE on a private guest_memfd page fails as on a hole; the series would map the private page",
     "EFAULT",
   ),
   ptePresent: rule("uffd.mfill-pte-exists", `${MM} (mfill_atomic_install_pte: !pte_none_mostly); mm/hugetlb.c (huge_pte_none_mostly)`, "a PTE is already present (markers may be overwritten)", "EEXIST"),
   pteNotNone: rule("uffd.mfill-pte-not-none", `${MM} (mfill_atomic_pte_zeropage, mfill_atomic_pte_poison: !pte_none); ${PROBE}`, "ZEROPAGE and POISON need a none PTE: a marker counts as present", "EEXIST"),
-  cached: rule("uffd.mfill-page-cached", `mm/shmem.c (shmem_mfill_atomic_pte: shmem_add_to_page_cache); mm/hugetlb.c (hugetlbfs_pagecache_present); ${RPPT} (filemap_add)`, "COPY or ZEROPAGE into a shared mapping whose page cache already holds the page", "EEXIST"),
-  gmemAlloc: rule("uffd.gmem-alloc", "20260306171815.3160826-14-rppt@kernel.org (kvm_gmem alloc_folio)", "guest_memfd COPY/ZEROPAGE beyond i_size (or onto a private page): no folio", "ENOMEM"),
+  cached: rule(
+    "uffd.mfill-page-cached",
+    `mm/shmem.c (shmem_mfill_atomic_pte: shmem_add_to_page_cache); mm/hugetlb.c (hugetlbfs_pagecache_present); ${RPPT13} (kvm_gmem_filemap_add: filemap_add_folio)`,
+    "COPY or ZEROPAGE into a shared mapping whose page cache already holds the page",
+    "EEXIST",
+  ),
+  gmemAlloc: rule(
+    "uffd.gmem-alloc",
+    `${RPPT13} (kvm_gmem_folio_alloc: pgoff >= i_size, NULL); ${RPPT09} (__mfill_atomic_pte: no folio, -ENOMEM)`,
+    "guest_memfd COPY/ZEROPAGE at or beyond i_size: alloc_folio gives no folio",
+    "ENOMEM",
+  ),
+  privateFill: rule(
+    "faultline.uffd-gmem-private-fill",
+    PRIVATE_ASSUMPTION,
+    "faultline's assumption: COPY/ZEROPAGE onto a private guest_memfd page fails as past i_size; the series would allocate and map it",
+    "ENOMEM",
+  ),
   continue: rule("uffd.continue", `${MM} (mfill_atomic_pte_continue, mfill_atomic_install_pte)`, "CONTINUE maps the page-cache page: writable iff shared, VM_WRITE and not MODE_WP; a private mapping gets it read-only"),
   copy: rule("uffd.copy", `${MM} (mfill_atomic_pte_copy); mm/shmem.c (shmem_mfill_atomic_pte)`, "COPY installs a new page: a private copy in private mappings, a new page-cache page in shared ones"),
   zeropage: rule("uffd.zeropage", `${MM} (mfill_atomic_pte_zeropage); mm/shmem.c (shmem_mfill_atomic_pte)`, "ZEROPAGE maps the zero page privately, or adds a zeroed page-cache page to a shared mapping"),
@@ -202,6 +227,7 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
     if (f.type === "shmem" && isBeyond(IOCTL_BOUNDS.continueEof, eofOf(s, m, i))) return stop(IOCTL_RULES.continueEof);
     const eofPassed = f.type === "shmem" ? [IOCTL_RULES.continueEof] : [];
     if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole, eofPassed);
+    if (m.backing.kind === "gmem" && gmemPrivateHidden(s, m.backing.inode, backingIndex(m, i))) return stop(IOCTL_RULES.privateContinue);
     if (pte !== undefined) return stop(IOCTL_RULES.ptePresent, eofPassed);
     // shmem_get_folio(SGP_NOALLOC) initializes a falloced folio (marks it uptodate) before it is mapped.
     const ready = m.backing.kind === "memfd" ? withFile(s, m.backing.file, ensureCached(s.mm.files[m.backing.file]!, backingIndex(m, i))) : s;
@@ -220,7 +246,8 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
     return { ok: true, state: install(privatePages(s, m, i, i + 1, data), m, i, i + 1, "anon", f.wp) };
   }
   if (f.type === "gmem") {
-    if (pastEof(s, m, i) || gmemIsPrivate(s, (m.backing as { inode: number }).inode, backingIndex(m, i))) return stop(IOCTL_RULES.gmemAlloc);
+    if (pastEof(s, m, i)) return stop(IOCTL_RULES.gmemAlloc);
+    if (gmemPrivateHidden(s, (m.backing as { inode: number }).inode, backingIndex(m, i))) return stop(IOCTL_RULES.privateFill);
     if (fileCached(s, m, i)) return stop(IOCTL_RULES.cached);
   } else {
     if (pastEof(s, m, i)) return stop(IOCTL_RULES.eof);

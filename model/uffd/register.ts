@@ -30,7 +30,12 @@ export const REGISTER_RULES = {
     "EINVAL",
   ),
   range: rule("uffd.range", `${FS} (validate_range, validate_unaligned_range)`, "start or len not page aligned, len 0, or the range leaves TASK_SIZE", "EINVAL"),
-  noVma: rule("uffd.register-no-vma", `${FS} (userfaultfd_register: no VMA in range)`, "no VMA intersects the range (holes between VMAs are skipped)", "EINVAL"),
+  noVma: rule(
+    "uffd.register-no-vma",
+    `${FS} (userfaultfd_register: no VMA in range; trees before the VMA iterator returned -ENOMEM from find_vma_prev); probe on 6.18.44: EINVAL`,
+    "no VMA intersects the range (holes between VMAs are skipped)",
+    "EINVAL",
+  ),
   hugeStart: rule("uffd.register-huge-start", `${FS} (userfaultfd_register: vma_kernel_pagesize)`, "the first VMA is hugetlbfs and start is not huge-page aligned", "EINVAL"),
   type: rule(
     "uffd.register-type",

@@ -45,8 +45,9 @@ const gmemSlot = (slot: number, gpa: number, size: number, gmem: string, gmemOff
 });
 
 /**
- * v7 with vm_memory_attributes off: a shared-at-start file behind two GMEM_ONLY slots (its last 2 MiB bound to
- * none), a private-at-start one behind a third, and one without MMAP whose shared side is anonymous memory.
+ * In-place conversion on (v8, or v7 with vm_memory_attributes off): a shared-at-start file behind two GMEM_ONLY slots
+ * (its last 2 MiB bound to none), a private-at-start one behind a third, and one without MMAP whose shared side is
+ * anonymous memory.
  */
 export const GMEM_V7 = gmemLayout(
   "gmem-v7",

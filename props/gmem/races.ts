@@ -104,6 +104,7 @@ function race(r: Race): ConcurrentSuite {
   return s;
 }
 
+const V8 = PRESETS["gmem-v8"];
 const V7 = PRESETS["gmem-v7"];
 const RFC: Config = { ...PRESETS.default, gmemDesign: "rfc-2024", gmemFaultLock: true };
 
@@ -126,25 +127,31 @@ const rfcHostRace = (name: string, description: string, config: Config): Race =>
   runs: 200,
 });
 
-/** Every v7 race on 4 KiB and 2 MiB folios, and on 1 GiB where a fault splits or a punch drops a folio; the RFC on 4 KiB
- * and 2 MiB. */
+/** The conversions of the hot pages against host faults and pins, on a design. */
+const convertHost = (name: string, description: string, config: Config, runs: number): Race => ({
+  name,
+  description,
+  config,
+  layout: GMEM_V7,
+  actors: () => threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
+  runs,
+});
+
+/** Every v8 race on 4 KiB and 2 MiB folios, and on 1 GiB where a fault splits or a punch drops a folio; the v7 variant of
+ * the first; the RFC on 4 KiB and 2 MiB. */
 export const GMEM_RACES: readonly ConcurrentSuite[] = [
   ...onFolios(
-    {
-      name: "race-gmem-convert-host",
-      description: "v7 conversions of the hot pages while host threads fault them in and pin them",
-      config: V7,
-      layout: GMEM_V7,
-      actors: () => threads([thread("host", fc.oneof(hostAccess, pinOp)), thread("VMM", convert)], [thread("host2", hostAccess, 1)]),
-      runs: 200,
-    },
+    convertHost("race-gmem-convert-host", "v8 conversions of the hot pages while host threads fault them in and pin them", V8, 200),
     ["4K", "2M"],
+  ),
+  race(
+    convertHost("race-gmem-convert-host-v7", "the v7 variant: conversions of the hot pages while host threads fault and pin them", V7, 100),
   ),
   ...onFolios(
     {
       name: "race-gmem-convert-vcpu",
-      description: "v7 conversions of host-mapped pages over 2 MiB folios (split and merge) while vCPUs fault them through guest_memfd",
-      config: { ...V7, gmemFolio: "2M" },
+      description: "v8 conversions of host-mapped pages over 2 MiB folios (split and merge) while vCPUs fault them through guest_memfd",
+      config: { ...V8, gmemFolio: "2M" },
       layout: GMEM_V7,
       actors: () => threads([thread("vCPU0", vcpuAccess(0)), thread("VMM", convert)], [thread("vCPU1", vcpuAccess(1))]),
       written: "m5",
@@ -155,8 +162,8 @@ export const GMEM_RACES: readonly ConcurrentSuite[] = [
   ...onFolios(
     {
       name: "race-gmem-convert-convert",
-      description: "two v7 conversions of overlapping ranges while a vCPU faults the pages",
-      config: V7,
+      description: "two v8 conversions of overlapping ranges while a vCPU faults the pages",
+      config: V8,
       layout: GMEM_V7,
       actors: () => threads([thread("VMM0", convert, 1), thread("VMM1", convert, 1)], [thread("vCPU0", vcpuAccess(0))]),
       runs: 150,
@@ -167,7 +174,7 @@ export const GMEM_RACES: readonly ConcurrentSuite[] = [
     {
       name: "race-gmem-punch",
       description: "PUNCH_HOLE and allocation of the hot pages while the host and a vCPU fault them",
-      config: V7,
+      config: V8,
       layout: GMEM_V7,
       actors: (folio) => threads([thread("VMM", punch(folio)), thread("host", hostAccess)], [thread("vCPU0", vcpuAccess(0))]),
       runs: 150,

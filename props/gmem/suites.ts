@@ -1,4 +1,5 @@
-// The guest_memfd suites: each design (v7, the 2024 RFC, the running kernel) through model and impl side by side.
+// The guest_memfd suites: each design (v8, its v7 variant, the 2024 RFC, the running kernel) through model and impl
+// side by side.
 import { PRESETS, type Config } from "../../schema/config.js";
 import { setupOf } from "../layouts.js";
 import { runSequentialSuite } from "../run.js";
@@ -23,11 +24,19 @@ function suite(name: string, description: string, config: Config, layout: GmemLa
   return s;
 }
 
-const V7 = PRESETS["gmem-v7"];
+const V8 = PRESETS["gmem-v8"];
 
 export const GMEM_SEQUENTIAL_SUITES: readonly SequentialSuite[] = [
-  suite("gmem-v7", "in-place conversion v7 on 4 KiB folios: conversions, pins, punch-holes, host and guest accesses", V7, GMEM_V7, 250),
-  suite("gmem-v7-2m", "v7 over 2 MiB folios: split before sharing, merge once private, huge stage-2 mappings", { ...V7, gmemFolio: "2M" }, GMEM_V7, 200),
+  suite("gmem-v8", "in-place conversion v8 on 4 KiB folios: conversions, pins, punch-holes, host and guest accesses", V8, GMEM_V7, 250),
+  suite("gmem-v8-2m", "v8 over 2 MiB folios: split before sharing, merge once private, huge stage-2 mappings", { ...V8, gmemFolio: "2M" }, GMEM_V7, 200),
+  suite(
+    "gmem-v8-vm-attrs",
+    "v8 with per-VM attributes built in and gmem_in_place_conversion=1: KVM_SET_MEMORY_ATTRIBUTES beside the guest_memfd ioctl",
+    PRESETS["gmem-v8-vm-attrs"],
+    GMEM_V7,
+    80,
+  ),
+  suite("gmem-v7", "the v7 variant on 4 KiB folios: vm_memory_attributes=0, conversions, pins, punch-holes, accesses", PRESETS["gmem-v7"], GMEM_V7, 120),
   suite(
     "gmem-rfc-2024",
     "the 2024 RFC: conversion inside KVM_SET_MEMORY_ATTRIBUTES with faultability and rollback, 2 MiB folios, fault path locked",

@@ -8,7 +8,7 @@ import type { Scenario } from "../../schema/scenario.js";
 import { SETUP } from "../concurrent/harness.js";
 import { postcopyInput, setupOps } from "../postcopy/scenario.js";
 import type { Stats } from "../stats.js";
-import { describeEvent, eventActor, exploreEvents } from "./events.js";
+import { describeEvent, eventActor, exploreEvents, type EventExploration } from "./events.js";
 import { explore, type Reduction } from "./explore.js";
 import { REFUTED_DESIGNS, type EventScope, type ProofScope, type RaceScope } from "./scopes.js";
 
@@ -41,16 +41,8 @@ function trimmed(schedule: readonly number[]): number[] {
   return schedule.slice(0, n);
 }
 
-interface Searched {
-  readonly runs: number;
-  readonly failing: number;
-  readonly states: number;
-  readonly steps: number;
-  readonly naive: number;
-  readonly exhaustive: boolean;
-  readonly ms: number;
-  readonly stats: Stats;
-}
+/** What an exploration of either kind (explore.ts, events.ts) reports for every scope. */
+type Searched = Pick<EventExploration, "runs" | "failing" | "states" | "steps" | "naive" | "exhaustive" | "ms" | "stats">;
 
 /** The shortest failure for the report. */
 const failureOf = (f: { property: string; detail: string }, s: { steps: number; switches: number }): ProofReport["failure"] => ({

@@ -9,7 +9,7 @@ import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concur
 import { CONCURRENT_SUITES } from "../concurrent/suites.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
-import { checkReads, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite, type RacePostcopy } from "../postcopy/race.js";
+import { checkReads, POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite, type RacePostcopy } from "../postcopy/race.js";
 import type { PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
 import { POSTCOPY_SUITES } from "../postcopy/suite.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
@@ -112,8 +112,11 @@ const MAKE_PRIVATE: Op = { op: "set_memory_attributes", vm: "v0", address: 0, si
 const ONE_PAGE = { pages: 1, source: [0x37], precopied: [null], fetchOrder: [0], events: [] };
 const POSTCOPY_VCPU: RacePostcopy = { sc: ONE_PAGE, vcpu: [{ page: 0, offset: 0 }], vmm: [] };
 const POSTCOPY_VMM: RacePostcopy = { sc: { ...ONE_PAGE, precopied: [0x11] }, vcpu: [], vmm: [0] };
+/** KVM's own copy of the page for vCPU 1; apart, the guest's read with KVM_MEM_USERFAULT turned off after the fetch. */
+const POSTCOPY_KVM: RacePostcopy = { sc: ONE_PAGE, vcpu: [], vmm: [], kvm: { page: 0, offset: 0, how: "copy" }, toggle: true };
+const POSTCOPY_TOGGLE: RacePostcopy = { ...POSTCOPY_VCPU, toggle: true };
 
-/** The fetcher's program without its read-back of every page (`readBack` false), and the actors that have steps. */
+/** The fetcher's program without its read-back of every page (`readBack` false) and the `drop`ped operations, and the actors that have steps. */
 function postcopy(
   suite: PostcopyRaceSuite,
   name: string,
@@ -121,8 +124,10 @@ function postcopy(
   refutes: readonly string[],
   description: string,
   readBack: boolean,
+  drop: readonly Op["op"][] = [],
 ): RaceScope {
-  const program = (a: RaceActor): RaceActor => (readBack || a.name !== "fetcher" ? a : { ...a, steps: a.steps.filter((o) => o.op !== "read_alias") });
+  const left = (o: Op): boolean => !drop.includes(o.op) && (readBack || o.op !== "read_alias");
+  const program = (a: RaceActor): RaceActor => (a.name !== "fetcher" ? a : { ...a, steps: a.steps.filter(left) });
   return {
     kind: "race",
     name,
@@ -208,6 +213,12 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     { "race-gmem-convert-host": ["gmem-host-fault-unlocked", "gmem-convert-unlocked"] },
     "a host read fault on g0's page 0 while the VMM converts it to private",
   ),
+  fromSuite(
+    suite("race-gmem-convert-host-v7"),
+    { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] },
+    [],
+    "v7: a host read fault on g0's page 0 while the VMM converts it to private",
+  ),
   ...everywhere(
     "race-gmem-convert-vcpu",
     () => ({ vCPU0: [vcpu(0, 0, "read", false)], VMM: [{ op: "gmem_convert", gmem: "g0", offset: 0, size: PAGE, to: "private" }] }),
@@ -277,6 +288,24 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     ["postcopy-continue-before-write"],
     "one page, pre-copied with a stale byte, fetched and read back while a VMM thread faults on it through the uffd-registered mapping",
     true,
+  ),
+  postcopy(
+    POSTCOPY_KVM_RACE,
+    "postcopy-kvm-race",
+    POSTCOPY_KVM,
+    ["uaccess-gmem-direct"],
+    "one page fetched (alias write, bit clear, CONTINUE; no read-back, no toggle) while KVM copies it for vCPU 1",
+    false,
+    ["set_memory_region"],
+  ),
+  postcopy(
+    POSTCOPY_KVM_RACE,
+    "postcopy-kvm-race:toggle",
+    POSTCOPY_TOGGLE,
+    ["postcopy-userfault-off-early"],
+    "one page fetched (alias write, bit clear, USERFAULT off; no CONTINUE: the vCPU reads guest_memfd, not the hva) while the vCPU reads it",
+    false,
+    ["uffdio_continue"],
   ),
   postcopy(
     POSTCOPY_RACE_ARM64,

@@ -67,7 +67,14 @@ export function uffdOps(l: UffdLayout): fc.Arbitrary<Op> {
       : fc.tuple(fc.constantFrom(...l.files), fc.nat({ max: 6 }), byte, fc.boolean()).map(([f, p, b, punch]): Op =>
           punch ? { op: "file_fallocate", file: f, mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: (l.maps[0]!.unit > 1 ? 0 : p) * P, len: l.maps[0]!.unit * P } : { op: "pwrite", file: f, offset: p * P + 7, byte: b, len: 1 },
         );
-  const gmems = l.gmems.length === 0 ? undefined : fc.tuple(fc.constantFrom(...l.gmems), fc.nat({ max: 4 })).map(([g, p]): Op => ({ op: "gmem_fallocate", gmem: g, mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: p * P, len: P }));
+  const punch = (g: string, p: number): Op => ({ op: "gmem_fallocate", gmem: g, mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: p * P, len: P });
+  const convert = (g: string, p: number, priv: boolean): Op => ({ op: "gmem_convert", gmem: g, offset: p * P, size: P, to: priv ? "private" : "shared" });
+  const gmems =
+    l.gmems.length === 0
+      ? undefined
+      : fc
+          .tuple(fc.constantFrom(...l.gmems), fc.nat({ max: 4 }), fc.nat({ max: l.converts === true ? 3 : 0 }))
+          .map(([g, p, kind]): Op => (kind === 0 ? punch(g, p) : convert(g, p, kind !== 3)));
   const vcpu =
     l.gpas.length === 0
       ? undefined
@@ -88,7 +95,7 @@ export function uffdOps(l: UffdLayout): fc.Arbitrary<Op> {
   ];
   if (alias !== undefined) arbs.push({ weight: 10, arbitrary: alias });
   if (files !== undefined) arbs.push({ weight: 3, arbitrary: files });
-  if (gmems !== undefined) arbs.push({ weight: 2, arbitrary: gmems });
+  if (gmems !== undefined) arbs.push({ weight: l.converts === true ? 6 : 2, arbitrary: gmems });
   if (vcpu !== undefined) arbs.push({ weight: 5, arbitrary: vcpu });
   return fc.oneof(...arbs);
 }

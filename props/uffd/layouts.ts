@@ -30,6 +30,8 @@ export interface UffdLayout {
   readonly uffds: readonly string[];
   readonly files: readonly string[];
   readonly gmems: readonly string[];
+  /** The layout's guest_memfd pages can be converted (in-place conversion on): generate gmem_convert too. */
+  readonly converts?: boolean;
   readonly aliasLens: readonly number[];
   /** Guest addresses whose memslot hva lies in a registrable mapping (vCPU GUP sleeps there). */
   readonly gpas: readonly number[];
@@ -178,4 +180,17 @@ export const GMEM: UffdLayout = {
   features: [[], [], ["EXACT_ADDRESS"], ["SIGBUS"]],
 };
 
-export const UFFD_LAYOUTS: readonly UffdLayout[] = [ANON, SHMEM, PRIVATE_FILE, HUGETLB, GMEM];
+/**
+ * The same files on a software-protected VM with in-place conversion v8 on: pages of the INIT_SHARED file become
+ * private and back, so userfaultfd meets private pages (faultline's assumption, config.uffdGmemPrivate).
+ */
+export const GMEM_INPLACE: UffdLayout = {
+  ...GMEM,
+  name: "gmem-inplace",
+  description: "guest_memfd as in uffd-gmem, on a software-protected VM with in-place conversion v8: pages go private and back",
+  config: PRESETS["gmem-v8"],
+  setup: [{ op: "create_vm", vm: "v0", type: 1 }, ...GMEM.setup.slice(1)],
+  converts: true,
+};
+
+export const UFFD_LAYOUTS: readonly UffdLayout[] = [ANON, SHMEM, PRIVATE_FILE, HUGETLB, GMEM, GMEM_INPLACE];

@@ -1,0 +1,288 @@
+// The patch series faultline models: every version found in the mailing-list archives, the one the model follows,
+// the newest known, and the searches that found them. docs/SOURCES.md is generated from this ledger
+// (`npm run docs:sources`); test/sources.test.ts fails when a rule cites a Message-ID or a patch tag of a version
+// the ledger does not list as modelled. Rules take their patch citations from the helpers below, so a patch reads
+// the same wherever it is cited.
+
+/** How the model uses a version: the default design, a configuration variant, or the merged code it became. */
+export type Use = "default" | "variant" | "modelled" | "merged" | "not modelled";
+
+export interface SeriesVersion {
+  readonly version: string;
+  /** Date of the cover letter (or of the single patch), YYYY-MM-DD. */
+  readonly posted: string;
+  /** Message-ID of the cover letter, or of the patch when the version is one patch. */
+  readonly cover: string;
+  /** Every Message-ID of this version's patches. */
+  readonly ids: RegExp;
+  /** The subject tag of its patches as rules write it, e.g. "[PATCH v8 13/46]". */
+  readonly tag?: RegExp;
+  readonly use: Use;
+  readonly note?: string;
+}
+
+export interface Series {
+  readonly id: string;
+  readonly title: string;
+  readonly versions: readonly SeriesVersion[];
+  /** The newest version known, and where it is known from (its patches may not be in the archives). */
+  readonly newest: { readonly version: string; readonly posted: string; readonly cover: string; readonly where: string };
+  /** When the archives were last searched for newer versions. */
+  readonly checked: string;
+  /** The searches (the search tool's find_string) that establish the versions above. */
+  readonly searches: readonly string[];
+}
+
+export const modelled = (v: SeriesVersion): boolean => v.use !== "not modelled";
+
+const pad = (n: number): string => String(n).padStart(2, "0");
+
+export const INPLACE_V8_COVER = "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com";
+
+/** The v8 patches faultline cites, by number, with their subjects. */
+const V8_SUBJECTS: Readonly<Record<number, string>> = {
+  1: "KVM: guest_memfd: Introduce per-gmem attributes, use to guard user mappings",
+  6: "KVM: Enumerate support for PRIVATE memory iff kvm_arch_has_private_mem is defined",
+  9: "KVM: guest_memfd: Introduce function to check GFN private/shared status",
+  10: "KVM: guest_memfd: Wire up core private/shared attribute interfaces",
+  12: "KVM: guest_memfd: Only prepare folios for private pages",
+  13: "KVM: guest_memfd: Add base support for KVM_SET_MEMORY_ATTRIBUTES2",
+  14: "KVM: guest_memfd: Ensure pages are not in use before conversion",
+  15: "KVM: guest_memfd: Call arch invalidate hooks on conversion",
+  16: "KVM: guest_memfd: Return early if range already has requested attributes",
+  17: "KVM: guest_memfd: Advertise KVM_SET_MEMORY_ATTRIBUTES2 ioctl",
+  18: "KVM: guest_memfd: Handle lru_add fbatch refcounts during conversion safety check",
+  19: "KVM: guest_memfd: Use actual size for invalidation in kvm_gmem_release()",
+  20: "KVM: guest_memfd: Determine invalidation filter from memory attributes",
+  21: "KVM: guest_memfd: Zero page while getting pfn",
+  24: "KVM: guest_memfd: Make in-place conversion the default",
+  25: "KVM: guest_memfd: Enable INIT_SHARED on guest_memfd for x86 Coco VMs",
+};
+
+/** "[PATCH v8 13/46] <subject> (<Message-ID>)": a patch of in-place conversion v8. */
+export function v8(n: number): string {
+  const subject = V8_SUBJECTS[n];
+  if (subject === undefined) throw new Error(`v8 patch ${n} is not in the ledger's subject table`);
+  return `[PATCH v8 ${pad(n)}/46] ${subject} (20260618-gmem-inplace-conversion-v8-${n}-9d2959357853@google.com)`;
+}
+
+/** "[PATCH v7 09/42] <Message-ID>": a patch of in-place conversion v7, the variant. */
+export const v7 = (n: number): string => `[PATCH v7 ${pad(n)}/42] 20260522-gmem-inplace-conversion-v7-${n}-2f0fae496530@google.com`;
+
+/** A patch of KVM Userfault v3 (the Message-ID numbers from 1: patch 04/15 is -5-). */
+export const userfaultV3 = (n: number, subject: string): string => `[PATCH v3 ${pad(n)}/15] ${subject} (20250618042424.330664-${n + 1}-jthoughton@google.com)`;
+
+const RFC_2024_IDS: Readonly<Record<number, string>> = {
+  26: "bd163de3118b626d1005aa88e71ef2fb72f0be0f",
+  27: "5a05eb947cf7aa21f00b94171ca818cc3d5bdfee",
+  28: "bf66353ee3338f11283a3f4b7ed1f06bd0b268a6",
+  29: "f4ca1711a477a3b56406c05d125dce3d7403b936",
+  39: "38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd",
+};
+
+/** "[RFC PATCH 29/39] <Message-ID>": a patch of the 2024 RFC, "1G page support for guest_memfd". */
+export function rfc2024(n: number): string {
+  const id = RFC_2024_IDS[n];
+  if (id === undefined) throw new Error(`RFC patch ${n} is not in the ledger`);
+  return `[RFC PATCH ${pad(n)}/39] ${id}.1726009989.git.ackerleytng@google.com`;
+}
+
+/** A patch of "mm, kvm: allow uffd support in guest_memfd" v2 (Message-ID numbers from 1: patch 13/15 is -14-). */
+export const uffdGmemV2 = (n: number, subject: string): string => `[PATCH v2 ${pad(n)}/15] ${subject} (20260306171815.3160826-${n + 1}-rppt@kernel.org)`;
+
+const CHECKED = "2026-12-07";
+
+export const SERIES: readonly Series[] = [
+  {
+    id: "kvm-userfault",
+    title: "KVM: Introduce KVM Userfault (James Houghton)",
+    versions: [
+      { version: "v1", posted: "2024-12-04", cover: "20241204191349.1730936-1-jthoughton@google.com", ids: /^20241204191349\.1730936-\d+-jthoughton@google\.com$/, use: "not modelled" },
+      { version: "v2", posted: "2025-01-09", cover: "20250109204929.1106563-1-jthoughton@google.com", ids: /^20250109204929\.1106563-\d+-jthoughton@google\.com$/, tag: /\[PATCH v2 \d\d\/13\]/, use: "not modelled", note: "its review is the source of seeded bugs" },
+      {
+        version: "v3",
+        posted: "2025-06-18",
+        cover: "20250618042424.330664-1-jthoughton@google.com",
+        ids: /^20250618042424\.330664-\d+-jthoughton@google\.com$/,
+        tag: /\[PATCH v3 \d\d\/15\]/,
+        use: "default",
+        note: "kernel.userfault: KVM_MEM_USERFAULT, the per-slot bitmap, the userfault exit",
+      },
+    ],
+    newest: { version: "v3", posted: "2025-06-18", cover: "20250618042424.330664-1-jthoughton@google.com", where: "the archives (29 messages in its thread)" },
+    checked: CHECKED,
+    searches: ['"KVM: Introduce KVM Userfault" (v1, v2, v3 only)', '"v4 00/15] KVM: Introduce KVM Userfault" (nothing)'],
+  },
+  {
+    id: "gmem-inplace-conversion",
+    title: "guest_memfd: In-place conversion support (Ackerley Tng, Sean Christopherson)",
+    versions: [
+      { version: "RFC v1", posted: "2025-10-17", cover: "cover.1760731772.git.ackerleytng@google.com", ids: /^[0-9a-f]{40}\.1760731772\.git\.ackerleytng@google\.com$|^cover\.1760731772\.git\.ackerleytng@google\.com$/, use: "not modelled" },
+      { version: "RFC v2", posted: "2026-01-29", cover: "cover.1769725905.git.ackerleytng@google.com", ids: /^[0-9a-f]{40}\.1769725905\.git\.ackerleytng@google\.com$|^cover\.1769725905\.git\.ackerleytng@google\.com$/, use: "not modelled" },
+      { version: "RFC v3", posted: "2026-03-13", cover: "20260313-gmem-inplace-conversion-v3-0-5fc12a70ec89@google.com", ids: /^20260313-gmem-inplace-conversion-v3-\d+-5fc12a70ec89@google\.com$/, use: "not modelled" },
+      { version: "RFC v4", posted: "2026-03-26", cover: "20260326-gmem-inplace-conversion-v4-0-e202fe950ffd@google.com", ids: /^20260326-gmem-inplace-conversion-v4-\d+-e202fe950ffd@google\.com$/, use: "not modelled" },
+      { version: "RFC v5", posted: "2026-04-28", cover: "20260428-gmem-inplace-conversion-v5-0-d8608ccfca22@google.com", ids: /^20260428-gmem-inplace-conversion-v5-\d+-d8608ccfca22@google\.com$/, use: "not modelled" },
+      { version: "v6", posted: "2026-05-07", cover: "20260507-gmem-inplace-conversion-v6-0-91ab5a8b19a4@google.com", ids: /^20260507-gmem-inplace-conversion-v6-\d+-91ab5a8b19a4@google\.com$/, use: "not modelled" },
+      {
+        version: "v7",
+        posted: "2026-05-22",
+        cover: "20260522-gmem-inplace-conversion-v7-0-2f0fae496530@google.com",
+        ids: /^20260522-gmem-inplace-conversion-v7-\d+-2f0fae496530@google\.com$/,
+        tag: /\[PATCH v7 \d\d\/42\]/,
+        use: "variant",
+        note: 'gmemDesign "v7" (preset gmem-v7): vm_memory_attributes, KVM_SET_MEMORY_ATTRIBUTES2',
+      },
+      {
+        version: "v8",
+        posted: "2026-06-18",
+        cover: INPLACE_V8_COVER,
+        ids: /^20260618-gmem-inplace-conversion-v8-\d+-9d2959357853@google\.com$/,
+        tag: /\[PATCH v8 \d\d\/46\]/,
+        use: "default",
+        note: 'gmemDesign "v8" (every preset; gmem-v8 with in-place conversion on): gmem_in_place_conversion',
+      },
+      {
+        version: "v10, v12, v13",
+        posted: "2026-08-07",
+        cover: "20260910-gmem-inplace-conversion-v13-0-dd6fbf94f4e1@google.com",
+        ids: /^2026(0807|0830|0910)-gmem-inplace-conversion-v1[0-3]-\d+-[0-9a-f]{12}@google\.com$/,
+        use: "not modelled",
+        note: "named only in third-party digests stored in the archives (v10 20260807, v12 20260830, v13 20260910); none of their patches is stored",
+      },
+    ],
+    newest: {
+      version: "v13",
+      posted: "2026-09-10",
+      cover: "20260910-gmem-inplace-conversion-v13-0-dd6fbf94f4e1@google.com",
+      where: "a mailing-list digest (a b4 'applied' notice of 2026-09-25 for [PATCH v13 00/44]); the patches of v9-v13 are not in the archives, so v8 is the newest modelled",
+    },
+    checked: CHECKED,
+    searches: [
+      '"guest_memfd: In-place conversion support" (RFC v1, RFC v2, RFC v4, v6, v7, and digests naming v10, v12, v13)',
+      '"gmem-inplace-conversion-v8" (the v8 thread: 46 patches and replies, 2026-06-18 to 06-25)',
+      '"gmem-inplace-conversion-v9" (nothing)',
+      '"gmem-inplace-conversion-v10", "v12-0-85e5fd25252a", "v13-0-dd6fbf94f4e1" (digests only)',
+    ],
+  },
+  {
+    id: "uffd-guest-memfd",
+    title: "mm, kvm: allow uffd support in guest_memfd (Mike Rapoport, Nikita Kalyazin)",
+    versions: [
+      {
+        version: "v2",
+        posted: "2026-03-06",
+        cover: "20260306171815.3160826-1-rppt@kernel.org",
+        ids: /^20260306171815\.3160826-\d+-rppt@kernel\.org$/,
+        tag: /\[PATCH v2 \d\d\/15\]/,
+        use: "default",
+        note: "kernel.uffdGuestMemfd: vm_uffd_ops, MISSING and MINOR faults on guest_memfd",
+      },
+    ],
+    newest: {
+      version: "v2",
+      posted: "2026-03-06",
+      cover: "20260306171815.3160826-1-rppt@kernel.org",
+      where: "the archives; a digest says the series reached mainline around v7.1-rc1 (no merged text is stored)",
+    },
+    checked: CHECKED,
+    searches: ['"allow uffd support in guest_memfd" (v2 only)', '"20260306171815.3160826-1-rppt@kernel.org" (its 15 patches)'],
+  },
+  {
+    id: "gmem-1g-rfc-2024",
+    title: "1G page support for guest_memfd (Ackerley Tng), the 2024 RFC",
+    versions: [
+      {
+        version: "RFC v1",
+        posted: "2024-09-10",
+        cover: "cover.1726009989.git.ackerleytng@google.com",
+        ids: /^([0-9a-f]{40}|cover)\.1726009989\.git\.ackerleytng@google\.com$/,
+        tag: /\[RFC PATCH \d\d\/39\]/,
+        use: "variant",
+        note: 'gmemDesign "rfc-2024": faultability, conversion inside KVM_SET_MEMORY_ATTRIBUTES, HugeTLB folios',
+      },
+      {
+        version: "RFC v2",
+        posted: "2025-05-14",
+        cover: "cover.1747264138.git.ackerleytng@google.com",
+        ids: /^([0-9a-f]{40}|cover)\.1747264138\.git\.ackerleytng@google\.com$/,
+        tag: /\[RFC PATCH v2 \d\d\/51\]/,
+        use: "modelled",
+        note: "cited for two things: folios merged back (guestmem_hugetlb) once a range is private again; a huge-folio size check (29/51)",
+      },
+    ],
+    newest: {
+      version: "RFC v2",
+      posted: "2025-05-14",
+      cover: "cover.1747264138.git.ackerleytng@google.com",
+      where: "the archives; its conversion half continued as the in-place conversion series above",
+    },
+    checked: CHECKED,
+    searches: ['"1G page support for guest_memfd"', 'the v8 cover letter\'s history links [1]-[3]'],
+  },
+  {
+    id: "uffd-minor-2021",
+    title: "userfaultfd: add minor fault handling (Axel Rasmussen), hugetlbfs then shmem",
+    versions: [
+      {
+        version: "v1",
+        posted: "2021-01-15",
+        cover: "20210115190451.3135416-1-axelrasmussen@google.com",
+        ids: /^20210115190451\.3135416-\d+-axelrasmussen@google\.com$/,
+        tag: /\[PATCH \d\/9\]/,
+        use: "merged",
+        note: "the model follows the merged code (Linux 5.12 hugetlbfs, 5.13 shmem); the first posting is cited for the design's intent",
+      },
+      { version: "v4", posted: "2021-02-04", cover: "20210204183433.1431202-1-axelrasmussen@google.com", ids: /^20210204183433\.1431202-\d+-axelrasmussen@google\.com$/, use: "not modelled" },
+      { version: "shmem v3", posted: "2021-04-15", cover: "20210415184732.3410521-1-axelrasmussen@google.com", ids: /^20210415184732\.3410521-\d+-axelrasmussen@google\.com$/, use: "not modelled" },
+    ],
+    newest: { version: "shmem v6", posted: "2021-04-30", cover: "(not recorded)", where: "the archives; merged in Linux 5.13" },
+    checked: CHECKED,
+    searches: ['"userfaultfd: add minor fault handling"', '"00/10] userfaultfd: add minor fault handling" (v4, shmem v3, shmem v6)'],
+  },
+  {
+    id: "cited-merged-patches",
+    title: "Single merged patches cited for the history of a merged rule",
+    versions: [
+      {
+        version: "KVM_X86_QUIRK_SLOT_ZAP_ALL",
+        posted: "2024-06-13",
+        cover: "20240613060946.11806-1-yan.y.zhao@intel.com",
+        ids: /^20240613060946\.11806-\d+-yan\.y\.zhao@intel\.com$/,
+        use: "merged",
+        note: "mmu.zap-all-quirk",
+      },
+      {
+        version: "uffd fixes v1",
+        posted: "2025-06-03",
+        cover: "20250603-uffd-fixes-v1-0-9c638c73f047@columbia.edu",
+        ids: /^20250603-uffd-fixes-v1-\d+-9c638c73f047@columbia\.edu$/,
+        use: "merged",
+        note: "uffd.unregister-other-ctx",
+      },
+      {
+        version: "KVM_EXIT_MEMORY_FAULT on stage-2 faults v7",
+        posted: "2024-02-15",
+        cover: "20240215235405.368539-1-amoorthy@google.com",
+        ids: /^20240215235405\.368539-\d+-amoorthy@google\.com$/,
+        tag: /\[PATCH v7 \d\d\/14\]/,
+        use: "merged",
+        note: "the memory-fault exit's history, cited by a seeded bug",
+      },
+    ],
+    newest: { version: "-", posted: "-", cover: "-", where: "merged" },
+    checked: CHECKED,
+    searches: ["each Message-ID by find_string"],
+  },
+];
+
+/** The version a Message-ID belongs to, if the ledger knows it. */
+export function versionOfMessageId(id: string): { series: Series; version: SeriesVersion } | undefined {
+  for (const series of SERIES) for (const version of series.versions) if (version.ids.test(id)) return { series, version };
+  return undefined;
+}
+
+/** Message-IDs in a citation: anything of the form local@domain whose local part is not a plain word. */
+export const messageIdsIn = (text: string): string[] => [...text.matchAll(/[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g)].map((m) => m[0]);
+
+/** Patch tags in a citation: "[PATCH v8 13/46]", "[RFC PATCH 29/39]", "[PATCH v3 04/15]". */
+export const patchTagsIn = (text: string): string[] => [...text.matchAll(/\[(?:RFC )?PATCH(?: v\d+)? \d+\/\d+\]/g)].map((m) => m[0]);
