@@ -1,6 +1,7 @@
 // faultline check: every suite (or some), run by run with derived seeds, optionally one shard of the runs.
 import { availableParallelism, loadavg } from "node:os";
 import { BUG_IDS } from "../impl/bugs.js";
+import { FAULT_EXIT_DESIGNS, type FaultExitDesign } from "../schema/config.js";
 import { TimeBudget } from "../props/budget.js";
 import { vocabularyErrors } from "../props/minimums.js";
 import { DEFAULT_BUDGET } from "../props/concurrent/linearizability.js";
@@ -31,6 +32,7 @@ export const OPTIONS: OptionSpec = {
   "--time-budget": "value",
   "--search-budget": "value",
   "--bugs": "value",
+  "--fault-exit": "value",
   "--json": "flag",
   "--junit": "value",
   "--workers": "value",
@@ -45,6 +47,8 @@ interface Options {
   /** Model steps the linearizability search of a concurrent suite may take per history segment. */
   readonly searchBudget: number;
   readonly bugs?: readonly string[];
+  /** The fault-exit design every suite runs under (docs/VARIANTS.md). */
+  readonly faultExit?: FaultExitDesign;
   readonly json: boolean;
   readonly junit?: string;
   /** Worker threads; 1 runs everything in this thread. */
@@ -96,7 +100,8 @@ function options(args: readonly string[]): Options {
   const runs = integerOption(COMMAND, "--runs", p.values.get("--runs"), 1);
   const searchBudget = integerOption(COMMAND, "--search-budget", p.values.get("--search-budget"), 1) ?? DEFAULT_BUDGET;
   const suites = SUITES.filter((s) => chosen.includes(s.name));
-  const narrowing = ["--suite", "--runs", "--shard", "--time-budget", "--bugs"] as const;
+  const narrowing = ["--suite", "--runs", "--shard", "--time-budget", "--bugs", "--fault-exit"] as const;
+  const faultExit = p.values.get("--fault-exit");
   const junit = outputFile(COMMAND, "--junit", p.values.get("--junit"));
   return {
     suites,
@@ -110,6 +115,7 @@ function options(args: readonly string[]): Options {
     ...(shardText === undefined ? {} : { shard: parseShard(COMMAND, shardText) }),
     ...(budget === undefined ? {} : { budgetSeconds: budget }),
     ...(bugs === undefined ? {} : { bugs: names(COMMAND, "--bugs", bugs, BUG_IDS, "seeded bug") }),
+    ...(faultExit === undefined ? {} : { faultExit: names(COMMAND, "--fault-exit", faultExit, FAULT_EXIT_DESIGNS, "fault-exit design")[0] as FaultExitDesign }),
     ...(junit === undefined ? {} : { junit }),
   };
 }
@@ -180,7 +186,7 @@ export async function check(args: readonly string[]): Promise<number> {
       },
     },
   );
-  const settings: RunSettings = { searchBudget: o.searchBudget, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) };
+  const settings: RunSettings = { searchBudget: o.searchBudget, ...(o.bugs === undefined ? {} : { bugs: o.bugs }), ...(o.faultExit === undefined ? {} : { faultExit: o.faultExit }) };
   if (o.workers > 1) await runOnWorkers(plan, o.workers, settings);
   else await runInProcess(plan, settings);
   const report = buildReport(

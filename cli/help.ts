@@ -34,7 +34,7 @@ examples:
 exit status: each command's --help says; 2 is always a usage or file error, 3 an internal error.`,
 
   check: `usage: faultline check [--suite NAME[,NAME]] [--runs N] [--seed S] [--shard I/N] [--time-budget SEC]
-                       [--search-budget N] [--bugs ID[,ID]] [--workers N] [--json] [--junit FILE]
+                       [--search-budget N] [--bugs ID[,ID]] [--fault-exit DESIGN] [--workers N] [--json] [--junit FILE]
 
 Runs every property suite (or the named ones) on the embedded configuration of each suite. Run k of a suite
 uses its own seed derived from S, the suite and k, so a check is reproduced by its seed alone.
@@ -49,6 +49,8 @@ options:
   --search-budget N    model steps the linearizability search of a race suite may take per history segment
                        (default 200000); a segment it cannot decide within them fails its run as "undecided"
   --bugs ID[,ID]       switch on seeded bugs in the implementation (faultline list shows them)
+  --fault-exit DESIGN  run every suite under a fault-exit design (docs/VARIANTS.md): userfault-v3 (default),
+                       userfault-v1, eager-split, memory-fault-rwx, arm64-memory-fault-info, exit-on-missing
   --workers N          worker threads sharing the runs (default: the CPUs available; 1 runs in-process);
                        the report is the same for any N
   --json               print one JSON document (stats, invariant and rule counts, counterexample paths)

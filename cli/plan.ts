@@ -155,7 +155,7 @@ export class CheckPlan {
 }
 
 /** What every run of a check is given besides its seed, whoever executes it. */
-export type RunSettings = Pick<SuiteRunOptions, "bugs" | "searchBudget">;
+export type RunSettings = Pick<SuiteRunOptions, "bugs" | "searchBudget" | "faultExit">;
 
 /** Executes the plan in this thread, one run after the other. */
 export async function runInProcess(plan: CheckPlan, settings: RunSettings = {}): Promise<void> {

@@ -129,6 +129,15 @@ export const BUGS = {
     suite: "race-userfault-enable",
     source: `${V3_04}: the zap is in kvm_commit_memory_region, after the swap; ${slip("the zap moved before the publication")}`,
   },
+  "userfault-enable-no-sync": {
+    description:
+      "the USERFAULT 0->1 FLAGS_ONLY change publishes the new flags without synchronize_srcu: a fault that read the old flags maps its page after the zap",
+    area: "userfault-bitmap",
+    kind: "race",
+    file: "impl/kvm/memslot.ts",
+    suite: "race-userfault-enable-arm64",
+    source: `${V3_04}: kvm_arch_userfault_enabled runs in kvm_commit_memory_region, after kvm_swap_active_memslots waited for SRCU readers; ${slip("the wait skipped for a flags-only change")}`,
+  },
   "userfault-double-fetch": {
     description:
       "kvm_do_userfault fetches the bitmap word again to fill the exit flags: a bit cleared between the two __get_user calls exits without KVM_MEMORY_EXIT_FLAG_USERFAULT",

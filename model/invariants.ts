@@ -274,6 +274,30 @@ const userfaultExits: StepInvariant = {
   },
 };
 
+/**
+ * The USERFAULT 0->1 toggle is how a VMM that did not start with KVM_MEM_USERFAULT (a poisoned page, a late
+ * post-copy) makes KVM see its bits: after it, no stage-2 mapping of the slot may reach a page whose bit is set.
+ */
+const userfaultEnableUnmaps: StepInvariant = {
+  name: "userfault-enable-unmaps",
+  kind: "step",
+  description: "after KVM_MEM_USERFAULT is turned on, no stage-2 mapping of the slot reaches a page whose userfault bit is set",
+  check: (pre, op, outcome, post) => {
+    if (op.op !== "set_memory_region" || !succeeded(outcome)) return ok(false);
+    const vmId = post.kvm.names.get(op.vm);
+    const vm = vmId === undefined ? undefined : post.kvm.vms[vmId];
+    const slot = vm?.slots.find((sl) => sl.slot === op.slot);
+    const before = vmId === undefined ? undefined : pre.kvm.vms[vmId]?.slots.find((sl) => sl.slot === op.slot);
+    if (vm === undefined || slot === undefined || !slot.flags.includes("USERFAULT") || before === undefined || before.flags.includes("USERFAULT")) return ok(false);
+    for (const span of spans(vm.stage2[slot.as] ?? [], slot.baseGfn, slot.baseGfn + slot.npages)) {
+      for (let gfn = span.start; gfn < span.end; gfn++) {
+        if (userfaultBitSet(vm, slot, gfn)) return broken(`gfn ${gfn} is still mapped after KVM_MEM_USERFAULT was turned on with its bit set`);
+      }
+    }
+    return ok(true);
+  },
+};
+
 export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage];
-export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, ...GMEM_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
+export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps, ...GMEM_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

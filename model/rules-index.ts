@@ -13,6 +13,7 @@ import { MEMSLOT_RULES } from "./kvm/memslot.js";
 import { MMU_RULES } from "./kvm/mmu.js";
 import { UACCESS_RULES } from "./kvm/uaccess.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
+import { VARIANT_RULES } from "./kvm/variants.js";
 import { VM_RULES } from "./kvm/vm.js";
 import { FAULT_RULES } from "./mm/fault.js";
 import { FALLOC_MODE_RULES } from "./mm/falloc.js";
@@ -41,6 +42,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   ATTRIBUTE_RULES,
   USERFAULT_RULES,
   UACCESS_RULES,
+  VARIANT_RULES,
   GMEM_RULES,
   CONVERT_RULES,
   ALTERNATIVE_RULES,

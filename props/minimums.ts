@@ -32,6 +32,8 @@ export const INVARIANT_MINIMUMS: Readonly<Record<string, number>> = {
   "writes-stick": 13312,
   "zap-keeps-contents": 3427,
   "userfault-exits": 1308,
+  // Issue 18: 5021 and 5124 in the sequential suites at seeds 1 and 2 (before the variant suites); a third, as only two seeds were measured.
+  "userfault-enable-unmaps": 1600,
   "gmem-convert-pins": 29,
   "gmem-contents": 1498,
   "uffd-no-early-map": 1433,

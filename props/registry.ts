@@ -11,6 +11,7 @@ import { PROGRESS_SUITES } from "./progress.js";
 import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { REFUSAL_SUITES } from "./refusals.js";
+import { VARIANT_CHECK_SUITES } from "./variants.js";
 
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
@@ -19,6 +20,7 @@ export const SUITES: readonly Suite[] = [
   ...MM_SUITES,
   ...POSTCOPY_SUITES,
   ...PROGRESS_SUITES,
+  ...VARIANT_CHECK_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,

@@ -7,7 +7,7 @@ import { boundOps, contextOf, type BoundContext } from "./bounds.js";
 import { ALL_CHECKS, Checker, PropertyFailure, type Checks } from "./checker.js";
 import { opArbitrary } from "./generators.js";
 import { Stats } from "./stats.js";
-import type { SuiteResult, SuiteRunOptions } from "./suite.js";
+import { runConfig, type SuiteResult, type SuiteRunOptions } from "./suite.js";
 import type { SequentialSuite } from "./suites.js";
 
 /** What a suite's check gave: the result without the failure, and the shrunk failure if a run failed. */
@@ -82,7 +82,7 @@ export interface OpListSuite {
 
 /** Runs a suite whose operations come from `ops`, given the config with the run's seeded bugs. */
 export async function runOpListSuite(suite: OpListSuite, ops: (config: Config) => fc.Arbitrary<Op>, opts: SuiteRunOptions): Promise<SuiteResult> {
-  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const config = runConfig(suite.config, opts);
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
   const commands = fc.commands([withBoundOps(ops(config), contextOf(config, suite.setup)).map((op) => new OpCommand(op, suite.afterStep && ((m) => suite.afterStep!(m, checks))))], { maxCommands: suite.maxCommands, size: "max" });

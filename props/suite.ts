@@ -1,4 +1,5 @@
 // What every suite offers the CLI and the tests, sequential or concurrent.
+import type { Config, FaultExitDesign } from "../schema/config.js";
 import type { Scenario } from "../schema/scenario.js";
 import type { Checks, Failure } from "./checker.js";
 import type { Stats } from "./stats.js";
@@ -11,6 +12,8 @@ export interface SuiteRunOptions {
   readonly checks?: Checks;
   /** Seeded bugs switched on in the impl for this run (impl/bugs.ts). */
   readonly bugs?: readonly string[];
+  /** The fault-exit design to run the suite under (docs/VARIANTS.md); the suite's own by default. */
+  readonly faultExit?: FaultExitDesign;
   readonly timeBudgetMs?: number;
   /** Model steps the linearizability search of a concurrent suite may take per history segment. */
   readonly searchBudget?: number;
@@ -40,3 +43,10 @@ export interface Suite {
   readonly runs: number;
   run(opts: SuiteRunOptions): Promise<SuiteResult>;
 }
+
+/** A suite's configuration for one run: its seeded bugs and fault-exit design as the options say. */
+export const runConfig = (config: Config, opts: SuiteRunOptions): Config => ({
+  ...config,
+  bugs: opts.bugs ?? config.bugs,
+  faultExit: opts.faultExit ?? config.faultExit,
+});

@@ -2,6 +2,13 @@
 import * as t from "io-ts";
 import { intIn, literals, strict } from "./codecs.js";
 
+/**
+ * The fault-exit designs (docs/VARIANTS.md): KVM Userfault v3 as posted (the default), and the alternatives the threads
+ * weigh, each a variant of the model and the implementation alike.
+ */
+export const FAULT_EXIT_DESIGNS = ["userfault-v3", "userfault-v1", "eager-split", "memory-fault-rwx", "arm64-memory-fault-info", "exit-on-missing"] as const;
+export type FaultExitDesign = (typeof FAULT_EXIT_DESIGNS)[number];
+
 const Kernel = strict(
   "kernel",
   {},
@@ -34,6 +41,7 @@ export const ConfigCodec = strict(
     gmemFaultLock: t.boolean,
     gmemFolio: literals("4K", "2M", "1G"),
     uffdGmemPrivate: literals("absent", "as-posted"),
+    faultExit: literals(...FAULT_EXIT_DESIGNS),
     bugs: t.array(t.string),
   },
 );
@@ -91,6 +99,8 @@ export interface Config {
    * "as-posted" follows the uffd series' vm_uffd_ops, which never look at private/shared (docs/GMEM.md).
    */
   readonly uffdGmemPrivate: "absent" | "as-posted";
+  /** Which fault-exit design KVM follows (FAULT_EXIT_DESIGNS); "userfault-v3" is KVM Userfault v3 as posted. */
+  readonly faultExit: FaultExitDesign;
   /** Seeded bugs switched on in impl/ (ids from impl/bugs.ts); empty for the real thing. */
   readonly bugs: readonly string[];
 }
@@ -151,6 +161,7 @@ const preset = (arch: "x86" | "arm64", kernel: KernelFeatures, gmemDesign: Confi
   gmemFaultLock: true,
   gmemFolio: "4K",
   uffdGmemPrivate: "absent",
+  faultExit: "userfault-v3",
   bugs: [],
 });
 
@@ -177,11 +188,12 @@ export function resolveConfig(input: ConfigInput = {}): Config {
     gmemFaultLock: input.gmemFaultLock ?? base.gmemFaultLock,
     gmemFolio: input.gmemFolio ?? base.gmemFolio,
     uffdGmemPrivate: input.uffdGmemPrivate ?? base.uffdGmemPrivate,
+    faultExit: input.faultExit ?? base.faultExit,
     bugs: input.bugs ?? base.bugs,
   };
 }
 
-/** The full form written into counterexample files, so they replay even if defaults change. */
+/** The full form written into counterexample files, so they replay even if defaults change (a fault-exit variant only when chosen). */
 export function configToInput(c: Config): ConfigInput {
   return {
     arch: c.arch,
@@ -191,6 +203,7 @@ export function configToInput(c: Config): ConfigInput {
     gmemFaultLock: c.gmemFaultLock,
     gmemFolio: c.gmemFolio,
     uffdGmemPrivate: c.uffdGmemPrivate,
+    ...(c.faultExit === "userfault-v3" ? {} : { faultExit: c.faultExit }),
     bugs: [...c.bugs],
   };
 }

@@ -31,7 +31,8 @@ const FaultFlag = literals("WRITE", "MINOR", "WP");
 const BusCode = literals("BUS_ADRERR", "BUS_MCEERR_AR");
 /** siginfo.si_code of a SIGSEGV: no VMA (SEGV_MAPERR) or one that refuses the access (SEGV_ACCERR). */
 const SegvCode = literals("SEGV_MAPERR", "SEGV_ACCERR");
-const ExitFlag = literals("PRIVATE", "USERFAULT");
+// READ/WRITE/EXEC only under the memory-fault-rwx variant (config.faultExit).
+const ExitFlag = literals("PRIVATE", "USERFAULT", "READ", "WRITE", "EXEC");
 
 export const OUTCOME_CODECS = {
   ok: strict("ok outcome", { result: t.literal("ok") }, writeBack),

@@ -59,8 +59,14 @@ export async function vcpuAccess(ctx: FaultCtx, kvm: Kvm, op: OpOf<"vcpu_access"
       return touch(hit.leaf.folio, hit.leaf.sub + hit.delta, a);
     }
     const outcome = await pageFault(ctx, kvm, a, h);
-    if (outcome !== undefined) return outcome;
+    if (outcome !== undefined) return withAccessFlag(kvm, outcome, write);
   }
+}
+
+/** memory-fault-rwx: KVM fills READ or WRITE into every memory-fault exit of a guest access. */
+function withAccessFlag(kvm: Kvm, outcome: Outcome, write: boolean): Outcome {
+  if (kvm.config.faultExit !== "memory-fault-rwx" || !("exit" in outcome) || outcome.exit !== "memory_fault") return outcome;
+  return { ...outcome, flags: [write ? "WRITE" : "READ", ...(outcome.flags ?? [])] };
 }
 
 /** The guest's load or store once a mapping reaches the page. */
@@ -117,7 +123,7 @@ async function faultinX86(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefined
   if (uf !== undefined) return done(uf);
   if (a.isPrivate || slot.gmemOnly) return gmemFaultin(ctx, slot, a, a.gfn * PAGE_SIZE, h);
   if (a.write && has(slot, "READONLY")) return done(mmio(a.gpa, !ctx.bugs.has("mmio-ro-write-as-read")));
-  return gupFaultin(ctx, slot, a, h);
+  return gupFaultin(ctx, kvm, slot, a, h);
 }
 
 /** user_mem_abort / gmem_abort (arm64). */
@@ -131,12 +137,13 @@ async function faultinArm64(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot | undefin
   }
   if (ctx.mm.locate(hvaOf(slot, a.gfn)) === undefined) return done({ errno: "EFAULT" });
   const uf = await kvmDoUserfault(ctx, kvm, slot, a, h);
-  return uf !== undefined ? done(uf) : gupFaultin(ctx, slot, a, h);
+  return uf !== undefined ? done(uf) : gupFaultin(ctx, kvm, slot, a, h);
 }
 
 /** kvm_do_userfault: one read of the bitmap word holding the gfn's bit. */
 async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access, h: Hooks): Promise<Outcome | undefined> {
-  if (!has(slot, "USERFAULT") || ctx.bugs.has("userfault-bitmap-ignored")) return undefined;
+  // exit-on-missing: bit 3 is KVM_MEM_EXIT_ON_MISSING, which has no bitmap (gupFaultin decides).
+  if (!has(slot, "USERFAULT") || ctx.bugs.has("userfault-bitmap-ignored") || kvm.config.faultExit === "exit-on-missing") return undefined;
   const bitmap = kvm.bitmaps.get(slot.slot);
   if (slot.userfaultBitmap !== null || bitmap === undefined) return { errno: "EFAULT" };
   const offset = a.gfn - slot.baseGfn;
@@ -158,12 +165,23 @@ async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa:
   return { kind: "mapped", folio: pfn.folio, sub: pfn.sub, writable: true };
 }
 
-/** __kvm_faultin_pfn through GUP of the slot's hva. */
-async function gupFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, h: Hooks): Promise<Resolution> {
+/**
+ * __kvm_faultin_pfn through GUP of the slot's hva. A failed GUP is a bare EFAULT, or a memory-fault exit where the
+ * design annotates it (exit-on-missing's kvm_handle_error_pfn; arm64-memory-fault-info's user_mem_abort).
+ */
+async function gupFaultin(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access, h: Hooks): Promise<Resolution> {
+  const design = kvm.config.faultExit;
+  const failed = (): Resolution =>
+    done(design === "exit-on-missing" || (design === "arm64-memory-fault-info" && kvm.config.arch === "arm64") ? memoryFault(a.gfn * PAGE_SIZE, []) : { errno: "EFAULT" });
   const at = ctx.mm.locate(hvaOf(slot, a.gfn));
-  if (at === undefined) return done({ errno: "EFAULT" });
+  if (at === undefined) return failed();
+  if (design === "exit-on-missing" && has(slot, "USERFAULT")) {
+    // Only the fast path (get_user_page_fast_only): a present host PTE, writable for a write, or the exit.
+    const pte = at.map.pte(at.index);
+    if (pte === undefined || (a.write && !pte.pte.writable)) return failed();
+  }
   const r = await ctx.mm.fault(at.map, at.index, a.write, h, GUP_ORIGIN);
-  if (r.kind === "signal") return done({ errno: "EFAULT" });
+  if (r.kind === "signal") return failed();
   // GUP slept in handle_userfault: KVM_RUN is blocked until a wakeup retries it (impl/uffd/uffd.ts).
   if (r.kind === "userfault") return done(blockedOutcome(r.waiter));
   return { kind: "mapped", folio: r.folio, sub: r.sub, writable: r.writable };

@@ -10,7 +10,7 @@ import { gmemBind, gmemUnbind, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { Bitmap } from "../util/bitmap.js";
 import { has, MEM, type ImplMemslot, type Kvm, type Memslots } from "./kvm.js";
-import { flushShadowMemslot, recoverHugePages, type MmuCtx } from "./mmu.js";
+import { flushShadowMemslot, recoverHugePages, splitHugePages, zapSlot, type MmuCtx } from "./mmu.js";
 
 export interface MemslotCtx extends MmuCtx {
   readonly bugs: Bugs;
@@ -186,7 +186,8 @@ async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
   const turnedOn = (f: keyof typeof MEM): boolean => !has(old, f) && has(next, f);
   const zapEarly = turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-zap-early");
   if (zapEarly) await flushShadowMemslot(ctx, kvm, old, h);
-  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h);
+  // synchronize_srcu in kvm_swap_active_memslots: faults that read the old flags finish before the zap below.
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h, !(turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-no-sync")));
   const x86 = kvm.config.arch === "x86";
   const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
   if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
@@ -197,6 +198,9 @@ async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
     kvm.mmuLock.writeUnlock();
   }
   if (x86 && turnedOff("LOG_DIRTY_PAGES") && !roSkip) await recoverHugePages(ctx, kvm, next, h);
-  if (turnedOn("USERFAULT") && !zapEarly && !ctx.bugs.has("userfault-enable-no-zap")) await flushShadowMemslot(ctx, kvm, old, h);
+  const design = kvm.config.faultExit;
+  if (turnedOn("USERFAULT") && design === "eager-split") await splitHugePages(kvm, next, h);
+  else if (turnedOn("USERFAULT") && !zapEarly && !ctx.bugs.has("userfault-enable-no-zap")) await flushShadowMemslot(ctx, kvm, old, h);
+  if (!x86 && turnedOff("USERFAULT") && design === "userfault-v1") await zapSlot(kvm, old, h);
   return OK;
 }

@@ -72,6 +72,25 @@ export async function recoverHugePages(ctx: MmuCtx, kvm: Kvm, slot: ImplMemslot,
   kvm.mmuLock.writeUnlock();
 }
 
+/** eager-split's demotion on the USERFAULT 0->1 toggle (eager page splitting): each huge leaf becomes 4 KiB leaves of its pages. */
+export async function splitHugePages(kvm: Kvm, slot: ImplMemslot, h: Hooks): Promise<void> {
+  await kvm.mmuLock.write(h);
+  const s2 = kvm.stage2[slot.as]!;
+  for (const { gfn, leaf } of s2.leaves(slot.baseGfn, slot.baseGfn + slot.npages)) {
+    if (leaf.level === 0) continue;
+    s2.zap(gfn, gfn + 1);
+    for (let i = 0; i < LEVEL_PAGES[leaf.level]; i++) s2.install(gfn + i, { ...leaf, level: 0, sub: leaf.sub + i });
+  }
+  kvm.mmuLock.writeUnlock();
+}
+
+/** userfault-v1 on arm64: turning USERFAULT off unmaps the slot's stage 2 (kvm_stage2_unmap_range over the slot). */
+export async function zapSlot(kvm: Kvm, slot: ImplMemslot, h: Hooks): Promise<void> {
+  await kvm.mmuLock.write(h);
+  kvm.stage2[slot.as]!.zap(slot.baseGfn, slot.baseGfn + slot.npages);
+  kvm.mmuLock.writeUnlock();
+}
+
 /** kvm_mmu_notifier_invalidate_range_start/_end: zap shared leaves of every slot mapping the hva range. */
 export function mmuNotifier(kvm: Kvm): MmuNotifier {
   const overlapping = (start: number, end: number): { slot: ImplMemslot; g0: number; g1: number }[] =>

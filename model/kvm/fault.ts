@@ -15,6 +15,7 @@ import { findSlot } from "./memslot.js";
 import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, MMU_RULES, spteAt } from "./mmu.js";
 import type { Memslot, Spte, Vm } from "./types.js";
 import { USERFAULT_RULES, userfaultCheck } from "./userfault.js";
+import { faultExit, VARIANT_RULES, withAccessFlag } from "./variants.js";
 import { VM_RULES } from "./vm.js";
 import { GUP_FAULT } from "../uffd/fault.js";
 import { blockedOutcome } from "../uffd/thread.js";
@@ -83,7 +84,9 @@ export function vcpuAccess(s: State, op: OpOf<"vcpu_access">): StepResult {
   if (spte !== undefined && spte.private === isPrivate && (!f.write || spte.writable)) {
     return complete(s, f, refThroughSpte(s, vm, gfn, spte), [FAULT_PATH_RULES.hit]);
   }
-  return s.config.arch === "x86" ? faultX86(s, vm, f, attrPrivate) : faultArm64(s, vm, f);
+  const r = s.config.arch === "x86" ? faultX86(s, vm, f, attrPrivate) : faultArm64(s, vm, f);
+  const outcome = withAccessFlag(s, r.outcome, f.write);
+  return outcome === r.outcome ? r : { ...r, outcome, fired: [...r.fired, VARIANT_RULES.rwx.id] };
 }
 
 /** The page a present SPTE maps: guest_memfd for private and GMEM_ONLY slots (any guest_memfd slot on arm64, gmem_abort), else the host page at the hva. */
@@ -108,7 +111,7 @@ function faultX86(s: State, vm: Vm, f: Fault, attrPrivate: boolean): StepResult 
     if (f.isPrivate) return result(s, memoryFault(f.gfn * PAGE_SIZE, ["PRIVATE"]), FAULT_PATH_RULES.noSlotPrivate);
     return result(s, mmio(f.gpa, f.write), FAULT_PATH_RULES.mmio);
   }
-  const uf = userfaultGate(vm, slot, f);
+  const uf = userfaultGate(s, vm, slot, f);
   if (uf !== undefined) return result(s, ...uf);
   if (f.isPrivate || slot.gmemOnly) return gmemFault(s, slot, f);
   if (f.write && hasFlag(slot, "READONLY")) return result(s, mmio(f.gpa, true), FAULT_PATH_RULES.roWrite);
@@ -120,16 +123,18 @@ function faultArm64(s: State, vm: Vm, f: Fault): StepResult {
   if (slot === undefined) return result(s, mmio(f.gpa, f.write), FAULT_PATH_RULES.mmio);
   if (f.write && hasFlag(slot, "READONLY")) return result(s, mmio(f.gpa, true), FAULT_PATH_RULES.roWrite);
   if (slot.gmem !== null) {
-    const uf = userfaultGate(vm, slot, f);
+    const uf = userfaultGate(s, vm, slot, f);
     return uf !== undefined ? result(s, ...uf) : gmemFault(s, slot, f);
   }
   if (locate(s, hvaOf(slot, f.gfn)) === undefined) return refuse(s, FAULT_PATH_RULES.noVma);
-  const uf = userfaultGate(vm, slot, f);
+  const uf = userfaultGate(s, vm, slot, f);
   return uf !== undefined ? result(s, ...uf) : hvaFault(s, slot, f);
 }
 
 /** kvm_do_userfault: an exit or a bare EFAULT when the bitmap says so, else undefined to go on. */
-function userfaultGate(vm: Vm, slot: Memslot, f: Fault): [Outcome, Rule] | undefined {
+function userfaultGate(s: State, vm: Vm, slot: Memslot, f: Fault): [Outcome, Rule] | undefined {
+  // exit-on-missing: bit 3 is KVM_MEM_EXIT_ON_MISSING, which has no bitmap (hvaFault decides).
+  if (faultExit(s) === "exit-on-missing") return undefined;
   const verdict = userfaultCheck(vm, slot, f.gfn);
   if (verdict === "unreadable") return [{ errno: "EFAULT" }, USERFAULT_RULES.unreadable];
   if (verdict === "exit") return [memoryFault(f.gfn * PAGE_SIZE, [...privateFlag(f.isPrivate), "USERFAULT"]), USERFAULT_RULES.exit];
@@ -150,11 +155,29 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
 }
 
+/** The variants that make a failed GUP a memory-fault exit for the gfn: exit-on-missing, and arm64-memory-fault-info on arm64. */
+function annotatedGupFailure(s: State): Rule | undefined {
+  if (faultExit(s) === "exit-on-missing") return VARIANT_RULES.exitOnMissing;
+  return faultExit(s) === "arm64-memory-fault-info" && s.config.arch === "arm64" ? VARIANT_RULES.arm64Annotate : undefined;
+}
+
+/** exit-on-missing: only the fast GUP path runs on a slot with bit 3: a host PTE present (writable for a write) or nothing. */
+function fastGupFails(s: State, slot: Memslot, f: Fault, map: Parameters<typeof handleMmFault>[1], index: number): boolean {
+  if (faultExit(s) !== "exit-on-missing" || !hasFlag(slot, "USERFAULT")) return false;
+  const pte = get(map.ptes, index);
+  return pte === undefined || (f.write && !pte.writable);
+}
+
 function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const at = locate(s, hvaOf(slot, f.gfn));
-  if (at === undefined) return refuse(s, FAULT_PATH_RULES.gupFailed);
+  const annotated = annotatedGupFailure(s);
+  if (at === undefined) return annotated === undefined ? refuse(s, FAULT_PATH_RULES.gupFailed) : result(s, memoryFault(f.gfn * PAGE_SIZE, []), FAULT_PATH_RULES.gupFailed, annotated);
+  if (fastGupFails(s, slot, f, at.map, at.index)) return result(s, memoryFault(f.gfn * PAGE_SIZE, []), VARIANT_RULES.exitOnMissing);
   const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
-  if (host.kind === "signal") return refuse(host.state ?? s, FAULT_PATH_RULES.gupFailed, ...host.fired);
+  if (host.kind === "signal") {
+    if (annotated !== undefined) return result(host.state ?? s, memoryFault(f.gfn * PAGE_SIZE, []), ...host.fired, FAULT_PATH_RULES.gupFailed, annotated);
+    return refuse(host.state ?? s, FAULT_PATH_RULES.gupFailed, ...host.fired);
+  }
   // GUP sleeps in handle_userfault like a user thread: KVM_RUN stays blocked until a wakeup, then retries.
   if (host.kind === "userfault") return { ...result(host.state, blockedOutcome(host.state, host.msg), ...host.fired), blocked: host.msg };
   const vm = host.state.kvm.vms[f.vmId]!;

@@ -12,8 +12,9 @@ import { check, rule, validate, type Rule } from "../rules.js";
 import { userfaultV3 } from "../sources.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { slotAsId, slotId } from "../u64.js";
-import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot } from "./mmu.js";
+import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot, zapSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
+import { demoteSlot, VARIANT_RULES } from "./variants.js";
 import { VM_RULES, nrMemslotAsIds } from "./vm.js";
 
 const MAIN = "virt/kvm/kvm_main.c";
@@ -385,10 +386,17 @@ function flagsOnly(s: State, vmId: number, old: Memslot, next: Memslot): StepRes
     vm = recoverHugePages(at(vm), vm, next);
     fired.push(MMU_RULES.recover);
   }
-  if (enables(old, next, "USERFAULT")) {
+  if (enables(old, next, "USERFAULT") && s.config.faultExit === "eager-split") {
+    vm = demoteSlot(vm, old);
+    fired.push(VARIANT_RULES.eagerSplit);
+  } else if (enables(old, next, "USERFAULT")) {
     const flushed = flushShadowMemslot(s, vm, old);
     vm = flushed.vm;
     fired.push(MEMSLOT_RULES.userfaultEnable, flushed.rule);
+  }
+  if (!x86 && disables(old, next, "USERFAULT") && s.config.faultExit === "userfault-v1") {
+    vm = zapSlot(vm, old);
+    fired.push(VARIANT_RULES.v1DisableZap, MMU_RULES.zapSlot);
   }
   return result(at(vm), { result: "ok" }, ...fired);
 }

@@ -7,7 +7,7 @@ import type { Op } from "../../schema/ops.js";
 import type { Scenario } from "../../schema/scenario.js";
 import { ALL_CHECKS } from "../checker.js";
 import { Stats } from "../stats.js";
-import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
 import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceOptions, type RaceRun } from "./harness.js";
 import { describeSchedule, scheduleArbitrary, type Generator, type ScheduleSpec } from "./schedules.js";
 
@@ -118,7 +118,7 @@ function trimmed(schedule: readonly number[]): number[] {
 }
 
 export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOptions): Promise<ConcurrentResult> {
-  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const config = runConfig(suite.config, opts);
   const checks = opts.checks ?? ALL_CHECKS;
   const generator = opts.generator ?? "mixed";
   const stats = new Stats();

@@ -13,7 +13,7 @@ import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "
 import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
-import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import { postcopyInput, setupOps, type PostcopyScenario } from "./scenario.js";
 import { POSTCOPY_CHECKS } from "./vmm.js";
@@ -155,7 +155,7 @@ export interface PostcopyRaceSuite extends Suite {
 }
 
 export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
-  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const config = runConfig(suite.config, opts);
   const checks = opts.checks ?? ALL_CHECKS;
   const stats = new Stats();
   let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;

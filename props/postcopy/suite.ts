@@ -7,7 +7,7 @@ import { bugsOf } from "../../impl/bugs.js";
 import { ALL_CHECKS } from "../checker.js";
 import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
-import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
+import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
 import { postcopyInput, scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
 import { Vmm, type LogEntry } from "./vmm.js";
 
@@ -24,7 +24,7 @@ export interface PostcopySuite extends Suite {
 }
 
 export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptions): Promise<PostcopyResult> {
-  const config = { ...suite.config, bugs: opts.bugs ?? suite.config.bugs };
+  const config = runConfig(suite.config, opts);
   const stats = new Stats();
   const checks = opts.checks ?? ALL_CHECKS;
   let last: { sc: PostcopyScenario; log: readonly LogEntry[]; ops: readonly Op[] } | undefined;

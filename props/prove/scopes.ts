@@ -160,7 +160,7 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
   ...everywhere(
     "race-userfault-enable",
     () => ({ vCPU0: [vcpu(0, 0)], VMM: [{ op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, { ...SLOT0, flags: ["USERFAULT"] }] }),
-    { "race-userfault-enable": ["userfault-enable-zap-early"] },
+    { "race-userfault-enable": ["userfault-enable-zap-early"], "race-userfault-enable-arm64": ["userfault-enable-no-sync"] },
     "a vCPU read of gfn 0 while the VMM sets its bit and turns KVM_MEM_USERFAULT on",
   ),
   ...everywhere(

@@ -1,0 +1,67 @@
+// The fault-exit designs the threads weigh against KVM Userfault v3 (config.faultExit, docs/VARIANTS.md): each
+// variant changes one decision of the fault path or of a memslot flag change, and the implementation follows it.
+import type { FaultExitDesign } from "../../schema/config.js";
+import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
+import { LEVEL_PAGES } from "../consts.js";
+import { assign, spans } from "../ranges.js";
+import { rule } from "../rules.js";
+import type { State } from "../state.js";
+import { mapStage2 } from "./mmu.js";
+import type { Memslot, Vm } from "./types.js";
+
+const MOORTHY_V7 = "KVM_EXIT_MEMORY_FAULT on stage-2 faults v7 (20240215235405.368539-1-amoorthy@google.com)";
+const SEAN_2025_05_29 = "Sean Christopherson in the v2 thread (20250109204929.1106563-1-jthoughton@google.com), 2025-05-29 (shared/seeds)";
+
+export const VARIANT_RULES = {
+  v1DisableZap: rule(
+    "variant.userfault-v1-disable-zap",
+    "KVM Userfault v1 (20241204191349.1730936-1-jthoughton@google.com); the v2 cover's changelog: " +
+      '"For arm64, no longer zap stage 2 when disabling KVM_MEM_USERFAULT" (20250109204929.1106563-1-jthoughton@google.com)',
+    "userfault-v1 (arm64): turning KVM_MEM_USERFAULT off drops the slot's stage-2 mappings",
+  ),
+  eagerSplit: rule(
+    "variant.eager-split",
+    `${SEAN_2025_05_29}: "KVM will need to unmap guest memory (or demote the mapping size a la eager page splitting?) when KVM_MEM_USERFAULT is toggled from 0=>1"`,
+    "eager-split: turning KVM_MEM_USERFAULT on demotes the slot's huge mappings to 4 KiB ones instead of dropping them",
+  ),
+  rwx: rule(
+    "variant.memory-fault-rwx",
+    "Anish Moorthy's KVM_CAP_MEMORY_FAULT_INFO as posted in 2023 (api.rst: KVM_MEMORY_FAULT_FLAG_READ, _WRITE, _EXEC) and " +
+      'Sean Christopherson\'s reply ("We should also define a READ flag ... flags should never be zero"); merged without them ' +
+      '(virt/kvm/kvm_main.c kvm_prepare_memory_fault_exit: "RWX flags are not (yet) defined")',
+    "memory-fault-rwx: every KVM_EXIT_MEMORY_FAULT of a guest access carries READ or WRITE",
+  ),
+  arm64Annotate: rule(
+    "variant.arm64-memory-fault-info",
+    `${MOORTHY_V7}, 20240215235405.368539-9-amoorthy@google.com (arm64 user_mem_abort: is_error_noslot_pfn -> kvm_prepare_memory_fault_exit)`,
+    "arm64-memory-fault-info: a GUP failure in user_mem_abort is a KVM_EXIT_MEMORY_FAULT for the gfn, not a bare EFAULT",
+  ),
+  exitOnMissing: rule(
+    "variant.exit-on-missing",
+    `${MOORTHY_V7}, 20240215235405.368539-8-amoorthy@google.com (__gfn_to_pfn_memslot without the slow GUP path under ` +
+      "KVM_MEM_EXIT_ON_MISSING, bit 3 like KVM_MEM_USERFAULT; kvm_handle_error_pfn prepares the exit)",
+    "exit-on-missing: bit 3 is KVM_MEM_EXIT_ON_MISSING (no bitmap): a page the host has not mapped for the access is a " +
+      "KVM_EXIT_MEMORY_FAULT instead of a fault through userfaultfd; guest_memfd faults are untouched",
+  ),
+};
+
+export const faultExit = (s: State): FaultExitDesign => s.config.faultExit;
+
+/** memory-fault-rwx: the access's READ or WRITE flag on a memory-fault exit; every other outcome as it is. */
+export function withAccessFlag(s: State, outcome: Outcome, write: boolean): Outcome {
+  if (faultExit(s) !== "memory-fault-rwx" || !("exit" in outcome) || outcome.exit !== "memory_fault") return outcome;
+  const flag: ExitFlagName = write ? "WRITE" : "READ";
+  return { ...outcome, flags: [flag, ...(outcome.flags ?? [])] };
+}
+
+/** eager-split: every huge mapping in the slot becomes 4 KiB mappings of the same pages (page pointers are gfn-relative). */
+export const demoteSlot = (vm: Vm, slot: Memslot): Vm =>
+  mapStage2(vm, slot.as, (s2) => {
+    let out = s2;
+    for (const span of spans(s2, slot.baseGfn, slot.baseGfn + slot.npages)) {
+      if (span.value.level === 0) continue;
+      const n = LEVEL_PAGES[span.value.level];
+      out = assign(out, Math.floor(span.start / n) * n, Math.ceil(span.end / n) * n, { ...span.value, level: 0 });
+    }
+    return out;
+  });

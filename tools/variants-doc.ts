@@ -1,0 +1,278 @@
+// docs/VARIANTS.md, generated from a run: every fault-exit design (config.faultExit) through the KVM suites and
+// races, and through one fixed post-copy-style sequence whose costs the model counts. `npm run docs:variants`
+// (or `node dist/tools/variants-doc.js --runs N --seed S`) rewrites it and stores a counterexample under
+// docs/variants/ for every invariant a design breaks; test/variants.test.ts replays those and recomputes the costs.
+import { pathToFileURL } from "node:url";
+import { initial, step, type State } from "../model/index.js";
+import { LEVEL_PAGES } from "../model/consts.js";
+import { spans } from "../model/ranges.js";
+import { VARIANT_RULES } from "../model/kvm/variants.js";
+import { USERFAULT_RULES } from "../model/kvm/userfault.js";
+import type { Rule } from "../model/rules.js";
+import { replaceAtomically } from "../cli/files.js";
+import { writeCounterexample } from "../cli/counterexample.js";
+import { INVARIANTS } from "../model/index.js";
+import { FAULT_EXIT_DESIGNS, PRESETS, type Config, type FaultExitDesign } from "../schema/config.js";
+import type { Op } from "../schema/ops.js";
+import type { Outcome } from "../schema/outcome.js";
+import { HUGETLB, regionOp, setupOf } from "../props/layouts.js";
+import { suiteNamed } from "../props/registry.js";
+import type { SuiteResult } from "../props/suite.js";
+
+export const DOC = "docs/VARIANTS.md";
+export const COUNTEREXAMPLES = "docs/variants";
+
+/** What each design is, and the rule that carries its citation. */
+export const DESIGNS: Readonly<Record<FaultExitDesign, Rule>> = {
+  "userfault-v3": USERFAULT_RULES.exit,
+  "userfault-v1": VARIANT_RULES.v1DisableZap,
+  "eager-split": VARIANT_RULES.eagerSplit,
+  "memory-fault-rwx": VARIANT_RULES.rwx,
+  "arm64-memory-fault-info": VARIANT_RULES.arm64Annotate,
+  "exit-on-missing": VARIANT_RULES.exitOnMissing,
+};
+
+/** The KVM suites and races every design runs through (each on its own architecture). */
+export const VARIANT_SUITES: readonly string[] = [
+  "kvm-anon-x86",
+  "kvm-hugetlb-x86",
+  "kvm-hugetlb-arm64",
+  "kvm-gmem-x86",
+  "exit-progress",
+  "exit-progress-gmem",
+  "postcopy",
+  "race-userfault-enable",
+  "race-userfault-enable-arm64",
+  "race-userfault-clear",
+  "postcopy-race",
+  "postcopy-race-arm64",
+  "postcopy-kvm-race",
+];
+
+/** Properties that are not model invariants but are checked by the suites above. */
+const SUITE_PROPERTIES = ["refinement", "linearizability", "postcopy-no-early-read", "postcopy-equals-source", "postcopy-threads-finish", "exit-progress"];
+
+/** Refinement failures name what differed (refinement.state, refinement.outcome): one row for all of them. */
+const rowOf = (property: string): string => (property.startsWith("refinement") ? "refinement" : property);
+
+export interface Broken {
+  readonly suite: string;
+  readonly property: string;
+  readonly counterexample: string;
+}
+
+export interface VariantRun {
+  readonly design: FaultExitDesign;
+  readonly broken: readonly Broken[];
+  /** Non-vacuous evaluations per invariant, summed over the suites. */
+  readonly exercised: ReadonlyMap<string, number>;
+  /** How often the design's own rule decided a step (DESIGNS), summed over the suites. */
+  readonly fired: number;
+}
+
+/**
+ * One design through every suite: on a failure the counterexample is stored and the suite runs again without the
+ * broken invariant (at most 3 rounds), so one broken property does not hide the next.
+ */
+export async function runDesign(design: FaultExitDesign, seed: number, runs: number, dir = COUNTEREXAMPLES): Promise<VariantRun> {
+  const broken: Broken[] = [];
+  const exercised = new Map<string, number>();
+  let fired = 0;
+  const all = INVARIANTS.map((i) => i.name);
+  for (const name of VARIANT_SUITES) {
+    const suite = suiteNamed(name);
+    if (suite === undefined) throw new Error(`no suite ${name}`);
+    let off: string[] = [];
+    let refinement = true;
+    for (let round = 0; round < 3; round++) {
+      const checks = { refinement, invariants: all.filter((n) => !off.includes(n)) };
+      const r: SuiteResult = await suite.run({ seed, runs: Math.min(runs, suite.runs), faultExit: design, checks });
+      for (const [inv, c] of r.stats.invariants) exercised.set(inv, (exercised.get(inv) ?? 0) + c.nonVacuous);
+      fired += r.stats.rules.get(DESIGNS[design].id) ?? 0;
+      if (r.failure === undefined || r.counterexample === undefined) break;
+      const stored = writeCounterexample(`${name}@${design}`, r.counterexample, dir);
+      broken.push({ suite: name, property: r.failure.property, counterexample: stored.path });
+      if (r.failure.property.startsWith("refinement")) refinement = false;
+      else if (all.includes(r.failure.property)) off = [...off, r.failure.property];
+      else break;
+    }
+  }
+  return { design, broken, exercised, fired };
+}
+
+export interface Costs {
+  readonly zappedPages: number;
+  readonly hugeLost: number;
+  readonly memoryFaultExits: number;
+  readonly userfaultExits: number;
+  readonly bareEfaults: number;
+  readonly mapped: number;
+  readonly flags: readonly string[];
+}
+
+const PAGES_2M = LEVEL_PAGES[1];
+
+/**
+ * The cost sequence, on the hugetlbfs layout's slot 0 (8 MiB, 2 MiB pages): the guest touches two huge regions,
+ * the VMM marks gfn 1 and gfn 513 (a late post-copy, or two poisoned 4 KiB pages) and turns KVM_MEM_USERFAULT on;
+ * the guest reads the marked and two unmarked pages, the VMM answers each USERFAULT exit by clearing the bit, the
+ * guest reads again; the VMM turns USERFAULT off and the guest reads once more; last, the VMM maps the backing
+ * read-only and the guest writes, which GUP refuses.
+ */
+export function costSequence(): Op[] {
+  const slot0 = HUGETLB.slots[0]!;
+  const read = (gfn: number): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: gfn * 4096, kind: "read" });
+  const marked = [1, PAGES_2M + 1];
+  const touched = [0, PAGES_2M, 1, PAGES_2M + 1, 2, PAGES_2M + 2];
+  return [
+    read(0),
+    read(PAGES_2M),
+    ...marked.map((g): Op => ({ op: "userfault_set", vm: "v0", slot: 0, gfn_offset: g, npages: 1 })),
+    regionOp(slot0, { flags: ["USERFAULT"] }),
+    ...touched.map(read),
+    ...marked.map((g): Op => ({ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: g, npages: 1 })),
+    ...touched.map(read),
+    regionOp(slot0),
+    ...touched.map(read),
+    // The VMM maps the backing read-only again: the guest's write fails in GUP (a bare EFAULT, or an annotated exit).
+    { op: "munmap", map: "m1" },
+    { op: "mmap", map: "m1", file: "f0", offset: 0, length: 32 * 2 ** 20, shared: true, prot: "r" },
+    { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 3 * 4096, kind: "write", byte: 1 },
+  ];
+}
+
+const mappedPages = (s: State): number => s.kvm.vms.reduce((n, vm) => n + vm.stage2.reduce((m, s2) => m + spans(s2, 0, Number.MAX_SAFE_INTEGER).reduce((k, sp) => k + sp.end - sp.start, 0), 0), 0);
+const hugeMappings = (s: State): number =>
+  s.kvm.vms.reduce((n, vm) => n + vm.stage2.reduce((m, s2) => m + spans(s2, 0, Number.MAX_SAFE_INTEGER).filter((sp) => sp.value.level > 0).reduce((k, sp) => k + (sp.end - sp.start) / LEVEL_PAGES[sp.value.level], 0), 0), 0);
+
+/** The cost sequence through the model under one design on one architecture. */
+export function costs(design: FaultExitDesign, arch: "x86" | "arm64"): Costs {
+  const config: Config = { ...(arch === "x86" ? PRESETS.default : PRESETS.arm64), faultExit: design };
+  let s = initial(config);
+  for (const op of setupOf(HUGETLB, 0)) s = step(s, op).state;
+  let zappedPages = 0;
+  let hugeLost = 0;
+  let memoryFaultExits = 0;
+  let userfaultExits = 0;
+  let bareEfaults = 0;
+  let mapped = 0;
+  const flags = new Set<string>();
+  for (const op of costSequence()) {
+    const r = step(s, op);
+    const out: Outcome = r.outcome;
+    if (op.op === "vcpu_access") {
+      if ("exit" in out && out.exit === "memory_fault") {
+        memoryFaultExits++;
+        for (const f of out.flags ?? []) flags.add(f);
+        if ((out.flags ?? []).includes("USERFAULT")) userfaultExits++;
+      }
+      if ("errno" in out && out.errno === "EFAULT" && !("exit" in out)) bareEfaults++;
+      if (mappedPages(r.state) > mappedPages(s)) mapped++;
+    } else {
+      zappedPages += Math.max(0, mappedPages(s) - mappedPages(r.state));
+      hugeLost += Math.max(0, hugeMappings(s) - hugeMappings(r.state));
+    }
+    s = r.state;
+  }
+  return { zappedPages, hugeLost, memoryFaultExits, userfaultExits, bareEfaults, mapped, flags: [...flags].sort() };
+}
+
+const cell = (s: string): string => s.replaceAll("|", "\\|");
+
+export function costTable(): string[] {
+  const rows = FAULT_EXIT_DESIGNS.flatMap((d) =>
+    (["x86", "arm64"] as const).map((arch) => {
+      const c = costs(d, arch);
+      return `| ${d} | ${arch} | ${c.zappedPages} | ${c.hugeLost} | ${c.memoryFaultExits} | ${c.userfaultExits} | ${c.bareEfaults} | ${c.mapped} | ${c.flags.join(", ") || "-"} |`;
+    }),
+  );
+  return [
+    "| design | arch | SPTE pages zapped | huge mappings lost | memory-fault exits | of them USERFAULT | bare EFAULTs | faults that mapped | exit flags seen |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ...rows,
+  ];
+}
+
+export function variantsMarkdown(runs: readonly VariantRun[], opts: { seed: number; runs: number }): string {
+  const names = new Set<string>([...INVARIANTS.map((i) => i.name), ...SUITE_PROPERTIES]);
+  for (const r of runs) for (const b of r.broken) names.add(rowOf(b.property));
+  const verdict = (r: VariantRun, name: string): string => {
+    const b = r.broken.filter((x) => rowOf(x.property) === name);
+    if (b.length > 0) return b.map((x) => `**broken** (${x.suite}: [counterexample](${x.counterexample.replace(/^docs\//, "")}))`).join("; ");
+    if (SUITE_PROPERTIES.includes(name)) return "kept";
+    const n = r.exercised.get(name) ?? 0;
+    return n > 0 ? `kept (${n})` : "not exercised";
+  };
+  const header = `| property | ${runs.map((r) => r.design).join(" | ")} |`;
+  const rows = [...names].sort().map((n) => `| ${n} | ${runs.map((r) => verdict(r, n)).join(" | ")} |`);
+  return [
+    "# The fault-exit designs as variants",
+    "",
+    "<!-- Generated by `npm run docs:variants` (tools/variants-doc.ts) from a run; do not edit by hand. -->",
+    "",
+    "Each design the threads weigh against KVM Userfault v3 is a value of `config.faultExit`, followed by the model",
+    "and the implementation alike (model/kvm/variants.ts, impl/kvm/fault.ts, impl/kvm/memslot.ts). Every design runs",
+    `through the same ${VARIANT_SUITES.length} KVM suites and races (${VARIANT_SUITES.join(", ")}), at most ${opts.runs} runs each,`,
+    `seed ${opts.seed}. \`faultline check --suite NAME --fault-exit DESIGN\` runs one of them; a counterexample below replays`,
+    "with `faultline replay FILE`.",
+    "",
+    "```sh",
+    "npm run docs:variants                                   # this page and docs/variants/*.json",
+    "node dist/cli/main.js check --suite kvm-hugetlb-x86 --fault-exit eager-split --seed 1",
+    "```",
+    "",
+    "## The designs",
+    "",
+    "| design | what changes | source |",
+    "|---|---|---|",
+    ...FAULT_EXIT_DESIGNS.map((d) => `| ${d} | ${cell(DESIGNS[d].text)} (rule \`${DESIGNS[d].id}\`) | ${cell(DESIGNS[d].cite)} |`),
+    "",
+    "## Design x property",
+    "",
+    "*kept (n)*: no suite found a violation, and the invariant held non-vacuously n times; *not exercised*: no",
+    "suite here made it non-vacuous; *broken*: the first suite that found it, with its stored counterexample (after a",
+    "break, the suite runs again without that invariant, so one break does not hide the next). A refinement",
+    "failure would mean the implementation and the model disagree about the design: none may appear.",
+    "",
+    header,
+    `|---|${runs.map(() => "---").join("|")}|`,
+    `| *the design's rule fired* | ${runs.map((r) => String(r.fired)).join(" | ")} |`,
+    ...rows,
+    "",
+    "## Design x cost",
+    "",
+    "The model's counts over one fixed sequence (tools/variants-doc.ts `costSequence`) on the hugetlbfs layout: the",
+    "guest touches two 2 MiB regions; the VMM marks gfn 1 and gfn 513 and turns KVM_MEM_USERFAULT on (a late",
+    "post-copy, or two poisoned 4 KiB pages); the guest reads the marked pages and their neighbours; the VMM clears",
+    "each bit; the guest reads again; the VMM turns USERFAULT off; the guest reads once more; last, the VMM maps the",
+    "backing read-only and the guest writes, which GUP refuses. Under exit-on-missing the same flag bit means",
+    "KVM_MEM_EXIT_ON_MISSING, and the bitmap is not read.",
+    "",
+    ...costTable(),
+    "",
+  ].join("\n");
+}
+
+function argValue(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isSafeInteger(v) || v < 1) {
+    console.error(`variants-doc: ${name}: expected a positive integer, got ${JSON.stringify(process.argv[i + 1])}`);
+    process.exit(2);
+  }
+  return v;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const seed = argValue("--seed", 1);
+  const runs = argValue("--runs", 100);
+  const out: VariantRun[] = [];
+  for (const d of FAULT_EXIT_DESIGNS) {
+    const started = performance.now();
+    out.push(await runDesign(d, seed, runs));
+    console.log(`${d}: ${out.at(-1)!.broken.map((b) => `${b.suite} ${b.property}`).join(", ") || "nothing broken"} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  replaceAtomically(DOC, variantsMarkdown(out, { seed, runs }));
+  console.log(`wrote ${DOC}`);
+}
