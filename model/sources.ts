@@ -105,15 +105,7 @@ export const SERIES: readonly Series[] = [
         use: "variant",
         note: 'faultExit "userfault-v1": arm64 zaps stage 2 when KVM_MEM_USERFAULT is turned off',
       },
-      {
-        version: "v2",
-        posted: "2025-01-09",
-        cover: "20250109204929.1106563-1-jthoughton@google.com",
-        ids: /^20250109204929\.1106563-\d+-jthoughton@google\.com$/,
-        tag: /\[PATCH v2 \d\d\/13\]/,
-        use: "modelled",
-        note: "its review is the source of seeded bugs and of the faultExit variants (v1->v2 changelog; eager split on 0=>1)",
-      },
+      { version: "v2", posted: "2025-01-09", cover: "20250109204929.1106563-1-jthoughton@google.com", ids: /^20250109204929\.1106563-\d+-jthoughton@google\.com$/, tag: /\[PATCH v2 \d\d\/13\]/, use: "not modelled", note: "its review is the source of seeded bugs" },
       {
         version: "v3",
         posted: "2025-06-18",
@@ -253,6 +245,24 @@ export const SERIES: readonly Series[] = [
     newest: { version: "shmem v6", posted: "2021-04-30", cover: "(not recorded)", where: "the archives; merged in Linux 5.13" },
     checked: CHECKED,
     searches: ['"userfaultfd: add minor fault handling"', '"00/10] userfaultfd: add minor fault handling" (v4, shmem v3, shmem v6)'],
+  },
+  {
+    id: "gmem-kvm-uaccess-rfc",
+    title: "KVM: guest_memfd: KVM's own accesses to guest_memfd without a userspace address (Fuad Tabba, RFC)",
+    versions: [
+      {
+        version: "RFC v1",
+        posted: "2025-01-22",
+        cover: "20250122152738.1173160-1-tabba@google.com",
+        ids: /^20250122152738\.1173160-\d+-tabba@google\.com$/,
+        tag: /\[RFC PATCH v1 \d\/9\]/,
+        use: "modelled",
+        note: "only as the seeded bug uaccess-gmem-direct: its kvm_gmem_get_pfn copy applied to slots that have an hva",
+      },
+    ],
+    newest: { version: "RFC v1", posted: "2025-01-22", cover: "20250122152738.1173160-1-tabba@google.com", where: "the archives" },
+    checked: CHECKED,
+    searches: ['"Add guest_memfd support to kvm_(read|/write)_guest_page" (RFC v1 2/9)'],
   },
   {
     id: "cited-merged-patches",

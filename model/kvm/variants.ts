@@ -10,13 +10,13 @@ import { mapStage2 } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
 
 const MOORTHY_V7 = "KVM_EXIT_MEMORY_FAULT on stage-2 faults v7 (20240215235405.368539-1-amoorthy@google.com)";
-const SEAN_2025_05_29 = "Sean Christopherson in the v2 thread (20250109204929.1106563-1-jthoughton@google.com), 2025-05-29 (shared/seeds)";
+const SEAN_2025_05_29 = "Sean Christopherson in the thread of KVM Userfault v2 (2025-01-09), 2025-05-29 (shared/seeds)";
 
 export const VARIANT_RULES = {
   v1DisableZap: rule(
     "variant.userfault-v1-disable-zap",
-    "KVM Userfault v1 (20241204191349.1730936-1-jthoughton@google.com); the v2 cover's changelog: " +
-      '"For arm64, no longer zap stage 2 when disabling KVM_MEM_USERFAULT" (20250109204929.1106563-1-jthoughton@google.com)',
+    "KVM Userfault v1 (20241204191349.1730936-1-jthoughton@google.com), as the v2 cover letter's changelog (2025-01-09) " +
+      'says it did: "For arm64, no longer zap stage 2 when disabling KVM_MEM_USERFAULT"',
     "userfault-v1 (arm64): turning KVM_MEM_USERFAULT off drops the slot's stage-2 mappings",
   ),
   eagerSplit: rule(
