@@ -247,6 +247,14 @@ export const BUGS = {
     suite: "gmem-v8-2m",
     source: `${RFC39} (merge once the whole folio is private and unmapped); ${slip("the check bounded by the conversion's range")}`,
   },
+  "gmem-state-ignores-split": {
+    description: "gmem_state reports a split huge folio at its allocation size: the query says 2M where the host maps 4 KiB pieces",
+    area: "huge-folios",
+    kind: "sequential",
+    file: "impl/gmem/state-query.ts",
+    suite: "gmem-v8-2m",
+    source: slip("the folio size read from the allocation order, not from the split state"),
+  },
   "gmem-huge-ignores-split": {
     description: "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
     area: "huge-folios",
