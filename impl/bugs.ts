@@ -422,6 +422,15 @@ export const BUGS = {
     suite: "race-gmem-convert-host",
     source: `${V7(10)} (__kvm_gmem_set_attributes under filemap_invalidate_lock); ${RFC_THREAD}`,
   },
+  "gmem-rfc-folio-check-unlocked": {
+    description:
+      "2024 RFC with Peter Xu's folio-lock serialisation: kvm_gmem_fault reads faultability before kvm_gmem_get_folio locks the folio, so a conversion's faultability update and mapping check pass between the check and the PTE",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/gmem.ts",
+    suite: "race-gmem-rfc-2024-folio-lock",
+    source: `Peter Xu on the faultability patch (Zw7f3YrzqnH-iWwf@x1n): "kvm_gmem_is_faultable() will need to also be called only after the folio is locked to avoid races"`,
+  },
   "gmem-rfc-no-folio-lock": {
     description:
       "2024 RFC: kvm_gmem_no_mappings_range checks the mapcount without folio_lock: a host fault between its faultability check and finish_fault maps the page after the check, and it becomes private while mapped",
