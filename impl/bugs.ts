@@ -247,6 +247,14 @@ export const BUGS = {
     suite: "gmem-v8-2m",
     source: `${RFC39} (merge once the whole folio is private and unmapped); ${slip("the check bounded by the conversion's range")}`,
   },
+  "gmem-state-ignores-split": {
+    description: "gmem_state reports a split huge folio at its allocation size: the query says 2M where the host maps 4 KiB pieces",
+    area: "huge-folios",
+    kind: "sequential",
+    file: "impl/gmem/state-query.ts",
+    suite: "gmem-v8-2m",
+    source: slip("the folio size read from the allocation order, not from the split state"),
+  },
   "gmem-huge-ignores-split": {
     description: "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
     area: "huge-folios",
@@ -413,6 +421,15 @@ export const BUGS = {
     file: "impl/gmem/convert.ts",
     suite: "race-gmem-convert-host",
     source: `${V7(10)} (__kvm_gmem_set_attributes under filemap_invalidate_lock); ${RFC_THREAD}`,
+  },
+  "gmem-rfc-folio-check-unlocked": {
+    description:
+      "2024 RFC with Peter Xu's folio-lock serialisation: kvm_gmem_fault reads faultability before kvm_gmem_get_folio locks the folio, so a conversion's faultability update and mapping check pass between the check and the PTE",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/gmem.ts",
+    suite: "race-gmem-rfc-2024-folio-lock",
+    source: `Peter Xu on the faultability patch (Zw7f3YrzqnH-iWwf@x1n): "kvm_gmem_is_faultable() will need to also be called only after the folio is locked to avoid races"`,
   },
   "gmem-rfc-no-folio-lock": {
     description:

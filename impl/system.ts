@@ -11,6 +11,7 @@ import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
 import { fallocateInode } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
+import { gmemState } from "./gmem/state-query.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -169,6 +170,8 @@ export class Kernel implements System {
         return this.mm.fallocate({ fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len }, h);
       case "gmem_convert":
         return this.withGmem(op.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, op, h));
+      case "gmem_state":
+        return this.withGmem(op.gmem, (g) => gmemState(this.bugs, g.inode, this.vms, op, h));
       case "pin":
         return pin(this.mm, this.gmemInodes, op, h);
       case "unpin":

@@ -247,6 +247,15 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     { "race-gmem-rfc-2024": ["gmem-rfc-no-folio-lock"] },
     "2024 RFC: a host pin of page 0 while the VMM makes it private",
   ),
+  ...everywhere(
+    "race-gmem-rfc-2024-folio-lock",
+    () => ({ host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] }),
+    {
+      "race-gmem-rfc-2024-folio-lock": ["gmem-rfc-folio-check-unlocked", "gmem-rfc-no-folio-lock"],
+      "race-gmem-rfc-2024-folio-lock-2m": ["gmem-rfc-folio-check-unlocked", "gmem-rfc-no-folio-lock"],
+    },
+    "2024 RFC with Peter Xu's folio-lock serialisation: a host read fault on page 0 while the VMM makes it private",
+  ),
   fromSuite(
     suite("race-gmem-rfc-2024-no-fault-lock"),
     { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] },
