@@ -94,7 +94,8 @@ describe("the cost model", () => {
         handlers: "per-vcpu",
       });
       await vmm.run();
-      return { ...vmm.checker.costs()!, ...vmm.costs() };
+      const costs: Record<string, number> = { ...vmm.checker.costs()!, ...vmm.costs() };
+      return costs;
     };
     const ku = await run(true);
     const uffd = await run(false);
