@@ -385,6 +385,14 @@ export const BUGS = {
     suite: "postcopy-shmem",
     source: `${MINOR_V1}: a minor fault on a page whose contents are already right is resolved by UFFDIO_CONTINUE alone; ${slip("the CONTINUE skipped")}`,
   },
+  "postcopy-snapshot-hole-zero": {
+    description: "restoring a snapshot, the fault handler answers a MISSING fault on a hole of the local snapshot file with UFFDIO_ZEROPAGE, as if the snapshot were sparse, though the page is still to come from the source",
+    area: "postcopy",
+    kind: "sequential",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-snapshot-private",
+    source: `${UFFD_DOC} (UFFDIO_ZEROPAGE zero-fills the range); ${slip("a hole taken for a zero page")}`,
+  },
   "postcopy-huge-clear-one-gfn": {
     description: "after fetching a 2 MiB page the VMM clears the KVM Userfault bit of its first 4 KiB gfn only: a vCPU touching the rest keeps exiting",
     area: "postcopy",

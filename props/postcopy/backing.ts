@@ -28,7 +28,12 @@ const BACKINGS: Readonly<Record<BackingName, Backing>> = {
   anon: { name: "anon", unit: PAGE_SIZE, fill: "copy", balloon: "DONTNEED", config: (c) => c },
   shmem: { name: "shmem", unit: PAGE_SIZE, fill: "continue", alias: "m1", balloon: "REMOVE", config: (c) => c },
   "hugetlb-2m": { name: "hugetlb-2m", unit: HUGE, fill: "continue", alias: "m1", config: (c) => c },
+  // Snapshot restore: the local snapshot file holds some pages (the pre-copied ones, all current), the rest come later.
+  "snapshot-private": { name: "snapshot-private", unit: PAGE_SIZE, fill: "copy", config: (c) => c },
+  "snapshot-shared": { name: "snapshot-shared", unit: PAGE_SIZE, fill: "continue", alias: "m1", config: (c) => c },
 };
+
+const isSnapshot = (b: Backing): boolean => b.name.startsWith("snapshot");
 
 export const backingOf = (sc: PostcopyScenario): Backing => BACKINGS[sc.backing ?? "gmem"];
 
@@ -62,8 +67,11 @@ export function setupFor(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
           ]
         : [
             { op: "memfd", file: "f0", size: len, ...(b.name === "hugetlb-2m" ? { hugetlb: "2M" as const } : {}) },
-            { op: "mmap", map: "m0", file: "f0", offset: 0, length: len, shared: true },
-            { op: "mmap", map: "m1", file: "f0", offset: 0, length: len, shared: true },
+            // The snapshot file holds its pages before anything maps it: MAP_PRIVATE (MISSING faults on its holes,
+            // UFFDIO_COPY places private pages) or MAP_SHARED with the second mapping (MINOR + CONTINUE).
+            ...(isSnapshot(b) ? sc.precopied.flatMap((v, p): Op[] => (v === null ? [] : [{ op: "pwrite", file: "f0", offset: p * b.unit, byte: v, len: b.unit }])) : []),
+            { op: "mmap", map: "m0", file: "f0", offset: 0, length: len, shared: b.name !== "snapshot-private" },
+            ...(b.alias === "m1" ? [{ op: "mmap", map: "m1", file: "f0", offset: 0, length: len, shared: true } as const] : []),
           ];
   const slot: Op = {
     op: "set_memory_region",
@@ -76,7 +84,7 @@ export function setupFor(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
     ...(gmemSlot ? { guest_memfd: "g0", guest_memfd_offset: 0 } : {}),
   };
   const gfns = b.unit / PAGE_SIZE;
-  const precopied = sc.precopied.flatMap((v, p): Op[] => (v === null ? [] : [precopy(b, p, v)]));
+  const precopied = isSnapshot(b) ? [] : sc.precopied.flatMap((v, p): Op[] => (v === null ? [] : [precopy(b, p, v)]));
   const current = sc.precopied.flatMap((_, p): Op[] => (kvmUserfault && isCurrent(sc, p) ? [{ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: p * gfns, npages: gfns }] : []));
   const discard = sc.precopied.flatMap((v, p): Op[] =>
     b.name === "anon" && v !== null && !isCurrent(sc, p) && !bugs.includes("postcopy-discard-missed") ? [{ op: "madvise", map: "m0", offset: p * b.unit, len: b.unit, advice: "DONTNEED" }] : [],

@@ -16,7 +16,15 @@ interface Shape {
   readonly maxEvents: number;
 }
 
-const UNIT: Readonly<Record<BackingName, number>> = { gmem: PAGE_SIZE, "gmem-2m": 2 ** 21, anon: PAGE_SIZE, shmem: PAGE_SIZE, "hugetlb-2m": 2 ** 21 };
+const UNIT: Readonly<Record<BackingName, number>> = {
+  gmem: PAGE_SIZE,
+  "gmem-2m": 2 ** 21,
+  anon: PAGE_SIZE,
+  shmem: PAGE_SIZE,
+  "hugetlb-2m": 2 ** 21,
+  "snapshot-private": PAGE_SIZE,
+  "snapshot-shared": PAGE_SIZE,
+};
 const BALLOON: ReadonlySet<BackingName> = new Set(["anon", "shmem"]);
 
 function events(s: Shape): fc.Arbitrary<PostcopyEvent> {
@@ -52,7 +60,8 @@ export function shapeArbitrary(s: Shape): fc.Arbitrary<PostcopyScenario> {
     .map(({ pages, source, copied, stale, fetchOrder, handlers, events: evs }) => ({
       pages,
       source: source.slice(0, pages),
-      precopied: copied.slice(0, pages).map((c, p) => (c === "none" ? null : c === "current" || stale === source[p] ? source[p]! : stale)),
+      // A snapshot file holds no stale pages: what it has is current.
+      precopied: copied.slice(0, pages).map((c, p) => (c === "none" ? null : c === "current" || stale === source[p] || s.backing.startsWith("snapshot") ? source[p]! : stale)),
       fetchOrder: fetchOrder.filter((p) => p < pages),
       events: evs.map((e) => ("page" in e ? { ...e, page: e.page % pages } : e)),
       backing: s.backing,
@@ -81,4 +90,6 @@ export const POSTCOPY_SHAPE_SUITES: readonly PostcopySuite[] = [
   shapeSuite("gmem", false, 40, "guest_memfd 4 KiB mapped through its mmap (a userspace memslot)"),
   shapeSuite("gmem-2m", true, 6, "guest_memfd with 2 MiB folios"),
   shapeSuite("gmem-2m", false, 6, "guest_memfd with 2 MiB folios mapped through its mmap"),
+  shapeSuite("snapshot-private", true, 40, "a snapshot restore: MAP_PRIVATE of the snapshot file, MISSING faults on its holes + UFFDIO_COPY"),
+  shapeSuite("snapshot-shared", false, 40, "a snapshot restore: the shared snapshot file, MINOR + CONTINUE (its pages current)"),
 ];

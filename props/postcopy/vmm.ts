@@ -190,6 +190,11 @@ export class Vmm {
     if (b.fill === "copy") {
       // The background fetcher places pages nobody waits for without a wakeup; a handler that then meets EEXIST wakes.
       const copy = async (): Promise<void> => {
+        if (b.name === "snapshot-private" && actor !== "fetcher" && this.bugs.has("postcopy-snapshot-hole-zero")) {
+          await this.apply(actor, { op: "uffdio_zeropage", uffd: "u0", ...this.at(p), mode: [] });
+          this.written[p] = true;
+          return this.wakeChecks(p, actor);
+        }
         const mode = actor === "fetcher" ? (["DONTWAKE"] as const) : ([] as const);
         const r = await this.apply(actor, { op: "uffdio_copy", uffd: "u0", ...this.at(p), byte: this.sc.source[p]!, mode: [...mode] });
         if (resultOf(r) === "ok") this.installed(p);
