@@ -364,7 +364,7 @@ export const BUGS = {
   "postcopy-resend-overwrites": {
     description: "a page the source sends again is written through the alias although the VMM already has it, over the guest's newer stores",
     area: "postcopy",
-    kind: "sequential",
+    kind: "race",
     file: "props/postcopy/vmm.ts",
     suite: "postcopy-shmem",
     source: `${MINOR_V1}: with MINOR faults the VMM writes contents through its second mapping itself (no EEXIST guards it as UFFDIO_COPY's does); ${slip("the received-page check skipped")}`,
@@ -372,7 +372,7 @@ export const BUGS = {
   "postcopy-remove-ignored": {
     description: "the VMM ignores UFFD_EVENT_REMOVE from the balloon: a page given back is fetched from the source again on its next fault instead of zero-filled",
     area: "postcopy",
-    kind: "sequential",
+    kind: "race",
     file: "props/postcopy/vmm.ts",
     suite: "postcopy-anon",
     source: `${UFFD_DOC} (UFFD_FEATURE_EVENT_REMOVE: MADV_REMOVE / MADV_DONTNEED are reported so that the manager stops filling the range); ${slip("the event ignored")}`,

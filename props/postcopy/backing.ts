@@ -3,6 +3,7 @@
 // memory; a write through a second mapping, then UFFDIO_CONTINUE, on shmem, hugetlbfs and guest_memfd), and how the
 // VM, the memslot and the uffd are set up, with or without KVM Userfault on the memslot.
 import { PAGE_SIZE } from "../../model/consts.js";
+import { bugsOf } from "../../impl/bugs.js";
 import type { Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import { setupOps, type BackingName, type PostcopyScenario } from "./scenario.js";
@@ -51,8 +52,9 @@ export const isCurrent = (sc: PostcopyScenario, p: number): boolean => sc.precop
  * uffd and its registration, then the pre-copied pages. On anonymous memory the pre-copy placed pages before the
  * switch-over; the stale ones are discarded (MADV_DONTNEED) so that they fault again, as QEMU's postcopy discard does.
  */
-export function setupFor(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
+export function setupFor(sc: PostcopyScenario, bugList: readonly string[]): Op[] {
   if (isDefault(sc)) return setupOps(sc);
+  const bugs = bugsOf(bugList);
   const b = backingOf(sc);
   const len = sc.pages * b.unit;
   const kvmUserfault = usesUserfault(sc);
@@ -87,7 +89,7 @@ export function setupFor(sc: PostcopyScenario, bugs: readonly string[]): Op[] {
   const precopied = isSnapshot(b) ? [] : sc.precopied.flatMap((v, p): Op[] => (v === null ? [] : [precopy(b, p, v)]));
   const current = sc.precopied.flatMap((_, p): Op[] => (kvmUserfault && isCurrent(sc, p) ? [{ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: p * gfns, npages: gfns }] : []));
   const discard = sc.precopied.flatMap((v, p): Op[] =>
-    b.name === "anon" && v !== null && !isCurrent(sc, p) && !bugs.includes("postcopy-discard-missed") ? [{ op: "madvise", map: "m0", offset: p * b.unit, len: b.unit, advice: "DONTNEED" }] : [],
+    b.name === "anon" && v !== null && !isCurrent(sc, p) && !bugs.has("postcopy-discard-missed") ? [{ op: "madvise", map: "m0", offset: p * b.unit, len: b.unit, advice: "DONTNEED" }] : [],
   );
   const register: Op = { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len, mode: b.fill === "copy" ? ["MISSING"] : ["MISSING", "MINOR"] };
   return [
