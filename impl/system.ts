@@ -5,6 +5,7 @@ import type { Op, OpOf } from "../schema/ops.js";
 import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { Abstraction } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
+import { costsOf, type CostCounts } from "./costs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
 import { gmemOwnsAttributes } from "./gmem/design.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
@@ -32,6 +33,8 @@ export interface System {
   abstract(): State;
   /** The same, rebuilt from nothing: what abstract() must equal (the cross-check of props/checker.ts). */
   abstractAfresh?(): State;
+  /** What the run so far cost (impl/costs.ts). */
+  costs?(): CostCounts;
 }
 
 const EBADF: Outcome = { errno: "EBADF" };
@@ -44,6 +47,9 @@ export class Kernel implements System {
   readonly fds = new FdTable((e) => this.displaced(e));
   readonly mm: Mm;
   readonly uffd: Uffd;
+  /** The cost model's counters kept here (impl/costs.ts): KVM_EXIT_MEMORY_FAULTs, and memslot changes that took. */
+  memoryFaultExits = 0;
+  memslotUpdates = 0;
 
   constructor(
     readonly config: Config,
@@ -76,15 +82,22 @@ export class Kernel implements System {
     return new Abstraction().of(this);
   }
 
+  costs(): CostCounts {
+    return costsOf(this);
+  }
+
   private gmemOf(map: Mapping): GmemInode {
     return this.gmemInodes[(map.backing as { inode: number }).inode]!;
   }
 
   /** One access of a thread, first run or retried after a userfault wakeup; `h` carries the task. */
-  private threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
+  private async threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
     if (op.op === "access") return this.mm.access(op, h);
     const v = this.vm(op.vm);
-    return v === undefined ? Promise.resolve(EBADF) : vcpuAccess(this.ctx, v.kvm, op, h);
+    if (v === undefined) return EBADF;
+    const outcome = await vcpuAccess(this.ctx, v.kvm, op, h);
+    if ("exit" in outcome && outcome.exit === "memory_fault") this.memoryFaultExits++;
+    return outcome;
   }
 
   private vm(name: string): { id: number; kvm: Kvm } | undefined {
@@ -131,7 +144,11 @@ export class Kernel implements System {
       case "create_gmem":
         return vmIoctl(op.vm, (v) => this.createGmem(v, op));
       case "set_memory_region":
-        return vmIoctl(op.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, op, h));
+        return vmIoctl(op.vm, async (v) => {
+          const outcome = await setMemoryRegion(this.ctx, v.kvm, v.id, op, h);
+          if ("result" in outcome) this.memslotUpdates++;
+          return outcome;
+        });
       case "userfault_set":
       case "userfault_clear":
         return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));

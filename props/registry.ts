@@ -9,6 +9,7 @@ import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
 import { POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
+import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 
 export const SUITES: readonly Suite[] = [
@@ -17,6 +18,7 @@ export const SUITES: readonly Suite[] = [
   ...UFFD_SUITES,
   ...MM_SUITES,
   ...POSTCOPY_SUITES,
+  ...POSTCOPY_SHAPE_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,

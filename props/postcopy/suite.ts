@@ -7,7 +7,8 @@ import { ALL_CHECKS } from "../checker.js";
 import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
 import type { Suite, SuiteResult, SuiteRunOptions } from "../suite.js";
-import { postcopyInput, scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
+import { setupFor } from "./backing.js";
+import { postcopyInput, scenarioArbitrary, type PostcopyScenario } from "./scenario.js";
 import { Vmm, type LogEntry } from "./vmm.js";
 
 export interface PostcopyResult extends SuiteResult {
@@ -39,7 +40,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   if (failed === undefined) return base;
   const { err, details } = failed;
   const sc = details.counterexample![0];
-  const setupLength = setupOps(sc).length;
+  const setupLength = setupFor(sc, config.bugs).length;
   const f = err.failure;
   return {
     ...base,
@@ -61,7 +62,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   };
 }
 
-function postcopySuite(name: string, description: string, arbitrary: fc.Arbitrary<PostcopyScenario>, runs: number): PostcopySuite {
+export function postcopySuite(name: string, description: string, arbitrary: fc.Arbitrary<PostcopyScenario>, runs: number): PostcopySuite {
   const s: PostcopySuite = { name, description, kind: "sequential", area: "postcopy", config: PRESETS.default, arbitrary, runs, run: (opts) => runPostcopySuite(s, opts) };
   return s;
 }

@@ -320,6 +320,45 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     length: 4,
     refutes: ["postcopy-double-fetch", "postcopy-clear-before-write", "postcopy-continue-before-write"],
   },
+  {
+    kind: "events",
+    name: "postcopy-anon",
+    suite: "postcopy-anon",
+    description:
+      "one anonymous page, two vCPUs, KVM Userfault: every sequence of at most 4 events (a vCPU's write or read, a VMM " +
+      "thread's read, the fetcher's or the handler's next step, the balloon taking the page), then the end of the migration",
+    config: POSTCOPY_SUITES[0]!.config,
+    sc: { ...ONE_PAGE, events: [], backing: "anon", userfault: true, vcpus: 2, handlers: "one" },
+    alphabet: [
+      { kind: "guest", vcpu: 0, write: true, page: 0, offset: 0, byte: 0x5a },
+      { kind: "guest", vcpu: 1, write: false, page: 0, offset: 0, byte: 0 },
+      { kind: "vmm", thread: 0, write: false, page: 0, offset: 8, byte: 0 },
+      { kind: "fetcher" },
+      { kind: "handler" },
+      { kind: "balloon", page: 0 },
+    ],
+    length: 4,
+    refutes: ["postcopy-eexist-no-wake", "postcopy-remove-ignored"],
+  },
+  {
+    kind: "events",
+    name: "postcopy-shmem",
+    suite: "postcopy-shmem",
+    description:
+      "one shmem page, two vCPUs, KVM Userfault: every sequence of at most 4 events (a vCPU's write or read, the fetcher's " +
+      "or the handler's next step, the source sending the page again), then the end of the migration",
+    config: POSTCOPY_SUITES[0]!.config,
+    sc: { ...ONE_PAGE, events: [], backing: "shmem", userfault: true, vcpus: 2, handlers: "one" },
+    alphabet: [
+      { kind: "guest", vcpu: 0, write: true, page: 0, offset: 0, byte: 0x5a },
+      { kind: "guest", vcpu: 1, write: false, page: 0, offset: 0, byte: 0 },
+      { kind: "fetcher" },
+      { kind: "handler" },
+      { kind: "resend", page: 0 },
+    ],
+    length: 4,
+    refutes: ["postcopy-fetch-twice-on-exit", "postcopy-resend-overwrites"],
+  },
 ];
 
 /** Scopes that must be refuted even with no seeded bug: the design itself is flawed. */
