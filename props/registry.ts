@@ -1,6 +1,7 @@
 // Every suite `faultline check` runs, in order. Each area adds its suites here.
 import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
+import { GMEM_EDGE_SUITES } from "./gmem/edges.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { MM_SUITES } from "./mm/files.js";
@@ -14,6 +15,7 @@ import { REFUSAL_SUITES } from "./refusals.js";
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
   ...GMEM_SEQUENTIAL_SUITES,
+  ...GMEM_EDGE_SUITES,
   ...UFFD_SUITES,
   ...MM_SUITES,
   ...POSTCOPY_SUITES,

@@ -1,0 +1,28 @@
+// The guest_memfd edge suites of props/gmem/edges.ts exist for states the layout suites reach too seldom: `faultline
+// check` on each alone finds a seeded bug, and passes on the correct implementation.
+import { describe, expect, it } from "vitest";
+import { faultline, scratch } from "./cli-child.js";
+
+const CASES = [
+  { suite: "gmem-edges", bug: "gmem-convert-busy-highest", property: "refinement.outcome" },
+  { suite: "gmem-edges-2m", bug: "gmem-split-misses-last-folio", property: "refinement.state" },
+] as const;
+
+const check = (suites: string, more: readonly string[]) => faultline(["check", "--suite", suites, "--seed", "1", "--workers", "1", ...more], scratch());
+
+describe("the guest_memfd edge suites find what they exist for", () => {
+  for (const c of CASES) {
+    it(`check --suite ${c.suite} finds ${c.bug}`, () => {
+      const r = check(c.suite, ["--bugs", c.bug]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain(`${c.suite}: `);
+      expect(r.stdout).toContain(`FAILED ${c.property} `);
+    });
+  }
+
+  it("they pass on the correct implementation", () => {
+    const r = check(CASES.map((c) => c.suite).join(","), []);
+    expect(r.stdout).not.toContain("FAILED");
+    expect(r.status).toBe(0);
+  });
+});
