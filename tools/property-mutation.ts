@@ -15,6 +15,8 @@
 //   [--files impl/mm/mm.ts,...]                   only the survivors in these files
 //   [--precheck]                                  the vocabulary check alone (tools/property-judge.ts): enough when
 //                                                 nothing else the check runs changed since the report
+//   [--gaps-only]                                 only survivors the ledger has as gaps (or not at all): the other
+//                                                 categories change nothing a run of the correct implementation shows
 //   [--remap COMMIT]                              first carry the report's sample from the tree at COMMIT (the one it
 //                                                 was judged on) to this one, when the area's files changed since
 //
@@ -272,6 +274,7 @@ interface Options {
   readonly files?: readonly string[];
   readonly precheck: boolean;
   readonly remap?: string;
+  readonly gapsOnly: boolean;
 }
 
 function options(args: readonly string[]): Options {
@@ -282,7 +285,7 @@ function options(args: readonly string[]): Options {
   const area = value("--area");
   if (area !== undefined && !(AREAS as readonly string[]).includes(area)) throw new Error(`--area: expected one of ${AREAS.join(", ")}, found "${area}"`);
   const shard = value("--shard");
-  if (["--precheck", "--files", "--remap"].some((f) => args.includes(f)) && !args.includes("--rerun-survivors")) throw new Error("--precheck, --files and --remap: only with --rerun-survivors");
+  if (["--precheck", "--files", "--remap", "--gaps-only"].some((f) => args.includes(f)) && !args.includes("--rerun-survivors")) throw new Error("--precheck, --files and --remap: only with --rerun-survivors");
   return {
     ...(area === undefined ? {} : { area: area as Area }),
     sample: Number(value("--sample") ?? 300),
@@ -295,6 +298,7 @@ function options(args: readonly string[]): Options {
     ...(value("--files") === undefined ? {} : { files: value("--files")!.split(",") }),
     precheck: args.includes("--precheck"),
     ...(value("--remap") === undefined ? {} : { remap: value("--remap")! }),
+    gapsOnly: args.includes("--gaps-only"),
   };
 }
 
@@ -395,7 +399,8 @@ async function rerun(o: Options & { area: Area }): Promise<AreaReport> {
   if (all.length !== previous.population) throw new Error(`${path}: population ${previous.population}, the tree has ${all.length}: the area's files changed`);
   const judge = { suites: judgeOf(o.area).suites, shard: previous.shard, timeoutS: o.timeoutS, precheck: o.precheck };
   const judged = [...previous.judged];
-  const todo = judged.flatMap((j, i) => (j.status === "survived" && (o.files === undefined || o.files.includes(j.file)) ? [i] : []));
+  const explained = o.gapsOnly ? ledgerEntries().filter((e) => e.area === o.area && e.category !== "gap").map((e) => e.id) : [];
+  const todo = judged.flatMap((j, i) => (j.status === "survived" && (o.files === undefined || o.files.includes(j.file)) && !explained.includes(j.id) ? [i] : []));
   console.log(`${o.area}: rejudging ${todo.length} survivors of ${judged.length} by ${judge.suites.length} suites, shard 1/${judge.shard}${o.precheck ? ", vocabulary precheck only" : ""}`);
   for (const [n, i] of todo.entries()) {
     const was = judged[i]!;
@@ -411,6 +416,11 @@ async function rerun(o: Options & { area: Area }): Promise<AreaReport> {
   save(r);
   return r;
 }
+
+/** The survivor ledger (tools/property-survivors.ts keeps it). */
+const LEDGER = join("docs", "mutation", "property-survivors.json");
+const ledgerEntries = (): { id: string; area: string; category: string }[] =>
+  existsSync(LEDGER) ? (JSON.parse(readFileSync(LEDGER, "utf8")) as { entries: { id: string; area: string; category: string }[] }).entries : [];
 
 /**
  * Line numbers of `file` at `commit` mapped to the work tree's (`git diff -U0`): a line inside a changed hunk maps to
@@ -492,12 +502,10 @@ async function remapped(area: Area, commit: string, sandbox: Sandbox, all: reado
     const c = image(j);
     return c === undefined ? [] : [[j.id, c.id] as const];
   }));
-  const ledgerPath = join("docs", "mutation", "property-survivors.json");
-  if (existsSync(ledgerPath)) {
-    const ledger = JSON.parse(readFileSync(ledgerPath, "utf8")) as { entries: { id: string; area: string }[] };
-    const entries = ledger.entries.map((e) => (e.area === area ? { ...e, id: renamed.get(e.id) ?? e.id } : e));
-    writeFileSync(`${ledgerPath}.tmp`, `${JSON.stringify({ ...ledger, entries }, null, 1)}\n`);
-    execFileSync("mv", [`${ledgerPath}.tmp`, ledgerPath]);
+  if (existsSync(LEDGER)) {
+    const entries = ledgerEntries().map((e) => (e.area === area ? { ...e, id: renamed.get(e.id) ?? e.id } : e));
+    writeFileSync(`${LEDGER}.tmp`, `${JSON.stringify({ entries }, null, 1)}\n`);
+    execFileSync("mv", [`${LEDGER}.tmp`, LEDGER]);
   }
   return r;
 }
