@@ -14,7 +14,10 @@ const M = SIZE_2M;
 const byte = fc.integer({ min: 1, max: 255 });
 const pick = <T>(...xs: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...xs);
 
-/** gpa, size and file offset of the three guest_memfd slots; slot 3 is anonymous memory at 32 MiB. */
+/**
+ * The guest_memfd slots: aligned with the file (0), two pages off it (1), a whole folio off it (2, gfn and index
+ * congruent), a page short of a folio (4); slot 3 is anonymous memory at 32 MiB.
+ */
 interface GmemSlot {
   readonly slot: number;
   readonly gpa: number;
@@ -25,7 +28,8 @@ interface GmemSlot {
 const SLOTS: readonly GmemSlot[] = [
   { slot: 0, gpa: 0, size: M, offset: 0 },
   { slot: 1, gpa: 2 * M + 2 * P, size: M, offset: M },
-  { slot: 2, gpa: 6 * M, size: M - P, offset: 2 * M },
+  { slot: 2, gpa: 6 * M, size: M, offset: 2 * M },
+  { slot: 4, gpa: 10 * M, size: M - P, offset: 3 * M },
 ];
 const ANON_GPA = 16 * M;
 
@@ -44,7 +48,7 @@ const gmemSlot = (s: GmemSlot, flags: readonly ("GUEST_MEMFD" | "LOG_DIRTY_PAGES
 const SETUP: readonly Op[] = [
   { op: "create_vm", vm: "v0", type: 1 },
   { op: "mmap", map: "m0", file: "anon", offset: 0, length: 16 * P },
-  { op: "create_gmem", vm: "v0", gmem: "g0", size: 3 * M, flags: ["MMAP"] },
+  { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * M, flags: ["MMAP"] },
   ...SLOTS.map((s) => gmemSlot(s)),
   { op: "set_memory_region", vm: "v0", slot: 3, flags: [], guest_phys_addr: ANON_GPA, memory_size: 4 * P, userspace: "m0" },
 ];
@@ -62,9 +66,9 @@ function ops(): fc.Arbitrary<Op> {
     ...(w ? { byte: b } : {}),
   }));
   const convert = fc
-    .tuple(pick(0, P, M - P, M, M + P, 2 * M), pick(P, M - P, M, 2 * M), pick<"private" | "shared">("private", "private", "shared"))
+    .tuple(pick(0, P, M - P, M, M + P, 2 * M, 3 * M), pick(P, M - P, M, 2 * M), pick<"private" | "shared">("private", "private", "shared"))
     .map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
-  const punch = fc.tuple(pick(0, M, 2 * M), pick(P, M)).map(([o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: o, len: l }));
+  const punch = fc.tuple(pick(0, M, 2 * M, 3 * M), pick(P, M)).map(([o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: o, len: l }));
   // A gmem slot deleted, re-created, or re-created with dirty logging (which forces 4 KiB mappings).
   const gmemUpdate = fc
     .tuple(pick(...SLOTS), pick<"delete" | "create" | "log">("delete", "create", "log"))
@@ -98,7 +102,7 @@ const CONFIG: Config = { ...PRESETS["gmem-v8"], gmemFolio: "2M" };
 export const KVM_EDGE_SUITES: readonly OpSuite[] = [
   opSuite(
     "kvm-edges",
-    "private guest_memfd memory on 2 MiB folios behind slots aligned, offset by two pages and a page short of a huge page, with conversions that mix a huge range; an anonymous slot updated in one respect at a time",
+    "private guest_memfd memory on 2 MiB folios behind slots aligned, offset by two pages, offset by a folio and a page short of one, with conversions that mix a huge range; an anonymous slot updated in one respect at a time",
     "kvm",
     CONFIG,
     SETUP,

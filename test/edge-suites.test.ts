@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { faultline, scratch } from "./cli-child.js";
 
 const CASES = [
-  { suite: "gmem-edges", bug: "gmem-convert-busy-highest", property: "refinement.outcome" },
+  { suite: "gmem-edges", bug: "gmem-bind-end-exclusive", property: "refinement.outcome" },
   { suite: "gmem-edges-2m", bug: "gmem-split-misses-last-folio", property: "refinement.state" },
   { suite: "kvm-edges", bug: "gmem-huge-ignores-split", property: "stage2-in-slot" },
   { suite: "uffd-edges", bug: "uffd-move-keeps-src", property: "ptes-map-their-page" },
