@@ -15,7 +15,8 @@ const pick = <T>(...xs: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...xs)
 
 /**
  * Private anonymous m0 and m1 (m1 with a hole at page 4: two VMAs), read-only anonymous m2, shared anonymous m3, and
- * a two-folio hugetlbfs file mapped shared (m4); all registered MISSING on u0, m0 and m4's first folio also WP.
+ * a two-folio hugetlbfs file mapped shared (m4) and its first folio privately (m5); all registered MISSING on u0,
+ * m0 and m4's first folio also WP.
  */
 const SETUP: readonly Op[] = [
   { op: "mmap", map: "m0", file: "anon", offset: 0, length: 8 * P, shared: false },
@@ -25,6 +26,7 @@ const SETUP: readonly Op[] = [
   { op: "mmap", map: "m3", file: "anon", offset: 0, length: 4 * P, shared: true },
   { op: "memfd", file: "f0", size: 2 * SIZE_2M, hugetlb: true },
   { op: "mmap", map: "m4", file: "f0", offset: 0, length: 2 * SIZE_2M, shared: true },
+  { op: "mmap", map: "m5", file: "f0", offset: 0, length: SIZE_2M, shared: false },
   { op: "uffd_open", uffd: "u0", features: [] },
   { op: "uffd_register", uffd: "u0", map: "m0", offset: 0, len: 8 * P, mode: ["MISSING", "WP"] },
   { op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 4 * P, mode: ["MISSING"] },
@@ -32,6 +34,7 @@ const SETUP: readonly Op[] = [
   { op: "uffd_register", uffd: "u0", map: "m2", offset: 0, len: 4 * P, mode: ["MISSING"] },
   { op: "uffd_register", uffd: "u0", map: "m3", offset: 0, len: 4 * P, mode: ["MISSING"] },
   { op: "uffd_register", uffd: "u0", map: "m4", offset: 0, len: SIZE_2M, mode: ["MISSING", "WP"] },
+  { op: "uffd_register", uffd: "u0", map: "m5", offset: 0, len: SIZE_2M, mode: ["MISSING"] },
 ];
 
 function ops(): fc.Arbitrary<Op> {
@@ -47,7 +50,7 @@ function ops(): fc.Arbitrary<Op> {
   }));
   // Moves from and to every kind of VMA, with ranges that end at, one page past, or inside a VMA's end.
   const move = fc
-    .tuple(pick("m0", "m0", "m1", "m2", "m3", "m4"), pick(0, 2, 3, 6), pick("m0", "m1", "m1", "m2", "m3", "m4"), pick(0, 2, 3, 6), pick(1, 2, 3), pick<readonly ("DONTWAKE" | "ALLOW_SRC_HOLES")[]>([], ["ALLOW_SRC_HOLES"], ["DONTWAKE"]))
+    .tuple(pick("m0", "m0", "m1", "m2", "m3", "m4", "m5"), pick(0, 2, 3, 6), pick("m0", "m1", "m1", "m2", "m3", "m4", "m5"), pick(0, 2, 3, 6), pick(1, 2, 3), pick<readonly ("DONTWAKE" | "ALLOW_SRC_HOLES")[]>([], ["ALLOW_SRC_HOLES"], ["DONTWAKE"]))
     .map(([src, s, dst, d, n, mode]): Op => ({ op: "uffdio_move", uffd: "u0", map: dst, offset: d * P, len: n * P, src, src_offset: s * P, mode: [...mode] }));
   // hugetlbfs: the ioctls at a page off each huge-page edge, and whole folios.
   const hOffset = pick(0, P, SIZE_2M - P, SIZE_2M, SIZE_2M + P);
