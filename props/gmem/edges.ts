@@ -37,6 +37,8 @@ function setup(e: Edges): Op[] {
     { op: "gmem_mmap", gmem: "g0", map: "m1", offset: (e.unit + 1) * P, length: (n - e.unit - 1) * P },
     { op: "uffd_open", uffd: "u0", features: [] },
     { op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
+    // uffd-wp markers over m1's first two pages (none mapped yet): a punch of a page m0 maps must drop them.
+    { op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
     { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD"], guest_phys_addr: 0, memory_size: e.unit * P, userspace: null, guest_memfd: "g0", guest_memfd_offset: 0 },
     {
       op: "set_memory_region",
@@ -56,7 +58,7 @@ function ops(e: Edges): fc.Arbitrary<Op> {
   const n = pagesOf(e);
   const u = e.unit;
   // Pages at every edge: the first and last of each folio, the mapping offset's, and one past the file.
-  const page = pick(0, 1, u - 1, u, u + 1, u + 2, n - 2, n - 1);
+  const page = pick(0, 1, u - 1, u, u + 1, u + 1, u + 2, n - 2, n - 1);
   const m1Page = pick(0, 1, 2, n - u - 2);
   const host = fc.oneof(
     fc.tuple(page, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m0", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) })),
@@ -73,14 +75,13 @@ function ops(e: Edges): fc.Arbitrary<Op> {
     private: priv,
     ...(w ? { byte: b } : {}),
   }));
-  const offset = pick(0, P, u * P, (u + 1) * P, (n - 1) * P, n * P, (n + 1) * P);
+  const offset = pick(0, P, u * P, (u + 1) * P, (u + 1) * P, (n - 1) * P, n * P, (n + 1) * P);
   const len = pick(P, 2 * P, u * P, (u + 1) * P, n * P);
   const convert = fc.tuple(offset, len, pick<"private" | "shared">("private", "shared")).map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
   const fallocate = fc.tuple(pick([], PUNCH, PUNCH), offset, len).map(([m, o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: [...m], offset: o, len: l }));
   // Pins through m0 only: a pin through m1's uffd-wp marker diverges (the model drops the folio its first fault pass
   // allocated, the impl keeps it; issue-23-m6 note), which is left for its own fix.
   const pin = fc.tuple(pick(0, 1, u, u + 1, n - 1), fc.boolean()).map(([p, on]): Op => ({ op: on ? "pin" : "unpin", map: "m0", offset: p * P }));
-  // Over unpopulated pages of m1 this leaves uffd-wp markers, which a punch of a page m0 maps must drop.
   const wp = fc.tuple(pick(0, 1), pick(1, 2), fc.boolean()).map(([p, l, on]): Op => ({ op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: p * P, len: l * P, mode: on ? ["WP"] : [] }));
   const madvise = fc
     .tuple(pick("m0", "m1"), pick(0, 1, u), pick(1, 2, u), pick<"DONTNEED" | "REMOVE">("DONTNEED", "REMOVE"))
