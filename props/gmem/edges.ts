@@ -24,8 +24,8 @@ const pagesOf = (e: Edges): number => e.unit * e.folios;
 
 /**
  * g0 (MMAP|INIT_SHARED) mapped whole (m0) and from its second folio's second page (m1, under uffd-wp); slot 0 binds
- * its first folio at gpa 0, slot 1 the next folios but the last (whose tail binds then aim at) at gpa 4 folios, so
- * gfn and file index differ by a whole number of folios; v1 is another VM.
+ * its first folio at gpa 8 folios, slot 1 the next folios but the last (whose tail binds then aim at) at gpa 0, so gfn
+ * and file index differ by a whole number of folios, one way in slot 0 and the other in slot 1; v1 is another VM.
  */
 function setup(e: Edges): Op[] {
   const n = pagesOf(e);
@@ -39,13 +39,13 @@ function setup(e: Edges): Op[] {
     { op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
     // uffd-wp markers over m1's first two pages (none mapped yet): a punch of a page m0 maps must drop them.
     { op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
-    { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD"], guest_phys_addr: 0, memory_size: e.unit * P, userspace: null, guest_memfd: "g0", guest_memfd_offset: 0 },
+    { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD"], guest_phys_addr: 8 * e.unit * P, memory_size: e.unit * P, userspace: null, guest_memfd: "g0", guest_memfd_offset: 0 },
     {
       op: "set_memory_region",
       vm: "v0",
       slot: 1,
       flags: ["GUEST_MEMFD"],
-      guest_phys_addr: 4 * e.unit * P,
+      guest_phys_addr: 0,
       memory_size: (n - 2 * e.unit) * P,
       userspace: null,
       guest_memfd: "g0",
@@ -64,8 +64,8 @@ function ops(e: Edges): fc.Arbitrary<Op> {
     fc.tuple(page, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m0", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) })),
     fc.tuple(m1Page, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m1", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) })),
   );
-  // Guest pages of slot 0 (file pages 0..u-1) and slot 1 (file pages u..n-u-1, at gpa 4u).
-  const gpa = pick(0, u - 1, 4 * u, 4 * u + 1, 4 * u + n - 2 * u - 1);
+  // Guest pages of slot 0 (file pages 0..u-1, at gpa 8u) and slot 1 (file pages u..n-u-1, at gpa 0).
+  const gpa = pick(8 * u, 9 * u - 1, 0, 1, n - 2 * u - 1);
   const vcpu = fc.tuple(gpa, fc.boolean(), fc.boolean(), byte).map(([g, w, priv, b]): Op => ({
     op: "vcpu_access",
     vm: "v0",
