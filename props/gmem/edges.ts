@@ -76,8 +76,9 @@ function ops(e: Edges): fc.Arbitrary<Op> {
     private: priv,
     ...(w ? { byte: b } : {}),
   }));
-  const offset = pick(0, P, u * P, (u + 1) * P, (u + 1) * P, (n - 1) * P, n * P, (n + 1) * P);
-  const len = pick(P, 2 * P, u * P, (u + 1) * P, n * P);
+  // Whole folios often (a split folio made wholly private again merges), single pages at every edge.
+  const offset = pick(0, 0, P, u * P, u * P, (u + 1) * P, (u + 1) * P, (n - 1) * P, n * P, (n + 1) * P);
+  const len = pick(P, 2 * P, u * P, u * P, (u + 1) * P, n * P);
   const convert = fc.tuple(offset, len, pick<"private" | "shared">("private", "shared")).map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
   const fallocate = fc.tuple(pick([], KEEP, PUNCH, PUNCH), offset, len).map(([m, o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: [...m], offset: o, len: l }));
   // Pins through m0 only: a pin through m1's uffd-wp marker diverges (the model drops the folio its first fault pass
