@@ -68,12 +68,16 @@ function ops(): fc.Arbitrary<Op> {
   const convert = fc
     .tuple(pick(0, P, M - P, M, M + P, 2 * M, 3 * M), pick(P, M - P, M, 2 * M), pick<"private" | "shared">("private", "private", "shared"))
     .map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
-  const punch = fc.tuple(pick(0, M, 2 * M, 3 * M), pick(P, M)).map(([o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: o, len: l }));
+  const punch = fc
+    .tuple(pick(0, M, 2 * M, 3 * M), pick(P, M))
+    .map(([o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: ["PUNCH_HOLE", "KEEP_SIZE"], offset: o, len: l }));
   // A gmem slot deleted, re-created, or re-created with dirty logging (which forces 4 KiB mappings).
   const gmemUpdate = fc
     .tuple(pick(...SLOTS), pick<"delete" | "create" | "log">("delete", "create", "log"))
     .map(([s, how]): Op =>
-      how === "delete" ? { op: "set_memory_region", vm: "v0", slot: s.slot, flags: [], guest_phys_addr: s.gpa, memory_size: 0, userspace: null } : gmemSlot(s, how === "log" ? ["GUEST_MEMFD", "LOG_DIRTY_PAGES"] : ["GUEST_MEMFD"]),
+      how === "delete"
+        ? { op: "set_memory_region", vm: "v0", slot: s.slot, flags: [], guest_phys_addr: s.gpa, memory_size: 0, userspace: null }
+        : gmemSlot(s, how === "log" ? ["GUEST_MEMFD", "LOG_DIRTY_PAGES"] : ["GUEST_MEMFD"]),
     );
   // The anonymous slot updated in one respect at a time.
   const anonUpdate = fc
@@ -81,10 +85,30 @@ function ops(): fc.Arbitrary<Op> {
       pick<readonly ("LOG_DIRTY_PAGES" | "READONLY")[]>([], [], ["LOG_DIRTY_PAGES"], ["READONLY"], ["LOG_DIRTY_PAGES", "READONLY"]),
       pick(4 * P, 4 * P, 8 * P, 0),
       pick(0, 0, P),
-      pick<{ pad1?: number; pad2?: number[]; ioctl?: "REGION" | "REGION2" }>({}, {}, { pad1: 1 }, { pad2: [0, 1] }, { pad2: [1] }, { ioctl: "REGION" }, { ioctl: "REGION2" }),
+      pick<{ pad1?: number; pad2?: number[]; ioctl?: "REGION" | "REGION2" }>(
+        {},
+        {},
+        { pad1: 1 },
+        { pad2: [0, 1] },
+        { pad2: [1] },
+        { ioctl: "REGION" },
+        { ioctl: "REGION2" },
+      ),
     )
-    .map(([flags, size, hva, more]): Op => ({ op: "set_memory_region", vm: "v0", slot: 3, flags: [...flags], guest_phys_addr: ANON_GPA, memory_size: size, userspace: "m0", userspace_offset: hva, ...more }));
-  const host = fc.tuple(pick(0, 3), fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m0", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
+    .map(([flags, size, hva, more]): Op => ({
+      op: "set_memory_region",
+      vm: "v0",
+      slot: 3,
+      flags: [...flags],
+      guest_phys_addr: ANON_GPA,
+      memory_size: size,
+      userspace: "m0",
+      userspace_offset: hva,
+      ...more,
+    }));
+  const host = fc
+    .tuple(pick(0, 3), fc.boolean(), byte)
+    .map(([p, w, b]): Op => ({ op: "access", map: "m0", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
   const zap = pick<Op>({ op: "madvise", map: "m0", offset: 0, len: 4 * P, advice: "DONTNEED" });
   return fc.oneof(
     { weight: 12, arbitrary: vcpu },
@@ -102,7 +126,8 @@ const CONFIG: Config = { ...PRESETS["gmem-v8"], gmemFolio: "2M" };
 export const KVM_EDGE_SUITES: readonly OpSuite[] = [
   opSuite(
     "kvm-edges",
-    "private guest_memfd memory on 2 MiB folios behind slots aligned, offset by two pages, offset by a folio and a page short of one, with conversions that mix a huge range; an anonymous slot updated in one respect at a time",
+    "private guest_memfd memory on 2 MiB folios behind slots aligned, offset by two pages, offset by a folio and a page short of " +
+      "one, with conversions that mix a huge range; an anonymous slot updated in one respect at a time",
     "kvm",
     CONFIG,
     SETUP,

@@ -285,7 +285,7 @@ function options(args: readonly string[]): Options {
   const area = value("--area");
   if (area !== undefined && !(AREAS as readonly string[]).includes(area)) throw new Error(`--area: expected one of ${AREAS.join(", ")}, found "${area}"`);
   const shard = value("--shard");
-  if (["--precheck", "--files", "--remap", "--gaps-only"].some((f) => args.includes(f)) && !args.includes("--rerun-survivors")) throw new Error("--precheck, --files and --remap: only with --rerun-survivors");
+  if (["--precheck", "--files", "--remap", "--gaps-only"].some((f) => args.includes(f)) && !args.includes("--rerun-survivors")) throw new Error("--precheck, --files, --remap and --gaps-only: only with --rerun-survivors");
   return {
     ...(area === undefined ? {} : { area: area as Area }),
     sample: Number(value("--sample") ?? 300),

@@ -14,6 +14,13 @@ const byte = fc.integer({ min: 1, max: 255 });
 const pick = <T>(...xs: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...xs);
 const KEEP: readonly FallocModeName[] = ["KEEP_SIZE"];
 const PUNCH: readonly FallocModeName[] = ["PUNCH_HOLE", "KEEP_SIZE"];
+const access = (map: string, page: number, write: boolean, b: number): Op => ({
+  op: "access",
+  map,
+  offset: page * P,
+  kind: write ? "write" : "read",
+  ...(write ? { byte: b } : {}),
+});
 
 /** The pages of a layout: `unit` is the folio in pages (1 or 512), the file `folios` of them. */
 interface Edges {
@@ -40,7 +47,17 @@ function setup(e: Edges): Op[] {
     { op: "uffd_register", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
     // uffd-wp markers over m1's first two pages (none mapped yet): a punch of a page m0 maps must drop them.
     { op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
-    { op: "set_memory_region", vm: "v0", slot: 0, flags: ["GUEST_MEMFD"], guest_phys_addr: 8 * e.unit * P, memory_size: e.unit * P, userspace: null, guest_memfd: "g0", guest_memfd_offset: 0 },
+    {
+      op: "set_memory_region",
+      vm: "v0",
+      slot: 0,
+      flags: ["GUEST_MEMFD"],
+      guest_phys_addr: 8 * e.unit * P,
+      memory_size: e.unit * P,
+      userspace: null,
+      guest_memfd: "g0",
+      guest_memfd_offset: 0,
+    },
     {
       op: "set_memory_region",
       vm: "v0",
@@ -62,8 +79,8 @@ function ops(e: Edges): fc.Arbitrary<Op> {
   const page = pick(0, 1, u - 1, u, u + 1, u + 1, u + 2, n - 2, n - 1);
   const m1Page = pick(0, 1, 2, n - u - 2);
   const host = fc.oneof(
-    fc.tuple(page, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m0", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) })),
-    fc.tuple(m1Page, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m1", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) })),
+    fc.tuple(page, fc.boolean(), byte).map(([p, w, b]) => access("m0", p, w, b)),
+    fc.tuple(m1Page, fc.boolean(), byte).map(([p, w, b]) => access("m1", p, w, b)),
   );
   // Guest pages of slot 0 (file pages 0..u-1, at gpa 8u) and slot 1 (file pages u..n-u-1, at gpa 0).
   const gpa = pick(8 * u, 9 * u - 1, 0, 1, n - 2 * u - 1);
@@ -79,12 +96,18 @@ function ops(e: Edges): fc.Arbitrary<Op> {
   // Whole folios often (a split folio made wholly private again merges), single pages at every edge.
   const offset = pick(0, 0, P, u * P, u * P, (u + 1) * P, (u + 1) * P, (n - 1) * P, n * P, (n + 1) * P);
   const len = pick(P, 2 * P, u * P, u * P, (u + 1) * P, n * P);
-  const convert = fc.tuple(offset, len, pick<"private" | "shared">("private", "shared")).map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
-  const fallocate = fc.tuple(pick([], KEEP, PUNCH, PUNCH), offset, len).map(([m, o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: [...m], offset: o, len: l }));
+  const convert = fc
+    .tuple(offset, len, pick<"private" | "shared">("private", "shared"))
+    .map(([o, l, to]): Op => ({ op: "gmem_convert", gmem: "g0", offset: o, size: l, to }));
+  const fallocate = fc
+    .tuple(pick([], KEEP, PUNCH, PUNCH), offset, len)
+    .map(([m, o, l]): Op => ({ op: "gmem_fallocate", gmem: "g0", mode: [...m], offset: o, len: l }));
   // Pins through m0 only: a pin through m1's uffd-wp marker diverges (the model drops the folio its first fault pass
   // allocated, the impl keeps it; issue-23-m6 note), which is left for its own fix.
   const pin = fc.tuple(pick(0, 1, u, u + 1, n - 1), fc.boolean()).map(([p, on]): Op => ({ op: on ? "pin" : "unpin", map: "m0", offset: p * P }));
-  const wp = fc.tuple(pick(0, 1), pick(1, 2), fc.boolean()).map(([p, l, on]): Op => ({ op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: p * P, len: l * P, mode: on ? ["WP"] : [] }));
+  const wp = fc
+    .tuple(pick(0, 1), pick(1, 2), fc.boolean())
+    .map(([p, l, on]): Op => ({ op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: p * P, len: l * P, mode: on ? ["WP"] : [] }));
   const madvise = fc
     .tuple(pick("m0", "m1"), pick(0, 1, u), pick(1, 2, u), pick<"DONTNEED" | "REMOVE">("DONTNEED", "REMOVE"))
     .map(([m, p, l, advice]): Op => ({ op: "madvise", map: m, offset: p * P, len: l * P, advice }));
@@ -92,7 +115,17 @@ function ops(e: Edges): fc.Arbitrary<Op> {
   // is deleted again by size 0.
   const bind = fc
     .tuple(pick("v0", "v1"), pick(0, (n - u) * P, (n - 2) * P, (n - 1) * P, (n - 1) * P, n * P, 2 ** 63), pick(P, P, 2 * P))
-    .map(([vm, o, l]): Op => ({ op: "set_memory_region", vm, slot: 2, flags: ["GUEST_MEMFD"], guest_phys_addr: 64 * u * P, memory_size: l, userspace: null, guest_memfd: "g0", guest_memfd_offset: o }));
+    .map(([vm, o, l]): Op => ({
+      op: "set_memory_region",
+      vm,
+      slot: 2,
+      flags: ["GUEST_MEMFD"],
+      guest_phys_addr: 64 * u * P,
+      memory_size: l,
+      userspace: null,
+      guest_memfd: "g0",
+      guest_memfd_offset: o,
+    }));
   const unbind = pick<Op>({ op: "set_memory_region", vm: "v0", slot: 2, flags: [], guest_phys_addr: 64 * u * P, memory_size: 0, userspace: null });
   const remap = pick<Op>(
     { op: "munmap", map: "m1" },
@@ -118,7 +151,8 @@ const V8: Config = PRESETS["gmem-v8"];
 export const GMEM_EDGE_SUITES: readonly OpSuite[] = [
   opSuite(
     "gmem-edges",
-    "v8 on 4 KiB folios, an 8-page file mapped twice (once at a file offset under uffd-wp) behind two slots at different file offsets: conversions, punches, pins and binds at the file's end",
+    "v8 on 4 KiB folios, an 8-page file mapped twice (once at a file offset under uffd-wp) behind two slots at different file " +
+      "offsets: conversions, punches, pins and binds at the file's end",
     "gmem",
     V8,
     setup({ unit: 1, folios: 8 }),
@@ -127,7 +161,8 @@ export const GMEM_EDGE_SUITES: readonly OpSuite[] = [
   ),
   opSuite(
     "gmem-edges-2m",
-    "v8 on 2 MiB folios, a three-folio file mapped twice (once from a subpage, under uffd-wp) behind two slots: splits, merges, pins and conversions at folio edges",
+    "v8 on 2 MiB folios, a three-folio file mapped twice (once from a subpage, under uffd-wp) behind two slots: splits, merges, " +
+      "pins and conversions at folio edges",
     "gmem",
     { ...V8, gmemFolio: "2M" },
     setup({ unit: SIZE_2M / P, folios: 3 }),

@@ -40,7 +40,9 @@ const SETUP: readonly Op[] = [
 function ops(): fc.Arbitrary<Op> {
   const small = pick("m0", "m0", "m1", "m1", "m2", "m3");
   const page = pick(0, 1, 2, 3, 5, 6, 7);
-  const fill = fc.tuple(small, page, pick(1, 2, 3), byte).map(([m, p, n, b]): Op => ({ op: "uffdio_copy", uffd: "u0", map: m, offset: p * P, len: n * P, byte: b }));
+  const fill = fc
+    .tuple(small, page, pick(1, 2, 3), byte)
+    .map(([m, p, n, b]): Op => ({ op: "uffdio_copy", uffd: "u0", map: m, offset: p * P, len: n * P, byte: b }));
   const access = fc.tuple(pick("m0", "m0", "m1", "m3"), page, fc.boolean(), byte).map(([m, p, w, b]): Op => ({
     op: "access",
     map: m,
@@ -50,12 +52,20 @@ function ops(): fc.Arbitrary<Op> {
   }));
   // Moves from and to every kind of VMA, with ranges that end at, one page past, or inside a VMA's end.
   const move = fc
-    .tuple(pick("m0", "m0", "m1", "m2", "m3", "m4", "m5"), pick(0, 2, 3, 6), pick("m0", "m1", "m1", "m2", "m3", "m4", "m5"), pick(0, 2, 3, 6), pick(1, 2, 3), pick<readonly ("DONTWAKE" | "ALLOW_SRC_HOLES")[]>([], ["ALLOW_SRC_HOLES"], ["DONTWAKE"]))
+    .tuple(
+      pick("m0", "m0", "m1", "m2", "m3", "m4", "m5"),
+      pick(0, 2, 3, 6),
+      pick("m0", "m1", "m1", "m2", "m3", "m4", "m5"),
+      pick(0, 2, 3, 6),
+      pick(1, 2, 3),
+      pick<readonly ("DONTWAKE" | "ALLOW_SRC_HOLES")[]>([], ["ALLOW_SRC_HOLES"], ["DONTWAKE"]),
+    )
     .map(([src, s, dst, d, n, mode]): Op => ({ op: "uffdio_move", uffd: "u0", map: dst, offset: d * P, len: n * P, src, src_offset: s * P, mode: [...mode] }));
   // hugetlbfs: the ioctls at a page off each huge-page edge, and whole folios.
   const hOffset = pick(0, P, SIZE_2M - P, SIZE_2M, SIZE_2M + P);
   const hLen = pick(P, SIZE_2M - P, SIZE_2M, SIZE_2M + P, 2 * SIZE_2M);
-  const huge = fc.tuple(pick("uffdio_copy", "uffdio_zeropage", "uffdio_poison", "uffdio_writeprotect", "uffdio_continue") as fc.Arbitrary<string>, hOffset, hLen, fc.boolean(), byte).map(([k, o, l, on, b]): Op => {
+  const kinds = pick("uffdio_copy", "uffdio_zeropage", "uffdio_poison", "uffdio_writeprotect", "uffdio_continue") as fc.Arbitrary<string>;
+  const huge = fc.tuple(kinds, hOffset, hLen, fc.boolean(), byte).map(([k, o, l, on, b]): Op => {
     const r = { uffd: "u0", map: "m4", offset: o, len: l };
     if (k === "uffdio_copy") return { op: "uffdio_copy", ...r, byte: b };
     if (k === "uffdio_zeropage") return { op: "uffdio_zeropage", ...r };
@@ -63,10 +73,19 @@ function ops(): fc.Arbitrary<Op> {
     if (k === "uffdio_continue") return { op: "uffdio_continue", ...r };
     return { op: "uffdio_writeprotect", ...r, mode: on ? ["WP"] : [] };
   });
-  const hAccess = fc.tuple(pick(0, 1, H, H + 1), fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "access", map: "m4", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
+  const hAccess = fc
+    .tuple(pick(0, 1, H, H + 1), fc.boolean(), byte)
+    .map(([p, w, b]): Op => ({ op: "access", map: "m4", offset: p * P, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
   const register = fc
-    .tuple(pick(["m4", 0], ["m4", P], ["m4", SIZE_2M], ["m0", 0], ["m0", 2 * P], ["m1", 3 * P]) as fc.Arbitrary<[string, number]>, pick(P, 2 * P, SIZE_2M - P, SIZE_2M, SIZE_2M + P), pick<readonly ("MISSING" | "WP" | "MINOR")[]>(["MISSING"], ["WP"], ["MISSING", "WP"], ["MINOR"]), fc.boolean())
-    .map(([[m, o], l, mode, on]): Op => (on ? { op: "uffd_register", uffd: "u0", map: m, offset: o, len: l, mode: [...mode] } : { op: "uffd_unregister", uffd: "u0", map: m, offset: o, len: l }));
+    .tuple(
+      pick(["m4", 0], ["m4", P], ["m4", SIZE_2M], ["m0", 0], ["m0", 2 * P], ["m1", 3 * P]) as fc.Arbitrary<[string, number]>,
+      pick(P, 2 * P, SIZE_2M - P, SIZE_2M, SIZE_2M + P),
+      pick<readonly ("MISSING" | "WP" | "MINOR")[]>(["MISSING"], ["WP"], ["MISSING", "WP"], ["MINOR"]),
+      fc.boolean(),
+    )
+    .map(([[m, o], l, mode, on]): Op =>
+      on ? { op: "uffd_register", uffd: "u0", map: m, offset: o, len: l, mode: [...mode] } : { op: "uffd_unregister", uffd: "u0", map: m, offset: o, len: l },
+    );
   const wp = fc.tuple(pick(0, 1, 2, 6), pick(1, 2, 3), fc.boolean(), fc.boolean()).map(([p, n, on, dontwake]): Op => ({
     op: "uffdio_writeprotect",
     uffd: "u0",
@@ -75,7 +94,9 @@ function ops(): fc.Arbitrary<Op> {
     len: n * P,
     mode: [...(on ? ["WP" as const] : []), ...(dontwake ? ["DONTWAKE" as const] : [])],
   }));
-  const zap = fc.tuple(pick("m0", "m1", "m3", "m4"), pick(0, 2, 5)).map(([m, p]): Op => ({ op: "madvise", map: m, offset: p * P, len: (m === "m4" ? H : 2) * P, advice: "DONTNEED" }));
+  const zap = fc
+    .tuple(pick("m0", "m1", "m3", "m4"), pick(0, 2, 5))
+    .map(([m, p]): Op => ({ op: "madvise", map: m, offset: p * P, len: (m === "m4" ? H : 2) * P, advice: "DONTNEED" }));
   return fc.oneof(
     { weight: 5, arbitrary: fill },
     { weight: 6, arbitrary: access },
@@ -91,7 +112,8 @@ function ops(): fc.Arbitrary<Op> {
 export const UFFD_EDGE_SUITES: readonly OpSuite[] = [
   opSuite(
     "uffd-edges",
-    "UFFDIO_MOVE between private, hole-split, read-only, shared and hugetlbfs VMAs at their ends; fill, write-protect and register ioctls on hugetlbfs a page off each huge-page edge",
+    "UFFDIO_MOVE between private, hole-split, read-only, shared and hugetlbfs VMAs at their ends; fill, write-protect and " +
+      "register ioctls on hugetlbfs a page off each huge-page edge",
     "uffd",
     PRESETS.default,
     SETUP,
