@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["test/setup.ts"],
     // The incremental abstraction checked against a rebuild at every step (props/checker.ts), not every eighth.
     env: { FAULTLINE_CROSS_CHECK: "1" },
     // Vitest's default is one worker fewer than the CPUs: one on a 2-core machine, which ran the files one by one.

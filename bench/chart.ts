@@ -2,14 +2,14 @@
 // written as SVG by hand (no dependencies).
 import type { Row } from "./scale.js";
 
-interface Series {
+export interface Series {
   readonly label: string;
   readonly color: string;
   readonly dashed?: boolean;
   readonly points: readonly (readonly [number, number])[];
 }
 
-interface Panel {
+export interface Panel {
   readonly title: string;
   readonly x: string;
   readonly y: string;
@@ -119,8 +119,14 @@ export function scaleChart(tables: Readonly<Record<string, readonly Row[]>>): st
       ],
     },
   ];
+  return panelsSvg(panels);
+}
+
+/** Panels two to a row, as one SVG document. */
+export function panelsSvg(panels: readonly Panel[]): string {
+  const rows = Math.ceil(panels.length / 2);
   const body = panels.map((p, i) => panel(p, (i % 2) * W, Math.floor(i / 2) * H)).join("\n");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${2 * H}" viewBox="0 0 ${2 * W} ${2 * H}" font-family="sans-serif" font-size="11">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${rows * H}" viewBox="0 0 ${2 * W} ${rows * H}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="white"/>
 ${body}
 </svg>

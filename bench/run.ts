@@ -1,7 +1,7 @@
 // npm run bench: every benchmark as a table with how its cost grows, bench/results.json (written atomically) and
 // the chart of the implementation at scale, docs/bench-scale.svg. Never part of npm test.
 // Options: --only NAME[,NAME] (overhead, harness, startup, rangemap, bitmap, races, lengths, shrink, scale, check,
-// prove), --reps N (interleaved repetitions behind every target's min / median / max, default 5), --baseline REV (also
+// prove, postcopy; postcopy writes docs/bench-postcopy.md and .svg even under --only), --reps N (interleaved repetitions behind every target's min / median / max, default 5), --baseline REV (also
 // run kvm-anon-x86 as built at that revision, bench/baseline.ts), --check-reps N (full checks per worker count,
 // default 5), --seeds N (per race and generator, default 20), --length-runs N (runs per race suite and generator,
 // default 1000), --length-suites NAME[,NAME] (the race suites to measure, default all), --conversions N (per file
@@ -15,6 +15,7 @@ import { replaceAtomically } from "../cli/files.js";
 import { suiteNamed } from "../props/registry.js";
 import { scaleChart } from "./chart.js";
 import { FILE_SIZES, gmemConvertBench, randomConversionsBench } from "./gmem-convert.js";
+import { postcopyScaleBench } from "./postcopy-scale.js";
 import { baselineSuite } from "./baseline.js";
 import { harnessBench, suiteAgainstBare } from "./harness.js";
 import { growthRows, proveRows } from "./prove.js";
@@ -276,6 +277,16 @@ async function main(): Promise<void> {
     { name: "prove-scopes", title: "6. faultline prove: each scope with DPOR and sleep sets, against brute force (capped at 4000 runs) and the naive count", rows: await proveRows() },
     { name: "prove-growth", title: "6. How the explored count grows: race-userfault-clear with more operations and actors", rows: await growthRows() },
   ]);
+  await run("postcopy", async () => {
+    const r = await postcopyScaleBench();
+    replaceAtomically(join(ROOT, "docs", "bench-postcopy.svg"), r.svg);
+    replaceAtomically(join(ROOT, "docs", "bench-postcopy.md"), r.markdown);
+    console.error("wrote docs/bench-postcopy.md and docs/bench-postcopy.svg");
+    return [
+      { name: "postcopy-scale", title: "Post-copy at scale: counted per fault by the model, fault-service time and lock contention by MVA with cited latencies", rows: r.rows },
+      { name: "postcopy-calibration", title: "Post-copy at scale: the calibration against the paging rates it came from (no network)", rows: r.validation },
+    ];
+  });
   if (targets.length > 0) {
     const t: Table = { name: "targets", title: "Targets of issue 21, each a ratio measured within one repetition (min / median / max); met by the median", rows: targets };
     tables.push(t);

@@ -111,6 +111,11 @@ export async function shortest(samples: readonly Sample[], recorded: ReadonlyMap
       best = { ...best, source: `${best.source}; minimal` };
     } else if (hasSetup(suite)) {
       const alphabet = [...new Map((mine as SequentialSample[]).flatMap((s) => s.ops).map((op) => [JSON.stringify(op), op])).values()];
+      // A counterexample without operation steps (a suite whose scenarios are actors or events) leaves nothing to search.
+      if (alphabet.length === 0) {
+        out.set(bug, { ...best, source: `${best.source}; no operations of its own to search` });
+        continue;
+      }
       const budget = { left: SEARCH_BUDGET };
       let found: number | undefined;
       let complete = true;

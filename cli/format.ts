@@ -1,6 +1,6 @@
 // Compact text for operations, outcomes and tables, as a kernel developer would write them in a review.
 import type { Op } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
+import { gmemRangeText, type GmemRangeState, type Outcome } from "../schema/outcome.js";
 import { printable } from "../schema/report.js";
 
 /** Fields holding addresses, sizes and offsets: printed in hex. */
@@ -10,6 +10,7 @@ const HEX_FIELDS = new Set([
 ]);
 
 function value(key: string, v: unknown): string {
+  if (key === "ranges" && Array.isArray(v)) return `[${(v as GmemRangeState[]).map(gmemRangeText).join(", ")}]`;
   if (typeof v === "number") return HEX_FIELDS.has(key) ? `0x${v.toString(16)}` : String(v);
   if (Array.isArray(v)) return v.length === 0 ? "[]" : v.map((x) => value(key, x)).join("|");
   if (typeof v === "string") return printable(v);

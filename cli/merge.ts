@@ -84,6 +84,7 @@ function statsOf(file: string, doc: CheckReportDoc, i: number): Stats {
     rules: Object.entries(s.rules),
     bounds: Object.entries(s.bounds),
     features: Object.entries(s.features),
+    costs: Object.entries(s.costs ?? {}),
   });
 }
 

@@ -21,6 +21,12 @@ interface Options {
   readonly html?: string;
 }
 
+/** The cost model's counters that moved (impl/costs.ts), in one line. */
+export function describeCosts(costs: Readonly<Record<string, number>>): string {
+  const moved = Object.entries(costs).filter(([, n]) => n !== 0);
+  return moved.length === 0 ? "none counted" : moved.map(([k, n]) => `${k} ${n}`).join(", ");
+}
+
 function explain(file: string, s: Scenario, v: Verdict, withoutBugs: boolean): string {
   const kind = kindOf(s);
   const bugs = (s.config.bugs ?? []).join(", ");
@@ -99,6 +105,7 @@ async function replayFile(file: string, o: Options): Promise<Verdict> {
   if (s.actors !== undefined) console.log("  operations, in the order they returned:");
   printTrace(s, r, false);
   diagrams(file, s, r, o);
+  if (r.costs !== undefined) console.log(`  costs: ${describeCosts(r.costs)}`);
   if (r.failure !== undefined) {
     console.log(`  violated: ${describeFailure(s, r.failure)}: ${r.failure.detail}`);
     console.log(`    expected ${JSON.stringify(r.failure.expected ?? null)}, actual ${JSON.stringify(r.failure.actual ?? null)}`);

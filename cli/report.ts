@@ -45,7 +45,7 @@ export interface CheckReport {
 /** What Stats.toJSON gives, as a suite's report holds it. */
 type StatsJson = Pick<
   SuiteReportDoc,
-  "runs" | "commands" | "undecided" | "longestRun" | "distinctStates" | "invariants" | "rules" | "bounds" | "features"
+  "runs" | "commands" | "undecided" | "longestRun" | "distinctStates" | "invariants" | "rules" | "bounds" | "features" | "costs"
 >;
 
 /** Builds the report; a shard's report also carries each suite's distinct states, for faultline merge. */

@@ -44,6 +44,7 @@ const V7 = (n: number): string => `guest_memfd in-place conversion [PATCH v7 ${S
 const RFC39 = "[RFC PATCH 39/39] 38723c5d5e9b530e52f28b9f9f4a6d862ed69bcd.1726009989.git.ackerleytng@google.com";
 const MINOR_V1 = "[PATCH 0/9] userfaultfd: add minor fault handling (Axel Rasmussen, 2021-01-22)";
 const EXIT_REVIEW = "Oliver Upton's review of [PATCH v7 08/14] KVM_EXIT_MEMORY_FAULT on stage-2 faults (Anish Moorthy), 20240215235405.368539-9-amoorthy@google.com";
+const UFFD_DOC = "Documentation/admin-guide/mm/userfaultfd.rst";
 const slip = (where: string): string => `plausible slip (${where})`;
 
 export const BUGS = {
@@ -256,6 +257,14 @@ export const BUGS = {
     suite: "gmem-v8-2m",
     source: `${RFC39} (merge once the whole folio is private and unmapped); ${slip("the check bounded by the conversion's range")}`,
   },
+  "gmem-state-ignores-split": {
+    description: "gmem_state reports a split huge folio at its allocation size: the query says 2M where the host maps 4 KiB pieces",
+    area: "huge-folios",
+    kind: "sequential",
+    file: "impl/gmem/state-query.ts",
+    suite: "gmem-v8-2m",
+    source: slip("the folio size read from the allocation order, not from the split state"),
+  },
   "gmem-huge-ignores-split": {
     description: "the fault maps a guest_memfd page at its folio's order without checking the folio is unsplit and wholly private",
     area: "huge-folios",
@@ -377,6 +386,70 @@ export const BUGS = {
     suite: "postcopy",
     source: `${MINOR_V1}: "The userfaultfd manager can, in the background, also copy over updated pages"; ${slip("the background copy not skipping demand-fetched pages")}`,
   },
+  "postcopy-fetch-twice-on-exit": {
+    description: "the fault handler answers a vCPU's USERFAULT exit by fetching the page even when the background fetcher already claimed it",
+    area: "postcopy",
+    kind: "race",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-shmem",
+    source: `${V2_COVER}: demand fetches come from vCPU exits while the rest is fetched in the background; ${slip("the handler not checking what the fetcher claimed")}`,
+  },
+  "postcopy-eexist-no-wake": {
+    description: "on anonymous memory the handler takes UFFDIO_COPY's EEXIST as done without UFFDIO_WAKE: the thread asleep on a page the fetcher placed with DONTWAKE sleeps on",
+    area: "postcopy",
+    kind: "race",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-anon",
+    source: `${UFFD_DOC}: UFFDIO_COPY_MODE_DONTWAKE leaves the wakeup to a later UFFDIO_WAKE, and fs/userfaultfd.c userfaultfd_copy wakes only after a copy that placed something; ${slip("EEXIST handled as success")}`,
+  },
+  "postcopy-discard-missed": {
+    description: "at the switch-over the VMM does not discard (MADV_DONTNEED) anonymous pages the pre-copy sent stale: they never fault, and the guest reads the stale bytes",
+    area: "postcopy",
+    kind: "sequential",
+    file: "props/postcopy/backing.ts",
+    suite: "postcopy-anon",
+    source: `QEMU migration/postcopy-ram.c, postcopy_ram_discard_range (pages dirtied after they were sent are discarded before post-copy); ${slip("the discard skipped")}`,
+  },
+  "postcopy-resend-overwrites": {
+    description: "a page the source sends again is written through the alias although the VMM already has it, over the guest's newer stores",
+    area: "postcopy",
+    kind: "race",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-shmem",
+    source: `${MINOR_V1}: with MINOR faults the VMM writes contents through its second mapping itself (no EEXIST guards it as UFFDIO_COPY's does); ${slip("the received-page check skipped")}`,
+  },
+  "postcopy-remove-ignored": {
+    description: "the VMM ignores UFFD_EVENT_REMOVE from the balloon: a page given back is fetched from the source again on its next fault instead of zero-filled",
+    area: "postcopy",
+    kind: "race",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-anon",
+    source: `${UFFD_DOC} (UFFD_FEATURE_EVENT_REMOVE: MADV_REMOVE / MADV_DONTNEED are reported so that the manager stops filling the range); ${slip("the event ignored")}`,
+  },
+  "postcopy-current-no-continue": {
+    description: "a pre-copied page that is already current gets no UFFDIO_CONTINUE (nothing to copy, so nothing done): a thread faulting on it sleeps forever",
+    area: "postcopy",
+    kind: "sequential",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-shmem",
+    source: `${MINOR_V1}: a minor fault on a page whose contents are already right is resolved by UFFDIO_CONTINUE alone; ${slip("the CONTINUE skipped")}`,
+  },
+  "postcopy-snapshot-hole-zero": {
+    description: "restoring a snapshot, the fault handler answers a MISSING fault on a hole of the local snapshot file with UFFDIO_ZEROPAGE, as if the snapshot were sparse, though the page is still to come from the source",
+    area: "postcopy",
+    kind: "sequential",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-snapshot-private",
+    source: `${UFFD_DOC} (UFFDIO_ZEROPAGE zero-fills the range); ${slip("a hole taken for a zero page")}`,
+  },
+  "postcopy-huge-clear-one-gfn": {
+    description: "after fetching a 2 MiB page the VMM clears the KVM Userfault bit of its first 4 KiB gfn only: a vCPU touching the rest keeps exiting",
+    area: "postcopy",
+    kind: "sequential",
+    file: "props/postcopy/vmm.ts",
+    suite: "postcopy-hugetlb-2m",
+    source: `${V3_04} (one bit per gfn of the slot); ${slip("npages 1 for a huge page")}`,
+  },
   "fault-no-pte-recheck": {
     description: "the host fault installs its PTE without the vmf_pte_changed / pte_same re-check under the PT lock: a read fault maps the zero page over the private page a concurrent write fault installed",
     area: "host-mm",
@@ -454,6 +527,15 @@ export const BUGS = {
     file: "impl/gmem/convert.ts",
     suite: "race-gmem-convert-host",
     source: `${V7(10)} (__kvm_gmem_set_attributes under filemap_invalidate_lock); ${RFC_THREAD}`,
+  },
+  "gmem-rfc-folio-check-unlocked": {
+    description:
+      "2024 RFC with Peter Xu's folio-lock serialisation: kvm_gmem_fault reads faultability before kvm_gmem_get_folio locks the folio, so a conversion's faultability update and mapping check pass between the check and the PTE",
+    area: "gmem-locks",
+    kind: "race",
+    file: "impl/gmem/gmem.ts",
+    suite: "race-gmem-rfc-2024-folio-lock",
+    source: `Peter Xu on the faultability patch (Zw7f3YrzqnH-iWwf@x1n): "kvm_gmem_is_faultable() will need to also be called only after the folio is locked to avoid races"`,
   },
   "gmem-rfc-no-folio-lock": {
     description:

@@ -4,9 +4,13 @@ import type { Hooks } from "./hooks.js";
 /** A sleeping mutex (slots_lock, the filemap invalidate lock taken exclusive-only, ...). */
 export class Mutex {
   private held = false;
+  /** The cost model (impl/costs.ts): acquisitions, and how many found the lock taken under the schedule. */
+  acquired = 0;
+  contended = 0;
   constructor(readonly name: string) {}
 
   async lock(h: Hooks): Promise<void> {
+    this.count(this.held);
     await h.yield(`mutex_lock(${this.name})`, () => !this.held);
     this.held = true;
   }
@@ -19,15 +23,24 @@ export class Mutex {
   get isHeld(): boolean {
     return this.held;
   }
+
+  private count(busy: boolean): void {
+    this.acquired++;
+    if (busy) this.contended++;
+  }
 }
 
 /** A reader/writer lock (mmu_lock on the TDP MMU, filemap invalidate lock). */
 export class RwLock {
   private readers = 0;
   private writer = false;
+  /** As Mutex's: acquisitions (read or write) and how many had to wait. */
+  acquired = 0;
+  contended = 0;
   constructor(readonly name: string) {}
 
   async read(h: Hooks): Promise<void> {
+    this.count(this.writer);
     await h.yield(`read_lock(${this.name})`, () => !this.writer);
     this.readers++;
   }
@@ -38,6 +51,7 @@ export class RwLock {
   }
 
   async write(h: Hooks): Promise<void> {
+    this.count(this.writer || this.readers > 0);
     await h.yield(`write_lock(${this.name})`, () => !this.writer && this.readers === 0);
     this.writer = true;
   }
@@ -45,6 +59,11 @@ export class RwLock {
   writeUnlock(): void {
     if (!this.writer) throw new Error(`write_unlock of ${this.name} not write-held`);
     this.writer = false;
+  }
+
+  private count(busy: boolean): void {
+    this.acquired++;
+    if (busy) this.contended++;
   }
 }
 

@@ -5,12 +5,14 @@ import type { Op, OpOf } from "../schema/ops.js";
 import { BUS_ADRERR, type Outcome } from "../schema/outcome.js";
 import { Abstraction } from "./abstraction.js";
 import { bugsOf, type Bugs } from "./bugs.js";
+import { costsOf, type CostCounts } from "./costs.js";
 import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
 import { gmemOwnsAttributes } from "./gmem/design.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
 import { fallocateInode } from "./gmem/fallocate.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
+import { gmemState } from "./gmem/state-query.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -32,6 +34,8 @@ export interface System {
   abstract(): State;
   /** The same, rebuilt from nothing: what abstract() must equal (the cross-check of props/checker.ts). */
   abstractAfresh?(): State;
+  /** What the run so far cost (impl/costs.ts). */
+  costs?(): CostCounts;
 }
 
 const EBADF: Outcome = { errno: "EBADF" };
@@ -44,6 +48,9 @@ export class Kernel implements System {
   readonly fds = new FdTable((e) => this.displaced(e));
   readonly mm: Mm;
   readonly uffd: Uffd;
+  /** The cost model's counters kept here (impl/costs.ts): KVM_EXIT_MEMORY_FAULTs, and memslot changes that took. */
+  memoryFaultExits = 0;
+  memslotUpdates = 0;
 
   constructor(
     readonly config: Config,
@@ -76,16 +83,22 @@ export class Kernel implements System {
     return new Abstraction().of(this);
   }
 
+  costs(): CostCounts {
+    return costsOf(this);
+  }
+
   private gmemOf(map: Mapping): GmemInode {
     return this.gmemInodes[(map.backing as { inode: number }).inode]!;
   }
 
   /** One access of a thread, first run or retried after a userfault wakeup; `h` carries the task. */
-  private threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
+  private async threadAccess(op: ThreadOp, h: Hooks): Promise<Outcome> {
     if (op.op === "access") return this.mm.access(op, h);
     const v = this.vm(op.vm);
-    if (v === undefined) return Promise.resolve(EBADF);
-    return op.op === "vcpu_access" ? vcpuAccess(this.ctx, v.kvm, op, h) : kvmAccess(this.ctx, v.kvm, op, h);
+    if (v === undefined) return EBADF;
+    const outcome = op.op === "vcpu_access" ? await vcpuAccess(this.ctx, v.kvm, op, h) : await kvmAccess(this.ctx, v.kvm, op, h);
+    if ("exit" in outcome && outcome.exit === "memory_fault") this.memoryFaultExits++;
+    return outcome;
   }
 
   private vm(name: string): { id: number; kvm: Kvm } | undefined {
@@ -132,7 +145,11 @@ export class Kernel implements System {
       case "create_gmem":
         return vmIoctl(op.vm, (v) => this.createGmem(v, op));
       case "set_memory_region":
-        return vmIoctl(op.vm, (v) => setMemoryRegion(this.ctx, v.kvm, v.id, op, h));
+        return vmIoctl(op.vm, async (v) => {
+          const outcome = await setMemoryRegion(this.ctx, v.kvm, v.id, op, h);
+          if ("result" in outcome) this.memslotUpdates++;
+          return outcome;
+        });
       case "userfault_set":
       case "userfault_clear":
         return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
@@ -172,6 +189,8 @@ export class Kernel implements System {
         return this.mm.fallocate({ fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len }, h);
       case "gmem_convert":
         return this.withGmem(op.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, op, h));
+      case "gmem_state":
+        return this.withGmem(op.gmem, (g) => gmemState(this.bugs, g.inode, this.vms, op, h));
       case "pin":
         return pin(this.mm, this.gmemInodes, op, h);
       case "unpin":

@@ -7,6 +7,7 @@ import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
 import { FOLIO_RULES } from "./gmem/folio.js";
 import { PIN_RULES } from "./gmem/pin.js";
+import { STATE_QUERY_RULES } from "./gmem/state-query.js";
 import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { MEMSLOT_RULES } from "./kvm/memslot.js";
@@ -49,6 +50,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FALLOCATE_RULES,
   FOLIO_RULES,
   PIN_RULES,
+  STATE_QUERY_RULES,
   MM_RULES,
   FALLOC_MODE_RULES,
   MINCORE_RULES,

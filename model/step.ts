@@ -4,6 +4,7 @@ import { gmemConvert } from "./gmem/convert.js";
 import { FALLOCATE_RULES, fallocateInode } from "./gmem/fallocate.js";
 import { GMEM_RULES, closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap, releaseUnmapped } from "./gmem/file.js";
 import { pin, unpin } from "./gmem/pin.js";
+import { gmemState } from "./gmem/state-query.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { kvmAccess } from "./kvm/uaccess.js";
@@ -105,6 +106,8 @@ export function step(s: State, op: Op): StepResult {
       return fallocate(s, { fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len, badFd: FALLOCATE_RULES.badFd }, fallocateInode);
     case "gmem_convert":
       return gmemConvert(s, op);
+    case "gmem_state":
+      return gmemState(s, op);
     case "pin":
       return pin(s, op);
     case "unpin":

@@ -2,6 +2,7 @@
 // and the same abstract state, and every invariant must hold on the impl's abstract state.
 import { firstDifference, INVARIANTS, initial, step, type State } from "../model/index.js";
 import { canonical } from "../model/canonical.js";
+import type { CostCounts } from "../impl/costs.js";
 import { createSystem, type System } from "../impl/system.js";
 import type { Config } from "../schema/config.js";
 import type { Op } from "../schema/ops.js";
@@ -60,6 +61,8 @@ export class Checker {
   /** What the declared features remember across this run's steps (props/features.ts). */
   private readonly memo = new FeatureMemo();
   private readonly crossCheckEvery = crossCheckEvery();
+  /** The costs already handed to stats: each step adds what it cost (impl/costs.ts). */
+  private costsSeen: CostCounts | undefined;
 
   constructor(
     config: Config,
@@ -110,6 +113,9 @@ export class Checker {
     this.trace.push({ op, model: r.outcome, impl: outcome, fired: r.fired });
     this.stats?.recordStep(r.fired);
     if (this.stats !== undefined) {
+      const now = this.costs();
+      if (now !== undefined) this.stats.recordCosts(now, this.costsSeen);
+      this.costsSeen = now;
       this.stats.recordBounds(boundSamples(this.model, op, r));
       this.stats.recordFeatures(featuresOf({ pre: this.model, op, r }, this.memo));
     }
@@ -129,6 +135,11 @@ export class Checker {
     this.stats?.recordStateHash(stateHash(r.state));
     this.model = r.state;
     this.implState = post;
+  }
+
+  /** What the run so far cost the implementation, when it counts (impl/costs.ts). */
+  costs(): CostCounts | undefined {
+    return this.system.costs?.();
   }
 
   async applyAll(ops: readonly Op[]): Promise<void> {

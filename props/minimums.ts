@@ -83,6 +83,9 @@ export const LINEARIZABLE_MINIMUMS: Readonly<Record<string, number>> = {
   "race-gmem-punch-1g": 16,
   "race-gmem-rfc-2024": 63,
   "race-gmem-rfc-2024-2m": 19,
+  // Peter Xu's folio lock (issue 20): 89 to 108 and 50 to 55 at seeds 1..3 (check --workers 1 --seed S), half the smallest.
+  "race-gmem-rfc-2024-folio-lock": 44,
+  "race-gmem-rfc-2024-folio-lock-2m": 25,
   "race-uffd-shmem": 322,
   "race-host-fault": 135,
   "postcopy-race": 138,

@@ -1,24 +1,32 @@
 // Every suite `faultline check` runs, in order. Each area adds its suites here.
 import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
+import { GMEM_EDGE_SUITES } from "./gmem/edges.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
+import { KVM_EDGE_SUITES } from "./kvm-edges.js";
 import { MM_SUITES } from "./mm/files.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
+import { UFFD_EDGE_SUITES } from "./uffd/edges.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
 import { PROGRESS_SUITES } from "./progress.js";
 import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
+import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 import { VARIANT_CHECK_SUITES } from "./variants.js";
 
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
+  ...KVM_EDGE_SUITES,
   ...GMEM_SEQUENTIAL_SUITES,
+  ...GMEM_EDGE_SUITES,
   ...UFFD_SUITES,
+  ...UFFD_EDGE_SUITES,
   ...MM_SUITES,
   ...POSTCOPY_SUITES,
+  ...POSTCOPY_SHAPE_SUITES,
   ...PROGRESS_SUITES,
   ...VARIANT_CHECK_SUITES,
   ...REFUSAL_SUITES,

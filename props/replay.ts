@@ -15,6 +15,8 @@ export interface ReplayResult {
   readonly failure?: RaceFailure;
   /** Actor scenarios: every schedule step (actor, yield point, operation, KVM effects) and every operation. */
   readonly race?: { readonly steps: readonly RaceStep[]; readonly ops: readonly RaceOp[]; readonly schedule: readonly number[] };
+  /** What the replayed run cost (impl/costs.ts; a post-copy run adds the VMM's fetches). */
+  readonly costs?: Readonly<Record<string, number>>;
 }
 
 async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors"]> }): Promise<ReplayResult> {
@@ -26,7 +28,8 @@ async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors
     .filter((r) => r.impl !== undefined && r.model !== undefined)
     .sort((a, b) => a.ret - b.ret)
     .map((r): StepRecord => ({ op: r.op, model: r.model!, impl: r.impl!, fired: r.fired ?? [] }));
-  return { trace, race: { steps: run.steps, ops: run.ops, schedule: run.schedule }, ...(run.failure === undefined ? {} : { failure: run.failure }) };
+  const race = { steps: run.steps, ops: run.ops, schedule: run.schedule };
+  return { trace, race, costs: run.costs, ...(run.failure === undefined ? {} : { failure: run.failure }) };
 }
 
 export async function replay(s: Scenario): Promise<ReplayResult> {
@@ -35,11 +38,12 @@ export async function replay(s: Scenario): Promise<ReplayResult> {
   // A post-copy scenario's steps are what the reference VMM did: replay runs the VMM again, with its checks.
   const vmm = s.postcopy === undefined ? undefined : new Vmm(resolveConfig(s.config), s.postcopy);
   const checker = vmm?.checker ?? new Checker(resolveConfig(s.config));
+  const costs = (): Readonly<Record<string, number>> => ({ ...checker.costs(), ...vmm?.costs() });
   try {
     await (vmm === undefined ? checker.applyAll(s.steps) : vmm.run());
-    return { trace: checker.trace };
+    return { trace: checker.trace, costs: costs() };
   } catch (e) {
     if (!(e instanceof PropertyFailure)) throw e;
-    return { trace: checker.trace, failure: e.failure };
+    return { trace: checker.trace, failure: e.failure, costs: costs() };
   }
 }

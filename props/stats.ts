@@ -1,5 +1,6 @@
 // What a suite run exercised: commands, distinct states, how often each invariant was non-vacuous, rule hits, which
 // side of each numeric bound was reached (props/bounds.ts), how often each declared feature held (props/features.ts).
+import { COST_NAMES, type CostCounts } from "../impl/costs.js";
 import { countIndex, type BoundSample } from "./bounds.js";
 
 export interface InvariantCount {
@@ -30,6 +31,7 @@ export interface StatsData {
   readonly rules: readonly (readonly [string, number])[];
   readonly bounds: readonly (readonly [string, readonly number[]])[];
   readonly features: readonly (readonly [string, number])[];
+  readonly costs: readonly (readonly [string, number])[];
 }
 
 export class Stats {
@@ -47,6 +49,8 @@ export class Stats {
   /** Per bounded rule: [accepted at bound-1, bound, bound+1, refused at bound-1, bound, bound+1]. */
   readonly bounds = new Map<string, number[]>();
   readonly features = new Map<string, number>();
+  /** The cost model's counters summed over every run (impl/costs.ts). */
+  readonly costs = new Map<string, number>();
 
   recordRun(): void {
     if (!this.frozen) this.runs++;
@@ -70,6 +74,20 @@ export class Stats {
   recordFeatures(names: readonly string[]): void {
     if (this.frozen) return;
     for (const n of names) this.features.set(n, (this.features.get(n) ?? 0) + 1);
+  }
+
+  /** A counter kept outside the kernel (the post-copy VMM's fetches). */
+  recordCost(name: string, n: number): void {
+    if (!this.frozen && n !== 0) this.costs.set(name, (this.costs.get(name) ?? 0) + n);
+  }
+
+  /** Adds a run's costs; with `since`, only what it cost after that reading of the same run. */
+  recordCosts(now: CostCounts, since?: CostCounts): void {
+    if (this.frozen) return;
+    for (const k of COST_NAMES) {
+      const d = now[k] - (since?.[k] ?? 0);
+      if (d !== 0) this.costs.set(k, (this.costs.get(k) ?? 0) + d);
+    }
   }
 
   recordUndecided(): void {
@@ -118,6 +136,7 @@ export class Stats {
       this.bounds.set(k, c.map((n, i) => n + v[i]!));
     }
     for (const [k, v] of o.features) this.features.set(k, (this.features.get(k) ?? 0) + v);
+    for (const [k, v] of o.costs) this.costs.set(k, (this.costs.get(k) ?? 0) + v);
   }
 
   data(): StatsData {
@@ -131,6 +150,7 @@ export class Stats {
       rules: [...this.rules],
       bounds: [...this.bounds],
       features: [...this.features],
+      costs: [...this.costs],
     };
   }
 
@@ -145,6 +165,7 @@ export class Stats {
     for (const [k, v] of d.rules) s.rules.set(k, v);
     for (const [k, v] of d.bounds) s.bounds.set(k, [...v]);
     for (const [k, v] of d.features) s.features.set(k, v);
+    for (const [k, v] of d.costs) s.costs.set(k, v);
     return s;
   }
 
@@ -159,6 +180,7 @@ export class Stats {
       rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))),
       bounds: Object.fromEntries([...this.bounds].sort(([a], [b]) => a.localeCompare(b))),
       features: Object.fromEntries([...this.features].sort(([a], [b]) => a.localeCompare(b))),
+      costs: Object.fromEntries([...this.costs].sort(([a], [b]) => a.localeCompare(b))),
     };
   }
 }

@@ -31,6 +31,7 @@ export const HOST_CAPABILITIES = [
   "HUGETLB_1G",
   "ANON_SMALL_PAGES",
   "SHMEM_SMALL_PAGES",
+  "GMEM_STATE_QUERY",
 ] as const;
 
 export type ConfigCapability = (typeof CONFIG_CAPABILITIES)[number];

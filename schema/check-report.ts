@@ -42,6 +42,8 @@ export const SuiteReportCodec = strict(
     writeError: Text,
     /** A shard's distinct abstract states, for faultline merge to count their union (cli/report.ts encodeStates). */
     states: t.string,
+    /** The cost model's counters summed over the suite's runs (impl/costs.ts, the post-copy VMM's own). */
+    costs: t.record(t.string, Count),
   },
 );
 

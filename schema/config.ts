@@ -38,7 +38,7 @@ export const ConfigCodec = strict(
     vcpus: intIn("vcpus", 1, 64),
     kernel: Kernel,
     gmemDesign: literals("v8", "v7", "rfc-2024"),
-    gmemFaultLock: t.boolean,
+    gmemFaultLock: t.union([t.boolean, t.literal("folio")]),
     gmemFolio: literals("4K", "2M", "1G"),
     uffdGmemPrivate: literals("absent", "as-posted"),
     faultExit: literals(...FAULT_EXIT_DESIGNS),
@@ -89,8 +89,12 @@ export interface Config {
   readonly kernel: KernelFeatures;
   /** Which proposed guest_memfd conversion design to follow: v8 (the default), v7 or the 2024 RFC (variants). */
   readonly gmemDesign: "v8" | "v7" | "rfc-2024";
-  /** rfc-2024 only: whether the host fault path takes the filemap invalidate lock (added in the series' last patch). */
-  readonly gmemFaultLock: boolean;
+  /**
+   * rfc-2024 only: what serialises the host fault's faultability check against a conversion. true: the filemap
+   * invalidate lock, shared (the series' last patch); false: nothing (before it); "folio": Peter Xu's alternative, the
+   * check made under the folio lock kvm_gmem_get_folio takes (Zw7f3YrzqnH-iWwf@x1n).
+   */
+  readonly gmemFaultLock: boolean | "folio";
   /** Folio size backing every guest_memfd: "4K" is the current tree; "2M"/"1G" follow the HugeTLB series (cover.1726009989.git.ackerleytng@google.com). */
   readonly gmemFolio: "4K" | "2M" | "1G";
   /**

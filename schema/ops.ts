@@ -89,6 +89,7 @@ export const OP_CODECS = {
   gmem_mmap: strict("gmem_mmap", { op: t.literal("gmem_mmap"), gmem: Id, map: MapId, offset: U64, length: U64 }, { shared: t.boolean }),
   gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
   gmem_convert: strict("gmem_convert", { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") }, {}),
+  gmem_state: strict("gmem_state", { op: t.literal("gmem_state"), gmem: Id, offset: U64, size: U64 }, {}),
   pin: strict("pin", { op: t.literal("pin"), map: MapId, offset: U64 }, {}),
   unpin: strict("unpin", { op: t.literal("unpin"), map: MapId, offset: U64 }, {}),
   // files, mappings and userfaultfd

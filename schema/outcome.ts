@@ -9,6 +9,18 @@ export const ERRNOS = [
 export type Errno = (typeof ERRNOS)[number];
 const ErrnoCodec = literals(...ERRNOS);
 
+/** One run of pages of a guest_memfd as gmem_state reports it (model/gmem/state-query.ts). */
+const GmemRangeStateCodec = strict(
+  "guest_memfd range state",
+  { offset: U64, size: U64, private: t.boolean, faultable: t.boolean, folio: literals("none", "4K", "2M", "1G") },
+  {},
+);
+export type GmemRangeState = t.TypeOf<typeof GmemRangeStateCodec>;
+
+/** `0x0+0x200000 private unfaultable 2M`: one run as replays and race diagrams print it. */
+export const gmemRangeText = (r: GmemRangeState): string =>
+  `0x${r.offset.toString(16)}+0x${r.size.toString(16)} ${r.private ? "private" : "shared"} ${r.faultable ? "faultable" : "unfaultable"} ${r.folio}`;
+
 /** Fields the kernel writes back into the ioctl argument (a count, or -errno / partial bytes on failure). */
 const writeBack = {
   value: t.union([Byte, U64, t.null]),
@@ -24,6 +36,8 @@ const writeBack = {
   features: t.array(t.string),
   ioctls: t.array(t.string),
   error_offset: U64,
+  /** gmem_state's answer: faultline's own query, no kernel writes it. */
+  ranges: t.array(GmemRangeStateCodec),
 };
 
 const FaultFlag = literals("WRITE", "MINOR", "WP");

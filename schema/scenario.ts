@@ -28,7 +28,9 @@ export const MAX_SCHEDULE = 100_000;
 /** Pages a post-copy scenario may hold (the generators draw at most 4). */
 export const MAX_POSTCOPY_PAGES = 64;
 const PageIndex = intIn("page", 0, MAX_POSTCOPY_PAGES - 1);
-const Access = { write: t.boolean, page: PageIndex, offset: intIn("offset", 0, 4095), byte: Byte };
+/** An offset in the VMM's page, which is 2 MiB on a hugetlbfs backing (checked against the backing's page below). */
+const Access = { write: t.boolean, page: PageIndex, offset: intIn("offset", 0, 2 ** 21 - 1), byte: Byte };
+export const POSTCOPY_BACKINGS = ["gmem", "gmem-2m", "anon", "shmem", "hugetlb-2m", "snapshot-private", "snapshot-shared"] as const;
 
 /** The post-copy VMM's scenario (props/postcopy/scenario.ts): replay runs the reference VMM on it. */
 const Postcopy = strict(
@@ -40,15 +42,25 @@ const Postcopy = strict(
     fetchOrder: t.array(PageIndex),
     events: t.array(
       tagged("postcopy event", "kind", {
-        guest: strict("guest event", { kind: t.literal("guest"), ...Access }, {}),
+        guest: strict("guest event", { kind: t.literal("guest"), ...Access }, { vcpu: intIn("vcpu", 0, 63) }),
         vmm: strict("vmm event", { kind: t.literal("vmm"), thread: intIn("thread", 0, 63), ...Access }, {}),
         kvm: strict("kvm event", { kind: t.literal("kvm"), how: literals("copy", "emulate", "fetch"), ...Access }, {}),
         fetcher: strict("fetcher event", { kind: t.literal("fetcher") }, {}),
-        handler: strict("handler event", { kind: t.literal("handler") }, {}),
+        handler: strict("handler event", { kind: t.literal("handler") }, { thread: intIn("thread", 0, 63) }),
+        resend: strict("resend event", { kind: t.literal("resend"), page: PageIndex }, {}),
+        balloon: strict("balloon event", { kind: t.literal("balloon"), page: PageIndex }, {}),
       }),
     ),
   },
-  {},
+  {
+    /** What guest memory is (props/postcopy/backing.ts); guest_memfd 4 KiB when absent. */
+    backing: literals(...POSTCOPY_BACKINGS),
+    /** KVM Userfault on the memslot (true when absent). */
+    userfault: t.boolean,
+    vcpus: intIn("vcpus", 1, 64),
+    /** One fault-handler thread, or one per vCPU. */
+    handlers: literals("one", "per-vcpu"),
+  },
 );
 
 const Failure = strict(
@@ -302,8 +314,11 @@ function postcopyProblem(s: Scenario): Problem | undefined {
     const first = p.fetchOrder.indexOf(page);
     if (first !== i) return { path: `postcopy.fetchOrder[${i}]`, message: `page ${page} is already fetchOrder[${first}]` };
   }
+  const unit = p.backing === "hugetlb-2m" ? 2 ** 21 : 4096;
   for (const [i, e] of p.events.entries()) {
-    if ((e.kind === "guest" || e.kind === "vmm") && e.page >= p.pages) return { path: `postcopy.events[${i}].page`, message: over(e.page) };
+    if (e.kind !== "fetcher" && e.kind !== "handler" && e.page >= p.pages) return { path: `postcopy.events[${i}].page`, message: over(e.page) };
+    if ((e.kind === "guest" || e.kind === "vmm") && e.offset >= unit) return { path: `postcopy.events[${i}].offset`, message: `expected an offset below the page size ${unit}, found ${e.offset}` };
+    if (e.kind === "guest" && (e.vcpu ?? 0) >= (p.vcpus ?? 1)) return { path: `postcopy.events[${i}].vcpu`, message: `expected a vCPU below ${p.vcpus ?? 1}, found ${e.vcpu}` };
   }
   return undefined;
 }

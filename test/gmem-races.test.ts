@@ -5,8 +5,9 @@ import { describe, expect, it } from "vitest";
 import { BUG_IDS, type BugId } from "../impl/bugs.js";
 import { renderRaceDiagram, renderRaceSvg } from "../props/concurrent/diagram.js";
 import { runRace, SETUP, type RaceActor } from "../props/concurrent/harness.js";
-import { GMEM_RACES, RFC_NO_FAULT_LOCK, RFC_NO_LOCK_RACE } from "../props/gmem/races.js";
+import { GMEM_RACES, RFC_FOLIO_LOCK_VCPU_RACE, RFC_NO_FAULT_LOCK, RFC_NO_LOCK_RACE } from "../props/gmem/races.js";
 import { replay } from "../props/replay.js";
+import { resolveConfig } from "../schema/config.js";
 import { decodeScenario } from "../schema/scenario.js";
 
 const DIR = "counterexamples";
@@ -36,7 +37,7 @@ describe("the 2024 RFC without its fault-path lock", () => {
     expect(renderRaceSvg(s, r)).toMatch(/^<svg/);
   });
 
-  it("with the lock of its last patch, no schedule of the same actors fails", async () => {
+  it("with the lock of its last patch, or the folio lock Peter Xu proposed, no schedule of the same actors fails", async () => {
     const s = decodeScenario(stored(), readFileSync(stored(), "utf8"), { bugs: BUG_IDS });
     const actors = s.actors as RaceActor[];
     expect(actors[0]!.name).toBe(SETUP);
@@ -47,8 +48,25 @@ describe("the 2024 RFC without its fault-path lock", () => {
       if (unlocked.failure !== undefined) unlockedFailures++;
       const locked = await runRace({ ...RFC_NO_FAULT_LOCK, gmemFaultLock: true }, actors, { kind: "choices", choices });
       expect(locked.failure, `schedule ${choices.join("")}`).toBeUndefined();
+      // Peter Xu's alternative: the check under the folio lock instead of the invalidate lock.
+      const folio = await runRace({ ...RFC_NO_FAULT_LOCK, gmemFaultLock: "folio" }, actors, { kind: "choices", choices });
+      expect(folio.failure, `schedule ${choices.join("")} with the folio lock`).toBeUndefined();
     }
     expect(unlockedFailures, "the same schedules do find the race without the lock").toBeGreaterThan(0);
+  });
+});
+
+describe("the 2024 RFC with Peter Xu's folio lock", () => {
+  it("keeps its counterexample: the host's SIGBUS and the vCPU's shared exit have no common order; the invalidate lock orders them", async () => {
+    const file = readdirSync(DIR).find((f) => f.startsWith(`${RFC_FOLIO_LOCK_VCPU_RACE.name}--`));
+    expect(file, "counterexamples/ keeps the folio lock's flaw").toBeDefined();
+    const s = decodeScenario(`${DIR}/${file}`, readFileSync(`${DIR}/${file}`, "utf8"), { bugs: BUG_IDS });
+    expect(s.config.gmemFaultLock).toBe("folio");
+    const r = await replay(s);
+    expect(r.failure?.property).toBe("linearizability");
+    expect(renderRaceDiagram(s, r)).toMatch(/folio_lock\n\s+= SIGBUS/);
+    const locked = await runRace(resolveConfig({ ...s.config, gmemFaultLock: true }), s.actors as RaceActor[], { kind: "choices", choices: [...s.schedule!] });
+    expect(locked.failure).toBeUndefined();
   });
 });
 
@@ -60,6 +78,7 @@ const SEEDED: readonly { bug: BugId; suite: string; property: string | RegExp }[
   { bug: "gmem-convert-commit-before-check", suite: "race-gmem-convert-host", property: /^(gmem-pinned-shared|gmem-private-not-host-mapped)$/ },
   { bug: "gmem-punch-no-zap", suite: "race-gmem-punch", property: "gmem-stage2-backed" },
   { bug: "gmem-merge-mapped", suite: "race-gmem-convert-vcpu", property: "gmem-host-map-split" },
+  { bug: "gmem-rfc-folio-check-unlocked", suite: "race-gmem-rfc-2024-folio-lock", property: "gmem-private-not-host-mapped" },
 ];
 
 describe("guest_memfd races", () => {

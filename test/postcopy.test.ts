@@ -46,7 +46,7 @@ describe("post-copy, sequential", () => {
   const BUGS = [
     { bug: "postcopy-clear-before-write", checks: /^postcopy-(no-early-read|reads-expected|equals-source)$/ },
     { bug: "postcopy-continue-before-write", checks: /^postcopy-(no-early-read|threads-finish)$/ },
-    { bug: "postcopy-double-fetch", checks: /^postcopy-(reads-expected|equals-source)$/ },
+    { bug: "postcopy-double-fetch", checks: /^postcopy-(reads-expected|equals-source|fetch-once)$/ },
   ];
   for (const b of BUGS) {
     it(`${b.bug} is found with a short counterexample`, async () => {

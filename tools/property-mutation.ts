@@ -15,6 +15,10 @@
 //   [--files impl/mm/mm.ts,...]                   only the survivors in these files
 //   [--precheck]                                  the vocabulary check alone (tools/property-judge.ts): enough when
 //                                                 nothing else the check runs changed since the report
+//   [--gaps-only]                                 only survivors the ledger has as gaps (or not at all): the other
+//                                                 categories change nothing a run of the correct implementation shows
+//   [--remap COMMIT]                              first carry the report's sample from the tree at COMMIT (the one it
+//                                                 was judged on) to this one, when the area's files changed since
 //
 // Results go to docs/mutation/property/<area>.json (committed: the survivor ledger beside them explains each survivor,
 // docs/mutation/property-survivors.json) after every mutant, so an interrupted run resumes. A rerun is
@@ -269,6 +273,8 @@ interface Options {
   readonly rerunSurvivors: boolean;
   readonly files?: readonly string[];
   readonly precheck: boolean;
+  readonly remap?: string;
+  readonly gapsOnly: boolean;
 }
 
 function options(args: readonly string[]): Options {
@@ -279,7 +285,7 @@ function options(args: readonly string[]): Options {
   const area = value("--area");
   if (area !== undefined && !(AREAS as readonly string[]).includes(area)) throw new Error(`--area: expected one of ${AREAS.join(", ")}, found "${area}"`);
   const shard = value("--shard");
-  if ((args.includes("--precheck") || args.includes("--files")) && !args.includes("--rerun-survivors")) throw new Error("--precheck and --files: only with --rerun-survivors");
+  if (["--precheck", "--files", "--remap", "--gaps-only"].some((f) => args.includes(f)) && !args.includes("--rerun-survivors")) throw new Error("--precheck, --files, --remap and --gaps-only: only with --rerun-survivors");
   return {
     ...(area === undefined ? {} : { area: area as Area }),
     sample: Number(value("--sample") ?? 300),
@@ -291,6 +297,8 @@ function options(args: readonly string[]): Options {
     rerunSurvivors: args.includes("--rerun-survivors"),
     ...(value("--files") === undefined ? {} : { files: value("--files")!.split(",") }),
     precheck: args.includes("--precheck"),
+    ...(value("--remap") === undefined ? {} : { remap: value("--remap")! }),
+    gapsOnly: args.includes("--gaps-only"),
   };
 }
 
@@ -385,13 +393,14 @@ const log = (n: number, of: number, j: Judged, extra: string): void =>
 async function rerun(o: Options & { area: Area }): Promise<AreaReport> {
   const path = reportPath(o.area);
   if (!existsSync(path)) throw new Error(`${path}: --rerun-survivors needs a report`);
-  const previous = JSON.parse(readFileSync(path, "utf8")) as AreaReport;
   const sandbox = new Sandbox(o.area);
-  const { all } = await candidates(o.area, sandbox.src);
+  const { all, disabled, text } = await candidates(o.area, sandbox.src);
+  const previous = o.remap === undefined ? (JSON.parse(readFileSync(path, "utf8")) as AreaReport) : await remapped(o.area, o.remap, sandbox, all, { disabled, text, timeoutS: o.timeoutS });
   if (all.length !== previous.population) throw new Error(`${path}: population ${previous.population}, the tree has ${all.length}: the area's files changed`);
   const judge = { suites: judgeOf(o.area).suites, shard: previous.shard, timeoutS: o.timeoutS, precheck: o.precheck };
   const judged = [...previous.judged];
-  const todo = judged.flatMap((j, i) => (j.status === "survived" && (o.files === undefined || o.files.includes(j.file)) ? [i] : []));
+  const explained = o.gapsOnly ? ledgerEntries().filter((e) => e.area === o.area && e.category !== "gap").map((e) => e.id) : [];
+  const todo = judged.flatMap((j, i) => (j.status === "survived" && (o.files === undefined || o.files.includes(j.file)) && !explained.includes(j.id) ? [i] : []));
   console.log(`${o.area}: rejudging ${todo.length} survivors of ${judged.length} by ${judge.suites.length} suites, shard 1/${judge.shard}${o.precheck ? ", vocabulary precheck only" : ""}`);
   for (const [n, i] of todo.entries()) {
     const was = judged[i]!;
@@ -405,6 +414,99 @@ async function rerun(o: Options & { area: Area }): Promise<AreaReport> {
   }
   const r = { ...previous, suites: judge.suites, judged };
   save(r);
+  return r;
+}
+
+/** The survivor ledger (tools/property-survivors.ts keeps it). */
+const LEDGER = join("docs", "mutation", "property-survivors.json");
+const ledgerEntries = (): { id: string; area: string; category: string }[] =>
+  existsSync(LEDGER) ? (JSON.parse(readFileSync(LEDGER, "utf8")) as { entries: { id: string; area: string; category: string }[] }).entries : [];
+
+/**
+ * Line numbers of `file` at `commit` mapped to the work tree's (`git diff -U0`): a line inside a changed hunk maps to
+ * nothing.
+ */
+function lineMap(commit: string, file: string, root: string): (line: number) => number | undefined {
+  const diff = execFileSync("git", ["diff", "--no-color", "-U0", commit, "--", file], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const hunks = [...diff.matchAll(/^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/gm)].map((m) => ({
+    oldStart: Number(m[1]),
+    oldCount: m[2] === undefined ? 1 : Number(m[2]),
+    newStart: Number(m[3]),
+    newCount: m[4] === undefined ? 1 : Number(m[4]),
+  }));
+  return (line) => {
+    let shift = 0;
+    for (const h of hunks) {
+      // A hunk of count 0 inserts (or deletes) after its start line.
+      const first = h.oldCount === 0 ? h.oldStart + 1 : h.oldStart;
+      if (line < first) break;
+      if (line < first + h.oldCount) return undefined;
+      shift = h.newStart + (h.newCount === 0 ? 1 : 0) + h.newCount - (first + h.oldCount);
+    }
+    return line + shift;
+  };
+}
+
+/**
+ * The report's sample carried from the tree at `commit` (where it was judged) to the current one, when the area's
+ * files changed since: a sampled mutant whose line is unchanged keeps its verdict under its new position; one whose
+ * line changed or went is dropped, and as many are drawn (same seed, uniformly) from the mutants of the current tree
+ * that are the image of none in the old one (new or changed code) and judged in full, so the sample keeps its size.
+ * The report then describes the current tree: its population, and the new draws' compile errors added.
+ */
+async function remapped(area: Area, commit: string, sandbox: Sandbox, all: readonly Candidate[], o: { disabled: number; text: number; timeoutS: number }): Promise<AreaReport> {
+  const previous = JSON.parse(readFileSync(reportPath(area), "utf8")) as AreaReport;
+  const old = join(sandbox.dir, "old");
+  mkdirSync(old, { recursive: true });
+  execFileSync("sh", ["-c", `git archive ${commit} model impl | tar -x -C ${old}`]);
+  const before = await candidates(area, old);
+  if (before.all.length !== previous.population) throw new Error(`--remap ${commit}: its tree has ${before.all.length} mutants in ${area}, the report ${previous.population}: not the tree it was judged on`);
+  const maps = new Map<string, (line: number) => number | undefined>();
+  const mapOf = (file: string): ((line: number) => number | undefined) => {
+    if (!maps.has(file)) maps.set(file, existsSync(join(sandbox.src, file)) ? lineMap(commit, file, ".") : () => undefined);
+    return maps.get(file)!;
+  };
+  const key = (c: Candidate, line: number): string => `${c.file}@${line}:${c.column}+${c.end - c.start}:${c.mutator}:${c.replacement}:${c.original}`;
+  const now = new Map(all.map((c) => [key(c, c.line), c]));
+  const image = (c: Candidate): Candidate | undefined => {
+    const line = mapOf(c.file)(c.line);
+    return line === undefined ? undefined : now.get(key(c, line));
+  };
+  const images = new Set(before.all.flatMap((c) => image(c)?.id ?? []));
+  const judged: Judged[] = [];
+  let lost = 0;
+  for (const j of previous.judged) {
+    const c = image(j);
+    if (c === undefined) lost++;
+    else judged.push({ ...j, ...c });
+  }
+  const fresh = shuffled(all.filter((c) => !images.has(c.id)), previous.seed);
+  console.log(`${area}: remapped from ${commit}: ${judged.length} of ${previous.judged.length} sampled mutants carried, ${lost} on changed lines dropped; drawing ${lost} from the ${fresh.length} mutants of new or changed code`);
+  const checker = new TypeChecker(sandbox.src);
+  const judge = { suites: judgeOf(area).suites, shard: previous.shard, timeoutS: o.timeoutS, precheck: false };
+  let compileErrors = previous.compileErrors;
+  for (const c of fresh) {
+    if (judged.length >= previous.judged.length) break;
+    const text = mutated(sandbox.source(c.file), c);
+    if (!checker.compiles(c.file, text)) {
+      compileErrors++;
+      continue;
+    }
+    judged.push(judgeOne(sandbox, c, text, judge));
+    log(judged.length, previous.judged.length, judged.at(-1)!, "(new draw)");
+  }
+  const r: AreaReport = { ...previous, population: all.length, disabled: o.disabled, text: o.text, compileErrors, judged };
+  save(r);
+  // The survivor ledger is keyed by id: carried survivors keep their entries under the new ids.
+  const renamed = new Map(previous.judged.flatMap((j) => {
+    const c = image(j);
+    return c === undefined ? [] : [[j.id, c.id] as const];
+  }));
+  if (existsSync(LEDGER)) {
+    const entries = ledgerEntries().map((e) => (e.area === area ? { ...e, id: renamed.get(e.id) ?? e.id } : e));
+    writeFileSync(`${LEDGER}.tmp`, `${JSON.stringify({ entries }, null, 1)}\n`);
+    execFileSync("mv", [`${LEDGER}.tmp`, LEDGER]);
+  }
   return r;
 }
 

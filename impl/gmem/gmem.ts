@@ -157,10 +157,15 @@ export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks): Pro
   }
 }
 
-/** Whether the host fault path takes the invalidate lock: always in v7, by config in the 2024 RFC, never before. */
-function faultTakesLock(inode: GmemInode, bugs: Bugs): boolean {
-  if (isInplace(inode.config)) return !bugs.has("gmem-host-fault-unlocked");
-  return isRfc2024(inode.config) && inode.config.gmemFaultLock;
+/**
+ * What serialises the host fault's check against a conversion: the invalidate lock (always in v8/v7, by config in the
+ * 2024 RFC), the folio lock (Peter Xu's alternative for the RFC), or nothing (the RFC before its last patch, and the
+ * current tree, which has no conversion).
+ */
+function faultLock(inode: GmemInode, bugs: Bugs): "invalidate" | "folio" | "none" {
+  if (isInplace(inode.config)) return bugs.has("gmem-host-fault-unlocked") ? "none" : "invalidate";
+  if (!isRfc2024(inode.config) || inode.config.gmemFaultLock === false) return "none";
+  return inode.config.gmemFaultLock === "folio" ? "folio" : "invalidate";
 }
 
 /**
@@ -172,15 +177,22 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
   const fileIndex = map.backingIndex(index);
   // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: no page at or past i_size is ever shared, so the shared check below SIGBUSes it anyway
   if (fileIndex * PAGE_SIZE >= inode.size) return SIGBUS;
-  const locked = faultTakesLock(inode, bugs);
+  const lock = faultLock(inode, bugs);
+  const locked = lock === "invalidate";
+  // Under the folio lock the check waits until the folio is grabbed; the seeded slip makes it first, unserialised.
+  const checkLate = lock === "folio" && !bugs.has("gmem-rfc-folio-check-unlocked");
   if (locked) await inode.invalidateLock.read(h);
   let got: { folio: Folio; sub: number };
   try {
-    if (inode.shared.get(fileIndex) !== true) return SIGBUS;
+    if (!checkLate && inode.shared.get(fileIndex) !== true) return SIGBUS;
     await h.yield(isRfc2024(inode.config) ? "kvm_gmem_fault:kvm_gmem_get_folio" : "kvm_gmem_fault_user_mapping:kvm_gmem_get_folio");
     await h.yield("folio_lock", () => !inode.folioLocks.has(fileIndex));
     inode.folioLocks.add(fileIndex);
     got = inode.getFolio(fileIndex);
+    if (checkLate && inode.shared.get(fileIndex) !== true) {
+      inode.folioLocks.delete(fileIndex);
+      return SIGBUS;
+    }
     inode.count("refs", fileIndex, 1);
   } finally {
     if (locked) inode.invalidateLock.readUnlock();

@@ -18,6 +18,9 @@ export class Stage2 {
   private readonly tables: readonly Map<number, Leaf>[] = [new Map(), new Map(), new Map()];
   /** Changes with every install, zap, update and clear (impl/util/versioned.ts). */
   version = nextVersion();
+  /** The cost model (impl/costs.ts): leaves zapped, and zaps that dropped any (each a remote TLB flush). */
+  zapped = 0;
+  flushes = 0;
 
   lookup(gfn: number): { leaf: Leaf; delta: number } | undefined {
     for (const l of LEVELS) {
@@ -33,13 +36,21 @@ export class Stage2 {
     this.version = nextVersion();
     const n = LEVEL_PAGES[leaf.level];
     const key = Math.floor(gfn / n);
-    this.zap(key * n, (key + 1) * n);
+    this.drop(key * n, (key + 1) * n, () => true);
     this.tables[leaf.level]!.set(key, leaf);
   }
 
-  /** Drops every leaf touching [start, end) that `which` selects. */
+  /** Drops every leaf touching [start, end) that `which` selects, and flushes the TLBs when it dropped any. */
   zap(start: number, end: number, which: (l: Leaf) => boolean = () => true): void {
     this.version = nextVersion();
+    const n = this.drop(start, end, which);
+    this.zapped += n;
+    if (n > 0) this.flushes++;
+  }
+
+  /** How many leaves it dropped. */
+  private drop(start: number, end: number, which: (l: Leaf) => boolean): number {
+    const before = this.size;
     for (const l of LEVELS) {
       const n = LEVEL_PAGES[l];
       const table = this.tables[l]!;
@@ -56,6 +67,7 @@ export class Stage2 {
         }
       }
     }
+    return before - this.size;
   }
 
   /** Replaces leaves in [start, end) (write-protect, ...). */
@@ -83,6 +95,8 @@ export class Stage2 {
 
   clear(): void {
     this.version = nextVersion();
+    this.zapped += this.size;
+    if (this.size > 0) this.flushes++;
     for (const t of this.tables) t.clear();
   }
 }

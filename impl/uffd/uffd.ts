@@ -48,6 +48,8 @@ export class Uffd {
   readonly threads: ImplThread[] = [];
   private readonly clock = { n: 0 };
   private readonly sleepers = new Map<Waiter, ImplThread>();
+  /** The cost model (impl/costs.ts): threads taken off a wait queue by wake_userfault. */
+  wakeups = 0;
 
   constructor(
     private readonly env: UffdEnv,
@@ -191,6 +193,11 @@ export class Uffd {
     return { result: "ok" };
   }
 
+  /** uffd messages queued (handle_userfault enqueues, across every ctx). */
+  get messages(): number {
+    return this.clock.n;
+  }
+
   wakeCheck(op: OpOf<"wake_check">): Outcome {
     const t = this.threads.find((x) => x.name === op.id);
     if (t === undefined) return { errno: "ESRCH" };
@@ -228,6 +235,7 @@ export class Uffd {
   /** wake_userfault, then the retry of every woken thread that was asleep, in queue order. */
   private async wakeRange(ctx: UserfaultfdCtx, start: number, end: number | undefined, h: Hooks): Promise<void> {
     for (const w of ctx.wake(start, end)) {
+      this.wakeups++;
       const t = this.sleepers.get(w);
       if (t === undefined) continue;
       this.sleepers.delete(w);

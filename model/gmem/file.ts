@@ -64,6 +64,11 @@ export const GMEM_RULES = {
   pfnClosed: rule("gmem.get-pfn-closed", `${G} (kvm_gmem_get_pfn)`, "the guest_memfd was closed: no file behind the slot", "EFAULT"),
   pfn: rule("gmem.get-pfn", `${G} (kvm_gmem_get_pfn, kvm_gmem_get_folio)`, "KVM gets the page, allocating and zeroing it on first use"),
   hostEof: rule("gmem.host-fault-eof", `${G} (kvm_gmem_fault_user_mapping)`, "host fault at or beyond i_size: SIGBUS"),
+  hostFolioLock: rule(
+    "gmem.rfc-fault-folio-lock",
+    `Peter Xu on ${rfc(26)} (Zw7f3YrzqnH-iWwf@x1n): "take the folio lock to modify/lookup the folio's faultability"; ${rfc(27)} (kvm_gmem_fault: kvm_gmem_get_folio returns it locked)`,
+    "2024 RFC with gmemFaultLock \"folio\": the host fault grabs the folio (allocating it) and reads faultability under the folio lock; an unfaultable page SIGBUSes with the folio allocated",
+  ),
   hostNotShared: rule(
     "gmem.host-fault-private",
     `${G} (kvm_gmem_fault_user_mapping); ${v8(1)}; ${v7(1)}; ${rfc(27)} (kvm_gmem_fault)`,
@@ -213,7 +218,13 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
   const inode = s.gmem.inodes[id]!;
   const fileIndex = backingIndex(map, index);
   if (fileIndex * PAGE_SIZE >= inode.size) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostEof] };
-  if (get(inode.shared, fileIndex) !== true) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
+  // Peter Xu's alternative to the RFC's fault lock: the folio is grabbed (allocated, locked) first and faultability read
+  // under its lock, so an unfaultable page SIGBUSes with its folio left in the page cache.
+  const folioFirst = rfc2024(s.config) && s.config.gmemFaultLock === "folio";
+  if (get(inode.shared, fileIndex) !== true) {
+    if (!folioFirst) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
+    return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostFolioLock, GMEM_RULES.hostNotShared], state: withInode(s, id, getFolio(inode, fileIndex)) };
+  }
   const allocated = withInode(s, id, getFolio(inode, fileIndex));
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, pteOf(map, index, "file", writable)) });

@@ -33,7 +33,7 @@ export function pin(s: State, op: OpOf<"pin">): StepResult {
   if (t === "no-vma") return refuse(s, PIN_RULES.noVma);
   if (t === "not-gmem") return refuse(s, PIN_RULES.notGmem);
   const f = hostFault(s, s.mm.maps.get(op.map)!, t.mapIndex, true, gmemHostFault);
-  if (f.kind === "signal") return refuse(s, PIN_RULES.fault, ...f.fired);
+  if (f.kind === "signal") return refuse(f.state ?? s, PIN_RULES.fault, ...f.fired);
   const inode = f.state.gmem.inodes[t.inode]!;
   const pins = assign(inode.pins, t.index, t.index + 1, (get(inode.pins, t.index) ?? 0) + 1);
   return result(withInode(f.state, t.inode, { ...inode, pins }), { result: "ok" }, ...f.fired, PIN_RULES.pin);

@@ -2,7 +2,7 @@
 // order, each step named after the kernel function its actor went on from, then the violated property with
 // expected and actual. The same rows render as text, as a self-contained SVG, and as a self-contained HTML page.
 import type { Op } from "../../schema/ops.js";
-import type { Outcome } from "../../schema/outcome.js";
+import { gmemRangeText, type GmemRangeState, type Outcome } from "../../schema/outcome.js";
 import type { Scenario } from "../../schema/scenario.js";
 import { stableStringify } from "../outcomes.js";
 import type { ReplayResult } from "../replay.js";
@@ -40,6 +40,7 @@ export function opArgs(op: Op): string {
 /** An outcome in a few words: "ok", "ok 161", "exit memory_fault 0x1000 [USERFAULT]", "EINVAL". */
 export function outcomeText(o: Outcome): string {
   const r = o as Record<string, unknown>;
+  if (r.result === "ok" && Array.isArray(r.ranges)) return `ok ${(r.ranges as GmemRangeState[]).map(gmemRangeText).join(", ")}`;
   if (r.result === "ok") return "value" in r && r.value !== undefined ? `ok ${String(r.value)}` : "ok";
   if (r.result === "exit") return `exit ${String(r.exit)} ${hex(Number(r.gpa))}${Array.isArray(r.flags) ? ` [${r.flags.join(",")}]` : ""}`;
   if (typeof r.result === "string") return r.result;

@@ -4,6 +4,7 @@
 // since the previous one against the model, ending in the implementation's abstract state.
 import { canonicalText, initial, STATE_INVARIANTS, STEP_INVARIANTS, step as modelStep } from "../../model/index.js";
 import type { State, StateInvariant, StepInvariant } from "../../model/index.js";
+import type { CostCounts } from "../../impl/costs.js";
 import { createSystem, type Kernel } from "../../impl/system.js";
 import type { Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
@@ -58,6 +59,8 @@ export interface RaceRun {
   readonly failure?: RaceFailure;
   /** Segments whose linearization ran out of budget (the first one fails the run as "undecided"). */
   readonly undecided: number;
+  /** What the run cost the kernel, setup included (impl/costs.ts). */
+  readonly costs: CostCounts;
 }
 
 export interface RaceOptions {
@@ -342,7 +345,9 @@ class RaceRunner {
       failure = e.failure;
     }
     this.stats?.recordRunLength(this.steps.filter((s) => s.actor !== SETUP).length);
-    const run = { steps: this.steps, ops: this.history.ops, schedule: this.decisions, undecided: this.undecided };
+    const costs = this.system.costs();
+    this.stats?.recordCosts(costs);
+    const run = { steps: this.steps, ops: this.history.ops, schedule: this.decisions, undecided: this.undecided, costs };
     return failure === undefined ? run : { ...run, failure };
   }
 }

@@ -121,8 +121,15 @@ export function gmemOpArbitrary(l: GmemLayout, config: Config): fc.Arbitrary<Op>
     ),
   );
 
+  // gmem_state over a hot range: the answer is compared between model and impl like any outcome.
+  const query = fc
+    .record({ g: gmem, pages: fc.constantFrom(1, 2, folio, 2 * folio, 0), skew: fc.constantFrom(0, 0, 0, 0, 0, 1) })
+    .chain((r) => pageOf(r.g.size / PAGE_SIZE, folio).map((page) => ({ ...r, page })))
+    .map((r): Op => ({ op: "gmem_state", gmem: r.g.name, offset: r.page * PAGE_SIZE + r.skew, size: Math.min(r.pages, r.g.size / PAGE_SIZE - r.page) * PAGE_SIZE }));
+
   return fc.oneof(
     { weight: 12, arbitrary: convert },
+    { weight: 3, arbitrary: query },
     { weight: 8, arbitrary: busy },
     { weight: 4, arbitrary: fallocate },
     { weight: 10, arbitrary: hostAccess },

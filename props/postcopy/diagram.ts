@@ -1,4 +1,4 @@
-// A post-copy run as a race diagram: one column per actor (the guest's vCPU, VMM threads, the fault handler,
+// A post-copy run as a race diagram: one column per actor (the guest's vCPUs, VMM threads, the fault handlers,
 // the background fetcher), one row per operation in the order they ran, then the violated check.
 import type { Failure } from "../checker.js";
 import { opArgs, outcomeText } from "../concurrent/diagram.js";
@@ -10,7 +10,8 @@ const cell = (s: string): string => (s.length > WIDTH ? `${s.slice(0, WIDTH - 1)
 
 export function renderPostcopyDiagram(log: readonly LogEntry[], failure: Failure | undefined): string {
   const rows = log.filter((e) => e.actor !== "setup");
-  const actors = ["vcpu", ...[...new Set(rows.map((r) => r.actor).filter((a) => a.startsWith("vmm-")))].sort(), "handler", "fetcher"].filter((a) => rows.some((r) => r.actor === a));
+  const named = (prefix: string): string[] => [...new Set(rows.map((r) => r.actor).filter((a) => a.startsWith(prefix)))].sort();
+  const actors = [...named("vcpu"), ...named("vmm-"), ...named("handler"), "fetcher"].filter((a) => rows.some((r) => r.actor === a));
   const lines = [actors.map((a) => cell(a)).join(" | ")];
   lines.push(actors.map(() => "-".repeat(WIDTH)).join("-+-"));
   for (const r of rows) {

@@ -1,16 +1,19 @@
-// The post-copy scenario family: a VM restored from a snapshot (or migrated post-copy) with its memory in
-// guest_memfd, KVM Userfault bits on every page not fetched yet, and the VMM's own accesses going through uffd
-// MINOR/MISSING faults on its guest_memfd mapping. A scenario is data: the source snapshot, the stale pre-copied
-// pages, the background fetch order and the interleaving of guest accesses, VMM threads and the VMM's tasks.
+// The post-copy scenario family: a VM restored from a snapshot (or migrated post-copy) with its memory on one backing
+// (guest_memfd by default; props/postcopy/backing.ts has the others), KVM Userfault bits on every page not fetched yet
+// (unless the scenario goes without), and the VMM's own accesses going through uffd faults on its mapping. A scenario
+// is data: the source snapshot, the pre-copied pages (stale, or already current), the background fetch order and the
+// interleaving of guest accesses, VMM threads and the VMM's tasks.
 import fc from "fast-check";
 import { PAGE_SIZE } from "../../model/consts.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import type { Op } from "../../schema/ops.js";
-import type { Scenario } from "../../schema/scenario.js";
+import type { POSTCOPY_BACKINGS, Scenario } from "../../schema/scenario.js";
+
+export type BackingName = (typeof POSTCOPY_BACKINGS)[number];
 
 export type PostcopyEvent =
-  /** The guest touches a page (KVM_RUN; a USERFAULT exit goes to the VMM, and the guest retries later). */
-  | { readonly kind: "guest"; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
+  /** A vCPU touches a page (KVM_RUN; a USERFAULT exit goes to the VMM, and the vCPU retries later). */
+  | { readonly kind: "guest"; readonly vcpu?: number; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
   /** A VMM thread (device emulation) touches guest memory through the registered mapping. */
   | { readonly kind: "vmm"; readonly thread: number; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
   /**
@@ -21,17 +24,27 @@ export type PostcopyEvent =
   | { readonly kind: "kvm"; readonly how: "copy" | "emulate" | "fetch"; readonly write: boolean; readonly page: number; readonly offset: number; readonly byte: number }
   /** The background fetcher does its next step. */
   | { readonly kind: "fetcher" }
-  /** The fault handler (vCPU exits and uffd messages) does its next step. */
-  | { readonly kind: "handler" };
+  /** A fault handler (vCPU exits and uffd messages; one thread, or one per vCPU) does its next step. */
+  | { readonly kind: "handler"; readonly thread?: number }
+  /** The source sends the page again (a pre-copy send still in flight at the switch-over). */
+  | { readonly kind: "resend"; readonly page: number }
+  /** The guest's balloon gives the page back: MADV_DONTNEED (anon) or MADV_REMOVE, and the VMM's UFFD_EVENT_REMOVE. */
+  | { readonly kind: "balloon"; readonly page: number };
 
 export interface PostcopyScenario {
   readonly pages: number;
   /** The source snapshot: each page holds one byte value everywhere. */
   readonly source: readonly number[];
-  /** Pages already copied before the switch-over, with a stale byte (live migration); null: not copied. */
+  /** Pages copied before the switch-over: a stale byte, or the source's own (already current); null: not copied. */
   readonly precopied: readonly (number | null)[];
   readonly fetchOrder: readonly number[];
   readonly events: readonly PostcopyEvent[];
+  /** guest_memfd 4 KiB when absent. */
+  readonly backing?: BackingName;
+  /** KVM Userfault on the memslot; true when absent. */
+  readonly userfault?: boolean;
+  readonly vcpus?: number;
+  readonly handlers?: "one" | "per-vcpu";
 }
 
 /** The scenario as a counterexample file holds it (schema/scenario.ts, `postcopy`). */
@@ -41,13 +54,18 @@ export const postcopyInput = (sc: PostcopyScenario): NonNullable<Scenario["postc
   precopied: [...sc.precopied],
   fetchOrder: [...sc.fetchOrder],
   events: sc.events.map((e) => ({ ...e })),
+  ...(sc.backing === undefined ? {} : { backing: sc.backing }),
+  ...(sc.userfault === undefined ? {} : { userfault: sc.userfault }),
+  ...(sc.vcpus === undefined ? {} : { vcpus: sc.vcpus }),
+  ...(sc.handlers === undefined ? {} : { handlers: sc.handlers }),
 });
 
 export const OFFSETS = [0, 8, PAGE_SIZE - 1] as const;
 
 /**
- * The VM, its guest_memfd (mapped at m0 for the VMM), the memslot with every userfault bit set, the uffd. The seeded
- * VMM mistake `postcopy-kvm-userfault-only` registers no userfaultfd: it counts on KVM Userfault to catch every access.
+ * The VM, its guest_memfd (mapped at m0 for the VMM), the memslot with every userfault bit set, the uffd (the default
+ * shape). The seeded VMM mistake `postcopy-kvm-userfault-only` registers no userfaultfd: it counts on KVM Userfault to
+ * catch every access.
  */
 export function setupOps(sc: PostcopyScenario, bugs: Bugs = bugsOf([])): Op[] {
   const len = sc.pages * PAGE_SIZE;

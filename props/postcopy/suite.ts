@@ -3,12 +3,12 @@
 import fc from "fast-check";
 import { PRESETS, configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
-import { bugsOf } from "../../impl/bugs.js";
 import { ALL_CHECKS } from "../checker.js";
 import { checkSuite } from "../run.js";
 import { Stats } from "../stats.js";
 import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
-import { postcopyInput, scenarioArbitrary, setupOps, type PostcopyScenario } from "./scenario.js";
+import { setupFor } from "./backing.js";
+import { postcopyInput, scenarioArbitrary, type PostcopyScenario } from "./scenario.js";
 import { Vmm, type LogEntry } from "./vmm.js";
 
 export interface PostcopyResult extends SuiteResult {
@@ -40,7 +40,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   if (failed === undefined) return base;
   const { err, details } = failed;
   const sc = details.counterexample![0];
-  const setupLength = setupOps(sc, bugsOf(config.bugs)).length;
+  const setupLength = setupFor(sc, config.bugs).length;
   const f = err.failure;
   return {
     ...base,
@@ -62,7 +62,7 @@ export async function runPostcopySuite(suite: PostcopySuite, opts: SuiteRunOptio
   };
 }
 
-function postcopySuite(name: string, description: string, arbitrary: fc.Arbitrary<PostcopyScenario>, runs: number): PostcopySuite {
+export function postcopySuite(name: string, description: string, arbitrary: fc.Arbitrary<PostcopyScenario>, runs: number): PostcopySuite {
   const s: PostcopySuite = { name, description, kind: "sequential", area: "postcopy", config: PRESETS.default, arbitrary, runs, run: (opts) => runPostcopySuite(s, opts) };
   return s;
 }

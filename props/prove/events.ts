@@ -85,5 +85,6 @@ export async function exploreEvents(
 /** One line per event, for the proof report. */
 export function describeEvent(e: PostcopyEvent): string {
   if (e.kind === "fetcher" || e.kind === "handler") return "next step";
+  if (e.kind === "resend" || e.kind === "balloon") return `${e.kind} page ${e.page}`;
   return `${e.write ? `write ${e.byte} to` : "read"} page ${e.page}+${e.offset}`;
 }

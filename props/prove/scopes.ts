@@ -252,6 +252,15 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     { "race-gmem-rfc-2024": ["gmem-rfc-no-folio-lock"] },
     "2024 RFC: a host pin of page 0 while the VMM makes it private",
   ),
+  ...everywhere(
+    "race-gmem-rfc-2024-folio-lock",
+    () => ({ host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] }),
+    {
+      "race-gmem-rfc-2024-folio-lock": ["gmem-rfc-folio-check-unlocked", "gmem-rfc-no-folio-lock"],
+      "race-gmem-rfc-2024-folio-lock-2m": ["gmem-rfc-folio-check-unlocked", "gmem-rfc-no-folio-lock"],
+    },
+    "2024 RFC with Peter Xu's folio-lock serialisation: a host read fault on page 0 while the VMM makes it private",
+  ),
   fromSuite(
     suite("race-gmem-rfc-2024-no-fault-lock"),
     { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] },
@@ -333,6 +342,45 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     ],
     length: 4,
     refutes: ["postcopy-double-fetch", "postcopy-clear-before-write", "postcopy-continue-before-write"],
+  },
+  {
+    kind: "events",
+    name: "postcopy-anon",
+    suite: "postcopy-anon",
+    description:
+      "one anonymous page, two vCPUs, KVM Userfault: every sequence of at most 4 events (a vCPU's write or read, a VMM " +
+      "thread's read, the fetcher's or the handler's next step, the balloon taking the page), then the end of the migration",
+    config: POSTCOPY_SUITES[0]!.config,
+    sc: { ...ONE_PAGE, events: [], backing: "anon", userfault: true, vcpus: 2, handlers: "one" },
+    alphabet: [
+      { kind: "guest", vcpu: 0, write: true, page: 0, offset: 0, byte: 0x5a },
+      { kind: "guest", vcpu: 1, write: false, page: 0, offset: 0, byte: 0 },
+      { kind: "vmm", thread: 0, write: false, page: 0, offset: 8, byte: 0 },
+      { kind: "fetcher" },
+      { kind: "handler" },
+      { kind: "balloon", page: 0 },
+    ],
+    length: 4,
+    refutes: ["postcopy-eexist-no-wake", "postcopy-remove-ignored"],
+  },
+  {
+    kind: "events",
+    name: "postcopy-shmem",
+    suite: "postcopy-shmem",
+    description:
+      "one shmem page, two vCPUs, KVM Userfault: every sequence of at most 4 events (a vCPU's write or read, the fetcher's " +
+      "or the handler's next step, the source sending the page again), then the end of the migration",
+    config: POSTCOPY_SUITES[0]!.config,
+    sc: { ...ONE_PAGE, events: [], backing: "shmem", userfault: true, vcpus: 2, handlers: "one" },
+    alphabet: [
+      { kind: "guest", vcpu: 0, write: true, page: 0, offset: 0, byte: 0x5a },
+      { kind: "guest", vcpu: 1, write: false, page: 0, offset: 0, byte: 0 },
+      { kind: "fetcher" },
+      { kind: "handler" },
+      { kind: "resend", page: 0 },
+    ],
+    length: 4,
+    refutes: ["postcopy-fetch-twice-on-exit", "postcopy-resend-overwrites"],
   },
 ];
 
