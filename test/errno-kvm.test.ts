@@ -1,11 +1,10 @@
 // One small case per KVM rule (memslots, KVM Userfault, attributes, vCPU exits), run through model and impl:
 // the outcome is what the cited kernel code returns, and the model names the rule that decided it.
-import { describe, expect, it } from "vitest";
-import { Checker } from "../props/checker.js";
+import { describe } from "vitest";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
 import { memslot } from "./helpers/ops.js";
+import { ruleCaseTests, type RuleCase } from "./helpers/rule-cases.js";
 
 const MiB = 1024 * 1024;
 const vm = (type = 0): Op => ({ op: "create_vm", vm: "v0", type });
@@ -14,15 +13,6 @@ const region = memslot;
 const gmem = (name = "g0", size = 4 * MiB, flags: ("MMAP" | "INIT_SHARED")[] = [], vmName = "v0"): Op => ({ op: "create_gmem", vm: vmName, gmem: name, size, flags });
 const gmemSlot = (over: Partial<OpOf<"set_memory_region">> = {}) => region({ flags: ["GUEST_MEMFD"], guest_memfd: "g0", guest_memfd_offset: 0, ...over });
 const access = (gpa: number, kind: "read" | "write" | "exec" = "read", extra: Partial<OpOf<"vcpu_access">> = {}): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa, kind, ...extra });
-
-interface Case {
-  readonly name: string;
-  readonly config?: Config;
-  readonly setup: readonly Op[];
-  readonly op: Op;
-  readonly outcome: Partial<Outcome> & Record<string, unknown>;
-  readonly rule: string;
-}
 
 const X86 = PRESETS.default;
 const K618 = PRESETS["kernel-6.18"];
@@ -36,7 +26,7 @@ const TWO_SLOTS_MAPPED = [...BASE, region(), region({ slot: 1, guest_phys_addr: 
 // Writable mappings on both sides of the boundary between two slots (the impl's state shows what a flag change touched).
 const TWO_SLOTS_WRITTEN = [...BASE, region(), region({ slot: 1, guest_phys_addr: 2 * MiB, userspace_offset: 2 * MiB }), access(2 * MiB - 4096, "write"), access(2 * MiB, "write")];
 
-const CASES: readonly Case[] = [
+const CASES: readonly RuleCase[] = [
   // KVM_CREATE_VM and KVM_CHECK_EXTENSION
   { name: "unsupported VM type", config: K618, setup: [], op: vm(1), outcome: { errno: "EINVAL" }, rule: "vm.type" },
   { name: "ioctl on a closed vm fd", setup: [vm(), { op: "close", vm: "v0" }], op: region(), outcome: { errno: "EBADF" }, rule: "vm.ebadf" },
@@ -188,13 +178,5 @@ const CASES: readonly Case[] = [
 ];
 
 describe("KVM errno and exit rules", () => {
-  for (const c of CASES) {
-    it(c.name, async () => {
-      const checker = new Checker(c.config ?? X86);
-      await checker.applyAll([...c.setup, c.op]);
-      const last = checker.trace[checker.trace.length - 1]!;
-      expect(last.model).toMatchObject(c.outcome);
-      expect(last.fired).toContain(c.rule);
-    });
-  }
+  ruleCaseTests(CASES, X86);
 });

@@ -5,10 +5,10 @@ import { Checker, PropertyFailure } from "../props/checker.js";
 import { Vmm } from "../props/postcopy/vmm.js";
 import { POSTCOPY_KVM_RACE } from "../props/postcopy/race.js";
 import { POSTCOPY_SUITES } from "../props/postcopy/suite.js";
-import { PRESETS, type Config } from "../schema/config.js";
+import { PRESETS } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import type { Outcome } from "../schema/outcome.js";
 import { memslot } from "./helpers/ops.js";
+import { ruleCaseTests, type RuleCase } from "./helpers/rule-cases.js";
 
 const MiB = 1024 * 1024;
 const X86 = PRESETS.default;
@@ -16,16 +16,7 @@ const ARM = PRESETS.arm64;
 const BASE: Op[] = [{ op: "create_vm", vm: "v0" }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB }, memslot()];
 const kvm = (gpa: number, kind: "read" | "write" | "exec" = "read", extra: Partial<OpOf<"kvm_access">> = {}): Op => ({ op: "kvm_access", vm: "v0", vcpu: 0, gpa, kind, ...extra });
 
-interface Case {
-  readonly name: string;
-  readonly config?: Config;
-  readonly setup: readonly Op[];
-  readonly op: Op;
-  readonly outcome: Partial<Outcome> & Record<string, unknown>;
-  readonly rule: string;
-}
-
-const CASES: readonly Case[] = [
+const CASES: readonly RuleCase[] = [
   { name: "a read through the slot's hva returns the byte stored there", setup: [...BASE, { op: "access", map: "m0", offset: 8, kind: "write", byte: 7 }], op: kvm(8), outcome: { result: "ok", value: 7 }, rule: "uaccess.copy" },
   { name: "a write lands in the host page the guest then reads", setup: BASE, op: kvm(16, "write", { byte: 9 }), outcome: { result: "ok" }, rule: "uaccess.copy" },
   { name: "no memslot: -EFAULT", setup: BASE, op: kvm(4 * MiB), outcome: { errno: "EFAULT" }, rule: "uaccess.no-hva" },
@@ -53,15 +44,7 @@ const CASES: readonly Case[] = [
 ];
 
 describe("kvm_access: model and implementation agree, rule by rule", () => {
-  for (const c of CASES) {
-    it(c.name, async () => {
-      const checker = new Checker(c.config ?? X86);
-      await checker.applyAll([...c.setup, c.op]);
-      const last = checker.trace[checker.trace.length - 1]!;
-      expect(last.model).toMatchObject(c.outcome);
-      expect(last.fired).toContain(c.rule);
-    });
-  }
+  ruleCaseTests(CASES, X86);
 
   it("the sleeping copy is retried by UFFDIO_COPY and completes with the copied byte", async () => {
     const checker = new Checker(X86);
