@@ -3,6 +3,8 @@
 // mistake is, where, which suite of the default check must find it and where it comes from. docs/BUGS.md is
 // generated from it (npm run docs:bugs); `faultline mutants` hunts every one.
 
+import { ENOMEM_BUGS } from "./bugs-enomem.js";
+
 /** The area of the interfaces a mistake is in. */
 export type BugArea =
   | "memslots"
@@ -852,6 +854,7 @@ export const BUGS = {
     suite: "kvm-hugetlb-x86",
     source: slip("arch/x86/kvm/mmu/tdp_mmu.c, recover_huge_pages_range: the pfn of the huge leaf taken from the small SPTE without aligning it down"),
   },
+  ...ENOMEM_BUGS,
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;

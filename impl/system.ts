@@ -10,6 +10,7 @@ import { gmemConvert, gmemShouldSetAttributes } from "./gmem/convert.js";
 import { gmemOwnsAttributes } from "./gmem/design.js";
 import { FdTable, ioctlFd, type FdEntry } from "./fdtable.js";
 import { fallocateInode } from "./gmem/fallocate.js";
+import { FailNth } from "./util/fail-nth.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { gmemState } from "./gmem/state-query.js";
@@ -66,7 +67,7 @@ export class Kernel implements System {
       pastEof: (map, index) => gmemPastEof(this.gmemOf(map), map.backingIndex(index)),
       punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
       mmapRefusal: (inode, shared) => gmemMmapRefusal(this.gmemInodes[inode]!, shared),
-      fallocate: (inode, mode, offset, len, h) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h),
+      fallocate: (inode, mode, offset, len, h, failNth) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h, new FailNth(failNth)),
     }, this.fds, config.arch === "arm64" || config.kernel.memoryFailure ? { result: "SIGBUS", code: "BUS_MCEERR_AR" } : BUS_ADRERR);
     const env = { mm: this.mm, config, bugs: this.bugs, fds: this.fds, gmemInitShared: (map: Mapping) => this.gmemOf(map).flags.includes("INIT_SHARED") };
     this.uffd = new Uffd(env, (op, h) => this.threadAccess(op, h));
@@ -154,7 +155,7 @@ export class Kernel implements System {
       case "userfault_clear":
         return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
       case "set_memory_attributes":
-        return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h)));
+        return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate, fail) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h, fail)));
       case "vcpu_access":
       case "kvm_access":
         return this.uffd.runThread(op, h);
@@ -186,7 +187,7 @@ export class Kernel implements System {
       case "gmem_mmap":
         return now(() => this.mm.mmap({ map: op.map, fd: op.gmem, offset: op.offset, length: op.length, shared: op.shared ?? true, prot: "rw" }));
       case "gmem_fallocate":
-        return this.mm.fallocate({ fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len }, h);
+        return this.mm.fallocate({ fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len, ...(op.fail_nth === undefined ? {} : { failNth: op.fail_nth }) }, h);
       case "gmem_convert":
         return this.withGmem(op.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, op, h));
       case "gmem_state":

@@ -6,6 +6,7 @@ import type { Outcome } from "../schema/outcome.js";
 import { LEVEL_PAGES, PAGE_SIZE, gfnOf } from "./consts.js";
 import { sameCanonical } from "./canonical.js";
 import { memIsPrivate, privateSpans } from "./gmem/attributes.js";
+import { ALLOC_STEP_INVARIANTS } from "./gmem/alloc-invariants.js";
 import { vmHasPrivateMem } from "./gmem/file.js";
 import { GMEM_STATE_INVARIANTS, GMEM_STEP_INVARIANTS } from "./gmem/invariants.js";
 import { findSlot } from "./kvm/memslot.js";
@@ -299,5 +300,5 @@ const userfaultEnableUnmaps: StepInvariant = {
 };
 
 export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage];
-export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps, ...GMEM_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
+export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps, ...GMEM_STEP_INVARIANTS, ...ALLOC_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

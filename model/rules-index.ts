@@ -2,6 +2,7 @@
 // A module that declares new rules adds its *_RULES object here; test/cli-rules.test.ts checks none is missing.
 import { ALTERNATIVE_RULES } from "./alternatives.js";
 import { FD_RULES } from "./fd.js";
+import { ALLOC_FAIL_RULES } from "./gmem/alloc-fail.js";
 import { CONVERT_RULES } from "./gmem/convert.js";
 import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
@@ -51,6 +52,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FOLIO_RULES,
   PIN_RULES,
   STATE_QUERY_RULES,
+  ALLOC_FAIL_RULES,
   MM_RULES,
   FALLOC_MODE_RULES,
   MINCORE_RULES,

@@ -73,6 +73,7 @@ export const v7 = (n: number): string => `[PATCH v7 ${pad(n)}/42] 20260522-gmem-
 export const userfaultV3 = (n: number, subject: string): string => `[PATCH v3 ${pad(n)}/15] ${subject} (20250618042424.330664-${n + 1}-jthoughton@google.com)`;
 
 const RFC_2024_IDS: Readonly<Record<number, string>> = {
+  15: "768488c67540aa18c200d7ee16e75a3a087022d4",
   26: "bd163de3118b626d1005aa88e71ef2fb72f0be0f",
   27: "5a05eb947cf7aa21f00b94171ca818cc3d5bdfee",
   28: "bf66353ee3338f11283a3f4b7ed1f06bd0b268a6",

@@ -103,7 +103,9 @@ export function step(s: State, op: Op): StepResult {
     case "gmem_mmap":
       return mmap(s, { map: op.map, fd: op.gmem, offset: op.offset, length: op.length, shared: op.shared ?? true, prot: "rw", badFd: GMEM_RULES.mmapBadFd }, gmemMmap);
     case "gmem_fallocate":
-      return fallocate(s, { fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len, badFd: FALLOCATE_RULES.badFd }, fallocateInode);
+      return fallocate(s, { fd: op.gmem, mode: op.mode, offset: op.offset, len: op.len, badFd: FALLOCATE_RULES.badFd }, (st, id, mode, offset, len) =>
+        fallocateInode(st, id, mode, offset, len, op.fail_nth),
+      );
     case "gmem_convert":
       return gmemConvert(s, op);
     case "gmem_state":

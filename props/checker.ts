@@ -63,6 +63,8 @@ export class Checker {
   private readonly crossCheckEvery = crossCheckEvery();
   /** The costs already handed to stats: each step adds what it cost (impl/costs.ts). */
   private costsSeen: CostCounts | undefined;
+  /** The implementation's abstract state before the last step. */
+  private implBefore: State;
 
   constructor(
     config: Config,
@@ -73,6 +75,12 @@ export class Checker {
     this.model = initial(config);
     this.system = makeSystem(config);
     this.implState = this.system.abstract();
+    this.implBefore = this.implState;
+  }
+
+  /** The implementation's abstract state before and after the last step. */
+  get implementationStates(): { readonly before: State; readonly after: State } {
+    return { before: this.implBefore, after: this.implState };
   }
 
   /** The model's state after the last step: what the VMM knows of its own memslots. */
@@ -98,6 +106,7 @@ export class Checker {
   async apply(op: Op): Promise<void> {
     this.ops.push(op);
     const pre = this.implState;
+    this.implBefore = pre;
     const r = await this.guarded("model", op, () => step(this.model, op));
     const outcome = await this.guarded("impl", op, () => this.system.exec(op));
     const post = await this.guarded("impl", op, () => this.system.abstract());

@@ -2,6 +2,7 @@
 import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
 import { GMEM_EDGE_SUITES } from "./gmem/edges.js";
+import { GMEM_FAILURE_SUITES } from "./gmem/failures.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { KVM_EDGE_SUITES } from "./kvm-edges.js";
@@ -22,6 +23,7 @@ export const SUITES: readonly Suite[] = [
   ...KVM_EDGE_SUITES,
   ...GMEM_SEQUENTIAL_SUITES,
   ...GMEM_EDGE_SUITES,
+  ...GMEM_FAILURE_SUITES,
   ...UFFD_SUITES,
   ...UFFD_EDGE_SUITES,
   ...MM_SUITES,

@@ -32,6 +32,7 @@ export const HOST_CAPABILITIES = [
   "ANON_SMALL_PAGES",
   "SHMEM_SMALL_PAGES",
   "GMEM_STATE_QUERY",
+  "FAIL_NTH",
 ] as const;
 
 export type ConfigCapability = (typeof CONFIG_CAPABILITIES)[number];

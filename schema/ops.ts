@@ -74,7 +74,7 @@ export const OP_CODECS = {
   set_memory_attributes: strict(
     "set_memory_attributes",
     { op: t.literal("set_memory_attributes"), vm: Id, address: U64, size: U64, attributes: t.array(Attribute) },
-    { flags: U64 },
+    { flags: U64, fail_nth: U32 },
   ),
   vcpu_access: strict(
     "vcpu_access",
@@ -87,8 +87,13 @@ export const OP_CODECS = {
     { byte: Byte, emulate: t.boolean },
   ),
   gmem_mmap: strict("gmem_mmap", { op: t.literal("gmem_mmap"), gmem: Id, map: MapId, offset: U64, length: U64 }, { shared: t.boolean }),
-  gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, {}),
-  gmem_convert: strict("gmem_convert", { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") }, {}),
+  gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, { fail_nth: U32 }),
+  // fail_nth: the call's nth allocation attempt fails, as after a write of n to /proc/thread-self/fail-nth.
+  gmem_convert: strict(
+    "gmem_convert",
+    { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") },
+    { fail_nth: U32 },
+  ),
   gmem_state: strict("gmem_state", { op: t.literal("gmem_state"), gmem: Id, offset: U64, size: U64 }, {}),
   pin: strict("pin", { op: t.literal("pin"), map: MapId, offset: U64 }, {}),
   unpin: strict("unpin", { op: t.literal("unpin"), map: MapId, offset: U64 }, {}),

@@ -9,6 +9,7 @@ import type { ImplMemslot, Kvm } from "../kvm/kvm.js";
 import type { Mm } from "../mm/mm.js";
 import { gmemOwnsAttributes, isInplace, isRfc2024, type GmemInode } from "./gmem.js";
 import { hostMapped, invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
+import { FailNth } from "../util/fail-nth.js";
 
 export interface GmemCtx {
   readonly vms: readonly Kvm[];
@@ -87,6 +88,13 @@ export async function gmemConvert(ctx: GmemCtx, inode: GmemInode, id: number, op
   if (locked) await inode.invalidateLock.write(h);
   try {
     if (toPrivate ? !inode.shared.any(start, end) : inode.shared.covers(start, end)) return { result: "ok" };
+    // gmem.convert-enomem: kvm_gmem_mas_preallocate, before anything changes. The seeded slip stores first and then
+    // fails, its invalidation and unmap never done.
+    const fail = new FailNth(op.fail_nth);
+    if (!fail.attempt()) {
+      if (ctx.bugs.has("gmem-convert-store-before-prealloc")) inode.shared.set(start, end, toPrivate ? undefined : true);
+      return { errno: "ENOMEM", error_offset: op.offset };
+    }
     let busy: number | undefined;
     if (toPrivate) {
       const noUnmap = ctx.bugs.has("gmem-convert-no-unmap");
@@ -123,8 +131,25 @@ async function noMappings(ctx: GmemCtx, inode: GmemInode, id: number, start: num
   return true;
 }
 
-/** kvm_gmem_try_set_faultable_slot ([RFC PATCH 39/39]): under the invalidate lock, exclusive. */
-async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: number, gEnd: number, faultable: boolean, h: Hooks): Promise<boolean> {
+/**
+ * kvm_gmem_set_faultable ([RFC PATCH 26/39]): one xa_store per index, because a range store does the wrong thing for
+ * overlapping ranges (its TODO). Storing FAULT may fail (fail_nth); the loop then stops at that index, and the caller
+ * drops the error. Returns how many indexes were stored. The seeded slip is the range store: clearing part of an
+ * entry clears all of it (the run here).
+ */
+function setFaultable(ctx: GmemCtx, inode: GmemInode, start: number, end: number, faultable: boolean, fail: FailNth): number {
+  if (!faultable && ctx.bugs.has("gmem-rfc-faultability-range-store")) {
+    for (const run of [...inode.shared.spans()].filter((sp) => sp.start < end && start < sp.end)) inode.shared.set(run.start, run.end, undefined);
+    return end - start;
+  }
+  // gmem.rfc-faultable-enomem: only a non-NULL store allocates.
+  const stored = faultable ? fail.run(end - start) : end - start;
+  if (stored > 0) inode.shared.set(start, start + stored, faultable ? true : undefined);
+  return stored;
+}
+
+/** kvm_gmem_try_set_faultable_slot ([RFC PATCH 39/39]): under the invalidate lock, exclusive; the store's error is dropped. */
+async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: number, gEnd: number, faultable: boolean, h: Hooks, fail: FailNth): Promise<boolean> {
   const id = slot.gmem!.inode;
   const inode = ctx.gmemInodes[id]!;
   if (!inode.open) return true;
@@ -132,10 +157,11 @@ async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: numb
   const end = start + gEnd - gStart;
   await inode.invalidateLock.write(h);
   try {
-    inode.shared.set(start, end, faultable ? true : undefined);
+    const stored = setFaultable(ctx, inode, start, end, faultable, fail);
     await h.yield("kvm_gmem_try_set_faultable_slot:faultability-set");
     if (faultable) {
-      splitRange(ctx, inode, start, end);
+      // kvm_gmem_try_split_folios_range splits folios with a faultable page: those of the stored part (the others were split before).
+      if (stored > 0) splitRange(ctx, inode, start, start + stored);
       return true;
     }
     if (!(await noMappings(ctx, inode, id, start, end, h))) return false;
@@ -146,12 +172,12 @@ async function trySetFaultableSlot(ctx: GmemCtx, slot: ImplMemslot, gStart: numb
   }
 }
 
-async function trySetFaultableVm(ctx: GmemCtx, kvm: Kvm, start: number, end: number, faultable: boolean, h: Hooks): Promise<boolean> {
+async function trySetFaultableVm(ctx: GmemCtx, kvm: Kvm, start: number, end: number, faultable: boolean, h: Hooks, fail: FailNth): Promise<boolean> {
   for (const slots of kvm.memslots) {
     for (const slot of slots.sorted) {
       const a = Math.max(start, slot.baseGfn);
       const b = Math.min(end, slot.baseGfn + slot.npages);
-      if (a < b && slot.gmem !== null && !(await trySetFaultableSlot(ctx, slot, a, b, faultable, h))) return false;
+      if (a < b && slot.gmem !== null && !(await trySetFaultableSlot(ctx, slot, a, b, faultable, h, fail))) return false;
     }
   }
   return true;
@@ -161,9 +187,9 @@ async function trySetFaultableVm(ctx: GmemCtx, kvm: Kvm, start: number, end: num
  * kvm_gmem_should_set_attributes (2024 RFC), called by KVM_SET_MEMORY_ATTRIBUTES after the zap: false when a
  * page is still mapped or pinned, after rolling faultability back to faultable over the whole range.
  */
-export async function gmemShouldSetAttributes(ctx: GmemCtx, kvm: Kvm, start: number, end: number, toPrivate: boolean, h: Hooks): Promise<boolean> {
+export async function gmemShouldSetAttributes(ctx: GmemCtx, kvm: Kvm, start: number, end: number, toPrivate: boolean, h: Hooks, fail: FailNth): Promise<boolean> {
   if (!isRfc2024(kvm.config)) return true;
-  if (await trySetFaultableVm(ctx, kvm, start, end, !toPrivate, h)) return true;
-  await trySetFaultableVm(ctx, kvm, start, end, true, h);
+  if (await trySetFaultableVm(ctx, kvm, start, end, !toPrivate, h, fail)) return true;
+  await trySetFaultableVm(ctx, kvm, start, end, true, h, fail);
   return false;
 }

@@ -4,15 +4,23 @@ import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { Outcome } from "../../schema/outcome.js";
 import { FL, LOFF_LIMIT, modeWord, vfsFallocateArgs } from "../mm/falloc.js";
 import type { Hooks } from "../hooks.js";
+import { FailNth } from "../util/fail-nth.js";
 import type { GmemCtx } from "./convert.js";
 import type { GmemInode } from "./gmem.js";
 import { invalidateBegin, invalidateEnd, unmapMappingPages } from "./invalidate.js";
 
-/** kvm_gmem_allocate: folios of the range allocated under the invalidate lock, shared. */
-async function allocate(inode: GmemInode, start: number, end: number, h: Hooks): Promise<void> {
+/**
+ * kvm_gmem_allocate: folios of the range allocated under the invalidate lock, shared. A folio allocation that fails
+ * (fail_nth; HugeTLB's pool or subpool) ends the loop with ENOMEM, the folios before it stay.
+ */
+async function allocate(inode: GmemInode, start: number, end: number, h: Hooks, fail: FailNth): Promise<Outcome> {
   await inode.invalidateLock.read(h);
   try {
-    for (let i = start; i < end; i += inode.folioPages) inode.getFolio(i);
+    for (let i = start; i < end; i += inode.folioPages) {
+      if (!inode.cache.has(Math.floor(i / inode.folioPages)) && !fail.attempt()) return { errno: "ENOMEM" }; // gmem.allocate-enomem
+      inode.getFolio(i);
+    }
+    return { result: "ok" };
   } finally {
     inode.invalidateLock.readUnlock();
   }
@@ -47,6 +55,7 @@ export async function fallocateInode(
   offset: number,
   len: number,
   h: Hooks,
+  fail: FailNth = new FailNth(undefined),
 ): Promise<Outcome> {
   const mode = modeWord(modes);
   const vfs = vfsFallocateArgs(mode, offset, len, ctx.bugs.has("gmem-fallocate-len-inclusive"));
@@ -69,6 +78,5 @@ export async function fallocateInode(
   }
   // gmem.allocate-beyond: allocation may end at i_size; the seeded slip refuses the file's last folio.
   if (ctx.bugs.has("gmem-allocate-end-exclusive") ? offset + len >= inode.size : offset + len > inode.size) return { errno: "EINVAL" };
-  await allocate(inode, start, end, h);
-  return { result: "ok" };
+  return allocate(inode, start, end, h, fail);
 }

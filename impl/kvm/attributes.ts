@@ -5,6 +5,7 @@ import type { OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
+import { FailNth } from "../util/fail-nth.js";
 import { gmemOwnsAttributes } from "../gmem/design.js";
 import type { Kvm } from "./kvm.js";
 
@@ -14,7 +15,7 @@ export async function setMemoryAttributes(
   kvm: Kvm,
   op: OpOf<"set_memory_attributes">,
   h: Hooks,
-  gmemShouldSet: (start: number, end: number, toPrivate: boolean) => Promise<boolean> = async () => true,
+  gmemShouldSet: (start: number, end: number, toPrivate: boolean, fail: FailNth) => Promise<boolean> = async () => true,
 ): Promise<Outcome> {
   if (!kvm.config.kernel.memoryAttributes) return { errno: "ENOTTY" };
   const toPrivate = op.attributes.includes("PRIVATE");
@@ -31,6 +32,9 @@ export async function setMemoryAttributes(
   try {
     const already = toPrivate ? kvm.attributes.covers(start, end) : !kvm.attributes.any(start, end);
     if (already) return { result: "ok" };
+    // attr.enomem: the xa_reserve loop, one attempt: nothing is zapped or stored yet.
+    const fail = new FailNth(op.fail_nth);
+    if (!fail.attempt()) return { errno: "ENOMEM" };
     const hits = kvm.memslots.flatMap((m) => m.sorted.filter((s) => s.baseGfn < end && start < s.baseGfn + s.npages));
     const storeEarly = bugs.has("attr-store-before-invalidate");
     if (storeEarly) kvm.attributes.set(start, end, toPrivate ? true : undefined);
@@ -45,7 +49,7 @@ export async function setMemoryAttributes(
       }
       kvm.mmuLock.writeUnlock();
     }
-    const allowed = await gmemShouldSet(start, end, toPrivate);
+    const allowed = await gmemShouldSet(start, end, toPrivate, fail);
     await h.yield("kvm_vm_set_mem_attributes:store");
     if (allowed && !storeEarly) kvm.attributes.set(start, end, toPrivate ? true : undefined);
     if (hits.length > 0) {

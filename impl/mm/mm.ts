@@ -46,7 +46,7 @@ export interface GmemMapOps {
   /** kvm_gmem_mmap's refusal of a mapping of guest_memfd inode `inode`, if any. */
   mmapRefusal(inode: number, shared: boolean): Errno | undefined;
   /** vfs_fallocate then kvm_gmem_fallocate on guest_memfd inode `inode`. */
-  fallocate(inode: number, mode: FlagList<FallocModeName>, offset: number, len: number, h: Hooks): Promise<Outcome>;
+  fallocate(inode: number, mode: FlagList<FallocModeName>, offset: number, len: number, h: Hooks, failNth?: number): Promise<Outcome>;
 }
 
 /** An mmap(2) call as mmap and gmem_mmap make it: the fd's name (undefined: MAP_ANONYMOUS), defaults resolved. */
@@ -65,6 +65,8 @@ export interface FallocateCall {
   readonly mode: FlagList<FallocModeName>;
   readonly offset: number;
   readonly len: number;
+  /** gmem_fallocate's fail_nth: the call's nth allocation attempt fails. */
+  readonly failNth?: number;
 }
 
 const pagesOf = (bytes: number): number => Math.ceil(bytes / PAGE_SIZE);
@@ -573,7 +575,7 @@ export class Mm {
   async fallocate(op: FallocateCall, h: Hooks): Promise<Outcome> {
     const e = this.fds.get(op.fd);
     if (e === undefined) return { errno: "EBADF" };
-    if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h);
+    if (e.kind === "gmem") return this.gmem.fallocate(e.id, op.mode, op.offset, op.len, h, op.failNth);
     const mode = modeWord(op.mode);
     const vfs = vfsFallocateArgs(mode, op.offset, op.len, this.bugs.has("file-fallocate-len-inclusive"));
     if (vfs !== undefined) return { errno: vfs };

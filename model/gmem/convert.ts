@@ -14,6 +14,7 @@ import { vmHasPrivateMem, withInode } from "./file.js";
 import { FOLIO_RULES, mergeRange, splitRange } from "./folio.js";
 import { firstHostMapped, unmapHost, zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
+import { ALLOC_FAIL_RULES, failingAttempt } from "./alloc-fail.js";
 
 const RFC29 = rfc(29);
 const RFC39 = rfc(39);
@@ -136,6 +137,9 @@ export function gmemConvert(s: State, op: OpOf<"gmem_convert">): StepResult {
   const end = start + op.size / PAGE_SIZE;
   const already = toPrivate ? !some(inode.shared, start, end) : covers(inode.shared, start, end);
   if (already) return result(s, { result: "ok" }, CONVERT_RULES.noop);
+  if (failingAttempt(op.fail_nth, 0, 1) !== undefined) {
+    return result(s, { errno: "ENOMEM", error_offset: op.offset }, ALLOC_FAIL_RULES.failNth, ALLOC_FAIL_RULES.convertPrealloc);
+  }
   let next = s;
   const fired: Rule[] = [];
   if (toPrivate) {
@@ -174,34 +178,72 @@ export function* gmemConvertTransient(s: State, op: OpOf<"gmem_convert">, holder
   }
 }
 
-/** Sets faultability of [start, end) in every guest_memfd slot of the VM (kvm_gmem_try_set_faultable_vm). */
-function setFaultableVm(s: State, vmId: number, start: number, end: number, faultable: boolean): { state: State; ok: boolean; fired: Rule[] } {
+/** What a faultability walk did: the state, whether it may go on, the allocation attempts counted so far. */
+interface Walk {
+  readonly state: State;
+  readonly ok: boolean;
+  readonly fired: Rule[];
+  readonly used: number;
+}
+
+/**
+ * Sets faultability of [start, end) in every guest_memfd slot of the VM (kvm_gmem_try_set_faultable_vm), in the kernel's
+ * order: address space, then gfn. Only storing FAULT allocates (one attempt per index here); a failure stops that
+ * slot's loop at its index and is dropped, so the walk goes on with the next slot.
+ */
+function setFaultableVm(s: State, vmId: number, start: number, end: number, faultable: boolean, nth: number | undefined, used0: number): Walk {
   let next = s;
+  let used = used0;
   const fired: Rule[] = [];
-  for (const slot of s.kvm.vms[vmId]!.slots) {
+  const slots = [...s.kvm.vms[vmId]!.slots].sort((x, y) => x.as - y.as || x.baseGfn - y.baseGfn);
+  for (const slot of slots) {
     const a = Math.max(start, slot.baseGfn);
     const b = Math.min(end, slot.baseGfn + slot.npages);
     if (a >= b || slot.gmem === null || !next.gmem.inodes[slot.gmem.inode]!.open) continue;
     const id = slot.gmem.inode;
     const i0 = slot.gmem.pgoff + a - slot.baseGfn;
-    const i1 = i0 + b - a;
+    let i1 = i0 + b - a;
     const inode = next.gmem.inodes[id]!;
-    if (!faultable && (firstHostMapped(next, id, i0, i1) !== undefined || firstPinned(inode, i0, i1) !== undefined)) return { state: next, ok: false, fired };
-    const stored = store(inode, i0, i1, !faultable);
+    if (!faultable) {
+      // Unfaultable first, then kvm_gmem_no_mappings_range; a mapped or pinned page leaves the store for the rollback.
+      const cleared = { ...inode, shared: assign(inode.shared, i0, i1, undefined) };
+      if (firstHostMapped(next, id, i0, i1) !== undefined || firstPinned(inode, i0, i1) !== undefined) return { state: withInode(next, id, cleared), ok: false, fired, used };
+      const merged = mergeRange(cleared, i0, i1);
+      next = withInode(next, id, merged);
+      if (merged.split !== cleared.split) fired.push(FOLIO_RULES.merge);
+      continue;
+    }
+    const failed = failingAttempt(nth, used, i1 - i0);
+    used += failed === undefined ? i1 - i0 : failed + 1;
+    if (failed !== undefined) {
+      i1 = i0 + failed;
+      fired.push(ALLOC_FAIL_RULES.failNth, ALLOC_FAIL_RULES.rfcLoop);
+    }
+    if (i0 === i1) continue;
+    const stored = store(inode, i0, i1, false);
     next = withInode(next, id, stored.inode);
     fired.push(...stored.fired);
   }
-  return { state: next, ok: true, fired };
+  return { state: next, ok: true, fired, used };
 }
 
 /**
  * kvm_gmem_should_set_attributes (2024 RFC), called by KVM_SET_MEMORY_ATTRIBUTES after its zap: `refused` when
- * a page is still mapped or pinned; the state then has faultability rolled back over the whole range.
+ * a page is still mapped or pinned; the state then has faultability rolled back over the whole range. `used`
+ * allocation attempts of the call (KVM's reservation) came before; the call's `nth` fails (fail_nth).
  */
-export function gmemShouldSetAttributes(s: State, vmId: number, start: number, end: number, toPrivate: boolean): { state: State; fired: Rule[]; refused?: Rule } {
+export function gmemShouldSetAttributes(
+  s: State,
+  vmId: number,
+  start: number,
+  end: number,
+  toPrivate: boolean,
+  nth?: number,
+  used = 0,
+): { state: State; fired: Rule[]; refused?: Rule } {
   if (!rfc2024(s.config)) return { state: s, fired: [] };
-  const r = setFaultableVm(s, vmId, start, end, !toPrivate);
+  const r = setFaultableVm(s, vmId, start, end, !toPrivate, nth, used);
   if (r.ok) return { state: r.state, fired: [CONVERT_RULES.rfcFaultability, ...r.fired] };
-  const rolledBack = setFaultableVm(r.state, vmId, start, end, true);
+  const rolledBack = setFaultableVm(r.state, vmId, start, end, true, nth, r.used);
   return { state: rolledBack.state, fired: [CONVERT_RULES.rfcFaultability, ...rolledBack.fired], refused: CONVERT_RULES.rfcBusy };
 }

@@ -5,7 +5,7 @@ import { beyond, bound, isBeyond, type Measured } from "../bound.js";
 import { PAGE_SIZE } from "../consts.js";
 import { fdOf } from "../fd.js";
 import { withoutKeysIn } from "../immutable.js";
-import { assign } from "../ranges.js";
+import { assign, get } from "../ranges.js";
 import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
 import { check, rule, validate } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
@@ -13,6 +13,7 @@ import { withInode } from "./file.js";
 import { getFolio } from "./folio.js";
 import { unmapHost, zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
+import { ALLOC_FAIL_RULES, failingAttempt } from "./alloc-fail.js";
 
 const G = "virt/kvm/guest_memfd.c";
 const VFS = "fs/open.c (vfs_fallocate)";
@@ -101,15 +102,20 @@ function punchHole(s: State, id: number, start: number, end: number): State {
   return withInode(next, id, freed);
 }
 
-function allocate(inode: GmemInode, start: number, end: number): GmemInode {
-  if (inode.folioPages === 1) return { ...inode, present: assign(inode.present, start, end, true) };
+/** kvm_gmem_allocate: folio by folio, each absent one an allocation attempt; the failing one (fail_nth) ends the loop. */
+function allocate(inode: GmemInode, start: number, end: number, nth: number | undefined): { inode: GmemInode; failed: boolean } {
+  if ((nth ?? 0) === 0 && inode.folioPages === 1) return { inode: { ...inode, present: assign(inode.present, start, end, true) }, failed: false };
   let out = inode;
-  for (let f = start; f < end; f += inode.folioPages) out = getFolio(out, f);
-  return out;
+  let used = 0;
+  for (let f = start; f < end; f += inode.folioPages) {
+    if (get(out.present, f) !== true && failingAttempt(nth, used++, 1) !== undefined) return { inode: out, failed: true };
+    out = getFolio(out, f);
+  }
+  return { inode: out, failed: false };
 }
 
 /** vfs_fallocate then kvm_gmem_fallocate on an open file of inode id (also madvise_remove's PUNCH_HOLE|KEEP_SIZE). */
-export function fallocateInode(s: State, id: number, modeList: FlagList<FallocModeName>, offset: number, len: number): StepResult {
+export function fallocateInode(s: State, id: number, modeList: FlagList<FallocModeName>, offset: number, len: number, nth?: number): StepResult {
   const inode = s.gmem.inodes[id]!;
   const mode = fallocMode(modeList);
   const punch = mode.punch;
@@ -129,5 +135,7 @@ export function fallocateInode(s: State, id: number, modeList: FlagList<FallocMo
     const last = Math.min(end, inode.size / PAGE_SIZE);
     return result(start < last ? punchHole(s, id, start, last) : s, { result: "ok" }, FALLOCATE_RULES.punch);
   }
-  return result(withInode(s, id, allocate(inode, start, end)), { result: "ok" }, FALLOCATE_RULES.allocate);
+  const a = allocate(inode, start, end, nth);
+  if (a.failed) return result(withInode(s, id, a.inode), { errno: "ENOMEM" }, ALLOC_FAIL_RULES.failNth, ALLOC_FAIL_RULES.allocate);
+  return result(withInode(s, id, a.inode), { result: "ok" }, FALLOCATE_RULES.allocate);
 }

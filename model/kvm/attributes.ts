@@ -4,6 +4,7 @@ import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, TWO_64, isPageAligned } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
 import { gmemOwnsAttributes } from "../gmem/attributes.js";
+import { ALLOC_FAIL_RULES, failingAttempt } from "../gmem/alloc-fail.js";
 import { gmemShouldSetAttributes } from "../gmem/convert.js";
 import { vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
@@ -71,13 +72,15 @@ export function setMemoryAttributes(s: State, op: OpOf<"set_memory_attributes">)
   const end = start + op.size / PAGE_SIZE;
   const already = wantsPrivate ? covers(vm.attributes, start, end) : spans(vm.attributes, start, end).length === 0;
   if (already) return result(s, { result: "ok" }, ATTRIBUTE_RULES.noop);
+  // One attempt for the whole xa_reserve loop: whichever gfn's node fails, nothing has changed yet.
+  if (failingAttempt(op.fail_nth, 0, 1) !== undefined) return result(s, { errno: "ENOMEM" }, ALLOC_FAIL_RULES.failNth, ALLOC_FAIL_RULES.attrReserve);
   let next = vm;
   for (const slot of vm.slots) {
     const a = Math.max(start, slot.baseGfn);
     const b = Math.min(end, slot.baseGfn + slot.npages);
     if (a < b) next = mapStage2(next, slot.as, (s2) => zapRange(s2, a, b));
   }
-  const gmem = gmemShouldSetAttributes({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, next) } }, vmId, start, end, wantsPrivate);
+  const gmem = gmemShouldSetAttributes({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, next) } }, vmId, start, end, wantsPrivate, op.fail_nth, 1);
   if (gmem.refused !== undefined) return result(gmem.state, { errno: "EINVAL" }, ...gmem.fired, gmem.refused);
   const vms = gmem.state.kvm.vms;
   const stored = { ...vms[vmId]!, attributes: assign(vms[vmId]!.attributes, start, end, wantsPrivate ? true : undefined) };
