@@ -38,10 +38,14 @@ export const VARIANT_RULES = {
   ),
   exitOnMissing: rule(
     "variant.exit-on-missing",
-    `${MOORTHY_V7}, 20240215235405.368539-8-amoorthy@google.com (__gfn_to_pfn_memslot without the slow GUP path under ` +
-      "KVM_MEM_EXIT_ON_MISSING, bit 3 like KVM_MEM_USERFAULT; kvm_handle_error_pfn prepares the exit)",
-    "exit-on-missing: bit 3 is KVM_MEM_EXIT_ON_MISSING (no bitmap): a page the host has not mapped for the access is a " +
-      "KVM_EXIT_MEMORY_FAULT instead of a fault through userfaultfd; guest_memfd faults are untouched",
+    `${MOORTHY_V7}: 06/14 (20240215235405.368539-7-amoorthy@google.com): bit 3, like KVM_MEM_USERFAULT, is ` +
+      "KVM_MEM_EXIT_ON_MISSING, and __gfn_to_pfn_memslot makes the GUP atomic (hva_to_pfn_fast only); 07/14 " +
+      "(20240215235405.368539-8-amoorthy@google.com): x86 __kvm_faultin_pfn opts in, kvm_handle_error_pfn prepares the exit; " +
+      "09/14 (20240215235405.368539-10-amoorthy@google.com): arm64 user_mem_abort opts in; virt/kvm/kvm_main.c (hva_to_pfn_fast: " +
+      'get_user_page_fast_only with FOLL_WRITE when the caller passes writable; v7 dropped "fast GUP on read faults")',
+    "exit-on-missing: bit 3 is KVM_MEM_EXIT_ON_MISSING (no bitmap): a page without a present, writable host PTE (fast " +
+      "GUP with FOLL_WRITE, for a read too) is a KVM_EXIT_MEMORY_FAULT instead of a fault through userfaultfd; guest_memfd " +
+      "faults are untouched",
   ),
 };
 
