@@ -15,20 +15,24 @@ const SEAN_2025_05_29 = "Sean Christopherson in the thread of KVM Userfault v2 (
 export const VARIANT_RULES = {
   v1DisableZap: rule(
     "variant.userfault-v1-disable-zap",
-    "KVM Userfault v1 (20241204191349.1730936-1-jthoughton@google.com), as the v2 cover letter's changelog (2025-01-09) " +
-      'says it did: "For arm64, no longer zap stage 2 when disabling KVM_MEM_USERFAULT"',
+    "KVM Userfault v1 06/13 KVM: arm64: Add support for KVM_MEM_USERFAULT (20241204191349.1730936-7-jthoughton@google.com) " +
+      "(kvm_arch_commit_memory_region: kvm_arch_flush_shadow_memslot when a FLAGS_ONLY change toggles KVM_MEM_USERFAULT " +
+      'either way); dropped in v2 (its changelog: "For arm64, no longer zap stage 2 when disabling KVM_MEM_USERFAULT")',
     "userfault-v1 (arm64): turning KVM_MEM_USERFAULT off drops the slot's stage-2 mappings",
   ),
   eagerSplit: rule(
     "variant.eager-split",
-    `${SEAN_2025_05_29}: "KVM will need to unmap guest memory (or demote the mapping size a la eager page splitting?) when KVM_MEM_USERFAULT is toggled from 0=>1"`,
+    `${SEAN_2025_05_29}: "KVM will need to unmap guest memory (or demote the mapping size a la eager page splitting?) ` +
+      'when KVM_MEM_USERFAULT is toggled from 0=>1"',
     "eager-split: turning KVM_MEM_USERFAULT on demotes the slot's huge mappings to 4 KiB ones instead of dropping them",
   ),
   rwx: rule(
     "variant.memory-fault-rwx",
-    "Anish Moorthy's KVM_CAP_MEMORY_FAULT_INFO as posted in 2023 (api.rst: KVM_MEMORY_FAULT_FLAG_READ, _WRITE, _EXEC) and " +
-      'Sean Christopherson\'s reply ("We should also define a READ flag ... flags should never be zero"); merged without them ' +
-      '(virt/kvm/kvm_main.c kvm_prepare_memory_fault_exit: "RWX flags are not (yet) defined")',
+    `${MOORTHY_V7}, [PATCH v7 05/14] KVM: Define and communicate KVM_EXIT_MEMORY_FAULT RWX flags to userspace ` +
+      "(20240215235405.368539-6-amoorthy@google.com) (kvm_prepare_memory_fault_exit: WRITE, else EXEC, else READ), after " +
+      'Sean Christopherson\'s review of the 2023 posting ("We should also define a READ flag ... flags should never be zero"); ' +
+      "merged without them (include/linux/kvm_host.h kvm_prepare_memory_fault_exit: " +
+      '"RWX flags are not (yet) defined or communicated to userspace.")',
     "memory-fault-rwx: every KVM_EXIT_MEMORY_FAULT of a guest access carries READ or WRITE",
   ),
   arm64Annotate: rule(
