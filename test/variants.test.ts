@@ -8,9 +8,12 @@ import { describe, expect, it } from "vitest";
 import { loadScenario } from "../cli/files.js";
 import { replay } from "../props/replay.js";
 import { suiteNamed } from "../props/registry.js";
-import { FAULT_EXIT_DESIGNS } from "../schema/config.js";
+import { FAULT_EXIT_DESIGNS, PRESETS, type Config } from "../schema/config.js";
+import type { Op } from "../schema/ops.js";
 import { COUNTEREXAMPLES, costs, costTable, DOC } from "../tools/variants-doc.js";
 import { expectOneLineError, faultline, scratch } from "./cli-child.js";
+import { memslot } from "./helpers/ops.js";
+import { ruleCaseTests, type RuleCase } from "./helpers/rule-cases.js";
 import { ONLY } from "./helpers/seeded-bugs.js";
 
 describe("docs/VARIANTS.md", () => {
@@ -46,6 +49,49 @@ describe("the cost sequence under each design", () => {
     expect(costs("arm64-memory-fault-info", "x86")).toEqual(costs("userfault-v3", "x86"));
     expect(costs("exit-on-missing", "x86").userfaultExits).toBe(0);
   });
+});
+
+/**
+ * exit-on-missing runs only hva_to_pfn_fast, which pins with FOLL_WRITE for a read too (x86 and arm64 pass `writable`;
+ * v7 dropped its "fast GUP on read faults" patch): a present but read-only host PTE is an exit, as a missing one is.
+ */
+describe("exit-on-missing: the fast GUP wants a writable host PTE, for a read too", () => {
+  const MiB = 1024 * 1024;
+  const setup = (touch: "read" | "write"): Op[] => [
+    { op: "create_vm", vm: "v0" },
+    { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB },
+    memslot({ flags: ["USERFAULT"] }),
+    { op: "access", map: "m0", offset: 0, kind: touch, byte: 3 },
+  ];
+  const read: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" };
+  const design = (faultExit: Config["faultExit"], arch: "x86" | "arm64"): Config => ({ ...PRESETS[arch === "x86" ? "default" : "arm64"], faultExit });
+  const cases: RuleCase[] = (["x86", "arm64"] as const).flatMap((arch) => [
+    {
+      name: `${arch}: the VMM only read the page (the zero page, read-only): the guest's read exits`,
+      config: design("exit-on-missing", arch),
+      setup: setup("read"),
+      op: read,
+      outcome: { result: "exit", exit: "memory_fault", gpa: 0 },
+      rule: "variant.exit-on-missing",
+    },
+    {
+      name: `${arch}: the VMM wrote the page (a writable PTE): the guest's read maps it`,
+      config: design("exit-on-missing", arch),
+      setup: setup("write"),
+      op: read,
+      outcome: { result: "ok", value: 3 },
+      rule: "fault.hva-map",
+    },
+    {
+      name: `${arch}: under KVM Userfault v3 (no bit set) the read-only page maps`,
+      config: design("userfault-v3", arch),
+      setup: setup("read"),
+      op: read,
+      outcome: { result: "ok", value: 0 },
+      rule: "fault.hva-map",
+    },
+  ]);
+  ruleCaseTests(cases, PRESETS.default);
 });
 
 describe("the stored counterexamples of the broken designs", () => {

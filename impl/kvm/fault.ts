@@ -176,9 +176,8 @@ async function gupFaultin(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access,
   const at = ctx.mm.locate(hvaOf(slot, a.gfn));
   if (at === undefined) return failed();
   if (design === "exit-on-missing" && has(slot, "USERFAULT")) {
-    // Only the fast path (get_user_page_fast_only): a present host PTE, writable for a write, or the exit.
-    const pte = at.map.pte(at.index);
-    if (pte === undefined || (a.write && !pte.pte.writable)) return failed();
+    // Only the fast path, get_user_page_fast_only(FOLL_WRITE) for a read too: a present, writable host PTE, or the exit.
+    if (at.map.pte(at.index)?.pte.writable !== true) return failed();
   }
   const r = await ctx.mm.fault(at.map, at.index, a.write, h, GUP_ORIGIN);
   if (r.kind === "signal") return failed();

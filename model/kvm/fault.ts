@@ -161,18 +161,20 @@ function annotatedGupFailure(s: State): Rule | undefined {
   return faultExit(s) === "arm64-memory-fault-info" && s.config.arch === "arm64" ? VARIANT_RULES.arm64Annotate : undefined;
 }
 
-/** exit-on-missing: only the fast GUP path runs on a slot with bit 3: a host PTE present (writable for a write) or nothing. */
-function fastGupFails(s: State, slot: Memslot, f: Fault, map: Parameters<typeof handleMmFault>[1], index: number): boolean {
+/**
+ * exit-on-missing: only the fast GUP path runs on a slot with bit 3, and it pins with FOLL_WRITE for a read too (the
+ * fault paths pass `writable`): a present, writable host PTE, or the exit.
+ */
+function fastGupFails(s: State, slot: Memslot, map: Parameters<typeof handleMmFault>[1], index: number): boolean {
   if (faultExit(s) !== "exit-on-missing" || !hasFlag(slot, "USERFAULT")) return false;
-  const pte = get(map.ptes, index);
-  return pte === undefined || (f.write && !pte.writable);
+  return get(map.ptes, index)?.writable !== true;
 }
 
 function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const at = locate(s, hvaOf(slot, f.gfn));
   const annotated = annotatedGupFailure(s);
   if (at === undefined) return annotated === undefined ? refuse(s, FAULT_PATH_RULES.gupFailed) : result(s, memoryFault(f.gfn * PAGE_SIZE, []), FAULT_PATH_RULES.gupFailed, annotated);
-  if (fastGupFails(s, slot, f, at.map, at.index)) return result(s, memoryFault(f.gfn * PAGE_SIZE, []), VARIANT_RULES.exitOnMissing);
+  if (fastGupFails(s, slot, at.map, at.index)) return result(s, memoryFault(f.gfn * PAGE_SIZE, []), VARIANT_RULES.exitOnMissing);
   const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
   if (host.kind === "signal") {
     if (annotated !== undefined) return result(host.state ?? s, memoryFault(f.gfn * PAGE_SIZE, []), ...host.fired, FAULT_PATH_RULES.gupFailed, annotated);

@@ -27,8 +27,19 @@ export const UACCESS_RULES = {
   userfaultIgnored: rule("uaccess.userfault-not-checked", `${V3_COVER}: "KVM Userfault does not attempt to catch KVM's own accesses to guest memory. That is left up to userfaultfd."`, "the slot's USERFAULT bitmap is not consulted for KVM's own access"),
   sleep: rule("uaccess.userfault-sleep", "fs/userfaultfd.c (handle_userfault: a uaccess fault without FAULT_FLAG_USER sleeps unless UFFD_USER_MODE_ONLY)", "the uaccess hits a userfault: the vCPU thread sleeps until the VMM resolves it"),
   emulateMmio: rule("uaccess.emulate-mmio", `${X86} (emulator_read_write_onepage: read_emulate / write_emulate fail, goto mmio)`, "an emulated load or store whose guest copy fails is emulated as MMIO: KVM_EXIT_MMIO"),
-  emulateFetch: rule("uaccess.emulate-fetch", `${X86} (kvm_fetch_guest_virt: X86EMUL_IO_NEEDED; x86_emulate_instruction, handle_emulation_failure)`, "the emulator cannot fetch the instruction: KVM_EXIT_INTERNAL_ERROR (KVM_INTERNAL_ERROR_EMULATION)"),
-  noEmulator: rule("uaccess.no-emulator-arm64", "arch/arm64/kvm/mmio.c (io_mem_abort: MMIO is decoded from ESR_EL2, no instruction emulator)", "arm64 has no instruction emulator that reads guest memory", "ENOTTY"),
+  emulateFetch: rule(
+    "uaccess.emulate-fetch",
+    `${X86} (kvm_fetch_guest_virt: X86EMUL_IO_NEEDED; x86_emulate_instruction, handle_emulation_failure: ` +
+      "KVM_EXIT_INTERNAL_ERROR at CPL 0 outside guest mode or with KVM_CAP_EXIT_ON_EMULATION_FAILURE, else #UD into the guest)",
+    "the emulator cannot fetch the guest kernel's instruction (CPL 0, not nested): KVM_EXIT_INTERNAL_ERROR (KVM_INTERNAL_ERROR_EMULATION)",
+  ),
+  noEmulator: rule(
+    "uaccess.no-emulator-arm64",
+    "arch/arm64/kvm/mmio.c (io_mem_abort: MMIO is decoded from ESR_EL2, no instruction emulator); " +
+      "docs/VOCABULARY.md (kvm_access: emulate or exec on arm64 is ENOTTY)",
+    "arm64 has no instruction emulator that reads guest memory",
+    "ENOTTY",
+  ),
 };
 
 const fetch = (op: OpOf<"kvm_access">): boolean => op.kind === "exec";
