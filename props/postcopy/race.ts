@@ -325,5 +325,5 @@ export const POSTCOPY_SHAPE_RACES: readonly PostcopyRaceSuite[] = [
   shapeRace("hugetlb-2m", 1, 3, "hugetlbfs 2 MiB pages (MINOR + CONTINUE, the 2 MiB copy through the second mapping preemptible page by page)", true),
   shapeRace("gmem", 3, 40, "guest_memfd 4 KiB (its memslot with KVM Userfault, or its mmap behind a userspace memslot)"),
   shapeRace("gmem-2m", 1, 2, "guest_memfd with 2 MiB folios", true),
-  shapeRace("gmem-1g", 3, 30, "guest_memfd with 1 GiB folios, fetched 4 KiB at a time"),
+  shapeRace("gmem-1g", 3, 6, "guest_memfd with 1 GiB folios, fetched 4 KiB at a time"),
 ];

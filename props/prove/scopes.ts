@@ -131,7 +131,7 @@ const POSTCOPY_TOGGLE: RacePostcopy = { ...POSTCOPY_VCPU, toggle: true };
  */
 const shaped = (backing: BackingName, head: number, precopied: number | null = null): RacePostcopy => ({
   sc: { ...ONE_PAGE, precopied: [precopied], backing, userfault: false, vcpus: 1, handlers: "one" },
-  shape: { reads: [{ page: 0, offset: backing.endsWith("2m") ? 2 ** 21 - 1 : 0 }], head, resendAt: 1, end: false },
+  shape: { reads: [{ page: 0, offset: 0 }], head, resendAt: 1, end: false },
 });
 const shapeSuite = (name: string): PostcopyRaceSuite => POSTCOPY_SHAPE_RACES.find((s) => s.name === name)!;
 
@@ -346,17 +346,9 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
   postcopy(
     shapeSuite("postcopy-race-shmem"),
     "postcopy-race-shmem",
-    shaped("shmem", 1),
-    [],
-    "one shmem page: the fetcher's write through the second mapping and CONTINUE against a handler's UFFDIO_WAKE while a vCPU reads it through uffd; the teardown",
-    false,
-  ),
-  postcopy(
-    shapeSuite("postcopy-race-hugetlb-2m"),
-    "postcopy-race-hugetlb-2m",
-    shaped("hugetlb-2m", 1, 0x11),
+    shaped("shmem", 1, 0x11),
     ["postcopy-huge-continue-partial"],
-    "one 2 MiB hugetlbfs page, pre-copied stale: the fetcher's 2 MiB write through the second mapping and CONTINUE against a handler's UFFDIO_WAKE while a vCPU reads its last byte; the teardown",
+    "one shmem page, pre-copied stale: the fetcher's write through the second mapping and CONTINUE against a handler's UFFDIO_WAKE while a vCPU reads it through uffd; the teardown",
     false,
   ),
   postcopy(
@@ -365,14 +357,6 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     shaped("gmem", 0),
     [],
     "one guest_memfd page behind a userspace memslot: the handler's write and CONTINUE while a vCPU reads it through uffd; the teardown",
-    false,
-  ),
-  postcopy(
-    shapeSuite("postcopy-race-gmem-2m"),
-    "postcopy-race-gmem-2m",
-    shaped("gmem-2m", 0),
-    [],
-    "one 2 MiB guest_memfd folio behind a userspace memslot: the handler's write and CONTINUE while a vCPU reads its last byte; the teardown",
     false,
   ),
   postcopy(
