@@ -16,14 +16,16 @@ describe("post-copy races on every backing, the correct VMM", () => {
     it(`${s.name} passes ${runs} runs`, async () => {
       const r = await s.run({ seed: 11, runs });
       expect(r.failure, JSON.stringify(r.failure)).toBeUndefined();
-      expect(r.stats.costs.get("uffd.messages") ?? 0).toBeGreaterThan(0);
+      expect(r.stats.runs).toBe(runs);
+      // Some vCPU faulted (through KVM, and through uffd when the memslot has no KVM Userfault).
+      expect(r.stats.costs.get("lock.mmu_lock.acquired") ?? 0).toBeGreaterThan(0);
     });
   }
 });
 
 /** Each race suite's race-only mistake, and the sequential suites of its backing that cannot see it. */
 const RACE_ONLY = [
-  { suite: "postcopy-race-anon", bug: "mfill-copy-eexist-unlocked", property: /^(linearizability|refinement\.state|postcopy-fetch-once)$/, seq: ["postcopy-anon", "postcopy-anon-uffd"] },
+  { suite: "postcopy-race-anon", bug: "mfill-copy-eexist-unlocked", property: /^(linearizability|refinement\.state|stage2-maps-current-page|ptes-map-their-page|postcopy-fetch-once)$/, seq: ["postcopy-anon", "postcopy-anon-uffd"] },
   { suite: "postcopy-race-shmem", bug: "uffd-no-must-wait", property: /^(linearizability|refinement\.state|postcopy-threads-finish)$/, seq: ["postcopy-shmem", "postcopy-shmem-uffd"] },
   { suite: "postcopy-race-hugetlb-2m", bug: "postcopy-huge-continue-partial", property: /^postcopy-(no-early-read|equals-source)$/, seq: [] },
   { suite: "postcopy-race-gmem", bug: "uffd-no-must-wait", property: /^(linearizability|refinement\.state|postcopy-threads-finish)$/, seq: ["postcopy-gmem", "postcopy-gmem-uffd"] },
@@ -54,11 +56,18 @@ describe("post-copy races on every backing, the race-only mistakes", () => {
 
 describe("the contended-lock counters under the race harness", () => {
   it("anonymous memory: UFFDIO_UNREGISTER's mmap_lock for write waits for a handler's UFFDIO_COPY holding it for read", async () => {
+    // The wait needs the unregister to start inside a COPY's one step under the lock: about one run in a hundred.
     const s = race("postcopy-race-anon");
-    const r = await s.run({ seed: 1, runs: s.runs });
-    expect(r.failure).toBeUndefined();
-    expect(r.stats.costs.get("lock.mmap_lock.contended") ?? 0).toBeGreaterThan(0);
+    let mmap = 0;
+    let mmu = 0;
+    for (let seed = 1; seed <= 6 && mmap === 0; seed++) {
+      const r = await s.run({ seed, runs: s.runs });
+      expect(r.failure).toBeUndefined();
+      mmap += r.stats.costs.get("lock.mmap_lock.contended") ?? 0;
+      mmu += r.stats.costs.get("lock.mmu_lock.contended") ?? 0;
+    }
+    expect(mmap).toBeGreaterThan(0);
     // mmu_lock is held across no yield point of the model: nothing ever waits for it.
-    expect(r.stats.costs.get("lock.mmu_lock.contended") ?? 0).toBe(0);
+    expect(mmu).toBe(0);
   });
 });
