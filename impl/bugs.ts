@@ -452,6 +452,24 @@ export const BUGS = {
     suite: "postcopy-hugetlb-2m",
     source: `${V3_04} (one bit per gfn of the slot); ${slip("npages 1 for a huge page")}`,
   },
+  "mfill-copy-eexist-unlocked": {
+    description:
+      "mfill_atomic_pte_copy reads the destination PTE for its EEXIST check before pte_offset_map_lock, not under the PT lock: two UFFDIO_COPYs of one page (two handlers, or the background fetcher and a handler) both see it none and both install, the second over the first",
+    area: "uffd",
+    kind: "race",
+    file: "impl/uffd/mfill.ts",
+    suite: "postcopy-race-anon",
+    source: slip("mm/userfaultfd.c, mfill_atomic_install_pte: the pte_none_mostly check moved out of the PT lock, next to mfill_atomic's lockless pmd checks"),
+  },
+  "postcopy-huge-continue-partial": {
+    description:
+      "a fault handler asked for a page another VMM thread is filling issues UFFDIO_CONTINUE as soon as the page is in the page cache, without waiting for that thread's copy through the second mapping to finish: on a 2 MiB page the guest reads the part not yet copied",
+    area: "postcopy",
+    kind: "race",
+    file: "props/postcopy/race-shapes.ts",
+    suite: "postcopy-race-hugetlb-2m",
+    source: `${MINOR_V1}: UFFDIO_CONTINUE tells the kernel "I have ensured the page contents are correct"; ${slip("the page cache's presence taken for the copy's completion")}`,
+  },
   "fault-no-pte-recheck": {
     description: "the host fault installs its PTE without the vmf_pte_changed / pte_same re-check under the PT lock: a read fault maps the zero page over the private page a concurrent write fault installed",
     area: "host-mm",

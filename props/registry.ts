@@ -12,7 +12,7 @@ import { HOST_FAULT_RACE, UFFD_RACE } from "./uffd/races.js";
 import { UFFD_EDGE_SUITES } from "./uffd/edges.js";
 import { UFFD_SUITES } from "./uffd/suites.js";
 import { PROGRESS_SUITES } from "./progress.js";
-import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64 } from "./postcopy/race.js";
+import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, POSTCOPY_SHAPE_RACES } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
 import { REFUSAL_SUITES } from "./refusals.js";
@@ -39,6 +39,7 @@ export const SUITES: readonly Suite[] = [
   POSTCOPY_RACE,
   POSTCOPY_RACE_ARM64,
   POSTCOPY_KVM_RACE,
+  ...POSTCOPY_SHAPE_RACES,
 ];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

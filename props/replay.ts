@@ -5,7 +5,7 @@ import type { Scenario } from "../schema/scenario.js";
 import { Checker, PropertyFailure, type StepRecord } from "./checker.js";
 import { runRace, type RaceFailure, type RaceStep } from "./concurrent/harness.js";
 import type { RaceOp } from "./concurrent/history.js";
-import { checkReads } from "./postcopy/race.js";
+import { checkPostcopyRun } from "./postcopy/race.js";
 import { Vmm } from "./postcopy/vmm.js";
 
 export interface ReplayResult {
@@ -21,8 +21,8 @@ export interface ReplayResult {
 
 async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors"]> }): Promise<ReplayResult> {
   const raced = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true });
-  // The post-copy race's own check: what the guest and the VMM read is the source snapshot.
-  const reads = raced.failure === undefined && s.postcopy !== undefined ? checkReads(s.postcopy.source, raced) : undefined;
+  // The post-copy race's own checks: what everyone read is the source snapshot, every thread finished, no page went in twice.
+  const reads = raced.failure === undefined && s.postcopy !== undefined ? checkPostcopyRun(s.postcopy, raced) : undefined;
   const run = reads === undefined ? raced : { ...raced, failure: reads };
   const trace = [...run.ops]
     .filter((r) => r.impl !== undefined && r.model !== undefined)

@@ -30,7 +30,7 @@ export const MAX_POSTCOPY_PAGES = 64;
 const PageIndex = intIn("page", 0, MAX_POSTCOPY_PAGES - 1);
 /** An offset in the VMM's page, which is 2 MiB on a hugetlbfs backing (checked against the backing's page below). */
 const Access = { write: t.boolean, page: PageIndex, offset: intIn("offset", 0, 2 ** 21 - 1), byte: Byte };
-export const POSTCOPY_BACKINGS = ["gmem", "gmem-2m", "anon", "shmem", "hugetlb-2m", "snapshot-private", "snapshot-shared"] as const;
+export const POSTCOPY_BACKINGS = ["gmem", "gmem-2m", "gmem-1g", "anon", "shmem", "hugetlb-2m", "snapshot-private", "snapshot-shared"] as const;
 
 /** The post-copy VMM's scenario (props/postcopy/scenario.ts): replay runs the reference VMM on it. */
 const Postcopy = strict(

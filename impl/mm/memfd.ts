@@ -53,6 +53,13 @@ export class MemFile {
     if (this.kind === "shmem") this.falloced.add(n);
   }
 
+  /** The cached folios wholly inside [start, end) (page indexes). */
+  foliosIn(start: number, end: number): Set<Folio> {
+    const inside = new Set<Folio>();
+    for (const [n, f] of this.cache) if (n * this.folioPages >= start && (n + 1) * this.folioPages <= end) inside.add(f);
+    return inside;
+  }
+
   /** Drops the folios wholly inside [start, end) (page indexes); returns them. */
   removeFolios(start: number, end: number): Folio[] {
     const gone: Folio[] = [];

@@ -487,27 +487,44 @@ export class Mm {
     return { result: "ok", value: page === undefined ? 0 : readPage(page, op.offset % PAGE_SIZE) };
   }
 
-  /** Removes whole folios of [start, end) (page indexes) from a file and unmaps them everywhere. */
+  /**
+   * unmap_mapping_range, then truncate_inode_pages_range on pages [start, end) of a file: the PTEs mapping its folios
+   * are zapped (through the MMU notifiers, which may wait) while the folios are still cached, and a folio leaves the
+   * page cache only once no PTE maps it; one a fault or CONTINUE mapped again while a notifier waited is unmapped
+   * again first, as the kernel does under the folio lock.
+   */
   private async truncate(fileId: number, start: number, end: number, h: Hooks): Promise<void> {
     const file = this.files[fileId]!;
-    const gone = new Set(file.removeFolios(start, end));
-    for (const map of [...this.maps.values()]) {
-      if (map.backing.kind !== "memfd" || map.backing.file !== fileId) continue;
+    const maps = [...this.maps.values()].filter((m) => m.backing.kind === "memfd" && m.backing.file === fileId);
+    for (const map of maps) {
       // hugetlbfs_punch_hole zaps through __unmap_hugepage_range (zap_flags 0): a poison marker goes, a uffd-wp one stays.
-      const first = map.backing.offset / PAGE_SIZE;
-      if (file.kind === "hugetlb") for (const m of [...map.markers.spans(start - first, end - first)]) if (m.value === "poison") map.markers.set(m.start, m.end, undefined);
-      const keys = [...map.ptes].filter(([, pte]) => pte.kind === "file" && gone.has(pte.folio)).map(([k]) => k);
-      if (keys.length === 0) continue;
-      const lo = Math.min(...keys);
-      const hi = Math.max(...keys) + map.folioPages;
-      await this.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
-        for (const k of keys) {
-          // unmap_mapping_range keeps markers, and a uffd-wp PTE of a WP VMA leaves one (zap_install_uffd_wp_if_needed).
-          if (map.ptes.get(k)!.uffdWp === true && this.regHas(map, k, "WP")) map.markers.set(k, k + map.folioPages, "wp");
-          map.ptes.delete(k);
-        }
-      });
+      const b = map.backing;
+      if (b.kind !== "memfd" || file.kind !== "hugetlb") continue;
+      const first = b.offset / PAGE_SIZE;
+      for (const m of [...map.markers.spans(start - first, end - first)]) if (m.value === "poison") map.markers.set(m.start, m.end, undefined);
     }
+    const mappedKeys = (map: Mapping): number[] => {
+      const inside = file.foliosIn(start, end);
+      return [...map.ptes].filter(([, pte]) => pte.kind === "file" && inside.has(pte.folio)).map(([k]) => k);
+    };
+    for (let again = true; again; ) {
+      again = false;
+      for (const map of maps) {
+        const keys = mappedKeys(map);
+        if (keys.length === 0) continue;
+        again = true;
+        const lo = Math.min(...keys);
+        const hi = Math.max(...keys) + map.folioPages;
+        await this.invalidate(map.base + lo * PAGE_SIZE, map.base + hi * PAGE_SIZE, h, () => {
+          for (const k of mappedKeys(map).filter((x) => x >= lo && x < hi)) {
+            // unmap_mapping_range keeps markers, and a uffd-wp PTE of a WP VMA leaves one (zap_install_uffd_wp_if_needed).
+            if (map.ptes.get(k)!.uffdWp === true && this.regHas(map, k, "WP")) map.markers.set(k, k + map.folioPages, "wp");
+            map.ptes.delete(k);
+          }
+        });
+      }
+    }
+    file.removeFolios(start, end);
   }
 
   private async punchHole(fileId: number, offset: number, len: number, h: Hooks): Promise<void> {

@@ -99,10 +99,13 @@ class Filler {
     return undefined;
   }
 
-  /** COPY into a private mapping: a new anonymous page, whatever the page cache holds (mfill_atomic_pte_copy). */
-  private privateCopy(index: number, span: number): Step {
+  /**
+   * COPY into a private mapping: a new anonymous page, whatever the page cache holds (mfill_atomic_pte_copy). `seen`:
+   * what the seeded `mfill-copy-eexist-unlocked` read of the PTE before taking the PT lock (undefined: read it here).
+   */
+  private privateCopy(index: number, span: number, seen?: boolean): Step {
     if (this.pastEof(index)) return "EFAULT";
-    if (this.map.pte(index) !== undefined) return "EEXIST";
+    if (seen ?? this.map.pte(index) !== undefined) return "EEXIST";
     const folio = fillAll(newFolio(span), this.req.byte);
     const key = this.map.keyOf(index);
     this.map.anon.set(key, folio);
@@ -121,7 +124,7 @@ class Filler {
   }
 
   /** One page (a huge page on hugetlbfs) of the loop. */
-  step(index: number, span: number): Step {
+  step(index: number, span: number, seen?: boolean): Step {
     const kind = this.req.kind;
     const map = this.map;
     if (span > 1 && kind !== "continue" && map.pte(index) !== undefined) return "EEXIST";
@@ -129,7 +132,7 @@ class Filler {
     if (kind === "poison") return this.nonePage(index, span);
     const shared = map.shared && map.backing.kind !== "anon";
     if (kind === "zeropage" && !shared) return this.nonePage(index, span);
-    return shared ? this.sharedPage(index, span) : this.privateCopy(index, span);
+    return shared ? this.sharedPage(index, span) : this.privateCopy(index, span, seen);
   }
 }
 
@@ -151,8 +154,11 @@ export async function mfillAtomic(mm: Mm, bugs: Bugs, uffdGuestMemfd: boolean, r
     if ((type === "gmem" && !uffdGuestMemfd) || (type === "anon" && req.kind === "continue")) return { bytes: 0, errno: "EINVAL" };
     const filler = new Filler(mm, bugs, map, req);
     for (let i = start; i < start + n; i += unit) {
+      // mfill_atomic_install_pte checks for EEXIST under the PT lock; the seeded slip reads the PTE before taking it,
+      // so two COPYs of one page that both read it none both install (the second over the first and what followed).
+      const seen = bugs.has("mfill-copy-eexist-unlocked") && req.kind === "copy" ? map.pte(i) !== undefined : undefined;
       await h.yield("mfill_atomic:pte_offset_map_lock");
-      const errno = filler.step(i, unit);
+      const errno = filler.step(i, unit, seen);
       if (errno !== undefined) return { bytes: (i - start) * PAGE_SIZE, errno };
     }
     return { bytes: req.len };

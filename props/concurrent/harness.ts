@@ -24,6 +24,9 @@ export const UNDECIDED = "undecided";
 /** The actor that builds the layout: it runs alone, to the end, before any other actor starts. */
 export const SETUP = "setup";
 
+/** The actor that looks at what the run left behind: it runs alone, to the end, once every other actor finished. */
+export const TEARDOWN = "teardown";
+
 export interface RaceActor {
   readonly name: string;
   readonly steps: readonly Op[];
@@ -299,12 +302,13 @@ class RaceRunner {
     );
   }
 
-  /** Drives the actors: the setup alone first, then the others as the schedule decides. */
+  /** Drives the actors: the setup alone first, then the others as the schedule decides, then the teardown alone. */
   private async drive(schedule: ScheduleSpec): Promise<void> {
     const pick = chooser(schedule);
     const all = this.actors.map((_, i) => i);
     const setup = this.actors[0]?.name === SETUP ? [0] : [];
-    const others = all.filter((a) => !setup.includes(a));
+    const teardown = all.filter((a) => this.actors[a]!.name === TEARDOWN);
+    const others = all.filter((a) => !setup.includes(a) && !teardown.includes(a));
     const maxSteps = this.opts.maxSteps ?? 5000;
     for (const a of all) await this.scheduler.start(a, () => this.body(a));
     // The setup is the same sequential run every time (the sequential suites check its steps): one segment.
@@ -314,7 +318,10 @@ class RaceRunner {
     let current = others[0] ?? 0;
     for (let n = 1; ; n++) {
       const live = others.filter((a) => !this.scheduler.isFinished(a));
-      if (live.length === 0) return this.opts.driver?.ended?.(this.system.abstract());
+      if (live.length === 0) {
+        for (const a of teardown) while (!this.scheduler.isFinished(a)) await this.runStep(a);
+        return this.opts.driver?.ended?.(this.system.abstract());
+      }
       const runnable = this.scheduler.runnable(live);
       if (runnable.length === 0) {
         const waits = live.map((a) => `${this.actors[a]!.name} at ${this.scheduler.parkedAt(a)}`).join(", ");

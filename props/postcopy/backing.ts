@@ -20,12 +20,16 @@ export interface Backing {
   readonly alias?: string;
   /** MADV_DONTNEED on anonymous memory, MADV_REMOVE on a file (both raise UFFD_EVENT_REMOVE); none where no balloon runs. */
   readonly balloon?: "DONTNEED" | "REMOVE";
+  /** The guest_memfd's size when it is larger than the pages the scenario maps (a file of 1 GiB folios is 1 GiB). */
+  readonly fileSize?: number;
   config(c: Config): Config;
 }
 
 const BACKINGS: Readonly<Record<BackingName, Backing>> = {
   gmem: { name: "gmem", unit: PAGE_SIZE, fill: "continue", alias: "m0", config: (c) => c },
   "gmem-2m": { name: "gmem-2m", unit: HUGE, fill: "continue", alias: "m0", config: (c) => ({ ...c, gmemFolio: "2M" }) },
+  // 1 GiB folios, fetched 4 KiB at a time: KVM Userfault tracks 4 KiB gfns, and a 1 GiB fetch is no VMM's unit.
+  "gmem-1g": { name: "gmem-1g", unit: PAGE_SIZE, fill: "continue", alias: "m0", fileSize: 1024 * 1024 * 1024, config: (c) => ({ ...c, gmemFolio: "1G" }) },
   anon: { name: "anon", unit: PAGE_SIZE, fill: "copy", balloon: "DONTNEED", config: (c) => c },
   shmem: { name: "shmem", unit: PAGE_SIZE, fill: "continue", alias: "m1", balloon: "REMOVE", config: (c) => c },
   "hugetlb-2m": { name: "hugetlb-2m", unit: HUGE, fill: "continue", alias: "m1", config: (c) => c },
@@ -64,7 +68,7 @@ export function setupFor(sc: PostcopyScenario, bugList: readonly string[]): Op[]
       ? [{ op: "mmap", map: "m0", file: "anon", offset: 0, length: len }]
       : b.name.startsWith("gmem")
         ? [
-            { op: "create_gmem", vm: "v0", gmem: "g0", size: len, flags: ["MMAP", "INIT_SHARED"] },
+            { op: "create_gmem", vm: "v0", gmem: "g0", size: b.fileSize ?? len, flags: ["MMAP", "INIT_SHARED"] },
             { op: "gmem_mmap", gmem: "g0", map: "m0", offset: 0, length: len },
           ]
         : [

@@ -1,5 +1,5 @@
 // Post-copy on every backing (issue 19): anonymous memory (MISSING + UFFDIO_COPY), shmem and hugetlbfs 2 MiB (MINOR +
-// CONTINUE through a second mapping), guest_memfd 4 KiB and 2 MiB folios, each with and without KVM Userfault on the
+// CONTINUE through a second mapping), guest_memfd 4 KiB, 2 MiB and 1 GiB folios, each with and without KVM Userfault on the
 // memslot; four vCPUs, several on one page; pre-copied pages stale or already current; a background fetcher racing
 // one handler thread or one per vCPU; pages the source sends twice; the balloon giving pages back mid-migration.
 import fc from "fast-check";
@@ -19,6 +19,7 @@ interface Shape {
 const UNIT: Readonly<Record<BackingName, number>> = {
   gmem: PAGE_SIZE,
   "gmem-2m": 2 ** 21,
+  "gmem-1g": PAGE_SIZE,
   anon: PAGE_SIZE,
   shmem: PAGE_SIZE,
   "hugetlb-2m": 2 ** 21,
@@ -90,6 +91,8 @@ export const POSTCOPY_SHAPE_SUITES: readonly PostcopySuite[] = [
   shapeSuite("gmem", false, 40, "guest_memfd 4 KiB mapped through its mmap (a userspace memslot)"),
   shapeSuite("gmem-2m", true, 6, "guest_memfd with 2 MiB folios"),
   shapeSuite("gmem-2m", false, 6, "guest_memfd with 2 MiB folios mapped through its mmap"),
+  shapeSuite("gmem-1g", true, 20, "guest_memfd with 1 GiB folios, fetched 4 KiB at a time"),
+  shapeSuite("gmem-1g", false, 20, "guest_memfd with 1 GiB folios mapped through its mmap, fetched 4 KiB at a time"),
   shapeSuite("snapshot-private", true, 40, "a snapshot restore: MAP_PRIVATE of the snapshot file, MISSING faults on its holes + UFFDIO_COPY"),
   shapeSuite("snapshot-shared", false, 40, "a snapshot restore: the shared snapshot file, MINOR + CONTINUE (its pages current)"),
 ];

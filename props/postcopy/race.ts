@@ -1,24 +1,29 @@
 // The post-copy flow under the race harness: the VMM's fetcher, a vCPU and a VMM thread run as actors whose
-// kernel calls interleave at every yield point (alias write vs CONTINUE vs fault vs the userfault bit). The
-// harness checks the kernel side (invariants, linearizability against the model); on top, every read anyone
-// completes must return the source snapshot (the guest only reads in this family).
+// kernel calls interleave at every yield point (alias write vs CONTINUE vs fault vs the userfault bit), on the
+// default guest_memfd shape here and on every backing in props/postcopy/race-shapes.ts. The harness checks the
+// kernel side (invariants, linearizability against the model); on top, every read anyone completes must return the
+// source snapshot (the guest only reads in this family), no page's contents go in twice, and a teardown, where there
+// is one, finds every thread finished.
 import fc from "fast-check";
 import { PAGE_SIZE } from "../../model/consts.js";
 import { PRESETS, configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
 import type { Scenario } from "../../schema/scenario.js";
-import { ALL_CHECKS } from "../checker.js";
-import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
+import { ALL_CHECKS, type Checks } from "../checker.js";
+import { runRace, SETUP, TEARDOWN, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
 import { pctSteps } from "../concurrent/run-lengths.js";
 import { describeSchedule, scheduleArbitrary, type ScheduleSpec } from "../concurrent/schedules.js";
 import { Stats } from "../stats.js";
 import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
-import { postcopyInput, setupOps, type PostcopyScenario } from "./scenario.js";
+import { backingOf } from "./backing.js";
+import { balloonedPage, shapeActors, shapeRaceArbitrary, type ShapeRace } from "./race-shapes.js";
+import { postcopyInput, setupOps, type BackingName, type PostcopyScenario } from "./scenario.js";
 import { POSTCOPY_CHECKS } from "./vmm.js";
 
-export interface RacePostcopy {
+/** The default shape's race: one vCPU's reads, a VMM thread, and KVM's own access for vCPU 1. */
+export interface DefaultRace {
   readonly sc: PostcopyScenario;
   /** Guest reads (page, offset) by the vCPU, and the pages the VMM thread reads. */
   readonly vcpu: readonly { page: number; offset: number }[];
@@ -31,9 +36,15 @@ export interface RacePostcopy {
   readonly toggle?: boolean;
 }
 
-const KVM_THREAD = "v0.vcpu1";
+/** A race on one of issue 19's backings (props/postcopy/race-shapes.ts). */
+export interface ShapedRace {
+  readonly sc: PostcopyScenario;
+  readonly shape: ShapeRace;
+}
 
-const kvmRead = (k: NonNullable<RacePostcopy["kvm"]>): Op => ({
+export type RacePostcopy = DefaultRace | ShapedRace;
+
+const kvmRead = (k: NonNullable<DefaultRace["kvm"]>): Op => ({
   op: "kvm_access",
   vm: "v0",
   vcpu: 1,
@@ -80,35 +91,44 @@ export function fetcherSteps(sc: PostcopyScenario, bugs: Bugs, opts: { copyMissi
 }
 
 export function raceActors(r: RacePostcopy, bugs: readonly string[]): RaceActor[] {
+  if ("shape" in r) return shapeActors(r.sc, r.shape, bugs);
   return [
     { name: SETUP, steps: setupOps(r.sc, bugsOf(bugs)) },
     { name: "fetcher", steps: fetcherSteps(r.sc, bugsOf(bugs), r) },
     { name: "vcpu0", steps: r.vcpu.map((a) => read(a.page, a.offset)) },
     { name: "vmm", steps: [...r.vmm.map((p, i): Op => ({ op: "access", map: "m0", offset: p * PAGE_SIZE, kind: "read", id: `t${i}` })), ...r.vmm.map((_, i): Op => ({ op: "wake_check", id: `t${i}` }))] },
-    ...(r.kvm === undefined ? [] : [{ name: "kvm", steps: [kvmRead(r.kvm), { op: "wake_check", id: KVM_THREAD } satisfies Op] }]),
+    ...(r.kvm === undefined ? [] : [{ name: "kvm", steps: [kvmRead(r.kvm), { op: "wake_check", id: "v0.vcpu1" } satisfies Op] }]),
   ];
 }
 
+/** The thread an access runs as (its wake_check names it): a VMM thread's id, or the vCPU's for KVM's and the guest's. */
+const threadOf = (op: Op): string | undefined =>
+  op.op === "access" ? op.id : op.op === "vcpu_access" || op.op === "kvm_access" ? `${op.vm}.vcpu${op.vcpu}` : undefined;
+
+type RaceScenario = Pick<PostcopyScenario, "source" | "events" | "backing">;
+
 /**
  * Every completed read of guest memory returned the source byte of its page (`step` is the read's index in its
- * actor). A VMM thread's wake_check reads the page of the access with its id, vCPU 1's that of KVM's access.
+ * actor), but on the page the balloon took back. A wake_check reads the page of its thread's latest access before it.
+ * Reads by the teardown, or back through the alias, are the end of the migration.
  */
-export function checkReads(source: readonly number[], run: RaceRun): RaceFailure | undefined {
-  const pageOf = (op: Op): number | undefined => {
-    if (op.op === "vcpu_access" || op.op === "kvm_access") return Math.floor(op.gpa / PAGE_SIZE);
-    if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / PAGE_SIZE);
+export function checkReads(sc: RaceScenario, run: RaceRun): RaceFailure | undefined {
+  const unit = backingOf({ ...sc, pages: 0, precopied: [], fetchOrder: [] }).unit;
+  const ballooned = balloonedPage({ ...sc, pages: 0, precopied: [], fetchOrder: [] });
+  const pageOf = (op: Op, at: number): number | undefined => {
+    if (op.op === "vcpu_access" || op.op === "kvm_access") return Math.floor(op.gpa / unit);
+    if (op.op === "access" || op.op === "read_alias") return Math.floor(op.offset / unit);
     if (op.op !== "wake_check") return undefined;
-    // vCPU 1's thread is KVM's own access (postcopy-kvm-race).
-    const access = run.ops.find((o) => (o.op.op === "access" && o.op.id === op.id) || (op.id === KVM_THREAD && o.op.op === "kvm_access"));
-    return access === undefined ? undefined : pageOf(access.op);
+    for (let j = at - 1; j >= 0; j--) if (threadOf(run.ops[j]!.op) === op.id) return pageOf(run.ops[j]!.op, j);
+    return undefined;
   };
-  for (const o of run.ops) {
-    const p = pageOf(o.op);
+  for (const [i, o] of run.ops.entries()) {
+    const p = pageOf(o.op, i);
     const out = o.impl as (Outcome & { value?: unknown }) | undefined;
-    if (p === undefined || out === undefined || !("result" in out) || (out.result !== "ok" && out.result !== "completed") || typeof out.value !== "number") continue;
-    const want = source[p]!;
+    if (p === undefined || p === ballooned || out === undefined || !("result" in out) || (out.result !== "ok" && out.result !== "completed") || typeof out.value !== "number") continue;
+    const want = sc.source[p]!;
     if (out.value !== want) {
-      const property = o.op.op === "read_alias" ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
+      const property = o.op.op === "read_alias" || o.actor === TEARDOWN ? POSTCOPY_CHECKS.final : POSTCOPY_CHECKS.earlyRead;
       const detail = `${o.actor}'s ${o.op.op} read ${out.value} from page ${p}, whose source byte is ${want}`;
       return { property, step: o.index, expected: want, actual: out.value, detail, actor: o.actor };
     }
@@ -116,7 +136,39 @@ export function checkReads(source: readonly number[], run: RaceRun): RaceFailure
   return undefined;
 }
 
-const arbitrary: fc.Arbitrary<RacePostcopy> = fc.integer({ min: 1, max: 3 }).chain((pages) =>
+/** Once every other actor finished, the teardown's re-entries and wake_checks find no thread asleep or exiting. */
+function checkFinished(run: RaceRun): RaceFailure | undefined {
+  for (const o of run.ops) {
+    if (o.actor !== TEARDOWN || o.impl === undefined || !("result" in o.impl)) continue;
+    const r = o.impl.result;
+    const stuck = o.op.op === "wake_check" ? r === "blocked" : (o.op.op === "vcpu_access" || o.op.op === "access") && r !== "ok";
+    if (!stuck) continue;
+    const who = o.op.op === "wake_check" ? o.op.id : threadOf(o.op);
+    const detail = `${who} ${r === "blocked" ? "still sleeps" : `still gets ${r}`} after every page was fetched (${o.op.op})`;
+    return { property: POSTCOPY_CHECKS.finish, step: o.index, expected: "every thread ran", actual: r, detail, actor: o.actor };
+  }
+  return undefined;
+}
+
+/** A bound of the cost model: no page's contents go in twice (a UFFDIO_COPY that placed it, or a write through the alias). */
+function checkFetchOnce(sc: RaceScenario, run: RaceRun): RaceFailure | undefined {
+  const unit = backingOf({ ...sc, pages: 0, precopied: [], fetchOrder: [] }).unit;
+  const installs = new Map<number, number>();
+  for (const o of run.ops) {
+    const op = o.op;
+    if (o.actor === SETUP || (op.op !== "uffdio_copy" && op.op !== "write_alias") || o.impl === undefined || !("result" in o.impl) || o.impl.result !== "ok") continue;
+    const p = Math.floor(op.offset / unit);
+    const n = (installs.get(p) ?? 0) + 1;
+    installs.set(p, n);
+    if (n > 1) return { property: POSTCOPY_CHECKS.fetchOnce, step: o.index, expected: 1, actual: n, detail: `page ${p}'s contents went in ${n} times (${o.actor}'s ${op.op})`, actor: o.actor };
+  }
+  return undefined;
+}
+
+/** The post-copy checks of a run, after the harness's own. */
+export const checkPostcopyRun = (sc: RaceScenario, run: RaceRun): RaceFailure | undefined => checkReads(sc, run) ?? checkFinished(run) ?? checkFetchOnce(sc, run);
+
+const arbitrary: fc.Arbitrary<DefaultRace> = fc.integer({ min: 1, max: 3 }).chain((pages) =>
   fc.record({
     sc: fc.record({
       pages: fc.constant(pages),
@@ -131,7 +183,7 @@ const arbitrary: fc.Arbitrary<RacePostcopy> = fc.integer({ min: 1, max: 3 }).cha
 );
 
 /** postcopy-kvm-race: one KVM access for vCPU 1 besides, COPY for missing pages in some runs, and USERFAULT off at the end. */
-const kvmArbitrary: fc.Arbitrary<RacePostcopy> = fc
+const kvmArbitrary: fc.Arbitrary<DefaultRace> = fc
   .tuple(arbitrary, fc.record({ slot: fc.nat({ max: 2 }), offset: fc.constantFrom(0, PAGE_SIZE - 1), how: fc.constantFrom("copy", "emulate", "fetch") as fc.Arbitrary<"copy" | "emulate" | "fetch"> }), fc.boolean())
   .map(([r, k, copyMissing]) => ({ ...r, vmm: r.vmm.slice(0, 1), kvm: { page: k.slot % r.sc.pages, offset: k.offset, how: k.how }, copyMissing, toggle: true }));
 
@@ -152,11 +204,15 @@ export interface PostcopyRaceSuite extends Suite {
   readonly arbitrary: fc.Arbitrary<RacePostcopy>;
   readonly steps: number;
   readonly depth: number;
+  /** What the harness checks unless the run asks otherwise (every check when absent). */
+  readonly checks?: Checks;
+  /** false: the first failing run is the counterexample (a run costs seconds, shrinking re-runs it many times). */
+  readonly shrink?: boolean;
 }
 
 export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOptions): Promise<PostcopyRaceResult> {
   const config = runConfig(suite.config, opts);
-  const checks = opts.checks ?? ALL_CHECKS;
+  const checks = opts.checks ?? suite.checks ?? ALL_CHECKS;
   const stats = new Stats();
   let found: { r: RacePostcopy; run: RaceRun; spec: ScheduleSpec; runs: number; ms: number } | undefined;
   const started = performance.now();
@@ -165,13 +221,18 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
     opts.onRun?.(stats.runs);
     const budget = opts.searchBudget === undefined ? {} : { budget: opts.searchBudget };
     const run = await runRace(config, raceActors(r, config.bugs), spec, { checks, stats, ...budget });
-    const failure = run.failure ?? checkReads(r.sc.source, run);
+    const failure = run.failure ?? checkPostcopyRun(r.sc, run);
     if (failure === undefined) return;
     found = { r, run, spec, runs: found?.runs ?? stats.runs, ms: found?.ms ?? performance.now() - started };
     stats.frozen = true;
     throw new Found(failure);
   });
-  const details = await fc.check(property, { seed: opts.seed, numRuns: opts.runs, ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }) });
+  const details = await fc.check(property, {
+    seed: opts.seed,
+    numRuns: opts.runs,
+    ...(opts.timeBudgetMs === undefined ? {} : { interruptAfterTimeLimit: opts.timeBudgetMs }),
+    ...(suite.shrink === false ? { endOnFailure: true } : {}),
+  });
   const base = { suite: suite.name, stats, interrupted: details.interrupted, durationMs: performance.now() - started };
   if (!details.failed) return base;
   if (!(details.errorInstance instanceof Found) || found === undefined) throw details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));
@@ -199,7 +260,7 @@ export async function runPostcopyRace(suite: PostcopyRaceSuite, opts: SuiteRunOp
   };
 }
 
-function postcopyRace(name: string, description: string, config: Config, runs: number, arb: fc.Arbitrary<RacePostcopy> = arbitrary): PostcopyRaceSuite {
+function postcopyRace(name: string, description: string, config: Config, runs: number, arb: fc.Arbitrary<RacePostcopy> = arbitrary, checks?: Checks): PostcopyRaceSuite {
   const s: PostcopyRaceSuite = {
     name,
     description,
@@ -210,6 +271,7 @@ function postcopyRace(name: string, description: string, config: Config, runs: n
     runs,
     steps: pctSteps(name),
     depth: 3,
+    ...(checks === undefined ? {} : { checks, shrink: false }),
     run: (opts) => runPostcopyRace(s, opts),
   };
   return s;
@@ -237,3 +299,39 @@ export const POSTCOPY_KVM_RACE = postcopyRace(
   150,
   kvmArbitrary,
 );
+
+/**
+ * A race suite on one of issue 19's backings: 4 vCPUs and one more for KVM's own accesses, the backing's folios. On
+ * 2 MiB pages (`huge`) the linearizability search goes: each model step it tries copies 2 MiB of page data, and a run
+ * took minutes. The invariants at every yield point and the post-copy checks stay.
+ */
+function shapeRace(backing: BackingName, maxPages: number, runs: number, what: string, huge = false): PostcopyRaceSuite {
+  const config = backingOf({ pages: 1, source: [], precopied: [], fetchOrder: [], events: [], backing }).config({ ...PRESETS.default, vcpus: 5 });
+  const arb = shapeRaceArbitrary(backing, maxPages, !huge).map((r): RacePostcopy => r);
+  return postcopyRace(
+    `postcopy-race-${backing}`,
+    `post-copy on ${what}, with and without KVM Userfault, at every kernel yield point: 4 vCPUs (several on one page), KVM's own access and a VMM thread, ` +
+      "the background fetcher racing one handler or one per vCPU, a re-sent page; a teardown re-enters every thread",
+    config,
+    runs,
+    arb,
+    huge ? { ...ALL_CHECKS, refinement: false } : undefined,
+  );
+}
+
+/** A suite whose runs cost seconds: its first failing run is its counterexample, unshrunk. */
+const unshrunk = (s: PostcopyRaceSuite): PostcopyRaceSuite => {
+  const u: PostcopyRaceSuite = { ...s, shrink: false, run: (opts) => runPostcopyRace(u, opts) };
+  return u;
+};
+
+/** Issue 19's backings under the race harness (props/postcopy/race-shapes.ts). */
+export const POSTCOPY_SHAPE_RACES: readonly PostcopyRaceSuite[] = [
+  shapeRace("anon", 3, 60, "anonymous memory (MISSING + UFFDIO_COPY with DONTWAKE or a wakeup, EEXIST between handlers, the balloon's MADV_DONTNEED, UFFDIO_UNREGISTER at the end)"),
+  shapeRace("shmem", 3, 60, "shmem (MINOR + CONTINUE, the second mapping written first, the balloon's MADV_REMOVE)"),
+  shapeRace("hugetlb-2m", 1, 3, "hugetlbfs 2 MiB pages (MINOR + CONTINUE, the 2 MiB copy through the second mapping preemptible page by page)", true),
+  shapeRace("gmem", 3, 40, "guest_memfd 4 KiB (its memslot with KVM Userfault, or its mmap behind a userspace memslot)"),
+  shapeRace("gmem-2m", 1, 2, "guest_memfd with 2 MiB folios", true),
+  // A run on a 1 GiB file costs about a second when a vCPU maps from it: few runs, no shrinking.
+  unshrunk(shapeRace("gmem-1g", 3, 6, "guest_memfd with 1 GiB folios, fetched 4 KiB at a time")),
+];

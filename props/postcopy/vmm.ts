@@ -296,7 +296,7 @@ export class Vmm {
       if (!this.fetched[p] && !this.zeroFill[p]) job.unshift(waitFetched);
     };
     const defaultShape = this.backing.name === "gmem" && this.userfault;
-    const finish = defaultShape || (this.backing.name === "gmem-2m" && this.userfault) ? this.continueStep(p, actor) : collect;
+    const finish = this.backing.name.startsWith("gmem") && this.userfault ? this.continueStep(p, actor) : collect;
     if (defaultShape && this.bugs.has("postcopy-continue-before-write")) return [this.continueStep(p, actor), ...fetch];
     return [...fetch, waitFetched, finish];
   }

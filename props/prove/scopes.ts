@@ -9,8 +9,17 @@ import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concur
 import { CONCURRENT_SUITES } from "../concurrent/suites.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
-import { checkReads, POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, raceActors, type PostcopyRaceSuite, type RacePostcopy } from "../postcopy/race.js";
-import type { PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
+import {
+  checkPostcopyRun,
+  POSTCOPY_KVM_RACE,
+  POSTCOPY_RACE,
+  POSTCOPY_RACE_ARM64,
+  POSTCOPY_SHAPE_RACES,
+  raceActors,
+  type PostcopyRaceSuite,
+  type RacePostcopy,
+} from "../postcopy/race.js";
+import type { BackingName, PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
 import { POSTCOPY_SUITES } from "../postcopy/suite.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
 
@@ -115,6 +124,16 @@ const POSTCOPY_VMM: RacePostcopy = { sc: { ...ONE_PAGE, precopied: [0x11] }, vcp
 /** KVM's own copy of the page for vCPU 1; apart, the guest's read with KVM_MEM_USERFAULT turned off after the fetch. */
 const POSTCOPY_KVM: RacePostcopy = { sc: ONE_PAGE, vcpu: [], vmm: [], kvm: { page: 0, offset: 0, how: "copy" }, toggle: true };
 const POSTCOPY_TOGGLE: RacePostcopy = { ...POSTCOPY_VCPU, toggle: true };
+/**
+ * One page of a backing under issue 19's race actors, one vCPU reading it through the hva (no KVM Userfault), one
+ * handler: `head` 1, the fetcher claimed the page first and the handler only wakes (follows); 0, the handler fills it
+ * (on anonymous memory both COPY). The teardown reads it back and re-enters the vCPU.
+ */
+const shaped = (backing: BackingName, head: number, precopied: number | null = null): RacePostcopy => ({
+  sc: { ...ONE_PAGE, precopied: [precopied], backing, userfault: false, vcpus: 1, handlers: "one" },
+  shape: { reads: [{ page: 0, offset: 0 }], head, resendAt: 1, end: false },
+});
+const shapeSuite = (name: string): PostcopyRaceSuite => POSTCOPY_SHAPE_RACES.find((s) => s.name === name)!;
 
 /** The fetcher's program without its read-back of every page (`readBack` false) and the `drop`ped operations, and the actors that have steps. */
 function postcopy(
@@ -136,7 +155,7 @@ function postcopy(
     config: suite.config,
     actors: (bugs) => raceActors(r, bugs).map(program).filter((a) => a.steps.length > 0),
     refutes,
-    check: (run) => checkReads(r.sc.source, run),
+    check: (run) => checkPostcopyRun(r.sc, run),
     postcopy: r.sc,
   };
 }
@@ -315,6 +334,38 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     "one page fetched (alias write, bit clear, USERFAULT off; no CONTINUE: the vCPU reads guest_memfd, not the hva) while the vCPU reads it",
     false,
     ["uffdio_continue"],
+  ),
+  postcopy(
+    shapeSuite("postcopy-race-anon"),
+    "postcopy-race-anon",
+    shaped("anon", 0),
+    ["mfill-copy-eexist-unlocked"],
+    "one anonymous page: the fetcher's UFFDIO_COPY (DONTWAKE) against a handler's UFFDIO_COPY and UFFDIO_WAKE while a vCPU reads it through uffd; the teardown reads it back and re-enters the vCPU",
+    false,
+  ),
+  postcopy(
+    shapeSuite("postcopy-race-shmem"),
+    "postcopy-race-shmem",
+    shaped("shmem", 1, 0x11),
+    ["postcopy-huge-continue-partial"],
+    "one shmem page, pre-copied stale: the fetcher's write through the second mapping and CONTINUE against a handler's UFFDIO_WAKE while a vCPU reads it through uffd; the teardown",
+    false,
+  ),
+  postcopy(
+    shapeSuite("postcopy-race-gmem"),
+    "postcopy-race-gmem",
+    shaped("gmem", 0),
+    [],
+    "one guest_memfd page behind a userspace memslot: the handler's write and CONTINUE while a vCPU reads it through uffd; the teardown",
+    false,
+  ),
+  postcopy(
+    shapeSuite("postcopy-race-gmem-1g"),
+    "postcopy-race-gmem-1g",
+    shaped("gmem-1g", 0),
+    [],
+    "one 4 KiB page of a guest_memfd of 1 GiB folios behind a userspace memslot: the handler's write and CONTINUE while a vCPU reads it through uffd; the teardown",
+    false,
   ),
   postcopy(
     POSTCOPY_RACE_ARM64,
