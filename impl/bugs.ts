@@ -2,6 +2,7 @@
 // checks `ctx.bugs.has(id)` at the exact place of each mistake. This catalog is the one list of them: what the
 // mistake is, where, which suite of the default check must find it and where it comes from. docs/BUGS.md is
 // generated from it (npm run docs:bugs); `faultline mutants` hunts every one.
+import { DIRTY_LOG_BUGS } from "./kvm/dirty-log-bugs.js";
 
 /** The area of the interfaces a mistake is in. */
 export type BugArea =
@@ -15,7 +16,8 @@ export type BugArea =
   | "huge-folios"
   | "gmem-file"
   | "uffd"
-  | "postcopy";
+  | "postcopy"
+  | "dirty-log";
 
 export interface SeededBug {
   /** The mistake as a kernel developer would say it in a review. */
@@ -852,6 +854,7 @@ export const BUGS = {
     suite: "kvm-hugetlb-x86",
     source: slip("arch/x86/kvm/mmu/tdp_mmu.c, recover_huge_pages_range: the pfn of the huge leaf taken from the small SPTE without aligning it down"),
   },
+  ...DIRTY_LOG_BUGS,
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;
