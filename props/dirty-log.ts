@@ -119,15 +119,15 @@ function dirtySuite(name: string, description: string, config: Config, cap: read
 }
 
 export const DIRTY_LOG_SUITES: readonly SequentialSuite[] = [
-  dirtySuite("dirty-log-x86", "KVM_GET_DIRTY_LOG harvesting (no manual protect) against guest and KVM writes, logging and USERFAULT toggles on huge mappings (x86)", PRESETS.default, [], 120),
+  dirtySuite("dirty-log-x86", "KVM_GET_DIRTY_LOG harvesting (no manual protect) against guest and KVM writes, logging and USERFAULT toggles on huge mappings (x86)", PRESETS.default, [], 60),
   dirtySuite(
     "dirty-log-manual-x86",
     "manual protect with INITIALLY_SET: GET leaves the bits, CLEAR (both sides of its bounds) write-protects, huge mappings lazily (x86)",
     PRESETS.default,
     ["ENABLE", "INITIALLY_SET"],
-    120,
+    60,
   ),
-  dirtySuite("dirty-log-manual-arm64", "manual protect without INITIALLY_SET on arm64: CLEAR write-protects whole spans, no recovery", PRESETS.arm64, ["ENABLE"], 80),
+  dirtySuite("dirty-log-manual-arm64", "manual protect without INITIALLY_SET on arm64: CLEAR write-protects whole spans, no recovery", PRESETS.arm64, ["ENABLE"], 40),
 ];
 
 // The races: slot 0 of 4 KiB anonymous memory logged from the start, pages 0 and 1 already dirty and writable.
@@ -179,6 +179,6 @@ function raceSuite(name: string, description: string, cap: readonly DirtyLogManu
 }
 
 export const DIRTY_LOG_RACES: readonly ConcurrentSuite[] = [
-  raceSuite("race-dirty-log", "KVM_GET_DIRTY_LOG harvesting while a vCPU write faults and KVM writes guest memory itself: no write may go unreported", [], 150),
-  raceSuite("race-dirty-log-manual", "KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG under manual protect against vCPU and KVM writes", ["ENABLE"], 100),
+  raceSuite("race-dirty-log", "KVM_GET_DIRTY_LOG harvesting while a vCPU write faults and KVM writes guest memory itself: no write may go unreported", [], 100),
+  raceSuite("race-dirty-log-manual", "KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG under manual protect against vCPU and KVM writes", ["ENABLE"], 60),
 ];

@@ -60,4 +60,4 @@ function raceSuite(name: string, config: Config, runs: number): ConcurrentSuite 
   return s;
 }
 
-export const PROGRESS_RACES: readonly ConcurrentSuite[] = [raceSuite("race-exit-progress", PRESETS.default, 100), raceSuite("race-exit-progress-arm64", PRESETS.arm64, 60)];
+export const PROGRESS_RACES: readonly ConcurrentSuite[] = [raceSuite("race-exit-progress", PRESETS.default, 60), raceSuite("race-exit-progress-arm64", PRESETS.arm64, 40)];
