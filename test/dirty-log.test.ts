@@ -76,9 +76,9 @@ describe("dirty logging: model and implementation agree, rule by rule", () => {
 });
 
 /** The model's state after ops, and the rules each step fired. */
-function modelRun(config: typeof X86, ops: readonly Op[]): { state: ReturnType<typeof initial>; fired: string[][] } {
+function modelRun(config: typeof X86, ops: readonly Op[]): { state: ReturnType<typeof initial>; fired: (readonly string[])[] } {
   let s = initial(config);
-  const fired: string[][] = [];
+  const fired: (readonly string[])[] = [];
   for (const op of ops) {
     const r = step(s, op);
     s = r.state;
