@@ -223,7 +223,7 @@ export async function userfaultEnableBench(): Promise<Row[]> {
 function implSlots(n: number): Memslots {
   const slots: ImplMemslot[] = [];
   for (let i = 0; i < n; i++) {
-    slots.push({ slot: i, as: 0, id: i, baseGfn: i * 512, npages: 256, userspaceAddr: 0, flags: 0, gmem: null, gmemOnly: false, userfaultBitmap: null, invalid: false });
+    slots.push({ slot: i, as: 0, id: i, baseGfn: i * 512, npages: 256, userspaceAddr: 0, flags: 0, gmem: null, gmemOnly: false, userfaultBitmap: null, invalid: false, dirtyBitmap: null });
   }
   return new Memslots(slots);
 }
@@ -231,7 +231,7 @@ function implSlots(n: number): Memslots {
 function modelVm(n: number): Vm {
   const slots: Memslot[] = [];
   for (let i = 0; i < n; i++) slots.push({ slot: i, as: 0, id: i, baseGfn: i * 512, npages: 256, userspaceAddr: 0, flags: [], gmem: null, gmemOnly: false, userfaultBitmap: null });
-  return { type: 0, slots, attributes: [], stage2: [[]], bitmaps: new Map() };
+  return { type: 0, slots, attributes: [], stage2: [[]], bitmaps: new Map(), dirty: new Map(), manualDirtyLogProtect: 0 };
 }
 
 export const SLOT_COUNTS = [1024, 4096, 8192, 16384, 32764];

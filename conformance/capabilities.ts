@@ -42,6 +42,8 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   caps.set("KVM_GUEST", !kvm ? lacks(kvmWhy) : when(p.guest === "ok", "the helper's guest runs", p.guest));
   // kvm_access needs a guest that makes KVM copy guest memory itself (PV clock, emulation); the helper has none.
   caps.set("KVM_GUEST_UACCESS", lacks("the native helper's guest never makes KVM copy guest memory itself (kvm_access is model-only)"));
+  // The kernel has dirty logging, but the helper does not issue KVM_ENABLE_CAP / KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG yet.
+  caps.set("KVM_DIRTY_LOG_IOCTLS", lacks("the native helper does not issue KVM_ENABLE_CAP, KVM_GET_DIRTY_LOG or KVM_CLEAR_DIRTY_LOG (model and impl only for now)"));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
   caps.set("KVM_CAP_MEMORY_FAULT_INFO", cap("MEMORY_FAULT_INFO"));
   caps.set("KVM_CAP_GUEST_MEMFD", cap("GUEST_MEMFD"));

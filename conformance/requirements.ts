@@ -124,6 +124,7 @@ export function hostNeeds(op: Op): Capability[] {
   if (op.op === "set_memory_region" && op.ioctl !== "REGION") out.push("KVM_CAP_USER_MEMORY2");
   if (op.op === "vcpu_access") out.push("KVM_GUEST", "KVM_CAP_MEMORY_FAULT_INFO");
   if (op.op === "kvm_access") out.push("KVM", "KVM_GUEST_UACCESS");
+  if (op.op === "enable_cap" || op.op === "get_dirty_log" || op.op === "clear_dirty_log") out.push("KVM", "KVM_DIRTY_LOG_IOCTLS");
   if (op.op === "uffd_open" || op.op === "uffdio_api") out.push("USERFAULTFD", ...UFFD_FEATURES.map((f) => `UFFD_FEATURE_${f}` as const));
   if (op.op === "uffd_create") out.push(op.dev === true ? "DEV_USERFAULTFD" : "USERFAULTFD");
   if (op.op === "memfd") {

@@ -244,12 +244,21 @@ export class Abstraction {
   private vm(kvm: Kvm, owners: Owners): Vm {
     const bitmaps = new Map<number, ModelRanges<true>>();
     for (const [slot, b] of kvm.bitmaps) bitmaps.set(slot, this.cached(b, "runs", b.version, false, () => spansOf(b.runs().map((r) => ({ ...r, value: true as const })))));
+    const dirty = new Map<number, ModelRanges<true>>();
+    for (const m of kvm.memslots) {
+      for (const sl of m.sorted) {
+        const b = sl.dirtyBitmap;
+        if (b !== null) dirty.set(sl.slot, this.cached(b, "runs", b.version, false, () => spansOf(b.runs().map((r) => ({ ...r, value: true as const })))));
+      }
+    }
     return this.share(kvm, "vm", {
       type: kvm.type,
       slots: this.share(kvm, "slots", kvm.memslots.flatMap((m) => m.sorted.map((s) => this.memslot(s))).sort((a, b) => a.slot - b.slot)),
       attributes: this.ranges(kvm.attributes),
       stage2: this.share(kvm, "stage2", kvm.stage2.map((s2) => this.stage2(s2, owners))),
       bitmaps: this.share(kvm, "bitmaps", bitmaps),
+      dirty: this.share(kvm, "dirty", new Map([...dirty].sort(([a], [b]) => a - b))),
+      manualDirtyLogProtect: kvm.manualDirtyLogProtect,
     });
   }
 

@@ -2,6 +2,7 @@
 // checks `ctx.bugs.has(id)` at the exact place of each mistake. This catalog is the one list of them: what the
 // mistake is, where, which suite of the default check must find it and where it comes from. docs/BUGS.md is
 // generated from it (npm run docs:bugs); `faultline mutants` hunts every one.
+import { DIRTY_LOG_BUGS } from "./kvm/dirty-log-bugs.js";
 
 import { ENOMEM_BUGS } from "./bugs-enomem.js";
 
@@ -17,7 +18,8 @@ export type BugArea =
   | "huge-folios"
   | "gmem-file"
   | "uffd"
-  | "postcopy";
+  | "postcopy"
+  | "dirty-log";
 
 export interface SeededBug {
   /** The mistake as a kernel developer would say it in a review. */
@@ -873,6 +875,7 @@ export const BUGS = {
     source: slip("arch/x86/kvm/mmu/tdp_mmu.c, recover_huge_pages_range: the pfn of the huge leaf taken from the small SPTE without aligning it down"),
   },
   ...ENOMEM_BUGS,
+  ...DIRTY_LOG_BUGS,
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;

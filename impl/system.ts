@@ -16,6 +16,7 @@ import { pin, unpin } from "./gmem/pin.js";
 import { gmemState } from "./gmem/state-query.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
+import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { kvmAccess } from "./kvm/uaccess.js";
 import { Kvm } from "./kvm/kvm.js";
@@ -156,6 +157,12 @@ export class Kernel implements System {
         return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
       case "set_memory_attributes":
         return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate, fail) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h, fail)));
+      case "enable_cap":
+        return vmIoctl(op.vm, (v) => enableCap(v.kvm, op));
+      case "get_dirty_log":
+        return vmIoctl(op.vm, (v) => getDirtyLog(this.bugs, v.kvm, op, h));
+      case "clear_dirty_log":
+        return vmIoctl(op.vm, (v) => clearDirtyLog(this.bugs, v.kvm, op, h));
       case "vcpu_access":
       case "kvm_access":
         return this.uffd.runThread(op, h);

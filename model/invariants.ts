@@ -9,6 +9,7 @@ import { memIsPrivate, privateSpans } from "./gmem/attributes.js";
 import { ALLOC_STEP_INVARIANTS } from "./gmem/alloc-invariants.js";
 import { vmHasPrivateMem } from "./gmem/file.js";
 import { GMEM_STATE_INVARIANTS, GMEM_STEP_INVARIANTS } from "./gmem/invariants.js";
+import { DIRTY_STATE_INVARIANTS, DIRTY_STEP_INVARIANTS } from "./kvm/dirty-invariants.js";
 import { findSlot } from "./kvm/memslot.js";
 import { hvaOf, spteAt } from "./kvm/mmu.js";
 import type { Vm } from "./kvm/types.js";
@@ -299,6 +300,11 @@ const userfaultEnableUnmaps: StepInvariant = {
   },
 };
 
-export const STATE_INVARIANTS: readonly StateInvariant[] = [memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage];
-export const STEP_INVARIANTS: readonly StepInvariant[] = [readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps, ...GMEM_STEP_INVARIANTS, ...ALLOC_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS];
+export const STATE_INVARIANTS: readonly StateInvariant[] = [
+  memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage, ...DIRTY_STATE_INVARIANTS,
+];
+export const STEP_INVARIANTS: readonly StepInvariant[] = [
+  readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps,
+  ...DIRTY_STEP_INVARIANTS, ...GMEM_STEP_INVARIANTS, ...ALLOC_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS,
+];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

@@ -10,6 +10,7 @@ import { FOLIO_RULES } from "./gmem/folio.js";
 import { PIN_RULES } from "./gmem/pin.js";
 import { STATE_QUERY_RULES } from "./gmem/state-query.js";
 import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
+import { DIRTY_LOG_RULES } from "./kvm/dirty-log.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { MEMSLOT_RULES } from "./kvm/memslot.js";
 import { MMU_RULES } from "./kvm/mmu.js";
@@ -45,6 +46,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   USERFAULT_RULES,
   UACCESS_RULES,
   VARIANT_RULES,
+  DIRTY_LOG_RULES,
   GMEM_RULES,
   CONVERT_RULES,
   ALTERNATIVE_RULES,

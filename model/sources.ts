@@ -116,6 +116,14 @@ export const SERIES: readonly Series[] = [
         use: "default",
         note: "kernel.userfault: KVM_MEM_USERFAULT, the per-slot bitmap, the userfault exit",
       },
+      {
+        version: "v3 05/15 fix (reply)",
+        posted: "2025-07-30",
+        cover: "20250730211120.4163536-1-jthoughton@google.com",
+        ids: /^20250730211120\.4163536-1-jthoughton@google\.com$/,
+        use: "modelled",
+        note: "the author's fix to v3 05/15 for its next version: recover_huge_pages_range returns, without the WARN, while dirty logging is on",
+      },
     ],
     newest: { version: "v3", posted: "2025-06-18", cover: "20250618042424.330664-1-jthoughton@google.com", where: "the archives (29 messages in its thread)" },
     checked: CHECKED,
@@ -298,6 +306,24 @@ export const SERIES: readonly Series[] = [
     newest: { version: "-", posted: "-", cover: "-", where: "merged" },
     checked: CHECKED,
     searches: ["each Message-ID by find_string"],
+  },
+  {
+    id: "x86-init-all-set-huge",
+    title: "KVM: x86: Not wr-protect huge page with init_all_set dirty log (Keqian Zhu)",
+    versions: [
+      {
+        version: "v3",
+        posted: "2021-04-29",
+        cover: "20210429034115.35560-1-zhukeqian1@huawei.com",
+        ids: /^20210429034115\.35560-\d+-zhukeqian1@huawei\.com$/,
+        tag: /\[PATCH v3 \d\/2\]/,
+        use: "merged",
+        note: "dirtylog.init-set-no-wp, dirtylog.clear: huge pages write-protected lazily by kvm_arch_mmu_enable_log_dirty_pt_masked",
+      },
+    ],
+    newest: { version: "-", posted: "-", cover: "-", where: "merged" },
+    checked: CHECKED,
+    searches: ['"Not wr-protect huge page with init_all_set" (RFC v2 and v3)'],
   },
 ];
 

@@ -6,6 +6,7 @@ import { GMEM_RULES, closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap, 
 import { pin, unpin } from "./gmem/pin.js";
 import { gmemState } from "./gmem/state-query.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
+import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { kvmAccess } from "./kvm/uaccess.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
@@ -72,6 +73,12 @@ export function step(s: State, op: Op): StepResult {
       return userfaultWrite(s, op);
     case "set_memory_attributes":
       return setMemoryAttributes(s, op);
+    case "enable_cap":
+      return enableCap(s, op);
+    case "get_dirty_log":
+      return getDirtyLog(s, op);
+    case "clear_dirty_log":
+      return clearDirtyLog(s, op);
     case "vcpu_access":
     case "kvm_access":
       return runThread(s, op, runAccess);

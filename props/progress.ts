@@ -2,17 +2,18 @@
 // convert the page to what the access wanted) and then re-enters the guest gets the access further: the retried access
 // never takes the same exit again, and after a few rounds of obeying it completes or ends in an exit that asks for
 // nothing the VMM can do (no guest_memfd behind a private access, a guest_memfd error).
+import fc from "fast-check";
 import { PAGE_SIZE, gfnOf } from "../model/consts.js";
 import { FAULT_PATH_RULES } from "../model/kvm/fault.js";
 import { findSlot } from "../model/kvm/memslot.js";
 import { USERFAULT_RULES } from "../model/kvm/userfault.js";
 import type { State } from "../model/index.js";
-import { PRESETS } from "../schema/config.js";
+import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { checksInvariant, PropertyFailure, type Checker, type Checks, type StepRecord } from "./checker.js";
 import { opArbitrary } from "./generators.js";
-import { ANON, GMEM, setupOf } from "./layouts.js";
+import { ANON, GMEM, HUGETLB, setupOf, type Layout } from "./layouts.js";
 import { runOpListSuite } from "./run.js";
 import type { SequentialSuite } from "./suites.js";
 
@@ -72,25 +73,47 @@ export async function obeyExits(m: Checker, checks: Checks): Promise<void> {
   }
 }
 
-function progressSuite(name: string, description: string, layout: typeof ANON, runs: number): SequentialSuite & { afterStep: typeof obeyExits } {
+interface Shape {
+  readonly config: Config;
+  readonly vmType: number;
+  /** Operations besides the layout's own (opArbitrary). */
+  readonly extra?: fc.Arbitrary<Op>;
+}
+
+function progressSuite(name: string, description: string, layout: Layout, runs: number, shape: Shape = { config: PRESETS.default, vmType: 1 }): SequentialSuite & { afterStep: typeof obeyExits } {
+  const { extra } = shape;
+  const ops = (config: Config): fc.Arbitrary<Op> =>
+    extra === undefined ? opArbitrary(layout, config) : fc.oneof({ weight: 4, arbitrary: opArbitrary(layout, config) }, { weight: 1, arbitrary: extra });
   const s = {
     name,
     description,
     kind: "sequential" as const,
     area: "kvm" as const,
-    config: PRESETS.default,
+    config: shape.config,
     layout,
-    setup: setupOf(layout, 1),
+    setup: setupOf(layout, shape.vmType),
     runs,
     maxCommands: 40,
     afterStep: obeyExits,
-    run: (opts: Parameters<SequentialSuite["run"]>[0]) => runOpListSuite(s, (config) => opArbitrary(layout, config), opts),
+    run: (opts: Parameters<SequentialSuite["run"]>[0]) => runOpListSuite(s, ops, opts),
   };
   return s;
 }
+
+/**
+ * HUGETLB's mapping unmapped and mapped again read-only (or writable): a guest write to a read-only VMA fails GUP,
+ * the one exit arm64-memory-fault-info changes (user_mem_abort's is_error_noslot_pfn).
+ */
+const M1 = { op: "mmap", map: "m1", file: "f0", offset: 0, length: 32 * 1024 * 1024, shared: true } as const;
+const protectM1 = fc.constantFrom<Op>({ op: "munmap", map: "m1" }, { ...M1, prot: "r" }, { ...M1, prot: "r" }, M1);
 
 /** The KVM layouts with a VMM that obeys every memory-fault exit it can: USERFAULT and PRIVATE-mismatch exits. */
 export const PROGRESS_SUITES = [
   progressSuite("exit-progress", "kvm-anon-x86's operations, with a VMM that obeys each USERFAULT or PRIVATE-mismatch exit and retries: the access gets further", ANON, 150),
   progressSuite("exit-progress-gmem", "kvm-gmem-x86's operations with the obeying VMM: private and shared faults on guest_memfd slots, late USERFAULT", GMEM, 150),
+  progressSuite("exit-progress-arm64", "kvm-hugetlb-arm64's operations with the obeying VMM, and the mapping made read-only at times (GUP failures)", HUGETLB, 60, {
+    config: PRESETS.arm64,
+    vmType: 0,
+    extra: protectM1,
+  }),
 ];

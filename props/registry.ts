@@ -17,6 +17,8 @@ import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 import { VARIANT_CHECK_SUITES } from "./variants.js";
+import { DIRTY_LOG_RACES, DIRTY_LOG_SUITES } from "./dirty-log.js";
+import { PROGRESS_RACES } from "./progress-races.js";
 
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
@@ -31,6 +33,7 @@ export const SUITES: readonly Suite[] = [
   ...POSTCOPY_SHAPE_SUITES,
   ...PROGRESS_SUITES,
   ...VARIANT_CHECK_SUITES,
+  ...DIRTY_LOG_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,
@@ -40,6 +43,8 @@ export const SUITES: readonly Suite[] = [
   POSTCOPY_RACE_ARM64,
   POSTCOPY_KVM_RACE,
   ...POSTCOPY_SHAPE_RACES,
+  ...DIRTY_LOG_RACES,
+  ...PROGRESS_RACES,
 ];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

@@ -29,4 +29,6 @@ export const VARIANT_CHECK_SUITES: readonly SequentialSuite[] = [
   underDesign(named(SEQUENTIAL_SUITES, "kvm-hugetlb-arm64"), "userfault-v1", 100),
   // READ/WRITE in every memory-fault exit, with the VMM that obeys exits.
   underDesign(named(PROGRESS_SUITES, "exit-progress"), "memory-fault-rwx", 80),
+  // arm64's GUP failures as memory-fault exits (the mapping made read-only at times), with the VMM that obeys exits.
+  underDesign(named(PROGRESS_SUITES, "exit-progress-arm64"), "arm64-memory-fault-info", 60),
 ];

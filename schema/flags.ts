@@ -62,6 +62,8 @@ export function word32<N extends string>(list: FlagList<N> | undefined, table: B
 
 export const MEMSLOT_FLAG_BITS = { LOG_DIRTY_PAGES: 0, READONLY: 1, GUEST_MEMFD: 2, USERFAULT: 3 } as const;
 export const GMEM_FLAG_BITS = { MMAP: 0, INIT_SHARED: 1 } as const;
+/** KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)'s args[0]: KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, KVM_DIRTY_LOG_INITIALLY_SET. */
+export const DIRTY_LOG_MANUAL_BITS = { ENABLE: 0, INITIALLY_SET: 1 } as const;
 export const REGISTER_MODE_BITS = { MISSING: 0, WP: 1, MINOR: 2 } as const;
 /** UFFDIO_COPY and UFFDIO_CONTINUE: DONTWAKE and WP; ZEROPAGE and POISON know only DONTWAKE (their WP is bit 1 too). */
 export const FILL_MODE_BITS = { DONTWAKE: 0, WP: 1 } as const;
@@ -93,6 +95,7 @@ export const UFFD_FEATURE_BITS = Object.fromEntries(UFFD_FEATURES.map((f, i) => 
 
 export type MemslotFlagName = keyof typeof MEMSLOT_FLAG_BITS;
 export type GmemFlagName = keyof typeof GMEM_FLAG_BITS;
+export type DirtyLogManualName = keyof typeof DIRTY_LOG_MANUAL_BITS;
 export type UffdModeName = keyof typeof REGISTER_MODE_BITS;
 export type FallocModeName = keyof typeof FALLOC_BITS;
 export type UffdFlagName = keyof typeof UFFD_FLAG_BITS;

@@ -3,6 +3,7 @@ import * as t from "io-ts";
 import { Byte, Id, literals, MapId, strict, tagged, U32, U64 } from "./codecs.js";
 import {
   bitsCodec,
+  DIRTY_LOG_MANUAL_BITS,
   FALLOC_BITS,
   FILL_MODE_BITS,
   GMEM_FLAG_BITS,
@@ -25,6 +26,7 @@ const flagsOf = <N extends string>(table: BitTable<N>, bits: t.Type<number, numb
   t.array(t.union([literals(...(Object.keys(table) as [N, ...N[]])), bits]));
 const MemslotFlags = flagsOf(MEMSLOT_FLAG_BITS, Bits32);
 const GmemFlags = flagsOf(GMEM_FLAG_BITS, Bits64);
+const DirtyLogManual = flagsOf(DIRTY_LOG_MANUAL_BITS, Bits64);
 const Attribute = literals("PRIVATE");
 const FallocModes = flagsOf(FALLOC_BITS, Bits32);
 const RegisterModes = flagsOf(REGISTER_MODE_BITS, Bits64);
@@ -71,6 +73,19 @@ export const OP_CODECS = {
   ),
   userfault_set: strict("userfault_set", { op: t.literal("userfault_set"), vm: Id, slot: U32, gfn_offset: U64, npages: U64 }, {}),
   userfault_clear: strict("userfault_clear", { op: t.literal("userfault_clear"), vm: Id, slot: U32, gfn_offset: U64, npages: U64 }, {}),
+  // Dirty logging (model/kvm/dirty-log.ts): KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), KVM_GET_DIRTY_LOG,
+  // KVM_CLEAR_DIRTY_LOG; `pages` lists the set bits of clear's dirty_bitmap as offsets from first_page (absent: all).
+  enable_cap: strict(
+    "enable_cap",
+    { op: t.literal("enable_cap"), vm: Id, cap: literals("MANUAL_DIRTY_LOG_PROTECT2"), args0: DirtyLogManual },
+    { flags: U32 },
+  ),
+  get_dirty_log: strict("get_dirty_log", { op: t.literal("get_dirty_log"), vm: Id, slot: U32 }, {}),
+  clear_dirty_log: strict(
+    "clear_dirty_log",
+    { op: t.literal("clear_dirty_log"), vm: Id, slot: U32, first_page: U64, num_pages: U32 },
+    { pages: t.array(U32) },
+  ),
   set_memory_attributes: strict(
     "set_memory_attributes",
     { op: t.literal("set_memory_attributes"), vm: Id, address: U64, size: U64, attributes: t.array(Attribute) },
@@ -142,4 +157,4 @@ export type OpOf<K extends OpName> = Extract<Op, { op: K }>;
 
 export type CapName = t.TypeOf<typeof Cap>;
 export type ProtName = t.TypeOf<typeof Prot>;
-export type { FallocModeName, GmemFlagName, MemslotFlagName, UffdFeatureName, UffdModeName } from "./flags.js";
+export type { DirtyLogManualName, FallocModeName, GmemFlagName, MemslotFlagName, UffdFeatureName, UffdModeName } from "./flags.js";

@@ -36,6 +36,8 @@ const writeBack = {
   features: t.array(t.string),
   ioctls: t.array(t.string),
   error_offset: U64,
+  /** KVM_GET_DIRTY_LOG's bitmap: one character per page of the slot, "1" where the page is reported dirty. */
+  dirty_bitmap: t.string,
   /** gmem_state's answer: faultline's own query, no kernel writes it. */
   ranges: t.array(GmemRangeStateCodec),
 };

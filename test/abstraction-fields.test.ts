@@ -67,6 +67,8 @@ const CASES: readonly Case[] = [
   { field: "kvm.vms[].stage2[].page", suite: "kvm-anon-x86", broken: sptes((v) => ({ ...v, page: shifted(v.page) })), alone: INVARIANTS_ONLY },
   { field: "kvm.vms[].stage2 (spans)", suite: "kvm-anon-x86", broken: vms((vm) => ({ ...vm, stage2: vm.stage2.map((s2) => shortened(s2)!) })) },
   { field: "kvm.vms[].bitmaps", suite: "kvm-anon-x86", broken: vms((vm) => ({ ...vm, bitmaps: new Map([...vm.bitmaps].map(([k, b]) => [k, shortened(b)!])) })) },
+  { field: "kvm.vms[].dirty", suite: "dirty-log-x86", broken: vms((vm) => ({ ...vm, dirty: new Map([...vm.dirty].map(([k, b]) => [k, shortened(b)!])) })) },
+  { field: "kvm.vms[].manualDirtyLogProtect", suite: "dirty-log-manual-x86", broken: vms((vm) => ({ ...vm, manualDirtyLogProtect: 0 })) },
   { field: "kvm.names", suite: "kvm-anon-x86", broken: (s) => ({ ...s, kvm: { ...s.kvm, names: new Map([...s.kvm.names].map(([k, v]) => [`${k}'`, v])) } }) },
   { field: "gmem.inodes[].vm", suite: "gmem-v8", broken: inodes((g) => ({ ...g, vm: g.vm + 1 })) },
   { field: "gmem.inodes[].size", suite: "gmem-v8", broken: inodes((g) => ({ ...g, size: g.size + 4096 })) },

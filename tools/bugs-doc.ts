@@ -18,6 +18,7 @@ const AREAS: Readonly<Record<BugArea, string>> = {
   "huge-folios": "Huge folios and huge mappings",
   uffd: "userfaultfd",
   postcopy: "The post-copy flow (the reference VMM's mistakes)",
+  "dirty-log": "Dirty logging (KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG) and where it meets KVM Userfault",
 };
 
 const cell = (s: string): string => s.replaceAll("|", "\\|");

@@ -8,6 +8,7 @@ import { gmemGetPfn, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { ZERO_FOLIO, pageOf, peekPage, type Folio } from "../mm/folio.js";
 import { fillPage, readPage } from "../util/pagedata.js";
+import { markPageDirty } from "./dirty-log.js";
 import { has, type ImplMemslot, type Kvm } from "./kvm.js";
 import { hvaOf, maxSharedLevel, type MmuCtx } from "./mmu.js";
 import type { Leaf } from "./stage2.js";
@@ -94,6 +95,7 @@ async function pageFault(ctx: FaultCtx, kvm: Kvm, a: Access, h: Hooks): Promise<
     const seq = kvm.mmuInvalidateSeq;
     await h.yield("kvm_mmu_faultin_pfn:mmu_seq");
     r = kvm.config.arch === "x86" ? await faultinX86(ctx, kvm, slot, seq, a, h) : await faultinArm64(ctx, kvm, slot, seq, a, h);
+    if (r.kind === "mapped" && a.write && r.writable && ctx.bugs.has("dirty-log-mark-early")) markPageDirty(slot!, a.gfn);
     // The seeded mistake snapshots mmu_invalidate_seq only now, after faultin: an invalidation during faultin is missed.
     if (r.kind === "mapped") r = await mapUnderMmuLock(ctx, kvm, slot!, rootGen, ctx.bugs.has("fault-seq-after-faultin") ? kvm.mmuInvalidateSeq : seq, a, r, h);
   } finally {
@@ -207,6 +209,8 @@ async function mapUnderMmuLock(
     const n = LEVEL_PAGES[level];
     const start = Math.floor(a.gfn / n) * n;
     const leaf: Leaf = { level, writable, private: a.isPrivate, folio: r.folio, sub: r.sub - (a.gfn - start) };
+    // make_spte marks a page it maps writable under mmu_lock; the seeded mistake marked it before taking the lock.
+    if (writable && !ctx.bugs.has("dirty-log-mark-early")) markPageDirty(slot, a.gfn);
     kvm.stage2[0]!.install(a.gfn, leaf);
     return r;
   } finally {

@@ -23,6 +23,8 @@ export interface ImplMemslot {
   readonly userfaultBitmap: number | null;
   /** KVM_MEMSLOT_INVALID: being deleted or moved; lookups treat it as absent. */
   readonly invalid: boolean;
+  /** memslot->dirty_bitmap while LOG_DIRTY_PAGES is on: one object shared by the old and new slot across MOVE and FLAGS_ONLY. */
+  readonly dirtyBitmap: Bitmap | null;
 }
 
 export const has = (slot: ImplMemslot, f: MemFlag): boolean => (slot.flags & MEM[f]) !== 0;
@@ -95,6 +97,8 @@ export class Kvm {
   readonly stage2: Stage2[];
   /** The VMM's userfault bitmap buffer per raw slot (userspace memory KVM reads). */
   readonly bitmaps = new Map<number, Bitmap>();
+  /** kvm->manual_dirty_log_protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): ENABLE 1, INITIALLY_SET 2. */
+  manualDirtyLogProtect = 0;
 
   constructor(
     readonly type: number,

@@ -10,6 +10,7 @@ import { gmemBind, gmemUnbind, type GmemInode } from "../gmem/gmem.js";
 import type { Hooks } from "../hooks.js";
 import { Bitmap } from "../util/bitmap.js";
 import { has, MEM, type ImplMemslot, type Kvm, type Memslots } from "./kvm.js";
+import { dirtyBitmapFor, initiallySet } from "./dirty-log.js";
 import { flushShadowMemslot, recoverHugePages, splitHugePages, zapSlot, type MmuCtx } from "./mmu.js";
 
 export interface MemslotCtx extends MmuCtx {
@@ -82,7 +83,7 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
   const old = slots.get(op.slot);
   const baseGfn = op.guest_phys_addr / PAGE_SIZE;
   if (size === 0) return old === undefined ? EINVAL : kvmDeleteMemslot(ctx, kvm, old, h);
-  const next: ImplMemslot = {
+  const base: Omit<ImplMemslot, "dirtyBitmap"> = {
     slot: op.slot,
     as: asId,
     id: op.slot % 65536,
@@ -95,6 +96,7 @@ async function kvmSetMemoryRegion(ctx: MemslotCtx, kvm: Kvm, vmId: number, op: O
     userfaultBitmap: bitmapPtr,
     invalid: false,
   };
+  const next: ImplMemslot = { ...base, dirtyBitmap: dirtyBitmapFor(kvm, old, base) };
   if (old === undefined) {
     if (overlaps(ctx, slots, next)) return { errno: "EEXIST" };
     return kvmCreateMemslot(ctx, kvm, vmId, next, op, h);
@@ -192,7 +194,8 @@ async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
   const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
   if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
   const roSkip = x86 && has(next, "READONLY");
-  if (turnedOn("LOG_DIRTY_PAGES") && !roSkip) {
+  // Under KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: nothing to protect until KVM_CLEAR_DIRTY_LOG.
+  if (turnedOn("LOG_DIRTY_PAGES") && !roSkip && !initiallySet(kvm)) {
     await kvm.mmuLock.write(h);
     kvm.stage2[next.as]!.update(next.baseGfn, next.baseGfn + next.npages, (l) => ({ ...l, writable: false }));
     kvm.mmuLock.writeUnlock();

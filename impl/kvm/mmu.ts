@@ -5,7 +5,7 @@ import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
 import type { Folio } from "../mm/folio.js";
 import type { Mm, MmuNotifier } from "../mm/mm.js";
-import { has, type ImplMemslot, type Kvm } from "./kvm.js";
+import { has, MEM, type ImplMemslot, type Kvm } from "./kvm.js";
 
 export interface MmuCtx {
   readonly mm: Mm;
@@ -62,7 +62,10 @@ export async function recoverHugePages(ctx: MmuCtx, kvm: Kvm, slot: ImplMemslot,
   for (const { gfn } of s2.leaves(slot.baseGfn, slot.baseGfn + slot.npages)) {
     const current = s2.lookup(gfn);
     if (current === undefined || current.leaf.private || current.delta !== 0) continue;
-    const level = maxSharedLevel(ctx.mm, ctx.bugs, kvm, slot, gfn);
+    // KVM Userfault v3 as posted: kvm_mmu_max_mapping_level does not read KVM_MEM_USERFAULT, so turning dirty
+    // logging off recovers huge leaves over pages whose userfault bit is set (the seeded design).
+    const view = ctx.bugs.has("dirty-log-off-recover-userfault") ? { ...slot, flags: slot.flags & ~MEM.USERFAULT } : slot;
+    const level = maxSharedLevel(ctx.mm, ctx.bugs, kvm, view, gfn);
     if (level <= current.leaf.level) continue;
     const start = Math.floor(gfn / LEVEL_PAGES[level]) * LEVEL_PAGES[level];
     // The huge leaf maps the host page of the region's first gfn; the seeded slip takes the 4 KiB leaf's own.

@@ -10,6 +10,7 @@ import { ZERO_FOLIO, pageOf, peekPage, type Folio } from "../mm/folio.js";
 import { blockedOutcome } from "../uffd/ctx.js";
 import { fillPage, readPage } from "../util/pagedata.js";
 import type { FaultCtx } from "./fault.js";
+import { markPageDirty } from "./dirty-log.js";
 import { has, type ImplMemslot, type Kvm } from "./kvm.js";
 import { hvaOf } from "./mmu.js";
 
@@ -64,5 +65,8 @@ async function readWriteGuestPage(ctx: FaultCtx, slot: ImplMemslot | undefined, 
   if (r.kind === "signal") return failed(op);
   // handle_userfault put the vCPU thread to sleep: the VMM's resolution wakes it and the copy runs again.
   if (r.kind === "userfault") return blockedOutcome(r.waiter);
-  return copy(r.folio, r.sub, op);
+  const done = copy(r.folio, r.sub, op);
+  // __kvm_write_guest_page marks the page after the copy; the seeded mistake writes behind dirty logging's back.
+  if (write && !ctx.bugs.has("dirty-log-uaccess-unmarked")) markPageDirty(slot, gfn);
+  return done;
 }

@@ -11,6 +11,7 @@ import { locate, pointerTo, pteTarget, readAt, writeAt, type PageRef } from "../
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { DIRTY_LOG_RULES, markPageDirty } from "./dirty-log.js";
 import { findSlot } from "./memslot.js";
 import { hasFlag, hvaOf, installSpte, maxGmemLevel, maxSharedLevel, MMU_RULES, spteAt } from "./mmu.js";
 import type { Memslot, Spte, Vm } from "./types.js";
@@ -185,6 +186,9 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   const vm = host.state.kvm.vms[f.vmId]!;
   const writable = host.writable && !hasFlag(slot, "READONLY") && (f.write || !hasFlag(slot, "LOG_DIRTY_PAGES"));
   const level = maxSharedLevel(host.state, vm, slot, f.gfn);
-  const mapped = withVm(host.state, f.vmId, installSpte(vm, 0, f.gfn, { level, writable, private: false, page: pointerTo(host.ref, f.gfn) }));
-  return complete(mapped, f, host.ref, [...host.fired, FAULT_PATH_RULES.hvaMap, ...(level > 0 ? [MMU_RULES.hugeRegion] : [])]);
+  // make_spte / user_mem_abort: a writable mapping in a logged slot marks its page dirty.
+  const logged = writable && vm.dirty.has(slot.slot);
+  const installed = installSpte(logged ? markPageDirty(vm, slot, f.gfn) : vm, 0, f.gfn, { level, writable, private: false, page: pointerTo(host.ref, f.gfn) });
+  const fired = [...host.fired, FAULT_PATH_RULES.hvaMap, ...(level > 0 ? [MMU_RULES.hugeRegion] : []), ...(logged ? [DIRTY_LOG_RULES.mark] : [])];
+  return complete(withVm(host.state, f.vmId, installed), f, host.ref, fired);
 }

@@ -14,6 +14,7 @@ import { refuse, result, withPassed, type State, type StepResult } from "../stat
 import { slotAsId, slotId } from "../u64.js";
 import { MMU_RULES, flushShadowMemslot, recoverHugePages, writeProtectSlot, zapSlot } from "./mmu.js";
 import type { Memslot, Vm } from "./types.js";
+import { DIRTY_LOG_RULES, dirtyBitmapFor, INITIALLY_SET } from "./dirty-log.js";
 import { demoteSlot, VARIANT_RULES } from "./variants.js";
 import { VM_RULES, nrMemslotAsIds } from "./vm.js";
 
@@ -345,14 +346,16 @@ function createSlot(s: State, vmId: number, slot: Memslot, gmemName: string | un
   }
   if (pastMaxGfn) return refuse(s, MEMSLOT_RULES.maxGfn);
   const vm = state.kvm.vms[vmId]!;
-  const next = { ...withSlots(vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
-  return result(withVm(state, vmId, next), { result: "ok" }, ...fired);
+  const dirty = dirtyBitmapFor(vm, undefined, created);
+  const next = { ...withSlots(dirty.vm, [...vm.slots, created]), bitmaps: withEntry(vm.bitmaps, slot.slot, EMPTY_RANGES) };
+  return result(withVm(state, vmId, next), { result: "ok" }, ...fired, ...dirty.fired);
 }
 
 function deleteSlot(s: State, vmId: number, old: Memslot): StepResult {
   const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
-  const vm = { ...withSlots(flushed.vm, flushed.vm.slots.filter((sl) => sl !== old)), bitmaps: withoutEntry(flushed.vm.bitmaps, old.slot) };
-  return result(gmemUnbind(withVm(s, vmId, vm), old), { result: "ok" }, MEMSLOT_RULES.delete, flushed.rule);
+  const dirty = dirtyBitmapFor(flushed.vm, old, undefined);
+  const vm = { ...withSlots(dirty.vm, flushed.vm.slots.filter((sl) => sl !== old)), bitmaps: withoutEntry(flushed.vm.bitmaps, old.slot) };
+  return result(gmemUnbind(withVm(s, vmId, vm), old), { result: "ok" }, MEMSLOT_RULES.delete, flushed.rule, ...dirty.fired);
 }
 
 const enables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => !old.flags.includes(f) && next.flags.includes(f);
@@ -362,29 +365,34 @@ const disables = (old: Memslot, next: Memslot, f: MemslotFlagName): boolean => o
 function moveSlot(s: State, vmId: number, old: Memslot, moved: Memslot, pastMaxGfn: boolean): StepResult {
   const flushed = flushShadowMemslot(s, s.kvm.vms[vmId]!, old);
   if (pastMaxGfn) return result(withVm(s, vmId, flushed.vm), { errno: "EINVAL" }, MEMSLOT_RULES.move, flushed.rule, MEMSLOT_RULES.maxGfn);
-  const vm = withSlots(flushed.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
+  const dirty = dirtyBitmapFor(flushed.vm, old, moved);
+  const vm = withSlots(dirty.vm, flushed.vm.slots.map((sl) => (sl === old ? moved : sl)));
   const extra = enables(old, moved, "USERFAULT") ? [MEMSLOT_RULES.userfaultEnable] : [];
-  return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra);
+  return result(withVm(s, vmId, vm), { result: "ok" }, MEMSLOT_RULES.move, flushed.rule, ...extra, ...dirty.fired);
 }
 
 /** FLAGS_ONLY: the arch commit (kvm_mmu_slot_apply_flags / arm64 commit), then the userfault-enable zap. */
 function flagsOnly(s: State, vmId: number, old: Memslot, next: Memslot): StepResult {
   const x86 = s.config.arch === "x86";
-  const fired: Rule[] = [MEMSLOT_RULES.flagsOnly];
-  let vm = withSlots(s.kvm.vms[vmId]!, s.kvm.vms[vmId]!.slots.map((sl) => (sl === old ? next : sl)));
+  const dirty = dirtyBitmapFor(s.kvm.vms[vmId]!, old, next);
+  const fired: Rule[] = [MEMSLOT_RULES.flagsOnly, ...dirty.fired];
+  let vm = withSlots(dirty.vm, dirty.vm.slots.map((sl) => (sl === old ? next : sl)));
   const at = (v: Vm): State => withVm(s, vmId, v);
-  if (x86 && disables(old, next, "USERFAULT") && !next.flags.includes("LOG_DIRTY_PAGES")) {
+  if (x86 && disables(old, next, "USERFAULT") && next.flags.includes("LOG_DIRTY_PAGES")) fired.push(DIRTY_LOG_RULES.userfaultOffLogging);
+  else if (x86 && disables(old, next, "USERFAULT")) {
     vm = recoverHugePages(at(vm), vm, next);
     fired.push(MMU_RULES.recover);
   }
   const roSkip = x86 && next.flags.includes("READONLY");
-  if (enables(old, next, "LOG_DIRTY_PAGES") && !roSkip) {
+  const initSet = (vm.manualDirtyLogProtect & INITIALLY_SET) !== 0;
+  if (enables(old, next, "LOG_DIRTY_PAGES") && !roSkip && initSet) fired.push(DIRTY_LOG_RULES.initSetNoWp);
+  else if (enables(old, next, "LOG_DIRTY_PAGES") && !roSkip) {
     vm = writeProtectSlot(vm, next);
     fired.push(MMU_RULES.writeProtect);
   }
   if (x86 && disables(old, next, "LOG_DIRTY_PAGES") && !roSkip) {
     vm = recoverHugePages(at(vm), vm, next);
-    fired.push(MMU_RULES.recover);
+    fired.push(next.flags.includes("USERFAULT") ? DIRTY_LOG_RULES.loggingOffUserfault : MMU_RULES.recover);
   }
   if (enables(old, next, "USERFAULT") && s.config.faultExit === "eager-split") {
     vm = demoteSlot(vm, old);

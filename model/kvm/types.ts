@@ -41,6 +41,10 @@ export interface Vm {
   readonly stage2: readonly RangeMap<Spte>[];
   /** The VMM's userfault bitmap buffer per raw slot: set bits (1 = the page must exit). */
   readonly bitmaps: ReadonlyMap<number, RangeMap<true>>;
+  /** memslot->dirty_bitmap per raw slot, present while the slot has LOG_DIRTY_PAGES: set bits (pages logged dirty). */
+  readonly dirty: ReadonlyMap<number, RangeMap<true>>;
+  /** kvm->manual_dirty_log_protect: KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE (1) | KVM_DIRTY_LOG_INITIALLY_SET (2). */
+  readonly manualDirtyLogProtect: number;
 }
 
 export interface KvmState {

@@ -5,12 +5,14 @@ import type { OpOf } from "../../schema/ops.js";
 import { outside } from "../bound.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { gmemHostFault } from "../gmem/file.js";
+import { replaceAt } from "../immutable.js";
 import { handleMmFault } from "../mm/fault.js";
 import { locate, readAt, writeAt } from "../mm/pages.js";
 import { rule, type Rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
 import { blockedOutcome } from "../uffd/thread.js";
 import { FAULT_PATH_RULES, VCPU_BOUNDS } from "./fault.js";
+import { DIRTY_LOG_RULES, markPageDirty } from "./dirty-log.js";
 import { findSlot } from "./memslot.js";
 import { hasFlag, hvaOf } from "./mmu.js";
 import { VM_RULES } from "./vm.js";
@@ -70,6 +72,13 @@ export function kvmAccess(s: State, op: OpOf<"kvm_access">): StepResult {
   if (host.kind === "signal") return failed(host.state ?? s, op, [UACCESS_RULES.copyFailed, ...uf, ...host.fired]);
   if (host.kind === "userfault") return { ...result(host.state, blockedOutcome(host.state, host.msg), ...uf, ...host.fired, UACCESS_RULES.sleep), blocked: host.msg };
   const fired = [...uf, ...host.fired, UACCESS_RULES.copy];
-  if (write) return result(writeAt(host.state, host.ref, inPage, inPage + 1, op.byte ?? 0), { result: "ok" }, ...fired);
+  if (write) {
+    // __kvm_write_guest_page: mark_page_dirty_in_slot after the copy.
+    const written = writeAt(host.state, host.ref, inPage, inPage + 1, op.byte ?? 0);
+    const vm = written.kvm.vms[vmId]!;
+    if (!vm.dirty.has(slot.slot)) return result(written, { result: "ok" }, ...fired);
+    const marked = { ...written, kvm: { ...written.kvm, vms: replaceAt(written.kvm.vms, vmId, markPageDirty(vm, slot, gfn)) } };
+    return result(marked, { result: "ok" }, ...fired, DIRTY_LOG_RULES.mark);
+  }
   return result(host.state, { result: "ok", value: readAt(host.state, host.ref, inPage) }, ...fired);
 }

@@ -26,7 +26,7 @@ const GMEM_FLAG_BITS = { MMAP: 1, INIT_SHARED: 2 } as const;
 export function createVm(s: State, op: OpOf<"create_vm">): StepResult {
   const type = op.type ?? 0;
   if (!s.config.kernel.vmTypes.includes(type)) return refuse(s, VM_RULES.type);
-  const vm: Vm = { type, slots: [], attributes: EMPTY_RANGES, stage2: Array.from({ length: s.config.kernel.addressSpaces }, () => EMPTY_RANGES), bitmaps: new Map() };
+  const vm: Vm = { type, slots: [], attributes: EMPTY_RANGES, stage2: Array.from({ length: s.config.kernel.addressSpaces }, () => EMPTY_RANGES), bitmaps: new Map(), dirty: new Map(), manualDirtyLogProtect: 0 };
   const id = s.kvm.vms.length;
   const t = unbindName(s, op.vm);
   return result({ ...t, kvm: { vms: [...t.kvm.vms, vm], names: withEntry(t.kvm.names, op.vm, id) } }, { result: "ok" }, VM_RULES.create);

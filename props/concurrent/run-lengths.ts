@@ -39,6 +39,11 @@ export const LONGEST_RUN: Readonly<Record<string, number>> = {
   "postcopy-race-arm64": 43,
   // Issue 18: 1000 runs of its mixed generator (seed 1) with k = 64.
   "postcopy-kvm-race": 50,
+  // Issue 18: the longest over 500 runs per generator (uniform, pct) at seed 1.
+  "race-dirty-log": 25,
+  "race-dirty-log-manual": 24,
+  "race-exit-progress": 33,
+  "race-exit-progress-arm64": 32,
 };
 
 /** k for a suite not measured yet: the longest run any suite has shown, with the margin. */

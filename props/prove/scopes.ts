@@ -7,6 +7,8 @@ import type { MemslotFlagName, Op } from "../../schema/ops.js";
 import { ANON, GMEM, HUGETLB, regionOp, type Layout } from "../layouts.js";
 import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
 import { CONCURRENT_SUITES } from "../concurrent/suites.js";
+import { DIRTY_LOG_RACES } from "../dirty-log.js";
+import { obeyAndRetry, PROGRESS_RACES } from "../progress-races.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
 import {
@@ -433,7 +435,27 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     length: 4,
     refutes: ["postcopy-fetch-twice-on-exit", "postcopy-resend-overwrites"],
   },
+  ...dirtyLogScopes(),
+  ...PROGRESS_RACES.map((r) =>
+    fromSuite(r, { vCPU0: obeyAndRetry(0, 0, "read"), VMM: [{ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: 2, npages: 1 }] }, [], `vCPU 0 obeys its USERFAULT exit on gfn 0 and retries while the VMM clears gfn 2's bit${r.config.arch === "arm64" ? " (arm64)" : ""}`),
+  ),
 ];
+
+/**
+ * The dirty-log races, one writer against the harvest each: a vCPU's write fault on clean gfn 2, or KVM's own write
+ * (no mmu_lock), against KVM_GET_DIRTY_LOG (then CLEAR under manual protect) and a final GET that reports what is left.
+ */
+function dirtyLogScopes(): RaceScope[] {
+  const [plain, manual] = DIRTY_LOG_RACES as [ConcurrentSuite, ConcurrentSuite];
+  const get: Op = { op: "get_dirty_log", vm: "v0", slot: 0 };
+  const clear: Op = { op: "clear_dirty_log", vm: "v0", slot: 0, first_page: 0, num_pages: 64 };
+  const kvmWrite: Op = { op: "kvm_access", vm: "v0", vcpu: 1, gpa: 2 * PAGE, kind: "write", byte: 9 };
+  return [
+    fromSuite(plain, { vCPU0: [vcpu(0, 2 * PAGE, "write")], VMM: [get, get] }, ["dirty-log-mark-early"], "a vCPU write fault on clean gfn 2 while the VMM harvests"),
+    { ...fromSuite(plain, { KVM: [kvmWrite], VMM: [get, get] }, ["dirty-log-get-nonatomic"], "KVM's own write to clean gfn 2 while the VMM harvests"), name: "race-dirty-log:kvm" },
+    fromSuite(manual, { vCPU0: [vcpu(0, 2 * PAGE, "write")], VMM: [get, clear, get] }, [], "a vCPU write fault on clean gfn 2 while the VMM gets, clears and gets again (manual protect)"),
+  ];
+}
 
 /** Scopes that must be refuted even with no seeded bug: the design itself is flawed. */
 export const REFUTED_DESIGNS: readonly string[] = ["race-gmem-rfc-2024-no-fault-lock"];
