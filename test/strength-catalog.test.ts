@@ -63,7 +63,7 @@ describe("the seeded-bug catalog", () => {
       it(`race ${id} leaves ${s.name} passing`, async () => {
         const r = await s.run({ seed: 5, runs: 12, bugs: [id] });
         expect(r.failure, `${id} shows in ${s.name}: ${JSON.stringify(r.failure)}`).toBeUndefined();
-      });
+      }, 300_000); // the 2 MiB post-copy suites take 20-50 s idle and passed 120 s at load 10
     }
   }
 
