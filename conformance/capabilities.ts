@@ -43,6 +43,8 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   // kvm_access needs a guest that makes KVM copy guest memory itself (PV clock, emulation); the helper has none.
   caps.set("KVM_GUEST_UACCESS", lacks("the native helper's guest never makes KVM copy guest memory itself (kvm_access is model-only)"));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
+  // The bitmap re-scan ioctl was proposed in review (2025-05-28) and never posted (model/kvm/rescan.ts).
+  caps.set("KVM_USERFAULT_RESCAN", lacks("proposed in the KVM Userfault v2 thread, never posted: no kernel has it"));
   caps.set("KVM_CAP_MEMORY_FAULT_INFO", cap("MEMORY_FAULT_INFO"));
   caps.set("KVM_CAP_GUEST_MEMFD", cap("GUEST_MEMFD"));
   caps.set("GUEST_MEMFD_FLAG_MMAP", gmemFlag(1, "MMAP"));

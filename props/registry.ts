@@ -16,6 +16,8 @@ import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 import { VARIANT_CHECK_SUITES } from "./variants.js";
+import { POISON_RACES } from "./poison/race.js";
+import { POISON_SUITES } from "./poison/suite.js";
 
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
@@ -29,6 +31,7 @@ export const SUITES: readonly Suite[] = [
   ...POSTCOPY_SHAPE_SUITES,
   ...PROGRESS_SUITES,
   ...VARIANT_CHECK_SUITES,
+  ...POISON_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,
@@ -37,6 +40,7 @@ export const SUITES: readonly Suite[] = [
   POSTCOPY_RACE,
   POSTCOPY_RACE_ARM64,
   POSTCOPY_KVM_RACE,
+  ...POISON_RACES,
 ];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

@@ -71,6 +71,8 @@ export const OP_CODECS = {
   ),
   userfault_set: strict("userfault_set", { op: t.literal("userfault_set"), vm: Id, slot: U32, gfn_offset: U64, npages: U64 }, {}),
   userfault_clear: strict("userfault_clear", { op: t.literal("userfault_clear"), vm: Id, slot: U32, gfn_offset: U64, npages: U64 }, {}),
+  /** The proposed bitmap re-scan ioctl (config.kernel.userfaultRescan): unmap the pages whose bit is set now. */
+  userfault_rescan: strict("userfault_rescan", { op: t.literal("userfault_rescan"), vm: Id, slot: U32 }, {}),
   set_memory_attributes: strict(
     "set_memory_attributes",
     { op: t.literal("set_memory_attributes"), vm: Id, address: U64, size: U64, attributes: t.array(Attribute) },
