@@ -93,12 +93,9 @@ function race(name: string, description: string, config: typeof POISON_CONFIG, r
   return s;
 }
 
+const DESCRIPTION = "bits set on a live KVM_MEM_USERFAULT slot while two vCPUs fault, then nothing, the proposed re-scan ioctl, or a USERFAULT off/on toggle";
+
 export const POISON_RACES: readonly ConcurrentSuite[] = [
-  race(
-    "race-userfault-set-live",
-    "bits set on a live KVM_MEM_USERFAULT slot while two vCPUs fault, then nothing, the proposed re-scan ioctl, or a USERFAULT off/on toggle",
-    POISON_CONFIG,
-    500,
-  ),
-  race("race-userfault-set-live-arm64", "bits set on a live KVM_MEM_USERFAULT slot while two vCPUs fault (arm64)", POISON_CONFIG_ARM64, 200),
+  race("race-userfault-set-live", DESCRIPTION, POISON_CONFIG, 500),
+  race("race-userfault-set-live-arm64", `${DESCRIPTION} (arm64)`, POISON_CONFIG_ARM64, 200),
 ];
