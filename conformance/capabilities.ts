@@ -45,6 +45,8 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   // The kernel has dirty logging, but the helper does not issue KVM_ENABLE_CAP / KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG yet.
   caps.set("KVM_DIRTY_LOG_IOCTLS", lacks("the native helper does not issue KVM_ENABLE_CAP, KVM_GET_DIRTY_LOG or KVM_CLEAR_DIRTY_LOG (model and impl only for now)"));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
+  // The bitmap re-scan ioctl was proposed in review (2025-05-28) and never posted (model/kvm/rescan.ts).
+  caps.set("KVM_USERFAULT_RESCAN", lacks("proposed in the KVM Userfault v2 thread, never posted: no kernel has it"));
   caps.set("KVM_CAP_MEMORY_FAULT_INFO", cap("MEMORY_FAULT_INFO"));
   caps.set("KVM_CAP_GUEST_MEMFD", cap("GUEST_MEMFD"));
   caps.set("GUEST_MEMFD_FLAG_MMAP", gmemFlag(1, "MMAP"));

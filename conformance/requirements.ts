@@ -68,6 +68,9 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
     case "userfault_clear":
       out.push("KVM_MEM_USERFAULT");
       break;
+    case "userfault_rescan":
+      out.push("KVM_MEM_USERFAULT", "KVM_USERFAULT_RESCAN");
+      break;
     case "set_memory_attributes":
       out.push("KVM_CAP_MEMORY_ATTRIBUTES");
       break;
@@ -117,7 +120,7 @@ function capFeatures(cap: CapName): ConfigCapability[] {
 /** The host capabilities a step needs to run at all (the helper's syscalls, the memory the model assumes). */
 export function hostNeeds(op: Op): Capability[] {
   const out: Capability[] = [];
-  if (KVM_OPS.has(op.op) || op.op === "userfault_set" || op.op === "userfault_clear" || op.op === "gmem_convert") out.push("KVM");
+  if (KVM_OPS.has(op.op) || op.op === "userfault_set" || op.op === "userfault_clear" || op.op === "userfault_rescan" || op.op === "gmem_convert") out.push("KVM");
   if (op.op === "close" && op.vm !== undefined) out.push("KVM");
   if (op.op === "gmem_state") out.push("GMEM_STATE_QUERY");
   if ((op.op === "set_memory_attributes" || op.op === "gmem_convert" || op.op === "gmem_fallocate") && (op.fail_nth ?? 0) > 0) out.push("FAIL_NTH");
@@ -182,6 +185,8 @@ function featureOf(c: Config, f: ConfigCapability): boolean | number | readonly 
       return k.uffdGuestMemfd;
     case "MEMORY_FAILURE":
       return k.memoryFailure;
+    case "KVM_USERFAULT_RESCAN":
+      return k.userfaultRescan;
   }
 }
 

@@ -50,6 +50,7 @@ const MINOR_V1 = "[PATCH 0/9] userfaultfd: add minor fault handling (Axel Rasmus
 const EXIT_REVIEW = "Oliver Upton's review of [PATCH v7 08/14] KVM_EXIT_MEMORY_FAULT on stage-2 faults (Anish Moorthy), 20240215235405.368539-9-amoorthy@google.com";
 const UFFD_DOC = "Documentation/admin-guide/mm/userfaultfd.rst";
 const slip = (where: string): string => `plausible slip (${where})`;
+const POISON_THREAD = `the poison discussion in the replies to ${V2_COVER} (James Houghton and Sean Christopherson, 2025-05-28/29, shared/seeds 000)`;
 
 export const BUGS = {
   "userfault-enable-no-zap": {
@@ -876,6 +877,40 @@ export const BUGS = {
   },
   ...ENOMEM_BUGS,
   ...DIRTY_LOG_BUGS,
+  "rescan-no-invalidate": {
+    description:
+      "the proposed bitmap re-scan ioctl zaps the marked pages without an mmu_invalidate section: a fault that read the bit clear before the VMM set it keeps its mmu_seq and maps the page after the zap",
+    area: "userfault-bitmap",
+    kind: "race",
+    file: "impl/kvm/rescan.ts",
+    suite: "race-userfault-set-live",
+    source: `${POISON_THREAD}: "some kind of bitmap re-scan ioctl"; ${slip("the zap done like kvm_arch_flush_shadow_memslot, not like the mmu notifier")}`,
+  },
+  "poison-hole-covers-gfn": {
+    description: "the VMM punching a hole for a poisoned page re-creates the right neighbour from the poisoned gfn, not the one after it: the page stays in a memslot",
+    area: "memslots",
+    kind: "sequential",
+    file: "props/poison/vmm.ts",
+    suite: "poison",
+    source: `${POISON_THREAD}: Sean, "userspace should punch a hole in the memslot in order to emulate a poisoned page"; ${slip("the neighbour's base off by one")}`,
+  },
+  "poison-hole-shifted-hva": {
+    description: "the VMM punching a hole re-creates the right neighbour with its userspace address one page too far: every page after the hole reads its neighbour's contents",
+    area: "memslots",
+    kind: "sequential",
+    file: "props/poison/vmm.ts",
+    suite: "poison",
+    source: `${POISON_THREAD}; ${slip("userspace_addr computed from the end of the hole instead of its start gfn")}`,
+  },
+  "poison-live-bit-no-toggle": {
+    description:
+      "the VMM emulating poison with KVM Userfault on a slot that already has KVM_MEM_USERFAULT only sets the page's bit: an SPTE that maps the page stays, and the guest reads the old contents",
+    area: "userfault-bitmap",
+    kind: "sequential",
+    file: "props/poison/vmm.ts",
+    suite: "poison",
+    source: `${POISON_THREAD}: James, "If KVM Userfault is already enabled, we have no choice but to toggle KVM Userfault off and on again to unmap the newly poisoned pages"`,
+  },
 } as const satisfies Readonly<Record<string, SeededBug>>;
 
 export type BugId = keyof typeof BUGS;

@@ -8,6 +8,7 @@ export const COST_NAMES = [
   "uffd.wakeups",
   "kvm.memory_fault_exits",
   "kvm.sptes_zapped",
+  "kvm.huge_sptes_zapped",
   "kvm.tlb_flushes",
   "kvm.memslot_updates",
   "lock.mmap_lock.acquired",
@@ -22,12 +23,14 @@ export type CostCounts = Readonly<Record<CostName, number>>;
 /** The kernel's counters now, summed over its VMs. */
 export function costsOf(k: Kernel): CostCounts {
   let zapped = 0;
+  let huge = 0;
   let flushes = 0;
   let mmuAcquired = 0;
   let mmuContended = 0;
   for (const vm of k.vms) {
     for (const s of vm.stage2) {
       zapped += s.zapped;
+      huge += s.hugeZapped;
       flushes += s.flushes;
     }
     mmuAcquired += vm.mmuLock.acquired;
@@ -38,6 +41,7 @@ export function costsOf(k: Kernel): CostCounts {
     "uffd.wakeups": k.uffd.wakeups,
     "kvm.memory_fault_exits": k.memoryFaultExits,
     "kvm.sptes_zapped": zapped,
+    "kvm.huge_sptes_zapped": huge,
     "kvm.tlb_flushes": flushes,
     "kvm.memslot_updates": k.memslotUpdates,
     "lock.mmap_lock.acquired": k.mm.mmapLock.acquired,

@@ -22,6 +22,7 @@ import { kvmAccess } from "./kvm/uaccess.js";
 import { Kvm } from "./kvm/kvm.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
 import { mmuNotifier } from "./kvm/mmu.js";
+import { userfaultRescan } from "./kvm/rescan.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import type { Mapping } from "./mm/mapping.js";
 import { mincore } from "./mm/mincore.js";
@@ -155,6 +156,8 @@ export class Kernel implements System {
       case "userfault_set":
       case "userfault_clear":
         return withVm(op.vm, (v) => userfaultWrite(this.bugs, v.kvm, op, h));
+      case "userfault_rescan":
+        return vmIoctl(op.vm, (v) => userfaultRescan(this.bugs, v.kvm, op, h));
       case "set_memory_attributes":
         return vmIoctl(op.vm, (v) => setMemoryAttributes(this.bugs, v.kvm, op, h, (start, end, toPrivate, fail) => gmemShouldSetAttributes(this.ctx, v.kvm, start, end, toPrivate, h, fail)));
       case "enable_cap":

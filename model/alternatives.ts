@@ -10,7 +10,9 @@ import { gfnOf, PAGE_SIZE } from "./consts.js";
 import { gmemConvertTransient } from "./gmem/convert.js";
 import { GMEM_RULES } from "./gmem/file.js";
 import { replaceAt } from "./immutable.js";
+import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { findSlot } from "./kvm/memslot.js";
+import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { hvaOf, mapStage2, zapRange } from "./kvm/mmu.js";
 import { backingIndex, locate } from "./mm/pages.js";
 import { get } from "./ranges.js";
@@ -45,6 +47,14 @@ export const ALTERNATIVE_RULES = {
       `arch/arm64/kvm/mmu.c (gmem_abort); ${GMEM} (kvm_gmem_get_pfn)`,
     "a vCPU fault that goes to guest_memfd (a private access, a GMEM_ONLY slot; any guest_memfd slot on arm64) holds the folio " +
       "from kvm_gmem_get_pfn until its SPTE is installed; a fault that exits first (attribute mismatch, USERFAULT) never gets it",
+  ),
+  staleMiss: rule(
+    "userfault.exit-stale-miss",
+    "arch/x86/kvm/mmu/mmu.c (__kvm_mmu_faultin_pfn: kvm_do_userfault reads the bit after the SPTE missed, before mmu_lock); " +
+      "arch/arm64/kvm/mmu.c (user_mem_abort); James Houghton, 2025-05-28, in the thread of KVM Userfault v2 (shared/seeds 000): a bit set on a live " +
+      "USERFAULT slot does not unmap what is mapped",
+    "a vCPU fault that found no SPTE before another vCPU mapped the page reads the bit the VMM set since: it exits USERFAULT although the " +
+      "page is mapped by now (an extra exit for a marked page, never a read)",
   ),
   hva: rule(
     "gmem.ref-hva",
@@ -116,11 +126,27 @@ export function holderOf(s: State, other: Op, id: number, index: number): Rule |
     .otherwise(() => undefined);
 }
 
+/**
+ * A bit set under a live USERFAULT slot: the access hits an SPTE in the model, but another vCPU's access to the gfn
+ * overlapped it, so it may have missed before that one mapped the page; then it read the bit, and the bit says exit.
+ */
+function staleMiss(s: State, o: OpOf<"vcpu_access">, concurrent: readonly Op[]): StepResult[] {
+  const gfn = gfnOf(o.gpa);
+  const racing = concurrent.some((c) => c.op === "vcpu_access" && c.vm === o.vm && c.vcpu !== o.vcpu && gfnOf(c.gpa) === gfn);
+  const vmId = s.kvm.names.get(o.vm);
+  if (!racing || vmId === undefined || !fires(s, o, FAULT_PATH_RULES.hit)) return [];
+  const unmapped = mapStage2(s.kvm.vms[vmId]!, 0, (s2) => zapRange(s2, gfn, gfn + 1));
+  const missed = step({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, unmapped) } }, o);
+  if (!missed.fired.includes(USERFAULT_RULES.exit.id)) return [];
+  return [{ state: s, outcome: missed.outcome, fired: [...missed.fired, ALTERNATIVE_RULES.staleMiss.id] }];
+}
+
 /** `concurrent`: the operations that overlapped op in real time (a transient condition needs one of them to cause it). */
 export function alternatives(s: State, op: Op, concurrent: readonly Op[]): Iterable<StepResult> {
   return match(op)
     .with({ op: "gmem_convert" }, (o) =>
       gmemConvertTransient(s, o, (t, id, index) => concurrent.map((c) => holderOf(t, c, id, index)).find((r) => r !== undefined)),
     )
+    .with({ op: "vcpu_access" }, (o) => staleMiss(s, o, concurrent))
     .otherwise(() => []);
 }

@@ -15,6 +15,7 @@ import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { MEMSLOT_RULES } from "./kvm/memslot.js";
 import { MMU_RULES } from "./kvm/mmu.js";
 import { UACCESS_RULES } from "./kvm/uaccess.js";
+import { RESCAN_RULES } from "./kvm/rescan.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
 import { VARIANT_RULES } from "./kvm/variants.js";
 import { VM_RULES } from "./kvm/vm.js";
@@ -44,6 +45,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FAULT_PATH_RULES,
   ATTRIBUTE_RULES,
   USERFAULT_RULES,
+  RESCAN_RULES,
   UACCESS_RULES,
   VARIANT_RULES,
   DIRTY_LOG_RULES,

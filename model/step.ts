@@ -10,6 +10,7 @@ import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
 import { kvmAccess } from "./kvm/uaccess.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
+import { userfaultRescan } from "./kvm/rescan.js";
 import { userfaultWrite } from "./kvm/userfault.js";
 import { checkExtension, closeVm, createVm } from "./kvm/vm.js";
 import { fdOf } from "./fd.js";
@@ -71,6 +72,8 @@ export function step(s: State, op: Op): StepResult {
     case "userfault_set":
     case "userfault_clear":
       return userfaultWrite(s, op);
+    case "userfault_rescan":
+      return userfaultRescan(s, op);
     case "set_memory_attributes":
       return setMemoryAttributes(s, op);
     case "enable_cap":

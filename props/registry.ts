@@ -19,6 +19,8 @@ import { REFUSAL_SUITES } from "./refusals.js";
 import { VARIANT_CHECK_SUITES } from "./variants.js";
 import { DIRTY_LOG_RACES, DIRTY_LOG_SUITES } from "./dirty-log.js";
 import { PROGRESS_RACES } from "./progress-races.js";
+import { POISON_RACES } from "./poison/race.js";
+import { POISON_SUITES } from "./poison/suite.js";
 
 export const SUITES: readonly Suite[] = [
   ...SEQUENTIAL_SUITES,
@@ -34,6 +36,7 @@ export const SUITES: readonly Suite[] = [
   ...PROGRESS_SUITES,
   ...VARIANT_CHECK_SUITES,
   ...DIRTY_LOG_SUITES,
+  ...POISON_SUITES,
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,
@@ -45,6 +48,7 @@ export const SUITES: readonly Suite[] = [
   ...POSTCOPY_SHAPE_RACES,
   ...DIRTY_LOG_RACES,
   ...PROGRESS_RACES,
+  ...POISON_RACES,
 ];
 
 export const suiteNamed = (name: string): Suite | undefined => SUITES.find((s) => s.name === name);

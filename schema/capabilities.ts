@@ -15,6 +15,7 @@ export const CONFIG_CAPABILITIES = [
   "GMEM_INPLACE_CONVERSION",
   "UFFD_GUEST_MEMFD",
   "MEMORY_FAILURE",
+  "KVM_USERFAULT_RESCAN",
 ] as const;
 
 /** Capabilities the native helper needs to run a step at all, or that the model assumes of the host's memory. */

@@ -26,6 +26,7 @@ const Kernel = strict(
     userMemSlots: intIn("user memslots", 1, 32767),
     addressSpaces: intIn("address spaces", 1, 2),
     memoryFailure: t.boolean,
+    userfaultRescan: t.boolean,
   },
 );
 
@@ -80,6 +81,12 @@ export interface KernelFeatures {
    * built in, else as BUS_ADRERR; arm64's do_page_fault always says BUS_MCEERR_AR. The machines here have it off.
    */
   readonly memoryFailure: boolean;
+  /**
+   * The bitmap re-scan ioctl James Houghton proposed for emulating poison under a live KVM_MEM_USERFAULT slot
+   * (CADrL8HXjLjVyFiFee9Q58TQ9zBfXiO+VG=25Rw4UD+fbDmxQFg@mail.gmail.com, "some kind of bitmap re-scan ioctl"): never
+   * posted, so only the poison suite turns it on (model/kvm/rescan.ts).
+   */
+  readonly userfaultRescan: boolean;
 }
 
 export interface Config {
@@ -124,6 +131,7 @@ const RICH_X86: KernelFeatures = {
   userMemSlots: 32764,
   addressSpaces: 2,
   memoryFailure: true,
+  userfaultRescan: false,
 };
 
 /** What the machines here run (Linux 6.18, built without SMM): type 0 only, no memory attributes, no proposals. */
@@ -197,12 +205,17 @@ export function resolveConfig(input: ConfigInput = {}): Config {
   };
 }
 
+/** The proposed re-scan ioctl is written only when on, so files written before it existed keep their hash. */
+function kernelWithout({ userfaultRescan, ...rest }: KernelFeatures): Omit<KernelFeatures, "userfaultRescan"> & { readonly userfaultRescan?: true } {
+  return userfaultRescan ? { ...rest, userfaultRescan } : rest;
+}
+
 /** The full form written into counterexample files, so they replay even if defaults change (a fault-exit variant only when chosen). */
 export function configToInput(c: Config): ConfigInput {
   return {
     arch: c.arch,
     vcpus: c.vcpus,
-    kernel: { ...c.kernel, vmTypes: [...c.kernel.vmTypes], gmemFlags: [...c.kernel.gmemFlags] },
+    kernel: { ...kernelWithout(c.kernel), vmTypes: [...c.kernel.vmTypes], gmemFlags: [...c.kernel.gmemFlags] },
     gmemDesign: c.gmemDesign,
     gmemFaultLock: c.gmemFaultLock,
     gmemFolio: c.gmemFolio,

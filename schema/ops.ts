@@ -86,6 +86,8 @@ export const OP_CODECS = {
     { op: t.literal("clear_dirty_log"), vm: Id, slot: U32, first_page: U64, num_pages: U32 },
     { pages: t.array(U32) },
   ),
+  /** The proposed bitmap re-scan ioctl (config.kernel.userfaultRescan): unmap the pages whose bit is set now. */
+  userfault_rescan: strict("userfault_rescan", { op: t.literal("userfault_rescan"), vm: Id, slot: U32 }, {}),
   set_memory_attributes: strict(
     "set_memory_attributes",
     { op: t.literal("set_memory_attributes"), vm: Id, address: U64, size: U64, attributes: t.array(Attribute) },

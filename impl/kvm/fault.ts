@@ -43,6 +43,8 @@ const memoryFault = (gpa: number, flags: ExitFlagName[], errno: "EFAULT" = "EFAU
   size: PAGE_SIZE,
   flags,
 });
+/** kvm_send_hwpoison_signal: send_sig_mceerr(BUS_MCEERR_AR, hva, ...) on the vCPU thread. */
+const HWPOISON_SIGBUS: Outcome = { result: "SIGBUS", code: "BUS_MCEERR_AR" };
 const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: "mmio", gpa, write });
 const privateFlag = (p: boolean): ExitFlagName[] => (p ? ["PRIVATE"] : []);
 
@@ -182,6 +184,8 @@ async function gupFaultin(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access,
     if (at.map.pte(at.index)?.pte.writable !== true) return failed();
   }
   const r = await ctx.mm.fault(at.map, at.index, a.write, h, GUP_ORIGIN);
+  // KVM_PFN_ERR_HWPOISON comes before any annotation: kvm_send_hwpoison_signal, then RET_PF_RETRY into the signal.
+  if (r.kind === "signal" && r.hwpoison === true) return done(HWPOISON_SIGBUS);
   if (r.kind === "signal") return failed();
   // GUP slept in handle_userfault: KVM_RUN is blocked until a wakeup retries it (impl/uffd/uffd.ts).
   if (r.kind === "userfault") return done(blockedOutcome(r.waiter));

@@ -20,6 +20,8 @@ export class Stage2 {
   version = nextVersion();
   /** The cost model (impl/costs.ts): leaves zapped, and zaps that dropped any (each a remote TLB flush). */
   zapped = 0;
+  /** Of those, the huge ones (a 2 MiB or 1 GiB mapping lost). */
+  hugeZapped = 0;
   flushes = 0;
 
   lookup(gfn: number): { leaf: Leaf; delta: number } | undefined {
@@ -43,14 +45,15 @@ export class Stage2 {
   /** Drops every leaf touching [start, end) that `which` selects, and flushes the TLBs when it dropped any. */
   zap(start: number, end: number, which: (l: Leaf) => boolean = () => true): void {
     this.version = nextVersion();
-    const n = this.drop(start, end, which);
+    const n = this.drop(start, end, which, true);
     this.zapped += n;
     if (n > 0) this.flushes++;
   }
 
-  /** How many leaves it dropped. */
-  private drop(start: number, end: number, which: (l: Leaf) => boolean): number {
+  /** How many leaves it dropped (and counts the huge ones among them when zapping). */
+  private drop(start: number, end: number, which: (l: Leaf) => boolean, count = false): number {
     const before = this.size;
+    const hugeBefore = count ? this.tables[1]!.size + this.tables[2]!.size : 0;
     for (const l of LEVELS) {
       const n = LEVEL_PAGES[l];
       const table = this.tables[l]!;
@@ -67,6 +70,7 @@ export class Stage2 {
         }
       }
     }
+    if (count) this.hugeZapped += hugeBefore - this.tables[1]!.size - this.tables[2]!.size;
     return before - this.size;
   }
 
@@ -96,6 +100,7 @@ export class Stage2 {
   clear(): void {
     this.version = nextVersion();
     this.zapped += this.size;
+    this.hugeZapped += this.tables[1]!.size + this.tables[2]!.size;
     if (this.size > 0) this.flushes++;
     for (const t of this.tables) t.clear();
   }

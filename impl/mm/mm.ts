@@ -25,7 +25,8 @@ export interface MmuNotifier {
 
 export type FaultResult =
   | { readonly kind: "mapped"; readonly folio: Folio; readonly sub: number; readonly writable: boolean }
-  | { readonly kind: "signal"; readonly signal: SignalOutcome }
+  /** `hwpoison`: VM_FAULT_HWPOISON, which GUP turns into -EHWPOISON for KVM (hva_to_pfn). */
+  | { readonly kind: "signal"; readonly signal: SignalOutcome; readonly hwpoison?: true }
   /** The current task went to sleep in handle_userfault. */
   | { readonly kind: "userfault"; readonly waiter: Waiter };
 
@@ -307,7 +308,7 @@ export class Mm {
   private async noneFault(map: Mapping, index: number, write: boolean, h: Hooks, origin: Origin): Promise<Pass> {
     const marker = map.markers.get(index);
     // VM_FAULT_HWPOISON: do_sigbus says BUS_MCEERR_AR on arm64, and on x86 only with CONFIG_MEMORY_FAILURE.
-    if (marker === "poison") return { kind: "signal", signal: this.hwpoison };
+    if (marker === "poison") return { kind: "signal", signal: this.hwpoison, hwpoison: true };
     if (!write) this.faultAround(map, index);
     const b = map.backing;
     if (b.kind === "memfd" && this.pastEof(this.files[b.file]!, map.backingIndex(index))) return SIGBUS;

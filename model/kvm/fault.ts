@@ -6,7 +6,7 @@ import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
-import { handleMmFault } from "../mm/fault.js";
+import { FAULT_RULES, handleMmFault } from "../mm/fault.js";
 import { locate, pointerTo, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
 import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
@@ -36,6 +36,13 @@ export const FAULT_PATH_RULES = {
   gmemMap: rule("fault.gmem-map", `${X86} (kvm_mmu_faultin_pfn_gmem); ${ARM} (gmem_abort)`, "the fault maps the guest_memfd page at 4 KiB (order-0 folios)"),
   noVma: rule("fault.no-vma", `${ARM} (user_mem_abort: vma_lookup before kvm_do_userfault)`, "arm64: no VMA at the hva: KVM_RUN fails with a bare EFAULT", "EFAULT"),
   gupFailed: rule("fault.gup-efault", "virt/kvm/kvm_main.c (hva_to_pfn, KVM_PFN_ERR_FAULT)", "GUP of the hva fails (no VMA, protection, SIGBUS): bare EFAULT", "EFAULT"),
+  hwpoison: rule(
+    "fault.hwpoison-sigbus",
+    "virt/kvm/kvm_main.c (hva_to_pfn: -EHWPOISON -> KVM_PFN_ERR_HWPOISON); " +
+      `${X86} (kvm_handle_error_pfn -> kvm_send_hwpoison_signal: send_sig_mceerr(BUS_MCEERR_AR, hva, PAGE_SHIFT), RET_PF_RETRY); ` +
+      `${ARM} (user_mem_abort -> kvm_send_hwpoison_signal(hva, vma_shift))`,
+    "GUP of the hva hits a poisoned page (a poison marker): KVM sends the vCPU thread SIGBUS with BUS_MCEERR_AR at the hva, the VMM's to inject",
+  ),
   hvaMap: rule("fault.hva-map", `${X86} (__kvm_mmu_faultin_pfn, kvm_mmu_hugepage_adjust); ${ARM} (user_mem_abort)`, "the fault maps the host page at the largest level the slot and host allow"),
 };
 
@@ -60,6 +67,8 @@ const memoryFault = (gpa: number, flags: readonly ExitFlagName[], errno: "EFAULT
   size: PAGE_SIZE,
   flags: [...flags],
 });
+/** kvm_send_hwpoison_signal: always BUS_MCEERR_AR (send_sig_mceerr), whatever do_sigbus would have said. */
+const HWPOISON_SIGBUS: Outcome = { result: "SIGBUS", code: "BUS_MCEERR_AR" };
 const mmio = (gpa: number, write: boolean): Outcome => ({ result: "exit", exit: "mmio", gpa, write });
 const privateFlag = (isPrivate: boolean): ExitFlagName[] => (isPrivate ? ["PRIVATE"] : []);
 
@@ -178,6 +187,8 @@ function hvaFault(s: State, slot: Memslot, f: Fault): StepResult {
   if (fastGupFails(s, slot, at.map, at.index)) return result(s, memoryFault(f.gfn * PAGE_SIZE, []), VARIANT_RULES.exitOnMissing);
   const host = handleMmFault(s, at.map, at.index, f.write, gmemHostFault, GUP_FAULT);
   if (host.kind === "signal") {
+    // KVM_PFN_ERR_HWPOISON is handled before any memory-fault annotation, on both arches.
+    if (host.fired.includes(FAULT_RULES.poisoned)) return result(host.state ?? s, HWPOISON_SIGBUS, ...host.fired, FAULT_PATH_RULES.hwpoison);
     if (annotated !== undefined) return result(host.state ?? s, memoryFault(f.gfn * PAGE_SIZE, []), ...host.fired, FAULT_PATH_RULES.gupFailed, annotated);
     return refuse(host.state ?? s, FAULT_PATH_RULES.gupFailed, ...host.fired);
   }

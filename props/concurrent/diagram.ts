@@ -26,6 +26,8 @@ export function opArgs(op: Op): string {
     case "userfault_set":
     case "userfault_clear":
       return `slot ${op.slot} gfn+${op.gfn_offset}${op.npages > 1 ? `..${op.gfn_offset + op.npages - 1}` : ""}`;
+    case "userfault_rescan":
+      return `slot ${op.slot}`;
     case "access":
       return `${op.kind} ${op.map}+${hex(op.offset)}${op.kind === "write" ? ` = ${op.byte ?? 0}` : ""}`;
     default: {

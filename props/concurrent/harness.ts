@@ -114,6 +114,7 @@ const ENTRY: Partial<Record<Op["op"], string>> = {
   madvise: "do_madvise",
   userfault_set: "userfault_bitmap:set_bit",
   userfault_clear: "userfault_bitmap:clear_bit",
+  userfault_rescan: "kvm_vm_ioctl (the proposed re-scan)",
 };
 export const entryLabel = (op: Op): string => ENTRY[op.op] ?? op.op;
 

@@ -24,6 +24,7 @@ import {
 import type { BackingName, PostcopyEvent, PostcopyScenario } from "../postcopy/scenario.js";
 import { POSTCOPY_SUITES } from "../postcopy/suite.js";
 import { HOST_FAULT_RACE, UFFD_RACE } from "../uffd/races.js";
+import { POISON_RACES } from "../poison/race.js";
 
 const PAGE = 4096;
 
@@ -81,7 +82,7 @@ function fromSuite(suite: ConcurrentSuite, actors: Record<string, readonly Op[]>
   };
 }
 
-const RACE_SUITES: readonly ConcurrentSuite[] = [...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, HOST_FAULT_RACE, RFC_NO_LOCK_RACE];
+const RACE_SUITES: readonly ConcurrentSuite[] = [...CONCURRENT_SUITES, ...GMEM_RACES, UFFD_RACE, HOST_FAULT_RACE, RFC_NO_LOCK_RACE, ...POISON_RACES];
 
 const suite = (name: string): ConcurrentSuite => {
   const s = RACE_SUITES.find((x) => x.name === name);
@@ -183,6 +184,12 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     () => ({ vCPU0: [vcpu(0, 0)], VMM: [{ op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 0, npages: 1 }, { ...SLOT0, flags: ["USERFAULT"] }] }),
     { "race-userfault-enable": ["userfault-enable-zap-early"], "race-userfault-enable-arm64": ["userfault-enable-no-sync"] },
     "a vCPU read of gfn 0 while the VMM sets its bit and turns KVM_MEM_USERFAULT on",
+  ),
+  ...everywhere(
+    "race-userfault-set-live",
+    () => ({ vCPU0: [vcpu(0, 2 * PAGE)], VMM: [{ op: "userfault_set", vm: "v0", slot: 0, gfn_offset: 2, npages: 1 }, { op: "userfault_rescan", vm: "v0", slot: 0 }] }),
+    { "race-userfault-set-live": ["rescan-no-invalidate"] },
+    "a vCPU read of gfn 2 (unmapped) while the VMM marks it under the live USERFAULT slot and re-scans",
   ),
   ...everywhere(
     "race-userfault-clear",
