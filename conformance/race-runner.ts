@@ -61,11 +61,15 @@ const postcopyShape = (s: PostcopyRaceSuite): RaceShape => ({
   },
 });
 
-const POSTCOPY_RACES: readonly Suite[] = [POSTCOPY_RACE, POSTCOPY_RACE_ARM64, POSTCOPY_KVM_RACE];
+/** A post-copy race draws whole runs from `arbitrary`, not actors: only the three above reach the kernel so far. */
+const isPostcopyRace = (s: Suite): boolean => "arbitrary" in s;
 
-/** Every race suite of `faultline check`, then the races written for the kernel (race-shapes.ts). */
+/**
+ * Every race suite of `faultline check` but the post-copy ones, the default post-copy shapes, then the races written for
+ * the kernel (race-shapes.ts). The post-copy races on every backing (issue 19) are not run on the kernel yet.
+ */
 export const raceShapes = (): RaceShape[] => [
-  ...SUITES.filter((s): s is ConcurrentSuite => s.kind === "concurrent" && !POSTCOPY_RACES.includes(s)).map(suiteShape),
+  ...SUITES.filter((s): s is ConcurrentSuite => s.kind === "concurrent" && !isPostcopyRace(s)).map(suiteShape),
   postcopyShape(POSTCOPY_RACE),
   postcopyShape(POSTCOPY_RACE_ARM64),
   postcopyShape(POSTCOPY_KVM_RACE),
