@@ -5,9 +5,8 @@ import fc from "fast-check";
 import { PAGE_SIZE } from "../model/consts.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { DirtyLogManualName, MemslotFlagName, Op } from "../schema/ops.js";
-import { runConcurrentSuite, type ConcurrentSuite } from "./concurrent/explore.js";
+import { kvmRaceSuite, type ConcurrentSuite } from "./concurrent/explore.js";
 import type { RaceActor } from "./concurrent/harness.js";
-import { pctSteps } from "./concurrent/run-lengths.js";
 import { opArbitrary } from "./generators.js";
 import { HUGETLB, regionOp, setupOf, type Layout, type LayoutSlot } from "./layouts.js";
 import { runSequentialSuite } from "./run.js";
@@ -161,22 +160,8 @@ function raceActors(manual: boolean): fc.Arbitrary<RaceActor[]> {
     ]);
 }
 
-function raceSuite(name: string, description: string, cap: readonly DirtyLogManualName[], runs: number): ConcurrentSuite {
-  const s: ConcurrentSuite = {
-    name,
-    description,
-    kind: "concurrent",
-    area: "kvm",
-    config: PRESETS.default,
-    setup: RACE_SETUP(cap),
-    actors: raceActors(cap.length > 0),
-    runs,
-    steps: pctSteps(name),
-    depth: 3,
-    run: (opts) => runConcurrentSuite(s, opts),
-  };
-  return s;
-}
+const raceSuite = (name: string, description: string, cap: readonly DirtyLogManualName[], runs: number): ConcurrentSuite =>
+  kvmRaceSuite({ name, description, config: PRESETS.default, setup: RACE_SETUP(cap), actors: raceActors(cap.length > 0), runs });
 
 export const DIRTY_LOG_RACES: readonly ConcurrentSuite[] = [
   raceSuite("race-dirty-log", "KVM_GET_DIRTY_LOG harvesting while a vCPU write faults and KVM writes guest memory itself: no write may go unreported", [], 100),

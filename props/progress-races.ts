@@ -7,9 +7,8 @@ import fc from "fast-check";
 import { PAGE_SIZE } from "../model/consts.js";
 import { PRESETS, type Config } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
-import { runConcurrentSuite, type ConcurrentSuite } from "./concurrent/explore.js";
+import { kvmRaceSuite, type ConcurrentSuite } from "./concurrent/explore.js";
 import type { RaceActor } from "./concurrent/harness.js";
-import { pctSteps } from "./concurrent/run-lengths.js";
 
 const MiB = 1024 * 1024;
 const HOT = [0, 1, 2, 3] as const;
@@ -43,21 +42,14 @@ const actors: fc.Arbitrary<RaceActor[]> = fc
     ...(k1 === null ? [] : [{ name: "vCPU1", steps: obeyAndRetry(1, 1, k1) }]),
   ]);
 
-function raceSuite(name: string, config: Config, runs: number): ConcurrentSuite {
-  const s: ConcurrentSuite = {
+const raceSuite = (name: string, config: Config, runs: number): ConcurrentSuite =>
+  kvmRaceSuite({
     name,
     description: `each vCPU obeys its USERFAULT exit and retries while the other vCPU and a VMM thread run (${config.arch}): the retry never takes the same exit`,
-    kind: "concurrent",
-    area: "kvm",
     config,
     setup: PROGRESS_RACE_SETUP,
     actors,
     runs,
-    steps: pctSteps(name),
-    depth: 3,
-    run: (opts) => runConcurrentSuite(s, opts),
-  };
-  return s;
-}
+  });
 
 export const PROGRESS_RACES: readonly ConcurrentSuite[] = [raceSuite("race-exit-progress", PRESETS.default, 60), raceSuite("race-exit-progress-arm64", PRESETS.arm64, 40)];

@@ -8,6 +8,7 @@ import type { Scenario } from "../../schema/scenario.js";
 import { ALL_CHECKS } from "../checker.js";
 import { Stats } from "../stats.js";
 import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
+import { pctSteps } from "./run-lengths.js";
 import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceOptions, type RaceRun } from "./harness.js";
 import { describeSchedule, scheduleArbitrary, type Generator, type ScheduleSpec } from "./schedules.js";
 
@@ -22,6 +23,24 @@ export interface ConcurrentSuite extends Suite {
   readonly steps: number;
   /** PCT's bug depth d (d - 1 priority change points). */
   readonly depth: number;
+}
+
+/** A KVM race suite with the harness's defaults: PCT's k from run-lengths.ts, bug depth 3. */
+export function kvmRaceSuite(r: Pick<ConcurrentSuite, "name" | "description" | "config" | "setup" | "actors" | "runs">): ConcurrentSuite {
+  const s: ConcurrentSuite = {
+    name: r.name,
+    description: r.description,
+    kind: "concurrent",
+    area: "kvm",
+    config: r.config,
+    setup: r.setup,
+    actors: r.actors,
+    runs: r.runs,
+    steps: pctSteps(r.name),
+    depth: 3,
+    run: (opts) => runConcurrentSuite(s, opts),
+  };
+  return s;
 }
 
 export interface ExploreOptions extends SuiteRunOptions {

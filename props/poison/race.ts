@@ -8,9 +8,8 @@
 // (model/alternatives.ts, userfault.exit-stale-miss): an extra exit for a marked page, never a read.
 import fc from "fast-check";
 import type { Op, OpOf } from "../../schema/ops.js";
-import { runConcurrentSuite, type ConcurrentSuite } from "../concurrent/explore.js";
+import { kvmRaceSuite, type ConcurrentSuite } from "../concurrent/explore.js";
 import type { RaceActor } from "../concurrent/harness.js";
-import { pctSteps } from "../concurrent/run-lengths.js";
 import { POISON_CONFIG, POISON_CONFIG_ARM64 } from "./suite.js";
 
 const PAGE = 4096;
@@ -76,22 +75,8 @@ const actors: fc.Arbitrary<RaceActor[]> = fc
     ];
   });
 
-function race(name: string, description: string, config: typeof POISON_CONFIG, runs: number): ConcurrentSuite {
-  const s: ConcurrentSuite = {
-    name,
-    description,
-    kind: "concurrent",
-    area: "kvm",
-    config,
-    setup: SETUP,
-    actors,
-    runs,
-    steps: pctSteps(name),
-    depth: 3,
-    run: (opts) => runConcurrentSuite(s, opts),
-  };
-  return s;
-}
+const race = (name: string, description: string, config: typeof POISON_CONFIG, runs: number): ConcurrentSuite =>
+  kvmRaceSuite({ name, description, config, setup: SETUP, actors, runs });
 
 const DESCRIPTION = "bits set on a live KVM_MEM_USERFAULT slot while two vCPUs fault, then nothing, the proposed re-scan ioctl, or a USERFAULT off/on toggle";
 
