@@ -13,9 +13,10 @@ import { replaceAt } from "./immutable.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
 import { findSlot } from "./kvm/memslot.js";
 import { USERFAULT_RULES } from "./kvm/userfault.js";
-import { hvaOf, mapStage2, zapRange } from "./kvm/mmu.js";
+import { hasFlag, hvaOf, installSpte, mapStage2, spteAt, zapRange } from "./kvm/mmu.js";
+import type { Memslot, Vm } from "./kvm/types.js";
 import { backingIndex, locate } from "./mm/pages.js";
-import { get } from "./ranges.js";
+import { get, type RangeMap } from "./ranges.js";
 import { rule, type Rule } from "./rules.js";
 import type { State, StepResult } from "./state.js";
 import { step } from "./step.js";
@@ -55,6 +56,16 @@ export const ALTERNATIVE_RULES = {
       "USERFAULT slot does not unmap what is mapped",
     "a vCPU fault that found no SPTE before another vCPU mapped the page reads the bit the VMM set since: it exits USERFAULT although the " +
       "page is mapped by now (an extra exit for a marked page, never a read)",
+  ),
+  staleSlot: rule(
+    "dirtylog.enable-stale-slot",
+    "virt/kvm/kvm_main.c (kvm_set_memslot: kvm_swap_active_memslots, then kvm_commit_memory_region; __kvm_write_guest_page: " +
+      "mark_page_dirty_in_slot of the slot it looked up); arch/x86/kvm/x86.c (kvm_mmu_slot_apply_flags); arch/x86/kvm/mmu/spte.c " +
+      "(make_spte: kvm_slot_dirty_track_enabled of the fault's slot); arch/arm64/kvm/mmu.c (user_mem_abort: memslot_is_logging; " +
+      "kvm_arch_commit_memory_region: kvm_mmu_wp_memory_region)",
+    "a guest or KVM write while a flags-only KVM_SET_USER_MEMORY_REGION turns dirty logging on may use the slot it looked up before " +
+      "the swap, or a writable SPTE the commit has not write-protected yet: the page is written and not logged, and its mapping ends " +
+      "read-only; logging is certain only for writes that start after the ioctl returns",
   ),
   hva: rule(
     "gmem.ref-hva",
@@ -139,6 +150,57 @@ function staleMiss(s: State, o: OpOf<"vcpu_access">, concurrent: readonly Op[]):
   const missed = step({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, vmId, unmapped) } }, o);
   if (!missed.fired.includes(USERFAULT_RULES.exit.id)) return [];
   return [{ state: s, outcome: missed.outcome, fired: [...missed.fired, ALTERNATIVE_RULES.staleMiss.id] }];
+}
+
+const withVm = (s: State, id: number, vm: Vm): State => ({ ...s, kvm: { ...s.kvm, vms: replaceAt(s.kvm.vms, id, vm) } });
+
+/** `vm` with `slot` replaced by `by` and the dirty bitmap of its raw id set to `bits` (absent: none). */
+function withSlot(vm: Vm, slot: Memslot, by: Memslot, bits: RangeMap<true> | undefined): Vm {
+  const dirty = new Map(vm.dirty);
+  if (bits === undefined) dirty.delete(slot.slot);
+  else dirty.set(slot.slot, bits);
+  return { ...vm, slots: vm.slots.map((sl) => (sl.slot === slot.slot ? by : sl)), dirty };
+}
+
+/**
+ * A write that overlapped the flags-only update turning LOG_DIRTY_PAGES on for its slot, where the model has
+ * already taken the update: it ran against the old slot, unlogged, and the commit then write-protected its
+ * mapping. `before` (the state the segment started in) tells that the update turned logging on, not kept it.
+ */
+function staleSlotWrite(s: State, o: OpOf<"vcpu_access"> | OpOf<"kvm_access">, concurrent: readonly Op[], before: State): StepResult[] {
+  const vmId = s.kvm.names.get(o.vm);
+  const vm = vmId === undefined ? undefined : s.kvm.vms[vmId];
+  const gfn = gfnOf(o.gpa);
+  const slot = vm === undefined ? undefined : findSlot(vm, 0, gfn);
+  if (o.kind !== "write" || vmId === undefined || vm === undefined || slot === undefined || !vm.dirty.has(slot.slot)) return [];
+  const was = before.kvm.vms[vmId]?.slots.find((sl) => sl.slot === slot.slot);
+  const enabling = concurrent.some((c) => c.op === "set_memory_region" && c.vm === o.vm && c.slot === slot.slot && c.flags.includes("LOG_DIRTY_PAGES"));
+  if (!enabling || was === undefined || hasFlag(was, "LOG_DIRTY_PAGES")) return [];
+  const old: Memslot = { ...slot, flags: slot.flags.filter((f) => f !== "LOG_DIRTY_PAGES") };
+  const r = step(withVm(s, vmId, withSlot(vm, slot, old, undefined)), o);
+  const after = withSlot(r.state.kvm.vms[vmId]!, old, slot, vm.dirty.get(slot.slot));
+  const leaf = spteAt(after, 0, gfn);
+  const protectedVm = leaf === undefined ? after : installSpte(after, 0, gfn, { ...leaf, writable: false });
+  return [{ state: withVm(r.state, vmId, protectedVm), outcome: r.outcome, fired: [...r.fired, ALTERNATIVE_RULES.staleSlot.id] }];
+}
+
+/**
+ * The step invariants a step taken by an alternative is exempt from: what the kernel's own rule permits there
+ * (a write in the window of a logging enable is not logged).
+ */
+const RELAXES: ReadonlyMap<string, readonly string[]> = new Map([[ALTERNATIVE_RULES.staleSlot.id, ["dirty-log-write-marked"]]]);
+
+export const relaxedBy = (fired: readonly string[]): ReadonlySet<string> => new Set(fired.flatMap((id) => RELAXES.get(id) ?? []));
+
+/**
+ * States besides step()'s that the kernel may reach with the same outcome, because an operation overlapping in
+ * real time left a transient condition the model's atomic steps do not have. `before`: the state the concurrent
+ * segment started in.
+ */
+export function alsoReached(s: State, op: Op, concurrent: readonly Op[], before: State): StepResult[] {
+  return match(op)
+    .with({ op: "vcpu_access" }, { op: "kvm_access" }, (o) => staleSlotWrite(s, o, concurrent, before))
+    .otherwise(() => []);
 }
 
 /** `concurrent`: the operations that overlapped op in real time (a transient condition needs one of them to cause it). */

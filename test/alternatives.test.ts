@@ -1,11 +1,12 @@
-// Outcomes the kernel may give besides step()'s are admitted only with a cause running at the same time, and
-// only when that operation could cause it in the kernel: it reaches the folio (model/alternatives.ts).
+// Outcomes and states the kernel may give besides step()'s are admitted only with a cause running at the same
+// time, and only when that operation could cause it in the kernel (model/alternatives.ts).
 import { describe, expect, it } from "vitest";
-import { initial, step, type State } from "../model/index.js";
+import { alsoReached, initial, step, type State } from "../model/index.js";
 import { explain } from "../props/concurrent/history.js";
 import { PRESETS } from "../schema/config.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import { SEGV_MAPERR } from "../schema/outcome.js";
+import { memslot } from "./helpers/ops.js";
 
 const MiB = 1024 * 1024;
 const SETUP: Op[] = [
@@ -94,5 +95,33 @@ describe("only an operation that reaches the folio explains the EAGAIN", () => {
       expect(fired(s, [vcpu(false)])).toContain("gmem.ref-hva");
       expect(fired(s, [vcpu(false, 0)])).toBeUndefined();
     });
+  });
+});
+
+describe("a write in the window of a dirty-logging enable (dirtylog.enable-stale-slot)", () => {
+  const unlogged = memslot({});
+  const logged = memslot({ flags: ["LOG_DIRTY_PAGES"] });
+  const write: Op = { op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 4096, kind: "write", byte: 7 };
+  const base: Op[] = [{ op: "create_vm", vm: "v0" }, { op: "mmap", map: "m0", file: "anon", offset: 0, length: 4 * MiB }];
+  const run = (ops: readonly Op[]): State => ops.reduce((s, op) => step(s, op).state, initial(PRESETS.arm64));
+  const before = run([...base, unlogged]);
+  const enabled = step(before, logged).state;
+  const bit = (s: State): boolean | undefined => s.kvm.vms[0]!.dirty.get(0)?.some((sp) => sp.start <= 1 && 1 < sp.end);
+
+  it("is offered, unlogged and write-protected, only while the update that turned logging on overlaps the write", () => {
+    expect(bit(step(enabled, write).state)).toBe(true);
+    const [stale, ...more] = alsoReached(enabled, write, [logged], before);
+    expect(more).toEqual([]);
+    expect(stale!.fired).toContain("dirtylog.enable-stale-slot");
+    expect(stale!.outcome).toEqual({ result: "ok" });
+    expect(bit(stale!.state)).toBe(false);
+    expect(stale!.state.kvm.vms[0]!.stage2[0]!.find((sp) => sp.start <= 1 && 1 < sp.end)?.value.writable).toBe(false);
+    expect(alsoReached(enabled, write, [], before)).toEqual([]);
+  });
+
+  it("not where logging was already on when the segment began, nor for a read, nor for another slot's update", () => {
+    expect(alsoReached(enabled, write, [logged], enabled)).toEqual([]);
+    expect(alsoReached(enabled, { ...write, kind: "read" } as Op, [logged], before)).toEqual([]);
+    expect(alsoReached(enabled, write, [{ ...logged, slot: 1 } as Op], before)).toEqual([]);
   });
 });

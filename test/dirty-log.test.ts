@@ -138,6 +138,8 @@ describe("each seeded dirty-logging bug is found by its suite of the default che
     { bug: "dirty-log-off-recover-userfault", suite: "dirty-log-x86", property: /^userfault-4k$|^refinement/ },
     { bug: "dirty-log-get-nonatomic", suite: "race-dirty-log", property: /./ },
     { bug: "dirty-log-mark-early", suite: "race-dirty-log", property: /./ },
+    // The relaxation for writes in the window of a logging enable (dirtylog.enable-stale-slot) still sees a lost mark.
+    { bug: "dirty-log-enable-wp-early", suite: "race-memslot-changes-arm64", property: /^dirty-log-writable-marked$|^refinement/ },
   ];
   for (const c of CAUGHT) {
     it(`${c.bug}: ${c.suite} fails`, async () => {

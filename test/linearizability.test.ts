@@ -204,3 +204,70 @@ describe("linearize agrees with brute force on random small histories", () => {
     }
   });
 });
+
+describe("linearize with `also`: an operation whose answer does not decide its state", () => {
+  // flip answers null and leaves 1 or 2 (step gives 1, also 2); reads tell which it was.
+  type NdOp = { kind: "write"; value: number } | { kind: "read" } | { kind: "flip" };
+  type Nd = Operation<NdOp, number | null>;
+  const nd: SequentialSpec<number, NdOp, number | null> = {
+    init: 0,
+    step: (s, op, out) => (op.kind === "read" ? (out === s ? s : undefined) : out !== null ? undefined : op.kind === "flip" ? 1 : op.value),
+    also: (_s, op) => (op.kind === "flip" ? [2] : []),
+    key: String,
+  };
+  const next = (spec: SequentialSpec<number, NdOp, number | null>, s: number, o: Nd): number[] => {
+    const first = spec.step(s, o.input, o.output);
+    return first === undefined ? [] : [first, ...(spec.also?.(s, o.input, o.output) ?? [])];
+  };
+  const before = (ops: readonly Nd[], a: number, b: number): boolean => ops[a]!.ret < ops[b]!.call;
+  /** Every real-time-respecting order, every choice of state: whether one explains all the outputs. */
+  const bruteForce = (spec: SequentialSpec<number, NdOp, number | null>, ops: readonly Nd[], s = spec.init, done: readonly number[] = []): boolean =>
+    done.length === ops.length ||
+    ops.some(
+      (_, i) =>
+        !done.includes(i) &&
+        ops.every((_, j) => done.includes(j) || j === i || !before(ops, j, i)) &&
+        next(spec, s, ops[i]!).some((t) => bruteForce(spec, ops, t, [...done, i])),
+    );
+  const value = fc.nat({ max: 2 });
+  const ndOp: fc.Arbitrary<{ input: NdOp; output: number | null }> = fc.oneof(
+    value.map((v) => ({ input: { kind: "write" as const, value: v }, output: null })),
+    value.map((v) => ({ input: { kind: "read" as const }, output: v })),
+    fc.constant({ input: { kind: "flip" as const }, output: null }),
+  );
+  const instant = fc.nat({ max: 12 });
+  const interval = fc.tuple(instant, instant).map(([a, b]) => ({ call: 2 * Math.min(a, b), ret: 2 * Math.max(a, b) + 1 }));
+  const history = fc.array(fc.tuple(ndOp, interval).map(([o, t]): Nd => ({ ...o, ...t })), { minLength: 1, maxLength: 6 });
+
+  it("a read of 2 after a flip is explained only through also", () => {
+    const ops: Nd[] = [{ input: { kind: "flip" }, output: null, call: 0, ret: 1 }, { input: { kind: "read" }, output: 2, call: 2, ret: 3 }];
+    const v = linearize(nd, ops);
+    expect(v.kind).toBe("ok");
+    expect(v.kind === "ok" && v.path).toEqual([2, 2]);
+    expect(linearize({ ...nd, also: undefined }, ops).kind).toBe("illegal");
+  });
+
+  it("agrees with brute force over orders and choices, and its path is a sequence of allowed states", () => {
+    const seen = { ok: 0, illegal: 0 };
+    fc.assert(
+      fc.property(history, (ops) => {
+        const v = linearize(nd, ops, 1_000_000);
+        expect(v.kind === "ok").toBe(bruteForce(nd, ops));
+        if (v.kind !== "ok") return void seen.illegal++;
+        seen.ok++;
+        v.order.reduce((s, id, i) => {
+          expect(next(nd, s, ops[id]!)).toContain(v.path[i]);
+          return v.path[i]!;
+        }, nd.init);
+      }),
+      { seed: 7, numRuns: 1500 },
+    );
+    expect(seen.ok).toBeGreaterThan(150);
+    expect(seen.illegal).toBeGreaterThan(150);
+  });
+
+  it("the comparison catches a checker that tries only the first state", () => {
+    const firstOnly = fc.property(history, (ops) => linearize({ ...nd, also: undefined }, ops).kind === "ok" || !bruteForce(nd, ops));
+    expect(fc.check(firstOnly, { seed: 7, numRuns: 1500 }).failed).toBe(true);
+  });
+});

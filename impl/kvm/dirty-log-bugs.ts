@@ -54,4 +54,12 @@ export const DIRTY_LOG_BUGS = {
     suite: "race-dirty-log",
     source: "plausible slip (arch/x86/kvm/mmu/spte.c, make_spte: mark_page_dirty_in_slot moved out of mmu_lock)",
   },
+  "dirty-log-enable-wp-early": {
+    description: "a flags-only update that turns dirty logging on write-protects the slot before kvm_swap_active_memslots: a fault that looked the old slot up in between maps the page writable and unlogged, and it stays so after the ioctl returns",
+    area: "dirty-log",
+    kind: "race",
+    file: "impl/kvm/memslot.ts",
+    suite: "race-memslot-changes-arm64",
+    source: "plausible slip (virt/kvm/kvm_main.c, kvm_set_memslot: kvm_commit_memory_region moved before the swap; arch/arm64/kvm/mmu.c kvm_arch_commit_memory_region)",
+  },
 } as const satisfies Readonly<Record<string, SeededBug>>;

@@ -183,23 +183,30 @@ async function kvmMoveMemslot(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
   return OK;
 }
 
+/** kvm_mmu_wp_memory_region / kvm_mmu_slot_remove_write_access: every mapping of the slot read-only, under mmu_lock. */
+async function writeProtectSlot(kvm: Kvm, slot: ImplMemslot, h: Hooks): Promise<void> {
+  await kvm.mmuLock.write(h);
+  kvm.stage2[slot.as]!.update(slot.baseGfn, slot.baseGfn + slot.npages, (l) => ({ ...l, writable: false }));
+  kvm.mmuLock.writeUnlock();
+}
+
 /** FLAGS_ONLY: replace in place, then kvm_commit_memory_region's arch work and the userfault-enable zap. */
 async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next: ImplMemslot, h: Hooks): Promise<Outcome> {
   const turnedOn = (f: keyof typeof MEM): boolean => !has(old, f) && has(next, f);
+  const x86 = kvm.config.arch === "x86";
+  const roSkip = x86 && has(next, "READONLY");
+  // Under KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: nothing to protect until KVM_CLEAR_DIRTY_LOG.
+  const protect = turnedOn("LOG_DIRTY_PAGES") && !roSkip && !initiallySet(kvm);
+  // The seeded mistake protects before the swap: a fault that found the old slot in between maps the page writable, unlogged.
+  const protectEarly = protect && ctx.bugs.has("dirty-log-enable-wp-early");
+  if (protectEarly) await writeProtectSlot(kvm, old, h);
   const zapEarly = turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-zap-early");
   if (zapEarly) await flushShadowMemslot(ctx, kvm, old, h);
   // synchronize_srcu in kvm_swap_active_memslots: faults that read the old flags finish before the zap below.
   await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h, !(turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-no-sync")));
-  const x86 = kvm.config.arch === "x86";
   const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
   if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
-  const roSkip = x86 && has(next, "READONLY");
-  // Under KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: nothing to protect until KVM_CLEAR_DIRTY_LOG.
-  if (turnedOn("LOG_DIRTY_PAGES") && !roSkip && !initiallySet(kvm)) {
-    await kvm.mmuLock.write(h);
-    kvm.stage2[next.as]!.update(next.baseGfn, next.baseGfn + next.npages, (l) => ({ ...l, writable: false }));
-    kvm.mmuLock.writeUnlock();
-  }
+  if (protect && !protectEarly) await writeProtectSlot(kvm, next, h);
   if (x86 && turnedOff("LOG_DIRTY_PAGES") && !roSkip) await recoverHugePages(ctx, kvm, next, h);
   const design = kvm.config.faultExit;
   if (turnedOn("USERFAULT") && design === "eager-split") await splitHugePages(kvm, next, h);

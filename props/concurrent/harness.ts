@@ -2,7 +2,7 @@
 // schedule decides every interleaving, and the checks run as the run goes: "always" invariants at every
 // yield point, and at every quiescent point the "quiescent" invariants plus linearization of the history
 // since the previous one against the model, ending in the implementation's abstract state.
-import { canonicalText, initial, STATE_INVARIANTS, STEP_INVARIANTS, step as modelStep } from "../../model/index.js";
+import { canonicalText, initial, relaxedBy, STATE_INVARIANTS, STEP_INVARIANTS, step as modelStep } from "../../model/index.js";
 import type { State, StateInvariant, StepInvariant } from "../../model/index.js";
 import type { CostCounts } from "../../impl/costs.js";
 import { createSystem, type Kernel } from "../../impl/system.js";
@@ -13,7 +13,7 @@ import { ALL_CHECKS, checksInvariant, type Checks, type Failure } from "../check
 import { stableStringify } from "../outcomes.js";
 import type { Stats } from "../stats.js";
 import { diffFacts, kvmFacts } from "./effects.js";
-import { concurrentWith, explain, History, type RaceOp, type SegmentVerdict } from "./history.js";
+import { concurrentWith, explainTaken, History, type RaceOp, type SegmentVerdict } from "./history.js";
 import { Judge } from "./judge.js";
 import { Scheduler } from "./scheduler.js";
 import { chooser, rotation, type ScheduleSpec } from "./schedules.js";
@@ -232,11 +232,11 @@ class RaceRunner {
     if (this.history.quiescent) this.atQuiescence();
   }
 
-  /** Steps the model along a (partial) linearization from `start`, recording its outcomes. */
-  private annotate(start: State, order: readonly RaceOp[]): { r: RaceOp; pre: State; post: State }[] {
+  /** Steps the model along a (partial) linearization from `start` through the states `path` it took, recording its outcomes. */
+  private annotate(start: State, order: readonly RaceOp[], path: readonly State[]): { r: RaceOp; pre: State; post: State }[] {
     let pre = start;
-    return order.map((r) => {
-      const res = (r.impl === undefined ? undefined : explain(pre, r.op, r.impl, concurrentWith(order, r))) ?? modelStep(pre, r.op);
+    return order.map((r, i) => {
+      const res = (r.impl === undefined ? undefined : explainTaken(pre, r.op, r.impl, concurrentWith(order, r), start, path[i]!)) ?? modelStep(pre, r.op);
       r.model = res.outcome;
       r.fired = res.fired;
       this.stats?.recordStep(res.fired);
@@ -267,14 +267,16 @@ class RaceRunner {
       );
     }
     if (v.kind === "state") {
-      this.annotate(start, v.order);
+      this.annotate(start, v.order, v.path);
       const why = `no order of the model's steps that explains the outcomes ends in the implementation's state: ${v.detail}`;
       this.fail("refinement.state", v.model, v.impl, why);
     }
     if (v.kind === "outcome") this.outcomeFailure(start, v);
     if (v.kind !== "ok") return;
-    for (const { r, pre, post } of this.annotate(start, v.order)) {
+    for (const { r, pre, post } of this.annotate(start, v.order, v.path)) {
+      const relaxed = relaxedBy(r.fired ?? []);
       for (const inv of this.stepInvariants) {
+        if (relaxed.has(inv.name)) continue;
         const iv = inv.check(pre, r.op, r.impl!, post);
         this.stats?.recordInvariant(inv.name, iv.nonVacuous);
         if (!iv.holds) this.fail(inv.name, "holds", "violated", iv.detail ?? inv.description, r);
@@ -286,7 +288,7 @@ class RaceRunner {
 
   /** No order explains the outcomes: names the operation the longest explanation got stuck on, and the step invariant it breaks. */
   private outcomeFailure(start: State, v: Extract<SegmentVerdict, { kind: "outcome" }>): never {
-    this.annotate(start, v.prefix);
+    this.annotate(start, v.prefix, v.path);
     const s = v.stuck;
     s.model = v.expected;
     const post = modelStep(v.pre, s.op).state;

@@ -3,7 +3,7 @@
 // real-time order, and (at a quiescent point) end in the implementation's abstract state.
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { Spte } from "../../model/kvm/types.js";
-import { alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
+import { alsoReached, alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
 import { get, spans, type RangeMap } from "../../model/ranges.js";
 import { locate } from "../../model/mm/pages.js";
 import type { Mapping, PagePointer, Pte } from "../../model/mm/types.js";
@@ -64,13 +64,27 @@ export class History {
 }
 
 export type SegmentVerdict =
-  /** `final` is the model's state after `order`; the implementation's agrees with it. */
-  | { readonly kind: "ok"; readonly order: readonly RaceOp[]; readonly final: State; readonly overlapping: boolean }
+  /** `final` is the model's state after `order`, `path` after each op of it; the implementation's agrees with it. */
+  | { readonly kind: "ok"; readonly order: readonly RaceOp[]; readonly path: readonly State[]; readonly final: State; readonly overlapping: boolean }
   | { readonly kind: "undecided" }
   /** Every outcome is explained, but no explanation ends in the implementation's state. */
-  | { readonly kind: "state"; readonly order: readonly RaceOp[]; readonly detail: string; readonly model: unknown; readonly impl: unknown }
+  | {
+      readonly kind: "state";
+      readonly order: readonly RaceOp[];
+      readonly path: readonly State[];
+      readonly detail: string;
+      readonly model: unknown;
+      readonly impl: unknown;
+    }
   /** No order explains the outcomes: `stuck` is the first operation the longest explanation could not take. */
-  | { readonly kind: "outcome"; readonly prefix: readonly RaceOp[]; readonly pre: State; readonly stuck: RaceOp; readonly expected: Outcome };
+  | {
+      readonly kind: "outcome";
+      readonly prefix: readonly RaceOp[];
+      readonly path: readonly State[];
+      readonly pre: State;
+      readonly stuck: RaceOp;
+      readonly expected: Outcome;
+    };
 
 /**
  * What a quiescent implementation state must equal in the model. Left out, and compared by hostWithin and
@@ -276,6 +290,18 @@ export function explain(s: State, op: Op, out: Outcome, concurrent: readonly Op[
   return undefined;
 }
 
+/**
+ * The model's step for `op` from `pre` that the linearization took: the one ending in `post` when alsoReached
+ * offered more than one state for the outcome. `before`: the state the segment started in.
+ */
+export function explainTaken(pre: State, op: Op, out: Outcome, concurrent: readonly Op[], before: State, post: State): StepResult | undefined {
+  const first = explain(pre, op, out, concurrent);
+  if (first === undefined || first.state === post) return first;
+  const key = canonicalText(post);
+  if (canonicalText(first.state) === key) return first;
+  return alsoReached(pre, op, concurrent, before).find((r) => sameOutcome(r.outcome, out) && canonicalText(r.state) === key) ?? first;
+}
+
 /** The ops of the segment whose call-return interval overlaps r's. */
 export const concurrentWith = (seg: readonly RaceOp[], r: RaceOp): Op[] => seg.filter((x) => x !== r && x.call < r.ret && r.call < x.ret).map((x) => x.op);
 
@@ -288,6 +314,7 @@ interface Input {
 const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Input, Outcome> => ({
   init,
   step: (s, input, out) => explain(s, input.op, out, input.concurrent)?.state,
+  also: (s, input, out) => alsoReached(s, input.op, input.concurrent, init).flatMap((r) => (sameOutcome(r.outcome, out) ? [r.state] : [])),
   key: canonicalText,
   ...(accept === undefined ? {} : { accept }),
 });
@@ -298,21 +325,21 @@ export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, 
   const v = linearize(spec(start, agrees(observableText(impl), impl)), ops, budget);
   if (v.kind === "ok") {
     const overlapping = seg.some((a, i) => seg.some((b, j) => i < j && a.call < b.ret && b.call < a.ret));
-    return { kind: "ok", order: v.order.map((i) => seg[i]!), final: v.final, overlapping };
+    return { kind: "ok", order: v.order.map((i) => seg[i]!), path: v.path, final: v.final, overlapping };
   }
   if (v.kind === "undecided") return v;
   const outcomes = linearize(spec(start), ops, budget);
   if (outcomes.kind === "ok") {
-    const order = outcomes.order.map((i) => seg[i]!);
+    const taken = { order: outcomes.order.map((i) => seg[i]!), path: outcomes.path };
     const d = firstDifference(observable(outcomes.final), observable(impl));
-    if (d !== undefined) return { kind: "state", order, detail: `they differ at ${d.path}`, model: d.left, impl: d.right };
+    if (d !== undefined) return { kind: "state", ...taken, detail: `they differ at ${d.path}`, model: d.left, impl: d.right };
     const stale = staleSpte(outcomes.final, impl);
-    if (stale !== undefined) return { kind: "state", order, detail: stale.detail, model: stale.model, impl: stale.impl };
+    if (stale !== undefined) return { kind: "state", ...taken, detail: stale.detail, model: stale.model, impl: stale.impl };
     const host = hostWithin(outcomes.final, impl)!;
-    return { kind: "state", order, detail: host.detail, model: host.model, impl: host.impl };
+    return { kind: "state", ...taken, detail: host.detail, model: host.model, impl: host.impl };
   }
   if (outcomes.kind === "undecided") return outcomes;
   const prefix = outcomes.deepest.order.map((i) => seg[i]!);
   const stuck = seg[outcomes.stuck]!;
-  return { kind: "outcome", prefix, pre: outcomes.deepest.state, stuck, expected: step(outcomes.deepest.state, stuck.op).outcome };
+  return { kind: "outcome", prefix, path: outcomes.deepest.path, pre: outcomes.deepest.state, stuck, expected: step(outcomes.deepest.state, stuck.op).outcome };
 }

@@ -14,6 +14,11 @@ export interface SequentialSpec<S, I, O> {
   readonly init: S;
   /** The state after `input`, or undefined when the model cannot answer `output` from `state`. */
   step(state: S, input: I, output: O): S | undefined;
+  /**
+   * Further states the model may reach with the same answer, where the kernel's outcome does not decide its
+   * state (a transient condition the sequential model does not track); tried after step's, on backtrack.
+   */
+  also?(state: S, input: I, output: O): readonly S[];
   /** Equal for equal states: the memoization key. */
   key(state: S): string;
   /** Whether a complete linearization may end in `state` (e.g., it must equal an observed final state). */
@@ -30,11 +35,12 @@ export interface Search {
 }
 
 export type Verdict<S> =
-  | (Search & { readonly kind: "ok"; readonly order: readonly number[]; readonly final: S })
+  /** `path`: the state after each operation of `order` (where `also` gave a choice, the one taken). */
+  | (Search & { readonly kind: "ok"; readonly order: readonly number[]; readonly path: readonly S[]; readonly final: S })
   | (Search & {
       readonly kind: "illegal";
       /** The longest prefix the model could explain, and the state after it. */
-      readonly deepest: { readonly order: readonly number[]; readonly state: S };
+      readonly deepest: { readonly order: readonly number[]; readonly path: readonly S[]; readonly state: S };
       /** The operation whose return came while it was still unexplained at that depth. */
       readonly stuck: number;
     })
@@ -88,16 +94,34 @@ function unlift(call: Entry): void {
 /** Searches for an order of the operations that the model explains and that respects real-time order. */
 export function linearize<S, I, O>(spec: SequentialSpec<S, I, O>, ops: readonly Operation<I, O>[], budget = DEFAULT_BUDGET): Verdict<S> {
   const head = entries(ops);
-  const stack: { node: Entry; state: S; linearized: bigint }[] = [];
+  const stack: { node: Entry; state: S; linearized: bigint; next: readonly S[]; k: number }[] = [];
   const seen = new Set<string>();
   let state = spec.init;
   let linearized = 0n;
   let node = head.next;
   let explored = 0;
   let backtracks = 0;
-  let deepest = { order: [] as number[], state };
+  let deepest = { order: [] as number[], path: [] as S[], state };
   let stuck = ops.length > 0 ? 0 : -1;
 
+  const taken = (): S[] => stack.map((f) => f.next[f.k]!);
+  /** Linearizes `at` into the first of next[k..] not seen with the same set; false when none is left. */
+  const take = (at: Entry, next: readonly S[], k: number): boolean => {
+    const bits = linearized | (1n << BigInt(at.id));
+    for (let j = k; j < next.length; j++) {
+      const key = `${bits.toString(36)}|${spec.key(next[j]!)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      stack.push({ node: at, state, linearized, next, k: j });
+      state = next[j]!;
+      linearized = bits;
+      lift(at);
+      if (stack.length > deepest.order.length) deepest = { order: stack.map((f) => f.node.id), path: taken(), state };
+      node = head.next;
+      return true;
+    }
+    return false;
+  };
   const backtrack = (): boolean => {
     const top = stack.pop();
     if (top === undefined) return false;
@@ -105,36 +129,23 @@ export function linearize<S, I, O>(spec: SequentialSpec<S, I, O>, ops: readonly 
     state = top.state;
     linearized = top.linearized;
     unlift(top.node);
-    node = top.node.next;
+    if (!take(top.node, top.next, top.k + 1)) node = top.node.next;
     return true;
   };
   const illegal = (): Verdict<S> => ({ kind: "illegal", deepest, stuck, explored, backtracks });
 
   for (;;) {
     if (head.next === undefined) {
-      if (spec.accept === undefined || spec.accept(state)) return { kind: "ok", order: stack.map((f) => f.node.id), final: state, explored, backtracks };
+      if (spec.accept === undefined || spec.accept(state)) return { kind: "ok", order: stack.map((f) => f.node.id), path: taken(), final: state, explored, backtracks };
       if (!backtrack()) return illegal();
       continue;
     }
     if (node!.call) {
       if (++explored > budget) return { kind: "undecided", explored, backtracks };
       const op = ops[node!.id]!;
-      const next = spec.step(state, op.input, op.output);
-      if (next !== undefined) {
-        const bits = linearized | (1n << BigInt(node!.id));
-        const key = `${bits.toString(36)}|${spec.key(next)}`;
-        if (!seen.has(key)) {
-          seen.add(key);
-          stack.push({ node: node!, state, linearized });
-          state = next;
-          linearized = bits;
-          lift(node!);
-          if (stack.length > deepest.order.length) deepest = { order: stack.map((f) => f.node.id), state };
-          node = head.next;
-          continue;
-        }
-      }
-      node = node!.next;
+      const first = spec.step(state, op.input, op.output);
+      const next = first === undefined ? [] : [first, ...(spec.also?.(state, op.input, op.output) ?? [])];
+      if (!take(node!, next, 0)) node = node!.next;
     } else {
       // A return reached with its call unexplained: nothing linearizable comes first here.
       if (stack.length === deepest.order.length && deepest.order.every((id, i) => stack[i]!.node.id === id)) stuck = node!.id;
