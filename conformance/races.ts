@@ -1,7 +1,7 @@
 // Races against the real kernel: a concurrent scenario's actors run on threads of their own in the native helper
 // (__race), every operation timed on CLOCK_MONOTONIC, and the recorded history is checked for linearizability
 // against the model with the host configuration, with the alternatives of the TypeScript races.
-import { alternatives, canonicalText, initial, step, type State, type StepResult } from "../model/index.js";
+import { alsoReached, alternatives, canonicalText, initial, step, type State, type StepResult } from "../model/index.js";
 import { linearize, type Operation } from "../props/concurrent/linearizability.js";
 import { sameOutcome } from "../props/outcomes.js";
 import type { Config } from "../schema/config.js";
@@ -268,6 +268,11 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
   const spec = (accept?: (s: State) => boolean) => ({
     init: start,
     step: (s: State, input: Input, out: Outcome | null) => explainWith(stepFn, s, input, out)?.state,
+    // The states a write may also leave (a dirty-logging enable in flight): the same as in the TypeScript races.
+    also: (s: State, input: Input, out: Outcome | null) =>
+      input.role !== "op" || input.pending || out === null
+        ? []
+        : alsoReached(s, input.op, input.concurrent, start).flatMap((r) => (sameOutcome(r.outcome, out) ? [r.state] : [])),
     key: canonicalText,
     ...(accept === undefined ? {} : { accept }),
   });
@@ -284,11 +289,10 @@ export function checkRecording(start: State, actors: readonly Actor[], rec: Reco
       const order = v.order.map((i) => chosen[i]!.key);
       // The deviations this order needed (the search may have tried others on paths it left).
       const deviations: string[] = [];
-      v.order.reduce((s, i) => {
-        const e = explainWith(stepFn, s, chosen[i]!.input, chosen[i]!.output)!;
-        if (e.deviation !== undefined) deviations.push(e.deviation);
-        return e.state;
-      }, start);
+      v.order.forEach((i, k) => {
+        const e = explainWith(stepFn, k === 0 ? start : v.path[k - 1]!, chosen[i]!.input, chosen[i]!.output);
+        if (e?.deviation !== undefined) deviations.push(e.deviation);
+      });
       return { kind: "ok", order, blocked: blockers, deviations };
     }
     if (v.kind === "undecided") undecided = true;
