@@ -174,7 +174,9 @@ function staleSlotWrite(s: State, o: OpOf<"vcpu_access"> | OpOf<"kvm_access">, c
   const slot = vm === undefined ? undefined : findSlot(vm, 0, gfn);
   if (o.kind !== "write" || vmId === undefined || vm === undefined || slot === undefined || !vm.dirty.has(slot.slot)) return [];
   const was = before.kvm.vms[vmId]?.slots.find((sl) => sl.slot === slot.slot);
-  const enabling = concurrent.some((c) => c.op === "set_memory_region" && c.vm === o.vm && c.slot === slot.slot && c.flags.includes("LOG_DIRTY_PAGES"));
+  const enabling = concurrent.some(
+    (c) => c.op === "set_memory_region" && c.vm === o.vm && c.slot === slot.slot && c.flags.includes("LOG_DIRTY_PAGES"),
+  );
   if (!enabling || was === undefined || hasFlag(was, "LOG_DIRTY_PAGES")) return [];
   const old: Memslot = { ...slot, flags: slot.flags.filter((f) => f !== "LOG_DIRTY_PAGES") };
   const r = step(withVm(s, vmId, withSlot(vm, slot, old, undefined)), o);

@@ -203,7 +203,8 @@ async function kvmUpdateFlags(ctx: MemslotCtx, kvm: Kvm, old: ImplMemslot, next:
   const zapEarly = turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-zap-early");
   if (zapEarly) await flushShadowMemslot(ctx, kvm, old, h);
   // synchronize_srcu in kvm_swap_active_memslots: faults that read the old flags finish before the zap below.
-  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h, !(turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-no-sync")));
+  const sync = !(turnedOn("USERFAULT") && ctx.bugs.has("userfault-enable-no-sync"));
+  await publish(kvm, old.as, kvm.memslots[old.as]!.with(old, next), h, sync);
   const turnedOff = (f: keyof typeof MEM): boolean => has(old, f) && !has(next, f);
   if (x86 && turnedOff("USERFAULT") && !has(next, "LOG_DIRTY_PAGES")) await recoverHugePages(ctx, kvm, next, h);
   if (protect && !protectEarly) await writeProtectSlot(kvm, next, h);

@@ -236,7 +236,8 @@ class RaceRunner {
   private annotate(start: State, order: readonly RaceOp[], path: readonly State[]): { r: RaceOp; pre: State; post: State }[] {
     let pre = start;
     return order.map((r, i) => {
-      const res = (r.impl === undefined ? undefined : explainTaken(pre, r.op, r.impl, concurrentWith(order, r), start, path[i]!)) ?? modelStep(pre, r.op);
+      const taken = r.impl === undefined ? undefined : explainTaken(pre, r.op, r.impl, concurrentWith(order, r), start, path[i]!);
+      const res = taken ?? modelStep(pre, r.op);
       r.model = res.outcome;
       r.fired = res.fired;
       this.stats?.recordStep(res.fired);

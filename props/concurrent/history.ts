@@ -3,7 +3,8 @@
 // real-time order, and (at a quiescent point) end in the implementation's abstract state.
 import { PAGE_SIZE } from "../../model/consts.js";
 import type { Spte } from "../../model/kvm/types.js";
-import { alsoReached, alternatives, canonical, canonicalText, firstDifference, step, type State, type StepResult } from "../../model/index.js";
+import { alsoReached, alternatives, canonical, canonicalText, firstDifference, step } from "../../model/index.js";
+import type { State, StepResult } from "../../model/index.js";
 import { get, spans, type RangeMap } from "../../model/ranges.js";
 import { locate } from "../../model/mm/pages.js";
 import type { Mapping, PagePointer, Pte } from "../../model/mm/types.js";
@@ -65,7 +66,13 @@ export class History {
 
 export type SegmentVerdict =
   /** `final` is the model's state after `order`, `path` after each op of it; the implementation's agrees with it. */
-  | { readonly kind: "ok"; readonly order: readonly RaceOp[]; readonly path: readonly State[]; readonly final: State; readonly overlapping: boolean }
+  | {
+      readonly kind: "ok";
+      readonly order: readonly RaceOp[];
+      readonly path: readonly State[];
+      readonly final: State;
+      readonly overlapping: boolean;
+    }
   | { readonly kind: "undecided" }
   /** Every outcome is explained, but no explanation ends in the implementation's state. */
   | {
@@ -171,7 +178,9 @@ function mappingWithin(id: string, m: Mapping, i: Mapping): { detail: string; mo
   const anon = covered(m.anon, i.anon);
   if (anon !== undefined) return { detail: `${id} page ${anon} has lost its private page`, model: "private page", impl: null };
   const shared = m.shared ? i.anon[0]?.start : undefined;
-  if (shared !== undefined) return { detail: `${id} page ${shared} has a private page in a MAP_SHARED mapping`, model: null, impl: "private page" };
+  if (shared !== undefined) {
+    return { detail: `${id} page ${shared} has a private page in a MAP_SHARED mapping`, model: null, impl: "private page" };
+  }
   const dead = covered(i.anon, m.live);
   if (dead !== undefined) return { detail: `${id} page ${dead} has a private page but no VMA maps it`, model: null, impl: "private page" };
   return undefined;
@@ -270,17 +279,25 @@ export function staleSpte(model: State, impl: State): { detail: string; model: S
             span.value.level <= m.value.level &&
             (!span.value.writable || m.value.writable || (span.value.level === 0 && further()));
           if (m.start > at) break;
-          if (!within) return { detail: `vm ${v} gfn ${hex(m.start)} is mapped ${spteText(span.value)} where the model maps ${spteText(m.value)}`, model: m.value, impl: span.value };
+          if (!within) {
+            const detail = `vm ${v} gfn ${hex(m.start)} is mapped ${spteText(span.value)} where the model maps ${spteText(m.value)}`;
+            return { detail, model: m.value, impl: span.value };
+          }
           at = m.end;
         }
-        if (at < span.end) return { detail: `vm ${v} gfn ${hex(at)} is mapped ${spteText(span.value)} where the model maps nothing`, model: null, impl: span.value };
+        if (at < span.end) {
+          return { detail: `vm ${v} gfn ${hex(at)} is mapped ${spteText(span.value)} where the model maps nothing`, model: null, impl: span.value };
+        }
       }
     }
   }
   return undefined;
 }
 
-const agrees = (implText: string, impl: State) => (s: State): boolean => observableText(s) === implText && staleSpte(s, impl) === undefined && hostWithin(s, impl) === undefined;
+const agrees =
+  (implText: string, impl: State) =>
+  (s: State): boolean =>
+    observableText(s) === implText && staleSpte(s, impl) === undefined && hostWithin(s, impl) === undefined;
 
 /** The model's step that gives `out` for `op` from `s`: step()'s own, or an alternative the concurrent ops allow. */
 export function explain(s: State, op: Op, out: Outcome, concurrent: readonly Op[] = []): StepResult | undefined {
@@ -294,7 +311,14 @@ export function explain(s: State, op: Op, out: Outcome, concurrent: readonly Op[
  * The model's step for `op` from `pre` that the linearization took: the one ending in `post` when alsoReached
  * offered more than one state for the outcome. `before`: the state the segment started in.
  */
-export function explainTaken(pre: State, op: Op, out: Outcome, concurrent: readonly Op[], before: State, post: State): StepResult | undefined {
+export function explainTaken(
+  pre: State,
+  op: Op,
+  out: Outcome,
+  concurrent: readonly Op[],
+  before: State,
+  post: State,
+): StepResult | undefined {
   const first = explain(pre, op, out, concurrent);
   if (first === undefined || first.state === post) return first;
   const key = canonicalText(post);
@@ -303,7 +327,8 @@ export function explainTaken(pre: State, op: Op, out: Outcome, concurrent: reado
 }
 
 /** The ops of the segment whose call-return interval overlaps r's. */
-export const concurrentWith = (seg: readonly RaceOp[], r: RaceOp): Op[] => seg.filter((x) => x !== r && x.call < r.ret && r.call < x.ret).map((x) => x.op);
+export const concurrentWith = (seg: readonly RaceOp[], r: RaceOp): Op[] =>
+  seg.filter((x) => x !== r && x.call < r.ret && r.call < x.ret).map((x) => x.op);
 
 /** A linearizability input: the op and what ran concurrently with it. */
 interface Input {
@@ -314,14 +339,20 @@ interface Input {
 const spec = (init: State, accept?: (s: State) => boolean): SequentialSpec<State, Input, Outcome> => ({
   init,
   step: (s, input, out) => explain(s, input.op, out, input.concurrent)?.state,
-  also: (s, input, out) => alsoReached(s, input.op, input.concurrent, init).flatMap((r) => (sameOutcome(r.outcome, out) ? [r.state] : [])),
+  also: (s, input, out) =>
+    alsoReached(s, input.op, input.concurrent, init).flatMap((r) => (sameOutcome(r.outcome, out) ? [r.state] : [])),
   key: canonicalText,
   ...(accept === undefined ? {} : { accept }),
 });
 
 /** Linearizes a segment that starts at model state `start` and ends quiescent in `impl`. */
 export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, budget: number): SegmentVerdict {
-  const ops: Operation<Input, Outcome>[] = seg.map((r) => ({ input: { op: r.op, concurrent: concurrentWith(seg, r) }, output: r.impl!, call: r.call, ret: r.ret }));
+  const ops: Operation<Input, Outcome>[] = seg.map((r) => ({
+    input: { op: r.op, concurrent: concurrentWith(seg, r) },
+    output: r.impl!,
+    call: r.call,
+    ret: r.ret,
+  }));
   const v = linearize(spec(start, agrees(observableText(impl), impl)), ops, budget);
   if (v.kind === "ok") {
     const overlapping = seg.some((a, i) => seg.some((b, j) => i < j && a.call < b.ret && b.call < a.ret));
@@ -341,5 +372,6 @@ export function checkSegment(start: State, seg: readonly RaceOp[], impl: State, 
   if (outcomes.kind === "undecided") return outcomes;
   const prefix = outcomes.deepest.order.map((i) => seg[i]!);
   const stuck = seg[outcomes.stuck]!;
-  return { kind: "outcome", prefix, path: outcomes.deepest.path, pre: outcomes.deepest.state, stuck, expected: step(outcomes.deepest.state, stuck.op).outcome };
+  const pre = outcomes.deepest.state;
+  return { kind: "outcome", prefix, path: outcomes.deepest.path, pre, stuck, expected: step(pre, stuck.op).outcome };
 }

@@ -136,7 +136,9 @@ export function linearize<S, I, O>(spec: SequentialSpec<S, I, O>, ops: readonly 
 
   for (;;) {
     if (head.next === undefined) {
-      if (spec.accept === undefined || spec.accept(state)) return { kind: "ok", order: stack.map((f) => f.node.id), path: taken(), final: state, explored, backtracks };
+      if (spec.accept === undefined || spec.accept(state)) {
+        return { kind: "ok", order: stack.map((f) => f.node.id), path: taken(), final: state, explored, backtracks };
+      }
       if (!backtrack()) return illegal();
       continue;
     }
