@@ -179,7 +179,7 @@ export function gmemUnbind(inode: GmemInode, pgoff: number, npages: number): voi
  * kvm_gmem_get_pfn: the folio holding index (v7: under the invalidate lock, shared), or the errno KVM reports. On a
  * tracked file the folio lock is taken and the folio prepared under it: zapped from the direct map, then prepared.
  */
-export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks, bugs?: Bugs): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
+export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks, bugs: Bugs): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
   if (!inode.open) return { errno: "EFAULT" };
   const locked = isInplace(inode.config);
   if (locked) await inode.invalidateLock.read(h);
@@ -189,7 +189,7 @@ export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks, bugs
     inode.folioLocks.add(index);
     const got = inode.getFolio(index);
     // The seeded slip maps the folio into the guest without kvm_gmem_folio_zap_direct_map.
-    inode.prepare(index, bugs?.has("gmem-get-pfn-no-zap") !== true);
+    inode.prepare(index, !bugs.has("gmem-get-pfn-no-zap"));
     inode.folioLocks.delete(index);
     return got;
   } finally {
