@@ -39,7 +39,9 @@ async function performWrite(bugs: Bugs, inode: GmemInode, op: Op, h: Hooks): Pro
 }
 
 /** kvm_gmem_write_begin, the copy, kvm_gmem_write_end for one page; the errno of a refusal. */
-async function writePage(bugs: Bugs, inode: GmemInode, pos: number, bytes: number, byte: number, h: Hooks): Promise<"ENODEV" | "EINVAL" | "EEXIST" | undefined> {
+type Refusal = "ENODEV" | "EINVAL" | "EEXIST";
+
+async function writePage(bugs: Bugs, inode: GmemInode, pos: number, bytes: number, byte: number, h: Hooks): Promise<Refusal | undefined> {
   if (!inode.flags.includes("WRITE")) return "ENODEV"; // gmem.write-enodev
   if (pos + bytes > inode.size) return "EINVAL"; // gmem.write-eof
   if (pos % PAGE_SIZE !== 0 || bytes % PAGE_SIZE !== 0) return "EINVAL"; // gmem.write-align

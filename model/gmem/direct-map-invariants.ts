@@ -42,7 +42,8 @@ const mappedOutOfDirectMap: StateInvariant = {
     for (const l of gmemLeaves(s)) {
       if (l.inode.noDirectMap === undefined) continue;
       any = true;
-      if (!covers(l.inode.noDirectMap, l.start, l.end)) return broken(`vm #${l.vm} maps gfn ${l.gfn} to guest_memfd pages [${l.start}, ${l.end}) still in the direct map`);
+      if (covers(l.inode.noDirectMap, l.start, l.end)) continue;
+      return broken(`vm #${l.vm} maps gfn ${l.gfn} to guest_memfd pages [${l.start}, ${l.end}) still in the direct map`);
     }
     return ok(any);
   },

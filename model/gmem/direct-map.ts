@@ -38,7 +38,8 @@ export const DIRECT_MAP_RULES = {
   ),
   uaccess: rule(
     "gmem.no-direct-map-uaccess",
-    `${dm(10)} (commit message: "KVM retains access to guest memory via userspace mappings of guest_memfd, which are reflected back into KVM's memslots via userspace_addr")`,
+    `${dm(10)} (commit message: "KVM retains access to guest memory via userspace mappings of guest_memfd, ` +
+      `which are reflected back into KVM's memslots via userspace_addr")`,
     "KVM's own accesses to a NO_DIRECT_MAP file go through the memslot's userspace address, never the direct map",
   ),
   prepared: rule(

@@ -15,7 +15,12 @@ import { getFolio } from "./folio.js";
 export const WRITE_RULES = {
   pos: rule("gmem.write-pos", "fs/read_write.c (ksys_pwrite64: pos < 0, before the fd is looked up)", "offset negative as loff_t", "EINVAL"),
   badFd: rule("gmem.write-ebadf", "fs/read_write.c (ksys_pwrite64: fdget)", "the guest_memfd fd is not open", "EBADF"),
-  notGmem: rule("faultline.gmem-write-not-gmem", "docs/VOCABULARY.md (gmem_write)", "gmem_write names a guest_memfd; other files are written with pwrite", "ENOTTY"),
+  notGmem: rule(
+    "faultline.gmem-write-not-gmem",
+    "docs/VOCABULARY.md (gmem_write)",
+    "gmem_write names a guest_memfd; other files are written with pwrite",
+    "ENOTTY",
+  ),
   noPwrite: rule(
     "gmem.write-espipe",
     "fs/read_write.c (ksys_pwrite64: no FMODE_PWRITE); virt/kvm/guest_memfd.c (__kvm_gmem_create: alloc_file_pseudo, no FMODE_PWRITE)",
@@ -24,7 +29,12 @@ export const WRITE_RULES = {
   ),
   overflow: rule("gmem.write-overflow", "fs/read_write.c (rw_verify_area: check_add_overflow(pos, count))", "offset + len past 2^63 (loff_t)", "EINVAL"),
   empty: rule("gmem.write-empty", "mm/filemap.c (generic_perform_write: no byte, no write_begin)", "len 0 writes nothing and returns 0"),
-  noFlag: rule("gmem.write-enodev", `${WRITE_V7} (kvm_gmem_write_begin: !kvm_gmem_supports_write)`, "the file was created without GUEST_MEMFD_FLAG_WRITE", "ENODEV"),
+  noFlag: rule(
+    "gmem.write-enodev",
+    `${WRITE_V7} (kvm_gmem_write_begin: !kvm_gmem_supports_write)`,
+    "the file was created without GUEST_MEMFD_FLAG_WRITE",
+    "ENODEV",
+  ),
   eof: rule("gmem.write-eof", `${WRITE_V7} (kvm_gmem_write_begin: pos + len > i_size_read)`, "a page of the write reaches past i_size", "EINVAL"),
   align: rule(
     "gmem.write-align",
@@ -38,13 +48,21 @@ export const WRITE_RULES = {
     "the page's folio is already out of the direct map (a fault or a write prepared it)",
     "EEXIST",
   ),
-  write: rule("gmem.write", `${WRITE_V7} (kvm_gmem_write_begin: kvm_gmem_get_folio; kvm_gmem_write_end: folio_mark_uptodate)`, "the page is allocated if need be, written whole and marked uptodate"),
+  write: rule(
+    "gmem.write",
+    `${WRITE_V7} (kvm_gmem_write_begin: kvm_gmem_get_folio; kvm_gmem_write_end: folio_mark_uptodate)`,
+    "the page is allocated if need be, written whole and marked uptodate",
+  ),
   seal: rule(
     "gmem.write-seal",
     `${WRITE_V7} (commit message: "on completion, write() will remove the populated pages from direct map"); ${WRITE_SEALED_REPLY}`,
     "on a NO_DIRECT_MAP file, a written folio leaves the direct map before write_end unlocks it",
   ),
-  short: rule("gmem.write-short", "mm/filemap.c (generic_perform_write: return written ? written : status)", "a page refused after others were written: write() returns the bytes written"),
+  short: rule(
+    "gmem.write-short",
+    "mm/filemap.c (generic_perform_write: return written ? written : status)",
+    "a page refused after others were written: write() returns the bytes written",
+  ),
 };
 
 /** pwrite(2) of len bytes of `byte` at offset into a guest_memfd. */

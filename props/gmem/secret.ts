@@ -37,7 +37,8 @@ const selfMapped = (slot: number, gpa: number, size: number, gmem: string, map: 
 /** Firecracker's secret-free restore flags on g0 (tests/framework/kvm.py), write() without direct map removal on g1, the reverse on g2. */
 export const GMEM_SECRET = gmemLayout(
   "gmem-secret",
-  "default VM; g0 MMAP|INIT_SHARED|NO_DIRECT_MAP|WRITE behind slot 0, g1 without NO_DIRECT_MAP (slot 1), g2 without WRITE (slot 2); each slot's hva is its file's mapping",
+  "default VM; g0 MMAP|INIT_SHARED|NO_DIRECT_MAP|WRITE behind slot 0, g1 without NO_DIRECT_MAP (slot 1), g2 without WRITE " +
+    "(slot 2); each slot's hva is its file's mapping",
   0,
   [
     { name: "g0", size: 4 * MiB, map: "m5", flags: ["MMAP", "INIT_SHARED", "NO_DIRECT_MAP", "WRITE"] },
@@ -49,7 +50,9 @@ export const GMEM_SECRET = gmemLayout(
 
 const byte = fc.integer({ min: 1, max: 255 });
 /** The pages everything aims at: the first three of a file and its last. */
-const hotPage = (pages: number): fc.Arbitrary<number> => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(0, 1, 2, pages - 1) }, { weight: 1, arbitrary: fc.nat({ max: pages - 1 }) });
+const hotPage = (pages: number): fc.Arbitrary<number> =>
+  fc.oneof({ weight: 6, arbitrary: fc.constantFrom(0, 1, 2, pages - 1) }, { weight: 1, arbitrary: fc.nat({ max: pages - 1 }) });
+const written = (kind: string, b: number): { byte?: number } => (kind === "write" ? { byte: b } : {});
 
 /** The calls refused before any page: offsets at loff_t's sign and end, a VM fd, nothing to write. */
 const WRITE_REFUSALS: readonly Op[] = [
@@ -73,10 +76,10 @@ function writes(l: typeof GMEM_SECRET): fc.Arbitrary<Op> {
 function accesses(l: typeof GMEM_SECRET): fc.Arbitrary<Op> {
   const gpa = fc.constantFrom(...l.slots).chain((s) => hotPage(s.size / PAGE_SIZE).map((p) => s.gpa + p * PAGE_SIZE));
   const kind = fc.constantFrom("read" as const, "read" as const, "write" as const, "exec" as const);
-  const vcpu = fc.tuple(gpa, kind, byte).map(([g, k, b]): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: g, kind: k, ...(k === "write" ? { byte: b } : {}) }));
+  const vcpu = fc.tuple(gpa, kind, byte).map(([g, k, b]): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: g, kind: k, ...written(k, b) }));
   const kvm = fc
     .tuple(gpa, kind, byte, fc.boolean())
-    .map(([g, k, b, emulate]): Op => ({ op: "kvm_access", vm: "v0", vcpu: 1, gpa: g, kind: k, ...(k === "write" ? { byte: b } : {}), ...(emulate ? { emulate } : {}) }));
+    .map(([g, k, b, emulate]): Op => ({ op: "kvm_access", vm: "v0", vcpu: 1, gpa: g, kind: k, ...written(k, b), ...(emulate ? { emulate } : {}) }));
   return fc.oneof(vcpu, kvm);
 }
 
@@ -85,7 +88,10 @@ function fallocates(l: typeof GMEM_SECRET): fc.Arbitrary<Op> {
   return fc
     .record({ g: fc.constantFrom(...l.gmems), punch: fc.boolean(), pages: fc.constantFrom(1, 2) })
     .chain((r) => hotPage(r.g.size / PAGE_SIZE - 1).map((page) => ({ ...r, page })))
-    .map((r): Op => ({ op: "gmem_fallocate", gmem: r.g.name, mode: r.punch ? ["PUNCH_HOLE", "KEEP_SIZE"] : ["KEEP_SIZE"], offset: r.page * PAGE_SIZE, len: r.pages * PAGE_SIZE }));
+    .map((r): Op => {
+      const mode: ("PUNCH_HOLE" | "KEEP_SIZE")[] = r.punch ? ["PUNCH_HOLE", "KEEP_SIZE"] : ["KEEP_SIZE"];
+      return { op: "gmem_fallocate", gmem: r.g.name, mode, offset: r.page * PAGE_SIZE, len: r.pages * PAGE_SIZE };
+    });
 }
 
 /** A file made with any of the four flags (unsupported ones refused), then written and read by the ops above as g9. */
@@ -131,7 +137,9 @@ const hot = fc.constantFrom(0, 1);
 export const SECRET_RACE: ConcurrentSuite = (() => {
   const name = "race-gmem-secret";
   const write = fc.tuple(hot, byte).map(([p, b]): Op => ({ op: "gmem_write", gmem: "g0", offset: p * PAGE_SIZE, len: PAGE_SIZE, byte: b }));
-  const guest = fc.tuple(hot, fc.boolean(), byte).map(([p, w, b]): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: p * PAGE_SIZE, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
+  const guest = fc
+    .tuple(hot, fc.boolean(), byte)
+    .map(([p, w, b]): Op => ({ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: p * PAGE_SIZE, kind: w ? "write" : "read", ...(w ? { byte: b } : {}) }));
   const kvm = hot.map((p): Op => ({ op: "kvm_access", vm: "v0", vcpu: 1, gpa: p * PAGE_SIZE, kind: "read" }));
   const s: ConcurrentSuite = {
     name,
