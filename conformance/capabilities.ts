@@ -51,6 +51,9 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   caps.set("KVM_CAP_GUEST_MEMFD", cap("GUEST_MEMFD"));
   caps.set("GUEST_MEMFD_FLAG_MMAP", gmemFlag(1, "MMAP"));
   caps.set("GUEST_MEMFD_FLAG_INIT_SHARED", gmemFlag(2, "INIT_SHARED"));
+  // Secret hiding's two posted series (docs/GMEM.md): the bits Firecracker's tests probe for.
+  caps.set("GUEST_MEMFD_FLAG_NO_DIRECT_MAP", gmemFlag(4, "NO_DIRECT_MAP"));
+  caps.set("GUEST_MEMFD_FLAG_WRITE", gmemFlag(8, "WRITE"));
   caps.set("KVM_CAP_MEMORY_ATTRIBUTES", cap("MEMORY_ATTRIBUTES"));
   caps.set("KVM_CAP_READONLY_MEM", cap("READONLY_MEM"));
   caps.set("KVM_CAP_MULTI_ADDRESS_SPACE", cap("MULTI_ADDRESS_SPACE", 2));
@@ -115,7 +118,7 @@ export function hostConfig(p: HostProbe, caps: ReadonlyMap<Capability, Presence>
     memoryAttributes: present(caps, "KVM_CAP_MEMORY_ATTRIBUTES"),
     userfault: present(caps, "KVM_MEM_USERFAULT"),
     guestMemfd: gmem,
-    gmemFlags: gmem ? (["MMAP", "INIT_SHARED"] as const).filter((f) => present(caps, `GUEST_MEMFD_FLAG_${f}`)) : [],
+    gmemFlags: gmem ? (["MMAP", "INIT_SHARED", "NO_DIRECT_MAP", "WRITE"] as const).filter((f) => present(caps, `GUEST_MEMFD_FLAG_${f}`)) : [],
     gmemInplaceConversion: present(caps, "GMEM_INPLACE_CONVERSION"),
     uffdGuestMemfd: present(caps, "UFFD_GUEST_MEMFD"),
     readonlyMem: present(caps, "KVM_CAP_READONLY_MEM"),

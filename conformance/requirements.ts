@@ -5,7 +5,7 @@ import { initial, step } from "../model/index.js";
 import { MEMSLOT_RULES } from "../model/kvm/memslot.js";
 import { resolveConfig, type Config } from "../schema/config.js";
 import { decodeFlags, GMEM_FLAG_BITS, MEMSLOT_FLAG_BITS } from "../schema/flags.js";
-import { UFFD_FEATURES, type CapName, type Op } from "../schema/ops.js";
+import { UFFD_FEATURES, type CapName, type GmemFlagName, type Op } from "../schema/ops.js";
 import type { Scenario } from "../schema/scenario.js";
 import { isConfigCapability, type Capability, type ConfigCapability } from "../schema/capabilities.js";
 import type { Host } from "./capabilities.js";
@@ -25,10 +25,10 @@ export interface Names {
  */
 export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
   const out: ConfigCapability[] = [];
-  const fieldKind = { create_gmem: "vm", gmem_mmap: "gmem", gmem_fallocate: "gmem", gmem_convert: "gmem", mmap: "gmem", file_fallocate: "gmem" } as const;
+  const fieldKind = { create_gmem: "vm", gmem_mmap: "gmem", gmem_fallocate: "gmem", gmem_convert: "gmem", gmem_write: "gmem", mmap: "gmem", file_fallocate: "gmem" } as const;
   const kind = (name: string): string => (names === undefined ? fieldKind[op.op as keyof typeof fieldKind] : (names.kinds.get(name) ?? "none"));
   const gmemMaps = names?.gmemMaps ?? new Set<string>();
-  const gmem = (...flags: readonly ("MMAP" | "INIT_SHARED")[]): void => {
+  const gmem = (...flags: readonly GmemFlagName[]): void => {
     out.push("KVM_CAP_GUEST_MEMFD", ...flags.map((f) => `GUEST_MEMFD_FLAG_${f}` as const));
   };
   switch (op.op) {
@@ -49,6 +49,9 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
       break;
     case "gmem_fallocate":
       if (kind(op.gmem) === "gmem") gmem();
+      break;
+    case "gmem_write":
+      if (kind(op.gmem) === "gmem") gmem("WRITE");
       break;
     case "file_fallocate":
       if (kind(op.file) === "gmem") gmem();
@@ -169,6 +172,10 @@ function featureOf(c: Config, f: ConfigCapability): boolean | number | readonly 
       return k.guestMemfd && k.gmemFlags.includes("MMAP");
     case "GUEST_MEMFD_FLAG_INIT_SHARED":
       return k.guestMemfd && k.gmemFlags.includes("INIT_SHARED");
+    case "GUEST_MEMFD_FLAG_NO_DIRECT_MAP":
+      return k.guestMemfd && k.gmemFlags.includes("NO_DIRECT_MAP");
+    case "GUEST_MEMFD_FLAG_WRITE":
+      return k.guestMemfd && k.gmemFlags.includes("WRITE");
     case "KVM_CAP_MEMORY_ATTRIBUTES":
       return k.memoryAttributes;
     case "KVM_CAP_READONLY_MEM":

@@ -11,7 +11,7 @@ import type { Mapping as ModelMapping, MemFile as ModelFile, PagePointer, Pte as
 import type { RangeMap as ModelRanges, Span } from "../model/ranges.js";
 import type { State } from "../model/state.js";
 import type { MemslotFlagName } from "../schema/ops.js";
-import type { GmemInode } from "./gmem/gmem.js";
+import type { GmemFolio, GmemInode } from "./gmem/gmem.js";
 import { MEM, type ImplMemslot, type Kvm } from "./kvm/kvm.js";
 import type { Stage2 } from "./kvm/stage2.js";
 import { ZERO_FOLIO, type Folio } from "./mm/folio.js";
@@ -345,7 +345,18 @@ export class Abstraction {
       shared: this.ranges(g.shared),
       split: this.share(g, "split", presence(split, g.folioPages)),
       pins: this.share(g, "pins", pins),
+      ...this.secretHiding(g),
     });
+  }
+
+  /** The prepared and direct-map state of a tracked file, and any direct-map access that would have oopsed. */
+  private secretHiding(g: GmemInode): Pick<ModelInode, "prepared" | "noDirectMap" | "directMapFaults"> {
+    if (!g.tracksPrepared) return {};
+    const firsts = (pick: (f: GmemFolio) => boolean): number[] => [...g.cache].filter(([, f]) => pick(f)).map(([n]) => n * g.folioPages);
+    const prepared = this.share(g, "prepared", presence(firsts((f) => f.uptodate === true), g.folioPages));
+    const removed = g.flags.includes("NO_DIRECT_MAP") ? { noDirectMap: this.share(g, "noDirectMap", presence(firsts((f) => f.noDirectMap === true), g.folioPages)) } : {};
+    const faults = g.directMapFaults.length === 0 ? {} : { directMapFaults: this.share(g, "directMapFaults", [...g.directMapFaults]) };
+    return { prepared, ...removed, ...faults };
   }
 
   /** The abstract state of k now. */

@@ -14,6 +14,8 @@ import { FailNth } from "./util/fail-nth.js";
 import { GmemInode, gmemAlias, gmemCreate, gmemHostFault, gmemMmapRefusal, gmemRelease, supportedFlags } from "./gmem/gmem.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { gmemState } from "./gmem/state-query.js";
+import { GMEM_FLAG_BITS } from "../schema/flags.js";
+import { gmemWrite } from "./gmem/write.js";
 import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
@@ -202,6 +204,8 @@ export class Kernel implements System {
         return this.withGmem(op.gmem, (g) => gmemConvert(this.ctx, g.inode, g.id, op, h));
       case "gmem_state":
         return this.withGmem(op.gmem, (g) => gmemState(this.bugs, g.inode, this.vms, op, h));
+      case "gmem_write":
+        return gmemWrite(this.bugs, this.config, this.fds, this.gmemInodes, op, h);
       case "pin":
         return pin(this.mm, this.gmemInodes, op, h);
       case "unpin":
@@ -255,7 +259,7 @@ export class Kernel implements System {
     const x86 = this.config.arch === "x86";
     const PRIVATE = 8;
     const priv = v === undefined || v.kvm.hasPrivateMem ? PRIVATE : 0;
-    const gmemFlags = supportedFlags(v?.kvm, k.gmemFlags).reduce((bits, f) => bits | (f === "MMAP" ? 1 : 2), 0);
+    const gmemFlags = supportedFlags(v?.kvm, k.gmemFlags).reduce((bits, f) => bits | (2 ** GMEM_FLAG_BITS[f]), 0);
     const values: Record<OpOf<"check_extension">["cap"], number> = {
       USER_MEMORY: 1,
       USER_MEMORY2: 1,

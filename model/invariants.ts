@@ -7,6 +7,7 @@ import { LEVEL_PAGES, PAGE_SIZE, gfnOf } from "./consts.js";
 import { sameCanonical } from "./canonical.js";
 import { memIsPrivate, privateSpans } from "./gmem/attributes.js";
 import { ALLOC_STEP_INVARIANTS } from "./gmem/alloc-invariants.js";
+import { DIRECT_MAP_STATE_INVARIANTS, DIRECT_MAP_STEP_INVARIANTS } from "./gmem/direct-map-invariants.js";
 import { vmHasPrivateMem } from "./gmem/file.js";
 import { GMEM_STATE_INVARIANTS, GMEM_STEP_INVARIANTS } from "./gmem/invariants.js";
 import { DIRTY_STATE_INVARIANTS, DIRTY_STEP_INVARIANTS } from "./kvm/dirty-invariants.js";
@@ -302,9 +303,11 @@ const userfaultEnableUnmaps: StepInvariant = {
 
 export const STATE_INVARIANTS: readonly StateInvariant[] = [
   memslotsDisjoint, stage2InSlot, userfault4K, ...GMEM_STATE_INVARIANTS, ptesMapTheirPage, stage2MapsCurrentPage, ...DIRTY_STATE_INVARIANTS,
+  ...DIRECT_MAP_STATE_INVARIANTS,
 ];
 export const STEP_INVARIANTS: readonly StepInvariant[] = [
   readsLastWrite, writesStick, zapKeepsContents, userfaultExits, userfaultEnableUnmaps,
   ...DIRTY_STEP_INVARIANTS, ...GMEM_STEP_INVARIANTS, ...ALLOC_STEP_INVARIANTS, ...UFFD_STEP_INVARIANTS,
+  ...DIRECT_MAP_STEP_INVARIANTS,
 ];
 export const INVARIANTS: readonly Invariant[] = [...STATE_INVARIANTS, ...STEP_INVARIANTS];

@@ -4,11 +4,13 @@ import { ALTERNATIVE_RULES } from "./alternatives.js";
 import { FD_RULES } from "./fd.js";
 import { ALLOC_FAIL_RULES } from "./gmem/alloc-fail.js";
 import { CONVERT_RULES } from "./gmem/convert.js";
+import { DIRECT_MAP_RULES } from "./gmem/direct-map.js";
 import { FALLOCATE_RULES } from "./gmem/fallocate.js";
 import { GMEM_RULES } from "./gmem/file.js";
 import { FOLIO_RULES } from "./gmem/folio.js";
 import { PIN_RULES } from "./gmem/pin.js";
 import { STATE_QUERY_RULES } from "./gmem/state-query.js";
+import { WRITE_RULES } from "./gmem/write.js";
 import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
 import { DIRTY_LOG_RULES } from "./kvm/dirty-log.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
@@ -56,6 +58,8 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   FOLIO_RULES,
   PIN_RULES,
   STATE_QUERY_RULES,
+  DIRECT_MAP_RULES,
+  WRITE_RULES,
   ALLOC_FAIL_RULES,
   MM_RULES,
   FALLOC_MODE_RULES,

@@ -91,6 +91,29 @@ export function rfc2024(n: number): string {
 /** A patch of "mm, kvm: allow uffd support in guest_memfd" v2 (Message-ID numbers from 1: patch 13/15 is -14-). */
 export const uffdGmemV2 = (n: number, subject: string): string => `[PATCH v2 ${pad(n)}/15] ${subject} (20260306171815.3160826-${n + 1}-rppt@kernel.org)`;
 
+/** The direct map removal v12 patches faultline cites, with their subjects. */
+const DIRECT_MAP_V12_SUBJECTS: Readonly<Record<number, string>> = {
+  6: "mm: introduce AS_NO_DIRECT_MAP",
+  8: "KVM: x86: define kvm_arch_gmem_supports_no_direct_map()",
+  9: "KVM: arm64: define kvm_arch_gmem_supports_no_direct_map()",
+  10: "KVM: guest_memfd: Add flag to remove from direct map",
+};
+
+/** "[PATCH v12 10/16] <subject> (<Message-ID>)": a patch of "Direct Map Removal Support for guest_memfd" v12. */
+export function directMapV12(n: number): string {
+  const subject = DIRECT_MAP_V12_SUBJECTS[n];
+  if (subject === undefined) throw new Error(`direct map removal v12 patch ${n} is not in the ledger's subject table`);
+  return `[PATCH v12 ${pad(n)}/16] ${subject} (20260410151746.61150-${n + 1}-kalyazin@amazon.com)`;
+}
+
+/** "[PATCH v7 1/2] KVM: guest_memfd: add generic population via write (<Message-ID>)": the write() series. */
+export const WRITE_V7 = "[PATCH v7 1/2] KVM: guest_memfd: add generic population via write (20251114151828.98165-2-kalyazin@amazon.com)";
+
+/** Nikita Kalyazin on how write() and direct map removal meet (a reply in the write() v6 thread). */
+export const WRITE_SEALED_REPLY =
+  "Nikita Kalyazin in the write() v6 thread (13d2268f-a556-4a04-a473-c595d26dfbd8@amazon.com): both write() and the fault handler " +
+  "write a page they allocate and seal it by removing it from the direct map; \"If write() faces an already 'sealed' page, it will fail (with EEXIST)\"";
+
 const CHECKED = "2026-12-07";
 
 export const SERIES: readonly Series[] = [
@@ -272,6 +295,63 @@ export const SERIES: readonly Series[] = [
     newest: { version: "RFC v1", posted: "2025-01-22", cover: "20250122152738.1173160-1-tabba@google.com", where: "the archives" },
     checked: CHECKED,
     searches: ['"Add guest_memfd support to kvm_(read|/write)_guest_page" (RFC v1 2/9)'],
+  },
+  {
+    id: "gmem-direct-map-removal",
+    title: "Direct Map Removal Support for guest_memfd (Patrick Roy, Nikita Kalyazin)",
+    versions: [
+      { version: "v6", posted: "2025-09-12", cover: "20250912091708.17502-1-roypat@amazon.co.uk", ids: /^20250912091708\.17502-\d+-roypat@amazon\.co\.uk$/, use: "not modelled" },
+      { version: "v7", posted: "2025-09-24", cover: "20250924151101.2225820-1-patrick.roy@campus.lmu.de", ids: /^20250924151101\.2225820-\d+-patrick\.roy@campus\.lmu\.de$/, use: "not modelled" },
+      { version: "v8", posted: "2025-12-05", cover: "20251205165743.9341-1-kalyazin@amazon.com", ids: /^20251205165743\.9341-\d+-kalyazin@amazon\.com$/, use: "not modelled" },
+      {
+        version: "v11",
+        posted: "2026-03-17",
+        cover: "20260317141031.514-1-kalyazin@amazon.com",
+        ids: /^20260317141031\.514-\d+-kalyazin@amazon\.com$/,
+        use: "not modelled",
+        note: "kvm_gmem_get_pfn prepared, then zapped; v12 swapped the order after review (Ackerley Tng, Sashiko)",
+      },
+      {
+        version: "v12",
+        posted: "2026-04-10",
+        cover: "20260410151746.61150-1-kalyazin@amazon.com",
+        ids: /^20260410151746\.61150-\d+-kalyazin@amazon\.com$/,
+        tag: /\[PATCH v12 \d\d\/16\]/,
+        use: "default",
+        note: 'kernel.gmemFlags "NO_DIRECT_MAP": the flag, zap at fault and get_pfn, restore at free, AS_NO_DIRECT_MAP refusing GUP',
+      },
+    ],
+    newest: { version: "v12", posted: "2026-04-10", cover: "20260410151746.61150-1-kalyazin@amazon.com", where: "the archives (replies to 2026-06-26)" },
+    checked: CHECKED,
+    searches: ['"GUEST_MEMFD_FLAG_NO_DIRECT_MAP"', '"Direct Map Removal Support for guest_memfd" (v5-v8, v12)', '"v13 00/16] Direct Map Removal" (nothing)', '"kvm_gmem_folio_zap_direct_map"'],
+  },
+  {
+    id: "gmem-write",
+    title: "KVM: guest_memfd: add generic population via write (Nikita Kalyazin)",
+    versions: [
+      { version: "v3", posted: "2025-03-03", cover: "20250303130838.28812-1-kalyazin@amazon.com", ids: /^20250303130838\.28812-\d+-kalyazin@amazon\.com$/, use: "not modelled" },
+      { version: "v6", posted: "2025-10-20", cover: "20251020161352.69257-1-kalyazin@amazon.com", ids: /^20251020161352\.69257-\d+-kalyazin@amazon\.com$/, use: "not modelled" },
+      {
+        version: "v6 reply (the direct map plan)",
+        posted: "2025-11-07",
+        cover: "13d2268f-a556-4a04-a473-c595d26dfbd8@amazon.com",
+        ids: /^13d2268f-a556-4a04-a473-c595d26dfbd8@amazon\.com$/,
+        use: "modelled",
+        note: "write() on a folio already out of the direct map fails with EEXIST; write() takes what it wrote out of it",
+      },
+      {
+        version: "v7",
+        posted: "2025-11-14",
+        cover: "20251114151828.98165-1-kalyazin@amazon.com",
+        ids: /^20251114151828\.98165-\d+-kalyazin@amazon\.com$/,
+        tag: /\[PATCH v7 \d\/2\]/,
+        use: "default",
+        note: 'kernel.gmemFlags "WRITE": GUEST_MEMFD_FLAG_WRITE, kvm_gmem_write_begin / kvm_gmem_write_end, op gmem_write',
+      },
+    ],
+    newest: { version: "v7", posted: "2025-11-14", cover: "20251114151828.98165-1-kalyazin@amazon.com", where: "the archives; in david/linux guestmemfd-preview (2025-09-24) with direct map removal" },
+    checked: CHECKED,
+    searches: ['"add generic population via write" (v3-v7)', '"v8 1/2] KVM: guest_memfd: add generic" (nothing)', '"kvm_gmem_write_begin"', '"GUEST_MEMFD_FLAG_WRITE"'],
   },
   {
     id: "cited-merged-patches",

@@ -5,6 +5,7 @@ import { FALLOCATE_RULES, fallocateInode } from "./gmem/fallocate.js";
 import { GMEM_RULES, closeGmem, createGmem, gmemAlias, gmemHostFault, gmemMmap, releaseUnmapped } from "./gmem/file.js";
 import { pin, unpin } from "./gmem/pin.js";
 import { gmemState } from "./gmem/state-query.js";
+import { gmemWrite } from "./gmem/write.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
@@ -120,6 +121,8 @@ export function step(s: State, op: Op): StepResult {
       return gmemConvert(s, op);
     case "gmem_state":
       return gmemState(s, op);
+    case "gmem_write":
+      return gmemWrite(s, op);
     case "pin":
       return pin(s, op);
     case "unpin":

@@ -45,6 +45,11 @@ export const INVARIANT_MINIMUMS: Readonly<Record<string, number>> = {
   "uffd-no-lost-wakeup": 807,
   "uffd-keeps-contents": 1781,
   "alias-writes-stick": 4167,
+  // Secret hiding (issue 20 item 5): non-vacuous in gmem-secret and race-gmem-secret only; 4283-4613, 3500-3818 and
+  // 791-928 at seeds 1..3 (check --workers 1 --seed S --suite gmem-secret,race-gmem-secret), half the smallest.
+  "gmem-no-direct-map-access": 2141,
+  "gmem-mapped-out-of-direct-map": 1750,
+  "gmem-read-keeps-contents": 395,
 };
 
 /** Per concurrent suite: minimum quiescent segments whose operations overlapped (the only ones a linearizability check can fail). */
@@ -93,6 +98,8 @@ export const LINEARIZABLE_MINIMUMS: Readonly<Record<string, number>> = {
   // Peter Xu's folio lock (issue 20): 89 to 108 and 50 to 55 at seeds 1..3 (check --workers 1 --seed S), half the smallest.
   "race-gmem-rfc-2024-folio-lock": 44,
   "race-gmem-rfc-2024-folio-lock-2m": 25,
+  // Secret hiding (issue 20 item 5): 85, 95, 89 at seeds 1..3 (same command as its invariants above), half the smallest.
+  "race-gmem-secret": 42,
   "race-uffd-shmem": 322,
   "race-host-fault": 135,
   "postcopy-race": 138,

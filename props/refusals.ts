@@ -134,6 +134,9 @@ const K618_REFUSALS: readonly Op[] = [
   // WP_ASYNC on anonymous memory: a write to a protected page it owns reuses the page in place.
   { op: "access", map: "m1", offset: 0, kind: "write", byte: 2 },
   { op: "uffdio_writeprotect", uffd: "u0", map: "m1", offset: 0, len: 2 * P, mode: ["WP"] },
+  // Secret hiding's two series are not in 6.18: no pwrite on a guest_memfd, no NO_DIRECT_MAP flag.
+  { op: "gmem_write", gmem: "g0", offset: 0, len: P, byte: 1 },
+  { op: "create_gmem", vm: "v0", gmem: "g5", size: P, flags: ["NO_DIRECT_MAP"] },
 ];
 
 /** A kernel built without guest_memfd (CONFIG_KVM_GUEST_MEMFD=n). */

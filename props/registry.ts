@@ -5,6 +5,7 @@ import { GMEM_EDGE_SUITES } from "./gmem/edges.js";
 import { GMEM_FAILURE_SUITES } from "./gmem/failures.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
+import { GMEM_SECRET_SUITE, SECRET_RACE } from "./gmem/secret.js";
 import { KVM_EDGE_SUITES } from "./kvm-edges.js";
 import { MM_SUITES } from "./mm/files.js";
 import { SEQUENTIAL_SUITES } from "./suites.js";
@@ -28,6 +29,7 @@ export const SUITES: readonly Suite[] = [
   ...GMEM_SEQUENTIAL_SUITES,
   ...GMEM_EDGE_SUITES,
   ...GMEM_FAILURE_SUITES,
+  GMEM_SECRET_SUITE,
   ...UFFD_SUITES,
   ...UFFD_EDGE_SUITES,
   ...MM_SUITES,
@@ -40,6 +42,7 @@ export const SUITES: readonly Suite[] = [
   ...REFUSAL_SUITES,
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,
+  SECRET_RACE,
   UFFD_RACE,
   HOST_FAULT_RACE,
   POSTCOPY_RACE,

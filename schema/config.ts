@@ -17,7 +17,7 @@ const Kernel = strict(
     memoryAttributes: t.boolean,
     userfault: t.boolean,
     guestMemfd: t.boolean,
-    gmemFlags: t.array(literals("MMAP", "INIT_SHARED")),
+    gmemFlags: t.array(literals("MMAP", "INIT_SHARED", "NO_DIRECT_MAP", "WRITE")),
     gmemInplaceConversion: t.boolean,
     gmemInPlaceParam: literals("default", "on", "off"),
     uffdGuestMemfd: t.boolean,
@@ -59,7 +59,11 @@ export interface KernelFeatures {
   /** KVM Userfault, v3 (20250618042424.330664-1-jthoughton@google.com): KVM_MEM_USERFAULT + bitmap. */
   readonly userfault: boolean;
   readonly guestMemfd: boolean;
-  readonly gmemFlags: readonly ("MMAP" | "INIT_SHARED")[];
+  /**
+   * The GUEST_MEMFD_FLAG_*s this kernel knows. NO_DIRECT_MAP and WRITE are the posted series for secret hiding (direct map
+   * removal v12, write() v7; docs/GMEM.md "Secret hiding"): listed, they are built in; no preset lists them.
+   */
+  readonly gmemFlags: readonly ("MMAP" | "INIT_SHARED" | "NO_DIRECT_MAP" | "WRITE")[];
   /** guest_memfd in-place conversion is in the kernel (config.gmemDesign says which version; docs/SOURCES.md). */
   readonly gmemInplaceConversion: boolean;
   /**

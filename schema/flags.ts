@@ -61,7 +61,11 @@ export function word32<N extends string>(list: FlagList<N> | undefined, table: B
 }
 
 export const MEMSLOT_FLAG_BITS = { LOG_DIRTY_PAGES: 0, READONLY: 1, GUEST_MEMFD: 2, USERFAULT: 3 } as const;
-export const GMEM_FLAG_BITS = { MMAP: 0, INIT_SHARED: 1 } as const;
+/**
+ * GUEST_MEMFD_FLAG_*: NO_DIRECT_MAP is bit 2 in the direct map removal series ([PATCH v12 10/16]); WRITE is bit 3 where
+ * both series are applied (Firecracker's tests/framework/kvm.py; the write() series alone, [PATCH v7 1/2], used bit 2).
+ */
+export const GMEM_FLAG_BITS = { MMAP: 0, INIT_SHARED: 1, NO_DIRECT_MAP: 2, WRITE: 3 } as const;
 /** KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)'s args[0]: KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, KVM_DIRTY_LOG_INITIALLY_SET. */
 export const DIRTY_LOG_MANUAL_BITS = { ENABLE: 0, INITIALLY_SET: 1 } as const;
 export const REGISTER_MODE_BITS = { MISSING: 0, WP: 1, MINOR: 2 } as const;

@@ -111,6 +111,8 @@ export const OP_CODECS = {
     { op: t.literal("gmem_convert"), gmem: Id, offset: U64, size: U64, to: literals("private", "shared") },
     { fail_nth: U32 },
   ),
+  // write(2) at offset (pwrite) of len bytes of `byte` to a guest_memfd: the write() series (docs/GMEM.md "Secret hiding").
+  gmem_write: strict("gmem_write", { op: t.literal("gmem_write"), gmem: Id, offset: U64, len: U64 }, { byte: Byte }),
   gmem_state: strict("gmem_state", { op: t.literal("gmem_state"), gmem: Id, offset: U64, size: U64 }, {}),
   pin: strict("pin", { op: t.literal("pin"), map: MapId, offset: U64 }, {}),
   unpin: strict("unpin", { op: t.literal("unpin"), map: MapId, offset: U64 }, {}),

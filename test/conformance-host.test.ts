@@ -56,7 +56,8 @@ describe("host configurations from probes", () => {
     const h = hostOf(parseProbe(GMEM_KERNEL, "", files()));
     expect(h.config).toEqual(PRESETS["kernel-6.18"]);
     expect(presetOf(h.config)).toBe("kernel-6.18");
-    for (const [name, why] of skipped(h)) expect(why, name).toMatch(/needs HUGETLB_1G|needs MEMORY_FAILURE|needs no KVM_CAP_GUEST_MEMFD/);
+    // Secret hiding's scenario needs the two posted series' flags, which no 6.18 build has.
+    for (const [name, why] of skipped(h)) expect(why, name).toMatch(/needs HUGETLB_1G|needs MEMORY_FAILURE|needs no KVM_CAP_GUEST_MEMFD|needs GUEST_MEMFD_FLAG_(NO_DIRECT_MAP|WRITE)/);
   });
 
   it("a 6.18 build without guest_memfd is the kernel-6.18-no-gmem preset; exactly the guest_memfd scenarios skip", () => {
@@ -72,6 +73,17 @@ describe("host configurations from probes", () => {
       if (touchesGmem(name)) expect(why, name).toContain("needs KVM_CAP_GUEST_MEMFD");
       else if (why !== undefined) expect(why, name).toMatch(/needs HUGETLB_1G|needs MEMORY_FAILURE/);
     }
+  });
+
+  it("secret hiding's scenario skips naming the flags a 6.18 build lacks, and runs where the probe has both series", () => {
+    const s = loadCorpusScenario(corpusFiles().find((f) => f.endsWith("secret-write-then-host-fault.json"))!);
+    const plan = (probe: typeof GMEM_KERNEL): string => {
+      const p = planScenario(s, hostOf(parseProbe(probe, "", files())));
+      return p.run ? "runs" : p.skip;
+    };
+    expect(plan(GMEM_KERNEL)).toMatch(/needs GUEST_MEMFD_FLAG_NO_DIRECT_MAP.*needs GUEST_MEMFD_FLAG_WRITE/);
+    expect(plan({ ...GMEM_KERNEL, caps: { ...GMEM_KERNEL.caps, GUEST_MEMFD_FLAGS: 15 } })).toBe("runs");
+    expect(plan(NO_GMEM_KERNEL)).toContain("needs KVM_CAP_GUEST_MEMFD");
   });
 
   it("without /dev/kvm: no KVM capability, the reason kept, KVM scenarios skip and host-memory ones run", () => {

@@ -51,7 +51,8 @@ const CASES: readonly Case[] = [
     rule: "memslot.userfault-bitmap",
   },
   // KVM_CREATE_GUEST_MEMFD flags and reserved words
-  { name: "a guest_memfd flag bit KVM does not know (1 << 2)", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: [4] }, outcome: { errno: "EINVAL" }, rule: "gmem.create-flags" },
+  { name: "a guest_memfd flag bit this kernel does not know (1 << 2, NO_DIRECT_MAP of a posted series)", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: [4] }, outcome: { errno: "EINVAL" }, rule: "gmem.create-flags" },
+  { name: "a guest_memfd flag bit no series defines (1 << 4)", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: [16] }, outcome: { errno: "EINVAL" }, rule: "gmem.create-flags" },
   { name: "a guest_memfd flag bit 63", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: ["MMAP", 2 ** 63] }, outcome: { errno: "EINVAL" }, rule: "gmem.create-flags" },
   { name: "MMAP | INIT_SHARED as the raw word 3", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: [3] }, outcome: { result: "ok" }, rule: "gmem.create" },
   { name: "nonzero reserved words are not read", setup: VM, op: { op: "create_gmem", vm: "v0", gmem: "g0", size: P, flags: [], reserved: [0, 1] }, outcome: { result: "ok" }, rule: "gmem.create-reserved-unread" },

@@ -1237,6 +1237,19 @@ static void op_pwrite(J *op) {
   else ok();
 }
 
+/* gmem_write: pwrite(2) of len bytes of `byte` into a guest_memfd (the write() series); the value is the count written. */
+static void op_gmem_write(J *op) {
+  u64 len = num_or(op, "len", 0);
+  if (len > (64ull << 20)) { unsupported("gmem_write longer than 64 MiB"); return; }
+  u8 *buf = malloc(len ? len : 1);
+  memset(buf, (int)num_or(op, "byte", 0), len);
+  ssize_t r = pwrite(fd_of(str(op, "gmem")), buf, len, (off_t)num_or(op, "offset", 0));
+  int e = errno;
+  free(buf);
+  if (r < 0) fail(e);
+  else out("{\"result\":\"ok\",\"value\":%lld}", (long long)r);
+}
+
 static void op_pread(J *op) {
   u8 b;
   if (get(op, "len") && num_or(op, "len", 1) == 0) {
@@ -2006,6 +2019,7 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "file_fallocate")) op_file_fallocate(op);
   else if (!strcmp(name, "gmem_fallocate")) op_gmem_fallocate(op);
   else if (!strcmp(name, "pwrite")) op_pwrite(op);
+  else if (!strcmp(name, "gmem_write")) op_gmem_write(op);
   else if (!strcmp(name, "pread")) op_pread(op);
   else if (!strcmp(name, "access")) op_access(op);
   else if (!strcmp(name, "write_alias")) op_alias(op, 1);

@@ -27,6 +27,10 @@ export interface Binding {
 export interface GmemFolio {
   readonly folio: Folio;
   split: boolean;
+  /** folio_test_uptodate: cleared by a fault or written by write() ("prepared"); kept on tracked files only. */
+  uptodate?: true;
+  /** KVM_GMEM_FOLIO_NO_DIRECT_MAP in folio->private: its direct-map entries are not present. */
+  noDirectMap?: true;
 }
 
 export { gmemOwnsAttributes, isInplace, isRfc2024 };
@@ -50,6 +54,10 @@ export class GmemInode {
   /** Page indexes whose folio a host fault holds locked until its PTE is installed. */
   readonly folioLocks = new Set<number>();
   readonly folioPages: number;
+  /** Secret hiding: the uptodate and direct-map state is kept where it is observable (NO_DIRECT_MAP or WRITE). */
+  readonly tracksPrepared: boolean;
+  /** Pages the kernel touched through a direct-map entry this file removed: an oops, kept for the invariant to see. */
+  readonly directMapFaults: number[] = [];
   /** An fd refers to the file (close drops it; a name taken by another object does not). */
   fd = true;
   open = true;
@@ -63,7 +71,28 @@ export class GmemInode {
     readonly config: Config,
   ) {
     this.folioPages = folioPagesOf(config);
+    this.tracksPrepared = flags.includes("NO_DIRECT_MAP") || flags.includes("WRITE");
     if (flags.includes("INIT_SHARED")) this.shared.set(0, size / PAGE_SIZE, true);
+  }
+
+  /** A kernel load or store through the direct map (clear_highpage, write()'s copy, a kmap) of the page at index. */
+  touchDirectMap(entry: GmemFolio, index: number): void {
+    if (entry.noDirectMap === true) this.directMapFaults.push(index);
+  }
+
+  /**
+   * What a fault does to the folio it got, holding its lock: clear_highpage unless uptodate, folio_mark_uptodate, then
+   * (NO_DIRECT_MAP) kvm_gmem_folio_zap_direct_map; `zap` false is the seeded get_pfn that maps without zapping.
+   */
+  prepare(index: number, zap = true): void {
+    if (!this.tracksPrepared) return;
+    const at = this.lookup(index)!;
+    if (at.entry.uptodate !== true) {
+      this.touchDirectMap(at.entry, index);
+      for (const page of at.entry.folio.sub.values()) fillPage(page, 0, PAGE_SIZE, 0);
+      at.entry.uptodate = true;
+    }
+    if (zap && this.flags.includes("NO_DIRECT_MAP")) at.entry.noDirectMap = true;
   }
 
   lookup(index: number): { entry: GmemFolio; sub: number } | undefined {
@@ -100,8 +129,9 @@ export class GmemInode {
   }
 }
 
+/** kvm_gmem_get_supported_flags: MMAP and NO_DIRECT_MAP always; INIT_SHARED, and WRITE with it, on VMs that may share. */
 export function supportedFlags(kvm: Kvm | undefined, kernelFlags: readonly GmemFlagName[]): GmemFlagName[] {
-  return kernelFlags.filter((f) => f === "MMAP" || kvm === undefined || !kvm.hasPrivateMem || gmemOwnsAttributes(kvm.config));
+  return kernelFlags.filter((f) => f === "MMAP" || f === "NO_DIRECT_MAP" || kvm === undefined || !kvm.hasPrivateMem || gmemOwnsAttributes(kvm.config));
 }
 
 /** kvm_gmem_create: validation, then a new inode. */
@@ -145,13 +175,23 @@ export function gmemUnbind(inode: GmemInode, pgoff: number, npages: number): voi
   inode.bindings.set(pgoff, pgoff + npages, undefined);
 }
 
-/** kvm_gmem_get_pfn: the folio holding index (v7: under the invalidate lock, shared), or the errno KVM reports. */
-export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
+/**
+ * kvm_gmem_get_pfn: the folio holding index (v7: under the invalidate lock, shared), or the errno KVM reports. On a
+ * tracked file the folio lock is taken and the folio prepared under it: zapped from the direct map, then prepared.
+ */
+export async function gmemGetPfn(inode: GmemInode, index: number, h: Hooks, bugs: Bugs): Promise<{ folio: Folio; sub: number } | { errno: "EFAULT" }> {
   if (!inode.open) return { errno: "EFAULT" };
   const locked = isInplace(inode.config);
   if (locked) await inode.invalidateLock.read(h);
   try {
-    return inode.getFolio(index);
+    if (!inode.tracksPrepared) return inode.getFolio(index);
+    await h.yield("kvm_gmem_get_pfn:folio_lock", () => !inode.folioLocks.has(index));
+    inode.folioLocks.add(index);
+    const got = inode.getFolio(index);
+    // The seeded slip maps the folio into the guest without kvm_gmem_folio_zap_direct_map.
+    inode.prepare(index, !bugs.has("gmem-get-pfn-no-zap"));
+    inode.folioLocks.delete(index);
+    return got;
   } finally {
     if (locked) inode.invalidateLock.readUnlock();
   }
@@ -193,6 +233,7 @@ export async function gmemHostFault(inode: GmemInode, bugs: Bugs, map: Mapping, 
       inode.folioLocks.delete(fileIndex);
       return SIGBUS;
     }
+    inode.prepare(fileIndex);
     inode.count("refs", fileIndex, 1);
   } finally {
     if (locked) inode.invalidateLock.readUnlock();
@@ -224,6 +265,7 @@ export function gmemAlias(inode: GmemInode, map: Mapping, op: OpOf<"write_alias"
     const to = Math.min((index + 1) * PAGE_SIZE, start + len);
     if (index * PAGE_SIZE >= inode.size || inode.shared.get(index) !== true) return SIGBUS_OUTCOME;
     const at = inode.getFolio(index);
+    inode.prepare(index);
     const page = pageOf(at.folio, at.sub);
     if (op.op === "read_alias") return { result: "ok", value: readPage(page, pos % PAGE_SIZE) };
     fillPage(page, pos - index * PAGE_SIZE, to - index * PAGE_SIZE, op.byte ?? 0);

@@ -18,6 +18,8 @@ function target(mm: Mm, op: OpOf<"pin"> | OpOf<"unpin">): { mapIndex: number; in
 export async function pin(mm: Mm, gmemInodes: readonly GmemInode[], op: OpOf<"pin">, h: Hooks): Promise<Outcome> {
   const t = target(mm, op);
   if ("errno" in t || "result" in t) return t;
+  // check_vma_flags: a mapping of a NO_DIRECT_MAP file is refused before any fault (gmem.no-direct-map-gup).
+  if (gmemInodes[t.inode]!.flags.includes("NO_DIRECT_MAP")) return { errno: "EFAULT" };
   const r = await mm.fault(mm.maps.get(op.map)!, t.mapIndex, true, h);
   if (r.kind === "signal") return { errno: "EFAULT" };
   gmemInodes[t.inode]!.count("pins", t.index, 1);

@@ -164,7 +164,7 @@ async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Acc
 
 async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number, h: Hooks): Promise<Resolution> {
   if (slot.gmem === null) return done(memoryFault(exitGpa, privateFlag(a.isPrivate)));
-  const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn, h);
+  const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn, h, ctx.bugs);
   if ("errno" in pfn) return done(memoryFault(exitGpa, privateFlag(a.isPrivate), pfn.errno));
   return { kind: "mapped", folio: pfn.folio, sub: pfn.sub, writable: true };
 }

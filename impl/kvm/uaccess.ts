@@ -55,8 +55,13 @@ async function readWriteGuestPage(ctx: FaultCtx, slot: ImplMemslot | undefined, 
   if (write && has(slot, "READONLY")) return failed(op);
   // The seeded design reads guest_memfd directly through kvm_gmem_get_pfn, as for slots without a userspace address.
   if (ctx.bugs.has("uaccess-gmem-direct") && slot.gmem !== null) {
-    const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + gfn - slot.baseGfn, h);
-    return "errno" in pfn ? failed(op) : copy(pfn.folio, pfn.sub, op);
+    const inode = ctx.gmemInodes[slot.gmem.inode]!;
+    const index = slot.gmem.pgoff + gfn - slot.baseGfn;
+    const pfn = await gmemGetPfn(inode, index, h, ctx.bugs);
+    if ("errno" in pfn) return failed(op);
+    // The copy goes through the folio's kernel address: on a NO_DIRECT_MAP file, a direct-map entry it removed.
+    inode.touchDirectMap(inode.lookup(index)!.entry, index);
+    return copy(pfn.folio, pfn.sub, op);
   }
   const at = ctx.mm.locate(hvaOf(slot, gfn));
   if (at === undefined) return failed(op);

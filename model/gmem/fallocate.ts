@@ -7,9 +7,10 @@ import { fdOf } from "../fd.js";
 import { withoutKeysIn } from "../immutable.js";
 import { assign, get } from "../ranges.js";
 import { fallocEnd, fallocLen, fallocMode, onlyKeepPunch, vfsFallocateChecks } from "../mm/falloc.js";
-import { check, rule, validate } from "../rules.js";
+import { check, rule, validate, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { withInode } from "./file.js";
+import { freeFolios } from "./direct-map.js";
 import { getFolio } from "./folio.js";
 import { unmapHost, zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
@@ -88,8 +89,8 @@ export const FALLOCATE_BOUNDS = {
   }),
 };
 
-/** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin). */
-function punchHole(s: State, id: number, start: number, end: number): State {
+/** kvm_gmem_punch_hole: zap, unmap, free (a pinned page leaves the file with its pin; a folio out of the direct map goes back). */
+function punchHole(s: State, id: number, start: number, end: number): { state: State; fired: readonly Rule[] } {
   const next = unmapHost(zapBindings(s, id, start, end), id, start, end, "truncate");
   const inode = next.gmem.inodes[id]!;
   const freed: GmemInode = {
@@ -99,7 +100,8 @@ function punchHole(s: State, id: number, start: number, end: number): State {
     split: assign(inode.split, start, end, undefined),
     pins: assign(inode.pins, start, end, undefined),
   };
-  return withInode(next, id, freed);
+  const f = freeFolios(freed, start, end);
+  return { state: withInode(next, id, f.inode), fired: f.fired };
 }
 
 /** kvm_gmem_allocate: folio by folio, each absent one an allocation attempt; the failing one (fail_nth) ends the loop. */
@@ -133,7 +135,8 @@ export function fallocateInode(s: State, id: number, modeList: FlagList<FallocMo
   const end = start + len / PAGE_SIZE;
   if (punch) {
     const last = Math.min(end, inode.size / PAGE_SIZE);
-    return result(start < last ? punchHole(s, id, start, last) : s, { result: "ok" }, FALLOCATE_RULES.punch);
+    const p = start < last ? punchHole(s, id, start, last) : { state: s, fired: [] };
+    return result(p.state, { result: "ok" }, FALLOCATE_RULES.punch, ...p.fired);
   }
   const a = allocate(inode, start, end, nth);
   if (a.failed) return result(withInode(s, id, a.inode), { errno: "ENOMEM" }, ALLOC_FAIL_RULES.failNth, ALLOC_FAIL_RULES.allocate);

@@ -20,6 +20,7 @@ import { refuse, result, withPassed, type State, type StepResult } from "../stat
 import { rfc2024 as rfc, v7, v8 } from "../sources.js";
 import { gmemOwnsAttributes, rfc2024 } from "./attributes.js";
 import { folioPagesOf, getFolio } from "./folio.js";
+import { DIRECT_MAP_RULES, prepareFolio, secretFields } from "./direct-map.js";
 import { zapBindings } from "./invalidate.js";
 import type { GmemInode } from "./types.js";
 
@@ -86,9 +87,13 @@ export const GMEM_RULES = {
 
 export const vmHasPrivateMem = (vm: Vm): boolean => vm.type === 1;
 
-/** kvm_gmem_get_supported_flags; INIT_SHARED for CoCo VMs once attributes live in guest_memfd ([PATCH v8 25/46], v7 19/42). */
-export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly ("MMAP" | "INIT_SHARED")[] {
-  return s.config.kernel.gmemFlags.filter((f) => f === "MMAP" || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
+/**
+ * kvm_gmem_get_supported_flags; INIT_SHARED for CoCo VMs once attributes live in guest_memfd ([PATCH v8 25/46], v7 19/42).
+ * WRITE goes with INIT_SHARED (the write() series v7); NO_DIRECT_MAP with the arch alone (gmem.no-direct-map-flag).
+ */
+export function supportedGmemFlags(s: State, vm: Vm | undefined): readonly GmemInode["flags"][number][] {
+  const always = (f: string): boolean => f === "MMAP" || f === "NO_DIRECT_MAP";
+  return s.config.kernel.gmemFlags.filter((f) => always(f) || vm === undefined || !vmHasPrivateMem(vm) || gmemOwnsAttributes(s.config));
 }
 
 /** Where a binding ends in the file, against the file's size (kvm_gmem_bind: offset + size > i_size_read). */
@@ -159,10 +164,12 @@ function kvmGmemCreate(s: State, op: OpOf<"create_gmem">): StepResult {
     shared: flags.names.includes("INIT_SHARED") ? assign(EMPTY_RANGES, 0, op.size / PAGE_SIZE, true) : EMPTY_RANGES,
     split: EMPTY_RANGES,
     pins: EMPTY_RANGES,
+    ...secretFields(flags.names),
   };
   const id = s.gmem.inodes.length;
   const t = unbindName(s, op.gmem);
-  return result({ ...t, gmem: { inodes: [...t.gmem.inodes, inode], names: withEntry(t.gmem.names, op.gmem, id) } }, { result: "ok" }, GMEM_RULES.create);
+  const secret = flags.names.includes("NO_DIRECT_MAP") ? [DIRECT_MAP_RULES.flag] : [];
+  return result({ ...t, gmem: { inodes: [...t.gmem.inodes, inode], names: withEntry(t.gmem.names, op.gmem, id) } }, { result: "ok" }, ...secret, GMEM_RULES.create);
 }
 
 export type BindOutcome =
@@ -201,14 +208,17 @@ export function gmemUnbind(s: State, slot: Memslot): State {
   return withInode(s, slot.gmem.inode, { ...inode, bindings: assign(inode.bindings, slot.gmem.pgoff, slot.gmem.pgoff + slot.npages, undefined) });
 }
 
-export type PfnOutcome = { readonly ok: true; readonly state: State; readonly inode: number; readonly index: number } | { readonly ok: false; readonly rule: Rule };
+export type PfnOutcome =
+  | { readonly ok: true; readonly state: State; readonly inode: number; readonly index: number; readonly fired: readonly Rule[] }
+  | { readonly ok: false; readonly rule: Rule };
 
 /** kvm_gmem_get_pfn for gfn of a bound slot. */
 export function gmemGetPfn(s: State, slot: Memslot & { gmem: NonNullable<Memslot["gmem"]> }, gfn: number): PfnOutcome {
   const inode = s.gmem.inodes[slot.gmem.inode]!;
   if (!inode.open) return { ok: false, rule: GMEM_RULES.pfnClosed };
   const index = slot.gmem.pgoff + gfn - slot.baseGfn;
-  return { ok: true, state: withInode(s, slot.gmem.inode, getFolio(inode, index)), inode: slot.gmem.inode, index };
+  const prepared = prepareFolio(getFolio(inode, index), index, DIRECT_MAP_RULES.zapGetPfn);
+  return { ok: true, state: withInode(s, slot.gmem.inode, prepared.inode), inode: slot.gmem.inode, index, fired: prepared.fired };
 }
 
 /** kvm_gmem_fault_user_mapping: a host access through a guest_memfd mapping. */
@@ -225,10 +235,11 @@ export function gmemHostFault(s: State, map: Mapping, index: number, _write: boo
     if (!folioFirst) return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostNotShared] };
     return { kind: "signal", signal: BUS_ADRERR, fired: [GMEM_RULES.hostFolioLock, GMEM_RULES.hostNotShared], state: withInode(s, id, getFolio(inode, fileIndex)) };
   }
-  const allocated = withInode(s, id, getFolio(inode, fileIndex));
+  const prepared = prepareFolio(getFolio(inode, fileIndex), fileIndex, DIRECT_MAP_RULES.zapFault);
+  const allocated = withInode(s, id, prepared.inode);
   const writable = map.prot === "rw";
   const state = withMap(allocated, { ...map, ptes: assign(map.ptes, index, index + 1, pteOf(map, index, "file", writable)) });
-  return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, GMEM_RULES.hostFault] };
+  return { kind: "mapped", state, ref: { kind: "gmem", inode: id, index: fileIndex }, writable, fired: [FAULT_RULES.fileFault, ...prepared.fired, GMEM_RULES.hostFault] };
 }
 
 /** kvm_gmem_mmap, once sys_mmap and do_mmap have checked the offset, the fd, the length and the window (mm/ops.ts mmap). */
@@ -265,7 +276,7 @@ export function gmemAlias(s: State, op: OpOf<"write_alias"> | OpOf<"read_alias">
     const inode = next.gmem.inodes[id]!;
     if (p.index * PAGE_SIZE >= inode.size) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostEof);
     if (get(inode.shared, p.index) !== true) return result(next, BUS_ADRERR, GMEM_RULES.alias, GMEM_RULES.hostNotShared);
-    next = withInode(next, id, getFolio(inode, p.index));
+    next = withInode(next, id, prepareFolio(getFolio(inode, p.index), p.index, DIRECT_MAP_RULES.zapFault).inode);
     if (op.op === "read_alias") return result(next, { result: "ok", value: readAt(next, { kind: "gmem", inode: id, index: p.index }, p.from) }, GMEM_RULES.alias);
     next = writeAt(next, { kind: "gmem", inode: id, index: p.index }, p.from, p.to, op.op === "write_alias" ? (op.byte ?? 0) : 0);
   }

@@ -17,7 +17,7 @@ const broken = (detail: string): Verdict => ({ holds: false, nonVacuous: true, d
 const succeeded = (o: Outcome): boolean => "result" in o && o.result === "ok";
 
 /** Every host PTE span over a guest_memfd page: the inode and the file index range it maps. */
-function hostPtes(s: State): { map: string; inode: number; start: number; end: number }[] {
+export function hostPtes(s: State): { map: string; inode: number; start: number; end: number }[] {
   const out: { map: string; inode: number; start: number; end: number }[] = [];
   for (const map of s.mm.maps.values()) {
     if (map.backing.kind !== "gmem") continue;
@@ -123,7 +123,7 @@ const noHostMapOfUnsplitFolio: StateInvariant = {
 };
 
 /** Stage-2 leaves that map guest_memfd pages, with the file index range each covers. */
-function gmemLeaves(s: State): { vm: number; gfn: number; spte: Spte; slot: Memslot; inode: GmemInode; start: number; end: number }[] {
+export function gmemLeaves(s: State): { vm: number; gfn: number; spte: Spte; slot: Memslot; inode: GmemInode; start: number; end: number }[] {
   const out: ReturnType<typeof gmemLeaves> = [];
   for (const [vmId, vm] of s.kvm.vms.entries()) {
     for (const [as, s2] of vm.stage2.entries()) {

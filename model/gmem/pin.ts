@@ -7,6 +7,7 @@ import { backingIndex } from "../mm/pages.js";
 import { assign, get } from "../ranges.js";
 import { rule } from "../rules.js";
 import { refuse, result, type State, type StepResult } from "../state.js";
+import { DIRECT_MAP_RULES } from "./direct-map.js";
 import { gmemHostFault, withInode } from "./file.js";
 
 const GUP = "mm/gup.c (pin_user_pages_fast, FOLL_LONGTERM | FOLL_WRITE)";
@@ -32,6 +33,8 @@ export function pin(s: State, op: OpOf<"pin">): StepResult {
   const t = gmemTarget(s, op);
   if (t === "no-vma") return refuse(s, PIN_RULES.noVma);
   if (t === "not-gmem") return refuse(s, PIN_RULES.notGmem);
+  // check_vma_flags refuses the VMA before any fault: GUP never reaches a folio out of the direct map.
+  if (s.gmem.inodes[t.inode]!.flags.includes("NO_DIRECT_MAP")) return refuse(s, DIRECT_MAP_RULES.gup);
   const f = hostFault(s, s.mm.maps.get(op.map)!, t.mapIndex, true, gmemHostFault);
   if (f.kind === "signal") return refuse(f.state ?? s, PIN_RULES.fault, ...f.fired);
   const inode = f.state.gmem.inodes[t.inode]!;

@@ -34,6 +34,18 @@ export interface GmemInode {
   readonly split: RangeMap<true>;
   /** Long-term pins (FOLL_LONGTERM GUP references) per page index. */
   readonly pins: RangeMap<number>;
+  /**
+   * Secret hiding (model/gmem/direct-map.ts), only on a file created with NO_DIRECT_MAP or WRITE: pages whose folio is
+   * uptodate ("prepared": cleared by a fault or written by write()), which no later fault clears.
+   */
+  readonly prepared?: RangeMap<true>;
+  /** NO_DIRECT_MAP files only: pages whose folio is out of the kernel's direct map (KVM_GMEM_FOLIO_NO_DIRECT_MAP). */
+  readonly noDirectMap?: RangeMap<true>;
+  /**
+   * Never in the model: pages the implementation touched through a direct-map entry it had removed, which would oops a
+   * kernel (the abstraction shows them; the invariant gmem-no-direct-map-access fails on them).
+   */
+  readonly directMapFaults?: readonly number[];
 }
 
 export interface GmemState {

@@ -162,7 +162,7 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   const ref: PageRef = { kind: "gmem", inode: pfn.inode, index: pfn.index };
   const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate, page: pointerTo(ref, f.gfn) };
   const mapped = withVm(pfn.state, f.vmId, installSpte(vm, 0, f.gfn, spte));
-  return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, FAULT_PATH_RULES.gmemMap]);
+  return complete(mapped, f, { kind: "gmem", inode: pfn.inode, index: pfn.index }, [GMEM_RULES.pfn, ...pfn.fired, FAULT_PATH_RULES.gmemMap]);
 }
 
 /** The variants that make a failed GUP a memory-fault exit for the gfn: exit-on-missing, and arm64-memory-fault-info on arm64. */

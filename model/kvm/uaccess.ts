@@ -4,6 +4,7 @@
 import type { OpOf } from "../../schema/ops.js";
 import { outside } from "../bound.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
+import { DIRECT_MAP_RULES } from "../gmem/direct-map.js";
 import { gmemHostFault } from "../gmem/file.js";
 import { replaceAt } from "../immutable.js";
 import { handleMmFault } from "../mm/fault.js";
@@ -71,7 +72,10 @@ export function kvmAccess(s: State, op: OpOf<"kvm_access">): StepResult {
   const host = handleMmFault(s, at.map, at.index, write, gmemHostFault, { inPage, user: false });
   if (host.kind === "signal") return failed(host.state ?? s, op, [UACCESS_RULES.copyFailed, ...uf, ...host.fired]);
   if (host.kind === "userfault") return { ...result(host.state, blockedOutcome(host.state, host.msg), ...uf, ...host.fired, UACCESS_RULES.sleep), blocked: host.msg };
-  const fired = [...uf, ...host.fired, UACCESS_RULES.copy];
+  // A NO_DIRECT_MAP guest_memfd behind the hva: the uaccess is how KVM reaches it at all.
+  const backing = at.map.backing;
+  const secret = backing.kind === "gmem" && s.gmem.inodes[backing.inode]!.flags.includes("NO_DIRECT_MAP") ? [DIRECT_MAP_RULES.uaccess] : [];
+  const fired = [...uf, ...host.fired, ...secret, UACCESS_RULES.copy];
   if (write) {
     // __kvm_write_guest_page: mark_page_dirty_in_slot after the copy.
     const written = writeAt(host.state, host.ref, inPage, inPage + 1, op.byte ?? 0);

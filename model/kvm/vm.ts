@@ -21,7 +21,7 @@ export const VM_RULES = {
 };
 
 const MEMORY_ATTRIBUTE_PRIVATE = 1 << 3;
-const GMEM_FLAG_BITS = { MMAP: 1, INIT_SHARED: 2 } as const;
+const GMEM_FLAG_BITS = { MMAP: 1, INIT_SHARED: 2, NO_DIRECT_MAP: 4, WRITE: 8 } as const;
 
 export function createVm(s: State, op: OpOf<"create_vm">): StepResult {
   const type = op.type ?? 0;

@@ -1,5 +1,5 @@
 // guest_memfd layouts: the files, their host mappings and the memslots they back, for each design.
-import type { Op } from "../../schema/ops.js";
+import type { GmemFlagName, Op } from "../../schema/ops.js";
 import type { Layout, LayoutSlot } from "../layouts.js";
 
 const MiB = 1024 * 1024;
@@ -17,11 +17,11 @@ export interface GmemLayout extends Layout {
   readonly anonMap: string;
 }
 
-function gmemLayout(
+export function gmemLayout(
   name: string,
   description: string,
   vmType: number,
-  gmems: readonly (GmemFile & { readonly flags: readonly ("MMAP" | "INIT_SHARED")[] })[],
+  gmems: readonly (GmemFile & { readonly flags: readonly GmemFlagName[] })[],
   slots: readonly LayoutSlot[],
 ): GmemLayout {
   const prelude: Op[] = [

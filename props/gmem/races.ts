@@ -51,9 +51,9 @@ const vcpuAccess = (vcpu: number): fc.Arbitrary<Op> =>
     (r): Op => ({ op: "vcpu_access", vm: "v0", vcpu, gpa: r.gfn * PAGE, kind: r.write ? "write" : "read", private: r.priv, ...(r.write ? { byte: r.byte } : {}) }),
   );
 
-const thread = (name: string, op: fc.Arbitrary<Op>, max = 2): fc.Arbitrary<RaceActor> => fc.array(op, { minLength: 1, maxLength: max }).map((steps) => ({ name, steps }));
+export const thread = (name: string, op: fc.Arbitrary<Op>, max = 2): fc.Arbitrary<RaceActor> => fc.array(op, { minLength: 1, maxLength: max }).map((steps) => ({ name, steps }));
 /** Actors as given, the last ones optional so shrinking can drop them. */
-const threads = (required: readonly fc.Arbitrary<RaceActor>[], optional: readonly fc.Arbitrary<RaceActor>[] = []): fc.Arbitrary<RaceActor[]> =>
+export const threads = (required: readonly fc.Arbitrary<RaceActor>[], optional: readonly fc.Arbitrary<RaceActor>[] = []): fc.Arbitrary<RaceActor[]> =>
   fc.tuple(fc.tuple(...required), fc.tuple(...optional.map((a) => fc.option(a, { freq: 3 })))).map(([r, o]) => [...r, ...o.filter((a): a is RaceActor => a !== null)]);
 
 interface Race {

@@ -11,6 +11,7 @@ import { DIRTY_LOG_RACES } from "../dirty-log.js";
 import { obeyAndRetry, PROGRESS_RACES } from "../progress-races.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
+import { SECRET_RACE } from "../gmem/secret.js";
 import {
   checkPostcopyRun,
   POSTCOPY_KVM_RACE,
@@ -294,6 +295,12 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     { host: [{ op: "access", map: "m5", offset: 0, kind: "read" }], VMM: [MAKE_PRIVATE] },
     [],
     "2024 RFC without the fault-path lock: a host read fault on page 0 while the VMM makes it private (refuted)",
+  ),
+  fromSuite(
+    SECRET_RACE,
+    { VMM: [{ op: "gmem_write", gmem: "g0", offset: 0, len: PAGE, byte: 7 }], vCPU0: [{ op: "vcpu_access", vm: "v0", vcpu: 0, gpa: 0, kind: "read" }] },
+    ["gmem-write-unlocked"],
+    "write() of g0's page 0 (allocated, not yet uptodate, NO_DIRECT_MAP) while a vCPU faults it through kvm_gmem_get_pfn",
   ),
   fromSuite(
     suite("race-uffd-shmem"),
