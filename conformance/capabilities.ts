@@ -45,10 +45,8 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   // KVM_CLEAR_DIRTY_LOG comes with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, which reports the args[0] bits it takes: the model
   // takes ENABLE | INITIALLY_SET (KVM_DIRTY_LOG_MANUAL_CAPS), so both must be there.
   const manual = p.caps.MANUAL_DIRTY_LOG_PROTECT2 ?? 0;
-  caps.set(
-    "KVM_DIRTY_LOG_IOCTLS",
-    !kvm ? lacks(kvmWhy) : when((manual & 3) === 3, `KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) = ${manual}`, `KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) = ${manual}, not ENABLE | INITIALLY_SET`),
-  );
+  const manualWhy = `KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) = ${manual}`;
+  caps.set("KVM_DIRTY_LOG_IOCTLS", !kvm ? lacks(kvmWhy) : when((manual & 3) === 3, manualWhy, `${manualWhy}, not ENABLE | INITIALLY_SET`));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
   // The bitmap re-scan ioctl was proposed in review (2025-05-28) and never posted (model/kvm/rescan.ts).
   caps.set("KVM_USERFAULT_RESCAN", lacks("proposed in the KVM Userfault v2 thread, never posted: no kernel has it"));

@@ -126,14 +126,12 @@ const dirtyGuest = (n: number): fc.Arbitrary<Actor> =>
     .map((steps) => ({ name: `vCPU${n}`, steps }));
 
 const GET: Op = { op: "get_dirty_log", vm: "v0", slot: 0 };
+const CLEAR_FIRST_WORD: Op = { op: "clear_dirty_log", vm: "v0", slot: 0, first_page: 0, num_pages: 64 };
 
 /** The VMM harvests (GET, or GET and CLEAR of the first word under manual protect), then a last GET reports. */
 const harvester = (manual: boolean): fc.Arbitrary<Actor> =>
   fc
-    .array(manual ? fc.constantFrom<Op>(GET, { op: "clear_dirty_log", vm: "v0", slot: 0, first_page: 0, num_pages: 64 }) : fc.constant(GET), {
-      minLength: 1,
-      maxLength: 2,
-    })
+    .array(manual ? fc.constantFrom<Op>(GET, CLEAR_FIRST_WORD) : fc.constant(GET), { minLength: 1, maxLength: 2 })
     .map((steps) => ({ name: "VMM", steps: [...steps, GET] }));
 
 const dirtyRace = (manual: boolean): KernelRace => ({
@@ -143,7 +141,9 @@ const dirtyRace = (manual: boolean): KernelRace => ({
     : "KVM_GET_DIRTY_LOG harvesting while vCPUs load and store on the logged pages: no write may go unreported",
   config: PRESETS["kernel-6.18"],
   setup: dirtySetup(manual),
-  actors: fc.tuple(dirtyGuest(0), harvester(manual), fc.option(dirtyGuest(1), { freq: 2 })).map(([v0, vmm, v1]) => [v0, vmm, ...(v1 === null ? [] : [v1])]),
+  actors: fc
+    .tuple(dirtyGuest(0), harvester(manual), fc.option(dirtyGuest(1), { freq: 2 }))
+    .map(([v0, vmm, v1]) => [v0, vmm, ...(v1 === null ? [] : [v1])]),
 });
 
 export const KERNEL_RACES: readonly KernelRace[] = [

@@ -152,7 +152,8 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
   );
   // Dirty logging: GET and CLEAR on the layout's slots (logging toggled by `memslots`), at both sides of CLEAR's
   // bounds, and the manual-protect capability switched on and off between them.
-  const dirtySlot = fc.oneof({ weight: 6, arbitrary: slot.map((s) => s.slot) }, { weight: 1, arbitrary: fc.constantFrom(5, 65536, 2 * 65536, config.kernel.userMemSlots) });
+  const noSlot = fc.constantFrom(5, 65536, 2 * 65536, config.kernel.userMemSlots);
+  const dirtySlot = fc.oneof({ weight: 6, arbitrary: slot.map((s) => s.slot) }, { weight: 1, arbitrary: noSlot });
   const dirtyLog = fc.oneof(
     dirtySlot.map((n): Op => ({ op: "get_dirty_log", vm: "v0", slot: n })),
     fc
@@ -162,7 +163,10 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
         num: fc.constantFrom(64, 64, 512, 448, 63, 65, 0),
         pages: fc.option(fc.uniqueArray(fc.nat({ max: 70 }), { minLength: 1, maxLength: 3 }), { freq: 2 }),
       })
-      .map((r): Op => ({ op: "clear_dirty_log", vm: "v0", slot: r.slot, first_page: r.first, num_pages: r.num, ...(r.pages === null ? {} : { pages: r.pages }) })),
+      .map((r): Op => {
+        const pages = r.pages === null ? {} : { pages: r.pages };
+        return { op: "clear_dirty_log", vm: "v0", slot: r.slot, first_page: r.first, num_pages: r.num, ...pages };
+      }),
     fc
       .constantFrom<DirtyLogManualName[]>(["ENABLE"], ["ENABLE", "INITIALLY_SET"], [], ["INITIALLY_SET"])
       .map((args0): Op => ({ op: "enable_cap", vm: "v0", cap: "MANUAL_DIRTY_LOG_PROTECT2", args0 })),

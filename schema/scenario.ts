@@ -247,8 +247,12 @@ function shapeProblem(s: Scenario): Problem | undefined {
     return { path: "recorded", message: 'only a concurrent scenario ("actors") has a recorded race' };
   }
   if (s.expectedToFail !== undefined && s.failure === undefined) return { path: "expectedToFail", message: 'a documented design flaw needs the "failure" it shows' };
-  if (s.poison !== undefined && s.steps === undefined) return { path: "poison", message: 'only a sequential scenario ("steps") has a poison scenario' };
-  if (s.poison !== undefined && s.postcopy !== undefined) return { path: "poison", message: 'a scenario is run by one VMM: "postcopy" or "poison", found both' };
+  if (s.poison !== undefined && s.steps === undefined) {
+    return { path: "poison", message: 'only a sequential scenario ("steps") has a poison scenario' };
+  }
+  if (s.poison !== undefined && s.postcopy !== undefined) {
+    return { path: "poison", message: 'a scenario is run by one VMM: "postcopy" or "poison", found both' };
+  }
   return undefined;
 }
 

@@ -38,7 +38,11 @@ export const CLAIMS: Readonly<Record<Strategy, Readonly<Record<PoisonBacking, re
   // UFFDIO_POISON on hugetlbfs poisons a whole huge page (mfill_atomic_hugetlb): the other 511 pages go with it. On
   // guest_memfd the marker sits in the VMM's page table only: the guest's faults on a GMEM_ONLY slot take the folio
   // from guest_memfd (kvm_gmem_get_pfn), which still holds the old contents, so only KVM's own accesses see it.
-  "uffd-poison": { anon: ALL, hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.kvm], gmem: [POISON_PROPERTIES.kvm, POISON_PROPERTIES.others] },
+  "uffd-poison": {
+    anon: ALL,
+    hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.kvm],
+    gmem: [POISON_PROPERTIES.kvm, POISON_PROPERTIES.others],
+  },
   rescan: { anon: GUEST_AND_OTHERS, hugetlb: GUEST_AND_OTHERS, gmem: GUEST_AND_OTHERS },
 };
 
