@@ -42,8 +42,11 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   caps.set("KVM_GUEST", !kvm ? lacks(kvmWhy) : when(p.guest === "ok", "the helper's guest runs", p.guest));
   // kvm_access needs a guest that makes KVM copy guest memory itself (PV clock, emulation); the helper has none.
   caps.set("KVM_GUEST_UACCESS", lacks("the native helper's guest never makes KVM copy guest memory itself (kvm_access is model-only)"));
-  // The kernel has dirty logging, but the helper does not issue KVM_ENABLE_CAP / KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG yet.
-  caps.set("KVM_DIRTY_LOG_IOCTLS", lacks("the native helper does not issue KVM_ENABLE_CAP, KVM_GET_DIRTY_LOG or KVM_CLEAR_DIRTY_LOG (model and impl only for now)"));
+  // KVM_CLEAR_DIRTY_LOG comes with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, which reports the args[0] bits it takes: the model
+  // takes ENABLE | INITIALLY_SET (KVM_DIRTY_LOG_MANUAL_CAPS), so both must be there.
+  const manual = p.caps.MANUAL_DIRTY_LOG_PROTECT2 ?? 0;
+  const manualWhy = `KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) = ${manual}`;
+  caps.set("KVM_DIRTY_LOG_IOCTLS", !kvm ? lacks(kvmWhy) : when((manual & 3) === 3, manualWhy, `${manualWhy}, not ENABLE | INITIALLY_SET`));
   caps.set("KVM_CAP_USER_MEMORY2", cap("USER_MEMORY2"));
   // The bitmap re-scan ioctl was proposed in review (2025-05-28) and never posted (model/kvm/rescan.ts).
   caps.set("KVM_USERFAULT_RESCAN", lacks("proposed in the KVM Userfault v2 thread, never posted: no kernel has it"));

@@ -71,6 +71,11 @@ export function featuresTouched(op: Op, names?: Names): ConfigCapability[] {
     case "userfault_clear":
       out.push("KVM_MEM_USERFAULT");
       break;
+    case "get_dirty_log":
+    case "clear_dirty_log":
+      // The address-space check (as_id >= kvm_arch_nr_memslot_as_ids) decides a slot id past 16 bits.
+      if (op.slot >>> 16 !== 0) out.push("KVM_CAP_MULTI_ADDRESS_SPACE");
+      break;
     case "userfault_rescan":
       out.push("KVM_MEM_USERFAULT", "KVM_USERFAULT_RESCAN");
       break;

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { initial, step } from "../model/index.js";
 import { regionOp, type LayoutSlot } from "../props/layouts.js";
 import { configToInput, type Config } from "../schema/config.js";
-import { CAPS, type MemslotFlagName, type Op } from "../schema/ops.js";
+import { CAPS, type DirtyLogManualName, type MemslotFlagName, type Op } from "../schema/ops.js";
 import { stringifyExact } from "../schema/json.js";
 import type { Scenario } from "../schema/scenario.js";
 import type { Host } from "./capabilities.js";
@@ -150,6 +150,27 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
     fc.constant<Op>({ op: "close", gmem: "g9" }),
     fc.constant<Op>({ op: "munmap", map: "m6" }),
   );
+  // Dirty logging: GET and CLEAR on the layout's slots (logging toggled by `memslots`), at both sides of CLEAR's
+  // bounds, and the manual-protect capability switched on and off between them.
+  const noSlot = fc.constantFrom(5, 65536, 2 * 65536, config.kernel.userMemSlots);
+  const dirtySlot = fc.oneof({ weight: 6, arbitrary: slot.map((s) => s.slot) }, { weight: 1, arbitrary: noSlot });
+  const dirtyLog = fc.oneof(
+    dirtySlot.map((n): Op => ({ op: "get_dirty_log", vm: "v0", slot: n })),
+    fc
+      .record({
+        slot: dirtySlot,
+        first: fc.constantFrom(0, 0, 64, 63, 448, 512),
+        num: fc.constantFrom(64, 64, 512, 448, 63, 65, 0),
+        pages: fc.option(fc.uniqueArray(fc.nat({ max: 70 }), { minLength: 1, maxLength: 3 }), { freq: 2 }),
+      })
+      .map((r): Op => {
+        const pages = r.pages === null ? {} : { pages: r.pages };
+        return { op: "clear_dirty_log", vm: "v0", slot: r.slot, first_page: r.first, num_pages: r.num, ...pages };
+      }),
+    fc
+      .constantFrom<DirtyLogManualName[]>(["ENABLE"], ["ENABLE", "INITIALLY_SET"], [], ["INITIALLY_SET"])
+      .map((args0): Op => ({ op: "enable_cap", vm: "v0", cap: "MANUAL_DIRTY_LOG_PROTECT2", args0 })),
+  );
   const caps = CAPS.filter((c) => c !== "USERFAULT" && c !== "GUEST_MEMFD_MEMORY_ATTRIBUTES");
   const other = fc.oneof(
     fc.record({ cap: fc.constantFrom(...caps), vm: fc.boolean() }).map((r): Op => (r.vm ? { op: "check_extension", cap: r.cap, vm: "v0" } : { op: "check_extension", cap: r.cap })),
@@ -182,6 +203,7 @@ export function randomOp(host: Host, uffd = true): fc.Arbitrary<Op> {
     { weight: 14, arbitrary: memslots },
     { weight: 5, arbitrary: gmem },
     { weight: 3, arbitrary: other },
+    { weight: 6, arbitrary: dirtyLog },
   ];
   if (uffd && modelImplements(config, { op: "uffd_open", uffd: "u0", features: [] })) arbs.push({ weight: 15, arbitrary: uffdOps() });
   return fc.oneof(...arbs).filter((op) => randomStepRuns(host, op));

@@ -1,11 +1,12 @@
 // Replaying a scenario file: no seed, just its configuration and its steps (or its actors and schedule, or the
-// post-copy VMM's scenario).
+// post-copy or poison VMM's scenario).
 import { resolveConfig } from "../schema/config.js";
 import type { Scenario } from "../schema/scenario.js";
 import { Checker, PropertyFailure, type StepRecord } from "./checker.js";
 import { runRace, type RaceFailure, type RaceStep } from "./concurrent/harness.js";
 import type { RaceOp } from "./concurrent/history.js";
 import { checkPostcopyRun } from "./postcopy/race.js";
+import { PoisonVmm } from "./poison/vmm.js";
 import { Vmm } from "./postcopy/vmm.js";
 
 export interface ReplayResult {
@@ -35,12 +36,14 @@ async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors
 export async function replay(s: Scenario): Promise<ReplayResult> {
   if (s.actors !== undefined) return replayActors({ ...s, actors: s.actors });
   if (s.steps === undefined) throw new Error(`${s.name}: a scenario needs steps or actors`);
-  // A post-copy scenario's steps are what the reference VMM did: replay runs the VMM again, with its checks.
-  const vmm = s.postcopy === undefined ? undefined : new Vmm(resolveConfig(s.config), s.postcopy);
-  const checker = vmm?.checker ?? new Checker(resolveConfig(s.config));
+  // A post-copy or poison scenario's steps are what its VMM did: replay runs the VMM again, with its checks.
+  const config = resolveConfig(s.config);
+  const vmm = s.postcopy === undefined ? undefined : new Vmm(config, s.postcopy);
+  const poison = s.poison === undefined ? undefined : new PoisonVmm(config, s.poison);
+  const checker = vmm?.checker ?? poison?.checker ?? new Checker(config);
   const costs = (): Readonly<Record<string, number>> => ({ ...checker.costs(), ...vmm?.costs() });
   try {
-    await (vmm === undefined ? checker.applyAll(s.steps) : vmm.run());
+    await (vmm?.run() ?? poison?.run() ?? checker.applyAll(s.steps));
     return { trace: checker.trace, costs: costs() };
   } catch (e) {
     if (!(e instanceof PropertyFailure)) throw e;

@@ -63,6 +63,27 @@ const Postcopy = strict(
   },
 );
 
+/** The poison suite's choices (props/poison/vmm.ts): its strategies, backings, and the hot pages its accesses touch. */
+export const POISON_STRATEGIES = ["hole", "userfault", "userfault-bit", "uffd-poison", "rescan"] as const;
+export const POISON_BACKINGS = ["anon", "hugetlb", "gmem"] as const;
+export const POISON_HOT_PAGES = 6;
+const HotPage = intIn("page", 0, POISON_HOT_PAGES - 1);
+const PoisonAccess = strict("poison access", { who: literals("guest", "kvm"), write: t.boolean, page: HotPage, byte: Byte }, {});
+
+/** The poison VMM's scenario (props/poison/vmm.ts): replay runs the VMM on it and judges its accesses again. */
+const Poison = strict(
+  "poison",
+  {
+    strategy: literals(...POISON_STRATEGIES),
+    backing: literals(...POISON_BACKINGS),
+    poison: HotPage,
+    live: t.boolean,
+    before: t.array(PoisonAccess),
+    after: t.array(PoisonAccess),
+  },
+  {},
+);
+
 const Failure = strict(
   "failure",
   { property: Text, step: intIn("step", 0, MAX_STEPS - 1), expected: t.unknown, actual: t.unknown },
@@ -129,6 +150,8 @@ export const ScenarioCodec = strict(
      * With actors (the post-copy race): replay also checks every completed read of guest memory against `source`.
      */
     postcopy: Postcopy,
+    /** The poison VMM's scenario. The steps are what it did (for reading): replay runs it again, with its judgement. */
+    poison: Poison,
     /** A documented flaw of a proposed design: replays are expected to reproduce it. */
     expectedToFail: Text,
     /** A race recorded on the real kernel (faultline conform --races): the history the model was checked against. */
@@ -224,6 +247,12 @@ function shapeProblem(s: Scenario): Problem | undefined {
     return { path: "recorded", message: 'only a concurrent scenario ("actors") has a recorded race' };
   }
   if (s.expectedToFail !== undefined && s.failure === undefined) return { path: "expectedToFail", message: 'a documented design flaw needs the "failure" it shows' };
+  if (s.poison !== undefined && s.steps === undefined) {
+    return { path: "poison", message: 'only a sequential scenario ("steps") has a poison scenario' };
+  }
+  if (s.poison !== undefined && s.postcopy !== undefined) {
+    return { path: "poison", message: 'a scenario is run by one VMM: "postcopy" or "poison", found both' };
+  }
   return undefined;
 }
 

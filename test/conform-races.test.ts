@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectHost, loadCorpusScenario, startHelper, type Host } from "../conformance/index.js";
-import { RaceHelper, runRaceShape, scenarioShape, type RaceReport, type RaceShape } from "../conformance/race-runner.js";
+import { RaceHelper, raceShapes, runRaceShape, scenarioShape, type RaceReport, type RaceShape } from "../conformance/race-runner.js";
 import { checkRecording, mayBlock, overlaps, responseOrder, stateAfter } from "../conformance/races.js";
 import type { Actor, Recording, StepFn } from "../conformance/races.js";
 import { renderRecordedRace } from "../conformance/race-diagram.js";
@@ -213,7 +213,7 @@ afterAll(async () => {
 });
 
 /** Why this host cannot run races needing these capabilities, for a skipped test's title. */
-function lacks(...caps: ("KVM" | "KVM_GUEST" | "USERFAULTFD")[]): string | undefined {
+function lacks(...caps: ("KVM" | "KVM_GUEST" | "USERFAULTFD" | "KVM_DIRTY_LOG_IOCTLS")[]): string | undefined {
   if (helper === undefined) return `needs the native helper: ${why}`;
   const missing = caps.filter((c) => host.caps.get(c)?.present !== true);
   return missing.length === 0 ? undefined : `needs ${missing.join(", ")}`;
@@ -228,6 +228,9 @@ const faultNeverBlocks: StepFn = (s, op) => {
   if ((op.op !== "access" && op.op !== "vcpu_access") || !("result" in r.outcome) || r.outcome.result !== "blocked") return r;
   return { ...r, state: s, outcome: op.kind === "read" ? { result: "ok", value: 0 } : { result: "ok" } };
 };
+
+/** A model whose KVM_GET_DIRTY_LOG reports the bits without clearing them or write-protecting anything. */
+const getNeverHarvests: StepFn = (s, op) => (op.op === "get_dirty_log" ? { ...step(s, op), state: s } : step(s, op));
 
 function caught(r: RaceReport, label: string): number {
   expect(r.skipped).toBeUndefined();
@@ -274,6 +277,19 @@ describe("races on this machine's kernel", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  const dirty = lacks("KVM", "KVM_GUEST", "KVM_DIRTY_LOG_IOCTLS");
+  const dirtyTitle = "KVM_GET_DIRTY_LOG against real vCPU loads and stores is linearizable, and refutes a GET that clears nothing";
+  it.skipIf(dirty !== undefined)(titled(dirtyTitle, dirty), async () => {
+    const shape = raceShapes().find((s) => s.name === "kernel-dirty-log")!;
+    const ok = await runRaceShape(races, host, shape, { runs: 20, seed: 3, write: false });
+    expect(ok.failure).toBeUndefined();
+    expect(ok.errors).toEqual([]);
+    expect(ok.overlapping).toBeGreaterThan(0);
+    const wrong = await runRaceShape(races, host, shape, { runs: 20, seed: 3, stepFn: getNeverHarvests, shrinkTries: 1, write: false });
+    caught(wrong, "a model whose KVM_GET_DIRTY_LOG clears nothing");
+    expect(wrong.failure!.verdict).toMatchObject({ kind: "illegal" });
   });
 
   it.skipIf(kvm !== undefined)(titled("a model in which a fault cannot block is caught from recorded vCPU histories", kvm), async () => {

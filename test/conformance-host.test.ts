@@ -28,7 +28,7 @@ const GMEM_KERNEL = {
   kvm: "ok",
   api: 12,
   maxphys: 48,
-  caps: { USER_MEMORY: 1, NR_MEMSLOTS: 32764, MULTI_ADDRESS_SPACE: 0, READONLY_MEM: 1, USER_MEMORY2: 1, MEMORY_FAULT_INFO: 1, MEMORY_ATTRIBUTES: 0, GUEST_MEMFD: 1, VM_TYPES: 1, GUEST_MEMFD_FLAGS: 3 },
+  caps: { USER_MEMORY: 1, NR_MEMSLOTS: 32764, MULTI_ADDRESS_SPACE: 0, READONLY_MEM: 1, USER_MEMORY2: 1, MEMORY_FAULT_INFO: 1, MEMORY_ATTRIBUTES: 0, GUEST_MEMFD: 1, VM_TYPES: 1, GUEST_MEMFD_FLAGS: 3, MANUAL_DIRTY_LOG_PROTECT2: 3 },
   vm_types: [0],
   guest: "ok",
   proposals: { KVM_MEM_USERFAULT: false, GMEM_INPLACE_CONVERSION: false, UFFD_GUEST_MEMFD: false },
@@ -105,6 +105,19 @@ describe("host configurations from probes", () => {
     }
     expect(why.has("memslots/create-read-write.json")).toBe(false);
     expect(h.caps.get("DEV_USERFAULTFD")?.present).toBe(false);
+  });
+
+  it("a kernel without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (or with ENABLE only) skips every dirty-log scenario, naming KVM_DIRTY_LOG_IOCTLS", () => {
+    const present = hostOf(parseProbe(NO_GMEM_KERNEL, "", files()));
+    expect(present.caps.get("KVM_DIRTY_LOG_IOCTLS")).toEqual({ present: true, why: "KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) = 3" });
+    const dirty = corpus.filter(({ s }) => (s.steps ?? []).some((op) => op.op === "get_dirty_log" || op.op === "clear_dirty_log" || op.op === "enable_cap"));
+    expect(dirty.length).toBeGreaterThan(3);
+    for (const value of [0, 1]) {
+      const h = hostOf(parseProbe({ ...NO_GMEM_KERNEL, caps: { ...NO_GMEM_KERNEL.caps, MANUAL_DIRTY_LOG_PROTECT2: value } }, "", files()));
+      expect(h.caps.get("KVM_DIRTY_LOG_IOCTLS")?.present).toBe(false);
+      for (const { name } of dirty) expect(skipped(h).get(name), name).toContain("needs KVM_DIRTY_LOG_IOCTLS");
+      expect(skipped(h).has("memslots/dirty-log.json")).toBe(false);
+    }
   });
 
   it("a kernel missing one userfaultfd feature skips the scenarios that open a userfaultfd, naming the feature", () => {

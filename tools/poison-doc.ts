@@ -121,10 +121,17 @@ and the kernel invariants).
 - **userfault-bit**: the bit alone. On a live USERFAULT slot it has no effect on an SPTE that maps the page already.
 - **uffd-poison**: \`MADV_DONTNEED\` then \`UFFDIO_POISON\` on the backing; a vCPU that touches it gets SIGBUS with
   \`BUS_MCEERR_AR\` from \`kvm_send_hwpoison_signal\`. hugetlbfs takes only whole huge pages: the 4 KiB request is
-  refused and the VMM poisons the 2 MiB page around it.
+  refused and the VMM poisons the 2 MiB page around it. On guest_memfd the posted userfaultfd support
+  (20260306171815.3160826-14-rppt@kernel.org, with the series' mm/userfaultfd.c: \`mfill_atomic_pte\` hands POISON
+  to \`mfill_atomic_pte_poison\`, "for all non-hugetlb VMAs", before any \`vm_uffd_ops\` call) takes the 4 KiB marker
+  in the VMM's page table; the file keeps its folio.
 - **rescan**: the bitmap re-scan ioctl James proposed in \`CADrL8HXjLjVyFiFee9Q58TQ9zBfXiO+VG=25Rw4UD+fbDmxQFg@mail.gmail.com\`
   ("some kind of bitmap re-scan ioctl"), never posted: a model variant (\`userfault_rescan\`, config
   \`kernel.userfaultRescan\`, model/kvm/rescan.ts) that unmaps exactly the marked pages of a live slot.
+
+The backings: anonymous memory, 2 MiB hugetlbfs pages (4 KiB poison inside a huge page), and an MMAP | INIT_SHARED
+guest_memfd behind a GMEM_ONLY slot, where the guest's faults take the folio from guest_memfd (\`kvm_gmem_get_pfn\`)
+and KVM's own accesses go through the VMM's mapping of it.
 
 ## Strategy x property
 
@@ -155,7 +162,10 @@ the huge page's other 511 pages with it. **userfault**, **rescan** and **userfau
 only the guest's stage-2 faults: KVM's own accesses go through the hva, which still maps the old page (KVM
 Userfault v3 leaves them to userfaultfd), and the bit alone does not even stop the guest where an SPTE exists.
 The re-scan ioctl would make the live-slot case cheap (one SPTE instead of the slot) but no safer for KVM's own
-accesses.
+accesses. On guest_memfd the two mechanisms split the work: UFFDIO_POISON's marker sits in the VMM's page table,
+which only KVM's own accesses go through, so it stops them and not the guest, whose faults read the old folio through
+guest_memfd; KVM Userfault stops the guest and not KVM. Only the hole keeps all three there; a VMM that wants
+poison without a memslot update needs both the bit (and its toggle) and UFFDIO_POISON.
 `;
 }
 

@@ -688,6 +688,7 @@ static long cap_number(const char *c) {
     {"USER_MEMORY2", FL_CAP_USER_MEMORY2}, {"MEMORY_FAULT_INFO", FL_CAP_MEMORY_FAULT_INFO},
     {"MEMORY_ATTRIBUTES", FL_CAP_MEMORY_ATTRIBUTES}, {"GUEST_MEMFD", FL_CAP_GUEST_MEMFD},
     {"VM_TYPES", FL_CAP_VM_TYPES}, {"GUEST_MEMFD_FLAGS", FL_CAP_GUEST_MEMFD_FLAGS},
+    {"MANUAL_DIRTY_LOG_PROTECT2", FL_CAP_MANUAL_DIRTY_LOG_PROTECT2},
   };
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
     if (!strcmp(caps[i].n, c)) return caps[i].v;
@@ -816,6 +817,31 @@ static void op_gmem_convert(J *op) {
   out("}");
 }
 
+/* Each memslot's size in pages, as the VMM knows it: KVM_GET_DIRTY_LOG copies kvm_dirty_bitmap_bytes(memslot) out, and
+   the outcome has one character per page of the slot. */
+#define MAX_SLOT_SIZES 1024
+struct slot_size { int vm; u32 slot; u64 npages; };
+static struct slot_size slot_sizes[MAX_SLOT_SIZES];
+static int nslot_sizes;
+
+static struct slot_size *slot_size_of(int vm, u32 slot) {
+  for (int i = 0; i < nslot_sizes; i++)
+    if (slot_sizes[i].vm == vm && slot_sizes[i].slot == slot) return &slot_sizes[i];
+  return NULL;
+}
+/* After a successful KVM_SET_USER_MEMORY_REGION(2): a size of 0 deleted the slot. */
+static void slot_size_set(int vm, u32 slot, u64 npages) {
+  if (vm < 0) return;
+  struct slot_size *z = slot_size_of(vm, slot);
+  if (npages == 0) {
+    if (z) *z = slot_sizes[--nslot_sizes];
+  } else if (z) {
+    z->npages = npages;
+  } else if (nslot_sizes < MAX_SLOT_SIZES) {
+    slot_sizes[nslot_sizes++] = (struct slot_size){vm, slot, npages};
+  }
+}
+
 static void op_set_memory_region(J *op) {
   if (!racing && vcpu_asleep(str(op, "vm"))) {
     unsupported("a vCPU of this VM sleeps in a userfault: the memslot update would wait for it in synchronize_srcu (a deadlock in a sequential scenario)");
@@ -861,6 +887,71 @@ static void op_set_memory_region(J *op) {
     if (b && ((r < 0 && made) || (r == 0 && m.memory_size == 0))) ubitmap_drop(b);
     errno = e;
   }
+  if (r == 0) slot_size_set(lookup(K_VM, str(op, "vm")), (u32)num_or(op, "slot", 0), num_or(op, "memory_size", 0) / PAGE);
+  ok_or_errno(r);
+}
+
+/* ------------------------------------------------------------------ dirty logging */
+
+static const struct flagname DIRTY_LOG_MANUAL[] = {{"ENABLE", 0}, {"INITIALLY_SET", 1}};
+
+/* enable_cap: KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) on the VM, args[0] and flags as given. */
+static void op_enable_cap(J *op) {
+  struct fl_enable_cap c;
+  memset(&c, 0, sizeof c);
+  c.cap = FL_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+  c.flags = (u32)num_or(op, "flags", 0);
+  c.args[0] = FLAGS(op, "args0", DIRTY_LOG_MANUAL);
+  ok_or_errno(ioctl(fd_of(str(op, "vm")), FL_KVM_ENABLE_CAP, &c));
+}
+
+/* The largest slot whose bitmap fits an answer line (64 KiB) as one character per page. */
+#define DIRTY_LOG_MAX_PAGES 60000ull
+
+/* get_dirty_log: KVM_GET_DIRTY_LOG into a buffer of the slot's size; a slot the helper never made gets no buffer
+   (the kernel refuses such a slot before it copies: EINVAL or ENOENT; were it to copy, EFAULT would show it). */
+static void op_get_dirty_log(J *op) {
+  int vi = lookup(K_VM, str(op, "vm"));
+  u32 slot = (u32)num_or(op, "slot", 0);
+  struct slot_size *z = vi < 0 ? NULL : slot_size_of(vi, slot);
+  u64 npages = z ? z->npages : 0;
+  if (npages > DIRTY_LOG_MAX_PAGES) { unsupported("a dirty bitmap of more than 60000 pages (the answer line holds 64 KiB)"); return; }
+  u64 *bits = npages ? calloc((npages + 63) / 64, sizeof(u64)) : NULL;
+  struct fl_dirty_log d = {slot, 0, (u64)(uintptr_t)bits};
+  int r = ioctl(fd_of(str(op, "vm")), FL_KVM_GET_DIRTY_LOG, &d);
+  int e = errno;
+  if (r < 0) fail(e);
+  else {
+    out("{\"result\":\"ok\",\"dirty_bitmap\":\"");
+    for (u64 i = 0; i < npages; i++) out("%c", bits[i / 64] >> (i % 64) & 1 ? '1' : '0');
+    out("\"}");
+  }
+  free(bits);
+}
+
+/* clear_dirty_log: KVM_CLEAR_DIRTY_LOG with a bitmap of num_pages bits (whole longs, as the kernel copies them): the
+   bits `pages` names, or all num_pages. A num_pages beyond the slot's size gets no buffer: the kernel refuses it
+   before copy_from_user (EINVAL or ENOENT). */
+static void op_clear_dirty_log(J *op) {
+  int vi = lookup(K_VM, str(op, "vm"));
+  u32 slot = (u32)num_or(op, "slot", 0);
+  struct slot_size *z = vi < 0 ? NULL : slot_size_of(vi, slot);
+  u64 num = num_or(op, "num_pages", 0), words = (num + 63) / 64;
+  u64 *bits = z && num <= z->npages && words > 0 ? calloc(words, sizeof(u64)) : NULL;
+  J *pages = get(op, "pages");
+  if (bits && pages && pages->t == J_ARR) {
+    for (int i = 0; i < pages->count; i++) {
+      u64 p = (u64)pages->vals[i]->n;
+      if (p < words * 64) bits[p / 64] |= 1ull << (p % 64);
+    }
+  } else if (bits) {
+    for (u64 p = 0; p < num; p++) bits[p / 64] |= 1ull << (p % 64);
+  }
+  struct fl_clear_dirty_log c = {slot, (u32)num, num_or(op, "first_page", 0), (u64)(uintptr_t)bits};
+  int r = ioctl(fd_of(str(op, "vm")), FL_KVM_CLEAR_DIRTY_LOG, &c);
+  int e = errno;
+  free(bits);
+  errno = e;
   ok_or_errno(r);
 }
 
@@ -1650,7 +1741,8 @@ static void probe_kvm(void) {
   }
   out("\"kvm\":\"ok\",\"api\":%d,\"maxphys\":%d,\"caps\":{", ioctl(kvm_fd, FL_KVM_GET_API_VERSION, 0), maxphys);
   static const char *const caps[] = {"USER_MEMORY", "NR_MEMSLOTS", "MULTI_ADDRESS_SPACE", "READONLY_MEM", "USER_MEMORY2",
-                                     "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS"};
+                                     "MEMORY_FAULT_INFO", "MEMORY_ATTRIBUTES", "GUEST_MEMFD", "VM_TYPES", "GUEST_MEMFD_FLAGS",
+                                     "MANUAL_DIRTY_LOG_PROTECT2"};
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
     out("%s\"%s\":%d", i ? "," : "", caps[i], ioctl(kvm_fd, FL_KVM_CHECK_EXTENSION, cap_number(caps[i])));
   out("},\"vm_types\":[");
@@ -1749,6 +1841,7 @@ static void op_reset(void) {
   for (int i = 0; i < nfiles; i++)
     if (files[i].fd >= 0) close(files[i].fd);
   ubitmaps_reset();
+  nslot_sizes = 0;
   nvms = ngmems = nfiles = nuffds = njobs = 0;
   memset(nnames, 0, sizeof nnames);
   if (stuck) helper_error("%d access threads still blocked after reset", stuck);
@@ -1817,7 +1910,8 @@ static int race_op_allowed(const char *n) {
                                        "userfault_clear", "gmem_convert", "access", "wake_check", "write_alias",
                                        "read_alias", "uffdio_copy", "uffdio_zeropage", "uffdio_continue", "uffdio_wake",
                                        "uffdio_writeprotect", "uffdio_poison", "uffdio_move", "file_fallocate",
-                                       "gmem_fallocate", "madvise", "pwrite", "pread", "mincore"};
+                                       "gmem_fallocate", "madvise", "pwrite", "pread", "mincore", "get_dirty_log",
+                                       "clear_dirty_log"};
   for (size_t i = 0; i < sizeof ok_ops / sizeof ok_ops[0]; i++)
     if (n && !strcmp(n, ok_ops[i])) return 1;
   return 0;
@@ -2008,6 +2102,9 @@ static void dispatch(J *op) {
   else if (!strcmp(name, "create_gmem")) op_create_gmem(op);
   else if (!strcmp(name, "set_memory_region")) op_set_memory_region(op);
   else if (!strcmp(name, "set_memory_attributes")) op_set_memory_attributes(op);
+  else if (!strcmp(name, "enable_cap")) op_enable_cap(op);
+  else if (!strcmp(name, "get_dirty_log")) op_get_dirty_log(op);
+  else if (!strcmp(name, "clear_dirty_log")) op_clear_dirty_log(op);
   else if (!strcmp(name, "vcpu_access")) op_vcpu_access(op);
   else if (!strcmp(name, "memfd")) op_memfd(op);
   else if (!strcmp(name, "reopen")) op_reopen(op);

@@ -128,12 +128,36 @@ _Static_assert(sizeof(struct fl_cpuid_entry) == 40, "kvm_cpuid_entry2");
 _Static_assert(offsetof(struct fl_run, exit_reason) == 8, "kvm_run.exit_reason");
 _Static_assert(offsetof(struct fl_run, u) == 32, "kvm_run union");
 
+/* Dirty logging: struct kvm_enable_cap, kvm_dirty_log and kvm_clear_dirty_log (the bitmap pointer's union is a u64). */
+struct fl_enable_cap {
+  u32 cap;
+  u32 flags;
+  u64 args[4];
+  u8 pad[64];
+};
+struct fl_dirty_log {
+  u32 slot;
+  u32 padding1;
+  u64 dirty_bitmap;
+};
+struct fl_clear_dirty_log {
+  u32 slot;
+  u32 num_pages;
+  u64 first_page;
+  u64 dirty_bitmap;
+};
+_Static_assert(sizeof(struct fl_enable_cap) == 104, "kvm_enable_cap");
+_Static_assert(sizeof(struct fl_dirty_log) == 16, "kvm_dirty_log");
+_Static_assert(sizeof(struct fl_clear_dirty_log) == 24, "kvm_clear_dirty_log");
+_Static_assert(offsetof(struct fl_clear_dirty_log, first_page) == 8, "kvm_clear_dirty_log.first_page");
+
 #define FL_KVM_GET_API_VERSION _IO(FL_KVMIO, 0x00)
 #define FL_KVM_CREATE_VM _IO(FL_KVMIO, 0x01)
 #define FL_KVM_CHECK_EXTENSION _IO(FL_KVMIO, 0x03)
 #define FL_KVM_GET_VCPU_MMAP_SIZE _IO(FL_KVMIO, 0x04)
 #define FL_KVM_GET_SUPPORTED_CPUID _IOWR(FL_KVMIO, 0x05, struct fl_cpuid)
 #define FL_KVM_CREATE_VCPU _IO(FL_KVMIO, 0x41)
+#define FL_KVM_GET_DIRTY_LOG _IOW(FL_KVMIO, 0x42, struct fl_dirty_log)
 #define FL_KVM_SET_USER_MEMORY_REGION _IOW(FL_KVMIO, 0x46, struct fl_region)
 #define FL_KVM_SET_USER_MEMORY_REGION2 _IOW(FL_KVMIO, 0x49, struct fl_region2)
 #define FL_KVM_RUN _IO(FL_KVMIO, 0x80)
@@ -142,6 +166,8 @@ _Static_assert(offsetof(struct fl_run, u) == 32, "kvm_run union");
 #define FL_KVM_GET_SREGS _IOR(FL_KVMIO, 0x83, struct fl_sregs)
 #define FL_KVM_SET_SREGS _IOW(FL_KVMIO, 0x84, struct fl_sregs)
 #define FL_KVM_SET_CPUID2 _IOW(FL_KVMIO, 0x90, struct fl_cpuid)
+#define FL_KVM_ENABLE_CAP _IOW(FL_KVMIO, 0xa3, struct fl_enable_cap)
+#define FL_KVM_CLEAR_DIRTY_LOG _IOWR(FL_KVMIO, 0xc0, struct fl_clear_dirty_log)
 #define FL_KVM_SET_MEMORY_ATTRIBUTES _IOW(FL_KVMIO, 0xd2, struct fl_mem_attrs)
 #define FL_KVM_CREATE_GUEST_MEMFD _IOWR(FL_KVMIO, 0xd4, struct fl_create_gmem)
 #define FL_KVM_SET_MEMORY_ATTRIBUTES2 _IOWR(FL_KVMIO, 0xd2, struct fl_mem_attrs2) /* on a guest_memfd: v7 09/42 */
@@ -149,6 +175,9 @@ _Static_assert(offsetof(struct fl_run, u) == 32, "kvm_run union");
 _Static_assert(FL_KVM_SET_USER_MEMORY_REGION2 == 0x40a0ae49, "KVM_SET_USER_MEMORY_REGION2");
 _Static_assert(FL_KVM_CREATE_GUEST_MEMFD == 0xc040aed4, "KVM_CREATE_GUEST_MEMFD");
 _Static_assert(FL_KVM_SET_MEMORY_ATTRIBUTES == 0x4020aed2, "KVM_SET_MEMORY_ATTRIBUTES");
+_Static_assert(FL_KVM_GET_DIRTY_LOG == 0x4010ae42, "KVM_GET_DIRTY_LOG");
+_Static_assert(FL_KVM_ENABLE_CAP == 0x4068aea3, "KVM_ENABLE_CAP");
+_Static_assert(FL_KVM_CLEAR_DIRTY_LOG == 0xc018aec0, "KVM_CLEAR_DIRTY_LOG");
 
 #define FL_KVM_MEM_LOG_DIRTY_PAGES (1u << 0)
 #define FL_KVM_MEM_READONLY (1u << 1)
@@ -175,6 +204,7 @@ _Static_assert(FL_KVM_SET_MEMORY_ATTRIBUTES == 0x4020aed2, "KVM_SET_MEMORY_ATTRI
 #define FL_CAP_NR_MEMSLOTS 10
 #define FL_CAP_READONLY_MEM 81
 #define FL_CAP_MULTI_ADDRESS_SPACE 118
+#define FL_CAP_MANUAL_DIRTY_LOG_PROTECT2 168
 #define FL_CAP_USER_MEMORY2 231
 #define FL_CAP_MEMORY_FAULT_INFO 232
 #define FL_CAP_MEMORY_ATTRIBUTES 233

@@ -59,9 +59,10 @@ async function runPoisonSuite(suite: PoisonSuite, opts: SuiteRunOptions): Promis
     counterexample: {
       version: 1,
       name: `${suite.name}: ${f.property}`,
-      description: `${f.detail} (poison scenario ${JSON.stringify(sc)}; props/poison/vmm.ts judges it, the steps replay the kernel side)`,
+      description: `${f.detail} (the steps are what the poison VMM did; replay runs it on the poison scenario and judges it again)`,
       config: configToInput(config),
       steps: [...err.ops],
+      poison: { ...sc, before: [...sc.before], after: [...sc.after] },
       failure: { property: f.property, step: f.step, expected: f.expected, actual: f.actual, detail: f.detail },
       provenance: { suite: suite.name, seed: details.seed, bugs: [...config.bugs], ...(details.counterexamplePath === null ? {} : { path: details.counterexamplePath }), fastCheck: fc.__version },
     },

@@ -1,20 +1,22 @@
 // Emulating poison after migration, every way the threads discuss (shared/seeds 000, 2025-05-28/29): after the VMM
 // learns a page is poisoned, neither the guest nor KVM's own accesses may read its old contents, and every other page
 // keeps its contents. The strategies run through the Checker (model, implementation, invariants, refinement) on a
-// 4 MiB slot of anonymous memory or of 2 MiB hugetlbfs pages (4 KiB poison inside a huge page), and each is judged
-// on what the implementation answered. docs/POISON.md is generated from a run of every strategy (tools/poison-doc.ts).
+// 4 MiB slot of anonymous memory, of 2 MiB hugetlbfs pages (4 KiB poison inside a huge page), or of an MMAP |
+// INIT_SHARED guest_memfd (GMEM_ONLY: the guest's faults take its folios, KVM's own accesses its mapping), and each is
+// judged on what the implementation answered. docs/POISON.md is generated from a run of every strategy (tools/poison-doc.ts).
 import { PAGE_SIZE } from "../../model/consts.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import type { CostCounts } from "../../impl/costs.js";
 import type { Config } from "../../schema/config.js";
 import type { Op, OpOf } from "../../schema/ops.js";
 import type { Outcome } from "../../schema/outcome.js";
+import { POISON_BACKINGS, POISON_HOT_PAGES, POISON_STRATEGIES } from "../../schema/scenario.js";
 import { ALL_CHECKS, Checker, checksInvariant, PropertyFailure, type Checks } from "../checker.js";
 import type { Stats } from "../stats.js";
 
-export const STRATEGIES = ["hole", "userfault", "userfault-bit", "uffd-poison", "rescan"] as const;
+export const STRATEGIES = POISON_STRATEGIES;
 export type Strategy = (typeof STRATEGIES)[number];
-export const BACKINGS = ["anon", "hugetlb"] as const;
+export const BACKINGS = POISON_BACKINGS;
 export type PoisonBacking = (typeof BACKINGS)[number];
 
 export const POISON_PROPERTIES = {
@@ -25,15 +27,23 @@ export const POISON_PROPERTIES = {
 export type PoisonProperty = (typeof POISON_PROPERTIES)[keyof typeof POISON_PROPERTIES];
 
 /** What each strategy is meant to guarantee on each backing (the default check holds it to that; the doc run to all three). */
+const ALL = Object.values(POISON_PROPERTIES);
+const GUEST_AND_OTHERS = [POISON_PROPERTIES.guest, POISON_PROPERTIES.others];
 export const CLAIMS: Readonly<Record<Strategy, Readonly<Record<PoisonBacking, readonly PoisonProperty[]>>>> = {
-  hole: { anon: Object.values(POISON_PROPERTIES), hugetlb: Object.values(POISON_PROPERTIES) },
+  hole: { anon: ALL, hugetlb: ALL, gmem: ALL },
   // KVM Userfault gates stage-2 faults only: KVM's own accesses go through the hva, which still maps the page.
-  userfault: { anon: [POISON_PROPERTIES.guest, POISON_PROPERTIES.others], hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.others] },
+  userfault: { anon: GUEST_AND_OTHERS, hugetlb: GUEST_AND_OTHERS, gmem: GUEST_AND_OTHERS },
   // A bit set under a live USERFAULT slot does nothing to an SPTE that already maps the page.
-  "userfault-bit": { anon: [POISON_PROPERTIES.others], hugetlb: [POISON_PROPERTIES.others] },
-  // UFFDIO_POISON on hugetlbfs poisons a whole huge page (mfill_atomic_hugetlb): the other 511 pages go with it.
-  "uffd-poison": { anon: Object.values(POISON_PROPERTIES), hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.kvm] },
-  rescan: { anon: [POISON_PROPERTIES.guest, POISON_PROPERTIES.others], hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.others] },
+  "userfault-bit": { anon: [POISON_PROPERTIES.others], hugetlb: [POISON_PROPERTIES.others], gmem: [POISON_PROPERTIES.others] },
+  // UFFDIO_POISON on hugetlbfs poisons a whole huge page (mfill_atomic_hugetlb): the other 511 pages go with it. On
+  // guest_memfd the marker sits in the VMM's page table only: the guest's faults on a GMEM_ONLY slot take the folio
+  // from guest_memfd (kvm_gmem_get_pfn), which still holds the old contents, so only KVM's own accesses see it.
+  "uffd-poison": {
+    anon: ALL,
+    hugetlb: [POISON_PROPERTIES.guest, POISON_PROPERTIES.kvm],
+    gmem: [POISON_PROPERTIES.kvm, POISON_PROPERTIES.others],
+  },
+  rescan: { anon: GUEST_AND_OTHERS, hugetlb: GUEST_AND_OTHERS, gmem: GUEST_AND_OTHERS },
 };
 
 /** One access after (or before) the poison: the guest through KVM_RUN, or KVM itself through the hva (kvm_access). */
@@ -59,43 +69,59 @@ export interface PoisonScenario {
 const MiB = 1024 * 1024;
 const SLOT_PAGES = 1024;
 /** The pages the accesses touch: both ends of the first 2 MiB, its neighbour, and the next huge page's first pages. */
-export const HOT = [0, 1, 2, 511, 512, 513] as const;
+export const HOT = [0, 1, 2, 511, 512, 513] as const satisfies { readonly length: typeof POISON_HOT_PAGES };
 /** The pages a scenario may poison (indexes into HOT): one inside the first huge page, the second huge page's first. */
 export const POISONABLE = [1, 4] as const;
 const poisonedGfn = (sc: PoisonScenario): number => HOT[sc.poison]!;
 const contentOf = (i: number): number => 0x10 + i;
 
-const mapOf = (b: PoisonBacking): string => (b === "anon" ? "m0" : "m1");
+const MAPS: Readonly<Record<PoisonBacking, string>> = { anon: "m0", hugetlb: "m1", gmem: "m2" };
+const mapOf = (b: PoisonBacking): string => MAPS[b];
 const HUGE = 2 * MiB;
+
+/** The memory behind the slot: anonymous, a 2 MiB hugetlbfs memfd, or an MMAP | INIT_SHARED guest_memfd, mapped. */
+function memoryOps(b: PoisonBacking): Op[] {
+  const map = mapOf(b);
+  switch (b) {
+    case "anon":
+      return [{ op: "mmap", map, file: "anon", offset: 0, length: 4 * MiB }];
+    case "hugetlb":
+      return [
+        { op: "memfd", file: "f0", size: 4 * MiB, hugetlb: "2M" },
+        { op: "mmap", map, file: "f0", offset: 0, length: 4 * MiB, shared: true },
+      ];
+    case "gmem":
+      return [
+        { op: "create_gmem", vm: "v0", gmem: "g0", size: 4 * MiB, flags: ["MMAP", "INIT_SHARED"] },
+        { op: "gmem_mmap", gmem: "g0", map, offset: 0, length: 4 * MiB, shared: true },
+      ];
+  }
+}
 
 /** The VM, the 4 MiB slot 0 at gpa 0 (USERFAULT on when live), the hot pages written through the host mapping. */
 function setupOps(sc: PoisonScenario): Op[] {
   const map = mapOf(sc.backing);
-  const memory: Op[] =
-    sc.backing === "anon"
-      ? [{ op: "mmap", map, file: "anon", offset: 0, length: 4 * MiB }]
-      : [
-          { op: "memfd", file: "f0", size: 4 * MiB, hugetlb: "2M" },
-          { op: "mmap", map, file: "f0", offset: 0, length: 4 * MiB, shared: true },
-        ];
   return [
     { op: "create_vm", vm: "v0" },
-    ...memory,
+    ...memoryOps(sc.backing),
     slotOp(sc, 0, 0, SLOT_PAGES, 0, sc.live),
     ...HOT.map((g, i): Op => ({ op: "access", map, offset: g * PAGE_SIZE, kind: "write", byte: contentOf(i) })),
   ];
 }
 
+/** A slot of the backing from `hvaPage` on; a guest_memfd slot takes the same page as its guest_memfd_offset (GMEM_ONLY). */
 function slotOp(sc: PoisonScenario, slot: number, gfn: number, npages: number, hvaPage: number, userfault: boolean): OpOf<"set_memory_region"> {
+  const gmem = sc.backing === "gmem";
   return {
     op: "set_memory_region",
     vm: "v0",
     slot,
-    flags: userfault ? ["USERFAULT"] : [],
+    flags: [...(gmem ? (["GUEST_MEMFD"] as const) : []), ...(userfault ? (["USERFAULT"] as const) : [])],
     guest_phys_addr: gfn * PAGE_SIZE,
     memory_size: npages * PAGE_SIZE,
     userspace: mapOf(sc.backing),
     userspace_offset: hvaPage * PAGE_SIZE,
+    ...(gmem ? { guest_memfd: "g0", guest_memfd_offset: hvaPage * PAGE_SIZE } : {}),
   };
 }
 
@@ -125,7 +151,8 @@ export function strategyOps(sc: PoisonScenario, bugs: Bugs): Op[] {
       return sc.live ? [bit(g)] : [bit(g), toggle(sc, true)];
     case "uffd-poison": {
       // UFFDIO_POISON needs a none PTE: drop the page first. hugetlbfs takes only whole huge pages, so a VMM that must
-      // poison gets the 4 KiB refused (EINVAL) and falls back to the huge page around it.
+      // poison gets the 4 KiB refused (EINVAL) and falls back to the huge page around it. On guest_memfd it takes the
+      // 4 KiB (uffd on guest_memfd: mfill_atomic_pte_poison serves every non-hugetlb VMA, vm_uffd_ops unasked).
       const map = mapOf(sc.backing);
       const ops: Op[] = [
         { op: "uffd_open", uffd: "u0", features: [] },
@@ -133,7 +160,7 @@ export function strategyOps(sc: PoisonScenario, bugs: Bugs): Op[] {
         { op: "madvise", map, offset: g * PAGE_SIZE, len: PAGE_SIZE, advice: "DONTNEED" },
         { op: "uffdio_poison", uffd: "u0", map, offset: g * PAGE_SIZE, len: PAGE_SIZE },
       ];
-      if (sc.backing === "anon") return ops;
+      if (sc.backing !== "hugetlb") return ops;
       const start = Math.floor((g * PAGE_SIZE) / HUGE) * HUGE;
       return [
         ...ops,
@@ -236,7 +263,7 @@ export class PoisonVmm {
     else if ("exit" in o && o.exit === "mmio") this.exits.mmio++;
     else if ("result" in o && o.result === "SIGBUS") this.exits.sigbus++;
     else if ("errno" in o && o.errno === "EFAULT") this.exits.efault++;
-    if (fired.includes("fault.hva-map")) this.exits.refaults++;
+    if (fired.includes("fault.hva-map") || fired.includes("fault.gmem-map")) this.exits.refaults++;
   }
 
   private violate(property: PoisonProperty, actual: Outcome, detail: string): void {
