@@ -280,7 +280,8 @@ function hypercalls(l: GmemLayout, config: Config): fc.Arbitrary<Op> {
     .record({
       slot: fc.constantFrom(...slots),
       page,
-      npages: fc.constantFrom(1, 1, 2, folio, folio, 2 * folio, 0),
+      // -1: to the end of the page's folio, so a range can complete a folio the rest of which went before.
+      npages: fc.constantFrom(1, 1, 2, folio, folio, 2 * folio, 0, -1, -1),
       enc: fc.boolean(),
       skew: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 1),
       // Now and then the other architecture's call, which the kernel refuses.
@@ -288,7 +289,7 @@ function hypercalls(l: GmemLayout, config: Config): fc.Arbitrary<Op> {
     })
     .map((r): OpOf<"vcpu_hypercall"> => {
       const first = Math.min(r.page, r.slot.size / PAGE_SIZE - 1);
-      const npages = Math.min(r.npages, r.slot.size / PAGE_SIZE - first);
+      const npages = Math.min(r.npages < 0 ? folio - (first % folio) : r.npages, r.slot.size / PAGE_SIZE - first);
       const gpa = r.slot.gpa + first * PAGE_SIZE + r.skew;
       // pKVM's guest shares and unshares; an x86 guest asks with MAP_GPA_RANGE (ENCRYPTED: make it private).
       if (pkvmMode(config) !== r.foreign) return { op: "vcpu_hypercall", vm: "v0", vcpu: 0, nr: r.enc ? "MEM_UNSHARE" : "MEM_SHARE", gpa, npages };
