@@ -75,6 +75,7 @@ export function capabilitiesOf(p: HostProbe): Map<Capability, Presence> {
   caps.set("ANON_SMALL_PAGES", when(SMALL_ANON.includes(p.thpAnon), `THP enabled [${p.thpAnon}]`, `THP enabled [${p.thpAnon}] maps anonymous memory with huge pages`));
   caps.set("SHMEM_SMALL_PAGES", when(SMALL_SHMEM.includes(p.thpShmem), `THP shmem_enabled [${p.thpShmem}]`, `THP shmem_enabled [${p.thpShmem}] gives shmem huge folios`));
   caps.set("GMEM_STATE_QUERY", lacks("gmem_state is faultline's own query of the model: no kernel answers it"));
+  caps.set("KVM_HYPERCALL_EXIT", lacks("the native helper runs no guest code, so no guest makes KVM_HC_MAP_GPA_RANGE"));
   caps.set("FAIL_NTH", lacks("fail_nth counts faultline's allocation attempts, not the kernel's should_fail calls: no host run can aim it"));
   caps.set("MEMORY_FAILURE", when(p.memoryFailure, "CONFIG_MEMORY_FAILURE", "no /proc/sys/vm/memory_failure_early_kill (CONFIG_MEMORY_FAILURE off)"));
   return caps;

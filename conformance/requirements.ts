@@ -131,6 +131,7 @@ export function hostNeeds(op: Op): Capability[] {
   if (KVM_OPS.has(op.op) || op.op === "userfault_set" || op.op === "userfault_clear" || op.op === "userfault_rescan" || op.op === "gmem_convert") out.push("KVM");
   if (op.op === "close" && op.vm !== undefined) out.push("KVM");
   if (op.op === "gmem_state") out.push("GMEM_STATE_QUERY");
+  if (op.op === "vcpu_hypercall") out.push("KVM_HYPERCALL_EXIT");
   if ((op.op === "set_memory_attributes" || op.op === "gmem_convert" || op.op === "gmem_fallocate") && (op.fail_nth ?? 0) > 0) out.push("FAIL_NTH");
   if (op.op === "set_memory_region" && op.ioctl !== "REGION") out.push("KVM_CAP_USER_MEMORY2");
   if (op.op === "vcpu_access") out.push("KVM_GUEST", "KVM_CAP_MEMORY_FAULT_INFO");

@@ -6,6 +6,7 @@ import { DIRTY_LOG_BUGS } from "./kvm/dirty-log-bugs.js";
 
 import { ENOMEM_BUGS } from "./bugs-enomem.js";
 import { SECRET_BUGS } from "./bugs-secret.js";
+import { CONVERSION_BUGS } from "./bugs-conversion.js";
 
 /** The area of the interfaces a mistake is in. */
 export type BugArea =
@@ -878,6 +879,7 @@ export const BUGS = {
   },
   ...ENOMEM_BUGS,
   ...SECRET_BUGS,
+  ...CONVERSION_BUGS,
   ...DIRTY_LOG_BUGS,
   "rescan-no-invalidate": {
     description:

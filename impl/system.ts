@@ -20,6 +20,7 @@ import { NO_HOOKS, type Hooks } from "./hooks.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
+import { vcpuHypercall } from "./kvm/hypercall.js";
 import { kvmAccess } from "./kvm/uaccess.js";
 import { Kvm } from "./kvm/kvm.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
@@ -171,6 +172,10 @@ export class Kernel implements System {
       case "vcpu_access":
       case "kvm_access":
         return this.uffd.runThread(op, h);
+      case "vcpu_hypercall": {
+        const v = this.vm(op.vm);
+        return v === undefined ? now(() => EBADF) : vcpuHypercall(this.ctx, v.kvm, op, h);
+      }
       case "memfd":
         return now(() => this.mm.memfd(op));
       case "reopen":

@@ -11,9 +11,11 @@ import { FOLIO_RULES } from "./gmem/folio.js";
 import { PIN_RULES } from "./gmem/pin.js";
 import { STATE_QUERY_RULES } from "./gmem/state-query.js";
 import { WRITE_RULES } from "./gmem/write.js";
+import { PKVM_RULES } from "./gmem/pkvm.js";
 import { ATTRIBUTE_RULES } from "./kvm/attributes.js";
 import { DIRTY_LOG_RULES } from "./kvm/dirty-log.js";
 import { FAULT_PATH_RULES } from "./kvm/fault.js";
+import { HYPERCALL_RULES } from "./kvm/hypercall.js";
 import { MEMSLOT_RULES } from "./kvm/memslot.js";
 import { MMU_RULES } from "./kvm/mmu.js";
 import { UACCESS_RULES } from "./kvm/uaccess.js";
@@ -60,6 +62,8 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   STATE_QUERY_RULES,
   DIRECT_MAP_RULES,
   WRITE_RULES,
+  HYPERCALL_RULES,
+  PKVM_RULES,
   ALLOC_FAIL_RULES,
   MM_RULES,
   FALLOC_MODE_RULES,

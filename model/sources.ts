@@ -354,6 +354,33 @@ export const SERIES: readonly Series[] = [
     searches: ['"add generic population via write" (v3-v7)', '"v8 1/2] KVM: guest_memfd: add generic" (nothing)', '"kvm_gmem_write_begin"', '"GUEST_MEMFD_FLAG_WRITE"'],
   },
   {
+    id: "gmem-mappable-pkvm",
+    title: "KVM: Restricted mapping of guest_memfd at the host and arm64 support (Fuad Tabba, RFC): pKVM's guest-decided mappability",
+    versions: [
+      {
+        version: "RFC v4",
+        posted: "2024-12-13",
+        cover: "20241213164811.2006197-1-tabba@google.com",
+        ids: /^20241213164811\.2006197-\d+-tabba@google\.com$/,
+        tag: /\[RFC PATCH v4 \d\d\/14\]/,
+        use: "modelled",
+        note: "pkvm.guest-fault-eagain: guest_memfd_abort's -EAGAIN on a page not mappable by the guest (13/14)",
+      },
+      {
+        version: "RFC v5",
+        posted: "2025-01-17",
+        cover: "20250117163001.2326672-1-tabba@google.com",
+        ids: /^20250117163001\.2326672-\d+-tabba@google\.com$/,
+        tag: /\[RFC PATCH v5 \d\d\/15\]/,
+        use: "modelled",
+        note: "pKVM's mode (model/gmem/pkvm.ts): gmem_set_mappable / gmem_clear_mappable (05/15), kvm_gmem_handle_folio_put (06/15)",
+      },
+    ],
+    newest: { version: "RFC v5", posted: "2025-01-17", cover: "20250117163001.2326672-1-tabba@google.com", where: "the archives (the newest found with the mappability states)" },
+    checked: CHECKED,
+    searches: ['"[RFC PATCH v5 00/15] KVM: Restricted mapping"', '"kvm_gmem_set_mappable" (v3, v4, v5)', '"kvm_slot_gmem_is_guest_mappable("'],
+  },
+  {
     id: "cited-merged-patches",
     title: "Single merged patches cited for the history of a merged rule",
     versions: [

@@ -9,6 +9,7 @@ import { gmemWrite } from "./gmem/write.js";
 import { setMemoryAttributes } from "./kvm/attributes.js";
 import { clearDirtyLog, enableCap, getDirtyLog } from "./kvm/dirty-log.js";
 import { vcpuAccess } from "./kvm/fault.js";
+import { vcpuHypercall } from "./kvm/hypercall.js";
 import { kvmAccess } from "./kvm/uaccess.js";
 import { setMemoryRegion } from "./kvm/memslot.js";
 import { userfaultRescan } from "./kvm/rescan.js";
@@ -86,6 +87,8 @@ export function step(s: State, op: Op): StepResult {
     case "vcpu_access":
     case "kvm_access":
       return runThread(s, op, runAccess);
+    case "vcpu_hypercall":
+      return vcpuHypercall(s, op);
     case "memfd":
       return memfd(s, op);
     case "reopen":

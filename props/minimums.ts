@@ -100,6 +100,8 @@ export const LINEARIZABLE_MINIMUMS: Readonly<Record<string, number>> = {
   "race-gmem-rfc-2024-folio-lock-2m": 25,
   // Secret hiding (issue 20 item 5): 85, 95, 89 at seeds 1..3 (same command as its invariants above), half the smallest.
   "race-gmem-secret": 42,
+  // Issue 20 item 1: seeds 1-3 gave 58/57/54 non-vacuous (--workers 1); half the smallest.
+  "race-conversion-protocol": 27,
   "race-uffd-shmem": 322,
   "race-host-fault": 135,
   "postcopy-race": 138,
@@ -302,6 +304,8 @@ export const EXIT_KINDS: Readonly<Record<string, { readonly rule: string; readon
   "KVM_EXIT_MEMORY_FAULT: no guest_memfd behind a private or GMEM_ONLY fault": { rule: "fault.gmem-no-file", minimum: 143 },
   "KVM_EXIT_MEMORY_FAULT: guest_memfd refused the page": { rule: "fault.gmem-error", minimum: 6 },
   "KVM_EXIT_MEMORY_FAULT: USERFAULT": { rule: "userfault.exit", minimum: 1278 },
+  // The protocol suites at seeds 1-3: 953/860/901; a third of the smallest.
+  "KVM_EXIT_HYPERCALL: KVM_HC_MAP_GPA_RANGE": { rule: "hypercall.map-gpa-range", minimum: 286 },
 };
 
 /**

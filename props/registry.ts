@@ -3,6 +3,7 @@ import { CONCURRENT_SUITES } from "./concurrent/suites.js";
 import type { Suite } from "./suite.js";
 import { GMEM_EDGE_SUITES } from "./gmem/edges.js";
 import { GMEM_FAILURE_SUITES } from "./gmem/failures.js";
+import { CONVERSION_PROTOCOL_RACE, CONVERSION_PROTOCOL_SUITES } from "./gmem/conversion.js";
 import { GMEM_RACES } from "./gmem/races.js";
 import { GMEM_SEQUENTIAL_SUITES } from "./gmem/suites.js";
 import { GMEM_SECRET_SUITE, SECRET_RACE } from "./gmem/secret.js";
@@ -30,6 +31,7 @@ export const SUITES: readonly Suite[] = [
   ...GMEM_EDGE_SUITES,
   ...GMEM_FAILURE_SUITES,
   GMEM_SECRET_SUITE,
+  ...CONVERSION_PROTOCOL_SUITES,
   ...UFFD_SUITES,
   ...UFFD_EDGE_SUITES,
   ...MM_SUITES,
@@ -43,6 +45,7 @@ export const SUITES: readonly Suite[] = [
   ...CONCURRENT_SUITES,
   ...GMEM_RACES,
   SECRET_RACE,
+  CONVERSION_PROTOCOL_RACE,
   UFFD_RACE,
   HOST_FAULT_RACE,
   POSTCOPY_RACE,

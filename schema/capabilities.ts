@@ -36,6 +36,7 @@ export const HOST_CAPABILITIES = [
   "ANON_SMALL_PAGES",
   "SHMEM_SMALL_PAGES",
   "GMEM_STATE_QUERY",
+  "KVM_HYPERCALL_EXIT",
   "FAIL_NTH",
 ] as const;
 

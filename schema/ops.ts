@@ -103,6 +103,13 @@ export const OP_CODECS = {
     { op: t.literal("kvm_access"), vm: Id, vcpu: U32, gpa: U64, kind: KvmAccessKind },
     { byte: Byte, emulate: t.boolean },
   ),
+  // A guest's hypercall on KVM_RUN: x86's KVM_HC_MAP_GPA_RANGE (model/kvm/hypercall.ts) or pKVM's MEM_SHARE /
+  // MEM_UNSHARE (model/gmem/pkvm.ts), gpa and npages as the guest passes them, attributes MAP_GPA_RANGE's ENCRYPTED bit.
+  vcpu_hypercall: strict(
+    "vcpu_hypercall",
+    { op: t.literal("vcpu_hypercall"), vm: Id, vcpu: U32, nr: literals("MAP_GPA_RANGE", "MEM_SHARE", "MEM_UNSHARE"), gpa: U64, npages: U64 },
+    { attributes: t.array(literals("ENCRYPTED")) },
+  ),
   gmem_mmap: strict("gmem_mmap", { op: t.literal("gmem_mmap"), gmem: Id, map: MapId, offset: U64, length: U64 }, { shared: t.boolean }),
   gmem_fallocate: strict("gmem_fallocate", { op: t.literal("gmem_fallocate"), gmem: Id, mode: FallocModes, offset: U64, len: U64 }, { fail_nth: U32 }),
   // fail_nth: the call's nth allocation attempt fails, as after a write of n to /proc/thread-self/fail-nth.

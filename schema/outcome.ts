@@ -62,8 +62,9 @@ export const OUTCOME_CODECS = {
   completed: strict("completed outcome", { result: t.literal("completed") }, { value: t.union([Byte, t.null]) }),
   exit: strict(
     "exit outcome",
-    { result: t.literal("exit"), exit: literals("memory_fault", "mmio", "internal_error"), gpa: U64 },
-    { errno: ErrnoCodec, size: U64, flags: t.array(ExitFlag), write: t.boolean },
+    { result: t.literal("exit"), exit: literals("memory_fault", "mmio", "internal_error", "hypercall"), gpa: U64 },
+    // npages: KVM_EXIT_HYPERCALL's args[1] for KVM_HC_MAP_GPA_RANGE (a size in bytes could pass 2^64).
+    { errno: ErrnoCodec, size: U64, flags: t.array(ExitFlag), write: t.boolean, npages: U64 },
   ),
 };
 

@@ -29,6 +29,8 @@ function referenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, e
 function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number, ptes = true): number | undefined {
   const refd = referenced(ctx, inode, id, start, end, ptes);
   if (refd.length === 0) return undefined;
+  // The seeded slip reports the range's start whatever page is busy.
+  if (ctx.bugs.has("gmem-convert-error-offset-start")) return start;
   // The lowest referenced page is error_offset. The seeded slips report the highest, or the first one found (the
   // pin taken first).
   if (ctx.bugs.has("gmem-convert-busy-first-pinned")) return refd[0];
@@ -39,13 +41,23 @@ function firstReferenced(ctx: GmemCtx, inode: GmemInode, id: number, start: numb
 function splitRange(ctx: GmemCtx, inode: GmemInode, start: number, end: number): void {
   if (inode.folioPages === 1) return;
   const stop = ctx.bugs.has("gmem-split-misses-last-folio") ? Math.floor(end / inode.folioPages) : Infinity;
-  for (const n of inode.foliosIn(start, end)) if (n < stop) inode.cache.get(n)!.split = true;
+  for (const n of inode.foliosIn(start, end)) {
+    if (n >= stop) continue;
+    const entry = inode.cache.get(n)!;
+    // The seeded slip builds the 4 KiB folios of a split from the converted pages only: the others' contents are lost.
+    if (ctx.bugs.has("gmem-split-drops-outside-range") && !entry.split) {
+      for (const sub of [...entry.folio.sub.keys()]) if (n * inode.folioPages + sub < start || n * inode.folioPages + sub >= end) entry.folio.sub.delete(sub);
+    }
+    entry.split = true;
+  }
 }
 
 /** Merges every split folio touching [start, end) that is wholly private with no page referenced. */
 function mergeRange(ctx: GmemCtx, inode: GmemInode, id: number, start: number, end: number): void {
   const fp = inode.folioPages;
-  const split = inode.foliosIn(start, end).filter((n) => inode.cache.get(n)!.split);
+  // The seeded slip merges only folios the range covers whole, not those it completes.
+  const inside = (n: number): boolean => !ctx.bugs.has("gmem-merge-range-only") || (n * fp >= start && (n + 1) * fp <= end);
+  const split = inode.foliosIn(start, end).filter((n) => inode.cache.get(n)!.split && inside(n));
   if (split.length === 0) return;
   // The seeded mistake looks only at the converted part of each folio.
   const partial = ctx.bugs.has("gmem-merge-mapped");

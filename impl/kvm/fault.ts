@@ -5,6 +5,7 @@ import type { OpOf } from "../../schema/ops.js";
 import type { ExitFlagName, Outcome } from "../../schema/outcome.js";
 import { gmemMaxLevel, kvmMemIsPrivate } from "../gmem/attributes.js";
 import { gmemGetPfn, type GmemInode } from "../gmem/gmem.js";
+import { pkvmPending } from "../gmem/pkvm.js";
 import type { Hooks } from "../hooks.js";
 import { ZERO_FOLIO, pageOf, peekPage, type Folio } from "../mm/folio.js";
 import { fillPage, readPage } from "../util/pagedata.js";
@@ -164,8 +165,11 @@ async function kvmDoUserfault(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Acc
 
 async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa: number, h: Hooks): Promise<Resolution> {
   if (slot.gmem === null) return done(memoryFault(exitGpa, privateFlag(a.isPrivate)));
-  const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, slot.gmem.pgoff + a.gfn - slot.baseGfn, h, ctx.bugs);
+  const index = slot.gmem.pgoff + a.gfn - slot.baseGfn;
+  const pfn = await gmemGetPfn(ctx.gmemInodes[slot.gmem.inode]!, index, h, ctx.bugs);
   if ("errno" in pfn) return done(memoryFault(exitGpa, privateFlag(a.isPrivate), pfn.errno));
+  // pKVM's guest_memfd_abort: a page the guest unshared while the host holds it is mappable by nobody yet.
+  if (pkvmPending(ctx, slot.gmem.inode, index)) return done({ errno: "EAGAIN" });
   return { kind: "mapped", folio: pfn.folio, sub: pfn.sub, writable: true };
 }
 

@@ -5,6 +5,7 @@ import { bound, outside } from "../bound.js";
 import { PAGE_SIZE, gfnOf } from "../consts.js";
 import { memIsPrivate } from "../gmem/attributes.js";
 import { GMEM_RULES, gmemGetPfn, gmemHostFault, vmHasPrivateMem } from "../gmem/file.js";
+import { PKVM_RULES, pkvmPending } from "../gmem/pkvm.js";
 import { replaceAt } from "../immutable.js";
 import { FAULT_RULES, handleMmFault } from "../mm/fault.js";
 import { locate, pointerTo, pteTarget, readAt, writeAt, type PageRef } from "../mm/pages.js";
@@ -158,6 +159,7 @@ function gmemFault(s: State, slot: Memslot, f: Fault): StepResult {
   if (slot.gmem === null) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate)), FAULT_PATH_RULES.gmemNoFile);
   const pfn = gmemGetPfn(s, { ...slot, gmem: slot.gmem }, f.gfn);
   if (!pfn.ok) return result(s, memoryFault(exitGpa, privateFlag(f.isPrivate), pfn.rule.errno as "EFAULT"), pfn.rule, FAULT_PATH_RULES.gmemError);
+  if (pkvmPending(pfn.state, pfn.inode, pfn.index)) return refuse(pfn.state, PKVM_RULES.guestBusy);
   const vm = pfn.state.kvm.vms[f.vmId]!;
   const ref: PageRef = { kind: "gmem", inode: pfn.inode, index: pfn.index };
   const spte: Spte = { level: maxGmemLevel(pfn.state, vm, slot, f.gfn, f.isPrivate), writable: true, private: f.isPrivate, page: pointerTo(ref, f.gfn) };

@@ -12,6 +12,7 @@ import { obeyAndRetry, PROGRESS_RACES } from "../progress-races.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
 import { SECRET_RACE } from "../gmem/secret.js";
+import { CONVERSION_PROTOCOL_RACE } from "../gmem/conversion.js";
 import {
   checkPostcopyRun,
   POSTCOPY_KVM_RACE,
@@ -289,6 +290,15 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
       "race-gmem-rfc-2024-folio-lock-2m": ["gmem-rfc-folio-check-unlocked", "gmem-rfc-no-folio-lock"],
     },
     "2024 RFC with Peter Xu's folio-lock serialisation: a host read fault on page 0 while the VMM makes it private",
+  ),
+  fromSuite(
+    CONVERSION_PROTOCOL_RACE,
+    {
+      VMM: [{ op: "unpin", map: "m5", offset: PAGE }, { op: "gmem_convert", gmem: "g0", offset: 0, size: 2 * PAGE, to: "private" }],
+      vCPU1: [vcpu(1, 0, "read", true)],
+    },
+    [],
+    "the protocol's retry (the VMM unpins page 1, then converts pages 0-1 to private) against a private vCPU read of gfn 0 (2 MiB folios)",
   ),
   fromSuite(
     suite("race-gmem-rfc-2024-no-fault-lock"),
