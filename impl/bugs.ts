@@ -5,6 +5,7 @@
 import { DIRTY_LOG_BUGS } from "./kvm/dirty-log-bugs.js";
 
 import { ENOMEM_BUGS } from "./bugs-enomem.js";
+import { UFFD_DESIGN_BUGS } from "./bugs-uffd-designs.js";
 
 /** The area of the interfaces a mistake is in. */
 export type BugArea =
@@ -876,6 +877,7 @@ export const BUGS = {
     source: slip("arch/x86/kvm/mmu/tdp_mmu.c, recover_huge_pages_range: the pfn of the huge leaf taken from the small SPTE without aligning it down"),
   },
   ...ENOMEM_BUGS,
+  ...UFFD_DESIGN_BUGS,
   ...DIRTY_LOG_BUGS,
   "rescan-no-invalidate": {
     description:
