@@ -7,6 +7,7 @@ import { BUG_IDS } from "../impl/bugs.js";
 import { Checker } from "../props/checker.js";
 import { cellSuite, UFFD_GMEM_DESIGN_SUITES, WORKS_ON } from "../props/postcopy/designs.js";
 import { replay } from "../props/replay.js";
+import { Vmm } from "../props/postcopy/vmm.js";
 import { configToInput, PRESETS, resolveConfig, UFFD_GMEM_DESIGNS, type Config, type UffdGmemDesign } from "../schema/config.js";
 import type { Op, UffdModeName } from "../schema/ops.js";
 import { decodeScenario, UFFD_HANDLERS, type Scenario } from "../schema/scenario.js";
@@ -81,7 +82,7 @@ describe("the designs' ioctls", () => {
 
   it("CONTINUE past i_size stays EFAULT under every design (nothing to allocate)", async () => {
     for (const d of UFFD_GMEM_DESIGNS) {
-      const ops: Op[] = [...setup(["MINOR"]).slice(0, 2), { op: "gmem_mmap", gmem: "g0", map: "m0", offset: 0, length: 3 * P }, ...setup(["MINOR"]).slice(3)];
+      const ops: Op[] = setup(["MINOR"]).map((op) => (op.op === "gmem_mmap" ? { ...op, length: 3 * P } : op.op === "uffd_register" ? { ...op, len: 3 * P } : op));
       const r = await last(d, [...ops, cont(2 * P)]);
       expect(r.outcome, d).toEqual({ errno: "EFAULT", mapped: -14 });
     }
@@ -165,5 +166,14 @@ describe("seeded bug", () => {
     const suite = UFFD_GMEM_DESIGN_SUITES.find((s) => s.name === "postcopy-uffd-gmem-guestmem-v6")!;
     const r = await suite.run({ seed: 1, runs: suite.runs, bugs: ["uffd-gmem-minor-first-noalloc"] });
     expect(r.failure?.property).toMatch(/^refinement/);
+  });
+});
+
+describe("the handler written for vm-uffd-ops on v1", () => {
+  it("reads a stale pre-copied page: v1 maps a page the file holds without a MINOR message", async () => {
+    const sc = { pages: 2, source: [5, 6], precopied: [9, null], fetchOrder: [0, 1], events: [{ kind: "guest", vcpu: 0, write: false, page: 0, offset: 0, byte: 1 }], backing: "gmem", userfault: false, vcpus: 1 } as const;
+    await expect(new Vmm(design("v1-hybrid"), { ...sc, events: [...sc.events] }).run()).rejects.toMatchObject({ failure: { property: "postcopy-no-early-read" } });
+    // The handler written for v1 places no stale page, so the same read waits for the fetch.
+    await expect(new Vmm(design("v1-hybrid"), { ...sc, events: [...sc.events], handler: "missing-only" }).run()).resolves.toBeUndefined();
   });
 });

@@ -27,7 +27,7 @@ export const HANDLER_TITLES: Readonly<Record<UffdHandler, string>> = {
 
 /** Why a broken cell's counterexample is expected to fail: the handler's assumption the design does not keep. */
 const expectation = (design: string, handler: UffdHandler): string =>
-  `a uffd handler ${HANDLER_TITLES[handler]} does not work on the ${design} userfaultfd-on-guest_memfd design (docs/UFFD.md, "The designs")`;
+  `a uffd handler ${HANDLER_TITLES[handler]} does not work on the ${design} userfaultfd-on-guest_memfd design (docs/UFFD.md, "userfaultfd on guest_memfd: the designs")`;
 
 export async function designsMarkdown(): Promise<string> {
   const rows: string[] = [];
@@ -40,7 +40,7 @@ export async function designsMarkdown(): Promise<string> {
         continue;
       }
       const stored = writeCounterexample(cellSuite(d, h, RUNS).name, { ...r.counterexample, expectedToFail: expectation(d, h) });
-      cells.push(`**breaks**: ${r.failure.property} (run ${r.runsToFailure}, ${r.shrunkLength} steps after setup): ${r.failure.detail}; \`counterexamples/${basename(stored.path)}\``);
+      cells.push(`**breaks** at run ${r.runsToFailure}: ${r.failure.property}, shrunk to ${r.shrunkLength} step(s) after setup: ${r.failure.detail}; \`counterexamples/${basename(stored.path)}\``);
     }
     rows.push(`| ${HANDLER_TITLES[h]} | ${cells.join(" | ")} |`);
   }
