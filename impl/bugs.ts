@@ -7,6 +7,7 @@ import { DIRTY_LOG_BUGS } from "./kvm/dirty-log-bugs.js";
 import { ENOMEM_BUGS } from "./bugs-enomem.js";
 import { SECRET_BUGS } from "./bugs-secret.js";
 import { CONVERSION_BUGS } from "./bugs-conversion.js";
+import { UFFD_DESIGN_BUGS } from "./bugs-uffd-designs.js";
 
 /** The area of the interfaces a mistake is in. */
 export type BugArea =
@@ -880,6 +881,7 @@ export const BUGS = {
   ...ENOMEM_BUGS,
   ...SECRET_BUGS,
   ...CONVERSION_BUGS,
+  ...UFFD_DESIGN_BUGS,
   ...DIRTY_LOG_BUGS,
   "rescan-no-invalidate": {
     description:

@@ -30,7 +30,7 @@ import { userfaultWrite } from "./kvm/userfault.js";
 import type { Mapping } from "./mm/mapping.js";
 import { mincore } from "./mm/mincore.js";
 import { Mm } from "./mm/mm.js";
-import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemPastEof } from "./gmem/uffd-ops.js";
+import { gmemAddFolio, gmemCanAlloc, gmemGetFolioNoalloc, gmemHostFaultable, gmemPastEof } from "./gmem/uffd-ops.js";
 import { Uffd, type ThreadOp } from "./uffd/uffd.js";
 
 export interface System {
@@ -70,6 +70,8 @@ export class Kernel implements System {
       canAlloc: (map, index) => gmemCanAlloc(this.gmemOf(map), map.backingIndex(index)),
       addFolio: (map, index) => gmemAddFolio(this.gmemOf(map), map.backingIndex(index)),
       pastEof: (map, index) => gmemPastEof(this.gmemOf(map), map.backingIndex(index)),
+      uffdDesign: config.uffdGmemDesign,
+      faultable: (map, index) => gmemHostFaultable(this.gmemOf(map), map.backingIndex(index)),
       punch: (map, offset, len, h) => fallocateInode(this.ctx, this.gmemOf(map), (map.backing as { inode: number }).inode, ["PUNCH_HOLE", "KEEP_SIZE"], offset, len, h),
       mmapRefusal: (inode, shared) => gmemMmapRefusal(this.gmemInodes[inode]!, shared),
       fallocate: (inode, mode, offset, len, h, failNth) => fallocateInode(this.ctx, this.gmemInodes[inode]!, inode, mode, offset, len, h, new FailNth(failNth)),

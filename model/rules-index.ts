@@ -34,6 +34,7 @@ import { CTX_RULES } from "./uffd/ctx.js";
 import { UFFD_EVENT_RULES } from "./uffd/events.js";
 import { UFFD_FAULT_RULES } from "./uffd/fault.js";
 import { IOCTL_RULES } from "./uffd/ioctl.js";
+import { UFFD_DESIGN_RULES } from "./uffd/gmem-designs.js";
 import { MOVE_RULES } from "./uffd/move.js";
 import { REGISTER_RULES } from "./uffd/register.js";
 import { THREAD_RULES } from "./uffd/thread.js";
@@ -74,6 +75,7 @@ export const RULE_GROUPS: Readonly<Record<string, Readonly<Record<string, Rule>>
   REGISTER_RULES,
   UFFD_FAULT_RULES,
   IOCTL_RULES,
+  UFFD_DESIGN_RULES,
   MOVE_RULES,
   WP_RULES,
   THREAD_RULES,

@@ -114,6 +114,21 @@ export const WRITE_SEALED_REPLY =
   "Nikita Kalyazin in the write() v6 thread (13d2268f-a556-4a04-a473-c595d26dfbd8@amazon.com): both write() and the fault handler " +
   "write a page they allocate and seal it by removing it from the direct map; \"If write() faces an already 'sealed' page, it will fail (with EEXIST)\"";
 
+/**
+ * A patch of Nikita Kalyazin's userfaultfd-on-guest_memfd iterations: "KVM: guest_memfd: support for uffd missing" RFC v1,
+ * "... uffd minor" v2 and v3, and the guestmem library RFC v6 (the Message-ID numbers from 1: patch 2/5 is -3-).
+ */
+const KALYAZIN: Readonly<Record<"v1" | "v2" | "v3" | "v6", { readonly tag: string; readonly of: number; readonly id: string }>> = {
+  v1: { tag: "RFC PATCH", of: 5, id: "20250303133011.44095" },
+  v2: { tag: "PATCH v2", of: 5, id: "20250402160721.97596" },
+  v3: { tag: "PATCH v3", of: 6, id: "20250404154352.23078" },
+  v6: { tag: "RFC PATCH v6", of: 2, id: "20250915161815.40729" },
+};
+export function kalyazinUffd(v: keyof typeof KALYAZIN, n: number, subject: string): string {
+  const k = KALYAZIN[v];
+  return `[${k.tag} ${n}/${k.of}] ${subject} (${k.id}-${n + 1}-kalyazin@amazon.com)`;
+}
+
 const CHECKED = "2026-12-07";
 
 export const SERIES: readonly Series[] = [
@@ -225,6 +240,60 @@ export const SERIES: readonly Series[] = [
     },
     checked: CHECKED,
     searches: ['"allow uffd support in guest_memfd" (v2 only)', '"20260306171815.3160826-1-rppt@kernel.org" (its 15 patches)'],
+  },
+  {
+    id: "uffd-gmem-kalyazin",
+    title: "userfaultfd on guest_memfd before vm_uffd_ops: KVM: guest_memfd: support for uffd missing / minor, and the guestmem library RFC v6 (Nikita Kalyazin)",
+    versions: [
+      {
+        version: "RFC v1",
+        posted: "2025-03-03",
+        cover: "20250303133011.44095-1-kalyazin@amazon.com",
+        ids: /^20250303133011\.44095-\d+-kalyazin@amazon\.com$/,
+        tag: /\[RFC PATCH \d\/5\]/,
+        use: "variant",
+        note: 'uffdGmemDesign "v1-hybrid": MISSING on a hole, filled by write() then CONTINUE; a folio in the file is mapped without a message',
+      },
+      {
+        version: "v2",
+        posted: "2025-04-02",
+        cover: "20250402160721.97596-1-kalyazin@amazon.com",
+        ids: /^20250402160721\.97596-\d+-kalyazin@amazon\.com$/,
+        tag: /\[PATCH v2 \d\/5\]/,
+        use: "variant",
+        note: 'uffdGmemDesign "v2-minor-first": kvm_gmem_fault allocates, then MINOR; CONTINUE through vm_ops->fault()',
+      },
+      {
+        version: "v3",
+        posted: "2025-04-04",
+        cover: "20250404154352.23078-1-kalyazin@amazon.com",
+        ids: /^20250404154352\.23078-\d+-kalyazin@amazon\.com$/,
+        tag: /\[PATCH v3 \d\/6\]/,
+        use: "variant",
+        note: 'uffdGmemDesign "v2-minor-first": v2 with the can_userfault VMA operation (MINOR only, per the hunk the author posted in reply to the review of 4/6)',
+      },
+      {
+        version: "guestmem RFC v6",
+        posted: "2025-09-15",
+        cover: "20250915161815.40729-1-kalyazin@amazon.com",
+        ids: /^20250915161815\.40729-\d+-kalyazin@amazon\.com$/,
+        tag: /\[RFC PATCH v6 \d\/2\]/,
+        use: "variant",
+        note: 'uffdGmemDesign "guestmem-v6": UFFD_FEATURE_MINOR_GUESTMEM, the fault grabs the folio then MINOR, CONTINUE through guestmem_grab_folio',
+      },
+    ],
+    newest: {
+      version: "guestmem RFC v6",
+      posted: "2025-09-15",
+      cover: "20250915161815.40729-1-kalyazin@amazon.com",
+      where: "the archives (seed 003 is its cover letter); the work went on as the vm_uffd_ops series above",
+    },
+    checked: CHECKED,
+    searches: [
+      '"userfaulfd: add minor mode for guestmem" (v6 2/2)',
+      '"20250303133011.44095", "20250402160721.97596", "20250404154352.23078" (the iterations the v6 cover letter lists)',
+      '"kvm_gmem_can_userfault" (the v3 review hunk)',
+    ],
   },
   {
     id: "gmem-1g-rfc-2024",

@@ -17,6 +17,7 @@ import { PROGRESS_SUITES } from "./progress.js";
 import { POSTCOPY_KVM_RACE, POSTCOPY_RACE, POSTCOPY_RACE_ARM64, POSTCOPY_SHAPE_RACES } from "./postcopy/race.js";
 import { POSTCOPY_SUITES } from "./postcopy/suite.js";
 import { POSTCOPY_SHAPE_SUITES } from "./postcopy/backings.js";
+import { UFFD_GMEM_DESIGN_SUITES } from "./postcopy/designs.js";
 import { REFUSAL_SUITES } from "./refusals.js";
 import { VARIANT_CHECK_SUITES } from "./variants.js";
 import { DIRTY_LOG_RACES, DIRTY_LOG_SUITES } from "./dirty-log.js";
@@ -37,6 +38,7 @@ export const SUITES: readonly Suite[] = [
   ...MM_SUITES,
   ...POSTCOPY_SUITES,
   ...POSTCOPY_SHAPE_SUITES,
+  ...UFFD_GMEM_DESIGN_SUITES,
   ...PROGRESS_SUITES,
   ...VARIANT_CHECK_SUITES,
   ...DIRTY_LOG_SUITES,

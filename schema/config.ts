@@ -8,6 +8,9 @@ import { intIn, literals, strict } from "./codecs.js";
  */
 export const FAULT_EXIT_DESIGNS = ["userfault-v3", "userfault-v1", "eager-split", "memory-fault-rwx", "arm64-memory-fault-info", "exit-on-missing"] as const;
 export type FaultExitDesign = (typeof FAULT_EXIT_DESIGNS)[number];
+/** The userfaultfd-on-guest_memfd designs (config.uffdGmemDesign); the first is the default. */
+export const UFFD_GMEM_DESIGNS = ["vm-uffd-ops", "guestmem-v6", "v1-hybrid", "v2-minor-first"] as const;
+export type UffdGmemDesign = (typeof UFFD_GMEM_DESIGNS)[number];
 
 const Kernel = strict(
   "kernel",
@@ -42,6 +45,7 @@ export const ConfigCodec = strict(
     gmemFaultLock: t.union([t.boolean, t.literal("folio")]),
     gmemFolio: literals("4K", "2M", "1G"),
     uffdGmemPrivate: literals("absent", "as-posted"),
+    uffdGmemDesign: literals(...UFFD_GMEM_DESIGNS),
     faultExit: literals(...FAULT_EXIT_DESIGNS),
     bugs: t.array(t.string),
   },
@@ -114,6 +118,13 @@ export interface Config {
    * "as-posted" follows the uffd series' vm_uffd_ops, which never look at private/shared (docs/GMEM.md).
    */
   readonly uffdGmemPrivate: "absent" | "as-posted";
+  /**
+   * Which posted userfaultfd-on-guest_memfd design the kernel follows (docs/UFFD.md, "The designs"): "vm-uffd-ops" is
+   * Mike Rapoport's vm_uffd_ops series (the default); "guestmem-v6" the guestmem-library RFC v6; "v1-hybrid" and
+   * "v2-minor-first" the earlier iterations its cover letter recounts (v1: MISSING, filled by write then CONTINUE;
+   * v2/v3: the fault allocates first, so every first touch is MINOR).
+   */
+  readonly uffdGmemDesign: UffdGmemDesign;
   /** Which fault-exit design KVM follows (FAULT_EXIT_DESIGNS); "userfault-v3" is KVM Userfault v3 as posted. */
   readonly faultExit: FaultExitDesign;
   /** Seeded bugs switched on in impl/ (ids from impl/bugs.ts); empty for the real thing. */
@@ -177,6 +188,7 @@ const preset = (arch: "x86" | "arm64", kernel: KernelFeatures, gmemDesign: Confi
   gmemFaultLock: true,
   gmemFolio: "4K",
   uffdGmemPrivate: "absent",
+  uffdGmemDesign: "vm-uffd-ops",
   faultExit: "userfault-v3",
   bugs: [],
 });
@@ -204,6 +216,7 @@ export function resolveConfig(input: ConfigInput = {}): Config {
     gmemFaultLock: input.gmemFaultLock ?? base.gmemFaultLock,
     gmemFolio: input.gmemFolio ?? base.gmemFolio,
     uffdGmemPrivate: input.uffdGmemPrivate ?? base.uffdGmemPrivate,
+    uffdGmemDesign: input.uffdGmemDesign ?? base.uffdGmemDesign,
     faultExit: input.faultExit ?? base.faultExit,
     bugs: input.bugs ?? base.bugs,
   };
@@ -224,6 +237,7 @@ export function configToInput(c: Config): ConfigInput {
     gmemFaultLock: c.gmemFaultLock,
     gmemFolio: c.gmemFolio,
     uffdGmemPrivate: c.uffdGmemPrivate,
+    ...(c.uffdGmemDesign === "vm-uffd-ops" ? {} : { uffdGmemDesign: c.uffdGmemDesign }),
     ...(c.faultExit === "userfault-v3" ? {} : { faultExit: c.faultExit }),
     bugs: [...c.bugs],
   };

@@ -31,6 +31,11 @@ const PageIndex = intIn("page", 0, MAX_POSTCOPY_PAGES - 1);
 /** An offset in the VMM's page, which is 2 MiB on a hugetlbfs backing (checked against the backing's page below). */
 const Access = { write: t.boolean, page: PageIndex, offset: intIn("offset", 0, 2 ** 21 - 1), byte: Byte };
 export const POSTCOPY_BACKINGS = ["gmem", "gmem-2m", "gmem-1g", "anon", "shmem", "hugetlb-2m", "snapshot-private", "snapshot-shared"] as const;
+/**
+ * How the VMM's uffd handler was written (props/postcopy/backing.ts): for vm_uffd_ops (MISSING + MINOR), for the designs
+ * where every first touch is MINOR (guestmem v6, v2/v3: MINOR only), or for v1's hybrid (MISSING only, no stale pre-copy).
+ */
+export const UFFD_HANDLERS = ["vm-uffd-ops", "minor-only", "missing-only"] as const;
 
 /** The post-copy VMM's scenario (props/postcopy/scenario.ts): replay runs the reference VMM on it. */
 const Postcopy = strict(
@@ -60,6 +65,8 @@ const Postcopy = strict(
     vcpus: intIn("vcpus", 1, 64),
     /** One fault-handler thread, or one per vCPU. */
     handlers: literals("one", "per-vcpu"),
+    /** The uffd handler's design (UFFD_HANDLERS); "vm-uffd-ops" when absent. */
+    handler: literals(...UFFD_HANDLERS),
   },
 );
 

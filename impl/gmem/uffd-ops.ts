@@ -15,6 +15,9 @@ export const gmemPastEof = (inode: GmemInode, index: number): boolean => index *
 const hostMayMap = (inode: GmemInode, index: number): boolean =>
   !gmemPastEof(inode, index) && (inode.config.uffdGmemPrivate === "as-posted" || inode.shared.get(index) === true);
 
+/** Within i_size and shared: what the older designs' ->fault lets through to its userfaultfd hook (model/uffd/gmem-designs.ts). */
+export const gmemHostFaultable = (inode: GmemInode, index: number): boolean => !gmemPastEof(inode, index) && inode.shared.get(index) === true;
+
 /** get_folio_noalloc (__filemap_get_folio without FGP_CREAT). */
 export function gmemGetFolioNoalloc(inode: GmemInode, index: number): Folio | undefined {
   const at = hostMayMap(inode, index) ? inode.lookup(index) : undefined;

@@ -1,6 +1,7 @@
 // The host mm: memfd inodes, mappings at fixed windows, page faults, and the mmu notifier chain KVM hangs on.
 import { MAP_STRIDE, PAGE_SIZE, SIZE_1G, SIZE_2M } from "../../model/consts.js";
 import { FAULT_AROUND_PAGES, PTRS_PER_PTE, mapBase, windowOf } from "../../model/mm/layout.js";
+import type { UffdGmemDesign } from "../../schema/config.js";
 import type { FallocModeName, FlagList } from "../../schema/flags.js";
 import type { OpOf, ProtName } from "../../schema/ops.js";
 import { FL, LOFF_LIMIT, modeWord, vfsFallocateArgs } from "./falloc.js";
@@ -42,6 +43,10 @@ export interface GmemMapOps {
   addFolio(map: Mapping, index: number): Folio;
   /** The page lies at or beyond the file's i_size. */
   pastEof(map: Mapping, index: number): boolean;
+  /** Which userfaultfd-on-guest_memfd design the kernel follows (config.uffdGmemDesign). */
+  readonly uffdDesign: UffdGmemDesign;
+  /** Within i_size and shared: where the older designs' ->fault reaches its userfaultfd hook. */
+  faultable(map: Mapping, index: number): boolean;
   /** vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + len) of the file (madvise_remove). */
   punch(map: Mapping, offset: number, len: number, h: Hooks): Promise<Outcome>;
   /** kvm_gmem_mmap's refusal of a mapping of guest_memfd inode `inode`, if any. */
@@ -269,10 +274,25 @@ export class Mm {
     if (reg === undefined) return undefined;
     const b = map.backing;
     if (b.kind === "anon") return reg.modes.includes("MISSING") ? "MISSING" : undefined;
+    if (b.kind === "gmem" && this.gmem.uffdDesign !== "vm-uffd-ops") return this.gmemDesignReason(map, index, reg.modes);
     const cached = b.kind === "memfd" ? this.files[b.file]!.lookup(map.backingIndex(index)) !== undefined : this.gmem.getFolioNoalloc(map, index) !== undefined;
     if (cached && reg.modes.includes("MINOR") && !this.bugs.has("uffd-minor-ignored")) return "MINOR";
     if (!cached && reg.modes.includes("MISSING")) return "MISSING";
     return undefined;
+  }
+
+  /**
+   * The older designs' hook inside guest_memfd's ->fault, past its i_size and private checks: v1 (kvm_gmem_fault)
+   * raises MISSING on a hole and maps a folio it finds; v2/v3 (kvm_gmem_fault) and guestmem v6
+   * (guestmem_fault_user_mapping) grab the folio first, allocating it, then raise MINOR.
+   */
+  private gmemDesignReason(map: Mapping, index: number, modes: readonly string[]): "MISSING" | "MINOR" | undefined {
+    if (!this.gmem.faultable(map, index)) return undefined;
+    const present = this.gmem.getFolioNoalloc(map, index) !== undefined;
+    if (this.gmem.uffdDesign === "v1-hybrid") return !present && modes.includes("MISSING") ? "MISSING" : undefined;
+    if (!modes.includes("MINOR")) return undefined;
+    if (!present && !this.bugs.has("uffd-gmem-minor-first-noalloc")) this.gmem.addFolio(map, index);
+    return "MINOR";
   }
 
   private async userfault(map: Mapping, index: number, reason: Reason, write: boolean, origin: Origin, h: Hooks, mustWait: () => boolean): Promise<Pass> {

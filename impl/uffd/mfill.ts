@@ -1,6 +1,7 @@
 // The resolving ioctls on the mm: mfill_atomic (CONTINUE, COPY, ZEROPAGE, POISON) page by page under the mmap
 // lock, each page installed atomically as under its PT lock, and mwriteprotect_range. Waking is the caller's.
 import { PAGE_SIZE } from "../../model/consts.js";
+import type { UffdGmemDesign } from "../../schema/config.js";
 import type { Errno } from "../../schema/outcome.js";
 import type { Bugs } from "../bugs.js";
 import type { Hooks } from "../hooks.js";
@@ -42,6 +43,8 @@ function fillAll(folio: Folio, byte: number): Folio {
   return folio;
 }
 
+const allocatesOnContinue = (d: UffdGmemDesign): boolean => d === "v2-minor-first" || d === "guestmem-v6";
+
 class Filler {
   constructor(
     private readonly mm: Mm,
@@ -69,7 +72,9 @@ class Filler {
   private continuePage(index: number, span: number): Step {
     const map = this.map;
     if (this.mm.memType(map) === "shmem" && this.pastEof(index, this.bugs.has("uffd-continue-eof-inclusive"))) return "EINVAL";
-    const folio = this.cached(index);
+    // v2/v3 fault the hole in through ->fault, guestmem v6 grabs it: both allocate (uffd.gmem-continue-alloc).
+    const grab = map.backing.kind === "gmem" && this.cached(index) === undefined && allocatesOnContinue(this.mm.gmem.uffdDesign) && this.mm.gmem.faultable(map, index);
+    const folio = grab ? this.mm.gmem.addFolio(map, index) : this.cached(index);
     if (folio === undefined) return "EFAULT";
     if (this.mm.memType(map) === "hugetlb" && this.pastEof(index)) return "EFAULT";
     if (map.pte(index) !== undefined) return "EEXIST";
@@ -152,6 +157,8 @@ export async function mfillAtomic(mm: Mm, bugs: Bugs, uffdGuestMemfd: boolean, r
     const unit = type === "hugetlb" ? map.folioPages : 1;
     if (type === "hugetlb" && (req.kind === "zeropage" || start % unit !== 0 || n % unit !== 0)) return { bytes: 0, errno: "EINVAL" };
     if ((type === "gmem" && !uffdGuestMemfd) || (type === "anon" && req.kind === "continue")) return { bytes: 0, errno: "EINVAL" };
+    // faultline.uffd-gmem-fill-unsupported: only vm_uffd_ops fills guest_memfd by COPY or ZEROPAGE.
+    if (type === "gmem" && (req.kind === "copy" || req.kind === "zeropage") && mm.gmem.uffdDesign !== "vm-uffd-ops") return { bytes: 0, errno: "EINVAL" };
     const filler = new Filler(mm, bugs, map, req);
     for (let i = start; i < start + n; i += unit) {
       // mfill_atomic_install_pte checks for EEXIST under the PT lock; the seeded slip reads the PTE before taking it,

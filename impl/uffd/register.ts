@@ -47,11 +47,18 @@ export function vmasIn(map: Mapping, start: number, end: number): Vma[] {
   return out.filter((v) => v.end > start && v.start < end);
 }
 
-/** vma_can_userfault (mm-2026 can_userfault for guest_memfd). */
+/**
+ * vma_can_userfault: mm-2026's can_userfault for guest_memfd wants INIT_SHARED; v3's (uffd.gmem-register-minor) wants
+ * MINOR among the modes; v1's kvm_gmem_vma_is_gmem and v6's guestmem_vma_is_guestmem take any mode.
+ */
 export function canUserfault(rc: RegisterCtx, map: Mapping, modes: readonly UffdModeName[], wpAsync: boolean): boolean {
   if (wpAsync && modes.length === 1 && modes[0] === "WP") return true;
   const type = rc.mm.memType(map);
-  if (type === "gmem") return rc.config.kernel.uffdGuestMemfd && rc.gmemInitShared(map);
+  if (type === "gmem") {
+    const d = rc.config.uffdGmemDesign;
+    if (!rc.config.kernel.uffdGuestMemfd) return false;
+    return d === "vm-uffd-ops" ? rc.gmemInitShared(map) : d !== "v2-minor-first" || modes.includes("MINOR");
+  }
   return !(modes.includes("MINOR") && type === "anon");
 }
 

@@ -201,7 +201,11 @@ function noneFault(s: State, map: Mapping, index: number, write: boolean, gmemHo
     return after(signal(BUS_ADRERR, FAULT_RULES.sigbusEof));
   }
   const why = noneReason(st, m, index);
-  if (why !== undefined) return after(handleUserfault(st, m, index, why.reason, write, origin, why.rule));
+  if (why !== undefined) {
+    const u = handleUserfault(why.state ?? st, m, index, why.reason, write, origin, why.rule);
+    // A folio the fault allocated before it asked stays, whether the thread sleeps or gets SIGBUS.
+    return after(u.kind === "signal" && why.state !== undefined ? { ...u, state: why.state } : u);
+  }
   const r = match(b)
     .with({ kind: "anon" }, () => anonFault(st, m, index, write))
     .with({ kind: "memfd" }, (f) => fileFault(st, m, f.file, index, write))

@@ -8,6 +8,7 @@ import { get } from "../ranges.js";
 import { rule, type Rule } from "../rules.js";
 import { uffdGmemV2, v8 } from "../sources.js";
 import type { State } from "../state.js";
+import { designFault } from "./gmem-designs.js";
 import type { Message } from "./types.js";
 import { hasMode, memType, regAt, unitOf } from "./vma.js";
 
@@ -69,12 +70,16 @@ function hiddenFolio(s: State, m: Mapping, index: number): boolean {
   return gmemFolioPresent(s, b.inode, fileIndex) && gmemPrivateHidden(s, b.inode, fileIndex);
 }
 
-/** The message a fault on a none PTE (or marker) raises, with the rule that says so, if the VMA asks for one. */
-export function noneReason(s: State, m: Mapping, index: number): { reason: "MISSING" | "MINOR"; rule: Rule } | undefined {
+/**
+ * The message a fault on a none PTE (or marker) raises, with the rule that says so, if the VMA asks for one; `state` is
+ * what the fault did before it asked (the older guest_memfd designs allocate the folio first).
+ */
+export function noneReason(s: State, m: Mapping, index: number): { reason: "MISSING" | "MINOR"; rule: Rule; state?: State } | undefined {
   const reg = regAt(m, index);
   if (reg === undefined) return undefined;
   const type = memType(s, m);
   if (type === "anon") return hasMode(reg, "MISSING") ? { reason: "MISSING", rule: UFFD_FAULT_RULES.missingAnon } : undefined;
+  if (type === "gmem" && s.config.uffdGmemDesign !== "vm-uffd-ops") return designFault(s, m, index, reg);
   const cached = pageCached(s, m, index);
   if (cached && hasMode(reg, "MINOR")) return { reason: "MINOR", rule: type === "gmem" ? UFFD_FAULT_RULES.gmem : UFFD_FAULT_RULES.minorFile };
   if (!cached && hasMode(reg, "MISSING")) {

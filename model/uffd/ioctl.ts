@@ -17,6 +17,7 @@ import { uffdGmemV2, v8 } from "../sources.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { uffdTarget } from "./api.js";
 import { badRange, REGISTER_RULES } from "./register.js";
+import { designContinueHole, designFills, UFFD_DESIGN_RULES } from "./gmem-designs.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import { hasMode, markersOf, memType, unitOf, vmaAt, vmasIn, withMarkers, type MemType } from "./vma.js";
 import { WP_RULES, wpRange } from "./wp.js";
@@ -108,7 +109,7 @@ const DONE: Readonly<Record<Kind, Rule>> = { continue: IOCTL_RULES.continue, cop
 
 /** What one page (or huge page) of an mfill did: the new state, or the rule that stopped the loop. */
 /** One page of an mfill: done, or stopped by a rule (after the bounded checks in `passed` passed on that page). */
-type PageStep = { readonly ok: true; readonly state: State } | { readonly ok: false; readonly rule: Rule; readonly passed?: readonly Rule[] };
+type PageStep = { readonly ok: true; readonly state: State; readonly fired?: Rule } | { readonly ok: false; readonly rule: Rule; readonly passed?: readonly Rule[] };
 const stop = (r: Rule, passed?: readonly Rule[]): PageStep => (passed === undefined ? { ok: false, rule: r } : { ok: false, rule: r, passed });
 
 interface Fill {
@@ -226,6 +227,12 @@ function fillPage(s: State, f: Fill, i: number): PageStep {
   if (f.kind === "continue") {
     if (f.type === "shmem" && isBeyond(IOCTL_BOUNDS.continueEof, eofOf(s, m, i))) return stop(IOCTL_RULES.continueEof);
     const eofPassed = f.type === "shmem" ? [IOCTL_RULES.continueEof] : [];
+    // The older guest_memfd designs allocate a hole's folio on the way (a fault, or guestmem_grab_folio).
+    const grabbed = m.backing.kind === "gmem" && !fileCached(s, m, i) ? designContinueHole(s, m.backing.inode, backingIndex(m, i)) : undefined;
+    if (grabbed !== undefined) {
+      if (pte !== undefined) return stop(IOCTL_RULES.ptePresent);
+      return { ok: true, state: install(grabbed.state, m, i, i + 1, "file", f.wp), fired: grabbed.rule };
+    }
     if (!fileCached(s, m, i)) return stop(IOCTL_RULES.continueHole, eofPassed);
     if (m.backing.kind === "gmem" && gmemPrivateHidden(s, m.backing.inode, backingIndex(m, i))) return stop(IOCTL_RULES.privateContinue);
     if (pte !== undefined) return stop(IOCTL_RULES.ptePresent, eofPassed);
@@ -281,6 +288,8 @@ function fillHuge(s: State, f: Fill, a: number, unit: number): PageStep {
 interface Filled {
   readonly state: State;
   readonly bytes: number;
+  /** Rules a filled page fired on the way (a design's allocation). */
+  readonly along?: readonly Rule[];
   readonly stoppedBy?: Rule;
   /** Bounded checks the stopping page passed. */
   readonly passed?: readonly Rule[];
@@ -303,18 +312,21 @@ function mfillAtomic(s: State, op: MfillOp, kind: Kind): Filled {
   if (type === "hugetlb" && kind === "zeropage") return failed(IOCTL_RULES.hugeZeropage);
   if (type === "hugetlb" && (start % unit !== 0 || n % unit !== 0)) return failed(IOCTL_RULES.hugeAlign);
   if (type === "gmem" && !s.config.kernel.uffdGuestMemfd) return failed(IOCTL_RULES.type);
+  if (type === "gmem" && (kind === "copy" || kind === "zeropage") && !designFills(s.config.uffdGmemDesign)) return failed(UFFD_DESIGN_RULES.fillUnsupported);
   if (type === "anon" && kind === "continue") return failed(IOCTL_RULES.continueAnon);
   const byte = op.op === "uffdio_copy" ? (op.byte ?? 0) : 0;
   const f: Fill = { kind, map: m, type, wp, data: byte === 0 ? undefined : fill(undefined, 0, PAGE_SIZE, byte) };
   let state = s;
+  const along: Rule[] = [];
   for (let i = start; i < start + n; i += unit) {
     const r = unit > 1 ? fillHuge(state, f, i, unit) : fillPage(state, f, i);
     // What the stopping page passed counts for the range's bounds only when it is the range's last page.
     const last = i + unit >= start + n;
-    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, ...(r.passed === undefined || !last ? {} : { passed: r.passed }) };
+    if (!r.ok) return { state, bytes: (i - start) * PAGE_SIZE, stoppedBy: r.rule, along, ...(r.passed === undefined || !last ? {} : { passed: r.passed }) };
     state = r.state;
+    if (r.fired !== undefined && !along.includes(r.fired)) along.push(r.fired);
   }
-  return { state, bytes: op.len };
+  return { state, bytes: op.len, along };
 }
 
 /** The mode word of COPY, CONTINUE, ZEROPAGE and POISON (WP is bit 1 in all four; only COPY and CONTINUE take it). */
@@ -340,9 +352,10 @@ export function mfill(s: State, op: MfillOp, run: ThreadRunner): StepResult {
     return withPassed(result(s, countOutcome(op, errno, -ERRNO_NUMBER[errno]!), r.stoppedBy!), [REGISTER_RULES.range, ...(r.passed ?? [])]);
   }
   const partial = r.bytes < op.len;
+  const along = r.along ?? [];
   const res = partial
-    ? withPassed(result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], r.stoppedBy!, IOCTL_RULES.partial), r.passed ?? [])
-    : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind]);
+    ? withPassed(result(r.state, countOutcome(op, "EAGAIN", r.bytes), DONE[kind], ...along, r.stoppedBy!, IOCTL_RULES.partial), r.passed ?? [])
+    : result(r.state, countOutcome(op, undefined, r.bytes), DONE[kind], ...along);
   if (mode.names.includes("DONTWAKE")) return res;
   const base = mapBase(op.map) + op.offset;
   return afterWake(res, wakeRange(res.state, ctx, base, base + r.bytes, run));

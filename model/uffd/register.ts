@@ -11,6 +11,7 @@ import { assign, spans } from "../ranges.js";
 import { check, firstFailure, rule, type Check, type Rule } from "../rules.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
 import { uffdTarget } from "./api.js";
+import { designCanUserfault, UFFD_DESIGN_RULES } from "./gmem-designs.js";
 import { afterWake, wakeRange, type ThreadRunner } from "./thread.js";
 import type { UffdReg } from "./types.js";
 import { MODE_ORDER, hasMode, memType, regsOf, unitOf, vmasIn, withRegs, type Vma } from "./vma.js";
@@ -103,11 +104,18 @@ export function badRange(s: State, map: string, offset: number, len: number): bo
 
 const sortModes = (modes: readonly UffdModeName[]): UffdModeName[] => MODE_ORDER.filter((m) => modes.includes(m));
 
+/** A guest_memfd mapping on a kernel with userfaultfd on guest_memfd in one of the designs before vm_uffd_ops. */
+const olderGmem = (s: State, m: Mapping): boolean => s.config.kernel.uffdGuestMemfd && memType(s, m) === "gmem" && s.config.uffdGmemDesign !== "vm-uffd-ops";
+
 /** vma_can_userfault for a mapping (every VMA of one mapping has its memory type). */
 export function canUserfault(s: State, m: Mapping, modes: readonly UffdModeName[], wpAsync: boolean): boolean {
   if (wpAsync && modes.length === 1 && modes[0] === "WP") return true;
   const type = memType(s, m);
-  if (type === "gmem") return s.config.kernel.uffdGuestMemfd && m.backing.kind === "gmem" && s.gmem.inodes[m.backing.inode]!.flags.includes("INIT_SHARED");
+  if (type === "gmem") {
+    if (!s.config.kernel.uffdGuestMemfd || m.backing.kind !== "gmem") return false;
+    const d = s.config.uffdGmemDesign;
+    return d === "vm-uffd-ops" ? s.gmem.inodes[m.backing.inode]!.flags.includes("INIT_SHARED") : designCanUserfault(d, modes);
+  }
   return !(modes.includes("MINOR") && type === "anon");
 }
 
@@ -156,6 +164,7 @@ export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
   const checks: Check[] = [check(REGISTER_RULES.hugeStart, () => huge && t.start % t.unit !== 0)];
   for (const v of t.vmas) {
     checks.push(
+      check(UFFD_DESIGN_RULES.registerMinor, () => olderGmem(s, t.map) && !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
       check(REGISTER_RULES.type, () => !canUserfault(s, t.map, modes, wpAsyncOf(s, t.ctx))),
       check(REGISTER_RULES.maywrite, () => t.map.fdReadOnly === true),
       check(REGISTER_RULES.hugeEnd, () => huge && t.end > v.start && t.end <= v.end && t.end % t.unit !== 0),
@@ -170,7 +179,8 @@ export function uffdRegister(s: State, op: OpOf<"uffd_register">): StepResult {
     if (v.reg?.ctx === t.ctx && modes.every((m) => v.reg!.modes.includes(m))) continue;
     regs = assign(regs, Math.max(v.start, t.start), Math.min(v.end, t.end), reg);
   }
-  return result(withMap(s, withRegs(t.map, regs)), { result: "ok", ioctls: rangeIoctls(memType(s, t.map) === "hugetlb", modes) }, REGISTER_RULES.register);
+  const design = olderGmem(s, t.map) && s.config.uffdGmemDesign !== "v2-minor-first" ? [UFFD_DESIGN_RULES.registerAny] : [];
+  return result(withMap(s, withRegs(t.map, regs)), { result: "ok", ioctls: rangeIoctls(memType(s, t.map) === "hugetlb", modes) }, REGISTER_RULES.register, ...design);
 }
 
 /** Drops the registration of pages [a, b) (owned by one ctx), resolving uffd-wp state first where WP was registered. */

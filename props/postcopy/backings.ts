@@ -9,7 +9,7 @@ import { postcopySuite, type PostcopySuite } from "./suite.js";
 
 const VCPUS = 4;
 
-interface Shape {
+export interface Shape {
   readonly backing: BackingName;
   readonly userfault: boolean;
   readonly maxPages: number;

@@ -7,9 +7,10 @@ import fc from "fast-check";
 import { PAGE_SIZE } from "../../model/consts.js";
 import { bugsOf, type Bugs } from "../../impl/bugs.js";
 import type { Op } from "../../schema/ops.js";
-import type { POSTCOPY_BACKINGS, Scenario } from "../../schema/scenario.js";
+import type { POSTCOPY_BACKINGS, Scenario, UFFD_HANDLERS } from "../../schema/scenario.js";
 
 export type BackingName = (typeof POSTCOPY_BACKINGS)[number];
+export type UffdHandler = (typeof UFFD_HANDLERS)[number];
 
 export type PostcopyEvent =
   /** A vCPU touches a page (KVM_RUN; a USERFAULT exit goes to the VMM, and the vCPU retries later). */
@@ -45,6 +46,8 @@ export interface PostcopyScenario {
   readonly userfault?: boolean;
   readonly vcpus?: number;
   readonly handlers?: "one" | "per-vcpu";
+  /** The design the uffd handler was written for (props/postcopy/backing.ts); "vm-uffd-ops" when absent. */
+  readonly handler?: UffdHandler;
 }
 
 /** The scenario as a counterexample file holds it (schema/scenario.ts, `postcopy`). */
@@ -58,6 +61,7 @@ export const postcopyInput = (sc: PostcopyScenario): NonNullable<Scenario["postc
   ...(sc.userfault === undefined ? {} : { userfault: sc.userfault }),
   ...(sc.vcpus === undefined ? {} : { vcpus: sc.vcpus }),
   ...(sc.handlers === undefined ? {} : { handlers: sc.handlers }),
+  ...(sc.handler === undefined ? {} : { handler: sc.handler }),
 });
 
 export const OFFSETS = [0, 8, PAGE_SIZE - 1] as const;

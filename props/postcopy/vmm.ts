@@ -223,7 +223,7 @@ export class Vmm {
     const skipContinue = kvmSlot || (isCurrent(this.sc, p) && this.bugs.has("postcopy-current-no-continue"));
     const cont = async (): Promise<void> => {
       if (skipContinue) return;
-      await this.apply(actor, { op: "uffdio_continue", uffd: "u0", ...this.at(p), mode: [] });
+      await this.continuePage(p, actor);
       await this.wakeChecks(p, actor);
     };
     if (!kvmSlot) return this.bugs.has("postcopy-clear-before-write") ? [last, write, cont] : [write, cont, last];
@@ -252,10 +252,20 @@ export class Vmm {
     }
   }
 
+  /**
+   * UFFDIO_CONTINUE on page p. A handler written for v1's hybrid wakes the range when CONTINUE meets EEXIST: there a
+   * fault maps a page the file holds without asking, so another thread's fault may have mapped it while a MISSING
+   * sleeper waits (under vm_uffd_ops that page would have raised MINOR, and only CONTINUE maps it).
+   */
+  private async continuePage(p: number, actor: Actor): Promise<void> {
+    const r = await this.apply(actor, { op: "uffdio_continue", uffd: "u0", ...this.at(p), mode: [] });
+    if (this.sc.handler === "missing-only" && "errno" in r && r.errno === "EEXIST") await this.apply(actor, { op: "uffdio_wake", uffd: "u0", ...this.at(p) });
+  }
+
   /** UFFDIO_CONTINUE on page p, then the threads asleep there report (the default shape's demand path). */
   private continueStep(p: number, actor: Actor): () => Promise<void> {
     return async () => {
-      await this.apply(actor, { op: "uffdio_continue", uffd: "u0", ...this.at(p), mode: [] });
+      await this.continuePage(p, actor);
       await this.wakeChecks(p, actor);
     };
   }

@@ -13,6 +13,10 @@ export const UFFD_SUITES: readonly OpSuite[] = [
   suite(HUGETLB, 160),
   suite(GMEM, 500),
   suite(GMEM_INPLACE, 300),
+  // The userfaultfd-on-guest_memfd designs before vm_uffd_ops (config.uffdGmemDesign; docs/UFFD.md).
+  ...(["guestmem-v6", "v1-hybrid", "v2-minor-first"] as const).map((d) =>
+    opSuite(`uffd-gmem-${d}`, `${GMEM.description}, under the ${d} userfaultfd-on-guest_memfd design`, "uffd", { ...GMEM.config, uffdGmemDesign: d }, GMEM.setup, uffdOps(GMEM), 100),
+  ),
 ];
 
 /**
