@@ -362,6 +362,15 @@ export const BUGS = {
     suite: "exit-progress",
     source: slip("a fast path modelled on arch/x86/kvm/x86.h vcpu_cache_mmio_info / vcpu_match_mmio_gpa, without the bitmap re-read"),
   },
+  "error-pfn-exit-cached": {
+    description:
+      "the annotated GUP failure (exit-on-missing's kvm_handle_error_pfn, arm64-memory-fault-info's user_mem_abort) remembers each vCPU's gfn and exits again on it without trying GUP: the VMM fills or remaps the page and the vCPU exits forever",
+    area: "exits",
+    kind: "sequential",
+    file: "impl/kvm/fault.ts",
+    suite: "race-exit-progress-exit-on-missing",
+    source: slip("the userfault-exit-cached fast path (vcpu_cache_mmio_info style) on the error-pfn exit of the fault-exit variants"),
+  },
   "postcopy-kvm-userfault-only": {
     description: "the VMM relies on KVM Userfault alone and registers no userfaultfd on the memslot's mapping: KVM's own accesses (and the VMM's threads) read pages it has not fetched",
     area: "postcopy",

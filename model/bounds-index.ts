@@ -5,6 +5,7 @@ import { CONVERT_BOUNDS } from "./gmem/convert.js";
 import { FALLOCATE_BOUNDS } from "./gmem/fallocate.js";
 import { GMEM_BOUNDS } from "./gmem/file.js";
 import { ATTRIBUTE_BOUNDS } from "./kvm/attributes.js";
+import { DIRTY_LOG_BOUNDS } from "./kvm/dirty-log.js";
 import { VCPU_BOUNDS } from "./kvm/fault.js";
 import { MEMSLOT_BOUNDS } from "./kvm/memslot.js";
 import { USERFAULT_BOUNDS } from "./kvm/userfault.js";
@@ -25,6 +26,7 @@ export const BOUND_GROUPS: Readonly<Record<string, Readonly<Record<string, AnyBo
   FAULT_BOUNDS,
   RANGE_BOUNDS,
   IOCTL_BOUNDS,
+  DIRTY_LOG_BOUNDS,
 };
 
 /** Every bound by the id of the rule it belongs to. */

@@ -7,6 +7,7 @@ import { BOUNDS } from "../model/bounds-index.js";
 import { KVM_MEM_MAX_NR_PAGES, MAP_BASE, MAP_STRIDE, PAGE_SIZE, TASK_SIZE, TWO_64, X86_MAX_GFN } from "../model/consts.js";
 import type { State, StepResult } from "../model/index.js";
 import type { Config } from "../schema/config.js";
+import { decodeFlags, MEMSLOT_FLAG_BITS } from "../schema/flags.js";
 import type { Op, OpOf } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 
@@ -61,7 +62,7 @@ export interface BoundContext {
   readonly maps: readonly { readonly id: string; readonly length: number; readonly file?: string; readonly offset: number }[];
   readonly files: readonly { readonly name: string; readonly size: number; readonly hugetlb: boolean }[];
   readonly gmems: readonly { readonly name: string; readonly size: number }[];
-  readonly slots: readonly { readonly slot: number; readonly gpa: number; readonly size: number; readonly userspace: string | null }[];
+  readonly slots: readonly { readonly slot: number; readonly gpa: number; readonly size: number; readonly userspace: string | null; readonly logged?: true }[];
   readonly uffds: readonly string[];
 }
 
@@ -81,7 +82,17 @@ export function contextOf(config: Config, setup: readonly Op[]): BoundContext {
     files: setup.flatMap((o) => (o.op === "memfd" ? [{ name: o.file, size: o.size, hugetlb: (o.hugetlb ?? false) !== false }] : [])),
     gmems: setup.flatMap((o) => (o.op === "create_gmem" ? [{ name: o.gmem, size: o.size }] : [])),
     slots: setup.flatMap((o) =>
-      o.op === "set_memory_region" && o.memory_size > 0 ? [{ slot: o.slot, gpa: o.guest_phys_addr, size: o.memory_size, userspace: o.userspace }] : [],
+      o.op === "set_memory_region" && o.memory_size > 0
+        ? [
+            {
+              slot: o.slot,
+              gpa: o.guest_phys_addr,
+              size: o.memory_size,
+              userspace: o.userspace,
+              ...(decodeFlags(o.flags, MEMSLOT_FLAG_BITS).names.includes("LOG_DIRTY_PAGES") ? { logged: true as const } : {}),
+            },
+          ]
+        : [],
     ),
     uffds: setup.flatMap((o) => (o.op === "uffd_open" ? [o.uffd] : [])),
   };
@@ -234,6 +245,22 @@ export const BOUND_GENERATORS: Readonly<Record<string, Gen>> = {
     return pick(c.gmems)?.map((x): Op => ({ op: "gmem_fallocate", gmem: x.name, mode: ["KEEP_SIZE"], offset: x.size + (d - 1) * folio, len: folio }));
   },
   "faultline.map-window": (_c, d) => constant({ op: "mmap", map: "m40", file: "anon", offset: 0, length: MAP_STRIDE + d * P }),
+  // KVM_CLEAR_DIRTY_LOG: first_page d pages into a bitmap word (checked before the slot lookup, so any slot will do),
+  // and a range from a word's start whose end lies d pages past a logged slot's end.
+  "dirtylog.clear-first-page": (c, d) => {
+    const s = pick(c.slots.filter((x) => x.slot < 65536));
+    return kvm(c) && s !== undefined && d >= 0 ? s.map((x): Op => ({ op: "clear_dirty_log", vm: "v0", slot: x.slot, first_page: 64 + d, num_pages: 64 })) : undefined;
+  },
+  "dirtylog.clear-range": (c, d) => {
+    const s = pick(c.slots.filter((x) => x.logged === true));
+    return kvm(c) && s !== undefined
+      ? fc.tuple(s, fc.boolean()).map(([x, last]): Op => {
+          const npages = x.size / P;
+          const first = last ? Math.floor((npages - 1) / 64) * 64 : 0;
+          return { op: "clear_dirty_log", vm: "v0", slot: x.slot, first_page: first, num_pages: npages - first + d };
+        })
+      : undefined;
+  },
   "mm.fallocate-args": (c, d) => pick(c.files)?.map((f): Op => ({ op: "file_fallocate", file: f.name, mode: PUNCH, offset: 0, len: 2 ** 63 + d * P })),
   "mm.fallocate-efbig": (c, d) =>
     pick(c.files)?.map((f): Op => ({ op: "file_fallocate", file: f.name, mode: PUNCH, offset: 2 ** 63 - P + d * P, len: P })),

@@ -120,6 +120,13 @@ export const LINEARIZABLE_MINIMUMS: Readonly<Record<string, number>> = {
   "race-dirty-log-manual": 12,
   "race-exit-progress": 16,
   "race-exit-progress-arm64": 10,
+  // Issue 18's exit-progress races of the other designs: 34 / 32, 34 / 32, 26 / 30, 26 / 24, 37 / 21 at seeds 1 / 2
+  // (each alone, its default runs), a third of the smaller.
+  "race-exit-progress-arm64-userfault-v1": 10,
+  "race-exit-progress-memory-fault-rwx": 10,
+  "race-exit-progress-eager-split": 8,
+  "race-exit-progress-exit-on-missing": 8,
+  "race-exit-progress-arm64-memory-fault-info": 7,
 };
 
 /** Minimum hits of every errno rule of the model (model/rules-index.ts) but those unreachable by construction. */

@@ -7,6 +7,8 @@ import { runRace, type RaceFailure, type RaceStep } from "./concurrent/harness.j
 import type { RaceOp } from "./concurrent/history.js";
 import { checkPostcopyRun } from "./postcopy/race.js";
 import { PoisonVmm } from "./poison/vmm.js";
+import { EXIT_PROGRESS } from "./progress.js";
+import { EXIT_PROGRESS_RUN } from "./progress-races.js";
 import { Vmm } from "./postcopy/vmm.js";
 
 export interface ReplayResult {
@@ -21,7 +23,9 @@ export interface ReplayResult {
 }
 
 async function replayActors(s: Scenario & { actors: NonNullable<Scenario["actors"]> }): Promise<ReplayResult> {
-  const raced = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true });
+  // A failure of exit-progress, a property of the whole run, is judged again (props/progress-races.ts).
+  const property = s.failure?.property === EXIT_PROGRESS ? { property: EXIT_PROGRESS_RUN } : {};
+  const raced = await runRace(resolveConfig(s.config), s.actors, { kind: "choices", choices: s.schedule ?? [] }, { effects: true, ...property });
   // The post-copy race's own checks: what everyone read is the source snapshot, every thread finished, no page went in twice.
   const reads = raced.failure === undefined && s.postcopy !== undefined ? checkPostcopyRun(s.postcopy, raced) : undefined;
   const run = reads === undefined ? raced : { ...raced, failure: reads };

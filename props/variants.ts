@@ -1,6 +1,7 @@
 // The fault-exit designs in the default check (docs/VARIANTS.md): the ones that keep every property run as suites
 // of their own; the two that break one (eager-split, exit-on-missing) are run by `npm run docs:variants`, whose
-// stored counterexamples test/variants.test.ts replays.
+// stored counterexamples test/variants.test.ts replays. Every design has its exit-progress race in
+// props/progress-races.ts.
 import type { FaultExitDesign } from "../schema/config.js";
 import { PROGRESS_SUITES } from "./progress.js";
 import { runConfig, type Suite } from "./suite.js";

@@ -40,7 +40,7 @@ describe("bounds", () => {
       expect(RULES.get(id), id).toBe(b.rule);
       expect(b.ops.length).toBeGreaterThan(0);
     }
-    expect(BOUNDS.size).toBe(27);
+    expect(BOUNDS.size).toBe(29);
   });
 
   it("every bounded rule has a generator, and a slip in the catalog or a reason none can show", () => {

@@ -16,8 +16,11 @@ import { FAULT_EXIT_DESIGNS, PRESETS, type Config, type FaultExitDesign } from "
 import type { Op } from "../schema/ops.js";
 import type { Outcome } from "../schema/outcome.js";
 import { HUGETLB, regionOp, setupOf } from "../props/layouts.js";
+import { EXIT_PROGRESS } from "../props/progress.js";
+import { PROGRESS_BUGS, PROGRESS_RACES } from "../props/progress-races.js";
 import { suiteNamed } from "../props/registry.js";
-import type { SuiteResult } from "../props/suite.js";
+import type { Suite, SuiteResult } from "../props/suite.js";
+import { VARIANT_CHECK_SUITES } from "../props/variants.js";
 
 export const DOC = "docs/VARIANTS.md";
 export const COUNTEREXAMPLES = "docs/variants";
@@ -40,6 +43,7 @@ export const VARIANT_SUITES: readonly string[] = [
   "kvm-gmem-x86",
   "exit-progress",
   "exit-progress-gmem",
+  "exit-progress-arm64",
   "postcopy",
   "race-userfault-enable",
   "race-userfault-enable-arm64",
@@ -48,6 +52,10 @@ export const VARIANT_SUITES: readonly string[] = [
   "postcopy-race-arm64",
   "postcopy-kvm-race",
 ];
+
+/** A design's own suites: its suites in the default check (props/variants.ts) and its exit-progress race. */
+export const ownSuites = (design: FaultExitDesign): readonly Suite[] =>
+  [...VARIANT_CHECK_SUITES, ...PROGRESS_RACES].filter((s) => s.config.faultExit === design && !VARIANT_SUITES.includes(s.name));
 
 /** Properties that are not model invariants but are checked by the suites above. */
 const SUITE_PROPERTIES = ["refinement", "linearizability", "postcopy-no-early-read", "postcopy-equals-source", "postcopy-threads-finish", "exit-progress"];
@@ -61,6 +69,20 @@ export interface Broken {
   readonly counterexample: string;
 }
 
+/** A design's exit-progress race: what the check found, and what it finds with the race's seeded bug on. */
+export interface ProgressRow {
+  readonly suite: string;
+  readonly runs: number;
+  /** Runs in which some vCPU's first access exited, so the retry was judged after the VMM's answer. */
+  readonly judged: number;
+  /** What the race broke, in the order found (a design's own break, and exit progress if it failed). */
+  readonly broken: readonly Broken[];
+  readonly bug: string;
+  /** With the bug: the run that first failed and the property, under every check and under exit-progress alone. */
+  readonly found?: { readonly run: number; readonly property: string };
+  readonly alone?: { readonly run: number; readonly property: string };
+}
+
 export interface VariantRun {
   readonly design: FaultExitDesign;
   readonly broken: readonly Broken[];
@@ -68,6 +90,7 @@ export interface VariantRun {
   readonly exercised: ReadonlyMap<string, number>;
   /** How often the design's own rule decided a step (DESIGNS), summed over the suites. */
   readonly fired: number;
+  readonly progress: readonly ProgressRow[];
 }
 
 /**
@@ -77,27 +100,50 @@ export interface VariantRun {
 export async function runDesign(design: FaultExitDesign, seed: number, runs: number, dir = COUNTEREXAMPLES): Promise<VariantRun> {
   const broken: Broken[] = [];
   const exercised = new Map<string, number>();
+  const progress: ProgressRow[] = [];
   let fired = 0;
-  const all = INVARIANTS.map((i) => i.name);
-  for (const name of VARIANT_SUITES) {
-    const suite = suiteNamed(name);
-    if (suite === undefined) throw new Error(`no suite ${name}`);
+  const all = [...INVARIANTS.map((i) => i.name), EXIT_PROGRESS];
+  const suites = [
+    ...VARIANT_SUITES.map((name) => {
+      const s = suiteNamed(name);
+      if (s === undefined) throw new Error(`no suite ${name}`);
+      return s;
+    }),
+    ...ownSuites(design),
+  ];
+  for (const suite of suites) {
+    const name = suite.name;
+    const n = Math.min(runs, suite.runs);
     let off: string[] = [];
     let refinement = true;
+    let judged = 0;
+    const here: Broken[] = [];
     for (let round = 0; round < 3; round++) {
-      const checks = { refinement, invariants: all.filter((n) => !off.includes(n)) };
-      const r: SuiteResult = await suite.run({ seed, runs: Math.min(runs, suite.runs), faultExit: design, checks });
+      const checks = { refinement, invariants: all.filter((i) => !off.includes(i)) };
+      const r: SuiteResult = await suite.run({ seed, runs: n, faultExit: design, checks });
       for (const [inv, c] of r.stats.invariants) exercised.set(inv, (exercised.get(inv) ?? 0) + c.nonVacuous);
+      judged += r.stats.invariants.get(EXIT_PROGRESS)?.nonVacuous ?? 0;
       fired += r.stats.rules.get(DESIGNS[design].id) ?? 0;
       if (r.failure === undefined || r.counterexample === undefined) break;
       const stored = writeCounterexample(`${name}@${design}`, r.counterexample, dir);
-      broken.push({ suite: name, property: r.failure.property, counterexample: stored.path });
+      const b = { suite: name, property: r.failure.property, counterexample: stored.path };
+      broken.push(b);
+      here.push(b);
       if (r.failure.property.startsWith("refinement")) refinement = false;
       else if (all.includes(r.failure.property)) off = [...off, r.failure.property];
       else break;
     }
+    const bug = PROGRESS_BUGS[name];
+    if (bug === undefined) continue;
+    const withBug = async (checks?: { refinement: boolean; invariants: string[] }) => {
+      const r = await suite.run({ seed, runs: suite.runs, faultExit: design, bugs: [bug], ...(checks === undefined ? {} : { checks }) });
+      return r.failure === undefined ? undefined : { run: r.runsToFailure ?? 0, property: r.failure.property };
+    };
+    const found = await withBug();
+    const alone = await withBug({ refinement: false, invariants: [EXIT_PROGRESS] });
+    progress.push({ suite: name, runs: n, judged, bug, broken: here, ...(found === undefined ? {} : { found }), ...(alone === undefined ? {} : { alone }) });
   }
-  return { design, broken, exercised, fired };
+  return { design, broken, exercised, fired, progress };
 }
 
 export interface Costs {
@@ -193,6 +239,21 @@ export function costTable(): string[] {
   ];
 }
 
+const foundText = (f: ProgressRow["found"]): string => (f === undefined ? "**not found**" : `run ${f.run} (${f.property})`);
+
+const link = (b: Broken): string => `${b.property}: [counterexample](${b.counterexample.replace(/^docs\//, "")})`;
+
+/** A stuck retry shows as exit-progress, or first as linearizability (the design's model completes the retry). */
+const STUCK = new Set([EXIT_PROGRESS, "linearizability"]);
+
+function progressRow(design: FaultExitDesign, p: ProgressRow): string {
+  const stuck = p.broken.filter((b) => STUCK.has(b.property));
+  const others = p.broken.filter((b) => !STUCK.has(b.property));
+  const verdict = stuck.length === 0 ? `kept (${p.judged})` : `**broken** (${stuck.map(link).join("; ")})`;
+  const also = others.length === 0 ? "-" : others.map(link).join("; ");
+  return `| ${design} | ${p.suite} | ${p.runs} | ${verdict} | ${also} | ${p.bug} | ${foundText(p.found)} | ${foundText(p.alone)} |`;
+}
+
 export function variantsMarkdown(runs: readonly VariantRun[], opts: { seed: number; runs: number }): string {
   const names = new Set<string>([...INVARIANTS.map((i) => i.name), ...SUITE_PROPERTIES]);
   for (const r of runs) for (const b of r.broken) names.add(rowOf(b.property));
@@ -234,14 +295,30 @@ export function variantsMarkdown(runs: readonly VariantRun[], opts: { seed: numb
     "break, the suite runs again without that invariant, so one break does not hide the next). A refinement",
     "failure would mean the implementation and the model disagree about the design: none may appear. The first row",
     "counts the steps the design's own rule decided: where it is 0, the generated operations never reach the",
-    "design's difference (arm64-memory-fault-info needs a GUP failure on arm64, which no suite here generates) and",
-    "only the cost sequence below compares it. *kept* for a suite property (exit-progress, linearizability, ...)",
-    "means no suite that checks it failed.",
+    "design's difference and only the cost sequence below compares it. *kept* for a suite property (exit-progress,",
+    "linearizability, ...) means no suite that checks it failed. Besides the common suites, each design runs its own",
+    "(its suites in the default check, props/variants.ts, and its exit-progress race below): the counts include them.",
     "",
     header,
     `|---|${runs.map(() => "---").join("|")}|`,
     `| *the design's rule fired* | ${runs.map((r) => String(r.fired)).join(" | ")} |`,
     ...rows,
+    "",
+    "## Exit progress under races",
+    "",
+    "Each design's own race (props/progress-races.ts): every vCPU does what its exit asks (clears the bit of a USERFAULT",
+    "exit; fills the page of an exit-on-missing exit; maps the memory writable again after arm64's annotated GUP",
+    "failure) and retries, while another vCPU and a VMM thread run; the retry must complete (`exit-progress`, judged",
+    "on what the implementation answered, and linearizability against the design's model). *kept (n)*: n runs in",
+    "which a first access exited, so the retry followed the VMM's answer, and no retry failed to complete. The next",
+    "column is what the race breaks besides, by design (run here with every check; its default-check runs leave that",
+    "invariant out). The last two columns run the race with its seeded bug (a retry that exits again without",
+    "looking): the run that first failed and the property, under every check and under `exit-progress` alone",
+    "(refinement off).",
+    "",
+    "| design | race | runs | exit-progress | also broken, by design | seeded bug | found by the race | found by exit-progress alone |",
+    "|---|---|---:|---|---|---|---|---|",
+    ...runs.flatMap((r) => r.progress.map((p) => progressRow(r.design, p))),
     "",
     "## Design x cost",
     "",

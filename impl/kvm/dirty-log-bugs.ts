@@ -6,6 +6,24 @@ const V3_05 = "KVM Userfault [PATCH v3 05/15] KVM: x86: Add support for KVM user
 const INIT_SET = "[PATCH v3 2/2] KVM: x86: Not wr-protect huge page with init_all_set dirty log, 20210429034115.35560-3-zhukeqian1@huawei.com";
 
 export const DIRTY_LOG_BUGS = {
+  "dirty-log-clear-first-page-mask": {
+    description: "kvm_clear_dirty_log_protect tests first_page & BITS_PER_LONG instead of & (BITS_PER_LONG - 1): a first_page inside a bitmap word is accepted",
+    area: "dirty-log",
+    kind: "sequential",
+    file: "impl/kvm/dirty-log.ts",
+    suite: "dirty-log-manual-x86",
+    bound: "dirtylog.clear-first-page",
+    source: "plausible slip (virt/kvm/kvm_main.c, kvm_clear_dirty_log_protect: the alignment mask off by one)",
+  },
+  "dirty-log-clear-end-exclusive": {
+    description: "kvm_clear_dirty_log_protect refuses num_pages >= npages - first_page: a CLEAR that reaches the slot's last page is refused, so the tail of a slot is never cleared",
+    area: "dirty-log",
+    kind: "sequential",
+    file: "impl/kvm/dirty-log.ts",
+    suite: "dirty-log-manual-x86",
+    bound: "dirtylog.clear-range",
+    source: "plausible slip (virt/kvm/kvm_main.c, kvm_clear_dirty_log_protect: the range check off by one)",
+  },
   "dirty-log-clear-no-wp": {
     description: "kvm_clear_dirty_log_protect clears the bits but skips kvm_arch_mmu_enable_log_dirty_pt_masked: the pages stay writable and later writes are never logged",
     area: "dirty-log",

@@ -130,14 +130,16 @@ export async function getDirtyLog(bugs: Bugs, kvm: Kvm, op: OpOf<"get_dirty_log"
 /** kvm_vm_ioctl_clear_dirty_log -> kvm_clear_dirty_log_protect. */
 export async function clearDirtyLog(bugs: Bugs, kvm: Kvm, op: OpOf<"clear_dirty_log">, h: Hooks): Promise<Outcome> {
   if (badId(kvm, op.slot)) return EINVAL;
-  if (op.first_page % WORD !== 0) return EINVAL; // dirtylog.clear-first-page, before the lookup
+  // dirtylog.clear-first-page, before the lookup; the seeded slip masks with BITS_PER_LONG itself.
+  if ((bugs.has("dirty-log-clear-first-page-mask") ? op.first_page & WORD : op.first_page % WORD) !== 0) return EINVAL;
   await kvm.slotsLock.lock(h);
   try {
     const slot = loggedSlot(kvm, op.slot);
     if (!("slot" in slot)) return slot;
     const rest = slot.npages - op.first_page;
-    // dirtylog.clear-range
-    if (op.first_page > slot.npages || op.num_pages > rest || (op.num_pages < rest && op.num_pages % WORD !== 0)) return EINVAL;
+    // dirtylog.clear-range; the seeded slip refuses a range that reaches the slot's end.
+    const past = bugs.has("dirty-log-clear-end-exclusive") ? op.num_pages >= rest : op.num_pages > rest;
+    if (op.first_page > slot.npages || past || (op.num_pages < rest && op.num_pages % WORD !== 0)) return EINVAL;
     const b = slot.dirtyBitmap!;
     const span = Math.ceil(op.num_pages / WORD) * WORD;
     const asked = new Set((op.pages ?? Array.from({ length: op.num_pages }, (_, i) => i)).filter((p) => p < span).map((p) => op.first_page + p));

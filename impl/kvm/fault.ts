@@ -179,8 +179,13 @@ async function gmemFaultin(ctx: FaultCtx, slot: ImplMemslot, a: Access, exitGpa:
  */
 async function gupFaultin(ctx: FaultCtx, kvm: Kvm, slot: ImplMemslot, a: Access, h: Hooks): Promise<Resolution> {
   const design = kvm.config.faultExit;
-  const failed = (): Resolution =>
-    done(design === "exit-on-missing" || (design === "arm64-memory-fault-info" && kvm.config.arch === "arm64") ? memoryFault(a.gfn * PAGE_SIZE, []) : { errno: "EFAULT" });
+  const annotated = design === "exit-on-missing" || (design === "arm64-memory-fault-info" && kvm.config.arch === "arm64");
+  const failed = (): Resolution => {
+    if (annotated) kvm.lastErrorPfnGfn.set(a.vcpu, a.gfn);
+    return done(annotated ? memoryFault(a.gfn * PAGE_SIZE, []) : { errno: "EFAULT" });
+  };
+  // The seeded fast path re-exits the gfn of the vCPU's last annotated GUP failure without trying GUP again.
+  if (annotated && ctx.bugs.has("error-pfn-exit-cached") && kvm.lastErrorPfnGfn.get(a.vcpu) === a.gfn) return done(memoryFault(a.gfn * PAGE_SIZE, []));
   const at = ctx.mm.locate(hvaOf(slot, a.gfn));
   if (at === undefined) return failed();
   if (design === "exit-on-missing" && has(slot, "USERFAULT")) {

@@ -85,6 +85,8 @@ export class Kvm {
   mmuInvalidateSeq = 0;
   /** Only the seeded bug `userfault-exit-cached` reads this: each vCPU's last USERFAULT exit gfn. */
   readonly lastUserfaultGfn = new Map<number, number>();
+  /** Only the seeded bug `error-pfn-exit-cached` reads this: each vCPU's last annotated GUP-failure gfn. */
+  readonly lastErrorPfnGfn = new Map<number, number>();
   mmuInvalidateInProgress = 0;
   mmuInvalidateRangeStart = Infinity;
   mmuInvalidateRangeEnd = -Infinity;

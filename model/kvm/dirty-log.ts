@@ -6,6 +6,7 @@ import { LEVEL_PAGES } from "../consts.js";
 import { ioctlTarget } from "../fd.js";
 import { replaceAt, withEntry, withoutEntry } from "../immutable.js";
 import { assign, EMPTY_RANGES, get, spans, type RangeMap } from "../ranges.js";
+import { bound, outside } from "../bound.js";
 import { check, rule, validate, type Rule } from "../rules.js";
 import { userfaultV3 } from "../sources.js";
 import { refuse, result, withPassed, type State, type StepResult } from "../state.js";
@@ -201,13 +202,51 @@ export function getDirtyLog(s: State, op: OpOf<"get_dirty_log">): StepResult {
   return withPassed(result(withVm(s, vmId, vm), outcome, DIRTY_LOG_RULES.get), t.passed);
 }
 
+/** The logged slot a CLEAR names, when it has one. */
+function clearedSlot(s: State, op: OpOf<"clear_dirty_log">): Memslot | undefined {
+  const vmId = s.kvm.names.get(op.vm);
+  const slot = vmId === undefined ? undefined : s.kvm.vms[vmId]!.slots.find((sl) => sl.slot === op.slot);
+  return slot !== undefined && s.kvm.vms[vmId!]!.dirty.has(slot.slot) ? slot : undefined;
+}
+
+/** The slot's pages a CLEAR leaves out past its range: negative when the range runs past the slot's end. */
+const pagesShort = (slot: Memslot, op: OpOf<"clear_dirty_log">): number => slot.npages - op.first_page - op.num_pages;
+
+/** KVM_CLEAR_DIRTY_LOG's numeric checks (kvm_clear_dirty_log_protect), in pages. */
+export const DIRTY_LOG_BOUNDS = {
+  // first_page & 63 before the slot lookup: the page's offset in its 64-page bitmap word must be 0.
+  firstPage: bound({
+    rule: DIRTY_LOG_RULES.firstPage,
+    ops: ["clear_dirty_log"],
+    unit: 1,
+    unitName: "page",
+    limitName: "0 (first_page & 63: first_page's offset in its 64-page bitmap word)",
+    accepts: "le",
+    measure: (_s, op) => ({ value: op.first_page % WORD, limit: 0 }),
+  }),
+  // first_page > npages || num_pages > npages - first_page: the range's end against the slot's. Short of the end,
+  // num_pages & 63 refuses first (the same rule), so the range's end is measured only where that clause passes.
+  clearRange: bound({
+    rule: DIRTY_LOG_RULES.clearRange,
+    ops: ["clear_dirty_log"],
+    unit: 1,
+    unitName: "page",
+    limitName: "the slot's npages (first_page + num_pages)",
+    accepts: "le",
+    measure: (s, op) => {
+      const slot = op.first_page % WORD === 0 ? clearedSlot(s, op) : undefined;
+      if (slot === undefined || (pagesShort(slot, op) > 0 && op.num_pages % WORD !== 0)) return undefined;
+      return { value: op.first_page + op.num_pages, limit: slot.npages };
+    },
+  }),
+};
+
 /** KVM_CLEAR_DIRTY_LOG under slots_lock: clears the requested bits that were set, a word at a time under mmu_lock. */
 export function clearDirtyLog(s: State, op: OpOf<"clear_dirty_log">): StepResult {
-  const t = logTarget(s, op, [check(DIRTY_LOG_RULES.firstPage, () => op.first_page % WORD !== 0)]);
+  const t = logTarget(s, op, [check(DIRTY_LOG_RULES.firstPage, () => outside(DIRTY_LOG_BOUNDS.firstPage, s, op))]);
   if (!t.ok) return t.refused;
   const { vmId, slot, bits } = t;
-  const rest = slot.npages - op.first_page;
-  const badRange = op.first_page > slot.npages || op.num_pages > rest || (op.num_pages < rest && op.num_pages % WORD !== 0);
+  const badRange = outside(DIRTY_LOG_BOUNDS.clearRange, s, op) || (pagesShort(slot, op) > 0 && op.num_pages % WORD !== 0);
   if (badRange) return withPassed(refuse(s, DIRTY_LOG_RULES.clearRange), t.passed);
   // copy_from_user takes whole longs: bits past num_pages in its last word count (past the slot's end nothing is set).
   const span = Math.ceil(op.num_pages / WORD) * WORD;

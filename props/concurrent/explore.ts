@@ -5,11 +5,11 @@ import fc from "fast-check";
 import { configToInput, type Config } from "../../schema/config.js";
 import type { Op } from "../../schema/ops.js";
 import type { Scenario } from "../../schema/scenario.js";
-import { ALL_CHECKS } from "../checker.js";
+import { ALL_CHECKS, type Checks } from "../checker.js";
 import { Stats } from "../stats.js";
 import { runConfig, type Suite, type SuiteResult, type SuiteRunOptions } from "../suite.js";
 import { pctSteps } from "./run-lengths.js";
-import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceOptions, type RaceRun } from "./harness.js";
+import { runRace, SETUP, type RaceActor, type RaceFailure, type RaceOptions, type RaceRun, type RunProperty } from "./harness.js";
 import { describeSchedule, scheduleArbitrary, type Generator, type ScheduleSpec } from "./schedules.js";
 
 export interface ConcurrentSuite extends Suite {
@@ -23,11 +23,17 @@ export interface ConcurrentSuite extends Suite {
   readonly steps: number;
   /** PCT's bug depth d (d - 1 priority change points). */
   readonly depth: number;
+  /** A property of each whole run on top of the harness's checks. */
+  readonly property?: RunProperty;
+  /** The checks when the run names none: a design's race leaves out the invariants the design breaks on purpose. */
+  readonly checks?: Checks;
 }
 
 /** A KVM race suite with the harness's defaults: PCT's k from run-lengths.ts, bug depth 3. */
-export function kvmRaceSuite(r: Pick<ConcurrentSuite, "name" | "description" | "config" | "setup" | "actors" | "runs">): ConcurrentSuite {
+export function kvmRaceSuite(r: Pick<ConcurrentSuite, "name" | "description" | "config" | "setup" | "actors" | "runs" | "property" | "checks">): ConcurrentSuite {
   const s: ConcurrentSuite = {
+    ...(r.property === undefined ? {} : { property: r.property }),
+    ...(r.checks === undefined ? {} : { checks: r.checks }),
     name: r.name,
     description: r.description,
     kind: "concurrent",
@@ -138,13 +144,13 @@ function trimmed(schedule: readonly number[]): number[] {
 
 export async function runConcurrentSuite(suite: ConcurrentSuite, opts: ExploreOptions): Promise<ConcurrentResult> {
   const config = runConfig(suite.config, opts);
-  const checks = opts.checks ?? ALL_CHECKS;
+  const checks = opts.checks ?? suite.checks ?? ALL_CHECKS;
   const generator = opts.generator ?? "mixed";
   const stats = new Stats();
   let first: { runs: number; ms: number; spec: ScheduleSpec } | undefined;
   let failing: Failing | undefined;
   // Shrinking runs with the checks and the search budget the suite ran with, so the same property fails.
-  const raceOpts: RaceOptions = { checks, ...(opts.searchBudget === undefined ? {} : { budget: opts.searchBudget }) };
+  const raceOpts: RaceOptions = { checks, ...(suite.property === undefined ? {} : { property: suite.property }), ...(opts.searchBudget === undefined ? {} : { budget: opts.searchBudget }) };
   const started = performance.now();
   const property = fc.asyncProperty(suite.actors, scheduleArbitrary(generator, suite.depth, suite.steps), async (generated, spec) => {
     stats.recordRun();

@@ -66,8 +66,17 @@ export interface RaceRun {
   readonly costs: CostCounts;
 }
 
+/** A property of a whole run, judged once every actor but the teardown has finished (props/progress-races.ts). */
+export interface RunProperty {
+  readonly name: string;
+  /** The failure, or whether the run made the property non-vacuous. */
+  judge(ops: readonly RaceOp[]): RaceFailure | boolean;
+}
+
 export interface RaceOptions {
   readonly checks?: Checks;
+  /** Judged at the end of the run when the checks include its name. */
+  readonly property?: RunProperty;
   readonly stats?: Stats;
   /** Record each step's effects (for diagrams; slower). */
   readonly effects?: boolean;
@@ -323,6 +332,7 @@ class RaceRunner {
     for (let n = 1; ; n++) {
       const live = others.filter((a) => !this.scheduler.isFinished(a));
       if (live.length === 0) {
+        this.judgeRun();
         for (const a of teardown) while (!this.scheduler.isFinished(a)) await this.runStep(a);
         return this.opts.driver?.ended?.(this.system.abstract());
       }
@@ -341,6 +351,14 @@ class RaceRunner {
       pick.ran(a, n);
       current = a;
     }
+  }
+
+  private judgeRun(): void {
+    const p = this.opts.property;
+    if (p === undefined || !checksInvariant(this.checks, p.name)) return;
+    const v = p.judge(this.history.ops);
+    if (typeof v !== "boolean") throw new Stop(v);
+    this.stats?.recordInvariant(p.name, v);
   }
 
   private pending(live: readonly number[], runnable: readonly number[]): Pending[] {

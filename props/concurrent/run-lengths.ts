@@ -44,6 +44,12 @@ export const LONGEST_RUN: Readonly<Record<string, number>> = {
   "race-dirty-log-manual": 24,
   "race-exit-progress": 33,
   "race-exit-progress-arm64": 32,
+  // Issue 18: the other designs' exit-progress races, the longest over 500 runs per generator (uniform, pct) at seed 1.
+  "race-exit-progress-arm64-userfault-v1": 33,
+  "race-exit-progress-memory-fault-rwx": 33,
+  "race-exit-progress-eager-split": 23,
+  "race-exit-progress-exit-on-missing": 47,
+  "race-exit-progress-arm64-memory-fault-info": 44,
   // Issue 18's poison work: 1000 runs of the mixed generator (seed 1) with k = 64, one k for both arches.
   "race-userfault-set-live": 34,
   "race-userfault-set-live-arm64": 34,

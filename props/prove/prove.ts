@@ -96,6 +96,7 @@ async function proveRace(scope: RaceScope, bugs: readonly string[], opts: ProveO
     reduction,
     ...(opts.maxRuns === undefined ? {} : { maxRuns: opts.maxRuns }),
     ...(scope.check === undefined ? {} : { check: scope.check }),
+    ...(scope.checks === undefined ? {} : { checks: scope.checks }),
   });
   const s = x.shortest;
   const report = reportOf(scope, bugs, x, s === undefined ? undefined : failureOf(s.run.failure!, s), {

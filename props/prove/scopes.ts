@@ -3,12 +3,13 @@
 // scope's actors are the shape of the suite's shrunk counterexamples, so the scope reaches the suite's races.
 // The post-copy VMM's suite interleaves whole operations of its actors: its scope is every short event sequence.
 import type { Config } from "../../schema/config.js";
+import type { Checks } from "../checker.js";
 import type { MemslotFlagName, Op } from "../../schema/ops.js";
 import { ANON, GMEM, HUGETLB, regionOp, type Layout } from "../layouts.js";
 import { SETUP, type RaceActor, type RaceFailure, type RaceRun } from "../concurrent/harness.js";
 import { CONCURRENT_SUITES } from "../concurrent/suites.js";
 import { DIRTY_LOG_RACES } from "../dirty-log.js";
-import { obeyAndRetry, PROGRESS_RACES } from "../progress-races.js";
+import { EXIT_PROGRESS_RUN, PROGRESS_RACES, PROGRESS_SCOPES } from "../progress-races.js";
 import type { ConcurrentSuite } from "../concurrent/explore.js";
 import { GMEM_RACES, RFC_NO_LOCK_RACE } from "../gmem/races.js";
 import { SECRET_RACE } from "../gmem/secret.js";
@@ -45,8 +46,10 @@ export interface RaceScope extends Scope {
   readonly kind: "race";
   /** The actors, the setup first, with the given seeded bugs on (a VMM program may depend on them). */
   actors(bugs: readonly string[]): RaceActor[];
-  /** A check of the whole run on top of the harness's (the post-copy reads). */
+  /** A check of the whole run on top of the harness's (the post-copy reads, exit progress). */
   readonly check?: (run: RaceRun) => RaceFailure | undefined;
+  /** The harness's checks, when not all: a design's race leaves out what the design breaks on purpose. */
+  readonly checks?: Checks;
   /** The post-copy race's scenario, which its counterexamples carry so that replay checks the reads too. */
   readonly postcopy?: PostcopyScenario;
 }
@@ -460,10 +463,17 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
     refutes: ["postcopy-fetch-twice-on-exit", "postcopy-resend-overwrites"],
   },
   ...dirtyLogScopes(),
-  ...PROGRESS_RACES.map((r) =>
-    fromSuite(r, { vCPU0: obeyAndRetry(0, 0, "read"), VMM: [{ op: "userfault_clear", vm: "v0", slot: 0, gfn_offset: 2, npages: 1 }] }, [], `vCPU 0 obeys its USERFAULT exit on gfn 0 and retries while the VMM clears gfn 2's bit${r.config.arch === "arm64" ? " (arm64)" : ""}`),
-  ),
+  ...PROGRESS_RACES.map((r) => {
+    const p = PROGRESS_SCOPES[r.name]!;
+    return { ...fromSuite(r, p.actors, [], p.what), check: progressCheck, ...(r.checks === undefined ? {} : { checks: r.checks }) };
+  }),
 ];
+
+/** The exit-progress property of the progress races, judged on each explored run. */
+function progressCheck(run: RaceRun): RaceFailure | undefined {
+  const v = EXIT_PROGRESS_RUN.judge(run.ops);
+  return typeof v === "boolean" ? undefined : v;
+}
 
 /**
  * The dirty-log races, one writer against the harvest each: a vCPU's write fault on clean gfn 2, or KVM's own write
