@@ -234,6 +234,16 @@ export const PROOF_SCOPES: readonly ProofScope[] = [
       `a vCPU read of gfn 0 while the VMM moves slot 0 (${l.name}) to 16 MiB`,
     ),
   ),
+  // Dirty logging turned on: the commit write-protects only after the swap, so no SPTE from the old slot outlives it.
+  {
+    ...fromSuite(
+      suite("race-memslot-changes-arm64"),
+      { vCPU0: [read0(ANON, suite("race-memslot-changes-arm64").config), vcpu(0, 0, "write")], VMM: [slot0Of(ANON, ["LOG_DIRTY_PAGES"])] },
+      ["dirty-log-enable-wp-early"],
+      "a vCPU read, then write, of gfn 0 while the VMM turns dirty logging on for slot 0 (anon, arm64)",
+    ),
+    name: "race-memslot-changes-arm64:log",
+  },
   ...everywhere(
     "race-memslot-changes-gmem",
     (c) => ({ vCPU0: [read0(GMEM, c)], VMM: [slot0Of(GMEM, ["USERFAULT"])] }),
